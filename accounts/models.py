@@ -1,0 +1,83 @@
+import uuid
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+
+class CIEmailField(models.EmailField):
+    """An email stored as PostgreSQL `citext`: unique and compared case-insensitively."""
+
+    def db_type(self, connection):
+        return "citext"
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A learner or a staff member. Takes the place of Supabase's `auth.users` in the seeds."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = CIEmailField("email address", unique=True)
+    is_staff = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Profile(models.Model):
+    """A learner's counters, created by the database when a user row is inserted (seed #27).
+
+    Completion counts are kept by triggers on `sessions`; the app only reads them.
+    """
+
+    user = models.OneToOneField(
+        User,
+        primary_key=True,
+        db_column="id",
+        on_delete=models.DO_NOTHING,  # ON DELETE CASCADE is in the database
+        db_constraint=False,
+        related_name="profile",
+    )
+    email = CIEmailField(unique=True)
+    completed_scenario_count = models.IntegerField(default=0, db_default=0)
+    current_week_completion_count = models.IntegerField(default=0, db_default=0)
+    week_reset_date = models.DateTimeField()
+    created_at = models.DateTimeField(db_default=models.functions.Now())
+    updated_at = models.DateTimeField(db_default=models.functions.Now())
+
+    class Meta:
+        db_table = "profiles"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(completed_scenario_count__gte=0)
+                & models.Q(current_week_completion_count__gte=0),
+                name="profiles_counts_non_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
