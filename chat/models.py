@@ -1,5 +1,6 @@
 import uuid
 
+from django.contrib.postgres.functions import RandomUUID
 from django.db import models
 from django.db.models.functions import Now
 
@@ -38,7 +39,9 @@ class Message(models.Model):
         MAIN = "main"
         HELPER = "helper"
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, db_default=RandomUUID(), editable=False
+    )
     session = models.ForeignKey(
         Session,
         on_delete=models.DO_NOTHING,

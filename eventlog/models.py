@@ -1,5 +1,6 @@
 import uuid
 
+from django.contrib.postgres.functions import RandomUUID
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models.functions import Now
@@ -47,7 +48,9 @@ class Log(models.Model):
     Level = Level
     Event = Event
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, db_default=RandomUUID(), editable=False
+    )
     level = models.CharField(max_length=8, choices=Level.choices)
     event_type = models.CharField(max_length=40, choices=Event.choices)
     user = models.ForeignKey(

@@ -1,5 +1,6 @@
 import uuid
 
+from django.contrib.postgres.functions import RandomUUID
 from django.db import models
 from django.db.models.functions import Now
 
@@ -52,7 +53,9 @@ class Scenario(models.Model):
 class Session(models.Model):
     """One attempt at a scenario. At most one incomplete session per learner (seed decision 5)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, db_default=RandomUUID(), editable=False
+    )
     # ON DELETE/UPDATE behaviour lives in the database (see migrations); Django must not
     # emulate it, or deletions would run as N queries under row-level security.
     user = models.ForeignKey(

@@ -4,6 +4,7 @@ import accounts.models
 import django.db.models.deletion
 import django.db.models.functions.datetime
 import django.utils.timezone
+import django.contrib.postgres.functions
 import uuid
 from django.conf import settings
 from django.db import migrations, models
@@ -104,7 +105,11 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                        db_default=django.contrib.postgres.functions.RandomUUID(),
+                        default=uuid.uuid4,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
                     ),
                 ),
                 (

@@ -3,6 +3,7 @@
 import django.db.models.deletion
 import django.db.models.functions.datetime
 import django.db.models.lookups
+import django.contrib.postgres.functions
 import uuid
 from django.db import migrations, models
 
@@ -76,7 +77,11 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                        db_default=django.contrib.postgres.functions.RandomUUID(),
+                        default=uuid.uuid4,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
                     ),
                 ),
                 ("is_completed", models.BooleanField(db_default=False, default=False)),

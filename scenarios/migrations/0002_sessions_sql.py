@@ -27,7 +27,7 @@ BEGIN
       USING ERRCODE = 'check_violation';
   END IF;
   IF NEW.is_completed AND (TG_OP = 'INSERT' OR NOT OLD.is_completed) THEN
-    NEW.completed_at := coalesce(NEW.completed_at, now());
+    NEW.completed_at := coalesce(NEW.completed_at, statement_timestamp());
     NEW.duration_seconds := floor(extract(epoch FROM NEW.completed_at - NEW.started_at))::integer;
   END IF;
   RETURN NEW;

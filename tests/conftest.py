@@ -1,0 +1,88 @@
+"""Shared fixtures: two learners ("alice" and "bob") so every access test has a stranger."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+from django.db import connection
+
+from accounts.models import User
+from accounts.rls import acting_as_learner, acting_as_staff
+from chat.models import Message
+from scenarios.models import Scenario, Session
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def alice(db) -> User:
+    return User.objects.create_user("alice@example.com", PASSWORD)
+
+
+@pytest.fixture
+def bob(db) -> User:
+    return User.objects.create_user("bob@example.com", PASSWORD)
+
+
+@pytest.fixture
+def marketplace(db) -> Scenario:
+    return Scenario.objects.get(code="marketplace")
+
+
+@pytest.fixture
+def party(db) -> Scenario:
+    return Scenario.objects.get(code="party")
+
+
+def start_session(user: User, scenario: Scenario, **fields) -> Session:
+    """A session for `user`, created as that learner would (through row-level security)."""
+    with acting_as_learner(user.pk):
+        return Session.objects.create(user_id=user.pk, scenario=scenario, **fields)
+
+
+def add_message(session: Session, role: str, chat_type: str, content: str = "Hallo!") -> Message:
+    with acting_as_learner(session.user_id):
+        return Message.objects.create(
+            session=session, role=role, chat_type=chat_type, content=content
+        )
+
+
+def complete(session: Session) -> Session:
+    with acting_as_learner(session.user_id):
+        Session.objects.filter(pk=session.pk).update(is_completed=True)
+    with acting_as_staff():
+        return Session.objects.get(pk=session.pk)
+
+
+def staff_get(model, **lookup):
+    with acting_as_staff():
+        return model.objects.get(**lookup)
+
+
+def run_sql(sql: str, params=None):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else None
+
+
+def conninfo() -> dict:
+    """psycopg keyword arguments for the test database, for tests that need more connections."""
+    params = connection.get_connection_params()
+    return {
+        key: params[key] for key in ("dbname", "user", "host", "port", "password") if key in params
+    }
+
+
+@contextmanager
+def raw_connection() -> Iterator[psycopg.Connection]:
+    conn = psycopg.connect(**conninfo())
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def login_role_is_privileged() -> bool:
+    (row,) = run_sql("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+    return row[0]

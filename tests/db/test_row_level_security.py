@@ -1,0 +1,153 @@
+"""Row-level security: a learner reaches only their own rows; nobody set means no rows."""
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from accounts.models import Profile
+from accounts.rls import acting_as_learner, acting_as_staff
+from chat.models import Message
+from eventlog.models import Log
+from scenarios.models import Scenario, Session
+from tests.conftest import add_message, complete, login_role_is_privileged, run_sql, start_session
+
+LEARNER_TABLES = ["profiles", "sessions", "messages", "logs"]
+
+
+@pytest.fixture
+def two_learners_with_data(alice, bob, marketplace):
+    for user in (alice, bob):
+        session = start_session(user, marketplace)
+        add_message(session, "scenario", "main")
+        add_message(session, "user", "helper")
+        run_sql("SELECT write_log('info', 'session_created', %s, %s, '{}')", [user.pk, session.pk])
+    return alice, bob
+
+
+def _owner_column(table: str) -> str:
+    return "id" if table == "profiles" else "user_id"
+
+
+def _visible_counts():
+    return {
+        table: run_sql(f"SELECT count(*), count(DISTINCT {_owner_column(table)}) FROM {table}")[0]
+        for table in LEARNER_TABLES
+    }
+
+
+def test_rls_is_enabled_and_forced_on_every_learner_table(db):
+    rows = run_sql(
+        "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class"
+        " WHERE relname = ANY(%s) ORDER BY relname",
+        [LEARNER_TABLES],
+    )
+    assert rows == [(name, True, True) for name in sorted(LEARNER_TABLES)]
+
+
+def test_a_learner_sees_only_their_own_rows(two_learners_with_data):
+    alice, _ = two_learners_with_data
+    with acting_as_learner(alice.pk):
+        counts = _visible_counts()
+        assert counts == {
+            "profiles": (1, 1),
+            "sessions": (1, 1),
+            "messages": (2, 1),
+            "logs": (1, 1),
+        }
+        assert {p.pk for p in Profile.objects.all()} == {alice.pk}
+
+
+def test_no_learner_set_means_no_learner_rows(two_learners_with_data):
+    with acting_as_learner(None):
+        assert _visible_counts() == {table: (0, 0) for table in LEARNER_TABLES}
+        assert Scenario.objects.count() == 3  # scenarios are readable by anyone
+
+
+def test_the_login_role_itself_sees_no_learner_rows(two_learners_with_data):
+    if login_role_is_privileged():
+        pytest.skip("DATABASE_URL logs in as a superuser/BYPASSRLS role, which RLS cannot bind")
+    assert _visible_counts() == {table: (0, 0) for table in LEARNER_TABLES}
+
+
+def test_staff_see_every_learners_rows(two_learners_with_data):
+    with acting_as_staff():
+        assert _visible_counts() == {
+            "profiles": (2, 2),
+            "sessions": (2, 2),
+            "messages": (4, 2),
+            "logs": (2, 2),
+        }
+
+
+def test_a_learner_cannot_start_a_session_for_someone_else(alice, bob, marketplace):
+    with pytest.raises(DatabaseError, match="row-level security"), acting_as_learner(alice.pk):
+        Session.objects.create(user_id=bob.pk, scenario=marketplace)
+
+
+def test_a_learner_cannot_write_into_someone_elses_session(two_learners_with_data):
+    alice, bob = two_learners_with_data
+    with acting_as_staff():
+        bobs_session = Session.objects.get(user_id=bob.pk)
+    with pytest.raises(DatabaseError, match="row-level security"), acting_as_learner(alice.pk):
+        Message.objects.create(session=bobs_session, role="user", chat_type="main", content="x")
+
+
+def test_a_learner_cannot_change_or_abandon_someone_elses_session(two_learners_with_data):
+    alice, bob = two_learners_with_data
+    with acting_as_learner(alice.pk):
+        assert Session.objects.filter(user_id=bob.pk).update(last_activity_at=None) == 0
+        assert run_sql("DELETE FROM sessions WHERE user_id = %s RETURNING id", [bob.pk]) == []
+    with acting_as_staff():
+        assert Session.objects.filter(user_id=bob.pk).count() == 1
+
+
+def test_a_learner_can_abandon_their_active_session_but_not_their_history(alice, marketplace):
+    done = complete(start_session(alice, marketplace))
+    active = start_session(alice, marketplace)
+    with acting_as_learner(alice.pk):
+        deleted = run_sql("DELETE FROM sessions RETURNING id")
+    assert deleted == [(active.pk,)]
+    with acting_as_staff():
+        assert Session.objects.filter(pk=done.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE profiles SET current_week_completion_count = 0",
+        "INSERT INTO logs (level, event_type) VALUES ('info', 'user_logout')",
+        "UPDATE sessions SET message_count_main = 0",
+        "UPDATE scenarios SET title = 'Mine'",
+        "DELETE FROM scenarios",
+    ],
+)
+def test_learners_cannot_write_what_is_not_theirs_to_write(alice, statement):
+    with pytest.raises(DatabaseError, match="permission denied"), acting_as_learner(alice.pk):
+        run_sql(statement)
+
+
+def test_learners_log_through_write_log_only(alice):
+    with acting_as_learner(alice.pk):
+        run_sql("SELECT write_log('info', 'user_logout', %s, NULL, '{\"n\": 1}')", [alice.pk])
+        assert Log.objects.get().metadata == {"n": 1}
+
+
+def test_nested_contexts_restore_the_outer_one(alice, bob):
+    with acting_as_learner(alice.pk):
+        with acting_as_learner(bob.pk):
+            assert Profile.objects.get().pk == bob.pk
+        assert Profile.objects.get().pk == alice.pk
+    [(role, learner)] = run_sql("SELECT current_user, current_setting('maraum.learner_id', true)")
+    assert role == connection.settings_dict["USER"] or login_role_is_privileged()
+    assert not learner
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_learner_setting_ends_with_its_transaction(alice):
+    with acting_as_learner(alice.pk):
+        assert Profile.objects.count() == 1
+    # Same connection, next transaction: nothing of alice's identity is left on it.
+    with transaction.atomic():
+        [(role, learner)] = run_sql(
+            "SELECT current_setting('role'), current_setting('maraum.learner_id', true)"
+        )
+    assert role == "none" and not learner
