@@ -132,7 +132,7 @@ else:
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Only for `collectstatic` in a deployment that wants files on disk; not needed to serve.
-STATIC_ROOT = env.path("STATIC_ROOT", default=None)
+STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
 # Served by whitenoise straight from the source folders: no collectstatic step to forget.
 # Third-party files carry their version in their names, so they can be cached for long.
 WHITENOISE_USE_FINDERS = True
