@@ -152,3 +152,26 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- The model ------------------------------------------------------------------------------
+# Without ANTHROPIC_API_KEY the app runs the offline scripted partner (chat/offline.py).
+ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
+ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="") or None
+CHARACTER_MODEL = env.str("CHARACTER_MODEL", default="claude-sonnet-4-6")
+HELPER_MODEL = env.str("HELPER_MODEL", default="claude-haiku-4-5")
+CHARACTER_MAX_TOKENS = env.int("CHARACTER_MAX_TOKENS", default=400)
+HELPER_MAX_TOKENS = env.int("HELPER_MAX_TOKENS", default=600)
+MODEL_TIMEOUT = env.float("MODEL_TIMEOUT", default=60.0)  # whole reply, seconds
+MODEL_FIRST_TOKEN_TIMEOUT = env.float("MODEL_FIRST_TOKEN_TIMEOUT", default=20.0)
+MODEL_RETRY_ATTEMPTS = env.int("MODEL_RETRY_ATTEMPTS", default=3)  # tries before a first token
+MODEL_RETRY_BASE_DELAY = env.float("MODEL_RETRY_BASE_DELAY", default=0.5)  # doubles each retry
+OFFLINE_TOKEN_DELAY = env.float("OFFLINE_TOKEN_DELAY", default=0.04)  # seconds between words
+# System prompts: prompts/<scenario code>.md and prompts/helper.md unless overridden, e.g.
+# PROMPT_MARKETPLACE_PATH=/etc/maraum/marketplace.md or PROMPT_HELPER_PATH=...
+PROMPTS_DIR = BASE_DIR / "prompts"
+
+# --- The chat -------------------------------------------------------------------------------
+CHAT_MESSAGE_MAX_LENGTH = env.int("CHAT_MESSAGE_MAX_LENGTH", default=1000)
+CHAT_RATE_LIMIT = env.int("CHAT_RATE_LIMIT", default=12)  # learner messages...
+CHAT_RATE_WINDOW = env.float("CHAT_RATE_WINDOW", default=60.0)  # ...per this many seconds
+CHAT_FRAME_INTERVAL = env.float("CHAT_FRAME_INTERVAL", default=0.05)  # ≤ 20 frames/s a reply

@@ -86,3 +86,15 @@ def raw_connection() -> Iterator[psycopg.Connection]:
 def login_role_is_privileged() -> bool:
     (row,) = run_sql("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
     return row[0]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, end connections that worker threads (the
+    consumer's database_sync_to_async pool) still hold open."""
+    yield
+    with django_db_blocker.unblock():
+        run_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

@@ -1,0 +1,227 @@
+"""The model behind both chats: Anthropic's API, or the offline scripted partner.
+
+Both providers stream a reply as text chunks and end with a `ReplyDone`. Failures before the
+first token are retried here with backoff (each retry reported through `on_retry`); a failure
+after text has streamed is final for that reply, as the partial text cannot be trusted.
+"""
+
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import cache
+
+import anthropic
+import httpx2
+from django.conf import settings
+
+END_TOOL = {
+    "name": "end_scenario",
+    "description": (
+        "Call this when the scene has reached its natural end (after your goodbye). "
+        "The app then closes the role-play."
+    ),
+    "input_schema": {
+        "type": "object",
+        "properties": {"reason": {"type": "string", "description": "Why the scene ends, briefly."}},
+        "required": ["reason"],
+    },
+}
+
+
+@dataclass(frozen=True)
+class ReplyRequest:
+    """Everything a provider needs for one reply."""
+
+    kind: str  # "character" (main chat) or "helper"
+    scenario_code: str
+    system: list[dict]
+    messages: list[dict]
+    turn: int  # learner messages so far in this chat, this one included
+    final: bool = False  # the hard cap: this reply must close the scene
+    tools: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReplyDone:
+    ended: bool  # the character closed the scene (the end_scenario tool)
+    usage: dict
+    attempts: int
+
+
+class ModelError(Exception):
+    def __init__(
+        self,
+        reason: str,
+        *,
+        timeout: bool = False,
+        retryable: bool = False,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ):
+        super().__init__(reason)
+        self.reason, self.timeout, self.retryable = reason, timeout, retryable
+        self.status, self.retry_after = status, retry_after
+
+
+OnRetry = Callable[[int, float, ModelError], Awaitable[None]]
+
+
+class AnthropicProvider:
+    name = "anthropic"
+
+    def __init__(self) -> None:
+        self.client = anthropic.AsyncAnthropic(
+            api_key=settings.ANTHROPIC_API_KEY,
+            base_url=settings.ANTHROPIC_BASE_URL,
+            max_retries=0,  # retried below, so that each retry is logged and bounded
+            timeout=httpx2.Timeout(settings.MODEL_TIMEOUT, connect=5.0),
+        )
+
+    async def stream(
+        self, request: ReplyRequest, on_retry: OnRetry
+    ) -> AsyncIterator[str | ReplyDone]:
+        kind = request.kind
+        params = {
+            "model": settings.CHARACTER_MODEL if kind == "character" else settings.HELPER_MODEL,
+            "max_tokens": (
+                settings.CHARACTER_MAX_TOKENS if kind == "character" else settings.HELPER_MAX_TOKENS
+            ),
+            "system": request.system,
+            "messages": request.messages,
+        }
+        if request.tools:
+            params["tools"] = request.tools
+        attempts = settings.MODEL_RETRY_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            streamed = False
+            try:
+                async with contextlib.AsyncExitStack() as stack:
+                    # Up to the first token: the request, the headers and any preamble events.
+                    async with asyncio.timeout(settings.MODEL_FIRST_TOKEN_TIMEOUT):
+                        stream = await stack.enter_async_context(
+                            self.client.messages.stream(**params)
+                        )
+                        events = aiter(stream)
+                        first = await _first_text(events)
+                    if first:
+                        streamed = True
+                        yield first
+                    async for event in events:
+                        if event.type == "text":
+                            yield event.text
+                    message = await stream.get_final_message()
+                ended = any(
+                    block.type == "tool_use" and block.name == END_TOOL["name"]
+                    for block in message.content
+                )
+                yield ReplyDone(ended=ended, usage=_usage(message.usage), attempts=attempt)
+                return
+            except Exception as exc:  # classified, then retried or raised as a ModelError
+                error = _classify(exc)
+                if streamed or not error.retryable or attempt == attempts:
+                    raise error from exc
+                delay = error.retry_after or settings.MODEL_RETRY_BASE_DELAY * 2 ** (attempt - 1)
+                await on_retry(attempt, delay, error)
+                await asyncio.sleep(delay)
+
+
+async def _first_text(events) -> str | None:
+    async for event in events:
+        if event.type == "text" and event.text:
+            return event.text
+    return None  # the model answered with a tool call only
+
+
+def _usage(usage) -> dict:
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_creation_input_tokens": usage.cache_creation_input_tokens or 0,
+        "cache_read_input_tokens": usage.cache_read_input_tokens or 0,
+    }
+
+
+def _classify(exc: BaseException) -> ModelError:
+    if isinstance(exc, (TimeoutError, anthropic.APITimeoutError, httpx2.TimeoutException)):
+        return ModelError("timeout", timeout=True, retryable=True)
+    if isinstance(exc, anthropic.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        error_type = (body.get("error") or {}).get("type", "") or getattr(exc, "type", "") or ""
+        message = str(exc).lower()
+        # An exhausted spend limit is a 429 too, but waiting will not fix it.
+        spent = exc.status_code == 429 and ("spend" in message or "credit" in message)
+        retryable = not spent and (
+            exc.status_code in (408, 429, 529)
+            or exc.status_code >= 500
+            or error_type in ("overloaded_error", "api_error", "rate_limit_error")
+        )
+        retry_after = _retry_after(exc.response.headers) if exc.response is not None else None
+        return ModelError(
+            error_type or f"http_{exc.status_code}",
+            retryable=retryable,
+            status=exc.status_code,
+            retry_after=retry_after,
+        )
+    if isinstance(exc, (anthropic.APIConnectionError, httpx2.TransportError)):
+        return ModelError("connection", retryable=True)
+    return ModelError(type(exc).__name__)
+
+
+def _retry_after(headers) -> float | None:
+    try:
+        return min(float(headers.get("retry-after", "")), 30.0)
+    except ValueError:
+        return None
+
+
+class OfflineProvider:
+    """A scripted partner for running without an API key: the same streaming, canned lines.
+
+    The character plays prompts/offline/<scenario>.json in order, one line per learner turn, and
+    closes the scene with the last line; the helper cycles through tips for the scenario.
+    """
+
+    name = "offline"
+
+    async def stream(
+        self, request: ReplyRequest, on_retry: OnRetry
+    ) -> AsyncIterator[str | ReplyDone]:
+        if request.kind == "character":
+            lines = _offline_script(request.scenario_code)
+            index = len(lines) - 1 if request.final else min(request.turn, len(lines)) - 1
+            text, ended = lines[index], index == len(lines) - 1
+        else:
+            tips = _offline_script("helper")[request.scenario_code]
+            text, ended = tips[(request.turn - 1) % len(tips)], False
+        for position, word in enumerate(re.findall(r"\S+\s*", text)):
+            if position and settings.OFFLINE_TOKEN_DELAY:
+                await asyncio.sleep(settings.OFFLINE_TOKEN_DELAY)
+            yield word
+        yield ReplyDone(ended=ended, usage={}, attempts=1)
+
+
+@cache
+def _offline_script(name: str):
+    data = json.loads((settings.PROMPTS_DIR / "offline" / f"{name}.json").read_text("utf-8"))
+    return data["lines"] if "lines" in data else data
+
+
+_providers: dict = {}
+
+
+def get_provider() -> AnthropicProvider | OfflineProvider:
+    """The provider for this configuration, one per event loop (the HTTP client is bound to it)."""
+    if not settings.ANTHROPIC_API_KEY:
+        return OfflineProvider()
+    key = (settings.ANTHROPIC_API_KEY, settings.ANTHROPIC_BASE_URL, id(asyncio.get_running_loop()))
+    if key not in _providers:
+        _providers.clear()
+        _providers[key] = AnthropicProvider()
+    return _providers[key]
+
+
+def is_offline() -> bool:
+    return not settings.ANTHROPIC_API_KEY

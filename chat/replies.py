@@ -1,0 +1,155 @@
+"""Streaming a reply to every tab of a session, independently of any one websocket.
+
+A reply runs as its own asyncio task: a learner who disconnects mid-reply still gets it stored,
+and sees it on reconnecting. Text goes to the session's channel-layer group in frames: the first
+token at once, the rest coalesced to at most one frame per CHAT_FRAME_INTERVAL.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from chat import frames
+from chat.model import ModelError, ReplyDone, ReplyRequest, get_provider
+from chat.turns import log_reply_failed, log_retry, store_reply
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LiveReply:
+    """A reply being streamed by this process."""
+
+    session_id: str
+    chat: str
+    trigger_id: str | None  # the client_message_id of the learner message it answers
+    reply_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    text: str = ""
+    task: asyncio.Task | None = None
+
+
+_live: dict[tuple[str, str], LiveReply] = {}
+
+
+def group_name(session_id) -> str:
+    return f"session-{session_id}"
+
+
+def live_reply(session_id, chat: str) -> LiveReply | None:
+    return _live.get((str(session_id), chat))
+
+
+def live_replies(session_id) -> list[LiveReply]:
+    return [reply for (sid, _), reply in _live.items() if sid == str(session_id)]
+
+
+def start_reply(
+    learner_id,
+    session_id,
+    chat: str,
+    request: ReplyRequest,
+    main_count: int,
+    trigger_id: str | None,
+) -> LiveReply:
+    reply = LiveReply(str(session_id), chat, trigger_id)
+    _live[(reply.session_id, chat)] = reply
+    reply.task = asyncio.create_task(_run(reply, learner_id, request, main_count))
+    return reply
+
+
+async def send_frame(session_id, html: str) -> None:
+    await get_channel_layer().group_send(
+        group_name(session_id), {"type": "chat.frame", "html": html}
+    )
+
+
+async def _run(reply: LiveReply, learner_id, request: ReplyRequest, main_count: int) -> None:
+    started = time.monotonic()
+    try:
+        await send_frame(reply.session_id, frames.reply_started(reply))
+        done = await _stream(reply, learner_id, request)
+        text = reply.text.strip()
+        if not text:
+            if not done.ended:
+                raise ModelError("empty_reply")
+            text = "Tschüss!" if reply.chat == "main" else "…"
+        stored = await database_sync_to_async(store_reply)(
+            learner_id,
+            reply.session_id,
+            reply.chat,
+            text,
+            done,
+            main_count,
+            round((time.monotonic() - started) * 1000),
+        )
+        await send_frame(reply.session_id, frames.reply_finished(reply, stored))
+    except ModelError as error:
+        await _fail(reply, learner_id, error, started)
+    except Exception:  # never leave the page waiting; the traceback names no content
+        logger.exception("reply %s for session %s failed", reply.reply_id, reply.session_id)
+        await _fail(reply, learner_id, ModelError("internal_error"), started)
+    finally:
+        _live.pop((reply.session_id, reply.chat), None)
+
+
+async def _fail(reply: LiveReply, learner_id, error: ModelError, started: float) -> None:
+    # The partial text is discarded: nothing is stored, the learner gets a retry button.
+    await database_sync_to_async(log_reply_failed)(
+        learner_id,
+        reply.session_id,
+        reply.chat,
+        error,
+        round((time.monotonic() - started) * 1000),
+        len(reply.text),
+    )
+    await send_frame(reply.session_id, frames.reply_failed(reply, error))
+
+
+async def _stream(reply: LiveReply, learner_id, request: ReplyRequest) -> ReplyDone:
+    async def on_retry(attempt: int, delay: float, error: ModelError) -> None:
+        await database_sync_to_async(log_retry)(
+            learner_id, reply.session_id, reply.chat, attempt, delay, error
+        )
+
+    queue: asyncio.Queue = asyncio.Queue()
+
+    async def pump() -> None:
+        try:
+            async for item in get_provider().stream(request, on_retry):
+                await queue.put(item)
+        except ModelError as error:
+            await queue.put(error)
+        except Exception as error:
+            await queue.put(ModelError(type(error).__name__))
+
+    pumping = asyncio.create_task(pump())
+    interval = settings.CHAT_FRAME_INTERVAL
+    pending, last_sent, first = "", 0.0, True
+    try:
+        while True:
+            wait = max(0.0, last_sent + interval - time.monotonic()) if pending else None
+            try:
+                item = await asyncio.wait_for(queue.get(), wait)
+            except TimeoutError:
+                item = None
+            if isinstance(item, str):
+                reply.text += item
+                pending += item
+                if not first and time.monotonic() - last_sent < interval:
+                    continue
+                first = False
+            elif isinstance(item, ModelError):
+                raise item
+            if pending:
+                await send_frame(reply.session_id, frames.reply_delta(reply, pending))
+                pending, last_sent = "", time.monotonic()
+            if isinstance(item, ReplyDone):
+                return item
+    finally:
+        pumping.cancel()

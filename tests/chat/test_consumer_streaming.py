@@ -1,0 +1,228 @@
+"""A turn over the websocket: stored message, streamed reply, stored reply, in order."""
+
+import asyncio
+
+import pytest
+
+from tests.chat.conftest import (
+    FINISHED,
+    Tab,
+    chat_db,
+    events,
+    session_row,
+    settle,
+    stored,
+    streamed_text,
+)
+from tests.fakes.anthropic_server import PlannedResponse, lorem_text
+
+pytestmark = chat_db
+
+
+async def test_a_turn_streams_the_reply_and_stores_both_messages(
+    alice, alice_session, fake_anthropic
+):
+    fake_anthropic.enqueue(
+        PlannedResponse(
+            text="Guten Tag! Die Tomaten sind heute super.", cache_read_input_tokens=900
+        )
+    )
+    tab = Tab(alice, alice_session.pk)
+    assert (await tab.connect())[0]
+    sync = await tab.receive()
+    assert "Guten Morgen!" in sync  # the opening line, from the database
+
+    await tab.send(message="Ich hätte gern Tomaten.")
+    await tab.until(FINISHED)
+    await tab.close()
+
+    frames = "".join(tab.frames)
+    assert frames.index("Ich hätte gern Tomaten.") < frames.index('data-reply-state="streaming"')
+    assert streamed_text(tab.frames) == "Guten Tag! Die Tomaten sind heute super."
+    assert await stored(alice_session.pk, "main") == [
+        (
+            "scenario",
+            "Guten Morgen! Heute habe ich ganz frisches Obst und Gemüse – was darf es sein?",
+        ),
+        ("user", "Ich hätte gern Tomaten."),
+        ("scenario", "Guten Tag! Die Tomaten sind heute super."),
+    ]
+    session = await session_row(alice_session.pk)
+    assert session.message_count_main == 3 and not session.is_completed
+
+
+async def test_the_model_gets_the_scene_prompt_history_and_cache_marks(
+    alice, alice_session, fake_anthropic
+):
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(message="Hallo!")
+    await tab.until(FINISHED)
+    await tab.close()
+
+    [request] = fake_anthropic.requests
+    body = request.body
+    assert "Frau Hoffmann" in body["system"][0]["text"]  # prompts/marketplace.md
+    assert body["system"][0]["cache_control"] == {"type": "ephemeral"}
+    assert [t["role"] for t in body["messages"]] == ["user", "assistant", "user"]
+    assert body["messages"][-1]["content"][-1] == {
+        "type": "text",
+        "text": "Hallo!",
+        "cache_control": {"type": "ephemeral"},
+    }
+    assert body["tools"][0]["name"] == "end_scenario"
+    assert body["stream"] is True
+
+
+async def test_calls_are_logged_with_usage_and_never_content(alice, alice_session, fake_anthropic):
+    fake_anthropic.enqueue(
+        PlannedResponse(
+            text="Ja, gern.",
+            input_tokens=1200,
+            cache_read_input_tokens=1000,
+            cache_creation_input_tokens=150,
+        )
+    )
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(message="Geheimnis 4711")
+    await tab.until(FINISHED)
+    await tab.close()
+
+    logged = await events()
+    assert [e[0] for e in logged] == ["api_call_started", "api_call_completed"]
+    completed = logged[1][2]
+    assert completed["cache_read_input_tokens"] == 1000
+    assert completed["cache_creation_input_tokens"] == 150
+    assert completed["input_tokens"] == 1200 and completed["latency_ms"] >= 0
+    assert "4711" not in str(logged) and "gern" not in str(logged)
+
+
+async def test_token_frames_are_coalesced_but_the_first_goes_out_at_once(
+    alice, alice_session, fake_anthropic, settings
+):
+    settings.CHAT_FRAME_INTERVAL = 0.05
+    # 120 tokens at 400 per second: 0.3 s of streaming.
+    fake_anthropic.enqueue(PlannedResponse(text=lorem_text(120), ttft=0.01, tokens_per_second=400))
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send()
+    await tab.until(FINISHED)
+    await tab.close()
+
+    deltas = [f for f in tab.frames if "beforeend:#reply-" in f]
+    first_token = lorem_text(120).split(" ")[0] + " "
+    assert streamed_text(deltas[:1]) == first_token  # not held back for coalescing
+    assert streamed_text(deltas) == lorem_text(120)
+    # ≤ 20 frames a second over ~0.3 s, plus the first and the last: far fewer than 120.
+    assert len(deltas) <= 12
+
+
+async def test_the_helper_sees_the_recent_role_play(alice, alice_session, fake_anthropic):
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(chat="main", message="Was kosten die Äpfel?")
+    await tab.until(FINISHED)
+    fake_anthropic.enqueue(PlannedResponse(text='"Äpfel" means apples.'))
+    await tab.send(chat="helper", message="What did she just say?")
+    await tab.until(FINISHED)
+    await tab.close()
+
+    helper_request = fake_anthropic.requests[-1].body
+    assert "間" in helper_request["system"][0]["text"]
+    question = helper_request["messages"][-1]["content"]
+    assert "Learner: Was kosten die Äpfel?" in question[0]["text"]
+    assert "Character: Hallo! Was darf es sein?" in question[0]["text"]
+    assert question[-1]["text"] == "What did she just say?"
+    assert "tools" not in helper_request  # the helper never closes the scene
+    assert await stored(alice_session.pk, "helper") == [
+        ("helper", alice_session.scenario.initial_message_helper),
+        ("user", "What did she just say?"),
+        ("helper", '"Äpfel" means apples.'),
+    ]
+
+
+async def test_a_resent_message_is_stored_once_and_answered_once(
+    alice, alice_session, fake_anthropic
+):
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(message="Hallo!", client_message_id="8d5e1f7e-5b0e-4a53-9a56-2f1b6f7f6b01")
+    await tab.until(FINISHED)
+    # The page did not see the echo (say, a reconnect) and sends the same message again.
+    await tab.send(message="Hallo!", client_message_id="8d5e1f7e-5b0e-4a53-9a56-2f1b6f7f6b01")
+    await tab.until('id="main-messages"')  # answered with a re-sync, not a new turn
+    await settle()
+    await tab.close()
+
+    assert [role for role, _ in await stored(alice_session.pk, "main")] == [
+        "scenario",
+        "user",
+        "scenario",
+    ]
+    assert fake_anthropic.request_count == 1
+
+
+async def test_a_reply_survives_a_disconnect_and_shows_on_reconnect(
+    alice, alice_session, fake_anthropic
+):
+    fake_anthropic.enqueue(PlannedResponse(text=lorem_text(30), token_delay=0.01))
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send()
+    await tab.until(r"beforeend:#reply-")  # streaming has begun
+    await tab.close()  # the learner's connection drops mid-reply
+
+    await settle()
+    assert (await stored(alice_session.pk, "main"))[-1] == ("scenario", lorem_text(30))
+
+    again = Tab(alice, alice_session.pk)
+    await again.connect()
+    assert lorem_text(30) in await again.receive()
+    await again.close()
+
+
+async def test_two_tabs_both_see_the_stream(alice, alice_session, fake_anthropic):
+    first, second = Tab(alice, alice_session.pk), Tab(alice, alice_session.pk)
+    for tab in (first, second):
+        await tab.connect()
+        await tab.receive()  # sync
+    await first.send(message="Zwei Tabs!")
+    await asyncio.gather(first.until(FINISHED), second.until(FINISHED))
+    for tab in (first, second):
+        assert "Zwei Tabs!" in "".join(tab.frames)
+        assert streamed_text(tab.frames) == "Hallo! Was darf es sein?"
+        await tab.close()
+
+
+async def test_a_reply_that_joins_a_stream_midway_gets_the_text_so_far(
+    alice, alice_session, fake_anthropic
+):
+    fake_anthropic.enqueue(PlannedResponse(text=lorem_text(40), token_delay=0.01))
+    first = Tab(alice, alice_session.pk)
+    await first.connect()
+    await first.send()
+    await first.until(r"beforeend:#reply-")
+    late = Tab(alice, alice_session.pk)
+    await late.connect()
+    sync = await late.receive()
+    assert 'data-reply-state="streaming"' in sync and "lorem" in sync
+    await late.until(FINISHED)
+    await settle()
+    for tab in (first, late):
+        await tab.close()
+
+
+@pytest.mark.parametrize("chat", ["main", "helper"])
+async def test_one_reply_in_flight_per_chat(alice, alice_session, fake_anthropic, chat):
+    fake_anthropic.enqueue(PlannedResponse(text=lorem_text(20), token_delay=0.01))
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(chat=chat, message="Eins")
+    await tab.until(r"beforeend:#reply-")
+    await tab.send(chat=chat, message="Zwei")
+    notice = await tab.until(f'id="{chat}-error"')
+    assert "Wait for the reply" in notice
+    await settle()
+    await tab.close()
+    assert [c for _, c in await stored(alice_session.pk, chat) if c in ("Eins", "Zwei")] == ["Eins"]
