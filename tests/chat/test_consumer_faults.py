@@ -1,0 +1,105 @@
+"""Model failures: retried before the first token, final after it, logged, nothing half-stored."""
+
+import pytest
+
+from tests.chat.conftest import FAILED, FINISHED, Tab, chat_db, events, settle, stored
+from tests.fakes.anthropic_server import PlannedResponse, lorem_text
+
+pytestmark = chat_db
+
+OK = PlannedResponse(text="Alles klar!")
+
+
+async def _turn(alice, session, marker):
+    tab = Tab(alice, session.pk)
+    await tab.connect()
+    await tab.send(message="Hallo")
+    frame = await tab.until(marker)
+    await settle()
+    await tab.close()
+    return tab, frame
+
+
+@pytest.mark.parametrize("status", [429, 529, 500])
+async def test_errors_before_the_first_token_are_retried(
+    alice, alice_session, fake_anthropic, status
+):
+    fake_anthropic.enqueue(PlannedResponse(status=status, retry_after=0.01), OK)
+    await _turn(alice, alice_session, FINISHED)
+    assert (await stored(alice_session.pk, "main"))[-1] == ("scenario", "Alles klar!")
+    retries = await events("api_retry_attempted")
+    assert len(retries) == 1 and retries[0][1] == "warn" and retries[0][2]["status"] == status
+    assert fake_anthropic.request_count == 2
+
+
+async def test_a_timeout_before_the_first_token_is_retried(
+    alice, alice_session, fake_anthropic, settings
+):
+    settings.MODEL_FIRST_TOKEN_TIMEOUT = 0.3
+    fake_anthropic.enqueue(PlannedResponse(hang=True), OK)
+    await _turn(alice, alice_session, FINISHED)
+    assert (await events("api_retry_attempted"))[0][2]["reason"] == "timeout"
+
+
+async def test_giving_up_after_the_last_attempt_stores_nothing(
+    alice, alice_session, fake_anthropic, settings
+):
+    settings.MODEL_RETRY_ATTEMPTS = 2
+    fake_anthropic.enqueue(PlannedResponse(status=529), PlannedResponse(status=529))
+    _, frame = await _turn(alice, alice_session, FAILED)
+    assert "Try again" in frame
+    assert [role for role, _ in await stored(alice_session.pk, "main")] == ["scenario", "user"]
+    [(_, level, failed)] = await events("api_call_failed")
+    assert level == "error" and failed["status"] == 529
+
+
+async def test_a_timeout_after_all_attempts_is_logged_as_a_timeout(
+    alice, alice_session, fake_anthropic, settings
+):
+    settings.MODEL_RETRY_ATTEMPTS = 1
+    settings.MODEL_FIRST_TOKEN_TIMEOUT = 0.2
+    fake_anthropic.enqueue(PlannedResponse(hang=True))
+    _, frame = await _turn(alice, alice_session, FAILED)
+    assert "took too long" in frame
+    assert len(await events("api_call_timeout")) == 1
+
+
+async def test_a_spent_limit_is_not_retried(alice, alice_session, fake_anthropic):
+    fake_anthropic.enqueue(
+        PlannedResponse(status=429, error_message="You have reached your spend limit.")
+    )
+    await _turn(alice, alice_session, FAILED)
+    assert fake_anthropic.request_count == 1
+    assert await events("api_retry_attempted") == []
+
+
+@pytest.mark.parametrize("mode", ["error", "close"])
+async def test_a_break_mid_stream_discards_the_partial_reply(
+    alice, alice_session, fake_anthropic, mode
+):
+    fake_anthropic.enqueue(PlannedResponse(text=lorem_text(20), break_after=5, break_mode=mode))
+    _, frame = await _turn(alice, alice_session, FAILED)
+    assert "Nothing was saved" in frame
+    assert [role for role, _ in await stored(alice_session.pk, "main")] == ["scenario", "user"]
+    assert fake_anthropic.request_count == 1  # tokens had streamed: no retry
+    [(_, _, failed)] = await events("api_call_failed")
+    assert failed["streamed_chars"] > 0
+
+
+async def test_the_retry_button_asks_again_without_storing_the_message_twice(
+    alice, alice_session, fake_anthropic, settings
+):
+    settings.MODEL_RETRY_ATTEMPTS = 1
+    fake_anthropic.enqueue(PlannedResponse(status=500), OK)
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(message="Hallo")
+    await tab.until(FAILED)
+    await tab.send(chat="main", action="retry")
+    await tab.until(FINISHED)
+    await tab.close()
+    assert await stored(alice_session.pk, "main") == [
+        ("scenario", alice_session.scenario.initial_message_main),
+        ("user", "Hallo"),
+        ("scenario", "Alles klar!"),
+    ]

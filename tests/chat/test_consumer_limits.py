@@ -1,0 +1,116 @@
+"""What the socket refuses: strangers, other sites, oversize and malformed frames, floods."""
+
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
+
+from maraum.asgi import application
+from tests.chat.conftest import FINISHED, Tab, chat_db, events, settle, stored
+from tests.conftest import complete
+
+pytestmark = chat_db
+
+
+async def test_anonymous_visitors_are_refused(alice_session):
+    tab = Tab(AnonymousUser(), alice_session.pk)
+    connected, code = await tab.connect()
+    assert (connected, code) == (False, 4401)
+
+
+async def test_another_learner_cannot_connect(bob, alice_session):
+    tab = Tab(bob, alice_session.pk)
+    connected, code = await tab.connect()
+    assert (connected, code) == (False, 4403)
+
+
+async def test_a_page_from_another_site_cannot_open_the_socket(alice_session):
+    communicator = WebsocketCommunicator(
+        application,
+        f"/ws/sessions/{alice_session.pk}/",
+        headers=[(b"origin", b"https://evil.example"), (b"host", b"localhost")],
+    )
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+async def test_too_long_messages_get_an_inline_error_and_are_not_stored(
+    alice, alice_session, fake_anthropic
+):
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(message="a" * 1001)
+    notice = await tab.until('id="main-error"')
+    assert "at most 1,000 characters" in notice and "1,001" in notice
+    await tab.close()
+    assert len(await stored(alice_session.pk)) == 2  # the two opening messages only
+    assert fake_anthropic.request_count == 0
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "not json",
+        json.dumps(["a list"]),
+        json.dumps({"chat": "other", "message": "x"}),
+        "x" * 20_000,
+    ],
+)
+async def test_bad_frames_are_refused_without_closing_the_socket(
+    alice, alice_session, fake_anthropic, frame
+):
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.receive()  # sync
+    await tab.communicator.send_to(text_data=frame)
+    assert "form-error" in await tab.receive()
+    # Still open and working.
+    await tab.send(message="Hallo")
+    await tab.until(FINISHED)
+    await tab.close()
+
+
+async def test_binary_frames_are_refused(alice, alice_session):
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.receive()
+    await tab.communicator.send_to(bytes_data=b"\x00\x01")
+    assert "Only text frames" in await tab.receive()
+    await tab.close()
+
+
+async def test_blank_messages_are_refused(alice, alice_session):
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(message="   ")
+    assert "Write a message first" in await tab.until('id="main-error"')
+    await tab.close()
+
+
+async def test_the_message_rate_limit_refuses_a_flood(
+    alice, alice_session, fake_anthropic, settings
+):
+    settings.CHAT_RATE_LIMIT = 2
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    for text in ("Eins", "Zwei"):
+        await tab.send(chat="helper", message=text)
+        await tab.until(FINISHED)
+    await tab.send(chat="helper", message="Drei")
+    assert "very quickly" in await tab.until('id="helper-error"')
+    await settle()
+    await tab.close()
+    assert "Drei" not in [content for _, content in await stored(alice_session.pk)]
+    [(_, level, metadata)] = await events("rate_limit_exceeded")
+    assert level == "warn" and metadata["limit"] == 2
+
+
+async def test_a_completed_session_takes_no_more_messages(alice, alice_session, fake_anthropic):
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await database_sync_to_async(complete)(alice_session)
+    await tab.send(message="Noch etwas?")
+    assert "This scene is over" in await tab.until('id="main-error"')
+    await tab.close()
