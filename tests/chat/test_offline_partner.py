@@ -1,0 +1,36 @@
+"""Without an API key the offline partner plays the scene, streamed the same way."""
+
+import json
+
+from django.conf import settings
+
+from tests.chat.conftest import FINISHED, Tab, chat_db, session_row, settle, stored
+
+pytestmark = chat_db
+
+
+def _script(name):
+    return json.loads((settings.PROMPTS_DIR / "offline" / f"{name}.json").read_text())
+
+
+async def test_the_offline_partner_plays_a_whole_scene_to_its_end(alice, alice_session, offline):
+    lines = _script("marketplace")["lines"]
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    for turn in range(len(lines)):
+        await tab.send(message=f"Antwort {turn}")
+        await tab.until(FINISHED)
+        if turn == 0:  # a question to the helper along the way
+            await tab.send(chat="helper", message="What does 'Kilo' mean?")
+            await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+
+    main = await stored(alice_session.pk, "main")
+    assert [content for role, content in main if role == "scenario"][1:] == lines
+    assert (await stored(alice_session.pk, "helper"))[-1] == (
+        "helper",
+        _script("helper")["marketplace"][0],
+    )
+    session = await session_row(alice_session.pk)
+    assert session.is_completed and session.message_count_main == 1 + 2 * len(lines)

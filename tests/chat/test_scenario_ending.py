@@ -1,0 +1,90 @@
+"""Ending a scene: steering from 15 messages, concluding by 25, completing at 30 or on the
+model's end_scenario call; the learner then sees a completion screen."""
+
+import pytest
+from channels.db import database_sync_to_async
+
+from accounts.models import Profile
+from accounts.rls import acting_as_staff
+from tests.chat.conftest import FINISHED, Tab, chat_db, session_row, settle
+from tests.conftest import add_message
+from tests.fakes.anthropic_server import PlannedResponse, ToolUse
+
+pytestmark = chat_db
+
+END = ToolUse(name="end_scenario", input={"reason": "The learner paid and said goodbye."})
+
+
+@database_sync_to_async
+def fill_main_chat(session, total: int):
+    """Main-chat messages up to `total`, the opening line included, alternating speakers."""
+    for index in range(session.message_count_main + 1, total + 1):
+        role = "user" if index % 2 == 0 else "scenario"
+        add_message(session, role, "main", f"Satz {index}")
+
+
+async def _turn(alice, session):
+    tab = Tab(alice, session.pk)
+    await tab.connect()
+    await tab.send(message="Danke schön!")
+    frame = await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+    return frame
+
+
+def _notes(fake) -> str:
+    return " ".join(block["text"] for block in fake.requests[-1].body["system"][1:])
+
+
+@pytest.mark.parametrize(
+    ("before", "note"),
+    [
+        (12, None),
+        (14, "steering towards a natural ending"),
+        (24, "bring the scene to its close"),
+        (28, "this is your last reply"),
+    ],
+)
+async def test_the_character_is_steered_by_message_count(
+    alice, alice_session, fake_anthropic, before, note
+):
+    await fill_main_chat(alice_session, before)  # the learner's message is number before + 1
+    await _turn(alice, alice_session)
+    if note is None:
+        assert _notes(fake_anthropic) == ""
+    else:
+        assert note in _notes(fake_anthropic).lower()
+
+
+async def test_the_model_ends_the_scene_with_its_tool(alice, alice_session, fake_anthropic):
+    await fill_main_chat(alice_session, 17)
+    fake_anthropic.enqueue(PlannedResponse(text="Tschüss, bis bald!", tool_use=END))
+    frame = await _turn(alice, alice_session)
+    session = await session_row(alice_session.pk)
+    assert session.is_completed and session.completed_at and session.duration_seconds is not None
+    assert session.message_count_main == 19
+    assert "Geschafft" in frame and "2 scenes left this week" in frame
+    assert f"/history/{alice_session.pk}/" in frame
+
+
+async def test_the_session_completes_at_thirty_whatever_the_model_does(
+    alice, alice_session, fake_anthropic
+):
+    await fill_main_chat(alice_session, 28)  # the learner's turn is the 29th, the reply the 30th
+    await _turn(alice, alice_session)
+    session = await session_row(alice_session.pk)
+    assert session.message_count_main == 30 and session.is_completed
+
+
+async def test_completion_counts_once_on_the_profile(alice, alice_session, fake_anthropic):
+    fake_anthropic.enqueue(PlannedResponse(text="Auf Wiedersehen!", tool_use=END))
+    await _turn(alice, alice_session)
+
+    @database_sync_to_async
+    def counts():
+        with acting_as_staff():
+            profile = Profile.objects.get(pk=alice.pk)
+            return profile.completed_scenario_count, profile.current_week_completion_count
+
+    assert await counts() == (1, 1)
