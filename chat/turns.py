@@ -64,15 +64,23 @@ class StoredReply:
     completions_left: int | None  # this week, when the session just completed
 
 
+def find_session(session_id) -> Session | None:
+    """The session, if the current learner may see it (row-level security hides the rest)."""
+    return Session.objects.select_related("scenario").filter(pk=session_id).first()
+
+
+def messages_of(session_id) -> list[Message]:
+    return list(Message.objects.filter(session_id=session_id).order_by("sent_at", "id"))
+
+
 def session_for(learner_id, session_id) -> Session | None:
-    """The learner's own session (row-level security hides anyone else's), or None."""
     with acting_as_learner(learner_id):
-        return Session.objects.select_related("scenario").filter(pk=session_id).first()
+        return find_session(session_id)
 
 
 def transcript(learner_id, session_id) -> list[Message]:
     with acting_as_learner(learner_id):
-        return list(Message.objects.filter(session_id=session_id).order_by("sent_at", "id"))
+        return messages_of(session_id)
 
 
 def accept_turn(learner_id, session_id, chat: str, content: str, client_message_id) -> AcceptedTurn:
@@ -80,7 +88,7 @@ def accept_turn(learner_id, session_id, chat: str, content: str, client_message_
     with acting_as_learner(learner_id):
         session = _open_session(session_id)
         message, created = _insert_learner_message(session, chat, content, client_message_id)
-        history = _history(session_id)
+        history = messages_of(session_id)
         answered = any(
             m.chat_type == chat and m.role != "user" and _after(m, message) for m in history
         )
@@ -94,7 +102,7 @@ def prepare_retry(learner_id, session_id, chat: str) -> tuple[ReplyRequest, int]
     """The request for a reply that failed: only when the chat ends with the learner's turn."""
     with acting_as_learner(learner_id):
         session = _open_session(session_id)
-        history = _history(session_id)
+        history = messages_of(session_id)
         in_chat = [m for m in history if m.chat_type == chat]
         if not in_chat or in_chat[-1].role != "user":
             return None
@@ -175,7 +183,7 @@ def log_retry(
 
 
 def _open_session(session_id) -> Session:
-    session = Session.objects.select_related("scenario").filter(pk=session_id).first()
+    session = find_session(session_id)
     if session is None:
         raise TurnRefused("This session does not exist.")
     if session.is_completed:
@@ -196,10 +204,6 @@ def _insert_learner_message(session, chat, content, client_message_id) -> tuple[
         created = cursor.fetchone() is not None
     message = Message.objects.get(session_id=session.pk, client_message_id=client_message_id)
     return message, created
-
-
-def _history(session_id) -> list[Message]:
-    return list(Message.objects.filter(session_id=session_id).order_by("sent_at", "id"))
 
 
 def _after(message: Message, other: Message) -> bool:

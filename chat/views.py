@@ -6,18 +6,18 @@ from django.urls import reverse
 
 from chat import frames
 from chat.model import is_offline
-from chat.turns import session_for, transcript
+from chat.turns import find_session, messages_of
 
 
 @login_required
 def chat_page(request, session_id):
     """The dual chat of the learner's active session (404 for anyone else's)."""
-    session = session_for(request.user.pk, session_id)
+    session = find_session(session_id)  # the request already runs as this learner
     if session is None:
         raise Http404("No such session.")
     if session.is_completed:
         return redirect(reverse("transcript", args=[session.pk]))
-    messages = transcript(request.user.pk, session_id)
+    messages = messages_of(session_id)
     return render(
         request,
         "chat/session.html",
