@@ -9,12 +9,12 @@ import time
 import uuid
 from collections import defaultdict, deque
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from accounts.rls import acting_as_learner
 from chat import frames, replies
+from chat.replies import in_db
 from chat.turns import TurnRefused, accept_turn, prepare_retry, session_for, transcript
 from eventlog.events import log_event
 from eventlog.models import Event, Level
@@ -34,7 +34,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=4401)
             return
         self.learner_id = str(user.pk)
-        session = await database_sync_to_async(session_for)(self.learner_id, self.session_id)
+        session = await in_db(session_for, self.learner_id, self.session_id)
         if session is None:  # someone else's session, or none at all: refuse, reveal nothing
             await self.close(code=4403)
             return
@@ -42,7 +42,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         # Whatever happened while this tab was away (a reply finished, another tab wrote).
-        messages = await database_sync_to_async(transcript)(self.learner_id, self.session_id)
+        messages = await in_db(transcript, self.learner_id, self.session_id)
         await self.send(frames.sync(messages, replies.live_replies(self.session_id)))
 
     async def disconnect(self, code):
@@ -78,8 +78,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             )
             return
         try:
-            turn = await database_sync_to_async(accept_turn)(
-                self.learner_id, self.session_id, chat, content, client_id
+            turn = await in_db(
+                accept_turn, self.learner_id, self.session_id, chat, content, client_id
             )
         except TurnRefused as refusal:
             await self.send(frames.notice(chat, str(refusal)))
@@ -87,7 +87,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if turn.created:
             await replies.send_frame(self.session_id, frames.learner_message(turn.message))
         else:  # a resend: this tab may have missed what the others saw
-            messages = await database_sync_to_async(transcript)(self.learner_id, self.session_id)
+            messages = await in_db(transcript, self.learner_id, self.session_id)
             await self.send(frames.sync(messages, replies.live_replies(self.session_id)))
         if turn.request and not replies.live_reply(self.session_id, chat):
             replies.start_reply(
@@ -133,9 +133,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         while recent and recent[0] <= now - window:
             recent.popleft()
         if len(recent) >= settings.CHAT_RATE_LIMIT:
-            await database_sync_to_async(_log_rate_limited)(
-                self.learner_id, self.session_id, len(recent)
-            )
+            await in_db(_log_rate_limited, self.learner_id, self.session_id, len(recent))
             return False
         recent.append(now)
         return True
@@ -144,9 +142,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if replies.live_reply(self.session_id, chat):
             return
         try:
-            prepared = await database_sync_to_async(prepare_retry)(
-                self.learner_id, self.session_id, chat
-            )
+            prepared = await in_db(prepare_retry, self.learner_id, self.session_id, chat)
         except TurnRefused as refusal:
             await self.send(frames.notice(chat, str(refusal)))
             return

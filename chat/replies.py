@@ -37,6 +37,12 @@ class LiveReply:
 _live: dict[tuple[str, str], LiveReply] = {}
 
 
+async def in_db(function, *args):
+    """Run a database function on a pool thread. Channels' default runs every call on one
+    shared thread, so one learner's turn would queue behind everyone else's."""
+    return await database_sync_to_async(function, thread_sensitive=False)(*args)
+
+
 def group_name(session_id) -> str:
     return f"session-{session_id}"
 
@@ -79,7 +85,8 @@ async def _run(reply: LiveReply, learner_id, request: ReplyRequest, main_count: 
             if not done.ended:
                 raise ModelError("empty_reply")
             text = "Tschüss!" if reply.chat == "main" else "…"
-        stored = await database_sync_to_async(store_reply)(
+        stored = await in_db(
+            store_reply,
             learner_id,
             reply.session_id,
             reply.chat,
@@ -100,7 +107,8 @@ async def _run(reply: LiveReply, learner_id, request: ReplyRequest, main_count: 
 
 async def _fail(reply: LiveReply, learner_id, error: ModelError, started: float) -> None:
     # The partial text is discarded: nothing is stored, the learner gets a retry button.
-    await database_sync_to_async(log_reply_failed)(
+    await in_db(
+        log_reply_failed,
         learner_id,
         reply.session_id,
         reply.chat,
@@ -113,9 +121,7 @@ async def _fail(reply: LiveReply, learner_id, error: ModelError, started: float)
 
 async def _stream(reply: LiveReply, learner_id, request: ReplyRequest) -> ReplyDone:
     async def on_retry(attempt: int, delay: float, error: ModelError) -> None:
-        await database_sync_to_async(log_retry)(
-            learner_id, reply.session_id, reply.chat, attempt, delay, error
-        )
+        await in_db(log_retry, learner_id, reply.session_id, reply.chat, attempt, delay, error)
 
     queue: asyncio.Queue = asyncio.Queue()
 
