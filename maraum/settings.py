@@ -88,12 +88,10 @@ if env.bool("DATABASE_POOL", default=False):
     # psycopg's pool through Django (5.1+); connections are kept across requests, so
     # CONN_MAX_AGE must stay 0. The row-level security settings are transaction-local,
     # so a pooled connection carries nothing from one learner to the next.
-    DATABASES["default"]["OPTIONS"] = {
-        "pool": {
-            "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
-            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
-            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
-        }
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
