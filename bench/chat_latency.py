@@ -254,8 +254,9 @@ def _print_level(level: int, base: dict, through: dict) -> None:
     print(f"  added     time to first token   {fmt(through['added_ttft_ms'])}")
     print(f"  added     inter-token lateness  {fmt(through['token_lateness_ms'])}")
     print(
-        f"  maraum    {through['turns_per_s']} turns/s, server CPU {through['server_cpu_percent']}%,"
-        f" RSS {through['server_rss_mb']} MB, {through['queries_per_turn']} queries/turn"
+        f"  maraum    {through['turns_per_s']} turns/s,"
+        f" server CPU {through['server_cpu_percent']}%, RSS {through['server_rss_mb']} MB,"
+        f" {through['queries_per_turn']} queries/turn"
     )
 
 
