@@ -49,7 +49,7 @@ async def baseline_level(url: str, level: int, ramp: float, hold: float, model: 
     ttft, gaps, failed, turns = [], [], 0, 0
     async with anthropic.AsyncAnthropic(base_url=url, api_key="bench", max_retries=0) as client:
         started = time.monotonic()
-        deadline = started + ramp + hold
+        window_start, deadline = started + ramp, started + ramp + hold
 
         async def user(index: int) -> None:
             nonlocal failed, turns
@@ -57,16 +57,22 @@ async def baseline_level(url: str, level: int, ramp: float, hold: float, model: 
             while time.monotonic() < deadline:
                 sent, last = time.monotonic(), None
                 try:
-                    async with client.messages.stream(
+                    # Raw events, as Maraum reads them: the SDK's accumulating helper
+                    # (messages.stream) saturates this client process at 50 streams.
+                    stream = await client.messages.create(
                         model=model,
                         max_tokens=400,
+                        stream=True,
                         messages=[{"role": "user", "content": QUESTION}],
-                    ) as stream:
+                    )
+                    async with stream:
                         async for event in stream:
-                            if event.type != "text":
+                            if event.type != "content_block_delta":
                                 continue
                             now = time.monotonic()
-                            if last is None:
+                            if sent < window_start:  # turns of the ramp only warm up
+                                pass
+                            elif last is None:
                                 ttft.append((now - sent) * 1000)
                             else:
                                 gaps.append((now - last) * 1000)
@@ -134,8 +140,9 @@ async def maraum_level(
                             words = len(text.split())
                             if first is None:
                                 first = now
-                                ttft.append((now - sent) * 1000)
-                            else:  # how late this frame's first token is shown
+                                if sent >= window_start:  # turns of the ramp only warm up
+                                    ttft.append((now - sent) * 1000)
+                            elif sent >= window_start:  # how late this frame's first token is
                                 lateness.append((now - first) * 1000 - tokens * token_ms)
                             tokens += words
                         if 'data-reply-state="done"' in frame:

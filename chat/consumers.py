@@ -38,6 +38,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if session is None:  # someone else's session, or none at all: refuse, reveal nothing
             await self.close(code=4403)
             return
+        self.session = session
         self.group = replies.group_name(self.session_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -78,9 +79,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             )
             return
         try:
-            turn = await in_db(
-                accept_turn, self.learner_id, self.session_id, chat, content, client_id
-            )
+            turn = await in_db(accept_turn, self.learner_id, self.session, chat, content, client_id)
         except TurnRefused as refusal:
             await self.send(frames.notice(chat, str(refusal)))
             return

@@ -2,6 +2,7 @@
 
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import escape
 
 from chat.turns import HARD_CAP, SOFT_CAP
 
@@ -23,7 +24,8 @@ def reply_started(reply) -> str:
 
 
 def reply_delta(reply, text: str) -> str:
-    return _render("reply_delta.html", reply=reply, text=text)
+    # The hot path (up to 20 frames a second per reply): formatted directly, escaped.
+    return f'<span hx-swap-oob="beforeend:#reply-{reply.reply_id}-text">{escape(text)}</span>'
 
 
 def reply_finished(reply, stored) -> str:

@@ -96,28 +96,26 @@ class AnthropicProvider:
             params["tools"] = request.tools
         attempts = settings.MODEL_RETRY_ATTEMPTS
         for attempt in range(1, attempts + 1):
-            streamed = False
+            streamed, reply = False, _Reply()
             try:
                 async with contextlib.AsyncExitStack() as stack:
                     # Up to the first token: the request, the headers and any preamble events.
                     async with asyncio.timeout(settings.MODEL_FIRST_TOKEN_TIMEOUT):
+                        # Raw events (stream=True) rather than the SDK's accumulating helper:
+                        # it rebuilds a snapshot per event, which costs CPU on a busy server.
                         stream = await stack.enter_async_context(
-                            self.client.messages.stream(**params)
+                            await self.client.messages.create(**params, stream=True)
                         )
                         events = aiter(stream)
-                        first = await _first_text(events)
+                        first = await _first_text(events, reply)
                     if first:
                         streamed = True
                         yield first
                     async for event in events:
-                        if event.type == "text":
-                            yield event.text
-                    message = await stream.get_final_message()
-                ended = any(
-                    block.type == "tool_use" and block.name == END_TOOL["name"]
-                    for block in message.content
-                )
-                yield ReplyDone(ended=ended, usage=_usage(message.usage), attempts=attempt)
+                        text = reply.take(event)
+                        if text:
+                            yield text
+                yield ReplyDone(ended=reply.ended, usage=reply.usage, attempts=attempt)
                 return
             except Exception as exc:  # classified, then retried or raised as a ModelError
                 error = _classify(exc)
@@ -128,20 +126,37 @@ class AnthropicProvider:
                 await asyncio.sleep(delay)
 
 
-async def _first_text(events) -> str | None:
+class _Reply:
+    """What the raw stream events say besides the text: the tool call and the token usage."""
+
+    def __init__(self) -> None:
+        self.ended = False
+        self.usage: dict = {}
+
+    def take(self, event) -> str | None:
+        if event.type == "content_block_delta" and event.delta.type == "text_delta":
+            return event.delta.text
+        if event.type == "content_block_start" and event.content_block.type == "tool_use":
+            self.ended = self.ended or event.content_block.name == END_TOOL["name"]
+        elif event.type == "message_start":
+            usage = event.message.usage
+            self.usage = {
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cache_creation_input_tokens": usage.cache_creation_input_tokens or 0,
+                "cache_read_input_tokens": usage.cache_read_input_tokens or 0,
+            }
+        elif event.type == "message_delta" and event.usage:
+            self.usage["output_tokens"] = event.usage.output_tokens
+        return None
+
+
+async def _first_text(events, reply: _Reply) -> str | None:
     async for event in events:
-        if event.type == "text" and event.text:
-            return event.text
+        text = reply.take(event)
+        if text:
+            return text
     return None  # the model answered with a tool call only
-
-
-def _usage(usage) -> dict:
-    return {
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "cache_creation_input_tokens": usage.cache_creation_input_tokens or 0,
-        "cache_read_input_tokens": usage.cache_read_input_tokens or 0,
-    }
 
 
 def _classify(exc: BaseException) -> ModelError:

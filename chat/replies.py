@@ -17,7 +17,7 @@ from django.conf import settings
 
 from chat import frames
 from chat.model import ModelError, ReplyDone, ReplyRequest, get_provider
-from chat.turns import log_reply_failed, log_retry, store_reply
+from chat.turns import log_call_started, log_reply_failed, log_retry, store_reply
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +77,14 @@ async def send_frame(session_id, html: str) -> None:
 
 async def _run(reply: LiveReply, learner_id, request: ReplyRequest, main_count: int) -> None:
     started = time.monotonic()
+    # Logged beside the model call, off the path to the first token.
+    call_logged = asyncio.create_task(
+        in_db(log_call_started, learner_id, reply.session_id, reply.chat)
+    )
     try:
         await send_frame(reply.session_id, frames.reply_started(reply))
         done = await _stream(reply, learner_id, request)
+        await call_logged
         text = reply.text.strip()
         if not text:
             if not done.ended:
@@ -97,9 +102,11 @@ async def _run(reply: LiveReply, learner_id, request: ReplyRequest, main_count: 
         )
         await send_frame(reply.session_id, frames.reply_finished(reply, stored))
     except ModelError as error:
+        await asyncio.gather(call_logged, return_exceptions=True)
         await _fail(reply, learner_id, error, started)
     except Exception:  # never leave the page waiting; the traceback names no content
         logger.exception("reply %s for session %s failed", reply.reply_id, reply.session_id)
+        await asyncio.gather(call_logged, return_exceptions=True)
         await _fail(reply, learner_id, ModelError("internal_error"), started)
     finally:
         _live.pop((reply.session_id, reply.chat), None)

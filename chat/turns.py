@@ -2,15 +2,16 @@
 stored. Plain synchronous functions; the consumer calls them through database_sync_to_async.
 
 Per turn the database sees a fixed number of queries, whatever the session's length:
-`accept_turn` 5 (role, session, insert, history, api_call_started) and `store_reply` 3 (role,
-insert, api_call_completed), plus 3 when the reply completes the session (update, profile,
+`accept_turn` 3 on the way to the model (role, insert, history), `log_call_started` 2 beside
+the model call (role, api_call_started) and `store_reply` 3 (role, insert,
+api_call_completed), plus 3 when the reply completes the session (update, profile,
 scenario_completed).
 """
 
 import uuid
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from accounts.models import Profile
 from accounts.rls import acting_as_learner
@@ -83,19 +84,24 @@ def transcript(learner_id, session_id) -> list[Message]:
         return messages_of(session_id)
 
 
-def accept_turn(learner_id, session_id, chat: str, content: str, client_message_id) -> AcceptedTurn:
-    """Store the learner's message (once per client_message_id) and prepare the model request."""
-    with acting_as_learner(learner_id):
-        session = _open_session(session_id)
-        message, created = _insert_learner_message(session, chat, content, client_message_id)
-        history = messages_of(session_id)
-        answered = any(
-            m.chat_type == chat and m.role != "user" and _after(m, message) for m in history
-        )
-        request = None if answered else _request(session, chat, history)
-        if request:
-            _log_call_started(learner_id, session_id, chat)
-        return AcceptedTurn(message, created, request, _main_count(history, chat))
+def accept_turn(
+    learner_id, session: Session, chat: str, content: str, client_message_id
+) -> AcceptedTurn:
+    """Store the learner's message (once per client_message_id) and prepare the model request.
+
+    `session` is the one the consumer loaded on connect; whether it is still open is checked by
+    the insert's own triggers, which saves a query on the path to the first token.
+    """
+    try:
+        with acting_as_learner(learner_id):
+            created = _insert_learner_message(session, chat, content, client_message_id)
+            history = messages_of(session.pk)
+    except DatabaseError as refused:  # the session was completed, abandoned or is not theirs
+        raise TurnRefused(_refusal(refused)) from refused
+    message = next(m for m in history if str(m.client_message_id) == str(client_message_id))
+    answered = any(m.chat_type == chat and m.role != "user" and _after(m, message) for m in history)
+    request = None if answered else _request(session, chat, history)
+    return AcceptedTurn(message, created, request, _main_count(history, chat))
 
 
 def prepare_retry(learner_id, session_id, chat: str) -> tuple[ReplyRequest, int] | None:
@@ -106,7 +112,6 @@ def prepare_retry(learner_id, session_id, chat: str) -> tuple[ReplyRequest, int]
         in_chat = [m for m in history if m.chat_type == chat]
         if not in_chat or in_chat[-1].role != "user":
             return None
-        _log_call_started(learner_id, session_id, chat)
         return _request(session, chat, history), _main_count(history, chat)
 
 
@@ -191,7 +196,8 @@ def _open_session(session_id) -> Session:
     return session
 
 
-def _insert_learner_message(session, chat, content, client_message_id) -> tuple[Message, bool]:
+def _insert_learner_message(session, chat, content, client_message_id) -> bool:
+    """True if stored now, False if this client_message_id was stored before (a resend)."""
     # ON CONFLICT on the idempotency index: a resend after a reconnect is stored once (#46).
     with connection.cursor() as cursor:
         cursor.execute(
@@ -201,9 +207,7 @@ def _insert_learner_message(session, chat, content, client_message_id) -> tuple[
             " DO NOTHING RETURNING id",
             [uuid.uuid4(), session.pk, chat, content, client_message_id],
         )
-        created = cursor.fetchone() is not None
-    message = Message.objects.get(session_id=session.pk, client_message_id=client_message_id)
-    return message, created
+        return cursor.fetchone() is not None
 
 
 def _after(message: Message, other: Message) -> bool:
@@ -215,8 +219,15 @@ def _main_count(history: list[Message], chat: str) -> int:
     return count + 1 if chat == "main" else count  # the reply to come
 
 
-def _log_call_started(learner_id, session_id, chat) -> None:
-    log_event(Event.API_CALL_STARTED, user_id=learner_id, session_id=session_id, chat=chat)
+def log_call_started(learner_id, session_id, chat: str) -> None:
+    with acting_as_learner(learner_id):
+        log_event(Event.API_CALL_STARTED, user_id=learner_id, session_id=session_id, chat=chat)
+
+
+def _refusal(error: Exception) -> str:
+    if "is completed" in str(error):
+        return "This scene is over: no more messages."
+    return "This session is no longer available."
 
 
 def _request(session: Session, chat: str, history: list[Message]) -> ReplyRequest:
