@@ -20,9 +20,7 @@ from tests.ops.helpers import (
 
 
 def _learners(count: int) -> list[User]:
-    return [
-        User.objects.create_user(f"learner{i}@example.com", "x-password-123") for i in range(count)
-    ]
+    return [User.objects.create_user(f"learner{i}@example.com") for i in range(count)]
 
 
 def _session_ids() -> set:
@@ -32,7 +30,7 @@ def _session_ids() -> set:
 
 @pytest.fixture
 def mixed_sessions(alice, bob, marketplace):
-    carol = User.objects.create_user("carol@example.com", "x-password-123")
+    carol = User.objects.create_user("carol@example.com")
     expired = start_session(alice, marketplace)
     add_message(expired, "scenario", "main")
     add_message(expired, "user", "helper")

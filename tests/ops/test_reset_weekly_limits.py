@@ -74,7 +74,7 @@ def test_dry_run_changes_nothing(alice, bob):
 
 
 def test_resets_in_batches(db):
-    learners = [User.objects.create_user(f"l{i}@example.com", "x-password-123") for i in range(5)]
+    learners = [User.objects.create_user(f"l{i}@example.com") for i in range(5)]
     for learner in learners:
         _set_week(learner, 1, weeks_ago=1)
     summary = run_command("reset_weekly_limits", "--batch-size", "2")
