@@ -1,14 +1,17 @@
 """manage.py cleanup: expired sessions and old logs go in batches; fresh and completed stay."""
 
+import threading
+
 import pytest
 from django.core.management import CommandError
+from django.db import connection
 
 from accounts.models import User
 from accounts.rls import acting_as_staff
 from chat.models import Message
 from eventlog.models import Log
 from scenarios.models import Session
-from tests.conftest import add_message, complete, start_session
+from tests.conftest import add_message, complete, raw_connection, start_session
 from tests.ops.helpers import (
     add_log,
     age_session,
@@ -126,3 +129,50 @@ def test_a_failure_exits_non_zero_and_leaves_an_error_row(mixed_sessions, table,
 def test_batch_size_must_be_positive(db):
     with pytest.raises(CommandError):
         run_command("cleanup", "--batch-size", "0")
+
+
+def _expired_backlog(marketplace, count: int) -> list:
+    sessions = [start_session(learner, marketplace) for learner in _learners(count)]
+    for session in sessions:
+        age_session(session, 8)
+    return sessions
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_rows_another_run_holds_are_skipped_not_waited_for(marketplace):
+    sessions = _expired_backlog(marketplace, 6)
+    held = [s.pk for s in sessions[:2]]
+    with raw_connection() as other:
+        other.execute("SET ROLE maraum_staff")
+        other.execute("SELECT id FROM sessions WHERE id = ANY(%s) FOR UPDATE", [held])
+        summary = run_command("cleanup", "--sessions-only", "--batch-size", "2")
+        assert "4 expired sessions" in summary
+        assert _session_ids() == set(held)
+        other.rollback()
+    assert "2 expired sessions" in run_command("cleanup", "--sessions-only")
+    assert _session_ids() == set()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_cleanups_at_once_share_the_work(marketplace):
+    _expired_backlog(marketplace, 12)
+    summaries, errors = [], []
+
+    def clean():
+        try:
+            summaries.append(run_command("cleanup", "--sessions-only", "--batch-size", "1"))
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    runs = [threading.Thread(target=clean) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(timeout=60)
+    assert not errors and len(summaries) == 2
+    with acting_as_staff():
+        rows = Log.objects.filter(event_type="cleanup_job_executed")
+        assert sum(log.metadata["deleted_sessions"] for log in rows) == 12
+    assert _session_ids() == set()
