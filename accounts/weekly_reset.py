@@ -43,7 +43,7 @@ def reset_due_profiles_batch(window: ResetWindow, limit: int) -> tuple[int, date
     with acting_as_staff(), connection.cursor() as cursor:
         cursor.execute(
             """
-            WITH due AS (
+            WITH due AS MATERIALIZED (  -- picked once (see scenarios/expiry.py)
               SELECT id, week_reset_date AS was FROM profiles
               WHERE week_reset_date <= %(now)s
               ORDER BY week_reset_date, id LIMIT %(limit)s

@@ -24,10 +24,12 @@ def count_old_logs(cutoff: datetime) -> int:
 def delete_old_logs_batch(cutoff: datetime, limit: int) -> int:
     """Delete up to `limit` logs older than `cutoff`, oldest first, in one transaction."""
     with acting_as_staff(), connection.cursor() as cursor:
+        # MATERIALIZED: the batch is picked once (see scenarios/expiry.py).
         cursor.execute(
-            "DELETE FROM logs WHERE id IN ("
+            "WITH batch AS MATERIALIZED ("
             " SELECT id FROM logs WHERE created_at < %(cutoff)s"
-            " ORDER BY created_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)",
+            " ORDER BY created_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+            " DELETE FROM logs l USING batch WHERE l.id = batch.id",
             {"cutoff": cutoff, "limit": limit},
         )
         return cursor.rowcount

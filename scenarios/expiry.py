@@ -52,15 +52,18 @@ def delete_expired_sessions_batch(cutoff: datetime, limit: int) -> ExpiredSessio
     with acting_as_staff(), connection.cursor() as cursor:
         cursor.execute(
             """
-            WITH gone AS (
-              DELETE FROM sessions WHERE id IN (
-                SELECT id FROM sessions
-                WHERE NOT is_completed AND last_activity_at < %(cutoff)s
-                ORDER BY last_activity_at LIMIT %(limit)s
-                FOR UPDATE SKIP LOCKED)
-              -- Re-checked after the row lock: a learner may have just come back.
-              AND NOT is_completed AND last_activity_at < %(cutoff)s
-              RETURNING last_activity_at, message_count_main + message_count_helper AS messages
+            -- MATERIALIZED: picked once. Inlined as a semi-join, the locking subquery could be
+            -- re-scanned, skip the rows this statement already deleted and take the next ones,
+            -- so the LIMIT would not bound the batch.
+            WITH batch AS MATERIALIZED (
+              SELECT id FROM sessions
+              WHERE NOT is_completed AND last_activity_at < %(cutoff)s
+              ORDER BY last_activity_at LIMIT %(limit)s
+              FOR UPDATE SKIP LOCKED
+            ), gone AS (
+              DELETE FROM sessions s USING batch WHERE s.id = batch.id
+              RETURNING s.last_activity_at,
+                        s.message_count_main + s.message_count_helper AS messages
             )
             SELECT count(*), coalesce(sum(messages), 0), min(last_activity_at),
                    max(last_activity_at)

@@ -63,6 +63,11 @@ def test_the_transcript_is_inline_read_only_and_in_order(staff_client, alice, ma
             "UPDATE messages SET sent_at = now() - interval '1 minute' WHERE id = %s",
             [earliest.pk],
         )
+        run_sql(
+            "UPDATE messages SET sent_at = (SELECT sent_at FROM messages WHERE id = %s)"
+            " WHERE id = %s",
+            [first.pk, second.pk],
+        )
     run_sql("ALTER TABLE messages ENABLE TRIGGER USER")
     response = staff_client.get(reverse("admin:scenarios_session_change", args=[session.pk]))
     body = response.content.decode()
