@@ -1,0 +1,156 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils.html import format_html
+
+from accounts.admin_access import StaffModelAdmin
+from accounts.models import User
+from scenarios.models import Session
+
+admin.site.site_header = "Maraum staff"
+admin.site.site_title = "Maraum staff"
+admin.site.index_title = "Scenarios, learners, sessions and logs"
+
+
+class LearnerCreationForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email",)
+
+
+class LearnerChangeForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = ("email", "is_active", "is_staff")
+
+
+def _session_count():
+    return Coalesce(
+        Subquery(
+            Session.objects.filter(user_id=OuterRef("pk"))
+            .order_by()
+            .values("user_id")
+            .annotate(n=Count("pk"))
+            .values("n"),
+            output_field=IntegerField(),
+        ),
+        0,
+    )
+
+
+def cascade_counts(user_ids) -> dict[str, int]:
+    """What the database cascades with these users; Django's collector cannot see it."""
+    sessions = Session.objects.filter(user_id__in=user_ids)
+    totals = sessions.aggregate(sessions=Count("pk", distinct=True), messages=Count("messages"))
+    return {"sessions": totals["sessions"], "messages": totals["messages"]}
+
+
+@admin.register(User)
+class LearnerAdmin(StaffModelAdmin, UserAdmin):
+    """Learners and staff: email login, profile counts, a way to their sessions."""
+
+    form = LearnerChangeForm
+    add_form = LearnerCreationForm
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Access", {"fields": ("is_active", "is_staff")}),
+        (
+            "Progress",
+            {
+                "fields": (
+                    "completed_total",
+                    "completed_this_week",
+                    "next_reset",
+                    "sessions_link",
+                )
+            },
+        ),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "is_staff", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
+    readonly_fields = (
+        "completed_total",
+        "completed_this_week",
+        "next_reset",
+        "sessions_link",
+        "last_login",
+        "date_joined",
+    )
+    list_display = (
+        "email",
+        "is_staff",
+        "is_active",
+        "completed_total",
+        "completed_this_week",
+        "next_reset",
+        "sessions_link",
+        "date_joined",
+    )
+    list_filter = ("is_staff", "is_active")
+    search_fields = ("email",)
+    ordering = ("email",)
+    filter_horizontal = ()
+    list_select_related = ("profile",)
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("profile")
+            .annotate(_session_count=_session_count())
+        )
+
+    @admin.display(description="completed", ordering="profile__completed_scenario_count")
+    def completed_total(self, obj: User) -> int | None:
+        return obj.profile.completed_scenario_count if _has_profile(obj) else None
+
+    @admin.display(description="this week", ordering="profile__current_week_completion_count")
+    def completed_this_week(self, obj: User) -> int | None:
+        return obj.profile.current_week_completion_count if _has_profile(obj) else None
+
+    @admin.display(description="next reset", ordering="profile__week_reset_date")
+    def next_reset(self, obj: User):
+        return obj.profile.week_reset_date if _has_profile(obj) else None
+
+    @admin.display(description="sessions", ordering="_session_count")
+    def sessions_link(self, obj: User) -> str:
+        count = getattr(obj, "_session_count", None)
+        if count is None:
+            count = Session.objects.filter(user_id=obj.pk).count()
+        url = reverse("admin:scenarios_session_changelist") + f"?user={obj.pk}"
+        return format_html('<a href="{}">{} session{}</a>', url, count, "" if count == 1 else "s")
+
+    def get_deleted_objects(self, objs, request):
+        """The stock summary plus what the database cascades: profile, sessions, messages."""
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        user_ids = [obj.pk for obj in objs]
+        counts = cascade_counts(user_ids)
+        model_count = dict(model_count)
+        model_count["profiles"] = len(user_ids)
+        model_count["sessions"] = counts["sessions"]
+        model_count["messages"] = counts["messages"]
+        deleted = [
+            *deleted,
+            f"Deleted by the database with {'them' if len(user_ids) > 1 else 'it'}: "
+            f"{len(user_ids)} profile{'s' if len(user_ids) > 1 else ''}, "
+            f"{counts['sessions']} sessions and {counts['messages']} messages",
+        ]
+        return deleted, model_count, perms_needed, protected
+
+
+def _has_profile(user: User) -> bool:
+    try:
+        return user.profile is not None
+    except User.profile.RelatedObjectDoesNotExist:
+        return False

@@ -1,0 +1,44 @@
+"""Who may do what in the admin: every active staff member, nothing finer.
+
+Maraum has one kind of staff. The middleware already gives every active staff member the
+all-rows database role under /admin/, so Django's per-model permissions would only add a second,
+easily forgotten switch; these base classes tie the admin to `is_staff` instead.
+"""
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+
+def is_active_staff(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(user.is_active and user.is_staff)
+
+
+class StaffModelAdmin(admin.ModelAdmin):
+    def has_module_permission(self, request):
+        return is_active_staff(request)
+
+    def has_view_permission(self, request, obj=None):
+        return is_active_staff(request)
+
+    def has_add_permission(self, request):
+        return is_active_staff(request)
+
+    def has_change_permission(self, request, obj=None):
+        return is_active_staff(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_active_staff(request)
+
+
+class ReadOnlyStaffModelAdmin(StaffModelAdmin):
+    """Staff look, nobody writes: rows that only the app or the database create."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,210 @@
+from uuid import UUID
+
+from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError
+from django.db.models import Count, F, Q
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from accounts.admin_access import StaffModelAdmin
+from chat.admin import MessageInline
+from scenarios.models import Scenario, Session
+
+
+def _parse_uuid(text: str) -> UUID | None:
+    try:
+        return UUID(text.strip())
+    except ValueError:
+        return None
+
+
+def _deletion_refused(request, scenarios, error: Exception | None = None) -> None:
+    for scenario in scenarios:
+        deactivate_url = reverse("admin:scenarios_scenario_deactivate", args=[scenario.pk])
+        messages.error(
+            request,
+            format_html(
+                "“{}” cannot be deleted: learners have sessions in it, and the database keeps "
+                "scenarios that sessions refer to (ON DELETE RESTRICT). "
+                '<a href="{}">Deactivate it instead</a>: it disappears for learners and their '
+                "history stays.",
+                scenario,
+                deactivate_url,
+            ),
+        )
+    if error is not None and not scenarios:
+        messages.error(request, f"The database refused the deletion: {error}")
+
+
+@admin.action(permissions=["delete"], description="Delete selected scenarios")
+def delete_unused_scenarios(modeladmin, request, queryset):
+    """The stock bulk delete, refused up front when any selected scenario has sessions."""
+    used = list(queryset.filter(pk__in=Session.objects.values("scenario_id")))
+    if used:
+        _deletion_refused(request, used)
+        return None
+    try:
+        return delete_selected(modeladmin, request, queryset)
+    except IntegrityError as error:  # a session started between the check and the delete
+        _deletion_refused(request, list(queryset), error)
+        return None
+
+
+@admin.action(permissions=["change"], description="Deactivate selected scenarios")
+def deactivate_scenarios(modeladmin, request, queryset):
+    changed = list(queryset.filter(is_active=True))
+    queryset.filter(pk__in=[s.pk for s in changed]).update(is_active=False)
+    for scenario in changed:
+        modeladmin.log_change(request, scenario, [{"changed": {"fields": ["Is active"]}}])
+    modeladmin.message_user(request, f"Deactivated {len(changed)} scenario(s).")
+
+
+@admin.register(Scenario)
+class ScenarioAdmin(StaffModelAdmin):
+    list_display = ("title", "emoji", "code", "is_active", "sort_order", "session_count")
+    list_display_links = ("title",)
+    list_editable = ("is_active", "sort_order")
+    list_filter = ("is_active",)
+    search_fields = ("title", "code")
+    ordering = ("sort_order", "id")
+    fields = (
+        "title",
+        "emoji",
+        "code",
+        "initial_message_main",
+        "initial_message_helper",
+        "is_active",
+        "sort_order",
+    )
+    actions = (deactivate_scenarios, delete_unused_scenarios)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_session_count=Count("sessions"))
+
+    @admin.display(description="sessions", ordering="_session_count")
+    def session_count(self, obj: Scenario) -> int:
+        return obj._session_count
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # replaced by delete_unused_scenarios
+        return actions
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/deactivate/",
+                self.admin_site.admin_view(self.deactivate_view),
+                name="scenarios_scenario_deactivate",
+            ),
+            *super().get_urls(),
+        ]
+
+    def delete_view(self, request, object_id, extra_context=None):
+        scenario = self.get_object(request, object_id)
+        if scenario is not None and scenario.sessions.exists():
+            _deletion_refused(request, [scenario])
+            return HttpResponseRedirect(
+                reverse("admin:scenarios_scenario_change", args=[scenario.pk])
+            )
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except IntegrityError as error:  # the RESTRICT won a race with the check above
+            _deletion_refused(request, [scenario] if scenario else [], error)
+            return HttpResponseRedirect(reverse("admin:scenarios_scenario_changelist"))
+
+    def deactivate_view(self, request, object_id: int):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        scenario = get_object_or_404(Scenario, pk=object_id)
+        if request.method == "POST":
+            if scenario.is_active:
+                scenario.is_active = False
+                scenario.save(update_fields=["is_active"])
+                self.log_change(request, scenario, [{"changed": {"fields": ["Is active"]}}])
+            self.message_user(request, f"“{scenario}” is deactivated: learners no longer see it.")
+            return HttpResponseRedirect(reverse("admin:scenarios_scenario_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Deactivate “{scenario}”?",
+            "opts": self.opts,
+            "object": scenario,
+            "session_count": scenario.sessions.count(),
+        }
+        return TemplateResponse(
+            request, "admin/scenarios/scenario/deactivate_confirmation.html", context
+        )
+
+
+@admin.register(Session)
+class SessionAdmin(StaffModelAdmin):
+    list_display = (
+        "id",
+        "learner",
+        "scenario",
+        "is_completed",
+        "started_at",
+        "last_activity_at",
+        "message_count",
+        "duration",
+    )
+    list_filter = ("scenario", "is_completed", "started_at")
+    list_select_related = ("user", "scenario")
+    search_fields = ("user__email",)
+    search_help_text = "A learner's email (or part of it), or a session id or learner id."
+    ordering = ("-started_at",)
+    show_full_result_count = False
+    readonly_fields = (
+        "id",
+        "learner",
+        "scenario",
+        "is_completed",
+        "started_at",
+        "last_activity_at",
+        "completed_at",
+        "message_count_main",
+        "message_count_helper",
+        "duration",
+        "updated_at",
+    )
+    fields = readonly_fields
+    inlines = (MessageInline,)
+
+    def has_add_permission(self, request):
+        return False  # sessions are started by learners
+
+    def has_change_permission(self, request, obj=None):
+        return False  # counts and timings belong to the database's triggers
+
+    def get_search_results(self, request, queryset, search_term):
+        session_or_learner = _parse_uuid(search_term)
+        if session_or_learner is not None:
+            return (
+                queryset.filter(Q(pk=session_or_learner) | Q(user_id=session_or_learner)),
+                False,
+            )
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="learner", ordering="user__email")
+    def learner(self, obj: Session) -> str:
+        url = reverse("admin:accounts_user_change", args=[obj.user_id])
+        return format_html('<a href="{}">{}</a>', url, obj.user.email)
+
+    @admin.display(
+        description="messages", ordering=F("message_count_main") + F("message_count_helper")
+    )
+    def message_count(self, obj: Session) -> int:
+        return obj.message_count_main + obj.message_count_helper
+
+    @admin.display(description="duration", ordering="duration_seconds")
+    def duration(self, obj: Session) -> str:
+        if obj.duration_seconds is None:
+            return "-"
+        minutes, seconds = divmod(obj.duration_seconds, 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"

@@ -1,0 +1,56 @@
+"""Every admin page loads for staff and is refused to learners and anonymous visitors."""
+
+import pytest
+from django.urls import reverse
+
+from accounts.rls import acting_as_staff
+from eventlog.events import log_event
+from eventlog.models import Log
+from tests.conftest import add_message, start_session
+
+
+@pytest.fixture
+def pages(alice, marketplace, party) -> list[str]:
+    session = start_session(alice, marketplace)
+    add_message(session, "scenario", "main")
+    log_event("user_logout", user_id=alice.pk, session_id=session.pk, seconds=3)
+    with acting_as_staff():
+        log = Log.objects.latest("created_at")
+    return [
+        reverse("admin:index"),
+        reverse("admin:scenarios_scenario_changelist"),
+        reverse("admin:scenarios_scenario_add"),
+        reverse("admin:scenarios_scenario_change", args=[marketplace.pk]),
+        reverse("admin:scenarios_scenario_delete", args=[party.pk]),
+        reverse("admin:scenarios_scenario_deactivate", args=[marketplace.pk]),
+        reverse("admin:accounts_user_changelist"),
+        reverse("admin:accounts_user_add"),
+        reverse("admin:accounts_user_change", args=[alice.pk]),
+        reverse("admin:accounts_user_delete", args=[alice.pk]),
+        reverse("admin:scenarios_session_changelist"),
+        reverse("admin:scenarios_session_change", args=[session.pk]),
+        reverse("admin:scenarios_session_delete", args=[session.pk]),
+        reverse("admin:eventlog_log_changelist"),
+        reverse("admin:eventlog_log_change", args=[log.pk]),
+    ]
+
+
+def test_every_admin_page_loads_for_staff(staff_client, pages):
+    for url in pages:
+        response = staff_client.get(url)
+        assert response.status_code == 200, url
+
+
+def test_learners_are_sent_to_the_login_page(client, bob, pages):
+    client.force_login(bob)
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response.url.startswith(reverse("admin:login")), url
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(client, pages):
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response.url.startswith(reverse("admin:login")), url

@@ -1,0 +1,107 @@
+"""Learner admin: email search, profile counts, sessions link, cascading delete with counts."""
+
+from django.urls import reverse
+
+from accounts.models import Profile, User
+from accounts.rls import acting_as_staff
+from chat.models import Message
+from scenarios.models import Session
+from tests.conftest import add_message, complete, start_session
+
+CHANGELIST = reverse("admin:accounts_user_changelist")
+
+
+def _alice_with_history(alice, marketplace, party):
+    done = start_session(alice, marketplace)
+    add_message(done, "scenario", "main")
+    add_message(done, "user", "main")
+    complete(done)
+    active = start_session(alice, party)
+    add_message(active, "user", "helper")
+    return done, active
+
+
+def test_search_by_email_finds_the_learner(staff_client, alice, bob):
+    body = staff_client.get(CHANGELIST, {"q": "ALICE@"}).content.decode()
+    assert "alice@example.com" in body and "bob@example.com" not in body
+
+
+def test_the_list_shows_profile_counts_and_a_link_to_the_sessions(
+    staff_client, alice, marketplace, party
+):
+    _alice_with_history(alice, marketplace, party)
+    response = staff_client.get(CHANGELIST, {"q": "alice"})
+    row = response.context["cl"].result_list[0]
+    assert row.profile.completed_scenario_count == 1
+    assert row.profile.current_week_completion_count == 1
+    body = response.content.decode()
+    assert f"{reverse('admin:scenarios_session_changelist')}?user={alice.pk}" in body
+    assert "2 sessions" in body
+
+
+def test_delete_confirmation_counts_what_the_database_cascades(
+    staff_client, alice, marketplace, party
+):
+    _alice_with_history(alice, marketplace, party)
+    response = staff_client.get(reverse("admin:accounts_user_delete", args=[alice.pk]))
+    model_count = dict(response.context["model_count"])
+    assert model_count["profiles"] == 1
+    assert model_count["sessions"] == 2
+    assert model_count["messages"] == 3
+    assert "2 sessions and 3 messages" in response.content.decode()
+
+
+def test_deleting_a_learner_deletes_everything_of_theirs(
+    staff_client, alice, bob, marketplace, party
+):
+    done, active = _alice_with_history(alice, marketplace, party)
+    start_session(bob, marketplace)
+    response = staff_client.post(
+        reverse("admin:accounts_user_delete", args=[alice.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=alice.pk).exists()
+    with acting_as_staff():
+        assert not Profile.objects.filter(pk=alice.pk).exists()
+        assert not Session.objects.filter(user_id=alice.pk).exists()
+        assert not Message.objects.filter(session_id__in=[done.pk, active.pk]).exists()
+        assert Session.objects.filter(user_id=bob.pk).count() == 1
+
+
+def test_bulk_delete_confirmation_counts_too(staff_client, alice, bob, marketplace, party):
+    _alice_with_history(alice, marketplace, party)
+    start_session(bob, marketplace)
+    response = staff_client.post(
+        CHANGELIST, {"action": "delete_selected", "_selected_action": [alice.pk, bob.pk]}
+    )
+    model_count = dict(response.context["model_count"])
+    assert (model_count["profiles"], model_count["sessions"], model_count["messages"]) == (2, 3, 3)
+
+
+def test_staff_create_staff_users(staff_client):
+    response = staff_client.post(
+        reverse("admin:accounts_user_add"),
+        {
+            "email": "new-staff@example.com",
+            "is_staff": "on",
+            "usable_password": "true",
+            "password1": "a-Long-pass-phrase-77",
+            "password2": "a-Long-pass-phrase-77",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    user = User.objects.get(email="new-staff@example.com")
+    assert user.is_staff and user.check_password("a-Long-pass-phrase-77")
+    with acting_as_staff():
+        assert Profile.objects.filter(pk=user.pk).exists()
+
+
+def test_changelist_queries_do_not_grow_with_rows(
+    staff_client, marketplace, django_assert_max_num_queries
+):
+    for i in range(30):
+        learner = User.objects.create_user(f"learner{i}@example.com")
+        start_session(learner, marketplace)
+    with django_assert_max_num_queries(12):
+        response = staff_client.get(CHANGELIST)
+    assert response.status_code == 200 and "learner29@example.com" in response.content.decode()

@@ -1,0 +1,77 @@
+"""Log admin: read-only, filters, exact id search, pretty-printed metadata."""
+
+from django.urls import reverse
+
+from accounts.rls import acting_as_staff
+from eventlog.events import log_event
+from eventlog.models import Log
+from tests.conftest import start_session
+
+CHANGELIST = reverse("admin:eventlog_log_changelist")
+
+
+def _latest() -> Log:
+    with acting_as_staff():
+        return Log.objects.latest("created_at")
+
+
+def _listed(response) -> list[str]:
+    return [log.event_type for log in response.context["cl"].result_list]
+
+
+def test_metadata_is_pretty_printed(staff_client, alice):
+    log_event("user_logout", user_id=alice.pk, seconds=3, reason="<idle>")
+    body = staff_client.get(
+        reverse("admin:eventlog_log_change", args=[_latest().pk])
+    ).content.decode()
+    assert (
+        "<pre>{\n  &quot;reason&quot;: &quot;&lt;idle&gt;&quot;,\n  &quot;seconds&quot;: 3\n}</pre>"
+        in body
+    )
+
+
+def test_filters_by_level_and_event_type(staff_client, alice):
+    log_event("user_logout", user_id=alice.pk)
+    log_event("database_error", level="error", function="x")
+    assert _listed(staff_client.get(CHANGELIST, {"level__exact": "error"})) == ["database_error"]
+    assert _listed(staff_client.get(CHANGELIST, {"event_type__exact": "user_logout"})) == [
+        "user_logout"
+    ]
+
+
+def test_search_matches_exact_user_or_session_ids(staff_client, alice, bob, marketplace):
+    session = start_session(alice, marketplace)
+    log_event("scenario_started", user_id=alice.pk, session_id=session.pk)
+    log_event("user_logout", user_id=bob.pk)
+    assert _listed(staff_client.get(CHANGELIST, {"q": str(session.pk)})) == ["scenario_started"]
+    assert _listed(staff_client.get(CHANGELIST, {"q": str(bob.pk)})) == ["user_logout"]
+    assert _listed(staff_client.get(CHANGELIST, {"q": str(bob.pk)[:8]})) == []  # exact only
+
+
+def test_a_deleted_sessions_id_is_found_in_metadata(staff_client, alice, marketplace):
+    session = start_session(alice, marketplace)
+    session_id = session.pk
+    with acting_as_staff():
+        session.delete()
+    log_event("session_expired", user_id=alice.pk, session_id=session_id)
+    assert _listed(staff_client.get(CHANGELIST, {"q": str(session_id)})) == ["session_expired"]
+
+
+def test_logs_are_read_only(staff_client, alice):
+    log_event("user_logout", user_id=alice.pk)
+    log = _latest()
+    assert staff_client.get(reverse("admin:eventlog_log_add")).status_code == 403
+    change = reverse("admin:eventlog_log_change", args=[log.pk])
+    assert staff_client.post(change, {"level": "error"}).status_code == 403
+    delete = reverse("admin:eventlog_log_delete", args=[log.pk])
+    assert staff_client.post(delete, {"post": "yes"}).status_code == 403
+    assert _latest().level == "info"
+
+
+def test_changelist_queries_do_not_grow_with_rows(
+    staff_client, alice, django_assert_max_num_queries
+):
+    for i in range(50):
+        log_event("user_logout", user_id=alice.pk, n=i)
+    with django_assert_max_num_queries(10):
+        assert staff_client.get(CHANGELIST).status_code == 200

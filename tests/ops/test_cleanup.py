@@ -1,0 +1,178 @@
+"""manage.py cleanup: expired sessions and old logs go in batches; fresh and completed stay."""
+
+import threading
+
+import pytest
+from django.core.management import CommandError
+from django.db import connection
+
+from accounts.models import User
+from accounts.rls import acting_as_staff
+from chat.models import Message
+from eventlog.models import Log
+from scenarios.models import Session
+from tests.conftest import add_message, complete, raw_connection, start_session
+from tests.ops.helpers import (
+    add_log,
+    age_session,
+    last_log,
+    log_count,
+    refuse_changes_to,
+    run_command,
+)
+
+
+def _learners(count: int) -> list[User]:
+    return [User.objects.create_user(f"learner{i}@example.com") for i in range(count)]
+
+
+def _session_ids() -> set:
+    with acting_as_staff():
+        return set(Session.objects.values_list("pk", flat=True))
+
+
+@pytest.fixture
+def mixed_sessions(alice, bob, marketplace):
+    carol = User.objects.create_user("carol@example.com")
+    expired = start_session(alice, marketplace)
+    add_message(expired, "scenario", "main")
+    add_message(expired, "user", "helper")
+    age_session(expired, 7.1)
+    fresh = start_session(bob, marketplace)
+    age_session(fresh, 6.9)
+    done = complete(start_session(carol, marketplace))
+    age_session(done, 30)
+    return expired, fresh, done
+
+
+def test_expired_sessions_go_fresh_and_completed_ones_stay(mixed_sessions):
+    expired, fresh, done = mixed_sessions
+    summary = run_command("cleanup", "--sessions-only")
+    assert summary.strip() == summary.strip().splitlines()[0]  # one line
+    assert "1 expired sessions (2 messages)" in summary
+    assert _session_ids() == {fresh.pk, done.pk}
+    with acting_as_staff():
+        assert not Message.objects.filter(session_id=expired.pk).exists()
+    log = last_log("cleanup_job_executed")
+    assert log.level == "info"
+    assert log.metadata["deleted_sessions"] == 1 and log.metadata["deleted_messages"] == 2
+    assert log.metadata["session_cutoff"] and log.metadata["duration_ms"] >= 0
+    assert log.metadata["deleted_logs"] is None  # --sessions-only
+
+
+def test_logs_older_than_30_days_go(db):
+    add_log(31)
+    add_log(29)
+    summary = run_command("cleanup", "--logs-only")
+    assert "1 old logs" in summary
+    with acting_as_staff():
+        assert Log.objects.filter(event_type="user_logout").count() == 1
+    log = last_log("cleanup_job_executed")
+    assert log.metadata["deleted_logs"] == 1 and log.metadata["log_cutoff"]
+    assert log.metadata["deleted_sessions"] is None  # --logs-only
+
+
+def test_dry_run_reports_and_changes_nothing(mixed_sessions):
+    add_log(31)
+    before_sessions, before_logs = _session_ids(), log_count("user_logout")
+    summary = run_command("cleanup", "--dry-run")
+    assert "would delete 1 expired sessions (2 messages" in summary
+    assert "1 logs" in summary and "nothing changed" in summary
+    assert _session_ids() == before_sessions
+    assert log_count("user_logout") == before_logs
+    assert log_count("cleanup_job_executed") == 0
+
+
+def test_a_second_run_changes_nothing(mixed_sessions):
+    add_log(31)
+    run_command("cleanup")
+    after = _session_ids(), log_count("user_logout")
+    summary = run_command("cleanup")
+    assert "Deleted 0 expired sessions (0 messages) in 0 batches and 0 old logs" in summary
+    assert (_session_ids(), log_count("user_logout")) == after
+    assert last_log("cleanup_job_executed").metadata["deleted_sessions"] == 0
+
+
+def test_deletes_in_bounded_batches(marketplace):
+    for learner in _learners(5):
+        age_session(start_session(learner, marketplace), 8)
+    summary = run_command("cleanup", "--sessions-only", "--batch-size", "2")
+    assert "5 expired sessions (0 messages) in 3 batches" in summary
+    metadata = last_log("cleanup_job_executed").metadata
+    assert metadata["session_batches"] == 3 and metadata["session_batch_size"] == 2
+    assert metadata["deleted_sessions"] == 5
+    assert _session_ids() == set()
+
+
+def test_log_batches_are_bounded_too(db):
+    for _ in range(5):
+        add_log(40)
+    run_command("cleanup", "--logs-only", "--log-batch-size", "2")
+    metadata = last_log("cleanup_job_executed").metadata
+    assert metadata["log_batches"] == 3 and metadata["deleted_logs"] == 5
+
+
+@pytest.mark.parametrize(("table", "phase"), [("sessions", "sessions"), ("logs", "logs")])
+def test_a_failure_exits_non_zero_and_leaves_an_error_row(mixed_sessions, table, phase):
+    add_log(40)
+    refuse_changes_to(table)
+    with pytest.raises(CommandError, match="refused by test"):
+        run_command("cleanup")
+    error = last_log("database_error")
+    assert error is not None and error.level == "error"
+    assert error.metadata["command"] == "cleanup" and error.metadata["phase"] == phase
+    assert error.metadata["sqlstate"] == "P0001"
+    assert "refused by test" in error.metadata["error"]
+    assert log_count("cleanup_job_executed") == 0
+
+
+def test_batch_size_must_be_positive(db):
+    with pytest.raises(CommandError):
+        run_command("cleanup", "--batch-size", "0")
+
+
+def _expired_backlog(marketplace, count: int) -> list:
+    sessions = [start_session(learner, marketplace) for learner in _learners(count)]
+    for session in sessions:
+        age_session(session, 8)
+    return sessions
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_rows_another_run_holds_are_skipped_not_waited_for(marketplace):
+    sessions = _expired_backlog(marketplace, 6)
+    held = [s.pk for s in sessions[:2]]
+    with raw_connection() as other:
+        other.execute("SET ROLE maraum_staff")
+        other.execute("SELECT id FROM sessions WHERE id = ANY(%s) FOR UPDATE", [held])
+        summary = run_command("cleanup", "--sessions-only", "--batch-size", "2")
+        assert "4 expired sessions" in summary
+        assert _session_ids() == set(held)
+        other.rollback()
+    assert "2 expired sessions" in run_command("cleanup", "--sessions-only")
+    assert _session_ids() == set()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_cleanups_at_once_share_the_work(marketplace):
+    _expired_backlog(marketplace, 12)
+    summaries, errors = [], []
+
+    def clean():
+        try:
+            summaries.append(run_command("cleanup", "--sessions-only", "--batch-size", "1"))
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    runs = [threading.Thread(target=clean) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(timeout=60)
+    assert not errors and len(summaries) == 2
+    with acting_as_staff():
+        rows = Log.objects.filter(event_type="cleanup_job_executed")
+        assert sum(log.metadata["deleted_sessions"] for log in rows) == 12
+    assert _session_ids() == set()

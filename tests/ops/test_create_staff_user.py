@@ -1,0 +1,52 @@
+"""manage.py create_staff_user: non-interactive, from flags or environment, idempotent."""
+
+import pytest
+from django.core.management import CommandError
+
+from accounts.models import User
+from tests.ops.helpers import run_command
+
+STRONG = "a-Long-pass-phrase-77"
+
+
+def test_creates_a_staff_user_from_the_environment(db, monkeypatch):
+    monkeypatch.setenv("MARAUM_STAFF_EMAIL", "ops@example.com")
+    monkeypatch.setenv("MARAUM_STAFF_PASSWORD", STRONG)
+    assert run_command("create_staff_user").strip() == "Created staff user ops@example.com."
+    user = User.objects.get(email="ops@example.com")
+    assert user.is_staff and user.is_active and user.check_password(STRONG)
+    assert not user.is_superuser
+
+
+def test_a_second_run_changes_nothing(db):
+    run_command("create_staff_user", "--email", "ops@example.com", "--password", STRONG)
+    before = User.objects.get(email="ops@example.com").password
+    summary = run_command("create_staff_user", "--email", "OPS@example.com", "--password", STRONG)
+    assert "nothing changed" in summary
+    assert User.objects.filter(email="ops@example.com").count() == 1
+    assert User.objects.get(email="ops@example.com").password == before
+
+
+def test_makes_an_existing_learner_staff_without_touching_the_password(alice):
+    summary = run_command("create_staff_user", "--email", "alice@example.com")
+    assert "made staff" in summary
+    alice.refresh_from_db()
+    assert alice.is_staff
+
+
+def test_a_new_user_needs_a_password(db, monkeypatch):
+    monkeypatch.delenv("MARAUM_STAFF_PASSWORD", raising=False)
+    with pytest.raises(CommandError, match="MARAUM_STAFF_PASSWORD"):
+        run_command("create_staff_user", "--email", "new@example.com")
+    assert not User.objects.filter(email="new@example.com").exists()
+
+
+def test_a_weak_password_is_refused(db):
+    with pytest.raises(CommandError, match="Password refused"):
+        run_command("create_staff_user", "--email", "new@example.com", "--password", "123")
+
+
+def test_no_email_is_an_error(db, monkeypatch):
+    monkeypatch.delenv("MARAUM_STAFF_EMAIL", raising=False)
+    with pytest.raises(CommandError, match="MARAUM_STAFF_EMAIL"):
+        run_command("create_staff_user")
