@@ -430,11 +430,13 @@ class FakeAnthropic:
             due = sent + 1
             while due < len(frames) and frames[due][0] <= now:
                 due += 1
+            if due == len(frames) and (break_at is None or plan.break_mode == "error"):
+                # Recorded before the client can see the end, so tests never race it.
+                recorded.outcome = "completed" if break_at is None else "error_event"
             await _write_chunk(writer, b"".join(data for _at, data in frames[sent:due]))
             sent = due
 
         if break_at is None or plan.break_mode == "error":
-            recorded.outcome = "completed" if break_at is None else "error_event"
             await _write_chunk(writer, b"")  # the last chunk: the body is complete
             return
         await asyncio.sleep(max(0.0, start + break_at - loop.time()))
