@@ -50,6 +50,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
+    async def dispatch(self, message):
+        # Frames are the hot path and touch no database: skip Channels' per-message
+        # close_old_connections(), a thread hop for every frame of every reply.
+        if message["type"] == "chat.frame":
+            await self.send(text_data=message["html"])
+        else:
+            await super().dispatch(message)
+
     async def chat_frame(self, event):
         await self.send(text_data=event["html"])
 

@@ -101,12 +101,15 @@ class AnthropicProvider:
                 async with contextlib.AsyncExitStack() as stack:
                     # Up to the first token: the request, the headers and any preamble events.
                     async with asyncio.timeout(settings.MODEL_FIRST_TOKEN_TIMEOUT):
-                        # Raw events (stream=True) rather than the SDK's accumulating helper:
-                        # it rebuilds a snapshot per event, which costs CPU on a busy server.
-                        stream = await stack.enter_async_context(
-                            await self.client.messages.create(**params, stream=True)
+                        # The SDK makes the request (auth, headers, status errors); the event
+                        # lines are read here, as plain JSON: building the SDK's typed event
+                        # objects, once per token, was the busiest code of a loaded server.
+                        response = await stack.enter_async_context(
+                            self.client.messages.with_streaming_response.create(
+                                **params, stream=True
+                            )
                         )
-                        events = aiter(stream)
+                        events = aiter(response.iter_lines())
                         first = await _first_text(events, reply)
                     if first:
                         streamed = True
@@ -127,27 +130,38 @@ class AnthropicProvider:
 
 
 class _Reply:
-    """What the raw stream events say besides the text: the tool call and the token usage."""
+    """Reads the Messages API's server-sent events: the text, the tool call, the usage."""
 
     def __init__(self) -> None:
         self.ended = False
         self.usage: dict = {}
 
-    def take(self, event) -> str | None:
-        if event.type == "content_block_delta" and event.delta.type == "text_delta":
-            return event.delta.text
-        if event.type == "content_block_start" and event.content_block.type == "tool_use":
-            self.ended = self.ended or event.content_block.name == END_TOOL["name"]
-        elif event.type == "message_start":
-            usage = event.message.usage
+    def take(self, line: str) -> str | None:
+        if not line.startswith("data:"):
+            return None  # `event:` names repeat the JSON's type; blank lines end an event
+        event = json.loads(line[5:])
+        kind = event.get("type")
+        if kind == "content_block_delta":
+            delta = event["delta"]
+            return delta.get("text") if delta.get("type") == "text_delta" else None
+        if kind == "content_block_start" and event["content_block"].get("type") == "tool_use":
+            self.ended = self.ended or event["content_block"].get("name") == END_TOOL["name"]
+        elif kind == "message_start":
+            usage = event["message"].get("usage") or {}
             self.usage = {
-                "input_tokens": usage.input_tokens,
-                "output_tokens": usage.output_tokens,
-                "cache_creation_input_tokens": usage.cache_creation_input_tokens or 0,
-                "cache_read_input_tokens": usage.cache_read_input_tokens or 0,
+                key: usage.get(key) or 0
+                for key in (
+                    "input_tokens",
+                    "output_tokens",
+                    "cache_creation_input_tokens",
+                    "cache_read_input_tokens",
+                )
             }
-        elif event.type == "message_delta" and event.usage:
-            self.usage["output_tokens"] = event.usage.output_tokens
+        elif kind == "message_delta" and event.get("usage"):
+            self.usage["output_tokens"] = event["usage"].get("output_tokens", 0)
+        elif kind == "error":  # an error after HTTP 200, in the middle of the stream
+            error_type = (event.get("error") or {}).get("type", "stream_error")
+            raise ModelError(error_type, retryable=error_type in RETRYABLE_ERROR_TYPES)
         return None
 
 
@@ -159,7 +173,12 @@ async def _first_text(events, reply: _Reply) -> str | None:
     return None  # the model answered with a tool call only
 
 
+RETRYABLE_ERROR_TYPES = ("overloaded_error", "api_error", "rate_limit_error")
+
+
 def _classify(exc: BaseException) -> ModelError:
+    if isinstance(exc, ModelError):
+        return exc
     if isinstance(exc, (TimeoutError, anthropic.APITimeoutError, httpx2.TimeoutException)):
         return ModelError("timeout", timeout=True, retryable=True)
     if isinstance(exc, anthropic.APIStatusError):
@@ -171,7 +190,7 @@ def _classify(exc: BaseException) -> ModelError:
         retryable = not spent and (
             exc.status_code in (408, 429, 529)
             or exc.status_code >= 500
-            or error_type in ("overloaded_error", "api_error", "rate_limit_error")
+            or error_type in RETRYABLE_ERROR_TYPES
         )
         retry_after = _retry_after(exc.response.headers) if exc.response is not None else None
         return ModelError(

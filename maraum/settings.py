@@ -124,7 +124,7 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "maraum.channel_layers.ThrottledInMemoryChannelLayer"}}
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"
