@@ -1,5 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from scenarios import lifecycle
 from tests.conftest import complete
 from tests.journey_helpers import set_week
@@ -51,3 +53,17 @@ def test_pages_carry_a_strict_content_security_policy(client, db):
     policy = client.get("/").headers["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "connect-src 'self'" in policy
     assert "unsafe-inline" not in policy
+
+
+@pytest.mark.parametrize("finished", [1, 12])
+def test_the_picker_costs_the_same_queries_whatever_the_history(
+    client, alice, marketplace, party, finished, django_assert_num_queries
+):
+    for _ in range(finished):
+        complete(lifecycle.start_session(alice.pk, marketplace))
+        set_week(alice, completed=0)
+    lifecycle.start_session(alice.pk, party)
+    client.force_login(alice)
+    with django_assert_num_queries(13):
+        body = client.get("/").content.decode()
+    assert "Continue Party" in body
