@@ -4,6 +4,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / ".data"
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -110,9 +112,38 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed logins: at most LOGIN_FAILURE_LIMIT per account and per client address within
+# LOGIN_FAILURE_WINDOW seconds; then locked until the window (from the first failure) ends.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=15 * 60)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+
+# --- Cache (login throttling) ------------------------------------------------------------------
+# The default is per process: with several processes set CACHE_URL (e.g. redis://...).
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
+# --- Email (password reset) -------------------------------------------------------------------
+# EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587; default: printed to the console.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Maraum <noreply@localhost>")
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60 * 3)
+
+# --- Content Security Policy (django-csp 4) ---------------------------------------------------
+# No inline scripts or styles anywhere: everything comes from our own origin. 'self' in
+# connect-src also covers ws:/wss: to the same host in current browsers.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "connect-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "object-src": [NONE],
+    }
+}
 
 # --- Channels -----------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -58,12 +58,12 @@
     });
 
     // Narrow screens show one chat at a time.
-    var tabs = document.querySelectorAll(".chat-tabs [role=tab]");
+    var tabs = document.querySelectorAll(".chat-tabs button");
     tabs.forEach(function (tab) {
       tab.addEventListener("click", function () {
         tabs.forEach(function (other) {
           var selected = other === tab;
-          other.setAttribute("aria-selected", selected ? "true" : "false");
+          other.setAttribute("aria-pressed", selected ? "true" : "false");
           var pane = document.getElementById(other.getAttribute("aria-controls"));
           if (selected) pane.removeAttribute("data-hidden-narrow");
           else pane.setAttribute("data-hidden-narrow", "");

@@ -60,5 +60,5 @@ def test_the_page_renders_with_a_fixed_number_of_queries(
     for index in range(20):
         add_message(session, "user" if index % 2 else "scenario", "main", f"Satz {index}")
     client.force_login(alice)
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(14):
         assert client.get(f"/sessions/{session.pk}/").status_code == 200

@@ -6,6 +6,7 @@ from channels.db import database_sync_to_async
 
 from accounts.models import Profile
 from accounts.rls import acting_as_staff
+from scenarios.models import Session
 from tests.chat.conftest import FINISHED, Tab, chat_db, session_row, settle
 from tests.conftest import add_message
 from tests.fakes.anthropic_server import PlannedResponse, ToolUse
@@ -18,7 +19,9 @@ END = ToolUse(name="end_scenario", input={"reason": "The learner paid and said g
 @database_sync_to_async
 def fill_main_chat(session, total: int):
     """Main-chat messages up to `total`, the opening line included, alternating speakers."""
-    for index in range(session.message_count_main + 1, total + 1):
+    with acting_as_staff():
+        so_far = Session.objects.get(pk=session.pk).message_count_main
+    for index in range(so_far + 1, total + 1):
         role = "user" if index % 2 == 0 else "scenario"
         add_message(session, role, "main", f"Satz {index}")
 

@@ -1,6 +1,69 @@
-def test_home_page_lists_the_scenarios(client, db):
-    response = client.get("/")
-    assert response.status_code == 200
-    body = response.content.decode()
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from scenarios import lifecycle
+from tests.conftest import complete
+from tests.journey_helpers import set_week
+
+
+def test_anonymous_visitors_get_the_landing_page(client, db):
+    body = client.get("/").content.decode()
     for title in ("Marketplace", "Party", "Kebab shop"):
         assert title in body
+    assert 'href="/signup/"' in body and 'href="/login/"' in body
+
+
+def test_the_picker_lists_scenarios_and_the_week(client, alice, django_assert_max_num_queries):
+    client.force_login(alice)
+    with django_assert_max_num_queries(13):
+        body = client.get("/").content.decode()
+    assert body.index("Marketplace") < body.index("Party") < body.index("Kebab shop")
+    assert "3 of 3</strong> conversations left" in body
+    assert "<time data-local-time datetime=" in body and "00:00 UTC" in body
+
+
+def test_the_active_session_is_offered_first(client, alice, party):
+    session = lifecycle.start_session(alice.pk, party)
+    client.force_login(alice)
+    body = client.get("/").content.decode()
+    assert f'href="/sessions/{session.pk}/"' in body
+    assert body.index("Continue Party") < body.index("Marketplace")
+
+
+def test_the_picker_counts_this_weeks_completions(client, alice, marketplace):
+    complete(lifecycle.start_session(alice.pk, marketplace))
+    client.force_login(alice)
+    assert "2 of 3</strong>" in client.get("/").content.decode()
+
+
+def test_a_reached_limit_shows_the_reset(client, alice):
+    set_week(alice, completed=3)
+    client.force_login(alice)
+    assert "this week's 3 conversations" in client.get("/").content.decode()
+
+
+def test_an_overdue_week_shows_as_fresh(client, alice):
+    set_week(alice, completed=3, resets_at=datetime.now(UTC) - timedelta(minutes=5))
+    client.force_login(alice)
+    assert "3 of 3</strong>" in client.get("/").content.decode()
+
+
+def test_pages_carry_a_strict_content_security_policy(client, db):
+    policy = client.get("/").headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "connect-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+
+
+@pytest.mark.parametrize("finished", [1, 12])
+def test_the_picker_costs_the_same_queries_whatever_the_history(
+    client, alice, marketplace, party, finished, django_assert_num_queries
+):
+    for _ in range(finished):
+        complete(lifecycle.start_session(alice.pk, marketplace))
+        set_week(alice, completed=0)
+    lifecycle.start_session(alice.pk, party)
+    client.force_login(alice)
+    with django_assert_num_queries(13):
+        body = client.get("/").content.decode()
+    assert "Continue Party" in body

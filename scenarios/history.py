@@ -1,0 +1,62 @@
+"""A learner's completed sessions, newest first, one keyset page at a time.
+
+The cursor is the last row's (completed_at, id); the next page continues strictly after it in
+(completed_at DESC, id DESC) order, served by idx_sessions_history and, with a scenario filter,
+idx_sessions_scenario_history. No OFFSET: every page costs the same however deep.
+"""
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from django.db.models import Q
+
+from scenarios.models import Session
+
+PAGE_SIZE = 20
+
+
+class BadCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    sessions: list[Session]
+    older_cursor: str | None
+
+
+def encode_cursor(session: Session) -> str:
+    raw = f"{session.completed_at.isoformat()}|{session.pk}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, session_id = raw.split("|")
+        completed_at = datetime.fromisoformat(moment)
+        if completed_at.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return completed_at, UUID(session_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise BadCursor(str(error)) from error
+
+
+def history_page(
+    learner_id, *, scenario_id: int | None = None, cursor: str | None = None
+) -> HistoryPage:
+    """One page of completed sessions; raises BadCursor for a cursor we did not make."""
+    sessions = Session.objects.filter(user_id=learner_id, is_completed=True)
+    if scenario_id is not None:
+        sessions = sessions.filter(scenario_id=scenario_id)
+    if cursor:
+        completed_at, session_id = decode_cursor(cursor)
+        sessions = sessions.filter(completed_at__lte=completed_at).filter(
+            Q(completed_at__lt=completed_at) | Q(pk__lt=session_id)
+        )
+    rows = list(sessions.order_by("-completed_at", "-id")[: PAGE_SIZE + 1])
+    older = encode_cursor(rows[PAGE_SIZE - 1]) if len(rows) > PAGE_SIZE else None
+    return HistoryPage(rows[:PAGE_SIZE], older)

@@ -1,0 +1,19 @@
+// Shows <time data-local-time datetime="..."> in the learner's own time zone.
+// The server's UTC text stays as the fallback when scripts do not run.
+(function () {
+  "use strict";
+  function localise(root) {
+    var formatter = new Intl.DateTimeFormat(undefined, {
+      weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit",
+    });
+    root.querySelectorAll("time[data-local-time]").forEach(function (element) {
+      var moment = new Date(element.getAttribute("datetime"));
+      if (!isNaN(moment.getTime())) {
+        element.title = element.textContent.trim();
+        element.textContent = formatter.format(moment);
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { localise(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { localise(event.target); });
+})();

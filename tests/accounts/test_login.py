@@ -1,0 +1,56 @@
+from django.test import Client
+
+from tests.conftest import PASSWORD
+from tests.journey_helpers import all_log_text, events_for
+
+
+def test_login_by_email_ignores_case(client, alice):
+    response = client.post("/login/", {"email": "ALICE@Example.COM", "password": PASSWORD})
+    assert response.status_code == 302 and response.url == "/"
+    assert "user_login_success" in events_for(alice)
+
+
+def test_login_follows_a_local_next_only(client, alice):
+    response = client.post(
+        "/login/", {"email": alice.email, "password": PASSWORD, "next": "https://evil.test/"}
+    )
+    assert response.url == "/"
+    client.logout()
+    response = client.post(
+        "/login/", {"email": alice.email, "password": PASSWORD, "next": "/history/"}
+    )
+    assert response.url == "/history/"
+
+
+def test_a_wrong_password_is_refused_and_logged_without_the_email(client, alice):
+    response = client.post("/login/", {"email": alice.email, "password": "wrong"})
+    assert response.status_code == 200
+    assert "do not match an account" in response.content.decode()
+    assert "user_login_failed" in events_for(alice)
+    assert "alice@" not in all_log_text()
+
+
+def test_an_unknown_email_is_logged_without_a_user(client, db):
+    client.post("/login/", {"email": "nobody@example.com", "password": "wrong"})
+    text = all_log_text()
+    assert "user_login_failed" in text and "nobody@" not in text
+
+
+def test_a_malformed_email_gets_a_message(client, db):
+    response = client.post("/login/", {"email": "nope", "password": "x"})
+    assert response.status_code == 200
+    assert "Enter a valid email address" in response.content.decode()
+
+
+def test_a_login_without_csrf_token_is_forbidden(alice):
+    client = Client(enforce_csrf_checks=True)
+    response = client.post("/login/", {"email": alice.email, "password": PASSWORD})
+    assert response.status_code == 403
+    assert "nothing was changed" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_learner_pages_require_login(client, db):
+    for url in ("/history/", "/account/", "/account/delete/"):
+        response = client.get(url)
+        assert response.status_code == 302 and response.url.startswith("/login/?next=")

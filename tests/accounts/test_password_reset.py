@@ -1,0 +1,30 @@
+import re
+
+from django.core import mail
+
+from tests.conftest import PASSWORD
+
+NEW = "Neues-Passwort-2026"
+
+
+def test_password_reset_by_email_sets_a_new_password(client, alice):
+    response = client.post("/password-reset/", {"email": "ALICE@example.com"})
+    assert response.status_code == 302
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == [alice.email]
+    link = re.search(r"http://testserver(/password-reset/\S+/)", mail.outbox[0].body).group(1)
+    form_url = client.get(link).url  # Django swaps the token for a session marker
+    response = client.post(form_url, {"new_password1": NEW, "new_password2": NEW})
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert alice.check_password(NEW) and not alice.check_password(PASSWORD)
+
+
+def test_an_unknown_email_sends_nothing_and_says_the_same(client, db):
+    response = client.post("/password-reset/", {"email": "nobody@example.com"})
+    assert response.status_code == 302 and not mail.outbox
+
+
+def test_a_bad_reset_link_is_explained(client, db):
+    response = client.get("/password-reset/xyz/bad-token/")
+    assert response.status_code == 200
+    assert "no longer works" in response.content.decode()

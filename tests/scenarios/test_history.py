@@ -1,0 +1,92 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from accounts.rls import acting_as_staff
+from scenarios.history import PAGE_SIZE
+from tests.conftest import run_sql, start_session
+
+
+def _completed(user, scenario, count, *, start=None):
+    start = start or datetime(2026, 1, 5, 12, tzinfo=UTC)
+    sessions = []
+    for n in range(count):
+        session = start_session(user, scenario)
+        with acting_as_staff():
+            moment = start + timedelta(hours=n)
+            run_sql(
+                "UPDATE sessions SET started_at = %s, completed_at = %s, is_completed = true"
+                " WHERE id = %s",
+                [moment - timedelta(minutes=7), moment, session.pk],
+            )
+        sessions.append(session)
+    return sessions
+
+
+def test_history_lists_completed_sessions_newest_first(client, alice, marketplace, party):
+    old, new = _completed(alice, marketplace, 2)
+    start_session(alice, party)  # active: not history
+    client.force_login(alice)
+    body = client.get("/history/").content.decode()
+    assert body.index(f"/history/{new.pk}/") < body.index(f"/history/{old.pk}/")
+    assert "7 min" in body and body.count('class="history-row"') == 2
+
+
+def test_history_filters_by_scenario(client, alice, marketplace, party):
+    _completed(alice, marketplace, 1)
+    [party_session] = _completed(alice, party, 1)
+    client.force_login(alice)
+    body = client.get("/history/?scenario=party").content.decode()
+    assert body.count('class="history-row"') == 1 and str(party_session.pk) in body
+
+
+def test_an_unknown_scenario_filter_is_404(client, alice):
+    client.force_login(alice)
+    assert client.get("/history/?scenario=opera").status_code == 404
+
+
+def test_a_tampered_cursor_is_400(client, alice):
+    client.force_login(alice)
+    assert client.get("/history/?cursor=bm9wZQ").status_code == 400
+    assert client.get("/history/?cursor=%%%").status_code == 400
+
+
+def test_older_pages_follow_the_keyset_without_gaps(client, alice, marketplace):
+    sessions = _completed(alice, marketplace, PAGE_SIZE + 5)
+    # Two sessions finishing at the same moment must both appear exactly once.
+    with acting_as_staff():
+        run_sql(
+            "UPDATE sessions SET completed_at = %s WHERE id = %s",
+            [datetime(2026, 1, 5, 12, tzinfo=UTC) + timedelta(hours=5), sessions[4].pk],
+        )
+    client.force_login(alice)
+    seen = []
+    url = "/history/"
+    while url:
+        body = client.get(url, headers={"HX-Request": "true"}).content.decode()
+        seen += [s.pk for s in sessions if f"/history/{s.pk}/" in body]
+        cursor = body.split("cursor=")[1].split('"')[0] if "cursor=" in body else None
+        url = f"/history/?cursor={cursor}" if cursor else None
+    assert sorted(seen) == sorted(s.pk for s in sessions) and len(seen) == len(set(seen))
+
+
+def test_the_htmx_page_is_a_fragment(client, alice, marketplace):
+    _completed(alice, marketplace, PAGE_SIZE + 1)
+    client.force_login(alice)
+    body = client.get("/history/").content.decode()
+    cursor = body.split("cursor=")[1].split('"')[0]
+    fragment = client.get(f"/history/?cursor={cursor}", headers={"HX-Request": "true"})
+    assert "<html" not in fragment.content.decode()
+    assert fragment.content.decode().count('class="history-row"') == 1
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_history_costs_the_same_queries_whatever_its_size(
+    client, alice, marketplace, party, count, django_assert_num_queries
+):
+    _completed(alice, marketplace, count)
+    client.force_login(alice)
+    with django_assert_num_queries(8):
+        client.get("/history/")
+    with django_assert_num_queries(8):
+        client.get("/history/?scenario=party")
