@@ -1,54 +1,30 @@
 """The learner's journey in headless Chromium: sign up, start, come back, delete the account."""
 
 import re
-from pathlib import Path
 
 import pytest
 
 from accounts.models import User
+from tests.browser.conftest import needs_chromium, watch_for_problems
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "Lerne-jeden-Tag-42"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium"
-    ),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_sign_up_start_continue_and_delete_the_account(live_server):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread, so the database is checked
-    # only once the browser is gone.
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            problems = _journey(browser.new_page(), live_server.url)
-        finally:
-            browser.close()
+def test_sign_up_start_continue_and_delete_the_account(daphne_server, browser):
+    page = browser.new_page()
+    problems = watch_for_problems(page)
+    _journey(page, daphne_server)
     assert problems == []
     assert not User.objects.filter(email="carla@example.com").exists()
 
 
-def _journey(page, url: str) -> list[str]:
+def _journey(page, url: str) -> None:
     from playwright.sync_api import expect
 
     page.set_default_timeout(10_000)
-    problems: list[str] = []
-    page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-    page.on("pageerror", lambda error: problems.append(str(error)))
 
     page.goto(url)
     page.get_by_role("link", name="Start practising").click()
@@ -75,4 +51,3 @@ def _journey(page, url: str) -> list[str]:
     page.get_by_role("button", name="Delete my account for good").click()
     expect(page.get_by_text("has been deleted")).to_be_visible()
     expect(page.get_by_role("link", name="Log in")).to_be_visible()
-    return problems

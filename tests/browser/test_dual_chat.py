@@ -1,0 +1,95 @@
+"""A whole scene in headless Chromium: the offline partner and the fake Anthropic server each
+play it to the end, the helper answers a question on the way, and the session ends up in the
+history."""
+
+import json
+
+import pytest
+from django.conf import settings
+
+from accounts.models import User
+from tests.browser.conftest import needs_chromium, watch_for_problems
+from tests.fakes.anthropic_server import FakeAnthropic, PlannedResponse, ToolUse
+
+pytestmark = [pytest.mark.browser, needs_chromium]
+PASSWORD = "Lerne-jeden-Tag-42"
+FAKE_LINES = [f"Antwort Nummer {n}." for n in range(1, 7)]
+
+
+def _fake_character(body: dict) -> PlannedResponse:
+    """Answers by turn; closes the scene after the sixth learner message."""
+    if "tools" not in body:  # the helper
+        return PlannedResponse(text="„Kilo“ means kilogram.", token_delay=0.005)
+    turns = sum(1 for m in body["messages"] if m["role"] == "user") - 1
+    if turns > len(FAKE_LINES):
+        return PlannedResponse(
+            text="Tschüss, bis bald!",
+            token_delay=0.005,
+            tool_use=ToolUse("end_scenario", {"reason": "goodbye"}),
+        )
+    return PlannedResponse(text=FAKE_LINES[turns - 1], token_delay=0.005)
+
+
+@pytest.fixture(params=["offline", "fake-anthropic"])
+def partner(request):
+    if request.param == "offline":
+        script = json.loads((settings.PROMPTS_DIR / "offline" / "marketplace.json").read_text())
+        yield {"ANTHROPIC_API_KEY": ""}, script["lines"], "Offline mode"
+        return
+    with FakeAnthropic(responder=_fake_character) as fake:
+        yield (
+            {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake.url},
+            [*FAKE_LINES, "Tschüss, bis bald!"],
+            None,
+        )
+
+
+@pytest.fixture
+def daphne_env(partner):
+    env, _, _ = partner
+    return {**env, "CHAT_RATE_LIMIT": "100"}
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_whole_scene_with_a_question_to_the_helper(daphne_server, browser, partner):
+    from playwright.sync_api import expect
+
+    _, lines, banner = partner
+    User.objects.create_user("dora@example.com", PASSWORD)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(15_000)
+    problems = watch_for_problems(page)
+
+    page.goto(f"{daphne_server}/login/")
+    page.get_by_label("Email").fill("dora@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Start Marketplace").click()
+
+    german = page.locator("#main-messages")
+    expect(german).to_contain_text("ganz frisches Obst")
+    if banner:
+        expect(page.get_by_text(banner)).to_be_visible()
+    box = page.get_by_label("Your message, in German")
+    for turn, line in enumerate(lines, start=1):
+        box.fill(f"Das ist meine Antwort {turn}.")
+        box.press("Enter")
+        expect(german.locator(".msg-user").last).to_have_text(f"Das ist meine Antwort {turn}.")
+        expect(german.locator('[data-reply-state="done"]').last).to_have_text(line)
+        expect(box).to_have_value("")  # cleared once the server had the message
+        if turn == 1:  # a question to the helper along the way
+            question = page.get_by_label("Your question for the helper")
+            question.fill("What does Kilo mean?")
+            question.press("Enter")
+            expect(page.locator("#helper-messages .msg-user")).to_have_text("What does Kilo mean?")
+            expect(page.locator('#helper-messages [data-reply-state="done"]')).to_be_visible()
+
+    expect(page.get_by_role("heading", name="Geschafft! Scene complete")).to_be_visible()
+    expect(page.get_by_text("2 scenes left this week")).to_be_visible()
+    page.get_by_role("link", name="Read the transcript").click()
+    expect(page.get_by_text(lines[-1])).to_be_visible()
+    transcript = page.url.removeprefix(daphne_server)
+
+    page.get_by_role("link", name="History", exact=True).click()
+    expect(page.locator(f'a[href="{transcript}"]')).to_be_visible()
+    assert problems == []
