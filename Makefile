@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate lint format clean-db
+.PHONY: run test install migrate lint format clean-db bench
 
 # The venv is rebuilt whenever a requirements file changes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -26,6 +26,10 @@ run: migrate
 ## test: the whole suite, on the same database selection as `run`.
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## bench: the quick benchmark set (about five minutes); figures in bench/results/latest.json.
+bench: install
+	$(BIN)/python bench/quick.py
 
 lint: install
 	$(BIN)/ruff check .

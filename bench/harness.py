@@ -146,41 +146,40 @@ def create_learners(count: int, completed_sessions: int = 0) -> list[dict]:
 
 
 @contextlib.contextmanager
-def daphne(database_url: str, extra_env: dict):
+def daphne(
+    database_url: str,
+    extra_env: dict,
+    *,
+    app: str = "bench.asgi:application",
+    settings_module: str = "bench.settings",
+    log_path: Path | None = None,
+):
+    """A Daphne process serving `app` on a free loopback port; yields (process, port)."""
     port = free_port()
     env = dict(
         os.environ,
         DATABASE_URL=database_url,
-        DJANGO_SETTINGS_MODULE="bench.settings",
+        DJANGO_SETTINGS_MODULE=settings_module,
         LOG_LEVEL="WARNING",
         **extra_env,
     )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "bench.asgi:application",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for_port(port, process)
-        yield process, port
-    finally:
-        process.terminate()
+    with open(log_path or os.devnull, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            wait_for_port(port, process)
+            yield process, port
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 @contextlib.contextmanager

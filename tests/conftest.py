@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -81,6 +82,17 @@ def raw_connection() -> Iterator[psycopg.Connection]:
         yield conn
     finally:
         conn.close()
+
+
+def database_url(dbname: str | None = None) -> str:
+    """A DATABASE_URL for the test database's server (and that database, by default)."""
+    params = connection.get_connection_params()
+    host, port = str(params.get("host") or "127.0.0.1"), params.get("port") or 5432
+    password = f":{quote(params['password'])}" if params.get("password") else ""
+    name, user = dbname or params["dbname"], params["user"]
+    if host.startswith("/"):  # a unix socket directory, as the embedded server uses
+        return f"postgres://{user}{password}@/{name}?host={host}&port={port}"
+    return f"postgres://{user}{password}@{host}:{port}/{name}"
 
 
 def login_role_is_privileged() -> bool:

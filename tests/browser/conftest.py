@@ -1,17 +1,13 @@
 """Browser tests: headless Debian Chromium driven by Playwright, against a real Daphne server
 (HTTP and websockets) that uses the test database."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
-from bench.harness import free_port, wait_for_port
+from bench.harness import daphne
+from tests.conftest import database_url
 
-BASE_DIR = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -29,58 +25,19 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-def test_database_url() -> str:
-    params = connection.get_connection_params()
-    host, port = str(params.get("host") or "127.0.0.1"), params.get("port") or 5432
-    password = f":{params['password']}" if params.get("password") else ""
-    name, user = params["dbname"], params["user"]
-    if host.startswith("/"):
-        return f"postgres://{user}{password}@/{name}?host={host}&port={port}"
-    return f"postgres://{user}{password}@{host}:{port}/{name}"
-
-
-test_database_url.__test__ = False  # a helper, not a test
-
-
 @pytest.fixture
-def daphne_server(request):
-    """Start Daphne on the test database; `extra_env` via indirect parametrisation or the
-    `daphne_env` fixture."""
-    env_overrides = request.getfixturevalue("daphne_env")
-    port = free_port()
-    env = dict(
-        os.environ,
-        DATABASE_URL=test_database_url(),
-        LOG_LEVEL="WARNING",
-        OFFLINE_TOKEN_DELAY="0.005",
-        **env_overrides,
-    )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "maraum.asgi:application",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for_port(port, process)
+def daphne_server(daphne_env, tmp_path):
+    """Daphne serving the app on the test database (tests using it must commit their data:
+    `django_db(transaction=True)`); its output goes to daphne.log in the test's tmp_path."""
+    env = {"OFFLINE_TOKEN_DELAY": "0.005", **daphne_env}
+    with daphne(
+        database_url(),
+        env,
+        app="maraum.asgi:application",
+        settings_module="maraum.settings",
+        log_path=tmp_path / "daphne.log",
+    ) as (_, port):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture

@@ -5,11 +5,12 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 import pytest
 from django.db import connection
+
+from tests.conftest import database_url
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 APPS_IN_REVERSE = ["eventlog", "chat", "scenarios", "accounts"]
@@ -27,12 +28,7 @@ def empty_database(db):
     }
     with psycopg.connect(**admin) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    host, port = str(params.get("host") or "127.0.0.1"), params.get("port") or 5432
-    password = f":{quote(params['password'])}" if params.get("password") else ""
-    if host.startswith("/"):  # a unix socket directory, as the embedded server uses
-        yield f"postgres://{params['user']}{password}@/{name}?host={host}&port={port}"
-    else:
-        yield f"postgres://{params['user']}{password}@{host}:{port}/{name}"
+    yield database_url(name)
     with psycopg.connect(**admin) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
