@@ -1,0 +1,46 @@
+"""A chat turn costs a fixed number of queries, however long the session is."""
+
+import uuid
+
+import pytest
+
+from chat.model import ReplyDone
+from chat.prompts import load_prompt, prompt_path
+from chat.turns import accept_turn, log_call_started, session_for, store_reply
+from tests.conftest import add_message, start_session
+
+DONE = ReplyDone(ended=False, usage={"input_tokens": 10, "output_tokens": 5}, attempts=1)
+
+
+@pytest.mark.parametrize("earlier_messages", [0, 20])
+def test_a_turn_takes_a_fixed_number_of_queries(
+    alice, marketplace, earlier_messages, django_assert_num_queries
+):
+    session = start_session(alice, marketplace)
+    add_message(session, "scenario", "main", "Guten Morgen!")
+    for index in range(earlier_messages):
+        add_message(session, "user" if index % 2 else "scenario", "main", f"Satz {index}")
+    session = session_for(alice.pk, session.pk)
+
+    # Each block runs in a savepoint here (the test's transaction), which adds SAVEPOINT and
+    # RELEASE plus a role restore to the statements a real turn sends.
+    with django_assert_num_queries(3 + 3):  # role, insert, history
+        turn = accept_turn(alice.pk, session, "main", "Hallo!", uuid.uuid4())
+    with django_assert_num_queries(2 + 3):  # role, api_call_started
+        log_call_started(alice.pk, session.pk, "main")
+    with django_assert_num_queries(3 + 3):  # role, insert, api_call_completed
+        store_reply(alice.pk, session.pk, "main", "Guten Tag!", DONE, turn.main_count, 120)
+
+
+def test_prompt_paths_can_be_overridden_from_the_environment(tmp_path, monkeypatch):
+    custom = tmp_path / "kebab.md"
+    custom.write_text("Du bist Murat.")
+    monkeypatch.setenv("PROMPT_KEBAB_PATH", str(custom))
+    load_prompt.cache_clear()
+    try:
+        assert prompt_path("kebab") == custom
+        assert load_prompt("kebab") == "Du bist Murat."
+    finally:
+        load_prompt.cache_clear()
+    monkeypatch.delenv("PROMPT_KEBAB_PATH")
+    assert prompt_path("kebab").name == "kebab.md" and "Murat" in load_prompt("kebab")
