@@ -21,7 +21,7 @@ migrate: install
 
 ## run: install, start the database (embedded unless DATABASE_URL is set), migrate, serve.
 run: migrate
-	$(BIN)/daphne -b $(HOST) -p $(PORT) maraum.asgi:application
+	$(BIN)/python -m maraum.serve -b $(HOST) -p $(PORT) maraum.asgi:application
 
 ## test: the whole suite, on the same database selection as `run`.
 test: install

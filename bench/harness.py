@@ -165,7 +165,7 @@ def daphne(
     )
     with open(log_path or os.devnull, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app],
+            [sys.executable, "-m", "maraum.serve", "-b", "127.0.0.1", "-p", str(port), app],
             cwd=BASE_DIR,
             env=env,
             stdout=log,

@@ -127,42 +127,47 @@ async def _fail(reply: LiveReply, learner_id, error: ModelError, started: float)
 
 
 async def _stream(reply: LiveReply, learner_id, request: ReplyRequest) -> ReplyDone:
+    """Read the model's tokens into `reply.text` while a sender sends them out: the first at
+    once, then what has gathered every CHAT_FRAME_INTERVAL. Per token there is only a string
+    append; frames go out from the one sender, so they stay in order on any channel layer."""
+
     async def on_retry(attempt: int, delay: float, error: ModelError) -> None:
         await in_db(log_retry, learner_id, reply.session_id, reply.chat, attempt, delay, error)
 
-    queue: asyncio.Queue = asyncio.Queue()
+    pending: list[str] = []
+    first_token = asyncio.Event()
+    finished = False
 
-    async def pump() -> None:
-        try:
-            async for item in get_provider().stream(request, on_retry):
-                await queue.put(item)
-        except ModelError as error:
-            await queue.put(error)
-        except Exception as error:
-            await queue.put(ModelError(type(error).__name__))
+    async def send_pending() -> None:
+        if pending:
+            text = "".join(pending)
+            pending.clear()
+            await send_frame(reply.session_id, frames.reply_delta(reply, text))
 
-    pumping = asyncio.create_task(pump())
-    interval = settings.CHAT_FRAME_INTERVAL
-    pending, last_sent, first = "", 0.0, True
-    try:
+    async def sender() -> None:
+        await first_token.wait()
         while True:
-            wait = max(0.0, last_sent + interval - time.monotonic()) if pending else None
-            try:
-                item = await asyncio.wait_for(queue.get(), wait)
-            except TimeoutError:
-                item = None
-            if isinstance(item, str):
-                reply.text += item
-                pending += item
-                if not first and time.monotonic() - last_sent < interval:
-                    continue
-                first = False
-            elif isinstance(item, ModelError):
-                raise item
-            if pending:
-                await send_frame(reply.session_id, frames.reply_delta(reply, pending))
-                pending, last_sent = "", time.monotonic()
+            await send_pending()
+            if finished:
+                return
+            await asyncio.sleep(settings.CHAT_FRAME_INTERVAL)
+
+    sending = asyncio.create_task(sender())
+    try:
+        async for item in get_provider().stream(request, on_retry):
             if isinstance(item, ReplyDone):
+                finished = True
+                first_token.set()  # a reply with no text still lets the sender finish
+                await sending
                 return item
+            reply.text += item
+            pending.append(item)
+            first_token.set()
+        raise ModelError("stream_ended_early")
+    except ModelError:
+        raise
+    except Exception as error:  # an unexpected failure of the provider ends the reply
+        raise ModelError(type(error).__name__) from error
     finally:
-        pumping.cancel()
+        if not sending.done():
+            sending.cancel()
