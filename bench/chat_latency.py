@@ -57,18 +57,19 @@ async def baseline_level(url: str, level: int, ramp: float, hold: float, model: 
             while time.monotonic() < deadline:
                 sent, last = time.monotonic(), None
                 try:
-                    # Raw events, as Maraum reads them: the SDK's accumulating helper
-                    # (messages.stream) saturates this client process at 50 streams.
-                    stream = await client.messages.create(
+                    # Read as Maraum reads it (chat/model.py): the SDK makes the request, the
+                    # event lines are parsed as plain JSON. The SDK's typed events saturate
+                    # this one client process long before the upstream does.
+                    async with client.messages.with_streaming_response.create(
                         model=model,
                         max_tokens=400,
                         stream=True,
                         messages=[{"role": "user", "content": QUESTION}],
-                    )
-                    async with stream:
-                        async for event in stream:
-                            if event.type != "content_block_delta":
+                    ) as response:
+                        async for line in response.iter_lines():
+                            if not line.startswith("data:") or "text_delta" not in line:
                                 continue
+                            json.loads(line[5:])
                             now = time.monotonic()
                             if sent < window_start:  # turns of the ramp only warm up
                                 pass

@@ -142,3 +142,12 @@ class Session(models.Model):
 
     def __str__(self) -> str:
         return str(self.id)
+
+    @property
+    def duration_label(self) -> str:
+        """How long the learner took, for history and transcripts ("" until completed)."""
+        if self.duration_seconds is None:
+            return ""
+        if self.duration_seconds < 60:
+            return "under a minute"
+        return f"{round(self.duration_seconds / 60)} min"
