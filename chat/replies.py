@@ -77,13 +77,16 @@ async def send_frame(session_id, html: str) -> None:
 
 async def _run(reply: LiveReply, learner_id, request: ReplyRequest, main_count: int) -> None:
     started = time.monotonic()
-    # Logged beside the model call, off the path to the first token.
+    shown = asyncio.Event()  # the reply's bubble is on the page: text may follow
+    streaming = asyncio.create_task(_stream(reply, learner_id, request, shown))
+    await asyncio.sleep(0)  # the model request goes out first; the rest waits on the model
     call_logged = asyncio.create_task(
         in_db(log_call_started, learner_id, reply.session_id, reply.chat)
     )
     try:
         await send_frame(reply.session_id, frames.reply_started(reply))
-        done = await _stream(reply, learner_id, request)
+        shown.set()
+        done = await streaming
         await call_logged
         text = reply.text.strip()
         if not text:
@@ -102,11 +105,12 @@ async def _run(reply: LiveReply, learner_id, request: ReplyRequest, main_count: 
         )
         await send_frame(reply.session_id, frames.reply_finished(reply, stored))
     except ModelError as error:
-        await asyncio.gather(call_logged, return_exceptions=True)
+        await asyncio.gather(call_logged, streaming, return_exceptions=True)
         await _fail(reply, learner_id, error, started)
     except Exception:  # never leave the page waiting; the traceback names no content
         logger.exception("reply %s for session %s failed", reply.reply_id, reply.session_id)
-        await asyncio.gather(call_logged, return_exceptions=True)
+        streaming.cancel()
+        await asyncio.gather(call_logged, streaming, return_exceptions=True)
         await _fail(reply, learner_id, ModelError("internal_error"), started)
     finally:
         _live.pop((reply.session_id, reply.chat), None)
@@ -126,7 +130,9 @@ async def _fail(reply: LiveReply, learner_id, error: ModelError, started: float)
     await send_frame(reply.session_id, frames.reply_failed(reply, error))
 
 
-async def _stream(reply: LiveReply, learner_id, request: ReplyRequest) -> ReplyDone:
+async def _stream(
+    reply: LiveReply, learner_id, request: ReplyRequest, shown: asyncio.Event
+) -> ReplyDone:
     """Read the model's tokens into `reply.text` while a sender sends them out: the first at
     once, then what has gathered every CHAT_FRAME_INTERVAL. Per token there is only a string
     append; frames go out from the one sender, so they stay in order on any channel layer."""
@@ -145,6 +151,7 @@ async def _stream(reply: LiveReply, learner_id, request: ReplyRequest) -> ReplyD
             await send_frame(reply.session_id, frames.reply_delta(reply, text))
 
     async def sender() -> None:
+        await shown.wait()
         await first_token.wait()
         while True:
             await send_pending()
