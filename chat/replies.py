@@ -107,8 +107,14 @@ async def _run(reply: LiveReply, learner_id, request: ReplyRequest, main_count: 
     except ModelError as error:
         await asyncio.gather(call_logged, streaming, return_exceptions=True)
         await _fail(reply, learner_id, error, started)
-    except Exception:  # never leave the page waiting; the traceback names no content
-        logger.exception("reply %s for session %s failed", reply.reply_id, reply.session_id)
+    except Exception as error:  # never leave the page waiting
+        # The type only: a database error's text can quote the failing row, i.e. the message.
+        logger.error(
+            "reply %s for session %s failed: %s",
+            reply.reply_id,
+            reply.session_id,
+            type(error).__name__,
+        )
         streaming.cancel()
         await asyncio.gather(call_logged, streaming, return_exceptions=True)
         await _fail(reply, learner_id, ModelError("internal_error"), started)

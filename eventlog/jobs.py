@@ -50,6 +50,16 @@ class BatchedJob:
                 level=Level.ERROR,
                 **self.timings(),
                 sqlstate=getattr(cause, "sqlstate", None),
-                error=str(error).strip(),
+                error=_primary_message(error, cause),
                 **metadata,
             )
+
+
+def _primary_message(error: Exception, cause) -> str:
+    """The error's first line only: PostgreSQL's DETAIL can quote a failing row (an email, say),
+    and row data never goes into logs."""
+    primary = getattr(getattr(cause, "diag", None), "message_primary", None)
+    if primary:
+        return primary[:500]
+    lines = str(error).strip().splitlines()
+    return lines[0][:500] if lines else ""

@@ -47,7 +47,8 @@ def refuse_changes_to(table: str) -> None:
     """Make `table` refuse UPDATE and DELETE for the rest of this (rolled-back) test."""
     run_sql(
         "CREATE FUNCTION refuse_for_test() RETURNS trigger LANGUAGE plpgsql"
-        " AS $$ BEGIN RAISE EXCEPTION 'refused by test'; END $$"
+        " AS $$ BEGIN RAISE EXCEPTION 'refused by test'"
+        "   USING DETAIL = 'Failing row contains ' || OLD::text; END $$"
     )
     run_sql(
         f"CREATE TRIGGER refuse BEFORE UPDATE OR DELETE ON {table}"

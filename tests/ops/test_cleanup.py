@@ -123,6 +123,7 @@ def test_a_failure_exits_non_zero_and_leaves_an_error_row(mixed_sessions, table,
     assert error.metadata["command"] == "cleanup" and error.metadata["phase"] == phase
     assert error.metadata["sqlstate"] == "P0001"
     assert "refused by test" in error.metadata["error"]
+    assert "Failing row" not in error.metadata["error"]  # row data never goes into logs
     assert log_count("cleanup_job_executed") == 0
 
 
