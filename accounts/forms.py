@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import SetPasswordForm, UserCreationForm
 
 from accounts.models import User
 
@@ -11,6 +11,12 @@ class SignUpForm(UserCreationForm):
         model = User
         fields = ("email",)
         widgets = {"email": forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})}
+        error_messages = {
+            "email": {
+                "unique": "This email already has an account: log in, or reset your password "
+                "if you have forgotten it (links below)."
+            }
+        }
 
 
 class LoginForm(forms.Form):
@@ -41,3 +47,14 @@ class DeleteAccountForm(forms.Form):
         if not self.user.check_password(password):
             raise forms.ValidationError("That is not your password.")
         return password
+
+
+class SetNewPasswordForm(SetPasswordForm):
+    """Django's form, saving only the password column (the rest of the row is not its to
+    write)."""
+
+    def save(self, commit: bool = True) -> User:
+        self.user.set_password(self.cleaned_data["new_password1"])
+        if commit:
+            self.user.save(update_fields=["password"])
+        return self.user

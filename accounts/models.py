@@ -1,10 +1,9 @@
-import uuid
-
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
-from django.contrib.postgres.functions import RandomUUID
 from django.db import models
 from django.utils import timezone
+
+from lib.postgres import RandomUUIDPrimaryKey
 
 
 class CIEmailField(models.EmailField):
@@ -33,9 +32,7 @@ class UserManager(BaseUserManager):
 class User(AbstractBaseUser, PermissionsMixin):
     """A learner or a staff member. Takes the place of Supabase's `auth.users` in the seeds."""
 
-    id = models.UUIDField(
-        primary_key=True, default=uuid.uuid4, db_default=RandomUUID(), editable=False
-    )
+    id = RandomUUIDPrimaryKey()
     email = CIEmailField("email address", unique=True)
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
@@ -84,3 +81,19 @@ class Profile(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+class ThrottleBucket(models.Model):
+    """One throttle's token bucket (accounts/throttles.py); only `take_tokens()` and
+    `fill_bucket()` write it. The key is a salted hash: no email or address."""
+
+    key = models.TextField(primary_key=True)
+    tokens = models.FloatField()
+    updated_at = models.DateTimeField(db_default=models.Func(function="clock_timestamp"))
+    refusal_logged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "throttle_buckets"
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,74 +1,128 @@
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse, reverse_lazy
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
-from accounts import login_throttle
+from accounts import logins, throttles
 from accounts.deletion import delete_account
-from accounts.forms import DeleteAccountForm, LoginForm, SignUpForm
+from accounts.forms import DeleteAccountForm, LoginForm, SetNewPasswordForm, SignUpForm
 from accounts.models import Profile, User
-from eventlog.events import log_event
-from eventlog.models import Event
+from eventlog.events import Event, Level, log_event
+from lib.rls import with_auth_role
+from lib.throttles import take_all
 
 
+@with_auth_role
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
     form = SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        log_event(Event.USER_REGISTERED, user_id=user.pk)
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, "Welcome to Maraum! Pick a scene to start practising.")
-        return redirect("home")
+    if request.method == "POST":
+        # Throttled before the form hashes the password (Argon2 is the expensive part).
+        verdict, throttle = take_all(
+            [
+                (throttles.SIGNUP_PER_ADDRESS, (logins.client_address(request),)),
+                (throttles.SIGNUP_PER_EMAIL, (request.POST.get("email", ""),)),
+            ]
+        )
+        if not verdict.allowed:
+            _log_throttled(throttle, verdict)
+            form.add_error(
+                None, f"Too many sign-ups right now. Please try again in {verdict.wait_label}."
+            )
+        elif form.is_valid():
+            user = form.save()
+            log_event(Event.USER_REGISTERED, user_id=user.pk)
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, "Welcome to Maraum! Pick a scene to start practising.")
+            return redirect("home")
     return render(request, "accounts/signup.html", {"form": form})
 
 
+@with_auth_role
 def login_view(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect("home")
-    form = LoginForm(request.POST or None)
+    """The one login, for learners and staff (/admin/login/ comes here)."""
     next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
+        next_url = ""
+    if request.user.is_authenticated:
+        return redirect(next_url or "home")
+    form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email, password = form.cleaned_data["email"], form.cleaned_data["password"]
-        address = request.META.get("REMOTE_ADDR", "")
-        if until := login_throttle.locked_until(email, address):
-            _log_failed_login(email, reason="throttled")
-            form.add_error(
-                None,
-                "Too many failed attempts. For your safety, logging in is paused until "
-                f"{until:%H:%M} UTC. You can also reset your password.",
-            )
-        elif user := authenticate(request, username=email, password=password):
-            login_throttle.clear_account(email)
-            login(request, user)
-            log_event(Event.USER_LOGIN_SUCCESS, user_id=user.pk)
-            if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
-                next_url = ""
-            return redirect(next_url or "home")
-        else:
-            login_throttle.record_failure(email, address)
-            _log_failed_login(email, reason="bad_credentials")
-            form.add_error(None, "That email and password do not match an account.")
+        attempt = logins.attempt_login(request, email, password)
+        if attempt.user is not None:
+            login(request, attempt.user)
+            response = redirect(next_url or "home")
+            logins.remember_device(response, attempt.user, request)
+            return response
+        form.add_error(None, attempt.refused or "That email and password do not match an account.")
     return render(request, "accounts/login.html", {"form": form, "next": next_url})
 
 
-def _log_failed_login(email: str, *, reason: str) -> None:
-    # The user id only if the account exists; never the email that was typed.
-    user_id = User.objects.filter(email=email).values_list("pk", flat=True).first()
-    log_event(Event.USER_LOGIN_FAILED, level="warn", user_id=user_id, reason=reason)
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's own login form is not used: one login path, one throttle."""
+    next_url = request.GET.get("next") or reverse("admin:index")
+    return redirect(f"{reverse('login')}?{urlencode({'next': next_url})}")
 
 
 @require_POST
+@with_auth_role
 def logout_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         log_event(Event.USER_LOGOUT, user_id=request.user.pk)
     logout(request)
     messages.info(request, "You are logged out. Bis bald!")
     return redirect("home")
+
+
+@method_decorator(with_auth_role, name="dispatch")
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset, throttled per address and per email; the page says the same whether or
+    not the address has an account."""
+
+    template_name = "accounts/password_reset_form.html"
+    email_template_name = "accounts/email/password_reset.txt"
+    subject_template_name = "accounts/email/password_reset_subject.txt"
+    success_url = reverse_lazy("password_reset_done")
+
+    def form_valid(self, form):
+        email = form.cleaned_data["email"]
+        verdict, throttle = take_all(
+            [
+                (throttles.RESET_PER_ADDRESS, (logins.client_address(self.request),)),
+                (throttles.RESET_PER_EMAIL, (logins.account_identity(email),)),
+            ]
+        )
+        if not verdict.allowed:
+            _log_throttled(throttle, verdict)
+            form.add_error(
+                None,
+                f"Too many reset emails asked for. Please try again in {verdict.wait_label}.",
+            )
+            return self.form_invalid(form)
+        user_id = User.objects.filter(email=email).values_list("pk", flat=True).first()
+        log_event(Event.PASSWORD_RESET_REQUESTED, user_id=user_id)
+        return super().form_valid(form)
+
+
+@method_decorator(with_auth_role, name="dispatch")
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    form_class = SetNewPasswordForm
+    success_url = reverse_lazy("password_reset_complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        logins.unlock_account(form.user)  # a reset forgives the failed attempts
+        log_event(Event.PASSWORD_RESET_COMPLETED, user_id=form.user.pk)
+        return response
 
 
 @login_required
@@ -78,6 +132,7 @@ def account(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@with_auth_role
 def delete_account_view(request: HttpRequest) -> HttpResponse:
     form = DeleteAccountForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -86,3 +141,13 @@ def delete_account_view(request: HttpRequest) -> HttpResponse:
         messages.info(request, "Your account and everything in it has been deleted.")
         return redirect("home")
     return render(request, "accounts/delete_account.html", {"form": form})
+
+
+def _log_throttled(throttle, verdict) -> None:
+    if verdict.first_refusal:  # once per refill period, not once per refused request
+        log_event(
+            Event.RATE_LIMIT_EXCEEDED,
+            level=Level.WARN,
+            throttle=throttle.name,
+            retry_after_s=round(verdict.retry_after),
+        )

@@ -17,31 +17,19 @@ import asyncio
 import json
 import logging
 import re
-import sys
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 from urllib.request import urlopen
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import anthropic
+import harness  # bench/harness.py, beside this script
 import psutil
 import websockets
 
-from bench.harness import (
-    create_learners,
-    daphne,
-    fake_upstream,
-    percentiles,
-    scratch_database,
-    setup_django,
-    write_results,
-)
+from tests.support.servers import fake_anthropic_process  # after harness: it finds tests/
 
-DELTA = re.compile(r'beforeend:#reply-\w+-text">(.*?)</span>', re.S)
-REFUSED = re.compile(r'class="form-error" role="alert" hx-swap-oob="true">([^<]+)<')
+REFUSED = re.compile(r'data-frame="notice">([^<]+)<')
 QUESTION = "Wie sagt man 'Ich hätte gern' auf Englisch?"
 
 
@@ -57,9 +45,9 @@ async def baseline_level(url: str, level: int, ramp: float, hold: float, model: 
             while time.monotonic() < deadline:
                 sent, last = time.monotonic(), None
                 try:
-                    # Read as Maraum reads it (chat/model.py): the SDK makes the request, the
-                    # event lines are parsed as plain JSON. The SDK's typed events saturate
-                    # this one client process long before the upstream does.
+                    # Read as Maraum reads it (chat/providers/anthropic.py): the SDK makes
+                    # the request, the event lines are parsed as plain JSON. The SDK's typed
+                    # events saturate this one client process long before the upstream does.
                     async with client.messages.with_streaming_response.create(
                         model=model,
                         max_tokens=400,
@@ -84,8 +72,8 @@ async def baseline_level(url: str, level: int, ramp: float, hold: float, model: 
 
         await asyncio.gather(*(user(i) for i in range(level)))
     return {
-        "ttft_ms": percentiles(ttft),
-        "token_gap_ms": percentiles(gaps),
+        "ttft_ms": harness.percentiles(ttft),
+        "token_gap_ms": harness.percentiles(gaps),
         "turns": turns,
         "failed_turns": failed,
         "turns_per_s": round(turns / (ramp + hold), 2),
@@ -138,7 +126,8 @@ async def maraum_level(
                     while True:
                         frame = await asyncio.wait_for(socket.recv(), 60)
                         now = time.monotonic()
-                        for text in DELTA.findall(frame):
+                        texts = [json.loads(frame)["text"]] if frame.startswith("{") else []
+                        for text in texts:
                             words = len(text.split())
                             if first is None:
                                 first = now
@@ -147,12 +136,12 @@ async def maraum_level(
                             elif sent >= window_start:  # how late this frame's first token is
                                 lateness.append((now - first) * 1000 - tokens * token_ms)
                             tokens += words
-                        if 'data-reply-state="done"' in frame:
+                        if 'data-frame="reply-finished"' in frame:
                             turns += 1
                             window_turns += window_start <= now <= deadline
                             break
                         refused = REFUSED.search(frame)
-                        if 'data-reply-state="failed"' in frame or refused:
+                        if 'data-slot="retry"' in frame or refused:
                             failed += 1
                             errors[refused.group(1) if refused else "reply failed"] += 1
                             break
@@ -174,8 +163,8 @@ async def maraum_level(
     queries = int(_get(f"{origin}/__bench__/queries")) - queries_before
     await asyncio.gather(*tasks)
     return {
-        "ttft_ms": percentiles(ttft),
-        "token_lateness_ms": percentiles(lateness),
+        "ttft_ms": harness.percentiles(ttft),
+        "token_lateness_ms": harness.percentiles(lateness),
         "turns": turns,
         "failed_turns": failed,
         "turns_per_s": round(window_turns / hold, 2),
@@ -221,19 +210,23 @@ def main() -> None:
 
     results = {"config": vars(args), "levels": {}}
     with (
-        fake_upstream(args.ttft, args.tokens_per_second, args.tokens) as (upstream, fake),
-        scratch_database() as database,
+        fake_anthropic_process(args.ttft, args.tokens_per_second, args.tokens) as (
+            upstream,
+            fake,
+        ),
+        harness.scratch_database() as database,
     ):
-        setup_django(database)
-        learners = create_learners(max(levels))
+        harness.setup_django(database)
+        learners = harness.create_learners(max(levels))
         env = {
             "ANTHROPIC_API_KEY": "bench",
             "ANTHROPIC_BASE_URL": upstream,
-            "CHAT_RATE_LIMIT": "1000000",
+            "CHAT_MESSAGES_PER_LEARNER": "1000000/minute",
+            "MODEL_CALLS_PER_DAY": "100000000",
             "DATABASE_POOL": "true",
             "DATABASE_POOL_MAX_SIZE": "20",
         }
-        with daphne(database, env) as (process, port):
+        with harness.bench_daphne(database.runtime_url, env) as (process, port):
             server = psutil.Process(process.pid)
             for level in levels:
                 base = asyncio.run(
@@ -256,7 +249,7 @@ def main() -> None:
                 base["client_bound"] = (base["token_gap_ms"]["median"] or 0) < token_ms / 4
                 results["levels"][level] = {"baseline": base, "maraum": through}
                 _print_level(level, base, through)
-    path = write_results("chat_latency", results)
+    path = harness.write_results("chat_latency", results)
     print(json.dumps(results))
     print(f"written to {path}")
 

@@ -31,9 +31,9 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 
 from accounts.models import User  # noqa: E402
-from accounts.rls import acting_as_learner, acting_as_staff  # noqa: E402
 from chat.models import Message  # noqa: E402
 from eventlog.models import Log  # noqa: E402
+from lib.rls import acting_as_learner, acting_as_staff, as_owner  # noqa: E402
 from scenarios.models import Scenario, Session  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "cleanup_backlog.json"
@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write the JSON")
     args = parser.parse_args()
 
+    as_owner()  # it creates, migrates and fills a database: the owner's work (fixtures as staff)
     scratch = f"maraum_bench_{uuid.uuid4().hex[:12]}"
     _create_database(scratch)
     try:

@@ -1,53 +1,39 @@
-"""What every benchmark needs: a scratch database, learners with login cookies, a Daphne
-server and the fake model upstream as separate processes, and percentile figures.
+"""What every benchmark needs: a scratch database, learners with login cookies, and percentile
+figures. The Daphne process and the fake model upstream are the tests' (tests/support/).
 
 Nothing here touches your data: each run migrates a new database on the configured server
 (embedded PostgreSQL unless DATABASE_URL is set) and drops it at the end.
 """
 
 import contextlib
+import dataclasses
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import psycopg
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))  # the project's packages, for a script run from bench/
+
+from tests.support.servers import daphne  # noqa: E402
+
 RESULTS_DIR = BASE_DIR / "bench" / "results"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before listening")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on {port} after {timeout} s")
-
-
-def server_url() -> str:
-    """The configured server's URL (starting the embedded one if that is the default)."""
+def server_urls() -> tuple[str, str]:
+    """(runtime URL, owner URL) of the configured server (starting the embedded one if that is
+    the default)."""
     url = os.environ.get("DATABASE_URL")
     if url:
-        return url
-    sys.path.insert(0, str(BASE_DIR))
-    from maraum.embedded_db import embedded_database_url
+        return url, os.environ.get("DATABASE_OWNER_URL") or url
+    from lib.embedded_db import embedded_database_urls
 
-    return embedded_database_url(BASE_DIR / ".data")
+    return embedded_database_urls(BASE_DIR / ".data")
 
 
 def _with_database(url: str, name: str) -> str:
@@ -56,33 +42,42 @@ def _with_database(url: str, name: str) -> str:
     return f"{base}/{name}" + (f"?{query}" if query else "")
 
 
+@dataclasses.dataclass(frozen=True)
+class ScratchDatabase:
+    runtime_url: str  # what the server logs in as
+    owner_url: str  # what sets it up: migrations, and the bench's own fixtures
+
+
 @contextlib.contextmanager
 def scratch_database():
-    """A new, migrated database; yields its URL and drops it afterwards."""
-    url = server_url()
+    """A new, migrated database (made by the owner role); dropped afterwards."""
+    runtime, owner = server_urls()
     name = f"maraum_bench_{uuid.uuid4().hex[:8]}"
-    admin = _with_database(url, "postgres")
+    admin = _with_database(owner, "postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    scratch = _with_database(url, name)
+    database = ScratchDatabase(_with_database(runtime, name), _with_database(owner, name))
     try:
-        env = dict(os.environ, DATABASE_URL=scratch)
+        env = dict(
+            os.environ, DATABASE_URL=database.runtime_url, DATABASE_OWNER_URL=database.owner_url
+        )
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
             cwd=BASE_DIR,
             env=env,
             check=True,
         )
-        yield scratch
+        yield database
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
+def setup_django(database: ScratchDatabase) -> None:
+    """Django in this process, as the owner: the bench's fixtures act as staff."""
+    os.environ["DATABASE_URL"] = database.owner_url
+    os.environ["DATABASE_OWNER_URL"] = database.owner_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-    sys.path.insert(0, str(BASE_DIR))
     import django
 
     django.setup()
@@ -91,13 +86,12 @@ def setup_django(database_url: str) -> None:
 def create_learners(count: int, completed_sessions: int = 0) -> list[dict]:
     """Learners, each logged in (a session cookie) with an active session and its openings.
     Runs in this process against the scratch database (setup_django first)."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
     from accounts.models import User
-    from accounts.rls import acting_as_staff
+    from chat.messages import add_openings
     from chat.models import Message
+    from lib.rls import acting_as_staff
     from scenarios.models import Scenario, Session
+    from tests.support.logins import login_session_key
 
     scenario = Scenario.objects.get(code="marketplace")
     learners = []
@@ -114,100 +108,15 @@ def create_learners(count: int, completed_sessions: int = 0) -> list[dict]:
                 )
                 Session.objects.filter(pk=done.pk).update(is_completed=True)
             session = Session.objects.create(user_id=user.pk, scenario=scenario)
-            Message.objects.bulk_create(
-                [
-                    Message(
-                        session=session,
-                        role="scenario",
-                        chat_type="main",
-                        content=scenario.initial_message_main,
-                    ),
-                    Message(
-                        session=session,
-                        role="helper",
-                        chat_type="helper",
-                        content=scenario.initial_message_helper,
-                    ),
-                ]
-            )
-        store = SessionStore()
-        store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        store.create()
+            add_openings(session)
         learners.append(
             {
                 "user_id": str(user.pk),
                 "session_id": str(session.pk),
-                "cookie": f"sessionid={store.session_key}",
+                "cookie": f"sessionid={login_session_key(user)}",
             }
         )
     return learners
-
-
-@contextlib.contextmanager
-def daphne(
-    database_url: str,
-    extra_env: dict,
-    *,
-    app: str = "bench.asgi:application",
-    settings_module: str = "bench.settings",
-    log_path: Path | None = None,
-):
-    """A Daphne process serving `app` on a free loopback port; yields (process, port)."""
-    port = free_port()
-    env = dict(
-        os.environ,
-        DATABASE_URL=database_url,
-        DJANGO_SETTINGS_MODULE=settings_module,
-        LOG_LEVEL="WARNING",
-        **extra_env,
-    )
-    with open(log_path or os.devnull, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "maraum.serve", "-b", "127.0.0.1", "-p", str(port), app],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
-        try:
-            wait_for_port(port, process)
-            yield process, port
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-@contextlib.contextmanager
-def fake_upstream(ttft: float, tokens_per_second: float, tokens: int):
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "tests/fakes/anthropic_server.py",
-            "--port",
-            str(port),
-            "--ttft",
-            str(ttft),
-            "--tokens-per-second",
-            str(tokens_per_second),
-            "--tokens",
-            str(tokens),
-        ],
-        cwd=BASE_DIR,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}", process
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def percentiles(values: list[float]) -> dict:
@@ -231,3 +140,16 @@ def write_results(name: str, figures: dict) -> Path:
     path = RESULTS_DIR / f"{name}.json"
     path.write_text(json.dumps(figures, indent=2) + "\n")
     return path
+
+
+@contextlib.contextmanager
+def bench_daphne(database_url: str, extra_env: dict, **options):
+    """Daphne serving the bench's app (the real one plus a minimal floor view)."""
+    with daphne(
+        database_url,
+        extra_env,
+        app="bench.asgi:application",
+        settings_module="bench.settings",
+        **options,
+    ) as running:
+        yield running

@@ -11,20 +11,9 @@ Prints a table and one JSON line; writes bench/results/pages.json.
 import argparse
 import http.client
 import json
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.harness import (
-    create_learners,
-    daphne,
-    percentiles,
-    scratch_database,
-    setup_django,
-    write_results,
-)
+import harness  # bench/harness.py, beside this script
 
 
 def _request(port: int, path: str, cookie: str) -> float:
@@ -59,16 +48,16 @@ def main() -> None:
     args = parser.parse_args()
 
     results = {"config": vars(args), "pages": {}}
-    with scratch_database() as database:
-        setup_django(database)
-        [learner] = create_learners(1, completed_sessions=args.history)
+    with harness.scratch_database() as database:
+        harness.setup_django(database)
+        [learner] = harness.create_learners(1, completed_sessions=args.history)
         pages = {
             "minimal view (floor)": "/__bench__/minimal",
             "picker": "/",
             "history": "/history/",
             "chat": f"/sessions/{learner['session_id']}/",
         }
-        with daphne(database, {}) as (_, port):
+        with harness.bench_daphne(database.runtime_url, {}) as (_, port):
             for name, path in pages.items():
                 for _ in range(10):  # warm-up: templates, connections
                     _request(port, path, learner["cookie"])
@@ -77,7 +66,7 @@ def main() -> None:
                 queries = (_queries(port) - before) / args.requests
                 results["pages"][name] = {
                     "path": path,
-                    "ttfb_ms": percentiles(timings),
+                    "ttfb_ms": harness.percentiles(timings),
                     "queries": round(queries, 2),
                 }
     floor = results["pages"]["minimal view (floor)"]["ttfb_ms"]["median"]
@@ -89,7 +78,7 @@ def main() -> None:
             f"{name:24} {ttfb['median']:>8} {ttfb['p95']:>8} {ttfb['p99']:>8}"
             f" {page['times_floor']:>8} {page['queries']:>8}"
         )
-    path = write_results("pages", results)
+    path = harness.write_results("pages", results)
     print(json.dumps(results))
     print(f"written to {path}")
 

@@ -1,6 +1,12 @@
 from django.contrib import admin
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils.html import format_html
 
 from chat.models import Message
+from lib.ids import parse_uuid
+from lib.staff_admin import StaffModelAdmin
+from scenarios.models import Session
 
 
 class MessageInline(admin.TabularInline):
@@ -29,3 +35,62 @@ class MessageInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Session)
+class SessionAdmin(StaffModelAdmin):
+    """Sessions with their transcripts. Registered here, beside the messages, because the
+    scenarios app below knows nothing of messages."""
+
+    summary = ("id", "learner", "scenario", "is_completed", "started_at", "last_activity_at")
+    list_display = (*summary, "message_count", "duration")
+    list_filter = ("scenario", "is_completed", "started_at")
+    list_select_related = ("user", "scenario")
+    search_fields = ("user__email",)
+    search_help_text = "A learner's email (or part of it), or a session id or learner id."
+    ordering = ("-started_at",)
+    show_full_result_count = False
+    readonly_fields = (
+        *summary,
+        "completed_at",
+        "message_count_main",
+        "message_count_helper",
+        "duration",
+        "updated_at",
+    )
+    fields = readonly_fields
+    inlines = (MessageInline,)
+
+    def has_add_permission(self, request):
+        return False  # sessions are started by learners
+
+    def has_change_permission(self, request, obj=None):
+        return False  # counts and timings belong to the database's triggers
+
+    def get_search_results(self, request, queryset, search_term):
+        session_or_learner = parse_uuid(search_term)
+        if session_or_learner is not None:
+            return (
+                queryset.filter(Q(pk=session_or_learner) | Q(user_id=session_or_learner)),
+                False,
+            )
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="learner", ordering="user__email")
+    def learner(self, obj: Session) -> str:
+        url = reverse("admin:accounts_user_change", args=[obj.user_id])
+        return format_html('<a href="{}">{}</a>', url, obj.user.email)
+
+    @admin.display(
+        description="messages", ordering=F("message_count_main") + F("message_count_helper")
+    )
+    def message_count(self, obj: Session) -> int:
+        return obj.message_count_main + obj.message_count_helper
+
+    @admin.display(description="duration", ordering="duration_seconds")
+    def duration(self, obj: Session) -> str:
+        if obj.duration_seconds is None:
+            return "-"
+        minutes, seconds = divmod(obj.duration_seconds, 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"

@@ -2,53 +2,175 @@
 
 The consumer only validates and routes; turns are stored by chat.turns and replies streamed by
 chat.replies, in a task of their own, so a reply outlives the socket that asked for it.
+
+Close codes the page acts on (the socket is accepted first, so the browser sees them):
+4401 not logged in (or logged out since), 4403 not this learner's session, 4429 too many open
+sockets; 4012 the server is restarting (the page reconnects: autobahn allows no 1012).
 """
 
+import asyncio
+import contextlib
+import hashlib
 import json
-import time
+import logging
+import unicodedata
 import uuid
-from collections import defaultdict, deque
+from collections import defaultdict
+from dataclasses import dataclass
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
-from accounts.rls import acting_as_learner
-from chat import frames, replies
+from chat import conversations, frames, replies
+from chat.models import Message
+from chat.refusals import LoginEnded, TurnRefused
 from chat.replies import in_db
-from chat.turns import TurnRefused, accept_turn, prepare_retry, session_for, transcript
-from eventlog.events import log_event
-from eventlog.models import Event, Level
+from chat.turns import accept_turn, log_chat_event, prepare_retry
+from eventlog.events import Event, Level
+from lib.ids import parse_uuid
+from scenarios import lifecycle
+
+logger = logging.getLogger(__name__)
 
 MAX_FRAME_CHARS = 16_000  # a 1,000-character message with htmx's headers fits many times over
-CHATS = ("main", "helper")
+CHATS = tuple(Message.ChatType.values)
+UNSENDABLE = "Your message contains characters that cannot be sent. Remove them and try again."
 
-# Per-process sliding windows of recent message times, one per learner.
-_recent_messages: dict[str, deque] = defaultdict(deque)
+# Per process: open sockets, per learner and per session.
+_sockets_by_learner: dict[str, set] = defaultdict(set)
+_sockets_by_session: dict[str, set] = defaultdict(set)
+
+
+def learner_group(learner_id) -> str:
+    return f"learner-{learner_id}"
+
+
+def login_group(session_key: str) -> str:
+    # Hashed: the session key is a credential and channel names may be logged by the layer.
+    return "login-" + hashlib.sha256(session_key.encode()).hexdigest()[:32]
+
+
+class UnreadableFrame(Exception):
+    def __init__(self, text: str, chat: str = Message.ChatType.MAIN):
+        super().__init__(text)
+        self.text, self.chat = text, chat
+
+
+@dataclass(frozen=True)
+class Incoming:
+    chat: str
+    action: str  # "send" or "retry"
+    content: str = ""
+    client_message_id: uuid.UUID | None = None
+
+
+def parse_frame(text_data: str | None) -> Incoming:
+    """A frame from the page, checked strictly; anything else is an UnreadableFrame."""
+    unreadable = "That message could not be read. Please try again."
+    if text_data is None:
+        raise UnreadableFrame("Only text frames are accepted.")
+    if len(text_data) > MAX_FRAME_CHARS:
+        raise UnreadableFrame("That message is far too long to send.")
+    try:
+        frame = json.loads(text_data)
+    except (ValueError, RecursionError) as error:  # deep nesting raises RecursionError
+        raise UnreadableFrame(unreadable) from error
+    if not isinstance(frame, dict) or frame.get("chat") not in CHATS:
+        raise UnreadableFrame(unreadable)
+    chat = frame["chat"]
+    action = frame.get("action", "send")
+    if action == "retry":
+        return Incoming(chat, "retry")
+    message = frame.get("message", "")
+    if action != "send" or not isinstance(message, str):
+        raise UnreadableFrame(unreadable, chat)
+    client_id = frame.get("client_message_id")
+    if client_id in (None, ""):
+        client_id = None
+    elif (client_id := parse_uuid(client_id)) is None:
+        raise UnreadableFrame(unreadable, chat)
+    content = message.strip()
+    if not content:
+        raise UnreadableFrame("Write a message first.", chat)
+    if len(content) > settings.CHAT_MESSAGE_MAX_LENGTH:
+        raise UnreadableFrame(
+            f"Messages can be at most {settings.CHAT_MESSAGE_MAX_LENGTH:,} characters; "
+            f"this one has {len(content):,}.",
+            chat,
+        )
+    if any(_unsendable(c) for c in content):
+        raise UnreadableFrame(UNSENDABLE, chat)
+    if not any(_visible(c) for c in content):  # only zero-width or format characters
+        raise UnreadableFrame("Write a message first.", chat)
+    return Incoming(chat, "send", content, client_id)
+
+
+def _unsendable(char: str) -> bool:
+    """Control characters (NUL included) but line breaks and tabs, lone surrogates (which no
+    UTF-8 text can hold) and noncharacters."""
+    category = unicodedata.category(char)
+    return (category == "Cc" and char not in "\n\r\t") or category in ("Cs", "Cn")
+
+
+def _visible(char: str) -> bool:
+    # Letters, marks, numbers, punctuation, symbols; not spaces, format characters (zero-width
+    # space, joiners, soft hyphen, direction marks) or the Hangul fillers that render blank.
+    return unicodedata.category(char)[0] in "LMNPS" and char not in "\u115f\u1160\u3164\uffa0"
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
+    groups_joined: tuple[str, ...] = ()
+    watching: asyncio.Task | None = None
+
     async def connect(self):
         user = self.scope.get("user")
         self.session_id = str(self.scope["url_route"]["kwargs"]["session_id"])
-        if not (user and user.is_authenticated):
+        await self.accept()
+        if not (user and user.is_authenticated and user.is_active):
             await self.close(code=4401)
             return
         self.learner_id = str(user.pk)
-        session = await in_db(session_for, self.learner_id, self.session_id)
+        session = await in_db(lifecycle.find_session, self.learner_id, self.session_id)
         if session is None:  # someone else's session, or none at all: refuse, reveal nothing
             await self.close(code=4403)
             return
+        if (
+            len(_sockets_by_session[self.session_id]) >= settings.CHAT_SOCKETS_PER_SESSION
+            or len(_sockets_by_learner[self.learner_id]) >= settings.CHAT_SOCKETS_PER_LEARNER
+        ):
+            await self.close(code=4429)
+            return
+        _sockets_by_session[self.session_id].add(self)
+        _sockets_by_learner[self.learner_id].add(self)
         self.session = session
-        self.group = replies.group_name(self.session_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-        # Whatever happened while this tab was away (a reply finished, another tab wrote).
-        messages = await in_db(transcript, self.learner_id, self.session_id)
-        await self.send(frames.sync(messages, replies.live_replies(self.session_id)))
+        self.character = session.scenario.title
+        groups = [replies.group_name(self.session_id), learner_group(self.learner_id)]
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        self.login_key = session_key
+        if session_key:
+            groups.append(login_group(session_key))
+        self.groups_joined = tuple(groups)
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        # Read after joining the group: what happens meanwhile arrives after this snapshot,
+        # and the page drops what it already has (message ids, text offsets).
+        await self._send_sync()
 
     async def disconnect(self, code):
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if self.watching:
+            self.watching.cancel()
+        if hasattr(self, "learner_id"):
+            _sockets_by_session[self.session_id].discard(self)
+            _sockets_by_learner[self.learner_id].discard(self)
+            for registry, key in (
+                (_sockets_by_session, self.session_id),
+                (_sockets_by_learner, self.learner_id),
+            ):
+                if not registry.get(key):
+                    registry.pop(key, None)
 
     async def dispatch(self, message):
         # Frames are the hot path and touch no database: skip Channels' per-message
@@ -58,121 +180,170 @@ class ChatConsumer(AsyncWebsocketConsumer):
         else:
             await super().dispatch(message)
 
-    async def chat_frame(self, event):
-        await self.send(text_data=event["html"])
+    async def login_ended(self, event):
+        """The learner logged out, was deactivated or deleted their account."""
+        await self.close(code=4401)
+
+    async def session_ended(self, event):
+        """The session was abandoned, replaced or expired: its replies stop, its pages close."""
+        replies.end_session_replies(self.session_id)
+        await self.close(code=4403)
+
+    async def server_restarting(self, event):
+        await self.close(code=SERVER_RESTARTING)
+        await self.disconnect(SERVER_RESTARTING)
 
     async def receive(self, text_data=None, bytes_data=None):
-        frame = self._parse(text_data)
-        if isinstance(frame, str):
-            await self.send(frames.notice("main", frame))
+        try:
+            incoming = parse_frame(text_data)
+        except UnreadableFrame as unreadable:
+            await self.send(frames.notice(unreadable.chat, unreadable.text))
             return
-        chat = frame["chat"]
-        if frame.get("action") == "retry":
-            await self._retry(chat)
-            return
-        content = str(frame.get("message", "")).strip()
-        client_id = _uuid(frame.get("client_message_id")) or uuid.uuid4()
-        problem = self._check_message(chat, content, str(client_id))
-        if problem:
-            if problem != "resend":
-                await self.send(frames.notice(chat, problem))
-            return
-        if not await self._within_rate_limit():
+        try:
+            await self._handle(incoming)
+        except LoginEnded:
+            await self.close(code=4401)
+        except Exception as error:  # the socket stays open; the learner is told
+            logger.error("frame for session %s failed: %s", self.session_id, type(error).__name__)
+            with contextlib.suppress(Exception):
+                await in_db(
+                    log_chat_event,
+                    self.learner_id,
+                    self.session_id,
+                    incoming.chat,
+                    Event.UNKNOWN_ERROR,
+                    level=Level.ERROR,
+                    where="chat_turn",
+                    error=type(error).__name__,
+                )
+            await self.send(
+                frames.notice(
+                    incoming.chat,
+                    "Something went wrong on our side, and your message may not have been "
+                    "sent. Please try again in a moment.",
+                )
+            )
+
+    async def _handle(self, incoming: Incoming) -> None:
+        chat = incoming.chat
+        if not replies.accepting:
             await self.send(
                 frames.notice(
                     chat,
-                    "You are sending messages very quickly. Take a breath and try again in a "
-                    "minute.",
+                    "The server is restarting. Your message was not sent: send it again in a "
+                    "few seconds.",
                 )
             )
             return
+        live = replies.live_in(self.session_id).get(chat)
+        if live and incoming.action == "retry":
+            return  # its reply is already on its way
+        if live and incoming.client_message_id and live.answers == incoming.client_message_id:
+            await self._send_sync()  # a resend of the message being answered: show the stream
+            return
+        if live and incoming.action == "send":
+            await self.send(
+                frames.notice(chat, "Wait for the reply before sending the next message.")
+            )
+            return
+        if incoming.action == "retry":
+            await self._retry(chat)
+        else:
+            await self._send_message(incoming)
+
+    async def _send_message(self, incoming: Incoming) -> None:
+        chat = incoming.chat
+        client_id = incoming.client_message_id or uuid.uuid4()
         try:
-            turn = await in_db(accept_turn, self.learner_id, self.session, chat, content, client_id)
+            turn = await in_db(
+                accept_turn,
+                self.learner_id,
+                self.session,
+                chat,
+                incoming.content,
+                client_id,
+                self.login_key,
+            )
         except TurnRefused as refusal:
             await self.send(frames.notice(chat, str(refusal)))
             return
+        if turn.completed:
+            await replies.send_frame(self.session_id, frames.turn_completed(turn, self.character))
+            return
         if turn.created:
-            await replies.send_frame(self.session_id, frames.learner_message(turn.message))
-        else:  # a resend: this tab may have missed what the others saw
-            messages = await in_db(transcript, self.learner_id, self.session_id)
-            await self.send(frames.sync(messages, replies.live_replies(self.session_id)))
-        if turn.request and not replies.live_reply(self.session_id, chat):
+            main_now = turn.main_count - 1 if chat == Message.ChatType.MAIN else None
+            frame = frames.learner_message(turn.message, self.character, main_now)
+            await replies.send_frame(self.session_id, frame + frames.budget(turn.calls_left))
+        if turn.request:
             replies.start_reply(
                 self.learner_id,
                 self.session_id,
                 chat,
                 turn.request,
                 turn.main_count,
-                str(client_id),
+                self.character,
+                turn.message.client_message_id,
             )
-
-    def _parse(self, text_data) -> dict | str:
-        if text_data is None:
-            return "Only text frames are accepted."
-        if len(text_data) > MAX_FRAME_CHARS:
-            return "That message is far too long to send."
-        try:
-            frame = json.loads(text_data)
-        except ValueError:
-            return "That message could not be read. Please try again."
-        if not isinstance(frame, dict) or frame.get("chat") not in CHATS:
-            return "That message could not be read. Please try again."
-        return frame
-
-    def _check_message(self, chat: str, content: str, client_id: str) -> str | None:
-        live = replies.live_reply(self.session_id, chat)
-        if live and live.trigger_id == client_id:
-            return "resend"  # the reply to it is already streaming
-        if live:
-            return "Wait for the reply before sending the next message."
-        if not content:
-            return "Write a message first."
-        if len(content) > settings.CHAT_MESSAGE_MAX_LENGTH:
-            return (
-                f"Messages can be at most {settings.CHAT_MESSAGE_MAX_LENGTH:,} characters; "
-                f"this one has {len(content):,}."
-            )
-        return None
-
-    async def _within_rate_limit(self) -> bool:
-        now, window = time.monotonic(), settings.CHAT_RATE_WINDOW
-        recent = _recent_messages[self.learner_id]
-        while recent and recent[0] <= now - window:
-            recent.popleft()
-        if len(recent) >= settings.CHAT_RATE_LIMIT:
-            await in_db(_log_rate_limited, self.learner_id, self.session_id, len(recent))
-            return False
-        recent.append(now)
-        return True
+        elif not turn.created:  # a resend: this tab may have missed what the others saw
+            await self._send_sync()
 
     async def _retry(self, chat: str) -> None:
-        if replies.live_reply(self.session_id, chat):
-            return
         try:
-            prepared = await in_db(prepare_retry, self.learner_id, self.session_id, chat)
+            prepared = await in_db(
+                prepare_retry, self.learner_id, self.session_id, chat, self.login_key
+            )
         except TurnRefused as refusal:
             await self.send(frames.notice(chat, str(refusal)))
             return
         if prepared:
             request, main_count = prepared
-            replies.start_reply(self.learner_id, self.session_id, chat, request, main_count, None)
+            replies.start_reply(
+                self.learner_id, self.session_id, chat, request, main_count, self.character
+            )
+        else:  # nothing to retry, or another tab's retry got there first
+            await self._send_sync()
+
+    async def _send_sync(self) -> None:
+        shown = await in_db(conversations.load, self.learner_id, self.session_id)
+        if shown is None:  # abandoned or deleted meanwhile
+            await self.close(code=4403)
+            return
+        live = await self._show(shown)
+        elsewhere = shown.claimed - set(live)
+        if elsewhere and not (self.watching and not self.watching.done()):
+            self.watching = asyncio.create_task(self._watch_claims())
+
+    async def _show(self, shown: conversations.Conversation) -> dict:
+        left = None
+        if shown.session.is_completed:
+            left = (await in_db(lifecycle.weekly_allowance, self.learner_id)).left
+        live = replies.live_in(self.session_id)
+        await self.send(frames.sync(shown, live, left))
+        return live
+
+    async def _watch_claims(self) -> None:
+        """A reply in flight in another process: if that process stops renewing its claim
+        (it died), show the reply as interrupted once the claim goes stale."""
+        while True:
+            await asyncio.sleep(settings.REPLY_STALE_AFTER / 2)
+            shown = await in_db(conversations.load, self.learner_id, self.session_id)
+            if shown is None:
+                return
+            if not (shown.claimed - set(replies.live_in(self.session_id))):
+                await self._show(shown)
+                return
 
 
-def _uuid(value) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
+SERVER_RESTARTING = 4012
 
 
-def _log_rate_limited(learner_id, session_id, count: int) -> None:
-    with acting_as_learner(learner_id):
-        log_event(
-            Event.RATE_LIMIT_EXCEEDED,
-            level=Level.WARN,
-            user_id=learner_id,
-            session_id=session_id,
-            limit=settings.CHAT_RATE_LIMIT,
-            window_s=settings.CHAT_RATE_WINDOW,
-            messages_in_window=count,
-        )
+async def close_all_sockets(timeout: float = 5.0) -> None:
+    """Close every chat socket of this process with 4012 (the pages reconnect). The request
+    goes through the channel layer like the frames, so each socket gets its frames first."""
+    consumers = {consumer for sockets in _sockets_by_session.values() for consumer in sockets}
+    layer = get_channel_layer()
+    for consumer in consumers:
+        await layer.send(consumer.channel_name, {"type": "server.restarting"})
+    async with asyncio.timeout(timeout):
+        while any(_sockets_by_session.values()):
+            await asyncio.sleep(0.05)

@@ -1,73 +1,213 @@
-"""The HTML frames the websocket sends: htmx out-of-band swaps into the chat page."""
+"""What the websocket sends: HTML fragments that htmx swaps in out-of-band, and, on the hot
+path, small JSON text deltas that static/js/chat.js appends.
 
+Each chat has one message list and, after it, one *live slot* (`#<chat>-live`) for the reply
+in flight: its streaming bubble, a "waiting" bubble, or the "Try again" box. One slot per chat
+matches the rule of one reply in flight per chat, and makes every slot frame idempotent.
+
+Streamed text carries offsets: a bubble is drawn with the text so far and `data-end` (its
+length), each delta says where it starts, and the page appends only what it does not have.
+So a bubble drawn mid-stream (a reload, a second tab) never shows a word twice.
+"""
+
+import json
+from dataclasses import dataclass
+
+from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.html import escape
 
-from chat.turns import HARD_CAP, SOFT_CAP
+from chat import messages, prompting
+from chat.models import Message
+
+CHATS = (Message.ChatType.MAIN, Message.ChatType.HELPER)
 
 
 def _render(template: str, **context) -> str:
     return render_to_string(f"chat/frames/{template}", context)
 
 
-def role_for(chat: str) -> str:
-    return "scenario" if chat == "main" else "helper"
+@dataclass(frozen=True)
+class Slot:
+    """What a chat's live slot shows."""
+
+    state: str  # "" (nothing), "streaming", "waiting" or "retry"
+    reply: object = None  # the LiveReply when streaming
+    text: str = ""  # its text so far, as drawn
+    reason: str = ""  # why a retry is offered
+
+    @property
+    def busy(self) -> bool:
+        return self.state in ("streaming", "waiting")
 
 
-def learner_message(message) -> str:
-    return _render("learner_message.html", message=message, chat=message.chat_type)
+def slot_for(chat: str, conversation, live: dict) -> Slot:
+    """The live slot of `chat`: a reply streaming in this process, a reply in flight elsewhere,
+    or a learner message left unanswered (a failure or a restart) that can be asked again."""
+    if chat in live:
+        reply = live[chat]
+        return Slot("streaming", reply, reply.text)
+    if chat in conversation.claimed:
+        return Slot("waiting")
+    main_closed = conversation.session.is_completed and chat == Message.ChatType.MAIN
+    if messages.awaits_reply(conversation.messages, chat) and not main_closed:
+        interrupted = chat in conversation.interrupted
+        return Slot("retry", reason=INTERRUPTED if interrupted else "")
+    return Slot("")
+
+
+INTERRUPTED = "The server restarted before the reply was finished."
+
+
+STAGE_LABELS = {
+    "soft": "wrapping up",
+    "conclude": "closing the scene",
+    "final": "closing the scene",
+}
+
+
+def progress(main_count: int, completed: bool = False) -> dict:
+    stage = None if completed else prompting.stage(main_count)
+    return {
+        "count": main_count,
+        "cap": prompting.HARD_CAP,
+        "stage": STAGE_LABELS.get(stage, ""),
+        "complete": completed,
+        "hint": f"scenes end after about {prompting.SOFT_CAP}–{prompting.CONCLUDE_AT}",
+    }
+
+
+def learner_message(message: Message, character: str, main_count: int | None) -> str:
+    return _render(
+        "learner_message.html",
+        message=message,
+        chat=message.chat_type,
+        character=character,
+        progress=progress(main_count) if main_count is not None else None,
+    )
+
+
+def slot(chat: str, slot: Slot) -> str:
+    """A chat's live slot and its send button."""
+    return _render("slot.html", chat=chat, slot=slot, role=Message.replier(chat))
 
 
 def reply_started(reply) -> str:
-    return _render("reply_started.html", reply=reply, role=role_for(reply.chat))
+    return slot(reply.chat, Slot("streaming", reply, reply.text))
 
 
-def reply_delta(reply, text: str) -> str:
-    # The hot path (up to 20 frames a second per reply): formatted directly, escaped.
-    return f'<span hx-swap-oob="beforeend:#reply-{reply.reply_id}-text">{escape(text)}</span>'
+def reply_delta(reply, at: int, text: str) -> str:
+    # The hot path (up to 20 frames a second per reply): JSON, not a template.
+    return json.dumps({"reply": reply.reply_id, "at": at, "text": text}, ensure_ascii=False)
 
 
-def reply_finished(reply, stored) -> str:
+def reply_finished(reply, stored, character: str) -> str:
     return _render(
         "reply_finished.html",
-        reply=reply,
+        chat=reply.chat,
         message=stored.message,
-        stored=stored,
-        progress=progress(stored.main_count),
-        transcript_url=(
-            reverse("transcript", args=[reply.session_id]) if stored.completed else None
-        ),
+        character=character,
+        completed=stored.completed,
+        progress=progress(stored.main_count, stored.completed)
+        if reply.chat == Message.ChatType.MAIN
+        else None,
+        completion=completion(reply.session_id, stored.completions_left)
+        if stored.completed
+        else None,
+    )
+
+
+def turn_completed(turn, character: str) -> str:
+    """The learner's message that filled the scene: it is shown, and the scene closes."""
+    return _render(
+        "turn_completed.html",
+        message=turn.message,
+        chat=turn.message.chat_type,
+        character=character,
+        progress=progress(turn.main_count, True),
+        completion=completion(turn.message.session_id, turn.completions_left),
     )
 
 
 def reply_failed(reply, error) -> str:
-    timeout = getattr(error, "timeout", False)
-    return _render("reply_failed.html", reply=reply, role=role_for(reply.chat), timeout=timeout)
+    return slot(reply.chat, Slot("retry", reason=_failure_reason(error)))
+
+
+def budget(calls_left: int | None) -> str:
+    """Today's model calls, shown once they run low (and hidden again the next day)."""
+    low = calls_left is not None and calls_left <= budget_warning()
+    return render_to_string(
+        "chat/partials/budget.html", {"calls_left": calls_left if low else None}
+    )
+
+
+def budget_warning() -> int:
+    return max(5, settings.MODEL_CALLS_PER_DAY // 10)
 
 
 def notice(chat: str, text: str) -> str:
     return _render("notice.html", chat=chat, text=text)
 
 
-def sync(messages, live) -> str:
-    """Everything the page shows, for a tab that (re)connects: lists, live replies, buttons."""
-    streaming = {reply.chat for reply in live}
+PANE_TEXTS = {
+    Message.ChatType.MAIN: {
+        "label": "Role-play, in German",
+        "lang": "de",
+        "placeholder": "Auf Deutsch schreiben …",
+        "input_label": "Your message, in German",
+    },
+    Message.ChatType.HELPER: {
+        "label": "間 Helper, in English",
+        "lang": "en",
+        "placeholder": "Ask about words, grammar, what to say…",
+        "input_label": "Your question for the helper",
+    },
+}
+
+
+def panes(conversation, live: dict) -> list[dict]:
+    """Both chats as the page draws them: texts, messages, live slot, open or closed."""
+    completed = conversation.session.is_completed
+    return [
+        {
+            **PANE_TEXTS[chat],
+            "chat": chat,
+            "messages": conversation.in_chat(chat),
+            "slot": slot_for(chat, conversation, live),
+            "role": Message.replier(chat),
+            "closed": completed and chat == Message.ChatType.MAIN,
+        }
+        for chat in CHATS
+    ]
+
+
+def page_progress(conversation) -> dict:
+    return progress(conversation.main_count, conversation.session.is_completed)
+
+
+def sync(conversation, live: dict, completions_left: int | None) -> str:
+    """Everything the page shows, for a tab that (re)connects: lists, slots, buttons."""
+    session = conversation.session
     return _render(
         "sync.html",
-        main=[m for m in messages if m.chat_type == "main"],
-        helper=[m for m in messages if m.chat_type == "helper"],
-        live=live,
-        main_busy="main" in streaming,
-        helper_busy="helper" in streaming,
-        progress=progress(sum(1 for m in messages if m.chat_type == "main")),
+        panes=panes(conversation, live),
+        character=session.scenario.title,
+        progress=page_progress(conversation),
+        completion=completion(session.pk, completions_left) if session.is_completed else None,
     )
 
 
-def progress(main_count: int) -> dict:
+def completion(session_id, completions_left: int | None) -> dict:
     return {
-        "count": main_count,
-        "cap": HARD_CAP,
-        "soft": SOFT_CAP,
-        "percent": min(100, round(100 * main_count / HARD_CAP)),
+        "left": completions_left,
+        "transcript_url": reverse("transcript", args=[session_id]),
     }
+
+
+def _failure_reason(error) -> str:
+    reason = getattr(error, "reason", "")
+    if reason == "server_shutdown":
+        return INTERRUPTED
+    if getattr(error, "timeout", False):
+        return "The reply took too long."
+    return "Something went wrong while replying."

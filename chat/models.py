@@ -1,30 +1,11 @@
-import uuid
-
-from django.contrib.postgres.functions import RandomUUID
 from django.db import models
 from django.db.models.functions import Now
 
 from accounts.models import Profile
+from lib.postgres import DatabaseForeignKey, PgEnumField, RandomUUIDPrimaryKey
 from scenarios.models import Session
 
 MAX_CONTENT_LENGTH = 8000  # seed #15: the database's backstop; the chat allows far less
-
-
-class PgEnumField(models.CharField):
-    """A column of a PostgreSQL ENUM type created by a migration (seed #13)."""
-
-    def __init__(self, *args, enum_type: str, **kwargs):
-        self.enum_type = enum_type
-        kwargs.setdefault("max_length", 16)
-        super().__init__(*args, **kwargs)
-
-    def deconstruct(self):
-        name, path, args, kwargs = super().deconstruct()
-        kwargs["enum_type"] = self.enum_type
-        return name, path, args, kwargs
-
-    def db_type(self, connection):
-        return self.enum_type
 
 
 class Message(models.Model):
@@ -36,29 +17,13 @@ class Message(models.Model):
         HELPER = "helper"  # the 間 helper, helper chat only
 
     class ChatType(models.TextChoices):
-        MAIN = "main"
-        HELPER = "helper"
+        MAIN = "main"  # the role-play, in German, with the character
+        HELPER = "helper"  # the 間 helper, in English
 
-    id = models.UUIDField(
-        primary_key=True, default=uuid.uuid4, db_default=RandomUUID(), editable=False
-    )
-    session = models.ForeignKey(
-        Session,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="messages",
-    )
+    id = RandomUUIDPrimaryKey()
+    session = DatabaseForeignKey(Session, related_name="messages")
     # Copied from the session by a trigger so row-level security needs no join (seed #18).
-    user = models.ForeignKey(
-        Profile,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-        null=True,
-        blank=True,
-    )
+    user = DatabaseForeignKey(Profile, related_name="+", null=True, blank=True)
     role = PgEnumField(enum_type="message_role", choices=Role.choices)
     chat_type = PgEnumField(enum_type="chat_type", choices=ChatType.choices)
     content = models.TextField()
@@ -102,3 +67,37 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}/{self.chat_type} {self.id}"
+
+    @property
+    def from_learner(self) -> bool:
+        return self.role == self.Role.USER
+
+    @classmethod
+    def replier(cls, chat: str) -> str:
+        """Who answers the learner in `chat`: the character in the main chat, else the helper."""
+        return cls.Role.SCENARIO if chat == cls.ChatType.MAIN else cls.Role.HELPER
+
+
+class ReplyClaim(models.Model):
+    """A reply being written for one chat of a session, by one server process (`worker`).
+
+    At most one per chat, across processes: whoever inserts the row may call the model. It is
+    deleted when the reply is stored or has failed; a claim whose worker stopped renewing
+    `heartbeat_at` belongs to a process that died mid-reply (an interrupted reply).
+    """
+
+    pk = models.CompositePrimaryKey("session", "chat_type")
+    session = DatabaseForeignKey(Session, related_name="+")
+    chat_type = PgEnumField(enum_type="chat_type", choices=Message.ChatType.choices)
+    # Copied from the session by a trigger, as on messages, for row-level security.
+    user = DatabaseForeignKey(Profile, related_name="+", null=True, blank=True)
+    worker = models.CharField(max_length=100)
+    claimed_at = models.DateTimeField(db_default=Now())
+    heartbeat_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "reply_claims"
+        indexes = [models.Index(fields=["worker"], name="idx_reply_claims_worker")]
+
+    def __str__(self) -> str:
+        return f"{self.chat_type} reply for {self.session_id} ({self.worker})"

@@ -1,8 +1,13 @@
 """Streaming a reply to every tab of a session, independently of any one websocket.
 
 A reply runs as its own asyncio task: a learner who disconnects mid-reply still gets it stored,
-and sees it on reconnecting. Text goes to the session's channel-layer group in frames: the first
-token at once, the rest coalesced to at most one frame per CHAT_FRAME_INTERVAL.
+and sees it on reconnecting. It owns its chat's reply claim (chat.claims) from before the model
+call until it is stored or has failed. Text goes to the session's channel-layer group from one
+sender per reply, so frames stay in order on any layer: the bubble first, then the text as
+deltas with offsets, the first token at once and the rest at most every CHAT_FRAME_INTERVAL.
+
+On SIGTERM the server calls `drain()`: no new turns, replies in flight get a grace period to
+finish, and the rest end as interrupted (claim released, logged, "Try again" shown).
 """
 
 import asyncio
@@ -15,44 +20,50 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chat import frames
-from chat.model import ModelError, ReplyDone, ReplyRequest, get_provider
-from chat.turns import log_call_started, log_reply_failed, log_retry, store_reply
+from chat import claims, frames
+from chat.models import Message
+from chat.providers import ModelError, ReplyDone, ReplyRequest, get_provider
+from chat.refusals import ClaimLost, SessionGone
+from chat.turns import log_chat_event, release_failed_reply, store_reply
+from eventlog.events import Event
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(eq=False)
 class LiveReply:
     """A reply being streamed by this process."""
 
     session_id: str
     chat: str
-    trigger_id: str | None  # the client_message_id of the learner message it answers
+    character: str  # the character's name, for the finished message
+    answers: uuid.UUID | None = None  # the client_message_id of the learner message it answers
     reply_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     text: str = ""
+    finished: bool = False
+    ended_because: str = ""  # why it was cancelled: "server_shutdown" or "session_ended"
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task | None = None
 
 
 _live: dict[tuple[str, str], LiveReply] = {}
+_heartbeat: asyncio.Task | None = None
+accepting = True  # False once the server is draining for a restart
 
 
-async def in_db(function, *args):
+async def in_db(function, *args, **kwargs):
     """Run a database function on a pool thread. Channels' default runs every call on one
     shared thread, so one learner's turn would queue behind everyone else's."""
-    return await database_sync_to_async(function, thread_sensitive=False)(*args)
+    return await database_sync_to_async(function, thread_sensitive=False)(*args, **kwargs)
 
 
 def group_name(session_id) -> str:
     return f"session-{session_id}"
 
 
-def live_reply(session_id, chat: str) -> LiveReply | None:
-    return _live.get((str(session_id), chat))
-
-
-def live_replies(session_id) -> list[LiveReply]:
-    return [reply for (sid, _), reply in _live.items() if sid == str(session_id)]
+def live_in(session_id) -> dict[str, LiveReply]:
+    """This process's replies in flight for a session, by chat."""
+    return {chat: reply for (sid, chat), reply in list(_live.items()) if sid == str(session_id)}
 
 
 def start_reply(
@@ -61,11 +72,14 @@ def start_reply(
     chat: str,
     request: ReplyRequest,
     main_count: int,
-    trigger_id: str | None,
+    character: str,
+    answers: uuid.UUID | None = None,
 ) -> LiveReply:
-    reply = LiveReply(str(session_id), chat, trigger_id)
+    """Stream the reply the caller holds the claim for."""
+    reply = LiveReply(str(session_id), chat, character, answers)
     _live[(reply.session_id, chat)] = reply
     reply.task = asyncio.create_task(_run(reply, learner_id, request, main_count))
+    _keep_claims_alive()
     return reply
 
 
@@ -75,24 +89,53 @@ async def send_frame(session_id, html: str) -> None:
     )
 
 
+async def drain(grace: float) -> int:
+    """Stop taking turns and give the replies in flight `grace` seconds to finish; the rest
+    are interrupted. Returns how many were interrupted."""
+    global accepting
+    accepting = False
+    tasks = [reply.task for reply in list(_live.values()) if reply.task]
+    if not tasks:
+        return 0
+    _, pending = await asyncio.wait(tasks, timeout=grace)
+    for reply in list(_live.values()):
+        if reply.task in pending:
+            _end(reply, "server_shutdown")
+    await asyncio.gather(*pending, return_exceptions=True)
+    return len(pending)
+
+
+def end_session_replies(session_id) -> None:
+    """The session is gone (abandoned, replaced, expired): stop paying for its replies."""
+    for reply in live_in(session_id).values():
+        _end(reply, "session_ended")
+
+
+def _end(reply: LiveReply, because: str) -> None:
+    if reply.task and not reply.task.done():
+        reply.ended_because = because
+        reply.task.cancel()
+
+
 async def _run(reply: LiveReply, learner_id, request: ReplyRequest, main_count: int) -> None:
     started = time.monotonic()
-    shown = asyncio.Event()  # the reply's bubble is on the page: text may follow
-    streaming = asyncio.create_task(_stream(reply, learner_id, request, shown))
-    await asyncio.sleep(0)  # the model request goes out first; the rest waits on the model
+    sending = asyncio.create_task(_send_text(reply))
     call_logged = asyncio.create_task(
-        in_db(log_call_started, learner_id, reply.session_id, reply.chat)
+        in_db(log_chat_event, learner_id, reply.session_id, reply.chat, Event.API_CALL_STARTED)
     )
     try:
-        await send_frame(reply.session_id, frames.reply_started(reply))
-        shown.set()
-        done = await streaming
+        try:
+            done = await _stream(reply, learner_id, request)
+        finally:
+            reply.finished = True
+            reply.changed.set()
+        await sending
         await call_logged
         text = reply.text.strip()
         if not text:
             if not done.ended:
                 raise ModelError("empty_reply")
-            text = "Tschüss!" if reply.chat == "main" else "…"
+            text = "Tschüss!" if reply.chat == Message.ChatType.MAIN else "…"
         stored = await in_db(
             store_reply,
             learner_id,
@@ -103,9 +146,20 @@ async def _run(reply: LiveReply, learner_id, request: ReplyRequest, main_count: 
             main_count,
             round((time.monotonic() - started) * 1000),
         )
-        await send_frame(reply.session_id, frames.reply_finished(reply, stored))
+        await send_frame(reply.session_id, frames.reply_finished(reply, stored, reply.character))
+    except asyncio.CancelledError:  # the server is shutting down, or the session is gone
+        await _stop(sending, call_logged)
+        reason = reply.ended_because or "server_shutdown"
+        await _fail(reply, learner_id, ModelError(reason), started)
+    except SessionGone:
+        await _stop(sending, call_logged)
+        await _fail(reply, learner_id, ModelError("session_ended"), started)
+    except ClaimLost:  # another process took over: its reply is the one that counts
+        logger.warning("reply %s for session %s lost its claim", reply.reply_id, reply.session_id)
+        await _stop(sending, call_logged)
+        await send_frame(reply.session_id, frames.slot(reply.chat, frames.Slot("waiting")))
     except ModelError as error:
-        await asyncio.gather(call_logged, streaming, return_exceptions=True)
+        await _stop(sending, call_logged)
         await _fail(reply, learner_id, error, started)
     except Exception as error:  # never leave the page waiting
         # The type only: a database error's text can quote the failing row, i.e. the message.
@@ -115,17 +169,24 @@ async def _run(reply: LiveReply, learner_id, request: ReplyRequest, main_count: 
             reply.session_id,
             type(error).__name__,
         )
-        streaming.cancel()
-        await asyncio.gather(call_logged, streaming, return_exceptions=True)
+        await _stop(sending, call_logged)
         await _fail(reply, learner_id, ModelError("internal_error"), started)
     finally:
         _live.pop((reply.session_id, reply.chat), None)
 
 
+async def _stop(*tasks: asyncio.Task) -> None:
+    for task in tasks:
+        if not task.done():
+            task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def _fail(reply: LiveReply, learner_id, error: ModelError, started: float) -> None:
-    # The partial text is discarded: nothing is stored, the learner gets a retry button.
+    # The partial text is discarded: the claim goes, the page offers "Try again" (unless the
+    # session itself is gone: then its pages are closed and there is nothing to try again).
     await in_db(
-        log_reply_failed,
+        release_failed_reply,
         learner_id,
         reply.session_id,
         reply.chat,
@@ -133,54 +194,74 @@ async def _fail(reply: LiveReply, learner_id, error: ModelError, started: float)
         round((time.monotonic() - started) * 1000),
         len(reply.text),
     )
-    await send_frame(reply.session_id, frames.reply_failed(reply, error))
+    if error.reason != "session_ended":
+        await send_frame(reply.session_id, frames.reply_failed(reply, error))
 
 
-async def _stream(
-    reply: LiveReply, learner_id, request: ReplyRequest, shown: asyncio.Event
-) -> ReplyDone:
-    """Read the model's tokens into `reply.text` while a sender sends them out: the first at
-    once, then what has gathered every CHAT_FRAME_INTERVAL. Per token there is only a string
-    append; frames go out from the one sender, so they stay in order on any channel layer."""
+async def _send_text(reply: LiveReply) -> None:
+    """The reply's one sender: its bubble (with any text already there), then what has
+    arrived since, the first token at once and then at most every CHAT_FRAME_INTERVAL."""
+    sent = len(reply.text)
+    await send_frame(reply.session_id, frames.reply_started(reply))
+    while True:
+        await reply.changed.wait()
+        reply.changed.clear()
+        end = len(reply.text)
+        if end > sent:
+            await send_frame(
+                reply.session_id, frames.reply_delta(reply, sent, reply.text[sent:end])
+            )
+            sent = end
+        if reply.finished:
+            return
+        await asyncio.sleep(settings.CHAT_FRAME_INTERVAL)
+
+
+async def _stream(reply: LiveReply, learner_id, request: ReplyRequest) -> ReplyDone:
+    """Read the model's tokens into `reply.text`; per token only an append and a flag."""
 
     async def on_retry(attempt: int, delay: float, error: ModelError) -> None:
-        await in_db(log_retry, learner_id, reply.session_id, reply.chat, attempt, delay, error)
+        await in_db(
+            log_chat_event,
+            learner_id,
+            reply.session_id,
+            reply.chat,
+            Event.API_RETRY_ATTEMPTED,
+            failure=error,
+            attempt=attempt,
+            delay_s=round(delay, 3),
+        )
 
-    pending: list[str] = []
-    first_token = asyncio.Event()
-    finished = False
-
-    async def send_pending() -> None:
-        if pending:
-            text = "".join(pending)
-            pending.clear()
-            await send_frame(reply.session_id, frames.reply_delta(reply, text))
-
-    async def sender() -> None:
-        await shown.wait()
-        await first_token.wait()
-        while True:
-            await send_pending()
-            if finished:
-                return
-            await asyncio.sleep(settings.CHAT_FRAME_INTERVAL)
-
-    sending = asyncio.create_task(sender())
     try:
         async for item in get_provider().stream(request, on_retry):
             if isinstance(item, ReplyDone):
-                finished = True
-                first_token.set()  # a reply with no text still lets the sender finish
-                await sending
                 return item
             reply.text += item
-            pending.append(item)
-            first_token.set()
+            reply.changed.set()
         raise ModelError("stream_ended_early")
-    except ModelError:
+    except (ModelError, asyncio.CancelledError):
         raise
     except Exception as error:  # an unexpected failure of the provider ends the reply
         raise ModelError(type(error).__name__) from error
-    finally:
-        if not sending.done():
-            sending.cancel()
+
+
+def _keep_claims_alive() -> None:
+    """One heartbeat task per process (per event loop), running while replies are live."""
+    global _heartbeat
+    loop = asyncio.get_running_loop()
+    if _heartbeat is None or _heartbeat.done() or _heartbeat.get_loop() is not loop:
+        _heartbeat = loop.create_task(_renew_claims())
+
+
+async def _renew_claims() -> None:
+    while _live:
+        await asyncio.sleep(settings.REPLY_HEARTBEAT)
+        streaming = dict(_live)
+        try:
+            held = await in_db(claims.heartbeat, list({sid for sid, _ in streaming}))
+        except Exception as error:  # the next beat tries again
+            logger.warning("renewing reply claims failed: %s", type(error).__name__)
+            continue
+        for key, reply in streaming.items():
+            if key not in held and not reply.finished:  # its session is gone
+                _end(reply, "session_ended")

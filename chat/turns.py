@@ -1,60 +1,41 @@
 """One chat turn in the database: the learner's message in, the model request out, the reply
-stored. Plain synchronous functions; the consumer calls them through database_sync_to_async.
+stored (or given up). Plain synchronous functions; the consumer and the replies call them
+through `replies.in_db`.
 
 Per turn the database sees a fixed number of queries, whatever the session's length:
-`accept_turn` 3 on the way to the model (role, insert, history), `log_call_started` 2 beside
-the model call (role, api_call_started) and `store_reply` 3 (role, insert,
-api_call_completed), plus 3 when the reply completes the session (update, profile,
-scenario_completed).
+`accept_turn` 7 on the way to the model (role, login check, two throttles, insert, claim,
+history), `log_chat_event` 2 beside the model call (role, api_call_started) and `store_reply`
+4 (role, insert, release the claim, api_call_completed), plus a few when the reply completes
+the session.
 """
 
 import uuid
 from dataclasses import dataclass
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 
-from accounts.models import Profile
-from accounts.rls import acting_as_learner
-from chat.model import END_TOOL, ModelError, ReplyDone, ReplyRequest
+from chat import allowance, claims, messages, prompting
 from chat.models import Message
-from chat.prompts import HELPER, load_prompt
-from eventlog.events import log_event
-from eventlog.models import Event, Level
+from chat.providers import ModelError, ReplyDone, ReplyRequest
+from chat.refusals import ClaimLost, ReplyInFlight, Throttled, TurnRefused
+from eventlog.events import Event, Level, log_event
+from lib.postgres import constraint_name
+from lib.rls import acting_as_learner
+from scenarios import lifecycle
 from scenarios.models import Session
 
-SOFT_CAP = 15  # main-chat messages after which the character steers towards an ending
-CONCLUDE_AT = 25  # ...after which it closes the scene
-HARD_CAP = 30  # the session completes at this many main-chat messages, whatever happens
-WEEKLY_LIMIT = 3
-HELPER_CONTEXT_MESSAGES = 12  # recent role-play messages shown to the helper
-CACHED = {"type": "ephemeral"}
-
-STEERING = {
-    "soft": (
-        "[Note from the app, not from the learner: the conversation has gone on for a while. "
-        "Start steering towards a natural ending over the next few turns. Stay in role.]"
-    ),
-    "conclude": (
-        "[Note from the app: bring the scene to its close now: wrap up, say goodbye in role, "
-        f"and call the {END_TOOL['name']} tool.]"
-    ),
-    "final": (
-        "[Note from the app: this is your last reply. Say a warm goodbye in one or two "
-        f"sentences and call the {END_TOOL['name']} tool.]"
-    ),
-}
-
-
-class TurnRefused(Exception):
-    """The turn cannot be taken; the message is for the learner."""
+SCENE_OVER = "This scene is over: no more role-play messages."
 
 
 @dataclass(frozen=True)
 class AcceptedTurn:
     message: Message
     created: bool  # False: a resend of a message already stored
-    request: ReplyRequest | None  # None: nothing to answer (the reply already exists)
+    request: ReplyRequest | None  # None: nothing to answer now
     main_count: int  # main-chat messages once the reply is stored
+    completed: bool = False  # the learner's message filled the scene: no reply comes
+    completions_left: int | None = None
+    calls_left: int | None = None  # model calls left today, after this one
 
 
 @dataclass(frozen=True)
@@ -65,65 +46,99 @@ class StoredReply:
     completions_left: int | None  # this week, when the session just completed
 
 
-def find_session(session_id) -> Session | None:
-    """The session, if the current learner may see it (row-level security hides the rest)."""
-    return Session.objects.select_related("scenario").filter(pk=session_id).first()
-
-
-def messages_of(session_id) -> list[Message]:
-    return list(Message.objects.filter(session_id=session_id).order_by("sent_at", "id"))
-
-
-def session_for(learner_id, session_id) -> Session | None:
-    with acting_as_learner(learner_id):
-        return find_session(session_id)
-
-
-def transcript(learner_id, session_id) -> list[Message]:
-    with acting_as_learner(learner_id):
-        return messages_of(session_id)
-
-
 def accept_turn(
-    learner_id, session: Session, chat: str, content: str, client_message_id
+    learner_id,
+    session: Session,
+    chat: str,
+    content: str,
+    client_message_id: uuid.UUID,
+    login_key: str | None = None,
 ) -> AcceptedTurn:
     """Store the learner's message (once per client_message_id) and prepare the model request.
 
-    `session` is the one the consumer loaded on connect; whether it is still open is checked by
-    the insert's own triggers, which saves a query on the path to the first token.
+    A new message is stored only together with the chat's reply claim: while another reply is
+    in flight in this chat, nothing is stored and ReplyInFlight is raised. The message spends
+    one of the learner's messages a minute and one of the day's model calls (given back if no
+    call follows); a refusal is raised after the transaction, so its log row stays. Whether the
+    session is still open is checked by the insert's own triggers.
     """
     try:
         with acting_as_learner(learner_id):
-            created = _insert_learner_message(session, chat, content, client_message_id)
-            history = messages_of(session.pk)
-    except DatabaseError as refused:  # the session was completed, abandoned or is not theirs
-        raise TurnRefused(_refusal(refused)) from refused
-    message = next(m for m in history if str(m.client_message_id) == str(client_message_id))
-    answered = any(m.chat_type == chat and m.role != "user" and _after(m, message) for m in history)
-    request = None if answered else _request(session, chat, history)
-    return AcceptedTurn(message, created, request, _main_count(history, chat))
+            spent = allowance.spend(learner_id, session.pk, login_key)
+            if not isinstance(spent, Throttled):
+                return _take_turn(learner_id, session, chat, content, client_message_id, spent)
+    except DatabaseError as refused:
+        if constraint_name(refused) == "messages_session_not_completed":
+            raise TurnRefused(SCENE_OVER) from refused
+        raise TurnRefused("This session is no longer available.") from refused
+    raise spent
 
 
-def prepare_retry(learner_id, session_id, chat: str) -> tuple[ReplyRequest, int] | None:
-    """The request for a reply that failed: only when the chat ends with the learner's turn."""
+def _take_turn(learner_id, session, chat, content, client_message_id, spent) -> AcceptedTurn:
+    created = messages.add_learner_message(session.pk, chat, content, client_message_id)
+    if created and not claims.claim(session.pk, chat):
+        raise ReplyInFlight  # rolls the message back: the learner still has it
+    history = messages.of_session(session.pk)
+    message = next(m for m in history if m.client_message_id == client_message_id)
+    if message.chat_type != chat:
+        raise TurnRefused("That message was already sent in the other chat.")
+    main_count = _main_count_after_reply(history, chat)
+    if created and chat == Message.ChatType.MAIN and prompting.fills_the_scene(main_count - 1):
+        claims.release(session.pk, chat)  # the learner's message filled the scene
+        spent.give_back(learner_id, message_too=False)  # no model call follows
+        left = lifecycle.complete_session(
+            learner_id, session.pk, main_messages=main_count - 1, ended_by="cap"
+        )
+        return AcceptedTurn(message, created, None, main_count - 1, True, left)
+    # A resend whose reply never came (a failure, a restart) is answered now, unless a reply
+    # to it is already on its way.
+    wanted = not messages.answered(history, message) and (created or claims.claim(session.pk, chat))
+    if not wanted:
+        spent.give_back(learner_id, message_too=not created)
+        return AcceptedTurn(message, created, None, main_count)
+    request = prompting.build_request(
+        session.scenario, chat, history, scene_over=session.is_completed
+    )
+    return AcceptedTurn(message, created, request, main_count, calls_left=spent.calls_left)
+
+
+def prepare_retry(
+    learner_id, session_id, chat: str, login_key: str | None = None
+) -> tuple[ReplyRequest, int] | None:
+    """The request for a reply that failed or was interrupted: only when the chat ends with
+    the learner's turn, and only for the one caller that gets the chat's claim. It spends an
+    allowance like a new message (given back if there is nothing to retry)."""
     with acting_as_learner(learner_id):
-        session = _open_session(session_id)
-        history = messages_of(session_id)
-        in_chat = [m for m in history if m.chat_type == chat]
-        if not in_chat or in_chat[-1].role != "user":
+        spent = allowance.spend(learner_id, session_id, login_key)
+        if not isinstance(spent, Throttled):
+            session = lifecycle.find_session(learner_id, session_id)
+            if session is None:
+                raise TurnRefused("This session does not exist.")
+            if session.is_completed and chat == Message.ChatType.MAIN:
+                raise TurnRefused(SCENE_OVER)
+            history = messages.of_session(session_id)
+            if messages.awaits_reply(history, chat) and claims.claim(session_id, chat):
+                request = prompting.build_request(
+                    session.scenario, chat, history, scene_over=session.is_completed
+                )
+                return request, _main_count_after_reply(history, chat)
+            spent.give_back(learner_id, message_too=True)
             return None
-        return _request(session, chat, history), _main_count(history, chat)
+    raise spent
 
 
 def store_reply(
     learner_id, session_id, chat: str, text: str, done: ReplyDone, main_count: int, latency_ms: int
 ) -> StoredReply:
-    """Store a complete reply; complete the session when the scene ended or hit the hard cap."""
-    role = "scenario" if chat == "main" else "helper"
+    """Store a complete reply; complete the session when the scene ended or is full.
+
+    Raises ClaimLost (and stores nothing) if this process no longer holds the chat's claim, and
+    SessionGone if the session was deleted meanwhile.
+    """
     with acting_as_learner(learner_id):
-        message = Message.objects.create(
-            session_id=session_id, role=role, chat_type=chat, content=text
-        )
+        message = messages.add_reply(session_id, chat, text)
+        if not claims.release(session_id, chat):
+            raise ClaimLost  # rolls the reply back
         log_event(
             Event.API_CALL_COMPLETED,
             user_id=learner_id,
@@ -134,168 +149,57 @@ def store_reply(
             ended=done.ended,
             **done.usage,
         )
-        completed, left = False, None
-        if chat == "main" and (done.ended or main_count >= HARD_CAP):
-            completed = bool(
-                Session.objects.filter(pk=session_id, is_completed=False).update(is_completed=True)
+        left = None
+        if chat == Message.ChatType.MAIN and (done.ended or prompting.fills_the_scene(main_count)):
+            left = lifecycle.complete_session(
+                learner_id,
+                session_id,
+                main_messages=main_count,
+                ended_by="model" if done.ended else "cap",
             )
-            if completed:
-                profile = Profile.objects.get(pk=learner_id)
-                left = max(WEEKLY_LIMIT - profile.current_week_completion_count, 0)
-                log_event(
-                    Event.SCENARIO_COMPLETED,
-                    user_id=learner_id,
-                    session_id=session_id,
-                    main_messages=main_count,
-                    ended_by="model" if done.ended else "cap",
-                )
-        return StoredReply(message, main_count, completed, left)
+        return StoredReply(message, main_count, left is not None, left)
 
 
-def log_reply_failed(
+def release_failed_reply(
     learner_id, session_id, chat: str, error: ModelError, latency_ms: int, streamed_chars: int
 ) -> None:
-    event = Event.API_CALL_TIMEOUT if error.timeout else Event.API_CALL_FAILED
+    """A reply that will not come: give up the claim and log why (never any content)."""
+    if error.reason == "session_ended":
+        event, level = Event.REPLY_INTERRUPTED, Level.INFO
+    elif error.reason == "server_shutdown":
+        event, level = Event.REPLY_INTERRUPTED, Level.WARN
+    else:
+        event = Event.API_CALL_TIMEOUT if error.timeout else Event.API_CALL_FAILED
+        level = Level.ERROR
     with acting_as_learner(learner_id):
-        log_event(
-            event,
-            level=Level.ERROR,
-            user_id=learner_id,
-            session_id=session_id,
-            chat=chat,
-            reason=error.reason,
-            status=error.status,
-            latency_ms=latency_ms,
-            streamed_chars=streamed_chars,
-        )
+        claims.release(session_id, chat)
+        metadata = {"latency_ms": latency_ms, "streamed_chars": streamed_chars}
+        _log(event, level, learner_id, session_id, chat, error, **metadata)
 
 
-def log_retry(
-    learner_id, session_id, chat: str, attempt: int, delay: float, error: ModelError
+def log_chat_event(
+    learner_id,
+    session_id,
+    chat: str,
+    event: Event,
+    *,
+    failure: ModelError | None = None,
+    level: Level | None = None,
+    **metadata,
 ) -> None:
+    """An event of a turn or a reply (a call started, a retry, a failure), as the learner;
+    a model error's reason and status go with it, never any content."""
+    level = level or (Level.WARN if failure else Level.INFO)
     with acting_as_learner(learner_id):
-        log_event(
-            Event.API_RETRY_ATTEMPTED,
-            level=Level.WARN,
-            user_id=learner_id,
-            session_id=session_id,
-            chat=chat,
-            attempt=attempt,
-            delay_s=round(delay, 3),
-            reason=error.reason,
-            status=error.status,
-        )
+        _log(event, level, learner_id, session_id, chat, failure, **metadata)
 
 
-def _open_session(session_id) -> Session:
-    session = find_session(session_id)
-    if session is None:
-        raise TurnRefused("This session does not exist.")
-    if session.is_completed:
-        raise TurnRefused("This scene is over: no more messages.")
-    return session
+def _log(event, level, learner_id, session_id, chat, failure: ModelError | None, **metadata):
+    if failure is not None:
+        metadata.update(reason=failure.reason, status=failure.status)
+    log_event(event, level=level, user_id=learner_id, session_id=session_id, chat=chat, **metadata)
 
 
-def _insert_learner_message(session, chat, content, client_message_id) -> bool:
-    """True if stored now, False if this client_message_id was stored before (a resend)."""
-    # ON CONFLICT on the idempotency index: a resend after a reconnect is stored once (#46).
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO messages (id, session_id, role, chat_type, content, client_message_id)"
-            " VALUES (%s, %s, 'user', %s, %s, %s)"
-            " ON CONFLICT (session_id, client_message_id) WHERE client_message_id IS NOT NULL"
-            " DO NOTHING RETURNING id",
-            [uuid.uuid4(), session.pk, chat, content, client_message_id],
-        )
-        return cursor.fetchone() is not None
-
-
-def _after(message: Message, other: Message) -> bool:
-    return (message.sent_at, str(message.id)) > (other.sent_at, str(other.id))
-
-
-def _main_count(history: list[Message], chat: str) -> int:
-    count = sum(1 for m in history if m.chat_type == "main")
-    return count + 1 if chat == "main" else count  # the reply to come
-
-
-def log_call_started(learner_id, session_id, chat: str) -> None:
-    with acting_as_learner(learner_id):
-        log_event(Event.API_CALL_STARTED, user_id=learner_id, session_id=session_id, chat=chat)
-
-
-def _refusal(error: Exception) -> str:
-    if "is completed" in str(error):
-        return "This scene is over: no more messages."
-    return "This session is no longer available."
-
-
-def _request(session: Session, chat: str, history: list[Message]) -> ReplyRequest:
-    scenario = session.scenario
-    if chat == "main":
-        main = [m for m in history if m.chat_type == "main"]
-        count = len(main)  # the learner's message included
-        final = count >= HARD_CAP - 1
-        system = [{"type": "text", "text": load_prompt(scenario.code), "cache_control": CACHED}]
-        stage = (
-            "final"
-            if final
-            else "conclude"
-            if count >= CONCLUDE_AT
-            else ("soft" if count >= SOFT_CAP else None)
-        )
-        if stage:
-            system.append({"type": "text", "text": STEERING[stage]})
-        return ReplyRequest(
-            kind="character",
-            scenario_code=scenario.code,
-            system=system,
-            messages=_cache_prefix(_as_turns(main, "(The learner walks up.)"), -1),
-            turn=sum(1 for m in main if m.role == "user"),
-            final=final,
-            tools=[END_TOOL],
-        )
-    helper = [m for m in history if m.chat_type == "helper"]
-    roleplay = [m for m in history if m.chat_type == "main"][-HELPER_CONTEXT_MESSAGES:]
-    context = "\n".join(
-        f"{'Learner' if m.role == 'user' else 'Character'}: {m.content}" for m in roleplay
-    )
-    system = [
-        {"type": "text", "text": load_prompt(HELPER), "cache_control": CACHED},
-        {"type": "text", "text": f"Scenario: {scenario.emoji} {scenario.title}."},
-    ]
-    # The role-play so far rides with the newest question only, so the earlier turns stay a
-    # stable prefix, cached up to the helper's last answer.
-    messages = _cache_prefix(_as_turns(helper, "(The learner opens the helper chat.)"), -2)
-    messages[-1]["content"].insert(
-        0, {"type": "text", "text": f"<roleplay_so_far>\n{context}\n</roleplay_so_far>"}
-    )
-    return ReplyRequest(
-        kind="helper",
-        scenario_code=scenario.code,
-        system=system,
-        messages=messages,
-        turn=sum(1 for m in helper if m.role == "user"),
-    )
-
-
-def _as_turns(messages: list[Message], opening: str) -> list[dict]:
-    """Messages as alternating user/assistant turns, starting with the user."""
-    turns: list[dict] = []
-    for message in messages:
-        role = "user" if message.role == "user" else "assistant"
-        if turns and turns[-1]["role"] == role:  # e.g. a second try after a failed reply
-            turns[-1]["content"].append({"type": "text", "text": message.content})
-        else:
-            turns.append({"role": role, "content": [{"type": "text", "text": message.content}]})
-    if not turns or turns[0]["role"] != "user":
-        turns.insert(0, {"role": "user", "content": [{"type": "text", "text": opening}]})
-    return turns
-
-
-def _cache_prefix(turns: list[dict], index: int) -> list[dict]:
-    """Mark turns[index] as the end of the prefix the API may cache (earlier turns, #prompt
-    caching), so a long session does not pay full price for its history every turn."""
-    if len(turns) >= abs(index):
-        turns[index]["content"][-1]["cache_control"] = CACHED
-    return turns
+def _main_count_after_reply(history: list[Message], chat: str) -> int:
+    count = len(messages.in_chat(history, Message.ChatType.MAIN))
+    return count + 1 if chat == Message.ChatType.MAIN else count

@@ -3,5 +3,7 @@ from django.urls import path
 from chat import views
 
 urlpatterns = [
+    path("scenarios/<slug:code>/start/", views.start_scenario, name="start_scenario"),
     path("sessions/<uuid:session_id>/", views.chat_page, name="session"),
+    path("history/<uuid:session_id>/", views.transcript, name="transcript"),
 ]

@@ -1,41 +1,90 @@
+from uuid import UUID
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
-from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
-from chat import frames
-from chat.model import is_offline
-from chat.turns import find_session, messages_of
-from scenarios.lifecycle import restore_session
-from scenarios.models import Session
-from scenarios.views import JUST_STARTED
+from chat import allowance, conversations, frames
+from chat.models import Message
+from chat.providers import is_offline
+from scenarios import lifecycle
+from scenarios.lifecycle import ActiveSessionExists, WeeklyLimitReached
+from scenarios.models import Scenario, Session
+
+# Marks the session a learner has just started, so opening it is not logged as a restore.
+JUST_STARTED = "just_started_session"
 
 
 @login_required
-def chat_page(request, session_id):
-    """The dual chat of the learner's active session (404 for anyone else's)."""
-    session = None
+@require_POST
+def start_scenario(request: HttpRequest, code: str) -> HttpResponse:
+    scenario = get_object_or_404(Scenario, code=code, is_active=True)
+    replace_active = request.POST.get("replace_active") == "yes"
+    try:
+        session = conversations.start(request.user.pk, scenario, replace_active=replace_active)
+    except WeeklyLimitReached:
+        return redirect("home")  # the picker says so, once, with the time the week resets
+    except ActiveSessionExists as asked:
+        context = {"scenario": scenario, "active": asked.session}
+        return render(request, "chat/confirm_replace.html", context)
+    request.session[JUST_STARTED] = str(session.pk)
+    return redirect("session", session_id=session.pk)
+
+
+@login_required
+@require_GET
+def chat_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    """The dual chat of one of the learner's sessions (404 for anyone else's). A completed
+    session keeps its helper open, for questions about the scene."""
     if request.session.pop(JUST_STARTED, None) != str(session_id):
         try:  # coming back to an active session: logged as session_restored
-            session = restore_session(request.user.pk, session_id)
+            lifecycle.restore_session(request.user.pk, session_id)
         except Session.DoesNotExist:
             pass  # completed, or not theirs: handled below
-    session = session or find_session(session_id)  # the request runs as this learner
-    if session is None:
+    shown = conversations.load(request.user.pk, session_id)
+    if shown is None:
         raise Http404("No such session.")
+    session = shown.session
+    completion = None
     if session.is_completed:
-        return redirect(reverse("transcript", args=[session.pk]))
-    messages = messages_of(session_id)
+        left = lifecycle.weekly_allowance(request.user.pk).left
+        completion = frames.completion(session.pk, left)
     return render(
         request,
         "chat/session.html",
         {
             "session": session,
-            "main_messages": [m for m in messages if m.chat_type == "main"],
-            "helper_messages": [m for m in messages if m.chat_type == "helper"],
-            "progress": frames.progress(session.message_count_main),
+            "character": session.scenario.title,
+            "panes": frames.panes(shown, live={}),
+            "progress": frames.page_progress(shown),
+            "completion": completion,
+            "calls_left": _calls_left_if_low(request.user),
             "offline": is_offline(),
             "max_length": settings.CHAT_MESSAGE_MAX_LENGTH,
         },
     )
+
+
+@login_required
+@require_GET
+def transcript(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    """A completed session, both chats, read-only (an active one opens its chat instead)."""
+    shown = conversations.load(request.user.pk, session_id, replies=False)
+    if shown is None:
+        raise Http404("No such session.")
+    if not shown.session.is_completed:
+        return redirect("session", session_id=session_id)
+    context = {
+        "session": shown.session,
+        "character": shown.session.scenario.title,
+        "main_messages": shown.in_chat(Message.ChatType.MAIN),
+        "helper_messages": shown.in_chat(Message.ChatType.HELPER),
+    }
+    return render(request, "chat/transcript.html", context)
+
+
+def _calls_left_if_low(user) -> int | None:
+    left = allowance.calls_left(user.email)
+    return left if left <= frames.budget_warning() else None

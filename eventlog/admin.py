@@ -1,12 +1,12 @@
 import json
-from uuid import UUID
 
 from django.contrib import admin
 from django.db.models import Q
 from django.utils.html import format_html
 
-from accounts.admin_access import ReadOnlyStaffModelAdmin
 from eventlog.models import Log
+from lib.ids import parse_uuid
+from lib.staff_admin import ReadOnlyStaffModelAdmin
 
 
 @admin.register(Log)
@@ -25,9 +25,8 @@ class LogAdmin(ReadOnlyStaffModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
-        try:
-            wanted = UUID(search_term.strip())
-        except ValueError:
+        wanted = parse_uuid(search_term)
+        if wanted is None:
             return queryset.none(), False
         return (
             queryset.filter(

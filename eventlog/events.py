@@ -3,9 +3,47 @@
 import json
 from uuid import UUID
 
-from django.db import connection
+from django.db import connection, models
 
-from eventlog.models import Event, Level
+
+class Level(models.TextChoices):
+    ERROR = "error"
+    WARN = "warn"
+    INFO = "info"
+    DEBUG = "debug"
+
+
+class Event(models.TextChoices):
+    API_CALL_STARTED = "api_call_started"
+    API_CALL_COMPLETED = "api_call_completed"
+    API_CALL_FAILED = "api_call_failed"
+    API_CALL_TIMEOUT = "api_call_timeout"
+    API_RETRY_ATTEMPTED = "api_retry_attempted"
+    REPLY_INTERRUPTED = "reply_interrupted"
+    USER_REGISTERED = "user_registered"
+    USER_LOGIN_SUCCESS = "user_login_success"
+    USER_LOGIN_FAILED = "user_login_failed"
+    USER_LOGOUT = "user_logout"
+    PASSWORD_RESET_REQUESTED = "password_reset_requested"
+    PASSWORD_RESET_COMPLETED = "password_reset_completed"
+    ACCOUNT_DELETED = "account_deleted"
+    SCENARIO_STARTED = "scenario_started"
+    SCENARIO_COMPLETED = "scenario_completed"
+    SCENARIO_ABANDONED = "scenario_abandoned"
+    SESSION_CREATED = "session_created"
+    SESSION_RESTORED = "session_restored"
+    SESSION_EXPIRATION_CLEANUP = "session_expiration_cleanup"
+    RATE_LIMIT_CHECKED = "rate_limit_checked"
+    RATE_LIMIT_EXCEEDED = "rate_limit_exceeded"
+    WEEKLY_LIMIT_REACHED = "weekly_limit_reached"
+    WEEKLY_LIMIT_RESET = "weekly_limit_reset"
+    DATABASE_ERROR = "database_error"
+    CLEANUP_JOB_EXECUTED = "cleanup_job_executed"
+    UNKNOWN_ERROR = "unknown_error"
+
+
+def event_choices() -> list[tuple[str, str]]:
+    return Event.choices
 
 
 def log_event(
@@ -19,8 +57,10 @@ def log_event(
     """Record an event through `write_log()`, the database's one door into `logs`.
 
     Works in any row-level security context (learner, staff or none); an event about a session
-    that has just been deleted keeps its id in `metadata`.
+    that has just been deleted keeps its id in `metadata`. Only the events named in `Event`
+    are written (ValueError for any other).
     """
+    event, level = Event(event), Level(level)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT write_log(%s, %s, %s, %s, %s::jsonb)",

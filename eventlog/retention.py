@@ -4,15 +4,9 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
-from accounts.rls import acting_as_staff
+from lib.rls import acting_as_staff
 
 LOG_RETENTION = timedelta(days=30)
-
-
-def retention_cutoff() -> datetime:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT now() - %s", [LOG_RETENTION])
-        return cursor.fetchone()[0]
 
 
 def count_old_logs(cutoff: datetime) -> int:
@@ -24,7 +18,7 @@ def count_old_logs(cutoff: datetime) -> int:
 def delete_old_logs_batch(cutoff: datetime, limit: int) -> int:
     """Delete up to `limit` logs older than `cutoff`, oldest first, in one transaction."""
     with acting_as_staff(), connection.cursor() as cursor:
-        # MATERIALIZED: the batch is picked once (see scenarios/expiry.py).
+        # MATERIALIZED: the batch is picked once, so the LIMIT bounds it.
         cursor.execute(
             "WITH batch AS MATERIALIZED ("
             " SELECT id FROM logs WHERE created_at < %(cutoff)s"

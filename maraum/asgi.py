@@ -8,18 +8,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maraum.settings")
 django_asgi_app = get_asgi_application()
 
 # Imported after Django is set up.
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from accounts.channels_auth import SessionAuthMiddlewareStack  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from maraum.websocket_origin import SameOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # Session-cookie authentication; a page from another origin cannot open the socket.
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        "websocket": SameOriginValidator(
+            SessionAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
     }
 )

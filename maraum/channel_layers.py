@@ -1,4 +1,4 @@
-"""The default, in-process channel layer, tuned for many concurrent streams."""
+"""The channel layers: in-process by default, Redis to run several processes."""
 
 import time
 
@@ -17,3 +17,16 @@ class ThrottledInMemoryChannelLayer(InMemoryChannelLayer):
         if now - self._last_cleaned >= 1.0:
             self._last_cleaned = now
             super()._clean_expired()
+
+
+# channels-redis waits up to 5 s for a message on a blocking read (its brpop_timeout);
+# redis-py 8 times any socket read out after 5 s by default, so every idle socket died
+# after 5 s with "Timeout reading". The read timeout must outlast the wait.
+REDIS_SOCKET_TIMEOUT = 15
+
+
+def redis_layer(url: str) -> dict:
+    return {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": url, "socket_timeout": REDIS_SOCKET_TIMEOUT}]},
+    }

@@ -2,10 +2,19 @@
 
 uvloop's event loop roughly halved the time a loaded server adds to streamed replies
 (bench/chat_latency.py); without it (Windows) this is plain Daphne.
+
+Request bodies over MAX_REQUEST_BODY_BYTES are refused (413) before they are read.
+
+SIGTERM stops the server gracefully: it stops listening (a load balancer sends new connections
+to the other processes), takes no new chat turns, gives the replies in flight SHUTDOWN_GRACE
+seconds to finish and be stored, closes the chat sockets with 4012 (the pages reconnect), and
+exits. SIGINT (Ctrl+C) stops at once, as Daphne does.
 """
 
 import asyncio
 import contextlib
+import logging
+import signal
 
 with contextlib.suppress(ImportError):
     import uvloop
@@ -13,7 +22,97 @@ with contextlib.suppress(ImportError):
     # Daphne creates its event loop when daphne.server is imported: set the policy first.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
+import daphne.http_protocol
 from daphne.cli import CommandLineInterface
+from daphne.server import Server
+
+logger = logging.getLogger("maraum.serve")
+
+TOO_LARGE = (
+    b"HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: 26\r\nConnection: close\r\n\r\nThat request is too large.\n"
+)
+
+
+class BoundedWebRequest(daphne.http_protocol.WebRequest):
+    """Refuses a request body over MAX_REQUEST_BODY_BYTES before reading it: at once by its
+    declared length, and a chunked body as soon as it passes the limit. Daphne would buffer
+    the whole body and then queue all of it to the app in memory; it has no setting for this,
+    so its request class is replaced (below)."""
+
+    received = 0
+    refused = False
+
+    def gotLength(self, length):
+        from django.conf import settings
+
+        if length is not None and length > settings.MAX_REQUEST_BODY_BYTES:
+            self._refuse()
+        super().gotLength(None if self.refused else length)
+
+    def handleContentChunk(self, data):
+        from django.conf import settings
+
+        if self.refused:
+            return
+        self.received += len(data)
+        if self.received > settings.MAX_REQUEST_BODY_BYTES:
+            self._refuse()
+            return
+        super().handleContentChunk(data)
+
+    def process(self):
+        if not self.refused:
+            super().process()
+
+    def _refuse(self):
+        self.refused = True
+        self.channel.transport.write(TOO_LARGE)
+        self.channel.transport.loseConnection()
+
+
+daphne.http_protocol.WebRequest = BoundedWebRequest  # what HTTPFactory builds requests with
+
+
+class DrainingServer(Server):
+    def run(self):
+        from twisted.internet import reactor
+
+        self.ports = []
+        self.draining = False
+        reactor.callWhenRunning(self._handle_sigterm)
+        super().run()
+
+    def listen_success(self, port):
+        self.ports.append(port)
+        super().listen_success(port)
+
+    def _handle_sigterm(self):
+        loop = asyncio.get_event_loop()
+        loop.add_signal_handler(signal.SIGTERM, lambda: loop.create_task(self._drain()))
+
+    async def _drain(self):
+        if self.draining:
+            return
+        self.draining = True
+        from django.conf import settings
+        from twisted.internet import reactor
+
+        from chat import consumers, replies
+
+        for port in self.ports:
+            port.stopListening()
+        logger.info("SIGTERM: draining for up to %s s", settings.SHUTDOWN_GRACE)
+        interrupted = await replies.drain(settings.SHUTDOWN_GRACE)
+        logger.info("drained; %d replies interrupted", interrupted)
+        with contextlib.suppress(TimeoutError):
+            await consumers.close_all_sockets()
+        reactor.stop()
+
+
+class MaraumCommandLine(CommandLineInterface):
+    server_class = DrainingServer
+
 
 if __name__ == "__main__":
-    CommandLineInterface.entrypoint()
+    MaraumCommandLine.entrypoint()

@@ -1,5 +1,6 @@
 """Maraum settings: one file, driven by environment variables (a `.env` file is read if present)."""
 
+import os
 import secrets
 from pathlib import Path
 
@@ -10,22 +11,41 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / ".data"
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")  # optional: a missing file is fine
+if (BASE_DIR / ".env").is_file():  # optional: without one, the environment alone counts
+    environ.Env.read_env(BASE_DIR / ".env")
 
 
-def _dev_secret_key() -> str:
-    # Without SECRET_KEY we keep a random one under .data/ so sessions survive restarts.
-    path = DATA_DIR / "secret_key"
+def dev_secret_key(path: Path) -> str:
+    # Without SECRET_KEY we keep a random one under .data/, readable by its owner only, so
+    # sessions survive restarts.
     if not path.exists():
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(50))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)  # one written by an earlier version was readable by everyone
     return path.read_text().strip()
 
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="") or _dev_secret_key()
+SECRET_KEY = env.str("SECRET_KEY", default="") or dev_secret_key(DATA_DIR / "secret_key")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- HTTPS ------------------------------------------------------------------------------------
+# On by default unless DEBUG: redirect to https, HSTS, cookies sent over https only. `make run`
+# serves plain http on localhost and sets HTTPS=false; so do the tests.
+HTTPS = env.bool("HTTPS", default=not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (deploy/ does): trust it.
+if env.bool("BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
     "daphne",
@@ -37,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "channels",
+    "django_htmx",
     "accounts",
     "scenarios",
     "chat",
@@ -47,15 +68,24 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # One transaction per request; the session and user load as maraum_auth (lib/rls.py).
+    "accounts.middleware.AccountsRoleMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",  # request.htmx: the request came from htmx
+    "accounts.middleware.PrivatePagesMiddleware",
     # Runs each request as the learner (or staff) that row-level security keys on.
     "accounts.middleware.RowLevelSecurityMiddleware",
 ]
+
+# Request bodies: Daphne refuses larger ones before reading them (maraum/serve.py); Django's
+# own form limit matches.
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 
 ROOT_URLCONF = "maraum.urls"
 ASGI_APPLICATION = "maraum.asgi.application"
@@ -76,14 +106,24 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------
-# DATABASE_URL picks a server; without it the embedded PostgreSQL under .data/ is used.
+# DATABASE_URL is the runtime login (owns nothing; reaches data only through the policy roles
+# of lib/rls.py); DATABASE_OWNER_URL the owner, that `migrate` runs as (defaults to
+# DATABASE_URL: one role for both, which check_setup reports). Without DATABASE_URL the
+# embedded PostgreSQL under .data/ is used, set up with both roles.
 DATABASE_URL = env.str("DATABASE_URL", default="")
+DATABASE_OWNER_URL = env.str("DATABASE_OWNER_URL", default="")
 if not DATABASE_URL:
-    from maraum.embedded_db import embedded_database_url
+    from lib.embedded_db import embedded_database_urls
 
-    DATABASE_URL = embedded_database_url(DATA_DIR)
+    DATABASE_URL, DATABASE_OWNER_URL = embedded_database_urls(DATA_DIR)
 
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+_owner = env.db_url_config(DATABASE_OWNER_URL or DATABASE_URL)
+DATABASE_OWNER_CREDENTIALS = {"USER": _owner["USER"], "PASSWORD": _owner["PASSWORD"]}
+DATABASE_RUNTIME_CREDENTIALS = {
+    "USER": DATABASES["default"]["USER"],
+    "PASSWORD": DATABASES["default"]["PASSWORD"],
+}
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if env.bool("DATABASE_POOL", default=False):
@@ -112,17 +152,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Failed logins: at most LOGIN_FAILURE_LIMIT per account and per client address within
-# LOGIN_FAILURE_WINDOW seconds; then locked until the window (from the first failure) ends.
-LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
-LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=15 * 60)
+# Throttles (accounts/throttles.py): token buckets in the database, "N/second|minute|hour|day".
+# A failed login costs a token of its account (or, from a browser that has logged in to that
+# account before, of that browser) and of the client address; a success costs nothing.
+LOGIN_ATTEMPTS_PER_ACCOUNT = env.str("LOGIN_ATTEMPTS_PER_ACCOUNT", default="10/hour")
+LOGIN_ATTEMPTS_PER_DEVICE = env.str("LOGIN_ATTEMPTS_PER_DEVICE", default="10/hour")
+LOGIN_ATTEMPTS_PER_ADDRESS = env.str("LOGIN_ATTEMPTS_PER_ADDRESS", default="100/hour")
+SIGNUPS_PER_ADDRESS = env.str("SIGNUPS_PER_ADDRESS", default="10/hour")
+SIGNUPS_PER_EMAIL = env.str("SIGNUPS_PER_EMAIL", default="3/hour")
+PASSWORD_RESETS_PER_ADDRESS = env.str("PASSWORD_RESETS_PER_ADDRESS", default="10/hour")
+PASSWORD_RESETS_PER_EMAIL = env.str("PASSWORD_RESETS_PER_EMAIL", default="3/hour")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
-# --- Cache (login throttling) ------------------------------------------------------------------
-# The default is per process: with several processes set CACHE_URL (e.g. redis://...).
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+# --- Cache ------------------------------------------------------------------------------------
+# Maraum keeps nothing in Django's cache (throttles are in the database); Django's default.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Email (password reset) -------------------------------------------------------------------
 # EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587; default: printed to the console.
@@ -148,12 +194,9 @@ CONTENT_SECURITY_POLICY = {
 # --- Channels -----------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
-        }
-    }
+    from maraum.channel_layers import redis_layer
+
+    CHANNEL_LAYERS = {"default": redis_layer(REDIS_URL)}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "maraum.channel_layers.ThrottledInMemoryChannelLayer"}}
 
@@ -183,7 +226,7 @@ LOGGING = {
 }
 
 # --- The model ------------------------------------------------------------------------------
-# Without ANTHROPIC_API_KEY the app runs the offline scripted partner (chat/offline.py).
+# Without ANTHROPIC_API_KEY the app runs the offline partner (chat/providers/).
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
 ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="") or None
 CHARACTER_MODEL = env.str("CHARACTER_MODEL", default="claude-sonnet-4-6")
@@ -201,6 +244,16 @@ PROMPTS_DIR = BASE_DIR / "prompts"
 
 # --- The chat -------------------------------------------------------------------------------
 CHAT_MESSAGE_MAX_LENGTH = env.int("CHAT_MESSAGE_MAX_LENGTH", default=1000)
-CHAT_RATE_LIMIT = env.int("CHAT_RATE_LIMIT", default=12)  # learner messages...
-CHAT_RATE_WINDOW = env.float("CHAT_RATE_WINDOW", default=60.0)  # ...per this many seconds
+CHAT_MESSAGES_PER_LEARNER = env.str("CHAT_MESSAGES_PER_LEARNER", default="12/minute")
+# Model calls (character, helper, retries) per learner and day, counted per email so that a
+# deleted and re-created account starts with what was left. Shown when it runs low.
+MODEL_CALLS_PER_DAY = env.int("MODEL_CALLS_PER_DAY", default=200)
 CHAT_FRAME_INTERVAL = env.float("CHAT_FRAME_INTERVAL", default=0.05)  # ≤ 20 frames/s a reply
+CHAT_SOCKETS_PER_SESSION = env.int("CHAT_SOCKETS_PER_SESSION", default=6)  # open tabs per chat
+CHAT_SOCKETS_PER_LEARNER = env.int("CHAT_SOCKETS_PER_LEARNER", default=12)  # ...per learner
+# Reply claims (chat/claims.py): renewed every REPLY_HEARTBEAT seconds while a reply streams; a
+# claim not renewed for REPLY_STALE_AFTER seconds belongs to a process that died mid-reply.
+REPLY_HEARTBEAT = env.float("REPLY_HEARTBEAT", default=2.0)
+REPLY_STALE_AFTER = env.float("REPLY_STALE_AFTER", default=10.0)
+# On SIGTERM, replies in flight get this many seconds to finish before the process stops.
+SHUTDOWN_GRACE = env.float("SHUTDOWN_GRACE", default=25.0)

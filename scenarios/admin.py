@@ -1,26 +1,16 @@
-from uuid import UUID
-
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
-from django.db.models import Count, F, Q
+from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from accounts.admin_access import StaffModelAdmin
-from chat.admin import MessageInline
+from lib.staff_admin import StaffModelAdmin
 from scenarios.models import Scenario, Session
-
-
-def _parse_uuid(text: str) -> UUID | None:
-    try:
-        return UUID(text.strip())
-    except ValueError:
-        return None
 
 
 def _deletion_refused(request, scenarios, error: Exception | None = None) -> None:
@@ -139,72 +129,3 @@ class ScenarioAdmin(StaffModelAdmin):
         return TemplateResponse(
             request, "admin/scenarios/scenario/deactivate_confirmation.html", context
         )
-
-
-@admin.register(Session)
-class SessionAdmin(StaffModelAdmin):
-    list_display = (
-        "id",
-        "learner",
-        "scenario",
-        "is_completed",
-        "started_at",
-        "last_activity_at",
-        "message_count",
-        "duration",
-    )
-    list_filter = ("scenario", "is_completed", "started_at")
-    list_select_related = ("user", "scenario")
-    search_fields = ("user__email",)
-    search_help_text = "A learner's email (or part of it), or a session id or learner id."
-    ordering = ("-started_at",)
-    show_full_result_count = False
-    readonly_fields = (
-        "id",
-        "learner",
-        "scenario",
-        "is_completed",
-        "started_at",
-        "last_activity_at",
-        "completed_at",
-        "message_count_main",
-        "message_count_helper",
-        "duration",
-        "updated_at",
-    )
-    fields = readonly_fields
-    inlines = (MessageInline,)
-
-    def has_add_permission(self, request):
-        return False  # sessions are started by learners
-
-    def has_change_permission(self, request, obj=None):
-        return False  # counts and timings belong to the database's triggers
-
-    def get_search_results(self, request, queryset, search_term):
-        session_or_learner = _parse_uuid(search_term)
-        if session_or_learner is not None:
-            return (
-                queryset.filter(Q(pk=session_or_learner) | Q(user_id=session_or_learner)),
-                False,
-            )
-        return super().get_search_results(request, queryset, search_term)
-
-    @admin.display(description="learner", ordering="user__email")
-    def learner(self, obj: Session) -> str:
-        url = reverse("admin:accounts_user_change", args=[obj.user_id])
-        return format_html('<a href="{}">{}</a>', url, obj.user.email)
-
-    @admin.display(
-        description="messages", ordering=F("message_count_main") + F("message_count_helper")
-    )
-    def message_count(self, obj: Session) -> int:
-        return obj.message_count_main + obj.message_count_helper
-
-    @admin.display(description="duration", ordering="duration_seconds")
-    def duration(self, obj: Session) -> str:
-        if obj.duration_seconds is None:
-            return "-"
-        minutes, seconds = divmod(obj.duration_seconds, 60)
-        hours, minutes = divmod(minutes, 60)
-        return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"

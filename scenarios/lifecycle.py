@@ -1,25 +1,30 @@
-"""A learner's sessions from start to finish: the one place the views, the chat consumer and
-the admin go through to start, find, restore and abandon a session.
+"""A learner's sessions from start to finish, and the week they count in: the one place the
+views, the chat, the admin and the ops commands go through to start, find, restore, complete,
+abandon and expire a session, and to read or roll over a learner's week.
 
-Every function acts as the given learner (row-level security) inside its own transaction or
-savepoint, so it can be called from a request (already in one) or from the chat consumer.
+The week itself (three completions, Monday 00:00 UTC) is the database's: `learner_week()` reads
+it and `roll_week_over()` moves an ended week on, for the completion trigger, the start of a
+scene and the weekly reset alike (scenarios migrations).
+
+Every learner function acts as the given learner (row-level security) inside its own
+transaction or savepoint (reads join the caller's), so it can be called from a request
+(already acting as that learner: no query is added) or from the chat.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 
-from accounts.models import Profile
-from accounts.rls import acting_as_learner
-from chat.models import Message
-from eventlog.events import log_event
-from eventlog.models import Event
+from eventlog.events import Event, log_event
+from lib.postgres import constraint_name
+from lib.rls import acting_as_learner, acting_as_staff
 from scenarios.models import Scenario, Session
 
 WEEKLY_COMPLETION_LIMIT = 3  # decision 18: three completed conversations a week
+SESSION_EXPIRY = timedelta(days=7)  # decision 4: an unfinished session is deleted after a week
 
 
 class WeeklyLimitReached(Exception):
@@ -41,8 +46,8 @@ class ActiveSessionExists(Exception):
 @dataclass(frozen=True)
 class WeeklyAllowance:
     completed: int
-    limit: int
     resets_at: datetime
+    limit: int = WEEKLY_COMPLETION_LIMIT
 
     @property
     def left(self) -> int:
@@ -53,37 +58,77 @@ class WeeklyAllowance:
         return self.completed >= self.limit
 
 
-def next_week_start(moment: datetime) -> datetime:
-    """The Monday 00:00 UTC after `moment` (the database's `next_week_start()`, seed #2)."""
-    day = moment.astimezone(UTC).date()
-    monday = day - timedelta(days=day.weekday()) + timedelta(days=7)
-    return datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
+# --- The week ---------------------------------------------------------------------------------
 
 
-def weekly_allowance(profile: Profile, *, now: datetime | None = None) -> WeeklyAllowance:
-    """What the picker shows; an overdue week counts as a fresh one (reset lazily at start)."""
-    now = now or timezone.now()
-    if profile.week_reset_date <= now:
-        return WeeklyAllowance(0, WEEKLY_COMPLETION_LIMIT, next_week_start(now))
-    return WeeklyAllowance(
-        profile.current_week_completion_count, WEEKLY_COMPLETION_LIMIT, profile.week_reset_date
-    )
+def weekly_allowance(learner_id: UUID | str) -> WeeklyAllowance:
+    """The learner's week as it stands now (an ended week reads as the current one)."""
+    with acting_as_learner(learner_id, savepoint=False), connection.cursor() as cursor:
+        cursor.execute("SELECT completed, resets_at FROM learner_week(%s)", [learner_id])
+        return WeeklyAllowance(*cursor.fetchone())
+
+
+def week_ends() -> datetime:
+    """When the current week ends for everyone: the next Monday 00:00 UTC."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT next_week_start(now())")
+        return cursor.fetchone()[0]
+
+
+def count_ended_weeks() -> tuple[int, datetime | None]:
+    """Profiles whose week has ended, and the oldest such end (for a dry run)."""
+    with acting_as_staff(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), min(week_reset_date) FROM profiles WHERE week_reset_date <= now()"
+        )
+        return cursor.fetchone()
+
+
+def roll_weeks_over(limit: int) -> tuple[int, datetime | None]:
+    """Roll up to `limit` ended weeks over, in one transaction: (how many, the oldest end).
+    Rows are locked with SKIP LOCKED and re-checked, so concurrent runs share the work."""
+    with acting_as_staff(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH due AS MATERIALIZED (  -- picked once: see expire_sessions()
+              SELECT id, week_reset_date AS ended FROM profiles WHERE week_reset_date <= now()
+              ORDER BY week_reset_date, id LIMIT %s FOR UPDATE SKIP LOCKED
+            )
+            SELECT count(*), min(ended) FROM due WHERE roll_week_over(id)
+            """,
+            [limit],
+        )
+        return cursor.fetchone()
+
+
+# --- Finding sessions -------------------------------------------------------------------------
+
+
+def find_session(learner_id: UUID | str, session_id: UUID | str) -> Session | None:
+    """One of the learner's sessions, active or completed, with its scenario; None for anyone
+    else's (row-level security hides them) or none at all."""
+    with acting_as_learner(learner_id, savepoint=False):
+        return Session.objects.with_scenario().of(learner_id).filter(pk=session_id).first()
 
 
 def active_session(learner_id: UUID | str) -> Session | None:
     """The learner's one incomplete session, with its scenario, or None."""
-    with acting_as_learner(learner_id):
-        return (
-            Session.objects.select_related("scenario")
-            .filter(user_id=learner_id, is_completed=False)
-            .first()
-        )
+    with acting_as_learner(learner_id, savepoint=False):
+        return Session.objects.with_scenario().of(learner_id).active().first()
+
+
+# --- A session's life -------------------------------------------------------------------------
 
 
 def start_session(
-    learner_id: UUID | str, scenario: Scenario, *, replace_active: bool = False
+    learner_id: UUID | str,
+    scenario: Scenario,
+    *,
+    replace_active: bool = False,
+    then: Callable[[Session], None] | None = None,
 ) -> Session:
-    """Start `scenario` for the learner, with its two opening messages, in one transaction.
+    """Start `scenario` for the learner; `then(session)` runs in the same transaction (the chat
+    adds the opening lines there), so a session never exists without them.
 
     Raises WeeklyLimitReached when this week's completions are used up, and
     ActiveSessionExists when another session is active and `replace_active` is false (with
@@ -94,12 +139,15 @@ def start_session(
         if refusal is None:
             try:
                 with transaction.atomic():
-                    return _create_session(learner_id, scenario)
+                    session = _create_session(learner_id, scenario)
+                    if then is not None:
+                        then(session)
+                    return session
             except IntegrityError as error:
                 # The unique index on active sessions is the last line of defence.
-                if "idx_sessions_one_active_per_user" not in str(error):
+                if constraint_name(error) != "idx_sessions_one_active_per_user":
                     raise
-                refusal = ActiveSessionExists(_active_session_row(learner_id))
+                refusal = ActiveSessionExists(Session.objects.of(learner_id).active().get())
     # Raised outside the savepoint, so the refusal's log rows are kept.
     raise refusal
 
@@ -107,11 +155,33 @@ def start_session(
 def restore_session(learner_id: UUID | str, session_id: UUID | str) -> Session:
     """The learner comes back to their active session; Session.DoesNotExist if it is not one."""
     with acting_as_learner(learner_id):
-        session = Session.objects.select_related("scenario").get(
-            pk=session_id, user_id=learner_id, is_completed=False
-        )
+        session = Session.objects.with_scenario().of(learner_id).active().get(pk=session_id)
         log_event(Event.SESSION_RESTORED, user_id=learner_id, session_id=session.pk)
         return session
+
+
+def complete_session(
+    learner_id: UUID | str, session_id: UUID | str, *, main_messages: int, ended_by: str
+) -> int | None:
+    """Complete the learner's active session: the database stamps `completed_at`, the duration
+    and the week's count. Returns the completions left this week, or None if the session was
+    not active (already completed, or gone)."""
+    with acting_as_learner(learner_id):
+        if (
+            not Session.objects.of(learner_id)
+            .active()
+            .filter(pk=session_id)
+            .update(is_completed=True)
+        ):
+            return None
+        log_event(
+            Event.SCENARIO_COMPLETED,
+            user_id=learner_id,
+            session_id=session_id,
+            main_messages=main_messages,
+            ended_by=ended_by,
+        )
+        return weekly_allowance(learner_id).left
 
 
 def abandon_session(learner_id: UUID | str, session_id: UUID | str) -> bool:
@@ -120,35 +190,81 @@ def abandon_session(learner_id: UUID | str, session_id: UUID | str) -> bool:
         return _abandon(learner_id, session_id)
 
 
-def _lock_profile_and_check_week(learner_id: UUID | str) -> WeeklyAllowance:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT * FROM begin_scenario_start()")
-        completed, resets_at, was_reset = cursor.fetchone()
-    if was_reset:
-        log_event(Event.WEEKLY_LIMIT_RESET, user_id=learner_id)
-    log_event(
-        Event.RATE_LIMIT_CHECKED,
-        user_id=learner_id,
-        completions_this_week=completed,
-        limit=WEEKLY_COMPLETION_LIMIT,
-    )
-    return WeeklyAllowance(completed, WEEKLY_COMPLETION_LIMIT, resets_at)
+@dataclass
+class ExpiredSessions:
+    sessions: int = 0
+    messages: int = 0
+    oldest_last_activity: datetime | None = None
+    newest_last_activity: datetime | None = None
+
+    def add(self, other: "ExpiredSessions") -> None:
+        self.sessions += other.sessions
+        self.messages += other.messages
+        self.oldest_last_activity = min(
+            filter(None, (self.oldest_last_activity, other.oldest_last_activity)), default=None
+        )
+        self.newest_last_activity = max(
+            filter(None, (self.newest_last_activity, other.newest_last_activity)), default=None
+        )
+
+
+def count_expired_sessions(cutoff: datetime) -> ExpiredSessions:
+    with acting_as_staff(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), coalesce(sum(message_count_main + message_count_helper), 0),"
+            " min(last_activity_at), max(last_activity_at)"
+            " FROM sessions WHERE NOT is_completed AND last_activity_at < %s",
+            [cutoff],
+        )
+        return ExpiredSessions(*cursor.fetchone())
+
+
+def expire_sessions(cutoff: datetime, limit: int) -> ExpiredSessions:
+    """Delete up to `limit` sessions idle since before `cutoff` (decision 4, seed #32), oldest
+    first, in one short transaction; their messages go with them (ON DELETE CASCADE).
+    `FOR UPDATE SKIP LOCKED` lets two runs share the work instead of deleting rows twice."""
+    with acting_as_staff(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            -- MATERIALIZED: picked once. Inlined as a semi-join, the locking subquery could be
+            -- re-scanned, skip the rows this statement already deleted and take the next ones,
+            -- so the LIMIT would not bound the batch.
+            WITH batch AS MATERIALIZED (
+              SELECT id FROM sessions
+              WHERE NOT is_completed AND last_activity_at < %(cutoff)s
+              ORDER BY last_activity_at LIMIT %(limit)s
+              FOR UPDATE SKIP LOCKED
+            ), gone AS (
+              DELETE FROM sessions s USING batch WHERE s.id = batch.id
+              RETURNING s.last_activity_at,
+                        s.message_count_main + s.message_count_helper AS messages
+            )
+            SELECT count(*), coalesce(sum(messages), 0), min(last_activity_at),
+                   max(last_activity_at)
+            FROM gone
+            """,
+            {"cutoff": cutoff, "limit": limit},
+        )
+        return ExpiredSessions(*cursor.fetchone())
+
+
+# --- The steps -----------------------------------------------------------------------------
 
 
 def _refusal_to_start(
     learner_id, scenario: Scenario, replace_active: bool
 ) -> WeeklyLimitReached | ActiveSessionExists | None:
-    allowance = _lock_profile_and_check_week(learner_id)
+    allowance = _lock_and_roll_week(learner_id)
     if allowance.reached:
         log_event(
-            Event.RATE_LIMIT_EXCEEDED,
+            Event.WEEKLY_LIMIT_REACHED,
             user_id=learner_id,
             completions_this_week=allowance.completed,
             limit=allowance.limit,
             scenario_id=scenario.pk,
         )
         return WeeklyLimitReached(allowance.resets_at)
-    current = _active_session_row(learner_id)
+    current = Session.objects.with_scenario().of(learner_id).active().first()
     if current is None:
         return None
     if not replace_active:
@@ -157,23 +273,34 @@ def _refusal_to_start(
     return None
 
 
-def _active_session_row(learner_id) -> Session | None:
-    return (
-        Session.objects.select_related("scenario")
-        .filter(user_id=learner_id, is_completed=False)
-        .first()
+def _lock_and_roll_week(learner_id) -> WeeklyAllowance:
+    """Lock the learner's active session and profile (one lock order with completions) and
+    roll an ended week over: starts then count against the same, current week."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM begin_scenario_start()")
+        completed, resets_at, rolled_over = cursor.fetchone()
+    if rolled_over:
+        log_event(Event.WEEKLY_LIMIT_RESET, user_id=learner_id)
+    log_event(
+        Event.RATE_LIMIT_CHECKED,
+        user_id=learner_id,
+        completions_this_week=completed,
+        limit=WEEKLY_COMPLETION_LIMIT,
     )
+    return WeeklyAllowance(completed, resets_at)
 
 
 def _abandon(learner_id, session_id) -> bool:
     deleted = (
-        Session.objects.filter(pk=session_id, user_id=learner_id, is_completed=False)
+        Session.objects.of(learner_id)
+        .active()
+        .filter(pk=session_id)
         .values_list("scenario_id", "message_count_main", "message_count_helper")
         .first()
     )
     if deleted is None:
         return False
-    Session.objects.filter(pk=session_id, is_completed=False).delete()
+    Session.objects.of(learner_id).active().filter(pk=session_id).delete()
     scenario_id, main_count, helper_count = deleted
     log_event(
         Event.SCENARIO_ABANDONED,
@@ -189,22 +316,6 @@ def _abandon(learner_id, session_id) -> bool:
 def _create_session(learner_id, scenario: Scenario) -> Session:
     session = Session.objects.create(user_id=learner_id, scenario=scenario)
     session.scenario = scenario
-    Message.objects.bulk_create(
-        [
-            Message(
-                session=session,
-                role=Message.Role.SCENARIO,
-                chat_type=Message.ChatType.MAIN,
-                content=scenario.initial_message_main,
-            ),
-            Message(
-                session=session,
-                role=Message.Role.HELPER,
-                chat_type=Message.ChatType.HELPER,
-                content=scenario.initial_message_helper,
-            ),
-        ]
-    )
     log_event(Event.SESSION_CREATED, user_id=learner_id, session_id=session.pk)
     log_event(
         Event.SCENARIO_STARTED,

@@ -1,10 +1,12 @@
-import uuid
+from datetime import timedelta
 
-from django.contrib.postgres.functions import RandomUUID
 from django.db import models
 from django.db.models.functions import Now
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 from accounts.models import Profile
+from lib.postgres import DatabaseForeignKey, RandomUUIDPrimaryKey
 
 
 class Scenario(models.Model):
@@ -12,7 +14,11 @@ class Scenario(models.Model):
 
     id = models.AutoField(primary_key=True)  # INTEGER, as in the seed
     code = models.SlugField(
-        max_length=32, help_text="Stable name; prompts/<code>.md is its prompt."
+        max_length=32,
+        help_text=(
+            "Stable name, used in links and for the prompt file prompts/CODE.md (CODE being "
+            "this name). A scene without its own prompt plays a generic character."
+        ),
     )
     title = models.CharField(max_length=100)
     emoji = models.CharField(max_length=16)
@@ -50,28 +56,29 @@ class Scenario(models.Model):
         return f"{self.emoji} {self.title}"
 
 
+class SessionQuerySet(models.QuerySet):
+    """The ways sessions are looked up, so each reads the same everywhere."""
+
+    def of(self, learner_id) -> "SessionQuerySet":
+        # Row-level security hides other learners' sessions anyway; this says so in the query.
+        return self.filter(user_id=learner_id)
+
+    def active(self) -> "SessionQuerySet":
+        return self.filter(is_completed=False)
+
+    def completed(self) -> "SessionQuerySet":
+        return self.filter(is_completed=True)
+
+    def with_scenario(self) -> "SessionQuerySet":
+        return self.select_related("scenario")
+
+
 class Session(models.Model):
     """One attempt at a scenario. At most one incomplete session per learner (seed decision 5)."""
 
-    id = models.UUIDField(
-        primary_key=True, default=uuid.uuid4, db_default=RandomUUID(), editable=False
-    )
-    # ON DELETE/UPDATE behaviour lives in the database (see migrations); Django must not
-    # emulate it, or deletions would run as N queries under row-level security.
-    user = models.ForeignKey(
-        Profile,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="sessions",
-    )
-    scenario = models.ForeignKey(
-        Scenario,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="sessions",
-    )
+    id = RandomUUIDPrimaryKey()
+    user = DatabaseForeignKey(Profile, related_name="sessions")
+    scenario = DatabaseForeignKey(Scenario, related_name="sessions")
     is_completed = models.BooleanField(default=False, db_default=False)
     started_at = models.DateTimeField(db_default=Now())
     last_activity_at = models.DateTimeField(db_default=Now())
@@ -80,6 +87,8 @@ class Session(models.Model):
     message_count_helper = models.IntegerField(default=0, db_default=0)
     duration_seconds = models.IntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(db_default=Now())
+
+    objects = SessionQuerySet.as_manager()
 
     class Meta:
         db_table = "sessions"
@@ -142,6 +151,13 @@ class Session(models.Model):
 
     def __str__(self) -> str:
         return str(self.id)
+
+    @property
+    def started_label(self) -> str:
+        """'just now', '5 minutes ago', '2 days ago': for the picker."""
+        if timezone.now() - self.started_at < timedelta(minutes=1):
+            return "just now"
+        return f"{timesince(self.started_at)} ago"
 
     @property
     def duration_label(self) -> str:

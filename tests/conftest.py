@@ -6,14 +6,27 @@ from urllib.parse import quote
 
 import psycopg
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from accounts.models import User
-from accounts.rls import acting_as_learner, acting_as_staff
 from chat.models import Message
+from lib.rls import acting_as_learner, acting_as_staff, as_owner
 from scenarios.models import Scenario, Session
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def plain_http(settings):
+    """The test client speaks http; HTTPS is on by default outside DEBUG (settings)."""
+    settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Hashing is Argon2's deliberate slowness; no test is about that."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -67,29 +80,37 @@ def run_sql(sql: str, params=None):
         return cursor.fetchall() if cursor.description else None
 
 
-def conninfo() -> dict:
-    """psycopg keyword arguments for the test database, for tests that need more connections."""
+def conninfo(*, runtime: bool = False) -> dict:
+    """psycopg keyword arguments for the test database, for tests that need more connections:
+    as the owner (what the suite runs as), or as the app's runtime login."""
     params = connection.get_connection_params()
-    return {
+    info = {
         key: params[key] for key in ("dbname", "user", "host", "port", "password") if key in params
     }
+    if runtime:
+        info["user"] = settings.DATABASE_RUNTIME_CREDENTIALS["USER"]
+        info["password"] = settings.DATABASE_RUNTIME_CREDENTIALS["PASSWORD"] or None
+    return {key: value for key, value in info.items() if value is not None}
 
 
 @contextmanager
-def raw_connection() -> Iterator[psycopg.Connection]:
-    conn = psycopg.connect(**conninfo())
+def raw_connection(*, runtime: bool = False) -> Iterator[psycopg.Connection]:
+    conn = psycopg.connect(**conninfo(runtime=runtime))
     try:
         yield conn
     finally:
         conn.close()
 
 
-def database_url(dbname: str | None = None) -> str:
-    """A DATABASE_URL for the test database's server (and that database, by default)."""
+def database_url(dbname: str | None = None, *, owner: bool = False) -> str:
+    """A DATABASE_URL for the test database (by default), logging in as the app's runtime role
+    (or, with owner=True, as the owner): for the servers and commands the tests start in
+    processes of their own."""
     params = connection.get_connection_params()
     host, port = str(params.get("host") or "127.0.0.1"), params.get("port") or 5432
-    password = f":{quote(params['password'])}" if params.get("password") else ""
-    name, user = dbname or params["dbname"], params["user"]
+    login = settings.DATABASE_OWNER_CREDENTIALS if owner else settings.DATABASE_RUNTIME_CREDENTIALS
+    password = f":{quote(login['PASSWORD'])}" if login.get("PASSWORD") else ""
+    name, user = dbname or params["dbname"], login["USER"]
     if host.startswith("/"):  # a unix socket directory, as the embedded server uses
         return f"postgres://{user}{password}@/{name}?host={host}&port={port}"
     return f"postgres://{user}{password}@{host}:{port}/{name}"
@@ -98,6 +119,15 @@ def database_url(dbname: str | None = None) -> str:
 def login_role_is_privileged() -> bool:
     (row,) = run_sql("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
     return row[0]
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """The suite runs as the database owner: it creates and migrates the test database and
+    sets up each test's data. The code under test switches to the policy roles exactly as in
+    production (lib/rls.py); the servers the tests start log in as the runtime role
+    (`database_url()`), and tests about the runtime login connect as it explicitly."""
+    as_owner()
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,10 @@
 """Helpers for the learner-journey tests (accounts and scenarios): logs and weekly counts."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from accounts.models import User
-from accounts.rls import acting_as_staff
 from eventlog.models import Log
+from lib.rls import acting_as_staff
 from tests.conftest import run_sql
 
 
@@ -23,10 +23,25 @@ def all_log_text() -> str:
 
 
 def set_week(user: User, *, completed: int, resets_at: datetime | None = None) -> None:
-    """Set this week's completion count (as staff: the app itself never writes counts)."""
+    """Give the learner `completed` scenes in their week, as real completed sessions (the
+    counts follow the sessions table): this week's, or with `resets_at` in the past, those of
+    a week that ended without a reset. Earlier completions move to the week before."""
+    ended = resets_at is not None and resets_at <= datetime.now(UTC)
     with acting_as_staff():
         run_sql(
-            "UPDATE profiles SET current_week_completion_count = %s,"
-            " week_reset_date = coalesce(%s, week_reset_date) WHERE id = %s",
-            [completed, resets_at, user.pk],
+            "UPDATE sessions SET started_at = started_at - interval '7 days',"
+            " completed_at = completed_at - interval '7 days'"
+            " WHERE user_id = %(user)s AND is_completed"
+            " AND completed_at >= next_week_start(now()) - interval '7 days';"
+            "INSERT INTO sessions (user_id, scenario_id, is_completed, started_at, completed_at)"
+            " SELECT %(user)s, (SELECT min(id) FROM scenarios), true, moment - interval '5 min',"
+            "   moment"
+            " FROM generate_series(1, %(completed)s),"
+            "   (SELECT CASE WHEN %(ended)s"
+            "      THEN next_week_start(now()) - interval '7 days 1 minute'"
+            "      ELSE now() END AS moment) AS week;"
+            "UPDATE profiles SET current_week_completion_count = %(completed)s,"
+            " week_reset_date = coalesce(%(resets_at)s, next_week_start(now()))"
+            " WHERE id = %(user)s",
+            {"user": user.pk, "completed": completed, "ended": ended, "resets_at": resets_at},
         )

@@ -30,3 +30,57 @@ def test_the_pool_keeps_the_socket_host_from_the_url():
         DATABASE_URL="postgres://u@/db?host=/tmp/sock&port=5433", DATABASE_POOL="true"
     )
     assert '"host": "/tmp/sock"' in options and '"pool": {' in options
+
+
+def test_the_redis_layer_reads_for_longer_than_it_waits_for_a_message():
+    """An idle chat socket on the Redis layer must not die when the layer's blocking read
+    (up to brpop_timeout) outlasts redis-py's socket read timeout."""
+    from channels_redis.core import RedisChannelLayer
+    from channels_redis.utils import create_pool
+
+    from maraum.channel_layers import redis_layer
+
+    layer = RedisChannelLayer(**redis_layer("redis://127.0.0.1:6379/0")["CONFIG"])
+    pool = create_pool(layer.hosts[0])
+    assert pool.connection_kwargs["socket_timeout"] > layer.brpop_timeout
+
+
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "a-long-random-production-secret-" + "x" * 40,
+    "ALLOWED_HOSTS": "maraum.example",
+    "CSRF_TRUSTED_ORIGINS": "https://maraum.example",
+}
+
+
+def _check_deploy(**env) -> subprocess.CompletedProcess:
+    """`check --deploy` under `env` (a None value: not set at all)."""
+    merged = {**os.environ, "DJANGO_SETTINGS_MODULE": "maraum.settings", **env}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={key: value for key, value in merged.items() if value is not None},
+    )
+
+
+def test_the_readmes_production_environment_passes_check_deploy():
+    result = _check_deploy(**PRODUCTION, HTTPS=None)  # unset: on, as DEBUG is off
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_plain_http_is_what_check_deploy_catches():
+    result = _check_deploy(**PRODUCTION, HTTPS="false")
+    assert result.returncode != 0 and "W004" in result.stderr + result.stdout
+
+
+def test_the_development_secret_key_is_readable_by_its_owner_only(tmp_path):
+    from maraum.settings import dev_secret_key
+
+    path = tmp_path / ".data" / "secret_key"
+    key = dev_secret_key(path)
+    assert len(key) > 40 and path.stat().st_mode & 0o777 == 0o600
+    path.chmod(0o644)  # as an earlier version left it
+    assert dev_secret_key(path) == key and path.stat().st_mode & 0o777 == 0o600

@@ -5,9 +5,10 @@ import django.db.models.deletion
 import django.db.models.functions.datetime
 import django.utils.timezone
 import django.contrib.postgres.functions
-import uuid
 from django.conf import settings
 from django.db import migrations, models
+
+import lib.postgres
 
 
 PRELUDE = """
@@ -23,7 +24,9 @@ BEGIN
   END IF;
 END $$;
 
--- Row-level security roles (accounts/rls.py). Roles are cluster-wide, so create them once.
+-- Row-level security roles (lib/rls.py). Roles are cluster-wide: the embedded set-up and
+-- deploy/database-roles.sql create them, with the memberships the owner and the runtime login
+-- need; a migrating role allowed to create roles makes them here otherwise.
 -- maraum_learner: what every learner request runs as; sees only the learner set for it.
 -- maraum_staff: the admin and ops commands; sees every row. Neither can bypass RLS.
 DO $$
@@ -34,10 +37,11 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'maraum_staff') THEN
     CREATE ROLE maraum_staff NOLOGIN NOSUPERUSER NOBYPASSRLS;
   END IF;
+  -- The owner hands functions to maraum_staff (SECURITY DEFINER), so it must be a member.
+  IF NOT pg_has_role(current_user, 'maraum_staff', 'MEMBER') THEN
+    GRANT maraum_learner, maraum_staff TO CURRENT_USER;
+  END IF;
 END $$;
-
--- The login role switches to either one per transaction (SET LOCAL ROLE).
-GRANT maraum_learner, maraum_staff TO CURRENT_USER;
 
 -- Both use the schema; maraum_staff also owns the SECURITY DEFINER functions, which needs CREATE.
 GRANT USAGE ON SCHEMA public TO maraum_learner, maraum_staff;
@@ -104,13 +108,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "id",
-                    models.UUIDField(
-                        db_default=django.contrib.postgres.functions.RandomUUID(),
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
+                    lib.postgres.RandomUUIDPrimaryKey(),
                 ),
                 (
                     "email",

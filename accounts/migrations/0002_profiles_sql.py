@@ -13,7 +13,7 @@ CREATE FUNCTION next_week_start(ts timestamptz) RETURNS timestamptz
   LANGUAGE sql IMMUTABLE PARALLEL SAFE
   AS $$ SELECT (date_trunc('week', ts AT TIME ZONE 'UTC') + interval '7 days') AT TIME ZONE 'UTC' $$;
 
--- The learner the current transaction acts for (accounts/rls.py). Unset means NULL, and
+-- The learner the current transaction acts for (lib/rls.py). Unset means NULL, and
 -- `user_id = NULL` matches nothing: without a learner, no learner rows (fails closed).
 CREATE FUNCTION current_learner_id() RETURNS uuid
   LANGUAGE sql STABLE PARALLEL SAFE

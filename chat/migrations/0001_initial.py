@@ -1,12 +1,11 @@
 # Chat: the message enums and the messages table.
 
-import chat.models
+import lib.postgres
 import django.db.models.deletion
 import django.db.models.functions.datetime
 import django.db.models.functions.text
 import django.db.models.lookups
 import django.contrib.postgres.functions
-import uuid
 from django.db import migrations, models
 
 
@@ -37,17 +36,11 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.UUIDField(
-                        db_default=django.contrib.postgres.functions.RandomUUID(),
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
+                    lib.postgres.RandomUUIDPrimaryKey(),
                 ),
                 (
                     "role",
-                    chat.models.PgEnumField(
+                    lib.postgres.PgEnumField(
                         choices=[("user", "User"), ("scenario", "Scenario"), ("helper", "Helper")],
                         enum_type="message_role",
                         max_length=16,
@@ -55,7 +48,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "chat_type",
-                    chat.models.PgEnumField(
+                    lib.postgres.PgEnumField(
                         choices=[("main", "Main"), ("helper", "Helper")],
                         enum_type="chat_type",
                         max_length=16,
@@ -69,24 +62,14 @@ class Migration(migrations.Migration):
                 ("client_message_id", models.UUIDField(blank=True, null=True)),
                 (
                     "session",
-                    models.ForeignKey(
-                        db_constraint=False,
-                        db_index=False,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        related_name="messages",
-                        to="scenarios.session",
+                    lib.postgres.DatabaseForeignKey(
+                        related_name="messages", to="scenarios.session"
                     ),
                 ),
                 (
                     "user",
-                    models.ForeignKey(
-                        blank=True,
-                        db_constraint=False,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        related_name="+",
-                        to="accounts.profile",
+                    lib.postgres.DatabaseForeignKey(
+                        blank=True, null=True, related_name="+", to="accounts.profile"
                     ),
                 ),
             ],

@@ -2,17 +2,8 @@
 
 from django.db import migrations
 
-FORWARD = """
--- decision 10/#40: messages go with their session and their learner.
-ALTER TABLE messages ADD CONSTRAINT messages_session_id_fkey FOREIGN KEY (session_id)
-  REFERENCES sessions (id) ON DELETE CASCADE ON UPDATE CASCADE;
-ALTER TABLE messages ADD CONSTRAINT messages_user_id_fkey FOREIGN KEY (user_id)
-  REFERENCES profiles (id) ON DELETE CASCADE ON UPDATE CASCADE;
--- #18: user_id is always there; the trigger below fills it before this is checked.
-ALTER TABLE messages ALTER COLUMN user_id SET NOT NULL;
-
--- #3: no message into a completed session. FOR SHARE makes a concurrent completion wait
--- until this message is committed, so none slips in after it.
+# The insert check's function, on its own: 0003 replaces it, and its reverse brings this back.
+SESSION_CHECK = """
 CREATE FUNCTION prevent_messages_in_completed_sessions() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
   AS $$
@@ -30,7 +21,23 @@ BEGIN
   END IF;
   RETURN NEW;
 END $$;
-ALTER FUNCTION prevent_messages_in_completed_sessions() OWNER TO maraum_staff;
+"""
+
+FORWARD = (
+    """
+-- decision 10/#40: messages go with their session and their learner.
+ALTER TABLE messages ADD CONSTRAINT messages_session_id_fkey FOREIGN KEY (session_id)
+  REFERENCES sessions (id) ON DELETE CASCADE ON UPDATE CASCADE;
+ALTER TABLE messages ADD CONSTRAINT messages_user_id_fkey FOREIGN KEY (user_id)
+  REFERENCES profiles (id) ON DELETE CASCADE ON UPDATE CASCADE;
+-- #18: user_id is always there; the trigger below fills it before this is checked.
+ALTER TABLE messages ALTER COLUMN user_id SET NOT NULL;
+
+-- #3: no message into a completed session. FOR SHARE makes a concurrent completion wait
+-- until this message is committed, so none slips in after it.
+"""
+    + SESSION_CHECK
+    + """ALTER FUNCTION prevent_messages_in_completed_sessions() OWNER TO maraum_staff;
 CREATE TRIGGER check_session_not_completed BEFORE INSERT ON messages
   FOR EACH ROW EXECUTE FUNCTION prevent_messages_in_completed_sessions();
 
@@ -96,6 +103,7 @@ CREATE POLICY messages_staff_all ON messages FOR ALL TO maraum_staff
 -- Learners add and read messages; nobody updates them, deletes only cascade.
 REVOKE UPDATE, DELETE ON messages FROM maraum_learner;
 """
+)
 
 REVERSE = """
 GRANT UPDATE, DELETE ON messages TO maraum_learner;

@@ -4,8 +4,9 @@ import django.contrib.postgres.indexes
 import django.db.models.deletion
 import django.db.models.functions.datetime
 import django.contrib.postgres.functions
-import uuid
 from django.db import migrations, models
+
+import lib.postgres
 
 
 class Migration(migrations.Migration):
@@ -22,13 +23,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.UUIDField(
-                        db_default=django.contrib.postgres.functions.RandomUUID(),
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
+                    lib.postgres.RandomUUIDPrimaryKey(),
                 ),
                 (
                     "level",
@@ -80,26 +75,14 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "session",
-                    models.ForeignKey(
-                        blank=True,
-                        db_constraint=False,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        related_name="+",
-                        to="scenarios.session",
+                    lib.postgres.DatabaseForeignKey(
+                        blank=True, null=True, related_name="+", to="scenarios.session"
                     ),
                 ),
                 (
                     "user",
-                    models.ForeignKey(
-                        blank=True,
-                        db_constraint=False,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        related_name="+",
-                        to="accounts.profile",
+                    lib.postgres.DatabaseForeignKey(
+                        blank=True, null=True, related_name="+", to="accounts.profile"
                     ),
                 ),
             ],

@@ -4,8 +4,9 @@ import django.db.models.deletion
 import django.db.models.functions.datetime
 import django.db.models.lookups
 import django.contrib.postgres.functions
-import uuid
 from django.db import migrations, models
+
+import lib.postgres
 
 
 class Migration(migrations.Migration):
@@ -76,13 +77,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.UUIDField(
-                        db_default=django.contrib.postgres.functions.RandomUUID(),
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
+                    lib.postgres.RandomUUIDPrimaryKey(),
                 ),
                 ("is_completed", models.BooleanField(db_default=False, default=False)),
                 (
@@ -103,23 +98,13 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "scenario",
-                    models.ForeignKey(
-                        db_constraint=False,
-                        db_index=False,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        related_name="sessions",
-                        to="scenarios.scenario",
+                    lib.postgres.DatabaseForeignKey(
+                        related_name="sessions", to="scenarios.scenario"
                     ),
                 ),
                 (
                     "user",
-                    models.ForeignKey(
-                        db_constraint=False,
-                        db_index=False,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        related_name="sessions",
-                        to="accounts.profile",
-                    ),
+                    lib.postgres.DatabaseForeignKey(related_name="sessions", to="accounts.profile"),
                 ),
             ],
             options={

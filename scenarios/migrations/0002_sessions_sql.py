@@ -2,39 +2,9 @@
 
 from django.db import migrations
 
-FORWARD = """
--- decision 10/#40: sessions go with their learner (CASCADE); a scenario that has sessions
--- cannot be deleted (RESTRICT: deactivate it instead).
-ALTER TABLE sessions ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id)
-  REFERENCES profiles (id) ON DELETE CASCADE ON UPDATE CASCADE;
-ALTER TABLE sessions ADD CONSTRAINT sessions_scenario_id_fkey FOREIGN KEY (scenario_id)
-  REFERENCES scenarios (id) ON DELETE RESTRICT ON UPDATE CASCADE;
-
--- #38: scenarios.updated_at; decision 14: sessions.updated_at.
-CREATE TRIGGER update_scenarios_updated_at BEFORE UPDATE ON scenarios
-  FOR EACH ROW EXECUTE FUNCTION update_updated_at_column();
-CREATE TRIGGER update_sessions_updated_at BEFORE UPDATE ON sessions
-  FOR EACH ROW EXECUTE FUNCTION update_updated_at_column();
-
--- #1/decision 16: completing a session stamps completed_at (unless given) and computes the
--- duration once; #10: a completed session cannot be reopened.
-CREATE FUNCTION calculate_session_duration() RETURNS trigger
-  LANGUAGE plpgsql
-  AS $$
-BEGIN
-  IF TG_OP = 'UPDATE' AND OLD.is_completed AND NOT NEW.is_completed THEN
-    RAISE EXCEPTION 'Session % is completed and cannot be reopened', OLD.id
-      USING ERRCODE = 'check_violation';
-  END IF;
-  IF NEW.is_completed AND (TG_OP = 'INSERT' OR NOT OLD.is_completed) THEN
-    NEW.completed_at := coalesce(NEW.completed_at, statement_timestamp());
-    NEW.duration_seconds := floor(extract(epoch FROM NEW.completed_at - NEW.started_at))::integer;
-  END IF;
-  RETURN NEW;
-END $$;
-CREATE TRIGGER calculate_session_duration BEFORE INSERT OR UPDATE ON sessions
-  FOR EACH ROW EXECUTE FUNCTION calculate_session_duration();
-
+# The completion trigger's function, on its own: later migrations replace it, and their
+# reverses bring this one back.
+PROFILE_COUNTS = """
 -- #9/#10: profile completion counts follow the sessions table. A completion counts on the
 -- transition to completed only; a concurrent second UPDATE of the same row waits for the
 -- first and then sees OLD.is_completed = true, so it counts nothing. The week rolls over here
@@ -67,7 +37,45 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$;
-ALTER FUNCTION update_profile_completion_counts() OWNER TO maraum_staff;
+"""
+
+FORWARD = (
+    """
+-- decision 10/#40: sessions go with their learner (CASCADE); a scenario that has sessions
+-- cannot be deleted (RESTRICT: deactivate it instead).
+ALTER TABLE sessions ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id)
+  REFERENCES profiles (id) ON DELETE CASCADE ON UPDATE CASCADE;
+ALTER TABLE sessions ADD CONSTRAINT sessions_scenario_id_fkey FOREIGN KEY (scenario_id)
+  REFERENCES scenarios (id) ON DELETE RESTRICT ON UPDATE CASCADE;
+
+-- #38: scenarios.updated_at; decision 14: sessions.updated_at.
+CREATE TRIGGER update_scenarios_updated_at BEFORE UPDATE ON scenarios
+  FOR EACH ROW EXECUTE FUNCTION update_updated_at_column();
+CREATE TRIGGER update_sessions_updated_at BEFORE UPDATE ON sessions
+  FOR EACH ROW EXECUTE FUNCTION update_updated_at_column();
+
+-- #1/decision 16: completing a session stamps completed_at (unless given) and computes the
+-- duration once; #10: a completed session cannot be reopened.
+CREATE FUNCTION calculate_session_duration() RETURNS trigger
+  LANGUAGE plpgsql
+  AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND OLD.is_completed AND NOT NEW.is_completed THEN
+    RAISE EXCEPTION 'Session % is completed and cannot be reopened', OLD.id
+      USING ERRCODE = 'check_violation';
+  END IF;
+  IF NEW.is_completed AND (TG_OP = 'INSERT' OR NOT OLD.is_completed) THEN
+    NEW.completed_at := coalesce(NEW.completed_at, statement_timestamp());
+    NEW.duration_seconds := floor(extract(epoch FROM NEW.completed_at - NEW.started_at))::integer;
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER calculate_session_duration BEFORE INSERT OR UPDATE ON sessions
+  FOR EACH ROW EXECUTE FUNCTION calculate_session_duration();
+
+"""
+    + PROFILE_COUNTS
+    + """ALTER FUNCTION update_profile_completion_counts() OWNER TO maraum_staff;
 CREATE TRIGGER maintain_profile_counts AFTER INSERT OR UPDATE OF is_completed OR DELETE ON sessions
   FOR EACH ROW EXECUTE FUNCTION update_profile_completion_counts();
 
@@ -96,6 +104,7 @@ GRANT UPDATE (is_completed, last_activity_at) ON sessions TO maraum_learner;
 -- Scenarios are read-only to learners (plain privileges: they are not learner-owned rows).
 REVOKE INSERT, UPDATE, DELETE ON scenarios FROM maraum_learner;
 """
+)
 
 REVERSE = """
 GRANT INSERT, UPDATE, DELETE ON scenarios TO maraum_learner;

@@ -1,7 +1,10 @@
 // The chat page: sending with Enter, one id per message (so a resend is stored once), clearing
-// the box once the server has the message, and the tabs on narrow screens. No inline script.
+// the box once the server has the message, streamed text by offsets, the connection state,
+// the length limit, and the tabs on narrow screens. No inline script.
 (function () {
   "use strict";
+
+  var page, connection;
 
   function newId() {
     return self.crypto && crypto.randomUUID ? crypto.randomUUID()
@@ -11,50 +14,242 @@
   }
 
   function idField(form) { return form.querySelector("input[name=client_message_id]"); }
+  function chatOf(form) { return form.querySelector("input[name=chat]").value; }
+  function state() { return page ? page.dataset.connection : ""; }
 
   function prepare(form) {
     var field = idField(form);
     if (field && !field.value) field.value = newId();
   }
 
+  function showError(chat, text) {
+    var box = document.getElementById(chat + "-error");
+    if (box) box.textContent = text;
+  }
+
+  function setConnection(name, text, link) {
+    page.dataset.connection = name;
+    var label = connection.querySelector(".connection-text");
+    label.textContent = text;
+    if (link) {
+      var a = document.createElement("a");
+      a.href = link.href;
+      a.textContent = link.text;
+      label.append(" ", a);
+    }
+  }
+
+  // Keep a chat scrolled to its newest message, unless the learner scrolled up to read.
+  function atBottom(scroller) {
+    return !scroller || scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
+  }
+  function follow(scroller, wasAtBottom) {
+    if (scroller && wasAtBottom) scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  // A streamed delta: {"reply": id, "at": offset, "text": "..."}. The bubble knows how much
+  // text it holds (data-end, in characters); only what lies beyond it is appended, so a
+  // bubble drawn mid-stream never shows a word twice.
+  function applyDelta(delta) {
+    var text = document.getElementById("reply-" + delta.reply + "-text");
+    if (!text) return;
+    var have = parseInt(text.dataset.end || "0", 10);
+    var chars = Array.from(delta.text);
+    var end = delta.at + chars.length;
+    if (end <= have || delta.at > have) return;
+    var scroller = text.closest(".messages");
+    var wasAtBottom = atBottom(scroller);
+    text.appendChild(document.createTextNode(chars.slice(have - delta.at).join("")));
+    text.dataset.end = String(end);
+    follow(scroller, wasAtBottom);
+  }
+
+  // On narrow screens the other chat's tab says "new" when something arrives there.
+  function markUnread(element) {
+    var pane = element.closest(".chat-pane");
+    if (!pane || !pane.hasAttribute("data-hidden-narrow")) return;
+    var tab = document.querySelector('.chat-tabs button[aria-controls="' + pane.id + '"]');
+    var dot = tab && tab.querySelector(".unread");
+    if (dot && getComputedStyle(tab.parentNode).display !== "none") dot.hidden = false;
+  }
+
+  // The length limit, counted as the server counts it (characters, trimmed). Nothing is cut:
+  // an over-long message stays in the box with a note.
+  function tooLong(form) {
+    var max = parseInt(form.dataset.maxLength, 10);
+    var length = Array.from(form.querySelector("textarea").value.trim()).length;
+    return length > max ? length : 0;
+  }
+  function updateCounter(form) {
+    var max = parseInt(form.dataset.maxLength, 10);
+    var length = Array.from(form.querySelector("textarea").value.trim()).length;
+    var counter = form.querySelector(".counter");
+    counter.hidden = length < 0.8 * max;
+    counter.textContent = length.toLocaleString("en") + " / " + max.toLocaleString("en");
+    counter.classList.toggle("over", length > max);
+  }
+
+  // Grow the box with its text, up to six lines.
+  function fit(box) {
+    box.rows = Math.min(6, Math.max(2, box.value.split("\n").length));
+  }
+
+  function trySend(form) {
+    var chat = chatOf(form), send = form.querySelector("button[type=submit]");
+    var box = form.querySelector("textarea");
+    if (!box.value.trim()) return;
+    var length = tooLong(form);
+    if (length) {
+      showError(chat, "Your message has " + length.toLocaleString("en") + " characters; the limit is "
+        + parseInt(form.dataset.maxLength, 10).toLocaleString("en") + ". Shorten it a little.");
+      return;
+    }
+    if (state() === "closed") {
+      showError(chat, "This page cannot send any more: " + connection.textContent.trim());
+      return;
+    }
+    if (send.disabled) {
+      showError(chat, "Wait for the reply before sending the next message.");
+      return;
+    }
+    form.requestSubmit(send);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    page = document.getElementById("chat");
+    connection = document.getElementById("connection");
+    if (!page) return;
+
     document.querySelectorAll("form.compose").forEach(prepare);
 
-    // Enter sends, Shift+Enter makes a new line.
-    document.addEventListener("keydown", function (event) {
+    // Enter sends, Shift+Enter makes a new line; typing clears an old error.
+    page.addEventListener("keydown", function (event) {
       var box = event.target;
       if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
       if (!box.matches || !box.matches("form.compose textarea")) return;
       event.preventDefault();
-      var form = box.form, send = form.querySelector("button[type=submit]");
-      if (send && !send.disabled && box.value.trim()) form.requestSubmit(send);
+      trySend(box.form);
+    });
+    page.addEventListener("input", function (event) {
+      var box = event.target;
+      if (!box.matches || !box.matches("form.compose textarea")) return;
+      showError(chatOf(box.form), "");
+      updateCounter(box.form);
+      fit(box);
+    });
+    page.addEventListener("click", function (event) {
+      var send = event.target.closest && event.target.closest("form.compose button[type=submit]");
+      if (!send) return;
+      event.preventDefault();
+      trySend(send.form);
     });
 
-    // Nothing goes out while this chat's reply streams or without text.
-    document.body.addEventListener("htmx:wsConfigSend", function (event) {
+    // While the socket is down a message waits (htmx queues it) and goes out, once, when the
+    // connection is back; the text stays in the box until the server has stored it.
+    page.addEventListener("htmx:wsConfigSend", function (event) {
       var form = event.detail.elt;
-      if (!form.matches("form.compose")) return;
-      var send = form.querySelector("button[type=submit]");
+      if (!form.matches("form.compose")) {
+        if (state() !== "open") event.preventDefault();  // "Try again" needs the live socket
+        return;
+      }
       var box = form.querySelector("textarea");
-      if ((send && send.disabled) || !box.value.trim()) { event.preventDefault(); return; }
+      if (!box.value.trim() || tooLong(form) || state() === "closed") {
+        event.preventDefault();
+        return;
+      }
       prepare(form);
-      event.detail.parameters.client_message_id = idField(form).value;
+      var id = idField(form).value;
+      if (state() !== "open") {
+        if (form.dataset.queued === id) { event.preventDefault(); return; }
+        form.dataset.queued = id;
+        if (state() === "reconnecting") {
+          showError(chatOf(form),
+            "Not connected right now: your message goes out as soon as the connection is back.");
+        }
+      }
+      event.detail.parameters.client_message_id = id;
     });
 
-    // The server echoes the stored message with its id: only then is the box cleared.
-    document.body.addEventListener("htmx:wsAfterMessage", function () {
+    // Streamed text arrives as JSON; everything else is HTML for htmx to swap.
+    page.addEventListener("htmx:wsBeforeMessage", function (event) {
+      var message = event.detail.message;
+      if (typeof message === "string" && message.charAt(0) === "{") {
+        event.preventDefault();
+        applyDelta(JSON.parse(message));
+      }
+    });
+
+    // A message appended twice (a tab that joined mid-turn gets it in its sync and as a
+    // frame) is shown once: the first copy stays. A list that grew, or a "Try again" box,
+    // in a hidden pane marks its tab.
+    document.querySelectorAll(".message-list").forEach(function (list) {
+      list.dataset.count = String(list.querySelectorAll(".msg[id]").length);
+      new MutationObserver(function () {
+        var seen = {}, count = 0;
+        list.querySelectorAll(".msg[id]").forEach(function (msg) {
+          if (seen[msg.id]) { msg.remove(); } else { seen[msg.id] = true; count += 1; }
+        });
+        if (count > parseInt(list.dataset.count || "0", 10)) markUnread(list);
+        list.dataset.count = String(count);
+      }).observe(list, {childList: true});
+    });
+    document.querySelectorAll(".live-slot").forEach(function (slot) {
+      new MutationObserver(function () {
+        if (slot.querySelector(".retry")) markUnread(slot);
+      }).observe(slot, {childList: true});
+    });
+
+    page.addEventListener("htmx:wsAfterMessage", function () {
+      // The server echoes the stored message with its id: only then is the box cleared.
       document.querySelectorAll("form.compose").forEach(function (form) {
         var field = idField(form);
         if (field.value && document.querySelector('[data-client-id="' + field.value + '"]')) {
-          form.querySelector("textarea").value = "";
+          var box = form.querySelector("textarea");
+          box.value = "";
+          fit(box);
+          updateCounter(form);
           field.value = newId();
         }
       });
       var done = document.getElementById("completion");
-      if (done && done.children.length && done.hidden) { done.hidden = false; done.focus(); }
-      document.querySelectorAll(".messages").forEach(function (list) {
-        list.scrollTop = list.scrollHeight;
+      if (done && !done.hidden && !done.dataset.shown) {
+        done.dataset.shown = "yes";
+        done.focus();
+      }
+    });
+
+    page.addEventListener("htmx:wsConnecting", function () {
+      if (state() !== "closed" && state() !== "reconnecting") setConnection("connecting", "Connecting…");
+    });
+    page.addEventListener("htmx:wsOpen", function () {
+      setConnection("open", "Connected");
+      ["main", "helper"].forEach(function (chat) { showError(chat, ""); });
+      document.querySelectorAll("form.compose").forEach(function (form) {
+        delete form.dataset.queued;
       });
+      document.querySelectorAll(".messages").forEach(function (scroller) { follow(scroller, true); });
+    });
+    page.addEventListener("htmx:wsClose", function (event) {
+      var code = event.detail.event && event.detail.event.code;
+      var socket = event.detail.socketWrapper;
+      if (code === 4401) {
+        socket.queue.length = 0;
+        setConnection("closed", "You are logged out.", {
+          href: "/login/?next=" + encodeURIComponent(location.pathname),
+          text: "Log in again to go on with this scene.",
+        });
+      } else if (code === 4403) {
+        socket.queue.length = 0;
+        setConnection("closed", "This conversation is no longer available.", {href: "/", text: "Back to scenes"});
+      } else if (code === 4429) {
+        socket.queue.length = 0;
+        setConnection("closed", "This conversation is open in too many tabs. Close some, then reload.");
+      } else {
+        setConnection("reconnecting", "Connection lost. Reconnecting…");
+        if (code === 4012) {  // the server is restarting: come back in a moment
+          setTimeout(function () { socket.reconnect(); }, 500 + Math.random() * 1500);
+        }
+      }
     });
 
     // Narrow screens show one chat at a time.
@@ -65,10 +260,23 @@
           var selected = other === tab;
           other.setAttribute("aria-pressed", selected ? "true" : "false");
           var pane = document.getElementById(other.getAttribute("aria-controls"));
-          if (selected) pane.removeAttribute("data-hidden-narrow");
-          else pane.setAttribute("data-hidden-narrow", "");
+          if (selected) {
+            pane.removeAttribute("data-hidden-narrow");
+            other.querySelector(".unread").hidden = true;
+            follow(pane.querySelector(".messages"), true);
+          } else {
+            pane.setAttribute("data-hidden-narrow", "");
+          }
         });
       });
     });
   });
+
+  // Reconnect soon after a blip, backing off to at most eight seconds, with jitter. (This
+  // script runs after htmx and its ws extension, which would otherwise wait up to a minute.)
+  if (window.htmx) {
+    htmx.config.wsReconnectDelay = function (retries) {
+      return Math.min(8000, 500 * Math.pow(2, retries)) * (0.5 + Math.random() / 2);
+    };
+  }
 })();

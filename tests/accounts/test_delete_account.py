@@ -1,16 +1,16 @@
 from accounts.models import Profile, User
-from accounts.rls import acting_as_staff
+from chat import conversations
 from chat.models import Message
 from eventlog.models import Log
-from scenarios import lifecycle
+from lib.rls import acting_as_staff
 from scenarios.models import Session
 from tests.conftest import PASSWORD, complete
 
 
 def test_deleting_the_account_removes_everything_of_the_learner(client, alice, bob, marketplace):
-    complete(lifecycle.start_session(alice.pk, marketplace))
-    lifecycle.start_session(alice.pk, marketplace)
-    lifecycle.start_session(bob.pk, marketplace)
+    complete(conversations.start(alice.pk, marketplace))
+    conversations.start(alice.pk, marketplace)
+    conversations.start(bob.pk, marketplace)
     client.force_login(alice)
     response = client.post("/account/delete/", {"password": PASSWORD, "confirm": "on"})
     assert response.status_code == 302
@@ -44,6 +44,6 @@ def test_without_the_confirmation_nothing_is_deleted(client, alice):
 
 def test_the_account_page_shows_the_learner(client, alice, django_assert_max_num_queries):
     client.force_login(alice)
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):
         response = client.get("/account/")
     assert alice.email in response.content.decode()

@@ -28,3 +28,31 @@ def test_a_bad_reset_link_is_explained(client, db):
     response = client.get("/password-reset/xyz/bad-token/")
     assert response.status_code == 200
     assert "no longer works" in response.content.decode()
+
+
+def test_fifteen_resets_in_a_minute_send_three_emails(client, alice):
+    for _ in range(15):
+        client.post("/password-reset/", {"email": alice.email}, REMOTE_ADDR="10.1.1.1")
+    assert len(mail.outbox) == 3
+    response = client.post("/password-reset/", {"email": alice.email}, REMOTE_ADDR="10.1.1.2")
+    assert "Too many reset emails" in response.content.decode()
+
+
+def test_one_address_cannot_send_resets_to_everyone(client, db):
+    for n in range(10):
+        client.post("/password-reset/", {"email": f"x{n}@example.com"}, REMOTE_ADDR="10.9.9.9")
+    response = client.post("/password-reset/", {"email": "x10@example.com"}, REMOTE_ADDR="10.9.9.9")
+    assert "Too many reset emails" in response.content.decode()
+
+
+def test_a_completed_reset_unlocks_a_throttled_account(client, alice):
+    for _ in range(10):
+        client.post("/login/", {"email": alice.email, "password": "wrong"})
+    locked = client.post("/login/", {"email": alice.email, "password": PASSWORD})
+    assert "Too many failed attempts" in locked.content.decode()
+
+    client.post("/password-reset/", {"email": alice.email})
+    link = re.search(r"http://testserver(/password-reset/\S+/)", mail.outbox[0].body).group(1)
+    client.post(client.get(link).url, {"new_password1": NEW, "new_password2": NEW})
+    response = client.post("/login/", {"email": alice.email, "password": NEW})
+    assert response.status_code == 302 and "_auth_user_id" in client.session

@@ -5,7 +5,13 @@ from tests.journey_helpers import all_log_text, events_for
 STRONG = "Lerne-jeden-Tag-42"
 
 
-def test_sign_up_creates_the_account_and_logs_in(client, db):
+def test_sign_up_creates_the_account_and_logs_in(client, db, settings):
+    from django.conf import global_settings
+
+    from maraum.settings import PASSWORD_HASHERS
+
+    settings.PASSWORD_HASHERS = PASSWORD_HASHERS  # the real one here: Argon2
+    assert PASSWORD_HASHERS != global_settings.PASSWORD_HASHERS
     response = client.post(
         "/signup/", {"email": "Carla@Example.com", "password1": STRONG, "password2": STRONG}
     )
@@ -40,7 +46,9 @@ def test_an_email_in_use_in_another_case_is_refused(client, alice):
         "/signup/", {"email": "ALICE@example.com", "password1": STRONG, "password2": STRONG}
     )
     assert response.status_code == 200
-    assert "already exists" in response.content.decode()
+    body = response.content.decode()
+    assert "This email already has an account" in body  # the decision: README, Throttles
+    assert 'href="/password-reset/"' in body and 'href="/login/"' in body
     assert User.objects.count() == 1
 
 
@@ -48,3 +56,35 @@ def test_a_tampered_form_changes_nothing(client, db):
     response = client.post("/signup/", {"email": ["a@example.com", "b@example.com"]})
     assert response.status_code == 200
     assert not User.objects.exists()
+
+
+def test_sign_ups_are_throttled_per_address_before_any_hashing(client, db):
+    for n in range(10):
+        client.post(
+            "/signup/",
+            {"email": f"bot{n}@example.com", "password1": STRONG, "password2": STRONG},
+            REMOTE_ADDR="10.7.7.7",
+        )
+        client.post("/logout/")
+    response = client.post(
+        "/signup/",
+        {"email": "bot10@example.com", "password1": STRONG, "password2": STRONG},
+        REMOTE_ADDR="10.7.7.7",
+    )
+    assert "Too many sign-ups" in response.content.decode()
+    assert not User.objects.filter(email="bot10@example.com").exists()
+
+
+def test_sign_ups_for_one_email_are_throttled(client, alice):
+    for n in range(3):
+        client.post(
+            "/signup/",
+            {"email": alice.email, "password1": STRONG, "password2": STRONG},
+            REMOTE_ADDR=f"10.8.8.{n}",
+        )
+    response = client.post(
+        "/signup/",
+        {"email": alice.email, "password1": STRONG, "password2": STRONG},
+        REMOTE_ADDR="10.8.8.9",
+    )
+    assert "Too many sign-ups" in response.content.decode()

@@ -3,9 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from accounts.rls import acting_as_staff
 from eventlog.events import log_event
 from eventlog.models import Log
+from lib.rls import acting_as_staff
 from tests.conftest import add_message, start_session
 
 
@@ -54,3 +54,10 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client, pages):
         response = client.get(url)
         assert response.status_code == 302, url
         assert response.url.startswith(reverse("admin:login")), url
+
+
+def test_the_admin_has_an_icon_and_favicon_ico_finds_it(staff_client):
+    body = staff_client.get("/admin/").content.decode()
+    assert 'rel="icon"' in body and "favicon.svg" in body
+    response = staff_client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("favicon.svg")

@@ -112,5 +112,10 @@ def test_changelist_queries_do_not_grow_with_rows(staff_client, django_assert_ma
             initial_message_main="Hallo",
             initial_message_helper="Hi",
         )
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         assert staff_client.get(CHANGELIST).status_code == 200
+
+
+def test_the_code_field_is_explained_in_plain_text(staff_client):
+    body = staff_client.get("/admin/scenarios/scenario/add/").content.decode()
+    assert "prompts/CODE.md" in body and "<code>" not in body  # no stray tag in the help

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.harness import daphne
 from tests.conftest import database_url
+from tests.support.servers import daphne
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -26,18 +26,22 @@ needs_chromium = pytest.mark.skipif(
 
 
 @pytest.fixture
-def daphne_server(daphne_env, tmp_path):
+def daphne_process(daphne_env, tmp_path):
     """Daphne serving the app on the test database (tests using it must commit their data:
-    `django_db(transaction=True)`); its output goes to daphne.log in the test's tmp_path."""
+    `django_db(transaction=True)`), as (process, base URL); its output goes to daphne.log in
+    the test's tmp_path."""
     env = {"OFFLINE_TOKEN_DELAY": "0.005", **daphne_env}
     with daphne(
         database_url(),
         env,
-        app="maraum.asgi:application",
-        settings_module="maraum.settings",
         log_path=tmp_path / "daphne.log",
-    ) as (_, port):
-        yield f"http://127.0.0.1:{port}"
+    ) as (process, port):
+        yield process, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def daphne_server(daphne_process):
+    return daphne_process[1]
 
 
 @pytest.fixture
@@ -47,7 +51,9 @@ def daphne_env():
 
 @pytest.fixture
 def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=15_000)  # a busy 2-core machine is slow, not broken
 
     # Playwright's sync API runs an event loop in the test's thread; the test's own database
     # checks are plain synchronous code all the same.
@@ -65,3 +71,8 @@ def watch_for_problems(page) -> list[str]:
     page.on("console", lambda m: m.type == "error" and problems.append(m.text))
     page.on("pageerror", lambda error: problems.append(str(error)))
     return problems
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing():
+    """Not here: the server process checks passwords with the real hashers."""

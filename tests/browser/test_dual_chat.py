@@ -9,7 +9,7 @@ from django.conf import settings
 
 from accounts.models import User
 from tests.browser.conftest import needs_chromium, watch_for_problems
-from tests.fakes.anthropic_server import FakeAnthropic, PlannedResponse, ToolUse
+from tests.support.fake_anthropic import FakeAnthropic, PlannedResponse, ToolUse
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 PASSWORD = "Lerne-jeden-Tag-42"
@@ -47,7 +47,7 @@ def partner(request):
 @pytest.fixture
 def daphne_env(partner):
     env, _, _ = partner
-    return {**env, "CHAT_RATE_LIMIT": "100"}
+    return {**env, "CHAT_MESSAGES_PER_LEARNER": "100/minute"}
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -74,18 +74,27 @@ def test_a_whole_scene_with_a_question_to_the_helper(daphne_server, browser, par
     for turn, line in enumerate(lines, start=1):
         box.fill(f"Das ist meine Antwort {turn}.")
         box.press("Enter")
-        expect(german.locator(".msg-user").last).to_have_text(f"Das ist meine Antwort {turn}.")
-        expect(german.locator('[data-reply-state="done"]').last).to_have_text(line)
-        expect(box).to_have_value("")  # cleared once the server had the message
+        expect(german.locator(".msg-user").last).to_contain_text(f"Das ist meine Antwort {turn}.")
+        expect(german.locator(".msg-scenario").last).to_contain_text(line)
+        if turn < len(lines):
+            expect(box).to_have_value("")  # cleared once the server had the message
         if turn == 1:  # a question to the helper along the way
             question = page.get_by_label("Your question for the helper")
             question.fill("What does Kilo mean?")
             question.press("Enter")
-            expect(page.locator("#helper-messages .msg-user")).to_have_text("What does Kilo mean?")
-            expect(page.locator('#helper-messages [data-reply-state="done"]')).to_be_visible()
+            helper = page.locator("#helper-messages")
+            expect(helper.locator(".msg-user")).to_contain_text("What does Kilo mean?")
+            expect(helper.locator(".msg-helper")).to_have_count(2)  # the opener and the answer
 
     expect(page.get_by_role("heading", name="Geschafft! Scene complete")).to_be_visible()
     expect(page.get_by_text("2 scenes left this week")).to_be_visible()
+    expect(page.get_by_text("The role-play is over.")).to_be_visible()
+    expect(box).to_have_count(0)  # the role-play takes no more messages...
+    question = page.get_by_label("Your question for the helper")
+    question.fill("What does Tschüss mean?")  # ...but the helper still answers
+    question.press("Enter")
+    expect(page.locator("#helper-messages .msg-helper")).to_have_count(3)
+    expect(page.locator("#progress")).to_contain_text("Scene complete")
     page.get_by_role("link", name="Read the transcript").click()
     expect(page.get_by_text(lines[-1])).to_be_visible()
     transcript = page.url.removeprefix(daphne_server)

@@ -6,17 +6,18 @@ import re
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import channel_layers
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from accounts.rls import acting_as_staff
-from chat import replies
+from chat import consumers, replies
 from chat.models import Message
 from chat.routing import websocket_urlpatterns
 from eventlog.models import Log
+from lib.rls import acting_as_staff
 from scenarios.models import Session
 from tests.conftest import add_message, start_session
-from tests.fakes.anthropic_server import FakeAnthropic, PlannedResponse
+from tests.support.fake_anthropic import FakeAnthropic, PlannedResponse, lorem_text
 
 # Database work in the consumer happens on other threads and connections, so these tests
 # commit for real; serialized_rollback puts the seeded scenarios back afterwards.
@@ -61,6 +62,12 @@ class Tab:
         connected, code = await self.communicator.connect()
         return connected, code
 
+    async def close_code(self, timeout=5.0) -> int | None:
+        """The code the server closed this socket with (it accepts first, then closes)."""
+        output = await self.communicator.receive_output(timeout)
+        assert output["type"] == "websocket.close", output
+        return output.get("code")
+
     async def send(self, chat="main", message="Ich hätte gern Tomaten.", **extra):
         await self.communicator.send_to(
             text_data=json.dumps({"chat": chat, "message": message, **extra})
@@ -83,22 +90,69 @@ class Tab:
         await self.communicator.disconnect()
 
 
-FINISHED = 'data-reply-state="done"'
-FAILED = 'data-reply-state="failed"'
-STREAMING = 'data-reply-state="streaming"'
+FINISHED = 'data-frame="reply-finished"'
+FAILED = 'data-slot="retry"'
+STREAMING = 'data-slot="streaming"'
+DELTA = r'^\{"reply"'  # a streamed text delta (JSON)
+
+
+async def mid_reply(user, session_id, fake, words=30, word_delay=0.01, **send) -> "Tab":
+    """A tab whose message is being answered: the reply (`words` words, one every
+    `word_delay` seconds) has begun to stream."""
+    fake.enqueue(PlannedResponse(text=lorem_text(words), token_delay=word_delay))
+    tab = Tab(user, session_id)
+    await tab.connect()
+    await tab.send(**send)
+    await tab.until(DELTA)
+    return tab
+
+
+async def one_turn(user, session_id, message="Hallo", until=FINISHED) -> str:
+    """A tab sends one message and waits for the frame `until` marks, and for every reply."""
+    tab = Tab(user, session_id)
+    await tab.connect()
+    await tab.send(message=message)
+    frame = await tab.until(until)
+    await settle()
+    await tab.close()
+    return frame
+
+
+def deltas(frames: list[str]) -> list[dict]:
+    return [json.loads(frame) for frame in frames if frame.startswith('{"reply"')]
 
 
 def streamed_text(frames: list[str]) -> str:
-    return "".join(
-        re.findall(r'hx-swap-oob="beforeend:#reply-\w+-text">(.*?)</span>', "".join(frames), re.S)
-    )
+    """The text a page shows from these frames: each delta applied at its offset, as
+    static/js/chat.js does (what a bubble already has is not appended again)."""
+    text = ""
+    for delta in deltas(frames):
+        if delta["at"] <= len(text) < delta["at"] + len(delta["text"]):
+            text += delta["text"][len(text) - delta["at"] :]
+    return text
 
 
 async def settle():
     """Await every reply task this process is running."""
-    tasks = [reply.task for reply in list(replies._live.values()) if reply.task]
-    if tasks:
+    while tasks := [reply.task for reply in list(replies._live.values()) if reply.task]:
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@pytest.fixture(autouse=True)
+def fresh_chat_state():
+    """Each test starts with a new channel layer (a Redis layer's locks are bound to the event
+    loop that made them, and every test has its own loop) and no per-process chat state."""
+
+    def reset():
+        channel_layers.backends.clear()
+        replies._live.clear()
+        replies.accepting = True
+        consumers._sockets_by_learner.clear()
+        consumers._sockets_by_session.clear()
+
+    reset()
+    yield
+    reset()
 
 
 @database_sync_to_async

@@ -1,19 +1,15 @@
-"""The chat page: the learner's own active session only, rendered from the database."""
+"""The chat page: the learner's own session only, rendered from the database."""
 
 from django.utils.html import escape
 
-from tests.conftest import add_message, complete, start_session
-
-
-def _session_with_openings(user, scenario):
-    session = start_session(user, scenario)
-    add_message(session, "scenario", "main", scenario.initial_message_main)
-    add_message(session, "helper", "helper", scenario.initial_message_helper)
-    return session
+from chat import conversations
+from eventlog.models import Log
+from lib.rls import acting_as_staff
+from tests.conftest import add_message, complete
 
 
 def test_the_chat_page_shows_both_chats_and_the_socket(client, alice, marketplace):
-    session = _session_with_openings(alice, marketplace)
+    session = conversations.start(alice.pk, marketplace)
     client.force_login(alice)
     response = client.get(f"/sessions/{session.pk}/")
     assert response.status_code == 200
@@ -21,44 +17,86 @@ def test_the_chat_page_shows_both_chats_and_the_socket(client, alice, marketplac
     assert escape(marketplace.initial_message_main) in body
     assert escape(marketplace.initial_message_helper) in body
     assert f'ws-connect="/ws/sessions/{session.pk}/"' in body
-    assert 'maxlength="1000"' in body
+    assert 'data-max-length="1000"' in body  # the page's limit, from settings
     assert "<script>" not in body  # no inline scripts: CSP-ready
+
+
+def test_coming_back_restores_the_session(client, alice, party):
+    session = conversations.start(alice.pk, party)
+    client.force_login(alice)
+    body = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "Lena" in body and "German" in body and "Helper" in body
+    with acting_as_staff():
+        assert Log.objects.filter(event_type="session_restored", session_id=session.pk).exists()
+
+
+def test_messages_show_in_their_pane_in_order(client, alice, party):
+    session = conversations.start(alice.pk, party)
+    add_message(session, "user", "main", "Ich heiße Alice.")
+    add_message(session, "user", "helper", "How do I say nice to meet you?")
+    client.force_login(alice)
+    body = client.get(f"/sessions/{session.pk}/").content.decode()
+    main_pane, helper_pane = body.split('id="helper-messages"')
+    assert main_pane.index("schön, dass du da bist") < main_pane.index("Ich heiße Alice.")
+    assert "nice to meet you?" in helper_pane and "Ich heiße" not in helper_pane
 
 
 def test_offline_mode_is_announced(client, alice, marketplace, settings):
     settings.ANTHROPIC_API_KEY = ""
-    session = _session_with_openings(alice, marketplace)
+    session = conversations.start(alice.pk, marketplace)
     client.force_login(alice)
     assert "Offline mode" in client.get(f"/sessions/{session.pk}/").content.decode()
     settings.ANTHROPIC_API_KEY = "sk-test"
     assert "Offline mode" not in client.get(f"/sessions/{session.pk}/").content.decode()
 
 
-def test_another_learners_session_is_a_404(client, alice, bob, marketplace):
-    session = _session_with_openings(alice, marketplace)
+def test_another_learners_session_is_404(client, alice, bob, party):
+    session = conversations.start(alice.pk, party)
     client.force_login(bob)
-    assert client.get(f"/sessions/{session.pk}/").status_code == 404
+    response = client.get(f"/sessions/{session.pk}/")
+    assert response.status_code == 404
+    assert "Lena" not in response.content.decode()
+    assert client.post(f"/sessions/{session.pk}/abandon/").status_code == 404
+
+
+def test_a_malformed_session_id_is_404(client, alice):
+    client.force_login(alice)
+    assert client.get("/sessions/not-a-uuid/").status_code == 404
 
 
 def test_anonymous_visitors_are_sent_to_log_in(client, alice, marketplace):
-    session = _session_with_openings(alice, marketplace)
+    session = conversations.start(alice.pk, marketplace)
     response = client.get(f"/sessions/{session.pk}/")
     assert response.status_code == 302 and "login" in response["Location"]
 
 
-def test_a_completed_session_opens_its_transcript(client, alice, marketplace):
-    session = complete(_session_with_openings(alice, marketplace))
+def test_a_completed_session_keeps_its_helper_open(client, alice, marketplace):
+    session = complete(conversations.start(alice.pk, marketplace))
     client.force_login(alice)
-    response = client.get(f"/sessions/{session.pk}/")
-    assert response.status_code == 302 and response["Location"] == f"/history/{session.pk}/"
+    body = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "Geschafft" in body and f'href="/history/{session.pk}/"' in body
+    assert 'id="main-input"' not in body and "The role-play is over" in body
+    assert 'id="helper-input"' in body  # questions about the scene are still welcome
+    assert "Scene complete · 1 message<" in body and 'value="30"' in body
+
+
+def test_an_unanswered_message_offers_to_try_again_after_a_reload(client, alice, marketplace):
+    session = conversations.start(alice.pk, marketplace)
+    add_message(session, "user", "main", "Hallo?")  # its reply failed, or the server restarted
+    client.force_login(alice)
+    body = client.get(f"/sessions/{session.pk}/").content.decode()
+    main_pane = body.split('id="pane-helper"')[0]
+    assert 'data-slot="retry"' in main_pane and "Try again" in main_pane
+    assert "Your message is saved" in main_pane
 
 
 def test_the_page_renders_with_a_fixed_number_of_queries(
-    client, alice, marketplace, django_assert_max_num_queries
+    client, alice, marketplace, django_assert_num_queries
 ):
-    session = _session_with_openings(alice, marketplace)
+    session = conversations.start(alice.pk, marketplace)
     for index in range(20):
         add_message(session, "user" if index % 2 else "scenario", "main", f"Satz {index}")
     client.force_login(alice)
-    with django_assert_max_num_queries(14):
+    client.get(f"/sessions/{session.pk}/")  # the first visit logs a restore, as the next do
+    with django_assert_num_queries(16):
         assert client.get(f"/sessions/{session.pk}/").status_code == 200

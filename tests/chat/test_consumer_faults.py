@@ -2,22 +2,21 @@
 
 import pytest
 
-from tests.chat.conftest import FAILED, FINISHED, Tab, chat_db, events, settle, stored
-from tests.fakes.anthropic_server import PlannedResponse, lorem_text
+from tests.chat.conftest import (
+    FAILED,
+    FINISHED,
+    STREAMING,
+    Tab,
+    chat_db,
+    events,
+    one_turn,
+    stored,
+)
+from tests.support.fake_anthropic import PlannedResponse, lorem_text
 
 pytestmark = chat_db
 
 OK = PlannedResponse(text="Alles klar!")
-
-
-async def _turn(alice, session, marker):
-    tab = Tab(alice, session.pk)
-    await tab.connect()
-    await tab.send(message="Hallo")
-    frame = await tab.until(marker)
-    await settle()
-    await tab.close()
-    return tab, frame
 
 
 @pytest.mark.parametrize("status", [429, 529, 500])
@@ -25,7 +24,7 @@ async def test_errors_before_the_first_token_are_retried(
     alice, alice_session, fake_anthropic, status
 ):
     fake_anthropic.enqueue(PlannedResponse(status=status, retry_after=0.01), OK)
-    await _turn(alice, alice_session, FINISHED)
+    await one_turn(alice, alice_session.pk)
     assert (await stored(alice_session.pk, "main"))[-1] == ("scenario", "Alles klar!")
     retries = await events("api_retry_attempted")
     assert len(retries) == 1 and retries[0][1] == "warn" and retries[0][2]["status"] == status
@@ -37,7 +36,7 @@ async def test_a_timeout_before_the_first_token_is_retried(
 ):
     settings.MODEL_FIRST_TOKEN_TIMEOUT = 0.3
     fake_anthropic.enqueue(PlannedResponse(hang=True), OK)
-    await _turn(alice, alice_session, FINISHED)
+    await one_turn(alice, alice_session.pk)
     assert (await events("api_retry_attempted"))[0][2]["reason"] == "timeout"
 
 
@@ -46,7 +45,7 @@ async def test_giving_up_after_the_last_attempt_stores_nothing(
 ):
     settings.MODEL_RETRY_ATTEMPTS = 2
     fake_anthropic.enqueue(PlannedResponse(status=529), PlannedResponse(status=529))
-    _, frame = await _turn(alice, alice_session, FAILED)
+    frame = await one_turn(alice, alice_session.pk, until=FAILED)
     assert "Try again" in frame
     assert [role for role, _ in await stored(alice_session.pk, "main")] == ["scenario", "user"]
     [(_, level, failed)] = await events("api_call_failed")
@@ -59,7 +58,7 @@ async def test_a_timeout_after_all_attempts_is_logged_as_a_timeout(
     settings.MODEL_RETRY_ATTEMPTS = 1
     settings.MODEL_FIRST_TOKEN_TIMEOUT = 0.2
     fake_anthropic.enqueue(PlannedResponse(hang=True))
-    _, frame = await _turn(alice, alice_session, FAILED)
+    frame = await one_turn(alice, alice_session.pk, until=FAILED)
     assert "took too long" in frame
     assert len(await events("api_call_timeout")) == 1
 
@@ -68,7 +67,7 @@ async def test_a_spent_limit_is_not_retried(alice, alice_session, fake_anthropic
     fake_anthropic.enqueue(
         PlannedResponse(status=429, error_message="You have reached your spend limit.")
     )
-    await _turn(alice, alice_session, FAILED)
+    await one_turn(alice, alice_session.pk, until=FAILED)
     assert fake_anthropic.request_count == 1
     assert await events("api_retry_attempted") == []
 
@@ -78,8 +77,8 @@ async def test_a_break_mid_stream_discards_the_partial_reply(
     alice, alice_session, fake_anthropic, mode
 ):
     fake_anthropic.enqueue(PlannedResponse(text=lorem_text(20), break_after=5, break_mode=mode))
-    _, frame = await _turn(alice, alice_session, FAILED)
-    assert "Nothing was saved" in frame
+    frame = await one_turn(alice, alice_session.pk, until=FAILED)
+    assert "Your message is saved" in frame
     assert [role for role, _ in await stored(alice_session.pk, "main")] == ["scenario", "user"]
     assert fake_anthropic.request_count == 1  # tokens had streamed: no retry
     [(_, _, failed)] = await events("api_call_failed")
@@ -96,6 +95,8 @@ async def test_the_retry_button_asks_again_without_storing_the_message_twice(
     await tab.send(message="Hallo")
     await tab.until(FAILED)
     await tab.send(chat="main", action="retry")
+    # The new reply takes the failed one's place: the "Try again" box does not stay.
+    assert STREAMING in await tab.until('data-frame="slot"')
     await tab.until(FINISHED)
     await tab.close()
     assert await stored(alice_session.pk, "main") == [

@@ -6,15 +6,17 @@ import pytest
 
 from tests.chat.conftest import (
     FINISHED,
+    STREAMING,
     Tab,
     chat_db,
     events,
+    mid_reply,
     session_row,
     settle,
     stored,
     streamed_text,
 )
-from tests.fakes.anthropic_server import PlannedResponse, lorem_text
+from tests.support.fake_anthropic import PlannedResponse, lorem_text
 
 pytestmark = chat_db
 
@@ -37,7 +39,7 @@ async def test_a_turn_streams_the_reply_and_stores_both_messages(
     await tab.close()
 
     frames = "".join(tab.frames)
-    assert frames.index("Ich hätte gern Tomaten.") < frames.index('data-reply-state="streaming"')
+    assert frames.index("Ich hätte gern Tomaten.") < frames.index(STREAMING)
     assert streamed_text(tab.frames) == "Guten Tag! Die Tomaten sind heute super."
     assert await stored(alice_session.pk, "main") == [
         (
@@ -110,12 +112,12 @@ async def test_token_frames_are_coalesced_but_the_first_goes_out_at_once(
     await tab.until(FINISHED)
     await tab.close()
 
-    deltas = [f for f in tab.frames if "beforeend:#reply-" in f]
+    sent = [f for f in tab.frames if f.startswith('{"reply"')]
     first_token = lorem_text(120).split(" ")[0] + " "
-    assert streamed_text(deltas[:1]) == first_token  # not held back for coalescing
-    assert streamed_text(deltas) == lorem_text(120)
+    assert streamed_text(sent[:1]) == first_token  # not held back for coalescing
+    assert streamed_text(sent) == lorem_text(120)
     # ≤ 20 frames a second over ~0.3 s, plus the first and the last: far fewer than 120.
-    assert len(deltas) <= 12
+    assert len(sent) <= 12
 
 
 async def test_the_helper_sees_the_recent_role_play(alice, alice_session, fake_anthropic):
@@ -151,7 +153,7 @@ async def test_a_resent_message_is_stored_once_and_answered_once(
     await tab.until(FINISHED)
     # The page did not see the echo (say, a reconnect) and sends the same message again.
     await tab.send(message="Hallo!", client_message_id="8d5e1f7e-5b0e-4a53-9a56-2f1b6f7f6b01")
-    await tab.until('id="main-messages"')  # answered with a re-sync, not a new turn
+    await tab.until('data-frame="sync"')  # answered with a re-sync, not a new turn
     await settle()
     await tab.close()
 
@@ -166,11 +168,7 @@ async def test_a_resent_message_is_stored_once_and_answered_once(
 async def test_a_reply_survives_a_disconnect_and_shows_on_reconnect(
     alice, alice_session, fake_anthropic
 ):
-    fake_anthropic.enqueue(PlannedResponse(text=lorem_text(30), token_delay=0.01))
-    tab = Tab(alice, alice_session.pk)
-    await tab.connect()
-    await tab.send()
-    await tab.until(r"beforeend:#reply-")  # streaming has begun
+    tab = await mid_reply(alice, alice_session.pk, fake_anthropic)  # streaming has begun
     await tab.close()  # the learner's connection drops mid-reply
 
     await settle()
@@ -198,15 +196,11 @@ async def test_two_tabs_both_see_the_stream(alice, alice_session, fake_anthropic
 async def test_a_reply_that_joins_a_stream_midway_gets_the_text_so_far(
     alice, alice_session, fake_anthropic
 ):
-    fake_anthropic.enqueue(PlannedResponse(text=lorem_text(40), token_delay=0.01))
-    first = Tab(alice, alice_session.pk)
-    await first.connect()
-    await first.send()
-    await first.until(r"beforeend:#reply-")
+    first = await mid_reply(alice, alice_session.pk, fake_anthropic, 40)
     late = Tab(alice, alice_session.pk)
     await late.connect()
     sync = await late.receive()
-    assert 'data-reply-state="streaming"' in sync and "lorem" in sync
+    assert STREAMING in sync and "lorem" in sync
     await late.until(FINISHED)
     await settle()
     for tab in (first, late):
@@ -215,14 +209,27 @@ async def test_a_reply_that_joins_a_stream_midway_gets_the_text_so_far(
 
 @pytest.mark.parametrize("chat", ["main", "helper"])
 async def test_one_reply_in_flight_per_chat(alice, alice_session, fake_anthropic, chat):
-    fake_anthropic.enqueue(PlannedResponse(text=lorem_text(20), token_delay=0.01))
-    tab = Tab(alice, alice_session.pk)
-    await tab.connect()
-    await tab.send(chat=chat, message="Eins")
-    await tab.until(r"beforeend:#reply-")
+    tab = await mid_reply(alice, alice_session.pk, fake_anthropic, 20, chat=chat, message="Eins")
     await tab.send(chat=chat, message="Zwei")
     notice = await tab.until(f'id="{chat}-error"')
     assert "Wait for the reply" in notice
     await settle()
     await tab.close()
     assert [c for _, c in await stored(alice_session.pk, chat) if c in ("Eins", "Zwei")] == ["Eins"]
+
+
+async def test_a_resend_while_its_reply_streams_shows_the_stream(
+    alice, alice_session, fake_anthropic
+):
+    same_id = "5c1f3c52-4a8e-4a34-8d8c-0f6f3b1c2d11"
+    tab = await mid_reply(
+        alice, alice_session.pk, fake_anthropic, message="Hallo!", client_message_id=same_id
+    )
+    await tab.send(message="Hallo!", client_message_id=same_id)  # e.g. queued across a blip
+    sync = await tab.until('data-frame="(sync|notice)"')
+    assert 'data-frame="sync"' in sync and STREAMING in sync
+    await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+    assert fake_anthropic.request_count == 1
+    assert [c for _, c in await stored(alice_session.pk, "main")].count("Hallo!") == 1

@@ -16,7 +16,7 @@ def _script(name):
 async def test_the_offline_partner_plays_a_whole_scene_to_its_end(
     alice, alice_session, offline, settings
 ):
-    settings.CHAT_RATE_LIMIT = 100  # a whole scene in a second is faster than any learner
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"  # a scene in a second
     lines = _script("marketplace")["lines"]
     tab = Tab(alice, alice_session.pk)
     await tab.connect()

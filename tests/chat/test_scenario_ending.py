@@ -5,11 +5,11 @@ import pytest
 from channels.db import database_sync_to_async
 
 from accounts.models import Profile
-from accounts.rls import acting_as_staff
+from lib.rls import acting_as_staff
 from scenarios.models import Session
-from tests.chat.conftest import FINISHED, Tab, chat_db, session_row, settle
+from tests.chat.conftest import Tab, chat_db, one_turn, session_row
 from tests.conftest import add_message
-from tests.fakes.anthropic_server import PlannedResponse, ToolUse
+from tests.support.fake_anthropic import PlannedResponse, ToolUse
 
 pytestmark = chat_db
 
@@ -26,16 +26,6 @@ def fill_main_chat(session, total: int):
         add_message(session, role, "main", f"Satz {index}")
 
 
-async def _turn(alice, session):
-    tab = Tab(alice, session.pk)
-    await tab.connect()
-    await tab.send(message="Danke schön!")
-    frame = await tab.until(FINISHED)
-    await settle()
-    await tab.close()
-    return frame
-
-
 def _notes(fake) -> str:
     return " ".join(block["text"] for block in fake.requests[-1].body["system"][1:])
 
@@ -46,14 +36,15 @@ def _notes(fake) -> str:
         (12, None),
         (14, "steering towards a natural ending"),
         (24, "bring the scene to its close"),
-        (28, "this is your last reply"),
+        (26, "bring the scene to its close"),
+        (27, "this is your last reply"),
     ],
 )
 async def test_the_character_is_steered_by_message_count(
     alice, alice_session, fake_anthropic, before, note
 ):
     await fill_main_chat(alice_session, before)  # the learner's message is number before + 1
-    await _turn(alice, alice_session)
+    await one_turn(alice, alice_session.pk, "Danke schön!")
     if note is None:
         assert _notes(fake_anthropic) == ""
     else:
@@ -63,7 +54,7 @@ async def test_the_character_is_steered_by_message_count(
 async def test_the_model_ends_the_scene_with_its_tool(alice, alice_session, fake_anthropic):
     await fill_main_chat(alice_session, 17)
     fake_anthropic.enqueue(PlannedResponse(text="Tschüss, bis bald!", tool_use=END))
-    frame = await _turn(alice, alice_session)
+    frame = await one_turn(alice, alice_session.pk, "Danke schön!")
     session = await session_row(alice_session.pk)
     assert session.is_completed and session.completed_at and session.duration_seconds is not None
     assert session.message_count_main == 19
@@ -74,15 +65,35 @@ async def test_the_model_ends_the_scene_with_its_tool(alice, alice_session, fake
 async def test_the_session_completes_at_thirty_whatever_the_model_does(
     alice, alice_session, fake_anthropic
 ):
-    await fill_main_chat(alice_session, 28)  # the learner's turn is the 29th, the reply the 30th
-    await _turn(alice, alice_session)
+    await fill_main_chat(alice_session, 27)  # the learner's turn is the 28th, the reply the 29th
+    await one_turn(alice, alice_session.pk, "Danke schön!")
+    assert "this is your last reply" in _notes(fake_anthropic).lower()
+    assert not (await session_row(alice_session.pk)).is_completed
+
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(message="Tschüss!")  # the 30th message fills the scene: no reply comes
+    frame = await tab.until('data-frame="turn-completed"')
+    await tab.close()
+    session = await session_row(alice_session.pk)
+    assert session.message_count_main == 30 and session.is_completed
+    assert fake_anthropic.request_count == 1
+    assert "Scene complete · 30 messages" in frame and "Geschafft" in frame
+
+
+async def test_a_reply_that_makes_thirty_completes_the_session(
+    alice, alice_session, fake_anthropic
+):
+    # Two learner messages in a row (a failed reply, then a new message): the reply is 30th.
+    await fill_main_chat(alice_session, 28)
+    await one_turn(alice, alice_session.pk, "Danke schön!")
     session = await session_row(alice_session.pk)
     assert session.message_count_main == 30 and session.is_completed
 
 
 async def test_completion_counts_once_on_the_profile(alice, alice_session, fake_anthropic):
     fake_anthropic.enqueue(PlannedResponse(text="Auf Wiedersehen!", tool_use=END))
-    await _turn(alice, alice_session)
+    await one_turn(alice, alice_session.pk, "Danke schön!")
 
     @database_sync_to_async
     def counts():

@@ -4,9 +4,11 @@ import uuid
 
 import pytest
 
-from chat.model import ReplyDone
 from chat.prompts import load_prompt, prompt_path
-from chat.turns import accept_turn, log_call_started, session_for, store_reply
+from chat.providers import ReplyDone
+from chat.turns import accept_turn, log_chat_event, store_reply
+from eventlog.events import Event
+from scenarios.lifecycle import find_session
 from tests.conftest import add_message, start_session
 
 DONE = ReplyDone(ended=False, usage={"input_tokens": 10, "output_tokens": 5}, attempts=1)
@@ -20,15 +22,15 @@ def test_a_turn_takes_a_fixed_number_of_queries(
     add_message(session, "scenario", "main", "Guten Morgen!")
     for index in range(earlier_messages):
         add_message(session, "user" if index % 2 else "scenario", "main", f"Satz {index}")
-    session = session_for(alice.pk, session.pk)
+    session = find_session(alice.pk, session.pk)
 
     # Each block runs in a savepoint here (the test's transaction), which adds SAVEPOINT and
     # RELEASE plus a role restore to the statements a real turn sends.
-    with django_assert_num_queries(3 + 3):  # role, insert, history
+    with django_assert_num_queries(7 + 3):  # role, login, 2 throttles, insert, claim, history
         turn = accept_turn(alice.pk, session, "main", "Hallo!", uuid.uuid4())
     with django_assert_num_queries(2 + 3):  # role, api_call_started
-        log_call_started(alice.pk, session.pk, "main")
-    with django_assert_num_queries(3 + 3):  # role, insert, api_call_completed
+        log_chat_event(alice.pk, session.pk, "main", Event.API_CALL_STARTED)
+    with django_assert_num_queries(4 + 3):  # role, insert, release claim, api_call_completed
         store_reply(alice.pk, session.pk, "main", "Guten Tag!", DONE, turn.main_count, 120)
 
 

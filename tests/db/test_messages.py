@@ -5,8 +5,8 @@ import uuid
 import pytest
 from django.db import DatabaseError, IntegrityError, transaction
 
-from accounts.rls import acting_as_learner, acting_as_staff
 from chat.models import Message
+from lib.rls import acting_as_learner, acting_as_staff
 from tests.conftest import add_message, complete, run_sql, start_session
 
 
@@ -22,10 +22,23 @@ def test_user_id_is_filled_from_the_session(session, alice):
     assert user_id == alice.pk
 
 
-def test_no_message_into_a_completed_session(session):
+def test_no_role_play_message_into_a_completed_session(session):
     complete(session)
-    with pytest.raises(IntegrityError, match="is completed: no more messages"):
+    with pytest.raises(IntegrityError, match="no more role-play messages") as refused:
         add_message(session, "user", "main")
+    # The app tells this refusal from others by its constraint name, not its wording.
+    assert refused.value.__cause__.diag.constraint_name == "messages_session_not_completed"
+
+
+def test_the_helper_stays_open_after_the_scene(session):
+    complete(session)
+    add_message(session, "user", "helper", "What did 'Tschüss' mean?")
+    add_message(session, "helper", "helper", "It means 'bye'.")
+    with acting_as_staff():
+        [(count,)] = run_sql(
+            "SELECT message_count_helper FROM sessions WHERE id = %s", [session.pk]
+        )
+    assert count == 2
 
 
 def test_messages_cannot_be_updated(session):

@@ -1,5 +1,6 @@
 """`migrate` on an empty database builds everything; `migrate <app> zero` takes it all back."""
 
+import json
 import os
 import subprocess
 import sys
@@ -28,13 +29,15 @@ def empty_database(db):
     }
     with psycopg.connect(**admin) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield database_url(name)
+    yield database_url(name, owner=True)
     with psycopg.connect(**admin) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _manage(url: str, *args: str) -> str:
-    env = dict(os.environ, DATABASE_URL=url)
+def _manage(owner_url: str, *args: str) -> str:
+    """manage.py as the app runs it: the runtime login, with the owner's for `migrate`."""
+    name = owner_url.split("?")[0].rsplit("/", 1)[1]
+    env = dict(os.environ, DATABASE_URL=database_url(name), DATABASE_OWNER_URL=owner_url)
     result = subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=BASE_DIR,
@@ -47,27 +50,42 @@ def _manage(url: str, *args: str) -> str:
     return result.stdout
 
 
-def _leftovers(url: str) -> list:
-    with psycopg.connect(url) as conn:
-        return conn.execute(
-            "SELECT 'table ' || tablename FROM pg_tables WHERE schemaname = 'public'"
-            "   AND tablename IN ('profiles', 'scenarios', 'sessions', 'messages', 'logs')"
-            " UNION ALL SELECT 'function ' || proname FROM pg_proc p"
-            "   WHERE pronamespace = 'public'::regnamespace"  # ours, not an extension's:
-            "   AND NOT EXISTS (SELECT 1 FROM pg_depend d"
-            "                   WHERE d.objid = p.oid AND d.deptype = 'e')"
-            " UNION ALL SELECT 'type ' || typname FROM pg_type"
-            "   WHERE typname IN ('message_role', 'chat_type')"
-        ).fetchall()
+# In one process (a manage.py per step took most of this test's time): migrate, take every
+# app back to zero, report what is left, migrate again.
+ROUND_TRIP = """
+import json
+from django.core.management import call_command
+from django.db import connection
+
+def scenarios():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM scenarios")
+        return cursor.fetchone()[0]
+
+call_command("migrate", interactive=False, verbosity=0)
+built = scenarios()
+for app in %(apps)r:
+    call_command("migrate", app, "zero", interactive=False, verbosity=0)
+with connection.cursor() as cursor:
+    cursor.execute(%(leftovers)r)
+    left = [row[0] for row in cursor.fetchall()]
+call_command("migrate", interactive=False, verbosity=0)
+print(json.dumps({"built": built, "left": left, "rebuilt": scenarios()}))
+"""
+
+LEFTOVERS = (
+    "SELECT 'table ' || tablename FROM pg_tables WHERE schemaname = 'public'"
+    "   AND tablename IN ('profiles', 'scenarios', 'sessions', 'messages', 'logs')"
+    " UNION ALL SELECT 'function ' || proname FROM pg_proc p"
+    "   WHERE pronamespace = 'public'::regnamespace"  # ours, not an extension's:
+    "   AND NOT EXISTS (SELECT 1 FROM pg_depend d"
+    "                   WHERE d.objid = p.oid AND d.deptype = 'e')"
+    " UNION ALL SELECT 'type ' || typname FROM pg_type"
+    "   WHERE typname IN ('message_role', 'chat_type')"
+)
 
 
 def test_migrate_builds_an_empty_database_and_zero_takes_it_back(empty_database):
-    _manage(empty_database, "migrate", "--noinput")
-    with psycopg.connect(empty_database) as conn:
-        assert conn.execute("SELECT count(*) FROM scenarios").fetchone() == (3,)
-    for app in APPS_IN_REVERSE:
-        _manage(empty_database, "migrate", app, "zero", "--noinput")
-    assert _leftovers(empty_database) == []
-    _manage(empty_database, "migrate", "--noinput")  # and forward again
-    with psycopg.connect(empty_database) as conn:
-        assert conn.execute("SELECT count(*) FROM scenarios").fetchone() == (3,)
+    script = ROUND_TRIP % {"apps": APPS_IN_REVERSE, "leftovers": LEFTOVERS}
+    outcome = json.loads(_manage(empty_database, "shell", "-c", script).splitlines()[-1])
+    assert outcome == {"built": 3, "left": [], "rebuilt": 3}

@@ -4,13 +4,15 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from accounts.models import Profile
-from accounts.rls import acting_as_learner, acting_as_staff
+from chat import claims
 from chat.models import Message
 from eventlog.models import Log
+from lib.rls import acting_as_learner, acting_as_staff
 from scenarios.models import Scenario, Session
 from tests.conftest import add_message, complete, login_role_is_privileged, run_sql, start_session
 
-LEARNER_TABLES = ["profiles", "sessions", "messages", "logs"]
+LEARNER_TABLES = ["profiles", "sessions", "messages", "reply_claims", "logs"]
+READABLE_BY_LEARNERS = ["profiles", "sessions", "messages", "reply_claims"]  # logs: not at all
 
 
 @pytest.fixture
@@ -19,6 +21,8 @@ def two_learners_with_data(alice, bob, marketplace):
         session = start_session(user, marketplace)
         add_message(session, "scenario", "main")
         add_message(session, "user", "helper")
+        with acting_as_learner(user.pk):
+            assert claims.claim(session.pk, "main")
         run_sql("SELECT write_log('info', 'session_created', %s, %s, '{}')", [user.pk, session.pk])
     return alice, bob
 
@@ -27,10 +31,10 @@ def _owner_column(table: str) -> str:
     return "id" if table == "profiles" else "user_id"
 
 
-def _visible_counts():
+def _visible_counts(tables=READABLE_BY_LEARNERS):
     return {
         table: run_sql(f"SELECT count(*), count(DISTINCT {_owner_column(table)}) FROM {table}")[0]
-        for table in LEARNER_TABLES
+        for table in tables
     }
 
 
@@ -51,29 +55,36 @@ def test_a_learner_sees_only_their_own_rows(two_learners_with_data):
             "profiles": (1, 1),
             "sessions": (1, 1),
             "messages": (2, 1),
-            "logs": (1, 1),
+            "reply_claims": (1, 1),
         }
         assert {p.pk for p in Profile.objects.all()} == {alice.pk}
 
 
+def test_learners_read_no_logs_at_all(two_learners_with_data):
+    alice, _ = two_learners_with_data
+    with pytest.raises(DatabaseError, match="permission denied"), acting_as_learner(alice.pk):
+        run_sql("SELECT count(*) FROM logs")
+
+
 def test_no_learner_set_means_no_learner_rows(two_learners_with_data):
     with acting_as_learner(None):
-        assert _visible_counts() == {table: (0, 0) for table in LEARNER_TABLES}
+        assert _visible_counts() == {table: (0, 0) for table in READABLE_BY_LEARNERS}
         assert Scenario.objects.count() == 3  # scenarios are readable by anyone
 
 
 def test_the_login_role_itself_sees_no_learner_rows(two_learners_with_data):
     if login_role_is_privileged():
         pytest.skip("DATABASE_URL logs in as a superuser/BYPASSRLS role, which RLS cannot bind")
-    assert _visible_counts() == {table: (0, 0) for table in LEARNER_TABLES}
+    assert _visible_counts(LEARNER_TABLES) == {table: (0, 0) for table in LEARNER_TABLES}
 
 
 def test_staff_see_every_learners_rows(two_learners_with_data):
     with acting_as_staff():
-        assert _visible_counts() == {
+        assert _visible_counts(LEARNER_TABLES) == {
             "profiles": (2, 2),
             "sessions": (2, 2),
             "messages": (4, 2),
+            "reply_claims": (2, 2),
             "logs": (2, 2),
         }
 
@@ -128,7 +139,19 @@ def test_learners_cannot_write_what_is_not_theirs_to_write(alice, statement):
 def test_learners_log_through_write_log_only(alice):
     with acting_as_learner(alice.pk):
         run_sql("SELECT write_log('info', 'user_logout', %s, NULL, '{\"n\": 1}')", [alice.pk])
+    with acting_as_staff():
         assert Log.objects.get().metadata == {"n": 1}
+
+
+@pytest.mark.parametrize("about", ["bob", "bobs_session"])
+def test_a_learner_cannot_forge_a_log_row_about_someone_else(alice, bob, marketplace, about):
+    bobs_session = start_session(bob, marketplace)
+    user_id, session_id = (bob.pk, None) if about == "bob" else (alice.pk, bobs_session.pk)
+    with pytest.raises(DatabaseError, match="only about that learner"):
+        with acting_as_learner(alice.pk):
+            run_sql(
+                "SELECT write_log('error', 'database_error', %s, %s, NULL)", [user_id, session_id]
+            )
 
 
 def test_nested_contexts_restore_the_outer_one(alice, bob):
@@ -151,3 +174,9 @@ def test_the_learner_setting_ends_with_its_transaction(alice):
             "SELECT current_setting('role'), current_setting('maraum.learner_id', true)"
         )
     assert role == "none" and not learner
+
+
+def test_a_learner_cannot_claim_a_reply_in_another_learners_session(alice, bob, marketplace):
+    session = start_session(bob, marketplace)
+    with pytest.raises(DatabaseError, match="row-level security"), acting_as_learner(alice.pk):
+        claims.claim(session.pk, "main")

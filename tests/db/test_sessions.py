@@ -7,7 +7,7 @@ import pytest
 from django.db import DatabaseError, IntegrityError, transaction
 
 from accounts.models import Profile
-from accounts.rls import acting_as_staff
+from lib.rls import acting_as_staff
 from scenarios.models import Scenario, Session
 from tests.conftest import (
     add_message,
@@ -107,13 +107,18 @@ def test_deleting_a_completed_session_gives_the_count_back(alice, marketplace):
     assert (profile.completed_scenario_count, profile.current_week_completion_count) == (0, 0)
 
 
-def test_session_updated_at_is_set_by_the_database(alice, marketplace):
-    session = start_session(alice, marketplace)
+@pytest.mark.parametrize("table", ["profiles", "sessions", "scenarios"])
+def test_updated_at_is_set_by_the_database(alice, marketplace, table):
+    row = {
+        "profiles": alice.pk,
+        "sessions": start_session(alice, marketplace).pk,
+        "scenarios": marketplace.pk,
+    }[table]
     with acting_as_staff():
         [(updated, now)] = run_sql(
-            "UPDATE sessions SET updated_at = '2000-01-01' WHERE id = %s"
+            f"UPDATE {table} SET updated_at = '2000-01-01' WHERE id = %s"
             " RETURNING updated_at, now()",
-            [session.pk],
+            [row],
         )
     assert updated == now
 
@@ -178,34 +183,22 @@ def test_deleting_a_scenario_with_sessions_is_restricted(alice, marketplace):
         Scenario.objects.filter(pk=marketplace.pk).delete()
 
 
-def test_scenario_titles_are_unique(marketplace):
-    with pytest.raises(IntegrityError, match="scenarios_title_unique"), transaction.atomic():
+@pytest.mark.parametrize(
+    "title, emoji, constraint",
+    [
+        ("Marketplace", "🛍", "scenarios_title_unique"),  # the title of an existing one
+        ("Zoo", "🦁🦁🦁🦁🦁", "scenarios_emoji_size_limit"),  # over 16 bytes
+    ],
+)
+def test_scenario_constraints(marketplace, title, emoji, constraint):
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
         Scenario.objects.create(
             code="other",
-            title="Marketplace",
-            emoji="🛍",
+            title=title,
+            emoji=emoji,
             initial_message_main="Hallo",
             initial_message_helper="Hi",
         )
-
-
-def test_scenario_emoji_over_16_bytes_is_refused(db):
-    with pytest.raises(IntegrityError, match="scenarios_emoji_size_limit"), transaction.atomic():
-        Scenario.objects.create(
-            code="zoo",
-            title="Zoo",
-            emoji="🦁🦁🦁🦁🦁",
-            initial_message_main="Hallo",
-            initial_message_helper="Hi",
-        )
-
-
-def test_scenario_updated_at_is_set_by_the_database(marketplace):
-    [(updated, now)] = run_sql(
-        "UPDATE scenarios SET updated_at = '2000-01-01' WHERE id = %s RETURNING updated_at, now()",
-        [marketplace.pk],
-    )
-    assert updated == now
 
 
 def test_the_three_scenarios_are_seeded_in_order(db):

@@ -4,8 +4,8 @@ from io import StringIO
 
 from django.core.management import call_command
 
-from accounts.rls import acting_as_staff
 from eventlog.models import Log
+from lib.rls import acting_as_staff
 from tests.conftest import run_sql
 
 

@@ -7,11 +7,11 @@ from django.core.management import CommandError
 from django.db import connection
 
 from accounts.models import User
-from accounts.rls import acting_as_staff
 from chat.models import Message
 from eventlog.models import Log
+from lib.rls import acting_as_staff
 from scenarios.models import Session
-from tests.conftest import add_message, complete, raw_connection, start_session
+from tests.conftest import add_message, complete, raw_connection, run_sql, start_session
 from tests.ops.helpers import (
     add_log,
     age_session,
@@ -177,3 +177,20 @@ def test_two_cleanups_at_once_share_the_work(marketplace):
         rows = Log.objects.filter(event_type="cleanup_job_executed")
         assert sum(log.metadata["deleted_sessions"] for log in rows) == 12
     assert _session_ids() == set()
+
+
+def test_idle_throttle_buckets_are_pruned(db):
+    from chat import allowance as throttles
+
+    throttles.CHAT_MESSAGES.take("someone")
+    throttles.CHAT_MESSAGES.take("someone else")
+    with acting_as_staff():
+        run_sql(
+            "UPDATE throttle_buckets SET updated_at = now() - interval '2 days' WHERE key = %s",
+            [throttles.CHAT_MESSAGES.key("someone")],
+        )
+    summary = run_command("cleanup")
+    assert "(and 1 idle throttle bucket)" in summary
+    with acting_as_staff():
+        assert run_sql("SELECT count(*) FROM throttle_buckets") == [(1,)]
+    assert last_log("cleanup_job_executed").metadata["deleted_throttle_buckets"] == 1

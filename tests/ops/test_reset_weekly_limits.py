@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError
 
 from accounts.models import Profile, User
-from accounts.rls import acting_as_staff
+from lib.rls import acting_as_staff
 from tests.conftest import complete, run_sql, staff_get, start_session
 from tests.ops.helpers import last_log, log_count, refuse_changes_to, run_command
 
@@ -33,7 +33,7 @@ def test_a_crossed_week_boundary_moves_to_next_monday(alice, bob):
     _set_week(alice, 3, weeks_ago=1)  # the week ended last Monday
     _set_week(bob, 2, weeks_ago=0)  # still this week
     summary = run_command("reset_weekly_limits")
-    assert summary.startswith("Reset 1 profiles")
+    assert summary.startswith("Reset 1 profile to the week") and " in 1 batch in " in summary
     alice_profile, bob_profile = staff_get(Profile, pk=alice.pk), staff_get(Profile, pk=bob.pk)
     assert alice_profile.current_week_completion_count == 0
     assert alice_profile.week_reset_date == bob_profile.week_reset_date
@@ -68,7 +68,7 @@ def test_dry_run_changes_nothing(alice, bob):
     _set_week(alice, 3, weeks_ago=2)
     before = _profiles()
     summary = run_command("reset_weekly_limits", "--dry-run")
-    assert "would reset 1 profiles" in summary and "nothing changed" in summary
+    assert "would reset 1 profile to" in summary and "nothing changed" in summary
     assert _profiles() == before
     assert log_count("weekly_limit_reset") == 0
 

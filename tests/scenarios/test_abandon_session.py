@@ -1,4 +1,4 @@
-from accounts.rls import acting_as_staff
+from lib.rls import acting_as_staff
 from scenarios import lifecycle
 from scenarios.models import Session
 from tests.journey_helpers import events_for

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from accounts.rls import acting_as_staff
+from lib.rls import acting_as_staff
 from scenarios.history import PAGE_SIZE
 from tests.conftest import run_sql, start_session
 
@@ -43,6 +43,23 @@ def test_history_filters_by_scenario(client, alice, marketplace, party):
 def test_an_unknown_scenario_filter_is_404(client, alice):
     client.force_login(alice)
     assert client.get("/history/?scenario=opera").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # An offset Python accepts and PostgreSQL refuses:
+        "2026-01-01T00:00:00+16:00|6f0b1c2e-3d4a-4b5c-8d9e-0f1a2b3c4d5e",
+        "9999-12-31T23:59:59+00:00|6f0b1c2e-3d4a-4b5c-8d9e-0f1a2b3c4d5e",
+        "0001-01-01T00:00:00-15:00|not-a-uuid",
+    ],
+)
+def test_a_crafted_cursor_is_400_never_500(client, alice, raw):
+    import base64
+
+    client.force_login(alice)
+    cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    assert client.get(f"/history/?cursor={cursor}").status_code == 400
 
 
 def test_a_tampered_cursor_is_400(client, alice):
@@ -86,7 +103,19 @@ def test_history_costs_the_same_queries_whatever_its_size(
 ):
     _completed(alice, marketplace, count)
     client.force_login(alice)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(10):
         client.get("/history/")
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(10):
         client.get("/history/?scenario=party")
+
+
+def test_counts_in_the_history_are_said_in_the_singular_too(client, alice, marketplace):
+    from tests.conftest import add_message, complete, start_session
+
+    session = start_session(alice, marketplace)
+    add_message(session, "scenario", "main")
+    add_message(session, "helper", "helper")
+    complete(session)
+    client.force_login(alice)
+    body = client.get("/history/").content.decode()
+    assert "1 role-play message, 1 with the helper" in body

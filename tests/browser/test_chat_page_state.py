@@ -1,0 +1,178 @@
+"""The chat page tells the truth about its state, in headless Chromium: streamed text shown
+once (also after a reload mid-reply), the connection, errors in view, the phone layout, the
+other chat's new messages, and what a screen reader hears."""
+
+import pytest
+
+from accounts.models import User
+from chat import conversations
+from scenarios.models import Scenario
+from tests.browser.conftest import needs_chromium, watch_for_problems
+from tests.support.fake_anthropic import FakeAnthropic, PlannedResponse, lorem_text
+from tests.support.logins import login_session_key
+
+pytestmark = [
+    pytest.mark.browser,
+    needs_chromium,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+REPLY = lorem_text(40)
+
+# Every text a streaming bubble shows, recorded as it changes.
+RECORD_BUBBLES = """
+window.shown = [];
+new MutationObserver(function () {
+  document.querySelectorAll(".is-streaming .msg-text").forEach(function (el) {
+    window.shown.push(el.textContent);
+  });
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+def _open_chat(browser, url, viewport=None):
+    user = User.objects.create_user("dora@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="marketplace"))
+    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+    context.add_cookies([{"name": "sessionid", "value": login_session_key(user), "url": url}])
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.add_init_script(RECORD_BUBBLES)
+    page.goto(f"{url}/sessions/{session.pk}/")
+    return page, session
+
+
+@pytest.fixture
+def slow_fake():
+    with FakeAnthropic(PlannedResponse(text=REPLY, token_delay=0.04)) as fake:
+        yield fake
+
+
+@pytest.fixture
+def daphne_env(request):
+    if "slow_fake" in request.fixturenames:
+        fake = request.getfixturevalue("slow_fake")
+        return {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake.url}
+    if request.node.name.startswith("test_errors_show_in_view"):
+        return {"CHAT_MESSAGES_PER_LEARNER": "4/minute"}
+    return {"CHAT_MESSAGES_PER_LEARNER": "100/minute"}
+
+
+def _send(page, chat, text):
+    box = page.locator(f"#{chat}-input")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_streamed_words_are_shown_once_also_after_a_reload(slow_fake, daphne_server, browser):
+    from playwright.sync_api import expect
+
+    page, _ = _open_chat(browser, daphne_server)
+    problems = watch_for_problems(page)
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    _send(page, "main", "Hallo!")
+    expect(page.locator("#main-messages .msg-scenario").last).to_contain_text(REPLY)
+    shown = page.evaluate("window.shown")
+    assert shown and all(REPLY.startswith(text.rstrip("▍")) for text in shown), shown[:5]
+
+    longer = lorem_text(150)  # six seconds: time for a reload mid-reply
+    slow_fake.enqueue(PlannedResponse(text=longer, token_delay=0.04))
+    _send(page, "main", "Noch einmal!")
+    expect(page.locator("#main-live .is-streaming")).to_contain_text(longer.split()[3])
+    page.reload()  # mid-reply: the bubble is drawn with the text so far, then goes on
+    expect(page.locator("#main-messages .msg-scenario").last).to_contain_text(longer)
+    shown = page.evaluate("window.shown")
+    assert shown and all(longer.startswith(text) for text in shown), shown[:5]
+    assert problems == []
+
+
+def test_the_page_shows_when_the_connection_is_lost(daphne_process, browser):
+    from playwright.sync_api import expect
+
+    process, url = daphne_process
+    page, _ = _open_chat(browser, url)
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    process.terminate()
+    process.wait(15)
+    expect(page.locator("#connection")).to_contain_text("Connection lost")
+    _send(page, "main", "Hallo?")
+    expect(page.locator("#main-error")).to_contain_text("as soon as the connection is back")
+    expect(page.locator("#main-input")).to_have_value("Hallo?")  # nothing is lost
+
+
+def test_errors_show_in_view_and_a_reply_is_announced_once_with_its_speaker(daphne_server, browser):
+    from playwright.sync_api import expect
+
+    page, _ = _open_chat(browser, daphne_server)
+    assert page.locator("#main-messages").get_attribute("aria-live") is None
+    for turn in range(4):
+        _send(page, "main", f"Antwort {turn}")
+        expect(page.locator("#main-messages .msg-scenario")).to_have_count(turn + 2)
+        expect(page.locator("#main-announce")).to_contain_text("Marketplace: ")
+    _send(page, "main", "Noch eine")  # the fifth within a minute: over the limit
+    error = page.locator("#main-error")
+    expect(error).to_contain_text("very quickly")
+    box = error.bounding_box()
+    assert box and box["y"] + box["height"] <= 800  # in view at 1280 by 800
+
+
+def test_the_phone_layout_keeps_the_text_box_on_screen(daphne_server, browser):
+    from playwright.sync_api import expect
+
+    phone = {"width": 390, "height": 844}
+    page, _ = _open_chat(browser, daphne_server, viewport=phone)
+    for turn in range(4):
+        _send(page, "main", f"Das ist meine Antwort Nummer {turn}.")
+        expect(page.locator("#main-messages .msg-scenario")).to_have_count(turn + 2)
+    box = page.locator("#main-input").bounding_box()
+    assert box and box["y"] + box["height"] <= phone["height"]
+    header = page.locator(".chat-header").bounding_box()
+    assert header and header["height"] <= 0.25 * phone["height"]
+
+    # A helper answer from another tab marks the hidden helper tab as new.
+    other = page.context.new_page()
+    other.goto(page.url)
+    other.get_by_role("button", name="Helper").click()
+    _send(other, "helper", "What does 'Nummer' mean?")
+    unread = page.locator('.chat-tabs button[aria-controls="pane-helper"] .unread')
+    expect(unread).to_be_visible()
+    page.get_by_role("button", name="Helper").click()
+    expect(unread).to_be_hidden()
+    expect(page.locator("#helper-input")).to_be_visible()
+
+
+def test_logging_out_elsewhere_says_so_and_sends_nothing(daphne_server, browser):
+    from playwright.sync_api import expect
+
+    page, _ = _open_chat(browser, daphne_server)
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    other = page.context.new_page()
+    other.goto(daphne_server)
+    other.get_by_role("button", name="Log out").click()
+    expect(page.locator("#connection")).to_contain_text("You are logged out.")
+    expect(page.get_by_role("link", name="Log in again")).to_be_visible()
+    _send(page, "main", "Hallo?")
+    expect(page.locator("#main-error")).to_contain_text("cannot send")
+    expect(page.locator("#main-input")).to_have_value("Hallo?")
+
+
+def test_a_long_message_is_never_cut_and_a_busy_chat_says_why_it_waits(
+    slow_fake, daphne_server, browser
+):
+    from playwright.sync_api import expect
+
+    page, _ = _open_chat(browser, daphne_server)
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    long_text = "Ich hätte gern Tomaten. " * 50  # 1,200 characters
+    box = page.locator("#main-input")
+    box.fill(long_text)
+    expect(page.locator("#main-form .counter")).to_contain_text("1,199 / 1,000")
+    box.press("Enter")
+    expect(page.locator("#main-error")).to_contain_text("the limit is 1,000")
+    expect(box).to_have_value(long_text)  # nothing cut, nothing sent
+
+    _send(page, "main", "Hallo!")
+    expect(page.locator("#main-live .is-streaming")).to_be_visible()
+    _send(page, "main", "Noch etwas?")
+    expect(page.locator("#main-error")).to_contain_text("Wait for the reply")
+    expect(box).to_have_value("Noch etwas?")

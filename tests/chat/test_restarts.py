@@ -1,0 +1,120 @@
+"""A server restart mid-reply, against a real Daphne process: SIGTERM lets the reply finish; a
+hard kill leaves an interrupted reply that the page shows, the logs record, and a retry gets."""
+
+import asyncio
+import json
+import signal
+import uuid
+
+import pytest
+import websockets
+from channels.db import database_sync_to_async
+
+from tests.chat.conftest import FAILED, FINISHED, chat_db, events, stored
+from tests.conftest import database_url
+from tests.support.fake_anthropic import FakeAnthropic, PlannedResponse, lorem_text
+from tests.support.logins import login_session_key
+from tests.support.servers import daphne
+
+pytestmark = chat_db
+
+SLOW = lorem_text(40)  # 40 tokens at 20 a second: two seconds of streaming
+
+
+@database_sync_to_async
+def login_cookie(user) -> str:
+    return f"sessionid={login_session_key(user)}"
+
+
+@pytest.fixture
+def slow_model():
+    with FakeAnthropic(PlannedResponse(text=SLOW, token_delay=0.05)) as fake:
+        yield fake
+
+
+def serve(fake, tmp_path, name):
+    env = {
+        "ANTHROPIC_API_KEY": "test-key",
+        "ANTHROPIC_BASE_URL": fake.url,
+        "REPLY_HEARTBEAT": "0.2",
+        "REPLY_STALE_AFTER": "1",
+    }
+    return daphne(
+        database_url(),
+        env,
+        log_path=tmp_path / f"{name}.log",
+    )
+
+
+def chat_socket(port, session_id, cookie):
+    return websockets.connect(
+        f"ws://127.0.0.1:{port}/ws/sessions/{session_id}/",
+        additional_headers={"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"},
+    )
+
+
+async def until(socket, marker: str, timeout: float = 15.0) -> str:
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = await socket.recv()
+            if marker in frame:
+                return frame
+
+
+def message(chat="main", text="Hallo!"):
+    return json.dumps({"chat": chat, "message": text, "client_message_id": str(uuid.uuid4())})
+
+
+async def test_sigterm_lets_the_reply_in_flight_finish(alice, alice_session, slow_model, tmp_path):
+    cookie = await login_cookie(alice)
+    with serve(slow_model, tmp_path, "daphne") as (process, port):
+        async with chat_socket(port, alice_session.pk, cookie) as socket:
+            await socket.recv()  # sync
+            await socket.send(message())
+            await until(socket, '{"reply"')  # streaming has begun
+            process.send_signal(signal.SIGTERM)
+            await socket.send(message("helper", "Noch eine Frage"))
+            assert "The server is restarting" in await until(socket, 'data-frame="notice"')
+            await until(socket, FINISHED)
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await until(socket, "never")
+            assert closed.value.rcvd.code == 4012  # "restarting": the page reconnects
+        assert await asyncio.to_thread(process.wait, 15) == 0
+    assert (await stored(alice_session.pk, "main"))[-1] == ("scenario", SLOW)
+    assert "Noch eine Frage" not in str(await stored(alice_session.pk))
+    assert [e for e, _, _ in await events() if e.startswith("api_call")] == [
+        "api_call_started",
+        "api_call_completed",
+    ]
+
+
+async def test_a_reply_cut_off_by_a_crash_is_interrupted_and_can_be_asked_again(
+    alice, alice_session, slow_model, tmp_path
+):
+    cookie = await login_cookie(alice)
+    with serve(slow_model, tmp_path, "crashed") as (process, port):
+        async with chat_socket(port, alice_session.pk, cookie) as socket:
+            await socket.recv()
+            await socket.send(message(text="Ich hätte gern Äpfel."))
+            await until(socket, '{"reply"')
+            process.kill()  # SIGKILL: no chance to clean up
+            await asyncio.to_thread(process.wait, 10)
+
+    slow_model.enqueue(PlannedResponse(text="Gern, wie viele?"))
+    with serve(slow_model, tmp_path, "restarted") as (_, port):
+        async with chat_socket(port, alice_session.pk, cookie) as socket:
+            # The dead process's claim goes stale: the page is told, with a way to ask again.
+            interrupted = await until(socket, FAILED)
+            assert "Try again" in interrupted and "Your message is saved" in interrupted
+            assert "The server restarted before the reply was finished." in interrupted
+            await socket.send(json.dumps({"chat": "main", "action": "retry"}))
+            await until(socket, FINISHED)
+
+    assert await stored(alice_session.pk, "main") == [
+        ("scenario", alice_session.scenario.initial_message_main),
+        ("user", "Ich hätte gern Äpfel."),
+        ("scenario", "Gern, wie viele?"),
+    ]
+    [(_, level, metadata)] = await events("reply_interrupted")
+    assert level == "warn" and metadata["reason"] == "worker_stopped"
+    assert metadata["chat"] == "main"

@@ -1,0 +1,163 @@
+"""What ends a chat from outside: the session abandoned or replaced mid-reply, the account
+deactivated by any means, a socket path that matches nothing."""
+
+import asyncio
+import uuid
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from accounts.models import User
+from chat import claims
+from chat.replies import live_in
+from maraum.asgi import application
+from scenarios import lifecycle
+from tests.chat.conftest import FINISHED, Tab, chat_db, events, mid_reply, settle, stored
+
+pytestmark = chat_db
+
+
+@pytest.mark.parametrize("how", ["abandoned", "replaced"])
+async def test_ending_a_session_mid_reply_stops_the_reply_quietly(
+    alice, alice_session, party, fake_anthropic, how
+):
+    tab = await mid_reply(
+        alice, alice_session.pk, fake_anthropic, 200, word_delay=0.02, message="Hallo!"
+    )  # 4 s
+    if how == "abandoned":
+        await sync_to_async(lifecycle.abandon_session)(alice.pk, alice_session.pk)
+    else:
+        await sync_to_async(lifecycle.start_session)(alice.pk, party, replace_active=True)
+    assert await tab.close_code() == 4403  # the page: "no longer available"
+    async with asyncio.timeout(2):  # the stream is cut: long before its 4 seconds are up
+        await settle()
+    assert await events("api_call_failed") == []
+    [(_, level, metadata)] = await events("reply_interrupted")
+    assert level == "info" and metadata["reason"] == "session_ended"
+
+
+async def test_a_reply_whose_claim_vanishes_is_stopped_by_the_heartbeat(
+    alice, alice_session, fake_anthropic, settings
+):
+    """A session deleted where no signal reaches (the cleanup command, plain SQL): the
+    process notices at its next heartbeat that the reply's claim went with it."""
+    settings.REPLY_HEARTBEAT = 0.1
+    tab = await mid_reply(
+        alice, alice_session.pk, fake_anthropic, 200, word_delay=0.02, message="Hallo!"
+    )
+    await sync_to_async(_drop_claims)(alice_session.pk)
+    async with asyncio.timeout(2):  # the stream is cut: long before its 4 seconds are up
+        await settle()
+    await tab.close()
+    assert live_in(alice_session.pk) == {}
+
+
+def _drop_claims(session_id):
+    from chat.models import ReplyClaim
+    from lib.rls import acting_as_staff
+
+    with acting_as_staff():
+        ReplyClaim.objects.filter(session_id=session_id).delete()
+
+
+@pytest.mark.parametrize("how", ["update", "sql"])
+async def test_a_learner_deactivated_without_any_signal_can_send_nothing(
+    alice, alice_session, fake_anthropic, how
+):
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.receive()
+
+    def deactivate():
+        if how == "update":
+            User.objects.filter(pk=alice.pk).update(is_active=False)
+        else:
+            from tests.conftest import run_sql
+
+            run_sql("UPDATE accounts_user SET is_active = false WHERE id = %s", [alice.pk])
+
+    await sync_to_async(deactivate)()
+    await tab.send(message="Noch da?")
+    assert await tab.close_code() == 4401
+    assert "Noch da?" not in str(await stored(alice_session.pk))
+    assert fake_anthropic.request_count == 0
+
+
+@pytest.mark.parametrize(
+    "path", ["/ws/x", "/ws/sessions/not-a-uuid/", "/ws/sessions/{session}", "/anything/"]
+)
+async def test_a_socket_path_that_matches_nothing_is_refused_without_an_error(
+    alice_session, path, caplog
+):
+    communicator = WebsocketCommunicator(
+        application,
+        path.format(session=alice_session.pk),
+        headers=[(b"origin", b"http://localhost:8000"), (b"host", b"localhost:8000")],
+    )
+    connected, _ = await communicator.connect()
+    assert not connected
+    assert "Traceback" not in caplog.text and "No route found" not in caplog.text
+
+
+NOTHING_VISIBLE = "Write a message first"
+UNSENDABLE = "cannot be sent"
+
+
+INVISIBLE = ["\u200b", "\ufeff\u2060", "\u00ad", "\u202e", "\u3164", " \u200b \n"]
+CONTROL_OR_NONCHARACTERS = ["\x7f", "Hallo\x9b", "Hallo\uffff"]
+
+
+@pytest.mark.parametrize(
+    "message, notice",
+    [(text, NOTHING_VISIBLE) for text in INVISIBLE]
+    + [(text, UNSENDABLE) for text in CONTROL_OR_NONCHARACTERS],
+)
+async def test_a_message_of_nothing_visible_or_unsendable_is_refused(
+    alice, alice_session, message, notice
+):
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(message=message)
+    assert notice in await tab.until('data-frame="notice"')
+    await tab.close()
+    assert len(await stored(alice_session.pk)) == 2  # the openings only
+
+
+async def test_invisible_characters_inside_real_text_are_kept(alice, alice_session, offline):
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(message="Bäckerei\u00ad-Besuch")  # a soft hyphen in a real word
+    await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+    assert ("user", "Bäckerei\u00ad-Besuch") in await stored(alice_session.pk, "main")
+
+
+async def test_messages_refused_for_a_reply_in_flight_do_not_count_towards_the_rate_limit(
+    alice, alice_session, offline, settings
+):
+    settings.CHAT_MESSAGES_PER_LEARNER = "2/minute"
+    await sync_to_async(_claim_for_another_process)(alice.pk, alice_session.pk)
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    for attempt in range(3):
+        await tab.send(message=f"Versuch {attempt}", client_message_id=str(uuid.uuid4()))
+        assert "Wait for the reply" in await tab.until('data-frame="notice"')
+    await sync_to_async(_release_claims)(alice_session.pk)
+    await tab.send(message="Jetzt aber!")
+    await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+    assert ("user", "Jetzt aber!") in await stored(alice_session.pk, "main")
+
+
+def _claim_for_another_process(learner_id, session_id):
+    from lib.rls import acting_as_learner
+
+    with acting_as_learner(learner_id):
+        assert claims.claim(session_id, "main")
+
+
+def _release_claims(session_id):
+    _drop_claims(session_id)

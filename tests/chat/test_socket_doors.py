@@ -1,0 +1,147 @@
+"""Who may keep a chat socket open: the site's own pages only, for as long as the login lasts,
+a bounded number at a time; and a flood of refused frames leaves a trace, not a pile of logs."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from accounts.deletion import delete_account
+from maraum.asgi import application
+from tests.chat.conftest import FINISHED, Tab, chat_db, events, settle, stored
+from tests.support.logins import login_session_key
+
+pytestmark = chat_db
+
+
+logged_in = sync_to_async(login_session_key)
+
+
+def socket(session_id, session_key, origin=b"http://localhost:8000", host=b"localhost:8000"):
+    return WebsocketCommunicator(
+        application,
+        f"/ws/sessions/{session_id}/",
+        headers=[
+            (b"origin", origin),
+            (b"host", host),
+            (b"cookie", f"sessionid={session_key}".encode()),
+        ],
+    )
+
+
+async def closed_with(communicator) -> int:
+    while True:
+        output = await communicator.receive_output(5)
+        if output["type"] == "websocket.close":
+            return output["code"]
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        b"http://localhost:9999",  # another port
+        b"http://localhost:3000",
+        b"https://localhost:8000",  # another scheme
+        b"http://evil.example",
+        b"null",
+    ],
+)
+async def test_only_the_sites_own_origin_may_open_the_socket(alice, alice_session, origin):
+    key = await logged_in(alice)
+    connected, _ = await socket(alice_session.pk, key, origin=origin).connect()
+    assert not connected  # the handshake is refused (HTTP 403)
+
+
+async def test_the_sites_own_origin_and_trusted_ones_are_welcome(alice, alice_session, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://maraum.example"]
+    key = await logged_in(alice)
+    for origin in (b"http://localhost:8000", b"https://maraum.example"):
+        communicator = socket(alice_session.pk, key, origin=origin)
+        connected, _ = await communicator.connect()
+        assert connected
+        assert 'data-frame="sync"' in await communicator.receive_from()
+        await communicator.disconnect()
+
+
+async def test_logging_out_ends_the_sockets_of_that_login(alice, alice_session):
+    key, other_device = await logged_in(alice), await logged_in(alice)
+    this, other = socket(alice_session.pk, key), socket(alice_session.pk, other_device)
+    for communicator in (this, other):
+        assert (await communicator.connect())[0]
+        await communicator.receive_from()  # sync
+    client = Client()
+    client.cookies["sessionid"] = key
+    await sync_to_async(client.post)("/logout/")
+    assert await closed_with(this) == 4401
+    assert await other.receive_nothing(0.2)  # the other device stays logged in
+    await other.disconnect()
+
+
+@pytest.mark.parametrize("how", ["deactivated", "deleted"])
+async def test_losing_the_account_ends_every_socket(alice, alice_session, how):
+    keys = [await logged_in(alice), await logged_in(alice)]
+    sockets = [socket(alice_session.pk, key) for key in keys]
+    for communicator in sockets:
+        assert (await communicator.connect())[0]
+        await communicator.receive_from()
+
+    def lose_account():
+        if how == "deleted":
+            delete_account(alice)
+        else:
+            alice.is_active = False
+            alice.save()
+
+    await sync_to_async(lose_account)()
+    for communicator in sockets:
+        assert await closed_with(communicator) == 4401
+
+
+async def test_a_socket_opened_before_logout_takes_no_more_messages(
+    alice, alice_session, fake_anthropic
+):
+    key = await logged_in(alice)
+    communicator = socket(alice_session.pk, key)
+    await communicator.connect()
+    await communicator.receive_from()
+    client = Client()
+    client.cookies["sessionid"] = key
+    await sync_to_async(client.post)("/logout/")
+    assert await closed_with(communicator) == 4401
+    assert fake_anthropic.request_count == 0
+
+
+async def test_a_flood_of_refused_messages_is_logged_once(alice, alice_session, settings):
+    settings.CHAT_MESSAGES_PER_LEARNER = "1/minute"
+    settings.OFFLINE_TOKEN_DELAY = 0
+    settings.ANTHROPIC_API_KEY = ""
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(chat="helper", message="Eins")
+    await tab.until(FINISHED)
+    for index in range(40):
+        await tab.send(chat="helper", message=f"Noch {index}")
+        assert "very quickly" in await tab.until('data-frame="notice"')
+    await settle()
+    await tab.close()
+    assert len(await events("rate_limit_exceeded")) == 1
+    assert len(await stored(alice_session.pk, "helper")) == 3  # opener, "Eins", its answer
+
+
+@pytest.mark.parametrize("cap", ["CHAT_SOCKETS_PER_SESSION", "CHAT_SOCKETS_PER_LEARNER"])
+async def test_sockets_are_capped(alice, alice_session, settings, cap):
+    setattr(settings, cap, 2)
+    tabs = [Tab(alice, alice_session.pk) for _ in range(2)]
+    for tab in tabs:
+        await tab.connect()
+        await tab.receive()
+    one_too_many = Tab(alice, alice_session.pk)
+    await one_too_many.connect()
+    assert await one_too_many.close_code() == 4429
+    await tabs[0].close()  # a tab closes: there is room again
+    again = Tab(alice, alice_session.pk)
+    await again.connect()
+    assert 'data-frame="sync"' in await again.receive()
+    await asyncio.gather(*(tab.close() for tab in [*tabs[1:], again]))

@@ -1,0 +1,75 @@
+from django.test import Client
+
+from chat.models import Message
+from lib.rls import acting_as_staff
+from scenarios.models import Session
+from tests.conftest import complete, start_session
+from tests.journey_helpers import events_for, set_week
+
+
+def _sessions(user):
+    """The learner's active sessions (completed ones are their week)."""
+    with acting_as_staff():
+        return list(Session.objects.of(user.pk).active())
+
+
+def test_starting_opens_the_session_page_with_both_openings(client, alice, marketplace):
+    client.force_login(alice)
+    response = client.post("/scenarios/marketplace/start/")
+    [session] = _sessions(alice)
+    assert response.url == f"/sessions/{session.pk}/"
+    body = client.get(response.url).content.decode()
+    assert "Frau Hoffmann" in body and "frisches Obst" in body
+    assert "session_restored" not in events_for(alice)  # the first visit is not a return
+
+
+def test_the_fourth_start_is_refused_with_the_reset_time(client, alice, marketplace):
+    set_week(alice, completed=3)
+    client.force_login(alice)
+    response = client.post("/scenarios/marketplace/start/", follow=True)
+    body = response.content.decode()
+    assert body.count("this week's 3 conversations") == 1 and "UTC" in body  # said once
+    assert body.count("disabled") == 3  # every Start button
+    assert _sessions(alice) == []
+    assert {"rate_limit_checked", "weekly_limit_reached"} <= events_for(alice)
+    assert "rate_limit_exceeded" not in events_for(alice)  # that is for floods
+
+
+def test_two_completions_leave_one_start(client, alice, marketplace):
+    set_week(alice, completed=2)
+    client.force_login(alice)
+    client.post("/scenarios/marketplace/start/")
+    [session] = _sessions(alice)
+    complete(session)
+    assert "You've had this week's 3 conversations" in client.get("/").content.decode()
+
+
+def test_a_second_start_asks_first_then_replaces(client, alice, marketplace, party):
+    first = start_session(alice, marketplace)
+    client.force_login(alice)
+    response = client.post("/scenarios/party/start/")
+    assert response.status_code == 200
+    assert "still in Marketplace" in response.content.decode()
+    assert _sessions(alice) == [first]
+    response = client.post("/scenarios/party/start/", {"replace_active": "yes"})
+    [second] = _sessions(alice)
+    assert second.pk != first.pk and response.url == f"/sessions/{second.pk}/"
+    assert "scenario_abandoned" in events_for(alice)
+    with acting_as_staff():
+        assert not Message.objects.filter(session_id=first.pk).exists()
+
+
+def test_an_unknown_scenario_is_404_and_creates_nothing(client, alice):
+    client.force_login(alice)
+    assert client.post("/scenarios/opera/start/").status_code == 404
+    assert _sessions(alice) == []
+
+
+def test_start_needs_post_login_and_csrf(client, alice, marketplace):
+    assert client.post("/scenarios/marketplace/start/").url.startswith("/login/")
+    client.force_login(alice)
+    assert client.get("/scenarios/marketplace/start/").status_code == 405
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(alice)
+    assert strict.post("/scenarios/marketplace/start/").status_code == 403
+    assert _sessions(alice) == []

@@ -1,0 +1,34 @@
+import pytest
+
+from chat import conversations
+from tests.conftest import add_message, complete
+
+
+@pytest.mark.parametrize("extra", [0, 20])
+def test_the_transcript_shows_both_chats_read_only(
+    client, alice, marketplace, extra, django_assert_num_queries
+):
+    session = conversations.start(alice.pk, marketplace)
+    for n in range(extra):
+        add_message(session, "user", "main", f"Satz {n}")
+    add_message(session, "user", "helper", "What is a Kilo?")
+    complete(session)
+    client.force_login(alice)
+    with django_assert_num_queries(10):
+        response = client.get(f"/history/{session.pk}/")
+    body = response.content.decode()
+    assert "frisches Obst" in body and "What is a Kilo?" in body
+    assert "<textarea" not in body and 'method="post" action="/sessions' not in body
+
+
+def test_another_learners_transcript_is_404(client, alice, bob, marketplace):
+    session = complete(conversations.start(alice.pk, marketplace))
+    client.force_login(bob)
+    response = client.get(f"/history/{session.pk}/")
+    assert response.status_code == 404 and "frisches Obst" not in response.content.decode()
+
+
+def test_an_active_session_is_not_a_transcript(client, alice, marketplace):
+    session = conversations.start(alice.pk, marketplace)
+    client.force_login(alice)
+    assert client.get(f"/history/{session.pk}/").url == f"/sessions/{session.pk}/"

@@ -1,0 +1,42 @@
+"""Nothing a learner wrote reaches the PostgreSQL server's log, even when statements carrying it
+fail: no failing statement, no parameters, no DETAIL (which quotes row values and, for a
+deadlock, the statements involved)."""
+
+import os
+import time
+import uuid
+
+import pytest
+from django.conf import settings
+from django.db import DatabaseError
+
+from lib.embedded_db import PRIVATE_LOGGING
+from tests.conftest import add_message, complete, run_sql, start_session
+
+SERVER_LOG = settings.DATA_DIR / "postgres" / "log"
+
+
+def test_the_server_logs_no_statements_parameters_or_details(db):
+    settings_now = {name: run_sql(f"SHOW {name}")[0][0] for name in PRIVATE_LOGGING}
+    if settings_now != PRIVATE_LOGGING:
+        pytest.skip(f"an external server with its own log settings ({settings_now}): README")
+    assert settings_now == PRIVATE_LOGGING
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("DATABASE_URL")) or not SERVER_LOG.exists(),
+    reason="only the embedded server's log is at hand (an external server's is the DBA's)",
+)
+def test_failing_learner_statements_leave_no_content_in_the_server_log(alice, marketplace):
+    marker = f"Geheimnis-{uuid.uuid4().hex}"
+    size = SERVER_LOG.stat().st_size
+    session = complete(start_session(alice, marketplace))
+    for content in (marker, marker * 400):  # refused by a trigger, then by a CHECK (8,000)
+        with pytest.raises(DatabaseError):
+            add_message(session, "user", "main", content)
+    deadline = time.monotonic() + 10
+    while SERVER_LOG.stat().st_size == size and time.monotonic() < deadline:
+        time.sleep(0.05)  # the server writes its log on its own schedule
+    logged = SERVER_LOG.read_bytes()[size:].decode(errors="replace")
+    assert "ERROR" in logged  # the failures were logged...
+    assert marker not in logged  # ...without what the learner wrote
