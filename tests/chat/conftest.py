@@ -1,6 +1,7 @@
 """Chat fixtures: a fake Anthropic server the real SDK talks to, and websocket tabs."""
 
 import asyncio
+import contextlib
 import json
 import re
 
@@ -49,12 +50,34 @@ def alice_session(alice, marketplace):
     return session
 
 
+_open_sockets: list[WebsocketCommunicator] = []
+
+
+def socket_to(application, path, headers=None) -> WebsocketCommunicator:
+    """A test websocket that is disconnected when the test ends, as a real server disconnects
+    the application when the browser goes away. Left open, its consumer would be cancelled
+    with the test's event loop, and a Redis channel layer can hang on that cancellation."""
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    _open_sockets.append(communicator)
+    return communicator
+
+
+@pytest.fixture(autouse=True)
+async def sockets_disconnected_after_each_test():
+    yield
+    while _open_sockets:
+        communicator = _open_sockets.pop()
+        if not communicator.future.done():
+            with contextlib.suppress(Exception):  # the test has passed or failed already
+                await communicator.disconnect()
+
+
 class Tab:
     """One browser tab's websocket, with helpers to await frames."""
 
     def __init__(self, user, session_id):
         app = URLRouter(websocket_urlpatterns)
-        self.communicator = WebsocketCommunicator(app, f"/ws/sessions/{session_id}/")
+        self.communicator = socket_to(app, f"/ws/sessions/{session_id}/")
         self.communicator.scope["user"] = user
         self.frames: list[str] = []
 

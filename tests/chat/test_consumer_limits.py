@@ -4,11 +4,10 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from maraum.asgi import application
-from tests.chat.conftest import FINISHED, Tab, chat_db, events, settle, stored
+from tests.chat.conftest import FINISHED, Tab, chat_db, events, settle, socket_to, stored
 from tests.conftest import complete
 
 pytestmark = chat_db
@@ -27,7 +26,7 @@ async def test_another_learner_cannot_connect(bob, alice_session):
 
 
 async def test_a_page_from_another_site_cannot_open_the_socket(alice_session):
-    communicator = WebsocketCommunicator(
+    communicator = socket_to(
         application,
         f"/ws/sessions/{alice_session.pk}/",
         headers=[(b"origin", b"https://evil.example"), (b"host", b"localhost")],

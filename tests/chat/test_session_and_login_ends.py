@@ -6,14 +6,13 @@ import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 
 from accounts.models import User
 from chat import claims
 from chat.replies import live_in
 from maraum.asgi import application
 from scenarios import lifecycle
-from tests.chat.conftest import FINISHED, Tab, chat_db, events, mid_reply, settle, stored
+from tests.chat.conftest import FINISHED, Tab, chat_db, events, mid_reply, settle, socket_to, stored
 
 pytestmark = chat_db
 
@@ -90,7 +89,7 @@ async def test_a_learner_deactivated_without_any_signal_can_send_nothing(
 async def test_a_socket_path_that_matches_nothing_is_refused_without_an_error(
     alice_session, path, caplog
 ):
-    communicator = WebsocketCommunicator(
+    communicator = socket_to(
         application,
         path.format(session=alice_session.pk),
         headers=[(b"origin", b"http://localhost:8000"), (b"host", b"localhost:8000")],

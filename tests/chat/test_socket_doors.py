@@ -5,12 +5,11 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from accounts.deletion import delete_account
 from maraum.asgi import application
-from tests.chat.conftest import FINISHED, Tab, chat_db, events, settle, stored
+from tests.chat.conftest import FINISHED, Tab, chat_db, events, settle, socket_to, stored
 from tests.support.logins import login_session_key
 
 pytestmark = chat_db
@@ -20,7 +19,7 @@ logged_in = sync_to_async(login_session_key)
 
 
 def socket(session_id, session_key, origin=b"http://localhost:8000", host=b"localhost:8000"):
-    return WebsocketCommunicator(
+    return socket_to(
         application,
         f"/ws/sessions/{session_id}/",
         headers=[
