@@ -1,11 +1,31 @@
 from django import forms
 from django.contrib.auth.forms import SetPasswordForm, UserCreationForm
 
-from accounts.models import User
+from accounts.models import GermanLevel, User
+
+
+class LevelForm(forms.Form):
+    level = forms.ChoiceField(
+        label="Your German",
+        choices=GermanLevel.choices,
+        initial=GermanLevel.A1,
+        widget=forms.RadioSelect,
+        help_text="The character and the helper pitch their language to it. "
+        "You can change it any time.",
+    )
 
 
 class SignUpForm(UserCreationForm):
-    """Email and password (twice), checked by Django's password validators."""
+    """Email, password (twice, checked by Django's password validators) and level."""
+
+    level = forms.ChoiceField(
+        label="Your German",
+        choices=GermanLevel.choices,
+        initial=GermanLevel.A1,
+        required=False,  # A1 when left out
+        widget=forms.RadioSelect,
+        help_text=LevelForm.base_fields["level"].help_text,
+    )
 
     class Meta:
         model = User

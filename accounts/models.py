@@ -48,6 +48,15 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.email
 
 
+class GermanLevel(models.TextChoices):
+    """The learner's German, on the CEFR scale: it shapes the character's German and the
+    helper's explanations (prompts/levels/<LEVEL>.md)."""
+
+    A1 = "A1", "A1 · beginner"
+    A2 = "A2", "A2 · elementary"
+    B1 = "B1", "B1 · intermediate"
+
+
 class Profile(models.Model):
     """A learner's counters, created by the database when a user row is inserted (seed #27).
 
@@ -66,6 +75,9 @@ class Profile(models.Model):
     completed_scenario_count = models.IntegerField(default=0, db_default=0)
     current_week_completion_count = models.IntegerField(default=0, db_default=0)
     week_reset_date = models.DateTimeField()
+    level = models.CharField(
+        max_length=2, choices=GermanLevel.choices, default=GermanLevel.A1, db_default=GermanLevel.A1
+    )
     created_at = models.DateTimeField(db_default=models.functions.Now())
     updated_at = models.DateTimeField(db_default=models.functions.Now())
 
@@ -76,6 +88,9 @@ class Profile(models.Model):
                 condition=models.Q(completed_scenario_count__gte=0)
                 & models.Q(current_week_completion_count__gte=0),
                 name="profiles_counts_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(level__in=GermanLevel.values), name="profiles_level_valid"
             ),
         ]
 

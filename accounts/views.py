@@ -9,10 +9,16 @@ from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
-from accounts import logins, throttles
+from accounts import levels, logins, throttles
 from accounts.deletion import delete_account
-from accounts.forms import DeleteAccountForm, LoginForm, SetNewPasswordForm, SignUpForm
-from accounts.models import Profile, User
+from accounts.forms import (
+    DeleteAccountForm,
+    LevelForm,
+    LoginForm,
+    SetNewPasswordForm,
+    SignUpForm,
+)
+from accounts.models import GermanLevel, Profile, User
 from eventlog.events import Event, Level, log_event
 from lib.rls import with_auth_role
 from lib.throttles import take_all
@@ -38,6 +44,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             )
         elif form.is_valid():
             user = form.save()
+            levels.set_level(user.pk, form.cleaned_data["level"] or GermanLevel.A1)
             log_event(Event.USER_REGISTERED, user_id=user.pk)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, "Welcome to Maraum! Pick a scene to start practising.")
@@ -128,7 +135,14 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
     profile = Profile.objects.get(pk=request.user.pk)
-    return render(request, "accounts/account.html", {"profile": profile})
+    form = LevelForm(request.POST or None, initial={"level": profile.level})
+    if request.method == "POST" and form.is_valid():
+        levels.set_level(request.user.pk, form.cleaned_data["level"])
+        messages.success(
+            request, f"Your level is now {GermanLevel(form.cleaned_data['level']).label}."
+        )
+        return redirect("account")
+    return render(request, "accounts/account.html", {"profile": profile, "level_form": form})
 
 
 @login_required

@@ -144,7 +144,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         _sockets_by_session[self.session_id].add(self)
         _sockets_by_learner[self.learner_id].add(self)
         self.session = session
-        self.character = session.scenario.title
+        self.character = frames.character_of(session.scenario)
         groups = [replies.group_name(self.session_id), learner_group(self.learner_id)]
         session_key = getattr(self.scope.get("session"), "session_key", None)
         self.login_key = session_key

@@ -3,7 +3,8 @@ and the replies in flight."""
 
 from dataclasses import dataclass, field
 
-from chat import claims, messages
+from chat import claims, goals, messages
+from chat.goals import GoalState
 from chat.models import Message
 from lib.rls import acting_as_learner
 from scenarios import lifecycle
@@ -18,6 +19,7 @@ class Conversation:
     messages: list[Message]
     claimed: set[str] = field(default_factory=set)  # chats with a reply in flight (anywhere)
     interrupted: set[str] = field(default_factory=set)  # chats whose reply a crash cut off
+    goals: list[GoalState] = field(default_factory=list)
 
     def in_chat(self, chat: str) -> list[Message]:
         return messages.in_chat(self.messages, chat)
@@ -27,10 +29,16 @@ class Conversation:
         return len(self.in_chat(Message.ChatType.MAIN))
 
 
-def start(learner_id, scenario: Scenario, *, replace_active: bool = False) -> Session:
+def start(
+    learner_id, scenario: Scenario, *, replace_active: bool = False, level: str | None = None
+) -> Session:
     """Start the scene with its opening lines (lifecycle.start_session's refusals apply)."""
     return lifecycle.start_session(
-        learner_id, scenario, replace_active=replace_active, then=messages.add_openings
+        learner_id,
+        scenario,
+        replace_active=replace_active,
+        level=level,
+        then=messages.add_openings,
     )
 
 
@@ -42,4 +50,10 @@ def load(learner_id, session_id, *, replies: bool = True) -> Conversation | None
         if session is None:
             return None
         claimed, interrupted = claims.claimed_chats(session_id) if replies else (set(), set())
-        return Conversation(session, messages.of_session(session_id), claimed, interrupted)
+        return Conversation(
+            session,
+            messages.of_session(session_id),
+            claimed,
+            interrupted,
+            goals.goal_states(session_id),
+        )

@@ -114,6 +114,7 @@ def reply_finished(reply, stored, character: str) -> str:
         completion=completion(reply.session_id, stored.completions_left)
         if stored.completed
         else None,
+        goals=stored.goals,
     )
 
 
@@ -191,10 +192,16 @@ def sync(conversation, live: dict, completions_left: int | None) -> str:
     return _render(
         "sync.html",
         panes=panes(conversation, live),
-        character=session.scenario.title,
+        character=character_of(session.scenario),
         progress=page_progress(conversation),
         completion=completion(session.pk, completions_left) if session.is_completed else None,
+        goals=conversation.goals,
     )
+
+
+def character_of(scenario) -> str:
+    """How the character is named beside their lines."""
+    return scenario.character_name or scenario.title
 
 
 def completion(session_id, completions_left: int | None) -> dict:

@@ -68,6 +68,16 @@ def of_session(session_id) -> list[Message]:
     return list(Message.objects.filter(session_id=session_id).order_by("sent_at", "id"))
 
 
+def last_from_learner(session_id, chat: str):
+    """The id of the learner's newest message in `chat`, or None."""
+    return (
+        Message.objects.filter(session_id=session_id, chat_type=chat, role=Message.Role.USER)
+        .order_by("-sent_at", "-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+
+
 def in_chat(messages: list[Message], chat: str) -> list[Message]:
     return [m for m in messages if m.chat_type == chat]
 

@@ -3,7 +3,7 @@ from django.db.models.functions import Now
 
 from accounts.models import Profile
 from lib.postgres import DatabaseForeignKey, PgEnumField, RandomUUIDPrimaryKey
-from scenarios.models import Session
+from scenarios.models import Goal, Session
 
 MAX_CONTENT_LENGTH = 8000  # seed #15: the database's backstop; the chat allows far less
 
@@ -101,3 +101,23 @@ class ReplyClaim(models.Model):
 
     def __str__(self) -> str:
         return f"{self.chat_type} reply for {self.session_id} ({self.worker})"
+
+
+class ReachedGoal(models.Model):
+    """A goal of the scene the learner reached in a session, with the message that reached it.
+    Stored once per goal and session; immutable, like messages."""
+
+    pk = models.CompositePrimaryKey("session", "goal")
+    session = DatabaseForeignKey(Session, related_name="reached_goals")
+    goal = DatabaseForeignKey(Goal, related_name="+")
+    message = DatabaseForeignKey(Message, related_name="+")
+    # Copied from the session by a trigger, as on messages, for row-level security.
+    user = DatabaseForeignKey(Profile, related_name="+", null=True, blank=True)
+    reached_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "reached_goals"
+        indexes = [models.Index(fields=["user"], name="idx_reached_goals_user")]
+
+    def __str__(self) -> str:
+        return f"goal {self.goal_id} in {self.session_id}"

@@ -9,10 +9,11 @@ last. The main chat never holds more than HARD_CAP messages: the message that fi
 completes the session.
 """
 
+from chat.goals import GoalState, all_reached
 from chat.models import Message
-from chat.prompts import HELPER, character_prompt, load_prompt
-from chat.providers import END_TOOL, ReplyRequest
+from chat.providers import END_TOOL, GOAL_TOOL, OpenGoal, ReplyRequest
 from scenarios.models import Scenario
+from scenarios.prompts import character_prompt, helper_prompt
 
 SOFT_CAP = 15  # main-chat messages after which the character steers towards an ending
 CONCLUDE_AT = 25  # ...after which it closes the scene
@@ -28,6 +29,11 @@ STEERING = {
     "conclude": (
         "[Note from the app: bring the scene to its close now: wrap up, say goodbye in role, "
         f"and call the {END_TOOL['name']} tool.]"
+    ),
+    "goals_done": (
+        "[Note from the app: the learner has reached every goal of the scene. Steer to a "
+        "natural, warm ending within one or two turns, then call the "
+        f"{END_TOOL['name']} tool with your goodbye.]"
     ),
     "final": (
         "[Note from the app: this is your last reply. Say a warm goodbye in one or two "
@@ -55,41 +61,81 @@ def fills_the_scene(main_count: int) -> bool:
 
 
 def build_request(
-    scenario: Scenario, chat: str, messages: list[Message], *, scene_over: bool = False
+    scenario: Scenario,
+    chat: str,
+    messages: list[Message],
+    *,
+    level: str,
+    goals: list[GoalState],
+    scene_over: bool = False,
 ) -> ReplyRequest:
     """The request for the next reply in `chat`, the learner's message being the last."""
     main = [m for m in messages if m.chat_type == Message.ChatType.MAIN]
     if chat == Message.ChatType.MAIN:
-        return _character_request(scenario, main)
+        return _character_request(scenario, main, level, goals)
     helper = [m for m in messages if m.chat_type == Message.ChatType.HELPER]
-    return _helper_request(scenario, helper, main, scene_over)
+    return _helper_request(scenario, helper, main, level, goals, scene_over)
 
 
-def _character_request(scenario: Scenario, main: list[Message]) -> ReplyRequest:
-    system = [{"type": "text", "text": character_prompt(scenario), "cache_control": CACHED}]
+def _character_request(
+    scenario: Scenario, main: list[Message], level: str, goals: list[GoalState]
+) -> ReplyRequest:
+    prompt = character_prompt(scenario, level, [state.goal for state in goals])
+    system = [{"type": "text", "text": prompt, "cache_control": CACHED}]
     steering = stage(len(main))  # the learner's message included
+    if steering is None and all_reached(goals):
+        steering = "goals_done"
     if steering:
         system.append({"type": "text", "text": STEERING[steering]})
+    turns = _cache_prefix(_as_turns(main, "(The learner walks up.)"), -1)
+    if goals:  # after the cached prefix: the states change, the prompt does not
+        turns[-1]["content"].append({"type": "text", "text": _goal_note(goals)})
+    learner_text = main[-1].content if main and main[-1].from_learner else ""
     return ReplyRequest(
         chat=Message.ChatType.MAIN,
         scenario_code=scenario.code,
         system=system,
-        messages=_cache_prefix(_as_turns(main, "(The learner walks up.)"), -1),
+        messages=turns,
         turn=sum(1 for m in main if m.from_learner),
         final=steering == "final",
-        tools=[END_TOOL],
+        tools=[END_TOOL, GOAL_TOOL],
+        learner_text=learner_text,
+        open_goals=tuple(
+            OpenGoal(state.number, state.goal.offline_pattern)
+            for state in goals
+            if not state.reached
+        ),
+        script=tuple(scenario.offline_lines),
+    )
+
+
+def _goal_note(goals: list[GoalState]) -> str:
+    open_goals = "; ".join(f"{s.number}. {s.goal.text}" for s in goals if not s.reached)
+    reached = ", ".join(str(s.number) for s in goals if s.reached) or "none yet"
+    return (
+        f"[Note from the app, not from the learner: goals reached so far: {reached}. "
+        f"Open goals: {open_goals or 'none'}.]"
     )
 
 
 def _helper_request(
-    scenario: Scenario, helper: list[Message], main: list[Message], scene_over: bool
+    scenario: Scenario,
+    helper: list[Message],
+    main: list[Message],
+    level: str,
+    goals: list[GoalState],
+    scene_over: bool,
 ) -> ReplyRequest:
     context = "\n".join(
-        f"{'Learner' if m.from_learner else 'Character'}: {m.content}"
+        f"{'Learner' if m.from_learner else scenario.character_name or 'Character'}: {m.content}"
         for m in main[-HELPER_CONTEXT_MESSAGES:]
     )
+    if goals:
+        context += "\n\nThe learner's goals in this scene:\n" + "\n".join(
+            f"- [{'x' if s.reached else ' '}] {s.goal.text}" for s in goals
+        )
     system = [
-        {"type": "text", "text": load_prompt(HELPER), "cache_control": CACHED},
+        {"type": "text", "text": helper_prompt(level), "cache_control": CACHED},
         {"type": "text", "text": f"Scenario: {scenario.emoji} {scenario.title}."},
     ]
     if scene_over:
@@ -106,6 +152,7 @@ def _helper_request(
         system=system,
         messages=messages,
         turn=sum(1 for m in helper if m.from_learner),
+        tips=tuple(scenario.offline_tips),
     )
 
 

@@ -3,10 +3,10 @@ stored (or given up). Plain synchronous functions; the consumer and the replies 
 through `replies.in_db`.
 
 Per turn the database sees a fixed number of queries, whatever the session's length:
-`accept_turn` 7 on the way to the model (role, login check, two throttles, insert, claim,
-history), `log_chat_event` 2 beside the model call (role, api_call_started) and `store_reply`
-4 (role, insert, release the claim, api_call_completed), plus a few when the reply completes
-the session.
+`accept_turn` 8 on the way to the model (role, login check, two throttles, insert, claim,
+history, the goals), `log_chat_event` 2 beside the model call (role, api_call_started) and `store_reply`
+4 (role, insert, release the claim, api_call_completed), plus a few when the reply reaches a
+goal or completes the session.
 """
 
 import uuid
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from django.db import DatabaseError
 
-from chat import allowance, claims, messages, prompting
+from chat import allowance, claims, goals, messages, prompting
+from chat.goals import GoalState
 from chat.models import Message
 from chat.providers import ModelError, ReplyDone, ReplyRequest
 from chat.refusals import ClaimLost, ReplyInFlight, Throttled, TurnRefused
@@ -44,6 +45,7 @@ class StoredReply:
     main_count: int
     completed: bool
     completions_left: int | None  # this week, when the session just completed
+    goals: list[GoalState] | None = None  # the session's goals, when some were reached
 
 
 def accept_turn(
@@ -96,9 +98,7 @@ def _take_turn(learner_id, session, chat, content, client_message_id, spent) -> 
     if not wanted:
         spent.give_back(learner_id, message_too=not created)
         return AcceptedTurn(message, created, None, main_count)
-    request = prompting.build_request(
-        session.scenario, chat, history, scene_over=session.is_completed
-    )
+    request = _request(session, chat, history)
     return AcceptedTurn(message, created, request, main_count, calls_left=spent.calls_left)
 
 
@@ -118,13 +118,22 @@ def prepare_retry(
                 raise TurnRefused(SCENE_OVER)
             history = messages.of_session(session_id)
             if messages.awaits_reply(history, chat) and claims.claim(session_id, chat):
-                request = prompting.build_request(
-                    session.scenario, chat, history, scene_over=session.is_completed
-                )
+                request = _request(session, chat, history)
                 return request, _main_count_after_reply(history, chat)
             spent.give_back(learner_id, message_too=True)
             return None
     raise spent
+
+
+def _request(session: Session, chat: str, history: list[Message]) -> ReplyRequest:
+    return prompting.build_request(
+        session.scenario,
+        chat,
+        history,
+        level=session.level,
+        goals=goals.goal_states(session.pk),
+        scene_over=session.is_completed,
+    )
 
 
 def store_reply(
@@ -149,6 +158,11 @@ def store_reply(
             ended=done.ended,
             **done.usage,
         )
+        reached = None
+        if chat == Message.ChatType.MAIN and done.goals_reached:
+            learner_message = messages.last_from_learner(session_id, chat)
+            if learner_message is not None:
+                reached = goals.record_reached(session_id, done.goals_reached, learner_message)
         left = None
         if chat == Message.ChatType.MAIN and (done.ended or prompting.fills_the_scene(main_count)):
             left = lifecycle.complete_session(
@@ -157,7 +171,7 @@ def store_reply(
                 main_messages=main_count,
                 ended_by="model" if done.ended else "cap",
             )
-        return StoredReply(message, main_count, left is not None, left)
+        return StoredReply(message, main_count, left is not None, left, reached)
 
 
 def release_failed_reply(

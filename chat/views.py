@@ -2,10 +2,11 @@ from uuid import UUID
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.models import GermanLevel
 from chat import allowance, conversations, frames
 from chat.models import Message
 from chat.providers import is_offline
@@ -22,12 +23,17 @@ JUST_STARTED = "just_started_session"
 def start_scenario(request: HttpRequest, code: str) -> HttpResponse:
     scenario = get_object_or_404(Scenario, code=code, is_active=True)
     replace_active = request.POST.get("replace_active") == "yes"
+    level = request.POST.get("level") or None
+    if level is not None and level not in GermanLevel.values:
+        return HttpResponseBadRequest("Unknown level: choose A1, A2 or B1.")
     try:
-        session = conversations.start(request.user.pk, scenario, replace_active=replace_active)
+        session = conversations.start(
+            request.user.pk, scenario, replace_active=replace_active, level=level
+        )
     except WeeklyLimitReached:
         return redirect("home")  # the picker says so, once, with the time the week resets
     except ActiveSessionExists as asked:
-        context = {"scenario": scenario, "active": asked.session}
+        context = {"scenario": scenario, "active": asked.session, "level": level}
         return render(request, "chat/confirm_replace.html", context)
     request.session[JUST_STARTED] = str(session.pk)
     return redirect("session", session_id=session.pk)
@@ -56,8 +62,9 @@ def chat_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
         "chat/session.html",
         {
             "session": session,
-            "character": session.scenario.title,
+            "character": frames.character_of(session.scenario),
             "panes": frames.panes(shown, live={}),
+            "goals": shown.goals,
             "progress": frames.page_progress(shown),
             "completion": completion,
             "calls_left": _calls_left_if_low(request.user),
@@ -78,7 +85,8 @@ def transcript(request: HttpRequest, session_id: UUID) -> HttpResponse:
         return redirect("session", session_id=session_id)
     context = {
         "session": shown.session,
-        "character": shown.session.scenario.title,
+        "character": frames.character_of(shown.session.scenario),
+        "goals": shown.goals,
         "main_messages": shown.in_chat(Message.ChatType.MAIN),
         "helper_messages": shown.in_chat(Message.ChatType.HELPER),
     }

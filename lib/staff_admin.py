@@ -14,10 +14,7 @@ def is_active_staff(request: HttpRequest) -> bool:
     return bool(user.is_active and user.is_staff)
 
 
-class StaffModelAdmin(admin.ModelAdmin):
-    def has_module_permission(self, request):
-        return is_active_staff(request)
-
+class _StaffOnly:
     def has_view_permission(self, request, obj=None):
         return is_active_staff(request)
 
@@ -29,6 +26,15 @@ class StaffModelAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return is_active_staff(request)
+
+
+class StaffModelAdmin(_StaffOnly, admin.ModelAdmin):
+    def has_module_permission(self, request):
+        return is_active_staff(request)
+
+
+class StaffTabularInline(_StaffOnly, admin.TabularInline):
+    pass
 
 
 class ReadOnlyStaffModelAdmin(StaffModelAdmin):

@@ -1,6 +1,7 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError
 from django.db.models import Count
 from django.http import HttpResponseRedirect
@@ -9,8 +10,42 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from lib.staff_admin import StaffModelAdmin
-from scenarios.models import Scenario, Session
+from accounts.models import GermanLevel
+from lib.staff_admin import StaffModelAdmin, StaffTabularInline
+from scenarios.models import MAX_GOALS, Goal, Scenario, Session
+from scenarios.prompts import character_prompt
+
+
+def _cannot_be_active(scenario: Scenario, missing: list[str]) -> str:
+    return (
+        f"“{scenario}” cannot be active yet: it lacks {', '.join(missing)}. Fill "
+        "these in, or leave it inactive until it is ready."
+    )
+
+
+class GoalFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        scenario = self.instance
+        if not scenario.is_active:
+            return
+        kept = [
+            form
+            for form in self.forms
+            if form.has_changed() or form.instance.pk
+            if not self._should_delete_form(form) and form.cleaned_data
+        ]
+        missing = scenario.missing_for_play(goal_count=len(kept))
+        if missing:
+            raise ValidationError(_cannot_be_active(scenario, missing))
+
+
+class GoalInline(StaffTabularInline):
+    model = Goal
+    formset = GoalFormSet
+    extra = 3
+    max_num = MAX_GOALS
+    fields = ("position", "text", "offline_pattern")
 
 
 def _deletion_refused(request, scenarios, error: Exception | None = None) -> None:
@@ -45,6 +80,22 @@ def delete_unused_scenarios(modeladmin, request, queryset):
         return None
 
 
+@admin.action(permissions=["change"], description="Activate selected scenarios")
+def activate_scenarios(modeladmin, request, queryset):
+    activated = []
+    for scenario in queryset.filter(is_active=False):
+        missing = scenario.missing_for_play()
+        if missing:
+            messages.error(request, _cannot_be_active(scenario, missing))
+            continue
+        scenario.is_active = True
+        scenario.save(update_fields=["is_active"])
+        modeladmin.log_change(request, scenario, [{"changed": {"fields": ["Is active"]}}])
+        activated.append(scenario)
+    if activated:
+        modeladmin.message_user(request, f"Activated {len(activated)} scenario(s).")
+
+
 @admin.action(permissions=["change"], description="Deactivate selected scenarios")
 def deactivate_scenarios(modeladmin, request, queryset):
     changed = list(queryset.filter(is_active=True))
@@ -58,20 +109,61 @@ def deactivate_scenarios(modeladmin, request, queryset):
 class ScenarioAdmin(StaffModelAdmin):
     list_display = ("title", "emoji", "code", "is_active", "sort_order", "session_count")
     list_display_links = ("title",)
-    list_editable = ("is_active", "sort_order")
+    list_editable = ("sort_order",)  # activating checks the scene is complete: an action
     list_filter = ("is_active",)
     search_fields = ("title", "code")
     ordering = ("sort_order", "id")
-    fields = (
-        "title",
-        "emoji",
-        "code",
-        "initial_message_main",
-        "initial_message_helper",
-        "is_active",
-        "sort_order",
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "title",
+                    "emoji",
+                    "code",
+                    "description",
+                    "suggested_levels",
+                    "is_active",
+                    "sort_order",
+                )
+            },
+        ),
+        (
+            "The character",
+            {
+                "fields": (
+                    "character_name",
+                    "character_brief",
+                    "initial_message_main",
+                    "initial_message_helper",
+                    "vocabulary",
+                )
+            },
+        ),
+        ("Without an API key", {"fields": ("offline_lines", "offline_tips")}),
+        ("The assembled system prompt", {"fields": ("prompt_preview",)}),
     )
-    actions = (deactivate_scenarios, delete_unused_scenarios)
+    readonly_fields = ("prompt_preview",)
+    inlines = (GoalInline,)
+    actions = (activate_scenarios, deactivate_scenarios, delete_unused_scenarios)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "suggested_levels":
+            return forms.TypedMultipleChoiceField(
+                choices=GermanLevel.choices,
+                widget=forms.CheckboxSelectMultiple,
+                required=False,
+                label="Suggested levels",
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    @admin.display(description="System prompt (at A1, as saved)")
+    def prompt_preview(self, obj: Scenario) -> str:
+        if obj.pk is None:
+            return "Save the scenario to see its prompt."
+        level = (obj.suggested_levels or [GermanLevel.A1])[0]
+        prompt = character_prompt(obj, level, list(obj.goals.all()))
+        return format_html('<pre class="prompt-preview">{}</pre>', prompt)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_session_count=Count("sessions"))

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from django.core import signing
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from scenarios.models import Session
 
@@ -60,6 +60,8 @@ def history_page(
         sessions = sessions.filter(completed_at__lte=completed_at).filter(
             Q(completed_at__lt=completed_at) | Q(pk__lt=session_id)
         )
+    # reached_goals: the chat's records of goals reached, through their reverse relation.
+    sessions = sessions.annotate(goals_reached=Count("reached_goals"))
     rows = list(sessions.order_by("-completed_at", "-id")[: PAGE_SIZE + 1])
     older = encode_cursor(rows[PAGE_SIZE - 1]) if len(rows) > PAGE_SIZE else None
     return HistoryPage(rows[:PAGE_SIZE], older)

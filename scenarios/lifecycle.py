@@ -18,6 +18,7 @@ from uuid import UUID
 
 from django.db import IntegrityError, connection, transaction
 
+from accounts import levels
 from eventlog.events import Event, log_event
 from lib.postgres import constraint_name
 from lib.rls import acting_as_learner, acting_as_staff
@@ -125,10 +126,12 @@ def start_session(
     scenario: Scenario,
     *,
     replace_active: bool = False,
+    level: str | None = None,
     then: Callable[[Session], None] | None = None,
 ) -> Session:
-    """Start `scenario` for the learner; `then(session)` runs in the same transaction (the chat
-    adds the opening lines there), so a session never exists without them.
+    """Start `scenario` for the learner at `level` (which becomes their level; default: the
+    level they have); `then(session)` runs in the same transaction (the chat adds the opening
+    lines there), so a session never exists without them.
 
     Raises WeeklyLimitReached when this week's completions are used up, and
     ActiveSessionExists when another session is active and `replace_active` is false (with
@@ -139,7 +142,7 @@ def start_session(
         if refusal is None:
             try:
                 with transaction.atomic():
-                    session = _create_session(learner_id, scenario)
+                    session = _create_session(learner_id, scenario, level)
                     if then is not None:
                         then(session)
                     return session
@@ -313,8 +316,12 @@ def _abandon(learner_id, session_id) -> bool:
     return True
 
 
-def _create_session(learner_id, scenario: Scenario) -> Session:
-    session = Session.objects.create(user_id=learner_id, scenario=scenario)
+def _create_session(learner_id, scenario: Scenario, level: str | None) -> Session:
+    if level is None:
+        level = levels.level_of(learner_id)
+    else:
+        levels.set_level(learner_id, level)
+    session = Session.objects.create(user_id=learner_id, scenario=scenario, level=level)
     session.scenario = scenario
     log_event(Event.SESSION_CREATED, user_id=learner_id, session_id=session.pk)
     log_event(

@@ -1,29 +1,74 @@
+import re
 from datetime import timedelta
 
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from accounts.models import Profile
+from accounts.models import GermanLevel, Profile
 from lib.postgres import DatabaseForeignKey, RandomUUIDPrimaryKey
+
+MIN_GOALS, MAX_GOALS = 3, 5
 
 
 class Scenario(models.Model):
-    """One role-play the learner can pick. Prompts live in prompts/<code>.md, not here."""
+    """One role-play the learner can pick, with everything it needs to play: staff author it
+    in the admin. What every scene shares (the character's rules, the helper, the levels)
+    is in prompts/."""
 
     id = models.AutoField(primary_key=True)  # INTEGER, as in the seed
-    code = models.SlugField(
-        max_length=32,
-        help_text=(
-            "Stable name, used in links and for the prompt file prompts/CODE.md (CODE being "
-            "this name). A scene without its own prompt plays a generic character."
-        ),
-    )
+    code = models.SlugField(max_length=32, help_text="Stable name, used in links.")
     title = models.CharField(max_length=100)
     emoji = models.CharField(max_length=16)
-    initial_message_main = models.TextField(help_text="The character's opening line, in German.")
-    initial_message_helper = models.TextField(help_text="The helper's opening line, in English.")
+    description = models.CharField(
+        max_length=200, blank=True, default="", help_text="One line for the scene picker."
+    )
+    character_name = models.CharField(
+        max_length=80, blank=True, default="", help_text="Who the learner talks to."
+    )
+    character_brief = models.TextField(
+        blank=True,
+        default="",
+        help_text=(
+            "The character's system prompt for this scene, in English: who they are, the "
+            "setting (with prices and details), Sie or du, personality, the arc of the scene. "
+            "The rules every character follows are added from prompts/character_rules.md."
+        ),
+    )
+    initial_message_main = models.TextField(
+        "opening line (German)", help_text="The character's opening line, in German."
+    )
+    initial_message_helper = models.TextField(
+        "helper's opening line (English)", help_text="The helper's opening line, in English."
+    )
+    suggested_levels = ArrayField(
+        models.CharField(max_length=2, choices=GermanLevel.choices),
+        blank=True,
+        default=list,
+        help_text="The levels this scene suits best, shown in the picker.",
+    )
+    vocabulary = models.JSONField(
+        blank=True,
+        default=list,
+        help_text='Words for the scene: [{"german": "die Schale", "gloss": "punnet"}, …]',
+    )
+    offline_lines = models.JSONField(
+        "offline script",
+        blank=True,
+        default=list,
+        help_text=(
+            "Without an API key the character says these German lines in order, one per "
+            "learner message; the last one closes the scene."
+        ),
+    )
+    offline_tips = models.JSONField(
+        blank=True,
+        default=list,
+        help_text="Without an API key the helper answers with these English tips, in turn.",
+    )
     is_active = models.BooleanField(default=True, db_default=True)
     sort_order = models.SmallIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(db_default=Now())
@@ -55,6 +100,105 @@ class Scenario(models.Model):
     def __str__(self) -> str:
         return f"{self.emoji} {self.title}"
 
+    def missing_for_play(self, goal_count: int | None = None) -> list[str]:
+        """What this scenario lacks to be played; an active scenario lacks nothing."""
+        goals = self.goals.count() if goal_count is None else goal_count
+        checks = {
+            "the character's name": self.character_name.strip(),
+            "the character's brief": self.character_brief.strip(),
+            "a description for the picker": self.description.strip(),
+            "the opening line (German)": self.initial_message_main.strip(),
+            "the helper's opening line (English)": self.initial_message_helper.strip(),
+            f"{MIN_GOALS} to {MAX_GOALS} goals": MIN_GOALS <= goals <= MAX_GOALS,
+            "a vocabulary list": _all_words(self.vocabulary),
+            "the offline script": _all_text(self.offline_lines),
+            "offline helper tips": _all_text(self.offline_tips),
+        }
+        return [what for what, present in checks.items() if not present]
+
+    def clean(self) -> None:
+        for field, check in (
+            ("vocabulary", _all_words),
+            ("offline_lines", _all_text),
+            ("offline_tips", _all_text),
+        ):
+            value = getattr(self, field)
+            if value and not check(value):
+                raise ValidationError({field: _SHAPES[field]})
+
+
+_SHAPES = {
+    "vocabulary": 'A list of {"german": …, "gloss": …} entries, both filled in.',
+    "offline_lines": "A list of German lines (text), none empty.",
+    "offline_tips": "A list of English tips (text), none empty.",
+}
+
+
+def _all_text(value) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(item, str) and item.strip() for item in value)
+    )
+
+
+def _all_words(value) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(
+            isinstance(item, dict)
+            and isinstance(item.get("german"), str)
+            and item["german"].strip()
+            and isinstance(item.get("gloss"), str)
+            and item["gloss"].strip()
+            for item in value
+        )
+    )
+
+
+def validate_pattern(pattern: str) -> None:
+    try:
+        re.compile(pattern, re.IGNORECASE)
+    except re.error as error:
+        raise ValidationError(f"Not a valid regular expression: {error}.") from error
+
+
+class Goal(models.Model):
+    """Something the learner came to do in a scene ("Ask what the strawberries cost"). The
+    character marks it reached when the learner's own message achieves it; offline, the
+    learner's message matching `offline_pattern` does."""
+
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="goals")
+    position = models.PositiveSmallIntegerField(help_text="Goals are listed in this order.")
+    text = models.CharField(max_length=120, help_text="For the learner, in English.")
+    offline_pattern = models.CharField(
+        max_length=400,
+        validators=[validate_pattern],
+        help_text=(
+            "A regular expression (case-insensitive) a German learner message matches when it "
+            "achieves this goal; used without an API key."
+        ),
+    )
+
+    class Meta:
+        db_table = "scenario_goals"
+        ordering = ["scenario", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scenario", "position"],
+                name="scenario_goals_position_unique",
+                violation_error_message="Two goals have the same position.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+    def reached_by(self, learner_text: str) -> bool:
+        """Offline: the learner's message achieves this goal."""
+        return re.search(self.offline_pattern, learner_text, re.IGNORECASE) is not None
+
 
 class SessionQuerySet(models.QuerySet):
     """The ways sessions are looked up, so each reads the same everywhere."""
@@ -79,6 +223,9 @@ class Session(models.Model):
     id = RandomUUIDPrimaryKey()
     user = DatabaseForeignKey(Profile, related_name="sessions")
     scenario = DatabaseForeignKey(Scenario, related_name="sessions")
+    level = models.CharField(
+        max_length=2, choices=GermanLevel.choices, default=GermanLevel.A1, db_default=GermanLevel.A1
+    )
     is_completed = models.BooleanField(default=False, db_default=False)
     started_at = models.DateTimeField(db_default=Now())
     last_activity_at = models.DateTimeField(db_default=Now())
@@ -117,6 +264,9 @@ class Session(models.Model):
                 condition=models.Q(duration_seconds__isnull=True)
                 | models.Q(duration_seconds__gte=0),
                 name="sessions_duration_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(level__in=GermanLevel.values), name="sessions_level_valid"
             ),
         ]
         indexes = [

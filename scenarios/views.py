@@ -2,10 +2,13 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import levels
+from accounts.models import GermanLevel
 from scenarios import lifecycle
 from scenarios.history import BadCursor, history_page
 from scenarios.models import Scenario
@@ -17,7 +20,9 @@ def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return render(request, "scenarios/landing.html", {"scenarios": scenarios})
     context = {
-        "scenarios": scenarios,
+        "scenarios": scenarios.prefetch_related("goals"),
+        "level": levels.level_of(request.user.pk),
+        "levels": GermanLevel.choices,
         "allowance": lifecycle.weekly_allowance(request.user.pk),
         "active": lifecycle.active_session(request.user.pk),
     }
@@ -36,7 +41,7 @@ def abandon(request: HttpRequest, session_id: UUID) -> HttpResponse:
 @login_required
 @require_GET
 def history(request: HttpRequest) -> HttpResponse:
-    scenarios = list(Scenario.objects.all())
+    scenarios = list(Scenario.objects.annotate(goal_count=Count("goals")))
     code = request.GET.get("scenario") or ""
     chosen = next((s for s in scenarios if s.code == code), None)
     if code and chosen is None:

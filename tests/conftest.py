@@ -49,6 +49,55 @@ def party(db) -> Scenario:
     return Scenario.objects.get(code="party")
 
 
+KIOSK_GOALS = [
+    ("Greet Herr Yilmaz", r"hallo|guten (tag|morgen|abend)"),
+    ("Buy a newspaper", r"zeitung"),
+    ("Say goodbye", r"tsch[üu]ss|wiedersehen"),
+]
+
+
+def kiosk_fields(**changes) -> dict:
+    """A complete scene, as staff would author it in the admin."""
+    return {
+        "code": "kiosk",
+        "title": "Kiosk",
+        "emoji": "📰",
+        "description": "Buy a newspaper at the kiosk on the corner.",
+        "character_name": "Herr Yilmaz",
+        "character_brief": "You run a small kiosk. You use “Sie”. A newspaper costs 2,50 €.",
+        "initial_message_main": "Guten Morgen! Was darf es sein?",
+        "initial_message_helper": "Say hello: “Guten Morgen!”",
+        "suggested_levels": ["A1"],
+        "vocabulary": [{"german": "die Zeitung", "gloss": "newspaper"}],
+        "offline_lines": [
+            "Guten Morgen! Schön, Sie zu sehen.",
+            "Die Zeitung kostet 2,50 Euro.",
+            "Danke schön! Noch etwas?",
+            "Auf Wiedersehen und einen schönen Tag!",
+        ],
+        "offline_tips": ["“Ich hätte gern eine Zeitung.” means “I'd like a newspaper.”"],
+        "sort_order": 90,
+        **changes,
+    }
+
+
+def author_kiosk(**changes) -> Scenario:
+    from scenarios.models import Goal
+
+    with acting_as_staff():
+        kiosk = Scenario.objects.create(**kiosk_fields(**changes))
+        for position, (text, pattern) in enumerate(KIOSK_GOALS, 1):
+            Goal.objects.create(
+                scenario=kiosk, position=position, text=text, offline_pattern=pattern
+            )
+        return kiosk
+
+
+@pytest.fixture
+def kiosk(db) -> Scenario:
+    return author_kiosk()
+
+
 def start_session(user: User, scenario: Scenario, **fields) -> Session:
     """A session for `user`, created as that learner would (through row-level security)."""
     with acting_as_learner(user.pk):

@@ -6,13 +6,23 @@ import asyncio
 from django.conf import settings
 
 from chat.providers.anthropic import AnthropicProvider
-from chat.providers.base import END_TOOL, ModelError, OnRetry, ReplyDone, ReplyRequest
+from chat.providers.base import (
+    END_TOOL,
+    GOAL_TOOL,
+    ModelError,
+    OnRetry,
+    OpenGoal,
+    ReplyDone,
+    ReplyRequest,
+)
 from chat.providers.offline import OfflineProvider
 
 __all__ = [
     "END_TOOL",
+    "GOAL_TOOL",
     "ModelError",
     "OnRetry",
+    "OpenGoal",
     "ReplyDone",
     "ReplyRequest",
     "get_provider",

@@ -14,7 +14,7 @@ import httpx2
 from django.conf import settings
 
 from chat.models import Message
-from chat.providers.base import END_TOOL, ModelError, OnRetry, ReplyDone, ReplyRequest
+from chat.providers.base import END_TOOL, GOAL_TOOL, ModelError, OnRetry, ReplyDone, ReplyRequest
 
 
 class AnthropicProvider:
@@ -66,7 +66,12 @@ class AnthropicProvider:
                         text = reply.take(event)
                         if text:
                             yield text
-                yield ReplyDone(ended=reply.ended, usage=reply.usage, attempts=attempt)
+                yield ReplyDone(
+                    ended=reply.ended,
+                    usage=reply.usage,
+                    attempts=attempt,
+                    goals_reached=tuple(reply.goals),
+                )
                 return
             except Exception as exc:  # classified, then retried or raised as a ModelError
                 error = _classify(exc)
@@ -83,6 +88,8 @@ class _Reply:
     def __init__(self) -> None:
         self.ended = False
         self.usage: dict = {}
+        self.goals: list[int] = []
+        self._goal_input: dict[int, str] = {}  # reach_goal calls' JSON so far, by block index
 
     def take(self, line: str) -> str | None:
         if not line.startswith("data:"):
@@ -91,9 +98,18 @@ class _Reply:
         kind = event.get("type")
         if kind == "content_block_delta":
             delta = event["delta"]
-            return delta.get("text") if delta.get("type") == "text_delta" else None
+            if delta.get("type") == "text_delta":
+                return delta.get("text")
+            if delta.get("type") == "input_json_delta" and event["index"] in self._goal_input:
+                self._goal_input[event["index"]] += delta.get("partial_json", "")
+            return None
         if kind == "content_block_start" and event["content_block"].get("type") == "tool_use":
-            self.ended = self.ended or event["content_block"].get("name") == END_TOOL["name"]
+            name = event["content_block"].get("name")
+            self.ended = self.ended or name == END_TOOL["name"]
+            if name == GOAL_TOOL["name"]:
+                self._goal_input[event["index"]] = ""
+        elif kind == "content_block_stop" and event.get("index") in self._goal_input:
+            self._take_goal(self._goal_input.pop(event["index"]))
         elif kind == "message_start":
             usage = event["message"].get("usage") or {}
             self.usage = {
@@ -111,6 +127,14 @@ class _Reply:
             error_type = (event.get("error") or {}).get("type", "stream_error")
             raise ModelError(error_type, retryable=error_type in RETRYABLE_ERROR_TYPES)
         return None
+
+    def _take_goal(self, arguments: str) -> None:
+        try:
+            goal = json.loads(arguments or "{}").get("goal")
+        except (ValueError, AttributeError):
+            return  # a malformed call marks nothing
+        if isinstance(goal, int) and not isinstance(goal, bool) and goal not in self.goals:
+            self.goals.append(goal)
 
 
 async def _first_text(events, reply: _Reply) -> str | None:

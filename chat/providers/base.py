@@ -18,6 +18,28 @@ END_TOOL = {
 }
 
 
+GOAL_TOOL = {
+    "name": "reach_goal",
+    "description": (
+        "Call this when the learner's own latest message achieves one of the scene's open "
+        "goals (by its number), in the same turn as your spoken reply. Once per goal."
+    ),
+    "input_schema": {
+        "type": "object",
+        "properties": {"goal": {"type": "integer", "description": "The goal's number."}},
+        "required": ["goal"],
+    },
+}
+
+
+@dataclass(frozen=True)
+class OpenGoal:
+    """A goal not reached yet: its number, and the pattern the offline partner matches."""
+
+    number: int
+    pattern: str
+
+
 @dataclass(frozen=True)
 class ReplyRequest:
     """Everything a provider needs for one reply."""
@@ -29,6 +51,11 @@ class ReplyRequest:
     turn: int  # learner messages so far in this chat, this one included
     final: bool = False  # the hard cap: this reply must close the scene
     tools: list[dict] = field(default_factory=list)
+    # For the offline partner: the learner's message, the scene's open goals and its script.
+    learner_text: str = ""
+    open_goals: tuple[OpenGoal, ...] = ()
+    script: tuple[str, ...] = ()
+    tips: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -36,6 +63,7 @@ class ReplyDone:
     ended: bool  # the character closed the scene (the end_scenario tool)
     usage: dict
     attempts: int
+    goals_reached: tuple[int, ...] = ()  # the numbers of the goals the reply marked reached
 
 
 class ModelError(Exception):

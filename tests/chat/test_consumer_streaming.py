@@ -64,15 +64,13 @@ async def test_the_model_gets_the_scene_prompt_history_and_cache_marks(
 
     [request] = fake_anthropic.requests
     body = request.body
-    assert "Frau Hoffmann" in body["system"][0]["text"]  # prompts/marketplace.md
+    assert "Frau Hoffmann" in body["system"][0]["text"]  # the scenario's character
     assert body["system"][0]["cache_control"] == {"type": "ephemeral"}
     assert [t["role"] for t in body["messages"]] == ["user", "assistant", "user"]
-    assert body["messages"][-1]["content"][-1] == {
-        "type": "text",
-        "text": "Hallo!",
-        "cache_control": {"type": "ephemeral"},
-    }
-    assert body["tools"][0]["name"] == "end_scenario"
+    hallo, goal_note = body["messages"][-1]["content"][-2:]
+    assert hallo == {"type": "text", "text": "Hallo!", "cache_control": {"type": "ephemeral"}}
+    assert "goals reached so far: none yet" in goal_note["text"]  # after the cached prefix
+    assert [tool["name"] for tool in body["tools"]] == ["end_scenario", "reach_goal"]
     assert body["stream"] is True
 
 
@@ -134,7 +132,7 @@ async def test_the_helper_sees_the_recent_role_play(alice, alice_session, fake_a
     assert "間" in helper_request["system"][0]["text"]
     question = helper_request["messages"][-1]["content"]
     assert "Learner: Was kosten die Äpfel?" in question[0]["text"]
-    assert "Character: Hallo! Was darf es sein?" in question[0]["text"]
+    assert "Frau Hoffmann: Hallo! Was darf es sein?" in question[0]["text"]
     assert question[-1]["text"] == "What did she just say?"
     assert "tools" not in helper_request  # the helper never closes the scene
     assert await stored(alice_session.pk, "helper") == [

@@ -4,11 +4,11 @@ import uuid
 
 import pytest
 
-from chat.prompts import load_prompt, prompt_path
 from chat.providers import ReplyDone
 from chat.turns import accept_turn, log_chat_event, store_reply
 from eventlog.events import Event
 from scenarios.lifecycle import find_session
+from scenarios.prompts import load_prompt, prompt_path
 from tests.conftest import add_message, start_session
 
 DONE = ReplyDone(ended=False, usage={"input_tokens": 10, "output_tokens": 5}, attempts=1)
@@ -26,7 +26,7 @@ def test_a_turn_takes_a_fixed_number_of_queries(
 
     # Each block runs in a savepoint here (the test's transaction), which adds SAVEPOINT and
     # RELEASE plus a role restore to the statements a real turn sends.
-    with django_assert_num_queries(7 + 3):  # role, login, 2 throttles, insert, claim, history
+    with django_assert_num_queries(8 + 3):  # role, login, 2 throttles, insert, claim, history, goals
         turn = accept_turn(alice.pk, session, "main", "Hallo!", uuid.uuid4())
     with django_assert_num_queries(2 + 3):  # role, api_call_started
         log_chat_event(alice.pk, session.pk, "main", Event.API_CALL_STARTED)

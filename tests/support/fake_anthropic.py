@@ -74,6 +74,7 @@ class PlannedResponse:
 
     text: str = "Hello! This is the fake Anthropic server."
     tool_use: ToolUse | None = None
+    tool_uses: list[ToolUse] = field(default_factory=list)  # more calls, after tool_use
     ttft: float = 0.0  # seconds from the response headers to the first delta
     token_delay: float = 0.0  # seconds between deltas; ignored if tokens_per_second is set
     tokens_per_second: float | None = None
@@ -102,6 +103,10 @@ class PlannedResponse:
         if self.tokens_per_second:
             return 1.0 / self.tokens_per_second
         return self.token_delay
+
+    @property
+    def tool_calls(self) -> list[ToolUse]:
+        return ([self.tool_use] if self.tool_use else []) + list(self.tool_uses)
 
     def text_chunks(self) -> list[str]:
         """The text split into tokens: words with their trailing whitespace."""
@@ -329,8 +334,8 @@ class FakeAnthropic:
         """A non-streaming request: the whole message, after the stream's duration."""
         message = _message(plan, recorded.body)
         count = len(plan.text_chunks())
-        if plan.tool_use:  # as many deltas as the stream would send
-            count += 1 + len(_split(json.dumps(plan.tool_use.input), TOOL_JSON_CHUNK))
+        for tool in plan.tool_calls:  # as many deltas as the stream would send
+            count += 1 + len(_split(json.dumps(tool.input), TOOL_JSON_CHUNK))
         await asyncio.sleep(plan.ttft + max(count - 1, 0) * plan.delay)
         message["content"] = _content_blocks(plan)
         message["stop_reason"] = _stop_reason(plan)
@@ -442,9 +447,8 @@ def _stream_frames(
         index = len(blocks)
         text_deltas = [_text_delta(index, text) for text in plan.text_chunks()]
         blocks.append(({"type": "text", "text": ""}, text_deltas))
-    if plan.tool_use:
+    for tool in plan.tool_calls:
         index = len(blocks)
-        tool = plan.tool_use
         start = {"type": "tool_use", "id": tool.id or _new_id("toolu"), "name": tool.name}
         json_parts = ["", *_split(json.dumps(tool.input), TOOL_JSON_CHUNK)]
         json_deltas = [
@@ -522,7 +526,7 @@ def _output_tokens(plan: PlannedResponse, deltas: int) -> int:
 
 
 def _stop_reason(plan: PlannedResponse) -> str:
-    return plan.stop_reason or ("tool_use" if plan.tool_use else "end_turn")
+    return plan.stop_reason or ("tool_use" if plan.tool_calls else "end_turn")
 
 
 def _message(plan: PlannedResponse, body: dict[str, Any]) -> dict[str, Any]:
@@ -551,8 +555,7 @@ def _content_blocks(plan: PlannedResponse) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if plan.text:
         blocks.append({"type": "text", "text": plan.text})
-    if plan.tool_use:
-        tool = plan.tool_use
+    for tool in plan.tool_calls:
         blocks.append(
             {
                 "type": "tool_use",

@@ -1,0 +1,49 @@
+"""A session's goals: which of its scenario's goals the learner has reached, and recording
+those a reply marked reached (by the character's reach_goal tool, or offline by pattern).
+
+Goals are numbered 1, 2, … in their scenario's order; the number is what the model sees."""
+
+from dataclasses import dataclass, replace
+
+from django.db.models import Exists, OuterRef
+
+from chat.models import ReachedGoal
+from scenarios.models import Goal
+
+
+@dataclass(frozen=True)
+class GoalState:
+    number: int
+    goal: Goal
+    reached: bool
+
+
+def goal_states(session_id) -> list[GoalState]:
+    """The session's goals in order, each reached or not: one query."""
+    goals = (
+        Goal.objects.filter(scenario__sessions__id=session_id)
+        .annotate(
+            reached=Exists(ReachedGoal.objects.filter(session_id=session_id, goal=OuterRef("pk")))
+        )
+        .order_by("position", "id")
+    )
+    return [GoalState(number, goal, goal.reached) for number, goal in enumerate(goals, 1)]
+
+
+def all_reached(states: list[GoalState]) -> bool:
+    return bool(states) and all(state.reached for state in states)
+
+
+def record_reached(session_id, numbers, message_id) -> list[GoalState] | None:
+    """Mark the goals numbered `numbers` reached by the learner's message `message_id`; the
+    session's goal states after, or None when nothing new was reached (numbers the scene
+    does not have, or goals reached already, are ignored)."""
+    states = goal_states(session_id)
+    new = [state for state in states if state.number in numbers and not state.reached]
+    if not new:
+        return None
+    ReachedGoal.objects.bulk_create(
+        [ReachedGoal(session_id=session_id, goal=s.goal, message_id=message_id) for s in new],
+        ignore_conflicts=True,  # the same goal marked by two replies at once counts once
+    )
+    return [replace(state, reached=True) if state in new else state for state in states]
