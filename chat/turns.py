@@ -4,9 +4,9 @@ through `replies.in_db`.
 
 Per turn the database sees a fixed number of queries, whatever the session's length:
 `accept_turn` 8 on the way to the model (role, login check, two throttles, insert, claim,
-history, the goals), `log_chat_event` 2 beside the model call (role, api_call_started) and `store_reply`
-4 (role, insert, release the claim, api_call_completed), plus a few when the reply reaches a
-goal or completes the session.
+history, the goals), `log_chat_event` 2 beside the model call (role, api_call_started) and
+`store_reply` 4 (role, insert, release the claim, api_call_completed), plus a few when the
+reply reaches a goal or completes the session.
 """
 
 import uuid

@@ -34,7 +34,8 @@ class StaffModelAdmin(_StaffOnly, admin.ModelAdmin):
 
 
 class StaffTabularInline(_StaffOnly, admin.TabularInline):
-    pass
+    def has_add_permission(self, request, obj=None):  # inlines are asked about their parent
+        return is_active_staff(request)
 
 
 class ReadOnlyStaffModelAdmin(StaffModelAdmin):

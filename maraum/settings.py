@@ -238,8 +238,9 @@ MODEL_FIRST_TOKEN_TIMEOUT = env.float("MODEL_FIRST_TOKEN_TIMEOUT", default=20.0)
 MODEL_RETRY_ATTEMPTS = env.int("MODEL_RETRY_ATTEMPTS", default=3)  # tries before a first token
 MODEL_RETRY_BASE_DELAY = env.float("MODEL_RETRY_BASE_DELAY", default=0.5)  # doubles each retry
 OFFLINE_TOKEN_DELAY = env.float("OFFLINE_TOKEN_DELAY", default=0.04)  # seconds between words
-# System prompts: prompts/<scenario code>.md and prompts/helper.md unless overridden, e.g.
-# PROMPT_MARKETPLACE_PATH=/etc/maraum/marketplace.md or PROMPT_HELPER_PATH=...
+# What every scene shares: prompts/character_rules.md, helper.md and levels/<LEVEL>.md, each
+# overridable, e.g. PROMPT_HELPER_PATH=/etc/maraum/helper.md or PROMPT_LEVELS_A1_PATH=...
+# (a scene's own character and script are the scenario's data, edited in the admin).
 PROMPTS_DIR = BASE_DIR / "prompts"
 
 # --- The chat -------------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""Scenario admin: edit and order; a scenario with sessions is deactivated, never deleted."""
+"""Scenario admin: staff author and order scenes, with their goals; an incomplete scene
+cannot be active; a scenario with sessions is deactivated, never deleted."""
+
+import json
 
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
@@ -6,23 +9,69 @@ from django.urls import reverse
 from scenarios.models import Scenario
 from tests.conftest import start_session
 
+JSON_FIELDS = ("vocabulary", "offline_lines", "offline_tips")
+
 CHANGELIST = reverse("admin:scenarios_scenario_changelist")
 
 
-def test_staff_edit_every_field(staff_client, party):
-    response = staff_client.post(
-        reverse("admin:scenarios_scenario_change", args=[party.pk]),
+def edit_form(scenario: Scenario, **changes) -> dict:
+    """The change form as the admin fills it for `scenario`, goals included, with `changes`."""
+    data = {
+        field: getattr(scenario, field)
+        for field in (
+            "title",
+            "emoji",
+            "code",
+            "description",
+            "character_name",
+            "character_brief",
+            "initial_message_main",
+            "initial_message_helper",
+            "sort_order",
+        )
+    }
+    data.update({field: json.dumps(getattr(scenario, field)) for field in JSON_FIELDS})
+    data["suggested_levels"] = scenario.suggested_levels
+    if scenario.is_active:
+        data["is_active"] = "on"
+    goals = list(scenario.goals.all())
+    data.update(
         {
-            "title": "Birthday party",
-            "emoji": "🎂",
-            "code": "birthday",
-            "initial_message_main": "Hallo! Schön, dass du da bist.",
-            "initial_message_helper": "Say hello back.",
-            "is_active": "on",
-            "sort_order": "7",
-        },
+            "goals-TOTAL_FORMS": str(len(goals)),
+            "goals-INITIAL_FORMS": str(len(goals)),
+            "goals-MIN_NUM_FORMS": "0",
+            "goals-MAX_NUM_FORMS": "5",
+        }
     )
-    assert response.status_code == 302
+    for index, goal in enumerate(goals):
+        data.update(
+            {
+                f"goals-{index}-id": str(goal.pk),
+                f"goals-{index}-scenario": str(scenario.pk),
+                f"goals-{index}-position": str(goal.position),
+                f"goals-{index}-text": goal.text,
+                f"goals-{index}-offline_pattern": goal.offline_pattern,
+            }
+        )
+    data.update(changes)
+    return data
+
+
+def test_staff_edit_every_field(staff_client, party):
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    response = staff_client.post(
+        url,
+        edit_form(
+            party,
+            title="Birthday party",
+            emoji="🎂",
+            code="birthday",
+            sort_order="7",
+            suggested_levels=["B1"],
+            **{"goals-0-text": "Say happy birthday"},
+        ),
+    )
+    assert response.status_code == 302, response.content.decode()[-3000:]
     party.refresh_from_db()
     assert (party.title, party.emoji, party.code, party.sort_order) == (
         "Birthday party",
@@ -30,7 +79,24 @@ def test_staff_edit_every_field(staff_client, party):
         "birthday",
         7,
     )
+    assert party.suggested_levels == ["B1"]
+    assert party.goals.first().text == "Say happy birthday"
     assert LogEntry.objects.filter(object_id=str(party.pk)).exists()
+
+
+def test_a_goal_pattern_that_is_no_regular_expression_is_refused(staff_client, party):
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    response = staff_client.post(url, edit_form(party, **{"goals-0-offline_pattern": "(hallo"}))
+    assert response.status_code == 200
+    assert "Not a valid regular expression" in response.content.decode()
+
+
+def test_removing_goals_below_three_keeps_an_active_scene_as_it_was(staff_client, party):
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    deletions = {f"goals-{index}-DELETE": "on" for index in range(3)}
+    response = staff_client.post(url, edit_form(party, **deletions))
+    assert "cannot be active yet: it lacks 3 to 5 goals" in response.content.decode()
+    assert party.goals.count() == 5
 
 
 def test_deleting_a_scenario_with_sessions_is_refused_with_the_reason(
@@ -83,7 +149,7 @@ def test_deactivating_hides_the_scenario_and_is_logged(staff_client, staff, alic
     assert "Marketplace" not in staff_client.get("/").content.decode()
 
 
-def test_order_and_active_flag_are_editable_in_the_list(staff_client, marketplace, party):
+def test_order_is_editable_in_the_list(staff_client, marketplace, party):
     scenarios = list(Scenario.objects.order_by("sort_order", "id"))
     data = {
         "form-TOTAL_FORMS": str(len(scenarios)),
@@ -92,15 +158,30 @@ def test_order_and_active_flag_are_editable_in_the_list(staff_client, marketplac
     }
     for i, scenario in enumerate(scenarios):
         data[f"form-{i}-id"] = str(scenario.pk)
-        data[f"form-{i}-sort_order"] = str(10 - i)
-        if scenario.pk != party.pk:
-            data[f"form-{i}-is_active"] = "on"
+        data[f"form-{i}-sort_order"] = str(20 - i)
     assert staff_client.post(CHANGELIST, data).status_code == 302
-    party.refresh_from_db()
-    assert not party.is_active
     assert list(Scenario.objects.order_by("sort_order").values_list("pk", flat=True)) == [
         s.pk for s in reversed(scenarios)
     ]
+
+
+def test_activating_checks_that_the_scene_is_complete(staff_client, party):
+    party.is_active = False
+    party.save()
+    draft = Scenario.objects.create(
+        code="draft", title="Draft", emoji="📝", is_active=False, initial_message_main="Hallo"
+    )
+    response = staff_client.post(
+        CHANGELIST,
+        {"action": "activate_scenarios", "_selected_action": [draft.pk, party.pk]},
+        follow=True,
+    )
+    body = response.content.decode()
+    assert "Draft” cannot be active yet: it lacks the character" in body
+    assert "Activated 1 scenario(s)." in body
+    draft.refresh_from_db()
+    party.refresh_from_db()
+    assert (draft.is_active, party.is_active) == (False, True)
 
 
 def test_changelist_queries_do_not_grow_with_rows(staff_client, django_assert_max_num_queries):
@@ -116,6 +197,11 @@ def test_changelist_queries_do_not_grow_with_rows(staff_client, django_assert_ma
         assert staff_client.get(CHANGELIST).status_code == 200
 
 
-def test_the_code_field_is_explained_in_plain_text(staff_client):
-    body = staff_client.get("/admin/scenarios/scenario/add/").content.decode()
-    assert "prompts/CODE.md" in body and "<code>" not in body  # no stray tag in the help
+def test_the_change_page_previews_the_assembled_system_prompt(staff_client, marketplace):
+    url = reverse("admin:scenarios_scenario_change", args=[marketplace.pk])
+    body = staff_client.get(url).content.decode()
+    preview = body[body.index('<pre class="prompt-preview">') :]
+    assert "You are **Frau Hoffmann**" in preview  # the scene's brief
+    assert "reach_goal" in preview  # the rules every character follows
+    assert "1. Order a kilo of tomatoes" in preview  # the goals, numbered
+    assert "The learner&#x27;s level: A1" in preview or "level: A1" in preview

@@ -108,7 +108,7 @@ def test_errors_show_in_view_and_a_reply_is_announced_once_with_its_speaker(daph
     for turn in range(4):
         _send(page, "main", f"Antwort {turn}")
         expect(page.locator("#main-messages .msg-scenario")).to_have_count(turn + 2)
-        expect(page.locator("#main-announce")).to_contain_text("Marketplace: ")
+        expect(page.locator("#main-announce")).to_contain_text("Frau Hoffmann: ")
     _send(page, "main", "Noch eine")  # the fifth within a minute: over the limit
     error = page.locator("#main-error")
     expect(error).to_contain_text("very quickly")

@@ -33,8 +33,9 @@ def _fake_character(body: dict) -> PlannedResponse:
 @pytest.fixture(params=["offline", "fake-anthropic"])
 def partner(request):
     if request.param == "offline":
-        script = json.loads((settings.PROMPTS_DIR / "offline" / "marketplace.json").read_text())
-        yield {"ANTHROPIC_API_KEY": ""}, script["lines"], "Offline mode"
+        shipped = settings.BASE_DIR / "scenarios" / "scenes" / "marketplace.json"
+        script = json.loads(shipped.read_text())["offline_lines"]  # as the migration loaded it
+        yield {"ANTHROPIC_API_KEY": ""}, script, "Offline mode"
         return
     with FakeAnthropic(responder=_fake_character) as fake:
         yield (

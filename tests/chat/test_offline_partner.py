@@ -1,23 +1,15 @@
 """Without an API key the offline partner plays the scene, streamed the same way."""
 
-import json
-
-from django.conf import settings
-
 from tests.chat.conftest import FINISHED, Tab, chat_db, session_row, settle, stored
 
 pytestmark = chat_db
-
-
-def _script(name):
-    return json.loads((settings.PROMPTS_DIR / "offline" / f"{name}.json").read_text())
 
 
 async def test_the_offline_partner_plays_a_whole_scene_to_its_end(
     alice, alice_session, offline, settings
 ):
     settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"  # a scene in a second
-    lines = _script("marketplace")["lines"]
+    lines = alice_session.scenario.offline_lines
     tab = Tab(alice, alice_session.pk)
     await tab.connect()
     for turn in range(len(lines)):
@@ -33,7 +25,7 @@ async def test_the_offline_partner_plays_a_whole_scene_to_its_end(
     assert [content for role, content in main if role == "scenario"][1:] == lines
     assert (await stored(alice_session.pk, "helper"))[-1] == (
         "helper",
-        _script("helper")["marketplace"][0],
+        alice_session.scenario.offline_tips[0],
     )
     session = await session_row(alice_session.pk)
     assert session.is_completed and session.message_count_main == 1 + 2 * len(lines)

@@ -26,7 +26,9 @@ def test_a_turn_takes_a_fixed_number_of_queries(
 
     # Each block runs in a savepoint here (the test's transaction), which adds SAVEPOINT and
     # RELEASE plus a role restore to the statements a real turn sends.
-    with django_assert_num_queries(8 + 3):  # role, login, 2 throttles, insert, claim, history, goals
+    with django_assert_num_queries(
+        8 + 3
+    ):  # role, login, 2 throttles, insert, claim, history, goals
         turn = accept_turn(alice.pk, session, "main", "Hallo!", uuid.uuid4())
     with django_assert_num_queries(2 + 3):  # role, api_call_started
         log_chat_event(alice.pk, session.pk, "main", Event.API_CALL_STARTED)
@@ -35,14 +37,14 @@ def test_a_turn_takes_a_fixed_number_of_queries(
 
 
 def test_prompt_paths_can_be_overridden_from_the_environment(tmp_path, monkeypatch):
-    custom = tmp_path / "kebab.md"
-    custom.write_text("Du bist Murat.")
-    monkeypatch.setenv("PROMPT_KEBAB_PATH", str(custom))
+    custom = tmp_path / "a1.md"
+    custom.write_text("Speak very slowly.")
+    monkeypatch.setenv("PROMPT_LEVELS_A1_PATH", str(custom))
     load_prompt.cache_clear()
     try:
-        assert prompt_path("kebab") == custom
-        assert load_prompt("kebab") == "Du bist Murat."
+        assert prompt_path("levels/A1") == custom
+        assert load_prompt("levels/A1") == "Speak very slowly."
     finally:
         load_prompt.cache_clear()
-    monkeypatch.delenv("PROMPT_KEBAB_PATH")
-    assert prompt_path("kebab").name == "kebab.md" and "Murat" in load_prompt("kebab")
+    monkeypatch.delenv("PROMPT_LEVELS_A1_PATH")
+    assert prompt_path("levels/A1").name == "A1.md" and "A1" in load_prompt("levels/A1")

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from tests.conftest import raw_connection, run_sql
 
-LEARNER_TABLES = ["profiles", "sessions", "messages", "reply_claims", "logs"]
+LEARNER_TABLES = ["profiles", "sessions", "messages", "reply_claims", "reached_goals", "logs"]
 
 
 @pytest.fixture

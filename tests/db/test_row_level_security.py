@@ -5,14 +5,14 @@ from django.db import DatabaseError, connection, transaction
 
 from accounts.models import Profile
 from chat import claims
-from chat.models import Message
+from chat.models import Message, ReachedGoal
 from eventlog.models import Log
 from lib.rls import acting_as_learner, acting_as_staff
 from scenarios.models import Scenario, Session
 from tests.conftest import add_message, complete, login_role_is_privileged, run_sql, start_session
 
-LEARNER_TABLES = ["profiles", "sessions", "messages", "reply_claims", "logs"]
-READABLE_BY_LEARNERS = ["profiles", "sessions", "messages", "reply_claims"]  # logs: not at all
+LEARNER_TABLES = ["profiles", "sessions", "messages", "reply_claims", "reached_goals", "logs"]
+READABLE_BY_LEARNERS = ["profiles", "sessions", "messages", "reply_claims", "reached_goals"]
 
 
 @pytest.fixture
@@ -21,8 +21,12 @@ def two_learners_with_data(alice, bob, marketplace):
         session = start_session(user, marketplace)
         add_message(session, "scenario", "main")
         add_message(session, "user", "helper")
+        said = add_message(session, "user", "main", "Ein Kilo Tomaten, bitte.")
         with acting_as_learner(user.pk):
             assert claims.claim(session.pk, "main")
+            ReachedGoal.objects.create(
+                session=session, goal=marketplace.goals.first(), message=said
+            )
         run_sql("SELECT write_log('info', 'session_created', %s, %s, '{}')", [user.pk, session.pk])
     return alice, bob
 
@@ -54,8 +58,9 @@ def test_a_learner_sees_only_their_own_rows(two_learners_with_data):
         assert counts == {
             "profiles": (1, 1),
             "sessions": (1, 1),
-            "messages": (2, 1),
+            "messages": (3, 1),
             "reply_claims": (1, 1),
+            "reached_goals": (1, 1),
         }
         assert {p.pk for p in Profile.objects.all()} == {alice.pk}
 
@@ -69,7 +74,7 @@ def test_learners_read_no_logs_at_all(two_learners_with_data):
 def test_no_learner_set_means_no_learner_rows(two_learners_with_data):
     with acting_as_learner(None):
         assert _visible_counts() == {table: (0, 0) for table in READABLE_BY_LEARNERS}
-        assert Scenario.objects.count() == 3  # scenarios are readable by anyone
+        assert Scenario.objects.count() == 11  # scenarios are readable by anyone
 
 
 def test_the_login_role_itself_sees_no_learner_rows(two_learners_with_data):
@@ -83,8 +88,9 @@ def test_staff_see_every_learners_rows(two_learners_with_data):
         assert _visible_counts(LEARNER_TABLES) == {
             "profiles": (2, 2),
             "sessions": (2, 2),
-            "messages": (4, 2),
+            "messages": (6, 2),
             "reply_claims": (2, 2),
+            "reached_goals": (2, 2),
             "logs": (2, 2),
         }
 
@@ -100,6 +106,29 @@ def test_a_learner_cannot_write_into_someone_elses_session(two_learners_with_dat
         bobs_session = Session.objects.get(user_id=bob.pk)
     with pytest.raises(DatabaseError, match="row-level security"), acting_as_learner(alice.pk):
         Message.objects.create(session=bobs_session, role="user", chat_type="main", content="x")
+
+
+def test_a_learner_cannot_mark_goals_in_someone_elses_session(two_learners_with_data):
+    alice, bob = two_learners_with_data
+    with acting_as_staff():
+        bobs = Session.objects.get(user_id=bob.pk)
+        bobs_message = Message.objects.filter(session=bobs, role="user", chat_type="main").get()
+        goal = bobs.scenario.goals.last()
+    with pytest.raises(DatabaseError, match="row-level security"), acting_as_learner(alice.pk):
+        ReachedGoal.objects.create(session=bobs, goal=goal, message=bobs_message)
+
+
+def test_a_goal_is_reached_only_by_a_learner_message_of_its_own_scene(alice, party):
+    session = start_session(alice, party)
+    reply = add_message(session, "scenario", "main", "Hallo!")
+    said = add_message(session, "user", "main", "Hallo!")
+    marketplace_goal = Scenario.objects.get(code="marketplace").goals.first()
+    for goal, message in ((party.goals.first(), reply), (marketplace_goal, said)):
+        with (
+            pytest.raises(DatabaseError, match="its own session and scenario"),
+            acting_as_learner(alice.pk),
+        ):
+            ReachedGoal.objects.create(session=session, goal=goal, message=message)
 
 
 def test_a_learner_cannot_change_or_abandon_someone_elses_session(two_learners_with_data):
@@ -125,6 +154,10 @@ def test_a_learner_can_abandon_their_active_session_but_not_their_history(alice,
     "statement",
     [
         "UPDATE profiles SET current_week_completion_count = 0",
+        "UPDATE reached_goals SET reached_at = now()",
+        "DELETE FROM reached_goals",
+        "UPDATE scenario_goals SET text = 'Mine'",
+        "DELETE FROM scenario_goals",
         "INSERT INTO logs (level, event_type) VALUES ('info', 'user_logout')",
         "UPDATE sessions SET message_count_main = 0",
         "UPDATE scenarios SET title = 'Mine'",

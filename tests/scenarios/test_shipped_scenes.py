@@ -1,0 +1,34 @@
+"""Every shipped scene is complete: all a scene needs to play, and goals whose patterns work.
+(tests/chat/test_shipped_scenes_play.py plays each one offline to its end.)"""
+
+import re
+
+import pytest
+
+from scenarios.models import MAX_GOALS, MIN_GOALS, Scenario
+
+SHIPPED = [
+    "marketplace",
+    "party",
+    "kebab",
+    "bakery",
+    "doctor_phone",
+    "train_ticket",
+    "flat_viewing",
+    "buergeramt",
+    "restaurant",
+    "pharmacy",
+    "new_colleague",
+]
+
+
+@pytest.mark.parametrize("code", SHIPPED)
+def test_every_shipped_scene_has_what_it_needs_to_play(db, code):
+    scene = Scenario.objects.get(code=code)
+    assert scene.is_active and scene.missing_for_play() == []
+    goals = list(scene.goals.all())
+    assert MIN_GOALS <= len(goals) <= MAX_GOALS
+    assert scene.suggested_levels and set(scene.suggested_levels) <= {"A1", "A2", "B1"}
+    for goal in goals:
+        re.compile(goal.offline_pattern)
+        assert not goal.reached_by("Hello")  # English small talk reaches nothing
