@@ -1,6 +1,6 @@
-import re
 from datetime import timedelta
 
+import regex
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -157,11 +157,24 @@ def _all_words(value) -> bool:
     )
 
 
+PATTERN_TIME_LIMIT = 0.05  # seconds; a pattern that backtracks badly must not stall a reply
+
+
 def validate_pattern(pattern: str) -> None:
     try:
-        re.compile(pattern, re.IGNORECASE)
-    except re.error as error:
+        regex.compile(pattern, regex.IGNORECASE)
+    except regex.error as error:
         raise ValidationError(f"Not a valid regular expression: {error}.") from error
+
+
+def pattern_matches(pattern: str, text: str) -> bool:
+    """Offline goals: does the learner's `text` match the goal's pattern? A pattern that is
+    broken, or takes longer than PATTERN_TIME_LIMIT on this text, matches nothing."""
+    try:
+        found = regex.search(pattern, text, regex.IGNORECASE, timeout=PATTERN_TIME_LIMIT)
+    except (regex.error, TimeoutError):
+        return False
+    return found is not None
 
 
 class Goal(models.Model):
@@ -197,7 +210,7 @@ class Goal(models.Model):
 
     def reached_by(self, learner_text: str) -> bool:
         """Offline: the learner's message achieves this goal."""
-        return re.search(self.offline_pattern, learner_text, re.IGNORECASE) is not None
+        return pattern_matches(self.offline_pattern, learner_text)
 
 
 class SessionQuerySet(models.QuerySet):

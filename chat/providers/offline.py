@@ -8,6 +8,7 @@ from django.conf import settings
 
 from chat.models import Message
 from chat.providers.base import OnRetry, ReplyDone, ReplyRequest
+from scenarios.models import pattern_matches
 
 
 class OfflineProvider:
@@ -31,7 +32,7 @@ class OfflineProvider:
             goals = tuple(
                 goal.number
                 for goal in request.open_goals
-                if re.search(goal.pattern, request.learner_text, re.IGNORECASE)
+                if pattern_matches(goal.pattern, request.learner_text)
             )
         else:
             tips = request.tips or (FALLBACK_TIP,)

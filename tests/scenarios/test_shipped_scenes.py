@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from scenarios.models import MAX_GOALS, MIN_GOALS, Scenario
+from scenarios.models import MAX_GOALS, MIN_GOALS, Scenario, pattern_matches
 
 SHIPPED = [
     "marketplace",
@@ -32,3 +32,10 @@ def test_every_shipped_scene_has_what_it_needs_to_play(db, code):
     for goal in goals:
         re.compile(goal.offline_pattern)
         assert not goal.reached_by("Hello")  # English small talk reaches nothing
+
+
+def test_a_pattern_that_backtracks_badly_gives_up_instead_of_stalling_a_reply():
+    slow, text = r"(\w+\s?)*$", "abcde " * 800 + "!"  # matches, after seconds of backtracking
+    assert not pattern_matches(slow, text)  # given up after PATTERN_TIME_LIMIT
+    assert pattern_matches(slow, "abcde")
+    assert not pattern_matches("(unclosed", "unclosed")  # broken: matches nothing
