@@ -34,21 +34,24 @@ class AnthropicProvider:
         character = request.chat == Message.ChatType.MAIN
         params = {
             "model": settings.CHARACTER_MODEL if character else settings.HELPER_MODEL,
-            "max_tokens": settings.CHARACTER_MAX_TOKENS
-            if character
-            else settings.HELPER_MAX_TOKENS,
+            "max_tokens": request.max_tokens
+            or (settings.CHARACTER_MAX_TOKENS if character else settings.HELPER_MAX_TOKENS),
             "system": request.system,
             "messages": request.messages,
         }
         if request.tools:
             params["tools"] = request.tools
+        if request.tool_choice:
+            params["tool_choice"] = request.tool_choice
         attempts = settings.MODEL_RETRY_ATTEMPTS
         for attempt in range(1, attempts + 1):
             streamed, reply = False, _Reply()
             try:
                 async with contextlib.AsyncExitStack() as stack:
                     # Up to the first token: the request, the headers and any preamble events.
-                    async with asyncio.timeout(settings.MODEL_FIRST_TOKEN_TIMEOUT):
+                    async with asyncio.timeout(
+                        request.first_token_timeout or settings.MODEL_FIRST_TOKEN_TIMEOUT
+                    ):
                         # The SDK makes the request (auth, headers, status errors); the event
                         # lines are read here, as plain JSON: building the SDK's typed event
                         # objects, once per token, was the busiest code of a loaded server.
@@ -71,6 +74,7 @@ class AnthropicProvider:
                     usage=reply.usage,
                     attempts=attempt,
                     goals_reached=tuple(reply.goals),
+                    tool_inputs=reply.tool_inputs,
                 )
                 return
             except Exception as exc:  # classified, then retried or raised as a ModelError
@@ -89,7 +93,8 @@ class _Reply:
         self.ended = False
         self.usage: dict = {}
         self.goals: list[int] = []
-        self._goal_input: dict[int, str] = {}  # reach_goal calls' JSON so far, by block index
+        self.tool_inputs: dict[str, dict] = {}  # other tools' input, by name (the last call's)
+        self._tool_json: dict[int, tuple[str, str]] = {}  # tool calls' JSON so far, by index
 
     def take(self, line: str) -> str | None:
         if not line.startswith("data:"):
@@ -100,16 +105,16 @@ class _Reply:
             delta = event["delta"]
             if delta.get("type") == "text_delta":
                 return delta.get("text")
-            if delta.get("type") == "input_json_delta" and event["index"] in self._goal_input:
-                self._goal_input[event["index"]] += delta.get("partial_json", "")
+            if delta.get("type") == "input_json_delta" and event["index"] in self._tool_json:
+                name, so_far = self._tool_json[event["index"]]
+                self._tool_json[event["index"]] = (name, so_far + delta.get("partial_json", ""))
             return None
         if kind == "content_block_start" and event["content_block"].get("type") == "tool_use":
             name = event["content_block"].get("name")
             self.ended = self.ended or name == END_TOOL["name"]
-            if name == GOAL_TOOL["name"]:
-                self._goal_input[event["index"]] = ""
-        elif kind == "content_block_stop" and event.get("index") in self._goal_input:
-            self._take_goal(self._goal_input.pop(event["index"]))
+            self._tool_json[event["index"]] = (name, "")
+        elif kind == "content_block_stop" and event.get("index") in self._tool_json:
+            self._take_tool_call(*self._tool_json.pop(event["index"]))
         elif kind == "message_start":
             usage = event["message"].get("usage") or {}
             self.usage = {
@@ -128,11 +133,17 @@ class _Reply:
             raise ModelError(error_type, retryable=error_type in RETRYABLE_ERROR_TYPES)
         return None
 
-    def _take_goal(self, arguments: str) -> None:
+    def _take_tool_call(self, name: str, arguments: str) -> None:
         try:
-            goal = json.loads(arguments or "{}").get("goal")
-        except (ValueError, AttributeError):
-            return  # a malformed call marks nothing
+            tool_input = json.loads(arguments or "{}")
+        except ValueError:
+            return  # a malformed call counts for nothing
+        if not isinstance(tool_input, dict):
+            return
+        if name != GOAL_TOOL["name"]:
+            self.tool_inputs[name] = tool_input
+            return
+        goal = tool_input.get("goal")
         if isinstance(goal, int) and not isinstance(goal, bool) and goal not in self.goals:
             self.goals.append(goal)
 

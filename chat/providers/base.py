@@ -56,6 +56,10 @@ class ReplyRequest:
     open_goals: tuple[OpenGoal, ...] = ()
     script: tuple[str, ...] = ()
     tips: tuple[str, ...] = ()
+    tool_choice: dict | None = None  # e.g. the report: {"type": "tool", "name": "scene_report"}
+    max_tokens: int | None = None  # default: the chat's setting
+    # A reply that is one tool call streams no text: its whole call must fit in this.
+    first_token_timeout: float | None = None  # default: MODEL_FIRST_TOKEN_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class ReplyDone:
     usage: dict
     attempts: int
     goals_reached: tuple[int, ...] = ()  # the numbers of the goals the reply marked reached
+    tool_inputs: dict = field(default_factory=dict)  # other tools' input, by tool name
 
 
 class ModelError(Exception):
