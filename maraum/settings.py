@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "channels",
     "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
     "accounts",
     "scenarios",
     "chat",
@@ -233,11 +235,17 @@ CHARACTER_MODEL = env.str("CHARACTER_MODEL", default="claude-sonnet-4-6")
 HELPER_MODEL = env.str("HELPER_MODEL", default="claude-haiku-4-5")
 CHARACTER_MAX_TOKENS = env.int("CHARACTER_MAX_TOKENS", default=400)
 HELPER_MAX_TOKENS = env.int("HELPER_MAX_TOKENS", default=600)
+REPORT_MAX_TOKENS = env.int("REPORT_MAX_TOKENS", default=2000)  # the scene report (a tool call)
 MODEL_TIMEOUT = env.float("MODEL_TIMEOUT", default=60.0)  # whole reply, seconds
 MODEL_FIRST_TOKEN_TIMEOUT = env.float("MODEL_FIRST_TOKEN_TIMEOUT", default=20.0)
 MODEL_RETRY_ATTEMPTS = env.int("MODEL_RETRY_ATTEMPTS", default=3)  # tries before a first token
 MODEL_RETRY_BASE_DELAY = env.float("MODEL_RETRY_BASE_DELAY", default=0.5)  # doubles each retry
 OFFLINE_TOKEN_DELAY = env.float("OFFLINE_TOKEN_DELAY", default=0.04)  # seconds between words
+# Background tasks (scene reports): django-tasks' database queue; `make run` starts a worker
+# (`manage.py task_worker`), which picks up what a restart left queued.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+REPORT_STALE_AFTER = env.int("REPORT_STALE_AFTER", default=180)  # seconds: ask again
+
 # What every scene shares: prompts/character_rules.md, helper.md and levels/<LEVEL>.md, each
 # overridable, e.g. PROMPT_HELPER_PATH=/etc/maraum/helper.md or PROMPT_LEVELS_A1_PATH=...
 # (a scene's own character and script are the scenario's data, edited in the admin).

@@ -60,8 +60,8 @@ def history_page(
         sessions = sessions.filter(completed_at__lte=completed_at).filter(
             Q(completed_at__lt=completed_at) | Q(pk__lt=session_id)
         )
-    # reached_goals: the chat's records of goals reached, through their reverse relation.
-    sessions = sessions.annotate(goals_reached=Count("reached_goals"))
+    # reached_goals and report: the chat's, through their reverse relations.
+    sessions = sessions.annotate(goals_reached=Count("reached_goals")).select_related("report")
     rows = list(sessions.order_by("-completed_at", "-id")[: PAGE_SIZE + 1])
     older = encode_cursor(rows[PAGE_SIZE - 1]) if len(rows) > PAGE_SIZE else None
     return HistoryPage(rows[:PAGE_SIZE], older)

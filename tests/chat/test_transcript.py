@@ -14,7 +14,7 @@ def test_the_transcript_shows_both_chats_read_only(
     add_message(session, "user", "helper", "What is a Kilo?")
     complete(session)
     client.force_login(alice)
-    with django_assert_num_queries(11):  # ...and its goals
+    with django_assert_num_queries(12):  # ...its goals and its report
         response = client.get(f"/history/{session.pk}/")
     body = response.content.decode()
     assert "frisches Obst" in body and "What is a Kilo?" in body

@@ -1,0 +1,213 @@
+"""The report on a completed scene: asked for when the scene completes, written by a
+background task (chat/tasks.py) from the transcript, by the model through the same provider
+path as every reply (or, offline or once today's model calls are spent, built without one),
+validated before it is stored, and then never changed.
+
+The model answers with one call of the `scene_report` tool; its input is checked against
+`ReportContent`. A malformed report is asked for again; after REPORT_ATTEMPTS it is stored as
+failed (the page says so), never shown broken.
+"""
+
+import re
+from typing import Literal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Now
+from pydantic import BaseModel, Field, ValidationError
+
+from chat import goals, messages
+from chat.models import Message, SceneReport
+from chat.providers import ReplyRequest
+from lib.rls import acting_as_learner, acting_as_staff
+from scenarios.models import Session
+from scenarios.prompts import level_prompt, load_prompt
+
+REPORT_ATTEMPTS = 3
+Short = Field(min_length=1, max_length=400)
+
+
+class GoalOutcome(BaseModel):
+    goal: int = Field(ge=1, le=10)
+    reached: bool
+    how: str = Field(max_length=400)
+
+
+class Correction(BaseModel):
+    wrote: str = Short
+    better: str = Short
+    why: str = Short
+    right: str = Field(default="", max_length=400)
+
+
+class Word(BaseModel):
+    german: str = Field(min_length=1, max_length=120)
+    gloss: str = Field(min_length=1, max_length=200)
+
+
+class LevelEstimate(BaseModel):
+    level: Literal["A1", "A2", "B1", "B2"]
+    note: str = Field(max_length=400)
+
+
+class ReportContent(BaseModel):
+    goals: list[GoalOutcome] = Field(max_length=10)
+    corrections: list[Correction] = Field(max_length=5)
+    words: list[Word] = Field(max_length=12)
+    tip: str = Field(min_length=1, max_length=600)
+    level_estimate: LevelEstimate
+
+
+REPORT_TOOL = {
+    "name": "scene_report",
+    "description": "The report on the learner's finished scene.",
+    "input_schema": ReportContent.model_json_schema(),
+}
+
+
+class InvalidReport(Exception):
+    """The model's report did not match the schema (or there was none)."""
+
+
+def validated(tool_input: dict | None) -> dict:
+    if tool_input is None:
+        raise InvalidReport("no scene_report call")
+    try:
+        return ReportContent.model_validate(tool_input).model_dump()
+    except ValidationError as error:
+        raise InvalidReport(f"{error.error_count()} problem(s)") from error
+
+
+# --- asking for a report (in the learner's transaction that completes the session) -----------
+
+
+def request_report(session_id) -> None:
+    """A pending report for the session, and the task that writes it once this commits."""
+    SceneReport.objects.create(session_id=session_id)
+    transaction.on_commit(lambda: enqueue(session_id))
+
+
+def enqueue(session_id) -> None:
+    from chat.tasks import write_report  # the task module imports this one
+
+    with acting_as_staff():
+        write_report.enqueue(str(session_id))
+
+
+def report_of(learner_id, session_id) -> SceneReport | None:
+    """The learner's report on a session; a pending one whose task was lost (a crash) is
+    queued again."""
+    with acting_as_learner(learner_id, savepoint=False):
+        report = SceneReport.objects.filter(session_id=session_id).first()
+    if report is not None and report.status == SceneReport.Status.PENDING:
+        with acting_as_staff():
+            stale = SceneReport.objects.filter(
+                session_id=session_id,
+                status=SceneReport.Status.PENDING,
+                requested_at__lt=Now() - _seconds(settings.REPORT_STALE_AFTER),
+            ).update(requested_at=Now())
+        if stale:
+            enqueue(session_id)
+    return report
+
+
+def _seconds(seconds: int):
+    from datetime import timedelta
+
+    return timedelta(seconds=seconds)
+
+
+# --- writing it (in the task) ---------------------------------------------------------------
+
+
+def pending_report(session_id) -> tuple[Session, list[Message], list] | None:
+    """What the report is written from, or None when it is written already."""
+    with acting_as_staff():
+        if not SceneReport.objects.filter(
+            session_id=session_id, status=SceneReport.Status.PENDING
+        ).exists():
+            return None
+        session = Session.objects.select_related("scenario", "user").get(pk=session_id)
+        SceneReport.objects.filter(session_id=session_id).update(attempts=F("attempts") + 1)
+        return session, messages.of_session(session_id), goals.goal_states(session_id)
+
+
+def report_request(session: Session, history: list[Message], states) -> ReplyRequest:
+    scenario = session.scenario
+    name = scenario.character_name or "Character"
+    transcript = "\n".join(
+        f"{'Learner' if m.from_learner else name}: {m.content}"
+        for m in messages.in_chat(history, Message.ChatType.MAIN)
+    )
+    questions = "\n".join(
+        f"- {m.content}"
+        for m in messages.in_chat(history, Message.ChatType.HELPER)
+        if m.from_learner
+    )
+    goal_list = "\n".join(
+        f"{s.number}. {s.goal.text} ({'ticked' if s.reached else 'not ticked'})" for s in states
+    )
+    text = (
+        f"Scene: {scenario.title}, with {name}. Level chosen: {session.level}.\n\n"
+        f"Goals:\n{goal_list or '(none)'}\n\n<transcript>\n{transcript}\n</transcript>\n\n"
+        f"Questions the learner asked the helper:\n{questions or '(none)'}"
+    )
+    return ReplyRequest(
+        chat=Message.ChatType.HELPER,
+        scenario_code=scenario.code,
+        system=[
+            {"type": "text", "text": load_prompt("report"), "cache_control": {"type": "ephemeral"}},
+            {"type": "text", "text": level_prompt(session.level)},
+        ],
+        messages=[{"role": "user", "content": [{"type": "text", "text": text}]}],
+        turn=1,
+        tools=[REPORT_TOOL],
+        tool_choice={"type": "tool", "name": REPORT_TOOL["name"]},
+        max_tokens=settings.REPORT_MAX_TOKENS,
+        first_token_timeout=settings.MODEL_TIMEOUT,
+    )
+
+
+def offline_report(session: Session, history: list[Message], states) -> dict:
+    """Without a model: the goals, the scene's words the learner used, the helper questions."""
+    said = " ".join(m.content for m in history if m.from_learner).lower()
+    words = [
+        entry
+        for entry in session.scenario.vocabulary
+        if _bare(entry["german"]) and _bare(entry["german"]) in said
+    ]
+    return {
+        "goals": [
+            {"goal": s.number, "text": s.goal.text, "reached": s.reached, "how": ""} for s in states
+        ],
+        "words": words,
+        "questions": [
+            m.content for m in messages.in_chat(history, Message.ChatType.HELPER) if m.from_learner
+        ],
+    }
+
+
+def _bare(german: str) -> str:
+    """'die Schale' → 'schale': the word without its article, for spotting it in text."""
+    return re.sub(r"^(der|die|das|ein|eine)\s+", "", german.strip().lower()).strip(" .!?…")
+
+
+def store(session_id, content: dict | None, kind: str) -> bool:
+    """Write the report once (the first writer wins); None stores it as failed."""
+    status = SceneReport.Status.FAILED if content is None else SceneReport.Status.READY
+    with acting_as_staff():
+        return bool(
+            SceneReport.objects.filter(
+                session_id=session_id, status=SceneReport.Status.PENDING
+            ).update(status=status, content=content, kind=kind, finished_at=Now())
+        )
+
+
+def with_goal_texts(content: dict, states) -> dict:
+    """The model names goals by number; the page shows their text."""
+    texts = {s.number: s.goal.text for s in states}
+    for outcome in content.get("goals", []):
+        outcome["text"] = texts.get(outcome["goal"], "")
+    content["goals"] = [g for g in content.get("goals", []) if g["text"]]
+    return content

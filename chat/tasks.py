@@ -1,0 +1,101 @@
+"""Background tasks (django-tasks, database queue; `manage.py task_worker` runs them)."""
+
+from datetime import timedelta
+
+from asgiref.sync import async_to_sync, sync_to_async
+from django.utils import timezone
+from django_tasks import task
+
+from chat import allowance, reports
+from chat.models import SceneReport
+from chat.providers import ModelError, ReplyDone, get_provider, is_offline
+from chat.turns import log_chat_event
+from eventlog.events import Event, Level
+from lib.rls import acting_as_staff
+
+REPORT = "report"  # the `chat` of its log rows
+
+
+@task()
+def write_report(session_id: str) -> str:
+    """Write the report on a completed session, once; retried later on model errors and
+    malformed reports, stored as failed after REPORT_ATTEMPTS."""
+    pending = reports.pending_report(session_id)
+    if pending is None:
+        return "written already"
+    session, history, states = pending
+    learner_id = session.user_id
+    if is_offline() or not _spend_a_model_call(session.user.email):
+        content = reports.offline_report(session, history, states)
+        content["why_offline"] = "no_model" if is_offline() else "budget"
+        reports.store(session_id, content, SceneReport.Kind.OFFLINE)
+        return "offline"
+    log_chat_event(learner_id, session_id, REPORT, Event.API_CALL_STARTED)
+    started = timezone.now()
+    try:
+        done = async_to_sync(_report_call)(learner_id, session_id, session, history, states)
+        content = reports.validated(done.tool_inputs.get(reports.REPORT_TOOL["name"]))
+    except (ModelError, reports.InvalidReport) as error:
+        failure = error if isinstance(error, ModelError) else ModelError("invalid_report")
+        log_chat_event(
+            learner_id,
+            session_id,
+            REPORT,
+            Event.API_CALL_TIMEOUT if failure.timeout else Event.API_CALL_FAILED,
+            failure=failure,
+            level=Level.ERROR,
+            latency_ms=_ms_since(started),
+        )
+        attempts = _attempts(session_id)
+        if attempts < reports.REPORT_ATTEMPTS:
+            retry_at = timezone.now() + timedelta(seconds=30 * attempts)
+            with acting_as_staff():
+                write_report.using(run_after=retry_at).enqueue(session_id)
+            return "retrying"
+        reports.store(session_id, None, SceneReport.Kind.MODEL)
+        return "failed"
+    log_chat_event(
+        learner_id,
+        session_id,
+        REPORT,
+        Event.API_CALL_COMPLETED,
+        latency_ms=_ms_since(started),
+        attempts=done.attempts,
+        **done.usage,
+    )
+    reports.store(session_id, reports.with_goal_texts(content, states), SceneReport.Kind.MODEL)
+    return "written"
+
+
+async def _report_call(learner_id, session_id, session, history, states) -> ReplyDone:
+    async def on_retry(attempt: int, delay: float, error: ModelError) -> None:
+        await sync_to_async(log_chat_event)(
+            learner_id,
+            session_id,
+            REPORT,
+            Event.API_RETRY_ATTEMPTED,
+            failure=error,
+            attempt=attempt,
+            delay_s=round(delay, 3),
+        )
+
+    request = reports.report_request(session, history, states)
+    async for item in get_provider().stream(request, on_retry):
+        if isinstance(item, ReplyDone):
+            return item
+    raise ModelError("stream_ended_early")
+
+
+def _spend_a_model_call(email: str) -> bool:
+    """The report spends one of the learner's model calls of the day, like a reply."""
+    with acting_as_staff():
+        return allowance.MODEL_CALLS.take(email).allowed
+
+
+def _attempts(session_id) -> int:
+    with acting_as_staff():
+        return SceneReport.objects.values_list("attempts", flat=True).get(session_id=session_id)
+
+
+def _ms_since(started) -> int:
+    return round((timezone.now() - started).total_seconds() * 1000)

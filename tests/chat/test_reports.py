@@ -1,0 +1,227 @@
+"""The scene report: asked for when a scene completes, written by a queued background task
+(offline without a model, else by the model's scene_report tool through the real SDK),
+validated, retried, stored once, shown on the completion panel, transcript and history."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db.models.functions import Now
+from django.test import Client
+from django_tasks_db.models import DBTaskResult
+
+from chat.models import SceneReport
+from chat.reports import REPORT_ATTEMPTS
+from chat.tasks import write_report
+from lib.rls import acting_as_learner, acting_as_staff
+from scenarios import lifecycle
+from tests.chat.conftest import FINISHED, Tab, chat_db, events, settle
+from tests.conftest import add_message, database_url
+from tests.support.fake_anthropic import PlannedResponse, ToolUse
+
+pytestmark = chat_db
+
+GOOD_REPORT = {
+    "goals": [
+        {"goal": 1, "reached": True, "how": "You said “Guten Morgen!”."},
+        {"goal": 2, "reached": True, "how": "You asked for a newspaper."},
+        {"goal": 3, "reached": False, "how": "You left without a goodbye."},
+    ],
+    "corrections": [
+        {
+            "wrote": "Ich will Zeitung.",
+            "better": "Ich hätte gern eine Zeitung.",
+            "why": "“hätte gern” is the polite way to ask; “Zeitung” needs its article.",
+            "right": "The word order is right.",
+        }
+    ],
+    "words": [{"german": "die Zeitung", "gloss": "newspaper"}],
+    "tip": "Say goodbye before you leave: “Auf Wiedersehen!”",
+    "level_estimate": {"level": "A1", "note": "Short, clear sentences; too little to tell more."},
+}
+
+
+def report_reply(content) -> PlannedResponse:
+    return PlannedResponse(text="", tool_use=ToolUse("scene_report", content))
+
+
+@database_sync_to_async
+def kiosk_session(user, kiosk):
+    session = lifecycle.start_session(user.pk, kiosk)
+    add_message(session, "scenario", "main", kiosk.initial_message_main)
+    add_message(session, "helper", "helper", kiosk.initial_message_helper)
+    return session
+
+
+async def play_to_the_end(user, session, *, plans=None, fake=None):
+    """The learner greets, asks the helper, buys a paper; the character closes the scene."""
+    if fake is not None:
+        fake.enqueue(
+            PlannedResponse(text="Guten Morgen!"),
+            PlannedResponse(text="„Zeitung“ means newspaper."),
+            PlannedResponse(
+                text="Bitte sehr, tschüss!",
+                tool_use=ToolUse("end_scenario", {"reason": "bought a paper"}),
+            ),
+            *(plans or []),
+        )
+    tab = Tab(user, session.pk)
+    await tab.connect()
+    for chat, message in [
+        ("main", "Guten Morgen!"),
+        ("helper", "What is a Zeitung?"),
+        ("main", "Ich will Zeitung."),
+    ]:
+        await tab.send(chat=chat, message=message)
+        await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+
+
+@database_sync_to_async
+def run_queued_tasks() -> list[str]:
+    """What the worker does: run each task that is due, once."""
+    outcomes = []
+    while True:
+        with acting_as_staff():
+            due = list(DBTaskResult.objects.ready())
+            for result in due:
+                result.claim("test")
+        if not due:
+            return outcomes
+        for result in due:
+            outcome = write_report.call(*result.task_result.args)
+            with acting_as_staff():
+                result.set_successful(outcome)
+            outcomes.append(outcome)
+
+
+@database_sync_to_async
+def report_on(session_id) -> SceneReport:
+    with acting_as_staff():
+        return SceneReport.objects.get(session_id=session_id)
+
+
+@database_sync_to_async
+def page(user, url) -> str:
+    client = Client()
+    client.force_login(user)
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+async def test_offline_a_simple_report_is_queued_and_written(alice, kiosk, offline):
+    kiosk.offline_lines = ["Guten Morgen!", "Auf Wiedersehen!"]
+    await kiosk.asave()
+    session = await kiosk_session(alice, kiosk)
+    await play_to_the_end(alice, session)
+    assert (await report_on(session.pk)).status == "pending"
+    pending = await page(alice, f"/sessions/{session.pk}/report/")
+    assert "being written" in pending and 'hx-trigger="load delay:3s"' in pending  # it polls
+    assert await run_queued_tasks() == ["offline"]
+    report = await report_on(session.pk)
+    assert (report.status, report.kind) == ("ready", "offline")
+    assert report.content["words"] == [{"german": "die Zeitung", "gloss": "newspaper"}]
+    assert report.content["questions"] == ["What is a Zeitung?"]
+    assert [g["reached"] for g in report.content["goals"]] == [True, True, False]
+    shown = await page(alice, f"/sessions/{session.pk}/report/")
+    assert "A simple report" in shown and "hx-trigger" not in shown  # done: no more polling
+    assert "die Zeitung" in await page(alice, f"/history/{session.pk}/")
+    assert "report: 0 corrections, 1 word" in await page(alice, "/history/")
+
+
+async def test_the_model_writes_the_report_through_its_tool(alice, kiosk, fake_anthropic):
+    session = await kiosk_session(alice, kiosk)
+    await play_to_the_end(alice, session, fake=fake_anthropic, plans=[report_reply(GOOD_REPORT)])
+    assert await run_queued_tasks() == ["written"]
+    request = fake_anthropic.requests[-1].body
+    assert request["tool_choice"] == {"type": "tool", "name": "scene_report"}
+    assert "Learner: Ich will Zeitung." in request["messages"][0]["content"][0]["text"]
+    report = await report_on(session.pk)
+    assert (report.status, report.kind) == ("ready", "model")
+    assert report.content["goals"][0]["text"] == "Greet Herr Yilmaz"
+    shown = await page(alice, f"/history/{session.pk}/")
+    assert "Ich hätte gern eine Zeitung." in shown and "Level estimate: A1" in shown
+    logged = [e for e in await events() if (e[2] or {}).get("chat") == "report"]
+    assert [e[0] for e in logged] == ["api_call_started", "api_call_completed"]
+    assert "Zeitung" not in str(logged)  # never any content in the logs
+
+
+async def test_a_malformed_report_is_asked_for_again_then_stored_as_failed(
+    alice, kiosk, fake_anthropic
+):
+    session = await kiosk_session(alice, kiosk)
+    broken = {**GOOD_REPORT, "level_estimate": {"level": "C9", "note": ""}}
+    await play_to_the_end(
+        alice, session, fake=fake_anthropic, plans=[report_reply(broken)] * REPORT_ATTEMPTS
+    )
+    assert await run_queued_tasks() == ["retrying"]  # the retry waits: run_after
+    for _ in range(REPORT_ATTEMPTS - 1):
+        await database_sync_to_async(_make_due)()
+        await run_queued_tasks()
+    report = await report_on(session.pk)
+    assert (report.status, report.content) == ("failed", None)
+    assert "could not write a report" in await page(alice, f"/history/{session.pk}/")
+    failed = [e for e in await events("api_call_failed") if (e[2] or {}).get("chat") == "report"]
+    assert [e[2]["reason"] for e in failed] == ["invalid_report"] * REPORT_ATTEMPTS
+
+
+def _make_due():
+    with acting_as_staff():
+        DBTaskResult.objects.filter(status="READY").update(run_after=Now())
+
+
+async def test_a_report_queued_before_a_restart_is_written_by_the_worker(alice, kiosk, offline):
+    kiosk.offline_lines = ["Guten Morgen!", "Auf Wiedersehen!"]
+    await kiosk.asave()
+    session = await kiosk_session(alice, kiosk)
+    await play_to_the_end(alice, session)  # no worker runs: the task waits in the queue
+    env = dict(os.environ, DATABASE_URL=database_url(), HTTPS="false", ANTHROPIC_API_KEY="")
+    worker = await database_sync_to_async(subprocess.run)(
+        [sys.executable, "manage.py", "task_worker", "--batch", "--no-startup-delay"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert worker.returncode == 0, worker.stderr[-2000:]
+    assert (await report_on(session.pk)).status == "ready"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE scene_reports SET status = 'ready', content = '{}'",
+        "DELETE FROM scene_reports",
+        "SELECT count(*) FROM django_tasks_database_dbtaskresult",
+    ],
+)
+def test_learners_cannot_write_their_report_or_touch_the_queue(alice, kiosk, statement):
+    from django.db import DatabaseError, connection
+
+    session = lifecycle.start_session(alice.pk, kiosk)
+    with acting_as_learner(alice.pk):
+        SceneReport.objects.create(session_id=session.pk)
+    with pytest.raises(DatabaseError, match="permission denied"), acting_as_learner(alice.pk):
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+
+
+def test_a_learner_cannot_read_or_ask_for_anothers_report(alice, bob, kiosk):
+    from django.db import DatabaseError
+
+    session = lifecycle.start_session(alice.pk, kiosk)
+    with acting_as_learner(alice.pk):
+        SceneReport.objects.create(session_id=session.pk)
+    with acting_as_learner(bob.pk):
+        assert not SceneReport.objects.exists()
+    client = Client()
+    client.force_login(bob)
+    assert client.get(f"/sessions/{session.pk}/report/").status_code == 404
+    with pytest.raises(DatabaseError), acting_as_learner(bob.pk):
+        SceneReport.objects.create(session_id=session.pk)
