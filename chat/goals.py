@@ -16,6 +16,7 @@ class GoalState:
     number: int
     goal: Goal
     reached: bool
+    just_reached: bool = False  # by the reply being stored now (announced to screen readers)
 
 
 def goal_states(session_id) -> list[GoalState]:
@@ -34,16 +35,19 @@ def all_reached(states: list[GoalState]) -> bool:
     return bool(states) and all(state.reached for state in states)
 
 
-def record_reached(session_id, numbers, message_id) -> list[GoalState] | None:
-    """Mark the goals numbered `numbers` reached by the learner's message `message_id`; the
-    session's goal states after, or None when nothing new was reached (numbers the scene
-    does not have, or goals reached already, are ignored)."""
+def record_reached(session_id, goal_ids, message_id) -> list[GoalState] | None:
+    """Mark the goals `goal_ids` reached by the learner's message `message_id`; the session's
+    goal states after, or None when nothing new was reached (goals the scene no longer has,
+    or reached already, are ignored)."""
     states = goal_states(session_id)
-    new = [state for state in states if state.number in numbers and not state.reached]
+    new = [state for state in states if state.goal.pk in goal_ids and not state.reached]
     if not new:
         return None
     ReachedGoal.objects.bulk_create(
         [ReachedGoal(session_id=session_id, goal=s.goal, message_id=message_id) for s in new],
         ignore_conflicts=True,  # the same goal marked by two replies at once counts once
     )
-    return [replace(state, reached=True) if state in new else state for state in states]
+    return [
+        replace(state, reached=True, just_reached=True) if state in new else state
+        for state in states
+    ]

@@ -105,8 +105,16 @@ def _character_request(
             for state in goals
             if not state.reached
         ),
-        script=tuple(scenario.offline_lines),
+        goal_ids=tuple((state.number, state.goal.pk) for state in goals),
+        script=_texts(scenario.offline_lines),
     )
+
+
+def _texts(value) -> tuple[str, ...]:
+    """An offline script or tips as authored: a list of texts (anything else plays nothing)."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(item for item in value if isinstance(item, str) and item.strip())
 
 
 def _goal_note(goals: list[GoalState]) -> str:
@@ -152,7 +160,7 @@ def _helper_request(
         system=system,
         messages=messages,
         turn=sum(1 for m in helper if m.from_learner),
-        tips=tuple(scenario.offline_tips),
+        tips=_texts(scenario.offline_tips),
     )
 
 

@@ -145,6 +145,7 @@ async def _run(reply: LiveReply, learner_id, request: ReplyRequest, main_count: 
             done,
             main_count,
             round((time.monotonic() - started) * 1000),
+            request.goal_ids,
         )
         await send_frame(reply.session_id, frames.reply_finished(reply, stored, reply.character))
     except asyncio.CancelledError:  # the server is shutting down, or the session is gone

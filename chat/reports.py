@@ -158,7 +158,7 @@ def report_request(session: Session, history: list[Message], states) -> ReplyReq
         scenario_code=scenario.code,
         system=[
             {"type": "text", "text": load_prompt("report"), "cache_control": {"type": "ephemeral"}},
-            {"type": "text", "text": level_prompt(session.level)},
+            {"type": "text", "text": level_prompt(session.level, for_helper=True)},
         ],
         messages=[{"role": "user", "content": [{"type": "text", "text": text}]}],
         turn=1,

@@ -78,8 +78,10 @@ def accept_turn(
 
 def _take_turn(learner_id, session, chat, content, client_message_id, spent) -> AcceptedTurn:
     created = messages.add_learner_message(session.pk, chat, content, client_message_id)
-    if created and not claims.claim(session.pk, chat):
+    claimed = claims.claim(session.pk, chat)
+    if created and not claimed:
         raise ReplyInFlight  # rolls the message back: the learner still has it
+    # Read after the claim: a reply stored (and its claim released) before it is in here.
     history = messages.of_session(session.pk)
     message = next(m for m in history if m.client_message_id == client_message_id)
     if message.chat_type != chat:
@@ -95,9 +97,10 @@ def _take_turn(learner_id, session, chat, content, client_message_id, spent) -> 
             reports.request_report(session.pk)
         return AcceptedTurn(message, created, None, main_count - 1, True, left)
     # A resend whose reply never came (a failure, a restart) is answered now, unless a reply
-    # to it is already on its way.
-    wanted = not messages.answered(history, message) and (created or claims.claim(session.pk, chat))
-    if not wanted:
+    # to it is already on its way (the claim is another's) or came meanwhile.
+    if not claimed or messages.answered(history, message):
+        if claimed:
+            claims.release(session.pk, chat)
         spent.give_back(learner_id, message_too=not created)
         return AcceptedTurn(message, created, None, main_count)
     request = _request(session, chat, history)
@@ -118,10 +121,14 @@ def prepare_retry(
                 raise TurnRefused("This session does not exist.")
             if session.is_completed and chat == Message.ChatType.MAIN:
                 raise TurnRefused(SCENE_OVER)
-            history = messages.of_session(session_id)
-            if messages.awaits_reply(history, chat) and claims.claim(session_id, chat):
-                request = _request(session, chat, history)
-                return request, _main_count_after_reply(history, chat)
+            # The claim first, then the history: a reply stored by the tab that had the claim
+            # just before is seen, and not asked for again.
+            if claims.claim(session_id, chat):
+                history = messages.of_session(session_id)
+                if messages.awaits_reply(history, chat):
+                    request = _request(session, chat, history)
+                    return request, _main_count_after_reply(history, chat)
+                claims.release(session_id, chat)
             spent.give_back(learner_id, message_too=True)
             return None
     raise spent
@@ -139,7 +146,14 @@ def _request(session: Session, chat: str, history: list[Message]) -> ReplyReques
 
 
 def store_reply(
-    learner_id, session_id, chat: str, text: str, done: ReplyDone, main_count: int, latency_ms: int
+    learner_id,
+    session_id,
+    chat: str,
+    text: str,
+    done: ReplyDone,
+    main_count: int,
+    latency_ms: int,
+    goal_ids: tuple[tuple[int, int], ...] = (),
 ) -> StoredReply:
     """Store a complete reply; complete the session when the scene ended or is full.
 
@@ -164,7 +178,12 @@ def store_reply(
         if chat == Message.ChatType.MAIN and done.goals_reached:
             learner_message = messages.last_from_learner(session_id, chat)
             if learner_message is not None:
-                reached = goals.record_reached(session_id, done.goals_reached, learner_message)
+                by_number = dict(goal_ids)
+                reached = goals.record_reached(
+                    session_id,
+                    {by_number[n] for n in done.goals_reached if n in by_number},
+                    learner_message,
+                )
         left = None
         if chat == Message.ChatType.MAIN and (done.ended or prompting.fills_the_scene(main_count)):
             left = lifecycle.complete_session(

@@ -1,11 +1,13 @@
 from uuid import UUID
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import levels
 from accounts.models import GermanLevel
 from chat import allowance, conversations, frames, reports
 from chat.models import Message
@@ -26,6 +28,7 @@ def start_scenario(request: HttpRequest, code: str) -> HttpResponse:
     level = request.POST.get("level") or None
     if level is not None and level not in GermanLevel.values:
         return HttpResponseBadRequest("Unknown level: choose A1, A2 or B1.")
+    previous_level = levels.level_of(request.user.pk)
     try:
         session = conversations.start(
             request.user.pk, scenario, replace_active=replace_active, level=level
@@ -35,6 +38,10 @@ def start_scenario(request: HttpRequest, code: str) -> HttpResponse:
     except ActiveSessionExists as asked:
         context = {"scenario": scenario, "active": asked.session, "level": level}
         return render(request, "chat/confirm_replace.html", context)
+    if level is not None and level != previous_level:
+        messages.info(
+            request, f"Your level is now {GermanLevel(level).label}, for this scene and the next."
+        )
     request.session[JUST_STARTED] = str(session.pk)
     return redirect("session", session_id=session.pk)
 

@@ -23,18 +23,36 @@ def _cannot_be_active(scenario: Scenario, missing: list[str]) -> str:
     )
 
 
+class ScriptField(forms.JSONField):
+    """A JSON list as staff type it; JSON nested beyond reason is an error, not a crash."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except RecursionError as error:
+            raise ValidationError("This JSON is nested too deeply.") from error
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return forms.fields.InvalidJSONInput(data)
+
+
 class GoalFormSet(forms.BaseInlineFormSet):
     def clean(self):
         super().clean()
         scenario = self.instance
-        if not scenario.is_active:
-            return
         kept = [
             form
             for form in self.forms
             if form.has_changed() or form.instance.pk
             if not self._should_delete_form(form) and form.cleaned_data
         ]
+        if len(kept) > MAX_GOALS:
+            raise ValidationError(f"A scene has at most {MAX_GOALS} goals.")
+        if not scenario.is_active:
+            return
         missing = scenario.missing_for_play(goal_count=len(kept))
         if missing:
             raise ValidationError(_cannot_be_active(scenario, missing))
@@ -148,6 +166,8 @@ class ScenarioAdmin(StaffModelAdmin):
     actions = (activate_scenarios, deactivate_scenarios, delete_unused_scenarios)
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name in ("vocabulary", "offline_lines", "offline_tips"):
+            kwargs["form_class"] = ScriptField
         if db_field.name == "suggested_levels":
             return forms.TypedMultipleChoiceField(
                 choices=GermanLevel.choices,
@@ -157,6 +177,14 @@ class ScenarioAdmin(StaffModelAdmin):
             )
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
+    def render_change_form(self, request, context, *args, **kwargs):
+        # What an active scene lacks is the goals formset's error, shown far down the page
+        # beside the goals: say it at the top as well.
+        for inline in context.get("inline_admin_formsets", []):
+            for error in inline.formset.non_form_errors():
+                messages.error(request, error)
+        return super().render_change_form(request, context, *args, **kwargs)
+
     @admin.display(description="System prompt (at A1, as saved)")
     def prompt_preview(self, obj: Scenario) -> str:
         if obj.pk is None:
@@ -164,6 +192,9 @@ class ScenarioAdmin(StaffModelAdmin):
         level = (obj.suggested_levels or [GermanLevel.A1])[0]
         prompt = character_prompt(obj, level, list(obj.goals.all()))
         return format_html('<pre class="prompt-preview">{}</pre>', prompt)
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_session_count=Count("sessions"))

@@ -3,6 +3,7 @@ from datetime import timedelta
 import regex
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -12,6 +13,7 @@ from accounts.models import GermanLevel, Profile
 from lib.postgres import DatabaseForeignKey, RandomUUIDPrimaryKey
 
 MIN_GOALS, MAX_GOALS = 3, 5
+MAX_LINE = 2000  # an opening or scripted line becomes a message (at most 8,000 characters)
 
 
 class Scenario(models.Model):
@@ -39,10 +41,16 @@ class Scenario(models.Model):
         ),
     )
     initial_message_main = models.TextField(
-        "opening line (German)", help_text="The character's opening line, in German."
+        "opening line (German)",
+        blank=True,
+        validators=[MaxLengthValidator(MAX_LINE)],
+        help_text="The character's opening line, in German.",
     )
     initial_message_helper = models.TextField(
-        "helper's opening line (English)", help_text="The helper's opening line, in English."
+        "helper's opening line (English)",
+        blank=True,
+        validators=[MaxLengthValidator(MAX_LINE)],
+        help_text="The helper's opening line, in English.",
     )
     suggested_levels = ArrayField(
         models.CharField(max_length=2, choices=GermanLevel.choices),
@@ -123,14 +131,16 @@ class Scenario(models.Model):
             ("offline_tips", _all_text),
         ):
             value = getattr(self, field)
-            if value and not check(value):
+            if value is None or value == "":
+                setattr(self, field, [])  # left empty: a draft
+            elif not isinstance(value, list) or (value and not check(value)):
                 raise ValidationError({field: _SHAPES[field]})
 
 
 _SHAPES = {
     "vocabulary": 'A list of {"german": …, "gloss": …} entries, both filled in.',
-    "offline_lines": "A list of German lines (text), none empty.",
-    "offline_tips": "A list of English tips (text), none empty.",
+    "offline_lines": f"A list of German lines (text), none empty or over {MAX_LINE} characters.",
+    "offline_tips": f"A list of English tips (text), none empty or over {MAX_LINE} characters.",
 }
 
 
@@ -138,7 +148,7 @@ def _all_text(value) -> bool:
     return (
         isinstance(value, list)
         and bool(value)
-        and all(isinstance(item, str) and item.strip() for item in value)
+        and all(isinstance(item, str) and item.strip() and len(item) <= MAX_LINE for item in value)
     )
 
 
@@ -160,7 +170,22 @@ def _all_words(value) -> bool:
 PATTERN_TIME_LIMIT = 0.05  # seconds; a pattern that backtracks badly must not stall a reply
 
 
+MAX_REPEAT = 20  # {m,n} counts above this can make a tiny pattern compile to gigabytes
+_COUNTED_REPEAT = regex.compile(r"\{\s*(\d*)\s*(?:,\s*(\d*)\s*)?\}")
+
+
+MAX_COUNTED_REPEATS = 4  # nested, 20 ** 4 compiles in a tenth of a second; more would not
+
+
 def validate_pattern(pattern: str) -> None:
+    if len(_COUNTED_REPEAT.findall(pattern)) > MAX_COUNTED_REPEATS:
+        raise ValidationError(f"At most {MAX_COUNTED_REPEATS} counted repeats ({{m,n}}), please.")
+    for match in _COUNTED_REPEAT.finditer(pattern):
+        if any(count and int(count) > MAX_REPEAT for count in match.groups()):
+            raise ValidationError(
+                f"Counted repeats above {{{MAX_REPEAT}}} are not allowed: "
+                "they make matching slow for everyone."
+            )
     try:
         regex.compile(pattern, regex.IGNORECASE)
     except regex.error as error:
@@ -171,8 +196,9 @@ def pattern_matches(pattern: str, text: str) -> bool:
     """Offline goals: does the learner's `text` match the goal's pattern? A pattern that is
     broken, or takes longer than PATTERN_TIME_LIMIT on this text, matches nothing."""
     try:
+        validate_pattern(pattern)  # also for a pattern that reached the table otherwise
         found = regex.search(pattern, text, regex.IGNORECASE, timeout=PATTERN_TIME_LIMIT)
-    except (regex.error, TimeoutError):
+    except (ValidationError, regex.error, TimeoutError):
         return False
     return found is not None
 

@@ -26,8 +26,16 @@ def load_prompt(name: str) -> str:
     return prompt_path(name).read_text(encoding="utf-8").strip()
 
 
-def level_prompt(level: str) -> str:
-    return load_prompt(f"levels/{level}")
+HELPER_PART = "For the helper:"
+
+
+def level_prompt(level: str, *, for_helper: bool = False) -> str:
+    """The level's description: the character's part, or (for the helper) all of it; the
+    helper's part starts with a line beginning "For the helper:"."""
+    text = load_prompt(f"levels/{level}")
+    if for_helper:
+        return text
+    return text.split(HELPER_PART, 1)[0].strip()
 
 
 def character_prompt(scenario: Scenario, level: str, goals: list[Goal]) -> str:
@@ -38,12 +46,19 @@ def character_prompt(scenario: Scenario, level: str, goals: list[Goal]) -> str:
         [
             load_prompt(CHARACTER_RULES),
             level_prompt(level),
-            f"# Your scene: {scenario.title}\n\n"
-            f"You are **{scenario.character_name}**.\n\n{scenario.character_brief.strip()}",
+            f"# Your scene: {scenario.title}\n\n{_introduced(scenario)}",
             f"## The learner's goals in this scene\n\n{goal_list}",
         ]
     )
 
 
+def _introduced(scenario: Scenario) -> str:
+    """The brief, with the character's name first unless the brief starts with it."""
+    brief = scenario.character_brief.strip()
+    if scenario.character_name and scenario.character_name not in brief[:200]:
+        return f"You are **{scenario.character_name}**.\n\n{brief}"
+    return brief
+
+
 def helper_prompt(level: str) -> str:
-    return f"{load_prompt(HELPER)}\n\n{level_prompt(level)}"
+    return f"{load_prompt(HELPER)}\n\n{level_prompt(level, for_helper=True)}"

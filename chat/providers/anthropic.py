@@ -136,7 +136,7 @@ class _Reply:
     def _take_tool_call(self, name: str, arguments: str) -> None:
         try:
             tool_input = json.loads(arguments or "{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested beyond reason
             return  # a malformed call counts for nothing
         if not isinstance(tool_input, dict):
             return

@@ -54,6 +54,9 @@ class ReplyRequest:
     # For the offline partner: the learner's message, the scene's open goals and its script.
     learner_text: str = ""
     open_goals: tuple[OpenGoal, ...] = ()
+    # Which goal each number meant when this request was built (number → goal id): a goal
+    # staff delete meanwhile must not shift the numbers of the others.
+    goal_ids: tuple[tuple[int, int], ...] = ()
     script: tuple[str, ...] = ()
     tips: tuple[str, ...] = ()
     tool_choice: dict | None = None  # e.g. the report: {"type": "tool", "name": "scene_report"}

@@ -29,11 +29,8 @@ class OfflineProvider:
             lines = request.script or (FALLBACK_LINE,)
             index = len(lines) - 1 if request.final else min(request.turn, len(lines)) - 1
             text, ended = lines[index], index == len(lines) - 1
-            goals = tuple(
-                goal.number
-                for goal in request.open_goals
-                if pattern_matches(goal.pattern, request.learner_text)
-            )
+            # Off the event loop: each pattern may take up to its time limit.
+            goals = await asyncio.to_thread(_goals_reached, request)
         else:
             tips = request.tips or (FALLBACK_TIP,)
             text, ended = tips[(request.turn - 1) % len(tips)], False
@@ -42,6 +39,14 @@ class OfflineProvider:
                 await asyncio.sleep(settings.OFFLINE_TOKEN_DELAY)
             yield word
         yield ReplyDone(ended=ended, usage={}, attempts=1, goals_reached=goals)
+
+
+def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:
+    return tuple(
+        goal.number
+        for goal in request.open_goals
+        if pattern_matches(goal.pattern, request.learner_text)
+    )
 
 
 # Only for a scenario played while it lacks its script (an active one never does).

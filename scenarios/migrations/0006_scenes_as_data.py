@@ -3,6 +3,7 @@
 import django.contrib.postgres.fields
 import django.db.models.deletion
 import scenarios.models
+import django.core.validators
 from django.db import migrations, models
 
 FORWARD = """
@@ -145,7 +146,9 @@ class Migration(migrations.Migration):
             model_name="scenario",
             name="initial_message_helper",
             field=models.TextField(
+                blank=True,
                 help_text="The helper's opening line, in English.",
+                validators=[django.core.validators.MaxLengthValidator(2000)],
                 verbose_name="helper's opening line (English)",
             ),
         ),
@@ -153,7 +156,9 @@ class Migration(migrations.Migration):
             model_name="scenario",
             name="initial_message_main",
             field=models.TextField(
+                blank=True,
                 help_text="The character's opening line, in German.",
+                validators=[django.core.validators.MaxLengthValidator(2000)],
                 verbose_name="opening line (German)",
             ),
         ),

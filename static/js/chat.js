@@ -199,7 +199,18 @@
       }).observe(slot, {childList: true});
     });
 
+    // A frame that adds a message (or a whole reply, as offline ones and syncs do) keeps each
+    // chat at its newest message, if it was there before.
+    var wereAtBottom = new Map();
+    page.addEventListener("htmx:wsBeforeMessage", function () {
+      document.querySelectorAll(".messages").forEach(function (scroller) {
+        wereAtBottom.set(scroller, atBottom(scroller));
+      });
+    });
     page.addEventListener("htmx:wsAfterMessage", function () {
+      document.querySelectorAll(".messages").forEach(function (scroller) {
+        follow(scroller, wereAtBottom.get(scroller) !== false);
+      });
       // The server echoes the stored message with its id: only then is the box cleared.
       document.querySelectorAll("form.compose").forEach(function (form) {
         var field = idField(form);

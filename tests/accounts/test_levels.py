@@ -27,7 +27,7 @@ def test_sign_up_with_a_level(client, db):
 
 def test_the_account_page_changes_the_level(client, alice):
     client.force_login(alice)
-    assert 'value="A1" required id="id_level_0" checked' in client.get("/account/").content.decode()
+    assert 'value="A1" id="id_level_0" required checked' in client.get("/account/").content.decode()
     assert client.post("/account/", {"level": "A2"}).status_code == 302
     assert level_of(alice) == "A2"
     refused = client.post("/account/", {"level": "C2"})
@@ -57,6 +57,11 @@ def test_both_prompts_are_pitched_to_the_sessions_level(alice, marketplace, leve
     said = add_message(session, "user", "main", "Hallo!")
     states = goal_states(session.pk)
     description = load_prompt(f"levels/{level}")
-    for chat in ("main", "helper"):
-        request = build_request(marketplace, chat, [said], level=session.level, goals=states)
-        assert description in request.system[0]["text"]
+    for_the_character = description.split("For the helper:")[0]
+    character, helper = (
+        build_request(marketplace, chat, [said], level=session.level, goals=states).system[0]
+        for chat in ("main", "helper")
+    )
+    assert for_the_character.strip() in character["text"]
+    assert "For the helper" not in character["text"]
+    assert description in helper["text"]

@@ -3,6 +3,7 @@ cannot be active; a scenario with sessions is deactivated, never deleted."""
 
 import json
 
+import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
@@ -205,3 +206,45 @@ def test_the_change_page_previews_the_assembled_system_prompt(staff_client, mark
     assert "reach_goal" in preview  # the rules every character follows
     assert "1. Order a kilo of tomatoes" in preview  # the goals, numbered
     assert "The learner&#x27;s level: A1" in preview or "level: A1" in preview
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"offline_lines": "0"}, "A list of German lines"),
+        ({"offline_tips": "false"}, "A list of English tips"),
+        ({"offline_lines": "[" * 5000 + "]" * 5000}, "nested too deeply"),
+        ({"initial_message_main": "Hallo! " * 1500}, "at most 2000 characters"),
+        ({"offline_lines": json.dumps(["Hallo! " * 400])}, "over 2000 characters"),
+    ],
+)
+def test_what_would_break_a_scene_at_play_time_is_refused(staff_client, party, changes, error):
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    response = staff_client.post(url, edit_form(party, **changes))
+    assert response.status_code == 200 and error in response.content.decode()
+    party.refresh_from_db()
+    assert isinstance(party.offline_lines, list) and party.offline_lines
+
+
+def test_an_emptied_script_is_a_draft_not_a_crash(staff_client, party):
+    party.is_active = False
+    party.save()
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    response = staff_client.post(url, edit_form(party, offline_lines="", offline_tips="null"))
+    assert response.status_code == 302
+    party.refresh_from_db()
+    assert party.offline_lines == [] and party.offline_tips == []
+
+
+def test_a_scene_has_at_most_five_goals(staff_client, party):
+    party.is_active = False
+    party.save()
+    data = edit_form(party)
+    data["goals-TOTAL_FORMS"] = "7"
+    for index in (5, 6):
+        data[f"goals-{index}-position"] = str(index + 1)
+        data[f"goals-{index}-text"] = f"Extra {index}"
+        data[f"goals-{index}-offline_pattern"] = "extra"
+    response = staff_client.post(reverse("admin:scenarios_scenario_change", args=[party.pk]), data)
+    assert "at most 5 goals" in response.content.decode()
+    assert party.goals.count() == 5

@@ -144,3 +144,29 @@ async def test_offline_goals_tick_by_their_patterns(alice, kiosk, offline):
     await settle()
     assert counts == [1, 0, 2]  # a reply that reaches nothing redraws nothing
     assert await reached(session.pk) == [(1, "Guten Morgen!"), (2, "Ich hätte gern eine Zeitung.")]
+
+
+async def test_a_goal_deleted_mid_reply_does_not_shift_the_others(alice, kiosk, fake_anthropic):
+    session = await kiosk_session(alice, kiosk)
+    tab = Tab(alice, session.pk)
+    await tab.connect()
+    fake_anthropic.enqueue(
+        PlannedResponse(
+            text="Eine Zeitung, gern. Das macht zwei Euro fünfzig, bitte.",
+            token_delay=0.02,
+            tool_use=ToolUse("reach_goal", {"goal": 2}),  # 2. Buy a newspaper, as it was asked
+        )
+    )
+    await tab.send(message="Eine Zeitung, bitte.")
+    await tab.until(r'^\{"reply"')  # streaming: staff delete goal 1 now
+
+    @database_sync_to_async
+    def delete_the_first_goal():
+        with acting_as_staff():
+            kiosk.goals.get(position=1).delete()
+
+    await delete_the_first_goal()
+    await tab.until(FINISHED)
+    await tab.close()
+    await settle()
+    assert await reached(session.pk) == [(2, "Eine Zeitung, bitte.")]  # not "Say goodbye"

@@ -39,3 +39,17 @@ def test_a_pattern_that_backtracks_badly_gives_up_instead_of_stalling_a_reply():
     assert not pattern_matches(slow, text)  # given up after PATTERN_TIME_LIMIT
     assert pattern_matches(slow, "abcde")
     assert not pattern_matches("(unclosed", "unclosed")  # broken: matches nothing
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["(?:a{2500}){2500}", "(?:(?:(?:a{100}){100}){100}){100}", "a{2}b{2}c{2}d{2}e{2}"],
+)
+def test_patterns_that_would_compile_to_gigabytes_are_refused(pattern):
+    from django.core.exceptions import ValidationError
+
+    from scenarios.models import validate_pattern
+
+    with pytest.raises(ValidationError):
+        validate_pattern(pattern)
+    assert not pattern_matches(pattern, "a" * 50)  # and never compiled at play time either
