@@ -68,17 +68,18 @@ def build_request(
     level: str,
     goals: list[GoalState],
     scene_over: bool = False,
+    due_words: list[str] | tuple[str, ...] = (),
 ) -> ReplyRequest:
     """The request for the next reply in `chat`, the learner's message being the last."""
     main = [m for m in messages if m.chat_type == Message.ChatType.MAIN]
     if chat == Message.ChatType.MAIN:
-        return _character_request(scenario, main, level, goals)
+        return _character_request(scenario, main, level, goals, due_words)
     helper = [m for m in messages if m.chat_type == Message.ChatType.HELPER]
     return _helper_request(scenario, helper, main, level, goals, scene_over)
 
 
 def _character_request(
-    scenario: Scenario, main: list[Message], level: str, goals: list[GoalState]
+    scenario: Scenario, main: list[Message], level: str, goals: list[GoalState], due_words=()
 ) -> ReplyRequest:
     prompt = character_prompt(scenario, level, [state.goal for state in goals])
     system = [{"type": "text", "text": prompt, "cache_control": CACHED}]
@@ -90,6 +91,15 @@ def _character_request(
     turns = _cache_prefix(_as_turns(main, "(The learner walks up.)"), -1)
     if goals:  # after the cached prefix: the states change, the prompt does not
         turns[-1]["content"].append({"type": "text", "text": _goal_note(goals)})
+    if due_words:
+        words = ", ".join(f"„{word}“" for word in due_words)
+        turns[-1]["content"].append(
+            {
+                "type": "text",
+                "text": f"[Note from the app: words the learner is reviewing: {words}. Use "
+                "one or two of them naturally in this scene if they fit; never quiz.]",
+            }
+        )
     learner_text = main[-1].content if main and main[-1].from_learner else ""
     return ReplyRequest(
         chat=Message.ChatType.MAIN,
@@ -160,6 +170,7 @@ def _helper_request(
         system=system,
         messages=messages,
         turn=sum(1 for m in helper if m.from_learner),
+        learner_text=helper[-1].content if helper and helper[-1].from_learner else "",
         tips=_texts(scenario.offline_tips),
     )
 

@@ -20,6 +20,7 @@ from chat.models import Message
 from chat.providers import ModelError, ReplyDone, ReplyRequest
 from chat.refusals import ClaimLost, ReplyInFlight, Throttled, TurnRefused
 from eventlog.events import Event, Level, log_event
+from learning import deck
 from lib.postgres import constraint_name
 from lib.rls import acting_as_learner
 from scenarios import lifecycle
@@ -135,6 +136,8 @@ def prepare_retry(
 
 
 def _request(session: Session, chat: str, history: list[Message]) -> ReplyRequest:
+    main = messages.in_chat(history, Message.ChatType.MAIN)
+    first_turn = chat == Message.ChatType.MAIN and sum(m.from_learner for m in main) == 1
     return prompting.build_request(
         session.scenario,
         chat,
@@ -142,6 +145,8 @@ def _request(session: Session, chat: str, history: list[Message]) -> ReplyReques
         level=session.level,
         goals=goals.goal_states(session.pk),
         scene_over=session.is_completed,
+        # The learner's due words, for the character to bring in: asked once, at the start.
+        due_words=deck.due_words(session.user_id) if first_turn else (),
     )
 
 

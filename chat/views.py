@@ -95,9 +95,15 @@ def transcript(request: HttpRequest, session_id: UUID) -> HttpResponse:
         "session": shown.session,
         "character": frames.character_of(shown.session.scenario),
         "goals": shown.goals,
+        "read_only": True,
         "main_messages": shown.in_chat(Message.ChatType.MAIN),
         "helper_messages": shown.in_chat(Message.ChatType.HELPER),
     }
+    if request.resolver_match.url_name == "transcript_export":
+        response = render(request, "chat/transcript.md", context, content_type="text/markdown")
+        name = f"maraum-{shown.session.scenario.code}-{shown.session.completed_at:%Y-%m-%d}.md"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
     return render(request, "chat/transcript.html", context)
 
 

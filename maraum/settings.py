@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "accounts",
     "scenarios",
+    "learning",
     "chat",
     "eventlog",
 ]
@@ -102,6 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "learning.context_processors.cards_due",
             ],
         },
     },

@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("scenarios.urls")),
     path("", include("chat.urls")),
+    path("", include("learning.urls")),
 ]

@@ -34,6 +34,8 @@ class OfflineProvider:
         else:
             tips = request.tips or (FALLBACK_TIP,)
             text, ended = tips[(request.turn - 1) % len(tips)], False
+            if request.learner_text.startswith(("Check my German:", "Explain this line:")):
+                text = f"{CANNOT_READ_OFFLINE} {text}"
         for position, word in enumerate(re.findall(r"\S+\s*", text)):
             if position and settings.OFFLINE_TOKEN_DELAY:
                 await asyncio.sleep(settings.OFFLINE_TOKEN_DELAY)
@@ -48,6 +50,10 @@ def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:
         if pattern_matches(goal.pattern, request.learner_text)
     )
 
+
+CANNOT_READ_OFFLINE = (
+    "(Offline mode: without the model I cannot read your line, so here is a tip instead.)"
+)
 
 # Only for a scenario played while it lacks its script (an active one never does).
 FALLBACK_LINE = "Danke, das war schön! Auf Wiedersehen!"

@@ -263,6 +263,43 @@
       }
     });
 
+    // "Check my German" on the learner's lines, "Explain" on the character's: the question
+    // goes to the helper chat as the learner's own message (same path, same limits); the
+    // role-play goes on untouched.
+    page.addEventListener("click", function (event) {
+      var button = event.target.closest(".msg-action[data-ask]");
+      if (!button) return;
+      var form = document.getElementById("helper-form");
+      var box = form && form.querySelector("textarea");
+      if (!box) return;
+      var line = button.closest(".msg").querySelector(".msg-text").lastChild.textContent.trim();
+      var prefix = button.dataset.ask + ": „", suffix = "“";
+      var room = parseInt(form.dataset.maxLength, 10) - prefix.length - suffix.length;
+      var chars = Array.from(line);
+      box.value = prefix + (chars.length > room ? chars.slice(0, room - 1).join("") + "…" : line) + suffix;
+      fit(box);
+      var helperTab = document.querySelector('.chat-tabs button[aria-controls="pane-helper"]');
+      if (helperTab && helperTab.getAttribute("aria-pressed") !== "true") helperTab.click();
+      trySend(form);
+    });
+
+    // "Keep" on a line saves it to the deck: the words selected in it if any (a helper answer
+    // needs a selection: it is English around the German), with the line as its example.
+    page.addEventListener("htmx:configRequest", function (event) {
+      var form = event.detail.elt.closest && event.detail.elt.closest(".keep-form");
+      if (!form) return;
+      var message = form.closest(".msg");
+      var selection = String(window.getSelection() || "").trim();
+      var inside = selection && message.contains(window.getSelection().anchorNode);
+      if (inside) event.detail.parameters.german = Array.from(selection).slice(0, 300).join("");
+      if (!inside && form.hasAttribute("data-needs-selection")) {
+        event.preventDefault();
+        form.querySelector("button").firstChild.textContent = "Select German words first, then Keep";
+        return;
+      }
+      event.detail.parameters.scenario = page.dataset.scenario || "";
+    });
+
     // Narrow screens show one chat at a time.
     var tabs = document.querySelectorAll(".chat-tabs button");
     tabs.forEach(function (tab) {

@@ -16,7 +16,7 @@ def test_anonymous_visitors_get_the_landing_page(client, db):
 
 def test_the_picker_lists_scenarios_and_the_week(client, alice, django_assert_max_num_queries):
     client.force_login(alice)
-    with django_assert_max_num_queries(13):  # the scenes with their goals, and your level
+    with django_assert_max_num_queries(14):  # the scenes, their goals, your level, cards due
         body = client.get("/").content.decode()
     assert body.index("Marketplace") < body.index("Party") < body.index("Kebab shop")
     assert "Ask what the strawberries cost" in body  # a goal
@@ -66,7 +66,7 @@ def test_the_picker_costs_the_same_queries_whatever_the_history(
         set_week(alice, completed=0)
     lifecycle.start_session(alice.pk, party)
     client.force_login(alice)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         body = client.get("/").content.decode()
     assert "Continue Party" in body
 

@@ -1,0 +1,121 @@
+"""The review deck: a learner keeps German words and phrases (from a report, a message or a
+helper answer) and reviews the due ones; FSRS (the `fsrs` package) schedules each card."""
+
+import csv
+import io
+from datetime import UTC, datetime
+
+from django.db import IntegrityError
+from django.db.models.functions import Now
+from fsrs import Card as FsrsCard
+from fsrs import Rating, Scheduler
+
+from learning.models import Card
+from lib.rls import acting_as_learner
+
+RATINGS = {"again": Rating.Again, "hard": Rating.Hard, "good": Rating.Good, "easy": Rating.Easy}
+SCHEDULER = Scheduler()  # FSRS's defaults: 90 % desired retention
+
+
+class AlreadyKept(Exception):
+    pass
+
+
+def keep(learner_id, german: str, gloss: str = "", example: str = "", scenario_id=None) -> Card:
+    """A new card, due now; AlreadyKept if the deck holds this word (in any case) already."""
+    german, gloss, example = german.strip()[:300], gloss.strip()[:300], example.strip()[:1000]
+    if not german:
+        raise ValueError("Nothing to keep.")
+    first = FsrsCard()
+    try:
+        with acting_as_learner(learner_id):
+            return Card.objects.create(
+                user_id=learner_id,
+                german=german,
+                gloss=gloss,
+                example=example,
+                scenario_id=scenario_id,
+                due=first.due,
+                fsrs=first.to_dict(),
+            )
+    except IntegrityError as error:
+        raise AlreadyKept(german) from error
+
+
+def due_cards(learner_id, limit: int = 1) -> list[Card]:
+    with acting_as_learner(learner_id, savepoint=False):
+        return list(
+            Card.objects.filter(user_id=learner_id, due__lte=Now())
+            .select_related("scenario")
+            .order_by("due", "id")[:limit]
+        )
+
+
+def count_due(learner_id) -> int:
+    with acting_as_learner(learner_id, savepoint=False):
+        return Card.objects.filter(user_id=learner_id, due__lte=Now()).count()
+
+
+def review(learner_id, card_id, rating: str, at: datetime | None = None) -> Card | None:
+    """Schedule the card after the learner's answer (again, hard, good or easy) given now (or
+    `at`); None if the card is not theirs. The row is locked while it is rescheduled."""
+    answer = RATINGS[rating]
+    with acting_as_learner(learner_id):
+        card = Card.objects.select_for_update().filter(user_id=learner_id, pk=card_id).first()
+        if card is None:
+            return None
+        scheduled, _ = SCHEDULER.review_card(
+            FsrsCard.from_dict(card.fsrs), answer, at or datetime.now(UTC)
+        )
+        card.fsrs, card.due, card.reviews = scheduled.to_dict(), scheduled.due, card.reviews + 1
+        card.save(update_fields=["fsrs", "due", "reviews"])
+        return card
+
+
+def remove(learner_id, card_id) -> bool:
+    with acting_as_learner(learner_id):
+        return Card.objects.filter(user_id=learner_id, pk=card_id).delete()[0] > 0
+
+
+def all_cards(learner_id) -> list[Card]:
+    with acting_as_learner(learner_id, savepoint=False):
+        return list(
+            Card.objects.filter(user_id=learner_id).select_related("scenario").order_by("german")
+        )
+
+
+def due_words(learner_id, limit: int = 3) -> list[str]:
+    """A few due words a character may bring in (the deck's, not its glosses)."""
+    with acting_as_learner(learner_id, savepoint=False):
+        return list(
+            Card.objects.filter(user_id=learner_id, due__lte=Now())
+            .order_by("due")
+            .values_list("german", flat=True)[:limit]
+        )
+
+
+def as_csv(cards: list[Card]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["german", "gloss", "example", "scene", "due", "reviews"])
+    for card in cards:
+        scene = card.scenario.title if card.scenario else ""
+        writer.writerow(
+            [card.german, card.gloss, card.example, scene, card.due.isoformat(), card.reviews]
+        )
+    return out.getvalue()
+
+
+def as_anki(cards: list[Card]) -> str:
+    """Anki's plain-text import: front (German) and back (gloss, then the example), tab
+    separated, with the header lines Anki reads."""
+    lines = ["#separator:tab", "#html:false", "#columns:German\tBack\tTags"]
+    for card in cards:
+        back = card.gloss + (f" — {card.example}" if card.example else "")
+        tag = card.scenario.code if card.scenario else ""
+        lines.append("\t".join(_one_line(field) for field in (card.german, back, tag)))
+    return "\n".join(lines) + "\n"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.replace("\t", " ").split())

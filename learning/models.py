@@ -1,0 +1,44 @@
+from django.db import models
+from django.db.models.functions import Lower, Now
+
+from accounts.models import Profile
+from lib.postgres import DatabaseForeignKey, RandomUUIDPrimaryKey
+from scenarios.models import Scenario
+
+
+class Card(models.Model):
+    """A German word or phrase the learner keeps, with when to see it again (FSRS)."""
+
+    id = RandomUUIDPrimaryKey()
+    user = DatabaseForeignKey(Profile, related_name="cards")
+    scenario = models.ForeignKey(
+        Scenario, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    german = models.CharField(max_length=300)
+    gloss = models.CharField(max_length=300, blank=True, default="")
+    example = models.CharField(max_length=1000, blank=True, default="")
+    due = models.DateTimeField(db_default=Now())
+    fsrs = models.JSONField(default=dict, blank=True)  # the scheduler's card (fsrs.Card.to_dict)
+    reviews = models.IntegerField(default=0, db_default=0)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "deck_cards"
+        constraints = [
+            models.UniqueConstraint(
+                "user",
+                Lower("german"),
+                name="deck_cards_one_per_word",
+                violation_error_message="This is in your deck already.",
+            ),
+            models.CheckConstraint(
+                condition=models.lookups.GreaterThan(
+                    models.functions.Length(models.functions.Trim("german")), 0
+                ),
+                name="deck_cards_german_not_blank",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "due"], name="idx_deck_cards_due")]
+
+    def __str__(self) -> str:
+        return self.german

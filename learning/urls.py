@@ -1,0 +1,12 @@
+from django.urls import path
+
+from learning import views
+
+urlpatterns = [
+    path("deck/", views.cards, name="deck"),
+    path("deck/keep/", views.keep, name="keep"),
+    path("deck/remove/", views.remove, name="remove_card"),
+    path("deck/export.<str:kind>", views.export, name="export_deck"),
+    path("review/", views.review, name="review"),
+    path("review/<uuid:card_id>/", views.answer, name="answer_card"),
+]

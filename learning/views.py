@@ -1,0 +1,94 @@
+from uuid import UUID
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from learning import deck
+from lib.ids import parse_uuid
+
+
+@login_required
+@require_POST
+def keep(request: HttpRequest) -> HttpResponse:
+    """Keep a word or a line: from the report, a message or a helper answer (htmx: the button
+    becomes "Kept")."""
+    words = request.POST.getlist("german")
+    glosses = request.POST.getlist("gloss") + [""] * len(words)
+    if not words or len(words) > 20 or any(not w.strip() or len(w) > 300 for w in words):
+        return HttpResponseBadRequest("Choose a word or a line of at most 300 characters.")
+    scenario_id = request.POST.get("scenario") or None
+    if scenario_id is not None and not scenario_id.isdigit():
+        return HttpResponseBadRequest("Unknown scene.")
+    kept = 0
+    for german, gloss in zip(words, glosses, strict=False):
+        try:
+            deck.keep(
+                request.user.pk,
+                german,
+                gloss,
+                request.POST.get("example", ""),
+                int(scenario_id) if scenario_id else None,
+            )
+            kept += 1
+        except deck.AlreadyKept:
+            pass
+    if len(words) > 1:
+        said = f"Kept {kept} new"
+    else:
+        said = "Kept" if kept else "In your deck"
+    if request.htmx:
+        return render(request, "learning/partials/kept.html", {"said": said})
+    return redirect(request.POST.get("back") or "deck")
+
+
+@login_required
+@require_GET
+def review(request: HttpRequest) -> HttpResponse:
+    due = deck.due_cards(request.user.pk)
+    context = {
+        "card": due[0] if due else None,
+        "left": deck.count_due(request.user.pk),
+        "answers": [("again", "Again"), ("hard", "Hard"), ("good", "Good"), ("easy", "Easy")],
+    }
+    return render(request, "learning/review.html", context)
+
+
+@login_required
+@require_POST
+def answer(request: HttpRequest, card_id: UUID) -> HttpResponse:
+    rating = request.POST.get("rating", "")
+    if rating not in deck.RATINGS:
+        return HttpResponseBadRequest("Answer with again, hard, good or easy.")
+    if deck.review(request.user.pk, card_id, rating) is None:
+        raise Http404("No such card.")
+    return redirect("review")
+
+
+@login_required
+@require_GET
+def cards(request: HttpRequest) -> HttpResponse:
+    return render(request, "learning/deck.html", {"cards": deck.all_cards(request.user.pk)})
+
+
+@login_required
+@require_POST
+def remove(request: HttpRequest) -> HttpResponse:
+    card_id = parse_uuid(request.POST.get("card", ""))
+    if card_id is None or not deck.remove(request.user.pk, card_id):
+        raise Http404("No such card.")
+    return redirect("deck")
+
+
+@login_required
+@require_GET
+def export(request: HttpRequest, kind: str) -> HttpResponse:
+    cards = deck.all_cards(request.user.pk)
+    if kind == "csv":
+        response = HttpResponse(deck.as_csv(cards), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="maraum-deck.csv"'
+    else:
+        response = HttpResponse(deck.as_anki(cards), content_type="text/plain; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="maraum-deck-anki.txt"'
+    return response

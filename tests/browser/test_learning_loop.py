@@ -1,0 +1,50 @@
+"""The learning loop in headless Chromium, offline: "Explain" asks the helper about the
+character's line, "Keep" saves a line to the deck, and the deck's card comes up in /review/."""
+
+import pytest
+
+from accounts.models import User
+from chat import conversations
+from scenarios.models import Scenario
+from tests.browser.conftest import needs_chromium, watch_for_problems
+from tests.support.logins import login_session_key
+
+pytestmark = [
+    pytest.mark.browser,
+    needs_chromium,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+def test_explain_and_keep_from_the_chat_then_review(daphne_server, browser):
+    from playwright.sync_api import expect
+
+    user = User.objects.create_user("emil@example.com", None)
+    scene = Scenario.objects.get(code="bakery")
+    session = conversations.start(user.pk, scene)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_cookies(
+        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    problems = watch_for_problems(page)
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    expect(page.locator("#connection")).to_contain_text("Connected")
+
+    opener = page.locator("#main-messages .msg").first
+    opener.get_by_role("button", name="Explain").click()
+    helper = page.locator("#helper-messages")
+    expect(helper).to_contain_text(f"Explain this line: „{scene.initial_message_main}“")
+    expect(helper).to_contain_text("Offline mode: without the model I cannot read your line")
+    expect(page.locator("#main-messages .msg")).to_have_count(1)  # the role-play is untouched
+
+    opener.get_by_role("button", name="Keep in your deck").click()
+    expect(opener.locator(".kept")).to_have_text("Kept ✓")
+
+    page.goto(f"{daphne_server}/review/")
+    expect(page.locator(".review-german")).to_have_text(scene.initial_message_main)
+    page.get_by_text("Show the meaning").click()
+    page.get_by_role("button", name="Good").click()
+    expect(page.locator("main")).to_contain_text("Nothing is due right now")
+    assert problems == []

@@ -1,0 +1,55 @@
+"""Corrections on demand and explanations: "Check my German" on a learner's line and
+"Explain" on the character's ask the helper, in the helper chat, through the same path and
+limits as any question; the role-play never stops."""
+
+from tests.chat.conftest import FINISHED, Tab, chat_db, settle, stored
+from tests.support.fake_anthropic import PlannedResponse
+
+pytestmark = chat_db
+
+
+async def test_check_my_german_is_a_helper_question_and_the_role_play_goes_on(
+    alice, alice_session, fake_anthropic
+):
+    fake_anthropic.enqueue(
+        PlannedResponse(text="Gern! Was darf es sein?"),
+        PlannedResponse(text="Better: „Ich hätte gern ein Kilo Tomaten.“ The verb was right."),
+        PlannedResponse(text="Zwei Euro, bitte."),
+    )
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(message="Ich will ein Kilo Tomaten.")
+    assert 'data-ask="Explain this line"' in await tab.until(FINISHED)
+    await tab.send(chat="helper", message="Check my German: „Ich will ein Kilo Tomaten.“")
+    await tab.until(FINISHED)
+    await tab.send(message="Was kostet das?")  # the role-play goes on at once
+    await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+    helper_request = fake_anthropic.requests[1].body
+    assert "tools" not in helper_request  # the helper's own call
+    assert "Check my German: „Ich will" in str(helper_request["messages"][-1])
+    main = [content for _, content in await stored(alice_session.pk, "main")]
+    assert main[-2:] == ["Was kostet das?", "Zwei Euro, bitte."]
+    assert (await stored(alice_session.pk, "helper"))[-1][1].startswith("Better:")
+
+
+async def test_offline_the_helper_says_it_cannot_read_the_line(alice, alice_session, offline):
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(chat="helper", message="Explain this line: „Was darf es sein?“")
+    await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+    answer = (await stored(alice_session.pk, "helper"))[-1][1]
+    assert answer.startswith("(Offline mode: without the model I cannot read your line")
+
+
+def test_every_role_play_line_offers_its_question(client, alice, alice_session):
+    from tests.conftest import add_message
+
+    add_message(alice_session, "user", "main", "Ich will Tomaten.")
+    client.force_login(alice)
+    body = client.get(f"/sessions/{alice_session.pk}/").content.decode()
+    assert body.count('data-ask="Check my German"') == 1  # the learner's line
+    assert body.count('data-ask="Explain this line"') == 1  # the character's opener

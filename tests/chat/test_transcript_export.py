@@ -1,0 +1,32 @@
+"""A learner downloads a finished scene as Markdown, with its goals and report."""
+
+from chat.models import SceneReport
+from lib.rls import acting_as_learner, acting_as_staff
+from tests.conftest import add_message, complete, start_session
+
+
+def test_the_transcript_downloads_as_markdown_with_its_report(client, alice, bob, kiosk):
+    session = start_session(alice, kiosk, level="A2")
+    add_message(session, "scenario", "main", "Guten Morgen!")
+    add_message(session, "user", "main", "Eine Zeitung, bitte.")
+    add_message(session, "user", "helper", "What is Zeitung?")
+    complete(session)
+    with acting_as_learner(alice.pk):
+        SceneReport.objects.create(session=session)
+    with acting_as_staff():
+        SceneReport.objects.filter(session=session).update(
+            status="ready",
+            kind="offline",
+            content={"goals": [], "words": [{"german": "die Zeitung", "gloss": "newspaper"}]},
+        )
+    client.force_login(alice)
+    response = client.get(f"/history/{session.pk}/export.md")
+    assert response["Content-Type"].startswith("text/markdown")
+    assert response["Content-Disposition"].startswith('attachment; filename="maraum-kiosk-')
+    text = response.content.decode()
+    assert text.startswith("# Kiosk, with Herr Yilmaz")
+    assert "played at A2" in text and "- [ ] Greet Herr Yilmaz" in text
+    assert "- die Zeitung: newspaper" in text
+    assert "**You:** Eine Zeitung, bitte." in text and "**Herr Yilmaz:** Guten Morgen!" in text
+    client.force_login(bob)
+    assert client.get(f"/history/{session.pk}/export.md").status_code == 404

@@ -1,0 +1,117 @@
+"""The review deck: words kept from a report, a message or a helper answer; due ones reviewed
+one at a time, scheduled by FSRS; exported as CSV and for Anki; a learner's own, behind
+row-level security, gone with the account."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.db import DatabaseError, connection
+
+from accounts.deletion import delete_account
+from learning import deck
+from learning.models import Card
+from lib.rls import acting_as_learner, acting_as_staff
+
+
+def keep(client, **fields):
+    return client.post("/deck/keep/", fields, HTTP_HX_REQUEST="true")
+
+
+def test_a_word_is_kept_once_whatever_its_case(client, alice, marketplace):
+    client.force_login(alice)
+    first = keep(client, german="die Schale", gloss="punnet", scenario=str(marketplace.pk))
+    again = keep(client, german="Die Schale", gloss="punnet")
+    assert "Kept ✓" in first.content.decode() and "In your deck ✓" in again.content.decode()
+    [card] = deck.all_cards(alice.pk)
+    assert (card.german, card.gloss, card.scenario_id) == ("die Schale", "punnet", marketplace.pk)
+
+
+def test_keep_all_from_a_report(client, alice):
+    client.force_login(alice)
+    response = keep(client, german=["der Apfel", "die Tüte"], gloss=["apple", "bag"])
+    assert "Kept 2 new" in response.content.decode()
+    assert [c.german for c in deck.all_cards(alice.pk)] == ["der Apfel", "die Tüte"]
+
+
+@pytest.mark.parametrize("german", ["", "   ", "x" * 301])
+def test_nothing_or_too_much_is_refused_with_the_reason(client, alice, german):
+    client.force_login(alice)
+    response = keep(client, german=german)
+    assert response.status_code == 400 and b"at most 300 characters" in response.content
+    assert deck.all_cards(alice.pk) == []
+
+
+def test_good_answers_space_a_card_further_and_further(alice):
+    card = deck.keep(alice.pk, "das Wechselgeld", "change")
+    due, intervals = card.due, []
+    for _ in range(4):
+        reviewed = deck.review(alice.pk, card.pk, "good", at=due)
+        intervals.append(reviewed.due - due)
+        due = reviewed.due
+    assert intervals == sorted(intervals) and intervals[-1] > timedelta(days=3)
+    again = deck.review(alice.pk, card.pk, "again", at=due)
+    assert again.due - due < timedelta(hours=1)  # forgotten: soon again
+
+
+def test_the_review_page_shows_the_due_card_and_takes_an_answer(client, alice):
+    card = deck.keep(alice.pk, "die Kasse", "till", "Zahlen Sie bitte an der Kasse.")
+    client.force_login(alice)
+    page = client.get("/review/").content.decode()
+    assert "die Kasse" in page and "Show the meaning" in page and "1 card due" in page
+    assert client.post(f"/review/{card.pk}/", {"rating": "good"}).status_code == 302
+    assert "Nothing is due right now" in client.get("/review/").content.decode()
+    assert client.post(f"/review/{card.pk}/", {"rating": "perfect"}).status_code == 400
+
+
+def test_the_picker_says_how_many_words_are_due(client, alice):
+    deck.keep(alice.pk, "der Markt", "market")
+    client.force_login(alice)
+    assert "1 word to review" in client.get("/").content.decode()
+
+
+def test_another_learner_cannot_see_review_or_remove_a_card(client, alice, bob):
+    card = deck.keep(alice.pk, "die Gurke", "cucumber")
+    client.force_login(bob)
+    assert client.post(f"/review/{card.pk}/", {"rating": "easy"}).status_code == 404
+    assert client.post("/deck/remove/", {"card": str(card.pk)}).status_code == 404
+    assert "Gurke" not in client.get("/deck/").content.decode()
+    assert "Gurke" not in client.get("/deck/export.csv").content.decode()
+    with acting_as_learner(bob.pk):
+        assert not Card.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE deck_cards SET german = 'x'", "UPDATE deck_cards SET user_id = user_id"],
+)
+def test_a_review_changes_only_the_schedule(alice, statement):
+    deck.keep(alice.pk, "die Birne", "pear")
+    with pytest.raises(DatabaseError, match="permission denied"), acting_as_learner(alice.pk):
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+
+
+def test_the_deck_exports_as_csv_and_for_anki(client, alice, marketplace):
+    deck.keep(alice.pk, "die Schale", "punnet", "Eine Schale\tErdbeeren, bitte.", marketplace.pk)
+    client.force_login(alice)
+    rows = list(csv.reader(io.StringIO(client.get("/deck/export.csv").content.decode())))
+    assert rows[0][:4] == ["german", "gloss", "example", "scene"]
+    assert rows[1][:4] == ["die Schale", "punnet", "Eine Schale\tErdbeeren, bitte.", "Marketplace"]
+    anki = client.get("/deck/export.txt")
+    assert anki["Content-Disposition"] == 'attachment; filename="maraum-deck-anki.txt"'
+    lines = anki.content.decode().splitlines()
+    assert lines[:2] == ["#separator:tab", "#html:false"]
+    assert lines[-1].split("\t") == [
+        "die Schale",
+        "punnet — Eine Schale Erdbeeren, bitte.",
+        "marketplace",
+    ]
+
+
+def test_deleting_the_account_deletes_the_deck(alice):
+    deck.keep(alice.pk, "der Abschied", "farewell")
+    delete_account(alice)
+    with acting_as_staff():
+        assert not Card.objects.exists()
