@@ -3,6 +3,7 @@ helper answer) and reviews the due ones; FSRS (the `fsrs` package) schedules eac
 
 import csv
 import io
+import unicodedata
 from datetime import UTC, datetime
 
 from django.db import IntegrityError
@@ -40,6 +41,15 @@ def keep(learner_id, german: str, gloss: str = "", example: str = "", scenario_i
             )
     except IntegrityError as error:
         raise AlreadyKept(german) from error
+
+
+def unprintable(text: str) -> bool:
+    """Control characters (but tabs and line breaks), lone surrogates, noncharacters."""
+    return any(
+        (unicodedata.category(c) == "Cc" and c not in "\t\n\r")
+        or unicodedata.category(c) in ("Cs", "Cn")
+        for c in text
+    )
 
 
 def due_cards(learner_id, limit: int = 1) -> list[Card]:
@@ -100,10 +110,14 @@ def as_csv(cards: list[Card]) -> str:
     writer.writerow(["german", "gloss", "example", "scene", "due", "reviews"])
     for card in cards:
         scene = card.scenario.title if card.scenario else ""
-        writer.writerow(
-            [card.german, card.gloss, card.example, scene, card.due.isoformat(), card.reviews]
-        )
+        texts = [_cell(text) for text in (card.german, card.gloss, card.example, scene)]
+        writer.writerow([*texts, card.due.isoformat(), card.reviews])
     return out.getvalue()
+
+
+def _cell(text: str) -> str:
+    """A spreadsheet must not read a card as a formula (OWASP: CSV injection)."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def as_anki(cards: list[Card]) -> str:

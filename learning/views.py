@@ -3,6 +3,7 @@ from uuid import UUID
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from learning import deck
@@ -18,6 +19,9 @@ def keep(request: HttpRequest) -> HttpResponse:
     glosses = request.POST.getlist("gloss") + [""] * len(words)
     if not words or len(words) > 20 or any(not w.strip() or len(w) > 300 for w in words):
         return HttpResponseBadRequest("Choose a word or a line of at most 300 characters.")
+    texts = [*words, *glosses, request.POST.get("example", "")]
+    if any(deck.unprintable(text) for text in texts):
+        return HttpResponseBadRequest("That contains characters that cannot be kept.")
     scenario_id = request.POST.get("scenario") or None
     if scenario_id is not None and not scenario_id.isdigit():
         return HttpResponseBadRequest("Unknown scene.")
@@ -40,7 +44,10 @@ def keep(request: HttpRequest) -> HttpResponse:
         said = "Kept" if kept else "In your deck"
     if request.htmx:
         return render(request, "learning/partials/kept.html", {"said": said})
-    return redirect(request.POST.get("back") or "deck")
+    back = request.POST.get("back", "")
+    if url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        return redirect(back)
+    return redirect("deck")
 
 
 @login_required

@@ -115,3 +115,25 @@ def test_deleting_the_account_deletes_the_deck(alice):
     delete_account(alice)
     with acting_as_staff():
         assert not Card.objects.exists()
+
+
+def test_keeping_goes_back_only_to_this_site(client, alice):
+    client.force_login(alice)
+    away = client.post("/deck/keep/", {"german": "weg", "back": "https://evil.example/"})
+    assert away.url == "/deck/"
+    home = client.post("/deck/keep/", {"german": "hier", "back": "/history/"})
+    assert home.url == "/history/"
+
+
+@pytest.mark.parametrize("german", ["Hallo\x00", "Hallo\x1b[31m", "Hallo\ufffe"])
+def test_unprintable_text_is_refused_not_a_crash(client, alice, german):
+    client.force_login(alice)
+    response = keep(client, german=german)
+    assert response.status_code == 400 and b"cannot be kept" in response.content
+
+
+def test_a_card_never_becomes_a_spreadsheet_formula(client, alice):
+    deck.keep(alice.pk, '=HYPERLINK("https://evil.example","x")', "-1+1")
+    client.force_login(alice)
+    rows = list(csv.reader(io.StringIO(client.get("/deck/export.csv").content.decode())))
+    assert rows[1][:2] == ['\'=HYPERLINK("https://evil.example","x")', "'-1+1"]
