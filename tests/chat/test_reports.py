@@ -225,3 +225,14 @@ def test_a_learner_cannot_read_or_ask_for_anothers_report(alice, bob, kiosk):
     assert client.get(f"/sessions/{session.pk}/report/").status_code == 404
     with pytest.raises(DatabaseError), acting_as_learner(bob.pk):
         SceneReport.objects.create(session_id=session.pk)
+
+
+def test_deleting_the_account_deletes_its_reports(alice, kiosk):
+    from accounts.deletion import delete_account
+
+    session = lifecycle.start_session(alice.pk, kiosk)
+    with acting_as_learner(alice.pk):
+        SceneReport.objects.create(session_id=session.pk)
+    delete_account(alice)
+    with acting_as_staff():
+        assert not SceneReport.objects.exists()
