@@ -7,7 +7,7 @@ import unicodedata
 from datetime import UTC, datetime
 
 from django.db import IntegrityError
-from django.db.models.functions import Now
+from django.db.models.functions import Lower, Now
 from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler
 
@@ -25,6 +25,8 @@ class AlreadyKept(Exception):
 def keep(learner_id, german: str, gloss: str = "", example: str = "", scenario_id=None) -> Card:
     """A new card, due now; AlreadyKept if the deck holds this word (in any case) already."""
     german, gloss, example = german.strip()[:300], gloss.strip()[:300], example.strip()[:1000]
+    if example == german:
+        example = ""  # a whole line kept: it is its own example
     if not german:
         raise ValueError("Nothing to keep.")
     first = FsrsCard()
@@ -90,7 +92,9 @@ def remove(learner_id, card_id) -> bool:
 def all_cards(learner_id) -> list[Card]:
     with acting_as_learner(learner_id, savepoint=False):
         return list(
-            Card.objects.filter(user_id=learner_id).select_related("scenario").order_by("german")
+            Card.objects.filter(user_id=learner_id)
+            .select_related("scenario")
+            .order_by(Lower("german"), "german")
         )
 
 

@@ -39,7 +39,7 @@ def keep(request: HttpRequest) -> HttpResponse:
         except deck.AlreadyKept:
             pass
     if len(words) > 1:
-        said = f"Kept {kept} new"
+        said = f"Kept {kept} new" if kept else "All in your deck already"
     else:
         said = "Kept" if kept else "In your deck"
     if request.htmx:

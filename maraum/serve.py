@@ -14,7 +14,9 @@ exits. SIGINT (Ctrl+C) stops at once, as Daphne does.
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import sys
 
 with contextlib.suppress(ImportError):
     import uvloop
@@ -116,3 +118,10 @@ class MaraumCommandLine(CommandLineInterface):
 
 if __name__ == "__main__":
     MaraumCommandLine.entrypoint()
+    # The reactor has stopped. A request thread still waiting on the stopped event loop (a
+    # page caught mid-request by Ctrl+C) would keep the interpreter from exiting, which joins
+    # pool threads at exit: the server is done, so the process ends here.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -53,3 +53,5 @@ def test_every_role_play_line_offers_its_question(client, alice, alice_session):
     body = client.get(f"/sessions/{alice_session.pk}/").content.decode()
     assert body.count('data-ask="Check my German"') == 1  # the learner's line
     assert body.count('data-ask="Explain this line"') == 1  # the character's opener
+    # The helper chat is English around the German: only selected words may be kept from it.
+    assert body.count("data-needs-selection") == 1 and "Keep selection" in body
