@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import unicodedata
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from chat.replies import in_db
 from chat.turns import accept_turn, log_chat_event, prepare_retry
 from eventlog.events import Event, Level
 from lib.ids import parse_uuid
+from lib.text import is_visible, unprintable
 from scenarios import lifecycle
 
 logger = logging.getLogger(__name__)
@@ -99,24 +99,11 @@ def parse_frame(text_data: str | None) -> Incoming:
             f"this one has {len(content):,}.",
             chat,
         )
-    if any(_unsendable(c) for c in content):
+    if unprintable(content):
         raise UnreadableFrame(UNSENDABLE, chat)
-    if not any(_visible(c) for c in content):  # only zero-width or format characters
+    if not any(is_visible(c) for c in content):  # only zero-width or format characters
         raise UnreadableFrame("Write a message first.", chat)
     return Incoming(chat, "send", content, client_id)
-
-
-def _unsendable(char: str) -> bool:
-    """Control characters (NUL included) but line breaks and tabs, lone surrogates (which no
-    UTF-8 text can hold) and noncharacters."""
-    category = unicodedata.category(char)
-    return (category == "Cc" and char not in "\n\r\t") or category in ("Cs", "Cn")
-
-
-def _visible(char: str) -> bool:
-    # Letters, marks, numbers, punctuation, symbols; not spaces, format characters (zero-width
-    # space, joiners, soft hyphen, direction marks) or the Hangul fillers that render blank.
-    return unicodedata.category(char)[0] in "LMNPS" and char not in "\u115f\u1160\u3164\uffa0"
 
 
 class ChatConsumer(AsyncWebsocketConsumer):

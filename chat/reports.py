@@ -15,12 +15,13 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Now
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from chat import goals, messages
 from chat.models import Message, SceneReport
 from chat.providers import ReplyRequest
 from lib.rls import acting_as_learner, acting_as_staff
+from lib.text import unprintable
 from scenarios.models import Session
 from scenarios.prompts import level_prompt, load_prompt
 
@@ -57,6 +58,24 @@ class ReportContent(BaseModel):
     words: list[Word] = Field(max_length=12)
     tip: str = Field(min_length=1, max_length=600)
     level_estimate: LevelEstimate
+
+    @model_validator(mode="after")
+    def printable(self):
+        # NUL cannot be stored at all, and control characters are nobody's German.
+        if any(unprintable(text) for text in _texts(self.model_dump())):
+            raise ValueError("unprintable characters")
+        return self
+
+
+def _texts(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
 
 
 REPORT_TOOL = {
@@ -98,8 +117,12 @@ def enqueue(session_id) -> None:
 def report_of(learner_id, session_id) -> SceneReport | None:
     """The learner's report on a session; a pending one whose task was lost (a crash) is
     queued again."""
-    with acting_as_learner(learner_id, savepoint=False):
+    with acting_as_learner(learner_id):
         report = SceneReport.objects.filter(session_id=session_id).first()
+        if report is None and Session.objects.of(learner_id).completed().filter(pk=session_id):
+            # Completed before reports existed, or its request was lost: ask for it now.
+            request_report(session_id)
+            return SceneReport.objects.get(session_id=session_id)
     if report is not None and report.status == SceneReport.Status.PENDING:
         with acting_as_staff():
             stale = SceneReport.objects.filter(
@@ -129,7 +152,10 @@ def pending_report(session_id) -> tuple[Session, list[Message], list] | None:
         ).exists():
             return None
         session = Session.objects.select_related("scenario", "user").get(pk=session_id)
-        SceneReport.objects.filter(session_id=session_id).update(attempts=F("attempts") + 1)
+        # Being written from now: the page asks again only once this is stale.
+        SceneReport.objects.filter(session_id=session_id).update(
+            attempts=F("attempts") + 1, requested_at=Now()
+        )
         return session, messages.of_session(session_id), goals.goal_states(session_id)
 
 

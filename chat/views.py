@@ -100,7 +100,9 @@ def transcript(request: HttpRequest, session_id: UUID) -> HttpResponse:
         "helper_messages": shown.in_chat(Message.ChatType.HELPER),
     }
     if request.resolver_match.url_name == "transcript_export":
-        response = render(request, "chat/transcript.md", context, content_type="text/markdown")
+        response = render(
+            request, "chat/transcript.md", context, content_type="text/markdown; charset=utf-8"
+        )
         name = f"maraum-{shown.session.scenario.code}-{shown.session.completed_at:%Y-%m-%d}.md"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response

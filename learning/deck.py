@@ -13,12 +13,22 @@ from fsrs import Rating, Scheduler
 
 from learning.models import Card
 from lib.rls import acting_as_learner
+from lib.text import is_visible
+from lib.throttles import Throttle
 
 RATINGS = {"again": Rating.Again, "hard": Rating.Hard, "good": Rating.Good, "easy": Rating.Easy}
 SCHEDULER = Scheduler()  # FSRS's defaults: 90 % desired retention
 
 
+MAX_CARDS = 2000
+KEEPS = Throttle("deck-keep", "DECK_KEEPS_PER_LEARNER")
+
+
 class AlreadyKept(Exception):
+    pass
+
+
+class DeckFull(Exception):
     pass
 
 
@@ -27,8 +37,11 @@ def keep(learner_id, german: str, gloss: str = "", example: str = "", scenario_i
     german, gloss, example = german.strip()[:300], gloss.strip()[:300], example.strip()[:1000]
     if example == german:
         example = ""  # a whole line kept: it is its own example
-    if not german:
+    if not any(is_visible(c) and unicodedata.category(c)[0] in "LN" for c in german):
         raise ValueError("Nothing to keep.")
+    with acting_as_learner(learner_id, savepoint=False):
+        if Card.objects.filter(user_id=learner_id).count() >= MAX_CARDS:
+            raise DeckFull
     first = FsrsCard()
     try:
         with acting_as_learner(learner_id):
@@ -43,15 +56,6 @@ def keep(learner_id, german: str, gloss: str = "", example: str = "", scenario_i
             )
     except IntegrityError as error:
         raise AlreadyKept(german) from error
-
-
-def unprintable(text: str) -> bool:
-    """Control characters (but tabs and line breaks), lone surrogates, noncharacters."""
-    return any(
-        (unicodedata.category(c) == "Cc" and c not in "\t\n\r")
-        or unicodedata.category(c) in ("Cs", "Cn")
-        for c in text
-    )
 
 
 def due_cards(learner_id, limit: int = 1) -> list[Card]:
@@ -76,9 +80,10 @@ def review(learner_id, card_id, rating: str, at: datetime | None = None) -> Card
         card = Card.objects.select_for_update().filter(user_id=learner_id, pk=card_id).first()
         if card is None:
             return None
-        scheduled, _ = SCHEDULER.review_card(
-            FsrsCard.from_dict(card.fsrs), answer, at or datetime.now(UTC)
-        )
+        when = at or datetime.now(UTC)
+        if card.due > when:
+            return card  # answered already (a double click, a resent form): not due again yet
+        scheduled, _ = SCHEDULER.review_card(FsrsCard.from_dict(card.fsrs), answer, when)
         card.fsrs, card.due, card.reviews = scheduled.to_dict(), scheduled.due, card.reviews + 1
         card.save(update_fields=["fsrs", "due", "reviews"])
         return card
@@ -136,4 +141,7 @@ def as_anki(cards: list[Card]) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.replace("\t", " ").split())
+    """One field of Anki's import, quoted: a card starting with # is no comment or setting,
+    and a quote in it no field boundary."""
+    flat = " ".join(text.replace("\t", " ").split())
+    return '"' + flat.replace('"', '""') + '"'

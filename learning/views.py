@@ -8,6 +8,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from learning import deck
 from lib.ids import parse_uuid
+from lib.rls import acting_as_learner
+from lib.text import unprintable
+from scenarios.models import Scenario
 
 
 @login_required
@@ -20,11 +23,20 @@ def keep(request: HttpRequest) -> HttpResponse:
     if not words or len(words) > 20 or any(not w.strip() or len(w) > 300 for w in words):
         return HttpResponseBadRequest("Choose a word or a line of at most 300 characters.")
     texts = [*words, *glosses, request.POST.get("example", "")]
-    if any(deck.unprintable(text) for text in texts):
+    if any(unprintable(text) for text in texts):
         return HttpResponseBadRequest("That contains characters that cannot be kept.")
     scenario_id = request.POST.get("scenario") or None
-    if scenario_id is not None and not scenario_id.isdigit():
-        return HttpResponseBadRequest("Unknown scene.")
+    if scenario_id is not None:
+        known = scenario_id.isascii() and scenario_id.isdigit() and len(scenario_id) < 10
+        if not (known and Scenario.objects.filter(pk=int(scenario_id)).exists()):
+            return HttpResponseBadRequest("Unknown scene.")
+    with acting_as_learner(request.user.pk):
+        verdict = deck.KEEPS.take(request.user.pk, cost=len(words))
+    if not verdict.allowed:
+        return HttpResponse(
+            f"You are keeping words very quickly: try again in {verdict.wait_label}.",
+            status=429,
+        )
     kept = 0
     for german, gloss in zip(words, glosses, strict=False):
         try:
@@ -38,6 +50,12 @@ def keep(request: HttpRequest) -> HttpResponse:
             kept += 1
         except deck.AlreadyKept:
             pass
+        except ValueError:
+            return HttpResponseBadRequest("Choose a word: letters or numbers, not only spaces.")
+        except deck.DeckFull:
+            return HttpResponseBadRequest(
+                f"Your deck holds {deck.MAX_CARDS} cards, its most: remove some first."
+            )
     if len(words) > 1:
         said = f"Kept {kept} new" if kept else "All in your deck already"
     else:

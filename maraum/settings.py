@@ -246,7 +246,9 @@ OFFLINE_TOKEN_DELAY = env.float("OFFLINE_TOKEN_DELAY", default=0.04)  # seconds 
 # Background tasks (scene reports): django-tasks' database queue; `make run` starts a worker
 # (`manage.py task_worker`), which picks up what a restart left queued.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-REPORT_STALE_AFTER = env.int("REPORT_STALE_AFTER", default=180)  # seconds: ask again
+# Seconds after which a report still being written is asked for again: longer than one task's
+# longest run (three tries of MODEL_TIMEOUT and their backoff).
+REPORT_STALE_AFTER = env.int("REPORT_STALE_AFTER", default=600)
 
 # What every scene shares: prompts/character_rules.md, helper.md and levels/<LEVEL>.md, each
 # overridable, e.g. PROMPT_HELPER_PATH=/etc/maraum/helper.md or PROMPT_LEVELS_A1_PATH=...
@@ -259,6 +261,7 @@ CHAT_MESSAGES_PER_LEARNER = env.str("CHAT_MESSAGES_PER_LEARNER", default="12/min
 # Model calls (character, helper, retries) per learner and day, counted per email so that a
 # deleted and re-created account starts with what was left. Shown when it runs low.
 MODEL_CALLS_PER_DAY = env.int("MODEL_CALLS_PER_DAY", default=200)
+DECK_KEEPS_PER_LEARNER = env.str("DECK_KEEPS_PER_LEARNER", default="300/hour")  # "Keep" clicks
 CHAT_FRAME_INTERVAL = env.float("CHAT_FRAME_INTERVAL", default=0.05)  # ≤ 20 frames/s a reply
 CHAT_SOCKETS_PER_SESSION = env.int("CHAT_SOCKETS_PER_SESSION", default=6)  # open tabs per chat
 CHAT_SOCKETS_PER_LEARNER = env.int("CHAT_SOCKETS_PER_LEARNER", default=12)  # ...per learner

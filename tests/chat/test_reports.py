@@ -236,3 +236,31 @@ def test_deleting_the_account_deletes_its_reports(alice, kiosk):
     delete_account(alice)
     with acting_as_staff():
         assert not SceneReport.objects.exists()
+
+
+async def test_a_report_with_unprintable_text_is_asked_for_again_never_stored(
+    alice, kiosk, fake_anthropic
+):
+    session = await kiosk_session(alice, kiosk)
+    hostile = {**GOOD_REPORT, "tip": "Geheim\u0000danach"}
+    await play_to_the_end(alice, session, fake=fake_anthropic, plans=[report_reply(hostile)])
+    assert await run_queued_tasks() == ["retrying"]
+    assert (await report_on(session.pk)).status == "pending"
+    failed = [e for e in await events("api_call_failed") if (e[2] or {}).get("chat") == "report"]
+    assert [e[2]["reason"] for e in failed] == ["invalid_report"]
+
+
+async def test_a_completed_session_without_a_report_gets_one_asked_for(alice, kiosk, offline):
+    @database_sync_to_async
+    def completed_before_reports():
+        session = lifecycle.start_session(alice.pk, kiosk)
+        with acting_as_staff():
+            from scenarios.models import Session
+
+            Session.objects.filter(pk=session.pk).update(is_completed=True)
+        return session
+
+    session = await completed_before_reports()
+    assert "being written" in await page(alice, f"/sessions/{session.pk}/report/")
+    assert await run_queued_tasks() == ["offline"]
+    assert (await report_on(session.pk)).status == "ready"

@@ -106,9 +106,9 @@ def test_the_deck_exports_as_csv_and_for_anki(client, alice, marketplace):
     lines = anki.content.decode().splitlines()
     assert lines[:2] == ["#separator:tab", "#html:false"]
     assert lines[-1].split("\t") == [
-        "die Schale",
-        "punnet — Eine Schale Erdbeeren, bitte.",
-        "marketplace",
+        '"die Schale"',
+        '"punnet — Eine Schale Erdbeeren, bitte."',
+        '"marketplace"',
     ]
 
 
@@ -139,3 +139,48 @@ def test_a_card_never_becomes_a_spreadsheet_formula(client, alice):
     client.force_login(alice)
     rows = list(csv.reader(io.StringIO(client.get("/deck/export.csv").content.decode())))
     assert rows[1][:2] == ['\'=HYPERLINK("https://evil.example","x")', "'-1+1"]
+
+
+def test_an_answer_sent_twice_counts_once(alice):
+    card = deck.keep(alice.pk, "die Quittung", "receipt")
+    first = deck.review(alice.pk, card.pk, "easy")
+    again = deck.review(alice.pk, card.pk, "easy")  # a double click, a resent form
+    assert (again.reviews, again.due) == (1, first.due)
+
+
+def test_a_card_starting_with_a_hash_or_quote_stays_a_card_in_anki(client, alice):
+    deck.keep(alice.pk, "#separator:comma", "not a setting")
+    deck.keep(alice.pk, '"Hallo', "with a quote")
+    client.force_login(alice)
+    lines = client.get("/deck/export.txt").content.decode().splitlines()
+    assert lines[3:] == [
+        '"""Hallo"\t"with a quote"\t""',
+        '"#separator:comma"\t"not a setting"\t""',
+    ]
+
+
+@pytest.mark.parametrize("scenario", ["99999", "9" * 25, "²", "١"])
+def test_an_unknown_scene_is_refused(client, alice, scenario):
+    client.force_login(alice)
+    response = keep(client, german="Hallo", scenario=scenario)
+    assert response.status_code == 400 and b"Unknown scene" in response.content
+
+
+def test_only_invisible_characters_are_no_word(client, alice):
+    client.force_login(alice)
+    assert keep(client, german="\u200b\u3164").status_code == 400
+
+
+def test_keeping_is_throttled(client, alice, settings):
+    settings.DECK_KEEPS_PER_LEARNER = "3/hour"
+    client.force_login(alice)
+    assert [keep(client, german=f"Wort {n}").status_code for n in range(4)] == [200] * 3 + [429]
+
+
+def test_the_deck_is_bounded(client, alice, monkeypatch):
+    client.force_login(alice)
+    for n in range(3):
+        deck.keep(alice.pk, f"Wort {n}")
+    monkeypatch.setattr(deck, "MAX_CARDS", 3)
+    full = keep(client, german="Noch eins")
+    assert full.status_code == 400 and b"its most" in full.content
