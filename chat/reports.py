@@ -9,12 +9,14 @@ failed (the page says so), never shown broken.
 """
 
 import re
+from datetime import timedelta
 from typing import Literal
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Now
+from django.utils import timezone
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from chat import goals, messages
@@ -115,30 +117,29 @@ def enqueue(session_id) -> None:
 
 
 def report_of(learner_id, session_id) -> SceneReport | None:
-    """The learner's report on a session; a pending one whose task was lost (a crash) is
-    queued again."""
-    with acting_as_learner(learner_id):
+    """The learner's report on a session (None: the session is not a completed one of
+    theirs). A completed session without one gets one asked for; a pending one whose task was
+    lost (a worker killed mid-task) is queued again once it is stale."""
+    with acting_as_learner(learner_id, savepoint=False):
         report = SceneReport.objects.filter(session_id=session_id).first()
-        if report is None and Session.objects.of(learner_id).completed().filter(pk=session_id):
+    if report is None:
+        with acting_as_learner(learner_id):
+            if not Session.objects.of(learner_id).completed().filter(pk=session_id).exists():
+                return None
             # Completed before reports existed, or its request was lost: ask for it now.
             request_report(session_id)
             return SceneReport.objects.get(session_id=session_id)
-    if report is not None and report.status == SceneReport.Status.PENDING:
+    stale_before = timezone.now() - timedelta(seconds=settings.REPORT_STALE_AFTER)
+    if report.status == SceneReport.Status.PENDING and report.requested_at < stale_before:
         with acting_as_staff():
             stale = SceneReport.objects.filter(
                 session_id=session_id,
                 status=SceneReport.Status.PENDING,
-                requested_at__lt=Now() - _seconds(settings.REPORT_STALE_AFTER),
+                requested_at__lt=stale_before,
             ).update(requested_at=Now())
         if stale:
             enqueue(session_id)
     return report
-
-
-def _seconds(seconds: int):
-    from datetime import timedelta
-
-    return timedelta(seconds=seconds)
 
 
 # --- writing it (in the task) ---------------------------------------------------------------

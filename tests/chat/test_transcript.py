@@ -1,6 +1,8 @@
 import pytest
 
 from chat import conversations
+from chat.models import SceneReport
+from lib.rls import acting_as_learner
 from tests.conftest import add_message, complete
 
 
@@ -13,6 +15,8 @@ def test_the_transcript_shows_both_chats_read_only(
         add_message(session, "user", "main", f"Satz {n}")
     add_message(session, "user", "helper", "What is a Kilo?")
     complete(session)
+    with acting_as_learner(alice.pk):
+        SceneReport.objects.create(session=session)  # asked for when the scene completed
     client.force_login(alice)
     with django_assert_num_queries(12):  # ...its goals and its report
         response = client.get(f"/history/{session.pk}/")
