@@ -22,10 +22,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from chat import conversations, frames, replies
+from chat.call_log import log_chat_event
 from chat.models import Message
 from chat.refusals import LoginEnded, TurnRefused
 from chat.replies import in_db
-from chat.turns import accept_turn, log_chat_event, prepare_retry
+from chat.turns import accept_turn, prepare_retry
 from eventlog.events import Event, Level
 from lib.ids import parse_uuid
 from lib.text import is_visible, unprintable

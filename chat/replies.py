@@ -21,10 +21,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from chat import claims, frames
+from chat.call_log import log_chat_event
 from chat.models import Message
 from chat.providers import ModelError, ReplyDone, ReplyRequest, get_provider
 from chat.refusals import ClaimLost, SessionGone
-from chat.turns import log_chat_event, release_failed_reply, store_reply
+from chat.turns import release_failed_reply, store_reply
 from eventlog.events import Event
 
 logger = logging.getLogger(__name__)

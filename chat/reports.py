@@ -9,20 +9,17 @@ failed (the page says so), never shown broken.
 """
 
 import re
-from datetime import timedelta
 from typing import Literal
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Now
-from django.utils import timezone
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from chat import goals, messages
 from chat.models import Message, SceneReport
 from chat.providers import ReplyRequest
-from lib.rls import acting_as_learner, acting_as_staff
+from lib.rls import acting_as_staff
 from lib.text import unprintable
 from scenarios.models import Session
 from scenarios.prompts import level_prompt, load_prompt
@@ -98,48 +95,6 @@ def validated(tool_input: dict | None) -> dict:
         return ReportContent.model_validate(tool_input).model_dump()
     except ValidationError as error:
         raise InvalidReport(f"{error.error_count()} problem(s)") from error
-
-
-# --- asking for a report (in the learner's transaction that completes the session) -----------
-
-
-def request_report(session_id) -> None:
-    """A pending report for the session, and the task that writes it once this commits."""
-    SceneReport.objects.create(session_id=session_id)
-    transaction.on_commit(lambda: enqueue(session_id))
-
-
-def enqueue(session_id) -> None:
-    from chat.tasks import write_report  # the task module imports this one
-
-    with acting_as_staff():
-        write_report.enqueue(str(session_id))
-
-
-def report_of(learner_id, session_id) -> SceneReport | None:
-    """The learner's report on a session (None: the session is not a completed one of
-    theirs). A completed session without one gets one asked for; a pending one whose task was
-    lost (a worker killed mid-task) is queued again once it is stale."""
-    with acting_as_learner(learner_id, savepoint=False):
-        report = SceneReport.objects.filter(session_id=session_id).first()
-    if report is None:
-        with acting_as_learner(learner_id):
-            if not Session.objects.of(learner_id).completed().filter(pk=session_id).exists():
-                return None
-            # Completed before reports existed, or its request was lost: ask for it now.
-            request_report(session_id)
-            return SceneReport.objects.get(session_id=session_id)
-    stale_before = timezone.now() - timedelta(seconds=settings.REPORT_STALE_AFTER)
-    if report.status == SceneReport.Status.PENDING and report.requested_at < stale_before:
-        with acting_as_staff():
-            stale = SceneReport.objects.filter(
-                session_id=session_id,
-                status=SceneReport.Status.PENDING,
-                requested_at__lt=stale_before,
-            ).update(requested_at=Now())
-        if stale:
-            enqueue(session_id)
-    return report
 
 
 # --- writing it (in the task) ---------------------------------------------------------------

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from django.db import DatabaseError
 
-from chat import allowance, claims, goals, messages, prompting, reports
+from chat import allowance, claims, goals, messages, prompting, tasks
+from chat.call_log import log_model_event
 from chat.goals import GoalState
 from chat.models import Message
 from chat.providers import ModelError, ReplyDone, ReplyRequest
@@ -95,7 +96,7 @@ def _take_turn(learner_id, session, chat, content, client_message_id, spent) -> 
             learner_id, session.pk, main_messages=main_count - 1, ended_by="cap"
         )
         if left is not None:
-            reports.request_report(session.pk)
+            tasks.request_report(session.pk)
         return AcceptedTurn(message, created, None, main_count - 1, True, left)
     # A resend whose reply never came (a failure, a restart) is answered now, unless a reply
     # to it is already on its way (the claim is another's) or came meanwhile.
@@ -198,7 +199,7 @@ def store_reply(
                 ended_by="model" if done.ended else "cap",
             )
             if left is not None:
-                reports.request_report(session_id)
+                tasks.request_report(session_id)
         return StoredReply(message, main_count, left is not None, left, reached)
 
 
@@ -216,30 +217,7 @@ def release_failed_reply(
     with acting_as_learner(learner_id):
         claims.release(session_id, chat)
         metadata = {"latency_ms": latency_ms, "streamed_chars": streamed_chars}
-        _log(event, level, learner_id, session_id, chat, error, **metadata)
-
-
-def log_chat_event(
-    learner_id,
-    session_id,
-    chat: str,
-    event: Event,
-    *,
-    failure: ModelError | None = None,
-    level: Level | None = None,
-    **metadata,
-) -> None:
-    """An event of a turn or a reply (a call started, a retry, a failure), as the learner;
-    a model error's reason and status go with it, never any content."""
-    level = level or (Level.WARN if failure else Level.INFO)
-    with acting_as_learner(learner_id):
-        _log(event, level, learner_id, session_id, chat, failure, **metadata)
-
-
-def _log(event, level, learner_id, session_id, chat, failure: ModelError | None, **metadata):
-    if failure is not None:
-        metadata.update(reason=failure.reason, status=failure.status)
-    log_event(event, level=level, user_id=learner_id, session_id=session_id, chat=chat, **metadata)
+        log_model_event(event, level, learner_id, session_id, chat, error, **metadata)
 
 
 def _main_count_after_reply(history: list[Message], chat: str) -> int:

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import levels
 from accounts.models import GermanLevel
-from chat import allowance, conversations, frames, reports
+from chat import allowance, conversations, frames, tasks
 from chat.models import Message
 from chat.providers import is_offline
 from scenarios import lifecycle
@@ -91,7 +91,7 @@ def transcript(request: HttpRequest, session_id: UUID) -> HttpResponse:
     if not shown.session.is_completed:
         return redirect("session", session_id=session_id)
     context = {
-        "report": reports.report_of(request.user.pk, session_id),
+        "report": tasks.report_of(request.user.pk, session_id),
         "session": shown.session,
         "character": frames.character_of(shown.session.scenario),
         "goals": shown.goals,
@@ -114,7 +114,7 @@ def transcript(request: HttpRequest, session_id: UUID) -> HttpResponse:
 def report(request: HttpRequest, session_id: UUID) -> HttpResponse:
     """The report on one of the learner's completed sessions, as the completion panel and the
     transcript show it (a pending one asks again in a few seconds)."""
-    found = reports.report_of(request.user.pk, session_id)
+    found = tasks.report_of(request.user.pk, session_id)
     if found is None:
         raise Http404("No report for this session.")
     return render(request, "chat/partials/report.html", {"report": found})

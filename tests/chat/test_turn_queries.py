@@ -4,8 +4,9 @@ import uuid
 
 import pytest
 
+from chat.call_log import log_chat_event
 from chat.providers import ReplyDone
-from chat.turns import accept_turn, log_chat_event, store_reply
+from chat.turns import accept_turn, store_reply
 from eventlog.events import Event
 from scenarios.lifecycle import find_session
 from scenarios.prompts import load_prompt, prompt_path
