@@ -12,7 +12,7 @@ from django_tasks import task
 from chat import allowance, reports
 from chat.call_log import log_chat_event
 from chat.models import SceneReport
-from chat.providers import ModelError, ReplyDone, get_provider, is_offline
+from chat.providers import ModelError, ReplyDone, close_provider, get_provider, is_offline
 from eventlog.events import Event, Level
 from lib.rls import acting_as_learner, acting_as_staff
 from scenarios.models import Session
@@ -124,10 +124,13 @@ async def _report_call(learner_id, session_id, session, history, states) -> Repl
         )
 
     request = reports.report_request(session, history, states)
-    async for item in get_provider().stream(request, on_retry):
-        if isinstance(item, ReplyDone):
-            return item
-    raise ModelError("stream_ended_early")
+    try:
+        async for item in get_provider().stream(request, on_retry):
+            if isinstance(item, ReplyDone):
+                return item
+        raise ModelError("stream_ended_early")
+    finally:  # this event loop ends with the call
+        await close_provider()
 
 
 def _spend_a_model_call(email: str) -> bool:

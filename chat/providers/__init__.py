@@ -25,6 +25,7 @@ __all__ = [
     "OpenGoal",
     "ReplyDone",
     "ReplyRequest",
+    "close_provider",
     "get_provider",
     "is_offline",
 ]
@@ -41,6 +42,14 @@ def get_provider() -> AnthropicProvider | OfflineProvider:
         _providers.clear()
         _providers[key] = AnthropicProvider()
     return _providers[key]
+
+
+async def close_provider() -> None:
+    """Close this event loop's HTTP client: a loop that ends (a background task's, a test's)
+    would otherwise leave its connections open."""
+    loop_id = id(asyncio.get_running_loop())
+    for key in [key for key in _providers if key[2] == loop_id]:
+        await _providers.pop(key).client.close()
 
 
 def is_offline() -> bool:

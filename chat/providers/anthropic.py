@@ -26,6 +26,9 @@ class AnthropicProvider:
             base_url=settings.ANTHROPIC_BASE_URL,
             max_retries=0,  # retried below, so that each retry is logged and bounded
             timeout=httpx2.Timeout(settings.MODEL_TIMEOUT, connect=5.0),
+            # The SDK's aiohttp backend reads a stream for about two thirds of the CPU of its
+            # default httpx one (bench/chat_latency.py prints both floors).
+            http_client=anthropic.DefaultAioHttpClient(),
         )
 
     async def stream(

@@ -13,6 +13,7 @@ from channels.testing import WebsocketCommunicator
 
 from chat import consumers, replies
 from chat.models import Message
+from chat.providers import close_provider
 from chat.routing import websocket_urlpatterns
 from eventlog.models import Log
 from lib.rls import acting_as_staff
@@ -70,6 +71,7 @@ async def sockets_disconnected_after_each_test():
         if not communicator.future.done():
             with contextlib.suppress(Exception):  # the test has passed or failed already
                 await communicator.disconnect()
+    await close_provider()  # the model client of this test's event loop
 
 
 class Tab:
