@@ -18,10 +18,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chat import conversations, frames, replies
+from chat import conversations, fanout, frames, replies
 from chat.call_log import log_chat_event
 from chat.models import Message
 from chat.refusals import LoginEnded, TurnRefused
@@ -38,9 +37,8 @@ MAX_FRAME_CHARS = 16_000  # a 1,000-character message with htmx's headers fits m
 CHATS = tuple(Message.ChatType.values)
 UNSENDABLE = "Your message contains characters that cannot be sent. Remove them and try again."
 
-# Per process: open sockets, per learner and per session.
+# Per process: open sockets per learner (per session: chat.fanout's tabs).
 _sockets_by_learner: dict[str, set] = defaultdict(set)
-_sockets_by_session: dict[str, set] = defaultdict(set)
 
 
 def learner_group(learner_id) -> str:
@@ -110,6 +108,10 @@ def parse_frame(text_data: str | None) -> Incoming:
 class ChatConsumer(AsyncWebsocketConsumer):
     groups_joined: tuple[str, ...] = ()
     watching: asyncio.Task | None = None
+    joined = False
+    # Frames pushed while the page's snapshot is being read and sent wait here, then follow
+    # it: the snapshot is read after joining, so nothing falls between the two.
+    held: list[str] | None = None
 
     async def connect(self):
         user = self.scope.get("user")
@@ -124,13 +126,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=4403)
             return
         if (
-            len(_sockets_by_session[self.session_id]) >= settings.CHAT_SOCKETS_PER_SESSION
+            len(fanout.tabs_of(self.session_id)) >= settings.CHAT_SOCKETS_PER_SESSION
             or len(_sockets_by_learner[self.learner_id]) >= settings.CHAT_SOCKETS_PER_LEARNER
         ):
             await self.close(code=4429)
             return
-        _sockets_by_session[self.session_id].add(self)
         _sockets_by_learner[self.learner_id].add(self)
+        self.held = []
+        self.joined = True
+        await fanout.join(self.session_id, self)
         self.session = session
         self.character = frames.character_of(session.scenario)
         groups = [replies.group_name(self.session_id), learner_group(self.learner_id)]
@@ -141,8 +145,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.groups_joined = tuple(groups)
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
-        # Read after joining the group: what happens meanwhile arrives after this snapshot,
-        # and the page drops what it already has (message ids, text offsets).
         await self._send_sync()
 
     async def disconnect(self, code):
@@ -150,23 +152,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
         if self.watching:
             self.watching.cancel()
-        if hasattr(self, "learner_id"):
-            _sockets_by_session[self.session_id].discard(self)
+        if self.joined:
+            self.joined = False
+            fanout.leave(self.session_id, self)
             _sockets_by_learner[self.learner_id].discard(self)
-            for registry, key in (
-                (_sockets_by_session, self.session_id),
-                (_sockets_by_learner, self.learner_id),
-            ):
-                if not registry.get(key):
-                    registry.pop(key, None)
+            if not _sockets_by_learner[self.learner_id]:
+                del _sockets_by_learner[self.learner_id]
 
-    async def dispatch(self, message):
-        # Frames are the hot path and touch no database: skip Channels' per-message
-        # close_old_connections(), a thread hop for every frame of every reply.
-        if message["type"] == "chat.frame":
-            await self.send(text_data=message["html"])
+    async def push(self, html: str) -> None:
+        """A frame from chat.fanout (the session's replies and turns, from any tab)."""
+        if self.held is not None:
+            self.held.append(html)
         else:
-            await super().dispatch(message)
+            await self.send(text_data=html)
 
     async def login_ended(self, event):
         """The learner logged out, was deactivated or deleted their account."""
@@ -176,10 +174,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         """The session was abandoned, replaced or expired: its replies stop, its pages close."""
         replies.end_session_replies(self.session_id)
         await self.close(code=4403)
-
-    async def server_restarting(self, event):
-        await self.close(code=SERVER_RESTARTING)
-        await self.disconnect(SERVER_RESTARTING)
 
     async def receive(self, text_data=None, bytes_data=None):
         try:
@@ -292,22 +286,32 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._send_sync()
 
     async def _send_sync(self) -> None:
-        shown = await in_db(conversations.load, self.learner_id, self.session_id)
-        if shown is None:  # abandoned or deleted meanwhile
-            await self.close(code=4403)
-            return
-        live = await self._show(shown)
-        elsewhere = shown.claimed - set(live)
+        """Everything the page shows, read now; frames pushed meanwhile follow it."""
+        if self.held is None:
+            self.held = []
+        try:
+            shown = await in_db(conversations.load, self.learner_id, self.session_id)
+            if shown is None:  # abandoned or deleted meanwhile
+                await self.close(code=4403)
+                return
+            elsewhere = await self._show(shown)
+        finally:
+            while self.held:
+                await self.send(text_data=self.held.pop(0))
+            self.held = None
         if elsewhere and not (self.watching and not self.watching.done()):
             self.watching = asyncio.create_task(self._watch_claims())
 
-    async def _show(self, shown: conversations.Conversation) -> dict:
+    async def _show(self, shown: conversations.Conversation) -> set[str]:
+        """Send the snapshot; the chats whose reply streams in another process."""
         left = None
         if shown.session.is_completed:
             left = (await in_db(lifecycle.weekly_allowance, self.learner_id)).left
-        live = replies.live_in(self.session_id)
+        here = replies.live_in(self.session_id)
+        elsewhere = shown.claimed - set(here)
+        live = {**await fanout.replies_elsewhere(self.session_id, elsewhere), **here}
         await self.send(frames.sync(shown, live, left))
-        return live
+        return elsewhere
 
     async def _watch_claims(self) -> None:
         """A reply in flight in another process: if that process stops renewing its claim
@@ -318,20 +322,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if shown is None:
                 return
             if not (shown.claimed - set(replies.live_in(self.session_id))):
-                await self._show(shown)
+                await self._send_sync()
                 return
 
 
 SERVER_RESTARTING = 4012
 
 
-async def close_all_sockets(timeout: float = 5.0) -> None:
-    """Close every chat socket of this process with 4012 (the pages reconnect). The request
-    goes through the channel layer like the frames, so each socket gets its frames first."""
-    consumers = {consumer for sockets in _sockets_by_session.values() for consumer in sockets}
-    layer = get_channel_layer()
-    for consumer in consumers:
-        await layer.send(consumer.channel_name, {"type": "server.restarting"})
-    async with asyncio.timeout(timeout):
-        while any(_sockets_by_session.values()):
-            await asyncio.sleep(0.05)
+async def close_all_sockets() -> None:
+    """Close every chat socket of this process with 4012 (the pages reconnect, through the
+    load balancer to a process that is not stopping). Frames are sent as they are pushed, so
+    each page has had all of its frames."""
+    for consumer in fanout.all_tabs():
+        await consumer.close(code=SERVER_RESTARTING)
+        await consumer.disconnect(SERVER_RESTARTING)
+    await fanout.close()

@@ -3,8 +3,9 @@
 A reply runs as its own asyncio task: a learner who disconnects mid-reply still gets it stored,
 and sees it on reconnecting. It owns its chat's reply claim (chat.claims) from before the model
 call until it is stored or has failed. Text goes to the session's channel-layer group from one
-sender per reply, so frames stay in order on any layer: the bubble first, then the text as
-deltas with offsets, the first token at once and the rest at most every CHAT_FRAME_INTERVAL.
+sender per reply (through chat.fanout, to every tab in any process), so frames stay in order:
+the bubble first, then the text as deltas with offsets, the first token at once and the rest
+at most every CHAT_FRAME_INTERVAL, or less often while the process is loaded.
 
 On SIGTERM the server calls `drain()`: no new turns, replies in flight get a grace period to
 finish, and the rest end as interrupted (claim released, logged, "Try again" shown).
@@ -17,10 +18,9 @@ import uuid
 from dataclasses import dataclass, field
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chat import claims, frames
+from chat import claims, fanout, frames
 from chat.call_log import log_chat_event
 from chat.models import Message
 from chat.providers import ModelError, ReplyDone, ReplyRequest, get_provider
@@ -85,9 +85,7 @@ def start_reply(
 
 
 async def send_frame(session_id, html: str) -> None:
-    await get_channel_layer().group_send(
-        group_name(session_id), {"type": "chat.frame", "html": html}
-    )
+    await fanout.publish(session_id, html)
 
 
 async def drain(grace: float) -> int:
@@ -202,21 +200,45 @@ async def _fail(reply: LiveReply, learner_id, error: ModelError, started: float)
 
 async def _send_text(reply: LiveReply) -> None:
     """The reply's one sender: its bubble (with any text already there), then what has
-    arrived since, the first token at once and then at most every CHAT_FRAME_INTERVAL."""
+    arrived since, the first token at once and then every frame_interval()."""
     sent = len(reply.text)
+    fanout.keep_text(reply.session_id, reply.chat, reply.reply_id, reply.text)
     await send_frame(reply.session_id, frames.reply_started(reply))
-    while True:
-        await reply.changed.wait()
-        reply.changed.clear()
-        end = len(reply.text)
-        if end > sent:
-            await send_frame(
-                reply.session_id, frames.reply_delta(reply, sent, reply.text[sent:end])
-            )
-            sent = end
-        if reply.finished:
-            return
-        await asyncio.sleep(settings.CHAT_FRAME_INTERVAL)
+    try:
+        while True:
+            await reply.changed.wait()
+            reply.changed.clear()
+            end = len(reply.text)
+            if end > sent:
+                fanout.keep_text(reply.session_id, reply.chat, reply.reply_id, reply.text)
+                await send_frame(
+                    reply.session_id, frames.reply_delta(reply, sent, reply.text[sent:end])
+                )
+                sent = end
+            if reply.finished:
+                return
+            await _pause(frame_interval())
+    finally:
+        fanout.drop_text(reply.session_id, reply.chat)
+
+
+_lateness = 0.0  # how late this process's frame pauses end, smoothed (seconds)
+
+
+def frame_interval() -> float:
+    """The pause between a reply's frames: CHAT_FRAME_INTERVAL (20 a second, as smooth as the
+    eye needs), stretched up to CHAT_FRAME_INTERVAL_MAX while the event loop runs late, so a
+    loaded process sends fewer, larger frames instead of falling further behind."""
+    base = settings.CHAT_FRAME_INTERVAL
+    return min(max(base, base + 4 * _lateness), settings.CHAT_FRAME_INTERVAL_MAX)
+
+
+async def _pause(seconds: float) -> None:
+    global _lateness
+    started = time.monotonic()
+    await asyncio.sleep(seconds)
+    late = max(0.0, time.monotonic() - started - seconds)
+    _lateness += (late - _lateness) * 0.1
 
 
 async def _stream(reply: LiveReply, learner_id, request: ReplyRequest) -> ReplyDone:

@@ -11,7 +11,7 @@ from channels.layers import channel_layers
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from chat import consumers, replies
+from chat import consumers, fanout, replies
 from chat.models import Message
 from chat.providers import close_provider
 from chat.routing import websocket_urlpatterns
@@ -72,6 +72,7 @@ async def sockets_disconnected_after_each_test():
             with contextlib.suppress(Exception):  # the test has passed or failed already
                 await communicator.disconnect()
     await close_provider()  # the model client of this test's event loop
+    await fanout.close()  # ...and its Redis connections
 
 
 class Tab:
@@ -173,7 +174,7 @@ def fresh_chat_state():
         replies._live.clear()
         replies.accepting = True
         consumers._sockets_by_learner.clear()
-        consumers._sockets_by_session.clear()
+        fanout._hubs.clear()
 
     reset()
     yield
