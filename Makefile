@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate lint format stop-db clean-db bench
+
+.PHONY: run run-cluster test install migrate lint format stop-db clean-db bench
 
 # The venv is rebuilt whenever a requirements file changes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -31,6 +32,17 @@ run: install
 	setsid $(BIN)/python manage.py task_worker & worker=$$!; \
 	trap "kill $$worker 2>/dev/null; wait $$worker; $$stop_db" EXIT; \
 	HTTPS=false $(BIN)/python -m maraum.serve -b $(HOST) -p $(PORT) maraum.asgi:application
+
+## run-cluster: as `run`, with two server processes on Redis (REDIS_URL, by default this
+## machine's) behind HAProxy (deploy/haproxy.cfg) on HOST:PORT; needs `apt-get install haproxy`.
+run-cluster: install
+	@stop_db=""; if [ -z "$$DATABASE_URL" ] && [ ! -f .data/postgres/postmaster.pid ]; then \
+	  stop_db="$(BIN)/python -m lib.embedded_db stop"; fi; \
+	$(BIN)/python manage.py migrate --noinput || exit 1; \
+	setsid $(BIN)/python manage.py task_worker & worker=$$!; \
+	trap "kill $$worker 2>/dev/null; wait $$worker; $$stop_db" EXIT; \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} HTTPS=false \
+	  $(BIN)/python -m maraum.cluster --host $(HOST) --port $(PORT)
 
 ## test: the whole suite, on the same database selection as `run`.
 test: install

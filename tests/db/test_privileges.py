@@ -96,6 +96,9 @@ def test_the_runtime_login_cannot_loosen_the_rules(runtime, statement):
         "UPDATE messages SET content = 'x'",
         "DELETE FROM messages",
         "SELECT fill_bucket('login-account:x')",
+        "SELECT drop_log_partitions_before(now())",
+        "SELECT add_log_partition(current_date + 400)",
+        "DROP TABLE logs_default",
     ],
 )
 def test_a_learner_transaction_reaches_no_account_and_no_session(runtime, alice, statement):

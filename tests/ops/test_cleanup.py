@@ -64,12 +64,69 @@ def test_logs_older_than_30_days_go(db):
     add_log(31)
     add_log(29)
     summary = run_command("cleanup", "--logs-only")
-    assert "1 old logs" in summary
+    assert "1 more old logs" in summary
     with acting_as_staff():
         assert Log.objects.filter(event_type="user_logout").count() == 1
     log = last_log("cleanup_job_executed")
     assert log.metadata["deleted_logs"] == 1 and log.metadata["log_cutoff"]
     assert log.metadata["deleted_sessions"] is None  # --logs-only
+
+
+def _month_table(days_old: float) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 'logs_' || to_char((now() - make_interval(secs => %s)) AT TIME ZONE 'UTC',"
+            " 'YYYY_MM')",
+            [days_old * 86400],
+        )
+        return cursor.fetchone()[0]
+
+
+def _table_of_log(event_type: str) -> str:
+    with acting_as_staff(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tableoid::regclass::text FROM logs WHERE event_type = %s", [event_type]
+        )
+        return cursor.fetchone()[0]
+
+
+def _make_month(days_old: float) -> None:
+    with acting_as_staff():
+        run_sql(
+            "SELECT add_log_partition((now() - make_interval(secs => %s))::date)",
+            [days_old * 86400],
+        )
+
+
+def test_a_month_wholly_past_the_cutoff_is_dropped_as_a_table(db):
+    _make_month(100)
+    add_log(100, "api_call_started")  # a month that ended more than 30 days ago
+    add_log(31, "api_call_completed")  # past the cutoff, in a month that has not wholly
+    add_log(1)
+    assert _table_of_log("api_call_started") == _month_table(100)
+    summary = run_command("cleanup", "--logs-only")
+    assert summary.startswith("Deleted 1 month of old logs and 1 more old logs")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [_month_table(100)])
+        assert cursor.fetchone()[0] is None
+    with acting_as_staff():
+        left = Log.objects.exclude(event_type="cleanup_job_executed")
+        assert list(left.values_list("event_type", flat=True)) == ["user_logout"]
+    assert last_log("cleanup_job_executed").metadata["dropped_log_months"] == 1
+
+
+def test_a_log_of_a_month_without_its_table_waits_and_moves_in_when_it_is_made(db):
+    add_log(200, "api_call_started")  # no table for that month: the default one keeps it
+    assert _table_of_log("api_call_started") == "logs_default"
+    _make_month(200)
+    assert _table_of_log("api_call_started") == _month_table(200)
+
+
+def test_cleanup_makes_the_coming_months_ahead(db):
+    run_command("cleanup", "--logs-only")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [_month_table(-85)])  # about three months on
+        assert cursor.fetchone()[0] is not None
 
 
 def test_dry_run_reports_and_changes_nothing(mixed_sessions):
@@ -88,7 +145,10 @@ def test_a_second_run_changes_nothing(mixed_sessions):
     run_command("cleanup")
     after = _session_ids(), log_count("user_logout")
     summary = run_command("cleanup")
-    assert "Deleted 0 expired sessions (0 messages) in 0 batches and 0 old logs" in summary
+    assert (
+        "Deleted 0 expired sessions (0 messages) in 0 batches and 0 months of old logs and 0 more old logs"
+        in summary
+    )
     assert (_session_ids(), log_count("user_logout")) == after
     assert last_log("cleanup_job_executed").metadata["deleted_sessions"] == 0
 

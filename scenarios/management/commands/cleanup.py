@@ -4,7 +4,13 @@ from django.template.defaultfilters import pluralize
 
 from eventlog.events import Event, log_event
 from eventlog.jobs import BatchedCommand, BatchedJob, older_than, positive_int
-from eventlog.retention import LOG_RETENTION, count_old_logs, delete_old_logs_batch
+from eventlog.retention import (
+    LOG_RETENTION,
+    count_old_logs,
+    delete_old_logs_batch,
+    drop_expired_log_months,
+    make_coming_log_months,
+)
 from lib.rls import acting_as_staff
 from lib.throttles import prune_idle_buckets
 from scenarios import lifecycle
@@ -45,7 +51,7 @@ class Command(BatchedCommand):
 
         job = BatchedJob("cleanup")
         sessions, deleted_logs = lifecycle.ExpiredSessions(), 0
-        session_batches = log_batches = 0
+        session_batches = log_batches = dropped_months = 0
         pruned_buckets = None
         phase = "sessions"
         try:
@@ -60,6 +66,7 @@ class Command(BatchedCommand):
                     self.show(f"sessions: {sessions.sessions} deleted")
             phase = "logs"
             if do_logs:
+                dropped_months = drop_expired_log_months(log_cutoff)
                 for deleted in job.repeat(
                     lambda limit: delete_old_logs_batch(log_cutoff, limit),
                     options["log_batch_size"],
@@ -67,6 +74,7 @@ class Command(BatchedCommand):
                     log_batches += 1
                     deleted_logs += deleted
                     self.show(f"logs: {deleted_logs} deleted")
+                make_coming_log_months()
                 pruned_buckets = prune_idle_buckets()
         except DatabaseError as error:
             self.end_progress()
@@ -94,6 +102,7 @@ class Command(BatchedCommand):
             "session_batches": session_batches,
             "session_batch_size": options["batch_size"],
             "deleted_logs": deleted_logs if do_logs else None,
+            "dropped_log_months": dropped_months if do_logs else None,
             "log_batches": log_batches,
             "log_batch_size": options["log_batch_size"],
             "deleted_throttle_buckets": pruned_buckets,
@@ -109,7 +118,8 @@ class Command(BatchedCommand):
             )
         if do_logs:
             parts.append(
-                f"{deleted_logs} old logs in {log_batches} batch{pluralize(log_batches, 'es')}"
+                f"{dropped_months} month{pluralize(dropped_months)} of old logs and "
+                f"{deleted_logs} more old logs in {log_batches} batch{pluralize(log_batches, 'es')}"
                 f" (and {pruned_buckets} idle throttle bucket{pluralize(pruned_buckets)})"
             )
         return f"Deleted {' and '.join(parts)} in {job.duration_ms / 1000:.1f} s."

@@ -1,0 +1,128 @@
+"""Several server processes behind HAProxy, on one Redis: `python -m maraum.cluster`.
+
+The production layout of deploy/haproxy.cfg, on one machine: `make run-cluster` runs it for
+you to try (two processes), and the bench measures it. Each process is `maraum.serve` on a
+loopback port with --proxy-headers (the balancer strips a client's X-Forwarded-For and sets
+its own, so the login throttles see the real address); HAProxy listens on HOST:PORT.
+Ctrl+C or SIGTERM stops them all, the processes gracefully.
+"""
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+HAPROXY_CONFIG = BASE_DIR / "deploy" / "haproxy.cfg"
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {port} after {timeout} s")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def cluster(
+    processes: int = 2,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    env: dict | None = None,
+    app: str = "maraum.asgi:application",
+    log_dir: Path | None = None,
+):
+    """Start `processes` servers and HAProxy in front of them; yields (balancer, servers)."""
+    if processes != 2:  # deploy/haproxy.cfg names two; more need a server line each
+        raise ValueError("deploy/haproxy.cfg has two server lines")
+    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    if not Path(haproxy).exists():
+        raise SystemExit("HAProxy is missing: apt-get install haproxy")
+    env = dict(os.environ, **(env or {}))
+    if not env.get("REDIS_URL"):
+        raise SystemExit("several processes share one Redis: set REDIS_URL")
+    ports = [free_port() for _ in range(processes)]
+    servers: list[subprocess.Popen] = []
+    balancer = None
+
+    def log(name: str):
+        return open(log_dir / f"{name}.log", "w") if log_dir else None
+
+    try:
+        for number, server_port in enumerate(ports, 1):
+            command = [sys.executable, "-m", "maraum.serve", "--proxy-headers"]
+            command += ["-b", "127.0.0.1", "-p", str(server_port), app]
+            output = log(f"app{number}")
+            servers.append(
+                subprocess.Popen(  # noqa: S603 (our own command line)
+                    command,
+                    cwd=BASE_DIR,
+                    env=env,
+                    stdout=output,
+                    stderr=output,
+                    start_new_session=True,  # Ctrl+C reaches them as SIGTERM, from here
+                )
+            )
+        for server, server_port in zip(servers, ports, strict=True):
+            wait_for_port(server_port, server)
+        balancer_env = dict(env, MARAUM_LISTEN=f"{host}:{port}")
+        for number, server_port in enumerate(ports, 1):
+            balancer_env[f"MARAUM_APP{number}"] = f"127.0.0.1:{server_port}"
+        output = log("haproxy")
+        balancer = subprocess.Popen(  # noqa: S603 (our own command line)
+            [haproxy, "-db", "-f", str(HAPROXY_CONFIG)],
+            env=balancer_env,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+        )
+        wait_for_port(port, balancer)
+        yield balancer, servers
+    finally:
+        for process in servers:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in servers:
+            try:
+                process.wait(40)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if balancer and balancer.poll() is None:
+            balancer.terminate()
+            balancer.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    args = parser.parse_args()
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    with cluster(2, args.host, args.port) as (_, servers):
+        print(f"Maraum on http://{args.host}:{args.port}/ (HAProxy, 2 processes); Ctrl+C stops")
+        try:
+            while not stop and all(process.poll() is None for process in servers):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
