@@ -14,8 +14,10 @@ Prints a table and one JSON line; writes bench/results/chat_latency.json.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import re
 import time
 import uuid
@@ -27,20 +29,28 @@ import harness  # bench/harness.py, beside this script
 import psutil
 import websockets
 
-from tests.support.servers import fake_anthropic_process  # after harness: it finds tests/
+from tests.support.servers import fake_anthropic_process, free_port  # after harness: finds tests/
 
 REFUSED = re.compile(r'data-frame="notice">([^<]+)<')
 QUESTION = "Wie sagt man 'Ich hätte gern' auf Englisch?"
 
 
-async def baseline_level(url: str, level: int, ramp: float, hold: float, model: str) -> dict:
-    ttft, gaps, failed, turns = [], [], 0, 0
-    async with anthropic.AsyncAnthropic(base_url=url, api_key="bench", max_retries=0) as client:
+async def baseline_level(
+    url: str, level: int, ramp: float, hold: float, model: str, backend: str = "aiohttp"
+) -> dict:
+    """The floor: the SDK alone, with its aiohttp backend (as Maraum uses it) or its default
+    httpx one. Its CPU per token is this process's CPU over the tokens it read."""
+    ttft, gaps, failed, turns, tokens = [], [], 0, 0, 0
+    http_client = anthropic.DefaultAioHttpClient() if backend == "aiohttp" else None
+    cpu_started = time.process_time()
+    async with anthropic.AsyncAnthropic(
+        base_url=url, api_key="bench", max_retries=0, http_client=http_client
+    ) as client:
         started = time.monotonic()
         window_start, deadline = started + ramp, started + ramp + hold
 
         async def user(index: int) -> None:
-            nonlocal failed, turns
+            nonlocal failed, turns, tokens
             await asyncio.sleep(index * ramp / level)
             while time.monotonic() < deadline:
                 sent, last = time.monotonic(), None
@@ -58,6 +68,7 @@ async def baseline_level(url: str, level: int, ramp: float, hold: float, model: 
                             if not line.startswith("data:") or "text_delta" not in line:
                                 continue
                             json.loads(line[5:])
+                            tokens += 1
                             now = time.monotonic()
                             if sent < window_start:  # turns of the ramp only warm up
                                 pass
@@ -71,7 +82,10 @@ async def baseline_level(url: str, level: int, ramp: float, hold: float, model: 
                     failed += 1
 
         await asyncio.gather(*(user(i) for i in range(level)))
+    cpu = time.process_time() - cpu_started
     return {
+        "backend": backend,
+        "cpu_us_per_token": round(cpu * 1e6 / tokens, 1) if tokens else None,
         "ttft_ms": harness.percentiles(ttft),
         "token_gap_ms": harness.percentiles(gaps),
         "turns": turns,
@@ -87,7 +101,8 @@ def _get(url: str) -> str:
 
 async def maraum_level(
     port: int,
-    server: psutil.Process,
+    servers: list[psutil.Process],
+    balancer: psutil.Process | None,
     learners: list[dict],
     ramp: float,
     hold: float,
@@ -95,14 +110,14 @@ async def maraum_level(
     upstream: psutil.Process,
 ) -> dict:
     level = len(learners)
-    ttft, lateness, failed, turns, window_turns = [], [], 0, 0, 0
+    ttft, lateness, failed, turns, window_turns, window_tokens = [], [], 0, 0, 0, 0
     errors: Counter = Counter()
     started = time.monotonic()
     window_start, deadline = started + ramp, started + ramp + hold
     origin = f"http://127.0.0.1:{port}"
 
     async def learner(index: int, who: dict) -> None:
-        nonlocal failed, turns, window_turns
+        nonlocal failed, turns, window_turns, window_tokens
         await asyncio.sleep(index * ramp / level)
         try:
             async with websockets.connect(
@@ -136,6 +151,8 @@ async def maraum_level(
                             elif sent >= window_start:  # how late this frame's first token is
                                 lateness.append((now - first) * 1000 - tokens * token_ms)
                             tokens += words
+                            if window_start <= now <= deadline:
+                                window_tokens += words
                         if 'data-frame="reply-finished"' in frame:
                             turns += 1
                             window_turns += window_start <= now <= deadline
@@ -151,16 +168,26 @@ async def maraum_level(
 
     tasks = [asyncio.create_task(learner(i, who)) for i, who in enumerate(learners)]
     await asyncio.sleep(max(0.0, window_start - time.monotonic()))
-    queries_before = int(_get(f"{origin}/__bench__/queries"))
+    # With several processes the counter is one process's: queries per turn are not counted.
+    queries_before = int(_get(f"{origin}/__bench__/queries")) if balancer is None else None
     me = psutil.Process()
-    for process in (server, upstream, me):
+    others = [upstream, me] + ([balancer] if balancer else [])
+    for process in servers + others:
         process.cpu_percent(None)
-    rss = [server.memory_info().rss]
+    cpu_before = sum(_cpu_seconds(server) for server in servers)
+    rss = [sum(server.memory_info().rss for server in servers)]
     while time.monotonic() < deadline:
         await asyncio.sleep(1)
-        rss.append(server.memory_info().rss)
-    cpu, upstream_cpu, client_cpu = (p.cpu_percent(None) for p in (server, upstream, me))
-    queries = int(_get(f"{origin}/__bench__/queries")) - queries_before
+        rss.append(sum(server.memory_info().rss for server in servers))
+    server_cpu_seconds = sum(_cpu_seconds(server) for server in servers) - cpu_before
+    cpu = sum(server.cpu_percent(None) for server in servers)
+    upstream_cpu, client_cpu = upstream.cpu_percent(None), me.cpu_percent(None)
+    balancer_cpu = balancer.cpu_percent(None) if balancer else None
+    queries = (
+        int(_get(f"{origin}/__bench__/queries")) - queries_before
+        if queries_before is not None
+        else None
+    )
     await asyncio.gather(*tasks)
     return {
         "ttft_ms": harness.percentiles(ttft),
@@ -169,12 +196,25 @@ async def maraum_level(
         "failed_turns": failed,
         "turns_per_s": round(window_turns / hold, 2),
         "server_cpu_percent": round(cpu, 1),
+        # The server's CPU over the tokens its learners received, in the held window (words
+        # as the page shows them; the fake upstream's tokens are one word each).
+        "cpu_us_per_token": round(server_cpu_seconds * 1e6 / window_tokens, 1)
+        if window_tokens
+        else None,
+        "balancer_cpu_percent": round(balancer_cpu, 1) if balancer_cpu is not None else None,
         "upstream_cpu_percent": round(upstream_cpu, 1),
         "client_cpu_percent": round(client_cpu, 1),
         "server_rss_mb": round(max(rss) / 2**20, 1),
-        "queries_per_turn": round(queries / window_turns, 2) if window_turns else None,
+        "queries_per_turn": round(queries / window_turns, 2)
+        if window_turns and queries is not None
+        else None,
         "errors": dict(errors),
     }
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 def _added(through: dict, base: dict) -> dict:
@@ -202,6 +242,19 @@ def main() -> None:
     parser.add_argument("--ttft", type=float, default=0.8)
     parser.add_argument("--tokens-per-second", type=float, default=60.0)
     parser.add_argument("--tokens", type=int, default=120)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: two processes on Redis (REDIS_URL or this machine's) behind HAProxy",
+    )
+    parser.add_argument(
+        "--httpx-floor-at",
+        type=int,
+        default=200,
+        help="also measure the floor with the SDK's default httpx backend at this level",
+    )
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
     logging.getLogger("httpx2").setLevel(logging.WARNING)
@@ -226,8 +279,7 @@ def main() -> None:
             "DATABASE_POOL": "true",
             "DATABASE_POOL_MAX_SIZE": "20",
         }
-        with harness.bench_daphne(database.runtime_url, env) as (process, port):
-            server = psutil.Process(process.pid)
+        with _servers(args.processes, database.runtime_url, env) as (servers, balancer, port):
             for level in levels:
                 base = asyncio.run(
                     baseline_level(upstream, level, args.ramp, baseline_hold, "claude-haiku-4-5")
@@ -235,7 +287,8 @@ def main() -> None:
                 through = asyncio.run(
                     maraum_level(
                         port,
-                        server,
+                        servers,
+                        balancer,
                         learners[:level],
                         args.ramp,
                         args.hold,
@@ -248,13 +301,45 @@ def main() -> None:
                 # the floor itself is then not measured, and "added" means nothing.
                 base["client_bound"] = (base["token_gap_ms"]["median"] or 0) < token_ms / 4
                 results["levels"][level] = {"baseline": base, "maraum": through}
-                _print_level(level, base, through)
-    path = harness.write_results("chat_latency", results)
+                if level == args.httpx_floor_at and args.processes == 1:
+                    results["levels"][level]["baseline_httpx"] = asyncio.run(
+                        baseline_level(
+                            upstream, level, args.ramp, baseline_hold, "claude-haiku-4-5", "httpx"
+                        )
+                    )
+                _print_level(level, results["levels"][level])
+    name = "chat_latency" if args.processes == 1 else f"chat_latency_{args.processes}p"
+    path = harness.write_results(name, results)
     print(json.dumps(results))
     print(f"written to {path}")
 
 
-def _print_level(level: int, base: dict, through: dict) -> None:
+@contextlib.contextmanager
+def _servers(processes: int, database_url: str, env: dict):
+    """(server processes, balancer process or None, the port learners connect to)."""
+    if processes == 1:
+        with harness.bench_daphne(database_url, env) as (process, port):
+            yield [psutil.Process(process.pid)], None, port
+        return
+    from maraum.cluster import cluster
+
+    env = dict(
+        env,
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        REDIS_URL=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
+        LOG_LEVEL="WARNING",
+        HTTPS="false",
+    )
+    port = free_port()
+    with cluster(processes, port=port, env=env, app="bench.asgi:application") as running:
+        balancer, servers = running
+        yield [psutil.Process(s.pid) for s in servers], psutil.Process(balancer.pid), port
+
+
+def _print_level(level: int, figures: dict) -> None:
+    base, through = figures["baseline"], figures["maraum"]
+
     def fmt(p: dict) -> str:
         return f"median {p['median']} / p95 {p['p95']} / p99 {p['p99']} ms"
 
@@ -282,6 +367,18 @@ def _print_level(level: int, base: dict, through: dict) -> None:
         f"  same cores: fake upstream CPU {through['upstream_cpu_percent']}%,"
         f" load-generating client CPU {through['client_cpu_percent']}%"
     )
+    floors = [figures[key] for key in ("baseline", "baseline_httpx") if key in figures]
+    print(
+        f"  CPU per streamed token: maraum {through['cpu_us_per_token']} µs;"
+        + "".join(f" SDK floor ({f['backend']}) {f['cpu_us_per_token']} µs;" for f in floors)
+        + (
+            f" ratio {through['cpu_us_per_token'] / base['cpu_us_per_token']:.2f}×"
+            if through["cpu_us_per_token"] and base["cpu_us_per_token"]
+            else ""
+        )
+    )
+    if through["balancer_cpu_percent"] is not None:
+        print(f"  balancer (HAProxy) CPU {through['balancer_cpu_percent']}%")
     if through["errors"]:
         print(f"  failures: {through['errors']}")
 

@@ -145,10 +145,8 @@ def test_a_second_run_changes_nothing(mixed_sessions):
     run_command("cleanup")
     after = _session_ids(), log_count("user_logout")
     summary = run_command("cleanup")
-    assert (
-        "Deleted 0 expired sessions (0 messages) in 0 batches and 0 months of old logs and 0 more old logs"
-        in summary
-    )
+    assert "Deleted 0 expired sessions (0 messages) in 0 batches" in summary
+    assert "and 0 months of old logs and 0 more old logs" in summary
     assert (_session_ids(), log_count("user_logout")) == after
     assert last_log("cleanup_job_executed").metadata["deleted_sessions"] == 0
 
