@@ -19,9 +19,11 @@ import json
 import logging
 import os
 import re
+import tempfile
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 from urllib.request import urlopen
 
 import anthropic
@@ -332,7 +334,10 @@ def _servers(processes: int, database_url: str, env: dict):
         HTTPS="false",
     )
     port = free_port()
-    with cluster(processes, port=port, env=env, app="bench.asgi:application") as running:
+    logs = Path(tempfile.mkdtemp(prefix="maraum-bench-"))  # the processes' access logs
+    with cluster(
+        processes, port=port, env=env, app="bench.asgi:application", log_dir=logs
+    ) as running:
         balancer, servers = running
         yield [psutil.Process(s.pid) for s in servers], psutil.Process(balancer.pid), port
 
