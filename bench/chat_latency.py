@@ -110,6 +110,7 @@ async def maraum_level(
     hold: float,
     token_ms: float,
     upstream: psutil.Process,
+    profile: Path | None = None,
 ) -> dict:
     level = len(learners)
     ttft, lateness, failed, turns, window_turns, window_tokens = [], [], 0, 0, 0, 0
@@ -178,9 +179,15 @@ async def maraum_level(
         process.cpu_percent(None)
     cpu_before = sum(_cpu_seconds(server) for server in servers)
     rss = [sum(server.memory_info().rss for server in servers)]
-    while time.monotonic() < deadline:
-        await asyncio.sleep(1)
-        rss.append(sum(server.memory_info().rss for server in servers))
+    spying = (
+        harness.py_spy([s.pid for s in servers], deadline - time.monotonic() - 1, profile)
+        if profile
+        else contextlib.nullcontext()
+    )
+    with spying:
+        while time.monotonic() < deadline:
+            await asyncio.sleep(1)
+            rss.append(sum(server.memory_info().rss for server in servers))
     server_cpu_seconds = sum(_cpu_seconds(server) for server in servers) - cpu_before
     cpu = sum(server.cpu_percent(None) for server in servers)
     upstream_cpu, client_cpu = upstream.cpu_percent(None), me.cpu_percent(None)
@@ -191,6 +198,9 @@ async def maraum_level(
         else None
     )
     await asyncio.gather(*tasks)
+    where = (
+        harness.where_time_goes([Path(f"{profile}.{s.pid}") for s in servers]) if profile else None
+    )
     return {
         "ttft_ms": harness.percentiles(ttft),
         "token_lateness_ms": harness.percentiles(lateness),
@@ -211,6 +221,7 @@ async def maraum_level(
         if window_turns and queries is not None
         else None,
         "errors": dict(errors),
+        "where_time_goes": where,
     }
 
 
@@ -257,6 +268,17 @@ def main() -> None:
         default=200,
         help="also measure the floor with the SDK's default httpx backend at this level",
     )
+    parser.add_argument(
+        "--server",
+        choices=("daphne", "uvicorn"),
+        default="daphne",
+        help="the ASGI server of the one-process runs (uvicorn: to compare, not for production)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the servers with py-spy in each held window and print where the time goes",
+    )
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
     logging.getLogger("httpx2").setLevel(logging.WARNING)
@@ -281,7 +303,11 @@ def main() -> None:
             "DATABASE_POOL": "true",
             "DATABASE_POOL_MAX_SIZE": "20",
         }
-        with _servers(args.processes, database.runtime_url, env) as (servers, balancer, port):
+        with _servers(args.processes, database.runtime_url, env, args.server) as (
+            servers,
+            balancer,
+            port,
+        ):
             for level in levels:
                 base = asyncio.run(
                     baseline_level(upstream, level, args.ramp, baseline_hold, "claude-haiku-4-5")
@@ -296,6 +322,9 @@ def main() -> None:
                         args.hold,
                         token_ms,
                         psutil.Process(fake.pid),
+                        Path(tempfile.gettempdir()) / f"maraum-profile-{args.processes}p-{level}"
+                        if args.profile
+                        else None,
                     )
                 )
                 through["added_ttft_ms"] = _added(through["ttft_ms"], base["ttft_ms"])
@@ -311,16 +340,18 @@ def main() -> None:
                     )
                 _print_level(level, results["levels"][level])
     name = "chat_latency" if args.processes == 1 else f"chat_latency_{args.processes}p"
+    name += "_uvicorn" if args.server == "uvicorn" else ""
     path = harness.write_results(name, results)
     print(json.dumps(results))
     print(f"written to {path}")
 
 
 @contextlib.contextmanager
-def _servers(processes: int, database_url: str, env: dict):
+def _servers(processes: int, database_url: str, env: dict, server: str = "daphne"):
     """(server processes, balancer process or None, the port learners connect to)."""
     if processes == 1:
-        with harness.bench_daphne(database_url, env) as (process, port):
+        serve = harness.bench_uvicorn if server == "uvicorn" else harness.bench_daphne
+        with serve(database_url, env) as (process, port):
             yield [psutil.Process(process.pid)], None, port
         return
     from maraum.cluster import cluster
@@ -384,6 +415,15 @@ def _print_level(level: int, figures: dict) -> None:
     )
     if through["balancer_cpu_percent"] is not None:
         print(f"  balancer (HAProxy) CPU {through['balancer_cpu_percent']}%")
+    if through["where_time_goes"]:
+        where = through["where_time_goes"]
+        print(f"  where the servers' Python time goes ({where['samples']} samples):")
+        print(
+            "    by library: " + ", ".join(f"{k} {v}%" for k, v in where["by_package_self"].items())
+        )
+        print("    ours, with what they call:")
+        for name, share in where["ours_inclusive"].items():
+            print(f"      {share:5.1f}%  {name}")
     if through["errors"]:
         print(f"  failures: {through['errors']}")
 

@@ -20,7 +20,7 @@ import psycopg
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))  # the project's packages, for a script run from bench/
 
-from tests.support.servers import daphne  # noqa: E402
+from tests.support.servers import daphne, free_port, wait_for_port  # noqa: E402
 
 RESULTS_DIR = BASE_DIR / "bench" / "results"
 
@@ -153,3 +153,136 @@ def bench_daphne(database_url: str, extra_env: dict, **options):
         **options,
     ) as running:
         yield running
+
+
+@contextlib.contextmanager
+def py_spy(pids: list[int], seconds: float, path: Path):
+    """Samples the Python thread holding the GIL (CPU spent in Python, not waiting) of each
+    process for `seconds`, into collapsed stacks at `path` (one file per process: .<pid>)."""
+    spy = Path(sys.executable).with_name("py-spy")
+    records = [
+        subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--gil",
+                "--nonblocking",
+                "-r",
+                "200",
+                "-d",
+                str(int(seconds)),
+                "-f",
+                "raw",
+                "-p",
+                str(pid),
+                "-o",
+                f"{path}.{pid}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid in pids
+    ]
+    try:
+        yield
+    finally:
+        for record in records:
+            record.wait(timeout=seconds + 30)
+
+
+def where_time_goes(paths: list[Path], top: int = 12) -> dict:
+    """From collapsed stacks: the share of samples by library (the innermost frame's package)
+    and by our own function (inclusive: it or anything it calls)."""
+    by_package, by_function, total = {}, {}, 0
+    for path in paths:
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            frames, count = stack.split(";"), int(count)
+            total += count
+            package = _package(frames[-1])
+            by_package[package] = by_package.get(package, 0) + count
+            ours = {_function(f) for f in frames if _is_ours(f)}
+            for function in ours:
+                by_function[function] = by_function.get(function, 0) + count
+
+    def shares(counts: dict) -> dict:
+        ranked = sorted(counts.items(), key=lambda item: -item[1])[:top]
+        return {name: round(100 * n / total, 1) for name, n in ranked}
+
+    return {
+        "samples": total,
+        "by_package_self": shares(by_package),
+        "ours_inclusive": shares(by_function),
+    }
+
+
+_OURS = ("chat/", "lib/", "accounts/", "scenarios/", "eventlog/", "maraum/")
+
+
+def _where(frame: str) -> str:  # py-spy's "function (path:line)", path relative to sys.path
+    return frame.rpartition(" (")[2].rstrip(")")
+
+
+def _is_ours(frame: str) -> bool:
+    return _where(frame).startswith(_OURS)
+
+
+def _function(frame: str) -> str:
+    return f"{frame.rpartition(' (')[0]} ({_where(frame).split(':')[0]})"
+
+
+def _package(frame: str) -> str:
+    return _where(frame).split("/", 1)[0].split(":")[0].removesuffix(".py")
+
+
+@contextlib.contextmanager
+def bench_uvicorn(database_url: str, extra_env: dict):
+    """The same app under uvicorn (uvloop, httptools, websockets), to compare servers; it has
+    no graceful drain or request-body limit of Maraum's own (maraum/serve.py is Daphne's)."""
+    port = free_port()
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        LOG_LEVEL="WARNING",
+        HTTPS="false",
+        **extra_env,
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--ws",
+            "websockets",
+            "--lifespan",
+            "off",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process)
+        yield process, port
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -64,8 +64,12 @@ def add_reply(session_id, chat: str, text: str) -> Message:
 
 
 def of_session(session_id) -> list[Message]:
-    """Both chats' messages, oldest first."""
-    return list(Message.objects.filter(session_id=session_id).order_by("sent_at", "id"))
+    """Both chats' messages, oldest first (read on every turn: plain SQL, no query to build)."""
+    return list(
+        Message.objects.raw(
+            "SELECT * FROM messages WHERE session_id = %s ORDER BY sent_at, id", [session_id]
+        )
+    )
 
 
 def last_from_learner(session_id, chat: str):
