@@ -20,7 +20,7 @@ import psycopg
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))  # the project's packages, for a script run from bench/
 
-from tests.support.servers import daphne, free_port, wait_for_port  # noqa: E402
+from tests.support.servers import daphne, free_port, stop, wait_for_port  # noqa: E402
 
 RESULTS_DIR = BASE_DIR / "bench" / "results"
 
@@ -281,8 +281,4 @@ def bench_uvicorn(database_url: str, extra_env: dict):
         wait_for_port(port, process)
         yield process, port
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
