@@ -16,6 +16,7 @@ import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import partial
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -25,7 +26,7 @@ from chat.call_log import log_chat_event
 from chat.models import Message
 from chat.refusals import LoginEnded, TurnRefused
 from chat.replies import in_db
-from chat.turns import accept_turn, prepare_retry
+from chat.turns import AcceptedTurn, accept_turn, prepare_retry
 from eventlog.events import Event, Level
 from lib.ids import parse_uuid
 from lib.text import is_visible, unprintable
@@ -252,11 +253,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if turn.completed:
             await replies.send_frame(self.session_id, frames.turn_completed(turn, self.character))
             return
-        if turn.created:
-            main_now = turn.main_count - 1 if chat == Message.ChatType.MAIN else None
-            frame = frames.learner_message(turn.message, self.character, main_now)
-            await replies.send_frame(self.session_id, frame + frames.budget(turn.calls_left))
+        learner_frame = partial(self._learner_frame, turn) if turn.created else None
         if turn.request:
+            # The model is asked first; the learner's bubble is drawn while it answers.
             replies.start_reply(
                 self.learner_id,
                 self.session_id,
@@ -265,9 +264,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 turn.main_count,
                 self.character,
                 turn.message.client_message_id,
+                first_frame=learner_frame,
             )
+        elif learner_frame:
+            await replies.send_frame(self.session_id, learner_frame())
         elif not turn.created:  # a resend: this tab may have missed what the others saw
             await self._send_sync()
+
+    def _learner_frame(self, turn: AcceptedTurn) -> str:
+        main_now = turn.main_count - 1 if turn.message.chat_type == Message.ChatType.MAIN else None
+        shown = frames.learner_message(turn.message, self.character, main_now)
+        return shown + frames.budget(turn.calls_left)
 
     async def _retry(self, chat: str) -> None:
         try:

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from channels.db import database_sync_to_async
@@ -75,11 +76,13 @@ def start_reply(
     main_count: int,
     character: str,
     answers: uuid.UUID | None = None,
+    first_frame: Callable[[], str] | None = None,
 ) -> LiveReply:
-    """Stream the reply the caller holds the claim for."""
+    """Stream the reply the caller holds the claim for. `first_frame` (the learner's message,
+    say) is drawn and sent once the model request is on its way, before the reply's bubble."""
     reply = LiveReply(str(session_id), chat, character, answers)
     _live[(reply.session_id, chat)] = reply
-    reply.task = asyncio.create_task(_run(reply, learner_id, request, main_count))
+    reply.task = asyncio.create_task(_run(reply, learner_id, request, main_count, first_frame))
     _keep_claims_alive()
     return reply
 
@@ -116,9 +119,16 @@ def _end(reply: LiveReply, because: str) -> None:
         reply.task.cancel()
 
 
-async def _run(reply: LiveReply, learner_id, request: ReplyRequest, main_count: int) -> None:
+async def _run(
+    reply: LiveReply,
+    learner_id,
+    request: ReplyRequest,
+    main_count: int,
+    first_frame: Callable[[], str] | None = None,
+) -> None:
     started = time.monotonic()
-    sending = asyncio.create_task(_send_text(reply))
+    # Started first, it runs as soon as _stream has sent the request.
+    sending = asyncio.create_task(_send_text(reply, first_frame))
     call_logged = asyncio.create_task(
         in_db(log_chat_event, learner_id, reply.session_id, reply.chat, Event.API_CALL_STARTED)
     )
@@ -198,9 +208,11 @@ async def _fail(reply: LiveReply, learner_id, error: ModelError, started: float)
         await send_frame(reply.session_id, frames.reply_failed(reply, error))
 
 
-async def _send_text(reply: LiveReply) -> None:
-    """The reply's one sender: its bubble (with any text already there), then what has
-    arrived since, the first token at once and then every frame_interval()."""
+async def _send_text(reply: LiveReply, first_frame: Callable[[], str] | None = None) -> None:
+    """The reply's one sender: `first_frame`, the bubble (with any text already there), then
+    what has arrived since, the first token at once and then every frame_interval()."""
+    if first_frame:
+        await send_frame(reply.session_id, first_frame())
     sent = len(reply.text)
     fanout.keep_text(reply.session_id, reply.chat, reply.reply_id, reply.text)
     await send_frame(reply.session_id, frames.reply_started(reply))

@@ -231,3 +231,35 @@ async def test_a_resend_while_its_reply_streams_shows_the_stream(
     await tab.close()
     assert fake_anthropic.request_count == 1
     assert [c for _, c in await stored(alice_session.pk, "main")].count("Hallo!") == 1
+
+
+async def test_the_model_is_asked_before_the_learners_bubble_is_drawn(
+    alice, alice_session, fake_anthropic, monkeypatch
+):
+    """Drawing the bubble does not delay the first token; it still reaches the tab first."""
+    from chat import frames, replies
+
+    happened = []
+    provider, draw = replies.get_provider, frames.learner_message
+
+    class Recording:
+        def stream(self, request, on_retry):
+            happened.append("model asked")
+            return provider().stream(request, on_retry)
+
+    def drawn(*args, **kwargs):
+        happened.append("bubble drawn")
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(replies, "get_provider", Recording)
+    monkeypatch.setattr(frames, "learner_message", drawn)
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.receive()
+    await tab.send(message="Ich hätte gern Tomaten.")
+    await tab.until(FINISHED)
+    await tab.close()
+
+    assert happened == ["model asked", "bubble drawn"]
+    shown = "".join(tab.frames)
+    assert shown.index("Ich hätte gern Tomaten.") < shown.index(STREAMING)
