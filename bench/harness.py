@@ -70,7 +70,11 @@ def scratch_database():
         yield database
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            try:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except psycopg.errors.InsufficientPrivilege:
+                # FORCE may not end the server's own autovacuum worker; a plain DROP does.
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 def setup_django(database: ScratchDatabase) -> None:
@@ -83,7 +87,7 @@ def setup_django(database: ScratchDatabase) -> None:
     django.setup()
 
 
-def create_learners(count: int, completed_sessions: int = 0) -> list[dict]:
+def create_learners(count: int, completed_sessions: int = 0, prefix: str = "bench") -> list[dict]:
     """Learners, each logged in (a session cookie) with an active session and its openings.
     Runs in this process against the scratch database (setup_django first)."""
     from accounts.models import User
@@ -96,7 +100,7 @@ def create_learners(count: int, completed_sessions: int = 0) -> list[dict]:
     scenario = Scenario.objects.get(code="marketplace")
     learners = []
     for index in range(count):
-        user = User.objects.create_user(f"bench{index}@example.com", None)
+        user = User.objects.create_user(f"{prefix}{index}@example.com", None)
         with acting_as_staff():
             for _ in range(completed_sessions):
                 done = Session.objects.create(user_id=user.pk, scenario=scenario)

@@ -5,7 +5,7 @@ from django.utils.html import format_html
 
 from chat.models import Message
 from lib.ids import parse_uuid
-from lib.staff_admin import StaffModelAdmin
+from lib.staff_admin import CappedCountPaginator, StaffModelAdmin
 from scenarios.models import Session
 
 
@@ -50,6 +50,7 @@ class SessionAdmin(StaffModelAdmin):
     search_help_text = "A learner's email (or part of it), or a session id or learner id."
     ordering = ("-started_at",)
     show_full_result_count = False
+    paginator = CappedCountPaginator
     readonly_fields = (
         *summary,
         "completed_at",

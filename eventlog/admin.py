@@ -6,7 +6,7 @@ from django.utils.html import format_html
 
 from eventlog.models import Log
 from lib.ids import parse_uuid
-from lib.staff_admin import ReadOnlyStaffModelAdmin
+from lib.staff_admin import CappedCountPaginator, ReadOnlyStaffModelAdmin
 
 
 @admin.register(Log)
@@ -19,6 +19,7 @@ class LogAdmin(ReadOnlyStaffModelAdmin):
     search_help_text = "An exact learner id or session id (also found in metadata)."
     ordering = ("-created_at",)
     show_full_result_count = False
+    paginator = CappedCountPaginator
     fields = ("created_at", "level", "event_type", "user_id", "session_id", "pretty_metadata")
     readonly_fields = fields
 
