@@ -5,7 +5,7 @@ from django.utils.html import format_html
 
 from chat.models import Message
 from lib.ids import parse_uuid
-from lib.staff_admin import CappedCountPaginator, StaffModelAdmin
+from lib.staff_admin import LargeListAdmin
 from scenarios.models import Session
 
 
@@ -38,7 +38,7 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Session)
-class SessionAdmin(StaffModelAdmin):
+class SessionAdmin(LargeListAdmin):
     """Sessions with their transcripts. Registered here, beside the messages, because the
     scenarios app below knows nothing of messages."""
 
@@ -49,8 +49,6 @@ class SessionAdmin(StaffModelAdmin):
     search_fields = ("user__email",)
     search_help_text = "A learner's email (or part of it), or a session id or learner id."
     ordering = ("-started_at",)
-    show_full_result_count = False
-    paginator = CappedCountPaginator
     readonly_fields = (
         *summary,
         "completed_at",

@@ -6,11 +6,11 @@ from django.utils.html import format_html
 
 from eventlog.models import Log
 from lib.ids import parse_uuid
-from lib.staff_admin import CappedCountPaginator, ReadOnlyStaffModelAdmin
+from lib.staff_admin import LargeListAdmin, ReadOnlyStaffModelAdmin
 
 
 @admin.register(Log)
-class LogAdmin(ReadOnlyStaffModelAdmin):
+class LogAdmin(LargeListAdmin, ReadOnlyStaffModelAdmin):
     """Operational events, read-only: the app and the database write them, cleanup ends them."""
 
     list_display = ("created_at", "level", "event_type", "user_id", "session_id", "summary")
@@ -18,8 +18,6 @@ class LogAdmin(ReadOnlyStaffModelAdmin):
     search_fields = ("=user_id", "=session_id")
     search_help_text = "An exact learner id or session id (also found in metadata)."
     ordering = ("-created_at",)
-    show_full_result_count = False
-    paginator = CappedCountPaginator
     fields = ("created_at", "level", "event_type", "user_id", "session_id", "pretty_metadata")
     readonly_fields = fields
 

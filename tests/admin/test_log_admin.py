@@ -92,3 +92,6 @@ def test_a_long_list_is_counted_only_up_to_its_cap(staff_client, alice, monkeypa
     response = staff_client.get(CHANGELIST, {"level__exact": "error"})  # under the cap
     assert "0 logs" in response.content.decode()
     assert "more than" not in response.content.decode()
+    response = staff_client.get(CHANGELIST, {"q": str(alice.pk)})  # a search: counted exactly
+    assert response.context["cl"].result_count == 5
+    assert "5 logs" in response.content.decode()
