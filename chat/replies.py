@@ -45,6 +45,7 @@ class LiveReply:
     finished: bool = False
     ended_because: str = ""  # why it was cancelled: "server_shutdown" or "session_ended"
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    opened: asyncio.Event = field(default_factory=asyncio.Event)  # its first frame is out
     task: asyncio.Task | None = None
 
 
@@ -158,18 +159,18 @@ async def _run(
         )
         await send_frame(reply.session_id, frames.reply_finished(reply, stored, reply.character))
     except asyncio.CancelledError:  # the server is shutting down, or the session is gone
-        await _stop(sending, call_logged)
+        await _stop(reply, sending, call_logged)
         reason = reply.ended_because or "server_shutdown"
         await _fail(reply, learner_id, ModelError(reason), started)
     except SessionGone:
-        await _stop(sending, call_logged)
+        await _stop(reply, sending, call_logged)
         await _fail(reply, learner_id, ModelError("session_ended"), started)
     except ClaimLost:  # another process took over: its reply is the one that counts
         logger.warning("reply %s for session %s lost its claim", reply.reply_id, reply.session_id)
-        await _stop(sending, call_logged)
+        await _stop(reply, sending, call_logged)
         await send_frame(reply.session_id, frames.slot(reply.chat, frames.Slot("waiting")))
     except ModelError as error:
-        await _stop(sending, call_logged)
+        await _stop(reply, sending, call_logged)
         await _fail(reply, learner_id, error, started)
     except Exception as error:  # never leave the page waiting
         # The type only: a database error's text can quote the failing row, i.e. the message.
@@ -179,17 +180,23 @@ async def _run(
             reply.session_id,
             type(error).__name__,
         )
-        await _stop(sending, call_logged)
+        await _stop(reply, sending, call_logged)
         await _fail(reply, learner_id, ModelError("internal_error"), started)
     finally:
         _live.pop((reply.session_id, reply.chat), None)
 
 
-async def _stop(*tasks: asyncio.Task) -> None:
-    for task in tasks:
+async def _stop(reply: LiveReply, sending: asyncio.Task, *others: asyncio.Task) -> None:
+    """Stop the reply's sender and the rest; the sender's first frame (the learner's message)
+    goes out first, so a reply that fails at once still leaves the message shown."""
+    if not sending.done():
+        opened = asyncio.ensure_future(reply.opened.wait())
+        await asyncio.wait([opened, sending], return_when=asyncio.FIRST_COMPLETED)
+        opened.cancel()
+    for task in (sending, *others):
         if not task.done():
             task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(sending, *others, return_exceptions=True)
 
 
 async def _fail(reply: LiveReply, learner_id, error: ModelError, started: float) -> None:
@@ -213,6 +220,7 @@ async def _send_text(reply: LiveReply, first_frame: Callable[[], str] | None = N
     what has arrived since, the first token at once and then every frame_interval()."""
     if first_frame:
         await send_frame(reply.session_id, first_frame())
+    reply.opened.set()
     sent = len(reply.text)
     fanout.keep_text(reply.session_id, reply.chat, reply.reply_id, reply.text)
     await send_frame(reply.session_id, frames.reply_started(reply))

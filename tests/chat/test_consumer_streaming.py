@@ -263,3 +263,26 @@ async def test_the_model_is_asked_before_the_learners_bubble_is_drawn(
     assert happened == ["model asked", "bubble drawn"]
     shown = "".join(tab.frames)
     assert shown.index("Ich hätte gern Tomaten.") < shown.index(STREAMING)
+
+
+async def test_a_reply_failing_at_once_still_shows_the_learners_message(
+    alice, alice_session, fake_anthropic, monkeypatch
+):
+    from chat import replies
+    from chat.providers import ModelError
+
+    class FailingAtOnce:
+        async def stream(self, request, on_retry):
+            raise ModelError("api_error")
+            yield  # an async generator that fails before its first await
+
+    monkeypatch.setattr(replies, "get_provider", FailingAtOnce)
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.receive()
+    await tab.send(message="Ich hätte gern Tomaten.")
+    await tab.until('data-slot="retry"')
+    await tab.close()
+
+    shown = "".join(tab.frames)
+    assert shown.index("Ich hätte gern Tomaten.") < shown.index('data-slot="retry"')
