@@ -23,11 +23,14 @@ LEARNER_PAGES = {"learner home (past scenes)": "/"}
 STAFF_PAGES = {
     "admin: logs": "/admin/eventlog/log/",
     "admin: logs of one learner": "/admin/eventlog/log/?q={learner}",
+    "admin: logs of a deleted session": "/admin/eventlog/log/?q={deleted_session}",
     "admin: logs, errors only": "/admin/eventlog/log/?level__exact=error",
     "admin: sessions": "/admin/scenarios/session/",
     "admin: sessions of one learner": "/admin/scenarios/session/?q={email}",
 }
 TARGET_SESSIONS, TARGET_LOGS = 1_000_000, 100_000_000
+# One in 20 log rows is about a session deleted since, 20 rows per such session (the fill below).
+DELETED_SESSION = "c4ca4238-a0b9-2382-0dcc-509a6f75849b"  # md5('1')::uuid
 
 
 def main() -> None:
@@ -54,7 +57,11 @@ def main() -> None:
             for name, path in LEARNER_PAGES.items():
                 figures["ms"][name] = _page(learner["cookie"], path, args.repeat)
             for name, path in STAFF_PAGES.items():
-                url = path.format(learner=learner["user_id"], email=learner["email"])
+                url = path.format(
+                    learner=learner["user_id"],
+                    email=learner["email"],
+                    deleted_session=DELETED_SESSION,
+                )
                 figures["ms"][name] = _page(staff["cookie"], url, args.repeat)
             figures["ms"]["cleanup (a day's backlog)"] = _cleanup()
             results["steps"].append(figures)
@@ -145,15 +152,18 @@ def _grow(sessions: int, logs: int) -> None:
             users, sessions_ = (list(column) for column in zip(*staff.fetchall(), strict=True))
         cursor.execute("ALTER TABLE logs NO FORCE ROW LEVEL SECURITY")
         cursor.execute(
-            "INSERT INTO logs (id, level, event_type, user_id, session_id, metadata, created_at)"
+            "INSERT INTO logs (id, level, event_type, user_id, session_id, former_session_id,"
+            "  metadata, created_at)"
             " SELECT gen_random_uuid(), CASE WHEN n %% 100 = 0 THEN 'error' ELSE 'info' END,"
-            "  'api_call_completed', s.user_id, s.session_id,"
+            "  'api_call_completed', s.user_id,"
+            "  CASE WHEN n %% 20 <> 0 THEN s.session_id END,"
+            "  CASE WHEN n %% 20 = 0 THEN md5((n / 400)::text)::uuid END,"
             "  jsonb_build_object('latency_ms', n %% 5000, 'chat', 'main'),"
             "  now() - (n %% 2592000) * interval '1 second'"
-            " FROM generate_series(1, %s) n"
+            " FROM generate_series(%s + 1, %s) n"
             " JOIN unnest(%s::uuid[], %s::uuid[]) WITH ORDINALITY s(user_id, session_id, k)"
             "  ON s.k = 1 + n %% %s",
-            [max(0, logs - have_logs), users, sessions_, len(users)],
+            [have_logs, logs, users, sessions_, len(users)],
         )
         cursor.execute("ALTER TABLE logs FORCE ROW LEVEL SECURITY")
         cursor.execute("ANALYZE")

@@ -13,12 +13,12 @@ from lib.staff_admin import LargeListAdmin, ReadOnlyStaffModelAdmin
 class LogAdmin(LargeListAdmin, ReadOnlyStaffModelAdmin):
     """Operational events, read-only: the app and the database write them, cleanup ends them."""
 
-    list_display = ("created_at", "level", "event_type", "user_id", "session_id", "summary")
+    list_display = ("created_at", "level", "event_type", "user_id", "session", "summary")
     list_filter = ("level", "event_type", "created_at")
     search_fields = ("=user_id", "=session_id")
-    search_help_text = "An exact learner id or session id (also found in metadata)."
+    search_help_text = "An exact learner id or session id (a deleted session's too)."
     ordering = ("-created_at",)
-    fields = ("created_at", "level", "event_type", "user_id", "session_id", "pretty_metadata")
+    fields = ("created_at", "level", "event_type", "user_id", "session", "pretty_metadata")
     readonly_fields = fields
 
     def get_search_results(self, request, queryset, search_term):
@@ -28,14 +28,17 @@ class LogAdmin(LargeListAdmin, ReadOnlyStaffModelAdmin):
         if wanted is None:
             return queryset.none(), False
         return (
-            queryset.filter(
-                Q(user_id=wanted)
-                | Q(session_id=wanted)
-                # A deleted session's id moves into metadata (write_log(), seed #24).
-                | Q(metadata__contains={"session_id": str(wanted)})
-            ),
+            queryset.filter(Q(user_id=wanted) | Q(session_id=wanted) | Q(former_session_id=wanted)),
             False,
         )
+
+    @admin.display(description="session id")
+    def session(self, obj: Log) -> str:
+        if obj.session_id:
+            return str(obj.session_id)
+        if obj.former_session_id:
+            return f"{obj.former_session_id} (deleted)"
+        return "-"
 
     @admin.display(description="metadata")
     def summary(self, obj: Log) -> str:

@@ -57,7 +57,7 @@ def log_event(
     """Record an event through `write_log()`, the database's one door into `logs`.
 
     Works in any row-level security context (learner, staff or none); an event about a session
-    that has just been deleted keeps its id in `metadata`. Only the events named in `Event`
+    that has just been deleted keeps its id in `former_session_id`. Only the events named in `Event`
     are written (ValueError for any other).
     """
     event, level = Event(event), Level(level)

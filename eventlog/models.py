@@ -21,6 +21,9 @@ class Log(models.Model):
     # so the event log knows no model of the apps that write to it.
     user_id = models.UUIDField(null=True, blank=True)
     session_id = models.UUIDField(null=True, blank=True)
+    # The id of a session deleted since (or before) the event: write_log() and a trigger keep it
+    # when the foreign key clears session_id (seed #24, #40), so staff still find the event.
+    former_session_id = models.UUIDField(null=True, blank=True)
     metadata = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(db_default=Now())
 
@@ -50,6 +53,13 @@ class Log(models.Model):
                 models.F("created_at").desc(),
                 name="idx_logs_user",
                 condition=models.Q(user_id__isnull=False),
+            ),
+            # The admin's search by a deleted session's id.
+            models.Index(
+                "former_session_id",
+                models.F("created_at").desc(),
+                name="idx_logs_former_session",
+                condition=models.Q(former_session_id__isnull=False),
             ),
             GinIndex(fields=["metadata"], name="idx_logs_metadata"),  # seed #23
         ]

@@ -1,8 +1,11 @@
+from uuid import UUID
+
 import pytest
 
 from eventlog.events import Event, log_event
 from eventlog.models import Log
 from lib.rls import acting_as_learner, acting_as_staff
+from tests.conftest import start_session
 
 
 def test_log_event_writes_ids_and_metadata_from_a_learner_context(alice):
@@ -18,12 +21,26 @@ def test_log_event_writes_ids_and_metadata_from_a_learner_context(alice):
     )
 
 
-def test_an_event_about_a_deleted_session_keeps_its_id_in_metadata(alice):
-    gone = "00000000-0000-0000-0000-000000000001"
-    log_event(Event.SCENARIO_ABANDONED, user_id=alice.pk, session_id=gone)
+def test_an_event_about_a_deleted_session_keeps_its_id(alice):
+    gone = UUID("00000000-0000-0000-0000-000000000001")
+    log_event(Event.SCENARIO_ABANDONED, user_id=alice.pk, session_id=gone, reason="button")
     with acting_as_staff():
         log = Log.objects.get()
-    assert log.session_id is None and log.metadata == {"session_id": gone}
+    assert (log.session_id, log.former_session_id, log.metadata) == (
+        None,
+        gone,
+        {"reason": "button"},
+    )
+
+
+def test_deleting_a_session_keeps_its_id_on_the_events_written_before(alice, marketplace):
+    session = start_session(alice, marketplace)
+    session_id = session.pk
+    log_event(Event.SCENARIO_STARTED, user_id=alice.pk, session_id=session_id)
+    with acting_as_staff():
+        session.delete()
+        log = Log.objects.get()
+    assert (log.session_id, log.former_session_id) == (None, session_id)
 
 
 def test_only_named_events_are_written(alice):

@@ -77,7 +77,7 @@ def test_a_second_start_asks_before_replacing(alice, marketplace, party):
         assert list(Session.objects.filter(user_id=alice.pk)) == [second]
         assert not Message.objects.filter(session_id=first.pk).exists()
         abandoned = Log.objects.get(event_type="scenario_abandoned", user_id=alice.pk)
-    assert abandoned.metadata["session_id"] == str(first.pk) or abandoned.session_id is None
+    assert (abandoned.session_id, abandoned.former_session_id) == (None, first.pk)
 
 
 def test_abandon_deletes_only_an_active_session(alice, marketplace):
