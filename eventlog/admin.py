@@ -1,7 +1,6 @@
 import json
 
 from django.contrib import admin
-from django.db.models import Q
 from django.utils.html import format_html
 
 from eventlog.models import Log
@@ -27,10 +26,14 @@ class LogAdmin(LargeListAdmin, ReadOnlyStaffModelAdmin):
         wanted = parse_uuid(search_term)
         if wanted is None:
             return queryset.none(), False
-        return (
-            queryset.filter(Q(user_id=wanted) | Q(session_id=wanted) | Q(former_session_id=wanted)),
-            False,
-        )
+        # An id is a learner's, a session's or a deleted session's: filtered on the one column
+        # it fills, PostgreSQL reads that column's index in date order. (An OR of the three
+        # led it to walk the whole date index instead, slower as the table grows.)
+        for column in ("user_id", "session_id", "former_session_id"):
+            found = queryset.filter(**{column: wanted})
+            if found.exists():
+                return found, False
+        return queryset.none(), False
 
     @admin.display(description="session id")
     def session(self, obj: Log) -> str:
