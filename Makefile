@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+PROCESSES ?= 2
 
 
 .PHONY: run run-cluster test install migrate lint format stop-db clean-db bench
@@ -33,8 +34,8 @@ run: install
 	trap "kill $$worker 2>/dev/null; wait $$worker; $$stop_db" EXIT; \
 	HTTPS=false $(BIN)/python -m maraum.serve -b $(HOST) -p $(PORT) maraum.asgi:application
 
-## run-cluster: as `run`, with two server processes on Redis (REDIS_URL, by default this
-## machine's) behind HAProxy (deploy/haproxy.cfg) on HOST:PORT; needs `apt-get install haproxy`.
+## run-cluster: as `run`, with PROCESSES server processes (2 by default) on Redis (REDIS_URL, by
+## default this machine's) behind HAProxy (deploy/haproxy.cfg) on HOST:PORT; needs `apt-get install haproxy`.
 run-cluster: install
 	@stop_db=""; if [ -z "$$DATABASE_URL" ] && [ ! -f .data/postgres/postmaster.pid ]; then \
 	  stop_db="$(BIN)/python -m lib.embedded_db stop"; fi; \
@@ -42,7 +43,7 @@ run-cluster: install
 	setsid $(BIN)/python manage.py task_worker & worker=$$!; \
 	trap "kill $$worker 2>/dev/null; wait $$worker; $$stop_db" EXIT; \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} HTTPS=false \
-	  $(BIN)/python -m maraum.cluster --host $(HOST) --port $(PORT)
+	  $(BIN)/python -m maraum.cluster --host $(HOST) --port $(PORT) --processes $(PROCESSES)
 
 ## test: the whole suite, on the same database selection as `run`.
 test: install

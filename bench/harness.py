@@ -69,12 +69,23 @@ def scratch_database():
         )
         yield database
     finally:
+        _close_django_connections()  # a bench that ran Django in this process (setup_django)
         with psycopg.connect(admin, autocommit=True) as conn:
             try:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             except psycopg.errors.InsufficientPrivilege:
                 # FORCE may not end the server's own autovacuum worker; a plain DROP does.
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def _close_django_connections() -> None:
+    """The owner may not end the runtime login's sessions (FORCE needs pg_signal_backend)."""
+    from django.conf import settings
+
+    if settings.configured:
+        from django.db import connections
+
+        connections.close_all()
 
 
 def setup_django(database: ScratchDatabase) -> None:

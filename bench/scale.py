@@ -66,11 +66,11 @@ def main() -> None:
             figures["ms"]["cleanup (a day's backlog)"] = _cleanup()
             results["steps"].append(figures)
             _print_step(figures)
-    if len(steps) >= 2:
-        results["projected"] = _project(results["steps"][-2], results["steps"][-1])
-        _print_projection(results["projected"])
-    path = harness.write_results("scale", results)
-    print(f"written to {path}")
+        if len(steps) >= 2:
+            results["projected"] = _project(results["steps"][-2], results["steps"][-1])
+            _print_projection(results["projected"])
+        path = harness.write_results("scale", results)
+        print(f"written to {path}")
 
 
 def _people() -> tuple[dict, dict]:

@@ -1,9 +1,10 @@
 """Several server processes behind HAProxy, on one Redis: `python -m maraum.cluster`.
 
 The production layout of deploy/haproxy.cfg, on one machine: `make run-cluster` runs it for
-you to try (two processes), and the bench measures it. Each process is `maraum.serve` on a
-loopback port with --proxy-headers (the balancer strips a client's X-Forwarded-For and sets
-its own, so the login throttles see the real address); HAProxy listens on HOST:PORT.
+you to try (two processes; PROCESSES=n for more), and the bench measures it. Each process is
+`maraum.serve` on a loopback port with --proxy-headers (the balancer strips a client's
+X-Forwarded-For and sets its own, so the login throttles see the real address); HAProxy
+listens on HOST:PORT.
 Ctrl+C or SIGTERM stops them all, the processes gracefully.
 """
 
@@ -15,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -49,8 +51,6 @@ def cluster(
     log_dir: Path | None = None,
 ):
     """Start `processes` servers and HAProxy in front of them; yields (balancer, servers)."""
-    if processes != 2:  # deploy/haproxy.cfg names two; more need a server line each
-        raise ValueError("deploy/haproxy.cfg has two server lines")
     haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
     if not Path(haproxy).exists():
         raise SystemExit("HAProxy is missing: apt-get install haproxy")
@@ -59,7 +59,7 @@ def cluster(
         raise SystemExit("several processes share one Redis: set REDIS_URL")
     ports = [free_port() for _ in range(processes)]
     servers: list[subprocess.Popen] = []
-    balancer = None
+    balancer = config = None
 
     def log(name: str):
         return open(log_dir / f"{name}.log", "w") if log_dir else None
@@ -85,8 +85,11 @@ def cluster(
         for number, server_port in enumerate(ports, 1):
             balancer_env[f"MARAUM_APP{number}"] = f"127.0.0.1:{server_port}"
         output = log("haproxy")
+        config = tempfile.NamedTemporaryFile("w", prefix="haproxy-", suffix=".cfg")
+        config.write(balancer_config(processes))
+        config.flush()
         balancer = subprocess.Popen(  # noqa: S603 (our own command line)
-            [haproxy, "-db", "-f", str(HAPROXY_CONFIG)],
+            [haproxy, "-db", "-f", config.name],
             env=balancer_env,
             stdout=output,
             stderr=output,
@@ -106,17 +109,35 @@ def cluster(
         if balancer and balancer.poll() is None:
             balancer.terminate()
             balancer.wait(10)
+        if config:
+            config.close()
+
+
+def balancer_config(processes: int) -> str:
+    """deploy/haproxy.cfg with a `server` line per process, MARAUM_APP1 … MARAUM_APPn (the
+    file names two, as the model a deployment copies)."""
+    if processes < 1:
+        raise ValueError("at least one process")
+    lines = HAPROXY_CONFIG.read_text().splitlines()
+    at = [i for i, line in enumerate(lines) if line.lstrip().startswith("server app")]
+    indent = lines[at[0]][: len(lines[at[0]]) - len(lines[at[0]].lstrip())]
+    servers = [f'{indent}server app{n} "${{MARAUM_APP{n}}}"' for n in range(1, processes + 1)]
+    return "\n".join(lines[: at[0]] + servers + lines[at[-1] + 1 :]) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--processes", type=int, default=int(os.environ.get("PROCESSES", "2")))
     args = parser.parse_args()
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
-    with cluster(2, args.host, args.port) as (_, servers):
-        print(f"Maraum on http://{args.host}:{args.port}/ (HAProxy, 2 processes); Ctrl+C stops")
+    with cluster(args.processes, args.host, args.port) as (_, servers):
+        print(
+            f"Maraum on http://{args.host}:{args.port}/ (HAProxy, {args.processes} processes);"
+            " Ctrl+C stops"
+        )
         try:
             while not stop and all(process.poll() is None for process in servers):
                 time.sleep(0.5)
