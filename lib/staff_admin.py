@@ -64,7 +64,8 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        counted = self.object_list[: self.cap + 1].count()  # COUNT over a LIMITed subquery
+        # COUNT over a LIMITed subquery, unordered: any cap + 1 rows tell, not the newest.
+        counted = self.object_list.order_by()[: self.cap + 1].count()
         self.capped = counted > self.cap
         return min(counted, self.cap)
 
