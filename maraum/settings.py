@@ -50,6 +50,7 @@ if env.bool("BEHIND_TLS_PROXY", default=False):
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
+    "accounts",  # before auth: its createsuperuser (as the staff role) replaces auth's
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -60,7 +61,6 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks",
     "django_tasks_db",
-    "accounts",
     "scenarios",
     "learning",
     "chat",

@@ -1,10 +1,20 @@
-"""manage.py create_staff_user: non-interactive, from flags or environment, idempotent."""
+"""manage.py create_staff_user: non-interactive, from flags or environment, idempotent; and
+Django's createsuperuser, as the app's runtime login."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError
 
 from accounts.models import User
+from lib.rls import acting_as_staff
+from tests.conftest import database_url
 from tests.ops.helpers import run_command
+
+BASE_DIR = Path(__file__).resolve().parents[2]
 
 STRONG = "a-Long-pass-phrase-77"
 
@@ -50,3 +60,33 @@ def test_no_email_is_an_error(db, monkeypatch):
     monkeypatch.delenv("MARAUM_STAFF_EMAIL", raising=False)
     with pytest.raises(CommandError, match="MARAUM_STAFF_EMAIL"):
         run_command("create_staff_user")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_django_createsuperuser_works_as_the_app_runs_it():
+    """As the runtime login, which may not read django_migrations nor accounts but through the
+    staff role: Django's own command failed with a traceback."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "createsuperuser",
+            "--noinput",
+            "--email",
+            "boss@example.com",
+        ],
+        cwd=BASE_DIR,
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "DATABASE_OWNER_URL": database_url(owner=True),
+            "DJANGO_SUPERUSER_PASSWORD": STRONG,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    with acting_as_staff():
+        user = User.objects.get(email="boss@example.com")
+    assert user.is_superuser and user.is_staff and user.has_usable_password()
