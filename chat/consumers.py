@@ -24,7 +24,7 @@ from django.conf import settings
 from chat import conversations, fanout, frames, replies
 from chat.call_log import log_chat_event
 from chat.models import Message
-from chat.refusals import LoginEnded, TurnRefused
+from chat.refusals import LoginEnded, ReplyInFlight, TurnRefused
 from chat.replies import in_db
 from chat.turns import AcceptedTurn, accept_turn, prepare_retry
 from eventlog.events import Event, Level
@@ -225,9 +225,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._send_sync()  # a resend of the message being answered: show the stream
             return
         if live and incoming.action == "send":
-            await self.send(
-                frames.notice(chat, "Wait for the reply before sending the next message.")
-            )
+            await self.send(frames.notice(chat, str(ReplyInFlight()), until_reply=True))
             return
         if incoming.action == "retry":
             await self._retry(chat)
@@ -248,7 +246,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 self.login_key,
             )
         except TurnRefused as refusal:
-            await self.send(frames.notice(chat, str(refusal)))
+            waiting = isinstance(refusal, ReplyInFlight)
+            await self.send(frames.notice(chat, str(refusal), until_reply=waiting))
             return
         if turn.completed:
             await replies.send_frame(self.session_id, frames.turn_completed(turn, self.character))

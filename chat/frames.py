@@ -146,8 +146,9 @@ def budget_warning() -> int:
     return max(5, settings.MODEL_CALLS_PER_DAY // 10)
 
 
-def notice(chat: str, text: str) -> str:
-    return _render("notice.html", chat=chat, text=text)
+def notice(chat: str, text: str, *, until_reply: bool = False) -> str:
+    """A note under the chat's box; `until_reply`: the page drops it once it can send again."""
+    return _render("notice.html", chat=chat, text=text, until_reply=until_reply)
 
 
 PANE_TEXTS = {

@@ -27,6 +27,23 @@
     if (box) box.textContent = text;
   }
 
+  // "Wait for the reply" holds only while the chat is busy: it goes when sending is possible.
+  function showWait(chat) {
+    var box = document.getElementById(chat + "-error"), note = document.createElement("span");
+    note.dataset.untilReply = "";
+    note.textContent = "Wait for the reply before sending the next message.";
+    if (box) box.replaceChildren(note);
+  }
+  function clearWaits() {
+    document.querySelectorAll("form.compose").forEach(function (form) {
+      var send = form.querySelector("button[type=submit]");
+      var box = document.getElementById(chatOf(form) + "-error");
+      if (send && !send.disabled && box && box.querySelector("[data-until-reply]")) {
+        box.textContent = "";
+      }
+    });
+  }
+
   function setConnection(name, text, link) {
     page.dataset.connection = name;
     var label = connection.querySelector(".connection-text");
@@ -105,11 +122,14 @@
       return;
     }
     if (state() === "closed") {
-      showError(chat, "This page cannot send any more: " + connection.textContent.trim());
+      // The connection's note, with its link ("Log in again", "Back to scenes").
+      var note = connection.querySelector(".connection-text").cloneNode(true);
+      showError(chat, "This page cannot send any more: ");
+      document.getElementById(chat + "-error").append(...note.childNodes);
       return;
     }
     if (send.disabled) {
-      showError(chat, "Wait for the reply before sending the next message.");
+      showWait(chat);
       return;
     }
     form.requestSubmit(send);
@@ -211,6 +231,7 @@
       document.querySelectorAll(".messages").forEach(function (scroller) {
         follow(scroller, wereAtBottom.get(scroller) !== false);
       });
+      clearWaits();
       // The server echoes the stored message with its id: only then is the box cleared.
       document.querySelectorAll("form.compose").forEach(function (form) {
         var field = idField(form);

@@ -126,6 +126,8 @@ def test_the_phone_layout_keeps_the_text_box_on_screen(daphne_server, browser):
         expect(page.locator("#main-messages .msg-scenario")).to_have_count(turn + 2)
     box = page.locator("#main-input").bounding_box()
     assert box and box["y"] + box["height"] <= phone["height"]
+    # The chat scrolls inside its pane; the page itself has nothing below it.
+    assert page.evaluate("document.documentElement.scrollHeight") <= phone["height"]
     header = page.locator(".chat-header").bounding_box()
     assert header and header["height"] <= 0.25 * phone["height"]
 
@@ -153,6 +155,7 @@ def test_logging_out_elsewhere_says_so_and_sends_nothing(daphne_server, browser)
     expect(page.get_by_role("link", name="Log in again")).to_be_visible()
     _send(page, "main", "Hallo?")
     expect(page.locator("#main-error")).to_contain_text("cannot send")
+    expect(page.locator("#main-error").get_by_role("link", name="Log in again")).to_be_visible()
     expect(page.locator("#main-input")).to_have_value("Hallo?")
 
 
@@ -176,3 +179,6 @@ def test_a_long_message_is_never_cut_and_a_busy_chat_says_why_it_waits(
     _send(page, "main", "Noch etwas?")
     expect(page.locator("#main-error")).to_contain_text("Wait for the reply")
     expect(box).to_have_value("Noch etwas?")
+    # Once the reply is in, the chat can send again, and the note has gone.
+    expect(page.locator("#main-send")).to_be_enabled(timeout=30_000)
+    expect(page.locator("#main-error")).to_have_text("")
