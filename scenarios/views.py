@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import levels
 from accounts.models import GermanLevel
@@ -30,8 +30,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def abandon(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    """GET asks first (the messages go for good); POST ends and deletes the active session."""
+    if request.method == "GET":
+        active = lifecycle.active_session(request.user.pk)
+        if active is None or active.pk != session_id:
+            raise Http404("No active session with this id")
+        return render(request, "scenarios/confirm_abandon.html", {"active": active})
     if not lifecycle.abandon_session(request.user.pk, session_id):
         raise Http404("No active session with this id")
     messages.info(request, "That conversation has been ended and deleted.")

@@ -13,3 +13,17 @@ def test_abandoning_deletes_the_session_and_logs_it(client, alice, party):
         assert not Session.objects.filter(pk=session.pk).exists()
     assert "scenario_abandoned" in events_for(alice)
     assert client.post(f"/sessions/{session.pk}/abandon/").status_code == 404
+
+
+def test_the_learner_is_asked_before_anything_is_deleted(client, alice, bob, party):
+    session = lifecycle.start_session(alice.pk, party)
+    client.force_login(alice)
+    page = client.get(f"/sessions/{session.pk}/abandon/")
+    assert page.status_code == 200
+    assert "Its messages are deleted for good" in page.content.decode()
+    with acting_as_staff():
+        assert Session.objects.filter(pk=session.pk).exists()
+    assert f'href="/sessions/{session.pk}/abandon/"' in client.get("/").content.decode()
+
+    client.force_login(bob)  # another learner's session is not found
+    assert client.get(f"/sessions/{session.pk}/abandon/").status_code == 404
