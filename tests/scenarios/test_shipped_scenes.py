@@ -34,6 +34,13 @@ def test_every_shipped_scene_has_what_it_needs_to_play(db, code):
         assert not goal.reached_by("Hello")  # English small talk reaches nothing
 
 
+def test_an_arrival_at_the_party_is_not_a_goodbye(db):
+    """ "Danke für die Einladung" greets the host as much as it takes leave."""
+    goodbye = Scenario.objects.get(code="party").goals.get(text__icontains="goodbye")
+    assert not goodbye.reached_by("Hallo! Ich heiße Sam. Danke für die Einladung!")
+    assert goodbye.reached_by("Danke für die Einladung, tschüss!")
+
+
 def test_a_pattern_that_backtracks_badly_gives_up_instead_of_stalling_a_reply():
     slow, text = r"(\w+\s?)*$", "abcde " * 800 + "!"  # matches, after seconds of backtracking
     assert not pattern_matches(slow, text)  # given up after PATTERN_TIME_LIMIT
