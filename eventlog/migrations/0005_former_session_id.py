@@ -47,6 +47,7 @@ BEGIN
   NEW.former_session_id := OLD.session_id;
   RETURN NEW;
 END $$;
+REVOKE EXECUTE ON FUNCTION keep_former_session_id() FROM PUBLIC;  -- decision 6: no door left open
 CREATE TRIGGER logs_keep_former_session_id
   BEFORE UPDATE OF session_id ON logs FOR EACH ROW
   WHEN (OLD.session_id IS NOT NULL AND NEW.session_id IS NULL)
