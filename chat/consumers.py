@@ -148,9 +148,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         await self._send_sync()
 
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Also when disconnect() never runs: the server cancels a consumer still busy with
+            # frames 10 s after its socket closed, and its seat must not stay taken (4429).
+            self._leave()
+
     async def disconnect(self, code):
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
+        self._leave()
+
+    def _leave(self) -> None:
         if self.watching:
             self.watching.cancel()
         if self.joined:

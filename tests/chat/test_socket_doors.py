@@ -2,6 +2,7 @@
 a bounded number at a time; and a flood of refused frames leaves a trace, not a pile of logs."""
 
 import asyncio
+import contextlib
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -144,3 +145,21 @@ async def test_sockets_are_capped(alice, alice_session, settings, cap):
     await again.connect()
     assert 'data-frame="sync"' in await again.receive()
     await asyncio.gather(*(tab.close() for tab in [*tabs[1:], again]))
+
+
+async def test_a_consumer_cancelled_before_its_disconnect_frees_its_seat(
+    alice, alice_session, settings
+):
+    """Daphne cancels a consumer still busy 10 s after its socket closed: disconnect() never
+    runs, and the learner must not be locked out of this process (4429)."""
+    settings.CHAT_SOCKETS_PER_LEARNER = 1
+    killed = Tab(alice, alice_session.pk)
+    await killed.connect()
+    await killed.receive()
+    killed.communicator.future.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await killed.communicator.future
+    again = Tab(alice, alice_session.pk)
+    await again.connect()
+    assert 'data-frame="sync"' in await again.receive()
+    await again.close()
