@@ -19,10 +19,11 @@ class Allowance:
     email: str
     calls_left: int
 
-    def give_back(self, learner_id, *, message_too: bool) -> None:
+    def give_back_call(self) -> None:
+        """No model call followed. The message stays spent, also for a resend or a retry with
+        nothing to answer: each still reads and sends the whole conversation, and a flood of
+        them was never refused."""
         MODEL_CALLS.give_back(self.email)
-        if message_too:
-            CHAT_MESSAGES.give_back(learner_id)
 
 
 def spend(learner_id, session_id, login_key: str | None) -> Allowance | Throttled:

@@ -91,7 +91,7 @@ def _take_turn(learner_id, session, chat, content, client_message_id, spent) -> 
     main_count = _main_count_after_reply(history, chat)
     if created and chat == Message.ChatType.MAIN and prompting.fills_the_scene(main_count - 1):
         claims.release(session.pk, chat)  # the learner's message filled the scene
-        spent.give_back(learner_id, message_too=False)  # no model call follows
+        spent.give_back_call()
         left = lifecycle.complete_session(
             learner_id, session.pk, main_messages=main_count - 1, ended_by="cap"
         )
@@ -103,7 +103,7 @@ def _take_turn(learner_id, session, chat, content, client_message_id, spent) -> 
     if not claimed or messages.answered(history, message):
         if claimed:
             claims.release(session.pk, chat)
-        spent.give_back(learner_id, message_too=not created)
+        spent.give_back_call()
         return AcceptedTurn(message, created, None, main_count)
     request = _request(session, chat, history)
     return AcceptedTurn(message, created, request, main_count, calls_left=spent.calls_left)
@@ -114,7 +114,7 @@ def prepare_retry(
 ) -> tuple[ReplyRequest, int] | None:
     """The request for a reply that failed or was interrupted: only when the chat ends with
     the learner's turn, and only for the one caller that gets the chat's claim. It spends an
-    allowance like a new message (given back if there is nothing to retry)."""
+    allowance like a new message (its model call given back if there is nothing to retry)."""
     with acting_as_learner(learner_id):
         spent = allowance.spend(learner_id, session_id, login_key)
         if not isinstance(spent, Throttled):
@@ -131,7 +131,7 @@ def prepare_retry(
                     request = _request(session, chat, history)
                     return request, _main_count_after_reply(history, chat)
                 claims.release(session_id, chat)
-            spent.give_back(learner_id, message_too=True)
+            spent.give_back_call()
             return None
     raise spent
 

@@ -3,6 +3,8 @@ a bounded number at a time; and a flood of refused frames leaves a trace, not a 
 
 import asyncio
 import contextlib
+import json
+import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -12,6 +14,8 @@ from accounts.deletion import delete_account
 from maraum.asgi import application
 from tests.chat.conftest import FINISHED, Tab, chat_db, events, settle, socket_to, stored
 from tests.support.logins import login_session_key
+
+ANSWERED = uuid.uuid4()
 
 pytestmark = chat_db
 
@@ -163,3 +167,25 @@ async def test_a_consumer_cancelled_before_its_disconnect_frees_its_seat(
     await again.connect()
     assert 'data-frame="sync"' in await again.receive()
     await again.close()
+
+
+async def test_retries_and_resends_with_nothing_to_answer_count_against_the_rate(
+    alice, alice_session, settings
+):
+    """Each still reads and sends the whole conversation: a flood of them is refused like a
+    flood of messages (they used to give their message back, and were never refused)."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "3/minute"
+    settings.OFFLINE_TOKEN_DELAY = 0
+    settings.ANTHROPIC_API_KEY = ""
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.receive()
+    await tab.send(chat="helper", message="Eins", client_message_id=str(ANSWERED))
+    await tab.until(FINISHED)
+    await tab.send(chat="helper", message="Eins", client_message_id=str(ANSWERED))  # a resend
+    await tab.until('data-frame="sync"')
+    await tab.communicator.send_to(text_data=json.dumps({"chat": "helper", "action": "retry"}))
+    await tab.until('data-frame="sync"')
+    await tab.communicator.send_to(text_data=json.dumps({"chat": "helper", "action": "retry"}))
+    assert "very quickly" in await tab.until('data-frame="notice"')
+    await tab.close()
