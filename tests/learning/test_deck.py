@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import DatabaseError, connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.deletion import delete_account
 from learning import deck
@@ -26,6 +27,14 @@ def test_a_word_is_kept_once_whatever_its_case(client, alice, marketplace):
     assert "Kept ✓" in first.content.decode() and "In your deck ✓" in again.content.decode()
     [card] = deck.all_cards(alice.pk)
     assert (card.german, card.gloss, card.scenario_id) == ("die Schale", "punnet", marketplace.pk)
+
+
+def test_a_word_kept_already_is_found_without_a_failing_insert(alice):
+    """A failing statement may reach the server's log, with the learner's word in it."""
+    deck.keep(alice.pk, "die Schale")
+    with CaptureQueriesContext(connection) as queries, pytest.raises(deck.AlreadyKept):
+        deck.keep(alice.pk, "DIE SCHALE")
+    assert not [q for q in queries.captured_queries if q["sql"].startswith("INSERT")]
 
 
 def test_keep_all_from_a_report(client, alice):
