@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import re
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -40,6 +41,10 @@ UNSENDABLE = "Your message contains characters that cannot be sent. Remove them 
 
 # Per process: open sockets per learner (per session: chat.fanout's tabs).
 _sockets_by_learner: dict[str, set] = defaultdict(set)
+# A frame that draws a reply's streaming bubble (chat/frames/slot.html).
+STREAMING_STARTED = re.compile(
+    r'id="(?P<chat>main|helper)-live"[^>]*data-frame="slot"><article[^>]*data-slot="streaming"'
+)
 
 
 def learner_group(learner_id) -> str:
@@ -177,6 +182,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.held.append(html)
         else:
             await self.send(text_data=html)
+        started = STREAMING_STARTED.search(html)
+        if started and started["chat"] not in replies.live_in(self.session_id):
+            self._watch_claims_elsewhere()  # if that process dies, its reply never ends
+
+    def _watch_claims_elsewhere(self) -> None:
+        if not (self.watching and not self.watching.done()):
+            self.watching = asyncio.create_task(self._watch_claims())
 
     async def login_ended(self, event):
         """The learner logged out, was deactivated or deleted their account."""
@@ -316,8 +328,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             while self.held:
                 await self.send(text_data=self.held.pop(0))
             self.held = None
-        if elsewhere and not (self.watching and not self.watching.done()):
-            self.watching = asyncio.create_task(self._watch_claims())
+        if elsewhere:
+            self._watch_claims_elsewhere()
 
     async def _show(self, shown: conversations.Conversation) -> set[str]:
         """Send the snapshot; the chats whose reply streams in another process."""

@@ -89,8 +89,13 @@ class Tab:
         return connected, code
 
     async def close_code(self, timeout=5.0) -> int | None:
-        """The code the server closed this socket with (it accepts first, then closes)."""
-        output = await self.communicator.receive_output(timeout)
+        """The code the server closed this socket with (it accepts first, then closes); frames
+        sent before the close (a reply's last words) are skipped."""
+        async with asyncio.timeout(timeout):
+            while True:
+                output = await self.communicator.receive_output(timeout)
+                if output["type"] != "websocket.send":
+                    break
         assert output["type"] == "websocket.close", output
         return output.get("code")
 

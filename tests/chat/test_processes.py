@@ -14,7 +14,7 @@ import pytest
 import redis
 import websockets
 
-from tests.chat.conftest import FINISHED, STREAMING, chat_db, deltas, stored
+from tests.chat.conftest import FAILED, FINISHED, STREAMING, chat_db, deltas, stored
 from tests.chat.test_restarts import chat_socket, login_cookie, message, until
 from tests.conftest import database_url
 from tests.support.fake_anthropic import FakeAnthropic, PlannedResponse, lorem_text
@@ -42,7 +42,7 @@ def two_processes(tmp_path):
 
 
 @contextlib.contextmanager
-def two_servers(tmp_path):
+def two_servers(tmp_path, **extra_env):
     if not redis_answers():
         pytest.skip(f"no Redis answers at {REDIS_URL}: several processes need one")
     with FakeAnthropic(PlannedResponse(text=SLOW, token_delay=0.05)) as fake:
@@ -51,6 +51,7 @@ def two_servers(tmp_path):
             "ANTHROPIC_BASE_URL": fake.url,
             "REDIS_URL": REDIS_URL,
             "CHAT_MESSAGES_PER_LEARNER": "3/minute",
+            **extra_env,
         }
         with (
             daphne(database_url(), env, log_path=tmp_path / "a.log") as a,
@@ -176,3 +177,22 @@ async def test_restarting_one_process_loses_no_reply(alice, alice_session, tmp_p
             assert SLOW in html.unescape(await reconnected.recv())
     assert len(fake.requests) == 1
     assert (await stored(alice_session.pk, "main"))[-1] == ("scenario", SLOW)
+
+
+async def test_a_tab_watching_a_reply_on_a_process_that_dies_is_offered_a_retry(
+    alice, alice_session, tmp_path
+):
+    """The tab on the surviving process saw the reply stream live; once the dead process's
+    claim goes stale, the tab shows the reply as cut off, with "Try again"."""
+    cookie = await login_cookie(alice)
+    with two_servers(tmp_path, REPLY_STALE_AFTER="2") as (fake, (process_a, port_a), (_, port_b)):
+        async with (
+            chat_socket(port_a, alice_session.pk, cookie) as tab_a,
+            chat_socket(port_b, alice_session.pk, cookie) as tab_b,
+        ):
+            await tab_a.recv(), await tab_b.recv()
+            await tab_a.send(message(text="Guten Tag!"))
+            await until(tab_b, '{"reply"')
+            process_a.kill()
+            await until(tab_b, FAILED, timeout=10)
+    assert len(fake.requests) == 1
