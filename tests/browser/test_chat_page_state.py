@@ -128,6 +128,8 @@ def test_the_phone_layout_keeps_the_text_box_on_screen(daphne_server, browser):
     assert box and box["y"] + box["height"] <= phone["height"]
     # The chat scrolls inside its pane; the page itself has nothing below it.
     assert page.evaluate("document.documentElement.scrollHeight") <= phone["height"]
+    log_out = page.get_by_role("button", name="Log out").bounding_box()
+    assert log_out and log_out["height"] < 2 * 16  # one line, not "Log / out"
     header = page.locator(".chat-header").bounding_box()
     assert header and header["height"] <= 0.25 * phone["height"]
 
