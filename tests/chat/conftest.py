@@ -54,11 +54,22 @@ def alice_session(alice, marketplace):
 _open_sockets: list[WebsocketCommunicator] = []
 
 
+class PatientCommunicator(WebsocketCommunicator):
+    """Channels' test websocket with room for a busy machine: its defaults (1 s to connect or
+    for a frame) failed CI on a loaded host. A frame that never comes still fails the test."""
+
+    async def connect(self, timeout=10):
+        return await super().connect(timeout)
+
+    async def receive_from(self, timeout=10):
+        return await super().receive_from(timeout)
+
+
 def socket_to(application, path, headers=None) -> WebsocketCommunicator:
     """A test websocket that is disconnected when the test ends, as a real server disconnects
     the application when the browser goes away. Left open, its consumer would be cancelled
     with the test's event loop, and a Redis channel layer can hang on that cancellation."""
-    communicator = WebsocketCommunicator(application, path, headers=headers)
+    communicator = PatientCommunicator(application, path, headers=headers)
     _open_sockets.append(communicator)
     return communicator
 
