@@ -8,10 +8,14 @@ from channels.sessions import CookieMiddleware, SessionMiddleware
 from lib.rls import acting_as_auth
 
 
-@database_sync_to_async
-def _user_of(scope):
+def _load_user(scope):
     with acting_as_auth():
         return get_user.func(scope)  # Channels' own lookup, without its thread hop
+
+
+# On a pool thread, as chat.replies.in_db: the default (one thread shared by every socket)
+# queued each handshake behind all the others, and under load they timed out unanswered.
+_user_of = database_sync_to_async(_load_user, thread_sensitive=False)
 
 
 class AuthRoleMiddleware(AuthMiddleware):

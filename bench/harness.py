@@ -160,11 +160,13 @@ def write_results(name: str, figures: dict) -> Path:
 @contextlib.contextmanager
 def bench_daphne(database_url: str, extra_env: dict, **options):
     """Daphne serving the bench's app (the real one plus a minimal floor view)."""
+    log = os.environ.get("BENCH_SERVER_LOG")  # where the server's output goes (default: nowhere)
     with daphne(
         database_url,
         extra_env,
         app="bench.asgi:application",
         settings_module="bench.settings",
+        log_path=Path(log) if log else None,
         **options,
     ) as running:
         yield running

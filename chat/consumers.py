@@ -19,6 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import partial
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -152,6 +153,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self._send_sync()
+
+    async def dispatch(self, message):
+        # Channels' own dispatch first closes old database connections on its one shared sync
+        # thread, for every frame: each handshake and message queued there behind all the
+        # others (and the site's page views). This consumer's database work runs on pool
+        # threads (replies.in_db), which close their own connections.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def __call__(self, scope, receive, send):
         try:

@@ -4,6 +4,7 @@ a bounded number at a time; and a flood of refused frames leaves a trace, not a 
 import asyncio
 import contextlib
 import json
+import threading
 import uuid
 
 import pytest
@@ -189,3 +190,29 @@ async def test_retries_and_resends_with_nothing_to_answer_count_against_the_rate
     await tab.communicator.send_to(text_data=json.dumps({"chat": "helper", "action": "retry"}))
     assert "very quickly" in await tab.until('data-frame="notice"')
     await tab.close()
+
+
+async def test_a_socket_does_not_queue_behind_the_shared_sync_thread(alice, alice_session):
+    """A handshake and a frame never wait for the one sync thread Channels shares by default
+    (loading the learner ran there, and closing old connections before every frame): 500
+    arriving chats queued behind each other there and timed out unanswered."""
+    key = await logged_in(alice)
+    busy, release = asyncio.Event(), threading.Event()
+
+    def hold_the_shared_thread():
+        busy_loop.call_soon_threadsafe(busy.set)
+        release.wait(30)
+
+    busy_loop = asyncio.get_running_loop()
+    holding = asyncio.ensure_future(sync_to_async(hold_the_shared_thread)())
+    try:
+        await busy.wait()
+        communicator = socket(alice_session.pk, key)
+        connected, _ = await communicator.connect(timeout=5)
+        assert connected
+        assert 'data-frame="sync"' in await communicator.receive_from()
+        await communicator.send_to(text_data="{}")
+        assert "could not be read" in await communicator.receive_from()
+    finally:
+        release.set()
+        await holding
