@@ -8,7 +8,7 @@ from django.db import connection
 
 from chat.refusals import LoginEnded, Throttled
 from eventlog.events import Event, Level, log_event
-from lib.throttles import Throttle, Verdict
+from lib.throttles import Throttle, Verdict, take_all
 
 CHAT_MESSAGES = Throttle("chat-learner", "CHAT_MESSAGES_PER_LEARNER")
 MODEL_CALLS = Throttle("model-calls", "MODEL_CALLS_PER_DAY")  # an int: that many per day
@@ -27,28 +27,23 @@ class Allowance:
 
 
 def spend(learner_id, session_id, login_key: str | None) -> Allowance | Throttled:
-    """Spend a message and a model call, in the caller's learner transaction; a refusal is
-    returned, not raised, so the caller can keep its log row (one per flood)."""
+    """Spend a message and a model call (both or neither), in the caller's learner transaction;
+    a refusal is returned, not raised, so the caller can keep its log row (one per flood)."""
     email = _current_login(learner_id, login_key)
-    for throttle, part, refusal in (
-        (CHAT_MESSAGES, learner_id, _too_fast),
-        (MODEL_CALLS, email, _budget_used),
-    ):
-        verdict = throttle.take(part)
-        if not verdict.allowed:
-            if throttle is MODEL_CALLS:
-                CHAT_MESSAGES.give_back(learner_id)
-            if verdict.first_refusal:
-                log_event(
-                    Event.RATE_LIMIT_EXCEEDED,
-                    level=Level.WARN,
-                    user_id=learner_id,
-                    session_id=session_id,
-                    throttle=throttle.name,
-                    retry_after_s=round(verdict.retry_after),
-                )
-            return Throttled(refusal(verdict))
-    return Allowance(email, int(verdict.tokens_left))
+    verdict, refused_by = take_all([(CHAT_MESSAGES, (learner_id,)), (MODEL_CALLS, (email,))])
+    if refused_by is None:
+        return Allowance(email, int(verdict.tokens_left))
+    if verdict.first_refusal:
+        log_event(
+            Event.RATE_LIMIT_EXCEEDED,
+            level=Level.WARN,
+            user_id=learner_id,
+            session_id=session_id,
+            throttle=refused_by.name,
+            retry_after_s=round(verdict.retry_after),
+        )
+    refusal = _too_fast if refused_by is CHAT_MESSAGES else _budget_used
+    return Throttled(refusal(verdict))
 
 
 def calls_left(email: str) -> int:

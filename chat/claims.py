@@ -25,7 +25,7 @@ from lib.rls import acting_as_staff
 WORKER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _stale_after() -> timedelta:
+def stale_after() -> timedelta:
     return timedelta(seconds=settings.REPLY_STALE_AFTER)
 
 
@@ -33,7 +33,7 @@ def claim(session_id, chat: str) -> bool:
     """Claim the chat's next reply for this process (in the caller's learner transaction)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT claim_reply(%s, %s, %s, %s)", [session_id, chat, WORKER, _stale_after()]
+            "SELECT claim_reply(%s, %s, %s, %s)", [session_id, chat, WORKER, stale_after()]
         )
         return cursor.fetchone()[0]
 
@@ -53,7 +53,7 @@ def claimed_chats(session_id) -> tuple[set[str], set[str]]:
     """The chats of a session with a reply in flight somewhere, and those whose reply was just
     found interrupted (its process stopped: the claim is released and logged)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT * FROM reply_claims_in_flight(%s, %s)", [session_id, _stale_after()])
+        cursor.execute("SELECT * FROM reply_claims_in_flight(%s, %s)", [session_id, stale_after()])
         rows = cursor.fetchall()
     return {chat for chat, gone in rows if not gone}, {chat for chat, gone in rows if gone}
 

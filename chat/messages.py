@@ -6,9 +6,11 @@ migrations). Each function runs in the caller's learner transaction.
 """
 
 import uuid
+from dataclasses import dataclass
 
 from django.db import DatabaseError, connection
 
+from chat import claims
 from chat.models import Message
 from chat.refusals import SessionGone
 from lib.postgres import constraint_name
@@ -36,18 +38,33 @@ def add_openings(session: Session) -> None:
     )
 
 
-def add_learner_message(session_id, chat: str, content: str, client_message_id) -> bool:
-    """True if stored now, False if this client_message_id was stored before (a resend)."""
-    # ON CONFLICT on the idempotency index: a resend after a reconnect is stored once (#46).
+@dataclass(frozen=True)
+class LearnerMessage:
+    created: bool  # False: this client_message_id was stored before (a resend)
+    claimed: bool  # this process holds the chat's reply claim now
+    refused: str | None = None  # the database's rule that refused it (nothing was stored)
+
+
+def add_learner_message(session_id, chat: str, content: str, client_message_id) -> LearnerMessage:
+    """Store the learner's message (once per client_message_id: a resend after a reconnect is
+    stored once, #46) and claim the chat's next reply for this process, in one statement.
+    A refusal comes back by its rule's name, `messages_session_not_completed` or
+    `messages_session_exists`: as an error, a server logging failing statements would log it
+    with the message in it."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO messages (id, session_id, role, chat_type, content, client_message_id)"
-            " VALUES (%s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (session_id, client_message_id) WHERE client_message_id IS NOT NULL"
-            " DO NOTHING RETURNING id",
-            [uuid.uuid4(), session_id, Message.Role.USER, chat, content, client_message_id],
+            "SELECT * FROM add_learner_message(%s, %s, %s, %s, %s, %s, %s)",
+            [
+                uuid.uuid4(),
+                session_id,
+                chat,
+                content,
+                client_message_id,
+                claims.WORKER,
+                claims.stale_after(),
+            ],
         )
-        return cursor.fetchone() is not None
+        return LearnerMessage(*cursor.fetchone())
 
 
 def add_reply(session_id, chat: str, text: str) -> Message:

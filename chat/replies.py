@@ -130,9 +130,6 @@ async def _run(
     started = time.monotonic()
     # Started first, it runs as soon as _stream has sent the request.
     sending = asyncio.create_task(_send_text(reply, first_frame))
-    call_logged = asyncio.create_task(
-        in_db(log_chat_event, learner_id, reply.session_id, reply.chat, Event.API_CALL_STARTED)
-    )
     try:
         try:
             done = await _stream(reply, learner_id, request)
@@ -140,7 +137,6 @@ async def _run(
             reply.finished = True
             reply.changed.set()
         await sending
-        await call_logged
         text = reply.text.strip()
         if not text:
             if not done.ended:
@@ -159,18 +155,18 @@ async def _run(
         )
         await send_frame(reply.session_id, frames.reply_finished(reply, stored, reply.character))
     except asyncio.CancelledError:  # the server is shutting down, or the session is gone
-        await _stop(reply, sending, call_logged)
+        await _stop(reply, sending)
         reason = reply.ended_because or "server_shutdown"
         await _fail(reply, learner_id, ModelError(reason), started)
     except SessionGone:
-        await _stop(reply, sending, call_logged)
+        await _stop(reply, sending)
         await _fail(reply, learner_id, ModelError("session_ended"), started)
     except ClaimLost:  # another process took over: its reply is the one that counts
         logger.warning("reply %s for session %s lost its claim", reply.reply_id, reply.session_id)
-        await _stop(reply, sending, call_logged)
+        await _stop(reply, sending)
         await send_frame(reply.session_id, frames.slot(reply.chat, frames.Slot("waiting")))
     except ModelError as error:
-        await _stop(reply, sending, call_logged)
+        await _stop(reply, sending)
         await _fail(reply, learner_id, error, started)
     except Exception as error:  # never leave the page waiting
         # The type only: a database error's text can quote the failing row, i.e. the message.
@@ -180,23 +176,22 @@ async def _run(
             reply.session_id,
             type(error).__name__,
         )
-        await _stop(reply, sending, call_logged)
+        await _stop(reply, sending)
         await _fail(reply, learner_id, ModelError("internal_error"), started)
     finally:
         _live.pop((reply.session_id, reply.chat), None)
 
 
-async def _stop(reply: LiveReply, sending: asyncio.Task, *others: asyncio.Task) -> None:
-    """Stop the reply's sender and the rest; the sender's first frame (the learner's message)
-    goes out first, so a reply that fails at once still leaves the message shown."""
+async def _stop(reply: LiveReply, sending: asyncio.Task) -> None:
+    """Stop the reply's sender; its first frame (the learner's message) goes out first, so a
+    reply that fails at once still leaves the message shown."""
     if not sending.done():
         opened = asyncio.ensure_future(reply.opened.wait())
         await asyncio.wait([opened, sending], return_when=asyncio.FIRST_COMPLETED)
         opened.cancel()
-    for task in (sending, *others):
-        if not task.done():
-            task.cancel()
-    await asyncio.gather(sending, *others, return_exceptions=True)
+    if not sending.done():
+        sending.cancel()
+    await asyncio.gather(sending, return_exceptions=True)
 
 
 async def _fail(reply: LiveReply, learner_id, error: ModelError, started: float) -> None:

@@ -3,11 +3,10 @@ stored (or given up). Plain synchronous functions; the consumer and the replies 
 through `replies.in_db`.
 
 Per turn the database sees a fixed number of queries, whatever the session's length:
-`accept_turn` 8 on the way to the model (role, login check, two throttles, insert, claim,
-history, the goals), `log_chat_event` 2 beside the model call (role, api_call_started) and
-`store_reply` 4 (role, insert, release the claim, api_call_completed), plus a few when the
-reply reaches a goal or completes the session.
-"""
+`accept_turn` 7 on the way to the model (role, login check, the throttles, the message with its
+reply claim, history, the goals, api_call_started) and `store_reply` 4 (role, insert, release
+the claim, api_call_completed), plus a few when the reply reaches a goal or completes the
+session."""
 
 import uuid
 from dataclasses import dataclass
@@ -22,12 +21,12 @@ from chat.providers import ModelError, ReplyDone, ReplyRequest
 from chat.refusals import ClaimLost, ReplyInFlight, Throttled, TurnRefused
 from eventlog.events import Event, Level, log_event
 from learning import deck
-from lib.postgres import constraint_name
 from lib.rls import acting_as_learner
 from scenarios import lifecycle
 from scenarios.models import Session
 
 SCENE_OVER = "This scene is over: no more role-play messages."
+SESSION_GONE = "This session is no longer available."
 
 
 @dataclass(frozen=True)
@@ -64,23 +63,26 @@ def accept_turn(
     in flight in this chat, nothing is stored and ReplyInFlight is raised. The message spends
     one of the learner's messages a minute and one of the day's model calls (given back if no
     call follows); a refusal is raised after the transaction, so its log row stays. Whether the
-    session is still open is checked by the insert's own triggers.
+    session is still open is checked by the insert's own triggers (their refusal rolls the
+    allowance back).
     """
     try:
         with acting_as_learner(learner_id):
             spent = allowance.spend(learner_id, session.pk, login_key)
             if not isinstance(spent, Throttled):
                 return _take_turn(learner_id, session, chat, content, client_message_id, spent)
-    except DatabaseError as refused:
-        if constraint_name(refused) == "messages_session_not_completed":
-            raise TurnRefused(SCENE_OVER) from refused
-        raise TurnRefused("This session is no longer available.") from refused
+    except DatabaseError as refused:  # e.g. the session was deleted as the turn was taken
+        raise TurnRefused(SESSION_GONE) from refused
     raise spent
 
 
 def _take_turn(learner_id, session, chat, content, client_message_id, spent) -> AcceptedTurn:
-    created = messages.add_learner_message(session.pk, chat, content, client_message_id)
-    claimed = claims.claim(session.pk, chat)
+    stored = messages.add_learner_message(session.pk, chat, content, client_message_id)
+    if stored.refused == "messages_session_not_completed":
+        raise TurnRefused(SCENE_OVER)  # rolls back the allowance spent
+    if stored.refused:
+        raise TurnRefused(SESSION_GONE)
+    created, claimed = stored.created, stored.claimed
     if created and not claimed:
         raise ReplyInFlight  # rolls the message back: the learner still has it
     # Read after the claim: a reply stored (and its claim released) before it is in here.
@@ -106,6 +108,7 @@ def _take_turn(learner_id, session, chat, content, client_message_id, spent) -> 
         spent.give_back_call()
         return AcceptedTurn(message, created, None, main_count)
     request = _request(session, chat, history)
+    _log_call_started(learner_id, session.pk, chat)
     return AcceptedTurn(message, created, request, main_count, calls_left=spent.calls_left)
 
 
@@ -129,11 +132,18 @@ def prepare_retry(
                 history = messages.of_session(session_id)
                 if messages.awaits_reply(history, chat):
                     request = _request(session, chat, history)
+                    _log_call_started(learner_id, session_id, chat)
                     return request, _main_count_after_reply(history, chat)
                 claims.release(session_id, chat)
             spent.give_back_call()
             return None
     raise spent
+
+
+def _log_call_started(learner_id, session_id, chat: str) -> None:
+    # In the turn's own transaction: a transaction of its own beside the call cost a whole
+    # round of thread, connection and role for one row.
+    log_event(Event.API_CALL_STARTED, user_id=learner_id, session_id=session_id, chat=chat)
 
 
 def _request(session: Session, chat: str, history: list[Message]) -> ReplyRequest:

@@ -1,12 +1,13 @@
 """The one mechanism behind every throttle in Maraum: a token bucket per key, kept in PostgreSQL
-(`take_tokens()`, accounts migration 0004), so it is shared by all processes and survives
-restarts. The rules live with what they throttle: accounts/throttles.py (logging in, signing
-up, resetting a password) and chat/allowance.py (messages, the daily model budget).
+(`take_tokens()`, accounts migration 0003; several at once, `take_all_tokens()`, 0005), so it is
+shared by all processes and survives restarts. The rules live with what they throttle:
+accounts/throttles.py (logging in, signing up, resetting a password) and chat/allowance.py
+(messages, the daily model budget).
 
 A bucket holds up to `capacity` tokens and refills `capacity` tokens per `per_seconds`,
 continuously: nobody is ever locked out for long, and a burst is allowed. Keys are salted
-hashes: no email or address is stored. Each call runs in the caller's transaction, so a
-request that fails (and rolls back) costs nothing.
+hashes: no email or address is stored. Each call runs in the caller's transaction, so a request
+that fails (and rolls back) costs nothing.
 """
 
 import hashlib
@@ -95,14 +96,16 @@ def prune_idle_buckets() -> int:
 
 
 def take_all(throttles: list[tuple[Throttle, tuple]]) -> tuple[Verdict, Throttle | None]:
-    """Take a token from each bucket, or from none: the first refusal gives back the rest.
-    Returns the verdict and, when refused, the throttle that refused."""
-    taken = []
+    """Take a token from each bucket, or from none: the first refusal gives back the rest
+    (`take_all_tokens()`, one statement). Returns the verdict (when allowed, the last
+    bucket's) and, when refused, the throttle that refused."""
+    keys, capacities, periods = [], [], []
     for throttle, parts in throttles:
-        verdict = throttle.take(*parts)
-        if not verdict.allowed:
-            for done, done_parts in taken:
-                done.give_back(*done_parts)
-            return verdict, throttle
-        taken.append((throttle, parts))
-    return Verdict(True, 0.0, 0.0, False), None
+        capacity, per_seconds = throttle.rate
+        keys.append(throttle.key(*parts))
+        capacities.append(capacity)
+        periods.append(per_seconds)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM take_all_tokens(%s, %s, %s)", [keys, capacities, periods])
+        refused_by, *verdict = cursor.fetchone()
+    return Verdict(*verdict), throttles[refused_by - 1][0] if refused_by else None

@@ -61,6 +61,18 @@ async def until(socket, marker: str, timeout: float = 15.0) -> str:
                 return frame
 
 
+async def draining(port: int, timeout: float = 15.0) -> None:
+    """Until the server has begun draining: its first step is to stop listening."""
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                return
+            writer.close()
+            await asyncio.sleep(0.01)  # the signal is handled by the server's own loop
+
+
 def message(chat="main", text="Hallo!"):
     return json.dumps({"chat": chat, "message": text, "client_message_id": str(uuid.uuid4())})
 
@@ -73,6 +85,7 @@ async def test_sigterm_lets_the_reply_in_flight_finish(alice, alice_session, slo
             await socket.send(message())
             await until(socket, '{"reply"')  # streaming has begun
             process.send_signal(signal.SIGTERM)
+            await draining(port)  # sent at once, the frame could reach it before the signal
             await socket.send(message("helper", "Noch eine Frage"))
             assert "The server is restarting" in await until(socket, 'data-frame="notice"')
             await until(socket, FINISHED)

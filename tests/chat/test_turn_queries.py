@@ -4,10 +4,8 @@ import uuid
 
 import pytest
 
-from chat.call_log import log_chat_event
 from chat.providers import ReplyDone
 from chat.turns import accept_turn, store_reply
-from eventlog.events import Event
 from scenarios.lifecycle import find_session
 from scenarios.prompts import load_prompt, prompt_path
 from tests.conftest import add_message, start_session
@@ -27,13 +25,11 @@ def test_a_turn_takes_a_fixed_number_of_queries(
 
     # Each block runs in a savepoint here (the test's transaction), which adds SAVEPOINT and
     # RELEASE plus a role restore to the statements a real turn sends.
-    # role, login, 2 throttles, insert, claim, history, goals; at the scene's first turn also
-    # the learner's due words (for the character to bring in)
+    # role, login, the throttles, message and claim, history, goals, api_call_started; at
+    # the scene's first turn also the learner's due words (for the character to bring in)
     first_turn = earlier_messages == 0
-    with django_assert_num_queries(8 + 3 + first_turn):
+    with django_assert_num_queries(7 + 3 + first_turn):
         turn = accept_turn(alice.pk, session, "main", "Hallo!", uuid.uuid4())
-    with django_assert_num_queries(2 + 3):  # role, api_call_started
-        log_chat_event(alice.pk, session.pk, "main", Event.API_CALL_STARTED)
     with django_assert_num_queries(4 + 3):  # role, insert, release claim, api_call_completed
         store_reply(alice.pk, session.pk, "main", "Guten Tag!", DONE, turn.main_count, 120)
 

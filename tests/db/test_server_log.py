@@ -8,9 +8,13 @@ import uuid
 
 import pytest
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
+from chat.refusals import TurnRefused
+from chat.turns import SCENE_OVER, SESSION_GONE, accept_turn
 from lib.embedded_db import PRIVATE_LOGGING
+from lib.rls import acting_as_learner
+from scenarios.models import Session
 from tests.conftest import add_message, complete, run_sql, start_session
 
 SERVER_LOG = settings.DATA_DIR / "postgres" / "log"
@@ -40,3 +44,31 @@ def test_failing_learner_statements_leave_no_content_in_the_server_log(alice, ma
     logged = SERVER_LOG.read_bytes()[size:].decode(errors="replace")
     assert "ERROR" in logged  # the failures were logged...
     assert marker not in logged  # ...without what the learner wrote
+
+
+@pytest.mark.parametrize("gone", ["completed", "deleted"])
+def test_a_turn_into_a_closed_session_is_refused_without_a_failing_statement(
+    alice, marketplace, gone
+):
+    """A server not set up as deploy/database-roles.sql says logs a failing statement's text:
+    a role-play message to a scene that has just ended (or a session just deleted) must not
+    be one."""
+    session = start_session(alice, marketplace)
+    if gone == "completed":
+        complete(session)
+    else:
+        with acting_as_learner(alice.pk):
+            Session.objects.filter(pk=session.pk).delete()
+    failed = []
+
+    def record_failures(execute, sql, params, many, context):
+        try:
+            return execute(sql, params, many, context)
+        except DatabaseError:
+            failed.append(sql)
+            raise
+
+    with connection.execute_wrapper(record_failures), pytest.raises(TurnRefused) as refused:
+        accept_turn(alice.pk, session, "main", "Mein Geheimnis", uuid.uuid4())
+    assert str(refused.value) == (SCENE_OVER if gone == "completed" else SESSION_GONE)
+    assert failed == []
