@@ -8,12 +8,11 @@ migrations). Each function runs in the caller's learner transaction.
 import uuid
 from dataclasses import dataclass
 
-from django.db import DatabaseError, connection
+from django.db import connection
 
 from chat import claims
 from chat.models import Message
-from chat.refusals import SessionGone
-from lib.postgres import constraint_name
+from chat.refusals import ClaimLost, SessionGone
 from scenarios.models import Session
 
 
@@ -42,15 +41,16 @@ def add_openings(session: Session) -> None:
 class LearnerMessage:
     created: bool  # False: this client_message_id was stored before (a resend)
     claimed: bool  # this process holds the chat's reply claim now
-    refused: str | None = None  # the database's rule that refused it (nothing was stored)
+    refused: str | None = None  # why nothing was stored, if it was refused
 
 
 def add_learner_message(session_id, chat: str, content: str, client_message_id) -> LearnerMessage:
     """Store the learner's message (once per client_message_id: a resend after a reconnect is
-    stored once, #46) and claim the chat's next reply for this process, in one statement.
-    A refusal comes back by its rule's name, `messages_session_not_completed` or
-    `messages_session_exists`: as an error, a server logging failing statements would log it
-    with the message in it."""
+    stored once, #46) together with the chat's reply claim for this process, in one
+    statement. Refused by name: `reply_in_flight` (another reply is on its way),
+    `messages_session_not_completed` or `messages_session_exists`; returned, not raised, so
+    the caller's transaction goes on (and no server logs a failing statement with the
+    message in it)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT * FROM add_learner_message(%s, %s, %s, %s, %s, %s, %s)",
@@ -68,16 +68,29 @@ def add_learner_message(session_id, chat: str, content: str, client_message_id) 
 
 
 def add_reply(session_id, chat: str, text: str) -> Message:
-    """The character's or the helper's complete reply; SessionGone if the session was deleted
-    while it was written."""
-    try:
-        return Message.objects.create(
-            session_id=session_id, role=Message.replier(chat), chat_type=chat, content=text
+    """The character's or the helper's complete reply, stored as this process gives up the
+    chat's claim; SessionGone if the session was deleted while it was written, ClaimLost (and
+    nothing stored) if another process took the claim over."""
+    message_id, role = uuid.uuid4(), Message.replier(chat)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT * FROM add_reply(%s, %s, %s, %s, %s, %s)",
+            [message_id, session_id, role, chat, text, claims.WORKER],
         )
-    except DatabaseError as refused:
-        if constraint_name(refused) == "messages_session_exists":
-            raise SessionGone from refused
-        raise
+        refused, released, user_id, sent_at = cursor.fetchone()
+    if refused:
+        raise SessionGone
+    if not released:
+        raise ClaimLost  # the caller's transaction rolls the reply back
+    return Message(
+        id=message_id,
+        session_id=session_id,
+        user_id=user_id,
+        role=role,
+        chat_type=chat,
+        content=text,
+        sent_at=sent_at,
+    )
 
 
 def of_session(session_id) -> list[Message]:

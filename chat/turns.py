@@ -4,8 +4,8 @@ through `replies.in_db`.
 
 Per turn the database sees a fixed number of queries, whatever the session's length:
 `accept_turn` 7 on the way to the model (role, login check, the throttles, the message with its
-reply claim, history, the goals, api_call_started) and `store_reply` 4 (role, insert, release
-the claim, api_call_completed), plus a few when the reply reaches a goal or completes the
+reply claim, history, the goals, api_call_started) and `store_reply` 3 (role, the reply with the
+claim given up, api_call_completed), plus a few when the reply reaches a goal or completes the
 session."""
 
 import uuid
@@ -18,7 +18,7 @@ from chat.call_log import log_model_event
 from chat.goals import GoalState
 from chat.models import Message
 from chat.providers import ModelError, ReplyDone, ReplyRequest
-from chat.refusals import ClaimLost, ReplyInFlight, Throttled, TurnRefused
+from chat.refusals import ReplyInFlight, Throttled, TurnRefused
 from eventlog.events import Event, Level, log_event
 from learning import deck
 from lib.rls import acting_as_learner
@@ -62,29 +62,35 @@ def accept_turn(
     A new message is stored only together with the chat's reply claim: while another reply is
     in flight in this chat, nothing is stored and ReplyInFlight is raised. The message spends
     one of the learner's messages a minute and one of the day's model calls (given back if no
-    call follows); a refusal is raised after the transaction, so its log row stays. Whether the
-    session is still open is checked by the insert's own triggers (their refusal rolls the
-    allowance back).
+    call follows). A refusal (throttled, a reply in flight, the scene over, the session gone:
+    the insert's own triggers check the last two) is raised after the transaction, so the
+    message stays spent and a refusal's log row stays.
     """
     try:
         with acting_as_learner(learner_id):
             spent = allowance.spend(learner_id, session.pk, login_key)
-            if not isinstance(spent, Throttled):
-                return _take_turn(learner_id, session, chat, content, client_message_id, spent)
-    except DatabaseError as refused:  # e.g. the session was deleted as the turn was taken
-        raise TurnRefused(SESSION_GONE) from refused
-    raise spent
+            if isinstance(spent, Throttled):
+                refusal = spent
+            else:
+                turn = _take_turn(learner_id, session, chat, content, client_message_id, spent)
+                if isinstance(turn, AcceptedTurn):
+                    return turn
+                refusal = turn
+    except DatabaseError as failed:  # e.g. the session was deleted as the turn was taken
+        raise TurnRefused(SESSION_GONE) from failed
+    raise refusal  # after the transaction: what it spent stays spent
 
 
-def _take_turn(learner_id, session, chat, content, client_message_id, spent) -> AcceptedTurn:
+def _take_turn(
+    learner_id, session, chat, content, client_message_id, spent
+) -> AcceptedTurn | TurnRefused:
     stored = messages.add_learner_message(session.pk, chat, content, client_message_id)
-    if stored.refused == "messages_session_not_completed":
-        raise TurnRefused(SCENE_OVER)  # rolls back the allowance spent
     if stored.refused:
-        raise TurnRefused(SESSION_GONE)
+        # Nothing stored and no model call, but the message counts against the rate: a
+        # flood of them (into a reply on its way in another process, say) is refused.
+        spent.give_back_call()
+        return _REFUSALS[stored.refused]()
     created, claimed = stored.created, stored.claimed
-    if created and not claimed:
-        raise ReplyInFlight  # rolls the message back: the learner still has it
     # Read after the claim: a reply stored (and its claim released) before it is in here.
     history = messages.of_session(session.pk)
     message = next(m for m in history if m.client_message_id == client_message_id)
@@ -110,6 +116,13 @@ def _take_turn(learner_id, session, chat, content, client_message_id, spent) -> 
     request = _request(session, chat, history)
     _log_call_started(learner_id, session.pk, chat)
     return AcceptedTurn(message, created, request, main_count, calls_left=spent.calls_left)
+
+
+_REFUSALS = {
+    "reply_in_flight": ReplyInFlight,
+    "messages_session_not_completed": lambda: TurnRefused(SCENE_OVER),
+    "messages_session_exists": lambda: TurnRefused(SESSION_GONE),
+}
 
 
 def prepare_retry(
@@ -177,9 +190,7 @@ def store_reply(
     SessionGone if the session was deleted meanwhile.
     """
     with acting_as_learner(learner_id):
-        message = messages.add_reply(session_id, chat, text)
-        if not claims.release(session_id, chat):
-            raise ClaimLost  # rolls the reply back
+        message = messages.add_reply(session_id, chat, text)  # and gives up the claim
         log_event(
             Event.API_CALL_COMPLETED,
             user_id=learner_id,

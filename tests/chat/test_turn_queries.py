@@ -30,7 +30,7 @@ def test_a_turn_takes_a_fixed_number_of_queries(
     first_turn = earlier_messages == 0
     with django_assert_num_queries(7 + 3 + first_turn):
         turn = accept_turn(alice.pk, session, "main", "Hallo!", uuid.uuid4())
-    with django_assert_num_queries(4 + 3):  # role, insert, release claim, api_call_completed
+    with django_assert_num_queries(3 + 3):  # role, the reply with its claim, api_call_completed
         store_reply(alice.pk, session.pk, "main", "Guten Tag!", DONE, turn.main_count, 120)
 
 
