@@ -12,6 +12,8 @@ from lib.staff_admin import StaffModelAdmin
 admin.site.site_header = "Maraum staff"
 admin.site.site_title = "Maraum staff"
 admin.site.index_title = "Scenarios, learners, sessions and logs"
+# The lists of sessions and logs need the width; the breadcrumbs lead back to every model.
+admin.site.enable_nav_sidebar = False
 
 
 class LearnerCreationForm(AdminUserCreationForm):

@@ -193,9 +193,6 @@ class ScenarioAdmin(StaffModelAdmin):
         prompt = character_prompt(obj, level, list(obj.goals.all()))
         return format_html('<pre class="prompt-preview">{}</pre>', prompt)
 
-    class Media:
-        css = {"all": ["css/admin.css"]}
-
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_session_count=Count("sessions"))
 
