@@ -261,10 +261,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if live and incoming.action == "send":
             await self.send(frames.notice(chat, str(ReplyInFlight()), until_reply=True))
             return
-        if incoming.action == "retry":
-            await self._retry(chat)
-        else:
-            await self._send_message(incoming)
+        with replies.taking_turn():  # no await since `accepting` was read: drain waits
+            if incoming.action == "retry":
+                await self._retry(chat)
+            else:
+                await self._send_message(incoming)
 
     async def _send_message(self, incoming: Incoming) -> None:
         chat = incoming.chat

@@ -12,6 +12,7 @@ finish, and the rest end as interrupted (claim released, logged, "Try again" sho
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -50,6 +51,7 @@ class LiveReply:
 
 
 _live: dict[tuple[str, str], LiveReply] = {}
+_turns_being_taken: set[asyncio.Future] = set()
 _heartbeat: asyncio.Task | None = None
 accepting = True  # False once the server is draining for a restart
 
@@ -92,15 +94,33 @@ async def send_frame(session_id, html: str) -> None:
     await fanout.publish(session_id, html)
 
 
+@contextlib.contextmanager
+def taking_turn():
+    """Around a turn from the learner's frame to its reply's start: drain() waits for it, so
+    a message stored just as the server starts draining is still answered (before, its reply
+    never started, and its claim and model call stayed taken)."""
+    done = asyncio.get_running_loop().create_future()
+    _turns_being_taken.add(done)
+    try:
+        yield
+    finally:
+        _turns_being_taken.discard(done)
+        done.set_result(None)
+
+
 async def drain(grace: float) -> int:
-    """Stop taking turns and give the replies in flight `grace` seconds to finish; the rest
-    are interrupted. Returns how many were interrupted."""
+    """Stop taking turns and give the replies in flight `grace` seconds to finish (the turns
+    being taken first start theirs); the rest are interrupted. Returns how many were
+    interrupted."""
     global accepting
     accepting = False
+    deadline = time.monotonic() + grace
+    if _turns_being_taken:
+        await asyncio.wait(list(_turns_being_taken), timeout=grace)
     tasks = [reply.task for reply in list(_live.values()) if reply.task]
     if not tasks:
         return 0
-    _, pending = await asyncio.wait(tasks, timeout=grace)
+    _, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
     for reply in list(_live.values()):
         if reply.task in pending:
             _end(reply, "server_shutdown")

@@ -188,6 +188,7 @@ def fresh_chat_state():
     def reset():
         channel_layers.backends.clear()
         replies._live.clear()
+        replies._turns_being_taken.clear()
         replies.accepting = True
         consumers._sockets_by_learner.clear()
         fanout._hubs.clear()

@@ -9,6 +9,7 @@ import uuid
 import pytest
 from django.db import connection
 
+from chat import replies
 from chat.refusals import TurnRefused
 from chat.turns import accept_turn
 from lib.rls import acting_as_staff
@@ -226,3 +227,23 @@ def test_a_new_message_is_not_stored_while_its_chat_awaits_a_reply(alice, alice_
     with acting_as_staff():
         contents = list(Session.objects.get(pk=alice_session.pk).messages.values_list("content"))
     assert ("Eins",) in contents and ("Zwei",) not in contents  # the learner still has it
+
+
+async def test_a_turn_being_stored_as_the_server_drains_is_still_answered(
+    alice, alice_session, fake_anthropic, slow_message_inserts
+):
+    """Draining stops new turns, but a message already on its way into the database is
+    answered within the grace period: before, drain looked only at the replies already
+    started, and the server stopped with this one stored, claimed and never answered."""
+    fake_anthropic.default = PlannedResponse(text="Gern, hier bitte.")
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.receive()  # the sync
+    await tab.send(message="Ich hätte gern ein Kilo Tomaten.")
+    with raw_connection() as watcher:
+        watcher.autocommit = True
+        await asyncio.to_thread(_await_sleeping, watcher, 1)  # the insert is under way
+    assert await replies.drain(grace=10) == 0
+    assert (await stored(alice_session.pk, "main"))[-1] == ("scenario", "Gern, hier bitte.")
+    await tab.until(FINISHED)
+    await tab.close()
