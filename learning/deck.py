@@ -44,10 +44,14 @@ def keep(learner_id, german: str, gloss: str = "", example: str = "", scenario_i
         deck = Card.objects.filter(user_id=learner_id)
         # Asked first, not learnt from a failing insert: a server that logs failing statements
         # would log the learner's word.
-        if deck.alias(word=Lower("german")).filter(word=Lower(Value(german))).exists():
-            raise AlreadyKept(german)
-        if deck.count() >= MAX_CARDS:
-            raise DeckFull
+        kept_already = deck.alias(word=Lower("german")).filter(word=Lower(Value(german))).exists()
+        full = not kept_already and deck.count() >= MAX_CARDS
+    # Raised out here: raised inside a block without a savepoint, they marked the request's
+    # whole transaction for rollback ("Keep all" lost the words it had just kept).
+    if kept_already:
+        raise AlreadyKept(german)
+    if full:
+        raise DeckFull
     first = FsrsCard()
     try:
         with acting_as_learner(learner_id):

@@ -44,6 +44,21 @@ def test_keep_all_from_a_report(client, alice):
     assert [c.german for c in deck.all_cards(alice.pk)] == ["der Apfel", "die Tüte"]
 
 
+@pytest.mark.parametrize("kept_first", ["die Tüte", "der Apfel"])
+def test_keep_all_keeps_the_new_words_beside_one_kept_before(client, alice, kept_first):
+    """An AlreadyKept raised inside the request's transaction marked all of it for rollback:
+    "Kept 2 new" with nothing kept, or a 500 when the kept word came first."""
+    client.force_login(alice)
+    keep(client, german=kept_first)
+    response = keep(client, german=["der Apfel", "die Tüte", "die Kasse"])
+    assert response.status_code == 200 and "Kept 2 new" in response.content.decode()
+    assert sorted(c.german for c in deck.all_cards(alice.pk)) == [
+        "der Apfel",
+        "die Kasse",
+        "die Tüte",
+    ]
+
+
 @pytest.mark.parametrize("german", ["", "   ", "x" * 301])
 def test_nothing_or_too_much_is_refused_with_the_reason(client, alice, german):
     client.force_login(alice)
