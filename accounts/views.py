@@ -74,7 +74,11 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 
 def admin_login(request: HttpRequest) -> HttpResponse:
-    """The admin's own login form is not used: one login path, one throttle."""
+    """The admin's own login form is not used: one login path, one throttle. A learner who is
+    logged in already is told the pages are for staff (the login page would send them straight
+    back here, and round again)."""
+    if request.user.is_authenticated and not request.user.is_staff:
+        return render(request, "accounts/not_staff.html", status=403)
     next_url = request.GET.get("next") or reverse("admin:index")
     return redirect(f"{reverse('login')}?{urlencode({'next': next_url})}")
 

@@ -41,12 +41,15 @@ def test_every_admin_page_loads_for_staff(staff_client, pages):
         assert response.status_code == 200, url
 
 
-def test_learners_are_sent_to_the_login_page(client, bob, pages):
+def test_learners_are_told_the_pages_are_for_staff(client, bob, pages):
+    """Followed to the end: the login page sent a logged-in learner back to the admin, which
+    sent them to the login page, round and round."""
     client.force_login(bob)
     for url in pages:
-        response = client.get(url)
-        assert response.status_code == 302, url
-        assert response.url.startswith(reverse("admin:login")), url
+        response = client.get(url, follow=True)
+        assert response.status_code == 403, url
+        assert "not a staff account" in response.content.decode(), url
+        assert len(response.redirect_chain) <= 1, url
 
 
 def test_anonymous_visitors_are_sent_to_the_login_page(client, pages):
