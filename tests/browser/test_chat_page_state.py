@@ -126,8 +126,9 @@ def test_the_phone_layout_keeps_the_text_box_on_screen(daphne_server, browser):
         expect(page.locator("#main-messages .msg-scenario")).to_have_count(turn + 2)
     box = page.locator("#main-input").bounding_box()
     assert box and box["y"] + box["height"] <= phone["height"]
-    # The chat scrolls inside its pane; the page itself has nothing below it.
+    # The chat scrolls inside its pane; the page itself has nothing below it or beside it.
     assert page.evaluate("document.documentElement.scrollHeight") <= phone["height"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= phone["width"]
     log_out = page.get_by_role("button", name="Log out").bounding_box()
     assert log_out and log_out["height"] < 2 * 16  # one line, not "Log / out"
     header = page.locator(".chat-header").bounding_box()
