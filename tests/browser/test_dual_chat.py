@@ -57,7 +57,7 @@ def test_a_whole_scene_with_a_question_to_the_helper(daphne_server, browser, par
 
     _, lines, banner = partner
     User.objects.create_user("dora@example.com", PASSWORD)
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
     page.set_default_timeout(15_000)
     problems = watch_for_problems(page)
 
@@ -90,6 +90,14 @@ def test_a_whole_scene_with_a_question_to_the_helper(daphne_server, browser, par
     expect(page.get_by_role("heading", name="Geschafft! Scene complete")).to_be_visible()
     expect(page.get_by_text("2 scenes left this week")).to_be_visible()
     expect(page.get_by_text("The role-play is over.")).to_be_visible()
+    # The report shows whole (no box to scroll inside), and the chat below keeps a readable
+    # height and its newest line in view: it was squeezed to a strip under the report.
+    report = page.locator("#completion")
+    expect(report.get_by_role("link", name="Read the transcript")).to_be_visible()
+    scroller = page.locator("#main-scroll")
+    assert report.evaluate("e => e.scrollHeight <= e.clientHeight + 1")
+    assert scroller.evaluate("e => e.clientHeight") >= 300
+    assert scroller.evaluate("e => e.scrollHeight - e.scrollTop - e.clientHeight < 48")
     expect(box).to_have_count(0)  # the role-play takes no more messages...
     question = page.get_by_label("Your question for the helper")
     question.fill("What does Tschüss mean?")  # ...but the helper still answers
