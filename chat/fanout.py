@@ -173,7 +173,10 @@ class _RedisLink:
     def __init__(self, url: str) -> None:
         import redis.asyncio
 
-        self.client = redis.asyncio.Redis.from_url(url)
+        # Reads (a tab's snapshot) come in bursts too: a restart's tabs all reconnect at once.
+        self.client = redis.asyncio.Redis.from_url(
+            url, max_connections=settings.REDIS_MAX_CONNECTIONS
+        )
         self.pubsub = self.client.pubsub()
         self.outbox: list[tuple] = []
         self.sending: asyncio.Task | None = None

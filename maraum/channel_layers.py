@@ -6,10 +6,22 @@ chat.fanout."""
 # redis-py 8 times any socket read out after 5 s by default, so every idle socket died
 # after 5 s with "Timeout reading". The read timeout must outlast the wait.
 REDIS_SOCKET_TIMEOUT = 15
+# redis-py's pool holds 100 connections and refuses the 101st: a burst of chats connecting at
+# once (each joins three groups) got "Too many connections" and a 1011 close. Connections are
+# opened as needed and go back to the pool after each command; Redis accepts 10,000 clients.
+REDIS_MAX_CONNECTIONS = 1000
 
 
 def redis_layer(url: str) -> dict:
     return {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [{"address": url, "socket_timeout": REDIS_SOCKET_TIMEOUT}]},
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": url,
+                    "socket_timeout": REDIS_SOCKET_TIMEOUT,
+                    "max_connections": REDIS_MAX_CONNECTIONS,
+                }
+            ]
+        },
     }

@@ -1,9 +1,12 @@
 """Settings built from the environment."""
 
+import asyncio
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -43,6 +46,34 @@ def test_the_redis_layer_reads_for_longer_than_it_waits_for_a_message():
     layer = RedisChannelLayer(**redis_layer("redis://127.0.0.1:6379/0")["CONFIG"])
     pool = create_pool(layer.hosts[0])
     assert pool.connection_kwargs["socket_timeout"] > layer.brpop_timeout
+
+
+def test_a_burst_of_sockets_joining_their_groups_does_not_run_out_of_redis_connections():
+    """250 chats arriving at one process within seconds each join three groups: redis-py's
+    default pool (100, refusing beyond) closed some of them with 1011."""
+    import redis
+    from channels_redis.core import RedisChannelLayer
+
+    from maraum.channel_layers import redis_layer
+    from tests.chat.test_processes import REDIS_URL, redis_answers
+
+    if not redis_answers():
+        pytest.skip(f"no Redis answers at {REDIS_URL}")
+    layer = RedisChannelLayer(**redis_layer(REDIS_URL)["CONFIG"], prefix="test-burst")
+
+    async def burst():
+        try:
+            await asyncio.gather(
+                *(layer.group_add(f"burst-{n % 7}", f"burst.channel-{n}") for n in range(300))
+            )
+        finally:
+            await layer.flush()
+            await layer.close_pools()
+
+    try:
+        asyncio.run(burst())
+    except redis.exceptions.MaxConnectionsError:
+        pytest.fail("the layer's Redis pool ran out of connections")
 
 
 PRODUCTION = {
