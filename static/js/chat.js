@@ -114,7 +114,11 @@
   function trySend(form) {
     var chat = chatOf(form), send = form.querySelector("button[type=submit]");
     var box = form.querySelector("textarea");
-    if (!box.value.trim()) return;
+    if (!box.value.trim()) {
+      showError(chat, "Write a message first.");
+      box.focus();
+      return;
+    }
     var length = tooLong(form);
     if (length) {
       showError(chat, "Your message has " + length.toLocaleString("en") + " characters; the limit is "

@@ -169,8 +169,11 @@ def test_a_long_message_is_never_cut_and_a_busy_chat_says_why_it_waits(
 
     page, _ = _open_chat(browser, daphne_server)
     expect(page.locator("#connection")).to_contain_text("Connected")
-    long_text = "Ich hätte gern Tomaten. " * 50  # 1,200 characters
     box = page.locator("#main-input")
+    box.fill("   ")
+    box.press("Enter")  # nothing to send: said so, not silently ignored
+    expect(page.locator("#main-error")).to_contain_text("Write a message first.")
+    long_text = "Ich hätte gern Tomaten. " * 50  # 1,200 characters
     box.fill(long_text)
     expect(page.locator("#main-form .counter")).to_contain_text("1,199 / 1,000")
     box.press("Enter")
