@@ -12,6 +12,7 @@ from accounts.models import GermanLevel
 from chat import allowance, conversations, frames, tasks
 from chat.models import Message
 from chat.providers import is_offline
+from learning import deck
 from scenarios import lifecycle
 from scenarios.lifecycle import ActiveSessionExists, WeeklyLimitReached
 from scenarios.models import Scenario, Session
@@ -90,8 +91,10 @@ def transcript(request: HttpRequest, session_id: UUID) -> HttpResponse:
         raise Http404("No such session.")
     if not shown.session.is_completed:
         return redirect("session", session_id=session_id)
+    found = tasks.report_of(request.user.pk, session_id)
     context = {
-        "report": tasks.report_of(request.user.pk, session_id),
+        "report": found,
+        "kept": _kept_from(request.user.pk, found),
         "session": shown.session,
         "character": frames.character_of(shown.session.scenario),
         "goals": shown.goals,
@@ -117,7 +120,14 @@ def report(request: HttpRequest, session_id: UUID) -> HttpResponse:
     found = tasks.report_of(request.user.pk, session_id)
     if found is None:
         raise Http404("No report for this session.")
-    return render(request, "chat/partials/report.html", {"report": found})
+    context = {"report": found, "kept": _kept_from(request.user.pk, found)}
+    return render(request, "chat/partials/report.html", context)
+
+
+def _kept_from(learner_id, report) -> set[str]:
+    """The report's words the learner's deck holds already (they show as kept)."""
+    words = ((report.content or {}).get("words") or []) if report else []
+    return deck.kept_of(learner_id, [word.get("german", "") for word in words])
 
 
 def _calls_left_if_low(user) -> int | None:

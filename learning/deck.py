@@ -68,6 +68,16 @@ def keep(learner_id, german: str, gloss: str = "", example: str = "", scenario_i
         raise AlreadyKept(german) from error
 
 
+def kept_of(learner_id, words) -> set[str]:
+    """Which of `words` the deck holds already, lower-cased (as keep() compares them)."""
+    wanted = {word.strip().lower() for word in words}
+    if not wanted:
+        return set()
+    with acting_as_learner(learner_id, savepoint=False):
+        cards = Card.objects.filter(user_id=learner_id).annotate(word=Lower("german"))
+        return set(cards.filter(word__in=wanted).values_list("word", flat=True))
+
+
 def due_cards(learner_id, limit: int = 1) -> list[Card]:
     with acting_as_learner(learner_id, savepoint=False):
         return list(

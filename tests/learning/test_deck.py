@@ -11,9 +11,11 @@ from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.deletion import delete_account
+from chat.models import SceneReport
 from learning import deck
 from learning.models import Card
 from lib.rls import acting_as_learner, acting_as_staff
+from tests.conftest import complete, start_session
 
 
 def keep(client, **fields):
@@ -208,3 +210,18 @@ def test_the_deck_is_bounded(client, alice, monkeypatch):
     monkeypatch.setattr(deck, "MAX_CARDS", 3)
     full = keep(client, german="Noch eins")
     assert full.status_code == 400 and b"its most" in full.content
+
+
+def test_a_reports_words_already_in_the_deck_show_as_kept(client, alice, marketplace):
+    """After a reload the report offered "Keep" again for words the learner had kept."""
+    session = complete(start_session(alice, marketplace))
+    words = [{"german": "die Schale", "gloss": "punnet"}, {"german": "die Tüte", "gloss": "bag"}]
+    with acting_as_staff():
+        SceneReport.objects.create(
+            session_id=session.pk, status="ready", kind="offline", content={"words": words}
+        )
+    client.force_login(alice)
+    keep(client, german="Die Schale")
+    shown = client.get(f"/sessions/{session.pk}/report/").content.decode()
+    assert shown.count("In your deck ✓") == 1
+    assert "“die Tüte” in your deck" in shown and "“die Schale” in your deck" not in shown
