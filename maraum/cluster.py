@@ -5,7 +5,9 @@ you to try (two processes; PROCESSES=n for more), and the bench measures it. Eac
 `maraum.serve` on a loopback port with --proxy-headers (the balancer strips a client's
 X-Forwarded-For and sets its own, so the login throttles see the real address); HAProxy
 listens on HOST:PORT.
-Ctrl+C or SIGTERM stops them all, the processes gracefully.
+A process that exits (a SIGTERM to it drains it first) is started again on its port, so a
+rolling restart is a SIGTERM to one process at a time. Ctrl+C or SIGTERM to the cluster stops
+them all, the processes gracefully.
 """
 
 import argparse
@@ -58,27 +60,32 @@ def cluster(
     if not env.get("REDIS_URL"):
         raise SystemExit("several processes share one Redis: set REDIS_URL")
     ports = [free_port() for _ in range(processes)]
-    servers: list[subprocess.Popen] = []
     balancer = config = None
 
     def log(name: str):
-        return open(log_dir / f"{name}.log", "w") if log_dir else None
+        return open(log_dir / f"{name}.log", "a") if log_dir else None
 
-    try:
-        for number, server_port in enumerate(ports, 1):
-            command = [sys.executable, "-m", "maraum.serve", "--proxy-headers"]
-            command += ["-b", "127.0.0.1", "-p", str(server_port), app]
-            output = log(f"app{number}")
-            servers.append(
-                subprocess.Popen(  # noqa: S603 (our own command line)
-                    command,
-                    cwd=BASE_DIR,
-                    env=env,
-                    stdout=output,
-                    stderr=output,
-                    start_new_session=True,  # Ctrl+C reaches them as SIGTERM, from here
-                )
+    def start(number: int) -> subprocess.Popen:
+        command = [sys.executable, "-m", "maraum.serve", "--proxy-headers"]
+        command += ["-b", "127.0.0.1", "-p", str(ports[number - 1]), app]
+        output = log(f"app{number}")
+        try:
+            return subprocess.Popen(  # noqa: S603 (our own command line)
+                command,
+                cwd=BASE_DIR,
+                env=env,
+                stdout=output,
+                stderr=output,
+                start_new_session=True,  # Ctrl+C reaches them as SIGTERM, from here
             )
+        finally:
+            if output:
+                output.close()  # the process has its own copy
+
+    servers = Servers(start)
+    try:
+        for number in range(1, processes + 1):
+            servers.append(start(number))
         for server, server_port in zip(servers, ports, strict=True):
             wait_for_port(server_port, server)
         balancer_env = dict(env, MARAUM_LISTEN=f"{host}:{port}")
@@ -113,6 +120,34 @@ def cluster(
             config.close()
 
 
+class Servers(list):
+    """The server processes, in order; one that has exited can be started again on its port
+    (its number's): a rolling restart is a SIGTERM to one process at a time."""
+
+    def __init__(self, start):
+        super().__init__()
+        self._start = start
+        self._started_at: dict[int, float] = {}
+
+    def append(self, process: subprocess.Popen) -> None:
+        super().append(process)
+        self._started_at[len(self)] = time.monotonic()
+
+    def restart_exited(self) -> list[int]:
+        """Start again each process that has exited; their numbers. One that exits within
+        five seconds of its start is broken, not restarting: RuntimeError."""
+        restarted = []
+        for number, process in enumerate(self, 1):
+            if process.poll() is None:
+                continue
+            if time.monotonic() - self._started_at[number] < 5:
+                raise RuntimeError(f"process {number} exited with {process.returncode} at once")
+            self[number - 1] = self._start(number)
+            self._started_at[number] = time.monotonic()
+            restarted.append(number)
+        return restarted
+
+
 def balancer_config(processes: int) -> str:
     """deploy/haproxy.cfg with a `server` line per process, MARAUM_APP1 … MARAUM_APPn (the
     file names two, as the model a deployment copies)."""
@@ -139,7 +174,9 @@ def main() -> None:
             " Ctrl+C stops"
         )
         try:
-            while not stop and all(process.poll() is None for process in servers):
+            while not stop:
+                for number in servers.restart_exited():
+                    print(f"process {number} exited: started again on its port", flush=True)
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass
