@@ -1,6 +1,7 @@
 import json
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.utils.html import format_html
 
 from eventlog.models import Log
@@ -15,7 +16,9 @@ class LogAdmin(LargeListAdmin, ReadOnlyStaffModelAdmin):
     list_display = ("created_at", "level", "event_type", "user_id", "session", "summary")
     list_filter = ("level", "event_type", "created_at")
     search_fields = ("=user_id", "=session_id")
-    search_help_text = "An exact learner id or session id (a deleted session's too)."
+    search_help_text = (
+        "A learner's email, or an exact learner id or session id (a deleted session's too)."
+    )
     ordering = ("-created_at",)
     fields = ("created_at", "level", "event_type", "user_id", "session", "pretty_metadata")
     readonly_fields = fields
@@ -24,6 +27,10 @@ class LogAdmin(LargeListAdmin, ReadOnlyStaffModelAdmin):
         if not search_term.strip():
             return queryset, False
         wanted = parse_uuid(search_term)
+        if wanted is None and "@" in search_term:  # the learner's, by their account's email
+            learners = get_user_model().objects.filter(email=search_term.strip())
+            learner_id = learners.values_list("pk", flat=True).first()
+            return queryset.filter(user_id=learner_id) if learner_id else queryset.none(), False
         if wanted is None:
             return queryset.none(), False
         # An id is a learner's, a session's or a deleted session's: filtered on the one column

@@ -1,4 +1,4 @@
-"""Log admin: read-only, filters, exact id search, pretty-printed metadata."""
+"""Log admin: read-only, filters, search by email or exact id, pretty-printed metadata."""
 
 from django.urls import reverse
 
@@ -46,6 +46,13 @@ def test_search_matches_exact_user_or_session_ids(staff_client, alice, bob, mark
     assert _listed(staff_client.get(CHANGELIST, {"q": str(session.pk)})) == ["scenario_started"]
     assert _listed(staff_client.get(CHANGELIST, {"q": str(bob.pk)})) == ["user_logout"]
     assert _listed(staff_client.get(CHANGELIST, {"q": str(bob.pk)[:8]})) == []  # exact only
+
+
+def test_search_by_a_learners_email_in_any_case(staff_client, alice, bob):
+    log_event("user_logout", user_id=alice.pk)
+    log_event("user_login_success", user_id=bob.pk)
+    assert _listed(staff_client.get(CHANGELIST, {"q": alice.email.upper()})) == ["user_logout"]
+    assert _listed(staff_client.get(CHANGELIST, {"q": "nobody@example.com"})) == []
 
 
 def test_a_deleted_sessions_events_are_found_by_its_id(staff_client, alice, marketplace):
