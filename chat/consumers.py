@@ -348,11 +348,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         left = None
         if shown.session.is_completed:
             left = (await in_db(lifecycle.weekly_allowance, self.learner_id)).left
-        here = replies.live_in(self.session_id)
-        elsewhere = shown.claimed - set(here)
-        live = {**await fanout.replies_elsewhere(self.session_id, elsewhere), **here}
+        live = replies.live_in(self.session_id)
+        # A reply streaming in another process shows as waiting: that process answers this
+        # tab's hello (chat.fanout) with its bubble and the text so far, which follows this.
         await self.send(frames.sync(shown, live, left))
-        return elsewhere
+        return shown.claimed - set(live)
 
     async def _watch_claims(self) -> None:
         """A reply in flight in another process: if that process stops renewing its claim

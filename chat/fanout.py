@@ -1,15 +1,23 @@
 """Frames to every tab of a session, whichever process its socket is on.
 
 A tab's socket joins its session here. A frame goes straight to this process's tabs of the
-session, with no channel-layer round trip per frame. With REDIS_URL it also goes onto the
-session's Redis channel, which every other process with a tab of that session subscribes to
-(and this process ignores its own frames coming back). Redis commands leave in batches: what
-is queued while one batch is on its way leaves in the next, so under load the batches grow
-instead of the round trips.
+session, with no channel-layer round trip per frame. With REDIS_URL the session also has a
+Redis channel, which every process with a tab of the session (or a reply of it streaming)
+subscribes to. Redis commands leave in batches: what is queued while one batch is on its way
+leaves in the next, so under load the batches grow instead of the round trips.
 
-Redis also keeps each streaming reply's text so far, so a tab that (re)connects to another
-process draws the reply mid-stream and follows the rest. Without Redis there is one process,
-and its replies are in chat.replies.
+Most frames of a reply are its text deltas, and most sessions have all their tabs on one
+process, so deltas go to Redis only while another process has said it has a tab of the session:
+
+- a tab joining says *hello* on the session's channel; every process there answers *here*;
+- a process whose last tab has left (and whose replies of the session are done) says *bye*;
+- a hello, or a *here* from a process not heard before, may mean a tab elsewhere lacks the
+  text so far of a reply streaming here: `arrivals()` changes, and the reply's sender
+  publishes its bubble with the text so far (chat.replies) before the next delta.
+
+The other frames (a learner's message, a reply's bubble, its end) always go to Redis: they are
+few, and a tab joining as one is sent must not miss it. A process that dies without a bye is
+only sent deltas no one reads. Without Redis there is one process, and all of this is local.
 
 Control messages (a login or session ended) still go through the channel layer's groups: they
 are rare, and the layer reaches every process.
@@ -17,19 +25,17 @@ are rare, and the layer reaches every process.
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
-from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-PROCESS = uuid.uuid4().hex[:12]  # tells this process's frames apart when Redis echoes them
-TEXT_KEPT_FOR = 60  # seconds a reply's text outlives its last frame in Redis (if never ended)
+PROCESS = uuid.uuid4().hex[:12]  # tells the processes' messages apart on a session's channel
+HELLO, HERE, BYE = "\x00hello", "\x00here", "\x00bye"  # never the start of a frame (HTML, JSON)
 
 
 class Tab(Protocol):
@@ -37,94 +43,99 @@ class Tab(Protocol):
         """Send one frame to the page, in the order pushed."""
 
 
-@dataclass(frozen=True)
-class ReplyElsewhere:
-    """A reply streaming in another process, as far as Redis has its text."""
+@dataclass(eq=False)
+class _Session:
+    """This process's part in one session."""
 
-    reply_id: str
-    text: str
+    tabs: set = field(default_factory=set)
+    streaming: int = 0  # its replies being sent from this process
+    subscribed: asyncio.Future | None = None
+    peers: set[str] = field(default_factory=set)  # other processes with a tab of it
+    arrivals: int = 0  # how often a tab elsewhere may have come without a reply's text so far
 
 
 def frames_channel(session_id) -> str:
     return f"maraum:frames:{session_id}"
 
 
-def text_key(session_id, chat: str) -> str:
-    return f"maraum:reply-text:{session_id}:{chat}"
-
-
 async def join(session_id, tab: Tab) -> None:
     """From now on the tab gets the session's frames (from any process, once this returns)."""
     hub = _hub()
-    session_id = str(session_id)
-    hub.tabs[session_id].add(tab)
+    session = hub.session(session_id)
+    session.tabs.add(tab)
     if hub.redis:
-        subscribed = hub.subscriptions.get(session_id)
-        if subscribed is None:
-            subscribed = asyncio.ensure_future(hub.redis.subscribe(frames_channel(session_id)))
-            hub.subscriptions[session_id] = subscribed
-        try:
-            await asyncio.shield(subscribed)
-        except Exception as error:  # this process's frames still reach the tab
-            logger.warning("subscribing to a session's frames failed: %r", error)
+        await _subscribe(hub, str(session_id), session)
+        hub.redis.queue("PUBLISH", frames_channel(session_id), PROCESS + HELLO)
 
 
 def leave(session_id, tab: Tab) -> None:
     hub = _hub()
+    session = hub.sessions.get(str(session_id))
+    if session is not None:
+        session.tabs.discard(tab)
+        _forget_if_done(hub, str(session_id), session)
+
+
+@contextlib.asynccontextmanager
+async def streaming(session_id):
+    """Around the sending of a reply's frames: the process stays on the session's channel,
+    to hear of tabs joining elsewhere, even after its own tabs have left."""
+    hub = _hub()
     session_id = str(session_id)
-    tabs = hub.tabs.get(session_id)
-    if tabs is None:
-        return
-    tabs.discard(tab)
-    if not tabs:
-        del hub.tabs[session_id]
-        if hub.subscriptions.pop(session_id, None):
-            hub.redis.unsubscribe(frames_channel(session_id))
+    session = hub.session(session_id)
+    session.streaming += 1
+    try:
+        if hub.redis and session.subscribed is None:  # its tab left as the turn was taken
+            await _subscribe(hub, session_id, session)
+            hub.redis.queue("PUBLISH", frames_channel(session_id), PROCESS + HELLO)
+        yield
+    finally:
+        session.streaming -= 1
+        _forget_if_done(hub, session_id, session)
 
 
 def tabs_of(session_id) -> set:
-    return set(_hub().tabs.get(str(session_id), ()))
+    session = _hub().sessions.get(str(session_id))
+    return set(session.tabs) if session else set()
 
 
 def all_tabs() -> set:
-    return {tab for tabs in _hub().tabs.values() for tab in tabs}
+    return {tab for session in _hub().sessions.values() for tab in session.tabs}
+
+
+def arrivals(session_id) -> int:
+    """Changes when a tab of the session may have joined elsewhere without a reply's text."""
+    session = _hub().sessions.get(str(session_id))
+    return session.arrivals if session else 0
 
 
 async def publish(session_id, html: str) -> None:
     """Send a frame to every tab of the session."""
     hub = _hub()
-    await _push(hub.tabs.get(str(session_id), ()), html)
+    session = hub.sessions.get(str(session_id))
+    if session:
+        await _push(session.tabs, html)
     if hub.redis:
         hub.redis.queue("PUBLISH", frames_channel(session_id), PROCESS + html)
 
 
-def keep_text(session_id, chat: str, reply_id: str, text: str) -> None:
-    """Record a streaming reply's text so far, for tabs that connect to another process."""
+async def publish_delta(session_id, html: str) -> None:
+    """Send a reply's text delta to every tab of the session: to other processes only while
+    one of them has a tab of it."""
     hub = _hub()
-    if hub.redis:
-        value = json.dumps({"reply": reply_id, "text": text}, ensure_ascii=False)
-        hub.redis.queue("SET", text_key(session_id, chat), value, "EX", TEXT_KEPT_FOR)
+    session = hub.sessions.get(str(session_id))
+    if session:
+        await _push(session.tabs, html)
+        if session.peers:
+            hub.redis.queue("PUBLISH", frames_channel(session_id), PROCESS + html)
 
 
-def drop_text(session_id, chat: str) -> None:
+def publish_elsewhere(session_id, html: str) -> None:
+    """Send a frame to the session's tabs in other processes only (a reply's text so far)."""
     hub = _hub()
-    if hub.redis:
-        hub.redis.queue("DEL", text_key(session_id, chat))
-
-
-async def replies_elsewhere(session_id, chats) -> dict[str, ReplyElsewhere]:
-    """The text so far of replies streaming in other processes, by chat (those Redis has)."""
-    hub = _hub()
-    chats = list(chats)
-    if not (hub.redis and chats):
-        return {}
-    values = await hub.redis.read(*(text_key(session_id, chat) for chat in chats))
-    found = {}
-    for chat, value in zip(chats, values, strict=True):
-        with contextlib.suppress(ValueError, TypeError, KeyError):
-            kept = json.loads(value)
-            found[chat] = ReplyElsewhere(kept["reply"], kept["text"])
-    return found
+    session = hub.sessions.get(str(session_id))
+    if session and session.peers:
+        hub.redis.queue("PUBLISH", frames_channel(session_id), PROCESS + html)
 
 
 async def close() -> None:
@@ -132,6 +143,24 @@ async def close() -> None:
     hub = _hubs.pop(_loop_id(), None)
     if hub and hub.redis:
         await hub.redis.close()
+
+
+async def _subscribe(hub, session_id: str, session: _Session) -> None:
+    if session.subscribed is None:
+        session.subscribed = asyncio.ensure_future(hub.redis.subscribe(frames_channel(session_id)))
+    try:
+        await asyncio.shield(session.subscribed)
+    except Exception as error:  # this process's frames still reach the tab
+        logger.warning("subscribing to a session's frames failed: %r", error)
+
+
+def _forget_if_done(hub, session_id: str, session: _Session) -> None:
+    if session.tabs or session.streaming or hub.sessions.get(session_id) is not session:
+        return
+    del hub.sessions[session_id]
+    if session.subscribed is not None:
+        hub.redis.queue("PUBLISH", frames_channel(session_id), PROCESS + BYE)
+        hub.redis.unsubscribe(frames_channel(session_id))
 
 
 async def _push(tabs, html: str) -> None:
@@ -142,13 +171,39 @@ async def _push(tabs, html: str) -> None:
             logger.info("a frame to a closing tab was dropped: %s", type(error).__name__)
 
 
+def _heard(hub, session_id: str, sender: str, text: str) -> str | None:
+    """A message from another process on a session's channel: the frame to push, if it is one."""
+    session = hub.sessions.get(session_id)
+    if session is None:  # this process is leaving the channel
+        return None
+    if text == HELLO:
+        session.peers.add(sender)
+        session.arrivals += 1
+        hub.redis.queue("PUBLISH", frames_channel(session_id), PROCESS + HERE)
+    elif text == HERE:
+        if sender not in session.peers:
+            session.peers.add(sender)
+            session.arrivals += 1
+    elif text == BYE:
+        session.peers.discard(sender)
+    else:
+        return text
+    return None
+
+
 class _Hub:
-    """One event loop's tabs, by session, and its Redis link."""
+    """One event loop's sessions and its Redis link."""
 
     def __init__(self) -> None:
-        self.tabs: dict[str, set] = defaultdict(set)
-        self.subscriptions: dict[str, asyncio.Future] = {}  # by session, once asked for
+        self.sessions: dict[str, _Session] = {}
         self.redis = _RedisLink(settings.REDIS_URL) if settings.REDIS_URL else None
+
+    def session(self, session_id) -> _Session:
+        session_id = str(session_id)
+        session = self.sessions.get(session_id)
+        if session is None:
+            session = self.sessions[session_id] = _Session()
+        return session
 
 
 _hubs: dict[int, _Hub] = {}
@@ -167,13 +222,12 @@ def _hub() -> _Hub:
 
 
 class _RedisLink:
-    """Two connections: one sends the queued commands in batches, one receives the frames of
-    the sessions this process has tabs of."""
+    """Two connections: one sends the queued commands in batches, one receives the messages
+    of the sessions this process has tabs (or replies streaming) of."""
 
     def __init__(self, url: str) -> None:
         import redis.asyncio
 
-        # Reads (a tab's snapshot) come in bursts too: a restart's tabs all reconnect at once.
         self.client = redis.asyncio.Redis.from_url(
             url, max_connections=settings.REDIS_MAX_CONNECTIONS
         )
@@ -199,9 +253,6 @@ class _RedisLink:
                     await pipe.execute()
             except Exception as error:  # the tabs on this process still get their frames
                 logger.warning("sending %d frames to Redis failed: %s", len(batch), error)
-
-    async def read(self, *keys) -> list:
-        return await self.client.mget(keys)
 
     async def subscribe(self, channel: str) -> None:
         """Subscribe, and return once Redis has confirmed it: frames published after this
@@ -240,8 +291,11 @@ class _RedisLink:
                 if confirmed and not confirmed.done():
                     confirmed.set_result(None)
             elif message["type"] == "message" and not message["data"].startswith(own):
-                html = message["data"][len(own) :].decode()
-                await _push(_hub().tabs.get(channel.rsplit(":", 1)[1], ()), html)
+                sender, text = message["data"][: len(own)].decode(), message["data"][len(own) :]
+                session_id = channel.rsplit(":", 1)[1]
+                html = _heard(_hub(), session_id, sender, text.decode())
+                if html is not None:
+                    await _push(tabs_of(session_id), html)
 
     async def close(self) -> None:
         if self.sending and not self.sending.done():  # the last frames first

@@ -2,8 +2,8 @@
 
 A reply runs as its own asyncio task: a learner who disconnects mid-reply still gets it stored,
 and sees it on reconnecting. It owns its chat's reply claim (chat.claims) from before the model
-call until it is stored or has failed. Text goes to the session's channel-layer group from one
-sender per reply (through chat.fanout, to every tab in any process), so frames stay in order:
+call until it is stored or has failed. Text goes to the session's tabs from one sender per
+reply (through chat.fanout, to every tab in any process), so frames stay in order:
 the bubble first, then the text as deltas with offsets, the first token at once and the rest
 at most every CHAT_FRAME_INTERVAL, or less often while the process is loaded.
 
@@ -233,28 +233,28 @@ async def _fail(reply: LiveReply, learner_id, error: ModelError, started: float)
 async def _send_text(reply: LiveReply, first_frame: Callable[[], str] | None = None) -> None:
     """The reply's one sender: `first_frame`, the bubble (with any text already there), then
     what has arrived since, the first token at once and then every frame_interval()."""
-    if first_frame:
-        await send_frame(reply.session_id, first_frame())
-    reply.opened.set()
-    sent = len(reply.text)
-    fanout.keep_text(reply.session_id, reply.chat, reply.reply_id, reply.text)
-    await send_frame(reply.session_id, frames.reply_started(reply))
-    try:
+    session_id = reply.session_id
+    async with fanout.streaming(session_id):
+        if first_frame:
+            await send_frame(session_id, first_frame())
+        reply.opened.set()
+        sent = len(reply.text)
+        arrivals = fanout.arrivals(session_id)
+        await send_frame(session_id, frames.reply_started(reply))
         while True:
             await reply.changed.wait()
             reply.changed.clear()
+            if fanout.arrivals(session_id) != arrivals:  # a tab elsewhere needs the text so far
+                arrivals = fanout.arrivals(session_id)
+                fanout.publish_elsewhere(session_id, frames.reply_started(reply))
             end = len(reply.text)
             if end > sent:
-                fanout.keep_text(reply.session_id, reply.chat, reply.reply_id, reply.text)
-                await send_frame(
-                    reply.session_id, frames.reply_delta(reply, sent, reply.text[sent:end])
-                )
+                delta = frames.reply_delta(reply, sent, reply.text[sent:end])
+                await fanout.publish_delta(session_id, delta)
                 sent = end
             if reply.finished:
                 return
             await _pause(frame_interval())
-    finally:
-        fanout.drop_text(reply.session_id, reply.chat)
 
 
 _lateness = 0.0  # how late this process's frame pauses end, smoothed (seconds)

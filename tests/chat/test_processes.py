@@ -5,13 +5,13 @@ other process draws the reply mid-stream and follows the rest."""
 import asyncio
 import contextlib
 import html
-import itertools
 import os
 import re
 import signal
 
 import pytest
 import redis
+import redis.asyncio
 import websockets
 
 from tests.chat.conftest import FAILED, FINISHED, STREAMING, chat_db, deltas, stored
@@ -60,19 +60,25 @@ def two_servers(tmp_path, **extra_env):
             yield fake, a, b
 
 
+BUBBLE = re.compile(r'id="reply-(?P<reply>[0-9a-f]+)-text" data-end="\d+">(?P<text>[^<]*)<')
+
+
 class Page:
-    """What one tab shows of the main chat's streaming reply: the bubble its sync drew (if
-    any) and every frame since."""
+    """What one tab shows of the main chat's streaming reply, from its sync and every frame
+    since: a frame drawing the bubble sets its text, deltas extend it as static/js/chat.js
+    does (only what lies beyond the text it has)."""
 
     def __init__(self, sync: str):
         self.frames = [sync]
 
     def text(self) -> str:
-        drawn = re.search(r'id="reply-[0-9a-f]+-text" data-end="\d+">([^<]*)<', self.frames[0])
-        text = html.unescape(drawn.group(1)) if drawn else ""
-        for delta in deltas(self.frames[1:]):  # as static/js/chat.js applies them
-            if delta["at"] <= len(text) < delta["at"] + len(delta["text"]):
-                text += delta["text"][len(text) - delta["at"] :]
+        reply, text = None, ""
+        for frame in self.frames:
+            if drawn := BUBBLE.search(frame):
+                reply, text = drawn["reply"], html.unescape(drawn["text"])
+            for delta in deltas([frame]):
+                if delta["reply"] == reply and delta["at"] <= len(text):
+                    text += delta["text"][len(text) - delta["at"] :]
         return text
 
 
@@ -94,19 +100,15 @@ async def test_tabs_on_two_processes_share_one_reply_and_its_stream(
         chat_socket(port_a, alice_session.pk, cookie) as tab_a,
         chat_socket(port_b, alice_session.pk, cookie) as tab_b,
     ):
-        await tab_a.recv(), await tab_b.recv()  # the syncs
+        page_b = Page((await tab_a.recv(), await tab_b.recv())[1])
         await tab_a.send(message(text="Hallo, ich hätte gern Äpfel."))
-        await until(tab_b, '{"reply"')  # process A's stream reaches the tab on process B
+        await collect(tab_b, page_b, '{"reply"')  # A's stream reaches the tab on process B
         # One reply in flight per chat, whichever process is asked.
         await tab_b.send(message(text="Noch etwas?"))
-        refused = await until(tab_b, 'data-frame="notice"')
-        assert "Wait for the reply" in refused
-        page_b = Page("")
-        await collect(tab_b, page_b, FINISHED)
-        streamed = deltas(page_b.frames)
-        for before, after in itertools.pairwise(streamed):  # no gap, in order
-            assert after["at"] == before["at"] + len(before["text"])
-        assert streamed[-1]["at"] + len(streamed[-1]["text"]) == len(SLOW)
+        await collect(tab_b, page_b, 'data-frame="notice"')
+        assert "Wait for the reply" in page_b.frames[-1]
+        await collect(tab_b, page_b, 'data-frame="reply-finished"')
+        assert page_b.text() == SLOW  # every word once, none missing
         await until(tab_a, FINISHED)
     assert len(fake.requests) == 1
     assert await stored(alice_session.pk, "main") == [
@@ -116,7 +118,7 @@ async def test_tabs_on_two_processes_share_one_reply_and_its_stream(
     ]
 
 
-async def test_a_tab_reconnecting_to_the_other_process_gets_the_text_so_far_and_the_rest(
+async def test_a_tab_joining_on_the_other_process_gets_the_text_so_far_and_the_rest(
     alice, alice_session, two_processes
 ):
     _, port_a, port_b = two_processes
@@ -127,12 +129,58 @@ async def test_a_tab_reconnecting_to_the_other_process_gets_the_text_so_far_and_
         for _ in range(10):  # half a second of text streamed
             await until(tab_a, '{"reply"')
         async with chat_socket(port_b, alice_session.pk, cookie) as tab_b:
-            sync = await tab_b.recv()
-            assert STREAMING in sync  # the bubble, mid-stream, with its text so far
-            page = Page(sync)
+            page = Page(await tab_b.recv())
+            await collect(tab_b, page, STREAMING)  # the bubble, mid-stream, with the text so far
             assert 0 < len(page.text()) < len(SLOW)
             await collect(tab_b, page, FINISHED)
-    assert page.text() == SLOW  # every word once, none missing
+    assert page.text() == SLOW
+
+
+async def test_a_tab_moving_to_the_other_process_mid_reply_gets_the_text_so_far_and_the_rest(
+    alice, alice_session, two_processes
+):
+    """The learner's only tab leaves process A mid-reply (a network change, a reload through
+    the balancer) and comes back on B: A, still streaming, hears B's tab arrive."""
+    _, port_a, port_b = two_processes
+    cookie = await login_cookie(alice)
+    async with chat_socket(port_a, alice_session.pk, cookie) as tab_a:
+        await tab_a.recv()
+        await tab_a.send(message(text="Was kosten die Äpfel?"))
+        for _ in range(10):
+            await until(tab_a, '{"reply"')
+    async with chat_socket(port_b, alice_session.pk, cookie) as tab_b:
+        page = Page(await tab_b.recv())
+        await collect(tab_b, page, STREAMING)
+        assert 0 < len(page.text()) < len(SLOW)
+        await collect(tab_b, page, FINISHED)
+    assert page.text() == SLOW
+
+
+async def test_deltas_stay_off_redis_while_no_other_process_has_a_tab(
+    alice, alice_session, two_processes
+):
+    """Most sessions have all their tabs on one process: their text deltas (most frames)
+    cost Redis nothing. The other frames still go there, for a tab joining elsewhere."""
+    _, port_a, _ = two_processes
+    listener = redis.asyncio.Redis.from_url(REDIS_URL).pubsub()
+    await listener.subscribe(f"maraum:frames:{alice_session.pk}")
+    cookie = await login_cookie(alice)
+    try:
+        async with chat_socket(port_a, alice_session.pk, cookie) as tab_a:
+            page = Page(await tab_a.recv())
+            await tab_a.send(message(text="Was kosten die Äpfel?"))
+            await collect(tab_a, page, FINISHED)
+        assert len(deltas(page.frames)) > 5
+        on_redis = []  # in the order published: the end comes last
+        async with asyncio.timeout(10):
+            while not any(FINISHED in frame for frame in on_redis):
+                heard = await listener.get_message(ignore_subscribe_messages=True, timeout=1)
+                if heard:
+                    on_redis.append(heard["data"].decode()[12:])
+    finally:
+        await listener.aclose()
+    assert not deltas(on_redis)
+    assert any(STREAMING in frame for frame in on_redis)
 
 
 async def test_the_message_limit_is_shared_by_the_processes(alice, alice_session, two_processes):
