@@ -152,7 +152,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.groups_joined = tuple(groups)
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
-        await self._send_sync()
+        await self._send_sync(joined_now=True)
 
     async def dispatch(self, message):
         # Channels' own dispatch first closes old database connections on its one shared sync
@@ -326,8 +326,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         else:  # nothing to retry, or another tab's retry got there first
             await self._send_sync()
 
-    async def _send_sync(self) -> None:
-        """Everything the page shows, read now; frames pushed meanwhile follow it."""
+    async def _send_sync(self, joined_now: bool = False) -> None:
+        """Everything the page shows, read now; frames pushed meanwhile follow it. (Joined
+        now: the join itself asked other processes for their replies' text so far.)"""
         if self.held is None:
             self.held = []
         try:
@@ -341,6 +342,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await self.send(text_data=self.held.pop(0))
             self.held = None
         if elsewhere:
+            if not joined_now:
+                fanout.ask_for_text(self.session_id)
             self._watch_claims_elsewhere()
 
     async def _show(self, shown: conversations.Conversation) -> set[str]:
@@ -349,8 +352,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if shown.session.is_completed:
             left = (await in_db(lifecycle.weekly_allowance, self.learner_id)).left
         live = replies.live_in(self.session_id)
-        # A reply streaming in another process shows as waiting: that process answers this
-        # tab's hello (chat.fanout) with its bubble and the text so far, which follows this.
+        # A reply streaming in another process shows as waiting: that process answers
+        # (chat.fanout) with its bubble and the text so far, which follows this.
         await self.send(frames.sync(shown, live, left))
         return shown.claimed - set(live)
 

@@ -103,6 +103,14 @@ def all_tabs() -> set:
     return {tab for session in _hub().sessions.values() for tab in session.tabs}
 
 
+def ask_for_text(session_id) -> None:
+    """A tab here drew a reply streaming elsewhere as waiting (its sync): the streaming
+    process is to send the text so far again, as for a tab joining."""
+    hub = _hub()
+    if hub.redis:
+        hub.redis.queue("PUBLISH", frames_channel(session_id), PROCESS + HELLO)
+
+
 def arrivals(session_id) -> int:
     """Changes when a tab of the session may have joined elsewhere without a reply's text."""
     session = _hub().sessions.get(str(session_id))
@@ -152,6 +160,19 @@ async def _subscribe(hub, session_id: str, session: _Session) -> None:
         await asyncio.shield(session.subscribed)
     except Exception as error:  # this process's frames still reach the tab
         logger.warning("subscribing to a session's frames failed: %r", error)
+        session.subscribed = None  # the next tab or reply tries again
+
+
+def _resubscribed(hub, session_id: str) -> None:
+    """The receiving connection was lost and redis-py subscribed again: frames published
+    meanwhile are lost, so every process (this one too) sends its replies' text so far again.
+    A channel of a session this process has left (its unsubscribe failed) is left now."""
+    session = hub.sessions.get(session_id)
+    if session is None:
+        hub.redis.unsubscribe(frames_channel(session_id))
+        return
+    session.arrivals += 1
+    hub.redis.queue("PUBLISH", frames_channel(session_id), PROCESS + HELLO)
 
 
 def _forget_if_done(hub, session_id: str, session: _Session) -> None:
@@ -196,7 +217,7 @@ class _Hub:
 
     def __init__(self) -> None:
         self.sessions: dict[str, _Session] = {}
-        self.redis = _RedisLink(settings.REDIS_URL) if settings.REDIS_URL else None
+        self.redis = _RedisLink(settings.REDIS_URL, self) if settings.REDIS_URL else None
 
     def session(self, session_id) -> _Session:
         session_id = str(session_id)
@@ -225,11 +246,15 @@ class _RedisLink:
     """Two connections: one sends the queued commands in batches, one receives the messages
     of the sessions this process has tabs (or replies streaming) of."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, hub: _Hub) -> None:
         import redis.asyncio
 
+        self.hub = hub
+        self.closed = False
         self.client = redis.asyncio.Redis.from_url(
-            url, max_connections=settings.REDIS_MAX_CONNECTIONS
+            url,
+            max_connections=settings.REDIS_MAX_CONNECTIONS,
+            client_name=f"maraum-frames-{PROCESS}",  # who is who in CLIENT LIST
         )
         self.pubsub = self.client.pubsub()
         self.outbox: list[tuple] = []
@@ -268,36 +293,45 @@ class _RedisLink:
     def unsubscribe(self, channel: str) -> None:
         async def unsubscribe():
             async with self.lock:
-                await self.pubsub.unsubscribe(channel)
+                try:
+                    await self.pubsub.unsubscribe(channel)
+                except Exception as error:  # left once redis-py subscribes it again
+                    logger.warning("unsubscribing from a session's frames failed: %s", error)
 
         asyncio.get_running_loop().create_task(unsubscribe())
 
     async def _receive(self) -> None:
         own = PROCESS.encode()
-        while True:
+        while not self.closed:
             try:
                 message = await self.pubsub.get_message(timeout=None)
             except asyncio.CancelledError:
                 raise
-            except Exception as error:
+            except Exception as error:  # redis-py may turn a cancellation into one of these
+                if self.closed:
+                    return
                 logger.warning("reading frames from Redis failed: %s", error)
                 await asyncio.sleep(1)
                 continue
             if message is None:
                 continue
             channel = message["channel"].decode()
+            session_id = channel.rsplit(":", 1)[1]
             if message["type"] == "subscribe":
                 confirmed = self.subscribing.pop(channel, None)
-                if confirmed and not confirmed.done():
+                if confirmed is None:  # not asked for: redis-py's own, after a reconnect
+                    _resubscribed(self.hub, session_id)
+                elif not confirmed.done():
                     confirmed.set_result(None)
             elif message["type"] == "message" and not message["data"].startswith(own):
                 sender, text = message["data"][: len(own)].decode(), message["data"][len(own) :]
-                session_id = channel.rsplit(":", 1)[1]
-                html = _heard(_hub(), session_id, sender, text.decode())
-                if html is not None:
-                    await _push(tabs_of(session_id), html)
+                html = _heard(self.hub, session_id, sender, text.decode())
+                session = self.hub.sessions.get(session_id)
+                if html is not None and session:
+                    await _push(session.tabs, html)
 
     async def close(self) -> None:
+        self.closed = True
         if self.sending and not self.sending.done():  # the last frames first
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.sending, timeout=2)
@@ -305,7 +339,7 @@ class _RedisLink:
             if task and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                    await asyncio.wait_for(task, timeout=2)
         with contextlib.suppress(Exception):
             await self.pubsub.aclose()
         with contextlib.suppress(Exception):

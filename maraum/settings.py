@@ -196,11 +196,11 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- Channels -----------------------------------------------------------------------------
+# REDIS_MAX_CONNECTIONS: the pool of the layer and of chat.fanout's own client.
+from maraum.channel_layers import REDIS_MAX_CONNECTIONS, redis_layer  # noqa: E402, F401
+
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    # REDIS_MAX_CONNECTIONS: the pool of the layer and of chat.fanout's own client.
-    from maraum.channel_layers import REDIS_MAX_CONNECTIONS, redis_layer  # noqa: F401
-
     CHANNEL_LAYERS = {"default": redis_layer(REDIS_URL)}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

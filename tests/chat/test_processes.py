@@ -65,8 +65,9 @@ BUBBLE = re.compile(r'id="reply-(?P<reply>[0-9a-f]+)-text" data-end="\d+">(?P<te
 
 class Page:
     """What one tab shows of the main chat's streaming reply, from its sync and every frame
-    since: a frame drawing the bubble sets its text, deltas extend it as static/js/chat.js
-    does (only what lies beyond the text it has)."""
+    since until the reply's end: a frame drawing the slot sets the bubble's text (or takes the
+    bubble away), deltas extend it as static/js/chat.js does (only what lies beyond the text
+    it has)."""
 
     def __init__(self, sync: str):
         self.frames = [sync]
@@ -74,8 +75,13 @@ class Page:
     def text(self) -> str:
         reply, text = None, ""
         for frame in self.frames:
-            if drawn := BUBBLE.search(frame):
-                reply, text = drawn["reply"], html.unescape(drawn["text"])
+            if FINISHED in frame:  # the stored message takes the bubble's place: as it stood
+                break
+            if 'id="main-live"' in frame:  # the slot is drawn again: with a bubble, or without
+                drawn = BUBBLE.search(frame)
+                reply, text = (
+                    (drawn["reply"], html.unescape(drawn["text"])) if drawn else (None, "")
+                )
             for delta in deltas([frame]):
                 if delta["reply"] == reply and delta["at"] <= len(text):
                     text += delta["text"][len(text) - delta["at"] :]
@@ -153,6 +159,31 @@ async def test_a_tab_moving_to_the_other_process_mid_reply_gets_the_text_so_far_
         await collect(tab_b, page, STREAMING)
         assert 0 < len(page.text()) < len(SLOW)
         await collect(tab_b, page, FINISHED)
+    assert page.text() == SLOW
+
+
+async def test_a_resend_from_a_tab_on_the_other_process_keeps_the_stream_shown(
+    alice, alice_session, two_processes
+):
+    """The page resends a message it has no answer for on reconnecting: on the process not
+    streaming its reply, the resend's sync draws the reply as waiting, and the streaming
+    process is asked for the text so far again (before, the bubble stayed away until the end)."""
+    _, port_a, port_b = two_processes
+    cookie = await login_cookie(alice)
+    sent = message(text="Was kosten die Äpfel?")
+    async with chat_socket(port_a, alice_session.pk, cookie) as tab_a:
+        await tab_a.recv()
+        await tab_a.send(sent)
+        await until(tab_a, '{"reply"')
+        async with chat_socket(port_b, alice_session.pk, cookie) as tab_b:
+            page = Page(await tab_b.recv())
+            await collect(tab_b, page, STREAMING)
+            await tab_b.send(sent)  # the same client_message_id
+            await collect(tab_b, page, 'data-frame="sync"')
+            assert page.text() == ""  # the sync shows the reply as waiting
+            await collect(tab_b, page, STREAMING)
+            assert 0 < len(page.text()) < len(SLOW)
+            await collect(tab_b, page, FINISHED)
     assert page.text() == SLOW
 
 

@@ -1,0 +1,114 @@
+"""chat.fanout's messages on Redis, seen from one process: what it says on a session's
+channel and when. (Two whole processes: tests/chat/test_processes.py.)"""
+
+import asyncio
+import uuid
+
+import pytest
+import redis.asyncio
+
+from chat import fanout
+from tests.chat.test_processes import REDIS_URL, redis_answers
+
+
+class Tab:
+    def __init__(self):
+        self.frames: list[str] = []
+        self.arrived = asyncio.Event()
+
+    async def push(self, html: str) -> None:
+        self.frames.append(html)
+        self.arrived.set()
+
+
+@pytest.fixture
+async def on_redis(settings):
+    """This test's process on Redis, and a listener on a new session's channel."""
+    if not redis_answers():
+        pytest.skip(f"no Redis answers at {REDIS_URL}")
+    settings.REDIS_URL = REDIS_URL
+    session_id = str(uuid.uuid4())
+    listener = redis.asyncio.Redis.from_url(REDIS_URL).pubsub()
+    await listener.subscribe(fanout.frames_channel(session_id))
+    try:
+        yield session_id, listener
+    finally:
+        await fanout.close()
+        await listener.aclose()
+
+
+async def heard(listener, what: str) -> str:
+    """The next message on the channel that says `what`: the sender's id."""
+    async with asyncio.timeout(10):
+        while True:
+            message = await listener.get_message(ignore_subscribe_messages=True, timeout=1)
+            if message and message["data"].decode()[12:] == what:
+                return message["data"].decode()[:12]
+
+
+async def test_a_tab_joining_says_hello_and_the_last_leaving_says_bye(on_redis):
+    session_id, listener = on_redis
+    tab = Tab()
+    await fanout.join(session_id, tab)
+    assert await heard(listener, fanout.HELLO) == fanout.PROCESS
+    fanout.leave(session_id, tab)
+    assert await heard(listener, fanout.BYE) == fanout.PROCESS
+
+
+async def test_after_losing_its_redis_connection_a_process_asks_again_for_the_text_so_far(
+    on_redis,
+):
+    """Frames published while the receiving connection was down are lost: once redis-py
+    has subscribed again, the process says hello, and the processes streaming a reply of
+    the session send its text so far (before, its tabs' bubbles stayed as they were)."""
+    session_id, listener = on_redis
+    tab = Tab()
+    await fanout.join(session_id, tab)
+    await heard(listener, fanout.HELLO)
+    await fanout._hub().redis.pubsub.connection.disconnect()
+    assert await heard(listener, fanout.HELLO) == fanout.PROCESS
+    # And the session's frames reach the tab again.
+    other = redis.asyncio.Redis.from_url(REDIS_URL)
+    try:
+        await other.publish(fanout.frames_channel(session_id), "elsewhere000" + "<p>frame</p>")
+    finally:
+        await other.aclose()
+    async with asyncio.timeout(10):
+        await tab.arrived.wait()
+    assert tab.frames == ["<p>frame</p>"]
+    fanout.leave(session_id, tab)
+
+
+async def test_a_channel_left_while_redis_was_away_is_left_once_it_is_back(on_redis, caplog):
+    """Leaving a session's channel failed (Redis away): redis-py keeps the channel and
+    subscribes again on reconnecting; the process then leaves it, instead of receiving that
+    session's frames for the rest of its life."""
+    session_id, listener = on_redis
+    tab = Tab()
+    await fanout.join(session_id, tab)
+    await heard(listener, fanout.HELLO)
+    pubsub = fanout._hub().redis.pubsub
+    unsubscribe = pubsub.unsubscribe
+
+    async def fails_once(*channels):
+        pubsub.unsubscribe = unsubscribe
+        raise redis.ConnectionError("Redis is away")
+
+    pubsub.unsubscribe = fails_once
+    fanout.leave(session_id, tab)
+    await heard(listener, fanout.BYE)
+    channel = fanout.frames_channel(session_id)
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    try:
+        await until_subscribers(client, channel, 2)  # still subscribed, besides the listener
+        assert "unsubscribing from a session's frames failed" in caplog.text
+        await pubsub.connection.disconnect()
+        await until_subscribers(client, channel, 1)
+    finally:
+        await client.aclose()
+
+
+async def until_subscribers(client, channel: str, count: int) -> None:
+    async with asyncio.timeout(10):
+        while (await client.pubsub_numsub(channel))[0][1] != count:
+            await asyncio.sleep(0.05)  # Redis has no event for it
