@@ -115,6 +115,13 @@ class DrainingServer(Server):
 class MaraumCommandLine(CommandLineInterface):
     server_class = DrainingServer
 
+    def __init__(self):
+        super().__init__()
+        # Daphne rejects a websocket whose handshake is not answered within 5 s: when 500
+        # learners arrive at once, a busy process answers some later, and a page that is let
+        # in late does better than one that fails and comes back to a process still as busy.
+        self.parser.set_defaults(websocket_connect_timeout=30)
+
 
 if __name__ == "__main__":
     MaraumCommandLine.entrypoint()
