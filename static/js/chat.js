@@ -145,6 +145,8 @@
     if (!page) return;
 
     document.querySelectorAll("form.compose").forEach(prepare);
+    // Each chat opens at its newest message, not at its top until the socket has opened.
+    document.querySelectorAll(".messages").forEach(function (scroller) { follow(scroller, true); });
 
     // Enter sends, Shift+Enter makes a new line; typing clears an old error.
     page.addEventListener("keydown", function (event) {

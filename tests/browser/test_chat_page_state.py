@@ -188,3 +188,34 @@ def test_a_long_message_is_never_cut_and_a_busy_chat_says_why_it_waits(
     # Once the reply is in, the chat can send again, and the note has gone.
     expect(page.locator("#main-send")).to_be_enabled(timeout=30_000)
     expect(page.locator("#main-error")).to_have_text("")
+
+
+def test_a_long_conversation_opens_at_its_newest_message_before_the_socket_opens(
+    daphne_server, browser
+):
+    """On a phone the page showed the top of the conversation while connecting, then jumped
+    to the newest message once the sync came (found by the newcomer's walk)."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from tests.conftest import add_message
+
+    user = User.objects.create_user("dora@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="marketplace"))
+    for number in range(15):
+        add_message(session, "user", "main", f"Das ist meine Antwort Nummer {number}.")
+        add_message(session, "scenario", "main", f"Gut, und was noch? ({number})")
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context.add_cookies(
+        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
+    )
+    page = context.new_page()
+    page.route_web_socket(re.compile(r"/ws/"), lambda socket: socket.close())  # never opens
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    page.wait_for_load_state("load")
+    expect(page.locator("#connection")).to_contain_text("Reconnecting")
+    scroller = page.locator("#main-scroll")
+    assert scroller.evaluate("el => el.scrollHeight > el.clientHeight")  # it does scroll
+    assert scroller.evaluate("el => el.scrollHeight - el.scrollTop - el.clientHeight < 2")
+    context.close()
