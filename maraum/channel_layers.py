@@ -12,6 +12,16 @@ REDIS_SOCKET_TIMEOUT = 15
 REDIS_MAX_CONNECTIONS = 1000
 
 
+def _retry():
+    # A pooled connection Redis has dropped (a restart, an idle timeout) fails the command
+    # sent on it: the first socket to join a group after a Redis restart was closed with 1011.
+    # Retried on a new connection, it goes through.
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+
+    return Retry(ExponentialBackoff(cap=1, base=0.05), 3)
+
+
 def redis_layer(url: str) -> dict:
     return {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -21,6 +31,7 @@ def redis_layer(url: str) -> dict:
                     "address": url,
                     "socket_timeout": REDIS_SOCKET_TIMEOUT,
                     "max_connections": REDIS_MAX_CONNECTIONS,
+                    "retry": _retry(),
                 }
             ]
         },

@@ -76,6 +76,40 @@ def test_a_burst_of_sockets_joining_their_groups_does_not_run_out_of_redis_conne
         pytest.fail("the layer's Redis pool ran out of connections")
 
 
+def test_a_socket_joining_after_redis_dropped_the_layers_connections_is_not_refused():
+    """Redis restarted (or dropped its idle clients): the first socket on each process to
+    join a group got a dead pooled connection and was closed with 1011 (found twice by the
+    attacker's replay). The layer now retries a command on a fresh connection."""
+    import redis
+    from channels_redis.core import RedisChannelLayer
+
+    from maraum.channel_layers import redis_layer
+    from tests.chat.test_processes import REDIS_URL, redis_answers
+
+    if not redis_answers():
+        pytest.skip(f"no Redis answers at {REDIS_URL}")
+    config = redis_layer(REDIS_URL)["CONFIG"]
+    config["hosts"][0]["client_name"] = "maraum-test-dropped"
+    layer = RedisChannelLayer(**config, prefix="test-dropped")
+
+    async def drop_and_join():
+        admin = redis.asyncio.Redis.from_url(REDIS_URL)
+        try:
+            await layer.group_add("dropped", "dropped.channel-1")  # a pooled connection now
+            clients = await admin.client_list()
+            ours = [c["id"] for c in clients if c.get("name") == "maraum-test-dropped"]
+            assert ours
+            for client_id in ours:
+                await admin.client_kill_filter(_id=client_id)
+            await layer.group_add("dropped", "dropped.channel-2")
+        finally:
+            await layer.flush()
+            await layer.close_pools()
+            await admin.aclose()
+
+    asyncio.run(drop_and_join())
+
+
 PRODUCTION = {
     "DEBUG": "false",
     "SECRET_KEY": "a-long-random-production-secret-" + "x" * 40,
