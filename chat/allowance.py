@@ -9,6 +9,7 @@ from django.db import connection
 from chat.refusals import LoginEnded, Throttled
 from eventlog.events import Event, Level, log_event
 from lib.throttles import Throttle, Verdict, take_all
+from lib.throttles import buckets as throttle_buckets
 
 CHAT_MESSAGES = Throttle("chat-learner", "CHAT_MESSAGES_PER_LEARNER")
 MODEL_CALLS = Throttle("model-calls", "MODEL_CALLS_PER_DAY")  # an int: that many per day
@@ -30,9 +31,24 @@ def spend(learner_id, session_id, login_key: str | None) -> Allowance | Throttle
     """Spend a message and a model call (both or neither), in the caller's learner transaction;
     a refusal is returned, not raised, so the caller can keep its log row (one per flood)."""
     email = _current_login(learner_id, login_key)
-    verdict, refused_by = take_all([(CHAT_MESSAGES, (learner_id,)), (MODEL_CALLS, (email,))])
+    verdict, refused_by = take_all(_throttles(learner_id, email))
     if refused_by is None:
         return Allowance(email, int(verdict.tokens_left))
+    return refusal(learner_id, session_id, verdict, refused_by)
+
+
+def buckets(learner_id, email: str) -> list[list]:
+    """What spend() takes, as `take_all_tokens()` takes it (the model call's bucket last), for a
+    statement that spends it itself (chat/turns.py's plain turn)."""
+    return throttle_buckets(_throttles(learner_id, email))
+
+
+def refusal(learner_id, session_id, verdict: Verdict, refused_by: Throttle | int) -> Throttled:
+    """The learner is told why and when to try again; the first refusal of a flood is logged
+    (in the caller's learner transaction). `refused_by`: the throttle, or its place in
+    buckets(), from 1."""
+    if isinstance(refused_by, int):
+        refused_by = _throttles(learner_id, "")[refused_by - 1][0]
     if verdict.first_refusal:
         log_event(
             Event.RATE_LIMIT_EXCEEDED,
@@ -42,8 +58,12 @@ def spend(learner_id, session_id, login_key: str | None) -> Allowance | Throttle
             throttle=refused_by.name,
             retry_after_s=round(verdict.retry_after),
         )
-    refusal = _too_fast if refused_by is CHAT_MESSAGES else _budget_used
-    return Throttled(refusal(verdict))
+    text = _too_fast if refused_by is CHAT_MESSAGES else _budget_used
+    return Throttled(text(verdict))
+
+
+def _throttles(learner_id, email: str) -> list[tuple[Throttle, tuple]]:
+    return [(CHAT_MESSAGES, (learner_id,)), (MODEL_CALLS, (email,))]
 
 
 def calls_left(email: str) -> int:

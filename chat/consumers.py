@@ -128,6 +128,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=4401)
             return
         self.learner_id = str(user.pk)
+        self.email = user.email  # whose daily model budget the turns spend
         session = await in_db(lifecycle.find_session, self.learner_id, self.session_id)
         if session is None:  # someone else's session, or none at all: refuse, reveal nothing
             await self.close(code=4403)
@@ -279,6 +280,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 incoming.content,
                 client_id,
                 self.login_key,
+                self.email,
             )
         except TurnRefused as refusal:
             waiting = isinstance(refusal, ReplyInFlight)

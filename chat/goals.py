@@ -5,6 +5,8 @@ Goals are numbered 1, 2, … in their scenario's order; the number is what the m
 
 from dataclasses import dataclass, replace
 
+from django.db import connection
+
 from chat.models import ReachedGoal
 from scenarios.models import Goal
 
@@ -17,17 +19,30 @@ class GoalState:
     just_reached: bool = False  # by the reply being stored now (announced to screen readers)
 
 
+# The session's goals in order, each reached or not: one query, asked on every turn. Written
+# as SQL (the ORM's join-and-Exists form cost more CPU to build than to run), with the model's
+# columns in its order, as Goal.from_db() takes them.
+_COLUMNS = [field.column for field in Goal._meta.concrete_fields]
+STATES = (  # the model's own column names
+    f"SELECT {', '.join('g.' + column for column in _COLUMNS)},"  # noqa: S608
+    " EXISTS (SELECT 1 FROM reached_goals r WHERE r.session_id = s.id AND r.goal_id = g.id)"
+    " FROM scenario_goals g JOIN sessions s ON s.scenario_id = g.scenario_id"
+    " WHERE s.id = %s ORDER BY g.position, g.id"
+)
+
+
 def goal_states(session_id) -> list[GoalState]:
-    """The session's goals in order, each reached or not: one query, asked on every turn.
-    Written as SQL: the ORM's join-and-Exists form cost more CPU to build than to run."""
-    goals = Goal.objects.raw(
-        "SELECT g.*, EXISTS (SELECT 1 FROM reached_goals r"
-        "                    WHERE r.session_id = s.id AND r.goal_id = g.id) AS reached"
-        " FROM scenario_goals g JOIN sessions s ON s.scenario_id = g.scenario_id"
-        " WHERE s.id = %s ORDER BY g.position, g.id",
-        [session_id],
-    )
-    return [GoalState(number, goal, goal.reached) for number, goal in enumerate(goals, 1)]
+    with connection.cursor() as cursor:
+        cursor.execute(STATES, [session_id])
+        return from_rows(cursor.fetchall())
+
+
+def from_rows(rows) -> list[GoalState]:
+    """Goal states from the rows of STATES."""
+    return [
+        GoalState(number, Goal.from_db("default", _COLUMNS, row[:-1]), row[-1])
+        for number, row in enumerate(rows, 1)
+    ]
 
 
 def all_reached(states: list[GoalState]) -> bool:

@@ -69,37 +69,55 @@ def add_learner_message(session_id, chat: str, content: str, client_message_id) 
 
 def add_reply(session_id, chat: str, text: str) -> Message:
     """The character's or the helper's complete reply, stored as this process gives up the
-    chat's claim; SessionGone if the session was deleted while it was written, ClaimLost (and
-    nothing stored) if another process took the claim over."""
-    message_id, role = uuid.uuid4(), Message.replier(chat)
+    chat's claim (the refusals: stored_reply())."""
+    message_id = uuid.uuid4()
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT * FROM add_reply(%s, %s, %s, %s, %s, %s)",
-            [message_id, session_id, role, chat, text, claims.WORKER],
+            [message_id, session_id, Message.replier(chat), chat, text, claims.WORKER],
         )
-        refused, released, user_id, sent_at = cursor.fetchone()
+        return stored_reply(message_id, session_id, chat, text, *cursor.fetchone())
+
+
+def stored_reply(
+    message_id, session_id, chat: str, text: str, refused, released, user_id, sent_at
+) -> Message:
+    """The reply from what `add_reply()` (or `store_plain_reply()`, chat/turns.py) answered:
+    SessionGone if the session was deleted while it was written, ClaimLost (and nothing
+    stored) if another process took the claim over."""
     if refused:
         raise SessionGone
     if not released:
-        raise ClaimLost  # the caller's transaction rolls the reply back
+        raise ClaimLost  # add_reply(): the caller's transaction rolls the reply back
     return Message(
         id=message_id,
         session_id=session_id,
         user_id=user_id,
-        role=role,
+        role=Message.replier(chat),
         chat_type=chat,
         content=text,
         sent_at=sent_at,
     )
 
 
+# Both chats' messages, oldest first (read on every turn: plain SQL, no query to build), with
+# the model's columns in its order, as Message.from_db() takes them.
+_COLUMNS = [field.column for field in Message._meta.concrete_fields]
+OF_SESSION = (  # the model's own column names
+    f"SELECT {', '.join(_COLUMNS)} FROM messages WHERE session_id = %s ORDER BY sent_at, id"  # noqa: S608
+)
+
+
 def of_session(session_id) -> list[Message]:
-    """Both chats' messages, oldest first (read on every turn: plain SQL, no query to build)."""
-    return list(
-        Message.objects.raw(
-            "SELECT * FROM messages WHERE session_id = %s ORDER BY sent_at, id", [session_id]
-        )
-    )
+    """Both chats' messages, oldest first."""
+    with connection.cursor() as cursor:
+        cursor.execute(OF_SESSION, [session_id])
+        return from_rows(cursor.fetchall())
+
+
+def from_rows(rows) -> list[Message]:
+    """Messages from the rows of OF_SESSION."""
+    return [Message.from_db("default", _COLUMNS, row) for row in rows]
 
 
 def last_from_learner(session_id, chat: str):

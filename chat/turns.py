@@ -2,10 +2,13 @@
 stored (or given up). Plain synchronous functions; the consumer and the replies call them
 through `replies.in_db`.
 
-Per turn the database sees a fixed number of queries, whatever the session's length:
-`accept_turn` 7 on the way to the model (role, login check, the throttles, the message with its
-reply claim, history, the goals, api_call_started) and `store_reply` 3 (role, the reply with the
-claim given up, api_call_completed), plus a few when the reply reaches a goal or completes the
+A plain turn (a new message that leaves room in the scene, a reply that reaches no goal and
+ends nothing) is one statement each way, sent with its role in one round trip
+(`take_plain_turn()` and `store_plain_reply()`, chat migration 0008): what a round trip costs
+is most of what a turn adds to the model's time to first token. Any other turn (a resend, a
+refusal, a message that fills the scene, a reply that reaches a goal or ends the scene) takes
+the step-by-step path, in a learner transaction: `accept_turn` 7 statements on the way to the
+model and `store_reply` 3 after, plus a few when the reply reaches a goal or completes the
 session."""
 
 import uuid
@@ -18,10 +21,11 @@ from chat.call_log import log_model_event
 from chat.goals import GoalState
 from chat.models import Message
 from chat.providers import ModelError, ReplyDone, ReplyRequest
-from chat.refusals import ReplyInFlight, Throttled, TurnRefused
-from eventlog.events import Event, Level, log_event
+from chat.refusals import LoginEnded, ReplyInFlight, Throttled, TurnRefused
+from eventlog.events import Event, Level, as_metadata, log_event
 from learning import deck
-from lib.rls import acting_as_learner
+from lib.rls import acting_as_learner, as_learner_in_one_round_trip
+from lib.throttles import Verdict
 from scenarios import lifecycle
 from scenarios.models import Session
 
@@ -56,6 +60,7 @@ def accept_turn(
     content: str,
     client_message_id: uuid.UUID,
     login_key: str | None = None,
+    email: str | None = None,
 ) -> AcceptedTurn:
     """Store the learner's message (once per client_message_id) and prepare the model request.
 
@@ -65,7 +70,16 @@ def accept_turn(
     call follows). A refusal (throttled, a reply in flight, the scene over, the session gone:
     the insert's own triggers check the last two) is raised after the transaction, so the
     message stays spent and a refusal's log row stays.
+
+    With the learner's `email` (whose daily budget the turn spends), a plain turn is taken in
+    one round trip; without it, or for any other turn, step by step.
     """
+    if email is not None:
+        plain = _take_plain_turn(
+            learner_id, session, chat, content, client_message_id, login_key, email
+        )
+        if plain is not None:
+            return plain
     try:
         with acting_as_learner(learner_id):
             spent = allowance.spend(learner_id, session.pk, login_key)
@@ -79,6 +93,70 @@ def accept_turn(
     except DatabaseError as failed:  # e.g. the session was deleted as the turn was taken
         raise TurnRefused(SESSION_GONE) from failed
     raise refusal  # after the transaction: what it spent stays spent
+
+
+TAKE_PLAIN_TURN = (
+    "SELECT * FROM take_plain_turn(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+def _take_plain_turn(
+    learner_id, session, chat, content, client_message_id, login_key, email
+) -> AcceptedTurn | None:
+    """The turn in one round trip: `take_plain_turn()`, then the history and the goals, read
+    after the claim in the same transaction. None when it is not a plain turn: nothing was
+    kept, and it is taken step by step."""
+    try:
+        (outcome,), rows, goal_rows = as_learner_in_one_round_trip(
+            learner_id,
+            [
+                (
+                    TAKE_PLAIN_TURN,
+                    [
+                        learner_id,
+                        login_key,
+                        email,
+                        *allowance.buckets(learner_id, email),
+                        uuid.uuid4(),
+                        session.pk,
+                        chat,
+                        content,
+                        client_message_id,
+                        claims.WORKER,
+                        claims.stale_after(),
+                        prompting.HARD_CAP,
+                        str(Event.API_CALL_STARTED),
+                        as_metadata({"chat": chat}),
+                    ],
+                ),
+                (messages.OF_SESSION, [session.pk]),
+                (goals.STATES, [session.pk]),
+            ],
+        )
+    except DatabaseError as failed:  # e.g. the session was deleted as the turn was taken
+        raise TurnRefused(SESSION_GONE) from failed
+    taken, refused_by, tokens_left, retry_after, first_refusal = outcome
+    if taken == "other":
+        return None
+    if taken == "login_ended":
+        raise LoginEnded
+    if taken == "throttled":
+        verdict = Verdict(False, tokens_left, retry_after, first_refusal)
+        with acting_as_learner(learner_id):  # its log row kept: raised after the block
+            refusal = allowance.refusal(learner_id, session.pk, verdict, refused_by)
+        raise refusal
+    if taken != "taken":
+        raise _REFUSALS[taken]()
+    history = messages.from_rows(rows)
+    message = next(m for m in history if m.client_message_id == client_message_id)
+    try:
+        request = _request(session, chat, history, goals.from_rows(goal_rows))
+    except Exception:  # stored and claimed, but no call will follow: give the claim up
+        with acting_as_learner(learner_id):
+            claims.release(session.pk, chat)
+        raise
+    main_count = _main_count_after_reply(history, chat)
+    return AcceptedTurn(message, True, request, main_count, calls_left=int(tokens_left))
 
 
 def _take_turn(
@@ -113,7 +191,7 @@ def _take_turn(
             claims.release(session.pk, chat)
         spent.give_back_call()
         return AcceptedTurn(message, created, None, main_count)
-    request = _request(session, chat, history)
+    request = _request(session, chat, history, goals.goal_states(session.pk))
     _log_call_started(learner_id, session.pk, chat)
     return AcceptedTurn(message, created, request, main_count, calls_left=spent.calls_left)
 
@@ -144,7 +222,7 @@ def prepare_retry(
             if claims.claim(session_id, chat):
                 history = messages.of_session(session_id)
                 if messages.awaits_reply(history, chat):
-                    request = _request(session, chat, history)
+                    request = _request(session, chat, history, goals.goal_states(session_id))
                     _log_call_started(learner_id, session_id, chat)
                     return request, _main_count_after_reply(history, chat)
                 claims.release(session_id, chat)
@@ -159,7 +237,9 @@ def _log_call_started(learner_id, session_id, chat: str) -> None:
     log_event(Event.API_CALL_STARTED, user_id=learner_id, session_id=session_id, chat=chat)
 
 
-def _request(session: Session, chat: str, history: list[Message]) -> ReplyRequest:
+def _request(
+    session: Session, chat: str, history: list[Message], goal_states: list[GoalState]
+) -> ReplyRequest:
     main = messages.in_chat(history, Message.ChatType.MAIN)
     first_turn = chat == Message.ChatType.MAIN and sum(m.from_learner for m in main) == 1
     return prompting.build_request(
@@ -167,7 +247,7 @@ def _request(session: Session, chat: str, history: list[Message]) -> ReplyReques
         chat,
         history,
         level=session.level,
-        goals=goals.goal_states(session.pk),
+        goals=goal_states,
         scene_over=session.is_completed,
         # The learner's due words, for the character to bring in: asked once, at the start.
         due_words=deck.due_words(session.user_id) if first_turn else (),
@@ -189,17 +269,17 @@ def store_reply(
     Raises ClaimLost (and stores nothing) if this process no longer holds the chat's claim, and
     SessionGone if the session was deleted meanwhile.
     """
+    reaches_goals = chat == Message.ChatType.MAIN and done.goals_reached
+    ends = chat == Message.ChatType.MAIN and (done.ended or prompting.fills_the_scene(main_count))
+    if not (reaches_goals or ends):
+        return _store_plain_reply(learner_id, session_id, chat, text, done, main_count, latency_ms)
     with acting_as_learner(learner_id):
         message = messages.add_reply(session_id, chat, text)  # and gives up the claim
         log_event(
             Event.API_CALL_COMPLETED,
             user_id=learner_id,
             session_id=session_id,
-            chat=chat,
-            latency_ms=latency_ms,
-            attempts=done.attempts,
-            ended=done.ended,
-            **done.usage,
+            **_completed(chat, latency_ms, done),
         )
         reached = None
         if chat == Message.ChatType.MAIN and done.goals_reached:
@@ -222,6 +302,48 @@ def store_reply(
             if left is not None:
                 tasks.request_report(session_id)
         return StoredReply(message, main_count, left is not None, left, reached)
+
+
+STORE_PLAIN_REPLY = "SELECT * FROM store_plain_reply(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+
+
+def _store_plain_reply(
+    learner_id, session_id, chat, text, done, main_count, latency_ms
+) -> StoredReply:
+    """The reply in one round trip: `store_plain_reply()`."""
+    message_id = uuid.uuid4()
+    ((stored,),) = as_learner_in_one_round_trip(
+        learner_id,
+        [
+            (
+                STORE_PLAIN_REPLY,
+                [
+                    message_id,
+                    session_id,
+                    Message.replier(chat),
+                    chat,
+                    text,
+                    claims.WORKER,
+                    learner_id,
+                    str(Event.API_CALL_COMPLETED),
+                    as_metadata(_completed(chat, latency_ms, done)),
+                ],
+            )
+        ],
+    )
+    message = messages.stored_reply(message_id, session_id, chat, text, *stored)
+    return StoredReply(message, main_count, False, None)
+
+
+def _completed(chat: str, latency_ms: int, done: ReplyDone) -> dict:
+    """What api_call_completed records: timings and counts, never content."""
+    return {
+        "chat": chat,
+        "latency_ms": latency_ms,
+        "attempts": done.attempts,
+        "ended": done.ended,
+        **done.usage,
+    }
 
 
 def release_failed_reply(

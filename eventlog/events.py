@@ -69,6 +69,12 @@ def log_event(
                 str(event),
                 str(user_id) if user_id else None,
                 str(session_id) if session_id else None,
-                json.dumps(metadata, default=str) if metadata else None,
+                as_metadata(metadata),
             ],
         )
+
+
+def as_metadata(metadata: dict) -> str | None:
+    """An event's metadata as `write_log()` takes it (also from a statement that writes its own
+    log row: chat/turns.py's)."""
+    return json.dumps(metadata, default=str) if metadata else None

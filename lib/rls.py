@@ -1,8 +1,9 @@
 """The database roles the app acts as, and how a request's learner reaches the row-level
 security policies.
 
-Every unit of database work runs inside one of these context managers. Each opens a
-transaction (or a savepoint) and sets two transaction-local settings:
+Every unit of database work runs inside one of these context managers (or, for a chat turn's
+hot path, `as_learner_in_one_round_trip`). Each opens a transaction (or a savepoint) and sets
+two transaction-local settings:
 
 - `role`: one of three ordinary roles (no superuser, no BYPASSRLS), each with only the
   privileges its requests need (accounts/migrations/0005):
@@ -78,6 +79,32 @@ def acting_as_learner(learner_id: UUID | str | None, *, savepoint: bool = True):
     """Run as this learner; with None, as nobody (no learner rows are visible). Without a
     savepoint (a whole request: an error rolls all of it back) it costs one query less."""
     return _acting_as(LEARNER_ROLE, learner_id, savepoint=savepoint)
+
+
+def as_learner_in_one_round_trip(learner_id: UUID | str, statements: list[tuple[str, list]]):
+    """Run `statements` as the learner in a transaction of their own, sent with the role in one
+    query: PostgreSQL runs a query of several statements as one transaction, so the role, the
+    statements and the commit cost one round trip (a chat turn's hot path; an acting_as block
+    costs four or more: BEGIN, the role, each statement, COMMIT). Returns each statement's
+    rows. Inside a transaction already (the caller's, a test's) they run in it, one by one."""
+    if connection.in_atomic_block:
+        with acting_as_learner(learner_id), connection.cursor() as cursor:
+            results = []
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                results.append(cursor.fetchall())
+            return results
+    role = "SELECT set_config('role', %s, true), set_config('maraum.learner_id', %s, true)"
+    query = ";\n".join([role] + [sql for sql, _ in statements])
+    params = [LEARNER_ROLE, str(learner_id)] + [p for _, ps in statements for p in ps]
+    with connection.cursor() as cursor:
+        # Django's psycopg cursors bind parameters client-side, which allows several statements.
+        cursor.execute(query, params)
+        results = []
+        for _ in statements:
+            cursor.nextset()
+            results.append(cursor.fetchall())
+        return results
 
 
 def acting_as_staff(*, savepoint: bool = True):

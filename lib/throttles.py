@@ -99,13 +99,18 @@ def take_all(throttles: list[tuple[Throttle, tuple]]) -> tuple[Verdict, Throttle
     """Take a token from each bucket, or from none: the first refusal gives back the rest
     (`take_all_tokens()`, one statement). Returns the verdict (when allowed, the last
     bucket's) and, when refused, the throttle that refused."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM take_all_tokens(%s, %s, %s)", buckets(throttles))
+        refused_by, *verdict = cursor.fetchone()
+    return Verdict(*verdict), throttles[refused_by - 1][0] if refused_by else None
+
+
+def buckets(throttles: list[tuple[Throttle, tuple]]) -> list[list]:
+    """`take_all_tokens()`'s arguments: the buckets' keys, capacities and refill periods."""
     keys, capacities, periods = [], [], []
     for throttle, parts in throttles:
         capacity, per_seconds = throttle.rate
         keys.append(throttle.key(*parts))
         capacities.append(capacity)
         periods.append(per_seconds)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT * FROM take_all_tokens(%s, %s, %s)", [keys, capacities, periods])
-        refused_by, *verdict = cursor.fetchone()
-    return Verdict(*verdict), throttles[refused_by - 1][0] if refused_by else None
+    return [keys, capacities, periods]

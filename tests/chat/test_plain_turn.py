@@ -1,0 +1,183 @@
+"""The plain turn in one round trip (take_plain_turn(), store_plain_reply()): what it keeps,
+and every turn it hands to the step-by-step path with nothing kept."""
+
+import uuid
+
+import pytest
+
+from chat import allowance, claims, prompting
+from chat.models import Message
+from chat.providers import ReplyDone
+from chat.refusals import ClaimLost, LoginEnded, ReplyInFlight, SessionGone, TurnRefused
+from chat.turns import accept_turn, store_reply
+from eventlog.models import Log
+from lib.rls import acting_as_learner, acting_as_staff
+from scenarios.lifecycle import find_session
+from scenarios.models import Session
+from tests.chat.conftest import chat_db
+from tests.conftest import add_message, run_sql, staff_get, start_session
+
+pytestmark = chat_db
+
+DONE = ReplyDone(ended=False, usage={"input_tokens": 10, "output_tokens": 5}, attempts=1)
+
+
+@pytest.fixture
+def session(alice, marketplace):
+    session = start_session(alice, marketplace)
+    add_message(session, "scenario", "main", "Guten Morgen!")
+    return find_session(alice.pk, session.pk)
+
+
+def _messages_left(learner) -> float:
+    with acting_as_learner(learner.pk):
+        return allowance.CHAT_MESSAGES.tokens_left(learner.pk)
+
+
+def _calls_left(learner) -> int:
+    with acting_as_learner(learner.pk):
+        return allowance.calls_left(learner.email)
+
+
+def _stored(session) -> list[tuple[str, str]]:
+    with acting_as_staff():
+        return list(
+            Message.objects.filter(session=session)
+            .order_by("sent_at", "id")
+            .values_list("role", "content")
+        )
+
+
+def _events(session, event: str) -> int:
+    with acting_as_staff():
+        return Log.objects.filter(session_id=session.pk, event_type=event).count()
+
+
+def take(learner, session, content="Hallo!", chat="main", client_id=None, email=None):
+    return accept_turn(
+        learner.pk, session, chat, content, client_id or uuid.uuid4(), None, email or learner.email
+    )
+
+
+def test_a_plain_turn_spends_one_message_and_one_call(alice, session):
+    messages, calls = _messages_left(alice), _calls_left(alice)
+    turn = take(alice, session)
+    assert turn.created and turn.request and turn.main_count == 3
+    assert turn.calls_left == calls - 1 == _calls_left(alice)
+    assert _messages_left(alice) == pytest.approx(messages - 1, abs=0.1)
+    assert _stored(session)[-1] == ("user", "Hallo!")
+    assert _events(session, "api_call_started") == 1
+    with acting_as_learner(alice.pk):  # the claim is this process's, until the reply
+        assert not claims.claim(session.pk, "main")
+
+
+def test_a_resend_is_stored_once_and_spends_once_more(alice, session):
+    client_id = uuid.uuid4()
+    take(alice, session, client_id=client_id)
+    store_reply(alice.pk, session.pk, "main", "Guten Tag!", DONE, 3, 100)
+    messages, calls = _messages_left(alice), _calls_left(alice)
+
+    resent = take(alice, session, client_id=client_id)  # answered already: no call
+
+    assert not resent.created and resent.request is None
+    assert [content for _, content in _stored(session)] == ["Guten Morgen!", "Hallo!", "Guten Tag!"]
+    assert _messages_left(alice) == pytest.approx(messages - 1, abs=0.1)  # counted once
+    assert _calls_left(alice) == calls  # given back: no call followed
+    assert _events(session, "api_call_started") == 1
+
+
+def test_a_resend_in_the_other_chat_is_refused(alice, session):
+    client_id = uuid.uuid4()
+    take(alice, session, client_id=client_id)
+    with pytest.raises(TurnRefused, match="other chat"):
+        take(alice, session, chat="helper", client_id=client_id)
+
+
+def test_the_message_that_fills_the_scene_completes_it_without_a_call(alice, session):
+    for index in range(prompting.HARD_CAP - 2):
+        add_message(session, "user" if index % 2 == 0 else "scenario", "main", f"Satz {index}")
+    calls = _calls_left(alice)
+
+    turn = take(alice, session, content="Tschüss!")
+
+    assert turn.completed and turn.request is None and turn.main_count == prompting.HARD_CAP
+    assert staff_get(Session, pk=session.pk).is_completed
+    assert [c for _, c in _stored(session)].count("Tschüss!") == 1
+    assert _calls_left(alice) == calls
+    assert _events(session, "api_call_started") == 0
+
+
+def test_a_message_while_a_reply_is_on_its_way_is_refused_and_its_call_given_back(alice, session):
+    take(alice, session)
+    calls = _calls_left(alice)
+    with pytest.raises(ReplyInFlight):
+        take(alice, session, content="Noch eine Frage")
+    assert _calls_left(alice) == calls
+    assert "Noch eine Frage" not in [content for _, content in _stored(session)]
+
+
+def test_a_flood_is_refused_and_logged_once(alice, session, settings):
+    settings.CHAT_MESSAGES_PER_LEARNER = "1/minute"
+    take(alice, session, chat="helper")
+    store_reply(alice.pk, session.pk, "helper", "Gern.", DONE, 2, 100)
+    for _ in range(3):
+        with pytest.raises(TurnRefused, match="very quickly"):
+            take(alice, session, chat="helper", content="Und?")
+    assert _events(session, "rate_limit_exceeded") == 1
+    assert "Und?" not in [content for _, content in _stored(session)]
+
+
+def test_a_login_that_ended_takes_no_turn(alice, session):
+    with acting_as_staff():
+        type(alice).objects.filter(pk=alice.pk).update(is_active=False)
+    with pytest.raises(LoginEnded):
+        take(alice, session)
+    assert _stored(session) == [("scenario", "Guten Morgen!")]
+
+
+def test_another_email_than_the_logins_takes_the_turn_step_by_step(alice, session):
+    # The budget is counted by the login's email, so keys made for another are not used.
+    calls = _calls_left(alice)
+    turn = take(alice, session, email="someone.else@example.com")
+    assert turn.created and turn.request
+    assert _calls_left(alice) == calls - 1
+
+
+def test_a_turn_whose_request_cannot_be_built_gives_its_claim_up(alice, session, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a scene the prompt cannot be built from")
+
+    monkeypatch.setattr(prompting, "build_request", broken)
+    with pytest.raises(RuntimeError):
+        take(alice, session)
+    with acting_as_learner(alice.pk):
+        assert claims.claim(session.pk, "main")  # free again: the next turn can be answered
+
+
+def test_a_plain_reply_whose_claim_was_taken_over_keeps_nothing(alice, session):
+    turn = take(alice, session)
+    with acting_as_staff():  # another process took the claim over
+        run_sql(
+            "UPDATE reply_claims SET worker = 'elsewhere:1:x' WHERE session_id = %s", [session.pk]
+        )
+    with pytest.raises(ClaimLost):
+        store_reply(alice.pk, session.pk, "main", "Guten Tag!", DONE, turn.main_count, 100)
+    assert "Guten Tag!" not in [content for _, content in _stored(session)]
+    assert _events(session, "api_call_completed") == 0
+
+
+def test_a_plain_reply_to_a_deleted_session_keeps_nothing(alice, session):
+    take(alice, session)
+    with acting_as_staff():
+        Session.objects.filter(pk=session.pk).delete()
+    with pytest.raises(SessionGone):
+        store_reply(alice.pk, session.pk, "main", "Guten Tag!", DONE, 3, 100)
+    with acting_as_staff():
+        assert not Message.objects.filter(content="Guten Tag!").exists()
+
+
+def test_a_plain_turn_reaches_no_other_learners_session(alice, bob, marketplace):
+    bobs = start_session(bob, marketplace)
+    with pytest.raises(TurnRefused, match="no longer available"):
+        take(alice, bobs)
+    assert _stored(bobs) == []
