@@ -132,6 +132,10 @@ def _take_plain_turn(
                 (messages.OF_SESSION, [session.pk]),
                 (goals.STATES, [session.pk]),
             ],
+            # Stored before the call: committed, seen by every process. Its flush to disk
+            # overlaps the request (within 0.6 s, before a first token comes; the reply's
+            # commit flushes it too): waiting for it cost 1-1.5 ms of every first token.
+            flushed_at_commit=False,
         )
     except DatabaseError as failed:  # e.g. the session was deleted as the turn was taken
         raise TurnRefused(SESSION_GONE) from failed

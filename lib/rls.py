@@ -81,12 +81,19 @@ def acting_as_learner(learner_id: UUID | str | None, *, savepoint: bool = True):
     return _acting_as(LEARNER_ROLE, learner_id, savepoint=savepoint)
 
 
-def as_learner_in_one_round_trip(learner_id: UUID | str, statements: list[tuple[str, list]]):
+def as_learner_in_one_round_trip(
+    learner_id: UUID | str, statements: list[tuple[str, list]], *, flushed_at_commit: bool = True
+):
     """Run `statements` as the learner in a transaction of their own, sent with the role in one
     query: PostgreSQL runs a query of several statements as one transaction, so the role, the
     statements and the commit cost one round trip (a chat turn's hot path; an acting_as block
     costs four or more: BEGIN, the role, each statement, COMMIT). Returns each statement's
-    rows. Inside a transaction already (the caller's, a test's) they run in it, one by one."""
+    rows. Inside a transaction already (the caller's, a test's) they run in it, one by one.
+
+    `flushed_at_commit=False`: the commit returns once the transaction is committed (seen by
+    everyone), before its write-ahead log is on disk (`synchronous_commit = off`), which the
+    server's WAL writer does within three `wal_writer_delay`s (0.6 s by default), and any later
+    synchronous commit at once. Only a crash of PostgreSQL itself in between loses it."""
     if connection.in_atomic_block:
         with acting_as_learner(learner_id), connection.cursor() as cursor:
             results = []
@@ -94,8 +101,10 @@ def as_learner_in_one_round_trip(learner_id: UUID | str, statements: list[tuple[
                 cursor.execute(sql, params)
                 results.append(cursor.fetchall())
             return results
-    role = "SELECT set_config('role', %s, true), set_config('maraum.learner_id', %s, true)"
-    query = ";\n".join([role] + [sql for sql, _ in statements])
+    settings = "set_config('role', %s, true), set_config('maraum.learner_id', %s, true)"
+    if not flushed_at_commit:
+        settings += ", set_config('synchronous_commit', 'off', true)"
+    query = ";\n".join([f"SELECT {settings}"] + [sql for sql, _ in statements])
     params = [LEARNER_ROLE, str(learner_id)] + [p for _, ps in statements for p in ps]
     with connection.cursor() as cursor:
         # Django's psycopg cursors bind parameters client-side, which allows several statements.
