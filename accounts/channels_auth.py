@@ -1,11 +1,29 @@
-"""Who a websocket belongs to: Channels' session authentication, loading the session and the
-user as maraum_auth (lib/rls.py), the one role with access to sessions and accounts."""
+"""Who a websocket belongs to: its login's Django session and user, loaded as maraum_auth
+(lib/rls.py), the one role with access to sessions and accounts."""
+
+from importlib import import_module
 
 from channels.auth import AuthMiddleware, get_user
 from channels.db import database_sync_to_async
-from channels.sessions import CookieMiddleware, SessionMiddleware
+from channels.sessions import CookieMiddleware
+from django.conf import settings
 
 from lib.rls import acting_as_auth
+
+
+class LoginSessionMiddleware:
+    """The login's Django session in `scope["session"]`, loaded when first read. Channels' own
+    SessionMiddleware also wraps every frame the socket sends, to save a changed session with
+    an HTTP response; a chat socket never changes its session, and sends about 20 frames a
+    second per streaming reply."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.session_store = import_module(settings.SESSION_ENGINE).SessionStore
+
+    async def __call__(self, scope, receive, send):
+        session_key = scope["cookies"].get(settings.SESSION_COOKIE_NAME)
+        return await self.inner(dict(scope, session=self.session_store(session_key)), receive, send)
 
 
 def _load_user(scope):
@@ -24,4 +42,4 @@ class AuthRoleMiddleware(AuthMiddleware):
 
 
 def SessionAuthMiddlewareStack(inner):
-    return CookieMiddleware(SessionMiddleware(AuthRoleMiddleware(inner)))
+    return CookieMiddleware(LoginSessionMiddleware(AuthRoleMiddleware(inner)))

@@ -194,6 +194,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.held.append(html)
         else:
             await self.send(text_data=html)
+        if html.startswith("{"):  # a text delta (JSON): no bubble drawn
+            return
         started = STREAMING_STARTED.search(html)
         if started and started["chat"] not in replies.live_in(self.session_id):
             self._watch_claims_elsewhere()  # if that process dies, its reply never ends
