@@ -50,7 +50,7 @@ class LiveReply:
     task: asyncio.Task | None = None
 
 
-_live: dict[tuple[str, str], LiveReply] = {}
+_live: dict[str, dict[str, LiveReply]] = {}  # by session, then chat
 _turns_being_taken: set[asyncio.Future] = set()
 _heartbeat: asyncio.Task | None = None
 accepting = True  # False once the server is draining for a restart
@@ -68,7 +68,12 @@ def group_name(session_id) -> str:
 
 def live_in(session_id) -> dict[str, LiveReply]:
     """This process's replies in flight for a session, by chat."""
-    return {chat: reply for (sid, chat), reply in list(_live.items()) if sid == str(session_id)}
+    return dict(_live.get(str(session_id), {}))
+
+
+def all_live() -> list[LiveReply]:
+    """This process's replies in flight."""
+    return [reply for by_chat in list(_live.values()) for reply in by_chat.values()]
 
 
 def start_reply(
@@ -84,7 +89,7 @@ def start_reply(
     """Stream the reply the caller holds the claim for. `first_frame` (the learner's message,
     say) is drawn and sent once the model request is on its way, before the reply's bubble."""
     reply = LiveReply(str(session_id), chat, character, answers)
-    _live[(reply.session_id, chat)] = reply
+    _live.setdefault(reply.session_id, {})[chat] = reply
     reply.task = asyncio.create_task(_run(reply, learner_id, request, main_count, first_frame))
     _keep_claims_alive()
     return reply
@@ -117,11 +122,11 @@ async def drain(grace: float) -> int:
     deadline = time.monotonic() + grace
     if _turns_being_taken:
         await asyncio.wait(list(_turns_being_taken), timeout=grace)
-    tasks = [reply.task for reply in list(_live.values()) if reply.task]
+    tasks = [reply.task for reply in all_live() if reply.task]
     if not tasks:
         return 0
     _, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
-    for reply in list(_live.values()):
+    for reply in all_live():
         if reply.task in pending:
             _end(reply, "server_shutdown")
     await asyncio.gather(*pending, return_exceptions=True)
@@ -199,7 +204,11 @@ async def _run(
         await _stop(reply, sending)
         await _fail(reply, learner_id, ModelError("internal_error"), started)
     finally:
-        _live.pop((reply.session_id, reply.chat), None)
+        by_chat = _live.get(reply.session_id, {})
+        if by_chat.get(reply.chat) is reply:
+            del by_chat[reply.chat]
+            if not by_chat:
+                del _live[reply.session_id]
 
 
 async def _stop(reply: LiveReply, sending: asyncio.Task) -> None:
@@ -315,7 +324,7 @@ def _keep_claims_alive() -> None:
 async def _renew_claims() -> None:
     while _live:
         await asyncio.sleep(settings.REPLY_HEARTBEAT)
-        streaming = dict(_live)
+        streaming = {(reply.session_id, reply.chat): reply for reply in all_live()}
         try:
             held = await in_db(claims.heartbeat, list({sid for sid, _ in streaming}))
         except Exception as error:  # the next beat tries again

@@ -176,7 +176,7 @@ def streamed_text(frames: list[str]) -> str:
 
 async def settle():
     """Await every reply task this process is running."""
-    while tasks := [reply.task for reply in list(replies._live.values()) if reply.task]:
+    while tasks := [reply.task for reply in replies.all_live() if reply.task]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
