@@ -34,7 +34,7 @@ logger = logging.getLogger("maraum.serve")
 
 # A server keeps its database connections in psycopg's pool: without it every unit of a chat
 # turn's database work opened a new connection (one chat's first token: 12 ms added, 5 ms with
-# the pool). Commands and tests, short-lived, connect without one (DATABASE_POOL in maraum/settings.py).
+# the pool). Commands and tests, short-lived, connect without one (maraum/settings.py).
 os.environ.setdefault("DATABASE_POOL", "true")
 
 TOO_LARGE = (
