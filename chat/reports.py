@@ -152,13 +152,12 @@ def report_request(session: Session, history: list[Message], states) -> ReplyReq
 
 
 def offline_report(session: Session, history: list[Message], states) -> dict:
-    """Without a model: the goals, the scene's words the learner used, the helper questions."""
-    said = " ".join(m.content for m in history if m.from_learner).lower()
-    words = [
-        entry
-        for entry in session.scenario.vocabulary
-        if _bare(entry["german"]) and _bare(entry["german"]) in said
-    ]
+    """Without a model: the goals, the scene's words the learner used in the role-play (not in
+    questions to the helper, which quote the character's lines), the helper questions."""
+    said = " ".join(
+        m.content for m in messages.in_chat(history, Message.ChatType.MAIN) if m.from_learner
+    )
+    words = [entry for entry in session.scenario.vocabulary if _used(entry["german"], said)]
     return {
         "goals": [
             {"goal": s.number, "text": s.goal.text, "reached": s.reached, "how": ""} for s in states
@@ -173,6 +172,14 @@ def offline_report(session: Session, history: list[Message], states) -> dict:
 def _bare(german: str) -> str:
     """'die Schale' → 'schale': the word without its article, for spotting it in text."""
     return re.sub(r"^(der|die|das|ein|eine)\s+", "", german.strip().lower()).strip(" .!?…")
+
+
+def _used(german: str, text: str) -> bool:
+    """The word (or phrase) stands in the text as a word of its own, perhaps inflected
+    ('Tomate' in 'zwei Tomaten', not 'Beruf' in 'beruflich')."""
+    bare = _bare(german)
+    ending = r"(?:e|en|n|s|es|er|ern|em)?"
+    return bool(bare) and re.search(rf"\b{re.escape(bare)}{ending}\b", text.lower()) is not None
 
 
 def store(session_id, content: dict | None, kind: str) -> bool:

@@ -13,11 +13,13 @@ from django.db.models.functions import Now
 from django.test import Client
 from django_tasks_db.models import DBTaskResult
 
-from chat.models import SceneReport
+from chat import reports
+from chat.models import Message, SceneReport
 from chat.reports import REPORT_ATTEMPTS
 from chat.tasks import write_report
 from lib.rls import acting_as_learner, acting_as_staff
 from scenarios import lifecycle
+from scenarios.models import Session
 from tests.chat.conftest import FINISHED, Tab, chat_db, events, settle
 from tests.conftest import add_message, database_url
 from tests.support.fake_anthropic import PlannedResponse, ToolUse
@@ -264,3 +266,22 @@ async def test_a_completed_session_without_a_report_gets_one_asked_for(alice, ki
     assert "being written" in await page(alice, f"/sessions/{session.pk}/report/")
     assert await run_queued_tasks() == ["offline"]
     assert (await report_on(session.pk)).status == "ready"
+
+
+def test_an_offline_report_lists_the_scenes_words_the_learner_used_in_the_role_play(kiosk):
+    kiosk.vocabulary = [
+        {"german": "die Zeitung", "gloss": "newspaper"},
+        {"german": "die Tomate", "gloss": "tomato"},
+        {"german": "der Beruf", "gloss": "job"},
+        {"german": "probieren", "gloss": "to try"},
+    ]
+    session = Session(scenario=kiosk)
+    history = [
+        Message(role="user", chat_type="main", content="Zwei Tomaten und eine Zeitung, bitte."),
+        Message(role="user", chat_type="main", content="Ich bin beruflich hier."),
+        # A question to the helper quoting the character's line: not the learner's own use.
+        Message(role="user", chat_type="helper", content="Explain: „Möchten Sie probieren?“"),
+    ]
+    report = reports.offline_report(session, history, [])
+    assert [word["german"] for word in report["words"]] == ["die Zeitung", "die Tomate"]
+    assert report["questions"] == ["Explain: „Möchten Sie probieren?“"]
