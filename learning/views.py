@@ -60,9 +60,10 @@ def keep(request: HttpRequest) -> HttpResponse:
         said = f"Kept {kept} new" if kept else "All in your deck already"
     else:
         said = "Kept" if kept else "In your deck"
-    if request.htmx:
-        return render(request, "learning/partials/kept.html", {"said": said})
     back = request.POST.get("back", "")
+    if request.htmx and not request.htmx.target == "report":
+        return render(request, "learning/partials/kept.html", {"said": said})
+    # A whole report kept (htmx swaps its #report): the report again, every word now kept.
     if url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
         return redirect(back)
     return redirect("deck")

@@ -225,3 +225,31 @@ def test_a_reports_words_already_in_the_deck_show_as_kept(client, alice, marketp
     shown = client.get(f"/sessions/{session.pk}/report/").content.decode()
     assert shown.count("In your deck ✓") == 1
     assert "“die Tüte” in your deck" in shown and "“die Schale” in your deck" not in shown
+
+
+def test_keep_all_in_a_report_shows_every_word_kept_and_offers_it_no_more(
+    client, alice, marketplace
+):
+    """After "Keep all" each word still offered "Keep", and the report "Keep all" again."""
+    session = complete(start_session(alice, marketplace))
+    words = [{"german": "die Schale", "gloss": "punnet"}, {"german": "die Tüte", "gloss": "bag"}]
+    with acting_as_staff():
+        SceneReport.objects.create(
+            session_id=session.pk, status="ready", kind="offline", content={"words": words}
+        )
+    client.force_login(alice)
+    report_url = f"/sessions/{session.pk}/report/"
+    assert "Keep all 2 words" in client.get(report_url).content.decode()
+
+    # htmx swaps the report for the one this answers with (hx-target and hx-select #report).
+    response = client.post(
+        "/deck/keep/",
+        {"german": ["die Schale", "die Tüte"], "gloss": ["punnet", "bag"], "back": report_url},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="report",
+        follow=True,
+    )
+
+    shown = response.content.decode()
+    assert 'id="report"' in shown and shown.count("In your deck ✓") == 2
+    assert "Keep all" not in shown
