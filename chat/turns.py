@@ -14,8 +14,6 @@ session."""
 import uuid
 from dataclasses import dataclass
 
-from django.db import DatabaseError
-
 from chat import allowance, claims, goals, messages, prompting, tasks
 from chat.call_log import log_model_event
 from chat.goals import GoalState
@@ -80,18 +78,15 @@ def accept_turn(
         )
         if plain is not None:
             return plain
-    try:
-        with acting_as_learner(learner_id):
-            spent = allowance.spend(learner_id, session.pk, login_key)
-            if isinstance(spent, Throttled):
-                refusal = spent
-            else:
-                turn = _take_turn(learner_id, session, chat, content, client_message_id, spent)
-                if isinstance(turn, AcceptedTurn):
-                    return turn
-                refusal = turn
-    except DatabaseError as failed:  # e.g. the session was deleted as the turn was taken
-        raise TurnRefused(SESSION_GONE) from failed
+    with acting_as_learner(learner_id):
+        spent = allowance.spend(learner_id, session.pk, login_key)
+        if isinstance(spent, Throttled):
+            refusal = spent
+        else:
+            turn = _take_turn(learner_id, session, chat, content, client_message_id, spent)
+            if isinstance(turn, AcceptedTurn):
+                return turn
+            refusal = turn
     raise refusal  # after the transaction: what it spent stays spent
 
 
@@ -106,39 +101,32 @@ def _take_plain_turn(
     """The turn in one round trip: `take_plain_turn()`, then the history and the goals, read
     after the claim in the same transaction. None when it is not a plain turn: nothing was
     kept, and it is taken step by step."""
-    try:
-        (outcome,), rows, goal_rows = as_learner_in_one_round_trip(
-            learner_id,
-            [
-                (
-                    TAKE_PLAIN_TURN,
-                    [
-                        learner_id,
-                        login_key,
-                        email,
-                        *allowance.buckets(learner_id, email),
-                        uuid.uuid4(),
-                        session.pk,
-                        chat,
-                        content,
-                        client_message_id,
-                        claims.WORKER,
-                        claims.stale_after(),
-                        prompting.HARD_CAP,
-                        str(Event.API_CALL_STARTED),
-                        as_metadata({"chat": chat}),
-                    ],
-                ),
-                (messages.OF_SESSION, [session.pk]),
-                (goals.STATES, [session.pk]),
-            ],
-            # Stored before the call: committed, seen by every process. Its flush to disk
-            # overlaps the request (within 0.6 s, before a first token comes; the reply's
-            # commit flushes it too): waiting for it cost 1-1.5 ms of every first token.
-            flushed_at_commit=False,
-        )
-    except DatabaseError as failed:  # e.g. the session was deleted as the turn was taken
-        raise TurnRefused(SESSION_GONE) from failed
+    (outcome,), rows, goal_rows = as_learner_in_one_round_trip(
+        learner_id,
+        [
+            (
+                TAKE_PLAIN_TURN,
+                [
+                    learner_id,
+                    login_key,
+                    email,
+                    *allowance.buckets(learner_id, email),
+                    uuid.uuid4(),
+                    session.pk,
+                    chat,
+                    content,
+                    client_message_id,
+                    claims.WORKER,
+                    claims.stale_after(),
+                    prompting.HARD_CAP,
+                    str(Event.API_CALL_STARTED),
+                    as_metadata({"chat": chat}),
+                ],
+            ),
+            (messages.OF_SESSION, [session.pk]),
+            (goals.STATES, [session.pk]),
+        ],
+    )
     taken, refused_by, tokens_left, retry_after, first_refusal = outcome
     if taken == "other":
         return None

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from functools import wraps
 from uuid import UUID
 
+import psycopg
 from django.db import connection, transaction
 
 LEARNER_ROLE = "maraum_learner"
@@ -81,19 +82,16 @@ def acting_as_learner(learner_id: UUID | str | None, *, savepoint: bool = True):
     return _acting_as(LEARNER_ROLE, learner_id, savepoint=savepoint)
 
 
-def as_learner_in_one_round_trip(
-    learner_id: UUID | str, statements: list[tuple[str, list]], *, flushed_at_commit: bool = True
-):
-    """Run `statements` as the learner in a transaction of their own, sent with the role in one
-    query: PostgreSQL runs a query of several statements as one transaction, so the role, the
-    statements and the commit cost one round trip (a chat turn's hot path; an acting_as block
-    costs four or more: BEGIN, the role, each statement, COMMIT). Returns each statement's
-    rows. Inside a transaction already (the caller's, a test's) they run in it, one by one.
+def as_learner_in_one_round_trip(learner_id: UUID | str, statements: list[tuple[str, list]]):
+    """Run `statements` as the learner in a transaction of their own, in one round trip (a chat
+    turn's hot path; an acting_as block costs four or more: BEGIN, the role, each statement,
+    COMMIT). Returns each statement's rows.
 
-    `flushed_at_commit=False`: the commit returns once the transaction is committed (seen by
-    everyone), before its write-ahead log is on disk (`synchronous_commit = off`), which the
-    server's WAL writer does within three `wal_writer_delay`s (0.6 s by default), and any later
-    synchronous commit at once. Only a crash of PostgreSQL itself in between loses it."""
+    They go to the server as one pipeline: the role, then the statements, then one Sync, and
+    PostgreSQL runs what comes before a Sync as one transaction (an error rolls all of it back).
+    The parameters travel apart from the statements (server-side binding), so a statement's
+    text, which a server may log or show in pg_stat_activity, holds none of a learner's words.
+    Inside a transaction already (the caller's, a test's) they run in it, one by one."""
     if connection.in_atomic_block:
         with acting_as_learner(learner_id), connection.cursor() as cursor:
             results = []
@@ -101,19 +99,24 @@ def as_learner_in_one_round_trip(
                 cursor.execute(sql, params)
                 results.append(cursor.fetchall())
             return results
-    settings = "set_config('role', %s, true), set_config('maraum.learner_id', %s, true)"
-    if not flushed_at_commit:
-        settings += ", set_config('synchronous_commit', 'off', true)"
-    query = ";\n".join([f"SELECT {settings}"] + [sql for sql, _ in statements])
-    params = [LEARNER_ROLE, str(learner_id)] + [p for _, ps in statements for p in ps]
-    with connection.cursor() as cursor:
-        # Django's psycopg cursors bind parameters client-side, which allows several statements.
-        cursor.execute(query, params)
-        results = []
-        for _ in statements:
-            cursor.nextset()
-            results.append(cursor.fetchall())
-        return results
+    connection.ensure_connection()
+    conn = connection.connection  # in autocommit outside an atomic block, as Django keeps it
+
+    def cursor():  # Django's wrapper (its error types, execute wrappers and query log)
+        server_side = psycopg.Cursor(conn)
+        if connection.queries_logged:
+            return connection.make_debug_cursor(server_side)
+        return connection.make_cursor(server_side)
+
+    with connection.wrap_database_errors, conn.pipeline():
+        cursor().execute(
+            "SELECT set_config('role', %s, true), set_config('maraum.learner_id', %s, true)",
+            [LEARNER_ROLE, str(learner_id)],
+        )
+        cursors = [cursor() for _ in statements]
+        for each, (sql, params) in zip(cursors, statements, strict=True):
+            each.execute(sql, params)
+        return [each.fetchall() for each in cursors]
 
 
 def acting_as_staff(*, savepoint: bool = True):

@@ -63,14 +63,16 @@ def _await_sleeping(watcher, count: int) -> None:
         pass
 
 
+@pytest.mark.parametrize("path", ["plain", "step by step"])
 def test_a_main_and_a_helper_message_at_the_same_instant_are_both_taken(
-    alice, alice_session, slow_message_inserts
+    alice, alice_session, slow_message_inserts, path
 ):
     """The second insert waits for the first on the session row. With a share lock taken
     first, both held one and deadlocked upgrading it for the message count."""
     session = find_session(alice.pk, alice_session.pk)
+    email = alice.email if path == "plain" else None  # with it, a plain turn: one round trip
     turns = [
-        _in_thread(accept_turn, alice.pk, session, chat, "Hallo!", uuid.uuid4())
+        _in_thread(accept_turn, alice.pk, session, chat, "Hallo!", uuid.uuid4(), None, email)
         for chat in ("main", "helper")
     ]
     for thread, _ in turns:
@@ -218,12 +220,14 @@ async def test_a_message_id_from_one_chat_sent_to_the_other_is_refused(
     assert [role for role, _ in await stored(alice_session.pk, "helper")] == ["helper"]
 
 
-def test_a_new_message_is_not_stored_while_its_chat_awaits_a_reply(alice, alice_session):
+@pytest.mark.parametrize("path", ["plain", "step by step"])
+def test_a_new_message_is_not_stored_while_its_chat_awaits_a_reply(alice, alice_session, path):
     session = find_session(alice.pk, alice_session.pk)
-    first = accept_turn(alice.pk, session, "main", "Eins", uuid.uuid4())
+    email = alice.email if path == "plain" else None
+    first = accept_turn(alice.pk, session, "main", "Eins", uuid.uuid4(), None, email)
     assert first.request is not None
     with pytest.raises(TurnRefused, match="Wait for the reply"):
-        accept_turn(alice.pk, session, "main", "Zwei", uuid.uuid4())
+        accept_turn(alice.pk, session, "main", "Zwei", uuid.uuid4(), None, email)
     with acting_as_staff():
         contents = list(Session.objects.get(pk=alice_session.pk).messages.values_list("content"))
     assert ("Eins",) in contents and ("Zwei",) not in contents  # the learner still has it

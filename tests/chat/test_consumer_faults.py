@@ -12,6 +12,7 @@ from tests.chat.conftest import (
     one_turn,
     stored,
 )
+from tests.conftest import run_sql
 from tests.support.fake_anthropic import PlannedResponse, lorem_text
 
 pytestmark = chat_db
@@ -104,3 +105,36 @@ async def test_the_retry_button_asks_again_without_storing_the_message_twice(
         ("user", "Hallo"),
         ("scenario", "Alles klar!"),
     ]
+
+
+@pytest.fixture
+def failing_message_inserts():
+    """The database fails every message insert (a test-only trigger): a real error, not a
+    refusal."""
+    run_sql(
+        "CREATE FUNCTION fail_for_test() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN RAISE EXCEPTION 'the disk is full'; END $$;"
+        " GRANT EXECUTE ON FUNCTION fail_for_test() TO maraum_learner, maraum_staff;"
+        " CREATE TRIGGER zz_fail_for_test BEFORE INSERT ON messages"
+        " FOR EACH ROW EXECUTE FUNCTION fail_for_test()"
+    )
+    try:
+        yield
+    finally:
+        run_sql("DROP TRIGGER zz_fail_for_test ON messages; DROP FUNCTION fail_for_test()")
+
+
+@pytest.mark.parametrize("chat", ["main", "helper"])
+async def test_a_database_failure_is_said_as_ours_not_as_a_session_gone(
+    alice, alice_session, fake_anthropic, failing_message_inserts, chat
+):
+    """Any database error used to tell the learner "This session is no longer available"."""
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(chat=chat, message="Hallo!")
+    notice = await tab.until(f'id="{chat}-error"')
+    assert "went wrong on our side" in notice and "no longer available" not in notice
+    await tab.close()
+    [(_, level, logged)] = await events("unknown_error")
+    assert level == "error" and logged["where"] == "chat_turn"
+    assert fake_anthropic.request_count == 0
