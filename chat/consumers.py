@@ -42,9 +42,10 @@ UNSENDABLE = "Your message contains characters that cannot be sent. Remove them 
 
 # Per process: open sockets per learner (per session: chat.fanout's tabs).
 _sockets_by_learner: dict[str, set] = defaultdict(set)
-# A frame that draws a reply's streaming bubble (chat/frames/slot.html).
-STREAMING_STARTED = re.compile(
-    r'id="(?P<chat>main|helper)-live"[^>]*data-frame="slot"><article[^>]*data-slot="streaming"'
+# A frame that draws a reply as streaming or on its way (chat/frames/slot.html).
+REPLY_IN_FLIGHT = re.compile(
+    r'id="(?P<chat>main|helper)-live"[^>]*data-frame="slot"><article[^>]*'
+    r'data-slot="(?:streaming|waiting)"'
 )
 
 
@@ -196,9 +197,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=html)
         if html.startswith("{"):  # a text delta (JSON): no bubble drawn
             return
-        started = STREAMING_STARTED.search(html)
-        if started and started["chat"] not in replies.live_in(self.session_id):
-            self._watch_claims_elsewhere()  # if that process dies, its reply never ends
+        in_flight = REPLY_IN_FLIGHT.search(html)
+        if in_flight and in_flight["chat"] not in replies.live_in(self.session_id):
+            # If the process answering dies, or nobody does, its reply never ends.
+            self._watch_claims_elsewhere()
 
     def _watch_claims_elsewhere(self) -> None:
         if not (self.watching and not self.watching.done()):
@@ -367,7 +369,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         while True:
             await asyncio.sleep(settings.REPLY_STALE_AFTER / 2)
             shown = await in_db(conversations.load, self.learner_id, self.session_id)
-            if shown is None:
+            if shown is None:  # deleted where no signal reached this tab
+                await self.close(code=4403)
                 return
             if not (shown.claimed - set(replies.live_in(self.session_id))):
                 await self._send_sync()

@@ -44,7 +44,8 @@ class LiveReply:
     reply_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     text: str = ""
     finished: bool = False
-    ended_because: str = ""  # why it was cancelled: "server_shutdown" or "session_ended"
+    # why it was cancelled: "server_shutdown", "session_ended" or "claim_lost" (found gone)
+    ended_because: str = ""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     opened: asyncio.Event = field(default_factory=asyncio.Event)  # its first frame is out
     task: asyncio.Task | None = None
@@ -189,7 +190,7 @@ async def _run(
     except ClaimLost:  # another process took over: its reply is the one that counts
         logger.warning("reply %s for session %s lost its claim", reply.reply_id, reply.session_id)
         await _stop(reply, sending)
-        await send_frame(reply.session_id, frames.slot(reply.chat, frames.Slot("waiting")))
+        await _drawn_as_elsewhere(reply)
     except ModelError as error:
         await _stop(reply, sending)
         await _fail(reply, learner_id, error, started)
@@ -204,11 +205,24 @@ async def _run(
         await _stop(reply, sending)
         await _fail(reply, learner_id, ModelError("internal_error"), started)
     finally:
-        by_chat = _live.get(reply.session_id, {})
-        if by_chat.get(reply.chat) is reply:
-            del by_chat[reply.chat]
-            if not by_chat:
-                del _live[reply.session_id]
+        _forget(reply)
+
+
+def _forget(reply: LiveReply) -> None:
+    """No longer this process's reply in flight (not the next reply of its chat, started as
+    this one sent its last frame)."""
+    by_chat = _live.get(reply.session_id, {})
+    if by_chat.get(reply.chat) is reply:
+        del by_chat[reply.chat]
+        if not by_chat:
+            del _live[reply.session_id]
+
+
+async def _drawn_as_elsewhere(reply: LiveReply) -> None:
+    """Its tabs draw the reply as on its way from elsewhere, which they watch for (its claim
+    passed to another process, or went with its session)."""
+    _forget(reply)
+    await send_frame(reply.session_id, frames.slot(reply.chat, frames.Slot("waiting")))
 
 
 async def _stop(reply: LiveReply, sending: asyncio.Task) -> None:
@@ -224,8 +238,10 @@ async def _stop(reply: LiveReply, sending: asyncio.Task) -> None:
 
 
 async def _fail(reply: LiveReply, learner_id, error: ModelError, started: float) -> None:
-    # The partial text is discarded: the claim goes, the page offers "Try again" (unless the
-    # session itself is gone: then its pages are closed and there is nothing to try again).
+    # The partial text is discarded: the claim goes, the page offers "Try again". Unless the
+    # session is gone or the claim was found gone: then the tabs left (a session deleted
+    # where no signal reached them) draw the reply as waiting, watch the claims and redraw
+    # the chat, or close, once it is clear who answers (ChatConsumer._watch_claims).
     await in_db(
         release_failed_reply,
         learner_id,
@@ -235,7 +251,9 @@ async def _fail(reply: LiveReply, learner_id, error: ModelError, started: float)
         round((time.monotonic() - started) * 1000),
         len(reply.text),
     )
-    if error.reason != "session_ended":
+    if error.reason in ("session_ended", "claim_lost"):
+        await _drawn_as_elsewhere(reply)
+    else:
         await send_frame(reply.session_id, frames.reply_failed(reply, error))
 
 
@@ -331,5 +349,5 @@ async def _renew_claims() -> None:
             logger.warning("renewing reply claims failed: %s", type(error).__name__)
             continue
         for key, reply in streaming.items():
-            if key not in held and not reply.finished:  # its session is gone
-                _end(reply, "session_ended")
+            if key not in held and not reply.finished:  # its session is gone, or its claim
+                _end(reply, "claim_lost")

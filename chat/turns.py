@@ -344,7 +344,7 @@ def release_failed_reply(
     """A reply that will not come: give up the claim and log why (never any content)."""
     if error.reason == "session_ended":
         event, level = Event.REPLY_INTERRUPTED, Level.INFO
-    elif error.reason == "server_shutdown":
+    elif error.reason in ("server_shutdown", "claim_lost"):
         event, level = Event.REPLY_INTERRUPTED, Level.WARN
     else:
         event = Event.API_CALL_TIMEOUT if error.timeout else Event.API_CALL_FAILED

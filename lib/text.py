@@ -2,14 +2,17 @@
 
 import unicodedata
 
-# Hangul fillers: letters by category, blank on screen.
-_BLANK_LETTERS = "\u115f\u1160\u3164\uffa0"
+# Letters and symbols by category that are blank on screen: the Hangul fillers, the blank
+# Braille pattern.
+_BLANK = "\u115f\u1160\u3164\uffa0\u2800"
 
 
 def is_visible(char: str) -> bool:
-    """Letters, marks, numbers, punctuation, symbols; not spaces, format characters (zero-width
-    space, joiners, soft hyphen, direction marks) or the Hangul fillers that render blank."""
-    return unicodedata.category(char)[0] in "LMNPS" and char not in _BLANK_LETTERS
+    """Letters, numbers, punctuation, symbols: what shows on its own. Not spaces, format
+    characters (zero-width space, joiners, soft hyphen, direction marks), combining marks and
+    variation selectors (they only change the character before them), or the characters of
+    those categories that render blank."""
+    return unicodedata.category(char)[0] in "LNPS" and char not in _BLANK
 
 
 def is_unsendable(char: str) -> bool:

@@ -104,6 +104,8 @@ UNSENDABLE = "cannot be sent"
 
 
 INVISIBLE = ["\u200b", "\ufeff\u2060", "\u00ad", "\u202e", "\u3164", " \u200b \n"]
+# Combining marks and variation selectors alone, the blank Braille pattern (the replay's).
+INVISIBLE += ["\u0301\u0308", "\ufe0f", "\u2800\u2800"]
 CONTROL_OR_NONCHARACTERS = ["\x7f", "Hallo\x9b", "Hallo\uffff"]
 
 
@@ -128,9 +130,12 @@ async def test_invisible_characters_inside_real_text_are_kept(alice, alice_sessi
     await tab.connect()
     await tab.send(message="Bäckerei\u00ad-Besuch")  # a soft hyphen in a real word
     await tab.until(FINISHED)
+    await tab.send(message="Cafe\u0301 \u2615\ufe0f")  # a combining accent, an emoji's style
+    await tab.until(FINISHED)
     await settle()
     await tab.close()
-    assert ("user", "Bäckerei\u00ad-Besuch") in await stored(alice_session.pk, "main")
+    said = await stored(alice_session.pk, "main")
+    assert ("user", "Bäckerei\u00ad-Besuch") in said and ("user", "Cafe\u0301 \u2615\ufe0f") in said
 
 
 async def test_messages_refused_for_a_reply_in_another_process_count_towards_the_rate_limit(
@@ -156,3 +161,53 @@ def _claim_for_another_process(learner_id, session_id):
 
     with acting_as_learner(learner_id):
         assert claims.claim(session_id, "main")
+
+
+def _delete_by_sql(session_id):
+    from lib.rls import acting_as_staff
+    from tests.conftest import run_sql
+
+    with acting_as_staff():
+        run_sql("DELETE FROM sessions WHERE id = %s", [session_id])
+
+
+async def test_a_session_deleted_where_no_signal_reaches_closes_its_tabs(
+    alice, alice_session, fake_anthropic, settings
+):
+    """Its tab kept a frozen bubble and a disabled "Replying…" button."""
+    settings.REPLY_HEARTBEAT = 0.1
+    settings.REPLY_STALE_AFTER = 1  # tabs look at a reply on its way every 0.5 s
+    tab = await mid_reply(
+        alice, alice_session.pk, fake_anthropic, 200, word_delay=0.02, message="Hallo!"
+    )
+    await sync_to_async(_delete_by_sql)(alice_session.pk)
+    assert await tab.close_code(timeout=8) == 4403
+
+
+def _claim_taken_over(session_id):
+    from lib.rls import acting_as_staff
+    from tests.conftest import run_sql
+
+    with acting_as_staff():  # by a process that thought this one dead, and then died itself
+        run_sql(
+            "UPDATE reply_claims SET worker = 'elsewhere:1:gone', heartbeat_at = now()"
+            " WHERE session_id = %s",
+            [session_id],
+        )
+
+
+@pytest.mark.parametrize("noticed", ["by the heartbeat", "as the reply is stored"])
+async def test_a_reply_whose_claim_went_elsewhere_is_offered_again_once_that_one_is_stale(
+    alice, alice_session, fake_anthropic, settings, noticed
+):
+    """The tab drew the reply as on its way, and nothing ever redrew it."""
+    settings.REPLY_HEARTBEAT = 0.1 if noticed == "by the heartbeat" else 30
+    settings.REPLY_STALE_AFTER = 1
+    tab = await mid_reply(
+        alice, alice_session.pk, fake_anthropic, 40, word_delay=0.02, message="Hallo!"
+    )
+    await sync_to_async(_claim_taken_over)(alice_session.pk)
+    assert 'data-slot="waiting"' in await tab.until('data-slot="(waiting|retry)"')
+    assert "Try again" in await tab.until('data-slot="retry"', timeout=8)
+    await settle()
+    await tab.close()
