@@ -11,6 +11,7 @@ the step-by-step path, in a learner transaction: `accept_turn` 7 statements on t
 model and `store_reply` 3 after, plus a few when the reply reaches a goal or completes the
 session."""
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 
@@ -69,8 +70,8 @@ def accept_turn(
     the insert's own triggers check the last two) is raised after the transaction, so the
     message stays spent and a refusal's log row stays.
 
-    With the learner's `email` (whose daily budget the turn spends), a plain turn is taken in
-    one round trip; without it, or for any other turn, step by step.
+    With the learner's `email` (whose daily budget the turn spends: the socket's login's), a
+    plain turn is taken in one round trip; without it, or for any other turn, step by step.
     """
     if email is not None:
         plain = _take_plain_turn(
@@ -91,8 +92,14 @@ def accept_turn(
 
 
 TAKE_PLAIN_TURN = (
-    "SELECT * FROM take_plain_turn(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    "SELECT * FROM take_plain_turn(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
+
+
+def login_digest(login_key: str | None) -> str | None:
+    """The login's session key as `current_login_email_by_digest()` takes it (accounts
+    migration 0006): a statement's text, which a server may log, holds no credential."""
+    return hashlib.sha256(login_key.encode()).hexdigest() if login_key else None
 
 
 def _take_plain_turn(
@@ -108,8 +115,7 @@ def _take_plain_turn(
                 TAKE_PLAIN_TURN,
                 [
                     learner_id,
-                    login_key,
-                    email,
+                    login_digest(login_key),
                     *allowance.buckets(learner_id, email),
                     uuid.uuid4(),
                     session.pk,

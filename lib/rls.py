@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from functools import wraps
 from uuid import UUID
 
-import psycopg
 from django.db import connection, transaction
 
 LEARNER_ROLE = "maraum_learner"
@@ -83,15 +82,16 @@ def acting_as_learner(learner_id: UUID | str | None, *, savepoint: bool = True):
 
 
 def as_learner_in_one_round_trip(learner_id: UUID | str, statements: list[tuple[str, list]]):
-    """Run `statements` as the learner in a transaction of their own, in one round trip (a chat
-    turn's hot path; an acting_as block costs four or more: BEGIN, the role, each statement,
-    COMMIT). Returns each statement's rows.
+    """Run `statements` as the learner in a transaction of their own, sent with the role in one
+    query: PostgreSQL runs a query of several statements as one transaction, so the role, the
+    statements and the commit cost one round trip (a chat turn's hot path; an acting_as block
+    costs four or more: BEGIN, the role, each statement, COMMIT). Returns each statement's
+    rows. Inside a transaction already (the caller's, a test's) they run in it, one by one.
 
-    They go to the server as one pipeline: the role, then the statements, then one Sync, and
-    PostgreSQL runs what comes before a Sync as one transaction (an error rolls all of it back).
-    The parameters travel apart from the statements (server-side binding), so a statement's
-    text, which a server may log or show in pg_stat_activity, holds none of a learner's words.
-    Inside a transaction already (the caller's, a test's) they run in it, one by one."""
+    The parameters are bound into the query's text (Django's psycopg cursors bind client-side,
+    which allows several statements; a pipeline with server-side binding cost twice the CPU):
+    so no credential goes in them, and the server is set not to log statements
+    (deploy/database-roles.sql, check_setup)."""
     if connection.in_atomic_block:
         with acting_as_learner(learner_id), connection.cursor() as cursor:
             results = []
@@ -99,24 +99,16 @@ def as_learner_in_one_round_trip(learner_id: UUID | str, statements: list[tuple[
                 cursor.execute(sql, params)
                 results.append(cursor.fetchall())
             return results
-    connection.ensure_connection()
-    conn = connection.connection  # in autocommit outside an atomic block, as Django keeps it
-
-    def cursor():  # Django's wrapper (its error types, execute wrappers and query log)
-        server_side = psycopg.Cursor(conn)
-        if connection.queries_logged:
-            return connection.make_debug_cursor(server_side)
-        return connection.make_cursor(server_side)
-
-    with connection.wrap_database_errors, conn.pipeline():
-        cursor().execute(
-            "SELECT set_config('role', %s, true), set_config('maraum.learner_id', %s, true)",
-            [LEARNER_ROLE, str(learner_id)],
-        )
-        cursors = [cursor() for _ in statements]
-        for each, (sql, params) in zip(cursors, statements, strict=True):
-            each.execute(sql, params)
-        return [each.fetchall() for each in cursors]
+    role = "SELECT set_config('role', %s, true), set_config('maraum.learner_id', %s, true)"
+    query = ";\n".join([role] + [sql for sql, _ in statements])
+    params = [LEARNER_ROLE, str(learner_id)] + [p for _, ps in statements for p in ps]
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        results = []
+        for _ in statements:
+            cursor.nextset()
+            results.append(cursor.fetchall())
+        return results
 
 
 def acting_as_staff(*, savepoint: bool = True):

@@ -1,6 +1,8 @@
 # A plain turn in one statement each way, so the role, the statement and its commit go to the
 # server in one round trip (lib/rls.py's as_learner_in_one_round_trip): the learner's message
-# with everything it spends and claims, and the reply with what it gives up. Anything other
+# with everything it spends and claims, and the reply with what it gives up. No credential in
+# a statement's text, which a server may log: the login goes by its session key's digest, the
+# model budget by its bucket key (a salted hash of the email). Anything other
 # than the plain case comes back by name, with nothing kept, for the step-by-step path
 # (chat/turns.py). Each composes the functions that hold the rules; none adds a rule.
 
@@ -8,16 +10,16 @@ from django.db import migrations
 
 FORWARD = """
 -- chat/turns.accept_turn: the learner's message in one statement. The login still holds
--- (current_login_email(), and is p_email's, whose throttle keys the caller made), the message
--- and the model call are spent (take_all_tokens(); the last bucket is the model call's), the
--- message is stored with the chat's reply claim (add_learner_message()) and the call is logged
--- as started. Outcomes: 'taken'; 'login_ended'; 'throttled' (with the verdict); a refusal of
--- add_learner_message() (the model call given back, the message spent); or 'other' (a resend,
--- a main-chat message that fills the scene at p_main_cap, another email): then nothing is
--- kept. Lock order as the step-by-step turn's: the buckets, the session row, the claim.
+-- (current_login_email_by_digest()), the message and the model call are spent
+-- (take_all_tokens(); the last bucket is the model call's), the message is stored with the
+-- chat's reply claim (add_learner_message()) and the call is logged as started. Outcomes:
+-- 'taken'; 'login_ended'; 'throttled' (with the verdict); a refusal of add_learner_message()
+-- (the model call given back, the message spent); or 'other' (a resend, a main-chat message
+-- that fills the scene at p_main_cap): then nothing is kept. Lock order as the step-by-step
+-- turn's: the buckets, the session row, the claim.
 -- Runs as the caller, under row-level security.
 CREATE FUNCTION take_plain_turn(
-    p_learner uuid, p_login_key text, p_email text,
+    p_learner uuid, p_login_digest text,
     p_keys text[], p_capacities double precision[], p_per_seconds double precision[],
     p_id uuid, p_session uuid, p_chat chat_type, p_content text, p_client_message_id uuid,
     p_worker text, p_stale_after interval, p_main_cap integer,
@@ -27,17 +29,12 @@ CREATE FUNCTION take_plain_turn(
   LANGUAGE plpgsql SET search_path = public, pg_temp
   AS $$
 DECLARE
-  v_email text := current_login_email(p_learner, p_login_key);
   v_last integer := cardinality(p_keys);
   v_verdict record;
   v_stored record;
 BEGIN
-  IF v_email IS NULL THEN
+  IF current_login_email_by_digest(p_learner, p_login_digest) IS NULL THEN
     RETURN QUERY SELECT 'login_ended', NULL::integer, NULL::float8, NULL::float8, NULL::boolean;
-    RETURN;
-  END IF;
-  IF v_email IS DISTINCT FROM p_email THEN
-    RETURN QUERY SELECT 'other', NULL::integer, NULL::float8, NULL::float8, NULL::boolean;
     RETURN;
   END IF;
   BEGIN
@@ -97,12 +94,12 @@ END $$;
 
 -- decision 6: learners take turns and store their replies; nobody else calls these.
 REVOKE EXECUTE ON FUNCTION
-  take_plain_turn(uuid, text, text, text[], double precision[], double precision[], uuid, uuid,
+  take_plain_turn(uuid, text, text[], double precision[], double precision[], uuid, uuid,
                   chat_type, text, uuid, text, interval, integer, text, jsonb),
   store_plain_reply(uuid, uuid, message_role, chat_type, text, text, uuid, text, jsonb)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
-  take_plain_turn(uuid, text, text, text[], double precision[], double precision[], uuid, uuid,
+  take_plain_turn(uuid, text, text[], double precision[], double precision[], uuid, uuid,
                   chat_type, text, uuid, text, interval, integer, text, jsonb),
   store_plain_reply(uuid, uuid, message_role, chat_type, text, text, uuid, text, jsonb)
   TO maraum_learner;
@@ -111,7 +108,7 @@ GRANT EXECUTE ON FUNCTION
 REVERSE = """
 DROP FUNCTION IF EXISTS store_plain_reply(uuid, uuid, message_role, chat_type, text, text, uuid,
                                           text, jsonb);
-DROP FUNCTION IF EXISTS take_plain_turn(uuid, text, text, text[], double precision[],
+DROP FUNCTION IF EXISTS take_plain_turn(uuid, text, text[], double precision[],
                                         double precision[], uuid, uuid, chat_type, text, uuid,
                                         text, interval, integer, text, jsonb);
 """
@@ -120,7 +117,7 @@ DROP FUNCTION IF EXISTS take_plain_turn(uuid, text, text, text[], double precisi
 class Migration(migrations.Migration):
     dependencies = [
         ("chat", "0007_learner_turn"),
-        ("accounts", "0005_take_all_tokens"),
+        ("accounts", "0006_login_by_digest"),
         ("eventlog", "0005_former_session_id"),
     ]
 

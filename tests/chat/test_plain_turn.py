@@ -4,7 +4,9 @@ and every turn it hands to the step-by-step path with nothing kept."""
 import uuid
 
 import pytest
-from django.db import DatabaseError
+from django.contrib.sessions.backends.db import SessionStore
+from django.db import DatabaseError, connection
+from django.test.utils import CaptureQueriesContext
 
 from chat import allowance, claims, prompting
 from chat.models import Message
@@ -17,6 +19,7 @@ from scenarios.lifecycle import find_session
 from scenarios.models import Session
 from tests.chat.conftest import chat_db
 from tests.conftest import add_message, run_sql, staff_get, start_session
+from tests.support.logins import login_session_key
 
 pytestmark = chat_db
 
@@ -136,12 +139,20 @@ def test_a_login_that_ended_takes_no_turn(alice, session):
     assert _stored(session) == [("scenario", "Guten Morgen!")]
 
 
-def test_another_email_than_the_logins_takes_the_turn_step_by_step(alice, session):
-    # The budget is counted by the login's email, so keys made for another are not used.
-    calls = _calls_left(alice)
-    turn = take(alice, session, email="someone.else@example.com")
+def test_a_plain_turn_checks_its_login_by_the_session_keys_digest(alice, session):
+    key = login_session_key(alice)
+    with CaptureQueriesContext(connection) as sent:
+        turn = accept_turn(alice.pk, session, "main", "Hallo!", uuid.uuid4(), key, alice.email)
     assert turn.created and turn.request
-    assert _calls_left(alice) == calls - 1
+    # A server may log a failing statement's text: no credential goes in it.
+    queries = [q["sql"] for q in sent.captured_queries]
+    assert any("take_plain_turn" in query and "Hallo!" in query for query in queries)
+    assert not any(key in query or alice.email in query for query in queries)
+    store_reply(alice.pk, session.pk, "main", "Guten Tag!", DONE, turn.main_count, 100)
+
+    SessionStore(session_key=key).delete()  # logged out, anywhere
+    with pytest.raises(LoginEnded):
+        accept_turn(alice.pk, session, "main", "Noch da?", uuid.uuid4(), key, alice.email)
 
 
 def test_a_turn_whose_request_cannot_be_built_gives_its_claim_up(alice, session, monkeypatch):

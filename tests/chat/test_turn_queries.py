@@ -36,17 +36,16 @@ def test_a_plain_turn_is_one_round_trip_each_way(
     alice, marketplace, earlier_messages, django_assert_num_queries
 ):
     session = _session_with(alice, marketplace, earlier_messages)
-    # The role, the turn, the history and the goals, in one round trip (a pipeline: see
-    # tests/db/test_one_round_trip.py), as one transaction: no BEGIN or COMMIT of its own
-    # (Django counts those too), nothing left open.
-    with django_assert_num_queries(4):
+    # One query (the role, the turn, the history and the goals), its own transaction: no BEGIN
+    # or COMMIT of its own (Django counts those too), nothing left open.
+    with django_assert_num_queries(1):
         turn = accept_turn(
             alice.pk, session, "helper", "Was heißt das?", uuid.uuid4(), None, alice.email
         )
     assert not connection.in_atomic_block and _transaction_status() == "IDLE"
     assert turn.created and turn.request and turn.calls_left is not None
     assert turn.message.content == "Was heißt das?"
-    with django_assert_num_queries(2):  # the role, the reply
+    with django_assert_num_queries(1):  # the role and the reply
         stored = store_reply(alice.pk, session.pk, "helper", "So.", DONE, turn.main_count, 120)
     assert _transaction_status() == "IDLE"
     assert stored.message.content == "So." and not stored.completed
