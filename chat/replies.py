@@ -5,7 +5,8 @@ and sees it on reconnecting. It owns its chat's reply claim (chat.claims) from b
 call until it is stored or has failed. Text goes to the session's tabs from one sender per
 reply (through chat.fanout, to every tab in any process), so frames stay in order:
 the bubble first, then the text as deltas with offsets, the first token at once and the rest
-at most every CHAT_FRAME_INTERVAL, or less often while the process is loaded.
+at each tick of the process's frame clock (every CHAT_FRAME_INTERVAL, or less often while the
+process is loaded).
 
 On SIGTERM the server calls `drain()`: no new turns, replies in flight get a grace period to
 finish, and the rest end as interrupted (claim released, logged, "Try again" shown).
@@ -43,6 +44,8 @@ class LiveReply:
     answers: uuid.UUID | None = None  # the client_message_id of the learner message it answers
     reply_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     text: str = ""
+    sent: int = 0  # how much of `text` its tabs have been sent
+    arrivals: int = 0  # chat.fanout.arrivals() when they were last sent the text so far
     finished: bool = False
     # why it was cancelled: "server_shutdown", "session_ended" or "claim_lost" (found gone)
     ended_because: str = ""
@@ -258,39 +261,98 @@ async def _fail(reply: LiveReply, learner_id, error: ModelError, started: float)
 
 
 async def _send_text(reply: LiveReply, first_frame: Callable[[], str] | None = None) -> None:
-    """The reply's one sender: `first_frame`, the bubble (with any text already there), then
-    what has arrived since, the first token at once and then every frame_interval()."""
+    """The reply's one sender: `first_frame`, the bubble (with any text already there), the
+    first token at once, then what has arrived at each tick of this process's frame clock."""
     session_id = reply.session_id
     async with fanout.streaming(session_id):
         if first_frame:
             await send_frame(session_id, first_frame())
         reply.opened.set()
-        sent = len(reply.text)
-        arrivals = fanout.arrivals(session_id)
+        reply.sent = len(reply.text)
+        reply.arrivals = fanout.arrivals(session_id)
         await send_frame(session_id, frames.reply_started(reply))
-        while True:
+        while reply.sent == len(reply.text) and not reply.finished:
             await reply.changed.wait()
             reply.changed.clear()
-            if fanout.arrivals(session_id) != arrivals:  # a tab elsewhere needs the text so far
-                arrivals = fanout.arrivals(session_id)
-                fanout.publish_elsewhere(session_id, frames.reply_started(reply))
-            end = len(reply.text)
-            if end > sent:
-                delta = frames.reply_delta(reply, sent, reply.text[sent:end])
-                await fanout.publish_delta(session_id, delta)
-                sent = end
-            if reply.finished:
-                return
-            await _pause(frame_interval())
+        await _send_new_text(reply)
+        if not reply.finished:
+            await _frame_clock().carry(reply)
+        await _send_new_text(reply)  # its last words, before the caller's finished frame
+
+
+async def _send_new_text(reply: LiveReply) -> None:
+    """What the reply's tabs have not been sent yet."""
+    session_id = reply.session_id
+    if fanout.arrivals(session_id) != reply.arrivals:  # a tab elsewhere needs the text so far
+        reply.arrivals = fanout.arrivals(session_id)
+        fanout.publish_elsewhere(session_id, frames.reply_started(reply))
+    end = len(reply.text)
+    if end > reply.sent:
+        delta = frames.reply_delta(reply, reply.sent, reply.text[reply.sent : end])
+        reply.sent = end
+        await fanout.publish_delta(session_id, delta)
+
+
+class _FrameClock:
+    """One clock per process (per event loop) for every streaming reply: at each tick, each
+    reply's new text goes out as one frame. One timer for all of them, where a timer per reply
+    woke the event loop 20 times a second for each."""
+
+    def __init__(self) -> None:
+        self.replies: dict[LiveReply, asyncio.Future] = {}
+        self.task: asyncio.Task | None = None
+
+    async def carry(self, reply: LiveReply) -> None:
+        """Until the reply has finished and its text so far has gone out."""
+        done = asyncio.get_running_loop().create_future()
+        self.replies[reply] = done
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._tick())
+        try:
+            await done
+        finally:
+            self.replies.pop(reply, None)
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        passed = 0.0  # how long the last tick's sending took
+        while self.replies:
+            interval = frame_interval()
+            await _pause(max(interval - passed, interval / 4))
+            started = loop.time()
+            for count, (reply, done) in enumerate(list(self.replies.items()), 1):
+                if done.done():
+                    continue
+                try:
+                    await _send_new_text(reply)
+                except Exception as error:  # its sender gives up; the other replies go on
+                    done.set_exception(error)
+                    continue
+                if reply.finished:
+                    done.set_result(None)
+                if count % 16 == 0:  # let what waits run (a first token, a turn) meanwhile
+                    await asyncio.sleep(0)
+            passed = loop.time() - started
+
+
+_clocks: dict[int, _FrameClock] = {}
+
+
+def _frame_clock() -> _FrameClock:
+    loop = asyncio.get_running_loop()
+    clock = _clocks.get(id(loop))
+    if clock is None or (clock.task is not None and clock.task.get_loop() is not loop):
+        clock = _clocks[id(loop)] = _FrameClock()
+    return clock
 
 
 _lateness = 0.0  # how late this process's frame pauses end, smoothed (seconds)
 
 
 def frame_interval() -> float:
-    """The pause between a reply's frames: CHAT_FRAME_INTERVAL (20 a second, as smooth as the
-    eye needs), stretched up to CHAT_FRAME_INTERVAL_MAX while the event loop runs late, so a
-    loaded process sends fewer, larger frames instead of falling further behind."""
+    """The time between the frame clock's ticks: CHAT_FRAME_INTERVAL (20 a second, as smooth as
+    the eye needs), stretched up to CHAT_FRAME_INTERVAL_MAX while the event loop runs late, so
+    a loaded process sends fewer, larger frames instead of falling further behind."""
     base = settings.CHAT_FRAME_INTERVAL
     return min(max(base, base + 4 * _lateness), settings.CHAT_FRAME_INTERVAL_MAX)
 

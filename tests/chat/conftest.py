@@ -192,6 +192,7 @@ def fresh_chat_state():
         replies.accepting = True
         consumers._sockets_by_learner.clear()
         fanout._hubs.clear()
+        replies._clocks.clear()
 
     reset()
     yield

@@ -1,6 +1,7 @@
 """This process's registry of replies in flight (chat.replies): a reply leaves it when it ends,
 and never takes the next reply of its chat with it."""
 
+import asyncio
 import uuid
 
 from channels.db import database_sync_to_async
@@ -48,3 +49,49 @@ async def test_a_reply_ending_leaves_the_next_reply_of_its_chat_in_flight(
     assert replies.live_in(alice_session.pk) == {"helper": second[0]}
     await settle()
     assert replies.live_in(alice_session.pk) == {}
+
+
+@database_sync_to_async
+def _learners_with_sessions(count, marketplace):
+    from accounts.models import User
+    from tests.conftest import add_message, start_session
+
+    sessions = []
+    for index in range(count):
+        user = User.objects.create_user(f"clock{index}@example.com", "x")
+        session = start_session(user, marketplace)
+        add_message(session, "scenario", "main", marketplace.initial_message_main)
+        add_message(session, "helper", "helper", marketplace.initial_message_helper)
+        sessions.append((user, session))
+    return sessions
+
+
+async def test_streaming_replies_share_one_frame_clock(marketplace, offline, settings, monkeypatch):
+    """A timer per reply woke the event loop 20 times a second for each reply."""
+    settings.OFFLINE_TOKEN_DELAY = 0.02
+    settings.CHAT_FRAME_INTERVAL = 0.05
+    pauses, pause = [0], replies._pause
+
+    async def counted(seconds):
+        pauses[0] += 1
+        await pause(seconds)
+
+    monkeypatch.setattr(replies, "_pause", counted)
+    started = []
+    for user, session in await _learners_with_sessions(6, marketplace):
+        for chat in ("main", "helper"):
+            turn = await _turn_in(user, session.pk, chat)
+            started.append(
+                replies.start_reply(user.pk, session.pk, chat, turn.request, turn.main_count, "F")
+            )
+    began = asyncio.get_running_loop().time()
+    await settle()
+    ticks = (asyncio.get_running_loop().time() - began) / settings.CHAT_FRAME_INTERVAL
+    assert all(reply.text for reply in started)
+    assert pauses[0] <= 2 * ticks + 4  # one clock: a pause or two a tick, not one per reply
+
+
+@database_sync_to_async
+def _turn_in(learner, session_id, chat):
+    session = find_session(learner.pk, session_id)
+    return accept_turn(learner.pk, session, chat, "Hallo!", uuid.uuid4(), None, learner.email)
