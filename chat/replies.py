@@ -5,8 +5,8 @@ and sees it on reconnecting. It owns its chat's reply claim (chat.claims) from b
 call until it is stored or has failed. Text goes to the session's tabs from one sender per
 reply (through chat.fanout, to every tab in any process), so frames stay in order:
 the bubble first, then the text as deltas with offsets, the first token at once and the rest
-at each tick of the process's frame clock (every CHAT_FRAME_INTERVAL, or less often while the
-process is loaded).
+at most once a CHAT_FRAME_INTERVAL (less often while the process is loaded), sent by the
+process's one frame clock.
 
 On SIGTERM the server calls `drain()`: no new turns, replies in flight get a grace period to
 finish, and the rest end as interrupted (claim released, logged, "Try again" shown).
@@ -262,7 +262,8 @@ async def _fail(reply: LiveReply, learner_id, error: ModelError, started: float)
 
 async def _send_text(reply: LiveReply, first_frame: Callable[[], str] | None = None) -> None:
     """The reply's one sender: `first_frame`, the bubble (with any text already there), the
-    first token at once, then what has arrived at each tick of this process's frame clock."""
+    first token at once, then what has arrived, a frame an interval, by this process's frame
+    clock."""
     session_id = reply.session_id
     async with fanout.streaming(session_id):
         if first_frame:
@@ -294,45 +295,52 @@ async def _send_new_text(reply: LiveReply) -> None:
 
 
 class _FrameClock:
-    """One clock per process (per event loop) for every streaming reply: at each tick, each
-    reply's new text goes out as one frame. One timer for all of them, where a timer per reply
-    woke the event loop 20 times a second for each."""
+    """One clock per process (per event loop) for every streaming reply. It ticks TICKS times
+    per frame interval and, at each tick, sends the new text of the replies whose interval has
+    passed since their last frame: one timer for all of them (a timer per reply woke the event
+    loop 20 times a second for each), and the frames spread over the interval rather than sent
+    in one burst, which kept first tokens and turns waiting."""
+
+    TICKS = 5
 
     def __init__(self) -> None:
         self.replies: dict[LiveReply, asyncio.Future] = {}
+        self.due: dict[LiveReply, float] = {}  # when each reply's next frame may go
         self.task: asyncio.Task | None = None
 
     async def carry(self, reply: LiveReply) -> None:
         """Until the reply has finished and its text so far has gone out."""
-        done = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
         self.replies[reply] = done
+        self.due[reply] = loop.time() + frame_interval()
         if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._tick())
+            self.task = loop.create_task(self._tick())
         try:
             await done
         finally:
             self.replies.pop(reply, None)
+            self.due.pop(reply, None)
 
     async def _tick(self) -> None:
         loop = asyncio.get_running_loop()
-        passed = 0.0  # how long the last tick's sending took
         while self.replies:
             interval = frame_interval()
-            await _pause(max(interval - passed, interval / 4))
-            started = loop.time()
-            for count, (reply, done) in enumerate(list(self.replies.items()), 1):
+            await _pause(interval / self.TICKS)
+            now = loop.time()
+            for reply, done in list(self.replies.items()):
                 if done.done():
                     continue
+                if reply.finished:  # its sender sends the rest, then the finished frame
+                    done.set_result(None)
+                    continue
+                if self.due.get(reply, now) > now:
+                    continue
+                self.due[reply] = now + interval
                 try:
                     await _send_new_text(reply)
                 except Exception as error:  # its sender gives up; the other replies go on
                     done.set_exception(error)
-                    continue
-                if reply.finished:
-                    done.set_result(None)
-                if count % 16 == 0:  # let what waits run (a first token, a turn) meanwhile
-                    await asyncio.sleep(0)
-            passed = loop.time() - started
 
 
 _clocks: dict[int, _FrameClock] = {}
@@ -350,8 +358,8 @@ _lateness = 0.0  # how late this process's frame pauses end, smoothed (seconds)
 
 
 def frame_interval() -> float:
-    """The time between the frame clock's ticks: CHAT_FRAME_INTERVAL (20 a second, as smooth as
-    the eye needs), stretched up to CHAT_FRAME_INTERVAL_MAX while the event loop runs late, so
+    """The time between a reply's frames: CHAT_FRAME_INTERVAL (20 a second, as smooth as the
+    eye needs), stretched up to CHAT_FRAME_INTERVAL_MAX while the event loop runs late, so
     a loaded process sends fewer, larger frames instead of falling further behind."""
     base = settings.CHAT_FRAME_INTERVAL
     return min(max(base, base + 4 * _lateness), settings.CHAT_FRAME_INTERVAL_MAX)
