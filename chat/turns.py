@@ -172,6 +172,8 @@ def _take_turn(
     message = next(m for m in history if m.client_message_id == client_message_id)
     if message.chat_type != chat:
         raise TurnRefused("That message was already sent in the other chat.")
+    if message.content != content:  # one id, one message: a resend carries the same words
+        raise TurnRefused("A message with this id was already sent with other words.")
     main_count = _main_count_after_reply(history, chat)
     if created and chat == Message.ChatType.MAIN and prompting.fills_the_scene(main_count - 1):
         claims.release(session.pk, chat)  # the learner's message filled the scene

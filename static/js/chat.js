@@ -184,6 +184,12 @@
         return;
       }
       prepare(form);
+      // The text in the box was changed since it was sent under this id (while the
+      // connection was down, say): it is a new message, with an id of its own.
+      if (form.dataset.sentText !== undefined && form.dataset.sentText !== box.value) {
+        idField(form).value = newId();
+      }
+      form.dataset.sentText = box.value;
       var id = idField(form).value;
       if (state() !== "open") {
         if (form.dataset.queued === id) { event.preventDefault(); return; }
@@ -238,14 +244,18 @@
         follow(scroller, wereAtBottom.get(scroller) !== false);
       });
       clearWaits();
-      // The server echoes the stored message with its id: only then is the box cleared.
+      // The server echoes the stored message with its id: only then is the box cleared, and
+      // only of the text that was sent (what the learner wrote since stays).
       document.querySelectorAll("form.compose").forEach(function (form) {
         var field = idField(form);
         if (field.value && document.querySelector('[data-client-id="' + field.value + '"]')) {
           var box = form.querySelector("textarea");
-          box.value = "";
-          fit(box);
-          updateCounter(form);
+          if (form.dataset.sentText === undefined || box.value === form.dataset.sentText) {
+            box.value = "";
+            fit(box);
+            updateCounter(form);
+          }
+          delete form.dataset.sentText;
           field.value = newId();
         }
       });

@@ -8,8 +8,10 @@ from accounts.models import User
 from chat import conversations
 from scenarios.models import Scenario
 from tests.browser.conftest import needs_chromium, watch_for_problems
+from tests.conftest import database_url
 from tests.support.fake_anthropic import FakeAnthropic, PlannedResponse, lorem_text
 from tests.support.logins import login_session_key
+from tests.support.servers import daphne
 
 pytestmark = [
     pytest.mark.browser,
@@ -55,6 +57,8 @@ def daphne_env(request):
         return {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake.url}
     if request.node.name.startswith("test_errors_show_in_view"):
         return {"CHAT_MESSAGES_PER_LEARNER": "4/minute"}
+    if request.node.name.startswith("test_a_message_changed_while_offline"):
+        return {"CHAT_MESSAGES_PER_LEARNER": "100/minute", "OFFLINE_TOKEN_DELAY": "0.1"}
     return {"CHAT_MESSAGES_PER_LEARNER": "100/minute"}
 
 
@@ -98,6 +102,40 @@ def test_the_page_shows_when_the_connection_is_lost(daphne_process, browser):
     _send(page, "main", "Hallo?")
     expect(page.locator("#main-error")).to_contain_text("as soon as the connection is back")
     expect(page.locator("#main-input")).to_have_value("Hallo?")  # nothing is lost
+
+
+def test_a_message_changed_while_offline_is_a_new_message_and_is_not_lost(
+    daphne_process, daphne_env, browser
+):
+    """Sent while the connection is down, then changed in the box and sent again: the first
+    goes out when the connection is back, and the changed text is not dropped as a resend of
+    it (it had the same id) nor wiped from the box by the first one's echo."""
+    from playwright.sync_api import expect
+
+    process, url = daphne_process
+    page, session = _open_chat(browser, url)
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    process.terminate()
+    process.wait(15)
+    expect(page.locator("#connection")).to_contain_text("Connection lost")
+    _send(page, "main", "Hallo?")
+    _send(page, "main", "Hallo, ist da jemand?")
+
+    port = int(url.rsplit(":", 1)[1])
+    with daphne(database_url(), {"OFFLINE_TOKEN_DELAY": "0.1", **daphne_env}, port=port):
+        learner = page.locator("#main-messages .msg-user")
+        expect(learner).to_have_count(1)
+        expect(learner).to_contain_text("Hallo?")
+        # Its reply is on its way: the changed message waits in the box, said why.
+        expect(page.locator("#main-error")).to_contain_text("Wait for the reply")
+        expect(page.locator("#main-input")).to_have_value("Hallo, ist da jemand?")
+        expect(page.locator("#main-messages .msg-scenario")).to_have_count(2)
+        page.locator("#main-input").press("Enter")
+        expect(learner).to_have_count(2)
+        expect(learner.last).to_contain_text("Hallo, ist da jemand?")
+        expect(page.locator("#main-input")).to_have_value("")
+    stored = conversations.load(session.user_id, session.pk).in_chat("main")
+    assert [m.content for m in stored if m.role == "user"] == ["Hallo?", "Hallo, ist da jemand?"]
 
 
 def test_errors_show_in_view_and_a_reply_is_announced_once_with_its_speaker(daphne_server, browser):

@@ -220,6 +220,24 @@ async def test_a_message_id_from_one_chat_sent_to_the_other_is_refused(
     assert [role for role, _ in await stored(alice_session.pk, "helper")] == ["helper"]
 
 
+async def test_a_message_id_sent_again_with_other_words_is_refused(
+    alice, alice_session, fake_anthropic
+):
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    same_id = str(uuid.uuid4())
+    await tab.send(chat="main", message="Hallo!", client_message_id=same_id)
+    await tab.until(FINISHED)
+    await tab.send(chat="main", message="Ganz anderer Text", client_message_id=same_id)
+    notice = await tab.until('data-frame="notice"')
+    await settle()
+    await tab.close()
+    assert "already sent with other words" in notice
+    assert fake_anthropic.request_count == 1
+    contents = [content for _, content in await stored(alice_session.pk, "main")]
+    assert "Hallo!" in contents and "Ganz anderer Text" not in contents
+
+
 @pytest.mark.parametrize("path", ["plain", "step by step"])
 def test_a_new_message_is_not_stored_while_its_chat_awaits_a_reply(alice, alice_session, path):
     session = find_session(alice.pk, alice_session.pk)

@@ -37,9 +37,11 @@ def daphne(
     app: str = "maraum.asgi:application",
     settings_module: str = "maraum.settings",
     log_path: Path | None = None,
+    port: int | None = None,
 ):
-    """A Daphne process serving `app` on a free loopback port; yields (process, port)."""
-    port = free_port()
+    """A Daphne process serving `app` on a loopback port (a free one unless given); yields
+    (process, port)."""
+    port = port or free_port()
     env = dict(
         os.environ,
         DATABASE_URL=database_url,
