@@ -57,7 +57,7 @@ def daphne_env(request):
         return {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake.url}
     if request.node.name.startswith("test_errors_show_in_view"):
         return {"CHAT_MESSAGES_PER_LEARNER": "4/minute"}
-    if request.node.name.startswith("test_a_message_changed_while_offline"):
+    if request.node.name.startswith("test_the_page_shows_when_the_connection_is_lost"):
         return {"CHAT_MESSAGES_PER_LEARNER": "100/minute", "OFFLINE_TOKEN_DELAY": "0.1"}
     return {"CHAT_MESSAGES_PER_LEARNER": "100/minute"}
 
@@ -90,26 +90,13 @@ def test_streamed_words_are_shown_once_also_after_a_reload(slow_fake, daphne_ser
     assert problems == []
 
 
-def test_the_page_shows_when_the_connection_is_lost(daphne_process, browser):
-    from playwright.sync_api import expect
-
-    process, url = daphne_process
-    page, _ = _open_chat(browser, url)
-    expect(page.locator("#connection")).to_contain_text("Connected")
-    process.terminate()
-    process.wait(15)
-    expect(page.locator("#connection")).to_contain_text("Connection lost")
-    _send(page, "main", "Hallo?")
-    expect(page.locator("#main-error")).to_contain_text("as soon as the connection is back")
-    expect(page.locator("#main-input")).to_have_value("Hallo?")  # nothing is lost
-
-
-def test_a_message_changed_while_offline_is_a_new_message_and_is_not_lost(
+def test_the_page_shows_when_the_connection_is_lost_and_loses_no_message(
     daphne_process, daphne_env, browser
 ):
-    """Sent while the connection is down, then changed in the box and sent again: the first
-    goes out when the connection is back, and the changed text is not dropped as a resend of
-    it (it had the same id) nor wiped from the box by the first one's echo."""
+    """A message sent while the connection is down waits in the box; changed there and sent
+    again, it is a new message: the first goes out when the connection is back, and the
+    changed text is neither dropped as a resend of it (it had the same id) nor wiped from the
+    box by the first one's echo."""
     from playwright.sync_api import expect
 
     process, url = daphne_process
@@ -119,6 +106,8 @@ def test_a_message_changed_while_offline_is_a_new_message_and_is_not_lost(
     process.wait(15)
     expect(page.locator("#connection")).to_contain_text("Connection lost")
     _send(page, "main", "Hallo?")
+    expect(page.locator("#main-error")).to_contain_text("as soon as the connection is back")
+    expect(page.locator("#main-input")).to_have_value("Hallo?")  # nothing is lost
     _send(page, "main", "Hallo, ist da jemand?")
 
     port = int(url.rsplit(":", 1)[1])
