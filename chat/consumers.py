@@ -26,7 +26,7 @@ from django.conf import settings
 from chat import conversations, fanout, frames, replies
 from chat.call_log import log_chat_event
 from chat.models import Message
-from chat.refusals import LoginEnded, ReplyInFlight, TurnRefused
+from chat.refusals import LoginEnded, ReplyInFlight, SentWithOtherWords, TurnRefused
 from chat.replies import in_db
 from chat.turns import AcceptedTurn, accept_turn, prepare_retry
 from eventlog.events import Event, Level
@@ -261,7 +261,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if live and incoming.action == "retry":
             return  # its reply is already on its way
         if live and incoming.client_message_id and live.answers == incoming.client_message_id:
-            await self._send_sync()  # a resend of the message being answered: show the stream
+            if incoming.content != live.answers_words:
+                await self.send(frames.notice(chat, str(SentWithOtherWords())))
+            else:  # a resend of the message being answered: show the stream
+                await self._send_sync()
             return
         if live and incoming.action == "send":
             await self.send(frames.notice(chat, str(ReplyInFlight()), until_reply=True))
@@ -303,7 +306,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 turn.request,
                 turn.main_count,
                 self.character,
-                turn.message.client_message_id,
+                turn.message,
                 first_frame=learner_frame,
             )
         elif learner_frame:

@@ -10,6 +10,13 @@ class ReplyInFlight(TurnRefused):
         super().__init__("Wait for the reply before sending the next message.")
 
 
+class SentWithOtherWords(TurnRefused):
+    """One id, one message: a resend carries the same words."""
+
+    def __init__(self) -> None:
+        super().__init__("A message with this id was already sent with other words.")
+
+
 class Throttled(TurnRefused):
     """Too many messages in a short time, or today's model calls are used up."""
 

@@ -42,6 +42,7 @@ class LiveReply:
     chat: str
     character: str  # the character's name, for the finished message
     answers: uuid.UUID | None = None  # the client_message_id of the learner message it answers
+    answers_words: str = ""  # and that message's words
     reply_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     text: str = ""
     sent: int = 0  # how much of `text` its tabs have been sent
@@ -87,12 +88,14 @@ def start_reply(
     request: ReplyRequest,
     main_count: int,
     character: str,
-    answers: uuid.UUID | None = None,
+    answers: Message | None = None,
     first_frame: Callable[[], str] | None = None,
 ) -> LiveReply:
     """Stream the reply the caller holds the claim for. `first_frame` (the learner's message,
     say) is drawn and sent once the model request is on its way, before the reply's bubble."""
-    reply = LiveReply(str(session_id), chat, character, answers)
+    reply = LiveReply(str(session_id), chat, character)
+    if answers:
+        reply.answers, reply.answers_words = answers.client_message_id, answers.content
     _live.setdefault(reply.session_id, {})[chat] = reply
     reply.task = asyncio.create_task(_run(reply, learner_id, request, main_count, first_frame))
     _keep_claims_alive()

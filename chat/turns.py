@@ -20,7 +20,7 @@ from chat.call_log import log_model_event
 from chat.goals import GoalState
 from chat.models import Message
 from chat.providers import ModelError, ReplyDone, ReplyRequest
-from chat.refusals import LoginEnded, ReplyInFlight, Throttled, TurnRefused
+from chat.refusals import LoginEnded, ReplyInFlight, SentWithOtherWords, Throttled, TurnRefused
 from eventlog.events import Event, Level, as_metadata, log_event
 from learning import deck
 from lib.rls import acting_as_learner, as_learner_in_one_round_trip
@@ -172,8 +172,8 @@ def _take_turn(
     message = next(m for m in history if m.client_message_id == client_message_id)
     if message.chat_type != chat:
         raise TurnRefused("That message was already sent in the other chat.")
-    if message.content != content:  # one id, one message: a resend carries the same words
-        raise TurnRefused("A message with this id was already sent with other words.")
+    if message.content != content:
+        raise SentWithOtherWords()
     main_count = _main_count_after_reply(history, chat)
     if created and chat == Message.ChatType.MAIN and prompting.fills_the_scene(main_count - 1):
         claims.release(session.pk, chat)  # the learner's message filled the scene

@@ -16,9 +16,9 @@ from lib.rls import acting_as_staff
 from scenarios import lifecycle
 from scenarios.lifecycle import find_session
 from scenarios.models import Session
-from tests.chat.conftest import FAILED, FINISHED, Tab, chat_db, settle, stored
+from tests.chat.conftest import DELTA, FAILED, FINISHED, Tab, chat_db, settle, stored
 from tests.conftest import add_message, raw_connection, run_sql
-from tests.support.fake_anthropic import PlannedResponse
+from tests.support.fake_anthropic import PlannedResponse, lorem_text
 
 pytestmark = chat_db
 
@@ -204,20 +204,23 @@ async def test_try_again_from_five_tabs_calls_the_model_once(alice, alice_sessio
 
 
 @pytest.mark.parametrize(
-    "chat, words, refusal",
+    "chat, words, refusal, streaming",
     [
-        ("helper", "Hallo!", "already sent in the other chat"),
-        ("main", "Ganz anderer Text", "already sent with other words"),
+        ("helper", "Hallo!", "already sent in the other chat", False),
+        ("main", "Ganz anderer Text", "already sent with other words", False),
+        # Before, the process streaming its reply took the resend for the same message.
+        ("main", "Ganz anderer Text", "already sent with other words", True),
     ],
 )
 async def test_a_message_id_sent_again_to_the_other_chat_or_with_other_words_is_refused(
-    alice, alice_session, fake_anthropic, chat, words, refusal
+    alice, alice_session, fake_anthropic, chat, words, refusal, streaming
 ):
+    fake_anthropic.default = PlannedResponse(text=lorem_text(20), tokens_per_second=40)
     tab = Tab(alice, alice_session.pk)
     await tab.connect()
     same_id = str(uuid.uuid4())
     await tab.send(chat="main", message="Hallo!", client_message_id=same_id)
-    await tab.until(FINISHED)
+    await tab.until(DELTA if streaming else FINISHED)
     await tab.send(chat=chat, message=words, client_message_id=same_id)
     notice = await tab.until('data-frame="notice"')
     await settle()
