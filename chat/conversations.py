@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from chat import claims, goals, messages
 from chat.goals import GoalState
 from chat.models import Message
+from learning import deck
 from lib.rls import acting_as_learner
 from scenarios import lifecycle
 from scenarios.models import Scenario, Session
@@ -20,6 +21,7 @@ class Conversation:
     claimed: set[str] = field(default_factory=set)  # chats with a reply in flight (anywhere)
     interrupted: set[str] = field(default_factory=set)  # chats whose reply a crash cut off
     goals: list[GoalState] = field(default_factory=list)
+    kept_ids: set = field(default_factory=set)  # role-play lines the learner's deck holds
 
     def in_chat(self, chat: str) -> list[Message]:
         return messages.in_chat(self.messages, chat)
@@ -50,10 +52,14 @@ def load(learner_id, session_id, *, replies: bool = True) -> Conversation | None
         if session is None:
             return None
         claimed, interrupted = claims.claimed_chats(session_id) if replies else (set(), set())
+        history = messages.of_session(session_id)
+        lines = messages.in_chat(history, Message.ChatType.MAIN)
+        kept = deck.which_kept(learner_id, [deck.as_kept(line.content) for line in lines])
         return Conversation(
             session,
-            messages.of_session(session_id),
+            history,
             claimed,
             interrupted,
             goals.goal_states(session_id),
+            {line.id for line, is_kept in zip(lines, kept, strict=True) if is_kept},
         )

@@ -197,6 +197,7 @@ def sync(conversation, live: dict, completions_left: int | None) -> str:
         progress=page_progress(conversation),
         completion=completion(session.pk, completions_left) if session.is_completed else None,
         goals=conversation.goals,
+        kept_ids=conversation.kept_ids,
     )
 
 

@@ -73,6 +73,7 @@ def chat_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
             "character": frames.character_of(session.scenario),
             "panes": frames.panes(shown, live={}),
             "goals": shown.goals,
+            "kept_ids": shown.kept_ids,
             "progress": frames.page_progress(shown),
             "completion": completion,
             "calls_left": _calls_left_if_low(request.user),
@@ -99,6 +100,7 @@ def transcript(request: HttpRequest, session_id: UUID) -> HttpResponse:
         "character": frames.character_of(shown.session.scenario),
         "goals": shown.goals,
         "read_only": True,
+        "kept_ids": shown.kept_ids,
         "main_messages": shown.in_chat(Message.ChatType.MAIN),
         "helper_messages": shown.in_chat(Message.ChatType.HELPER),
     }

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from django.db import IntegrityError
 from django.db.models import Value
 from django.db.models.functions import Lower, Now
+from django.utils.text import Truncator
 from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler
 
@@ -22,6 +23,7 @@ SCHEDULER = Scheduler()  # FSRS's defaults: 90 % desired retention
 
 
 MAX_CARDS = 2000
+MAX_WORD_LENGTH = 300  # a word or a line, on a card
 KEEPS = Throttle("deck-keep", "DECK_KEEPS_PER_LEARNER")
 
 
@@ -35,7 +37,8 @@ class DeckFull(Exception):
 
 def keep(learner_id, german: str, gloss: str = "", example: str = "", scenario_id=None) -> Card:
     """A new card, due now; AlreadyKept if the deck holds this word (in any case) already."""
-    german, gloss, example = german.strip()[:300], gloss.strip()[:300], example.strip()[:1000]
+    german, gloss = german.strip()[:MAX_WORD_LENGTH], gloss.strip()[:MAX_WORD_LENGTH]
+    example = example.strip()[:1000]
     if example == german:
         example = ""  # a whole line kept: it is its own example
     if not any(is_visible(c) and unicodedata.category(c)[0] in "LN" for c in german):
@@ -68,14 +71,29 @@ def keep(learner_id, german: str, gloss: str = "", example: str = "", scenario_i
         raise AlreadyKept(german) from error
 
 
+def as_kept(line: str) -> str:
+    """A chat line as "Keep" sends it: a long one is cut to a card's length, with an ellipsis."""
+    return Truncator(line).chars(MAX_WORD_LENGTH)
+
+
 def kept_of(learner_id, words) -> set[str]:
     """Which of `words` the deck holds already, lower-cased (as keep() compares them)."""
-    wanted = {word.strip().lower() for word in words}
+    wanted = {_compared(word) for word in words}
     if not wanted:
         return set()
     with acting_as_learner(learner_id, savepoint=False):
         cards = Card.objects.filter(user_id=learner_id).annotate(word=Lower("german"))
         return set(cards.filter(word__in=wanted).values_list("word", flat=True))
+
+
+def which_kept(learner_id, words: list[str]) -> list[bool]:
+    """For each of `words`, whether the deck holds it already."""
+    kept = kept_of(learner_id, words)
+    return [_compared(word) in kept for word in words]
+
+
+def _compared(word: str) -> str:
+    return word.strip().lower()
 
 
 def due_cards(learner_id, limit: int = 1) -> list[Card]:

@@ -20,8 +20,9 @@ def keep(request: HttpRequest) -> HttpResponse:
     becomes "Kept")."""
     words = request.POST.getlist("german")
     glosses = request.POST.getlist("gloss") + [""] * len(words)
-    if not words or len(words) > 20 or any(not w.strip() or len(w) > 300 for w in words):
-        return HttpResponseBadRequest("Choose a word or a line of at most 300 characters.")
+    longest = deck.MAX_WORD_LENGTH
+    if not words or len(words) > 20 or any(not w.strip() or len(w) > longest for w in words):
+        return HttpResponseBadRequest(f"Choose a word or a line of at most {longest} characters.")
     texts = [*words, *glosses, request.POST.get("example", "")]
     if any(unprintable(text) for text in texts):
         return HttpResponseBadRequest("That contains characters that cannot be kept.")

@@ -1,6 +1,7 @@
 from django import template
 
 from chat.models import Message
+from learning import deck
 
 register = template.Library()
 
@@ -11,3 +12,9 @@ def speaker(message: Message, character: str) -> str:
     if message.from_learner:
         return "You"
     return "Helper" if message.role == Message.Role.HELPER else character
+
+
+@register.filter
+def as_kept(line: str) -> str:
+    """A role-play line as its "Keep" button sends it (learning.deck.as_kept)."""
+    return deck.as_kept(line)

@@ -18,7 +18,7 @@ def test_the_transcript_shows_both_chats_read_only(
     with acting_as_learner(alice.pk):
         SceneReport.objects.create(session=session)  # asked for when the scene completed
     client.force_login(alice)
-    with django_assert_num_queries(12):  # ...its goals and its report
+    with django_assert_num_queries(13):  # ...its goals, the lines kept and its report
         response = client.get(f"/history/{session.pk}/")
     body = response.content.decode()
     assert "frisches Obst" in body and "What is a Kilo?" in body

@@ -253,3 +253,28 @@ def test_keep_all_in_a_report_shows_every_word_kept_and_offers_it_no_more(
     shown = response.content.decode()
     assert 'id="report"' in shown and shown.count("In your deck ✓") == 2
     assert "Keep all" not in shown
+
+
+def test_a_chat_line_kept_shows_as_kept_on_the_page_the_transcript_and_a_reconnect(
+    client, alice, marketplace
+):
+    """After a reload a kept line offered "Keep" again (the deck answered "In your deck")."""
+    from chat import conversations, frames
+    from tests.conftest import add_message
+
+    session = conversations.start(alice.pk, marketplace)
+    add_message(session, "user", "main", "Zwei Kilo Äpfel, bitte.")
+    client.force_login(alice)
+    keep(client, german="zwei kilo äpfel, bitte.")
+
+    def line_of(html: str, words: str) -> str:
+        return next(line for line in html.split("<article")[1:] if words in line)
+
+    page = client.get(f"/sessions/{session.pk}/").content.decode()
+    sync = frames.sync(conversations.load(alice.pk, session.pk), {}, None)
+    complete(session)
+    transcript = client.get(f"/history/{session.pk}/").content.decode()
+    for html in (page, sync, transcript):
+        kept, opening = line_of(html, "Äpfel, bitte."), line_of(html, "frisches Obst")
+        assert "In your deck ✓" in kept and "keep-form" not in kept
+        assert "keep-form" in opening and "In your deck" not in opening
