@@ -6,10 +6,9 @@ import io
 import unicodedata
 from datetime import UTC, datetime
 
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.db.models import Value
 from django.db.models.functions import Lower, Now
-from django.utils.text import Truncator
 from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler
 
@@ -72,28 +71,38 @@ def keep(learner_id, german: str, gloss: str = "", example: str = "", scenario_i
 
 
 def as_kept(line: str) -> str:
-    """A chat line as "Keep" sends it: a long one is cut to a card's length, with an ellipsis."""
-    return Truncator(line).chars(MAX_WORD_LENGTH)
+    """A chat line as "Keep" sends it: a long one is cut to a card's length, with an ellipsis
+    (in characters as keep() counts them: Django's truncatechars counted a letter and its
+    combining marks as one, and the line came out too long to keep)."""
+    if len(line) <= MAX_WORD_LENGTH:
+        return line
+    return line[: MAX_WORD_LENGTH - 1] + "…"
 
 
 def kept_of(learner_id, words) -> set[str]:
-    """Which of `words` the deck holds already, lower-cased (as keep() compares them)."""
-    wanted = {_compared(word) for word in words}
-    if not wanted:
+    """Which of `words` the deck holds already, compared as keep() and the deck's unique index
+    compare them: by PostgreSQL's lower(), which differs from Python's (İ, a final Σ)."""
+    stripped = {word: word.strip() for word in words}
+    if not stripped:
         return set()
-    with acting_as_learner(learner_id, savepoint=False):
-        cards = Card.objects.filter(user_id=learner_id).annotate(word=Lower("german"))
-        return set(cards.filter(word__in=wanted).values_list("word", flat=True))
+    with acting_as_learner(learner_id, savepoint=False), connection.cursor() as cursor:
+        cursor.execute(KEPT_OF, [list(set(stripped.values())), learner_id])
+        found = {word for (word,) in cursor.fetchall()}
+    return {word for word, as_kept in stripped.items() if as_kept in found}
+
+
+KEPT_OF = """
+    SELECT asked.word FROM unnest(%s::text[]) AS asked(word)
+    WHERE EXISTS (
+        SELECT 1 FROM deck_cards WHERE user_id = %s AND lower(german) = lower(asked.word)
+    )
+"""
 
 
 def which_kept(learner_id, words: list[str]) -> list[bool]:
     """For each of `words`, whether the deck holds it already."""
     kept = kept_of(learner_id, words)
-    return [_compared(word) in kept for word in words]
-
-
-def _compared(word: str) -> str:
-    return word.strip().lower()
+    return [word in kept for word in words]
 
 
 def due_cards(learner_id, limit: int = 1) -> list[Card]:

@@ -278,3 +278,26 @@ def test_a_chat_line_kept_shows_as_kept_on_the_page_the_transcript_and_a_reconne
         kept, opening = line_of(html, "Äpfel, bitte."), line_of(html, "frisches Obst")
         assert "In your deck ✓" in kept and "keep-form" not in kept
         assert "keep-form" in opening and "In your deck" not in opening
+
+
+def test_kept_words_are_found_as_the_database_compares_them(alice):
+    """Python's lower() and PostgreSQL's differ for İ and a final Σ: such a kept line still
+    offered "Keep" after a reload (found by the attacker's replay)."""
+    for german in ("İch nehme zwei Brötchen.", "Ich war in ATHEN und habe ΚΟΣΜΟΣ gelesen."):
+        deck.keep(alice.pk, german)
+    asked = [
+        "İch nehme zwei Brötchen.",
+        " ich nehme zwei brötchen. ",
+        "Ich war in ATHEN und habe ΚΟΣΜΟΣ gelesen.",
+        "Ich war in Athen.",
+    ]
+    assert deck.which_kept(alice.pk, asked) == [True, True, True, False]
+    assert deck.kept_of(alice.pk, asked) == set(asked[:3])
+
+
+@pytest.mark.parametrize("line", ["Brot " * 100, "a\u0331" * 301])
+def test_a_long_line_is_kept_cut_to_a_cards_length(client, alice, line):
+    client.force_login(alice)
+    assert keep(client, german=deck.as_kept(line)).status_code == 200
+    [card] = deck.all_cards(alice.pk)
+    assert len(card.german) <= deck.MAX_WORD_LENGTH and card.german.endswith("…")
