@@ -11,6 +11,8 @@ def test_anonymous_visitors_get_the_landing_page(client, db):
     body = client.get("/").content.decode()
     for title in ("Marketplace", "Party", "Kebab shop"):
         assert title in body
+        tile = body[body.rindex("<li", 0, body.index(title)) : body.index(title)]
+        assert 'href="/signup/"' in tile  # a visitor clicking a scene is shown how to play it
     assert 'href="/signup/"' in body and 'href="/login/"' in body
 
 
