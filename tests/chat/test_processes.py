@@ -18,7 +18,7 @@ from tests.chat.conftest import FAILED, FINISHED, STREAMING, chat_db, deltas, st
 from tests.chat.test_restarts import chat_socket, login_cookie, message, until
 from tests.conftest import database_url
 from tests.support.fake_anthropic import FakeAnthropic, PlannedResponse, lorem_text
-from tests.support.servers import daphne
+from tests.support.servers import daphnes
 
 pytestmark = chat_db
 
@@ -53,10 +53,7 @@ def two_servers(tmp_path, **extra_env):
             "CHAT_MESSAGES_PER_LEARNER": "3/minute",
             **extra_env,
         }
-        with (
-            daphne(database_url(), env, log_path=tmp_path / "a.log") as a,
-            daphne(database_url(), env, log_path=tmp_path / "b.log") as b,
-        ):
+        with daphnes(database_url(), env, [tmp_path / "a.log", tmp_path / "b.log"]) as (a, b):
             yield fake, a, b
 
 

@@ -50,6 +50,10 @@ def chat_socket(port, session_id, cookie):
     return websockets.connect(
         f"ws://127.0.0.1:{port}/ws/sessions/{session_id}/",
         additional_headers={"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"},
+        # A tab a test stops reading keeps reading its socket: with the client's default
+        # queue (16 frames) full, it would not read the server's close frame either, and
+        # closing it would wait out the 10 s close timeout.
+        max_queue=None,
     )
 
 

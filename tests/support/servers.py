@@ -41,6 +41,31 @@ def daphne(
 ):
     """A Daphne process serving `app` on a loopback port (a free one unless given); yields
     (process, port)."""
+    with _daphne_started(database_url, extra_env, app, settings_module, log_path, port) as running:
+        wait_for_port(running[1], running[0])
+        yield running
+
+
+@contextlib.contextmanager
+def daphnes(database_url: str, extra_env: dict, log_paths: list[Path]):
+    """As many Daphne processes as `log_paths`, started together (each takes seconds to start);
+    yields [(process, port), ...]."""
+    with contextlib.ExitStack() as stack:
+        running = [
+            stack.enter_context(
+                _daphne_started(
+                    database_url, extra_env, "maraum.asgi:application", "maraum.settings", path
+                )
+            )
+            for path in log_paths
+        ]
+        for process, port in running:
+            wait_for_port(port, process)
+        yield running
+
+
+@contextlib.contextmanager
+def _daphne_started(database_url, extra_env, app, settings_module, log_path, port=None):
     port = port or free_port()
     env = dict(
         os.environ,
@@ -59,7 +84,6 @@ def daphne(
             stderr=log,
         )
         try:
-            wait_for_port(port, process)
             yield process, port
         finally:
             stop(process)
