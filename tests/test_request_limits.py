@@ -14,12 +14,13 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 HUNDRED_MB = 100 * 1024 * 1024
 
 
-@pytest.fixture
-def server(tmp_path):
+@pytest.fixture(scope="module")
+def server(django_db_setup, tmp_path_factory):
+    """One server for the module: each test measures the memory it adds, and keeps nothing."""
     with daphne(
         database_url(),
         {"MAX_REQUEST_BODY_BYTES": str(1024 * 1024)},
-        log_path=tmp_path / "daphne.log",
+        log_path=tmp_path_factory.mktemp("request_limits") / "daphne.log",
     ) as (process, port):
         yield psutil.Process(process.pid), port
 
