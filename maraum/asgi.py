@@ -9,10 +9,16 @@ django_asgi_app = get_asgi_application()
 
 # Imported after Django is set up.
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from accounts.channels_auth import SessionAuthMiddlewareStack  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from maraum.websocket_origin import SameOriginValidator  # noqa: E402
+
+if settings.ANTHROPIC_API_KEY:
+    # The model SDK takes over a second to import: as the server starts, not in the event
+    # loop during a learner's first turn, which would stall every socket meanwhile.
+    import chat.providers.anthropic  # noqa: F401
 
 application = ProtocolTypeRouter(
     {

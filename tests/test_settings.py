@@ -149,3 +149,25 @@ def test_the_development_secret_key_is_readable_by_its_owner_only(tmp_path):
     assert len(key) > 40 and path.stat().st_mode & 0o777 == 0o600
     path.chmod(0o644)  # as an earlier version left it
     assert dev_secret_key(path) == key and path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("api_key", ["", "sk-test"])
+def test_the_model_sdk_is_imported_by_a_server_that_uses_it_and_nothing_else(api_key):
+    """The `anthropic` SDK takes over a second to import: a command or an offline server does
+    not pay for it, and a server with a key imports it as it starts, not in a learner's first
+    turn (an import on the event loop stalls every socket)."""
+    code = (
+        "import sys, django; django.setup(); from django.core import management;"
+        " management.call_command('check', verbosity=0); offline = 'anthropic' in sys.modules;"
+        " import maraum.asgi; print(offline, 'anthropic' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, DJANGO_SETTINGS_MODULE="maraum.settings", ANTHROPIC_API_KEY=api_key),
+        check=True,
+    )
+    assert result.stdout.splitlines()[-1].split() == ["False", str(bool(api_key))]

@@ -2,10 +2,10 @@
 partner without. (The request and the errors: chat/providers/base.py.)"""
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from chat.providers.anthropic import AnthropicProvider
 from chat.providers.base import (
     END_TOOL,
     GOAL_TOOL,
@@ -16,6 +16,9 @@ from chat.providers.base import (
     ReplyRequest,
 )
 from chat.providers.offline import OfflineProvider
+
+if TYPE_CHECKING:
+    from chat.providers.anthropic import AnthropicProvider
 
 __all__ = [
     "END_TOOL",
@@ -33,10 +36,14 @@ __all__ = [
 _providers: dict = {}
 
 
-def get_provider() -> AnthropicProvider | OfflineProvider:
+def get_provider() -> "AnthropicProvider | OfflineProvider":
     """The provider for this configuration, one per event loop (the HTTP client is bound to it)."""
     if not settings.ANTHROPIC_API_KEY:
         return OfflineProvider()
+    # Imported here: the SDK takes over a second to import, which commands and an offline
+    # server need not pay (a server with a key has imported it as it started: maraum.asgi).
+    from chat.providers.anthropic import AnthropicProvider
+
     key = (settings.ANTHROPIC_API_KEY, settings.ANTHROPIC_BASE_URL, id(asyncio.get_running_loop()))
     if key not in _providers:
         _providers.clear()
