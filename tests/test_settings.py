@@ -12,10 +12,15 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def _settings(**env) -> str:
-    code = (
+    return _python(
         "import django, json; django.setup(); from django.conf import settings;"
-        " print(json.dumps(settings.DATABASES['default']['OPTIONS'], default=str))"
+        " print(json.dumps(settings.DATABASES['default']['OPTIONS'], default=str))",
+        **env,
     )
+
+
+def _python(code: str, **env) -> str:
+    """What `code` prints, run in a new process with Maraum's settings and `env`."""
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=BASE_DIR,
@@ -161,13 +166,5 @@ def test_the_model_sdk_is_imported_by_a_server_that_uses_it_and_nothing_else(api
         " management.call_command('check', verbosity=0); offline = 'anthropic' in sys.modules;"
         " import maraum.asgi; print(offline, 'anthropic' in sys.modules)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=dict(os.environ, DJANGO_SETTINGS_MODULE="maraum.settings", ANTHROPIC_API_KEY=api_key),
-        check=True,
-    )
-    assert result.stdout.splitlines()[-1].split() == ["False", str(bool(api_key))]
+    printed = _python(code, ANTHROPIC_API_KEY=api_key)
+    assert printed.splitlines()[-1].split() == ["False", str(bool(api_key))]
