@@ -255,6 +255,22 @@ def test_keep_all_in_a_report_shows_every_word_kept_and_offers_it_no_more(
     assert "Keep all" not in shown
 
 
+def test_a_report_with_one_word_offers_keep_beside_it_and_no_keep_all(client, alice, marketplace):
+    """It offered "Keep all 1 words" beside the word's own "Keep" (a newcomer's walk)."""
+    session = complete(start_session(alice, marketplace))
+    with acting_as_staff():
+        SceneReport.objects.create(
+            session_id=session.pk,
+            status="ready",
+            kind="offline",
+            content={"words": [{"german": "das Brötchen", "gloss": "bread roll"}]},
+        )
+    client.force_login(alice)
+    shown = client.get(f"/sessions/{session.pk}/report/").content.decode()
+    assert "“das Brötchen” in your deck" in shown  # the word's own Keep button
+    assert "Keep all" not in shown
+
+
 def test_a_chat_line_kept_shows_as_kept_on_the_page_the_transcript_and_a_reconnect(
     client, alice, marketplace
 ):
