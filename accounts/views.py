@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.validators import slug_re
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
@@ -29,6 +30,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
     form = SignUpForm(request.POST or None)
+    scene = _chosen_scene(request)
     if request.method == "POST":
         # Throttled before the form hashes the password (Argon2 is the expensive part).
         verdict, throttle = take_all(
@@ -48,8 +50,15 @@ def signup(request: HttpRequest) -> HttpResponse:
             log_event(Event.USER_REGISTERED, user_id=user.pk)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, "Welcome to Maraum! Pick a scene to start practising.")
-            return redirect("home")
-    return render(request, "accounts/signup.html", {"form": form})
+            # The picker opens at the scene the visitor clicked on the landing page.
+            return redirect(reverse("home") + (f"#scene-{scene}" if scene else ""))
+    return render(request, "accounts/signup.html", {"form": form, "scene": scene})
+
+
+def _chosen_scene(request: HttpRequest) -> str:
+    """The code of the scene a visitor clicked on the landing page, if it looks like one."""
+    scene = request.POST.get("scene") or request.GET.get("scene") or ""
+    return scene if len(scene) <= 50 and slug_re.match(scene) else ""
 
 
 @with_auth_role

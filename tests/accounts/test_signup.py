@@ -24,6 +24,34 @@ def test_sign_up_creates_the_account_and_logs_in(client, db, settings):
     assert "carla@" not in all_log_text().lower()
 
 
+def test_the_scene_clicked_on_the_landing_page_is_shown_after_signing_up(client, db):
+    """A visitor who clicked a scene's tile landed on the whole list after signing up, their
+    choice forgotten (a newcomer's walk): the picker now opens at that scene."""
+    form = client.get("/signup/?scene=marketplace").content.decode()
+    assert 'name="scene" value="marketplace"' in form
+    response = client.post(
+        "/signup/",
+        {
+            "email": "carla@example.com",
+            "password1": STRONG,
+            "password2": STRONG,
+            "scene": "marketplace",
+        },
+    )
+    assert response.status_code == 302 and response.url == "/#scene-marketplace"
+    assert 'id="scene-marketplace"' in client.get("/").content.decode()
+
+
+def test_a_scene_that_is_no_code_is_ignored(client, db):
+    form = client.get('/signup/?scene="><script>alert(1)</script>').content.decode()
+    assert "<script>alert" not in form and 'name="scene"' not in form
+    response = client.post(
+        "/signup/",
+        {"email": "carla@example.com", "password1": STRONG, "password2": STRONG, "scene": "a b"},
+    )
+    assert response.status_code == 302 and response.url == "/"
+
+
 def test_a_weak_password_is_refused_with_a_reason(client, db):
     response = client.post(
         "/signup/", {"email": "carla@example.com", "password1": "123", "password2": "123"}

@@ -27,12 +27,15 @@ def _journey(page, url: str) -> None:
     page.set_default_timeout(10_000)
 
     page.goto(url)
-    page.get_by_role("link", name="Start practising").click()
+    page.get_by_role("link", name=re.compile(r"Kebab shop\W+sign up to play it")).click()
     page.get_by_label("Email").fill("carla@example.com")
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Password confirmation").fill(PASSWORD)
     page.get_by_role("button", name="Sign up").click()
     expect(page.get_by_text("3 of 3")).to_be_visible()
+    # The picker opens at the scene clicked before signing up.
+    expect(page).to_have_url(re.compile(r"/#scene-kebab$"))
+    expect(page.get_by_role("button", name="Start Kebab shop")).to_be_in_viewport()
 
     page.get_by_role("button", name="Start Marketplace").click()
     expect(page).to_have_url(re.compile(r"/sessions/[0-9a-f-]+/$"))

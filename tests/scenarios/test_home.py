@@ -12,7 +12,8 @@ def test_anonymous_visitors_get_the_landing_page(client, db):
     for title in ("Marketplace", "Party", "Kebab shop"):
         assert title in body
         tile = body[body.rindex("<li", 0, body.index(title)) : body.index(title)]
-        assert 'href="/signup/"' in tile  # a visitor clicking a scene is shown how to play it
+        # A visitor clicking a scene is shown how to play it, and then the scene.
+        assert 'href="/signup/?scene=' in tile
     assert 'href="/signup/"' in body and 'href="/login/"' in body
 
 
