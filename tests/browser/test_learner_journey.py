@@ -27,6 +27,9 @@ def _journey(page, url: str) -> None:
     page.set_default_timeout(10_000)
 
     page.goto(url)
+    # The header's sign-up button has its own padding (the nav links' zero had squeezed it).
+    sign_up = page.locator("header").get_by_role("link", name="Sign up")
+    assert sign_up.evaluate("e => getComputedStyle(e).paddingLeft") != "0px"
     page.get_by_role("link", name=re.compile(r"Kebab shop\W+sign up to play it")).click()
     page.get_by_label("Email").fill("carla@example.com")
     page.get_by_label("Password", exact=True).fill(PASSWORD)

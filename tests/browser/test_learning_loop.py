@@ -41,6 +41,10 @@ def test_explain_and_keep_from_the_chat_then_review(daphne_server, browser):
 
     opener.get_by_role("button", name="Keep in your deck").click()
     expect(opener.locator(".kept")).to_have_text("Kept ✓")
+    size = "e => getComputedStyle(e).fontSize"  # "Kept" takes Keep's place at Keep's size
+    assert opener.locator(".kept").evaluate(size) == opener.locator(".msg-action").first.evaluate(
+        size
+    )
 
     page.goto(f"{daphne_server}/review/")
     expect(page.locator(".review-german")).to_have_text(scene.initial_message_main)
