@@ -64,6 +64,8 @@ def history(request: HttpRequest) -> HttpResponse:
     for session in page.sessions:
         session.scenario = by_id[session.scenario_id]
     context = {"page": page, "scenarios": scenarios, "chosen": chosen}
+    if not page.sessions and not chosen:  # nothing finished yet: perhaps a scene is going on
+        context["active"] = lifecycle.active_session(request.user.pk)
     if request.htmx and request.GET.get("cursor"):
         return render(request, "scenarios/partials/history_rows.html", context)
     return render(request, "scenarios/history.html", context)

@@ -32,6 +32,17 @@ def test_history_lists_completed_sessions_newest_first(client, alice, marketplac
     assert "7 min" in body and body.count('class="history-row"') == 2
 
 
+def test_an_empty_history_points_to_the_scene_in_progress(client, alice, party):
+    """It said "Pick a scene to start one" to a learner in the middle of one (a newcomer's
+    walk)."""
+    client.force_login(alice)
+    assert "Pick a scene" in client.get("/history/").content.decode()
+    session = start_session(alice, party)
+    body = client.get("/history/").content.decode()
+    assert f'href="/sessions/{session.pk}/"' in body and "Party" in body
+    assert "Pick a scene" not in body
+
+
 def test_history_filters_by_scenario(client, alice, marketplace, party):
     _completed(alice, marketplace, 1)
     [party_session] = _completed(alice, party, 1)
