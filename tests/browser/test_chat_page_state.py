@@ -143,6 +143,17 @@ def test_errors_show_in_view_and_a_reply_is_announced_once_with_its_speaker(daph
     assert box and box["y"] + box["height"] <= 800  # in view at 1280 by 800
 
 
+# The main chat's send button as a busy slot draws it, or back as it was.
+BUSY = """busy => {
+  const button = document.getElementById("main-send");
+  button.textContent = busy ? "Replying…" : "Senden";
+  button.classList.toggle("button-busy", busy);
+}"""
+
+
+FITS = "(b => b.scrollWidth <= b.clientWidth)(document.getElementById('main-send'))"
+
+
 def test_the_phone_layout_keeps_the_text_box_on_screen(daphne_server, browser):
     from playwright.sync_api import expect
 
@@ -160,6 +171,16 @@ def test_the_phone_layout_keeps_the_text_box_on_screen(daphne_server, browser):
     assert log_out and log_out["height"] < 2 * 16  # one line, not "Log / out"
     header = page.locator(".chat-header").bounding_box()
     assert header and header["height"] <= 0.25 * phone["height"]
+    # The text box keeps its width while the button says "Replying…" (it narrowed), and the
+    # label fits the button.
+    for size in (phone, {"width": 1280, "height": 800}):
+        page.set_viewport_size(size)
+        width = page.locator("#main-input").bounding_box()["width"]
+        for busy in (True, False):
+            page.evaluate(BUSY, busy)
+            assert page.locator("#main-input").bounding_box()["width"] == width
+            assert page.evaluate(FITS)
+    page.set_viewport_size(phone)
 
     # A helper answer from another tab marks the hidden helper tab as new.
     other = page.context.new_page()
