@@ -316,7 +316,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     def _learner_frame(self, turn: AcceptedTurn) -> str:
         main_now = turn.main_count - 1 if turn.message.chat_type == Message.ChatType.MAIN else None
-        shown = frames.learner_message(turn.message, self.character, main_now)
+        shown = frames.learner_message(turn.message, self.character, main_now, turn.kept)
         return shown + frames.budget(turn.calls_left)
 
     async def _retry(self, chat: str) -> None:

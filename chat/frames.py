@@ -77,10 +77,13 @@ def progress(main_count: int, completed: bool = False) -> dict:
     }
 
 
-def learner_message(message: Message, character: str, main_count: int | None) -> str:
+def learner_message(
+    message: Message, character: str, main_count: int | None, kept: bool = False
+) -> str:
     return _render(
         "learner_message.html",
         message=message,
+        kept_ids=_kept_ids(message, kept),
         chat=message.chat_type,
         character=character,
         progress=progress(main_count) if main_count is not None else None,
@@ -106,6 +109,7 @@ def reply_finished(reply, stored, character: str) -> str:
         "reply_finished.html",
         chat=reply.chat,
         message=stored.message,
+        kept_ids=_kept_ids(stored.message, stored.kept),
         character=character,
         completed=stored.completed,
         progress=progress(stored.main_count, stored.completed)
@@ -123,11 +127,17 @@ def turn_completed(turn, character: str) -> str:
     return _render(
         "turn_completed.html",
         message=turn.message,
+        kept_ids=_kept_ids(turn.message, turn.kept),
         chat=turn.message.chat_type,
         character=character,
         progress=progress(turn.main_count, True),
         completion=completion(turn.message.session_id, turn.completions_left),
     )
+
+
+def _kept_ids(message: Message, kept: bool) -> set:
+    """A new message's id if the deck holds its line, as the page's `kept_ids` would."""
+    return {message.id} if kept else set()
 
 
 def reply_failed(reply, error) -> str:

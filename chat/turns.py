@@ -41,6 +41,7 @@ class AcceptedTurn:
     completed: bool = False  # the learner's message filled the scene: no reply comes
     completions_left: int | None = None
     calls_left: int | None = None  # model calls left today, after this one
+    kept: bool = False  # a new role-play line the learner's deck holds already
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class StoredReply:
     completed: bool
     completions_left: int | None  # this week, when the session just completed
     goals: list[GoalState] | None = None  # the session's goals, when some were reached
+    kept: bool = False  # a role-play line the learner's deck holds already
 
 
 def accept_turn(
@@ -106,9 +108,9 @@ def _take_plain_turn(
     learner_id, session, chat, content, client_message_id, login_key, email
 ) -> AcceptedTurn | None:
     """The turn in one round trip: `take_plain_turn()`, then the history and the goals, read
-    after the claim in the same transaction. None when it is not a plain turn: nothing was
-    kept, and it is taken step by step."""
-    (outcome,), rows, goal_rows = as_learner_in_one_round_trip(
+    after the claim in the same transaction, and whether the deck holds the line. None when it
+    is not a plain turn: nothing was kept, and it is taken step by step."""
+    (outcome,), rows, goal_rows, *kept = as_learner_in_one_round_trip(
         learner_id,
         [
             (
@@ -131,6 +133,7 @@ def _take_plain_turn(
             ),
             (messages.OF_SESSION, [session.pk]),
             (goals.STATES, [session.pk]),
+            *_kept_line_query(learner_id, chat, content),
         ],
     )
     taken, refused_by, tokens_left, retry_after, first_refusal = outcome
@@ -154,7 +157,21 @@ def _take_plain_turn(
             claims.release(session.pk, chat)
         raise
     main_count = _main_count_after_reply(history, chat)
-    return AcceptedTurn(message, True, request, main_count, calls_left=int(tokens_left))
+    return AcceptedTurn(
+        message, True, request, main_count, calls_left=int(tokens_left), kept=bool(kept and kept[0])
+    )
+
+
+def _kept_line_query(learner_id, chat: str, line: str) -> list[tuple[str, list]]:
+    """Whether the deck holds a role-play line, as a statement for a turn's round trip (none
+    for the helper chat, whose lines are not kept whole)."""
+    if chat != Message.ChatType.MAIN:
+        return []
+    return [deck.kept_query(learner_id, [deck.as_kept(line)])]
+
+
+def _kept(learner_id, chat: str, line: str) -> bool:
+    return chat == Message.ChatType.MAIN and deck.holds_line(learner_id, line)
 
 
 def _take_turn(
@@ -183,7 +200,8 @@ def _take_turn(
         )
         if left is not None:
             tasks.request_report(session.pk)
-        return AcceptedTurn(message, created, None, main_count - 1, True, left)
+        kept = _kept(learner_id, chat, content)
+        return AcceptedTurn(message, created, None, main_count - 1, True, left, kept=kept)
     # A resend whose reply never came (a failure, a restart) is answered now, unless a reply
     # to it is already on its way (the claim is another's) or came meanwhile.
     if not claimed or messages.answered(history, message):
@@ -193,7 +211,10 @@ def _take_turn(
         return AcceptedTurn(message, created, None, main_count)
     request = _request(session, chat, history, goals.goal_states(session.pk))
     _log_call_started(learner_id, session.pk, chat)
-    return AcceptedTurn(message, created, request, main_count, calls_left=spent.calls_left)
+    kept = created and _kept(learner_id, chat, content)
+    return AcceptedTurn(
+        message, created, request, main_count, calls_left=spent.calls_left, kept=kept
+    )
 
 
 _REFUSALS = {
@@ -301,7 +322,8 @@ def store_reply(
             )
             if left is not None:
                 tasks.request_report(session_id)
-        return StoredReply(message, main_count, left is not None, left, reached)
+        kept = _kept(learner_id, chat, text)
+        return StoredReply(message, main_count, left is not None, left, reached, kept)
 
 
 STORE_PLAIN_REPLY = "SELECT * FROM store_plain_reply(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
@@ -310,9 +332,9 @@ STORE_PLAIN_REPLY = "SELECT * FROM store_plain_reply(%s, %s, %s, %s, %s, %s, %s,
 def _store_plain_reply(
     learner_id, session_id, chat, text, done, main_count, latency_ms
 ) -> StoredReply:
-    """The reply in one round trip: `store_plain_reply()`."""
+    """The reply in one round trip: `store_plain_reply()`, and whether the deck holds it."""
     message_id = uuid.uuid4()
-    ((stored,),) = as_learner_in_one_round_trip(
+    (stored,), *kept = as_learner_in_one_round_trip(
         learner_id,
         [
             (
@@ -328,11 +350,12 @@ def _store_plain_reply(
                     str(Event.API_CALL_COMPLETED),
                     as_metadata(_completed(chat, latency_ms, done)),
                 ],
-            )
+            ),
+            *_kept_line_query(learner_id, chat, text),
         ],
     )
     message = messages.stored_reply(message_id, session_id, chat, text, *stored)
-    return StoredReply(message, main_count, False, None)
+    return StoredReply(message, main_count, False, None, kept=bool(kept and kept[0]))
 
 
 def _completed(chat: str, latency_ms: int, done: ReplyDone) -> dict:

@@ -86,9 +86,20 @@ def kept_of(learner_id, words) -> set[str]:
     if not stripped:
         return set()
     with acting_as_learner(learner_id, savepoint=False), connection.cursor() as cursor:
-        cursor.execute(KEPT_OF, [list(set(stripped.values())), learner_id])
+        cursor.execute(*kept_query(learner_id, stripped.values()))
         found = {word for (word,) in cursor.fetchall()}
     return {word for word, as_kept in stripped.items() if as_kept in found}
+
+
+def kept_query(learner_id, words) -> tuple[str, list]:
+    """The statement kept_of() runs, for a caller that sends it with others in one round trip:
+    it returns a row for each of `words` (stripped) the deck holds."""
+    return KEPT_OF, [list({word.strip() for word in words}), learner_id]
+
+
+def holds_line(learner_id, line: str) -> bool:
+    """Whether the deck holds a chat line already, as "Keep" would send it."""
+    return bool(kept_of(learner_id, [as_kept(line)]))
 
 
 KEPT_OF = """

@@ -286,3 +286,28 @@ async def test_a_reply_failing_at_once_still_shows_the_learners_message(
 
     shown = "".join(tab.frames)
     assert shown.index("Ich hätte gern Tomaten.") < shown.index('data-slot="retry"')
+
+
+async def test_new_lines_the_deck_holds_are_drawn_as_kept(alice, alice_session, fake_anthropic):
+    """They were drawn with "Keep" until a reload (clicking it said "In your deck")."""
+    from asgiref.sync import sync_to_async
+
+    from learning import deck
+
+    await sync_to_async(deck.keep)(alice.pk, "Ich hätte gern Tomaten.")
+    await sync_to_async(deck.keep)(alice.pk, "Gern, sonst noch etwas?")
+    fake_anthropic.enqueue(PlannedResponse(text="Gern, sonst noch etwas?"))
+    fake_anthropic.enqueue(PlannedResponse(text="Das macht zwei Euro."))
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(message="Ich hätte gern Tomaten.")
+    kept_reply = await tab.until(FINISHED)
+    await tab.send(message="Und zwei Gurken.")
+    new_reply = await tab.until(FINISHED)
+    await tab.close()
+
+    kept_line, new_line = [f for f in tab.frames if 'data-frame="learner-message"' in f]
+    for kept in (kept_line, kept_reply.split("</article>")[0]):
+        assert "In your deck ✓" in kept and "keep-form" not in kept
+    for new in (new_line, new_reply.split("</article>")[0]):
+        assert "keep-form" in new and "In your deck" not in new

@@ -195,3 +195,27 @@ def test_a_plain_turn_reaches_no_other_learners_session(alice, bob, marketplace)
     with pytest.raises(DatabaseError, match="row-level security"):
         take(alice, bobs)
     assert _stored(bobs) == []
+
+
+@pytest.mark.parametrize("plain", [True, False], ids=["plain", "step-by-step"])
+def test_a_new_line_the_deck_holds_is_taken_and_stored_as_kept(alice, session, plain):
+    """A new line the learner's deck held already was drawn with "Keep" until a reload."""
+    from learning import deck
+
+    deck.keep(alice.pk, "Zwei Kilo Äpfel, bitte.")
+    deck.keep(alice.pk, "Gern, sonst noch etwas?")
+    email = alice.email if plain else None  # without it, a turn is taken step by step
+    done = DONE if plain else ReplyDone(ended=False, usage={}, attempts=1, goals_reached=(1,))
+
+    def turn(content, chat="main"):
+        return accept_turn(alice.pk, session, chat, content, uuid.uuid4(), None, email)
+
+    def reply(text, chat="main"):
+        return store_reply(alice.pk, session.pk, chat, text, done, 3, 100)
+
+    assert turn(" zwei kilo äpfel, bitte.").kept
+    assert reply("Gern, sonst noch etwas?").kept
+    assert not turn("Was kosten die Birnen?").kept
+    assert not reply("Zwei Euro das Kilo.").kept
+    assert not turn("Zwei Kilo Äpfel, bitte.", chat="helper").kept  # no Keep in the helper
+    assert not reply("Gern, sonst noch etwas?", chat="helper").kept

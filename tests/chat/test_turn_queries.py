@@ -79,16 +79,17 @@ def test_a_turn_step_by_step_takes_a_fixed_number_of_queries(
     session = _session_with(alice, marketplace, earlier_messages)
     # Each block runs in a savepoint here (the test's transaction), which adds SAVEPOINT and
     # RELEASE plus a role restore to the statements a real turn sends.
-    # role, login, the throttles, message and claim, history, goals, api_call_started; at
-    # the scene's first turn also the learner's due words (for the character to bring in)
+    # role, login, the throttles, message and claim, history, goals, api_call_started, whether
+    # the deck holds the line; at the scene's first turn also the learner's due words (for
+    # the character to bring in)
     first_turn = earlier_messages == 0
-    with django_assert_num_queries(7 + 3 + first_turn):
+    with django_assert_num_queries(8 + 3 + first_turn):
         turn = accept_turn(alice.pk, session, "main", "Hallo!", uuid.uuid4())
     # a reply that reaches a goal: role, the reply with its claim, api_call_completed, the
-    # learner's message and the goals, the reached goal
+    # learner's message and the goals, the reached goal, whether the deck holds the reply
     reaching = ReplyDone(ended=False, usage={}, attempts=1, goals_reached=(1,))
     goal_ids = turn.request.goal_ids
-    with django_assert_num_queries(3 + 3 + 3):
+    with django_assert_num_queries(3 + 3 + 4):
         stored = store_reply(
             alice.pk, session.pk, "main", "Guten Tag!", reaching, turn.main_count, 120, goal_ids
         )
