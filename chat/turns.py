@@ -7,9 +7,9 @@ ends nothing) is one statement each way, sent with its role in one round trip
 (`take_plain_turn()` and `store_plain_reply()`, chat migration 0008): what a round trip costs
 is most of what a turn adds to the model's time to first token. Any other turn (a resend, a
 refusal, a message that fills the scene, a reply that reaches a goal or ends the scene) takes
-the step-by-step path, in a learner transaction: `accept_turn` 7 statements on the way to the
-model and `store_reply` 3 after, plus a few when the reply reaches a goal or completes the
-session."""
+the step-by-step path, in a learner transaction: `accept_turn` 8 statements on the way to the
+model and `store_reply` 4 after, plus a few when the reply reaches a goal or completes the
+session. Both ways a role-play line comes back with whether the learner's deck holds it."""
 
 import hashlib
 import uuid
