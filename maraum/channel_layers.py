@@ -24,7 +24,7 @@ def _retry():
 
 def redis_layer(url: str) -> dict:
     return {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "maraum.redis_channel_layer.RedisChannelLayer",
         "CONFIG": {
             "hosts": [
                 {

@@ -43,10 +43,10 @@ def test_the_pool_keeps_the_socket_host_from_the_url():
 def test_the_redis_layer_reads_for_longer_than_it_waits_for_a_message():
     """An idle chat socket on the Redis layer must not die when the layer's blocking read
     (up to brpop_timeout) outlasts redis-py's socket read timeout."""
-    from channels_redis.core import RedisChannelLayer
     from channels_redis.utils import create_pool
 
     from maraum.channel_layers import redis_layer
+    from maraum.redis_channel_layer import RedisChannelLayer
 
     layer = RedisChannelLayer(**redis_layer("redis://127.0.0.1:6379/0")["CONFIG"])
     pool = create_pool(layer.hosts[0])
@@ -57,9 +57,9 @@ def test_a_burst_of_sockets_joining_their_groups_does_not_run_out_of_redis_conne
     """250 chats arriving at one process within seconds each join three groups: redis-py's
     default pool (100, refusing beyond) closed some of them with 1011."""
     import redis
-    from channels_redis.core import RedisChannelLayer
 
     from maraum.channel_layers import redis_layer
+    from maraum.redis_channel_layer import RedisChannelLayer
     from tests.chat.test_processes import REDIS_URL, redis_answers
 
     if not redis_answers():
@@ -86,9 +86,9 @@ def test_a_socket_joining_after_redis_dropped_the_layers_connections_is_not_refu
     join a group got a dead pooled connection and was closed with 1011 (found twice by the
     attacker's replay). The layer now retries a command on a fresh connection."""
     import redis
-    from channels_redis.core import RedisChannelLayer
 
     from maraum.channel_layers import redis_layer
+    from maraum.redis_channel_layer import RedisChannelLayer
     from tests.chat.test_processes import REDIS_URL, redis_answers
 
     if not redis_answers():
@@ -113,6 +113,80 @@ def test_a_socket_joining_after_redis_dropped_the_layers_connections_is_not_refu
             await admin.aclose()
 
     asyncio.run(drop_and_join())
+
+
+def test_sockets_closing_together_on_the_redis_layer_all_end_at_once(settings):
+    """In about one round in three of 50 sockets closing at once, one consumer's channel
+    receive swallowed its cancellation (asyncio.wait_for() on Python 3.11, inside redis-py)
+    and read on, 5 s at a time, until Daphne killed it 10 s later: "took too long to shut
+    down" (found by the attacker's replay of a rolling restart)."""
+    from channels.generic.websocket import AsyncWebsocketConsumer
+    from channels.layers import channel_layers
+    from channels.testing import WebsocketCommunicator
+
+    from maraum.channel_layers import redis_layer
+    from tests.chat.test_processes import REDIS_URL, redis_answers
+
+    if not redis_answers():
+        pytest.skip(f"no Redis answers at {REDIS_URL}")
+    layer = redis_layer(REDIS_URL)
+    layer["CONFIG"]["prefix"] = "test-closing"
+    settings.CHANNEL_LAYERS = {"default": layer}
+
+    class GroupSocket(AsyncWebsocketConsumer):
+        groups = ["closing"]
+
+        async def ping(self, event):
+            await self.send(text_data="ping")
+
+    async def rounds(count: int, sockets: int) -> list[int]:
+        still_running = []
+        try:
+            for _ in range(count):
+                tabs = [
+                    WebsocketCommunicator(GroupSocket.as_asgi(), "/ws/") for _ in range(sockets)
+                ]
+                await asyncio.gather(*(tab.connect() for tab in tabs))
+                await channel_layers["default"].group_send("closing", {"type": "ping"})
+                await asyncio.gather(*(tab.receive_from() for tab in tabs))
+                for tab in tabs:
+                    await tab.send_input({"type": "websocket.disconnect", "code": 1000})
+                _, running = await asyncio.wait([tab.future for tab in tabs], timeout=5)
+                still_running.append(len(running))
+                for consumer in running:
+                    consumer.cancel()
+        finally:
+            await channel_layers["default"].flush()
+            await channel_layers["default"].close_pools()
+        return still_running
+
+    channel_layers.backends.clear()
+    try:
+        assert asyncio.run(rounds(12, 50)) == [0] * 12
+    finally:
+        channel_layers.backends.clear()
+
+
+def test_a_cancelled_receive_is_cancelled_until_it_has_ended():
+    """What the layer's receive() does about a cancellation swallowed inside it."""
+    from maraum.redis_channel_layer import ended_when_cancelled
+
+    async def swallows_one_cancellation():
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            pass  # as asyncio.wait_for() may on Python 3.11
+        await asyncio.Event().wait()
+
+    async def cancel_it():
+        inner = asyncio.ensure_future(swallows_one_cancellation())
+        receive = asyncio.ensure_future(ended_when_cancelled(inner))
+        await asyncio.sleep(0)  # both started
+        receive.cancel()
+        await asyncio.wait({receive}, timeout=5)
+        return receive.cancelled(), inner.cancelled()
+
+    assert asyncio.run(cancel_it()) == (True, True)
 
 
 PRODUCTION = {
