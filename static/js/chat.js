@@ -335,6 +335,22 @@
         return;
       }
       event.detail.parameters.scenario = page.dataset.scenario || "";
+      form.dataset.keptLine = inside ? "" : event.detail.parameters.german;
+    });
+
+    // A whole line kept: its copies on the page (the same words said again) are in the deck
+    // too. Only the very same words: the deck compares case as PostgreSQL does, not as this.
+    page.addEventListener("htmx:beforeSwap", function (event) {
+      var form = event.detail.elt.closest && event.detail.elt.closest(".keep-form");
+      if (!form || !form.dataset.keptLine || event.detail.xhr.status !== 200) return;
+      page.querySelectorAll("#main-messages .keep-form").forEach(function (copy) {
+        var german = copy.querySelector('input[name="german"]');
+        if (copy === form || !german || german.value !== form.dataset.keptLine) return;
+        var kept = document.createElement("span");
+        kept.className = "kept";
+        kept.textContent = "In your deck ✓";
+        copy.replaceWith(kept);
+      });
     });
 
     // Narrow screens show one chat at a time.

@@ -52,3 +52,45 @@ def test_explain_and_keep_from_the_chat_then_review(daphne_server, browser):
     page.get_by_role("button", name="Good").click()
     expect(page.locator("main")).to_contain_text("Nothing is due right now")
     assert problems == []
+
+
+def test_keeping_a_line_marks_its_other_copies_on_the_page(daphne_server, browser):
+    """A line said twice: after "Keep" on one, the other still offered "Keep" until a reload
+    (it answered "In your deck"). A copy in other words (here, other case) keeps its Keep."""
+    from playwright.sync_api import expect
+
+    from tests.conftest import add_message
+
+    user = User.objects.create_user("frieda@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
+    for words in (
+        "Ein Brötchen, bitte.",
+        "Noch etwas?",
+        "Ein Brötchen, bitte.",
+        "ein brötchen, bitte.",
+    ):
+        add_message(
+            session,
+            "user" if "Brötchen" in words or "brötchen" in words else "scenario",
+            "main",
+            words,
+        )
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_cookies(
+        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    problems = watch_for_problems(page)
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    expect(page.locator("#connection")).to_contain_text("Connected")
+
+    lines = page.locator("#main-messages .msg")
+    first, other, again, lower = lines.nth(1), lines.nth(2), lines.nth(3), lines.nth(4)
+    first.get_by_role("button", name="Keep in your deck").click()
+    expect(first.locator(".kept")).to_have_text("Kept ✓")
+    expect(again.locator(".kept")).to_have_text("In your deck ✓")
+    expect(again.locator(".keep-form")).to_have_count(0)
+    expect(other.locator(".keep-form")).to_have_count(1)
+    expect(lower.locator(".keep-form")).to_have_count(1)
+    assert problems == []
