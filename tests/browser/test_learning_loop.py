@@ -16,12 +16,10 @@ pytestmark = [
 ]
 
 
-def test_explain_and_keep_from_the_chat_then_review(daphne_server, browser):
+def _open_chat(daphne_server, browser, user, session):
+    """The learner's chat page, connected, and the problems the page reports."""
     from playwright.sync_api import expect
 
-    user = User.objects.create_user("emil@example.com", None)
-    scene = Scenario.objects.get(code="bakery")
-    session = conversations.start(user.pk, scene)
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.add_cookies(
         [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
@@ -31,6 +29,16 @@ def test_explain_and_keep_from_the_chat_then_review(daphne_server, browser):
     problems = watch_for_problems(page)
     page.goto(f"{daphne_server}/sessions/{session.pk}/")
     expect(page.locator("#connection")).to_contain_text("Connected")
+    return page, problems
+
+
+def test_explain_and_keep_from_the_chat_then_review(daphne_server, browser):
+    from playwright.sync_api import expect
+
+    user = User.objects.create_user("emil@example.com", None)
+    scene = Scenario.objects.get(code="bakery")
+    session = conversations.start(user.pk, scene)
+    page, problems = _open_chat(daphne_server, browser, user, session)
 
     opener = page.locator("#main-messages .msg").first
     opener.get_by_role("button", name="Explain").click()
@@ -63,27 +71,14 @@ def test_keeping_a_line_marks_its_other_copies_on_the_page(daphne_server, browse
 
     user = User.objects.create_user("frieda@example.com", None)
     session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
-    for words in (
-        "Ein Brötchen, bitte.",
-        "Noch etwas?",
-        "Ein Brötchen, bitte.",
-        "ein brötchen, bitte.",
+    for role, words in (
+        ("user", "Ein Brötchen, bitte."),
+        ("scenario", "Noch etwas?"),
+        ("user", "Ein Brötchen, bitte."),
+        ("user", "ein brötchen, bitte."),
     ):
-        add_message(
-            session,
-            "user" if "Brötchen" in words or "brötchen" in words else "scenario",
-            "main",
-            words,
-        )
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.add_cookies(
-        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
-    )
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    problems = watch_for_problems(page)
-    page.goto(f"{daphne_server}/sessions/{session.pk}/")
-    expect(page.locator("#connection")).to_contain_text("Connected")
+        add_message(session, role, "main", words)
+    page, problems = _open_chat(daphne_server, browser, user, session)
 
     lines = page.locator("#main-messages .msg")
     first, other, again, lower = lines.nth(1), lines.nth(2), lines.nth(3), lines.nth(4)
