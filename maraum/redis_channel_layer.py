@@ -34,4 +34,6 @@ async def ended_when_cancelled(awaitable):
                 await asyncio.wait({task}, timeout=RECANCEL_EVERY)
             except asyncio.CancelledError:
                 continue  # cancelled again meanwhile: the task still ends first
+        if not task.cancelled():
+            task.exception()  # seen, not logged as never retrieved: the receive is given up
         raise

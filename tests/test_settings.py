@@ -1,6 +1,7 @@
 """Settings built from the environment."""
 
 import asyncio
+import gc
 import os
 import subprocess
 import sys
@@ -167,8 +168,10 @@ def test_sockets_closing_together_on_the_redis_layer_all_end_at_once(settings):
         channel_layers.backends.clear()
 
 
-def test_a_cancelled_receive_is_cancelled_until_it_has_ended():
-    """What the layer's receive() does about a cancellation swallowed inside it."""
+@pytest.mark.parametrize("then", ["waits", "fails"])
+def test_a_cancelled_receive_is_cancelled_until_it_has_ended(then):
+    """What the layer's receive() does about a cancellation swallowed inside it: the receive
+    ends, cancelled, whether what it awaited then waits on or fails (an error nobody sees)."""
     from maraum.redis_channel_layer import ended_when_cancelled
 
     async def swallows_one_cancellation():
@@ -176,17 +179,27 @@ def test_a_cancelled_receive_is_cancelled_until_it_has_ended():
             await asyncio.Event().wait()
         except asyncio.CancelledError:
             pass  # as asyncio.wait_for() may on Python 3.11
-        await asyncio.Event().wait()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            if then == "fails":
+                raise ConnectionError("the connection went with the cancellation") from None
+            raise
 
     async def cancel_it():
+        unretrieved = []
+        asyncio.get_running_loop().set_exception_handler(lambda _, c: unretrieved.append(c))
         inner = asyncio.ensure_future(swallows_one_cancellation())
         receive = asyncio.ensure_future(ended_when_cancelled(inner))
         await asyncio.sleep(0)  # both started
         receive.cancel()
         await asyncio.wait({receive}, timeout=5)
-        return receive.cancelled(), inner.cancelled()
+        ended = receive.cancelled(), inner.done()
+        del inner, receive
+        gc.collect()  # an exception never retrieved is reported as its task goes
+        return ended, unretrieved
 
-    assert asyncio.run(cancel_it()) == (True, True)
+    assert asyncio.run(cancel_it()) == ((True, True), [])
 
 
 PRODUCTION = {
