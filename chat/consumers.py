@@ -215,6 +215,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         replies.end_session_replies(self.session_id)
         await self.close(code=4403)
 
+    async def card_kept(self, event):
+        """A word or line the learner kept, in this tab or any other: the page draws its
+        copies as in the deck (JSON, as a text delta is, so it waits behind a sync too)."""
+        await self.push(json.dumps({"kept": event["german"]}))
+
     async def receive(self, text_data=None, bytes_data=None):
         try:
             incoming = parse_frame(text_data)

@@ -1,6 +1,7 @@
 """Chat sockets end with what they belong to: logging out closes that login's sockets, and
 deactivating or deleting the account all of the learner's (4401); deleting a session closes
-its sockets (4403) and stops its replies."""
+its sockets (4403) and stops its replies. A card kept anywhere is told to the learner's open
+chat pages, which draw copies of its line as in the deck."""
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -12,6 +13,7 @@ from django.dispatch import receiver
 
 from chat.consumers import learner_group, login_group
 from chat.replies import group_name as session_group
+from learning.models import Card
 from scenarios.models import Session
 
 
@@ -49,3 +51,15 @@ def _end_a_deleted_sessions_chat(sender, instance, **kwargs):
     transaction.on_commit(
         lambda: async_to_sync(get_channel_layer().group_send)(group, {"type": "session.ended"})
     )
+
+
+@receiver(post_save, sender=Card)
+def _tell_open_chats_of_a_kept_card(sender, instance, created, **kwargs):
+    if created:
+        group, german = learner_group(instance.user_id), instance.german
+        transaction.on_commit(
+            lambda: async_to_sync(get_channel_layer().group_send)(
+                group, {"type": "card.kept", "german": german}
+            ),
+            robust=True,  # the card is kept: a channel layer that is down must not undo that
+        )

@@ -81,6 +81,20 @@
     follow(scroller, wasAtBottom);
   }
 
+  // A line in the deck: its copies on the page (the same words said again, or in another
+  // tab) are drawn as kept. Only the very same words: the deck compares case as PostgreSQL
+  // does, not as this. A "Keep" still on its way draws its own answer ("Kept").
+  function markKept(line) {
+    page.querySelectorAll("#main-messages .keep-form").forEach(function (copy) {
+      var german = copy.querySelector('input[name="german"]');
+      if (!german || german.value.trim() !== line || copy.classList.contains("htmx-request")) return;
+      var kept = document.createElement("span");
+      kept.className = "kept";
+      kept.textContent = "In your deck ✓";
+      copy.replaceWith(kept);
+    });
+  }
+
   // On narrow screens the other chat's tab says "new" when something arrives there.
   function markUnread(element) {
     var pane = element.closest(".chat-pane");
@@ -202,12 +216,14 @@
       event.detail.parameters.client_message_id = id;
     });
 
-    // Streamed text arrives as JSON; everything else is HTML for htmx to swap.
+    // Streamed text, and a card kept in any tab, arrive as JSON; everything else is HTML for
+    // htmx to swap.
     page.addEventListener("htmx:wsBeforeMessage", function (event) {
       var message = event.detail.message;
       if (typeof message === "string" && message.charAt(0) === "{") {
         event.preventDefault();
-        applyDelta(JSON.parse(message));
+        var data = JSON.parse(message);
+        if (data.kept !== undefined) markKept(data.kept); else applyDelta(data);
       }
     });
 
@@ -338,19 +354,12 @@
       form.dataset.keptLine = inside ? "" : event.detail.parameters.german;
     });
 
-    // A whole line kept: its copies on the page (the same words said again) are in the deck
-    // too. Only the very same words: the deck compares case as PostgreSQL does, not as this.
+    // A whole line kept here: its copies on the page are marked at once (the server tells
+    // every tab of the learner too, markKept above, this one when the socket is up).
     page.addEventListener("htmx:beforeSwap", function (event) {
       var form = event.detail.elt.closest && event.detail.elt.closest(".keep-form");
       if (!form || !form.dataset.keptLine || event.detail.xhr.status !== 200) return;
-      page.querySelectorAll("#main-messages .keep-form").forEach(function (copy) {
-        var german = copy.querySelector('input[name="german"]');
-        if (copy === form || !german || german.value !== form.dataset.keptLine) return;
-        var kept = document.createElement("span");
-        kept.className = "kept";
-        kept.textContent = "In your deck ✓";
-        copy.replaceWith(kept);
-      });
+      markKept(form.dataset.keptLine);
     });
 
     // Narrow screens show one chat at a time.

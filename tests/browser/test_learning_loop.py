@@ -89,3 +89,23 @@ def test_keeping_a_line_marks_its_other_copies_on_the_page(daphne_server, browse
     expect(other.locator(".keep-form")).to_have_count(1)
     expect(lower.locator(".keep-form")).to_have_count(1)
     assert problems == []
+
+
+def test_a_line_kept_in_one_tab_is_marked_in_the_other(daphne_server, browser):
+    """The other tab offered "Keep" until a reload (clicking it said "In your deck")."""
+    from playwright.sync_api import expect
+
+    user = User.objects.create_user("greta@example.com", None)
+    scene = Scenario.objects.get(code="bakery")
+    session = conversations.start(user.pk, scene)
+    here, problems_here = _open_chat(daphne_server, browser, user, session)
+    there, problems_there = _open_chat(daphne_server, browser, user, session)
+
+    here.locator("#main-messages .msg").first.get_by_role(
+        "button", name="Keep in your deck"
+    ).click()
+    expect(here.locator("#main-messages .msg .kept")).to_have_text("Kept ✓")
+    opener = there.locator("#main-messages .msg").first
+    expect(opener.locator(".kept")).to_have_text("In your deck ✓")
+    expect(opener.locator(".keep-form")).to_have_count(0)
+    assert problems_here == problems_there == []

@@ -311,3 +311,42 @@ async def test_new_lines_the_deck_holds_are_drawn_as_kept(alice, alice_session, 
         assert "In your deck ✓" in kept and "keep-form" not in kept
     for new in (new_line, new_reply.split("</article>")[0]):
         assert "keep-form" in new and "In your deck" not in new
+
+
+async def test_a_line_kept_in_one_tab_is_drawn_kept_in_the_learners_other_tabs(
+    alice, alice_session, bob, fake_anthropic
+):
+    """A line kept in one tab still offered "Keep" in the learner's other tabs until a
+    reload. Every open chat page of the learner hears of the card; another learner's do not."""
+    import json
+
+    from asgiref.sync import sync_to_async
+    from django.test import Client
+
+    from chat import conversations
+    from scenarios.models import Scenario
+
+    bobs_session = await sync_to_async(conversations.start)(
+        bob.pk, await Scenario.objects.aget(code="bakery")
+    )
+    tabs = [Tab(alice, alice_session.pk), Tab(alice, alice_session.pk), Tab(bob, bobs_session.pk)]
+    for tab in tabs:
+        await tab.connect()
+        await tab.receive()  # the page's sync
+
+    def keep(line):
+        client = Client()
+        client.force_login(alice)
+        response = client.post("/deck/keep/", {"german": line}, headers={"HX-Request": "true"})
+        assert response.status_code == 200, response.content
+
+    await sync_to_async(keep)("Guten Morgen!")
+    for tab in tabs[:2]:
+        assert json.loads(await tab.until(r'^\{"kept"')) == {"kept": "Guten Morgen!"}
+    await sync_to_async(keep)("guten morgen!")  # in the deck already: no new card, no frame
+    await tabs[0].send(message="Danke.")
+    await tabs[0].until(FINISHED)
+    for tab in tabs:
+        await tab.close()
+    kept = [[f for f in tab.frames if f.startswith('{"kept"')] for tab in tabs]
+    assert kept == [[kept[0][0]], [kept[0][0]], []]
