@@ -128,7 +128,7 @@ DATABASE_RUNTIME_CREDENTIALS = {
     "USER": DATABASES["default"]["USER"],
     "PASSWORD": DATABASES["default"]["PASSWORD"],
 }
-DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+DATABASES["default"]["ENGINE"] = "lib.postgresql_backend"  # Django's, with a cheaper pool check
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if env.bool("DATABASE_POOL", default=False):
     # psycopg's pool through Django (5.1+); connections are kept across requests, so
