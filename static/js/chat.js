@@ -81,11 +81,12 @@
     follow(scroller, wasAtBottom);
   }
 
-  // A line in the deck: its copies on the page (the same words said again, or in another
-  // tab) are drawn as kept. Only the very same words: the deck compares case as PostgreSQL
-  // does, not as this. A "Keep" still on its way draws its own answer ("Kept").
+  // A line or word in the deck: its copies on the page (in the role-play or the report's
+  // words, kept here or in another tab) are drawn as kept. Only the very same words: the deck
+  // compares case as PostgreSQL does, not as this. A "Keep" still on its way draws its own
+  // answer ("Kept").
   function markKept(line) {
-    page.querySelectorAll("#main-messages .keep-form").forEach(function (copy) {
+    page.querySelectorAll("#main-messages .keep-form, .report-words .keep-form").forEach(function (copy) {
       var german = copy.querySelector('input[name="german"]');
       if (!german || german.value.trim() !== line || copy.classList.contains("htmx-request")) return;
       var kept = document.createElement("span");
@@ -360,6 +361,23 @@
       var form = event.detail.elt.closest && event.detail.elt.closest(".keep-form");
       if (!form || !form.dataset.keptLine || event.detail.xhr.status !== 200) return;
       markKept(form.dataset.keptLine);
+    });
+
+    // "Keep" pressed from the keyboard: its answer ("Kept ✓", or the report drawn again after
+    // "Keep all") takes the focus, which had fallen back to the page.
+    var keptFrom = null;
+    page.addEventListener("htmx:beforeSwap", function (event) {
+      var form = event.detail.elt.closest && event.detail.elt.closest(".keep-form");
+      keptFrom = form && form.contains(document.activeElement) ? form.parentNode : null;
+    });
+    page.addEventListener("htmx:afterSwap", function () {
+      if (!keptFrom) return;
+      var answer = keptFrom.isConnected ? keptFrom.querySelector(".kept")
+        : document.getElementById("report-title");
+      keptFrom = null;
+      if (!answer) return;
+      answer.setAttribute("tabindex", "-1");
+      answer.focus();
     });
 
     // Narrow screens show one chat at a time.

@@ -109,3 +109,43 @@ def test_a_line_kept_in_one_tab_is_marked_in_the_other(daphne_server, browser):
     expect(opener.locator(".kept")).to_have_text("In your deck ✓")
     expect(opener.locator(".keep-form")).to_have_count(0)
     assert problems_here == problems_there == []
+
+
+def test_a_report_word_kept_from_the_keyboard_takes_the_focus_and_is_marked_in_the_other_tab(
+    daphne_server, browser
+):
+    """Keep pressed with Enter: the focus fell back to the whole page. Another tab's report
+    offered "Keep" for the word until a reload."""
+    from playwright.sync_api import expect
+
+    from chat.models import SceneReport
+    from lib.rls import acting_as_staff
+    from scenarios import lifecycle
+
+    user = User.objects.create_user("hanna@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
+    lifecycle.complete_session(user.pk, session.pk, main_messages=16, ended_by="model")
+    words = [
+        {"german": "das Brötchen", "gloss": "the bread roll"},
+        {"german": "bitte", "gloss": ""},
+    ]
+    with acting_as_staff():
+        SceneReport.objects.update_or_create(
+            session_id=session.pk,
+            defaults={"status": "ready", "kind": "offline", "content": {"words": words}},
+        )
+    here, problems_here = _open_chat(daphne_server, browser, user, session)
+    there, problems_there = _open_chat(daphne_server, browser, user, session)
+    for page in (here, there):
+        expect(page.locator(".report-words li")).to_have_count(2)
+
+    here.locator(".report-words li").first.get_by_role("button").focus()
+    here.keyboard.press("Enter")
+    kept = here.locator(".report-words li").first.locator(".kept")
+    expect(kept).to_have_text("Kept ✓")
+    expect(kept).to_be_focused()
+    word, other = there.locator(".report-words li").first, there.locator(".report-words li").nth(1)
+    expect(word.locator(".kept")).to_have_text("In your deck ✓")
+    expect(other.locator(".keep-form")).to_have_count(1)
+    expect(there.get_by_role("button", name="Keep all 2 words")).to_be_visible()
+    assert problems_here == problems_there == []
