@@ -215,8 +215,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         replies.end_session_replies(self.session_id)
         await self.close(code=4403)
 
-    async def card_kept(self, event):
-        """A word or line the learner kept, in this tab or any other: the page draws its
+    async def cards_kept(self, event):
+        """Words or lines the learner kept, in this tab or any other: the page draws their
         copies as in the deck (JSON, as a text delta is, so it waits behind a sync too)."""
         await self.push(json.dumps({"kept": event["german"]}))
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from django.db import IntegrityError, connection
 from django.db.models import Value
 from django.db.models.functions import Lower, Now
+from django.dispatch import Signal
 from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler
 
@@ -24,6 +25,9 @@ SCHEDULER = Scheduler()  # FSRS's defaults: 90 % desired retention
 MAX_CARDS = 2000
 MAX_WORD_LENGTH = 300  # a word or a line, on a card
 KEEPS = Throttle("deck-keep", "DECK_KEEPS_PER_LEARNER")
+# Sent once a request's new cards are stored, with `learner_id` and their `words` (the chat
+# draws those lines as kept in the learner's open pages).
+cards_kept = Signal()
 
 
 class AlreadyKept(Exception):

@@ -38,27 +38,31 @@ def keep(request: HttpRequest) -> HttpResponse:
             f"You are keeping words very quickly: try again in {verdict.wait_label}.",
             status=429,
         )
-    kept = 0
-    for german, gloss in zip(words, glosses, strict=False):
-        try:
-            deck.keep(
-                request.user.pk,
-                german,
-                gloss,
-                request.POST.get("example", ""),
-                int(scenario_id) if scenario_id else None,
-            )
-            kept += 1
-        except deck.AlreadyKept:
-            pass
-        except ValueError:
-            return HttpResponseBadRequest("Choose a word: letters or numbers, not only spaces.")
-        except deck.DeckFull:
-            return HttpResponseBadRequest(
-                f"Your deck holds {deck.MAX_CARDS} cards, its most: remove some first."
-            )
+    kept: list[str] = []
+    try:
+        for german, gloss in zip(words, glosses, strict=False):
+            try:
+                card = deck.keep(
+                    request.user.pk,
+                    german,
+                    gloss,
+                    request.POST.get("example", ""),
+                    int(scenario_id) if scenario_id else None,
+                )
+                kept.append(card.german)
+            except deck.AlreadyKept:
+                pass
+            except ValueError:
+                return HttpResponseBadRequest("Choose a word: letters or numbers, not only spaces.")
+            except deck.DeckFull:
+                return HttpResponseBadRequest(
+                    f"Your deck holds {deck.MAX_CARDS} cards, its most: remove some first."
+                )
+    finally:
+        if kept:  # also those kept before a word was refused
+            deck.cards_kept.send(sender=deck, learner_id=request.user.pk, words=kept)
     if len(words) > 1:
-        said = f"Kept {kept} new" if kept else "All in your deck already"
+        said = f"Kept {len(kept)} new" if kept else "All in your deck already"
     else:
         said = "Kept" if kept else "In your deck"
     back = request.POST.get("back", "")

@@ -204,6 +204,8 @@ if REDIS_URL:
     CHANNEL_LAYERS = {"default": redis_layer(REDIS_URL)}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# How long a request waits to tell open chat pages of a change (chat/signals.py), in seconds.
+CHANNEL_LAYER_SEND_TIMEOUT = env.float("CHANNEL_LAYER_SEND_TIMEOUT", default=1.0)
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"

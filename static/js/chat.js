@@ -88,12 +88,29 @@
   function markKept(line) {
     page.querySelectorAll("#main-messages .keep-form, .report-words .keep-form").forEach(function (copy) {
       var german = copy.querySelector('input[name="german"]');
-      if (!german || german.value.trim() !== line || copy.classList.contains("htmx-request")) return;
+      if (!german || german.value !== line || copy.classList.contains("htmx-request")) return;
       var kept = document.createElement("span");
       kept.className = "kept";
       kept.textContent = "In your deck ✓";
       copy.replaceWith(kept);
     });
+    // Every word of the report kept: its "Keep all" goes too.
+    var words = page.querySelector(".report-words"), all = page.querySelector("#report > .keep-form");
+    if (words && all && !words.querySelector(".keep-form") && !all.classList.contains("htmx-request")) {
+      all.remove();
+    }
+  }
+
+  // A Keep refused (too many at once, a full deck) or failed says so beside its button, which
+  // stays; it said nothing (htmx swaps no error response).
+  function showKeepError(form, xhr) {
+    var said = xhr && (xhr.status === 400 || xhr.status === 429) && xhr.responseText;
+    var note = form.querySelector(".keep-error") || document.createElement("span");
+    note.className = "keep-error";
+    note.setAttribute("role", "alert");
+    note.textContent = said && said.length < 300 ? said
+      : "That could not be kept just now. Try again in a moment.";
+    form.append(note);
   }
 
   // On narrow screens the other chat's tab says "new" when something arrives there.
@@ -224,7 +241,7 @@
       if (typeof message === "string" && message.charAt(0) === "{") {
         event.preventDefault();
         var data = JSON.parse(message);
-        if (data.kept !== undefined) markKept(data.kept); else applyDelta(data);
+        if (data.kept) data.kept.forEach(markKept); else applyDelta(data);
       }
     });
 
@@ -344,7 +361,7 @@
       if (!form) return;
       var message = form.closest(".msg");
       var selection = String(window.getSelection() || "").trim();
-      var inside = selection && message.contains(window.getSelection().anchorNode);
+      var inside = selection && message && message.contains(window.getSelection().anchorNode);
       if (inside) event.detail.parameters.german = Array.from(selection).slice(0, 300).join("");
       if (!inside && form.hasAttribute("data-needs-selection")) {
         event.preventDefault();
@@ -361,6 +378,13 @@
       var form = event.detail.elt.closest && event.detail.elt.closest(".keep-form");
       if (!form || !form.dataset.keptLine || event.detail.xhr.status !== 200) return;
       markKept(form.dataset.keptLine);
+    });
+
+    ["htmx:responseError", "htmx:sendError"].forEach(function (name) {
+      page.addEventListener(name, function (event) {
+        var form = event.detail.elt.closest && event.detail.elt.closest(".keep-form");
+        if (form) showKeepError(form, name === "htmx:responseError" ? event.detail.xhr : null);
+      });
     });
 
     // "Keep" pressed from the keyboard: its answer ("Kept ✓", or the report drawn again after

@@ -139,6 +139,8 @@ def test_a_report_word_kept_from_the_keyboard_takes_the_focus_and_is_marked_in_t
     for page in (here, there):
         expect(page.locator(".report-words li")).to_have_count(2)
 
+    # Text selected on the page, outside any chat line: the report's Keep threw an error.
+    here.locator("#report-title").select_text()
     here.locator(".report-words li").first.get_by_role("button").focus()
     here.keyboard.press("Enter")
     kept = here.locator(".report-words li").first.locator(".kept")
@@ -147,5 +149,28 @@ def test_a_report_word_kept_from_the_keyboard_takes_the_focus_and_is_marked_in_t
     word, other = there.locator(".report-words li").first, there.locator(".report-words li").nth(1)
     expect(word.locator(".kept")).to_have_text("In your deck ✓")
     expect(other.locator(".keep-form")).to_have_count(1)
-    expect(there.get_by_role("button", name="Keep all 2 words")).to_be_visible()
+    keep_all = there.get_by_role("button", name="Keep all 2 words")
+    expect(keep_all).to_be_visible()
+
+    here.get_by_role("button", name="Keep all 2 words").click()
+    expect(other.locator(".kept")).to_have_text("In your deck ✓")
+    expect(keep_all).to_have_count(0)  # nothing left for it to keep
     assert problems_here == problems_there == []
+
+
+def test_a_keep_that_is_refused_says_why(daphne_server, browser):
+    """A refused Keep (too many at once, a full deck, a bad word) showed nothing at all."""
+    from playwright.sync_api import expect
+
+    user = User.objects.create_user("ida@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
+    page, problems = _open_chat(daphne_server, browser, user, session)
+
+    opener = page.locator("#main-messages .msg").first
+    opener.locator('input[name="german"]').evaluate("field => { field.value = '   '; }")
+    opener.get_by_role("button", name="Keep in your deck").click()
+    expect(opener.get_by_role("alert")).to_have_text(
+        "Choose a word or a line of at most 300 characters."
+    )
+    expect(opener.locator(".keep-form")).to_have_count(1)  # still there, to try again
+    assert [p for p in problems if "400" not in p] == []  # the browser logs the refusal

@@ -342,7 +342,7 @@ async def test_a_line_kept_in_one_tab_is_drawn_kept_in_the_learners_other_tabs(
 
     await sync_to_async(keep)("Guten Morgen!")
     for tab in tabs[:2]:
-        assert json.loads(await tab.until(r'^\{"kept"')) == {"kept": "Guten Morgen!"}
+        assert json.loads(await tab.until(r'^\{"kept"')) == {"kept": ["Guten Morgen!"]}
     await sync_to_async(keep)("guten morgen!")  # in the deck already: no new card, no frame
     await tabs[0].send(message="Danke.")
     await tabs[0].until(FINISHED)
