@@ -44,11 +44,21 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return super().pool
         from psycopg_pool import ConnectionPool
 
+        def check(connection: psycopg.Connection) -> None:
+            try:
+                check_without_round_trip(connection)
+            except psycopg.OperationalError:
+                # The others went with it, most likely (a restart): replaced all at once. The
+                # pool would find them one at a time, waiting 1, 2, 4 s between, and a request
+                # after a restart timed out while 20 dead connections were tried in turn.
+                pool.check()
+                raise
+
         pool = ConnectionPool(
             kwargs={**self.get_connection_params(), "autocommit": True},  # as Django's
             open=False,
             configure=self._configure_connection,
-            check=check_without_round_trip if self.settings_dict["CONN_HEALTH_CHECKS"] else None,
+            check=check if self.settings_dict["CONN_HEALTH_CHECKS"] else None,
             **({} if options is True else options),
         )
         self._connection_pools.setdefault(self.alias, pool)

@@ -1,6 +1,8 @@
 """The server's connection pool (lib/postgresql_backend): a connection is checked before it is
 handed out, without a round trip, and one the server has ended is replaced, not handed out."""
 
+import contextlib
+
 import psycopg
 import pytest
 from django.db import connection
@@ -12,12 +14,23 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def pool():
+    yield from _pool(min_size=1, max_size=2)
+
+
+def _pool(**options):
     settings = {**connection.settings_dict, "CONN_MAX_AGE": 0}
-    settings["OPTIONS"] = {**settings["OPTIONS"], "pool": {"min_size": 1, "max_size": 2}}
+    settings["OPTIONS"] = {**settings["OPTIONS"], "pool": options}
     wrapper = DatabaseWrapper(settings, alias="pool-check-test")
     wrapper.pool.open(wait=True)
     yield wrapper.pool
     wrapper.close_pool()
+
+
+def _end_backends(pids) -> None:
+    with psycopg.connect(**{**connection.get_connection_params(), "autocommit": True}) as other:
+        # Waits (up to 5 s) until each backend has gone: a restart or an idle timeout does this.
+        for pid in pids:
+            other.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
 
 
 def test_a_sound_connection_is_handed_out_again_without_a_round_trip(pool, monkeypatch):
@@ -33,9 +46,19 @@ def test_a_sound_connection_is_handed_out_again_without_a_round_trip(pool, monke
 def test_a_connection_the_server_ended_is_replaced_not_handed_out(pool):
     with pool.connection() as pooled:
         ended = pooled.info.backend_pid
-    with psycopg.connect(**{**connection.get_connection_params(), "autocommit": True}) as other:
-        # Waits (up to 5 s) until the backend has gone: a restart or an idle timeout does this.
-        other.execute("SELECT pg_terminate_backend(%s, 5000)", [ended])
+    _end_backends([ended])
     with pool.connection() as pooled:
         assert pooled.execute("SELECT 1").fetchone() == (1,)
         assert pooled.info.backend_pid != ended
+
+
+def test_after_a_restart_one_hand_out_replaces_every_dead_connection():
+    """The pool tried its dead connections one at a time, waiting 1, 2, 4 s between: after a
+    restart, a request timed out while the pool's 20 dead connections were tried in turn."""
+    for pool in _pool(min_size=6, max_size=6, timeout=5):
+        with contextlib.ExitStack() as held:  # all six out at once: six backends
+            pids = [held.enter_context(pool.connection()).info.backend_pid for _ in range(6)]
+        _end_backends(pids)
+        with pool.connection() as pooled:  # 1 + 2 + 4 s of tries would pass the 5 s timeout
+            assert pooled.execute("SELECT 1").fetchone() == (1,)
+        assert pool.get_stats()["connections_lost"] == 6
