@@ -249,7 +249,9 @@ def test_stall_mid_stream_hits_the_read_timeout(fake: FakeAnthropic) -> None:
     fake.enqueue(PlannedResponse(text="a b c", break_after=1, break_mode="hang"))
     texts: list[str] = []
 
-    sdk = client(fake, timeout=0.2)
+    # No retry, and time for the headers: on a busy machine the first read outlasted 0.2 s,
+    # the SDK retried, and the retry got an unbroken response.
+    sdk = client(fake, timeout=1.0, max_retries=0)
     with (
         pytest.raises(httpx2.ReadTimeout),
         sdk.messages.stream(model=MODEL, max_tokens=64, messages=MESSAGES) as stream,
