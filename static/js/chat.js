@@ -94,7 +94,11 @@
       kept.textContent = "In your deck ✓";
       copy.replaceWith(kept);
     });
-    // Every word of the report kept: its "Keep all" goes too.
+    dropKeepAllIfDone();
+  }
+
+  // Every word of the report kept (here or in another tab): its "Keep all" goes too.
+  function dropKeepAllIfDone() {
     var words = page.querySelector(".report-words"), all = page.querySelector("#report > .keep-form");
     if (words && all && !words.querySelector(".keep-form") && !all.classList.contains("htmx-request")) {
       all.remove();
@@ -395,6 +399,7 @@
       keptFrom = form && form.contains(document.activeElement) ? form.parentNode : null;
     });
     page.addEventListener("htmx:afterSwap", function () {
+      dropKeepAllIfDone();  // the last word's own Keep was on its way as the others were marked
       if (!keptFrom) return;
       var answer = keptFrom.isConnected ? keptFrom.querySelector(".kept")
         : document.getElementById("report-title");
