@@ -285,3 +285,52 @@ def test_an_offline_report_lists_the_scenes_words_the_learner_used_in_the_role_p
     report = reports.offline_report(session, history, [])
     assert [word["german"] for word in report["words"]] == ["die Zeitung", "die Tomate"]
     assert report["questions"] == ["Explain: „Möchten Sie probieren?“"]
+
+
+def test_the_worker_outlives_the_database_going_away():
+    """It ended for good when PostgreSQL stopped ("the database system is shutting down"), and
+    reports stayed "being written" until it was started again. Here the database refuses new
+    connections for a while."""
+    import select
+    import signal
+
+    import psycopg
+    from django.db import connection
+
+    from tests.conftest import conninfo
+
+    dbname = connection.settings_dict["NAME"]
+    env = dict(os.environ, DATABASE_URL=database_url(), HTTPS="false", ANTHROPIC_API_KEY="")
+    command = ["manage.py", "task_worker", "--interval", "0.1", "--no-startup-delay"]
+    worker = subprocess.Popen(
+        [sys.executable, *command, "--reconnect-every", "0.2"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def said(words: str) -> bool:
+        """Whether the worker says `words` before it ends (or 60 s pass)."""
+        while select.select([worker.stderr], [], [], 60)[0]:
+            line = worker.stderr.readline()
+            if not line:
+                return False
+            if words in line:
+                return True
+        return False
+
+    try:
+        assert said("Starting worker")
+        # From another database: none may disallow connections to the one it is in.
+        with psycopg.connect(**{**conninfo(), "dbname": "postgres"}, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS false')
+            try:  # the worker connects afresh each round (CONN_MAX_AGE 0)
+                assert said("the task worker lost the database")
+            finally:
+                admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS true')
+        assert said("Starting worker")  # back at work
+        assert worker.poll() is None
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
