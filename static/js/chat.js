@@ -109,11 +109,14 @@
   // stays; it said nothing (htmx swaps no error response).
   function showKeepError(form, xhr) {
     var said = xhr && (xhr.status === 400 || xhr.status === 429) && xhr.responseText;
+    showKeepNote(form, said && said.length < 300 ? said
+      : "That could not be kept just now. Try again in a moment.");
+  }
+  function showKeepNote(form, text) {
     var note = form.querySelector(".keep-error") || document.createElement("span");
     note.className = "keep-error";
     note.setAttribute("role", "alert");
-    note.textContent = said && said.length < 300 ? said
-      : "That could not be kept just now. Try again in a moment.";
+    note.textContent = text;
     form.append(note);
   }
 
@@ -369,7 +372,7 @@
       if (inside) event.detail.parameters.german = Array.from(selection).slice(0, 300).join("");
       if (!inside && form.hasAttribute("data-needs-selection")) {
         event.preventDefault();
-        form.querySelector("button").firstChild.textContent = "Select German words first, then Keep";
+        showKeepNote(form, "Select German words in this answer first, then Keep selection.");
         return;
       }
       event.detail.parameters.scenario = page.dataset.scenario || "";

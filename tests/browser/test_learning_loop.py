@@ -1,6 +1,8 @@
 """The learning loop in headless Chromium, offline: "Explain" asks the helper about the
 character's line, "Keep" saves a line to the deck, and the deck's card comes up in /review/."""
 
+import re
+
 import pytest
 
 from accounts.models import User
@@ -41,11 +43,24 @@ def test_explain_and_keep_from_the_chat_then_review(daphne_server, browser):
     page, problems = _open_chat(daphne_server, browser, user, session)
 
     opener = page.locator("#main-messages .msg").first
+    # Every line's buttons had the same names, with nothing to say which line they act on.
+    for name in ("Explain", "Keep in your deck"):
+        expect(opener.get_by_role("button", name=name)).to_have_accessible_description(
+            re.compile(re.escape(scene.initial_message_main))
+        )
     opener.get_by_role("button", name="Explain").click()
     helper = page.locator("#helper-messages")
     expect(helper).to_contain_text(f"Explain this line: „{scene.initial_message_main}“")
     expect(helper).to_contain_text("Offline mode: without the model I cannot read your line")
     expect(page.locator("#main-messages .msg")).to_have_count(1)  # the role-play is untouched
+
+    # "Keep selection" on a helper answer with nothing selected: it changed its own label,
+    # which nothing announced.
+    answer = helper.locator(".msg-helper").last
+    answer.get_by_role("button", name="Keep selection").click()
+    expect(answer.get_by_role("alert")).to_have_text(
+        "Select German words in this answer first, then Keep selection."
+    )
 
     opener.get_by_role("button", name="Keep in your deck").click()
     expect(opener.locator(".kept")).to_have_text("Kept ✓")
