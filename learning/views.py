@@ -32,7 +32,10 @@ def keep(request: HttpRequest) -> HttpResponse:
         if not (known and Scenario.objects.filter(pk=int(scenario_id)).exists()):
             return HttpResponseBadRequest("Unknown scene.")
     with acting_as_learner(request.user.pk):
-        verdict = deck.KEEPS.take(request.user.pk, cost=len(words))
+        # A keep for each new word, and one for the request: words the deck holds already
+        # (a "Keep all" after some were kept one by one) cost nothing more.
+        new = deck.which_kept(request.user.pk, words).count(False)
+        verdict = deck.KEEPS.take(request.user.pk, cost=max(new, 1))
     if not verdict.allowed:
         return HttpResponse(
             f"You are keeping words very quickly: try again in {verdict.wait_label}.",

@@ -203,6 +203,17 @@ def test_keeping_is_throttled(client, alice, settings):
     assert [keep(client, german=f"Wort {n}").status_code for n in range(4)] == [200] * 3 + [429]
 
 
+def test_words_the_deck_holds_already_cost_no_keeps(client, alice, settings):
+    """A "Keep all" of a report whose words were kept one by one spent a keep on each of them
+    and kept nothing; it costs one keep, the request's own."""
+    settings.DECK_KEEPS_PER_LEARNER = "4/hour"
+    client.force_login(alice)
+    assert keep(client, german=["eins", "zwei"]).status_code == 200  # 2 keeps
+    assert keep(client, german=["eins", "Zwei"]).status_code == 200  # 1 keep: nothing new
+    assert keep(client, german="drei").status_code == 200  # the 4th
+    assert keep(client, german="vier").status_code == 429
+
+
 def test_the_deck_is_bounded(client, alice, monkeypatch):
     client.force_login(alice)
     for n in range(3):
