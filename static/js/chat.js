@@ -150,6 +150,12 @@
     box.rows = Math.min(6, Math.max(2, box.value.split("\n").length));
   }
 
+  // On a narrow screen, the helper's chat in front.
+  function showHelperPane() {
+    var helperTab = document.querySelector('.chat-tabs button[aria-controls="pane-helper"]');
+    if (helperTab && helperTab.getAttribute("aria-pressed") !== "true") helperTab.click();
+  }
+
   function trySend(form) {
     var chat = chatOf(form), send = form.querySelector("button[type=submit]");
     var box = form.querySelector("textarea");
@@ -341,6 +347,44 @@
       }
     });
 
+    // The scene ended (from this tab, another one, or while this one was away): words typed in
+    // the role-play's box and not sent stay on the page, with a way to ask the helper about
+    // them, instead of going with the box.
+    page.addEventListener("htmx:oobBeforeSwap", function (event) {
+      var form = event.detail.target, fragment = event.detail.fragment;
+      if (!form.matches || !form.matches("form.compose") || !fragment.querySelector) return;
+      var closed = fragment.querySelector(".compose-closed");
+      var box = form.querySelector("textarea");
+      if (!closed || !box || !box.value.trim()) return;
+      var id = idField(form).value;
+      var stored = id && document.querySelector('[data-client-id="' + id + '"]');
+      if (stored && (form.dataset.sentText === undefined || box.value === form.dataset.sentText)) return;
+      var unsent = document.createElement("span");
+      unsent.className = "unsent";
+      var words = document.createElement("q");
+      words.lang = box.lang;
+      words.textContent = box.value.trim();
+      var ask = document.createElement("button");
+      ask.type = "button";
+      ask.className = "msg-action ask-about-unsent";
+      ask.textContent = "Ask the helper about it";
+      unsent.append(" Not sent: ", words, " ", ask);
+      closed.append(unsent);
+    });
+    page.addEventListener("click", function (event) {
+      var ask = event.target.closest && event.target.closest(".ask-about-unsent");
+      if (!ask) return;
+      var form = document.getElementById("helper-form");
+      var box = form && form.querySelector("textarea");
+      if (!box) return;
+      var question = "I wanted to say: „" + ask.parentNode.querySelector("q").textContent + "“";
+      box.value = box.value.trim() ? box.value + "\n" + question : question;
+      fit(box);
+      updateCounter(form);
+      showHelperPane();
+      box.focus();
+    });
+
     // "Check my German" on the learner's lines, "Explain" on the character's: the question
     // goes to the helper chat as the learner's own message (same path, same limits); the
     // role-play goes on untouched.
@@ -356,8 +400,7 @@
       var chars = Array.from(line);
       box.value = prefix + (chars.length > room ? chars.slice(0, room - 1).join("") + "…" : line) + suffix;
       fit(box);
-      var helperTab = document.querySelector('.chat-tabs button[aria-controls="pane-helper"]');
-      if (helperTab && helperTab.getAttribute("aria-pressed") !== "true") helperTab.click();
+      showHelperPane();
       trySend(form);
     });
 

@@ -267,3 +267,37 @@ def test_a_long_conversation_opens_at_its_newest_message_before_the_socket_opens
     assert scroller.evaluate("el => el.scrollHeight > el.clientHeight")  # it does scroll
     assert scroller.evaluate("el => el.scrollHeight - el.scrollTop - el.clientHeight < 2")
     context.close()
+
+
+def test_words_not_sent_when_the_scene_ends_in_another_tab_stay_for_the_helper(
+    daphne_server, browser
+):
+    """The role-play's box went with the scene, and the words typed in it (on a phone, say,
+    while the scene ended on the laptop) were lost (found by the newcomer's walk)."""
+    from playwright.sync_api import expect
+
+    from chat import prompting
+    from tests.conftest import add_message
+
+    phone, session = _open_chat(browser, daphne_server, viewport={"width": 390, "height": 844})
+    for number in range(prompting.HARD_CAP - 2):
+        add_message(session, "user" if number % 2 == 0 else "scenario", "main", f"Satz {number}")
+    phone.reload()
+    laptop = phone.context.new_page()
+    laptop.goto(f"{daphne_server}/sessions/{session.pk}/")
+    for page in (phone, laptop):
+        expect(page.locator("#connection")).to_contain_text("Connected")
+    phone.locator("#main-input").fill("Und noch zwei Äpfel, bitte")
+
+    _send(laptop, "main", "Danke, tschüss!")  # the message that fills the scene
+
+    for page in (phone, laptop):
+        expect(page.locator("#main-form")).to_contain_text("The role-play is over")
+    expect(phone.locator("#main-form .unsent q")).to_have_text("Und noch zwei Äpfel, bitte")
+    expect(laptop.locator("#main-form .unsent")).to_have_count(0)  # its words were sent
+    phone.get_by_role("button", name="Ask the helper about it").click()
+    expect(phone.locator("#helper-input")).to_be_visible()
+    expect(phone.locator("#helper-input")).to_be_focused()
+    expect(phone.locator("#helper-input")).to_have_value(
+        "I wanted to say: „Und noch zwei Äpfel, bitte“"
+    )
