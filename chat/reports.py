@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from chat import goals, messages
 from chat.models import Message, SceneReport
-from chat.providers import ReplyRequest
+from chat.providers import InvalidAnswer, ReplyRequest
 from lib.rls import acting_as_staff
 from lib.text import unprintable
 from scenarios.models import Session
@@ -84,8 +84,10 @@ REPORT_TOOL = {
 }
 
 
-class InvalidReport(Exception):
+class InvalidReport(InvalidAnswer):
     """The model's report did not match the schema (or there was none)."""
+
+    reason = "invalid_report"
 
 
 def validated(tool_input: dict | None) -> dict:

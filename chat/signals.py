@@ -1,7 +1,8 @@
 """Chat sockets end with what they belong to: logging out closes that login's sockets, and
 deactivating or deleting the account all of the learner's (4401); deleting a session closes
 its sockets (4403) and stops its replies. Cards kept in a request are told to the learner's
-open chat pages, which draw their lines as in the deck.
+open chat pages, which draw their lines as in the deck, and those kept without a meaning get
+one asked for (chat.tasks.gloss_cards).
 
 Each is a message to a channel-layer group, sent once the change is committed and waited for
 at most CHANNEL_LAYER_SEND_TIMEOUT: a Redis that hangs or is down must not hold or fail the
@@ -20,6 +21,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from chat import tasks
 from chat.consumers import learner_group, login_group
 from chat.replies import group_name as session_group
 from learning.deck import cards_kept
@@ -69,3 +71,9 @@ def _end_a_deleted_sessions_chat(sender, instance, **kwargs):
 @receiver(cards_kept)
 def _tell_open_chats_of_kept_cards(sender, learner_id, words, **kwargs):
     _tell_on_commit(learner_group(learner_id), {"type": "cards.kept", "german": list(words)})
+
+
+@receiver(cards_kept)
+def _ask_for_the_meanings_of_kept_cards(sender, learner_id, without=(), **kwargs):
+    if without:
+        transaction.on_commit(lambda: tasks.enqueue_glosses(learner_id, list(without)), robust=True)

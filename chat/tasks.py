@@ -1,6 +1,9 @@
-"""Background tasks (django-tasks, database queue; `manage.py task_worker` runs them)."""
+"""Background tasks (django-tasks, database queue; `manage.py task_worker` runs them): the
+scene report, and the meanings of cards kept without one."""
 
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
@@ -9,15 +12,25 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from django_tasks import task
 
-from chat import allowance, reports
+from accounts.models import User
+from chat import allowance, glosses, reports
 from chat.call_log import log_chat_event
 from chat.models import SceneReport
-from chat.providers import ModelError, ReplyDone, close_provider, get_provider, is_offline
+from chat.providers import (
+    InvalidAnswer,
+    ModelError,
+    ReplyDone,
+    close_provider,
+    get_provider,
+    is_offline,
+)
 from eventlog.events import Event, Level
+from learning import deck
 from lib.rls import acting_as_learner, acting_as_staff
 from scenarios.models import Session
 
 REPORT = "report"  # the `chat` of its log rows
+GLOSS = "gloss"
 
 
 # Asking for a report: in the learner's transaction that completes the session.
@@ -74,22 +87,10 @@ def write_report(session_id: str) -> str:
         content["why_offline"] = "no_model" if is_offline() else "budget"
         reports.store(session_id, content, SceneReport.Kind.OFFLINE)
         return "offline"
-    log_chat_event(learner_id, session_id, REPORT, Event.API_CALL_STARTED)
-    started = timezone.now()
+    request = reports.report_request(session, history, states)
     try:
-        done = async_to_sync(_report_call)(learner_id, session_id, session, history, states)
-        content = reports.validated(done.tool_inputs.get(reports.REPORT_TOOL["name"]))
-    except (ModelError, reports.InvalidReport) as error:
-        failure = error if isinstance(error, ModelError) else ModelError("invalid_report")
-        log_chat_event(
-            learner_id,
-            session_id,
-            REPORT,
-            Event.API_CALL_TIMEOUT if failure.timeout else Event.API_CALL_FAILED,
-            failure=failure,
-            level=Level.ERROR,
-            latency_ms=_ms_since(started),
-        )
+        content = _answer(learner_id, session_id, REPORT, request, reports.validated)
+    except ModelError:
         attempts = _attempts(session_id)
         if attempts < reports.REPORT_ATTEMPTS:
             retry_at = timezone.now() + timedelta(seconds=30 * attempts)
@@ -98,32 +99,87 @@ def write_report(session_id: str) -> str:
             return "retrying"
         reports.store(session_id, None, SceneReport.Kind.MODEL)
         return "failed"
+    reports.store(session_id, reports.with_goal_texts(content, states), SceneReport.Kind.MODEL)
+    return "written"
+
+
+# Meanings for cards kept without one: asked for once the keep commits.
+
+
+def enqueue_glosses(learner_id, card_ids: list[str]) -> None:
+    with acting_as_staff():
+        gloss_cards.enqueue(str(learner_id), list(card_ids))
+
+
+@task()
+def gloss_cards(learner_id: str, card_ids: list[str]) -> str:
+    """Ask the model for the meanings of the learner's cards that have none, in one call, and
+    store each on its card. Not retried: a card left without one says so on the review page."""
+    cards = deck.without_gloss(learner_id, card_ids)[: glosses.MAX_CARDS]
+    if not cards:
+        return "nothing to gloss"
+    if is_offline():
+        return "offline"
+    with acting_as_staff():
+        email = User.objects.get(pk=learner_id).email
+    if not _spend_a_model_call(email):
+        return "budget"
+    read = partial(glosses.matched, cards)
+    try:
+        found = _answer(learner_id, None, GLOSS, glosses.gloss_request(cards), read)
+    except ModelError:
+        return "failed"
+    return f"glossed {deck.add_glosses(learner_id, found)} of {len(cards)}"
+
+
+def _answer(learner_id, session_id, chat: str, request, read: Callable):
+    """The model's tool call for `request`, as `read` makes it out, with its log rows (started;
+    completed, or failed or timed out: then raised as a ModelError, also for an answer `read`
+    refuses)."""
+    log_chat_event(learner_id, session_id, chat, Event.API_CALL_STARTED)
+    started = timezone.now()
+    try:
+        done = async_to_sync(_tool_call)(learner_id, session_id, chat, request)
+        answer = read(done.tool_inputs.get(request.tool_choice["name"]))
+    except (ModelError, InvalidAnswer) as error:
+        failure = error if isinstance(error, ModelError) else ModelError(error.reason)
+        log_chat_event(
+            learner_id,
+            session_id,
+            chat,
+            Event.API_CALL_TIMEOUT if failure.timeout else Event.API_CALL_FAILED,
+            failure=failure,
+            level=Level.ERROR,
+            latency_ms=_ms_since(started),
+        )
+        raise failure from error
     log_chat_event(
         learner_id,
         session_id,
-        REPORT,
+        chat,
         Event.API_CALL_COMPLETED,
         latency_ms=_ms_since(started),
         attempts=done.attempts,
         **done.usage,
     )
-    reports.store(session_id, reports.with_goal_texts(content, states), SceneReport.Kind.MODEL)
-    return "written"
+    return answer
 
 
-async def _report_call(learner_id, session_id, session, history, states) -> ReplyDone:
+async def _tool_call(learner_id, session_id, chat: str, request) -> ReplyDone:
+    """One model call answered with a tool call (a report, meanings), on this task's own event
+    loop; each retry is logged."""
+
     async def on_retry(attempt: int, delay: float, error: ModelError) -> None:
         await sync_to_async(log_chat_event)(
             learner_id,
             session_id,
-            REPORT,
+            chat,
             Event.API_RETRY_ATTEMPTED,
             failure=error,
             attempt=attempt,
             delay_s=round(delay, 3),
         )
 
-    request = reports.report_request(session, history, states)
     try:
         async for item in get_provider().stream(request, on_retry):
             if isinstance(item, ReplyDone):
@@ -134,7 +190,8 @@ async def _report_call(learner_id, session_id, session, history, states) -> Repl
 
 
 def _spend_a_model_call(email: str) -> bool:
-    """The report spends one of the learner's model calls of the day, like a reply."""
+    """A report or a card's meaning spends one of the learner's model calls of the day, like a
+    reply."""
     with acting_as_staff():
         return allowance.MODEL_CALLS.take(email).allowed
 

@@ -24,9 +24,11 @@ SCHEDULER = Scheduler()  # FSRS's defaults: 90 % desired retention
 
 MAX_CARDS = 2000
 MAX_WORD_LENGTH = 300  # a word or a line, on a card
+MAX_WORDS_PER_KEEP = 20  # what one request keeps at most (a report's "Keep all")
 KEEPS = Throttle("deck-keep", "DECK_KEEPS_PER_LEARNER")
-# Sent once a request's new cards are stored, with `learner_id` and their `words` (the chat
-# draws those lines as kept in the learner's open pages).
+# Sent once a request's new cards are stored, with `learner_id`, their `words` (the chat
+# draws those lines as kept in the learner's open pages) and the ids of those kept `without`
+# a meaning (the chat asks the model for theirs).
 cards_kept = Signal()
 
 
@@ -149,6 +151,27 @@ def review(learner_id, card_id, rating: str, at: datetime | None = None) -> Card
         card.fsrs, card.due, card.reviews = scheduled.to_dict(), scheduled.due, card.reviews + 1
         card.save(update_fields=["fsrs", "due", "reviews"])
         return card
+
+
+def without_gloss(learner_id, card_ids) -> list[Card]:
+    """Those of the cards that are the learner's and have no meaning yet."""
+    with acting_as_learner(learner_id, savepoint=False):
+        return list(
+            Card.objects.filter(user_id=learner_id, pk__in=card_ids, gloss="")
+            .select_related("scenario")
+            .order_by("created_at", "id")
+        )
+
+
+def add_glosses(learner_id, glosses: dict[str, str]) -> int:
+    """Give cards their meaning (by card id), each only if it has none by now; how many."""
+    added = 0
+    with acting_as_learner(learner_id):
+        for card_id, gloss in glosses.items():
+            added += Card.objects.filter(user_id=learner_id, pk=card_id, gloss="").update(
+                gloss=gloss.strip()[:MAX_WORD_LENGTH]
+            )
+    return added
 
 
 def remove(learner_id, card_id) -> bool:

@@ -7,6 +7,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from learning import deck
+from learning.models import Card
 from lib.ids import parse_uuid
 from lib.rls import acting_as_learner
 from lib.text import unprintable
@@ -20,8 +21,8 @@ def keep(request: HttpRequest) -> HttpResponse:
     becomes "Kept")."""
     words = request.POST.getlist("german")
     glosses = request.POST.getlist("gloss") + [""] * len(words)
-    longest = deck.MAX_WORD_LENGTH
-    if not words or len(words) > 20 or any(not w.strip() or len(w) > longest for w in words):
+    longest, most = deck.MAX_WORD_LENGTH, deck.MAX_WORDS_PER_KEEP
+    if not words or len(words) > most or any(not w.strip() or len(w) > longest for w in words):
         return HttpResponseBadRequest(f"Choose a word or a line of at most {longest} characters.")
     texts = [*words, *glosses, request.POST.get("example", "")]
     if any(unprintable(text) for text in texts):
@@ -41,7 +42,7 @@ def keep(request: HttpRequest) -> HttpResponse:
             f"You are keeping words very quickly: try again in {verdict.wait_label}.",
             status=429,
         )
-    kept: list[str] = []
+    kept: list[Card] = []
     try:
         for german, gloss in zip(words, glosses, strict=False):
             try:
@@ -52,7 +53,7 @@ def keep(request: HttpRequest) -> HttpResponse:
                     request.POST.get("example", ""),
                     int(scenario_id) if scenario_id else None,
                 )
-                kept.append(card.german)
+                kept.append(card)
             except deck.AlreadyKept:
                 pass
             except ValueError:
@@ -63,7 +64,12 @@ def keep(request: HttpRequest) -> HttpResponse:
                 )
     finally:
         if kept:  # also those kept before a word was refused
-            deck.cards_kept.send(sender=deck, learner_id=request.user.pk, words=kept)
+            deck.cards_kept.send(
+                sender=deck,
+                learner_id=request.user.pk,
+                words=[card.german for card in kept],
+                without=[str(card.pk) for card in kept if not card.gloss],
+            )
     if len(words) > 1:
         said = f"Kept {len(kept)} new" if kept else "All in your deck already"
     else:

@@ -241,6 +241,7 @@ HELPER_MODEL = env.str("HELPER_MODEL", default="claude-haiku-4-5")
 CHARACTER_MAX_TOKENS = env.int("CHARACTER_MAX_TOKENS", default=400)
 HELPER_MAX_TOKENS = env.int("HELPER_MAX_TOKENS", default=600)
 REPORT_MAX_TOKENS = env.int("REPORT_MAX_TOKENS", default=2000)  # the scene report (a tool call)
+GLOSS_MAX_TOKENS = env.int("GLOSS_MAX_TOKENS", default=1000)  # kept cards' meanings (a tool call)
 MODEL_TIMEOUT = env.float("MODEL_TIMEOUT", default=60.0)  # whole reply, seconds
 MODEL_FIRST_TOKEN_TIMEOUT = env.float("MODEL_FIRST_TOKEN_TIMEOUT", default=20.0)
 MODEL_RETRY_ATTEMPTS = env.int("MODEL_RETRY_ATTEMPTS", default=3)  # tries before a first token

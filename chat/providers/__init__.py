@@ -9,6 +9,7 @@ from django.conf import settings
 from chat.providers.base import (
     END_TOOL,
     GOAL_TOOL,
+    InvalidAnswer,
     ModelError,
     OnRetry,
     OpenGoal,
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "END_TOOL",
     "GOAL_TOOL",
+    "InvalidAnswer",
     "ModelError",
     "OnRetry",
     "OpenGoal",

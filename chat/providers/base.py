@@ -89,4 +89,10 @@ class ModelError(Exception):
         self.status, self.retry_after = status, retry_after
 
 
+class InvalidAnswer(Exception):
+    """A tool call that does not match what was asked for (or none): logged as `reason`."""
+
+    reason = "invalid_answer"
+
+
 OnRetry = Callable[[int, float, ModelError], Awaitable[None]]

@@ -3,13 +3,18 @@
 import asyncio
 import contextlib
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django_tasks_db.models import DBTaskResult
 
 from chat import consumers, fanout, replies
 from chat.models import Message
@@ -18,7 +23,7 @@ from chat.routing import websocket_urlpatterns
 from eventlog.models import Log
 from lib.rls import acting_as_staff
 from scenarios.models import Session
-from tests.conftest import add_message, start_session
+from tests.conftest import add_message, database_url, start_session
 from tests.support.fake_anthropic import FakeAnthropic, PlannedResponse, lorem_text
 
 # Database work in the consumer happens on other threads and connections, so these tests
@@ -221,3 +226,35 @@ def events(event_type=None):
 def session_row(session_id):
     with acting_as_staff():
         return Session.objects.get(pk=session_id)
+
+
+def run_due_tasks() -> list[str]:
+    """What the worker does, in this process: run each task that is due, once, until none is
+    (a retry queued to run at once runs too); their outcomes."""
+    outcomes = []
+    while True:
+        with acting_as_staff():
+            due = list(DBTaskResult.objects.ready())
+            for result in due:
+                result.claim("test")
+        if not due:
+            return outcomes
+        for result in due:
+            queued = result.task_result
+            outcome = queued.task.call(*queued.args, **queued.kwargs)
+            with acting_as_staff():
+                result.set_successful(outcome)
+            outcomes.append(outcome)
+
+
+def run_task_worker(**env) -> subprocess.CompletedProcess:
+    """`manage.py task_worker` as it runs in production, until the queue is empty."""
+    env = dict(os.environ, DATABASE_URL=database_url(), HTTPS="false", **env)
+    return subprocess.run(
+        [sys.executable, "manage.py", "task_worker", "--batch", "--no-startup-delay"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

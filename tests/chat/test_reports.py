@@ -16,11 +16,18 @@ from django_tasks_db.models import DBTaskResult
 from chat import reports
 from chat.models import Message, SceneReport
 from chat.reports import REPORT_ATTEMPTS
-from chat.tasks import write_report
 from lib.rls import acting_as_learner, acting_as_staff
 from scenarios import lifecycle
 from scenarios.models import Session
-from tests.chat.conftest import FINISHED, Tab, chat_db, events, settle
+from tests.chat.conftest import (
+    FINISHED,
+    Tab,
+    chat_db,
+    events,
+    run_due_tasks,
+    run_task_worker,
+    settle,
+)
 from tests.conftest import add_message, database_url
 from tests.support.fake_anthropic import PlannedResponse, ToolUse
 
@@ -83,22 +90,7 @@ async def play_to_the_end(user, session, *, plans=None, fake=None):
     await tab.close()
 
 
-@database_sync_to_async
-def run_queued_tasks() -> list[str]:
-    """What the worker does: run each task that is due, once."""
-    outcomes = []
-    while True:
-        with acting_as_staff():
-            due = list(DBTaskResult.objects.ready())
-            for result in due:
-                result.claim("test")
-        if not due:
-            return outcomes
-        for result in due:
-            outcome = write_report.call(*result.task_result.args)
-            with acting_as_staff():
-                result.set_successful(outcome)
-            outcomes.append(outcome)
+run_queued_tasks = database_sync_to_async(run_due_tasks)
 
 
 @database_sync_to_async
@@ -182,15 +174,7 @@ async def test_a_report_queued_before_a_restart_is_written_by_the_worker(alice, 
     await kiosk.asave()
     session = await kiosk_session(alice, kiosk)
     await play_to_the_end(alice, session)  # no worker runs: the task waits in the queue
-    env = dict(os.environ, DATABASE_URL=database_url(), HTTPS="false", ANTHROPIC_API_KEY="")
-    worker = await database_sync_to_async(subprocess.run)(
-        [sys.executable, "manage.py", "task_worker", "--batch", "--no-startup-delay"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    worker = await database_sync_to_async(run_task_worker)(ANTHROPIC_API_KEY="")
     assert worker.returncode == 0, worker.stderr[-2000:]
     assert (await report_on(session.pk)).status == "ready"
 

@@ -16,7 +16,10 @@ logger = logging.getLogger(__name__)
 
 
 class Command(DBWorkerCommand):
-    help = "Run queued background tasks (scene reports) as maraum_staff. " + DBWorkerCommand.help
+    help = (
+        "Run queued background tasks (scene reports, card meanings) as maraum_staff. "
+        + DBWorkerCommand.help
+    )
 
     def add_arguments(self, parser):
         super().add_arguments(parser)

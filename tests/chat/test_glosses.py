@@ -1,0 +1,171 @@
+"""Meanings for cards kept without one (a chat line, words selected in it): asked of the model
+by a queued task once the keep commits, one call for the request's cards through the real SDK,
+stored on each card unless it has one; offline, over the day's budget or on a bad answer the
+cards stay without one, and the review page says so."""
+
+import pytest
+from django.test import Client
+
+from chat import allowance
+from eventlog.models import Log
+from learning import deck
+from learning.models import Card
+from lib.rls import acting_as_learner, acting_as_staff
+from tests.chat.conftest import chat_db, run_due_tasks, run_task_worker
+from tests.support.fake_anthropic import PlannedResponse, ToolUse
+
+pytestmark = chat_db
+
+LINE = "Die Tomaten sind heute besonders frisch."
+EXAMPLE = "Ja, gern! Die Tomaten sind heute besonders frisch."
+
+
+def meanings(*pairs) -> PlannedResponse:
+    entries = [{"german": german, "gloss": gloss} for german, gloss in pairs]
+    return PlannedResponse(text="", tool_use=ToolUse("glosses", {"glosses": entries}))
+
+
+def keep(learner, marketplace, *words, gloss=None, example=EXAMPLE):
+    client = Client()
+    client.force_login(learner)
+    fields = {"german": list(words), "example": example, "scenario": str(marketplace.pk)}
+    if gloss is not None:
+        fields["gloss"] = gloss
+    response = client.post("/deck/keep/", fields, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    return client
+
+
+def events(event_type=None) -> list[tuple[str, str, dict]]:
+    with acting_as_staff():
+        logs = Log.objects.order_by("created_at")
+        if event_type:
+            logs = logs.filter(event_type=event_type)
+        return [(log.event_type, log.level, log.metadata) for log in logs]
+
+
+def glosses_of(learner) -> dict[str, str]:
+    return {card.german: card.gloss for card in deck.all_cards(learner.pk)}
+
+
+def calls_left(learner) -> int:
+    with acting_as_learner(learner.pk):
+        return allowance.calls_left(learner.email)
+
+
+def test_a_line_kept_without_a_meaning_gets_one_from_the_model(alice, marketplace, fake_anthropic):
+    fake_anthropic.enqueue(meanings((LINE, "The tomatoes are especially fresh today.")))
+    calls = calls_left(alice)
+    client = keep(alice, marketplace, LINE)
+    assert glosses_of(alice) == {LINE: ""}
+
+    assert run_due_tasks() == ["glossed 1 of 1"]
+
+    assert glosses_of(alice) == {LINE: "The tomatoes are especially fresh today."}
+    [request] = fake_anthropic.requests
+    assert request.body["tool_choice"] == {"type": "tool", "name": "glosses"}
+    asked = request.body["messages"][0]["content"][0]["text"]
+    assert LINE in asked and EXAMPLE in asked and marketplace.title in asked
+    assert calls_left(alice) == calls - 1  # it spends one of the day's model calls
+    logged = events("api_call_started") + events("api_call_completed")
+    assert [metadata["chat"] for _, _, metadata in logged] == ["gloss", "gloss"]
+    assert "Tomaten" not in str(events())  # never the words themselves
+    review = client.get("/review/").content.decode()
+    assert "The tomatoes are especially fresh today." in review
+    assert "No meaning saved" not in review
+
+
+def test_one_call_for_the_cards_of_a_request_each_matched_by_its_words(
+    alice, marketplace, fake_anthropic
+):
+    fake_anthropic.enqueue(
+        meanings(
+            ("  die tomaten ", "the tomatoes"),  # written back in another case: still matched
+            ("frisch", "fresh"),
+            ("Gurken", "cucumbers"),  # not asked for: stored nowhere
+        )
+    )
+    keep(alice, marketplace, "die Tomaten", "frisch", "besonders")
+
+    assert run_due_tasks() == ["glossed 2 of 3"]
+
+    assert len(fake_anthropic.requests) == 1
+    assert glosses_of(alice) == {"besonders": "", "die Tomaten": "the tomatoes", "frisch": "fresh"}
+
+
+def test_words_kept_with_their_meaning_ask_for_none(alice, marketplace, fake_anthropic):
+    keep(alice, marketplace, "die Schale", gloss="punnet")  # a report's word
+    keep(alice, marketplace, "die Schale")  # in the deck already: nothing new
+
+    assert run_due_tasks() == []
+    assert fake_anthropic.requests == []
+    assert glosses_of(alice) == {"die Schale": "punnet"}
+
+
+def test_offline_or_with_the_days_calls_spent_the_card_stays_without(
+    alice, marketplace, settings, fake_anthropic
+):
+    settings.ANTHROPIC_API_KEY = ""
+    client = keep(alice, marketplace, LINE, example="")
+    assert run_due_tasks() == ["offline"]
+
+    settings.ANTHROPIC_API_KEY = "test-key"
+    with acting_as_learner(alice.pk):
+        allowance.MODEL_CALLS.take(alice.email, cost=calls_left(alice))
+    keep(alice, marketplace, "frisch")
+    assert run_due_tasks() == ["budget"]
+
+    assert fake_anthropic.requests == []
+    assert glosses_of(alice) == {LINE: "", "frisch": ""}
+    assert "No meaning saved with this card" in client.get("/review/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        PlannedResponse(text="The tomatoes are fresh."),  # no tool call
+        PlannedResponse(text="", tool_use=ToolUse("glosses", {"glosses": "fresh"})),
+        meanings((LINE, "fresh\x00")),  # nothing a card can hold
+        PlannedResponse(status=400, error_type="invalid_request_error"),
+    ],
+    ids=["no call", "malformed", "unprintable", "refused"],
+)
+def test_a_bad_answer_stores_nothing_and_is_logged(alice, marketplace, fake_anthropic, answer):
+    fake_anthropic.enqueue(answer)
+    keep(alice, marketplace, LINE)
+
+    assert run_due_tasks() == ["failed"]
+
+    assert glosses_of(alice) == {LINE: ""}
+    [(_, level, metadata)] = events("api_call_failed")
+    assert level == "error" and metadata["chat"] == "gloss"
+
+
+def test_only_the_learners_own_cards_without_a_meaning_are_asked_for(
+    alice, bob, marketplace, fake_anthropic
+):
+    keep(alice, marketplace, LINE)
+    [card] = deck.all_cards(alice.pk)
+    from chat.tasks import gloss_cards
+
+    assert gloss_cards.call(str(bob.pk), [str(card.pk)]) == "nothing to gloss"
+    assert deck.add_glosses(bob.pk, {str(card.pk): "stolen"}) == 0
+
+    # A card that has its meaning by the time the answer comes keeps it.
+    with acting_as_learner(alice.pk):
+        Card.objects.filter(pk=card.pk).update(gloss="mine")
+    assert deck.add_glosses(alice.pk, {str(card.pk): "the model's"}) == 0
+    assert glosses_of(alice) == {LINE: "mine"}
+    assert fake_anthropic.requests == []
+    run_due_tasks()  # its own task finds nothing left to ask for
+    assert fake_anthropic.requests == [] and glosses_of(alice) == {LINE: "mine"}
+
+
+def test_the_worker_gives_a_kept_line_its_meaning(alice, marketplace, fake_anthropic):
+    """As it runs in production: `task_worker` (as maraum_staff), the SDK, the fake server."""
+    fake_anthropic.enqueue(meanings((LINE, "The tomatoes are especially fresh today.")))
+    keep(alice, marketplace, LINE)
+    worker = run_task_worker(ANTHROPIC_API_KEY="test-key", ANTHROPIC_BASE_URL=fake_anthropic.url)
+    assert worker.returncode == 0, worker.stderr[-2000:]
+    assert glosses_of(alice) == {LINE: "The tomatoes are especially fresh today."}
+    assert "Tomaten" not in worker.stdout + worker.stderr  # no card's words in the log
