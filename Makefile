@@ -23,7 +23,7 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 ## run: install, start the database (embedded unless DATABASE_URL is set), migrate, start the
-## background task worker (scene reports) and serve
+## background task worker (scene reports, card meanings) and serve
 ## plain http on HOST:PORT; stopping it (Ctrl+C) stops the embedded database too, if this run
 ## started it (not when another command, say `make test`, was using it already).
 run: install

@@ -46,7 +46,8 @@ class InvalidGlosses(InvalidAnswer):
 
 
 def gloss_request(cards: list[Card]) -> ReplyRequest:
-    """The cards' words, each with the line it came from and its scene, for the tool call."""
+    """The cards' words, each with the line it came from and its scene, for the tool call (on
+    the helper's model, HELPER_MODEL: it is a helper's task)."""
     items = []
     for number, card in enumerate(cards, 1):
         item = f"{number}. <german>{card.german}</german>"

@@ -30,7 +30,7 @@ from lib.rls import acting_as_learner, acting_as_staff
 from scenarios.models import Session
 
 REPORT = "report"  # the `chat` of its log rows
-GLOSS = "gloss"
+GLOSS = "gloss"  # and of the meanings' calls
 
 
 # Asking for a report: in the learner's transaction that completes the session.

@@ -27,8 +27,8 @@ MAX_WORD_LENGTH = 300  # a word or a line, on a card
 MAX_WORDS_PER_KEEP = 20  # what one request keeps at most (a report's "Keep all")
 KEEPS = Throttle("deck-keep", "DECK_KEEPS_PER_LEARNER")
 # Sent once a request's new cards are stored, with `learner_id`, their `words` (the chat
-# draws those lines as kept in the learner's open pages) and the ids of those kept `without`
-# a meaning (the chat asks the model for theirs).
+# draws those lines as kept in the learner's open pages) and `card_ids_without_gloss` (the
+# chat asks the model for their meanings).
 cards_kept = Signal()
 
 
@@ -163,11 +163,11 @@ def without_gloss(learner_id, card_ids) -> list[Card]:
         )
 
 
-def add_glosses(learner_id, glosses: dict[str, str]) -> int:
+def add_glosses(learner_id, meanings: dict[str, str]) -> int:
     """Give cards their meaning (by card id), each only if it has none by now; how many."""
     added = 0
     with acting_as_learner(learner_id):
-        for card_id, gloss in glosses.items():
+        for card_id, gloss in meanings.items():
             added += Card.objects.filter(user_id=learner_id, pk=card_id, gloss="").update(
                 gloss=gloss.strip()[:MAX_WORD_LENGTH]
             )

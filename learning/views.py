@@ -68,7 +68,7 @@ def keep(request: HttpRequest) -> HttpResponse:
                 sender=deck,
                 learner_id=request.user.pk,
                 words=[card.german for card in kept],
-                without=[str(card.pk) for card in kept if not card.gloss],
+                card_ids_without_gloss=[str(card.pk) for card in kept if not card.gloss],
             )
     if len(words) > 1:
         said = f"Kept {len(kept)} new" if kept else "All in your deck already"

@@ -150,6 +150,33 @@
     box.rows = Math.min(6, Math.max(2, box.value.split("\n").length));
   }
 
+  // A question to the helper quoting German words, cut with "…" to fit the box's limit beside
+  // `used` characters already there ("" if nothing fits).
+  function quoting(form, prefix, words, suffix, used) {
+    var room = parseInt(form.dataset.maxLength, 10) - used - prefix.length - suffix.length;
+    var chars = Array.from(words);
+    if (room < 2) return "";
+    return prefix + (chars.length > room ? chars.slice(0, room - 1).join("") + "…" : words) + suffix;
+  }
+
+  // Words left unsent in the role-play's box when the scene ended (shown in the completion).
+  var unsent = null;
+  function showUnsent() {
+    var done = document.getElementById("completion");
+    if (!unsent || !done || done.hidden || done.querySelector(".unsent")) return;
+    var note = document.createElement("p");
+    note.className = "unsent";
+    var words = document.createElement("q");
+    words.lang = unsent.lang;
+    words.textContent = unsent.text;
+    var ask = document.createElement("button");
+    ask.type = "button";
+    ask.className = "msg-action ask-about-unsent";
+    ask.textContent = "Ask the helper about it";
+    note.append("Not sent: ", words, " ", ask);
+    done.querySelector("h2").after(note);
+  }
+
   // On a narrow screen, the helper's chat in front.
   function showHelperPane() {
     var helperTab = document.querySelector('.chat-tabs button[aria-controls="pane-helper"]');
@@ -306,6 +333,7 @@
           field.value = newId();
         }
       });
+      showUnsent();  // also into a completion drawn again (a reconnect's sync)
       var done = document.getElementById("completion");
       if (done && !done.hidden && !done.dataset.shown) {
         done.dataset.shown = "yes";
@@ -348,37 +376,33 @@
     });
 
     // The scene ended (from this tab, another one, or while this one was away): words typed in
-    // the role-play's box and not sent stay on the page, with a way to ask the helper about
-    // them, instead of going with the box.
+    // the role-play's box and not sent are shown in the completion panel, which takes the
+    // focus, with a way to ask the helper about them, instead of going with the box. (Until
+    // the page is reloaded: they are kept nowhere else.)
     page.addEventListener("htmx:oobBeforeSwap", function (event) {
       var form = event.detail.target, fragment = event.detail.fragment;
       if (!form.matches || !form.matches("form.compose") || !fragment.querySelector) return;
-      var closed = fragment.querySelector(".compose-closed");
       var box = form.querySelector("textarea");
-      if (!closed || !box || !box.value.trim()) return;
+      if (!fragment.querySelector(".compose-closed") || !box || !box.value.trim()) return;
       var id = idField(form).value;
       var stored = id && document.querySelector('[data-client-id="' + id + '"]');
       if (stored && (form.dataset.sentText === undefined || box.value === form.dataset.sentText)) return;
-      var unsent = document.createElement("span");
-      unsent.className = "unsent";
-      var words = document.createElement("q");
-      words.lang = box.lang;
-      words.textContent = box.value.trim();
-      var ask = document.createElement("button");
-      ask.type = "button";
-      ask.className = "msg-action ask-about-unsent";
-      ask.textContent = "Ask the helper about it";
-      unsent.append(" Not sent: ", words, " ", ask);
-      closed.append(unsent);
+      unsent = {text: box.value.trim(), lang: box.lang};
     });
     page.addEventListener("click", function (event) {
       var ask = event.target.closest && event.target.closest(".ask-about-unsent");
-      if (!ask) return;
+      if (!ask || !unsent) return;
       var form = document.getElementById("helper-form");
       var box = form && form.querySelector("textarea");
       if (!box) return;
-      var question = "I wanted to say: „" + ask.parentNode.querySelector("q").textContent + "“";
-      box.value = box.value.trim() ? box.value + "\n" + question : question;
+      var before = box.value.trim() ? box.value + "\n" : "";
+      var question = quoting(form, "I wanted to say: „", unsent.text, "“", before.length);
+      if (!question) {
+        showHelperPane();
+        showError("helper", "The helper's box is full: send or shorten what is in it first.");
+        return;
+      }
+      box.value = before + question;
       fit(box);
       updateCounter(form);
       showHelperPane();
@@ -395,10 +419,7 @@
       var box = form && form.querySelector("textarea");
       if (!box) return;
       var line = button.closest(".msg").querySelector(".msg-text").lastChild.textContent.trim();
-      var prefix = button.dataset.ask + ": „", suffix = "“";
-      var room = parseInt(form.dataset.maxLength, 10) - prefix.length - suffix.length;
-      var chars = Array.from(line);
-      box.value = prefix + (chars.length > room ? chars.slice(0, room - 1).join("") + "…" : line) + suffix;
+      box.value = quoting(form, button.dataset.ask + ": „", line, "“", 0);
       fit(box);
       showHelperPane();
       trySend(form);

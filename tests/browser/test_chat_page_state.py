@@ -273,7 +273,8 @@ def test_words_not_sent_when_the_scene_ends_in_another_tab_stay_for_the_helper(
     daphne_server, browser
 ):
     """The role-play's box went with the scene, and the words typed in it (on a phone, say,
-    while the scene ended on the laptop) were lost (found by the newcomer's walk)."""
+    while the scene ended on the laptop) were lost (found by the newcomer's walk). They are
+    shown where the focus goes, and a long draft still makes a question the helper box takes."""
     from playwright.sync_api import expect
 
     from chat import prompting
@@ -287,17 +288,24 @@ def test_words_not_sent_when_the_scene_ends_in_another_tab_stay_for_the_helper(
     laptop.goto(f"{daphne_server}/sessions/{session.pk}/")
     for page in (phone, laptop):
         expect(page.locator("#connection")).to_contain_text("Connected")
-    phone.locator("#main-input").fill("Und noch zwei Äpfel, bitte")
+    draft = ("Und noch zwei Äpfel, bitte. " * 36)[:1000].strip()  # as long as the box takes
+    phone.locator("#main-input").fill(draft)
 
     _send(laptop, "main", "Danke, tschüss!")  # the message that fills the scene
 
     for page in (phone, laptop):
         expect(page.locator("#main-form")).to_contain_text("The role-play is over")
-    expect(phone.locator("#main-form .unsent q")).to_have_text("Und noch zwei Äpfel, bitte")
-    expect(laptop.locator("#main-form .unsent")).to_have_count(0)  # its words were sent
+    expect(phone.locator("#completion")).to_be_focused()
+    expect(phone.locator("#completion .unsent q")).to_have_text(draft)
+    expect(phone.locator("#completion .unsent q")).to_be_in_viewport()
+    expect(laptop.locator(".unsent")).to_have_count(0)  # its words were sent
     phone.get_by_role("button", name="Ask the helper about it").click()
-    expect(phone.locator("#helper-input")).to_be_visible()
-    expect(phone.locator("#helper-input")).to_be_focused()
-    expect(phone.locator("#helper-input")).to_have_value(
-        "I wanted to say: „Und noch zwei Äpfel, bitte“"
-    )
+    helper_box = phone.locator("#helper-input")
+    expect(helper_box).to_be_visible()
+    expect(helper_box).to_be_focused()
+    question = helper_box.input_value()
+    assert question.startswith("I wanted to say: „Und noch zwei Äpfel") and question.endswith("…“")
+    assert len(question) == 1000  # cut to what the box sends
+    helper_box.press("Enter")
+    expect(phone.locator("#helper-messages .msg").last).to_contain_text("I wanted to say")
+    expect(phone.locator("#helper-error")).to_have_text("")
