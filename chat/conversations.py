@@ -31,14 +31,12 @@ class Conversation:
         return len(self.in_chat(Message.ChatType.MAIN))
 
 
-def start(
-    learner_id, scenario: Scenario, *, replace_active: bool = False, level: str | None = None
-) -> Session:
+def start(learner_id, scenario: Scenario, *, replacing=None, level: str | None = None) -> Session:
     """Start the scene with its opening lines (lifecycle.start_session's refusals apply)."""
     return lifecycle.start_session(
         learner_id,
         scenario,
-        replace_active=replace_active,
+        replacing=replacing,
         level=level,
         then=messages.add_openings,
     )

@@ -13,6 +13,7 @@ from chat import allowance, conversations, frames, tasks
 from chat.models import Message
 from chat.providers import is_offline
 from learning import deck
+from lib.ids import parse_uuid
 from scenarios import lifecycle
 from scenarios.lifecycle import ActiveSessionExists, WeeklyLimitReached
 from scenarios.models import Scenario, Session
@@ -25,15 +26,13 @@ JUST_STARTED = "just_started_session"
 @require_POST
 def start_scenario(request: HttpRequest, code: str) -> HttpResponse:
     scenario = get_object_or_404(Scenario, code=code, is_active=True)
-    replace_active = request.POST.get("replace_active") == "yes"
+    replacing = parse_uuid(request.POST.get("replacing", ""))  # the session it agreed to end
     level = request.POST.get("level") or None
     if level is not None and level not in GermanLevel.values:
         return HttpResponseBadRequest("Unknown level: choose A1, A2 or B1.")
     previous_level = levels.level_of(request.user.pk)
     try:
-        session = conversations.start(
-            request.user.pk, scenario, replace_active=replace_active, level=level
-        )
+        session = conversations.start(request.user.pk, scenario, replacing=replacing, level=level)
     except WeeklyLimitReached:
         return redirect("home")  # the picker says so, once, with the time the week resets
     except ActiveSessionExists as asked:

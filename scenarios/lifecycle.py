@@ -125,7 +125,7 @@ def start_session(
     learner_id: UUID | str,
     scenario: Scenario,
     *,
-    replace_active: bool = False,
+    replacing: UUID | str | None = None,
     level: str | None = None,
     then: Callable[[Session], None] | None = None,
 ) -> Session:
@@ -134,11 +134,12 @@ def start_session(
     lines there), so a session never exists without them.
 
     Raises WeeklyLimitReached when this week's completions are used up, and
-    ActiveSessionExists when another session is active and `replace_active` is false (with
-    it, the active session is abandoned first). Refusals are logged and nothing is created.
+    ActiveSessionExists when another session is active, unless it is the one `replacing`
+    names (the one the learner was asked about and agreed to end): that one is abandoned
+    first. Refusals are logged and nothing is created.
     """
     with acting_as_learner(learner_id):
-        refusal = _refusal_to_start(learner_id, scenario, replace_active)
+        refusal = _refusal_to_start(learner_id, scenario, replacing)
         if refusal is None:
             try:
                 with transaction.atomic():
@@ -255,7 +256,7 @@ def expire_sessions(cutoff: datetime, limit: int) -> ExpiredSessions:
 
 
 def _refusal_to_start(
-    learner_id, scenario: Scenario, replace_active: bool
+    learner_id, scenario: Scenario, replacing
 ) -> WeeklyLimitReached | ActiveSessionExists | None:
     allowance = _lock_and_roll_week(learner_id)
     if allowance.reached:
@@ -270,7 +271,9 @@ def _refusal_to_start(
     current = Session.objects.with_scenario().of(learner_id).active().first()
     if current is None:
         return None
-    if not replace_active:
+    if replacing is None or str(current.pk) != str(replacing):
+        # Not the session the learner agreed to end (a confirmation left open in a tab while
+        # another one started a scene): asked again, about this one.
         return ActiveSessionExists(current)
     _abandon(learner_id, current.pk)
     return None

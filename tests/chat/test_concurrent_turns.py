@@ -105,7 +105,7 @@ def test_completing_a_session_while_a_new_start_replaces_it_does_not_deadlock(
         )
         reply.start()
         _await_sleeping(watcher, 1)  # the reply holds the session row
-        replace = functools.partial(lifecycle.start_session, replace_active=True)
+        replace = functools.partial(lifecycle.start_session, replacing=alice_session.pk)
         start, started = _in_thread(replace, alice.pk, party)
         start.start()
         reply.join(15)

@@ -27,7 +27,7 @@ async def test_ending_a_session_mid_reply_stops_the_reply_quietly(
     if how == "abandoned":
         await sync_to_async(lifecycle.abandon_session)(alice.pk, alice_session.pk)
     else:
-        await sync_to_async(lifecycle.start_session)(alice.pk, party, replace_active=True)
+        await sync_to_async(lifecycle.start_session)(alice.pk, party, replacing=alice_session.pk)
     assert await tab.close_code() == 4403  # the page: "no longer available"
     async with asyncio.timeout(2):  # the stream is cut: long before its 4 seconds are up
         await settle()

@@ -3,7 +3,7 @@ from django.test import Client
 from chat.models import Message
 from lib.rls import acting_as_staff
 from scenarios.models import Scenario, Session
-from tests.conftest import complete, start_session
+from tests.conftest import add_message, complete, start_session
 from tests.journey_helpers import events_for, set_week
 
 
@@ -51,12 +51,34 @@ def test_a_second_start_asks_first_then_replaces(client, alice, marketplace, par
     assert response.status_code == 200
     assert "still in Marketplace" in response.content.decode()
     assert _sessions(alice) == [first]
-    response = client.post("/scenarios/party/start/", {"replace_active": "yes"})
+    response = client.post("/scenarios/party/start/", {"replacing": str(first.pk)})
     [second] = _sessions(alice)
     assert second.pk != first.pk and response.url == f"/sessions/{second.pk}/"
     assert "scenario_abandoned" in events_for(alice)
     with acting_as_staff():
         assert not Message.objects.filter(session_id=first.pk).exists()
+
+
+def test_a_confirmation_left_open_ends_only_the_session_it_named(client, alice, marketplace, party):
+    """Two tabs asked about Marketplace; one ended it and started Party, then the other's old
+    "End it and start" deleted Party and its messages (found by the attacker's replay)."""
+    first = start_session(alice, marketplace)
+    client.force_login(alice)
+    asked = client.post("/scenarios/kebab/start/").content.decode()
+    assert f'name="replacing" value="{first.pk}"' in asked
+    client.post("/scenarios/party/start/", {"replacing": str(first.pk)})  # the other tab
+    [second] = _sessions(alice)
+    add_message(second, "user", "main", "Hallo!")
+
+    stale = client.post("/scenarios/kebab/start/", {"replacing": str(first.pk)})
+
+    assert stale.status_code == 200 and "still in Party" in stale.content.decode()
+    assert _sessions(alice) == [second]
+    with acting_as_staff():
+        assert Message.objects.filter(session_id=second.pk, content="Hallo!").exists()
+    for unreadable in ("yes", "", "not-an-id"):  # nothing the learner agreed to: asked again
+        response = client.post("/scenarios/kebab/start/", {"replacing": unreadable})
+        assert response.status_code == 200 and _sessions(alice) == [second]
 
 
 def test_an_unknown_scenario_is_404_and_creates_nothing(client, alice):

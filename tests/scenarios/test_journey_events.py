@@ -13,7 +13,7 @@ def test_a_whole_journey_logs_every_event_without_content_or_email(client, alice
     client.post("/login/", {"email": alice.email, "password": PASSWORD})
     set_week(alice, completed=0, resets_at=datetime.now(UTC) - timedelta(minutes=1))
     first = client.post("/scenarios/marketplace/start/").url
-    client.post("/scenarios/party/start/", {"replace_active": "yes"})
+    client.post("/scenarios/party/start/", {"replacing": first.split("/")[2]})
     with acting_as_staff():
         [session] = Session.objects.filter(user_id=alice.pk)
     add_message(session, "user", "main", "Geheimer Satz")

@@ -72,7 +72,7 @@ def test_a_second_start_asks_before_replacing(alice, marketplace, party):
     with pytest.raises(ActiveSessionExists) as asked:
         lifecycle.start_session(alice.pk, party)
     assert asked.value.session.pk == first.pk
-    second = lifecycle.start_session(alice.pk, party, replace_active=True)
+    second = lifecycle.start_session(alice.pk, party, replacing=first.pk)
     with acting_as_staff():
         assert list(Session.objects.filter(user_id=alice.pk)) == [second]
         assert not Message.objects.filter(session_id=first.pk).exists()
