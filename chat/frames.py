@@ -35,6 +35,9 @@ class Slot:
     reply: object = None  # the LiveReply when streaming
     text: str = ""  # its text so far, as drawn
     reason: str = ""  # why a retry is offered
+    # waiting: the reply this process dropped (its claim was gone). A tab that shows another
+    # reply streaming by now (the process holding the claim) keeps showing it.
+    ends: str = ""
 
     @property
     def busy(self) -> bool:

@@ -226,9 +226,12 @@ def _forget(reply: LiveReply) -> None:
 
 async def _drawn_as_elsewhere(reply: LiveReply) -> None:
     """Its tabs draw the reply as on its way from elsewhere, which they watch for (its claim
-    passed to another process, or went with its session)."""
+    passed to another process, or went with its session); a tab that shows the reply of the
+    process holding the claim by now keeps it (a process that woke from a long freeze wiped
+    out the stream the other was sending: found by the attacker's replay)."""
     _forget(reply)
-    await send_frame(reply.session_id, frames.slot(reply.chat, frames.Slot("waiting")))
+    dropped = frames.Slot("waiting", ends=reply.reply_id)
+    await send_frame(reply.session_id, frames.slot(reply.chat, dropped))
 
 
 async def _stop(reply: LiveReply, sending: asyncio.Task) -> None:

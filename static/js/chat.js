@@ -379,6 +379,14 @@
     // the role-play's box and not sent are shown in the completion panel, which takes the
     // focus, with a way to ask the helper about them, instead of going with the box. (Until
     // the page is reloaded: they are kept nowhere else.)
+    // A reply its process dropped (its claim was gone) is drawn as on its way only where no
+    // other reply streams by now: the one of the process that holds the claim stays.
+    page.addEventListener("htmx:oobBeforeSwap", function (event) {
+      var ends = event.detail.fragment.dataset && event.detail.fragment.dataset.ends;
+      var streaming = ends && event.detail.target.querySelector(".is-streaming");
+      if (streaming && streaming.id !== "reply-" + ends) event.detail.shouldSwap = false;
+    });
+
     page.addEventListener("htmx:oobBeforeSwap", function (event) {
       var form = event.detail.target, fragment = event.detail.fragment;
       if (!form.matches || !form.matches("form.compose") || !fragment.querySelector) return;

@@ -309,3 +309,32 @@ def test_words_not_sent_when_the_scene_ends_in_another_tab_stay_for_the_helper(
     helper_box.press("Enter")
     expect(phone.locator("#helper-messages .msg").last).to_contain_text("I wanted to say")
     expect(phone.locator("#helper-error")).to_have_text("")
+
+
+def test_a_reply_dropped_elsewhere_leaves_the_stream_of_the_reply_that_answers(
+    slow_fake, daphne_server, browser
+):
+    """A process that woke from a long freeze found its reply's claim gone and drew the reply
+    as on its way in every tab, over the stream the process holding the claim was sending
+    (found by the attacker's replay). The dropped reply's frame, as that process sends it, is
+    swapped in here as the socket would."""
+    from playwright.sync_api import expect
+
+    from chat import frames
+
+    page, _ = _open_chat(browser, daphne_server)
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    _send(page, "main", "Hallo!")
+    streaming = page.locator("#main-live .is-streaming")
+    expect(streaming).to_be_visible()
+    answering = streaming.get_attribute("id").removeprefix("reply-")
+
+    def dropped(reply_id: str) -> None:
+        frame = frames.slot("main", frames.Slot("waiting", ends=reply_id))
+        page.evaluate("frame => htmx.swap('#main-live', frame, {swapStyle: 'none'})", frame)
+
+    dropped("a-reply-another-process-dropped")
+    expect(page.locator("#main-live .is-waiting")).to_have_count(0)
+    expect(streaming).to_be_visible()
+    dropped(answering)  # the reply shown is the one dropped: drawn as on its way
+    expect(page.locator("#main-live .is-waiting")).to_be_visible()
