@@ -1,5 +1,5 @@
-"""channels-redis's channel layer, with a receive() that ends when it is cancelled and waits
-out Redis going away.
+"""channels-redis's channel layer, with a receive() that ends when it is cancelled, and group
+memberships that outlive Redis going away.
 
 On Python 3.11, asyncio.wait_for() swallows a cancellation that arrives just as what it awaits
 completes (fixed in 3.12). redis-py sends each command through wait_for(), and channels-redis
@@ -9,15 +9,23 @@ long to shut down", a consumer in about one of three rounds of 50 sockets closin
 by the attacker's replay of a rolling restart). Here a cancelled receive is cancelled again
 until it has ended.
 
-A receive whose Redis went away (a restart, a failover: longer than redis-py's own retries of
-a command) raised, and Channels closed its socket with 1011 and logged a traceback: a Redis
-restart closed every chat page of every process at once (found by the attacker's replay). It
-tries again until Redis is back; the outage is logged once a process. Its own module:
-channels-redis takes 0.16 s to import, which a process without REDIS_URL does not pay."""
+Redis going away (a restart, a failover: longer than redis-py's own retries of a command) made
+a socket's receive raise, and Channels closed the socket with 1011 and logged a traceback: a
+Redis restart closed every chat page of every process at once; a socket that joined or left
+its groups meanwhile did the same; and a Redis that came back empty had forgotten which sockets
+were in which group, so a log-out or a deleted session no longer closed the pages already open
+(found by the attacker's replays). Here a receive waits for Redis and tries again; joining and
+leaving a group are kept in this process too, and every membership is written to Redis again
+once it is back and every GROUP_RENEW_EVERY seconds (which also covers a restart too quick to
+be noticed). The outage is logged once a process, and its end once.
+
+Its own module: channels-redis takes 0.16 s to import, which a process without REDIS_URL does
+not pay."""
 
 import asyncio
 import logging
 import random
+from collections import defaultdict
 
 from channels_redis.core import RedisChannelLayer as ChannelsRedisLayer
 from redis.exceptions import ConnectionError, TimeoutError
@@ -25,27 +33,94 @@ from redis.exceptions import ConnectionError, TimeoutError
 logger = logging.getLogger(__name__)
 
 RECANCEL_EVERY = 0.05  # seconds: a swallowed cancellation is cancelled again this soon
-RECEIVE_AGAIN_AFTER = 0.5  # seconds (with jitter): a receive whose Redis is away tries again
-
-_redis_away = False  # this process's receives found Redis away, and none has got through since
+# A receive whose Redis is away tries again after this long, doubled after each failure up to
+# TRY_AGAIN_AT_MOST (with jitter): a thousand sockets do not hammer a Redis that is starting.
+TRY_AGAIN_AFTER = 0.25  # seconds
+TRY_AGAIN_AT_MOST = 4.0
+GROUP_RENEW_EVERY = 30.0  # seconds: this process's group memberships are written again
+REDIS_AWAY = (ConnectionError, TimeoutError)
 
 
 class RedisChannelLayer(ChannelsRedisLayer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.memberships: defaultdict[str, set[str]] = defaultdict(set)  # group → channels
+        self.redis_away = False
+        self._renewing: asyncio.Task | None = None
+        self._renew_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
     async def receive(self, channel):
-        global _redis_away
+        wait = TRY_AGAIN_AFTER
         while True:
             try:
                 message = await ended_when_cancelled(super().receive(channel))
-            except (ConnectionError, TimeoutError) as error:
-                if not _redis_away:
-                    _redis_away = True
-                    logger.warning("the channel layer lost Redis (%s): waiting for it", error)
-                await asyncio.sleep(RECEIVE_AGAIN_AFTER * (0.5 + random.random()))
+            except REDIS_AWAY as error:
+                self._lost_redis(error)
+                await asyncio.sleep(wait * (0.5 + random.random()))
+                wait = min(wait * 2, TRY_AGAIN_AT_MOST)
+                await self._renew_if_away()
                 continue
-            if _redis_away:
-                _redis_away = False
-                logger.warning("the channel layer has Redis again")
+            await self._renew_if_away()
             return message
+
+    async def group_add(self, group, channel):
+        self.memberships[group].add(channel)
+        self._keep_renewing()
+        try:
+            await super().group_add(group, channel)
+        except REDIS_AWAY as error:  # written once Redis is back
+            self._lost_redis(error)
+
+    async def group_discard(self, group, channel):
+        channels = self.memberships.get(group)
+        if channels is not None:
+            channels.discard(channel)
+            if not channels:
+                del self.memberships[group]
+        try:
+            await super().group_discard(group, channel)
+        except REDIS_AWAY as error:  # expires in Redis (group_expiry), if Redis kept it
+            self._lost_redis(error)
+
+    def _lost_redis(self, error: Exception) -> None:
+        if not self.redis_away:
+            self.redis_away = True
+            logger.warning("the channel layer lost Redis (%s): waiting for it", error)
+
+    async def _renew_if_away(self) -> None:
+        if self.redis_away:
+            await self.renew_memberships()
+
+    async def renew_memberships(self) -> bool:
+        """Write this process's group memberships to Redis again (one receive does it, the
+        others wait); False if Redis is still away."""
+        loop = asyncio.get_running_loop()
+        lock = self._renew_locks.get(loop)
+        if lock is None:
+            self._renew_locks.clear()  # a lock belongs to one event loop (a test's, say)
+            lock = self._renew_locks[loop] = asyncio.Lock()
+        async with lock:
+            try:
+                for group, channels in list(self.memberships.items()):
+                    for channel in list(channels):
+                        await super().group_add(group, channel)
+            except REDIS_AWAY as error:
+                self._lost_redis(error)
+                return False
+            if self.redis_away:
+                self.redis_away = False
+                logger.warning("the channel layer has Redis again: group memberships rewritten")
+            return True
+
+    def _keep_renewing(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._renewing is None or self._renewing.done() or self._renewing.get_loop() is not loop:
+            self._renewing = loop.create_task(self._renew_every_while())
+
+    async def _renew_every_while(self) -> None:
+        while self.memberships:
+            await asyncio.sleep(GROUP_RENEW_EVERY)
+            await self.renew_memberships()
 
 
 async def ended_when_cancelled(awaitable):

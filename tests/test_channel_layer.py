@@ -1,6 +1,8 @@
 """The Redis channel layer outlives a Redis restart: a socket's receive waits for Redis to come
 back instead of failing, which closed every open chat page with 1011 and logged a traceback
-for each (found by the attacker's replay)."""
+for each; joining or leaving a group meanwhile does not fail either; and the groups a Redis
+that came back empty forgot are written again, so a log-out still closes the pages open before
+(found by the attacker's replays)."""
 
 import asyncio
 import shutil
@@ -55,24 +57,59 @@ def private_redis():
         server.stop()
 
 
-async def test_a_receive_waits_out_a_redis_restart(private_redis, caplog):
+def layer_on(server):
     from maraum.channel_layers import redis_layer
     from maraum.redis_channel_layer import RedisChannelLayer
 
-    layer = RedisChannelLayer(**redis_layer(private_redis.url)["CONFIG"])
+    return RedisChannelLayer(**redis_layer(server.url)["CONFIG"])
+
+
+async def until_redis_is_back(layer) -> None:
+    async with asyncio.timeout(10):
+        while layer.redis_away:
+            await asyncio.sleep(0.05)
+
+
+async def test_a_receive_waits_out_a_redis_restart(private_redis, caplog):
+    layer = layer_on(private_redis)
     channel = await layer.new_channel()
     receiving = asyncio.ensure_future(layer.receive(channel))
     await asyncio.sleep(0.2)  # its blocking read is on its way to Redis
 
     await asyncio.to_thread(private_redis.stop)
-    await asyncio.sleep(1.0)  # longer than redis-py's own retries of a command
+    await asyncio.sleep(1.0)
     assert not receiving.done()  # before: redis.ConnectionError, and the socket closed (1011)
     await asyncio.to_thread(private_redis.start)
     await layer.send(channel, {"type": "login.ended"})
 
     async with asyncio.timeout(10):
         assert await receiving == {"type": "login.ended"}
-    lost = [r for r in caplog.records if "lost Redis" in r.getMessage()]
-    assert len(lost) == 1 and lost[0].levelname == "WARNING"  # once, not a traceback a socket
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if "Redis" in r.getMessage()]
+    assert [level for level, _ in said] == ["WARNING", "WARNING"]  # once away, once back
+    assert "lost Redis" in said[0][1] and "has Redis again" in said[1][1]
     await layer.flush()
-    await layer.close_pools()
+
+
+async def test_groups_a_redis_that_came_back_empty_forgot_are_written_again(private_redis):
+    layer = layer_on(private_redis)
+    before, during = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("learner-1", before)
+    receiving = asyncio.ensure_future(layer.receive(before))
+    await asyncio.sleep(0.2)
+
+    await asyncio.to_thread(private_redis.stop)
+    await asyncio.sleep(0.5)
+    # A page that connects and one that closes meanwhile: neither fails (before, 1011).
+    await layer.group_add("learner-1", during)
+    await layer.group_discard("learner-1", during)
+    await layer.group_add("learner-2", during)
+    await asyncio.sleep(0.5)
+    await asyncio.to_thread(private_redis.start)  # empty: it kept nothing
+    await until_redis_is_back(layer)
+
+    await layer.group_send("learner-1", {"type": "login.ended"})
+    await layer.group_send("learner-2", {"type": "session.ended"})
+    async with asyncio.timeout(10):
+        assert await receiving == {"type": "login.ended"}  # before: never
+        assert await layer.receive(during) == {"type": "session.ended"}
+    await layer.flush()
