@@ -262,6 +262,15 @@ class _RedisLink:
         self.receiving: asyncio.Task | None = None
         self.subscribing: dict[str, asyncio.Future] = {}
         self.lock = asyncio.Lock()  # subscribe and unsubscribe, one at a time
+        self.failing: set[str] = (
+            set()
+        )  # what fails now ("send", "read"): logged once until it works
+
+    def _failed(self, what: str, message: str, *args) -> None:
+        """A failure logged once while it lasts (Redis away for 30 s logged a hundred)."""
+        if what not in self.failing:
+            self.failing.add(what)
+            logger.warning(message + " (said once until it works again)", *args)
 
     def queue(self, *command) -> None:
         self.outbox.append(command)
@@ -276,8 +285,9 @@ class _RedisLink:
                     for command in batch:
                         pipe.execute_command(*command)
                     await pipe.execute()
+                self.failing.discard("send")
             except Exception as error:  # the tabs on this process still get their frames
-                logger.warning("sending %d frames to Redis failed: %s", len(batch), error)
+                self._failed("send", "sending %d frames to Redis failed: %s", len(batch), error)
 
     async def subscribe(self, channel: str) -> None:
         """Subscribe, and return once Redis has confirmed it: frames published after this
@@ -310,9 +320,10 @@ class _RedisLink:
             except Exception as error:  # redis-py may turn a cancellation into one of these
                 if self.closed:
                     return
-                logger.warning("reading frames from Redis failed: %s", error)
+                self._failed("read", "reading frames from Redis failed: %s", error)
                 await asyncio.sleep(1)
                 continue
+            self.failing.discard("read")
             if message is None:
                 continue
             channel = message["channel"].decode()

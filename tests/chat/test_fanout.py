@@ -112,3 +112,37 @@ async def until_subscribers(client, channel: str, count: int) -> None:
     async with asyncio.timeout(10):
         while (await client.pubsub_numsub(channel))[0][1] != count:
             await asyncio.sleep(0.05)  # Redis has no event for it
+
+
+async def test_frames_that_cannot_reach_redis_are_logged_once_while_it_is_away(on_redis, caplog):
+    """Redis away for 30 s logged a hundred warnings a process (found by the recheck replay)."""
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    from tests.support.servers import free_port
+
+    session_id, listener = on_redis
+    tab = Tab()
+    await fanout.join(session_id, tab)
+    await heard(listener, fanout.HELLO)
+    link = fanout._hub().redis
+    # Nothing listens there, and it is not tried again: redis-py's retries take seconds.
+    away = redis.asyncio.Redis(port=free_port(), retry=Retry(NoBackoff(), 0))
+    working = link.client
+
+    async def publish(client, times: int) -> None:
+        link.client = client
+        for number in range(times):
+            await fanout.publish(session_id, f"<p>{number}</p>")
+            await link.sending
+
+    try:
+        await publish(away, 3)
+        await publish(working, 1)  # it works again: the next failure is news
+        await publish(away, 2)
+    finally:
+        link.client = working
+        await away.aclose()
+    failed = [r for r in caplog.records if "frames to Redis failed" in r.getMessage()]
+    assert len(failed) == 2
+    fanout.leave(session_id, tab)
