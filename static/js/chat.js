@@ -313,10 +313,16 @@
         wereAtBottom.set(scroller, atBottom(scroller));
       });
     });
-    page.addEventListener("htmx:wsAfterMessage", function () {
+    page.addEventListener("htmx:wsAfterMessage", function (event) {
       document.querySelectorAll(".messages").forEach(function (scroller) {
         follow(scroller, wereAtBottom.get(scroller) !== false);
       });
+      // The page shows the server's state once a sync (the first frame of each connection)
+      // has been drawn; what was drawn before it is replaced.
+      var message = event.detail.message;
+      if (typeof message === "string" && message.indexOf('data-frame="sync"') !== -1) {
+        page.dataset.synced = "yes";
+      }
       clearWaits();
       // The server echoes the stored message with its id: only then is the box cleared, and
       // only of the text that was sent (what the learner wrote since stays).

@@ -31,6 +31,9 @@ def _open_chat(daphne_server, browser, user, session):
     problems = watch_for_problems(page)
     page.goto(f"{daphne_server}/sessions/{session.pk}/")
     expect(page.locator("#connection")).to_contain_text("Connected")
+    # The connection's sync redraws the messages: a Keep clicked before it drew its answer
+    # in a line the sync then replaced (on a busy machine).
+    expect(page.locator("#chat[data-synced]")).to_have_count(1)
     return page, problems
 
 
