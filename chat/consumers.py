@@ -202,6 +202,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # If the process answering dies, or nobody does, its reply never ends.
             self._watch_claims_elsewhere()
 
+    async def catch_up(self) -> None:
+        """Frames from other processes were lost (chat.fanout's Redis link was down)."""
+        await self._send_sync()
+
     def _watch_claims_elsewhere(self) -> None:
         if not (self.watching and not self.watching.done()):
             self.watching = asyncio.create_task(self._watch_claims())

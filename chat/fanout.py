@@ -42,6 +42,9 @@ class Tab(Protocol):
     async def push(self, html: str) -> None:
         """Send one frame to the page, in the order pushed."""
 
+    async def catch_up(self) -> None:
+        """Draw the page again from the database: frames from elsewhere may have been lost."""
+
 
 @dataclass(eq=False)
 class _Session:
@@ -165,12 +168,16 @@ async def _subscribe(hub, session_id: str, session: _Session) -> None:
 
 def _resubscribed(hub, session_id: str) -> None:
     """The receiving connection was lost and redis-py subscribed again: frames published
-    meanwhile are lost, so every process (this one too) sends its replies' text so far again.
-    A channel of a session this process has left (its unsubscribe failed) is left now."""
+    meanwhile are lost, so every process (this one too) sends its replies' text so far again,
+    and this process's tabs of the session catch up (a reply finished meanwhile elsewhere, and
+    its tabs here kept its stream unfinished; found by the recheck replay). A channel of a
+    session this process has left (its unsubscribe failed) is left now."""
     session = hub.sessions.get(session_id)
     if session is None:
         hub.redis.unsubscribe(frames_channel(session_id))
         return
+    for tab in list(session.tabs):
+        asyncio.get_running_loop().create_task(tab.catch_up())
     session.arrivals += 1
     hub.redis.queue("PUBLISH", frames_channel(session_id), PROCESS + HELLO)
 

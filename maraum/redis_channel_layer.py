@@ -38,6 +38,10 @@ RECANCEL_EVERY = 0.05  # seconds: a swallowed cancellation is cancelled again th
 TRY_AGAIN_AFTER = 0.25  # seconds
 TRY_AGAIN_AT_MOST = 4.0
 GROUP_RENEW_EVERY = 30.0  # seconds: this process's group memberships are written again
+# While Redis is away one task a process looks for it this often, and rewrites the memberships
+# as soon as it is back: a log-out sent meanwhile into a Redis that came back empty is lost
+# (the pages' own checks catch up), so that time is kept short.
+LOOK_FOR_REDIS_EVERY = 0.1  # seconds
 REDIS_AWAY = (ConnectionError, TimeoutError)
 
 
@@ -47,6 +51,7 @@ class RedisChannelLayer(ChannelsRedisLayer):
         self.memberships: defaultdict[str, set[str]] = defaultdict(set)  # group → channels
         self.redis_away = False
         self._renewing: asyncio.Task | None = None
+        self._looking: asyncio.Task | None = None
         self._renew_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     async def receive(self, channel):
@@ -86,6 +91,14 @@ class RedisChannelLayer(ChannelsRedisLayer):
         if not self.redis_away:
             self.redis_away = True
             logger.warning("the channel layer lost Redis (%s): waiting for it", error)
+        loop = asyncio.get_running_loop()
+        if self._looking is None or self._looking.done() or self._looking.get_loop() is not loop:
+            self._looking = loop.create_task(self._look_for_redis())
+
+    async def _look_for_redis(self) -> None:
+        while self.redis_away:
+            await asyncio.sleep(LOOK_FOR_REDIS_EVERY)
+            await self.renew_memberships()
 
     async def _renew_if_away(self) -> None:
         if self.redis_away:

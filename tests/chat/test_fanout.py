@@ -15,10 +15,14 @@ class Tab:
     def __init__(self):
         self.frames: list[str] = []
         self.arrived = asyncio.Event()
+        self.caught_up = asyncio.Event()
 
     async def push(self, html: str) -> None:
         self.frames.append(html)
         self.arrived.set()
+
+    async def catch_up(self) -> None:
+        self.caught_up.set()
 
 
 @pytest.fixture
@@ -60,13 +64,18 @@ async def test_after_losing_its_redis_connection_a_process_asks_again_for_the_te
 ):
     """Frames published while the receiving connection was down are lost: once redis-py
     has subscribed again, the process says hello, and the processes streaming a reply of
-    the session send its text so far (before, its tabs' bubbles stayed as they were)."""
+    the session send its text so far (before, its tabs' bubbles stayed as they were); its
+    own tabs are drawn again from the database (before, a reply finished meanwhile in another
+    process stayed unfinished in them)."""
     session_id, listener = on_redis
     tab = Tab()
     await fanout.join(session_id, tab)
     await heard(listener, fanout.HELLO)
+    assert not tab.caught_up.is_set()
     await fanout._hub().redis.pubsub.connection.disconnect()
     assert await heard(listener, fanout.HELLO) == fanout.PROCESS
+    async with asyncio.timeout(10):
+        await tab.caught_up.wait()
     # And the session's frames reach the tab again.
     other = redis.asyncio.Redis.from_url(REDIS_URL)
     try:
