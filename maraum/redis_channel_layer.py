@@ -91,9 +91,7 @@ class RedisChannelLayer(ChannelsRedisLayer):
         if not self.redis_away:
             self.redis_away = True
             logger.warning("the channel layer lost Redis (%s): waiting for it", error)
-        loop = asyncio.get_running_loop()
-        if self._looking is None or self._looking.done() or self._looking.get_loop() is not loop:
-            self._looking = loop.create_task(self._look_for_redis())
+        self._looking = _running(self._looking, self._look_for_redis)
 
     async def _look_for_redis(self) -> None:
         while self.redis_away:
@@ -126,14 +124,20 @@ class RedisChannelLayer(ChannelsRedisLayer):
             return True
 
     def _keep_renewing(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self._renewing is None or self._renewing.done() or self._renewing.get_loop() is not loop:
-            self._renewing = loop.create_task(self._renew_every_while())
+        self._renewing = _running(self._renewing, self._renew_every_while)
 
     async def _renew_every_while(self) -> None:
         while self.memberships:
             await asyncio.sleep(GROUP_RENEW_EVERY)
             await self.renew_memberships()
+
+
+def _running(task: asyncio.Task | None, work) -> asyncio.Task:
+    """`task` if it still runs on this event loop, else a new task doing `work()`."""
+    loop = asyncio.get_running_loop()
+    if task is None or task.done() or task.get_loop() is not loop:
+        task = loop.create_task(work())
+    return task
 
 
 async def ended_when_cancelled(awaitable):
