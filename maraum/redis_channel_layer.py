@@ -52,6 +52,7 @@ class RedisChannelLayer(ChannelsRedisLayer):
         self.redis_away = False
         self._renewing: asyncio.Task | None = None
         self._looking: asyncio.Task | None = None
+        self._back: asyncio.Event | None = None  # set once Redis is back (a new one an outage)
         self._renew_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     async def receive(self, channel):
@@ -61,7 +62,7 @@ class RedisChannelLayer(ChannelsRedisLayer):
                 message = await ended_when_cancelled(super().receive(channel))
             except REDIS_AWAY as error:
                 self._lost_redis(error)
-                await asyncio.sleep(wait * (0.5 + random.random()))
+                await self._until_redis_is_back(at_most=wait * (0.5 + random.random()))
                 wait = min(wait * 2, TRY_AGAIN_AT_MOST)
                 await self._renew_if_away()
                 continue
@@ -90,6 +91,7 @@ class RedisChannelLayer(ChannelsRedisLayer):
     def _lost_redis(self, error: Exception) -> None:
         if not self.redis_away:
             self.redis_away = True
+            self._back = asyncio.Event()
             logger.warning("the channel layer lost Redis (%s): waiting for it", error)
         self._looking = _running(self._looking, self._look_for_redis)
 
@@ -97,6 +99,18 @@ class RedisChannelLayer(ChannelsRedisLayer):
         while self.redis_away:
             await asyncio.sleep(LOOK_FOR_REDIS_EVERY)
             await self.renew_memberships()
+
+    async def _until_redis_is_back(self, at_most: float) -> None:
+        """Wait until the memberships are written again, or `at_most` seconds: a receive
+        asleep as Redis came back let the process's messages wait seconds more (one receive
+        at a time reads them)."""
+        if self._back is None or self._back.is_set():
+            return
+        back = asyncio.ensure_future(self._back.wait())
+        try:  # asyncio.wait(), not wait_for(): on 3.11 that may swallow a cancellation
+            await asyncio.wait({back}, timeout=at_most)
+        finally:
+            back.cancel()
 
     async def _renew_if_away(self) -> None:
         if self.redis_away:
@@ -120,6 +134,7 @@ class RedisChannelLayer(ChannelsRedisLayer):
                 return False
             if self.redis_away:
                 self.redis_away = False
+                self._back.set()
                 logger.warning("the channel layer has Redis again: group memberships rewritten")
             return True
 

@@ -90,6 +90,29 @@ async def test_a_receive_waits_out_a_redis_restart(private_redis, caplog):
     await layer.flush()
 
 
+async def test_a_receive_asleep_as_redis_comes_back_is_woken(private_redis, monkeypatch):
+    """A receive between two tries slept on after Redis was back, and the process's messages
+    waited for it (up to 4 s more, found by the recheck replay)."""
+    from maraum import redis_channel_layer
+
+    monkeypatch.setattr(redis_channel_layer, "TRY_AGAIN_AFTER", 120.0)  # asleep for minutes
+    layer = layer_on(private_redis)
+    channel = await layer.new_channel()
+    await layer.group_add("learner-1", channel)
+    receiving = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0.2)
+
+    await asyncio.to_thread(private_redis.stop)
+    await asyncio.sleep(1.0)
+    await asyncio.to_thread(private_redis.start)
+    await until_redis_is_back(layer)
+    await layer.group_send("learner-1", {"type": "login.ended"})
+
+    async with asyncio.timeout(10):  # before: not until its two minutes were up
+        assert await receiving == {"type": "login.ended"}
+    await layer.flush()
+
+
 async def test_groups_a_redis_that_came_back_empty_forgot_are_written_again(private_redis):
     layer = layer_on(private_redis)
     before, during = await layer.new_channel(), await layer.new_channel()
