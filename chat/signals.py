@@ -76,6 +76,4 @@ def _tell_open_chats_of_kept_cards(sender, learner_id, words, **kwargs):
 @receiver(cards_kept)
 def _ask_for_the_meanings_of_kept_cards(sender, learner_id, card_ids_without_gloss, **kwargs):
     if card_ids_without_gloss:
-        transaction.on_commit(
-            lambda: tasks.enqueue_glosses(learner_id, list(card_ids_without_gloss)), robust=True
-        )
+        tasks.ask_for_meanings(learner_id, list(card_ids_without_gloss))

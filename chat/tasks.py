@@ -106,15 +106,31 @@ def write_report(session_id: str) -> str:
 # Meanings for cards kept without one: asked for once the keep commits.
 
 
-def enqueue_glosses(learner_id, card_ids: list[str]) -> None:
+def ask_for_meanings(learner_id, card_ids: list[str]) -> None:
+    """Queued once the keep commits (not offline); meanwhile the cards say that their meaning
+    is on its way."""
+    if is_offline():
+        return
+    deck.meanings_asked(learner_id, card_ids)
+    transaction.on_commit(lambda: _enqueue_glosses(learner_id, card_ids), robust=True)
+
+
+def _enqueue_glosses(learner_id, card_ids: list[str]) -> None:
     with acting_as_staff():
-        gloss_cards.enqueue(str(learner_id), list(card_ids))
+        gloss_cards.enqueue(str(learner_id), card_ids)
 
 
 @task()
 def gloss_cards(learner_id: str, card_ids: list[str]) -> str:
     """Ask the model for the meanings of the learner's cards that have none, in one call, and
     store each on its card. Not retried: a card left without one says so on the review page."""
+    try:
+        return _gloss(learner_id, card_ids)
+    finally:
+        deck.meanings_not_coming(learner_id, card_ids)
+
+
+def _gloss(learner_id: str, card_ids: list[str]) -> str:
     cards = deck.without_gloss(learner_id, card_ids)[: glosses.MAX_CARDS]
     if not cards:
         return "nothing to gloss"

@@ -163,6 +163,20 @@ def without_gloss(learner_id, card_ids) -> list[Card]:
         )
 
 
+def meanings_asked(learner_id, card_ids) -> None:
+    """The learner's cards without a meaning say it is on its way (`Card.meaning_on_its_way`)."""
+    with acting_as_learner(learner_id):
+        Card.objects.filter(user_id=learner_id, pk__in=card_ids, gloss="").update(
+            meaning_asked_at=Now()
+        )
+
+
+def meanings_not_coming(learner_id, card_ids) -> None:
+    """Asked for, and come or given up: no meaning is on its way any more."""
+    with acting_as_learner(learner_id):
+        Card.objects.filter(user_id=learner_id, pk__in=card_ids).update(meaning_asked_at=None)
+
+
 def add_glosses(learner_id, meanings: dict[str, str]) -> int:
     """Give cards their meaning (by card id), each only if it has none by now; how many."""
     added = 0

@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 from django.db import models
 from django.db.models.functions import Lower, Now
+from django.utils import timezone
 
 from accounts.models import Profile
 from lib.postgres import DatabaseForeignKey, RandomUUIDPrimaryKey
@@ -9,6 +12,10 @@ from scenarios.models import Scenario
 class Card(models.Model):
     """A German word or phrase the learner keeps, with when to see it again (FSRS)."""
 
+    # Longer than a meanings task's longest run (the provider's tries of MODEL_TIMEOUT) after
+    # a wait in the queue: a meaning asked for longer ago is not coming.
+    MEANING_WAIT = timedelta(minutes=10)
+
     id = RandomUUIDPrimaryKey()
     user = DatabaseForeignKey(Profile, related_name="cards")
     scenario = models.ForeignKey(
@@ -17,6 +24,8 @@ class Card(models.Model):
     german = models.CharField(max_length=300)
     gloss = models.CharField(max_length=300, blank=True, default="")
     example = models.CharField(max_length=1000, blank=True, default="")
+    # When the model was asked for its meaning, until the meaning came or will not come.
+    meaning_asked_at = models.DateTimeField(null=True, blank=True)
     due = models.DateTimeField(db_default=Now())
     fsrs = models.JSONField(default=dict, blank=True)  # the scheduler's card (fsrs.Card.to_dict)
     reviews = models.IntegerField(default=0, db_default=0)
@@ -42,3 +51,9 @@ class Card(models.Model):
 
     def __str__(self) -> str:
         return self.german
+
+    @property
+    def meaning_on_its_way(self) -> bool:
+        """No meaning yet, and one was asked for lately (a worker that is down never answers)."""
+        asked = self.meaning_asked_at
+        return not self.gloss and asked is not None and asked > timezone.now() - self.MEANING_WAIT

@@ -1,9 +1,11 @@
 """Meanings for cards kept without one (a chat line, words selected in it): asked of the model
 by a queued task once the keep commits, one call for the request's cards through the real SDK,
 stored on each card unless it has one; offline, over the day's budget or on a bad answer the
-cards stay without one, and the review page says so."""
+cards stay without one, and the review page says so; until then the deck says the meaning is
+on its way."""
 
 import pytest
+from django.db.models.functions import Now
 from django.test import Client
 
 from chat import allowance
@@ -105,8 +107,8 @@ def test_words_kept_with_their_meaning_ask_for_none(alice, marketplace, fake_ant
 def test_offline_or_with_the_days_calls_spent_the_card_stays_without(
     alice, marketplace, settings, fake_anthropic
 ):
-    settings.ANTHROPIC_API_KEY = ""
     client = keep(alice, marketplace, LINE, example="")
+    settings.ANTHROPIC_API_KEY = ""  # gone by the time the task runs
     assert run_due_tasks() == ["offline"]
 
     settings.ANTHROPIC_API_KEY = "test-key"
@@ -169,3 +171,62 @@ def test_the_worker_gives_a_kept_line_its_meaning(alice, marketplace, fake_anthr
     assert worker.returncode == 0, worker.stderr[-2000:]
     assert glosses_of(alice) == {LINE: "The tomatoes are especially fresh today."}
     assert "Tomaten" not in worker.stdout + worker.stderr  # no card's words in the log
+
+
+def shown(client) -> tuple[str, str]:
+    return client.get("/deck/").content.decode(), client.get("/review/").content.decode()
+
+
+ON_ITS_WAY = "on its way"
+NONE_SAVED = "No meaning saved with this card"
+
+
+def test_a_card_whose_meaning_is_asked_for_says_it_is_on_its_way(
+    alice, marketplace, fake_anthropic
+):
+    fake_anthropic.enqueue(meanings((LINE, "The tomatoes are especially fresh today.")))
+    client = keep(alice, marketplace, LINE, example="")
+
+    deck_page, review = shown(client)
+    assert ON_ITS_WAY in deck_page and ON_ITS_WAY in review
+    assert NONE_SAVED not in review
+
+    assert run_due_tasks() == ["glossed 1 of 1"]
+    deck_page, review = shown(client)
+    assert "The tomatoes are especially fresh today." in deck_page
+    assert ON_ITS_WAY not in deck_page + review
+
+
+@pytest.mark.parametrize("outcome", ["budget", "failed"])
+def test_a_meaning_that_will_not_come_is_no_longer_on_its_way(
+    alice, marketplace, fake_anthropic, outcome
+):
+    if outcome == "budget":
+        with acting_as_learner(alice.pk):
+            allowance.MODEL_CALLS.take(alice.email, cost=calls_left(alice))
+    else:
+        fake_anthropic.enqueue(PlannedResponse(text="The tomatoes are fresh."))
+    client = keep(alice, marketplace, LINE, example="")
+    assert ON_ITS_WAY in shown(client)[1]
+
+    assert run_due_tasks() == [outcome]
+
+    deck_page, review = shown(client)
+    assert ON_ITS_WAY not in deck_page + review and NONE_SAVED in review
+
+
+def test_offline_or_with_no_worker_no_meaning_is_said_to_be_on_its_way(
+    alice, marketplace, settings, fake_anthropic
+):
+    settings.ANTHROPIC_API_KEY = ""
+    client = keep(alice, marketplace, "frisch", example="")
+    assert ON_ITS_WAY not in shown(client)[0]
+
+    # Asked for, but no worker ran it in time (a worker that is down): the wait is over.
+    settings.ANTHROPIC_API_KEY = "test-key"
+    keep(alice, marketplace, LINE, example="")
+    assert ON_ITS_WAY in shown(client)[0]
+    with acting_as_staff():
+        Card.objects.update(meaning_asked_at=Now() - Card.MEANING_WAIT)
+    deck_page, review = shown(client)
+    assert ON_ITS_WAY not in deck_page + review and NONE_SAVED in review
