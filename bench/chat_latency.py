@@ -43,6 +43,7 @@ async def baseline_level(
     """The floor: the SDK alone, with its aiohttp backend (as Maraum uses it) or its default
     httpx one. Its CPU per token is this process's CPU over the tokens it read."""
     ttft, gaps, failed, turns, tokens = [], [], 0, 0, 0
+    sent_at: dict[str, float] = {}
     http_client = anthropic.DefaultAioHttpClient() if backend == "aiohttp" else None
     cpu_started = time.process_time()
     async with anthropic.AsyncAnthropic(
@@ -55,7 +56,10 @@ async def baseline_level(
             nonlocal failed, turns, tokens
             await asyncio.sleep(index * ramp / level)
             while time.monotonic() < deadline:
+                mark = uuid.uuid4().hex
                 sent, last = time.monotonic(), None
+                if sent >= window_start:
+                    sent_at[mark] = sent
                 try:
                     # Read as Maraum reads it (chat/providers/anthropic.py): the SDK makes
                     # the request, the event lines are parsed as plain JSON. The SDK's typed
@@ -64,7 +68,7 @@ async def baseline_level(
                         model=model,
                         max_tokens=400,
                         stream=True,
-                        messages=[{"role": "user", "content": QUESTION}],
+                        messages=[{"role": "user", "content": f"{QUESTION} [bench:{mark}]"}],
                     ) as response:
                         async for line in response.iter_lines():
                             if not line.startswith("data:") or "text_delta" not in line:
@@ -89,11 +93,21 @@ async def baseline_level(
         "backend": backend,
         "cpu_us_per_token": round(cpu * 1e6 / tokens, 1) if tokens else None,
         "ttft_ms": harness.percentiles(ttft),
+        "before_call_ms": _before_call(url, sent_at),
         "token_gap_ms": harness.percentiles(gaps),
         "turns": turns,
         "failed_turns": failed,
         "turns_per_s": round(turns / (ramp + hold), 2),
     }
+
+
+def _before_call(upstream_url: str, sent_at: dict[str, float]) -> dict:
+    """Per held turn, from its message sent to its model request read by the upstream (which
+    stamps the requests carrying a mark): without the upstream's timer jitter in it."""
+    arrivals = json.loads(_get(f"{upstream_url}/_bench/arrivals"))
+    return harness.percentiles(
+        [(arrivals[mark] - sent) * 1000 for mark, sent in sent_at.items() if mark in arrivals]
+    )
 
 
 def _get(url: str) -> str:
@@ -110,10 +124,12 @@ async def maraum_level(
     hold: float,
     token_ms: float,
     upstream: psutil.Process,
+    upstream_url: str,
     profile: Path | None = None,
 ) -> dict:
     level = len(learners)
     ttft, lateness, failed, turns, window_turns, window_tokens = [], [], 0, 0, 0, 0
+    sent_at: dict[str, float] = {}  # each held turn's mark, and when its frame was sent
     errors: Counter = Counter()
     started = time.monotonic()
     window_start, deadline = started + ramp, started + ramp + hold
@@ -131,16 +147,19 @@ async def maraum_level(
             ) as socket:
                 await socket.recv()  # the sync frame
                 while time.monotonic() < deadline:
+                    mark = uuid.uuid4().hex  # the upstream stamps the request that carries it
                     sent, first, tokens = time.monotonic(), None, 0
                     await socket.send(
                         json.dumps(
                             {
                                 "chat": "helper",
-                                "message": QUESTION,
+                                "message": f"{QUESTION} [bench:{mark}]",
                                 "client_message_id": str(uuid.uuid4()),
                             }
                         )
                     )
+                    if sent >= window_start:
+                        sent_at[mark] = sent
                     while True:
                         frame = await asyncio.wait_for(socket.recv(), 60)
                         now = time.monotonic()
@@ -203,6 +222,9 @@ async def maraum_level(
     )
     return {
         "ttft_ms": harness.percentiles(ttft),
+        # From the learner's frame sent to the model's request read by the upstream, per turn:
+        # the turn's own part of the added first token, without the upstream's timer jitter.
+        "before_call_ms": _before_call(upstream_url, sent_at),
         "token_lateness_ms": harness.percentiles(lateness),
         "turns": turns,
         "failed_turns": failed,
@@ -322,6 +344,7 @@ def main() -> None:
                         args.hold,
                         token_ms,
                         psutil.Process(fake.pid),
+                        upstream,
                         Path(tempfile.gettempdir()) / f"maraum-profile-{args.processes}p-{level}"
                         if args.profile
                         else None,
@@ -393,6 +416,8 @@ def _print_level(level: int, figures: dict) -> None:
         f"turns, {through['failed_turns']} failed)"
     )
     print(f"  added     time to first token   {fmt(through['added_ttft_ms'])}")
+    print(f"  baseline  before the model call {fmt(base['before_call_ms'])}  (the SDK's request)")
+    print(f"  maraum    before the model call {fmt(through['before_call_ms'])}  (per turn)")
     print(f"  added     inter-token lateness  {fmt(through['token_lateness_ms'])}")
     print(
         f"  maraum    {through['turns_per_s']} turns/s,"

@@ -145,6 +145,29 @@ def test_ttft_and_token_delay_pace_the_stream(fake: FakeAnthropic) -> None:
     assert arrivals[-1] - arrivals[0] >= 0.15 - 0.01
 
 
+def test_a_benchmarks_marked_request_is_stamped_when_read(fake: FakeAnthropic) -> None:
+    mark, other = "a" * 32, "b" * 32
+    earlier = [
+        {"role": "user", "content": f"Hi [bench:{other}]"},
+        {"role": "assistant", "content": "Hallo"},
+    ]
+    before = time.monotonic()
+    client(fake).messages.create(
+        model=MODEL,
+        max_tokens=64,
+        messages=[
+            *earlier,
+            {"role": "user", "content": [{"type": "text", "text": f"Na? [bench:{mark}]"}]},
+        ],
+    )
+    client(fake).messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)  # no mark
+
+    arrivals = httpx2.get(f"{fake.url}/_bench/arrivals").json()
+    assert list(arrivals) == [mark]  # the last message's mark only
+    assert before < arrivals[mark] < time.monotonic()  # the machine's monotonic clock
+    assert httpx2.get(f"{fake.url}/_bench/arrivals").json() == {}  # handed out once
+
+
 def test_responder_plays_a_scenario_after_the_queue(fake: FakeAnthropic) -> None:
     fake.responder = lambda body: PlannedResponse(text=f"echo: {body['messages'][-1]['content']}")
     fake.enqueue(PlannedResponse(text="queued first"))

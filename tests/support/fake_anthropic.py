@@ -15,6 +15,10 @@ and paces every stream with scheduled sleeps, so hundreds of slow streams run at
 Standalone, for benchmarks (serves the same default response forever)::
 
     python -m tests.support.fake_anthropic --port 8765 --ttft 0.8 --tokens-per-second 60
+
+A benchmark learns when each request arrived: a last message carrying "[bench:<32 hex>]" is
+stamped (time.monotonic(), the machine's clock for every process) once the whole request is
+read, and GET /_bench/arrivals hands out the stamps since the last time it was asked.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ ERRORS: dict[int, tuple[str, str]] = {
     529: ("overloaded_error", "Overloaded"),
 }
 
+BENCH_MARK = re.compile(r"\[bench:([0-9a-f]{32})\]")
 TOOL_JSON_CHUNK = 12  # characters of tool input JSON per input_json_delta
 
 
@@ -174,6 +179,7 @@ class FakeAnthropic:
         self.request_count = 0
         self.in_flight = 0  # responses being sent right now
         self.peak_in_flight = 0
+        self.arrivals: dict[str, float] = {}  # a benchmark's marks: when each request was read
         self._queue: deque[PlannedResponse] = deque()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -250,6 +256,7 @@ class FakeAnthropic:
         self._stopping = asyncio.Event()
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_post("/v1/messages", self._messages)
+        app.router.add_get("/_bench/arrivals", self._arrivals)
         app.router.add_route("*", "/{path:.*}", self._not_found)
         # Handlers are cancelled when their client goes: that is how a hung response ends.
         runner = web.AppRunner(
@@ -269,11 +276,23 @@ class FakeAnthropic:
         self._record(request, {})
         return _error_response(404, f"Not found: {request.method} {request.path}")
 
+    async def _arrivals(self, request: web.Request) -> web.Response:
+        with self._lock:
+            arrivals, self.arrivals = self.arrivals, {}
+        return web.json_response(arrivals)
+
     async def _messages(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        read_at = time.monotonic()
         try:
-            body = json.loads(await request.read() or b"{}")
+            body = json.loads(raw or b"{}")
         except ValueError:
             body = None
+        if isinstance(body, dict) and isinstance(body.get("messages"), list) and body["messages"]:
+            marks = BENCH_MARK.findall(json.dumps(body["messages"][-1]))
+            if marks:
+                with self._lock:
+                    self.arrivals.setdefault(marks[-1], read_at)
         recorded = self._record(request, body if isinstance(body, dict) else {})
         try:
             if not isinstance(body, dict):
