@@ -8,6 +8,7 @@ from django.db import connection
 
 from chat.refusals import LoginEnded, Throttled
 from eventlog.events import Event, Level, log_event
+from lib.rls import acting_as_learner
 from lib.throttles import Throttle, Verdict, take_all
 from lib.throttles import buckets as throttle_buckets
 
@@ -68,6 +69,17 @@ def _throttles(learner_id, email: str) -> list[tuple[Throttle, tuple]]:
 
 def calls_left(email: str) -> int:
     return int(MODEL_CALLS.tokens_left(email))
+
+
+def login_holds(learner_id, login_key: str | None) -> bool:
+    """Whether the learner's login is still current (a socket's, checked again after messages
+    to it may have been lost)."""
+    with acting_as_learner(learner_id):
+        try:
+            _current_login(learner_id, login_key)
+        except LoginEnded:
+            return False
+    return True
 
 
 def _current_login(learner_id, login_key: str | None) -> str:

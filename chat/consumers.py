@@ -23,7 +23,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from chat import conversations, fanout, frames, replies
+from chat import allowance, conversations, fanout, frames, replies
 from chat.call_log import log_chat_event
 from chat.models import Message
 from chat.refusals import LoginEnded, ReplyInFlight, SentWithOtherWords, TurnRefused
@@ -203,8 +203,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self._watch_claims_elsewhere()
 
     async def catch_up(self) -> None:
-        """Frames from other processes were lost (chat.fanout's Redis link was down)."""
+        """Frames or messages from elsewhere were lost (Redis was away): a log-out or a deleted
+        session among them closes the socket now, and the page is drawn again."""
+        if not await in_db(allowance.login_holds, self.learner_id, self.login_key):
+            await self.close(code=4401)
+            return
         await self._send_sync()
+
+    async def groups_rewritten(self, event):
+        """Redis had forgotten this socket's groups (maraum.redis_channel_layer)."""
+        try:
+            await self.catch_up()
+        except Exception as error:  # the database away too, say: the socket stays open
+            logger.warning(
+                "a catch-up for session %s failed: %s", self.session_id, type(error).__name__
+            )
 
     def _watch_claims_elsewhere(self) -> None:
         if not (self.watching and not self.watching.done()):
@@ -352,6 +365,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             shown = await in_db(conversations.load, self.learner_id, self.session_id)
             if shown is None:  # abandoned or deleted meanwhile
+                self.held = None  # nothing more to a page being closed
                 await self.close(code=4403)
                 return
             elsewhere = await self._show(shown)

@@ -177,7 +177,7 @@ def _resubscribed(hub, session_id: str) -> None:
         hub.redis.unsubscribe(frames_channel(session_id))
         return
     for tab in list(session.tabs):
-        asyncio.get_running_loop().create_task(tab.catch_up())
+        asyncio.get_running_loop().create_task(_catch_up(tab))
     session.arrivals += 1
     hub.redis.queue("PUBLISH", frames_channel(session_id), PROCESS + HELLO)
 
@@ -189,6 +189,13 @@ def _forget_if_done(hub, session_id: str, session: _Session) -> None:
     if session.subscribed is not None:
         hub.redis.queue("PUBLISH", frames_channel(session_id), PROCESS + BYE)
         hub.redis.unsubscribe(frames_channel(session_id))
+
+
+async def _catch_up(tab: Tab) -> None:
+    try:
+        await tab.catch_up()
+    except Exception as error:  # a tab closing meanwhile (its sync went out after its close)
+        logger.info("a tab's catch-up failed: %s", type(error).__name__)
 
 
 async def _push(tabs, html: str) -> None:

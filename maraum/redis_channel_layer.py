@@ -17,7 +17,12 @@ were in which group, so a log-out or a deleted session no longer closed the page
 (found by the attacker's replays). Here a receive waits for Redis and tries again; joining and
 leaving a group are kept in this process too, and every membership is written to Redis again
 once it is back and every GROUP_RENEW_EVERY seconds (which also covers a restart too quick to
-be noticed). The outage is logged once a process, and its end once.
+be noticed). The outage is logged once a process, and its end once. What was sent to a group
+while Redis had forgotten its members (a log-out during the outage, or just after Redis came
+back empty) is lost: each of this process's channels whose group Redis had forgotten is then
+sent "groups.rewritten", and a chat socket checks its login and its session again (found by
+the attacker's replay: a log-out made during an outage left the learner's pages open, still
+receiving the session's messages).
 
 Its own module: channels-redis takes 0.16 s to import, which a process without REDIS_URL does
 not pay."""
@@ -25,6 +30,7 @@ not pay."""
 import asyncio
 import logging
 import random
+import time
 from collections import defaultdict
 
 from channels_redis.core import RedisChannelLayer as ChannelsRedisLayer
@@ -43,6 +49,9 @@ GROUP_RENEW_EVERY = 30.0  # seconds: this process's group memberships are writte
 # (the pages' own checks catch up), so that time is kept short.
 LOOK_FOR_REDIS_EVERY = 0.1  # seconds
 REDIS_AWAY = (ConnectionError, TimeoutError)
+# Sent to a channel of this process whose group Redis had forgotten: messages sent to the
+# group meanwhile were lost.
+GROUPS_REWRITTEN = "groups.rewritten"
 
 
 class RedisChannelLayer(ChannelsRedisLayer):
@@ -125,10 +134,11 @@ class RedisChannelLayer(ChannelsRedisLayer):
             self._renew_locks.clear()  # a lock belongs to one event loop (a test's, say)
             lock = self._renew_locks[loop] = asyncio.Lock()
         async with lock:
+            forgotten: set[str] = set()
             try:
                 for group, channels in list(self.memberships.items()):
-                    for channel in list(channels):
-                        await super().group_add(group, channel)
+                    if await self._write_group(group, list(channels)):
+                        forgotten.update(channels)
             except REDIS_AWAY as error:
                 self._lost_redis(error)
                 return False
@@ -136,7 +146,20 @@ class RedisChannelLayer(ChannelsRedisLayer):
                 self.redis_away = False
                 self._back.set()
                 logger.warning("the channel layer has Redis again: group memberships rewritten")
+            for channel in forgotten:
+                if "!" in channel:  # this process's: its receive reads this buffer
+                    self.receive_buffer[channel].put_nowait({"type": GROUPS_REWRITTEN})
             return True
+
+    async def _write_group(self, group: str, channels: list[str]) -> bool:
+        """As channels-redis's group_add() writes a member, for all of a group's at once;
+        whether Redis had forgotten any of them."""
+        key = self._group_key(group)
+        connection = self.connection(self.consistent_hash(group))
+        now = time.time()
+        added = await connection.zadd(key, dict.fromkeys(channels, now))
+        await connection.expire(key, self.group_expiry)
+        return added > 0
 
     def _keep_renewing(self) -> None:
         self._renewing = _running(self._renewing, self._renew_every_while)

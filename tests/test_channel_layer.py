@@ -2,7 +2,8 @@
 back instead of failing, which closed every open chat page with 1011 and logged a traceback
 for each; joining or leaving a group meanwhile does not fail either; and the groups a Redis
 that came back empty forgot are written again, so a log-out still closes the pages open before
-(found by the attacker's replays)."""
+(found by the attacker's replays), and each of their sockets is told, since what was sent to
+those groups meanwhile was lost (a log-out during the outage: found by the next replay)."""
 
 import asyncio
 import shutil
@@ -97,8 +98,7 @@ async def test_a_receive_asleep_as_redis_comes_back_is_woken(private_redis, monk
 
     monkeypatch.setattr(redis_channel_layer, "TRY_AGAIN_AFTER", 120.0)  # asleep for minutes
     layer = layer_on(private_redis)
-    channel = await layer.new_channel()
-    await layer.group_add("learner-1", channel)
+    channel = await layer.new_channel()  # in no group: nothing of it is forgotten
     receiving = asyncio.ensure_future(layer.receive(channel))
     await asyncio.sleep(0.2)
 
@@ -106,7 +106,7 @@ async def test_a_receive_asleep_as_redis_comes_back_is_woken(private_redis, monk
     await asyncio.sleep(1.0)
     await asyncio.to_thread(private_redis.start)
     await until_redis_is_back(layer)
-    await layer.group_send("learner-1", {"type": "login.ended"})
+    await layer.send(channel, {"type": "login.ended"})
 
     async with asyncio.timeout(10):  # before: not until its two minutes were up
         assert await receiving == {"type": "login.ended"}
@@ -133,6 +133,26 @@ async def test_groups_a_redis_that_came_back_empty_forgot_are_written_again(priv
     await layer.group_send("learner-1", {"type": "login.ended"})
     await layer.group_send("learner-2", {"type": "session.ended"})
     async with asyncio.timeout(10):
-        assert await receiving == {"type": "login.ended"}  # before: never
+        # Each is told first that what its groups were sent meanwhile was lost.
+        assert await receiving == {"type": "groups.rewritten"}
+        assert await layer.receive(before) == {"type": "login.ended"}  # before: never
+        assert await layer.receive(during) == {"type": "groups.rewritten"}
         assert await layer.receive(during) == {"type": "session.ended"}
+    await layer.flush()
+
+
+async def test_a_restart_too_quick_to_notice_is_found_by_the_next_renewal(private_redis):
+    layer = layer_on(private_redis)
+    channel = await layer.new_channel()
+    await layer.group_add("learner-1", channel)
+    assert await layer.renew_memberships()
+    assert layer.receive_buffer[channel].empty()  # nothing was forgotten: nothing to tell
+
+    await asyncio.to_thread(private_redis.stop)
+    await asyncio.to_thread(private_redis.start)  # empty, and no receive noticed
+    await layer.group_send("learner-1", {"type": "login.ended"})  # lost: no member
+    async with asyncio.timeout(10):
+        while not await layer.renew_memberships():  # the renewal every GROUP_RENEW_EVERY
+            await asyncio.sleep(0.05)
+        assert await layer.receive(channel) == {"type": "groups.rewritten"}
     await layer.flush()

@@ -216,3 +216,61 @@ async def test_a_socket_does_not_queue_behind_the_shared_sync_thread(alice, alic
     finally:
         release.set()
         await holding
+
+
+def _forget_login(session_key: str) -> None:
+    """A log-out whose message to the sockets was lost (Redis away, or back empty)."""
+    from django.contrib.sessions.models import Session as Login
+
+    from lib.rls import acting_as_auth
+
+    with acting_as_auth():
+        Login.objects.filter(session_key=session_key).delete()
+
+
+async def test_a_log_out_lost_while_redis_was_away_closes_the_socket_once_redis_is_back(
+    alice, alice_session
+):
+    """The channel layer tells a socket whose groups Redis had forgotten; a log-out sent
+    meanwhile had left the page open, still receiving the session's messages (found by the
+    attacker's replay)."""
+    from channels.layers import get_channel_layer
+
+    from chat.replies import group_name
+
+    key, other_device = await logged_in(alice), await logged_in(alice)
+    this, other = socket(alice_session.pk, key), socket(alice_session.pk, other_device)
+    for communicator in (this, other):
+        assert (await communicator.connect())[0]
+        await communicator.receive_from()  # sync
+    await sync_to_async(_forget_login)(key)
+    assert await this.receive_nothing(0.2)
+
+    await get_channel_layer().group_send(group_name(alice_session.pk), {"type": "groups.rewritten"})
+    assert await closed_with(this) == 4401
+    assert 'data-frame="sync"' in await other.receive_from(5)  # drawn again, still open
+    await other.disconnect()
+
+
+async def test_a_session_deleted_while_redis_was_away_closes_its_socket_once_redis_is_back(
+    alice, alice_session, monkeypatch
+):
+    from channels.layers import get_channel_layer
+
+    from chat import signals
+    from chat.replies import group_name
+    from lib.rls import acting_as_staff
+
+    communicator = socket(alice_session.pk, await logged_in(alice))
+    assert (await communicator.connect())[0]
+    await communicator.receive_from()
+    monkeypatch.setattr(signals, "_tell_on_commit", lambda group, message: None)  # lost
+
+    def delete_session():
+        with acting_as_staff():
+            type(alice_session).objects.filter(pk=alice_session.pk).delete()
+
+    await sync_to_async(delete_session)()
+    assert await communicator.receive_nothing(0.2)
+    await get_channel_layer().group_send(group_name(alice_session.pk), {"type": "groups.rewritten"})
+    assert await closed_with(communicator) == 4403
