@@ -404,13 +404,34 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
 
 SERVER_RESTARTING = 4012
+DRAIN_LOOK_EVERY = 0.1  # seconds: how often a drain looks for sessions with no reply left here
+
+
+async def drain(grace: float) -> int:
+    """SIGTERM (maraum.serve): no new turns, and the replies in flight get `grace` seconds to
+    finish (replies.drain; returns how many did not). Meanwhile the sockets of a session close
+    with 4012 as soon as this process streams none of its replies, at once for most: the pages
+    reconnect, through the load balancer, to a process that is not stopping, and may send again
+    there (before, every page waited out the whole drain and its messages were refused: found
+    by the attacker's replay of a rolling restart). The rest close once the drain is over."""
+    draining = asyncio.ensure_future(replies.drain(grace))
+    while True:
+        for session_id in fanout.session_ids():
+            if not replies.live_in(session_id):
+                await _close_for_restart(fanout.tabs_of(session_id))
+        done, _ = await asyncio.wait({draining}, timeout=DRAIN_LOOK_EVERY)
+        if done:
+            return draining.result()
 
 
 async def close_all_sockets() -> None:
-    """Close every chat socket of this process with 4012 (the pages reconnect, through the
-    load balancer to a process that is not stopping). Frames are sent as they are pushed, so
-    each page has had all of its frames."""
-    for consumer in fanout.all_tabs():
+    """Close every chat socket of this process with 4012. Frames are sent as they are pushed,
+    so each page has had all of its frames."""
+    await _close_for_restart(fanout.all_tabs())
+    await fanout.close()
+
+
+async def _close_for_restart(consumers) -> None:
+    for consumer in list(consumers):
         await consumer.close(code=SERVER_RESTARTING)
         await consumer.disconnect(SERVER_RESTARTING)
-    await fanout.close()

@@ -102,6 +102,11 @@ def tabs_of(session_id) -> set:
     return set(session.tabs) if session else set()
 
 
+def session_ids() -> list[str]:
+    """The sessions this process has tabs of (or streams to)."""
+    return list(_hub().sessions)
+
+
 def all_tabs() -> set:
     return {tab for session in _hub().sessions.values() for tab in session.tabs}
 

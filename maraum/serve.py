@@ -8,8 +8,9 @@ connections are pooled (DATABASE_POOL, on unless set to false).
 
 SIGTERM stops the server gracefully: it stops listening (a load balancer sends new connections
 to the other processes), takes no new chat turns, gives the replies in flight SHUTDOWN_GRACE
-seconds to finish and be stored, closes the chat sockets with 4012 (the pages reconnect), and
-exits. SIGINT (Ctrl+C) stops at once, as Daphne does.
+seconds to finish and be stored, closes each session's chat sockets with 4012 once none of its
+replies streams here (at once for most: the pages reconnect to another process), and exits.
+SIGINT (Ctrl+C) stops at once, as Daphne does.
 """
 
 import asyncio
@@ -111,12 +112,12 @@ class DrainingServer(Server):
         from django.conf import settings
         from twisted.internet import reactor
 
-        from chat import consumers, replies
+        from chat import consumers
 
         for port in self.ports:
             port.stopListening()
         logger.info("SIGTERM: draining for up to %s s", settings.SHUTDOWN_GRACE)
-        interrupted = await replies.drain(settings.SHUTDOWN_GRACE)
+        interrupted = await consumers.drain(settings.SHUTDOWN_GRACE)
         logger.info("drained; %d replies interrupted", interrupted)
         with contextlib.suppress(TimeoutError):
             await consumers.close_all_sockets()

@@ -105,6 +105,37 @@ async def test_sigterm_lets_the_reply_in_flight_finish(alice, alice_session, slo
     ]
 
 
+async def test_pages_without_a_reply_on_their_way_reconnect_at_once_when_the_server_drains(
+    alice, bob, alice_session, marketplace, slow_model, tmp_path
+):
+    """Before, every page stayed on the stopping process for the whole drain (up to
+    SHUTDOWN_GRACE), and each message sent meanwhile was refused (found by the attacker's
+    replay of a rolling restart)."""
+    from tests.conftest import start_session
+
+    bob_session = await database_sync_to_async(start_session)(bob, marketplace)
+    cookies = await login_cookie(alice), await login_cookie(bob)
+    with serve(slow_model, tmp_path, "daphne") as (process, port):
+        async with (
+            chat_socket(port, alice_session.pk, cookies[0]) as streaming,
+            chat_socket(port, bob_session.pk, cookies[1]) as idle,
+        ):
+            await streaming.recv(), await idle.recv()  # syncs
+            await streaming.send(message())
+            await until(streaming, '{"reply"')
+            process.send_signal(signal.SIGTERM)
+
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await until(idle, "never", timeout=1.5)  # the reply streams for 2 s more
+            assert closed.value.rcvd.code == 4012
+            await until(streaming, FINISHED)  # the page with a reply on its way has all of it
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await until(streaming, "never")
+            assert closed.value.rcvd.code == 4012
+        assert await asyncio.to_thread(process.wait, 15) == 0
+    assert (await stored(alice_session.pk, "main"))[-1] == ("scenario", SLOW)
+
+
 async def test_a_reply_cut_off_by_a_crash_is_interrupted_and_can_be_asked_again(
     alice, alice_session, slow_model, tmp_path
 ):
