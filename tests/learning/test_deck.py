@@ -121,6 +121,23 @@ def test_a_review_changes_only_the_schedule(alice, statement):
             cursor.execute(statement)
 
 
+def test_a_learner_gives_a_card_its_meaning_only_while_it_has_none(alice):
+    """The database holds it too (found by the attacker's replay: the grant allowed any
+    change of a card's meaning, though the app only fills an empty one)."""
+    with_meaning, without = deck.keep(alice.pk, "die Birne", "pear"), deck.keep(alice.pk, "frisch")
+    with acting_as_learner(alice.pk):
+        assert Card.objects.filter(pk=without.pk).update(gloss="fresh") == 1
+    for card in (with_meaning, without):
+        with pytest.raises(DatabaseError, match="meaning"), acting_as_learner(alice.pk):
+            Card.objects.filter(pk=card.pk).update(gloss="overwritten")
+    assert {c.german: c.gloss for c in deck.all_cards(alice.pk)} == {
+        "die Birne": "pear",
+        "frisch": "fresh",
+    }
+    with acting_as_staff():  # staff, in the admin, may correct it
+        assert Card.objects.filter(pk=with_meaning.pk).update(gloss="a pear") == 1
+
+
 def test_the_deck_exports_as_csv_and_for_anki(client, alice, marketplace):
     deck.keep(alice.pk, "die Schale", "punnet", "Eine Schale\tErdbeeren, bitte.", marketplace.pk)
     client.force_login(alice)
