@@ -17,12 +17,12 @@ HUNDRED_MB = 100 * 1024 * 1024
 @pytest.fixture(scope="module")
 def server(django_db_setup, tmp_path_factory):
     """One server for the module: each test measures the memory it adds, and keeps nothing."""
-    with daphne(
-        database_url(),
-        {"MAX_REQUEST_BODY_BYTES": str(1024 * 1024)},
-        log_path=tmp_path_factory.mktemp("request_limits") / "daphne.log",
-    ) as (process, port):
-        yield psutil.Process(process.pid), port
+    log = tmp_path_factory.mktemp("request_limits") / "daphne.log"
+    with daphne(database_url(), {"MAX_REQUEST_BODY_BYTES": str(1024 * 1024)}, log_path=log) as (
+        process,
+        port,
+    ):
+        yield psutil.Process(process.pid), port, log
 
 
 def _post(port, path, headers, chunks):
@@ -42,7 +42,7 @@ def _post(port, path, headers, chunks):
 
 @pytest.mark.parametrize("path", ["/login/", "/signup/", "/admin/", "/nowhere/"])
 def test_a_declared_large_body_is_refused_unread(server, path):
-    process, port = server
+    process, port, _ = server
     before = process.memory_info().rss
     block = b"x" * (1024 * 1024)
     status = _post(
@@ -56,7 +56,7 @@ def test_a_declared_large_body_is_refused_unread(server, path):
 
 
 def test_a_chunked_large_body_is_refused_as_it_passes_the_limit(server):
-    process, port = server
+    process, port, _ = server
     before = process.memory_info().rss
     block = b"x" * (256 * 1024)
     chunked = (b"%x\r\n%s\r\n" % (len(block), block) for _ in range(400))
@@ -66,7 +66,29 @@ def test_a_chunked_large_body_is_refused_as_it_passes_the_limit(server):
 
 
 def test_an_ordinary_form_still_goes_through(server):
-    _, port = server
+    _, port, _ = server
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.request("GET", "/login/")
     assert connection.getresponse().status == 200
+
+
+def test_a_form_with_too_many_fields_is_refused_in_one_line_of_log(server):
+    """Anyone could fill the log: each such request wrote two whole tracebacks (found by the
+    attacker's replay)."""
+    _, port, log = server
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/login/")
+    response = connection.getresponse()
+    response.read()
+    csrf = response.getheader("Set-Cookie").split(";")[0]  # past the CSRF check, to the form
+    fields = [f"csrfmiddlewaretoken={csrf.split('=', 1)[1]}"] + [f"f{n}=x" for n in range(1500)]
+    body = "&".join(fields).encode()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Length": str(len(body)),
+        "Cookie": csrf,
+    }
+    assert _post(port, "/login/", headers, [body]) == 400
+    written = log.read_text()
+    assert "TooManyFieldsSent" in written or "number of GET/POST parameters" in written
+    assert "Traceback" not in written
