@@ -40,13 +40,18 @@ class DeckFull(Exception):
     pass
 
 
+def keepable(german: str) -> bool:
+    """A word or a line a card can hold: a letter or a digit at least, not only punctuation."""
+    return any(is_visible(c) and unicodedata.category(c)[0] in "LN" for c in german)
+
+
 def keep(learner_id, german: str, gloss: str = "", example: str = "", scenario_id=None) -> Card:
     """A new card, due now; AlreadyKept if the deck holds this word (in any case) already."""
     german, gloss = german.strip()[:MAX_WORD_LENGTH], gloss.strip()[:MAX_WORD_LENGTH]
     example = example.strip()[:1000]
     if example == german:
         example = ""  # a whole line kept: it is its own example
-    if not any(is_visible(c) and unicodedata.category(c)[0] in "LN" for c in german):
+    if not keepable(german):
         raise ValueError("Nothing to keep.")
     with acting_as_learner(learner_id, savepoint=False):
         deck = Card.objects.filter(user_id=learner_id)

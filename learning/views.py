@@ -14,6 +14,9 @@ from lib.text import unprintable
 from scenarios.models import Scenario
 
 
+NOTHING_TO_KEEP = "Choose a word: letters or numbers, not only spaces."
+
+
 @login_required
 @require_POST
 def keep(request: HttpRequest) -> HttpResponse:
@@ -27,6 +30,8 @@ def keep(request: HttpRequest) -> HttpResponse:
     texts = [*words, *glosses, request.POST.get("example", "")]
     if any(unprintable(text) for text in texts):
         return HttpResponseBadRequest("That contains characters that cannot be kept.")
+    if not all(deck.keepable(word) for word in words):  # before any is kept
+        return HttpResponseBadRequest(NOTHING_TO_KEEP)
     scenario_id = request.POST.get("scenario") or None
     if scenario_id is not None:
         known = scenario_id.isascii() and scenario_id.isdigit() and len(scenario_id) < 10
@@ -56,8 +61,6 @@ def keep(request: HttpRequest) -> HttpResponse:
                 kept.append(card)
             except deck.AlreadyKept:
                 pass
-            except ValueError:
-                return HttpResponseBadRequest("Choose a word: letters or numbers, not only spaces.")
             except deck.DeckFull:
                 return HttpResponseBadRequest(
                     f"Your deck holds {deck.MAX_CARDS} cards, its most: remove some first."

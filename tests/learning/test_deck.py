@@ -69,6 +69,15 @@ def test_nothing_or_too_much_is_refused_with_the_reason(client, alice, german):
     assert deck.all_cards(alice.pk) == []
 
 
+def test_a_request_with_one_word_that_cannot_be_kept_keeps_none(client, alice):
+    """It said why beside the button, yet had kept the words before it (found by the
+    attacker's replay)."""
+    client.force_login(alice)
+    response = keep(client, german=["das Gutwort", "!!!"])
+    assert response.status_code == 400 and b"letters or numbers" in response.content
+    assert deck.all_cards(alice.pk) == []
+
+
 def test_good_answers_space_a_card_further_and_further(alice):
     card = deck.keep(alice.pk, "das Wechselgeld", "change")
     due, intervals = card.due, []
