@@ -13,7 +13,6 @@ from lib.rls import acting_as_learner
 from lib.text import unprintable
 from scenarios.models import Scenario
 
-
 NOTHING_TO_KEEP = "Choose a word: letters or numbers, not only spaces."
 
 
