@@ -18,6 +18,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from channels.db import database_sync_to_async
@@ -61,10 +62,18 @@ _heartbeat: asyncio.Task | None = None
 accepting = True  # False once the server is draining for a restart
 
 
+_database_threads: ThreadPoolExecutor | None = None
+
+
 async def in_db(function, *args, **kwargs):
-    """Run a database function on a pool thread. Channels' default runs every call on one
-    shared thread, so one learner's turn would queue behind everyone else's."""
-    return await database_sync_to_async(function, thread_sensitive=False)(*args, **kwargs)
+    """Run a database function on one of the process's DATABASE_THREADS threads. Channels'
+    default runs every call on one shared thread, so one learner's turn would queue behind
+    everyone else's; the event loop's own executor has too few threads on a small machine."""
+    global _database_threads
+    if _database_threads is None:
+        _database_threads = ThreadPoolExecutor(settings.DATABASE_THREADS, "database")
+    run = database_sync_to_async(function, thread_sensitive=False, executor=_database_threads)
+    return await run(*args, **kwargs)
 
 
 def group_name(session_id) -> str:

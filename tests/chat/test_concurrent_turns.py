@@ -264,3 +264,15 @@ async def test_a_turn_being_stored_as_the_server_drains_is_still_answered(
     assert (await stored(alice_session.pk, "main"))[-1] == ("scenario", "Gern, hier bitte.")
     await tab.until(FINISHED)
     await tab.close()
+
+
+async def test_the_database_work_of_many_turns_runs_side_by_side(settings):
+    """As many at once as the pool has connections: on the event loop's own executor at most
+    min(32, cores + 4) ran (6 on 2 cores), and at 200 chats turns waited for each other."""
+    assert settings.DATABASE_THREADS >= 16
+    together = threading.Barrier(16, timeout=10)
+
+    def turns_database_work():
+        together.wait()  # broken (an error) unless all 16 run at once
+
+    await asyncio.gather(*(replies.in_db(turns_database_work) for _ in range(16)))
