@@ -132,9 +132,9 @@ DATABASES["default"]["ENGINE"] = "lib.postgresql_backend"  # Django's, with a ch
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=20)
 # Threads a server process runs the chat's database work on (chat.replies.in_db): as many as
-# the pool has connections. The event loop's default executor has min(32, cores + 4) threads,
-# 6 on 2 cores, and at 200 chats turns waited behind each other's database work (p99 added
-# first token 52 to 81 ms, against 29 and 31 ms with 16 threads; bench/chat_latency.py).
+# the pool has connections, which the event loop's default executor (min(32, cores + 4)
+# threads, 6 on 2 cores) could not all use. Its effect on the bench is within the machine's
+# noise so far (README, "Benchmarks").
 DATABASE_THREADS = env.int("DATABASE_THREADS", default=DATABASE_POOL_MAX_SIZE)
 if env.bool("DATABASE_POOL", default=False):
     # psycopg's pool through Django (5.1+); connections are kept across requests, so
