@@ -49,13 +49,13 @@ def release(session_id, chat: str) -> bool:
         return cursor.fetchone() is not None
 
 
-def claimed_chats(session_id) -> tuple[set[str], set[str]]:
-    """The chats of a session with a reply in flight somewhere, and those whose reply was just
-    found interrupted (its process stopped: the claim is released and logged)."""
+def claimed_chats(session_id) -> set[str]:
+    """The chats of a session with a reply in flight somewhere. A claim found stale (its
+    process stopped) is released and logged as an interrupted reply on the way."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM reply_claims_in_flight(%s, %s)", [session_id, stale_after()])
         rows = cursor.fetchall()
-    return {chat for chat, gone in rows if not gone}, {chat for chat, gone in rows if gone}
+    return {chat for chat, gone in rows if not gone}
 
 
 def heartbeat(session_ids: list) -> set[tuple[str, str]]:

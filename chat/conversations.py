@@ -3,9 +3,10 @@ and the replies in flight."""
 
 from dataclasses import dataclass, field
 
-from chat import claims, goals, messages
+from chat import call_log, claims, goals, messages
 from chat.goals import GoalState
 from chat.models import Message
+from chat.providers import ModelError
 from learning import deck
 from lib.rls import acting_as_learner
 from scenarios import lifecycle
@@ -19,7 +20,8 @@ class Conversation:
     session: Session
     messages: list[Message]
     claimed: set[str] = field(default_factory=set)  # chats with a reply in flight (anywhere)
-    interrupted: set[str] = field(default_factory=set)  # chats whose reply a crash cut off
+    # chats awaiting a reply that will not come, with why (as logged), if it was logged
+    failures: dict[str, ModelError] = field(default_factory=dict)
     goals: list[GoalState] = field(default_factory=list)
     kept_ids: set = field(default_factory=set)  # role-play lines the learner's deck holds
 
@@ -49,15 +51,20 @@ def load(learner_id, session_id, *, replies: bool = True) -> Conversation | None
         session = lifecycle.find_session(learner_id, session_id)
         if session is None:
             return None
-        claimed, interrupted = claims.claimed_chats(session_id) if replies else (set(), set())
+        claimed = claims.claimed_chats(session_id) if replies else set()
         history = messages.of_session(session_id)
+        failures = {}
+        for chat in Message.ChatType.values if replies else ():
+            if chat not in claimed and messages.awaits_reply(history, chat):
+                asked = messages.in_chat(history, chat)[-1]
+                failures[chat] = call_log.last_failure(session_id, chat, asked.sent_at)
         lines = messages.in_chat(history, Message.ChatType.MAIN)
         kept = deck.which_kept(learner_id, [deck.as_kept(line.content) for line in lines])
         return Conversation(
             session,
             history,
             claimed,
-            interrupted,
+            {chat: failure for chat, failure in failures.items() if failure},
             goals.goal_states(session_id),
             {line.id for line, is_kept in zip(lines, kept, strict=True) if is_kept},
         )

@@ -54,8 +54,8 @@ def slot_for(chat: str, conversation, live: dict) -> Slot:
         return Slot("waiting")
     main_closed = conversation.session.is_completed and chat == Message.ChatType.MAIN
     if messages.awaits_reply(conversation.messages, chat) and not main_closed:
-        interrupted = chat in conversation.interrupted
-        return Slot("retry", reason=INTERRUPTED if interrupted else "")
+        failure = conversation.failures.get(chat)
+        return Slot("retry", reason=_failure_reason(failure) if failure else "")
     return Slot("")
 
 
@@ -229,7 +229,7 @@ def completion(session_id, completions_left: int | None) -> dict:
 
 def _failure_reason(error) -> str:
     reason = getattr(error, "reason", "")
-    if reason == "server_shutdown":
+    if reason in ("server_shutdown", "worker_stopped"):  # a restart, or a crash
         return INTERRUPTED
     if getattr(error, "timeout", False):
         return "The reply took too long."

@@ -32,12 +32,13 @@ def slow_model():
         yield fake
 
 
-def serve(fake, tmp_path, name):
+def serve(fake, tmp_path, name, **more_env):
     env = {
         "ANTHROPIC_API_KEY": "test-key",
         "ANTHROPIC_BASE_URL": fake.url,
         "REPLY_HEARTBEAT": "0.2",
         "REPLY_STALE_AFTER": "1",
+        **more_env,
     }
     return daphne(
         database_url(),
@@ -166,3 +167,29 @@ async def test_a_reply_cut_off_by_a_crash_is_interrupted_and_can_be_asked_again(
     [(_, level, metadata)] = await events("reply_interrupted")
     assert level == "warn" and metadata["reason"] == "worker_stopped"
     assert metadata["chat"] == "main"
+
+
+RESTARTED = "The server restarted before the reply was finished."
+
+
+async def test_a_reply_a_restart_cut_off_says_so_on_every_page_after(
+    alice, alice_session, slow_model, tmp_path
+):
+    """Before, only the pages open at the time said why; a page opened after it (a reconnect
+    to another process, a second tab) said only that the reply did not come through (found
+    by the attacker's replay of a rolling restart)."""
+    cookie = await login_cookie(alice)
+    with serve(slow_model, tmp_path, "stopped", SHUTDOWN_GRACE="0.3") as (process, port):
+        async with chat_socket(port, alice_session.pk, cookie) as socket:
+            await socket.recv()
+            await socket.send(message())
+            await until(socket, '{"reply"')
+            process.send_signal(signal.SIGTERM)  # the reply takes 2 s: cut off after 0.3
+            assert RESTARTED in await until(socket, FAILED)
+        assert await asyncio.to_thread(process.wait, 15) == 0
+
+    with serve(slow_model, tmp_path, "restarted") as (_, port):
+        for _ in range(2):  # each page, each time
+            async with chat_socket(port, alice_session.pk, cookie) as socket:
+                page = await socket.recv()  # sync
+                assert "Try again" in page and RESTARTED in page
