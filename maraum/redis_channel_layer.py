@@ -135,9 +135,11 @@ class RedisChannelLayer(ChannelsRedisLayer):
             lock = self._renew_locks[loop] = asyncio.Lock()
         async with lock:
             forgotten: set[str] = set()
+            # The members as they are now: a socket may leave its groups while this writes.
+            groups = [(group, list(channels)) for group, channels in self.memberships.items()]
             try:
-                for group, channels in list(self.memberships.items()):
-                    if await self._write_group(group, list(channels)):
+                for group, channels in groups:
+                    if channels and await self._write_group(group, channels):
                         forgotten.update(channels)
             except REDIS_AWAY as error:
                 self._lost_redis(error)
@@ -146,7 +148,8 @@ class RedisChannelLayer(ChannelsRedisLayer):
                 self.redis_away = False
                 self._back.set()
                 logger.warning("the channel layer has Redis again: group memberships rewritten")
-            for channel in forgotten:
+            still_here = set().union(*self.memberships.values())
+            for channel in forgotten & still_here:
                 if "!" in channel:  # this process's: its receive reads this buffer
                     self.receive_buffer[channel].put_nowait({"type": GROUPS_REWRITTEN})
             return True

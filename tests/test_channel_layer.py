@@ -156,3 +156,32 @@ async def test_a_restart_too_quick_to_notice_is_found_by_the_next_renewal(privat
             await asyncio.sleep(0.05)
         assert await layer.receive(channel) == {"type": "groups.rewritten"}
     await layer.flush()
+
+
+async def test_a_socket_leaving_its_groups_while_they_are_written_again_breaks_nothing(
+    private_redis,
+):
+    """Its group's members were read as they were written: a group left empty meanwhile was
+    written with no member, and the error closed other sockets with 1011 (found by the
+    recheck replay)."""
+    layer = layer_on(private_redis)
+    staying, leaving = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("learner-1", staying)
+    await layer.group_add("learner-2", leaving)
+    await asyncio.to_thread(private_redis.stop)
+    await asyncio.to_thread(private_redis.start)  # empty: both groups are written again
+
+    write_group = layer._write_group
+
+    async def leaving_meanwhile(group, channels):
+        if group == "learner-1":
+            await layer.group_discard("learner-2", leaving)
+        return await write_group(group, channels)
+
+    layer._write_group = leaving_meanwhile
+    async with asyncio.timeout(10):
+        while not await layer.renew_memberships():
+            await asyncio.sleep(0.05)
+        assert await layer.receive(staying) == {"type": "groups.rewritten"}
+    assert leaving not in layer.receive_buffer  # a socket gone is told nothing
+    await layer.flush()
