@@ -6,8 +6,9 @@ one asked for (chat.tasks.gloss_cards).
 
 Each is a message to a channel-layer group, sent once the change is committed and waited for
 at most CHANNEL_LAYER_SEND_TIMEOUT: a Redis that hangs or is down must not hold or fail the
-request that made the change (a keep waited 60 s for each card and the balancer gave up). The
-pages catch up at their next sync, and every chat frame checks the login itself."""
+request that made the change (a keep waited 60 s for each card and the balancer gave up). One
+that could not be sent is tried again in the background every SEND_AGAIN_EVERY seconds for up
+to SEND_AGAIN_FOR; every chat frame checks the login itself meanwhile."""
 
 import asyncio
 import logging
@@ -34,12 +35,41 @@ def _tell_on_commit(group: str, message: dict) -> None:
     transaction.on_commit(lambda: async_to_sync(_tell)(group, message))
 
 
+SEND_AGAIN_EVERY = 1.0  # seconds between tries of a message that could not be sent
+SEND_AGAIN_FOR = 300.0  # seconds it is tried again, at most
+_sending_again: set[asyncio.Task] = set()
+
+
 async def _tell(group: str, message: dict) -> None:
+    if await _sent(group, message):
+        return
+    # Given up, a log-out sent while Redis hung or was away left the learner's pages open,
+    # still receiving the session's messages (found by the recheck replay): it is sent again,
+    # from this process's event loop, until it goes through.
+    task = asyncio.get_running_loop().create_task(_tell_again(group, message))
+    _sending_again.add(task)
+    task.add_done_callback(_sending_again.discard)
+
+
+async def _sent(group: str, message: dict) -> bool:
     try:
         async with asyncio.timeout(settings.CHANNEL_LAYER_SEND_TIMEOUT):
             await get_channel_layer().group_send(group, message)
     except Exception as error:  # TimeoutError too
         logger.warning("a %s message was not sent: %s", message["type"], type(error).__name__)
+        return False
+    return True
+
+
+async def _tell_again(group: str, message: dict) -> None:
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + SEND_AGAIN_FOR
+    while loop.time() < give_up_at:
+        await asyncio.sleep(SEND_AGAIN_EVERY)
+        if await _sent(group, message):
+            logger.warning("a %s message was sent after all", message["type"])
+            return
+    logger.warning("a %s message was given up", message["type"])
 
 
 @receiver(user_logged_out)

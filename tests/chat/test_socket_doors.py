@@ -274,3 +274,36 @@ async def test_a_session_deleted_while_redis_was_away_closes_its_socket_once_red
     assert await communicator.receive_nothing(0.2)
     await get_channel_layer().group_send(group_name(alice_session.pk), {"type": "groups.rewritten"})
     assert await closed_with(communicator) == 4403
+
+
+async def test_a_log_out_not_sent_while_redis_hung_is_sent_again_until_it_goes_through(
+    alice, alice_session, monkeypatch
+):
+    """A Redis that hung (not restarted: it forgot nothing) made the log-out's message time
+    out, and the logged-out pages stayed open, still receiving the session's messages (found
+    by the recheck replay)."""
+    from channels.layers import get_channel_layer
+
+    from chat import signals
+
+    monkeypatch.setattr(signals, "SEND_AGAIN_EVERY", 0.05, raising=False)
+    layer, tries = get_channel_layer(), []
+    send = layer.group_send
+
+    async def hung_twice(group, message):
+        tries.append(message["type"])
+        if len(tries) <= 2:
+            raise TimeoutError
+        await send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", hung_twice)
+    key = await logged_in(alice)
+    communicator = socket(alice_session.pk, key)
+    assert (await communicator.connect())[0]
+    await communicator.receive_from()
+    client = Client()
+    client.cookies["sessionid"] = key
+    await sync_to_async(client.post)("/logout/")  # answered once the first try gave up
+
+    assert await closed_with(communicator) == 4401  # before: never
+    assert tries == ["login.ended"] * 3
