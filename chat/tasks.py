@@ -120,7 +120,9 @@ def _enqueue_glosses(learner_id, card_ids: list[str]) -> None:
         gloss_cards.enqueue(str(learner_id), card_ids)
 
 
-@task()
+# Before the reports: one quick call that a learner's deck waits on (behind a burst of scene
+# reports, a meaning waited minutes).
+@task(priority=10)
 def gloss_cards(learner_id: str, card_ids: list[str]) -> str:
     """Ask the model for the meanings of the learner's cards that have none, in one call, and
     store each on its card. Not retried: a card left without one says so on the review page."""

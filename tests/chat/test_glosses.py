@@ -230,3 +230,21 @@ def test_offline_or_with_no_worker_no_meaning_is_said_to_be_on_its_way(
         Card.objects.update(meaning_asked_at=Now() - Card.MEANING_WAIT)
     deck_page, review = shown(client)
     assert ON_ITS_WAY not in deck_page + review and NONE_SAVED in review
+
+
+def test_a_meaning_is_asked_for_before_the_scene_reports_queued_earlier(
+    alice, marketplace, fake_anthropic
+):
+    """One quick call a learner's deck waits on: behind 54 reports queued as 60 scenes ended,
+    a meaning waited minutes, and could pass its 10 minutes "on its way" (found by the
+    recheck replay)."""
+    from django_tasks_db.models import DBTaskResult
+
+    from chat import tasks
+    from tests.conftest import start_session
+
+    tasks.enqueue(start_session(alice, marketplace).pk)
+    keep(alice, marketplace, LINE)
+    with acting_as_staff():
+        queued = [result.task_path for result in DBTaskResult.objects.ready()]
+    assert queued == ["chat.tasks.gloss_cards", "chat.tasks.write_report"]
