@@ -30,6 +30,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -185,6 +186,17 @@ def _resubscribed(hub, session_id: str) -> None:
         asyncio.get_running_loop().create_task(_catch_up(tab))
     session.arrivals += 1
     hub.redis.queue("PUBLISH", frames_channel(session_id), PROCESS + HELLO)
+    _renew_layer_groups(hub)
+
+
+def _renew_layer_groups(hub) -> None:
+    """Redis dropped this link: it may have restarted, and forgotten the channel layer's group
+    memberships too, which the layer would notice only at its next renewal (up to 30 s in
+    which a log-out went into an empty Redis and was lost: found by the recheck replay). Once
+    a reconnect: redis-py subscribes again to every session's channel at once."""
+    renew = getattr(get_channel_layer(), "renew_memberships", None)
+    if renew is not None and (hub.renewing is None or hub.renewing.done()):
+        hub.renewing = asyncio.get_running_loop().create_task(renew())
 
 
 def _forget_if_done(hub, session_id: str, session: _Session) -> None:
@@ -237,6 +249,7 @@ class _Hub:
     def __init__(self) -> None:
         self.sessions: dict[str, _Session] = {}
         self.redis = _RedisLink(settings.REDIS_URL, self) if settings.REDIS_URL else None
+        self.renewing: asyncio.Task | None = None  # the channel layer's groups written again
 
     def session(self, session_id) -> _Session:
         session_id = str(session_id)
