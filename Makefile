@@ -31,7 +31,7 @@ run: install
 	  stop_db="$(BIN)/python -m lib.embedded_db stop"; fi; \
 	$(BIN)/python manage.py migrate --noinput || exit 1; \
 	setsid $(BIN)/python manage.py task_worker & worker=$$!; \
-	trap "kill $$worker 2>/dev/null; wait $$worker; $$stop_db" EXIT; \
+	trap "kill $$worker 2>/dev/null; wait $$worker; $$stop_db" EXIT; trap "exit 143" TERM; \
 	HTTPS=false $(BIN)/python -m maraum.serve -b $(HOST) -p $(PORT) maraum.asgi:application
 
 ## run-cluster: as `run`, with PROCESSES server processes (2 by default) on Redis (REDIS_URL, by
@@ -41,7 +41,7 @@ run-cluster: install
 	  stop_db="$(BIN)/python -m lib.embedded_db stop"; fi; \
 	$(BIN)/python manage.py migrate --noinput || exit 1; \
 	setsid $(BIN)/python manage.py task_worker & worker=$$!; \
-	trap "kill $$worker 2>/dev/null; wait $$worker; $$stop_db" EXIT; \
+	trap "kill $$worker 2>/dev/null; wait $$worker; $$stop_db" EXIT; trap "exit 143" TERM; \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} HTTPS=false \
 	  $(BIN)/python -m maraum.cluster --host $(HOST) --port $(PORT) --processes $(PROCESSES)
 

@@ -2,7 +2,8 @@
 
 The production layout of deploy/haproxy.cfg, on one machine: `make run-cluster` runs it for
 you to try (two processes; PROCESSES=n for more), and the bench measures it. Each process is
-`maraum.serve` on a loopback port with --proxy-headers (the balancer strips a client's
+`maraum.serve` on a loopback port (PORT+1, PORT+2, … for `make run-cluster`, which prints
+each process's pid and port) with --proxy-headers (the balancer strips a client's
 X-Forwarded-For and sets its own, so the login throttles see the real address); HAProxy
 listens on HOST:PORT.
 A process that exits (a SIGTERM to it drains it first) is started again on its port, so a
@@ -37,6 +38,15 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -
     raise TimeoutError(f"nothing listening on {port} after {timeout} s")
 
 
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -51,15 +61,22 @@ def cluster(
     env: dict | None = None,
     app: str = "maraum.asgi:application",
     log_dir: Path | None = None,
+    ports: list[int] | None = None,
 ):
-    """Start `processes` servers and HAProxy in front of them; yields (balancer, servers)."""
+    """Start `processes` servers (on `ports`, or free ones) and HAProxy in front of them;
+    yields (balancer, servers)."""
     haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
     if not Path(haproxy).exists():
         raise SystemExit("HAProxy is missing: apt-get install haproxy")
     env = dict(os.environ, **(env or {}))
     if not env.get("REDIS_URL"):
         raise SystemExit("several processes share one Redis: set REDIS_URL")
-    ports = [free_port() for _ in range(processes)]
+    ports = ports or [free_port() for _ in range(processes)]
+    if len(ports) != processes:
+        raise ValueError("a port per process")
+    for number, taken in enumerate([port, *ports]):
+        if not port_is_free(host if number == 0 else "127.0.0.1", taken):
+            raise SystemExit(f"port {taken} is in use: choose another PORT")
     balancer = config = None
 
     def log(name: str):
@@ -82,6 +99,7 @@ def cluster(
             if output:
                 output.close()  # the process has its own copy
 
+    start.ports = ports
     servers = Servers(start)
     try:
         for number in range(1, processes + 1):
@@ -129,6 +147,9 @@ class Servers(list):
         self._start = start
         self._started_at: dict[int, float] = {}
 
+    def describe(self, number: int) -> str:
+        return f"pid {self[number - 1].pid} on 127.0.0.1:{self._start.ports[number - 1]}"
+
     def append(self, process: subprocess.Popen) -> None:
         super().append(process)
         self._started_at[len(self)] = time.monotonic()
@@ -150,10 +171,16 @@ class Servers(list):
 
 def balancer_config(processes: int) -> str:
     """deploy/haproxy.cfg with a `server` line per process, MARAUM_APP1 … MARAUM_APPn (the
-    file names two, as the model a deployment copies)."""
+    file names two, as the model a deployment copies), run in the foreground."""
     if processes < 1:
         raise ValueError("at least one process")
-    lines = HAPROXY_CONFIG.read_text().splitlines()
+    # In the foreground (-db) HAProxy prints its warnings itself: a log to stderr printed each
+    # twice.
+    lines = [
+        line
+        for line in HAPROXY_CONFIG.read_text().splitlines()
+        if not line.strip().startswith("log stderr")
+    ]
     at = [i for i, line in enumerate(lines) if line.lstrip().startswith("server app")]
     indent = lines[at[0]][: len(lines[at[0]]) - len(lines[at[0]].lstrip())]
     servers = [f'{indent}server app{n} "${{MARAUM_APP{n}}}"' for n in range(1, processes + 1)]
@@ -168,15 +195,20 @@ def main() -> None:
     args = parser.parse_args()
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
-    with cluster(args.processes, args.host, args.port) as (_, servers):
+    ports = [args.port + number for number in range(1, args.processes + 1)]
+    with cluster(args.processes, args.host, args.port, ports=ports) as (_, servers):
         print(
             f"Maraum on http://{args.host}:{args.port}/ (HAProxy, {args.processes} processes);"
-            " Ctrl+C stops"
+            " Ctrl+C stops",
+            flush=True,
         )
+        for number in range(1, args.processes + 1):
+            print(f"process {number}: {servers.describe(number)}", flush=True)
+        print("a rolling restart: kill -TERM one process's pid; it is started again", flush=True)
         try:
             while not stop:
                 for number in servers.restart_exited():
-                    print(f"process {number} exited: started again on its port", flush=True)
+                    print(f"process {number} exited; again: {servers.describe(number)}", flush=True)
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass

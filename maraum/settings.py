@@ -233,7 +233,9 @@ USE_TZ = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s %(message)s"}
+    },
     "filters": {"security_without_traceback": {"()": "lib.log_filters.SecurityWithoutTraceback"}},
     "handlers": {
         "console": {
