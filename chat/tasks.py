@@ -7,10 +7,12 @@ from functools import partial
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
-from django_tasks import task
+from django_tasks import TaskResultStatus, task
+from django_tasks_db.models import DBTaskResult
 
 from accounts.models import User
 from chat import allowance, glosses, reports
@@ -37,9 +39,17 @@ GLOSS = "gloss"  # and of the meanings' calls
 
 
 def request_report(session_id) -> None:
-    """A pending report for the session, and the task that writes it once this commits."""
-    SceneReport.objects.create(session_id=session_id)
-    transaction.on_commit(lambda: enqueue(session_id))
+    """A pending report for the session, and the task that writes it once this commits; if
+    another request has asked for it already (two pages at once), that one's task writes it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO scene_reports (session_id, status, kind) VALUES (%s, %s, '')"
+            " ON CONFLICT (session_id) DO NOTHING RETURNING session_id",
+            [session_id, SceneReport.Status.PENDING],
+        )
+        asked = cursor.fetchone() is not None
+    if asked:
+        transaction.on_commit(lambda: enqueue(session_id))
 
 
 def enqueue(session_id) -> None:
@@ -63,6 +73,8 @@ def report_of(learner_id, session_id) -> SceneReport | None:
     stale_before = timezone.now() - timedelta(seconds=settings.REPORT_STALE_AFTER)
     if report.status == SceneReport.Status.PENDING and report.requested_at < stale_before:
         with acting_as_staff():
+            if _report_task_alive(session_id, stale_before):
+                return report  # queued behind others, or being written: not lost
             stale = SceneReport.objects.filter(
                 session_id=session_id,
                 status=SceneReport.Status.PENDING,
@@ -71,6 +83,23 @@ def report_of(learner_id, session_id) -> SceneReport | None:
         if stale:
             enqueue(session_id)
     return report
+
+
+def _report_task_alive(session_id, started_since) -> bool:
+    """Whether a task for the report waits in the queue (a backlog, a retry's wait) or began
+    since `started_since`. One that began earlier was lost with its worker. Counted from the
+    request alone, a report waiting behind a backlog was queued again, and two workers wrote it
+    twice (found by the attacker's replay)."""
+    return (
+        DBTaskResult.objects.filter(
+            task_path=write_report.module_path, args_kwargs__args=[str(session_id)]
+        )
+        .filter(
+            Q(status=TaskResultStatus.READY)
+            | Q(status=TaskResultStatus.RUNNING, started_at__gte=started_since)
+        )
+        .exists()
+    )
 
 
 @task()

@@ -5,6 +5,7 @@ validated, retried, stored once, shown on the completion panel, transcript and h
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
@@ -28,7 +29,7 @@ from tests.chat.conftest import (
     run_task_worker,
     settle,
 )
-from tests.conftest import add_message, database_url
+from tests.conftest import add_message, database_url, raw_connection
 from tests.support.fake_anthropic import PlannedResponse, ToolUse
 
 pytestmark = chat_db
@@ -318,3 +319,96 @@ def test_the_worker_outlives_the_database_going_away():
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
+
+
+def _completed_without_a_report(user, scenario) -> Session:
+    session = lifecycle.start_session(user.pk, scenario)
+    with acting_as_staff():
+        Session.objects.filter(pk=session.pk).update(is_completed=True)
+    return session
+
+
+def _report_tasks(session_id) -> list[str]:
+    with acting_as_staff():
+        return list(
+            DBTaskResult.objects.filter(args_kwargs__args=[str(session_id)]).values_list(
+                "status", flat=True
+            )
+        )
+
+
+def test_two_pages_asking_for_a_missing_report_at_once_both_get_it(alice, kiosk):
+    """The second asked as the first's request was still uncommitted: its insert waited on the
+    key, then failed, and the page was a 500 with a traceback (the attacker's replay: two tabs'
+    completion panels, or a transcript and its export)."""
+    import threading
+
+    from django.db import connection
+
+    from chat.tasks import report_of
+
+    session = _completed_without_a_report(alice, kiosk)
+    with raw_connection() as first, raw_connection() as watcher:
+        watcher.autocommit = True
+        first.execute("SELECT set_config('role', 'maraum_learner', false)")
+        first.execute("SELECT set_config('maraum.learner_id', %s, false)", [str(alice.pk)])
+        first.execute(
+            "INSERT INTO scene_reports (session_id, status, kind) VALUES (%s, 'pending', '')",
+            [session.pk],
+        )
+        outcome = []
+
+        def second_page():
+            try:
+                outcome.append(report_of(alice.pk, session.pk))
+            except BaseException as error:  # examined below
+                outcome.append(error)
+            finally:
+                connection.close()
+
+        second = threading.Thread(target=second_page)
+        second.start()
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        while not watcher.execute(waiting).fetchone()[0]:  # the second page's insert waits
+            pass
+        first.commit()
+        second.join(15)
+    assert isinstance(outcome[0], SceneReport), outcome
+    assert outcome[0].status == "pending"
+    assert _report_tasks(session.pk) == []  # the first request's own task writes it
+
+
+def test_a_report_waiting_in_a_long_queue_is_not_queued_again(alice, kiosk, settings):
+    """Stale was counted from the request: a report still queued behind a backlog after
+    REPORT_STALE_AFTER was queued again, and two workers wrote it twice (two model calls)."""
+    from chat.tasks import report_of
+
+    session = _completed_without_a_report(alice, kiosk)
+    assert report_of(alice.pk, session.pk).status == "pending"  # asked for, and queued
+    with acting_as_staff():
+        SceneReport.objects.filter(session_id=session.pk).update(
+            requested_at=Now() - timedelta(seconds=settings.REPORT_STALE_AFTER + 60)
+        )
+    report_of(alice.pk, session.pk)
+    report_of(alice.pk, session.pk)
+    assert _report_tasks(session.pk) == ["READY"]
+
+
+def test_a_report_whose_worker_died_writing_it_is_queued_again_once(alice, kiosk, settings):
+    from chat.tasks import report_of
+
+    session = _completed_without_a_report(alice, kiosk)
+    report_of(alice.pk, session.pk)
+    long_ago = Now() - timedelta(seconds=settings.REPORT_STALE_AFTER + 60)
+    with acting_as_staff():
+        SceneReport.objects.filter(session_id=session.pk).update(requested_at=long_ago)
+        # Its worker took it, then was killed: the task stays "running" for ever.
+        DBTaskResult.objects.filter(args_kwargs__args=[str(session.pk)]).update(
+            status="RUNNING", started_at=long_ago
+        )
+    report_of(alice.pk, session.pk)
+    report_of(alice.pk, session.pk)  # queued again just now: not stale any more
+    assert sorted(_report_tasks(session.pk)) == ["READY", "RUNNING"]
