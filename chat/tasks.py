@@ -154,15 +154,18 @@ def _enqueue_glosses(learner_id, card_ids: list[str]) -> None:
 @task(priority=10)
 def gloss_cards(learner_id: str, card_ids: list[str]) -> str:
     """Ask the model for the meanings of the learner's cards that have none, in one call, and
-    store each on its card. Not retried: a card left without one says so on the review page."""
+    store each on its card. The call also takes the learner's other cards whose meaning is on
+    its way (their own tasks, queued behind, then have nothing to do): a learner keeping line
+    after line queued a call each, and everyone's scene reports waited behind them (found by
+    the attacker's replay). Not retried: a card left without one says so on the review page."""
+    cards = deck.awaiting_meanings(learner_id, card_ids)[: glosses.MAX_CARDS]
     try:
-        return _gloss(learner_id, card_ids)
+        return _gloss(learner_id, cards)
     finally:
-        deck.meanings_not_coming(learner_id, card_ids)
+        deck.meanings_not_coming(learner_id, {*card_ids, *(card.pk for card in cards)})
 
 
-def _gloss(learner_id: str, card_ids: list[str]) -> str:
-    cards = deck.without_gloss(learner_id, card_ids)[: glosses.MAX_CARDS]
+def _gloss(learner_id: str, cards: list) -> str:
     if not cards:
         return "nothing to gloss"
     if is_offline():

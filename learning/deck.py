@@ -7,7 +7,7 @@ import unicodedata
 from datetime import UTC, datetime
 
 from django.db import IntegrityError, connection
-from django.db.models import Value
+from django.db.models import Q, Value
 from django.db.models.functions import Lower, Now
 from django.dispatch import Signal
 from fsrs import Card as FsrsCard
@@ -158,14 +158,18 @@ def review(learner_id, card_id, rating: str, at: datetime | None = None) -> Card
         return card
 
 
-def without_gloss(learner_id, card_ids) -> list[Card]:
-    """Those of the cards that are the learner's and have no meaning yet."""
+def awaiting_meanings(learner_id, card_ids) -> list[Card]:
+    """The learner's cards without a meaning yet that are among `card_ids` (first) or whose
+    meaning was asked for."""
+    asked = Q(pk__in=card_ids) | Q(meaning_asked_at__isnull=False)
     with acting_as_learner(learner_id, savepoint=False):
-        return list(
-            Card.objects.filter(user_id=learner_id, pk__in=card_ids, gloss="")
+        cards = (
+            Card.objects.filter(asked, user_id=learner_id, gloss="")
             .select_related("scenario")
             .order_by("created_at", "id")
         )
+        ids = {str(card_id) for card_id in card_ids}
+        return sorted(cards, key=lambda card: str(card.pk) not in ids)
 
 
 def meanings_asked(learner_id, card_ids) -> None:

@@ -248,3 +248,21 @@ def test_a_meaning_is_asked_for_before_the_scene_reports_queued_earlier(
     with acting_as_staff():
         queued = [result.task_path for result in DBTaskResult.objects.ready()]
     assert queued == ["chat.tasks.gloss_cards", "chat.tasks.write_report"]
+
+
+def test_lines_kept_one_after_another_get_their_meanings_in_one_call(
+    alice, marketplace, fake_anthropic
+):
+    """A keep request each queued a call each, and every learner's scene report waited behind
+    them (15 keeps: a report after 61 s, in the attacker's replay). The first task takes every
+    card whose meaning is on its way; the others have nothing left to ask."""
+    lines = ["Guten Morgen!", "Was kosten die Tomaten?", "Ein Kilo, bitte."]
+    fake_anthropic.enqueue(meanings(*[(line, f"meaning {n}") for n, line in enumerate(lines)]))
+    for line in lines:
+        keep(alice, marketplace, line)
+
+    assert sorted(run_due_tasks()) == ["glossed 3 of 3", "nothing to gloss", "nothing to gloss"]
+
+    assert len(fake_anthropic.requests) == 1
+    assert glosses_of(alice) == {line: f"meaning {n}" for n, line in enumerate(lines)}
+    assert not any(card.meaning_on_its_way for card in deck.all_cards(alice.pk))
