@@ -5,6 +5,7 @@ import csv
 import io
 import unicodedata
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from django.db import IntegrityError, connection
 from django.db.models import Q, Value
@@ -24,6 +25,7 @@ SCHEDULER = Scheduler()  # FSRS's defaults: 90 % desired retention
 
 MAX_CARDS = 2000
 MAX_WORD_LENGTH = 300  # a word or a line, on a card
+MAX_EXAMPLE_LENGTH = 1000  # the line it came from (Card.example)
 MAX_WORDS_PER_KEEP = 20  # what one request keeps at most (a report's "Keep all")
 KEEPS = Throttle("deck-keep", "DECK_KEEPS_PER_LEARNER")
 # Sent once a request's new cards are stored, with `learner_id`, their `words` (the chat
@@ -48,7 +50,7 @@ def keepable(german: str) -> bool:
 def keep(learner_id, german: str, gloss: str = "", example: str = "", scenario_id=None) -> Card:
     """A new card, due now; AlreadyKept if the deck holds this word (in any case) already."""
     german, gloss = german.strip()[:MAX_WORD_LENGTH], gloss.strip()[:MAX_WORD_LENGTH]
-    example = example.strip()[:1000]
+    example = example.strip()[:MAX_EXAMPLE_LENGTH]
     if example == german:
         example = ""  # a whole line kept: it is its own example
     if not keepable(german):
@@ -141,7 +143,12 @@ def count_due(learner_id) -> int:
         return Card.objects.filter(user_id=learner_id, due__lte=Now()).count()
 
 
-def review(learner_id, card_id, rating: str, at: datetime | None = None) -> Card | None:
+class Reviewed(NamedTuple):
+    card: Card
+    counted: bool  # False: answered already (a double click, another tab), not due again yet
+
+
+def review(learner_id, card_id, rating: str, at: datetime | None = None) -> Reviewed | None:
     """Schedule the card after the learner's answer (again, hard, good or easy) given now (or
     `at`); None if the card is not theirs. The row is locked while it is rescheduled."""
     answer = RATINGS[rating]
@@ -151,11 +158,11 @@ def review(learner_id, card_id, rating: str, at: datetime | None = None) -> Card
             return None
         when = at or datetime.now(UTC)
         if card.due > when:
-            return card  # answered already (a double click, a resent form): not due again yet
+            return Reviewed(card, counted=False)
         scheduled, _ = SCHEDULER.review_card(FsrsCard.from_dict(card.fsrs), answer, when)
         card.fsrs, card.due, card.reviews = scheduled.to_dict(), scheduled.due, card.reviews + 1
         card.save(update_fields=["fsrs", "due", "reviews"])
-        return card
+        return Reviewed(card, counted=True)
 
 
 def awaiting_meanings(learner_id, card_ids) -> list[Card]:

@@ -1,5 +1,6 @@
 from uuid import UUID
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
@@ -14,6 +15,8 @@ from lib.text import unprintable
 from scenarios.models import Scenario
 
 NOTHING_TO_KEEP = "Choose a word: letters or numbers, not only spaces."
+ANSWERED_ALREADY = "That card was answered already (in another tab?): this answer did not count."
+EXPORTS = ("csv", "txt")
 
 
 @login_required
@@ -26,8 +29,14 @@ def keep(request: HttpRequest) -> HttpResponse:
     longest, most = deck.MAX_WORD_LENGTH, deck.MAX_WORDS_PER_KEEP
     if not words or len(words) > most or any(not w.strip() or len(w) > longest for w in words):
         return HttpResponseBadRequest(f"Choose a word or a line of at most {longest} characters.")
-    texts = [*words, *glosses, request.POST.get("example", "")]
-    if any(unprintable(text) for text in texts):
+    example = request.POST.get("example", "")
+    if any(len(gloss) > longest for gloss in glosses) or len(example) > deck.MAX_EXAMPLE_LENGTH:
+        return HttpResponseBadRequest(
+            f"A meaning may have at most {longest} characters,"
+            f" its line at most {deck.MAX_EXAMPLE_LENGTH}."
+        )
+    # U+FFFD: what Django makes of bytes that are not UTF-8 (a form the browser did not send).
+    if any(unprintable(text) or "\ufffd" in text for text in [*words, *glosses, example]):
         return HttpResponseBadRequest("That contains characters that cannot be kept.")
     if not all(deck.keepable(word) for word in words):  # before any is kept
         return HttpResponseBadRequest(NOTHING_TO_KEEP)
@@ -54,7 +63,7 @@ def keep(request: HttpRequest) -> HttpResponse:
                     request.user.pk,
                     german,
                     gloss,
-                    request.POST.get("example", ""),
+                    example,
                     int(scenario_id) if scenario_id else None,
                 )
                 kept.append(card)
@@ -103,8 +112,11 @@ def answer(request: HttpRequest, card_id: UUID) -> HttpResponse:
     rating = request.POST.get("rating", "")
     if rating not in deck.RATINGS:
         return HttpResponseBadRequest("Answer with again, hard, good or easy.")
-    if deck.review(request.user.pk, card_id, rating) is None:
+    reviewed = deck.review(request.user.pk, card_id, rating)
+    if reviewed is None:
         raise Http404("No such card.")
+    if not reviewed.counted:
+        messages.info(request, ANSWERED_ALREADY)
     return redirect("review")
 
 
@@ -126,6 +138,8 @@ def remove(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def export(request: HttpRequest, kind: str) -> HttpResponse:
+    if kind not in EXPORTS:
+        raise Http404("Download the deck as .csv or .txt (for Anki).")
     cards = deck.all_cards(request.user.pk)
     if kind == "csv":
         response = HttpResponse(deck.as_csv(cards), content_type="text/csv; charset=utf-8")

@@ -92,3 +92,5 @@ def test_a_form_with_too_many_fields_is_refused_in_one_line_of_log(server):
     written = log.read_text()
     assert "TooManyFieldsSent" in written or "number of GET/POST parameters" in written
     assert "Traceback" not in written
+    [refusal] = [line for line in written.splitlines() if "django.security" in line]
+    assert " WARNING " in refusal  # the client's fault, not ours

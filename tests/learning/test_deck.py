@@ -82,11 +82,11 @@ def test_good_answers_space_a_card_further_and_further(alice):
     card = deck.keep(alice.pk, "das Wechselgeld", "change")
     due, intervals = card.due, []
     for _ in range(4):
-        reviewed = deck.review(alice.pk, card.pk, "good", at=due)
+        reviewed = deck.review(alice.pk, card.pk, "good", at=due).card
         intervals.append(reviewed.due - due)
         due = reviewed.due
     assert intervals == sorted(intervals) and intervals[-1] > timedelta(days=3)
-    again = deck.review(alice.pk, card.pk, "again", at=due)
+    again = deck.review(alice.pk, card.pk, "again", at=due).card
     assert again.due - due < timedelta(hours=1)  # forgotten: soon again
 
 
@@ -197,7 +197,42 @@ def test_an_answer_sent_twice_counts_once(alice):
     card = deck.keep(alice.pk, "die Quittung", "receipt")
     first = deck.review(alice.pk, card.pk, "easy")
     again = deck.review(alice.pk, card.pk, "easy")  # a double click, a resent form
-    assert (again.reviews, again.due) == (1, first.due)
+    assert (first.counted, again.counted) == (True, False)
+    assert (again.card.reviews, again.card.due) == (1, first.card.due)
+
+
+def test_an_answer_from_a_second_tab_says_it_did_not_count(client, alice):
+    """Two tabs showed the same card: the second answer was dropped without a word (the
+    attacker's replay)."""
+    card = deck.keep(alice.pk, "die Quittung", "receipt")
+    client.force_login(alice)
+    assert client.post(f"/review/{card.pk}/", {"rating": "good"}).status_code == 302
+    page = client.post(f"/review/{card.pk}/", {"rating": "again"}, follow=True)
+    assert "answered already" in page.content.decode()
+    assert deck.all_cards(alice.pk)[0].reviews == 1
+
+
+@pytest.mark.parametrize("kind", ["xyz", "csv.txt", "x" * 500])
+def test_only_the_two_kinds_of_download_exist(client, alice, kind):
+    client.force_login(alice)
+    assert client.get(f"/deck/export.{kind}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"german": ["das Wort"], "gloss": ["x" * 301]},
+        {"german": ["das Wort"], "example": "y" * 1001},
+        {"german": ["\ufffd\ufffdabc"]},  # bytes that were not UTF-8, as Django decodes them
+        {"german": ["das Wort"], "gloss": ["\ufffd"]},
+    ],
+)
+def test_a_keep_refuses_what_it_would_cut_or_could_not_read(client, alice, fields):
+    """An over-long meaning or line was cut without a word, and bytes that were not UTF-8
+    were kept as replacement characters (the attacker's replay)."""
+    client.force_login(alice)
+    assert client.post("/deck/keep/", fields).status_code == 400
+    assert deck.all_cards(alice.pk) == []
 
 
 def test_a_card_starting_with_a_hash_or_quote_stays_a_card_in_anki(client, alice):
