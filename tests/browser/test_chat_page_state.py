@@ -338,3 +338,16 @@ def test_a_reply_dropped_elsewhere_leaves_the_stream_of_the_reply_that_answers(
     expect(streaming).to_be_visible()
     dropped(answering)  # the reply shown is the one dropped: drawn as on its way
     expect(page.locator("#main-live .is-waiting")).to_be_visible()
+
+
+def test_on_a_phone_the_counter_shows_as_a_message_nears_its_limit(daphne_server, browser):
+    """The counter sat in the keyboard hint, which a phone hides: a learner learnt of the limit
+    only from the refusal after sending (the newcomer's walk)."""
+    from playwright.sync_api import expect
+
+    page, _ = _open_chat(browser, daphne_server, viewport={"width": 390, "height": 844})
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    expect(page.locator("#main-hint")).to_be_hidden()  # the keyboard hint: no use on a phone
+    page.locator("#main-input").fill("Ich hätte gern Tomaten. " * 43)  # 1,032 characters
+    expect(page.locator("#main-form .counter")).to_be_visible()
+    expect(page.locator("#main-form .counter")).to_contain_text("1,031 / 1,000")
