@@ -158,7 +158,7 @@ def gloss_cards(learner_id: str, card_ids: list[str]) -> str:
     its way (their own tasks, queued behind, then have nothing to do): a learner keeping line
     after line queued a call each, and everyone's scene reports waited behind them (found by
     the attacker's replay). Not retried: a card left without one says so on the review page."""
-    cards = deck.awaiting_meanings(learner_id, card_ids)[: glosses.MAX_CARDS]
+    cards = deck.awaiting_meanings(learner_id, card_ids, most=glosses.MAX_CARDS)
     try:
         return _gloss(learner_id, cards)
     finally:

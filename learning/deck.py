@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from django.db import IntegrityError, connection
-from django.db.models import Q, Value
+from django.db.models import Case, Q, Value, When
 from django.db.models.functions import Lower, Now
 from django.dispatch import Signal
 from fsrs import Card as FsrsCard
@@ -165,18 +165,17 @@ def review(learner_id, card_id, rating: str, at: datetime | None = None) -> Revi
         return Reviewed(card, counted=True)
 
 
-def awaiting_meanings(learner_id, card_ids) -> list[Card]:
-    """The learner's cards without a meaning yet that are among `card_ids` (first) or whose
-    meaning was asked for."""
+def awaiting_meanings(learner_id, card_ids, most: int) -> list[Card]:
+    """At most `most` of the learner's cards without a meaning yet: those among `card_ids`
+    first, then any whose meaning was asked for."""
     asked = Q(pk__in=card_ids) | Q(meaning_asked_at__isnull=False)
+    theirs_first = Case(When(pk__in=card_ids, then=Value(0)), default=Value(1))
     with acting_as_learner(learner_id, savepoint=False):
-        cards = (
+        return list(
             Card.objects.filter(asked, user_id=learner_id, gloss="")
             .select_related("scenario")
-            .order_by("created_at", "id")
+            .order_by(theirs_first, "created_at", "id")[:most]
         )
-        ids = {str(card_id) for card_id in card_ids}
-        return sorted(cards, key=lambda card: str(card.pk) not in ids)
 
 
 def meanings_asked(learner_id, card_ids) -> None:

@@ -389,3 +389,15 @@ def test_a_long_line_is_kept_cut_to_a_cards_length(client, alice, line):
     assert keep(client, german=deck.as_kept(line)).status_code == 200
     [card] = deck.all_cards(alice.pk)
     assert len(card.german) <= deck.MAX_WORD_LENGTH and card.german.endswith("…")
+
+
+def test_a_requests_own_cards_come_first_among_those_awaiting_meanings(alice):
+    waiting = [deck.keep(alice.pk, f"das Wort {n}") for n in range(25)]
+    deck.meanings_asked(alice.pk, [card.pk for card in waiting])
+    mine = deck.keep(alice.pk, "die Antwort")
+    deck.keep(alice.pk, "die Frage")  # no meaning, none asked for: not awaited
+
+    taken = deck.awaiting_meanings(alice.pk, [str(mine.pk)], most=20)
+
+    assert taken[0].pk == mine.pk and len(taken) == 20
+    assert {card.german for card in taken[1:]} <= {card.german for card in waiting}
