@@ -118,6 +118,8 @@
     note.setAttribute("role", "alert");
     note.textContent = text;
     form.append(note);
+    // A line at the bottom of its chat had the note below the fold (the newcomer's walk).
+    note.scrollIntoView({block: "nearest"});
   }
 
   // On narrow screens the other chat's tab says "new" when something arrives there.

@@ -59,11 +59,16 @@ def test_explain_and_keep_from_the_chat_then_review(daphne_server, browser):
 
     # "Keep selection" on a helper answer with nothing selected: it changed its own label,
     # which nothing announced.
+    # On a short window the note sat below the fold of the helper's list.
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": 400})
     answer = helper.locator(".msg-helper").last
     answer.get_by_role("button", name="Keep selection").click()
     expect(answer.get_by_role("alert")).to_have_text(
         "Select German words in this answer first, then Keep selection."
     )
+    expect(answer.get_by_role("alert")).to_be_in_viewport(ratio=0.95)
+    page.set_viewport_size(size)
 
     opener.get_by_role("button", name="Keep in your deck").click()
     expect(opener.locator(".kept")).to_have_text("Kept ✓")
