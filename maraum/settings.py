@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "lib.form_bodies.FormBodiesInUtf8Middleware",  # before anything reads a form
     # One transaction per request; the session and user load as maraum_auth (lib/rls.py).
     "accounts.middleware.AccountsRoleMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

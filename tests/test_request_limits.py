@@ -94,3 +94,31 @@ def test_a_form_with_too_many_fields_is_refused_in_one_line_of_log(server):
     assert "Traceback" not in written
     [refusal] = [line for line in written.splitlines() if "django.security" in line]
     assert " WARNING " in refusal  # the client's fault, not ours
+
+
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        ("application/x-www-form-urlencoded; charset=latin-1", b"username=a&password=b"),
+        ("application/x-www-form-urlencoded; charset=utf-16", b"username=a&password=b"),
+        ("application/x-www-form-urlencoded", b"username=Gr\xc3\xbc\xff&password=b"),
+    ],
+)
+def test_a_form_not_in_utf8_is_refused_without_an_error_in_the_log(server, content_type, body):
+    """Declared in another charset, the form was refused by each reader in turn, the 400
+    page's CSRF check included: a 500 with 62 KB of ERROR traceback that anyone could ask for;
+    bytes that were not UTF-8 were read as Latin-1 (found by the attacker's replays)."""
+    _, port, log = server
+    logged_before = log.stat().st_size
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/login/")
+    response = connection.getresponse()
+    response.read()
+    csrf = response.getheader("Set-Cookie").split(";")[0]
+    body = b"csrfmiddlewaretoken=" + csrf.split("=", 1)[1].encode() + b"&" + body
+    headers = {"Content-Type": content_type, "Content-Length": str(len(body)), "Cookie": csrf}
+    assert _post(port, "/login/", headers, [body]) == 400
+    with log.open() as written:
+        written.seek(logged_before)
+        added = written.read()
+    assert "Traceback" not in added and " ERROR " not in added, added[:2000]
