@@ -175,11 +175,12 @@ def balancer_config(processes: int) -> str:
     if processes < 1:
         raise ValueError("at least one process")
     # In the foreground (-db) HAProxy prints its warnings itself: a log to stderr printed each
-    # twice.
+    # twice, so the file's logging goes (its request log is off anyway: warnings only).
+    logging = ("log ", "option httplog", "option dontlognull")
     lines = [
         line
         for line in HAPROXY_CONFIG.read_text().splitlines()
-        if not line.strip().startswith("log stderr")
+        if not line.strip().startswith(logging)
     ]
     at = [i for i, line in enumerate(lines) if line.lstrip().startswith("server app")]
     indent = lines[at[0]][: len(lines[at[0]]) - len(lines[at[0]].lstrip())]

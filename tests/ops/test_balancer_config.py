@@ -65,3 +65,4 @@ def test_the_foreground_balancer_prints_each_warning_once(tmp_path):
             balancer.kill()
             balancer.wait()
     assert sum("is DOWN" in line for line in lines) == 1, lines
+    assert not [line for line in lines if "WARNING" in line and "DOWN" not in line], lines
