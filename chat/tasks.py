@@ -2,6 +2,7 @@
 scene report, and the meanings of cards kept without one."""
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
 
@@ -92,7 +93,9 @@ def _report_task_alive(session_id, started_since) -> bool:
     twice (found by the attacker's replay)."""
     return (
         DBTaskResult.objects.filter(
-            task_path=write_report.module_path, args_kwargs__args=[str(session_id)]
+            status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING],  # maraum_live_tasks_idx
+            task_path=write_report.module_path,
+            args_kwargs__args=[str(session_id)],
         )
         .filter(
             Q(status=TaskResultStatus.READY)
@@ -134,6 +137,8 @@ def write_report(session_id: str) -> str:
 
 # Meanings for cards kept without one: asked for once the keep commits.
 
+GLOSS_AGAIN_AFTER = 5  # seconds: a learner's meanings task waits while another worker asks
+
 
 def ask_for_meanings(learner_id, card_ids: list[str]) -> None:
     """Queued once the keep commits (not offline); meanwhile the cards say that their meaning
@@ -144,25 +149,62 @@ def ask_for_meanings(learner_id, card_ids: list[str]) -> None:
     transaction.on_commit(lambda: _enqueue_glosses(learner_id, card_ids), robust=True)
 
 
-def _enqueue_glosses(learner_id, card_ids: list[str]) -> None:
+def _enqueue_glosses(learner_id, card_ids: list[str], run_after=None) -> None:
+    """One task waiting per learner: it takes every card whose meaning is on its way, so a
+    learner keeping line after line queues one call at a time, not one a line."""
     with acting_as_staff():
-        gloss_cards.enqueue(str(learner_id), card_ids)
+        if _meanings_task_waits(learner_id):
+            return
+        queue = gloss_cards.using(run_after=run_after) if run_after else gloss_cards
+        queue.enqueue(str(learner_id), card_ids)
 
 
-# Before the reports: one quick call that a learner's deck waits on (behind a burst of scene
-# reports, a meaning waited minutes).
-@task(priority=10)
+def _meanings_task_waits(learner_id) -> bool:
+    return DBTaskResult.objects.filter(
+        status=TaskResultStatus.READY,
+        task_path=gloss_cards.module_path,
+        args_kwargs__args__0=str(learner_id),
+    ).exists()
+
+
+# In the order queued, as the reports: given priority, the meanings of one learner keeping a
+# line every few seconds held back every scene report for as long (the recheck replay).
+@task()
 def gloss_cards(learner_id: str, card_ids: list[str]) -> str:
     """Ask the model for the meanings of the learner's cards that have none, in one call, and
     store each on its card. The call also takes the learner's other cards whose meaning is on
     its way (their own tasks, queued behind, then have nothing to do): a learner keeping line
     after line queued a call each, and everyone's scene reports waited behind them (found by
-    the attacker's replay). Not retried: a card left without one says so on the review page."""
-    cards = deck.awaiting_meanings(learner_id, card_ids, most=glosses.MAX_CARDS)
+    the attacker's replay). One worker at a time asks for a learner's meanings; another waits
+    (two asked for the same cards twice). Not retried: a card left without one says so on the
+    review page."""
+    with _asking_for(learner_id) as alone:
+        if not alone:
+            later = timezone.now() + timedelta(seconds=GLOSS_AGAIN_AFTER)
+            _enqueue_glosses(learner_id, card_ids, run_after=later)
+            return "another worker is asking"
+        cards = deck.awaiting_meanings(learner_id, card_ids, most=glosses.MAX_CARDS)
+        try:
+            return _gloss(learner_id, cards)
+        finally:
+            deck.meanings_not_coming(learner_id, {*card_ids, *(card.pk for card in cards)})
+
+
+@contextmanager
+def _asking_for(learner_id):
+    """Whether this worker is the only one asking for the learner's meanings: a session lock
+    on its connection, held through the model call (no transaction stays open) and released
+    after; a worker that dies releases it with its connection."""
+    key = f"maraum:meanings:{learner_id}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key])
+        alone = cursor.fetchone()[0]
     try:
-        return _gloss(learner_id, cards)
+        yield alone
     finally:
-        deck.meanings_not_coming(learner_id, {*card_ids, *(card.pk for card in cards)})
+        if alone:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
 
 
 def _gloss(learner_id: str, cards: list) -> str:

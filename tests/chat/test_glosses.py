@@ -7,6 +7,7 @@ on its way."""
 import pytest
 from django.db.models.functions import Now
 from django.test import Client
+from django_tasks_db.models import DBTaskResult
 
 from chat import allowance
 from eventlog.models import Log
@@ -14,6 +15,7 @@ from learning import deck
 from learning.models import Card
 from lib.rls import acting_as_learner, acting_as_staff
 from tests.chat.conftest import chat_db, run_due_tasks, run_task_worker
+from tests.conftest import raw_connection
 from tests.support.fake_anthropic import PlannedResponse, ToolUse
 
 pytestmark = chat_db
@@ -232,14 +234,10 @@ def test_offline_or_with_no_worker_no_meaning_is_said_to_be_on_its_way(
     assert ON_ITS_WAY not in deck_page + review and NONE_SAVED in review
 
 
-def test_a_meaning_is_asked_for_before_the_scene_reports_queued_earlier(
-    alice, marketplace, fake_anthropic
-):
-    """One quick call a learner's deck waits on: behind 54 reports queued as 60 scenes ended,
-    a meaning waited minutes, and could pass its 10 minutes "on its way" (found by the
-    recheck replay)."""
-    from django_tasks_db.models import DBTaskResult
-
+def test_meanings_and_reports_are_asked_for_in_the_order_queued(alice, marketplace, fake_anthropic):
+    """Meanings went first: a learner keeping a line every few seconds held back every scene
+    report for as long as they went on (the recheck replay). Their own tasks are one at a time
+    (below), so a report waits for at most one call of each such learner."""
     from chat import tasks
     from tests.conftest import start_session
 
@@ -247,7 +245,7 @@ def test_a_meaning_is_asked_for_before_the_scene_reports_queued_earlier(
     keep(alice, marketplace, LINE)
     with acting_as_staff():
         queued = [result.task_path for result in DBTaskResult.objects.ready()]
-    assert queued == ["chat.tasks.gloss_cards", "chat.tasks.write_report"]
+    assert queued == ["chat.tasks.write_report", "chat.tasks.gloss_cards"]
 
 
 def test_lines_kept_one_after_another_get_their_meanings_in_one_call(
@@ -261,8 +259,29 @@ def test_lines_kept_one_after_another_get_their_meanings_in_one_call(
     for line in lines:
         keep(alice, marketplace, line)
 
-    assert sorted(run_due_tasks()) == ["glossed 3 of 3", "nothing to gloss", "nothing to gloss"]
+    assert run_due_tasks() == ["glossed 3 of 3"]  # one task waits for the learner, not three
 
     assert len(fake_anthropic.requests) == 1
     assert glosses_of(alice) == {line: f"meaning {n}" for n, line in enumerate(lines)}
     assert not any(card.meaning_on_its_way for card in deck.all_cards(alice.pk))
+
+
+def test_one_worker_at_a_time_asks_for_a_learners_meanings(alice, marketplace, fake_anthropic):
+    """With two workers, each asked for the same cards (two calls, two of the day's model
+    calls: the recheck replay). The second waits and tries again a little later."""
+    fake_anthropic.enqueue(meanings((LINE, "The tomatoes are especially fresh today.")))
+    keep(alice, marketplace, LINE)
+    with raw_connection() as other_worker:
+        other_worker.execute(
+            "SELECT pg_advisory_lock(hashtextextended(%s, 0))", [f"maraum:meanings:{alice.pk}"]
+        )
+        assert run_due_tasks() == ["another worker is asking"]
+    assert fake_anthropic.requests == []
+    assert [card.meaning_on_its_way for card in deck.all_cards(alice.pk)] == [True]
+    with acting_as_staff():
+        [again] = DBTaskResult.objects.filter(status="READY")
+        again.run_after = Now()  # its few seconds have passed
+        again.save(update_fields=["run_after"])
+
+    assert run_due_tasks() == ["glossed 1 of 1"]
+    assert len(fake_anthropic.requests) == 1

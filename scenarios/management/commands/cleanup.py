@@ -12,6 +12,7 @@ from eventlog.retention import (
     make_coming_log_months,
 )
 from lib.rls import acting_as_staff
+from lib.task_queue import prune_finished_tasks
 from lib.throttles import prune_idle_buckets
 from scenarios import lifecycle
 
@@ -19,7 +20,8 @@ from scenarios import lifecycle
 class Command(BatchedCommand):
     help = (
         "Delete incomplete sessions inactive for more than 7 days (with their messages) and "
-        "logs older than 30 days, in short batches that never hold locks for long. Safe to run "
+        "logs older than 30 days (and the rows of background tasks finished over 7 days ago), "
+        "in short batches that never hold locks for long. Safe to run "
         "twice or concurrently. Writes a `cleanup_job_executed` log row with the counts, "
         "cutoffs, batches and duration; on failure a `database_error` row, and exits non-zero."
     )
@@ -52,7 +54,7 @@ class Command(BatchedCommand):
         job = BatchedJob("cleanup")
         sessions, deleted_logs = lifecycle.ExpiredSessions(), 0
         session_batches = log_batches = dropped_months = 0
-        pruned_buckets = None
+        pruned_buckets = pruned_tasks = None
         phase = "sessions"
         try:
             if do_sessions:
@@ -76,6 +78,7 @@ class Command(BatchedCommand):
                     self.show(f"logs: {deleted_logs} deleted")
                 make_coming_log_months()
                 pruned_buckets = prune_idle_buckets()
+                pruned_tasks = prune_finished_tasks()
         except DatabaseError as error:
             self.end_progress()
             job.log_failure(
@@ -106,6 +109,7 @@ class Command(BatchedCommand):
             "log_batches": log_batches,
             "log_batch_size": options["log_batch_size"],
             "deleted_throttle_buckets": pruned_buckets,
+            "deleted_task_results": pruned_tasks,
         }
         with acting_as_staff():
             log_event(Event.CLEANUP_JOB_EXECUTED, **metadata)
@@ -120,7 +124,8 @@ class Command(BatchedCommand):
             parts.append(
                 f"{dropped_months} month{pluralize(dropped_months)} of old logs and "
                 f"{deleted_logs} more old logs in {log_batches} batch{pluralize(log_batches, 'es')}"
-                f" (and {pruned_buckets} idle throttle bucket{pluralize(pruned_buckets)})"
+                f" (and {pruned_buckets} idle throttle bucket{pluralize(pruned_buckets)},"
+                f" {pruned_tasks} finished background task{pluralize(pruned_tasks)})"
             )
         return f"Deleted {' and '.join(parts)} in {job.duration_ms / 1000:.1f} s."
 
