@@ -29,7 +29,7 @@ from lib.throttles import take_all
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
-    form = SignUpForm(request.POST or None)
+    form = SignUpForm(_posted(request))
     scene = _chosen_scene(request)
     if request.method == "POST":
         # Throttled before the form hashes the password (Argon2 is the expensive part).
@@ -55,6 +55,13 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup.html", {"form": form, "scene": scene})
 
 
+def _posted(request: HttpRequest):
+    """A form's data: bound on every POST, an empty one too (`request.POST or None` left an
+    empty POST's form unbound, and a sign-up refused by its throttle then was a 500: the
+    recheck replay)."""
+    return request.POST if request.method == "POST" else None
+
+
 def _chosen_scene(request: HttpRequest) -> str:
     """The code of the scene a visitor clicked on the landing page, if it looks like one."""
     scene = request.POST.get("scene") or request.GET.get("scene") or ""
@@ -69,7 +76,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
         next_url = ""
     if request.user.is_authenticated:
         return redirect(next_url or "home")
-    form = LoginForm(request.POST or None)
+    form = LoginForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         email, password = form.cleaned_data["email"], form.cleaned_data["password"]
         attempt = logins.attempt_login(request, email, password)
@@ -148,7 +155,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
     profile = Profile.objects.get(pk=request.user.pk)
-    form = LevelForm(request.POST or None, initial={"level": profile.level})
+    form = LevelForm(_posted(request), initial={"level": profile.level})
     if request.method == "POST" and form.is_valid():
         levels.set_level(request.user.pk, form.cleaned_data["level"])
         messages.success(
@@ -161,7 +168,7 @@ def account(request: HttpRequest) -> HttpResponse:
 @login_required
 @with_auth_role
 def delete_account_view(request: HttpRequest) -> HttpResponse:
-    form = DeleteAccountForm(request.user, request.POST or None)
+    form = DeleteAccountForm(request.user, _posted(request))
     if request.method == "POST" and form.is_valid():
         delete_account(request.user)
         logout(request)

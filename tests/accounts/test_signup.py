@@ -116,3 +116,13 @@ def test_sign_ups_for_one_email_are_throttled(client, alice):
         REMOTE_ADDR="10.8.8.9",
     )
     assert "Too many sign-ups" in response.content.decode()
+
+
+def test_empty_sign_ups_are_refused_as_forms_even_once_throttled(client, db):
+    """An empty POST left the form unbound, and once the throttle for the empty email refused
+    it, adding that error was a 500 with a traceback anyone could ask for (the recheck
+    replay)."""
+    for _ in range(5):
+        response = client.post("/signup/", {}, REMOTE_ADDR="10.9.9.9")
+        assert response.status_code == 200
+    assert "Too many sign-ups" in response.content.decode()
