@@ -188,6 +188,10 @@ def gloss_cards(learner_id: str, card_ids: list[str]) -> str:
             return _gloss(learner_id, cards)
         finally:
             deck.meanings_not_coming(learner_id, {*card_ids, *(card.pk for card in cards)})
+            # More than one call's worth were waiting (keeps made while this task waited
+            # queued no other): the rest get a task of their own.
+            if deck.awaiting_meanings(learner_id, [], most=1):
+                _enqueue_glosses(learner_id, [])
 
 
 @contextmanager

@@ -285,3 +285,16 @@ def test_one_worker_at_a_time_asks_for_a_learners_meanings(alice, marketplace, f
 
     assert run_due_tasks() == ["glossed 1 of 1"]
     assert len(fake_anthropic.requests) == 1
+
+
+def test_more_lines_than_one_call_takes_all_get_their_meanings(alice, marketplace, fake_anthropic):
+    """Keeps made while a learner's task waited queued no other, and it takes 20 cards: the
+    rest waited for ever (the recheck replay)."""
+    lines = [f"Zeile {n}" for n in range(25)]
+    pairs = [(line, f"line {n}") for n, line in enumerate(lines)]
+    fake_anthropic.enqueue(meanings(*pairs[:20]), meanings(*pairs[20:]))  # oldest first
+    for line in lines:
+        keep(alice, marketplace, line)
+
+    assert run_due_tasks() == ["glossed 20 of 20", "glossed 5 of 5"]
+    assert glosses_of(alice) == {line: f"line {n}" for n, line in enumerate(lines)}
