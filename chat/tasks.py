@@ -29,6 +29,7 @@ from chat.providers import (
 )
 from eventlog.events import Event, Level
 from learning import deck
+from learning.models import Card
 from lib.rls import acting_as_learner, acting_as_staff
 from scenarios.models import Session
 
@@ -157,6 +158,22 @@ def _enqueue_glosses(learner_id, card_ids: list[str], run_after=None) -> None:
             return
         queue = gloss_cards.using(run_after=run_after) if run_after else gloss_cards
         queue.enqueue(str(learner_id), card_ids)
+
+
+def ask_again_for_lost_meanings() -> int:
+    """A meanings task for each learner with cards whose meaning is on its way and no task
+    waiting: their task went with a worker killed mid-call (it stays "running" for ever), and
+    the cards waited until the learner kept something else. The task worker calls this as it
+    starts; a task still running elsewhere makes the new one wait for it. How many learners."""
+    with acting_as_staff():
+        learners = set(
+            Card.objects.filter(gloss="", meaning_asked_at__gt=timezone.now() - Card.MEANING_WAIT)
+            .values_list("user_id", flat=True)
+            .distinct()
+        )
+    for learner_id in learners:
+        _enqueue_glosses(learner_id, [])
+    return len(learners)
 
 
 def _meanings_task_waits(learner_id) -> bool:

@@ -298,3 +298,19 @@ def test_more_lines_than_one_call_takes_all_get_their_meanings(alice, marketplac
 
     assert run_due_tasks() == ["glossed 20 of 20", "glossed 5 of 5"]
     assert glosses_of(alice) == {line: f"line {n}" for n, line in enumerate(lines)}
+
+
+def test_meanings_whose_worker_was_killed_are_asked_for_when_a_worker_starts(
+    alice, marketplace, fake_anthropic
+):
+    """A worker killed mid-call left its task "running" for ever, and the card waited until
+    the learner kept something else (the recheck replay)."""
+    fake_anthropic.enqueue(meanings((LINE, "The tomatoes are especially fresh today.")))
+    keep(alice, marketplace, LINE)
+    with acting_as_staff():
+        DBTaskResult.objects.update(status="RUNNING", started_at=Now())  # its worker died
+
+    worker = run_task_worker(ANTHROPIC_API_KEY="test-key", ANTHROPIC_BASE_URL=fake_anthropic.url)
+
+    assert worker.returncode == 0, worker.stderr[-2000:]
+    assert glosses_of(alice) == {LINE: "The tomatoes are especially fresh today."}

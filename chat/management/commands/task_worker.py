@@ -1,7 +1,8 @@
 """The background task worker (django-tasks' database worker), connected as maraum_staff: the
 task queue and the reports it writes are not the learners' to touch. It outlives the database
 going away (a restart): it waits and starts again, where django-tasks' worker ended for good
-and scene reports stayed "being written" until someone started it again."""
+and scene reports stayed "being written" until someone started it again. As it starts, it asks
+again for card meanings whose task went with a worker killed mid-call."""
 
 import contextlib
 import logging
@@ -10,6 +11,7 @@ import time
 from django.db import InterfaceError, OperationalError, connections
 from django_tasks_db.management.commands.db_worker import Command as DBWorkerCommand
 
+from chat import tasks
 from lib.rls import STAFF_ROLE
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ class Command(DBWorkerCommand):
             connection.close()
         while True:
             try:
+                tasks.ask_again_for_lost_meanings()
                 return super().handle(*args, **options)
             except (OperationalError, InterfaceError) as error:
                 logger.warning(
