@@ -29,7 +29,8 @@ migrate: install
 run: install
 	@stop_db=""; if [ -z "$$DATABASE_URL" ] && [ ! -f .data/postgres/postmaster.pid ]; then \
 	  stop_db="$(BIN)/python -m lib.embedded_db stop"; fi; \
-	trap "kill $$worker 2>/dev/null; wait $$worker 2>/dev/null; $$stop_db" EXIT; trap "exit 143" TERM; \
+	worker=""; trap '[ -z "$$worker" ] || { kill $$worker; wait $$worker; }; $$stop_db' EXIT; \
+	trap "exit 143" TERM; \
 	$(BIN)/python manage.py migrate --noinput || exit 1; \
 	setsid $(BIN)/python manage.py task_worker & worker=$$!; \
 	HTTPS=false $(BIN)/python -m maraum.serve -b $(HOST) -p $(PORT) maraum.asgi:application
@@ -39,7 +40,8 @@ run: install
 run-cluster: install
 	@stop_db=""; if [ -z "$$DATABASE_URL" ] && [ ! -f .data/postgres/postmaster.pid ]; then \
 	  stop_db="$(BIN)/python -m lib.embedded_db stop"; fi; \
-	trap "kill $$worker 2>/dev/null; wait $$worker 2>/dev/null; $$stop_db" EXIT; trap "exit 143" TERM; \
+	worker=""; trap '[ -z "$$worker" ] || { kill $$worker; wait $$worker; }; $$stop_db' EXIT; \
+	trap "exit 143" TERM; \
 	$(BIN)/python manage.py migrate --noinput || exit 1; \
 	setsid $(BIN)/python manage.py task_worker & worker=$$!; \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} HTTPS=false \
