@@ -82,8 +82,13 @@ def _close_sockets_of_this_login(sender, request, user, **kwargs):
 @receiver(post_save, sender=get_user_model())
 def _close_sockets_of_a_deactivated_learner(sender, instance, update_fields=None, **kwargs):
     """Deactivated, or a new password (a reset ends every login, as Django's session check
-    does for pages at their next request)."""
-    if not instance.is_active or (update_fields and "password" in update_fields):
+    does for pages at their next request). A password set in this save is in `_password`
+    until the save has ended (AbstractBaseUser): the admin saves the whole user, so
+    `update_fields` alone missed it (the ops replay)."""
+    new_password = getattr(instance, "_password", None) is not None or (
+        update_fields and "password" in update_fields
+    )
+    if not instance.is_active or new_password:
         _tell_on_commit(learner_group(instance.pk), {"type": "login.ended"})
 
 

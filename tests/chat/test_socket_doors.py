@@ -84,8 +84,10 @@ async def test_logging_out_ends_the_sockets_of_that_login(alice, alice_session):
     await other.disconnect()
 
 
-@pytest.mark.parametrize("how", ["deactivated", "deleted"])
+@pytest.mark.parametrize("how", ["deactivated", "deleted", "new password"])
 async def test_losing_the_account_ends_every_socket(alice, alice_session, how):
+    """A new password too: one set by staff in the admin (saved whole, not as
+    update_fields=["password"]) left the sockets open (the ops replay)."""
     keys = [await logged_in(alice), await logged_in(alice)]
     sockets = [socket(alice_session.pk, key) for key in keys]
     for communicator in sockets:
@@ -95,6 +97,9 @@ async def test_losing_the_account_ends_every_socket(alice, alice_session, how):
     def lose_account():
         if how == "deleted":
             delete_account(alice)
+        elif how == "new password":
+            alice.set_password("a new and long passphrase")
+            alice.save()  # as the admin's password form does
         else:
             alice.is_active = False
             alice.save()
