@@ -26,7 +26,7 @@ from django.conf import settings
 from chat import allowance, conversations, fanout, frames, replies
 from chat.call_log import log_chat_event
 from chat.models import Message
-from chat.refusals import LoginEnded, ReplyInFlight, SentWithOtherWords, TurnRefused
+from chat.refusals import LoginEnded, ReplyInFlight, SentWithOtherWords, SessionEnded, TurnRefused
 from chat.replies import in_db
 from chat.turns import AcceptedTurn, accept_turn, prepare_retry
 from eventlog.events import Event, Level
@@ -311,6 +311,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 self.login_key,
                 self.email,
             )
+        except SessionEnded:  # deleted where no message reached this socket (cleanup, say)
+            await self.close(code=4403)
+            return
         except TurnRefused as refusal:
             waiting = isinstance(refusal, ReplyInFlight)
             await self.send(frames.notice(chat, str(refusal), until_reply=waiting))
@@ -346,6 +349,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             prepared = await in_db(
                 prepare_retry, self.learner_id, self.session_id, chat, self.login_key
             )
+        except SessionEnded:  # deleted where no message reached this socket (cleanup, say)
+            await self.close(code=4403)
+            return
         except TurnRefused as refusal:
             await self.send(frames.notice(chat, str(refusal)))
             return

@@ -17,6 +17,14 @@ class SentWithOtherWords(TurnRefused):
         super().__init__("A message with this id was already sent with other words.")
 
 
+class SessionEnded(TurnRefused):
+    """The session is gone (abandoned, replaced, expired, deleted by staff): its sockets close
+    (4403) at the turn that finds it, as at a deletion they were told of."""
+
+    def __init__(self) -> None:
+        super().__init__("This session is no longer available.")
+
+
 class Throttled(TurnRefused):
     """Too many messages in a short time, or today's model calls are used up."""
 

@@ -20,7 +20,14 @@ from chat.call_log import log_model_event
 from chat.goals import GoalState
 from chat.models import Message
 from chat.providers import ModelError, ReplyDone, ReplyRequest
-from chat.refusals import LoginEnded, ReplyInFlight, SentWithOtherWords, Throttled, TurnRefused
+from chat.refusals import (
+    LoginEnded,
+    ReplyInFlight,
+    SentWithOtherWords,
+    SessionEnded,
+    Throttled,
+    TurnRefused,
+)
 from eventlog.events import Event, Level, as_metadata, log_event
 from learning import deck
 from lib.rls import acting_as_learner, as_learner_in_one_round_trip
@@ -29,7 +36,7 @@ from scenarios import lifecycle
 from scenarios.models import Session
 
 SCENE_OVER = "This scene is over: no more role-play messages."
-SESSION_GONE = "This session is no longer available."
+SESSION_GONE = str(SessionEnded())
 
 
 @dataclass(frozen=True)
@@ -220,7 +227,7 @@ def _take_turn(
 _REFUSALS = {
     "reply_in_flight": ReplyInFlight,
     "messages_session_not_completed": lambda: TurnRefused(SCENE_OVER),
-    "messages_session_exists": lambda: TurnRefused(SESSION_GONE),
+    "messages_session_exists": SessionEnded,
 }
 
 
@@ -235,7 +242,7 @@ def prepare_retry(
         if not isinstance(spent, Throttled):
             session = lifecycle.find_session(learner_id, session_id)
             if session is None:
-                raise TurnRefused("This session does not exist.")
+                raise SessionEnded
             if session.is_completed and chat == Message.ChatType.MAIN:
                 raise TurnRefused(SCENE_OVER)
             # The claim first, then the history: a reply stored by the tab that had the claim

@@ -184,6 +184,21 @@ async def test_a_session_deleted_where_no_signal_reaches_closes_its_tabs(
     assert await tab.close_code(timeout=8) == 4403
 
 
+@pytest.mark.parametrize("action", ["send", "retry"])
+async def test_an_idle_tab_of_a_session_deleted_where_no_signal_reaches_closes_at_its_next_frame(
+    alice, alice_session, offline, action
+):
+    """`cleanup` deletes expired sessions in SQL, and no message reaches their tabs: each
+    message got "This session is no longer available." and the tab stayed open, holding a
+    socket seat (the ops replay)."""
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.until('data-frame="sync"')  # drawn while the session was there
+    await sync_to_async(_delete_by_sql)(alice_session.pk)
+    await tab.send(message="Hallo?", action=action)
+    assert await tab.close_code() == 4403
+
+
 def _claim_taken_over(session_id):
     from lib.rls import acting_as_staff
     from tests.conftest import run_sql
