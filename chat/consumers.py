@@ -19,6 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import partial
 
+from autobahn.exception import Disconnected as WebSocketClosing  # Daphne's websocket library
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -188,6 +189,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
             _sockets_by_learner[self.learner_id].discard(self)
             if not _sockets_by_learner[self.learner_id]:
                 del _sockets_by_learner[self.learner_id]
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        """A frame to a socket its page is closing is dropped: Daphne passes it on until the
+        close completes, and the socket's library refused it, which logged a traceback and an
+        `unknown_error` row for each (the ops replay: clients that closed with frames due)."""
+        try:
+            await super().send(text_data, bytes_data, close)
+        except WebSocketClosing:
+            pass
 
     async def push(self, html: str) -> None:
         """A frame from chat.fanout (the session's replies and turns, from any tab)."""

@@ -138,3 +138,18 @@ async def test_a_database_failure_is_said_as_ours_not_as_a_session_gone(
     [(_, level, logged)] = await events("unknown_error")
     assert level == "error" and logged["where"] == "chat_turn"
     assert fake_anthropic.request_count == 0
+
+
+async def test_a_frame_to_a_socket_being_closed_is_dropped_quietly():
+    """Daphne passes a frame on until the close completes, and autobahn refused it: a
+    traceback and an `unknown_error` row each (the ops replay)."""
+    from autobahn.exception import Disconnected
+
+    from chat.consumers import ChatConsumer
+
+    async def closing(message):
+        raise Disconnected("Attempt to send on a closed protocol")
+
+    consumer = ChatConsumer()
+    consumer.base_send = closing
+    await consumer.send(text_data="<p>late</p>")  # nothing raised
