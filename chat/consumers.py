@@ -117,6 +117,10 @@ def parse_frame(text_data: str | None) -> Incoming:
 class ChatConsumer(AsyncWebsocketConsumer):
     groups_joined: tuple[str, ...] = ()
     watching: asyncio.Task | None = None
+    # The reply a resend of its message redrew the page for: each resend read and queued the
+    # whole conversation, unthrottled, and a socket that never read grew the process by
+    # hundreds of MB (the ops replay).
+    synced_during: str | None = None
     joined = False
     # Frames pushed while the page's snapshot is being read and sent wait here, then follow
     # it: the snapshot is read after joining, so nothing falls between the two.
@@ -295,7 +299,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if live and incoming.client_message_id and live.answers == incoming.client_message_id:
             if incoming.content != live.answers_words:
                 await self.send(frames.notice(chat, str(SentWithOtherWords())))
-            else:  # a resend of the message being answered: show the stream
+            elif self.synced_during != live.reply_id:  # a resend of the message being
+                self.synced_during = live.reply_id  # answered: show the stream, once a reply
                 await self._send_sync()
             return
         if live and incoming.action == "send":

@@ -13,7 +13,7 @@ from django.test import Client
 
 from accounts.deletion import delete_account
 from maraum.asgi import application
-from tests.chat.conftest import FINISHED, Tab, chat_db, events, settle, socket_to, stored
+from tests.chat.conftest import FINISHED, Tab, chat_db, events, mid_reply, settle, socket_to, stored
 from tests.support.logins import login_session_key
 
 ANSWERED = uuid.uuid4()
@@ -312,3 +312,19 @@ async def test_a_log_out_not_sent_while_redis_hung_is_sent_again_until_it_goes_t
 
     assert await closed_with(communicator) == 4401  # before: never
     assert tries == ["login.ended"] * 3
+
+
+async def test_resends_of_the_message_being_answered_redraw_the_page_once(
+    alice, alice_session, fake_anthropic
+):
+    """Each resend read and queued the whole conversation, with no limit: a socket that never
+    read, sent its message again and again, grew the process by hundreds of MB (the ops
+    replay)."""
+    sent = {"message": "Hallo!", "client_message_id": str(uuid.uuid4())}
+    tab = await mid_reply(alice, alice_session.pk, fake_anthropic, 100, word_delay=0.02, **sent)
+    for _ in range(5):
+        await tab.send(**sent)
+    await tab.until(FINISHED)
+    assert (
+        sum('data-frame="sync"' in frame for frame in tab.frames) == 2
+    )  # on connecting, then once
