@@ -2,10 +2,12 @@
 
 import threading
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -251,7 +253,7 @@ def test_idle_throttle_buckets_are_pruned(db):
             [throttles.CHAT_MESSAGES.key("someone")],
         )
     summary = run_command("cleanup")
-    assert "(and 1 idle throttle bucket, 0 finished background tasks)" in summary
+    assert "(and 1 idle throttle bucket, 0 finished background tasks," in summary
     with acting_as_staff():
         assert run_sql("SELECT count(*) FROM throttle_buckets") == [(1,)]
     assert last_log("cleanup_job_executed").metadata["deleted_throttle_buckets"] == 1
@@ -279,7 +281,7 @@ def test_finished_background_tasks_go_after_a_week(db):
             [done.pk],
         )
     summary = run_command("cleanup")
-    assert "1 finished background task)" in summary
+    assert "1 finished background task," in summary
     with acting_as_staff():
         assert set(DBTaskResult.objects.values_list("pk", flat=True)) == {done.pk, waiting.pk}
     assert last_log("cleanup_job_executed").metadata["deleted_task_results"] == 1
@@ -301,3 +303,25 @@ def test_a_live_task_is_found_without_reading_the_finished_ones(db):
             cursor.execute("EXPLAIN " + query["sql"])
             plan = str(cursor.fetchall())
             assert any(index in plan for index in live_only), plan
+
+
+def test_expired_logins_are_deleted(client, alice):
+    """Nothing deleted them, and Django's clearsessions could not run as the app (the ops
+    replay)."""
+    from django.contrib.sessions.models import Session as Login
+
+    from lib.rls import acting_as_auth
+
+    client.force_login(alice)
+    other = Client()
+    other.force_login(alice)
+    with acting_as_auth():
+        Login.objects.filter(session_key=other.session.session_key).update(
+            expire_date=timezone.now() - timedelta(seconds=1)
+        )
+    summary = run_command("cleanup")
+    assert "1 expired login)" in summary
+    with acting_as_auth():
+        assert list(Login.objects.values_list("session_key", flat=True)) == [
+            client.session.session_key
+        ]

@@ -90,3 +90,28 @@ def test_django_createsuperuser_works_as_the_app_runs_it():
     with acting_as_staff():
         user = User.objects.get(email="boss@example.com")
     assert user.is_superuser and user.is_staff and user.has_usable_password()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("command", ["changepassword", "clearsessions"])
+def test_djangos_account_commands_work_as_the_app_runs_them(alice, command):
+    """Both failed with a traceback as the runtime login (the ops replay)."""
+    args = [alice.email] if command == "changepassword" else []
+    before = alice.password
+    result = subprocess.run(
+        [sys.executable, "manage.py", command, *args],
+        cwd=BASE_DIR,
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "DATABASE_OWNER_URL": database_url(owner=True),
+        },
+        input=f"{STRONG}\n{STRONG}\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    if command == "changepassword":  # hashed by the command's own hasher, not the tests' one
+        with acting_as_staff():
+            assert User.objects.get(pk=alice.pk).password != before

@@ -2,6 +2,7 @@ from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError
 from django.template.defaultfilters import pluralize
 
+from accounts.logins import delete_expired_logins
 from eventlog.events import Event, log_event
 from eventlog.jobs import BatchedCommand, BatchedJob, older_than, positive_int
 from eventlog.retention import (
@@ -20,7 +21,8 @@ from scenarios import lifecycle
 class Command(BatchedCommand):
     help = (
         "Delete incomplete sessions inactive for more than 7 days (with their messages) and "
-        "logs older than 30 days (and the rows of background tasks finished over 7 days ago), "
+        "logs older than 30 days (and the rows of background tasks finished over 7 days ago, and "
+        "expired logins), "
         "in short batches that never hold locks for long. Safe to run "
         "twice or concurrently. Writes a `cleanup_job_executed` log row with the counts, "
         "cutoffs, batches and duration; on failure a `database_error` row, and exits non-zero."
@@ -54,7 +56,7 @@ class Command(BatchedCommand):
         job = BatchedJob("cleanup")
         sessions, deleted_logs = lifecycle.ExpiredSessions(), 0
         session_batches = log_batches = dropped_months = 0
-        pruned_buckets = pruned_tasks = None
+        pruned_buckets = pruned_tasks = expired_logins = None
         phase = "sessions"
         try:
             if do_sessions:
@@ -79,6 +81,7 @@ class Command(BatchedCommand):
                 make_coming_log_months()
                 pruned_buckets = prune_idle_buckets()
                 pruned_tasks = prune_finished_tasks()
+                expired_logins = delete_expired_logins()
         except DatabaseError as error:
             self.end_progress()
             job.log_failure(
@@ -110,6 +113,7 @@ class Command(BatchedCommand):
             "log_batch_size": options["log_batch_size"],
             "deleted_throttle_buckets": pruned_buckets,
             "deleted_task_results": pruned_tasks,
+            "deleted_expired_logins": expired_logins,
         }
         with acting_as_staff():
             log_event(Event.CLEANUP_JOB_EXECUTED, **metadata)
@@ -125,7 +129,8 @@ class Command(BatchedCommand):
                 f"{dropped_months} month{pluralize(dropped_months)} of old logs and "
                 f"{deleted_logs} more old logs in {log_batches} batch{pluralize(log_batches, 'es')}"
                 f" (and {pruned_buckets} idle throttle bucket{pluralize(pruned_buckets)},"
-                f" {pruned_tasks} finished background task{pluralize(pruned_tasks)})"
+                f" {pruned_tasks} finished background task{pluralize(pruned_tasks)},"
+                f" {expired_logins} expired login{pluralize(expired_logins)})"
             )
         return f"Deleted {' and '.join(parts)} in {job.duration_ms / 1000:.1f} s."
 
