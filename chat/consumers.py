@@ -333,6 +333,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             waiting = isinstance(refusal, ReplyInFlight)
             await self.send(frames.notice(chat, str(refusal), until_reply=waiting))
             return
+        self.character = frames.character_of(self.session.scenario)  # as the turn read it
         if turn.completed:
             await replies.send_frame(self.session_id, frames.turn_completed(turn, self.character))
             return

@@ -15,6 +15,8 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
+from django.db import connection
+
 from chat import allowance, claims, goals, messages, prompting, tasks
 from chat.call_log import log_model_event
 from chat.goals import GoalState
@@ -33,7 +35,7 @@ from learning import deck
 from lib.rls import acting_as_learner, as_learner_in_one_round_trip
 from lib.throttles import Verdict
 from scenarios import lifecycle
-from scenarios.models import Session
+from scenarios.models import Scenario, Session
 
 SCENE_OVER = "This scene is over: no more role-play messages."
 SESSION_GONE = str(SessionEnded())
@@ -104,6 +106,24 @@ TAKE_PLAIN_TURN = (
     "SELECT * FROM take_plain_turn(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 
+_SCENE_FIELDS = Scenario._meta.concrete_fields
+SCENE = f"SELECT {', '.join(f.column for f in _SCENE_FIELDS)} FROM scenarios WHERE id = %s"  # noqa: S608
+
+
+def _play_the_scene_as_it_is_now(session: Session, rows) -> None:
+    """Each turn plays the scene as staff left it: a socket kept the scene it loaded when it
+    opened, so after an edit two tabs of one session played the old and the new script in
+    turn (the ops replay)."""
+    if not rows:
+        return
+    values = [
+        field.from_db_value(value, None, connection)  # JSON comes as text from a raw cursor
+        if value is not None and hasattr(field, "from_db_value")
+        else value
+        for field, value in zip(_SCENE_FIELDS, rows[0], strict=True)
+    ]
+    session.scenario = Scenario.from_db("default", [f.attname for f in _SCENE_FIELDS], values)
+
 
 def login_digest(login_key: str | None) -> str | None:
     """The login's session key as `current_login_email_by_digest()` takes it (accounts
@@ -117,7 +137,7 @@ def _take_plain_turn(
     """The turn in one round trip: `take_plain_turn()`, then the history and the goals, read
     after the claim in the same transaction, and whether the deck holds the line. None when it
     is not a plain turn: nothing was kept, and it is taken step by step."""
-    (outcome,), rows, goal_rows, *kept = as_learner_in_one_round_trip(
+    (outcome,), rows, goal_rows, scene_rows, *kept = as_learner_in_one_round_trip(
         learner_id,
         [
             (
@@ -140,6 +160,7 @@ def _take_plain_turn(
             ),
             (messages.OF_SESSION, [session.pk]),
             (goals.STATES, [session.pk]),
+            (SCENE, [session.scenario_id]),
             *_kept_line_query(learner_id, chat, content),
         ],
     )
@@ -157,6 +178,7 @@ def _take_plain_turn(
         raise _REFUSALS[taken]()
     history = messages.from_rows(rows)
     message = next(m for m in history if m.client_message_id == client_message_id)
+    _play_the_scene_as_it_is_now(session, scene_rows)
     try:
         request = _request(session, chat, history, goals.from_rows(goal_rows))
     except Exception:  # stored and claimed, but no call will follow: give the claim up
@@ -194,6 +216,9 @@ def _take_turn(
     # Read after the claim: a reply stored (and its claim released) before it is in here.
     history = messages.of_session(session.pk)
     message = next(m for m in history if m.client_message_id == client_message_id)
+    with connection.cursor() as cursor:
+        cursor.execute(SCENE, [session.scenario_id])
+        _play_the_scene_as_it_is_now(session, cursor.fetchall())
     if message.chat_type != chat:
         raise TurnRefused("That message was already sent in the other chat.")
     if message.content != content:

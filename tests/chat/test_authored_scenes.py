@@ -101,3 +101,31 @@ async def test_any_failure_of_a_turn_is_logged_and_shown(
     await tab.until(FINISHED)
     await settle()
     await tab.close()
+
+
+@pytest.mark.parametrize("path", ["plain", "step by step"])
+async def test_an_edit_of_the_scene_plays_from_the_next_turn_in_tabs_already_open(
+    alice, alice_session, offline, path, monkeypatch
+):
+    """A socket kept the scene it loaded when it opened: after a staff edit, two tabs of one
+    session played the old and the new script in turn (the ops replay)."""
+    if path == "step by step":
+        monkeypatch.setattr(turns, "_take_plain_turn", lambda *args: None)
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.until('data-frame="sync"')
+
+    @sync_to_async
+    def staff_edit():
+        from lib.rls import acting_as_staff
+
+        with acting_as_staff():
+            Scenario.objects.filter(pk=alice_session.scenario_id).update(
+                offline_lines=["Ganz neu: Guten Tag!", "Ganz neu: Tschüss!"],
+                character_name="Frau Neu",
+            )
+
+    await staff_edit()
+    await tab.send(message="Hallo!")
+    finished = await tab.until(FINISHED)
+    assert "Ganz neu: Guten Tag!" in finished and "Frau Neu" in finished

@@ -65,9 +65,9 @@ def test_without_the_learners_email_a_turn_is_taken_step_by_step(
     alice, marketplace, django_assert_num_queries
 ):
     session = _session_with(alice, marketplace, 0)
-    # BEGIN, role, login, the throttles, message and claim, history, goals, api_call_started,
-    # COMMIT
-    with django_assert_num_queries(9):
+    # BEGIN, role, login, the throttles, message and claim, history, the scene as it is now,
+    # goals, api_call_started, COMMIT
+    with django_assert_num_queries(10):
         turn = accept_turn(alice.pk, session, "helper", "Was heißt das?", uuid.uuid4())
     assert turn.created and turn.request
 
@@ -79,11 +79,11 @@ def test_a_turn_step_by_step_takes_a_fixed_number_of_queries(
     session = _session_with(alice, marketplace, earlier_messages)
     # Each block runs in a savepoint here (the test's transaction), which adds SAVEPOINT and
     # RELEASE plus a role restore to the statements a real turn sends.
-    # role, login, the throttles, message and claim, history, goals, api_call_started, whether
-    # the deck holds the line; at the scene's first turn also the learner's due words (for
-    # the character to bring in)
+    # role, login, the throttles, message and claim, history, the scene as it is now, goals,
+    # api_call_started, whether the deck holds the line; at the scene's first turn also the
+    # learner's due words (for the character to bring in)
     first_turn = earlier_messages == 0
-    with django_assert_num_queries(8 + 3 + first_turn):
+    with django_assert_num_queries(9 + 3 + first_turn):
         turn = accept_turn(alice.pk, session, "main", "Hallo!", uuid.uuid4())
     # a reply that reaches a goal: role, the reply with its claim, api_call_completed, the
     # learner's message and the goals, the reached goal, whether the deck holds the reply
