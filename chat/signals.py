@@ -80,11 +80,15 @@ def _close_sockets_of_this_login(sender, request, user, **kwargs):
 
 
 @receiver(post_save, sender=get_user_model())
-def _close_sockets_of_a_deactivated_learner(sender, instance, update_fields=None, **kwargs):
+def _close_sockets_of_a_deactivated_learner(
+    sender, instance, created=False, update_fields=None, **kwargs
+):
     """Deactivated, or a new password (a reset ends every login, as Django's session check
     does for pages at their next request). A password set in this save is in `_password`
     until the save has ended (AbstractBaseUser): the admin saves the whole user, so
     `update_fields` alone missed it (the ops replay)."""
+    if created:  # no socket yet
+        return
     new_password = getattr(instance, "_password", None) is not None or (
         update_fields and "password" in update_fields
     )
