@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from chat import tasks
@@ -79,20 +79,27 @@ def _close_sockets_of_this_login(sender, request, user, **kwargs):
         _tell_on_commit(login_group(session_key), {"type": "login.ended"})
 
 
+@receiver(pre_save, sender=get_user_model())
+def _remember_the_password(sender, instance, update_fields=None, **kwargs):
+    """A saved user's password as it was, for the check below (one query, for the rare saves
+    that may change it: the admin's, a reset; not a login's `last_login`)."""
+    if instance._state.adding or (update_fields is not None and "password" not in update_fields):
+        return
+    found = sender.objects.filter(pk=instance.pk).values_list("password", flat=True)
+    instance._password_before_save = found.first()
+
+
 @receiver(post_save, sender=get_user_model())
-def _close_sockets_of_a_deactivated_learner(
-    sender, instance, created=False, update_fields=None, **kwargs
-):
-    """Deactivated, or a new password (a reset ends every login, as Django's session check
-    does for pages at their next request). A password set in this save is in `_password`
-    until the save has ended (AbstractBaseUser): the admin saves the whole user, so
-    `update_fields` alone missed it (the ops replay)."""
+def _close_sockets_of_a_deactivated_learner(sender, instance, created=False, **kwargs):
+    """Deactivated, or a new password, or none (a reset ends every login, as Django's session
+    check does for pages at their next request). Compared with the password before the save:
+    the admin saves the whole user, and "disable password-based authentication" sets no new
+    password of its own, so neither `update_fields` nor `set_password()` told (the ops replay
+    and its recheck)."""
     if created:  # no socket yet
         return
-    new_password = getattr(instance, "_password", None) is not None or (
-        update_fields and "password" in update_fields
-    )
-    if not instance.is_active or new_password:
+    before = getattr(instance, "_password_before_save", instance.password)
+    if not instance.is_active or before != instance.password:
         _tell_on_commit(learner_group(instance.pk), {"type": "login.ended"})
 
 

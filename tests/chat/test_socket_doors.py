@@ -84,7 +84,7 @@ async def test_logging_out_ends_the_sockets_of_that_login(alice, alice_session):
     await other.disconnect()
 
 
-@pytest.mark.parametrize("how", ["deactivated", "deleted", "new password"])
+@pytest.mark.parametrize("how", ["deactivated", "deleted", "new password", "no password"])
 async def test_losing_the_account_ends_every_socket(alice, alice_session, how):
     """A new password too: one set by staff in the admin (saved whole, not as
     update_fields=["password"]) left the sockets open (the ops replay)."""
@@ -100,6 +100,9 @@ async def test_losing_the_account_ends_every_socket(alice, alice_session, how):
         elif how == "new password":
             alice.set_password("a new and long passphrase")
             alice.save()  # as the admin's password form does
+        elif how == "no password":  # the admin's "disable password-based authentication"
+            alice.set_unusable_password()
+            alice.save()
         else:
             alice.is_active = False
             alice.save()
