@@ -117,10 +117,10 @@ def parse_frame(text_data: str | None) -> Incoming:
 class ChatConsumer(AsyncWebsocketConsumer):
     groups_joined: tuple[str, ...] = ()
     watching: asyncio.Task | None = None
-    # The reply a resend of its message redrew the page for: each resend read and queued the
-    # whole conversation, unthrottled, and a socket that never read grew the process by
-    # hundreds of MB (the ops replay).
-    synced_during: str | None = None
+    # The message whose resend last redrew this socket's page: a resend redraws it once. Each
+    # read and queued the whole conversation, and a socket that never read, resending its
+    # message, grew the process by hundreds of MB (the ops replay and its recheck).
+    redrawn_for_resend: uuid.UUID | None = None
     joined = False
     # Frames pushed while the page's snapshot is being read and sent wait here, then follow
     # it: the snapshot is read after joining, so nothing falls between the two.
@@ -299,9 +299,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if live and incoming.client_message_id and live.answers == incoming.client_message_id:
             if incoming.content != live.answers_words:
                 await self.send(frames.notice(chat, str(SentWithOtherWords())))
-            elif self.synced_during != live.reply_id:  # a resend of the message being
-                self.synced_during = live.reply_id  # answered: show the stream, once a reply
-                await self._send_sync()
+            else:  # a resend of the message being answered: show the stream
+                await self._redraw_for_resend(incoming.client_message_id)
             return
         if live and incoming.action == "send":
             await self.send(frames.notice(chat, str(ReplyInFlight()), until_reply=True))
@@ -353,6 +352,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         elif learner_frame:
             await replies.send_frame(self.session_id, learner_frame())
         elif not turn.created:  # a resend: this tab may have missed what the others saw
+            await self._redraw_for_resend(client_id)
+
+    async def _redraw_for_resend(self, client_message_id: uuid.UUID) -> None:
+        if self.redrawn_for_resend != client_message_id:
+            self.redrawn_for_resend = client_message_id
             await self._send_sync()
 
     def _learner_frame(self, turn: AcceptedTurn) -> str:

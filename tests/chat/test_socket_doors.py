@@ -331,3 +331,23 @@ async def test_resends_of_the_message_being_answered_redraw_the_page_once(
     assert (
         sum('data-frame="sync"' in frame for frame in tab.frames) == 2
     )  # on connecting, then once
+
+
+async def test_resends_of_a_message_answered_already_redraw_the_page_once(
+    alice, alice_session, settings
+):
+    """On a process not streaming its reply, or after it, each resend redrew the whole page
+    (the ops replay's recheck: 0.9 MB each, bounded only by the message rate)."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    settings.OFFLINE_TOKEN_DELAY = 0
+    settings.ANTHROPIC_API_KEY = ""
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(chat="helper", message="Eins", client_message_id=str(ANSWERED))
+    await tab.until(FINISHED)
+    before = len(tab.frames)
+    for _ in range(4):
+        await tab.send(chat="helper", message="Eins", client_message_id=str(ANSWERED))
+    await tab.communicator.send_to(text_data="not a frame")  # answered after the resends
+    await tab.until('data-frame="notice"')
+    assert sum('data-frame="sync"' in frame for frame in tab.frames[before:]) == 1
