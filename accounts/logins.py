@@ -120,9 +120,15 @@ def _log_failure(account_id: str, reason: str, **metadata) -> None:
     log_event(Event.USER_LOGIN_FAILED, level=Level.WARN, user_id=user_id, reason=reason, **metadata)
 
 
-def delete_expired_logins() -> int:
+def delete_expired_logins(batch_size: int = 5000) -> int:
     """Delete the login sessions past their expiry (nothing else did: Django leaves it to
-    `clearsessions`); how many. The cleanup command calls this."""
-    with acting_as_auth():
-        deleted, _ = Login.objects.filter(expire_date__lt=timezone.now()).delete()
-    return deleted
+    `clearsessions`), a short transaction a batch; how many. The cleanup command calls this."""
+    deleted = 0
+    while True:
+        with acting_as_auth():
+            expired = Login.objects.filter(expire_date__lt=timezone.now())
+            batch = expired.values("pk")[:batch_size]
+            count, _ = Login.objects.filter(pk__in=batch).delete()
+        deleted += count
+        if count < batch_size:
+            return deleted

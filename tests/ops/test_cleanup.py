@@ -325,3 +325,20 @@ def test_expired_logins_are_deleted(client, alice):
         assert list(Login.objects.values_list("session_key", flat=True)) == [
             client.session.session_key
         ]
+
+
+def test_expired_logins_go_in_short_batches(db):
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session as Login
+
+    from accounts.logins import delete_expired_logins
+    from lib.rls import acting_as_auth
+
+    with acting_as_auth():
+        for _ in range(5):
+            store = SessionStore()
+            store.create()
+        Login.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+    assert delete_expired_logins(batch_size=2) == 5
+    with acting_as_auth():
+        assert not Login.objects.exists()
