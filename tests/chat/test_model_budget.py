@@ -46,7 +46,8 @@ async def test_a_resend_costs_nothing(alice, alice_session, offline, settings):
     await tab.until(FINISHED)
     for _ in range(2):
         await tab.send(chat="helper", message="Eins", client_message_id=same)
-        await tab.until('data-frame="sync"')
+    await tab.communicator.send_to(text_data="not a frame")  # answered after the resends
+    await tab.until('data-frame="notice"')
     await settle()
     await tab.close()
     left = await sync_to_async(throttles.MODEL_CALLS.tokens_left)(alice.email)
