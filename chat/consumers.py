@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -114,6 +115,11 @@ def parse_frame(text_data: str | None) -> Incoming:
     return Incoming(chat, "send", content, client_id)
 
 
+FRAMES_PER_SECOND = 5  # from one page, at most (sustained)
+FRAMES_AT_ONCE = 20  # ...and in a burst
+TOO_MANY_FRAMES = "This page is sending very quickly: what it sent just now was not taken."
+
+
 class ChatConsumer(AsyncWebsocketConsumer):
     groups_joined: tuple[str, ...] = ()
     watching: asyncio.Task | None = None
@@ -121,6 +127,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # read and queued the whole conversation, and a socket that never read, resending its
     # message, grew the process by hundreds of MB (the ops replay and its recheck).
     redrawn_for_resend: uuid.UUID | None = None
+    told_to_slow_down = False
     joined = False
     # Frames pushed while the page's snapshot is being read and sent wait here, then follow
     # it: the snapshot is read after joining, so nothing falls between the two.
@@ -194,6 +201,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if not _sockets_by_learner[self.learner_id]:
                 del _sockets_by_learner[self.learner_id]
 
+    def _frame_allowed(self) -> bool:
+        """At most FRAMES_PER_SECOND frames a second from a page (FRAMES_AT_ONCE at once); the
+        rest are dropped before any work. A page sends a few a minute; a client sending
+        thousands a second had each read, queued and answered in turn, and its consumer
+        outlived it by 10 s (the ops replay's recheck)."""
+        now = time.monotonic()
+        self.frame_tokens = min(
+            FRAMES_AT_ONCE,
+            getattr(self, "frame_tokens", FRAMES_AT_ONCE)
+            + (now - getattr(self, "frames_counted_at", now)) * FRAMES_PER_SECOND,
+        )
+        self.frames_counted_at = now
+        if self.frame_tokens < 1:
+            return False
+        self.frame_tokens -= 1
+        return True
+
     async def send(self, text_data=None, bytes_data=None, close=False):
         """A frame to a socket its page is closing is dropped: Daphne passes it on until the
         close completes, and the socket's library refused it, which logged a traceback and an
@@ -252,6 +276,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.push(json.dumps({"kept": event["german"]}))
 
     async def receive(self, text_data=None, bytes_data=None):
+        if not self._frame_allowed():
+            if not self.told_to_slow_down:  # once a flood: a notice each would echo it
+                self.told_to_slow_down = True
+                await self.send(frames.notice(Message.ChatType.MAIN, TOO_MANY_FRAMES))
+            return
+        self.told_to_slow_down = False
         try:
             incoming = parse_frame(text_data)
         except UnreadableFrame as unreadable:
