@@ -62,3 +62,15 @@ def test_after_a_restart_one_hand_out_replaces_every_dead_connection():
         with pool.connection() as pooled:  # 1 + 2 + 4 s of tries would pass the 5 s timeout
             assert pooled.execute("SELECT 1").fetchone() == (1,)
         assert pool.get_stats()["connections_lost"] == 6
+
+
+def test_the_connection_used_last_is_handed_out_first():
+    """psycopg's pool handed out the one idle longest: at one chat, every turn ran on a cold
+    backend while the warm one waited (about 1.4 ms more before the model call)."""
+    for pool in _pool(min_size=3, max_size=3):
+        with contextlib.ExitStack() as held:
+            pids = [held.enter_context(pool.connection()).info.backend_pid for _ in range(3)]
+        # the stack gives them back last taken first: pids[0] went back last
+        for _ in range(3):
+            with pool.connection() as pooled:
+                assert pooled.info.backend_pid == pids[0]
