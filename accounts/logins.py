@@ -126,9 +126,18 @@ def delete_expired_logins(batch_size: int = 5000) -> int:
     deleted = 0
     while True:
         with acting_as_auth():
-            expired = Login.objects.filter(expire_date__lt=timezone.now())
-            batch = expired.values("pk")[:batch_size]
+            batch = _expired_logins().values("pk")[:batch_size]
             count, _ = Login.objects.filter(pk__in=batch).delete()
         deleted += count
         if count < batch_size:
             return deleted
+
+
+def count_expired_logins() -> int:
+    """How many `delete_expired_logins()` would delete (cleanup --dry-run)."""
+    with acting_as_auth():
+        return _expired_logins().count()
+
+
+def _expired_logins():
+    return Login.objects.filter(expire_date__lt=timezone.now())

@@ -8,6 +8,10 @@ from django.db import connection
 from lib.rls import acting_as_staff
 
 FINISHED_KEPT_FOR = timedelta(days=7)  # a finished task's row, for staff to look into
+_FINISHED_LONG_AGO = (
+    "FROM django_tasks_database_dbtaskresult"
+    " WHERE status IN ('SUCCESSFUL', 'FAILED') AND finished_at < now() - %s"
+)
 
 
 def prune_finished_tasks(batch_size: int = 5000) -> int:
@@ -18,12 +22,17 @@ def prune_finished_tasks(batch_size: int = 5000) -> int:
     while True:
         with acting_as_staff(), connection.cursor() as cursor:
             cursor.execute(
-                "DELETE FROM django_tasks_database_dbtaskresult WHERE id IN ("
-                " SELECT id FROM django_tasks_database_dbtaskresult"
-                " WHERE status IN ('SUCCESSFUL', 'FAILED') AND finished_at < now() - %s"
-                " LIMIT %s)",
+                "DELETE FROM django_tasks_database_dbtaskresult"  # noqa: S608
+                f" WHERE id IN (SELECT id {_FINISHED_LONG_AGO} LIMIT %s)",
                 [FINISHED_KEPT_FOR, batch_size],
             )
             deleted += cursor.rowcount
             if cursor.rowcount < batch_size:
                 return deleted
+
+
+def count_finished_tasks() -> int:
+    """How many `prune_finished_tasks()` would delete (cleanup --dry-run)."""
+    with acting_as_staff(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) {_FINISHED_LONG_AGO}", [FINISHED_KEPT_FOR])
+        return cursor.fetchone()[0]

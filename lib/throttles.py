@@ -87,12 +87,23 @@ class Throttle:
             cursor.execute("SELECT fill_bucket(%s)", [self.key(*parts)])
 
 
+# Untouched for a day: every rate is per day at most, so they are full again, and a full
+# bucket needs no row.
+_IDLE_BUCKETS = "FROM throttle_buckets WHERE updated_at < now() - interval '1 day'"
+
+
 def prune_idle_buckets() -> int:
-    """Delete buckets untouched for a day: every rate is per day at most, so they are full
-    again, and a full bucket needs no row. (The cleanup command calls this.)"""
+    """Delete the idle buckets; how many. (The cleanup command calls this.)"""
     with acting_as_staff(), connection.cursor() as cursor:
-        cursor.execute("DELETE FROM throttle_buckets WHERE updated_at < now() - interval '1 day'")
+        cursor.execute(f"DELETE {_IDLE_BUCKETS}")
         return cursor.rowcount
+
+
+def count_idle_buckets() -> int:
+    """How many `prune_idle_buckets()` would delete (cleanup --dry-run)."""
+    with acting_as_staff(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) {_IDLE_BUCKETS}")
+        return cursor.fetchone()[0]
 
 
 def take_all(throttles: list[tuple[Throttle, tuple]]) -> tuple[Verdict, Throttle | None]:

@@ -252,6 +252,11 @@ def test_idle_throttle_buckets_are_pruned(db):
             "UPDATE throttle_buckets SET updated_at = now() - interval '2 days' WHERE key = %s",
             [throttles.CHAT_MESSAGES.key("someone")],
         )
+    assert "and 1 idle throttle bucket, 0 finished background tasks," in run_command(
+        "cleanup", "--dry-run"
+    )
+    with acting_as_staff():
+        assert run_sql("SELECT count(*) FROM throttle_buckets") == [(2,)]
     summary = run_command("cleanup")
     assert "(and 1 idle throttle bucket, 0 finished background tasks," in summary
     with acting_as_staff():
@@ -280,6 +285,9 @@ def test_finished_background_tasks_go_after_a_week(db):
             " finished_at = now() - interval '6 days' WHERE id = %s",
             [done.pk],
         )
+    assert "1 finished background task," in run_command("cleanup", "--dry-run")
+    with acting_as_staff():
+        assert DBTaskResult.objects.count() == 3
     summary = run_command("cleanup")
     assert "1 finished background task," in summary
     with acting_as_staff():
@@ -319,6 +327,9 @@ def test_expired_logins_are_deleted(client, alice):
         Login.objects.filter(session_key=other.session.session_key).update(
             expire_date=timezone.now() - timedelta(seconds=1)
         )
+    assert "1 expired login)" in run_command("cleanup", "--dry-run")
+    with acting_as_auth():
+        assert Login.objects.count() == 2
     summary = run_command("cleanup")
     assert "1 expired login)" in summary
     with acting_as_auth():

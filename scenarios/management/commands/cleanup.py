@@ -2,7 +2,7 @@ from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError
 from django.template.defaultfilters import pluralize
 
-from accounts.logins import delete_expired_logins
+from accounts.logins import count_expired_logins, delete_expired_logins
 from eventlog.events import Event, log_event
 from eventlog.jobs import BatchedCommand, BatchedJob, older_than, positive_int
 from eventlog.retention import (
@@ -13,8 +13,8 @@ from eventlog.retention import (
     make_coming_log_months,
 )
 from lib.rls import acting_as_staff
-from lib.task_queue import prune_finished_tasks
-from lib.throttles import prune_idle_buckets
+from lib.task_queue import count_finished_tasks, prune_finished_tasks
+from lib.throttles import count_idle_buckets, prune_idle_buckets
 from scenarios import lifecycle
 
 
@@ -143,8 +143,16 @@ class Command(BatchedCommand):
                 f"inactive since before {session_cutoff:%Y-%m-%d %H:%M} UTC)"
             )
         if log_cutoff is not None:
+            buckets, tasks, logins = (
+                count_idle_buckets(),
+                count_finished_tasks(),
+                count_expired_logins(),
+            )
             parts.append(
                 f"{count_old_logs(log_cutoff)} logs "
-                f"(created before {log_cutoff:%Y-%m-%d %H:%M} UTC)"
+                f"(created before {log_cutoff:%Y-%m-%d %H:%M} UTC;"
+                f" and {buckets} idle throttle bucket{pluralize(buckets)},"
+                f" {tasks} finished background task{pluralize(tasks)},"
+                f" {logins} expired login{pluralize(logins)})"
             )
         return f"Dry run: would delete {' and '.join(parts)}; nothing changed."
