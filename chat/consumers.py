@@ -49,6 +49,7 @@ REPLY_IN_FLIGHT = re.compile(
     r'id="(?P<chat>main|helper)-live"[^>]*data-frame="slot"><article[^>]*'
     r'data-slot="(?:streaming|waiting)"'
 )
+SLOT_DRAWN = re.compile(r'id="(?P<chat>main|helper)-live"')  # ...or the slot drawn in any way
 
 
 def learner_group(learner_id) -> str:
@@ -132,6 +133,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # Frames pushed while the page's snapshot is being read and sent wait here, then follow
     # it: the snapshot is read after joining, so nothing falls between the two.
     held: list[str] | None = None
+    # The chats whose slot the page last drew as a reply streaming or on its way.
+    drawn_in_flight: frozenset[str] = frozenset()
 
     async def connect(self):
         user = self.scope.get("user")
@@ -232,13 +235,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.held is not None:
             self.held.append(html)
         else:
-            await self.send(text_data=html)
+            await self._draw(html)
         if html.startswith("{"):  # a text delta (JSON): no bubble drawn
             return
         in_flight = REPLY_IN_FLIGHT.search(html)
         if in_flight and in_flight["chat"] not in replies.live_in(self.session_id):
             # If the process answering dies, or nobody does, its reply never ends.
             self._watch_claims_elsewhere()
+
+    async def _draw(self, html: str) -> None:
+        """Send a pushed frame, noting the slots it draws in flight or not."""
+        await self.send(text_data=html)
+        if html.startswith("{"):
+            return
+        drawn = {match["chat"] for match in SLOT_DRAWN.finditer(html)}
+        if drawn:
+            in_flight = {match["chat"] for match in REPLY_IN_FLIGHT.finditer(html)}
+            self.drawn_in_flight = (self.drawn_in_flight - drawn) | in_flight
 
     async def catch_up(self) -> None:
         """Frames or messages from elsewhere were lost (Redis was away): a log-out or a deleted
@@ -427,7 +440,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             elsewhere = await self._show(shown)
         finally:
             while self.held:
-                await self.send(text_data=self.held.pop(0))
+                await self._draw(self.held.pop(0))
             self.held = None
         if elsewhere:
             if not joined_now:
@@ -443,19 +456,24 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # A reply streaming in another process shows as waiting: that process answers
         # (chat.fanout) with its bubble and the text so far, which follows this.
         await self.send(frames.sync(shown, live, left))
+        self.drawn_in_flight = frozenset(shown.claimed | set(live))
         return shown.claimed - set(live)
 
     async def _watch_claims(self) -> None:
         """A reply in flight in another process: if that process stops renewing its claim
-        (it died), show the reply as interrupted once the claim goes stale."""
+        (it died), show the reply as interrupted once the claim goes stale. A page that has
+        drawn the reply's end (the other process's frames) is not drawn again: each reply
+        streamed elsewhere redrew the whole page (the ops replay)."""
         while True:
             await asyncio.sleep(settings.REPLY_STALE_AFTER / 2)
             shown = await in_db(conversations.load, self.learner_id, self.session_id)
             if shown is None:  # deleted where no signal reached this tab
                 await self.close(code=4403)
                 return
-            if not (shown.claimed - set(replies.live_in(self.session_id))):
-                await self._send_sync()
+            live = set(replies.live_in(self.session_id))
+            if not (shown.claimed - live):
+                if self.drawn_in_flight - live:  # drawn on its way, and no process answers
+                    await self._send_sync()
                 return
 
 

@@ -226,3 +226,38 @@ async def test_a_reply_whose_claim_went_elsewhere_is_offered_again_once_that_one
     assert "Try again" in await tab.until('data-slot="retry"', timeout=8)
     await settle()
     await tab.close()
+
+
+def _release_for_another_process(learner_id, session_id):
+    from lib.rls import acting_as_learner
+
+    with acting_as_learner(learner_id):
+        assert claims.release(session_id, "main")
+
+
+@pytest.mark.parametrize("end_drawn", [True, False], ids=["end drawn", "end lost"])
+async def test_a_reply_elsewhere_redraws_the_page_only_if_its_end_was_not_drawn(
+    alice, alice_session, offline, settings, end_drawn
+):
+    """A tab watches a reply streaming in another process in case that process dies; once the
+    claim was gone, it redrew the whole page, also after the reply's end had been drawn from
+    the other process's frames: a redraw for every reply streamed elsewhere (the ops replay)."""
+    from chat import fanout, frames, replies
+
+    settings.REPLY_STALE_AFTER = 0.5
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.until('data-frame="sync"')
+    await sync_to_async(_claim_for_another_process)(alice.pk, alice_session.pk)
+    await replies.send_frame(alice_session.pk, frames.slot("main", frames.Slot("waiting")))
+    await tab.until('data-slot="waiting"')
+    (consumer,) = fanout.tabs_of(alice_session.pk)
+    watching = consumer.watching
+    await sync_to_async(_release_for_another_process)(alice.pk, alice_session.pk)
+    if end_drawn:  # the other process's last frame: the slot empty, its reply stored
+        await replies.send_frame(alice_session.pk, frames.slot("main", frames.Slot("")))
+        assert 'data-slot="waiting"' not in await tab.until('id="main-live"')
+    await watching
+    await tab.send(message=" ")  # answered with a notice: the frame after any redraw
+    after = await tab.until('data-frame="(notice|sync)"')
+    assert ('data-frame="sync"' in after) is not end_drawn
