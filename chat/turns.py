@@ -93,7 +93,7 @@ def accept_turn(
     with acting_as_learner(learner_id):
         spent = allowance.spend(learner_id, session.pk, login_key)
         if isinstance(spent, Throttled):
-            refusal = spent
+            refusal = _unless_session_gone(learner_id, session.pk, spent)
         else:
             turn = _take_turn(learner_id, session, chat, content, client_message_id, spent)
             if isinstance(turn, AcceptedTurn):
@@ -173,6 +173,7 @@ def _take_plain_turn(
         verdict = Verdict(False, tokens_left, retry_after, first_refusal)
         with acting_as_learner(learner_id):  # its log row kept: raised after the block
             refusal = allowance.refusal(learner_id, session.pk, verdict, refused_by)
+            refusal = _unless_session_gone(learner_id, session.pk, refusal)
         raise refusal
     if taken != "taken":
         raise _REFUSALS[taken]()
@@ -264,7 +265,9 @@ def prepare_retry(
     allowance like a new message (its model call given back if there is nothing to retry)."""
     with acting_as_learner(learner_id):
         spent = allowance.spend(learner_id, session_id, login_key)
-        if not isinstance(spent, Throttled):
+        if isinstance(spent, Throttled):
+            refusal = _unless_session_gone(learner_id, session_id, spent)
+        else:
             session = lifecycle.find_session(learner_id, session_id)
             if session is None:
                 raise SessionEnded
@@ -281,7 +284,15 @@ def prepare_retry(
                 claims.release(session_id, chat)
             spent.give_back_call()
             return None
-    raise spent
+    raise refusal  # after the transaction: what it spent stays spent
+
+
+def _unless_session_gone(learner_id, session_id, refusal: Throttled) -> TurnRefused:
+    """A throttled turn in a session that is gone ends its socket, as any turn there does: the
+    learner was told to wait, and the next frame closed the page (the ops replay)."""
+    if Session.objects.of(learner_id).filter(pk=session_id).exists():
+        return refusal
+    return SessionEnded()
 
 
 def _log_call_started(learner_id, session_id, chat: str) -> None:

@@ -219,3 +219,24 @@ def test_a_new_line_the_deck_holds_is_taken_and_stored_as_kept(alice, session, p
     assert not reply("Zwei Euro das Kilo.").kept
     assert not turn("Zwei Kilo Äpfel, bitte.", chat="helper").kept  # no Keep in the helper
     assert not reply("Gern, sonst noch etwas?", chat="helper").kept
+
+
+@pytest.mark.parametrize("path", ["plain", "step by step", "retry"])
+def test_a_throttled_turn_in_a_session_gone_ends_it(alice, session, settings, path):
+    """The socket closes (SessionEnded) as at any turn in a gone session: a throttled one was
+    told to wait, and only the next frame closed the page (the ops replay)."""
+    from chat.refusals import SessionEnded
+    from chat.turns import prepare_retry
+
+    settings.CHAT_MESSAGES_PER_LEARNER = "1/minute"
+    take(alice, session, chat="helper")
+    with acting_as_staff():
+        run_sql("DELETE FROM sessions WHERE id = %s", [session.pk])
+    with pytest.raises(TurnRefused) as refused:
+        if path == "plain":
+            take(alice, session)
+        elif path == "step by step":  # without the login's email
+            accept_turn(alice.pk, session, "main", "Hallo!", uuid.uuid4(), None, None)
+        else:
+            prepare_retry(alice.pk, session.pk, "main")
+    assert type(refused.value) is SessionEnded
