@@ -1,6 +1,7 @@
 """Background tasks (django-tasks, database queue; `manage.py task_worker` runs them): the
 scene report, and the meanings of cards kept without one."""
 
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import timedelta
@@ -139,6 +140,11 @@ def write_report(session_id: str) -> str:
 # Meanings for cards kept without one: asked for once the keep commits.
 
 GLOSS_AGAIN_AFTER = 5  # seconds: a learner's meanings task waits while another worker asks
+# seconds: after a meanings call found the model unavailable (its retries spent), this
+# worker's meanings tasks wait so long, then ask once for every card kept meanwhile.
+GLOSS_BACK_OFF = 60
+
+_model_unavailable_until = 0.0  # this worker's, by time.monotonic()
 
 
 def ask_for_meanings(learner_id, card_ids: list[str]) -> None:
@@ -200,6 +206,11 @@ def gloss_cards(learner_id: str, card_ids: list[str]) -> str:
             later = timezone.now() + timedelta(seconds=GLOSS_AGAIN_AFTER)
             _enqueue_glosses(learner_id, card_ids, run_after=later)
             return "another worker is asking"
+        waiting = _model_unavailable_until - time.monotonic()
+        if waiting > 0:  # their cards stay on their way (for at most Card.MEANING_WAIT)
+            later = timezone.now() + timedelta(seconds=waiting)
+            _enqueue_glosses(learner_id, card_ids, run_after=later)
+            return "the model is unavailable: asking later"
         cards = deck.awaiting_meanings(learner_id, card_ids, most=glosses.MAX_CARDS)
         try:
             return _gloss(learner_id, cards)
@@ -240,9 +251,19 @@ def _gloss(learner_id: str, cards: list) -> str:
     read = partial(glosses.matched, cards)
     try:
         found = _answer(learner_id, None, GLOSS, glosses.gloss_request(cards), read)
-    except ModelError:
+    except ModelError as error:
+        if error.retryable or error.status == 429:  # unavailable, or the account's limit
+            _back_off(error.retry_after)
         return "failed"
     return f"glossed {deck.add_glosses(learner_id, found)} of {len(cards)}"
+
+
+def _back_off(retry_after: float | None) -> None:
+    """The model was unavailable: with it failing, each keep's call was tried 3 times, and a
+    learner keeping a line every few seconds made 45 requests for 15 keeps (the recheck
+    replay). A worker of its own each: another worker finds out with its next call."""
+    global _model_unavailable_until
+    _model_unavailable_until = time.monotonic() + max(GLOSS_BACK_OFF, retry_after or 0)
 
 
 def _answer(learner_id, session_id, chat: str, request, read: Callable):

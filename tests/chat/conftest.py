@@ -32,7 +32,11 @@ chat_db = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
-def fake_anthropic(settings):
+def fake_anthropic(settings, monkeypatch):
+    from chat import tasks
+
+    # A model that answers: no back-off left by an earlier test's failing one (chat/tasks.py).
+    monkeypatch.setattr(tasks, "_model_unavailable_until", 0.0)
     with FakeAnthropic(PlannedResponse(text="Hallo! Was darf es sein?")) as fake:
         settings.ANTHROPIC_API_KEY = "test-key"
         settings.ANTHROPIC_BASE_URL = fake.url

@@ -314,3 +314,35 @@ def test_meanings_whose_worker_was_killed_are_asked_for_when_a_worker_starts(
 
     assert worker.returncode == 0, worker.stderr[-2000:]
     assert glosses_of(alice) == {LINE: "The tomatoes are especially fresh today."}
+
+
+def test_with_the_model_unavailable_lines_kept_meanwhile_wait_and_go_in_one_call(
+    alice, marketplace, fake_anthropic, monkeypatch
+):
+    """With the model failing, each keep's call was tried 3 times: 15 keeps, 45 requests (the
+    recheck replay). After a call finds it unavailable, the worker's meanings tasks wait out
+    a back-off, and then ask once for every card kept meanwhile."""
+    from chat import tasks
+
+    overloaded = PlannedResponse(status=529, error_type="overloaded_error")
+    fake_anthropic.enqueue(overloaded, overloaded, overloaded)
+    keep(alice, marketplace, LINE)
+    assert run_due_tasks() == ["failed"]
+    assert len(fake_anthropic.requests) == 3  # the call's own retries
+
+    lines = ["Guten Morgen!", "Was kosten die Tomaten?", "Ein Kilo, bitte."]
+    for line in lines:
+        keep(alice, marketplace, line)
+    assert run_due_tasks() == ["the model is unavailable: asking later"]
+    assert len(fake_anthropic.requests) == 3
+    on_its_way = {card.german: card.meaning_on_its_way for card in deck.all_cards(alice.pk)}
+    assert on_its_way == {LINE: False, **dict.fromkeys(lines, True)}
+
+    monkeypatch.setattr(tasks, "_model_unavailable_until", 0.0)  # the back-off has passed
+    with acting_as_staff():
+        [later] = DBTaskResult.objects.filter(status="READY")
+        later.run_after = Now()
+        later.save(update_fields=["run_after"])
+    fake_anthropic.enqueue(meanings(*[(line, f"meaning {n}") for n, line in enumerate(lines)]))
+    assert run_due_tasks() == ["glossed 3 of 3"]
+    assert len(fake_anthropic.requests) == 4
