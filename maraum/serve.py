@@ -3,7 +3,8 @@
 uvloop's event loop roughly halved the time a loaded server adds to streamed replies
 (bench/chat_latency.py); without it (Windows) this is plain Daphne.
 
-Request bodies over MAX_REQUEST_BODY_BYTES are refused (413) before they are read; the database
+Request bodies over MAX_REQUEST_BODY_BYTES are refused (413) before they are read; a websocket
+whose client stops reading is dropped once MAX_UNSENT_SOCKET_BYTES wait for it; the database
 connections are pooled (DATABASE_POOL, on unless set to false).
 
 SIGTERM stops the server gracefully: it stops listening (a load balancer sends new connections
@@ -28,6 +29,7 @@ with contextlib.suppress(ImportError):
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 import daphne.http_protocol
+import daphne.ws_protocol
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 
@@ -82,6 +84,43 @@ class BoundedWebRequest(daphne.http_protocol.WebRequest):
 
 
 daphne.http_protocol.WebRequest = BoundedWebRequest  # what HTTPFactory builds requests with
+
+
+class BoundedWebSocketProtocol(daphne.ws_protocol.WebSocketProtocol):
+    """Drops a websocket once more than MAX_UNSENT_SOCKET_BYTES wait to be sent to it: Twisted
+    keeps what a client does not read in the process's memory, without limit, and a socket
+    that never read grew a server by hundreds of MB (the ops replay; what the app sends it is
+    bounded by what it may ask for, but nothing bounded what it may leave unread)."""
+
+    dropped = False
+
+    def serverSend(self, content, binary=False):
+        from django.conf import settings
+
+        if self.dropped:
+            return
+        unsent = unsent_bytes(self.transport)
+        if unsent > settings.MAX_UNSENT_SOCKET_BYTES:
+            self.dropped = True
+            logger.warning(
+                "dropped a websocket whose client stopped reading (%d bytes unsent)", unsent
+            )
+            self.dropConnection(abort=True)  # the app's consumer is told it disconnected
+            return
+        super().serverSend(content, binary)
+
+
+def unsent_bytes(transport) -> int:
+    """What a Twisted TCP transport holds for its peer in memory, beyond the kernel's buffer
+    (as its own `_isSendBufferFull` counts it)."""
+    while transport is not None and not hasattr(transport, "dataBuffer"):
+        transport = getattr(transport, "transport", None)  # a wrapping protocol's
+    if transport is None:
+        return 0
+    return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+
+daphne.ws_protocol.WebSocketFactory.protocol = BoundedWebSocketProtocol
 
 
 class DrainingServer(Server):

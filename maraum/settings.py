@@ -90,6 +90,9 @@ MIDDLEWARE = [
 # own form limit matches.
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+# A websocket whose client has stopped reading is dropped once this much waits to be sent to
+# it in the server's memory (maraum/serve.py): Daphne would hold any amount.
+MAX_UNSENT_SOCKET_BYTES = env.int("MAX_UNSENT_SOCKET_BYTES", default=1024 * 1024)
 
 ROOT_URLCONF = "maraum.urls"
 ASGI_APPLICATION = "maraum.asgi.application"

@@ -1,0 +1,83 @@
+"""A websocket whose client stops reading is dropped once too much waits to be sent to it, in a
+real Daphne: Twisted would keep any amount in the server's memory."""
+
+import json
+import socket
+import time
+import uuid
+
+import pytest
+import websockets
+from asgiref.sync import sync_to_async
+
+from chat.models import Message
+from lib.rls import acting_as_learner
+from tests.chat.conftest import chat_db
+from tests.chat.test_restarts import login_cookie
+from tests.conftest import database_url
+from tests.support.servers import daphne
+
+pytestmark = chat_db
+
+LONG = " ".join(["Ich möchte gern ein Kilo Tomaten und zwei Gurken, bitte."] * 17)  # 1,000
+
+
+def _long_helper_chat(session) -> list[uuid.UUID]:
+    """Sixty long questions to the helper and their answers: a page of about 240 KB."""
+    ids = []
+    with acting_as_learner(session.user_id):
+        for _ in range(60):
+            asked = Message.objects.create(
+                session=session,
+                role="user",
+                chat_type="helper",
+                content=LONG,
+                client_message_id=uuid.uuid4(),
+            )
+            Message.objects.create(session=session, role="helper", chat_type="helper", content=LONG)
+            ids.append(asked.client_message_id)
+    return ids
+
+
+def _logged(log, text: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, f"{text!r} never logged"
+        time.sleep(0.05)
+
+
+async def test_a_socket_whose_client_stops_reading_is_dropped(alice, alice_session, tmp_path):
+    """Each resend of a stored message redraws the page once: twenty of them, about 5 MB, to a
+    client that reads nothing (the kernel's buffers take up to 4 MB of it). Before, the server
+    held the rest, whatever its size."""
+    asked = await sync_to_async(_long_helper_chat)(alice_session)
+    cookie = await login_cookie(alice)
+    log = tmp_path / "daphne.log"
+    env = {
+        "ANTHROPIC_API_KEY": "",
+        "CHAT_MESSAGES_PER_LEARNER": "100/minute",
+        "MAX_UNSENT_SOCKET_BYTES": str(64 * 1024),
+    }
+    with daphne(database_url(), env, log_path=log) as (_, port):
+        slow_reader = socket.socket()
+        slow_reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window
+        slow_reader.connect(("127.0.0.1", port))
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}/ws/sessions/{alice_session.pk}/",
+            sock=slow_reader,
+            additional_headers={"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"},
+            max_queue=1,  # the client library stops reading too
+        ) as tab:
+            assert 'data-frame="sync"' in await tab.recv()
+            for client_message_id in asked[:20]:  # 20 frames at once, about 5 MB
+                resend = {
+                    "chat": "helper",
+                    "message": LONG,
+                    "client_message_id": str(client_message_id),
+                }
+                await tab.send(json.dumps(resend))
+            await sync_to_async(_logged)(log, "dropped a websocket whose client stopped reading")
+            with pytest.raises(websockets.ConnectionClosedError):
+                while True:
+                    await tab.recv()
+    assert LONG not in log.read_text()
