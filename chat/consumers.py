@@ -50,6 +50,11 @@ REPLY_IN_FLIGHT = re.compile(
     r'data-slot="(?:streaming|waiting)"'
 )
 SLOT_DRAWN = re.compile(r'id="(?P<chat>main|helper)-live"')  # ...or the slot drawn in any way
+# A frame that adds a message to a chat (chat/frames/*.html, chat/partials/message.html).
+MESSAGE_ADDED = re.compile(
+    r'hx-swap-oob="beforeend:#(?:main|helper)-messages"[^>]*>\s*'
+    r'<article[^>]*id="msg-(?P<id>[0-9a-f-]+)"'
+)
 
 
 def learner_group(learner_id) -> str:
@@ -133,8 +138,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # Frames pushed while the page's snapshot is being read and sent wait here, then follow
     # it: the snapshot is read after joining, so nothing falls between the two.
     held: list[str] | None = None
-    # The chats whose slot the page last drew as a reply streaming or on its way.
+    # What the page shows, as far as this socket's frames tell: the chats whose slot it last
+    # drew as a reply streaming or on its way, and the messages it drew.
     drawn_in_flight: frozenset[str] = frozenset()
+    drawn_messages: set[str] | None = None
 
     async def connect(self):
         user = self.scope.get("user")
@@ -252,6 +259,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if drawn:
             in_flight = {match["chat"] for match in REPLY_IN_FLIGHT.finditer(html)}
             self.drawn_in_flight = (self.drawn_in_flight - drawn) | in_flight
+        if self.drawn_messages is not None:
+            self.drawn_messages.update(added["id"] for added in MESSAGE_ADDED.finditer(html))
 
     async def catch_up(self) -> None:
         """Frames or messages from elsewhere were lost (Redis was away): a log-out or a deleted
@@ -457,6 +466,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # (chat.fanout) with its bubble and the text so far, which follows this.
         await self.send(frames.sync(shown, live, left))
         self.drawn_in_flight = frozenset(shown.claimed | set(live))
+        self.drawn_messages = _message_ids(shown)
         return shown.claimed - set(live)
 
     async def _watch_claims(self) -> None:
@@ -472,9 +482,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 return
             live = set(replies.live_in(self.session_id))
             if not (shown.claimed - live):
-                if self.drawn_in_flight - live:  # drawn on its way, and no process answers
+                # A reply drawn on its way that no process answers, or a message the page did
+                # not draw (its frame lost, Redis away): the page is drawn again.
+                if self.drawn_in_flight - live or _message_ids(shown) - (
+                    self.drawn_messages or set()
+                ):
                     await self._send_sync()
                 return
+
+
+def _message_ids(shown: conversations.Conversation) -> set[str]:
+    """The session's messages, by their ids as the page's frames name them."""
+    return {str(message.pk) for message in shown.messages}
 
 
 SERVER_RESTARTING = 4012

@@ -13,6 +13,7 @@ from chat.replies import live_in
 from maraum.asgi import application
 from scenarios import lifecycle
 from tests.chat.conftest import FINISHED, Tab, chat_db, events, mid_reply, settle, socket_to, stored
+from tests.conftest import add_message
 
 pytestmark = chat_db
 
@@ -235,29 +236,46 @@ def _release_for_another_process(learner_id, session_id):
         assert claims.release(session_id, "main")
 
 
-@pytest.mark.parametrize("end_drawn", [True, False], ids=["end drawn", "end lost"])
-async def test_a_reply_elsewhere_redraws_the_page_only_if_its_end_was_not_drawn(
-    alice, alice_session, offline, settings, end_drawn
+@pytest.mark.parametrize("case", ["end drawn", "end lost", "end lost, a reply after it"])
+async def test_a_reply_elsewhere_redraws_the_page_only_if_the_page_missed_some_of_it(
+    alice, alice_session, offline, settings, case
 ):
     """A tab watches a reply streaming in another process in case that process dies; once the
     claim was gone, it redrew the whole page, also after the reply's end had been drawn from
-    the other process's frames: a redraw for every reply streamed elsewhere (the ops replay)."""
+    the other process's frames: a redraw for every reply streamed elsewhere (the ops replay).
+    It still does when the page missed the end, also when a later reply's frames came through
+    (the attacker's replay: the first reply never showed)."""
     from chat import fanout, frames, replies
 
     settings.REPLY_STALE_AFTER = 0.5
+    character = frames.character_of(alice_session.scenario)
     tab = Tab(alice, alice_session.pk)
     await tab.connect()
     await tab.until('data-frame="sync"')
+
+    async def drawn(message):  # as the other process's frames draw it
+        await replies.send_frame(alice_session.pk, frames.learner_message(message, character, None))
+        await tab.until(f"msg-{message.pk}")
+
+    await drawn(await sync_to_async(add_message)(alice_session, "user", "main", "Hallo!"))
     await sync_to_async(_claim_for_another_process)(alice.pk, alice_session.pk)
     await replies.send_frame(alice_session.pk, frames.slot("main", frames.Slot("waiting")))
     await tab.until('data-slot="waiting"')
     (consumer,) = fanout.tabs_of(alice_session.pk)
     watching = consumer.watching
-    await sync_to_async(_release_for_another_process)(alice.pk, alice_session.pk)
-    if end_drawn:  # the other process's last frame: the slot empty, its reply stored
+    reply = await sync_to_async(add_message)(alice_session, "scenario", "main", "Guten Tag!")
+    if case == "end drawn":
+        await drawn(reply)
+    elif case == "end lost, a reply after it":
+        await drawn(await sync_to_async(add_message)(alice_session, "user", "main", "Und?"))
+        await drawn(await sync_to_async(add_message)(alice_session, "scenario", "main", "Ja?"))
+    if case != "end lost":  # the other process's last frame: the slot empty
         await replies.send_frame(alice_session.pk, frames.slot("main", frames.Slot("")))
         assert 'data-slot="waiting"' not in await tab.until('id="main-live"')
+    await sync_to_async(_release_for_another_process)(alice.pk, alice_session.pk)
     await watching
     await tab.send(message=" ")  # answered with a notice: the frame after any redraw
     after = await tab.until('data-frame="(notice|sync)"')
-    assert ('data-frame="sync"' in after) is not end_drawn
+    assert ('data-frame="sync"' in after) is (case != "end drawn")
+    if case != "end drawn":
+        assert "Guten Tag!" in after
