@@ -50,6 +50,13 @@ class LastUsedFirstPool(ConnectionPool):
             self._pool.rotate(1)  # the last returned is first
         return super()._get_ready_connection(timeout)
 
+    def check(self) -> None:
+        """psycopg's check puts the idle connections back in the reverse order: reversed
+        first, they keep theirs (the attacker's replay, reading the code)."""
+        with self._lock:
+            self._pool.reverse()
+        super().check()
+
 
 class DatabaseWrapper(base.DatabaseWrapper):
     @property

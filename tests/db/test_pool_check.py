@@ -74,3 +74,14 @@ def test_the_connection_used_last_is_handed_out_first():
         for _ in range(3):
             with pool.connection() as pooled:
                 assert pooled.info.backend_pid == pids[0]
+
+
+def test_the_order_holds_after_every_connection_is_checked():
+    """psycopg's `check()`, which ours calls after finding a connection the server ended, put
+    the idle connections back in the reverse order: the one idle longest came out first."""
+    for pool in _pool(min_size=3, max_size=3):
+        with contextlib.ExitStack() as held:
+            pids = [held.enter_context(pool.connection()).info.backend_pid for _ in range(3)]
+        pool.check()
+        with pool.connection() as pooled:
+            assert pooled.info.backend_pid == pids[0]  # the last given back
