@@ -33,6 +33,8 @@ import daphne.ws_protocol
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 
+from maraum.socket_limits import BoundedWebSocketProtocol
+
 logger = logging.getLogger("maraum.serve")
 
 # A server keeps its database connections in psycopg's pool: without it every unit of a chat
@@ -86,41 +88,9 @@ class BoundedWebRequest(daphne.http_protocol.WebRequest):
 daphne.http_protocol.WebRequest = BoundedWebRequest  # what HTTPFactory builds requests with
 
 
-class BoundedWebSocketProtocol(daphne.ws_protocol.WebSocketProtocol):
-    """Drops a websocket once more than MAX_UNSENT_SOCKET_BYTES wait to be sent to it: Twisted
-    keeps what a client does not read in the process's memory, without limit, and a socket
-    that never read grew a server by hundreds of MB (the ops replay; what the app sends it is
-    bounded by what it may ask for, but nothing bounded what it may leave unread)."""
-
-    dropped = False
-
-    def serverSend(self, content, binary=False):
-        from django.conf import settings
-
-        if self.dropped:
-            return
-        unsent = unsent_bytes(self.transport)
-        if unsent > settings.MAX_UNSENT_SOCKET_BYTES:
-            self.dropped = True
-            logger.warning(
-                "dropped a websocket whose client stopped reading (%d bytes unsent)", unsent
-            )
-            self.dropConnection(abort=True)  # the app's consumer is told it disconnected
-            return
-        super().serverSend(content, binary)
-
-
-def unsent_bytes(transport) -> int:
-    """What a Twisted TCP transport holds for its peer in memory, beyond the kernel's buffer
-    (as its own `_isSendBufferFull` counts it)."""
-    while transport is not None and not hasattr(transport, "dataBuffer"):
-        transport = getattr(transport, "transport", None)  # a wrapping protocol's
-    if transport is None:
-        return 0
-    return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
-
-
-daphne.ws_protocol.WebSocketFactory.protocol = BoundedWebSocketProtocol
+daphne.ws_protocol.WebSocketFactory.protocol = (
+    BoundedWebSocketProtocol  # what it builds sockets with
+)
 
 
 class DrainingServer(Server):

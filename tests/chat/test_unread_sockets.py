@@ -47,7 +47,7 @@ def _logged(log, text: str, timeout: float = 15.0) -> None:
 
 
 async def test_a_socket_whose_client_stops_reading_is_dropped(alice, alice_session, tmp_path):
-    """Each resend of a stored message redraws the page once: twenty of them, about 5 MB, to a
+    """Each resend of a stored message redraws the page once: thirty of them, about 7 MB, to a
     client that reads nothing (the kernel's buffers take up to 4 MB of it). Before, the server
     held the rest, whatever its size."""
     asked = await sync_to_async(_long_helper_chat)(alice_session)
@@ -69,7 +69,7 @@ async def test_a_socket_whose_client_stops_reading_is_dropped(alice, alice_sessi
             max_queue=1,  # the client library stops reading too
         ) as tab:
             assert 'data-frame="sync"' in await tab.recv()
-            for client_message_id in asked[:20]:  # 20 frames at once, about 5 MB
+            for client_message_id in asked[:30]:  # 20 frames at once, then 5 a second: 7 MB
                 resend = {
                     "chat": "helper",
                     "message": LONG,
@@ -81,3 +81,36 @@ async def test_a_socket_whose_client_stops_reading_is_dropped(alice, alice_sessi
                 while True:
                     await tab.recv()
     assert LONG not in log.read_text()
+
+
+class _Transport:
+    """What Twisted's TCP transport holds for its peer, unsent (a client not reading)."""
+
+    dataBuffer, offset, _tempDataLen = b"", 0, 0
+
+
+def test_a_slow_reader_of_a_page_larger_than_the_limit_is_not_dropped(settings):
+    """The limit is on top of the socket's largest frame: a page over it (a long helper chat)
+    sent to a slow link, then the next small frame, dropped the socket, again at each
+    reconnect (the attacker's replay, reading the code)."""
+    from maraum.socket_limits import BoundedWebSocketProtocol
+
+    settings.MAX_UNSENT_SOCKET_BYTES = 1000
+    protocol = BoundedWebSocketProtocol()
+    protocol.state, protocol.client_addr = protocol.STATE_OPEN, ("127.0.0.1", 50000)
+    protocol.transport = transport = _Transport()
+    sent, dropped = [], []
+
+    def unread(payload, binary):
+        sent.append(payload)
+        transport._tempDataLen += len(payload)
+
+    protocol.sendMessage = unread
+    protocol.dropConnection = lambda abort: dropped.append(abort)
+    protocol.serverSend("P" * 5000)  # the page, not read yet
+    protocol.serverSend('{"reply": "delta"}')
+    protocol.serverSend("x" * 990)
+    assert (len(sent), dropped) == (3, [])
+    protocol.serverSend("y")  # 1,000 bytes over the page unread: this one goes no more
+    protocol.serverSend("z")
+    assert (len(sent), dropped) == (3, [True])
