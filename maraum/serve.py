@@ -88,9 +88,8 @@ class BoundedWebRequest(daphne.http_protocol.WebRequest):
 daphne.http_protocol.WebRequest = BoundedWebRequest  # what HTTPFactory builds requests with
 
 
-daphne.ws_protocol.WebSocketFactory.protocol = (
-    BoundedWebSocketProtocol  # what it builds sockets with
-)
+# What Daphne's factory builds websockets with (maraum/socket_limits.py).
+daphne.ws_protocol.WebSocketFactory.protocol = BoundedWebSocketProtocol
 
 
 class DrainingServer(Server):
