@@ -23,10 +23,10 @@ LONG = " ".join(["Ich möchte gern ein Kilo Tomaten und zwei Gurken, bitte."] * 
 
 
 def _long_helper_chat(session) -> list[uuid.UUID]:
-    """Sixty long questions to the helper and their answers: a page of about 240 KB."""
+    """A hundred long questions to the helper and their answers: a page of about 400 KB."""
     ids = []
     with acting_as_learner(session.user_id):
-        for _ in range(60):
+        for _ in range(100):
             asked = Message.objects.create(
                 session=session,
                 role="user",
@@ -47,7 +47,7 @@ def _logged(log, text: str, timeout: float = 15.0) -> None:
 
 
 async def test_a_socket_whose_client_stops_reading_is_dropped(alice, alice_session, tmp_path):
-    """Each resend of a stored message redraws the page once: thirty of them, about 7 MB, to a
+    """Each resend of a stored message redraws the page once: twenty of them, about 8 MB, to a
     client that reads nothing (the kernel's buffers take up to 4 MB of it). Before, the server
     held the rest, whatever its size."""
     asked = await sync_to_async(_long_helper_chat)(alice_session)
@@ -69,7 +69,7 @@ async def test_a_socket_whose_client_stops_reading_is_dropped(alice, alice_sessi
             max_queue=1,  # the client library stops reading too
         ) as tab:
             assert 'data-frame="sync"' in await tab.recv()
-            for client_message_id in asked[:30]:  # 20 frames at once, then 5 a second: 7 MB
+            for client_message_id in asked[:20]:  # the frames a page may send at once: 8 MB
                 resend = {
                     "chat": "helper",
                     "message": LONG,
