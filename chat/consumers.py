@@ -492,8 +492,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
 
 def _message_ids(shown: conversations.Conversation) -> set[str]:
-    """The session's messages, by their ids as the page's frames name them."""
-    return {str(message.pk) for message in shown.messages}
+    """The messages a page shows, by their ids as its frames name them."""
+    return {str(message.pk) for chat in CHATS for message in shown.on_page(chat)}
 
 
 SERVER_RESTARTING = 4012

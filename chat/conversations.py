@@ -12,6 +12,11 @@ from lib.rls import acting_as_learner
 from scenarios import lifecycle
 from scenarios.models import Scenario, Session
 
+# A chat's newest messages on the chat page; the transcript keeps them all. A page's sync is one
+# websocket message, and autobahn refuses one over 1 MiB: a long helper chat (it has no cap)
+# could not be opened at all (the recheck replay).
+ON_PAGE_AT_MOST = 100
+
 
 @dataclass(frozen=True)
 class Conversation:
@@ -27,6 +32,10 @@ class Conversation:
 
     def in_chat(self, chat: str) -> list[Message]:
         return messages.in_chat(self.messages, chat)
+
+    def on_page(self, chat: str) -> list[Message]:
+        """The chat's messages the chat page shows: its newest ON_PAGE_AT_MOST."""
+        return self.in_chat(chat)[-ON_PAGE_AT_MOST:]
 
     @property
     def main_count(self) -> int:

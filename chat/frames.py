@@ -187,7 +187,8 @@ def panes(conversation, live: dict) -> list[dict]:
         {
             **PANE_TEXTS[chat],
             "chat": chat,
-            "messages": conversation.in_chat(chat),
+            "messages": conversation.on_page(chat),
+            "earlier": len(conversation.in_chat(chat)) - len(conversation.on_page(chat)),
             "slot": slot_for(chat, conversation, live),
             "role": Message.replier(chat),
             "closed": completed and chat == Message.ChatType.MAIN,

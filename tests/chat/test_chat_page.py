@@ -102,3 +102,15 @@ def test_the_page_renders_with_a_fixed_number_of_queries(
     # why its reply did not come.
     with django_assert_num_queries(19):
         assert client.get(f"/sessions/{session.pk}/").status_code == 200
+
+
+def test_a_long_helper_chat_shows_its_newest_messages(client, alice, marketplace):
+    """The page and its socket's sync show a chat's newest 100 messages: a sync over 1 MiB could
+    not be sent, and such a session could not be opened (the recheck replay)."""
+    session = conversations.start(alice.pk, marketplace)
+    for number in range(120):
+        add_message(session, "user" if number % 2 == 0 else "helper", "helper", f"Frage {number}")
+    client.force_login(alice)
+    body = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "21 earlier messages not shown here" in body  # 120 and the helper's opening line
+    assert "Frage 19<" not in body and "Frage 20<" in body and "Frage 119<" in body
