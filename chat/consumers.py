@@ -487,6 +487,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 if self.drawn_in_flight - live or _message_ids(shown) - (
                     self.drawn_messages or set()
                 ):
+                    # Done watching: a reply this redraw finds on its way elsewhere is watched
+                    # anew (it found this watcher still running, and none was).
+                    self.watching = None
                     await self._send_sync()
                 return
 

@@ -279,3 +279,38 @@ async def test_a_reply_elsewhere_redraws_the_page_only_if_the_page_missed_some_o
     assert ('data-frame="sync"' in after) is (case != "end drawn")
     if case != "end drawn":
         assert "Guten Tag!" in after
+
+
+async def test_a_reply_elsewhere_that_the_watchers_own_redraw_finds_is_watched_in_turn(
+    alice, alice_session, offline, settings, monkeypatch
+):
+    """The watcher's redraw found a new reply on its way in another process, whose watcher was
+    not started, as this one was still running: had its end been lost too, the page would
+    have shown it on its way for good (the recheck replay, reading the code)."""
+    from chat import conversations, fanout, frames, replies
+
+    settings.REPLY_STALE_AFTER = 0.5
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.until('data-frame="sync"')
+    await sync_to_async(_claim_for_another_process)(alice.pk, alice_session.pk)
+    await replies.send_frame(alice_session.pk, frames.slot("main", frames.Slot("waiting")))
+    await tab.until('data-slot="waiting"')
+    (consumer,) = fanout.tabs_of(alice_session.pk)
+    first_watcher = consumer.watching
+    loads, load = [], conversations.load
+
+    def load_after_the_next_reply_began(*args, **kwargs):
+        loads.append(args)
+        if len(loads) == 2:  # the redraw's: the other process has claimed the chat again
+            _claim_for_another_process(alice.pk, alice_session.pk)
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(conversations, "load", load_after_the_next_reply_began)
+    await sync_to_async(_release_for_another_process)(alice.pk, alice_session.pk)
+    await first_watcher  # its end was never drawn: the page is drawn again
+    assert 'data-slot="waiting"' in await tab.until('data-frame="sync"')
+    assert len(loads) == 2
+    assert consumer.watching is not None and consumer.watching is not first_watcher
+    assert not consumer.watching.done()
+    await sync_to_async(_release_for_another_process)(alice.pk, alice_session.pk)
