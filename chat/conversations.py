@@ -12,9 +12,10 @@ from lib.rls import acting_as_learner
 from scenarios import lifecycle
 from scenarios.models import Scenario, Session
 
-# A chat's newest messages on the chat page; the transcript keeps them all. A page's sync is one
-# websocket message, and autobahn refuses one over 1 MiB: a long helper chat (it has no cap)
-# could not be opened at all (the recheck replay).
+# A chat's newest messages on the chat page, which shows earlier ones as many at a time when
+# asked (the transcript has them all). A page's sync is one websocket message, and autobahn
+# refuses one over 1 MiB: a long helper chat (it has no cap) could not be opened at all (the
+# recheck replay).
 ON_PAGE_AT_MOST = 100
 
 
@@ -36,6 +37,21 @@ class Conversation:
     def on_page(self, chat: str) -> list[Message]:
         """The chat's messages the chat page shows: its newest ON_PAGE_AT_MOST."""
         return self.in_chat(chat)[-ON_PAGE_AT_MOST:]
+
+    def shown_before(self, chat: str, message_id) -> list[Message] | None:
+        """The ON_PAGE_AT_MOST messages of the chat just before one of its messages, which a
+        page asks for to show earlier ones; None if the chat has no such message."""
+        in_chat = self.in_chat(chat)
+        end = next((i for i, message in enumerate(in_chat) if message.pk == message_id), None)
+        if end is None:
+            return None
+        return in_chat[max(0, end - ON_PAGE_AT_MOST) : end]
+
+    def count_before(self, chat: str, messages_shown: list[Message]) -> int:
+        """How many of the chat's messages come before those shown."""
+        if not messages_shown:
+            return 0
+        return self.in_chat(chat).index(messages_shown[0])
 
     @property
     def main_count(self) -> int:

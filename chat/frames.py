@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from chat import messages, prompting
+from chat.conversations import ON_PAGE_AT_MOST
 from chat.models import Message
 
 CHATS = (Message.ChatType.MAIN, Message.ChatType.HELPER)
@@ -188,13 +189,26 @@ def panes(conversation, live: dict) -> list[dict]:
             **PANE_TEXTS[chat],
             "chat": chat,
             "messages": conversation.on_page(chat),
-            "earlier": len(conversation.in_chat(chat)) - len(conversation.on_page(chat)),
+            "earlier": earlier(conversation, chat, conversation.on_page(chat)),
             "slot": slot_for(chat, conversation, live),
             "role": Message.replier(chat),
             "closed": completed and chat == Message.ChatType.MAIN,
         }
         for chat in CHATS
     ]
+
+
+def earlier(conversation, chat: str, shown: list) -> dict | None:
+    """The chat's messages before those shown, as a count and the address that shows them."""
+    count = conversation.count_before(chat, shown)
+    if not count:
+        return None
+    address = reverse("earlier_messages", args=[conversation.session.pk, chat])
+    return {
+        "count": count,
+        "next": min(count, ON_PAGE_AT_MOST),
+        "url": f"{address}?before={shown[0].pk}",
+    }
 
 
 def page_progress(conversation) -> dict:

@@ -84,6 +84,31 @@ def chat_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
 
 @login_required
 @require_GET
+def earlier_messages(request: HttpRequest, session_id: UUID, chat: str) -> HttpResponse:
+    """A chat's messages before one the page shows, for its "Show earlier" (404 for anyone
+    else's session or a message not in that chat)."""
+    before = parse_uuid(request.GET.get("before", ""))
+    if before is None:
+        return HttpResponseBadRequest("Say which message to show the ones before (?before=id).")
+    if chat not in Message.ChatType.values:
+        raise Http404("No such chat.")
+    shown = conversations.load(request.user.pk, session_id, replies=False)
+    if shown is None:
+        raise Http404("No such session.")
+    before_it = shown.shown_before(chat, before)
+    if before_it is None:
+        raise Http404("No such message in this chat.")
+    context = {
+        "messages": before_it,
+        "earlier": frames.earlier(shown, chat, before_it),
+        "character": frames.character_of(shown.session.scenario),
+        "kept_ids": shown.kept_ids,
+    }
+    return render(request, "chat/partials/earlier_messages.html", context)
+
+
+@login_required
+@require_GET
 def transcript(request: HttpRequest, session_id: UUID) -> HttpResponse:
     """A completed session, both chats, read-only (an active one opens its chat instead)."""
     shown = conversations.load(request.user.pk, session_id, replies=False)

@@ -474,6 +474,26 @@
       });
     });
 
+    // "Show earlier" keeps the message that was first in view where it was, and the focus on
+    // the next "Show earlier" (or the oldest message, once there is none).
+    var readingFrom = null;
+    page.addEventListener("htmx:beforeSwap", function (event) {
+      var earlier = event.detail.target;
+      if (!earlier.classList || !earlier.classList.contains("earlier-messages")) return;
+      var first = earlier.nextElementSibling;
+      readingFrom = first && {message: first, top: first.getBoundingClientRect().top};
+    });
+    page.addEventListener("htmx:afterSettle", function (event) {
+      if (!readingFrom || !readingFrom.message.isConnected) { readingFrom = null; return; }
+      var scroller = readingFrom.message.closest(".messages");
+      scroller.scrollTop += readingFrom.message.getBoundingClientRect().top - readingFrom.top;
+      var list = readingFrom.message.parentNode;
+      readingFrom = null;
+      var next = list.querySelector(".earlier-messages button") || list.querySelector(".msg");
+      if (next && !next.matches("button")) next.setAttribute("tabindex", "-1");
+      if (next) next.focus({preventScroll: true});
+    });
+
     // "Keep" pressed from the keyboard: its answer ("Kept ✓", or the report drawn again after
     // "Keep all") takes the focus, which had fallen back to the page.
     var keptFrom = null;

@@ -351,3 +351,40 @@ def test_on_a_phone_the_counter_shows_as_a_message_nears_its_limit(daphne_server
     page.locator("#main-input").fill("Ich hätte gern Tomaten. " * 43)  # 1,032 characters
     expect(page.locator("#main-form .counter")).to_be_visible()
     expect(page.locator("#main-form .counter")).to_contain_text("1,031 / 1,000")
+
+
+def test_a_long_helper_chat_shows_its_earlier_messages_where_the_reader_is(daphne_server, browser):
+    """The page shows a chat's newest 100 messages; "Show them" (drawn by the socket's sync)
+    brings the earlier ones in above, keeping the message the learner was reading in place."""
+    from playwright.sync_api import expect
+
+    from tests.conftest import add_message
+
+    user = User.objects.create_user("dora@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="marketplace"))
+    for number in range(130):
+        add_message(session, "user" if number % 2 == 0 else "helper", "helper", f"Frage {number}")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_cookies(
+        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
+    )
+    page = context.new_page()
+    problems = watch_for_problems(page)
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    expect(page.locator("#chat[data-synced]")).to_have_count(1)  # the button is the sync's
+    show = page.locator("#helper-messages .earlier-messages button")
+    expect(page.locator("#helper-messages .earlier-messages")).to_contain_text("31 earlier")
+    page.locator("#helper-scroll").evaluate("el => { el.scrollTop = 0; }")
+    reading = page.locator("#helper-messages .msg", has_text="Frage 30").first
+    top_before = reading.evaluate("el => el.getBoundingClientRect().top")
+    show.click()
+    expect(page.locator("#helper-messages .msg").first).to_contain_text("farmers' market")
+    expect(page.locator("#helper-messages .msg")).to_have_count(131)
+    assert page.locator("#helper-messages .earlier-messages").count() == 0
+    assert abs(reading.evaluate("el => el.getBoundingClientRect().top") - top_before) < 2
+    assert page.evaluate("document.activeElement.id") == page.locator(
+        "#helper-messages .msg"
+    ).first.get_attribute("id")  # the oldest message, for a keyboard or screen reader
+    assert not problems
+    context.close()

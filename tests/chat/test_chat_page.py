@@ -1,5 +1,8 @@
 """The chat page: the learner's own session only, rendered from the database."""
 
+import re
+from html import unescape
+
 from django.utils.html import escape
 
 from chat import conversations
@@ -112,5 +115,50 @@ def test_a_long_helper_chat_shows_its_newest_messages(client, alice, marketplace
         add_message(session, "user" if number % 2 == 0 else "helper", "helper", f"Frage {number}")
     client.force_login(alice)
     body = client.get(f"/sessions/{session.pk}/").content.decode()
-    assert "21 earlier messages not shown here" in body  # 120 and the helper's opening line
+    assert "21 earlier messages" in body  # 120 and the helper's opening line
     assert "Frage 19<" not in body and "Frage 20<" in body and "Frage 119<" in body
+
+
+def _show_earlier_url(body: str) -> str | None:
+    found = re.search(r'class="earlier-messages".*?hx-get="([^"]+)"', body, re.S)
+    return unescape(found.group(1)) if found else None
+
+
+def test_a_long_chats_earlier_messages_are_shown_a_hundred_at_a_time(client, alice, marketplace):
+    """An active session's earlier messages were in no page until the scene was complete."""
+    session = conversations.start(alice.pk, marketplace)
+    for number in range(250):
+        add_message(session, "user" if number % 2 == 0 else "helper", "helper", f"Frage {number}")
+    client.force_login(alice)
+    body = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "Frage 149<" not in body and "Frage 150<" in body
+    assert "151 earlier messages" in body  # the helper's opening line and Frage 0 to 149
+
+    earlier = client.get(_show_earlier_url(body))
+    assert earlier.status_code == 200
+    shown = earlier.content.decode()
+    assert re.findall(r"Frage \d+<", shown) == [f"Frage {n}<" for n in range(50, 150)]
+    assert "51 earlier messages" in shown
+
+    oldest = client.get(_show_earlier_url(shown)).content.decode()
+    assert re.findall(r"Frage \d+<", oldest) == [f"Frage {n}<" for n in range(50)]
+    assert escape(marketplace.initial_message_helper) in oldest
+    assert _show_earlier_url(oldest) is None  # nothing before the opening line
+
+
+def test_earlier_messages_are_the_learners_own_and_in_the_chat_asked(
+    client, alice, bob, marketplace
+):
+    session = conversations.start(alice.pk, marketplace)
+    line = add_message(session, "user", "main", "Ich nehme die Tomaten.")
+    url = f"/sessions/{session.pk}/earlier/main/?before={line.pk}"
+    client.force_login(bob)
+    assert client.get(url).status_code == 404
+    client.force_login(alice)
+    shown = client.get(url).content.decode()
+    assert escape(marketplace.initial_message_main) in shown and "Tomaten" not in shown
+    assert client.get(url.replace("/main/", "/helper/")).status_code == 404  # not in that chat
+    assert client.get(url.replace("/main/", "/other/")).status_code == 404
+    refused = client.get(f"/sessions/{session.pk}/earlier/main/?before=nonsense")
+    assert refused.status_code == 400
+    assert "before" in refused.content.decode()

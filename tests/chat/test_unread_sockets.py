@@ -139,5 +139,5 @@ async def test_a_helper_chat_over_a_mib_still_opens(alice, alice_session, offlin
         ) as tab:
             sync = await tab.recv()
     assert 'data-frame="sync"' in sync
-    assert "501 earlier messages not shown here" in sync  # 600 and the opening line
+    assert "501 earlier messages" in sync and "/earlier/helper/?before=" in sync  # 600 + 1
     assert sync.count('class="msg msg-helper"') + sync.count('class="msg msg-user"') == 100
