@@ -1,7 +1,13 @@
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.db import transaction
 from django.http import Http404
+from django.shortcuts import resolve_url
 from django.utils.cache import patch_cache_control
+from django_htmx.http import HttpResponseClientRedirect
 
 from lib.rls import acting_as_auth, acting_as_learner, acting_as_staff
 
@@ -63,3 +69,22 @@ class PrivatePagesMiddleware:
         if request.user.is_authenticated:
             patch_cache_control(response, private=True, no_store=True)
         return response
+
+
+class HtmxLoginRedirectMiddleware:
+    """A part of a page asked for once its login has ended sends the whole page to log in, and
+    back to the page after: htmx followed the log-in redirect itself and drew the login page
+    inside the chat, in place of "Show earlier" (the attacker's replay)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not request.htmx or response.status_code != 302:
+            return response
+        if urlsplit(response["Location"]).path != resolve_url(settings.LOGIN_URL):
+            return response
+        return HttpResponseClientRedirect(
+            redirect_to_login(request.htmx.current_url_abs_path or "/").url
+        )

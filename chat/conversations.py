@@ -38,20 +38,9 @@ class Conversation:
         """The chat's messages the chat page shows: its newest ON_PAGE_AT_MOST."""
         return self.in_chat(chat)[-ON_PAGE_AT_MOST:]
 
-    def shown_before(self, chat: str, message_id) -> list[Message] | None:
-        """The ON_PAGE_AT_MOST messages of the chat just before one of its messages, which a
-        page asks for to show earlier ones; None if the chat has no such message."""
-        in_chat = self.in_chat(chat)
-        end = next((i for i, message in enumerate(in_chat) if message.pk == message_id), None)
-        if end is None:
-            return None
-        return in_chat[max(0, end - ON_PAGE_AT_MOST) : end]
-
-    def count_before(self, chat: str, messages_shown: list[Message]) -> int:
-        """How many of the chat's messages come before those shown."""
-        if not messages_shown:
-            return 0
-        return self.in_chat(chat).index(messages_shown[0])
+    def before_page(self, chat: str) -> int:
+        """How many of the chat's messages come before those on the page."""
+        return max(0, len(self.in_chat(chat)) - ON_PAGE_AT_MOST)
 
     @property
     def main_count(self) -> int:
@@ -83,13 +72,42 @@ def load(learner_id, session_id, *, replies: bool = True) -> Conversation | None
             if chat not in claimed and messages.awaits_reply(history, chat):
                 asked = messages.in_chat(history, chat)[-1]
                 failures[chat] = call_log.last_failure(session_id, chat, asked.sent_at)
-        lines = messages.in_chat(history, Message.ChatType.MAIN)
-        kept = deck.which_kept(learner_id, [deck.as_kept(line.content) for line in lines])
         return Conversation(
             session,
             history,
             claimed,
             {chat: failure for chat, failure in failures.items() if failure},
             goals.goal_states(session_id),
-            {line.id for line, is_kept in zip(lines, kept, strict=True) if is_kept},
+            _kept_lines(learner_id, history),
         )
+
+
+@dataclass(frozen=True)
+class EarlierMessages:
+    """A page of a chat's messages before those a tab shows, for its "Show earlier"."""
+
+    session: Session
+    messages: list[Message]
+    earlier: int  # the chat's messages before these
+    kept_ids: set  # role-play lines the learner's deck holds
+
+
+def earlier_messages(learner_id, session_id, chat: str, before) -> EarlierMessages | None:
+    """The ON_PAGE_AT_MOST messages of one of the learner's chats just before the message
+    `before`; None for anyone else's session or a message not in that chat."""
+    with acting_as_learner(learner_id, savepoint=False):
+        session = lifecycle.find_session(learner_id, session_id)
+        if session is None:
+            return None
+        found = messages.page_before(session_id, chat, before, ON_PAGE_AT_MOST)
+        if found is None:
+            return None
+        page, earlier = found
+        return EarlierMessages(session, page, earlier, _kept_lines(learner_id, page))
+
+
+def _kept_lines(learner_id, shown: list[Message]) -> set:
+    """The ids of the role-play lines among `shown` that the learner's deck holds."""
+    lines = messages.in_chat(shown, Message.ChatType.MAIN)
+    kept = deck.which_kept(learner_id, [deck.as_kept(line.content) for line in lines])
+    return {line.id for line, is_kept in zip(lines, kept, strict=True) if is_kept}

@@ -189,7 +189,12 @@ def panes(conversation, live: dict) -> list[dict]:
             **PANE_TEXTS[chat],
             "chat": chat,
             "messages": conversation.on_page(chat),
-            "earlier": earlier(conversation, chat, conversation.on_page(chat)),
+            "earlier": earlier(
+                conversation.session.pk,
+                chat,
+                conversation.on_page(chat),
+                conversation.before_page(chat),
+            ),
             "slot": slot_for(chat, conversation, live),
             "role": Message.replier(chat),
             "closed": completed and chat == Message.ChatType.MAIN,
@@ -198,12 +203,11 @@ def panes(conversation, live: dict) -> list[dict]:
     ]
 
 
-def earlier(conversation, chat: str, shown: list) -> dict | None:
-    """The chat's messages before those shown, as a count and the address that shows them."""
-    count = conversation.count_before(chat, shown)
+def earlier(session_id, chat: str, shown: list, count: int) -> dict | None:
+    """The `count` messages of the chat before those shown, with the address that shows them."""
     if not count:
         return None
-    address = reverse("earlier_messages", args=[conversation.session.pk, chat])
+    address = reverse("earlier_messages", args=[session_id, chat])
     return {
         "count": count,
         "next": min(count, ON_PAGE_AT_MOST),

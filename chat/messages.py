@@ -115,6 +115,35 @@ def of_session(session_id) -> list[Message]:
         return from_rows(cursor.fetchall())
 
 
+def page_before(session_id, chat: str, message_id, limit: int) -> tuple[list[Message], int] | None:
+    """Up to `limit` of the chat's messages just before one of its messages, oldest first, and
+    how many come before those; None if the chat has no such message. Read by keyset on the
+    transcript's index (seed #21), so a page costs the same wherever it is in a long chat."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sent_at FROM messages WHERE id = %s AND session_id = %s AND chat_type = %s",
+            [message_id, session_id, chat],
+        )
+        mark = cursor.fetchone()
+        if mark is None:
+            return None
+        cursor.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM messages"  # noqa: S608
+            " WHERE session_id = %s AND chat_type = %s AND (sent_at, id) < (%s, %s)"
+            " ORDER BY sent_at DESC, id DESC LIMIT %s",
+            [session_id, chat, mark[0], message_id, limit],
+        )
+        page = from_rows(reversed(cursor.fetchall()))
+        if not page:
+            return [], 0
+        cursor.execute(
+            "SELECT count(*) FROM messages"
+            " WHERE session_id = %s AND chat_type = %s AND (sent_at, id) < (%s, %s)",
+            [session_id, chat, page[0].sent_at, page[0].id],
+        )
+        return page, cursor.fetchone()[0]
+
+
 def from_rows(rows) -> list[Message]:
     """Messages from the rows of OF_SESSION."""
     return [Message.from_db("default", _COLUMNS, row) for row in rows]

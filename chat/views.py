@@ -92,17 +92,14 @@ def earlier_messages(request: HttpRequest, session_id: UUID, chat: str) -> HttpR
         return HttpResponseBadRequest("Say which message to show the ones before (?before=id).")
     if chat not in Message.ChatType.values:
         raise Http404("No such chat.")
-    shown = conversations.load(request.user.pk, session_id, replies=False)
-    if shown is None:
-        raise Http404("No such session.")
-    before_it = shown.shown_before(chat, before)
-    if before_it is None:
-        raise Http404("No such message in this chat.")
+    found = conversations.earlier_messages(request.user.pk, session_id, chat, before)
+    if found is None:
+        raise Http404("No such message in this session's chat.")
     context = {
-        "messages": before_it,
-        "earlier": frames.earlier(shown, chat, before_it),
-        "character": frames.character_of(shown.session.scenario),
-        "kept_ids": shown.kept_ids,
+        "messages": found.messages,
+        "earlier": frames.earlier(session_id, chat, found.messages, found.earlier),
+        "character": frames.character_of(found.session.scenario),
+        "kept_ids": found.kept_ids,
     }
     return render(request, "chat/partials/earlier_messages.html", context)
 

@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",  # request.htmx: the request came from htmx
+    "accounts.middleware.HtmxLoginRedirectMiddleware",
     "accounts.middleware.PrivatePagesMiddleware",
     # Runs each request as the learner (or staff) that row-level security keys on.
     "accounts.middleware.RowLevelSecurityMiddleware",

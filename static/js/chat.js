@@ -288,17 +288,22 @@
     });
 
     // A message appended twice (a tab that joined mid-turn gets it in its sync and as a
-    // frame) is shown once: the first copy stays. A list that grew, or a "Try again" box,
-    // in a hidden pane marks its tab.
+    // frame) is shown once: the first copy stays. A list with a new last message (not
+    // earlier ones shown above), or a "Try again" box, in a hidden pane marks its tab.
+    function lastId(list) {
+      var messages = list.querySelectorAll(".msg[id]");
+      return messages.length ? messages[messages.length - 1].id : "";
+    }
     document.querySelectorAll(".message-list").forEach(function (list) {
-      list.dataset.count = String(list.querySelectorAll(".msg[id]").length);
+      list.dataset.last = lastId(list);
       new MutationObserver(function () {
-        var seen = {}, count = 0;
+        var seen = {};
         list.querySelectorAll(".msg[id]").forEach(function (msg) {
-          if (seen[msg.id]) { msg.remove(); } else { seen[msg.id] = true; count += 1; }
+          if (seen[msg.id]) { msg.remove(); } else { seen[msg.id] = true; }
         });
-        if (count > parseInt(list.dataset.count || "0", 10)) markUnread(list);
-        list.dataset.count = String(count);
+        var last = lastId(list);
+        if (last !== list.dataset.last) markUnread(list);
+        list.dataset.last = last;
       }).observe(list, {childList: true});
     });
     document.querySelectorAll(".live-slot").forEach(function (slot) {
@@ -358,7 +363,13 @@
       document.querySelectorAll("form.compose").forEach(function (form) {
         delete form.dataset.queued;
       });
-      document.querySelectorAll(".messages").forEach(function (scroller) { follow(scroller, true); });
+      // The first time, each chat opens at its newest message; after a reconnect, a reader
+      // who had scrolled up to read stays there.
+      var first = !page.dataset.opened;
+      page.dataset.opened = "yes";
+      document.querySelectorAll(".messages").forEach(function (scroller) {
+        follow(scroller, first || atBottom(scroller));
+      });
     });
     page.addEventListener("htmx:wsClose", function (event) {
       var code = event.detail.event && event.detail.event.code;
@@ -474,8 +485,9 @@
       });
     });
 
-    // "Show earlier" keeps the message that was first in view where it was, and the focus on
-    // the next "Show earlier" (or the oldest message, once there is none).
+    // "Show earlier": the message that was first in view stays where it was, and keeps the
+    // focus (the new "Show" is 100 messages up, out of view); what came is announced. A list
+    // that could not be fetched says so on its line.
     var readingFrom = null;
     page.addEventListener("htmx:beforeSwap", function (event) {
       var earlier = event.detail.target;
@@ -483,15 +495,46 @@
       var first = earlier.nextElementSibling;
       readingFrom = first && {message: first, top: first.getBoundingClientRect().top};
     });
-    page.addEventListener("htmx:afterSettle", function (event) {
-      if (!readingFrom || !readingFrom.message.isConnected) { readingFrom = null; return; }
-      var scroller = readingFrom.message.closest(".messages");
-      scroller.scrollTop += readingFrom.message.getBoundingClientRect().top - readingFrom.top;
-      var list = readingFrom.message.parentNode;
+    page.addEventListener("htmx:afterSwap", function () {
+      if (!readingFrom) return;
+      var message = readingFrom.message, top = readingFrom.top;
       readingFrom = null;
-      var next = list.querySelector(".earlier-messages button") || list.querySelector(".msg");
-      if (next && !next.matches("button")) next.setAttribute("tabindex", "-1");
-      if (next) next.focus({preventScroll: true});
+      if (!message.isConnected) return;
+      var scroller = message.closest(".messages");
+      scroller.scrollTop += message.getBoundingClientRect().top - top;
+      var shown = 0;
+      for (var node = message.previousElementSibling; node; node = node.previousElementSibling) {
+        if (node.matches(".msg")) shown += 1;
+      }
+      message.setAttribute("tabindex", "-1");
+      message.focus({preventScroll: true});
+      var said = document.getElementById(scroller.id.replace(/-scroll$/, "-announce"));
+      if (said) said.textContent = shown + (shown === 1 ? " earlier message" : " earlier messages") + " shown above.";
+    });
+    ["htmx:responseError", "htmx:sendError"].forEach(function (name) {
+      page.addEventListener(name, function (event) {
+        var line = event.detail.elt.closest && event.detail.elt.closest(".earlier-messages");
+        if (!line) return;
+        var note = line.querySelector(".keep-error") || document.createElement("span");
+        note.className = "keep-error";
+        note.setAttribute("role", "alert");
+        note.textContent = "They could not be fetched just now. Try again in a moment.";
+        line.append(" ", note);
+      });
+    });
+    // A sync (a reconnect) draws each chat's newest messages again: the earlier ones this
+    // page had fetched stay above them, rather than the reader losing their place.
+    page.addEventListener("htmx:oobBeforeSwap", function (event) {
+      var list = event.detail.target, fresh = event.detail.fragment;
+      if (!list.classList || !list.classList.contains("message-list") || !fresh.querySelector) return;
+      var firstFresh = fresh.querySelector(".msg[id]");
+      var same = firstFresh && list.querySelector("#" + CSS.escape(firstFresh.id));
+      if (!same || !same.previousElementSibling || !same.previousElementSibling.matches(".msg")) return;
+      var line = fresh.querySelector(".earlier-messages");
+      if (line) line.remove();
+      var older = [];
+      for (var node = list.firstChild; node !== same; node = node.nextSibling) older.push(node);
+      older.forEach(function (node) { fresh.insertBefore(node, firstFresh); });
     });
 
     // "Keep" pressed from the keyboard: its answer ("Kept ✓", or the report drawn again after

@@ -353,38 +353,91 @@ def test_on_a_phone_the_counter_shows_as_a_message_nears_its_limit(daphne_server
     expect(page.locator("#main-form .counter")).to_contain_text("1,031 / 1,000")
 
 
-def test_a_long_helper_chat_shows_its_earlier_messages_where_the_reader_is(daphne_server, browser):
-    """The page shows a chat's newest 100 messages; "Show them" (drawn by the socket's sync)
-    brings the earlier ones in above, keeping the message the learner was reading in place."""
+def test_a_long_helper_chats_earlier_messages_come_in_where_the_reader_is_and_stay(
+    daphne_server, browser
+):
+    """The page shows a chat's newest 100 messages; "Show" (drawn by the socket's sync) brings
+    the 100 before them in above, with the message being read kept in place in every frame
+    (it jumped for a frame) and the focus, and says so; a reconnect's sync keeps them (it
+    dropped them and the reader's place). From the attacker's replay."""
+    import re
+
     from playwright.sync_api import expect
 
     from tests.conftest import add_message
 
     user = User.objects.create_user("dora@example.com", None)
     session = conversations.start(user.pk, Scenario.objects.get(code="marketplace"))
-    for number in range(130):
+    for number in range(230):
         add_message(session, "user" if number % 2 == 0 else "helper", "helper", f"Frage {number}")
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.add_cookies(
         [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
     )
     page = context.new_page()
+    sockets = []
+
+    def relay(socket):
+        socket.connect_to_server()
+        sockets.append(socket)
+
+    page.route_web_socket(re.compile(r"/ws/"), relay)
+    page.add_init_script(
+        """
+        window.syncs = 0;
+        document.addEventListener("htmx:wsAfterMessage", function (event) {
+          if (String(event.detail.message).indexOf('data-frame="sync"') !== -1) window.syncs += 1;
+        });
+        """
+    )
     problems = watch_for_problems(page)
     page.goto(f"{daphne_server}/sessions/{session.pk}/")
     expect(page.locator("#connection")).to_contain_text("Connected")
-    expect(page.locator("#chat[data-synced]")).to_have_count(1)  # the button is the sync's
+    page.wait_for_function("() => window.syncs === 1")  # the "Show" below is the sync's
+    messages = page.locator("#helper-messages .msg")
     show = page.locator("#helper-messages .earlier-messages button")
-    expect(page.locator("#helper-messages .earlier-messages")).to_contain_text("31 earlier")
+    expect(show).to_have_text("Show 100 of 131 earlier messages")
     page.locator("#helper-scroll").evaluate("el => { el.scrollTop = 0; }")
-    reading = page.locator("#helper-messages .msg", has_text="Frage 30").first
+    reading = messages.filter(has_text=re.compile(r"\bFrage 130\b")).first
     top_before = reading.evaluate("el => el.getBoundingClientRect().top")
+    reading.evaluate(
+        """el => {
+          window.tops = [];
+          (function record() {
+            window.tops.push(el.getBoundingClientRect().top);
+            if (window.tops.length < 40) requestAnimationFrame(record);
+          })();
+        }"""
+    )
     show.click()
-    expect(page.locator("#helper-messages .msg").first).to_contain_text("farmers' market")
-    expect(page.locator("#helper-messages .msg")).to_have_count(131)
-    assert page.locator("#helper-messages .earlier-messages").count() == 0
+    expect(messages).to_have_count(200)
+    page.wait_for_function("() => window.tops.length === 40")
+    assert max(abs(top - top_before) for top in page.evaluate("window.tops")) < 2
+    assert re.search(r"\bFrage 130\b", page.evaluate("document.activeElement.textContent"))
+    expect(page.locator("#helper-announce")).to_have_text("100 earlier messages shown above.")
+    expect(show).to_have_text("Show 31 earlier messages")
+
+    # The connection drops and comes back: the sync draws the newest 100 again, and the
+    # 100 fetched above them stay, with the message being read where it was.
+    reading = messages.filter(has_text=re.compile(r"\bFrage 60\b")).first
+    reading.evaluate("el => el.scrollIntoView({block: 'start'})")
+    top_before = reading.evaluate("el => el.getBoundingClientRect().top")
+    sockets[-1].close(code=1012)
+    page.wait_for_function("() => window.syncs === 2")
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    expect(messages).to_have_count(200)
     assert abs(reading.evaluate("el => el.getBoundingClientRect().top") - top_before) < 2
-    assert page.evaluate("document.activeElement.id") == page.locator(
-        "#helper-messages .msg"
-    ).first.get_attribute("id")  # the oldest message, for a keyboard or screen reader
+    expect(show).to_have_text("Show 31 earlier messages")
+
+    # On a phone, with the role-play in view, earlier messages are not news: the helper's tab
+    # is not marked "new" (it was).
+    page.set_viewport_size({"width": 390, "height": 844})
+    show.evaluate("button => button.click()")
+    expect(messages).to_have_count(231)
+    expect(page.locator('.chat-tabs button[aria-controls="pane-helper"] .unread')).to_be_hidden()
+    expect(messages.first).to_contain_text("farmers' market")  # the helper's opening line
+    expect(page.locator("#helper-messages .earlier-messages")).to_have_count(0)
+    shown = re.findall(r"Frage \d+", " ".join(messages.all_inner_texts()))
+    assert shown == [f"Frage {n}" for n in range(230)]  # in order, none twice, none missing
     assert not problems
     context.close()
