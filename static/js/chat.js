@@ -56,6 +56,13 @@
     }
   }
 
+  function showLoggedOut() {
+    setConnection("closed", "You are logged out.", {
+      href: "/login/?next=" + encodeURIComponent(location.pathname),
+      text: "Log in again to go on with this scene.",
+    });
+  }
+
   // Keep a chat scrolled to its newest message, unless the learner scrolled up to read.
   function atBottom(scroller) {
     return !scroller || scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
@@ -110,8 +117,12 @@
   function showKeepError(form, xhr) {
     var said = xhr && (xhr.status === 400 || xhr.status === 429) && xhr.responseText;
     showKeepNote(form, said && said.length < 300 ? said
+      : xhr && xhr.status === 403 ? STALE_PAGE
       : "That could not be kept just now. Try again in a moment.");
   }
+  // A 403 from a form: the page's CSRF token went with a log-in in another tab, and no
+  // retry can succeed (the recheck replay).
+  var STALE_PAGE = "This page is out of date: reload it, then try again.";
   function showKeepNote(form, text) {
     var note = form.querySelector(".keep-error") || document.createElement("span");
     note.className = "keep-error";
@@ -320,6 +331,35 @@
         wereAtBottom.set(scroller, atBottom(scroller));
       });
     });
+
+    // A frame that redraws what has the focus (a sync redraws the lists) gives it back to the
+    // same element, or its new copy: a keyboard user was left on the page's body and the next
+    // Tab skipped every message (the recheck replay).
+    var FOCUSABLE = "a[href], button, input, textarea, select, [tabindex]";
+    var focusBefore = null;
+    page.addEventListener("htmx:wsBeforeMessage", function () {
+      var active = document.activeElement;
+      focusBefore = null;
+      if (!active || active === document.body || !page.contains(active)) return;
+      var anchor = active.closest("[id]");
+      focusBefore = {
+        element: active,
+        anchor: anchor && anchor.id,
+        index: anchor ? Array.prototype.indexOf.call(anchor.querySelectorAll(FOCUSABLE), active) : -1,
+      };
+    });
+    page.addEventListener("htmx:wsAfterMessage", function () {
+      var was = focusBefore;
+      focusBefore = null;
+      var now = document.activeElement;
+      if (!was || now === was.element || (now && now !== document.body)) return;
+      var element = was.element.isConnected ? was.element : null;
+      var anchor = !element && was.anchor && document.getElementById(was.anchor);
+      if (anchor) element = was.index >= 0 ? anchor.querySelectorAll(FOCUSABLE)[was.index] : anchor;
+      if (!element) return;
+      if (!element.matches(FOCUSABLE)) element.setAttribute("tabindex", "-1");
+      element.focus({preventScroll: true});
+    });
     page.addEventListener("htmx:wsAfterMessage", function (event) {
       document.querySelectorAll(".messages").forEach(function (scroller) {
         follow(scroller, wereAtBottom.get(scroller) !== false);
@@ -376,10 +416,7 @@
       var socket = event.detail.socketWrapper;
       if (code === 4401) {
         socket.queue.length = 0;
-        setConnection("closed", "You are logged out.", {
-          href: "/login/?next=" + encodeURIComponent(location.pathname),
-          text: "Log in again to go on with this scene.",
-        });
+        showLoggedOut();
       } else if (code === 4403) {
         socket.queue.length = 0;
         setConnection("closed", "This conversation is no longer available.", {href: "/", text: "Back to scenes"});
@@ -485,12 +522,24 @@
       });
     });
 
+    // A "Show" or "Keep" after the login ended is answered with a redirect to log in (for
+    // pages elsewhere): here the page stays, with what the learner was writing, and says so
+    // as a socket closed for that reason does.
+    page.addEventListener("htmx:beforeOnLoad", function (event) {
+      var to = event.detail.xhr.getResponseHeader("HX-Redirect");
+      if (!to || to.indexOf("/login/") !== 0) return;
+      event.preventDefault();
+      showLoggedOut();
+    });
+
     // "Show earlier": the message that was first in view stays where it was, and keeps the
     // focus (the new "Show" is 100 messages up, out of view); what came is announced. A list
     // that could not be fetched says so on its line.
     var readingFrom = null;
     page.addEventListener("htmx:beforeSwap", function (event) {
       var earlier = event.detail.target;
+      readingFrom = null;
+      if (!event.detail.shouldSwap) return;  // an error: no swap follows (the recheck replay)
       if (!earlier.classList || !earlier.classList.contains("earlier-messages")) return;
       var first = earlier.nextElementSibling;
       readingFrom = first && {message: first, top: first.getBoundingClientRect().top};
@@ -515,11 +564,9 @@
       page.addEventListener(name, function (event) {
         var line = event.detail.elt.closest && event.detail.elt.closest(".earlier-messages");
         if (!line) return;
-        var note = line.querySelector(".keep-error") || document.createElement("span");
-        note.className = "keep-error";
-        note.setAttribute("role", "alert");
-        note.textContent = "They could not be fetched just now. Try again in a moment.";
-        line.append(" ", note);
+        var status = name === "htmx:responseError" ? event.detail.xhr.status : 0;
+        showKeepNote(line, status === 404 ? "This conversation is no longer available."
+          : "They could not be fetched just now. Try again in a moment.");
       });
     });
     // A sync (a reconnect) draws each chat's newest messages again: the earlier ones this

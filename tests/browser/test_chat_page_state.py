@@ -353,6 +353,20 @@ def test_on_a_phone_the_counter_shows_as_a_message_nears_its_limit(daphne_server
     expect(page.locator("#main-form .counter")).to_contain_text("1,031 / 1,000")
 
 
+def _long_helper_chat(browser, url, questions: int):
+    """A page (not opened yet) of a learner whose helper chat holds `questions` numbered
+    questions and answers after its opening line: "Frage 0", "Frage 1", …"""
+    from tests.conftest import add_message
+
+    user = User.objects.create_user("dora@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="marketplace"))
+    for number in range(questions):
+        add_message(session, "user" if number % 2 == 0 else "helper", "helper", f"Frage {number}")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_cookies([{"name": "sessionid", "value": login_session_key(user), "url": url}])
+    return context.new_page(), session
+
+
 def test_a_long_helper_chats_earlier_messages_come_in_where_the_reader_is_and_stay(
     daphne_server, browser
 ):
@@ -364,17 +378,7 @@ def test_a_long_helper_chats_earlier_messages_come_in_where_the_reader_is_and_st
 
     from playwright.sync_api import expect
 
-    from tests.conftest import add_message
-
-    user = User.objects.create_user("dora@example.com", None)
-    session = conversations.start(user.pk, Scenario.objects.get(code="marketplace"))
-    for number in range(230):
-        add_message(session, "user" if number % 2 == 0 else "helper", "helper", f"Frage {number}")
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.add_cookies(
-        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
-    )
-    page = context.new_page()
+    page, session = _long_helper_chat(browser, daphne_server, questions=230)
     sockets = []
 
     def relay(socket):
@@ -418,16 +422,32 @@ def test_a_long_helper_chats_earlier_messages_come_in_where_the_reader_is_and_st
     expect(show).to_have_text("Show 31 earlier messages")
 
     # The connection drops and comes back: the sync draws the newest 100 again, and the
-    # 100 fetched above them stay, with the message being read where it was.
-    reading = messages.filter(has_text=re.compile(r"\bFrage 60\b")).first
+    # 100 fetched above them stay, with the message being read where it was and the focus.
+    reading = messages.filter(has_text=re.compile(r"\bFrage 61\b")).first
     reading.evaluate("el => el.scrollIntoView({block: 'start'})")
+    reading.locator("button").focus()  # its "Keep selection", from the keyboard
     top_before = reading.evaluate("el => el.getBoundingClientRect().top")
     sockets[-1].close(code=1012)
     page.wait_for_function("() => window.syncs === 2")
     expect(page.locator("#connection")).to_contain_text("Connected")
     expect(messages).to_have_count(200)
     assert abs(reading.evaluate("el => el.getBoundingClientRect().top") - top_before) < 2
+    focused = page.evaluate("document.activeElement.closest('.msg').textContent")
+    assert re.search(r"\bFrage 61\b", focused)
     expect(show).to_have_text("Show 31 earlier messages")
+
+    # A "Show" that fails says so, and leaves nothing for the next swap (a Keep) to act on:
+    # it jumped the chat, took the focus and said "0 earlier messages shown above".
+    page.route(re.compile(r"/earlier/"), lambda route: route.fulfill(status=404, body="gone"))
+    show.click()
+    expect(page.locator("#helper-messages .earlier-messages")).to_contain_text(
+        "no longer available"
+    )
+    page.unroute(re.compile(r"/earlier/"))
+    page.locator("#helper-announce").evaluate("el => { el.textContent = ''; }")
+    page.locator("#main-messages .keep-form button").first.evaluate("b => b.click()")
+    expect(page.locator("#main-messages .kept")).to_have_count(1)
+    expect(page.locator("#helper-announce")).to_have_text("")
 
     # On a phone, with the role-play in view, earlier messages are not news: the helper's tab
     # is not marked "new" (it was).
@@ -439,5 +459,39 @@ def test_a_long_helper_chats_earlier_messages_come_in_where_the_reader_is_and_st
     expect(page.locator("#helper-messages .earlier-messages")).to_have_count(0)
     shown = re.findall(r"Frage \d+", " ".join(messages.all_inner_texts()))
     assert shown == [f"Frage {n}" for n in range(230)]  # in order, none twice, none missing
-    assert not problems
-    context.close()
+    assert not [p for p in problems if "404" not in p]  # the 404 asked for above
+    page.context.close()
+
+
+def test_a_part_of_the_page_asked_for_after_the_login_ended_keeps_the_page(daphne_server, browser):
+    """A "Show" after the login ended (expired: no socket was told) drew the login form in the
+    chat, then sent the page away with what the learner was writing: the page stays and says
+    so, as when the socket is closed for it (the attacker's replay and its recheck)."""
+    import re
+
+    from django.contrib.sessions.models import Session as Login
+    from playwright.sync_api import expect
+
+    from lib.rls import acting_as_auth
+
+    page, session = _long_helper_chat(browser, daphne_server, questions=110)
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    expect(page.locator("#chat[data-synced]")).to_have_count(1)
+    page.locator("#helper-input").fill("How do I say")
+    with acting_as_auth():
+        Login.objects.all().delete()  # the login expired
+    page.locator("#helper-messages .earlier-messages button").click()
+    expect(page.locator("#connection")).to_contain_text("You are logged out.")
+    assert page.url.endswith(f"/sessions/{session.pk}/")
+    expect(page.locator("#helper-input")).to_have_value("How do I say")
+    assert page.locator("form[action*='login'], #id_username").count() == 0
+
+    # A Keep refused for a stale CSRF token (a log-in in another tab changes it) says to
+    # reload: "Try again in a moment" could never succeed.
+    page.route(re.compile(r"/deck/keep/"), lambda route: route.fulfill(status=403, body="CSRF"))
+    page.locator("#main-messages .keep-form button").first.click()
+    expect(page.locator("#main-messages .keep-error")).to_have_text(
+        "This page is out of date: reload it, then try again."
+    )
+    page.context.close()
