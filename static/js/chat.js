@@ -337,16 +337,12 @@
     // Tab skipped every message (the recheck replay).
     var FOCUSABLE = "a[href], button, input, textarea, select, [tabindex]";
     var focusBefore = null;
-    page.addEventListener("htmx:wsBeforeMessage", function () {
+    page.addEventListener("htmx:wsBeforeMessage", function (event) {
       var active = document.activeElement;
       focusBefore = null;
+      if (String(event.detail.message).charAt(0) === "{") return;  // a delta: no HTML drawn
       if (!active || active === document.body || !page.contains(active)) return;
-      var anchor = active.closest("[id]");
-      focusBefore = {
-        element: active,
-        anchor: anchor && anchor.id,
-        index: anchor ? Array.prototype.indexOf.call(anchor.querySelectorAll(FOCUSABLE), active) : -1,
-      };
+      focusBefore = {element: active, anchor: active.closest("[id]")};
     });
     page.addEventListener("htmx:wsAfterMessage", function () {
       var was = focusBefore;
@@ -354,8 +350,12 @@
       var now = document.activeElement;
       if (!was || now === was.element || (now && now !== document.body)) return;
       var element = was.element.isConnected ? was.element : null;
-      var anchor = !element && was.anchor && document.getElementById(was.anchor);
-      if (anchor) element = was.index >= 0 ? anchor.querySelectorAll(FOCUSABLE)[was.index] : anchor;
+      var copy = !element && was.anchor && document.getElementById(was.anchor.id);
+      if (copy === was.anchor) copy = null;
+      if (copy) {  // the anchor drawn again: the same place in its copy
+        var index = Array.prototype.indexOf.call(was.anchor.querySelectorAll(FOCUSABLE), was.element);
+        element = index >= 0 ? copy.querySelectorAll(FOCUSABLE)[index] : copy;
+      }
       if (!element) return;
       if (!element.matches(FOCUSABLE)) element.setAttribute("tabindex", "-1");
       element.focus({preventScroll: true});
