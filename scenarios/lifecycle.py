@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db import IntegrityError, connection, transaction
+from django.dispatch import Signal
 
 from accounts import levels
 from eventlog.events import Event, log_event
@@ -26,6 +27,10 @@ from scenarios.models import Scenario, Session
 
 WEEKLY_COMPLETION_LIMIT = 3  # decision 18: three completed conversations a week
 SESSION_EXPIRY = timedelta(days=7)  # decision 4: an unfinished session is deleted after a week
+
+# Sent once expired sessions are deleted (in SQL: no model signal), with their `session_ids`:
+# the chat closes the tabs still open on them.
+sessions_expired = Signal()
 
 
 class WeeklyLimitReached(Exception):
@@ -226,7 +231,8 @@ def count_expired_sessions(cutoff: datetime) -> ExpiredSessions:
 def expire_sessions(cutoff: datetime, limit: int) -> ExpiredSessions:
     """Delete up to `limit` sessions idle since before `cutoff` (decision 4, seed #32), oldest
     first, in one short transaction; their messages go with them (ON DELETE CASCADE).
-    `FOR UPDATE SKIP LOCKED` lets two runs share the work instead of deleting rows twice."""
+    `FOR UPDATE SKIP LOCKED` lets two runs share the work instead of deleting rows twice.
+    Once committed, `sessions_expired` tells of them."""
     with acting_as_staff(), connection.cursor() as cursor:
         cursor.execute(
             """
@@ -240,16 +246,21 @@ def expire_sessions(cutoff: datetime, limit: int) -> ExpiredSessions:
               FOR UPDATE SKIP LOCKED
             ), gone AS (
               DELETE FROM sessions s USING batch WHERE s.id = batch.id
-              RETURNING s.last_activity_at,
+              RETURNING s.id, s.last_activity_at,
                         s.message_count_main + s.message_count_helper AS messages
             )
             SELECT count(*), coalesce(sum(messages), 0), min(last_activity_at),
-                   max(last_activity_at)
+                   max(last_activity_at), coalesce(array_agg(id), '{}')
             FROM gone
             """,
             {"cutoff": cutoff, "limit": limit},
         )
-        return ExpiredSessions(*cursor.fetchone())
+        *counts, session_ids = cursor.fetchone()
+    if session_ids:
+        transaction.on_commit(
+            lambda: sessions_expired.send(sender=Session, session_ids=session_ids)
+        )
+    return ExpiredSessions(*counts)
 
 
 # --- The steps -----------------------------------------------------------------------------

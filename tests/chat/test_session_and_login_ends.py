@@ -314,3 +314,23 @@ async def test_a_reply_elsewhere_that_the_watchers_own_redraw_finds_is_watched_i
     assert consumer.watching is not None and consumer.watching is not first_watcher
     assert not consumer.watching.done()
     await sync_to_async(_release_for_another_process)(alice.pk, alice_session.pk)
+
+
+async def test_cleanup_closes_the_open_tabs_of_the_sessions_it_expires(
+    alice, bob, alice_session, marketplace, offline
+):
+    """A tab left open on a session until it expired stayed open as if nothing had happened,
+    until its learner sent a message into a session that was gone (the ops replay)."""
+    from tests.conftest import start_session
+    from tests.ops.helpers import age_session, run_command
+
+    bobs_session = await sync_to_async(start_session)(bob, marketplace)
+    expired, staying = Tab(alice, alice_session.pk), Tab(bob, bobs_session.pk)
+    for tab in (expired, staying):
+        await tab.connect()
+        await tab.until('data-frame="sync"')
+    await sync_to_async(age_session)(alice_session, 7.1)
+    await sync_to_async(run_command)("cleanup", "--sessions-only")
+    assert await expired.close_code() == 4403  # without a frame from it: told
+    assert await staying.communicator.receive_nothing(timeout=0.2)
+    await staying.close()
