@@ -570,14 +570,21 @@
       });
     });
     // A sync (a reconnect) draws each chat's newest messages again: the earlier ones this
-    // page had fetched stay above them, rather than the reader losing their place.
+    // page had fetched stay above them, rather than the reader losing their place, and so
+    // does a "Show" on its way, whose answer had nowhere to go (the recheck replay).
     page.addEventListener("htmx:oobBeforeSwap", function (event) {
       var list = event.detail.target, fresh = event.detail.fragment;
       if (!list.classList || !list.classList.contains("message-list") || !fresh.querySelector) return;
       var firstFresh = fresh.querySelector(".msg[id]");
       var same = firstFresh && list.querySelector("#" + CSS.escape(firstFresh.id));
-      if (!same || !same.previousElementSibling || !same.previousElementSibling.matches(".msg")) return;
+      var above = same && same.previousElementSibling;
+      if (!above) return;
       var line = fresh.querySelector(".earlier-messages");
+      if (above.matches(".earlier-messages") && above.querySelector(".htmx-request") && line) {
+        line.replaceWith(above);
+        return;
+      }
+      if (!above.matches(".msg")) return;
       if (line) line.remove();
       var older = [];
       for (var node = list.firstChild; node !== same; node = node.nextSibling) older.push(node);

@@ -463,6 +463,50 @@ def test_a_long_helper_chats_earlier_messages_come_in_where_the_reader_is_and_st
     page.context.close()
 
 
+def test_a_show_on_its_way_when_a_sync_comes_still_brings_the_earlier_messages(
+    daphne_server, browser
+):
+    """A reconnect's sync drew the chat again while a "Show" was on its way: the answer had
+    nowhere to go, and the press was dropped without a word (the recheck replay)."""
+    import re
+
+    from playwright.sync_api import expect
+
+    page, session = _long_helper_chat(browser, daphne_server, questions=110)
+    sockets, held = [], []
+
+    def relay(socket):
+        socket.connect_to_server()
+        sockets.append(socket)
+
+    page.route_web_socket(re.compile(r"/ws/"), relay)
+    page.route(re.compile(r"/earlier/"), lambda route: held.append(route))  # answered below
+    page.add_init_script(
+        """
+        window.syncs = 0;
+        document.addEventListener("htmx:wsAfterMessage", function (event) {
+          if (String(event.detail.message).indexOf('data-frame="sync"') !== -1) window.syncs += 1;
+        });
+        """
+    )
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    page.wait_for_function("() => window.syncs === 1")
+    messages = page.locator("#helper-messages .msg")
+    page.locator("#helper-messages .earlier-messages button").click()
+    page.wait_for_function("() => document.querySelector('#helper-messages .htmx-request')")
+    sockets[-1].close(code=1012)
+    page.wait_for_function("() => window.syncs === 2")
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    while not held:  # the route's handler runs as Playwright hears of the request
+        page.wait_for_timeout(10)
+    held[0].continue_()
+    expect(messages).to_have_count(111)
+    expect(page.locator("#helper-announce")).to_have_text("11 earlier messages shown above.")
+    shown = re.findall(r"Frage \d+", " ".join(messages.all_inner_texts()))
+    assert shown == [f"Frage {n}" for n in range(110)]
+    page.context.close()
+
+
 def test_a_part_of_the_page_asked_for_after_the_login_ended_keeps_the_page(daphne_server, browser):
     """A "Show" after the login ended (expired: no socket was told) drew the login form in the
     chat, then sent the page away with what the learner was writing: the page stays and says
