@@ -23,8 +23,20 @@
   }
 
   function showError(chat, text) {
-    var box = document.getElementById(chat + "-error");
-    if (box) box.textContent = text;
+    say(document.getElementById(chat + "-error"), text);
+  }
+
+  // A live region is read when its words change: the same words again (a second "Show" of
+  // 100, the same refusal twice) went unread. The region is emptied, then they come back.
+  function say(box, text) {
+    if (!box) return;
+    clearTimeout(box.sayAgain);
+    if (!text || box.textContent !== text) {
+      box.textContent = text;
+      return;
+    }
+    box.textContent = "";
+    box.sayAgain = setTimeout(function () { box.textContent = text; }, 100);
   }
 
   // "Wait for the reply" holds only while the chat is busy: it goes when sending is possible.
@@ -32,14 +44,16 @@
     var box = document.getElementById(chat + "-error"), note = document.createElement("span");
     note.dataset.untilReply = "";
     note.textContent = "Wait for the reply before sending the next message.";
-    if (box) box.replaceChildren(note);
+    if (!box) return;
+    clearTimeout(box.sayAgain);
+    box.replaceChildren(note);
   }
   function clearWaits() {
     document.querySelectorAll("form.compose").forEach(function (form) {
       var send = form.querySelector("button[type=submit]");
       var box = document.getElementById(chatOf(form) + "-error");
       if (send && !send.disabled && box && box.querySelector("[data-until-reply]")) {
-        box.textContent = "";
+        say(box, "");
       }
     });
   }
@@ -127,8 +141,8 @@
     var note = form.querySelector(".keep-error") || document.createElement("span");
     note.className = "keep-error";
     note.setAttribute("role", "alert");
-    note.textContent = text;
     form.append(note);
+    say(note, text);
     // A line at the bottom of its chat had the note below the fold (the newcomer's walk).
     note.scrollIntoView({block: "nearest"});
   }
@@ -558,7 +572,7 @@
       message.setAttribute("tabindex", "-1");
       message.focus({preventScroll: true});
       var said = document.getElementById(scroller.id.replace(/-scroll$/, "-announce"));
-      if (said) said.textContent = shown + (shown === 1 ? " earlier message" : " earlier messages") + " shown above.";
+      say(said, shown + (shown === 1 ? " earlier message" : " earlier messages") + " shown above.");
     });
     ["htmx:responseError", "htmx:sendError"].forEach(function (name) {
       page.addEventListener(name, function (event) {

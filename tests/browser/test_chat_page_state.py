@@ -507,6 +507,35 @@ def test_a_show_on_its_way_when_a_sync_comes_still_brings_the_earlier_messages(
     page.context.close()
 
 
+def test_the_same_words_said_twice_are_said_again(daphne_server, browser):
+    """A live region is read when its words change: a refusal repeated word for word, or a
+    second "Show" of 100, went unread (the recheck replay). The words go, then come back."""
+    from playwright.sync_api import expect
+
+    page, session = _long_helper_chat(browser, daphne_server, questions=2)
+    page.add_init_script(
+        """
+        window.said = [];
+        new MutationObserver(function () {
+          var note = document.querySelector(".keep-error");
+          if (note && note.textContent !== window.said[window.said.length - 1]) {
+            window.said.push(note.textContent);
+          }
+        }).observe(document, {subtree: true, childList: true, characterData: true});
+        """
+    )
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    keep = page.locator("#helper-messages .msg", has_text="Frage 1").get_by_role("button")
+    refusal = "Select German words in this answer first, then Keep selection."
+    keep.click()
+    page.wait_for_function("() => window.said.length === 1")
+    keep.click()  # the same refusal: before, its words stayed and nothing changed
+    page.wait_for_function("() => window.said.length === 3", timeout=5000)
+    assert page.evaluate("window.said") == [refusal, "", refusal]
+    page.context.close()
+
+
 def test_a_part_of_the_page_asked_for_after_the_login_ended_keeps_the_page(daphne_server, browser):
     """A "Show" after the login ended (expired: no socket was told) drew the login form in the
     chat, then sent the page away with what the learner was writing: the page stays and says
