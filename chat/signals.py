@@ -12,6 +12,7 @@ to SEND_AGAIN_FOR; every chat frame checks the login itself meanwhile."""
 
 import asyncio
 import logging
+import time
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -118,12 +119,23 @@ def _end_a_deleted_sessions_chat(sender, instance, **kwargs):
 @receiver(sessions_expired)
 def _end_expired_sessions_chats(sender, session_ids, **kwargs):
     """`cleanup` deleted them in SQL: their open tabs close. Told once, all at once, within
-    one CHANNEL_LAYER_SEND_TIMEOUT: a tab missed (Redis away, or the in-memory layer of
-    another process) closes at its next frame instead."""
-    async_to_sync(_tell_all)([session_group(pk) for pk in session_ids], {"type": "session.ended"})
+    one CHANNEL_LAYER_SEND_TIMEOUT; a tab missed (Redis away, or the in-memory layer of
+    another process) closes at its next frame instead. After a failure nothing is sent for
+    EXPIRED_UNTOLD_FOR: with Redis hanging, a backlog's every batch waited the whole timeout
+    (a second a batch; the attacker's replay)."""
+    global _expired_untold_until
+    if time.monotonic() < _expired_untold_until:
+        return
+    groups = [session_group(pk) for pk in session_ids]
+    if not async_to_sync(_tell_all)(groups, {"type": "session.ended"}):
+        _expired_untold_until = time.monotonic() + EXPIRED_UNTOLD_FOR
 
 
-async def _tell_all(groups: list[str], message: dict) -> None:
+EXPIRED_UNTOLD_FOR = 60.0  # seconds
+_expired_untold_until = 0.0  # by time.monotonic()
+
+
+async def _tell_all(groups: list[str], message: dict) -> bool:
     layer = get_channel_layer()
     # Ten at a time: 500 at once took 500 of Redis's pooled connections (0.1 s for 500 here).
     ten_at_a_time = asyncio.Semaphore(10)
@@ -142,6 +154,8 @@ async def _tell_all(groups: list[str], message: dict) -> None:
             message["type"],
             type(error).__name__,
         )
+        return False
+    return True
 
 
 @receiver(cards_kept)

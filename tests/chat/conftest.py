@@ -16,7 +16,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django_tasks_db.models import DBTaskResult
 
-from chat import consumers, fanout, replies
+from chat import consumers, fanout, replies, signals
 from chat.models import Message
 from chat.providers import close_provider
 from chat.routing import websocket_urlpatterns
@@ -202,6 +202,7 @@ def fresh_chat_state():
         consumers._sockets_by_learner.clear()
         fanout._hubs.clear()
         replies._clocks.clear()
+        signals._expired_untold_until = 0.0
 
     reset()
     yield

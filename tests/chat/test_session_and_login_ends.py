@@ -334,3 +334,30 @@ async def test_cleanup_closes_the_open_tabs_of_the_sessions_it_expires(
     assert await expired.close_code() == 4403  # without a frame from it: told
     assert await staying.communicator.receive_nothing(timeout=0.2)
     await staying.close()
+
+
+def test_cleanup_waits_for_a_hanging_channel_layer_once_not_every_batch(
+    alice, marketplace, settings, monkeypatch
+):
+    """With Redis hanging, each batch of expired sessions waited the whole send timeout: a
+    backlog took a second a batch longer (the attacker's replay). Their tabs close at their
+    next frame instead."""
+    from channels.layers import get_channel_layer
+
+    from tests.conftest import start_session
+    from tests.ops.helpers import age_session, run_command
+
+    settings.CHANNEL_LAYER_SEND_TIMEOUT = 0.05
+    asked = []
+
+    async def hang(group, message):
+        asked.append(group)
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(get_channel_layer(), "group_send", hang)
+    learners = [User.objects.create_user(f"learner{n}@example.com") for n in range(4)]
+    for learner in [alice, *learners]:
+        age_session(start_session(learner, marketplace), 7.1)
+    summary = run_command("cleanup", "--sessions-only", "--batch-size", "1")
+    assert "5 expired sessions" in summary
+    assert len(asked) == 1  # the first batch's one session; the others were not tried
