@@ -27,7 +27,9 @@
   }
 
   // A live region is read when its words change: the same words again (a second "Show" of
-  // 100, the same refusal twice) went unread. The region is emptied, then they come back.
+  // 100, the same refusal twice) went unread. The region is emptied, then they come back,
+  // unless something else was said there meanwhile: the server's frames write to the same
+  // regions (a reply's announcement, a refusal), and were overwritten (the attacker's replay).
   function say(box, text) {
     if (!box) return;
     clearTimeout(box.sayAgain);
@@ -35,8 +37,11 @@
       box.textContent = text;
       return;
     }
-    box.textContent = "";
-    box.sayAgain = setTimeout(function () { box.textContent = text; }, 100);
+    var pause = document.createElement("span");
+    box.replaceChildren(pause);
+    box.sayAgain = setTimeout(function () {
+      if (box.childNodes.length === 1 && box.firstChild === pause) box.textContent = text;
+    }, 100);
   }
 
   // "Wait for the reply" holds only while the chat is busy: it goes when sending is possible.

@@ -536,6 +536,33 @@ def test_the_same_words_said_twice_are_said_again(daphne_server, browser):
     page.context.close()
 
 
+def test_words_said_again_leave_what_the_server_said_meanwhile(daphne_server, browser):
+    """The same words said twice come back 100 ms later: over a refusal or a reply's
+    announcement the server had written there meanwhile (the attacker's replay)."""
+    from playwright.sync_api import expect
+
+    page, session = _long_helper_chat(browser, daphne_server, questions=2)
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    left = page.evaluate(
+        """() => new Promise(function (done) {
+          var box = document.getElementById("helper-input");
+          function enter() {
+            box.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter", bubbles: true}));
+          }
+          enter();
+          enter();  // "Write a message first." again: it goes, to come back in 100 ms
+          // ...but the server's notice frame comes first (templates/chat/frames/notice.html)
+          htmx.swap("#helper-error", "Slow down a little.", {swapStyle: "innerHTML"});
+          setTimeout(function () {
+            done(document.getElementById("helper-error").textContent);
+          }, 150);
+        })"""
+    )
+    assert left == "Slow down a little."
+    page.context.close()
+
+
 def test_a_part_of_the_page_asked_for_after_the_login_ended_keeps_the_page(daphne_server, browser):
     """A "Show" after the login ended (expired: no socket was told) drew the login form in the
     chat, then sent the page away with what the learner was writing: the page stays and says
