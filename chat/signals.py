@@ -129,6 +129,11 @@ def _end_expired_sessions_chats(sender, session_ids, **kwargs):
     groups = [session_group(pk) for pk in session_ids]
     if not async_to_sync(_tell_all)(groups, {"type": "session.ended"}):
         _expired_untold_until = time.monotonic() + EXPIRED_UNTOLD_FOR
+        logger.warning(
+            "the tabs of sessions expired in the next %.0f s are not told either: they close"
+            " at their next frame",
+            EXPIRED_UNTOLD_FOR,
+        )
 
 
 EXPIRED_UNTOLD_FOR = 60.0  # seconds

@@ -337,7 +337,7 @@ async def test_cleanup_closes_the_open_tabs_of_the_sessions_it_expires(
 
 
 def test_cleanup_waits_for_a_hanging_channel_layer_once_not_every_batch(
-    alice, marketplace, settings, monkeypatch
+    alice, marketplace, settings, monkeypatch, caplog
 ):
     """With Redis hanging, each batch of expired sessions waited the whole send timeout: a
     backlog took a second a batch longer (the attacker's replay). Their tabs close at their
@@ -361,3 +361,4 @@ def test_cleanup_waits_for_a_hanging_channel_layer_once_not_every_batch(
     summary = run_command("cleanup", "--sessions-only", "--batch-size", "1")
     assert "5 expired sessions" in summary
     assert len(asked) == 1  # the first batch's one session; the others were not tried
+    assert "are not told either" in caplog.text  # the operator learns the rest were not
