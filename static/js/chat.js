@@ -596,6 +596,7 @@
     page.addEventListener("htmx:oobBeforeSwap", function (event) {
       var list = event.detail.target, fresh = event.detail.fragment;
       if (!list.classList || !list.classList.contains("message-list") || !fresh.querySelector) return;
+      if (!fresh.dataset || fresh.dataset.frame !== "sync") return;  // a message appended
       var firstFresh = fresh.querySelector(".msg[id]");
       var same = firstFresh && list.querySelector("#" + CSS.escape(firstFresh.id));
       var above = same && same.previousElementSibling;

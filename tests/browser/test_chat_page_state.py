@@ -540,6 +540,21 @@ def test_a_sync_draws_only_the_newest_messages_again_not_those_fetched_above(
     expect(page.locator("#helper-messages > .msg")).to_have_count(200)  # none left wrapped
     shown = re.findall(r"Frage \d+", " ".join(messages.all_inner_texts()))
     assert shown == [f"Frage {n}" for n in range(30, 230)]
+
+    # A message frame that repeats one already drawn (a tab that joined mid-turn gets it in
+    # its sync and as a frame) is dropped, and the order stays: it moved every message
+    # fetched above to below the newest (the recheck replay).
+    page.evaluate(
+        """() => {
+          var all = document.querySelectorAll("#helper-messages .msg");
+          var again = all[all.length - 2].outerHTML;
+          htmx.swap(document.body, '<div hx-swap-oob="beforeend:#helper-messages"'
+            + ' data-frame="learner-message">' + again + "</div>", {swapStyle: "none"});
+        }"""
+    )
+    expect(messages).to_have_count(200)
+    shown = re.findall(r"Frage \d+", " ".join(messages.all_inner_texts()))
+    assert shown == [f"Frage {n}" for n in range(30, 230)]
     page.context.close()
 
 
