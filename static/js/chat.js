@@ -361,7 +361,8 @@
       focusBefore = null;
       if (String(event.detail.message).charAt(0) === "{") return;  // a delta: no HTML drawn
       if (!active || active === document.body || !page.contains(active)) return;
-      focusBefore = {element: active, anchor: active.closest("[id]")};
+      var list = active.closest(".message-list");
+      focusBefore = {element: active, anchor: active.closest("[id]"), list: list && list.id};
     });
     page.addEventListener("htmx:wsAfterMessage", function () {
       var was = focusBefore;
@@ -375,6 +376,10 @@
         var index = Array.prototype.indexOf.call(was.anchor.querySelectorAll(FOCUSABLE), was.element);
         element = index >= 0 ? copy.querySelectorAll(FOCUSABLE)[index] : copy;
       }
+      // A message no longer drawn (more than 100 came while the page was away, and the sync
+      // drew only those): its chat's "Show earlier", where it now is, or its first message.
+      var list = !element && !copy && was.list && document.getElementById(was.list);
+      if (list) element = list.querySelector(".earlier-messages button") || list.querySelector(".msg");
       if (!element) return;
       if (!element.matches(FOCUSABLE)) element.setAttribute("tabindex", "-1");
       element.focus({preventScroll: true});
@@ -597,6 +602,13 @@
       var list = event.detail.target, fresh = event.detail.fragment;
       if (!list.classList || !list.classList.contains("message-list") || !fresh.querySelector) return;
       if (!fresh.dataset || fresh.dataset.frame !== "sync") return;  // a message appended
+      // A "Keep" on its way goes into the line drawn again, to answer there: in the copy
+      // replaced, a kept selection said nothing (the recheck replay).
+      list.querySelectorAll(".keep-form.htmx-request").forEach(function (form) {
+        var message = form.closest(".msg[id]");
+        var copy = message && fresh.querySelector("#" + CSS.escape(message.id) + " .keep-form");
+        if (copy) copy.replaceWith(form);
+      });
       var firstFresh = fresh.querySelector(".msg[id]");
       var same = firstFresh && list.querySelector("#" + CSS.escape(firstFresh.id));
       var above = same && same.previousElementSibling;

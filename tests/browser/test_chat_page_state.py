@@ -390,6 +390,20 @@ def _closable_sockets_counting_syncs(page) -> list:
     return sockets
 
 
+def _answer_after_a_reconnect(page, sockets, held: list) -> None:
+    """With a request of the helper chat on its way and held (its route in `held`), the
+    socket closes and the page syncs again; then the request is answered."""
+    from playwright.sync_api import expect
+
+    page.wait_for_function("() => document.querySelector('#helper-messages .htmx-request')")
+    sockets[-1].close(code=1012)
+    page.wait_for_function("() => window.syncs === 2")
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    while not held:  # the route's handler runs as Playwright hears of the request
+        page.wait_for_timeout(10)
+    held[0].continue_()
+
+
 def test_a_long_helper_chats_earlier_messages_come_in_where_the_reader_is_and_stay(
     daphne_server, browser
 ):
@@ -488,13 +502,7 @@ def test_a_show_on_its_way_when_a_sync_comes_still_brings_the_earlier_messages(
     page.wait_for_function("() => window.syncs === 1")
     messages = page.locator("#helper-messages .msg")
     page.locator("#helper-messages .earlier-messages button").click()
-    page.wait_for_function("() => document.querySelector('#helper-messages .htmx-request')")
-    sockets[-1].close(code=1012)
-    page.wait_for_function("() => window.syncs === 2")
-    expect(page.locator("#connection")).to_contain_text("Connected")
-    while not held:  # the route's handler runs as Playwright hears of the request
-        page.wait_for_timeout(10)
-    held[0].continue_()
+    _answer_after_a_reconnect(page, sockets, held)
     expect(messages).to_have_count(111)
     expect(page.locator("#helper-announce")).to_have_text("11 earlier messages shown above.")
     shown = re.findall(r"Frage \d+", " ".join(messages.all_inner_texts()))
@@ -645,4 +653,70 @@ def test_a_part_of_the_page_asked_for_after_the_login_ended_keeps_the_page(daphn
     expect(page.locator("#main-messages .keep-error")).to_have_text(
         "This page is out of date: reload it, then try again."
     )
+    page.context.close()
+
+
+def test_a_keep_on_its_way_when_a_sync_comes_answers_on_the_line_drawn_again(
+    daphne_server, browser
+):
+    """A reconnect's sync drew the newest messages again while a "Keep selection" was on its
+    way: its answer went into the copy that was gone, and the line on the page offered "Keep
+    selection" as if nothing had been kept (the recheck replay)."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from learning.models import Card
+    from lib.rls import acting_as_learner
+
+    page, session = _long_helper_chat(browser, daphne_server, questions=4)
+    sockets, held = _closable_sockets_counting_syncs(page), []
+    page.route(re.compile(r"/deck/keep/"), lambda route: held.append(route))  # answered below
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    page.wait_for_function("() => window.syncs === 1")
+    answer = page.locator("#helper-messages .msg", has_text="Frage 3")
+    answer.locator(".msg-text").evaluate(
+        """el => {
+          var words = document.createRange();
+          words.selectNodeContents(el.lastChild);
+          getSelection().removeAllRanges();
+          getSelection().addRange(words);
+        }"""
+    )
+    answer.get_by_role("button", name="Keep selection in your deck").click()
+    _answer_after_a_reconnect(page, sockets, held)
+    expect(answer.locator(".kept")).to_have_text("Kept ✓")
+    expect(answer.get_by_role("button", name="Keep selection in your deck")).to_have_count(0)
+    with acting_as_learner(session.user_id):
+        assert list(Card.objects.values_list("german", flat=True)) == ["Frage 3"]
+    page.context.close()
+
+
+def test_the_focus_on_a_message_a_sync_no_longer_shows_goes_to_show_earlier(daphne_server, browser):
+    """More than 100 messages came while the page was away: its sync draws the newest 100,
+    without the earlier ones fetched above, and a keyboard user on one of those was left on
+    the page's body, the next Tab going back to the top. The focus goes to that chat's
+    "Show earlier", where they now are."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from tests.conftest import add_message
+
+    page, session = _long_helper_chat(browser, daphne_server, questions=130)
+    sockets = _closable_sockets_counting_syncs(page)
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    page.wait_for_function("() => window.syncs === 1")
+    messages = page.locator("#helper-messages .msg")
+    page.locator("#helper-messages .earlier-messages button").click()
+    expect(messages).to_have_count(131)
+    messages.filter(has_text=re.compile(r"\bFrage 5\b")).get_by_role("button").focus()
+    for number in range(130, 231):
+        add_message(session, "user" if number % 2 == 0 else "helper", "helper", f"Frage {number}")
+    sockets[-1].close(code=1012)
+    page.wait_for_function("() => window.syncs === 2")
+    expect(messages).to_have_count(100)
+    show = page.locator("#helper-messages .earlier-messages button")
+    expect(show).to_have_text("Show 100 of 132 earlier messages")
+    assert show.evaluate("button => button === document.activeElement")
     page.context.close()
