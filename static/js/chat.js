@@ -374,7 +374,9 @@
       if (copy === was.anchor) copy = null;
       if (copy) {  // the anchor drawn again: the same place in its copy
         var index = Array.prototype.indexOf.call(was.anchor.querySelectorAll(FOCUSABLE), was.element);
-        element = index >= 0 ? copy.querySelectorAll(FOCUSABLE)[index] : copy;
+        element = index >= 0 && copy.querySelectorAll(FOCUSABLE)[index];
+        // Drawn without it (its Keep now "In your deck", kept elsewhere): what it says.
+        if (!element) element = was.element.closest(".keep-form") && copy.querySelector(".kept") || copy;
       }
       // A message no longer drawn (more than 100 came while the page was away, and the sync
       // drew only those): its chat's "Show earlier", where it now is, or its first message.
@@ -465,6 +467,14 @@
       var ends = event.detail.fragment.dataset && event.detail.fragment.dataset.ends;
       var streaming = ends && event.detail.target.querySelector(".is-streaming");
       if (streaming && streaming.id !== "reply-" + ends) event.detail.shouldSwap = false;
+    });
+
+    // A scene's end stays as it was first drawn: a sync drew it again at every reconnect,
+    // taking the focus (what the learner typed next was lost), loading the report again and
+    // leaving a report word's Keep on its way nowhere to answer (the attacker's replay).
+    page.addEventListener("htmx:oobBeforeSwap", function (event) {
+      var done = event.detail.target;
+      if (done.id === "completion" && !done.hidden) event.detail.shouldSwap = false;
     });
 
     page.addEventListener("htmx:oobBeforeSwap", function (event) {

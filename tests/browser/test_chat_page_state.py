@@ -390,18 +390,25 @@ def _closable_sockets_counting_syncs(page) -> list:
     return sockets
 
 
-def _answer_after_a_reconnect(page, sockets, held: list) -> None:
-    """With a request of the helper chat on its way and held (its route in `held`), the
-    socket closes and the page syncs again; then the request is answered."""
+def _reconnect_while_held(page, sockets, held: list, on_its_way: str):
+    """With a request on its way (`on_its_way`: a selector of its element) and held (its route
+    in `held`), the socket closes and the page syncs again; the request's route is returned,
+    to answer."""
     from playwright.sync_api import expect
 
-    page.wait_for_function("() => document.querySelector('#helper-messages .htmx-request')")
+    page.wait_for_function(f"() => document.querySelector('{on_its_way} .htmx-request')")
+    syncs = page.evaluate("window.syncs")
     sockets[-1].close(code=1012)
-    page.wait_for_function("() => window.syncs === 2")
+    page.wait_for_function(f"() => window.syncs === {syncs + 1}")
     expect(page.locator("#connection")).to_contain_text("Connected")
     while not held:  # the route's handler runs as Playwright hears of the request
         page.wait_for_timeout(10)
-    held[0].continue_()
+    return held.pop()
+
+
+def _answer_after_a_reconnect(page, sockets, held: list) -> None:
+    """A request of the helper chat, held, is let through after a reconnect's sync."""
+    _reconnect_while_held(page, sockets, held, "#helper-messages").continue_()
 
 
 def test_a_long_helper_chats_earlier_messages_come_in_where_the_reader_is_and_stay(
@@ -719,4 +726,68 @@ def test_the_focus_on_a_message_a_sync_no_longer_shows_goes_to_show_earlier(daph
     show = page.locator("#helper-messages .earlier-messages button")
     expect(show).to_have_text("Show 100 of 132 earlier messages")
     assert show.evaluate("button => button === document.activeElement")
+    page.context.close()
+
+
+def test_the_focus_on_a_keep_a_sync_draws_as_kept_goes_to_what_it_says(daphne_server, browser):
+    """The line was kept elsewhere while the page was away: the sync draws it "In your deck"
+    without the Keep that had the focus, which fell to the page (the attacker's replay)."""
+    from playwright.sync_api import expect
+
+    from learning import deck
+
+    page, session = _long_helper_chat(browser, daphne_server, questions=0)
+    sockets = _closable_sockets_counting_syncs(page)
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    page.wait_for_function("() => window.syncs === 1")
+    opener = page.locator("#main-messages .msg").first
+    opener.get_by_role("button", name="Keep in your deck").focus()
+    deck.keep(session.user_id, opener.locator('input[name="german"]').input_value())
+    sockets[-1].close(code=1012)
+    page.wait_for_function("() => window.syncs === 2")
+    expect(opener.locator(".kept")).to_have_text("In your deck ✓")
+    expect(opener.locator(".kept")).to_be_focused()
+    page.context.close()
+
+
+def test_a_reconnect_leaves_a_completed_scenes_panel_as_it_was(daphne_server, browser):
+    """A sync drew the completion again: it took the focus from the helper's box at every
+    reconnect (what was typed next was lost), loaded the report again, and a Keep of a report
+    word on its way answered into the report replaced: a refusal said nothing (the attacker's
+    replay)."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from chat.models import SceneReport
+    from lib.rls import acting_as_staff
+    from scenarios import lifecycle
+
+    page, session = _long_helper_chat(browser, daphne_server, questions=0)
+    lifecycle.complete_session(session.user_id, session.pk, main_messages=16, ended_by="model")
+    words = [{"german": "das Brötchen", "gloss": "the bread roll"}]
+    with acting_as_staff():
+        SceneReport.objects.update_or_create(
+            session_id=session.pk,
+            defaults={"status": "ready", "kind": "offline", "content": {"words": words}},
+        )
+    sockets, held = _closable_sockets_counting_syncs(page), []
+    page.route(re.compile(r"/deck/keep/"), lambda route: held.append(route))
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    page.wait_for_function("() => window.syncs === 1")
+    word = page.locator(".report-words li").first
+    expect(word.get_by_role("button")).to_be_visible()
+    box = page.locator("#helper-input")
+    box.fill("Was heißt")
+    box.focus()
+    sockets[-1].close(code=1012)
+    page.wait_for_function("() => window.syncs === 2")
+    expect(box).to_be_focused()
+    page.keyboard.type(" das?")
+    expect(box).to_have_value("Was heißt das?")
+
+    word.get_by_role("button").click()
+    refusal = "You are keeping words very quickly: try again in 5 seconds."
+    _reconnect_while_held(page, sockets, held, ".report-words").fulfill(status=429, body=refusal)
+    expect(word.locator(".keep-error")).to_have_text(refusal)
     page.context.close()
