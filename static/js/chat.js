@@ -115,10 +115,14 @@
     page.querySelectorAll("#main-messages .keep-form, .report-words .keep-form").forEach(function (copy) {
       var german = copy.querySelector('input[name="german"]');
       if (!german || german.value !== line || copy.classList.contains("htmx-request")) return;
-      var kept = document.createElement("span");
+      var kept = document.createElement("span"), focused = copy.contains(document.activeElement);
       kept.className = "kept";
       kept.textContent = "In your deck ✓";
       copy.replaceWith(kept);
+      if (focused) {  // it fell to the page (the recheck replay)
+        kept.setAttribute("tabindex", "-1");
+        kept.focus({preventScroll: true});
+      }
     });
     dropKeepAllIfDone();
   }
@@ -472,9 +476,13 @@
     // A scene's end stays as it was first drawn: a sync drew it again at every reconnect,
     // taking the focus (what the learner typed next was lost), loading the report again and
     // leaving a report word's Keep on its way nowhere to answer (the attacker's replay).
+    // Only the count of scenes left this week is drawn again (another may have ended since).
     page.addEventListener("htmx:oobBeforeSwap", function (event) {
-      var done = event.detail.target;
-      if (done.id === "completion" && !done.hidden) event.detail.shouldSwap = false;
+      var done = event.detail.target, fresh = event.detail.fragment;
+      if (done.id !== "completion" || done.hidden || !fresh.querySelector) return;
+      event.detail.shouldSwap = false;
+      var left = done.querySelector(".scenes-left"), leftNow = fresh.querySelector(".scenes-left");
+      if (left && leftNow && left.textContent !== leftNow.textContent) left.textContent = leftNow.textContent;
     });
 
     page.addEventListener("htmx:oobBeforeSwap", function (event) {
@@ -647,7 +655,9 @@
     // "Keep all") takes the focus, which had fallen back to the page.
     var keptFrom = null;
     page.addEventListener("htmx:beforeSwap", function (event) {
-      var form = event.detail.elt.closest && event.detail.elt.closest(".keep-form");
+      // The event is the target's: "Keep all" targets the report, not its own form.
+      var asking = event.detail.requestConfig ? event.detail.requestConfig.elt : event.detail.elt;
+      var form = asking && asking.closest && asking.closest(".keep-form");
       keptFrom = form && form.contains(document.activeElement) ? form.parentNode : null;
     });
     page.addEventListener("htmx:afterSwap", function () {

@@ -786,8 +786,56 @@ def test_a_reconnect_leaves_a_completed_scenes_panel_as_it_was(daphne_server, br
     page.keyboard.type(" das?")
     expect(box).to_have_value("Was heißt das?")
 
+    # Another scene completed meanwhile (in another tab): the count of those left is new.
+    left = page.locator("#completion .scenes-left")
+    expect(left).to_have_text(re.compile(r"You have \d+ scenes left this week\."))
+    before = int(re.search(r"\d+", left.inner_text()).group())
+    other = conversations.start(session.user_id, Scenario.objects.get(code="bakery"))
+    lifecycle.complete_session(session.user_id, other.pk, main_messages=16, ended_by="model")
+    sockets[-1].close(code=1012)
+    page.wait_for_function("() => window.syncs === 3")
+    expect(left).to_contain_text(f"You have {before - 1} scene")
+    expect(box).to_be_focused()
+
     word.get_by_role("button").click()
     refusal = "You are keeping words very quickly: try again in 5 seconds."
     _reconnect_while_held(page, sockets, held, ".report-words").fulfill(status=429, body=refusal)
     expect(word.locator(".keep-error")).to_have_text(refusal)
+    page.context.close()
+
+
+def test_a_pending_report_whose_check_failed_asks_again(daphne_server, browser):
+    """A report still being written asks every 3 s whether it is ready; one check that failed
+    (the server restarting, a proxy's 502, a short outage) ended the asking until a reload
+    (the recheck replay: a reconnect's sync had hidden it by drawing the panel again)."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from chat.models import SceneReport
+    from lib.rls import acting_as_staff
+    from scenarios import lifecycle
+
+    page, session = _long_helper_chat(browser, daphne_server, questions=0)
+    lifecycle.complete_session(session.user_id, session.pk, main_messages=16, ended_by="model")
+    with acting_as_staff():
+        SceneReport.objects.update_or_create(session_id=session.pk, defaults={"status": "pending"})
+    failed = []
+
+    def fail(route):
+        failed.append(route.request.url)
+        route.fulfill(status=502, body="Bad gateway")
+
+    page.route(re.compile(r"/report/"), fail)
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    expect(page.locator("#report")).to_have_text("Your report is being written…")
+    while not failed:
+        page.wait_for_timeout(50)
+    page.unroute(re.compile(r"/report/"))
+    words = [{"german": "das Brötchen", "gloss": "the bread roll"}]
+    with acting_as_staff():
+        SceneReport.objects.filter(session_id=session.pk).update(
+            status="ready", kind="offline", content={"words": words}
+        )
+    expect(page.locator("#report-title")).to_have_text("Your report", timeout=10_000)
     page.context.close()

@@ -37,6 +37,23 @@ def _open_chat(daphne_server, browser, user, session):
     return page, problems
 
 
+def _completed_with_report(user, words: list[tuple[str, str]]):
+    """A completed bakery scene of the learner's whose offline report has these words."""
+    from chat.models import SceneReport
+    from lib.rls import acting_as_staff
+    from scenarios import lifecycle
+
+    session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
+    lifecycle.complete_session(user.pk, session.pk, main_messages=16, ended_by="model")
+    content = {"words": [{"german": german, "gloss": gloss} for german, gloss in words]}
+    with acting_as_staff():
+        SceneReport.objects.update_or_create(
+            session_id=session.pk,
+            defaults={"status": "ready", "kind": "offline", "content": content},
+        )
+    return session
+
+
 def test_explain_and_keep_from_the_chat_then_review(daphne_server, browser):
     from playwright.sync_api import expect
 
@@ -115,7 +132,8 @@ def test_keeping_a_line_marks_its_other_copies_on_the_page(daphne_server, browse
 
 
 def test_a_line_kept_in_one_tab_is_marked_in_the_other(daphne_server, browser):
-    """The other tab offered "Keep" until a reload (clicking it said "In your deck")."""
+    """The other tab offered "Keep" until a reload (clicking it said "In your deck"), and a
+    focus on it fell to the page when it was marked."""
     from playwright.sync_api import expect
 
     user = User.objects.create_user("greta@example.com", None)
@@ -123,14 +141,17 @@ def test_a_line_kept_in_one_tab_is_marked_in_the_other(daphne_server, browser):
     session = conversations.start(user.pk, scene)
     here, problems_here = _open_chat(daphne_server, browser, user, session)
     there, problems_there = _open_chat(daphne_server, browser, user, session)
+    opener = there.locator("#main-messages .msg").first
+    opener.get_by_role("button", name="Keep in your deck").focus()  # from the keyboard
 
     here.locator("#main-messages .msg").first.get_by_role(
         "button", name="Keep in your deck"
     ).click()
     expect(here.locator("#main-messages .msg .kept")).to_have_text("Kept ✓")
-    opener = there.locator("#main-messages .msg").first
     expect(opener.locator(".kept")).to_have_text("In your deck ✓")
     expect(opener.locator(".keep-form")).to_have_count(0)
+    # The focus goes to what took the Keep's place: it fell to the page (the recheck replay).
+    expect(opener.locator(".kept")).to_be_focused()
     assert problems_here == problems_there == []
 
 
@@ -141,22 +162,8 @@ def test_a_report_word_kept_from_the_keyboard_takes_the_focus_and_is_marked_in_t
     offered "Keep" for the word until a reload."""
     from playwright.sync_api import expect
 
-    from chat.models import SceneReport
-    from lib.rls import acting_as_staff
-    from scenarios import lifecycle
-
     user = User.objects.create_user("hanna@example.com", None)
-    session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
-    lifecycle.complete_session(user.pk, session.pk, main_messages=16, ended_by="model")
-    words = [
-        {"german": "das Brötchen", "gloss": "the bread roll"},
-        {"german": "bitte", "gloss": ""},
-    ]
-    with acting_as_staff():
-        SceneReport.objects.update_or_create(
-            session_id=session.pk,
-            defaults={"status": "ready", "kind": "offline", "content": {"words": words}},
-        )
+    session = _completed_with_report(user, [("das Brötchen", "the bread roll"), ("bitte", "")])
     here, problems_here = _open_chat(daphne_server, browser, user, session)
     there, problems_there = _open_chat(daphne_server, browser, user, session)
     for page in (here, there):
@@ -198,3 +205,19 @@ def test_a_keep_that_is_refused_says_why(daphne_server, browser):
     )
     expect(opener.locator(".keep-form")).to_have_count(1)  # still there, to try again
     assert [p for p in problems if "400" not in p] == []  # the browser logs the refusal
+
+
+def test_keep_all_from_the_keyboard_gives_the_focus_to_the_report(daphne_server, browser):
+    """ "Keep all" pressed with Enter draws the report again, every word kept: the focus fell
+    to the page, and the next Tab started from its top (the recheck replay)."""
+    from playwright.sync_api import expect
+
+    user = User.objects.create_user("jana@example.com", None)
+    words = [("das Brötchen", "the bread roll"), ("bitte", "please")]
+    session = _completed_with_report(user, words)
+    page, problems = _open_chat(daphne_server, browser, user, session)
+    page.get_by_role("button", name="Keep all 2 words").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".report-words .kept")).to_have_count(2)
+    expect(page.locator("#report-title")).to_be_focused()
+    assert problems == []
