@@ -156,6 +156,19 @@
     note.scrollIntoView({block: "nearest"});
   }
 
+  // A report still being written asks for itself again, also after a check that failed; one
+  // that cannot come (its session gone, the login ended) stops: it asked every 5 s for as
+  // long as the page stayed open (the recheck replay).
+  function stopAskingForReport(report, text) {
+    if (!report || report.id !== "report" || !report.hasAttribute("hx-get")) return;
+    var said = document.createElement("div");
+    said.id = "report";
+    said.className = "report";
+    said.setAttribute("role", "status");
+    said.textContent = text;
+    report.replaceWith(said);
+  }
+
   // On narrow screens the other chat's tab says "new" when something arrives there.
   function markUnread(element) {
     var pane = element.closest(".chat-pane");
@@ -572,6 +585,12 @@
       if (!to || to.indexOf("/login/") !== 0) return;
       event.preventDefault();
       showLoggedOut();
+      stopAskingForReport(event.detail.elt, "Log in again to see your report.");
+    });
+    page.addEventListener("htmx:responseError", function (event) {
+      if (event.detail.xhr.status === 404) {
+        stopAskingForReport(event.detail.elt, "This report is no longer available.");
+      }
     });
 
     // "Show earlier": the message that was first in view stays where it was, and keeps the

@@ -839,3 +839,35 @@ def test_a_pending_report_whose_check_failed_asks_again(daphne_server, browser):
         )
     expect(page.locator("#report-title")).to_have_text("Your report", timeout=10_000)
     page.context.close()
+
+
+def test_a_pending_report_stops_asking_once_it_cannot_come(daphne_server, browser):
+    """Asking again after a failed check must not go on when the server has said no: a report
+    of a session gone (404), or a login that ended (a redirect to log in, which the chat page
+    does not follow), was asked for every 5 s for as long as the page stayed open (the
+    recheck replay)."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from chat.models import SceneReport
+    from lib.rls import acting_as_staff
+    from scenarios import lifecycle
+
+    page, session = _long_helper_chat(browser, daphne_server, questions=0)
+    lifecycle.complete_session(session.user_id, session.pk, main_messages=16, ended_by="model")
+    with acting_as_staff():
+        SceneReport.objects.update_or_create(session_id=session.pk, defaults={"status": "pending"})
+    page.route(re.compile(r"/report/"), lambda route: route.fulfill(status=404, body="Not found"))
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    report = page.locator("#report")
+    expect(report).to_have_text("This report is no longer available.")
+    expect(page.locator("#report[hx-get]")).to_have_count(0)  # nothing left to ask again
+
+    login = {"HX-Redirect": f"/login/?next=/sessions/{session.pk}/report/"}
+    page.unroute(re.compile(r"/report/"))
+    page.route(re.compile(r"/report/"), lambda route: route.fulfill(status=200, headers=login))
+    page.reload()
+    expect(report).to_have_text("Log in again to see your report.")
+    expect(page.locator("#report[hx-get]")).to_have_count(0)
+    page.context.close()
