@@ -156,19 +156,6 @@
     note.scrollIntoView({block: "nearest"});
   }
 
-  // A report still being written asks for itself again, also after a check that failed; one
-  // that cannot come (its session gone, the login ended) stops: it asked every 5 s for as
-  // long as the page stayed open (the recheck replay).
-  function stopAskingForReport(report, text) {
-    if (!report || report.id !== "report" || !report.hasAttribute("hx-get")) return;
-    var said = document.createElement("div");
-    said.id = "report";
-    said.className = "report";
-    said.setAttribute("role", "status");
-    said.textContent = text;
-    report.replaceWith(said);
-  }
-
   // On narrow screens the other chat's tab says "new" when something arrives there.
   function markUnread(element) {
     var pane = element.closest(".chat-pane");
@@ -489,13 +476,19 @@
     // A scene's end stays as it was first drawn: a sync drew it again at every reconnect,
     // taking the focus (what the learner typed next was lost), loading the report again and
     // leaving a report word's Keep on its way nowhere to answer (the attacker's replay).
-    // Only the count of scenes left this week is drawn again (another may have ended since).
+    // Only the count of scenes left this week is drawn again (another may have ended since),
+    // and a report that stopped asking for itself (the login had ended: report.js) asks again.
     page.addEventListener("htmx:oobBeforeSwap", function (event) {
       var done = event.detail.target, fresh = event.detail.fragment;
       if (done.id !== "completion" || done.hidden || !fresh.querySelector) return;
       event.detail.shouldSwap = false;
       var left = done.querySelector(".scenes-left"), leftNow = fresh.querySelector(".scenes-left");
       if (left && leftNow && left.textContent !== leftNow.textContent) left.textContent = leftNow.textContent;
+      var stopped = done.querySelector("#report[data-stopped]"), asking = fresh.querySelector("#report");
+      if (stopped && asking) {
+        stopped.replaceWith(asking);
+        htmx.process(asking);
+      }
     });
 
     page.addEventListener("htmx:oobBeforeSwap", function (event) {
@@ -585,12 +578,6 @@
       if (!to || to.indexOf("/login/") !== 0) return;
       event.preventDefault();
       showLoggedOut();
-      stopAskingForReport(event.detail.elt, "Log in again to see your report.");
-    });
-    page.addEventListener("htmx:responseError", function (event) {
-      if (event.detail.xhr.status === 404) {
-        stopAskingForReport(event.detail.elt, "This report is no longer available.");
-      }
     });
 
     // "Show earlier": the message that was first in view stays where it was, and keeps the

@@ -843,9 +843,10 @@ def test_a_pending_report_whose_check_failed_asks_again(daphne_server, browser):
 
 def test_a_pending_report_stops_asking_once_it_cannot_come(daphne_server, browser):
     """Asking again after a failed check must not go on when the server has said no: a report
-    of a session gone (404), or a login that ended (a redirect to log in, which the chat page
-    does not follow), was asked for every 5 s for as long as the page stayed open (the
-    recheck replay)."""
+    of a session gone (404), here or on the transcript, or a login that ended (a redirect to
+    log in, which the chat page does not follow), was asked for every 5 s for as long as the
+    page stayed open; and once the socket is back on a login, it asks again (the recheck
+    replays)."""
     import re
 
     from playwright.sync_api import expect
@@ -858,16 +859,30 @@ def test_a_pending_report_stops_asking_once_it_cannot_come(daphne_server, browse
     lifecycle.complete_session(session.user_id, session.pk, main_messages=16, ended_by="model")
     with acting_as_staff():
         SceneReport.objects.update_or_create(session_id=session.pk, defaults={"status": "pending"})
-    page.route(re.compile(r"/report/"), lambda route: route.fulfill(status=404, body="Not found"))
-    page.goto(f"{daphne_server}/sessions/{session.pk}/")
-    report = page.locator("#report")
-    expect(report).to_have_text("This report is no longer available.")
-    expect(page.locator("#report[hx-get]")).to_have_count(0)  # nothing left to ask again
+    sockets = _closable_sockets_counting_syncs(page)
+    report, asking = page.locator("#report"), page.locator("#report[hx-get]")
+    for where in (f"/history/{session.pk}/", f"/sessions/{session.pk}/"):
+        page.route(re.compile(r"/report/"), lambda route: route.fulfill(status=404, body="Gone"))
+        page.goto(f"{daphne_server}{where}")
+        expect(report).to_have_text("This report is no longer available.")
+        expect(asking).to_have_count(0)  # nothing left to ask again
+        page.unroute(re.compile(r"/report/"))
 
     login = {"HX-Redirect": f"/login/?next=/sessions/{session.pk}/report/"}
-    page.unroute(re.compile(r"/report/"))
     page.route(re.compile(r"/report/"), lambda route: route.fulfill(status=200, headers=login))
     page.reload()
     expect(report).to_have_text("Log in again to see your report.")
-    expect(page.locator("#report[hx-get]")).to_have_count(0)
+    expect(asking).to_have_count(0)
+    page.wait_for_function("() => window.syncs === 1")
+
+    # Logged in again elsewhere, the socket comes back: the report is asked for again.
+    page.unroute(re.compile(r"/report/"))
+    words = [{"german": "das Brötchen", "gloss": "the bread roll"}]
+    with acting_as_staff():
+        SceneReport.objects.filter(session_id=session.pk).update(
+            status="ready", kind="offline", content={"words": words}
+        )
+    sockets[-1].close(code=1012)
+    page.wait_for_function("() => window.syncs === 2")
+    expect(page.locator("#report-title")).to_have_text("Your report")
     page.context.close()
