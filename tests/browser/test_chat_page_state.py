@@ -845,8 +845,8 @@ def test_a_pending_report_stops_asking_once_it_cannot_come(daphne_server, browse
     """Asking again after a failed check must not go on when the server has said no: a report
     of a session gone (404), here or on the transcript, or a login that ended (a redirect to
     log in, which the chat page does not follow), was asked for every 5 s for as long as the
-    page stayed open; and once the socket is back on a login, it asks again (the recheck
-    replays)."""
+    page stayed open; and once the socket is back on a login, it asks again, but not after a
+    404 (the recheck replays)."""
     import re
 
     from playwright.sync_api import expect
@@ -861,11 +861,26 @@ def test_a_pending_report_stops_asking_once_it_cannot_come(daphne_server, browse
         SceneReport.objects.update_or_create(session_id=session.pk, defaults={"status": "pending"})
     sockets = _closable_sockets_counting_syncs(page)
     report, asking = page.locator("#report"), page.locator("#report[hx-get]")
+    refused = []
+
+    def gone(route):
+        refused.append(route.request.url)
+        route.fulfill(status=404, body="Gone")
+
     for where in (f"/history/{session.pk}/", f"/sessions/{session.pk}/"):
-        page.route(re.compile(r"/report/"), lambda route: route.fulfill(status=404, body="Gone"))
+        page.route(re.compile(r"/report/"), gone)
         page.goto(f"{daphne_server}{where}")
         expect(report).to_have_text("This report is no longer available.")
         expect(asking).to_have_count(0)  # nothing left to ask again
+        if where.startswith("/sessions/"):
+            # A reconnect's sync leaves it stopped: it had asked once more.
+            page.wait_for_function("() => window.syncs >= 1")
+            syncs, asked = page.evaluate("window.syncs"), len(refused)
+            sockets[-1].close(code=1012)
+            page.wait_for_function(f"() => window.syncs === {syncs + 1}")
+            expect(report).to_have_text("This report is no longer available.")
+            expect(asking).to_have_count(0)
+            assert len(refused) == asked
         page.unroute(re.compile(r"/report/"))
 
     login = {"HX-Redirect": f"/login/?next=/sessions/{session.pk}/report/"}
