@@ -47,7 +47,10 @@ def abandon(request: HttpRequest, session_id: UUID) -> HttpResponse:
 @login_required
 @require_GET
 def history(request: HttpRequest) -> HttpResponse:
-    scenarios = list(Scenario.objects.annotate(goal_count=Count("goals")))
+    # A grouped query leaves the model's ordering out: it is asked for again.
+    scenarios = list(
+        Scenario.objects.annotate(goal_count=Count("goals")).order_by(*Scenario._meta.ordering)
+    )
     code = request.GET.get("scenario") or ""
     chosen = next((s for s in scenarios if s.code == code), None)
     if code and chosen is None:

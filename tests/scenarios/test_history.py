@@ -130,3 +130,17 @@ def test_counts_in_the_history_are_said_in_the_singular_too(client, alice, marke
     client.force_login(alice)
     body = client.get("/history/").content.decode()
     assert "1 role-play message, 1 with the helper" in body
+
+
+def test_the_scene_filter_lists_the_scenes_as_the_picker_does(client, alice):
+    """The goals' count made the query a grouped one, which Django leaves unordered: the
+    filter listed the scenes in the database's hash order (a newcomer's walk)."""
+    import re
+
+    from scenarios.models import Scenario
+
+    client.force_login(alice)
+    body = client.get("/history/").content.decode()
+    listed = re.findall(r'<option value="([^"]+)"', body)
+    assert listed == list(Scenario.objects.values_list("code", flat=True))
+    assert len(listed) > 2
