@@ -3,6 +3,7 @@ helper answer) and reviews the due ones; FSRS (the `fsrs` package) schedules eac
 
 import csv
 import io
+import re
 import unicodedata
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -50,7 +51,7 @@ def keepable(german: str) -> bool:
 def keep(learner_id, german: str, gloss: str = "", example: str = "", scenario_id=None) -> Card:
     """A new card, due now; AlreadyKept if the deck holds this word (in any case) already."""
     german, gloss = german.strip()[:MAX_WORD_LENGTH], gloss.strip()[:MAX_WORD_LENGTH]
-    example = example.strip()[:MAX_EXAMPLE_LENGTH]
+    example = sentence_holding(german, example.strip())[:MAX_EXAMPLE_LENGTH]
     if example == german:
         example = ""  # a whole line kept: it is its own example
     if not keepable(german):
@@ -81,6 +82,28 @@ def keep(learner_id, german: str, gloss: str = "", example: str = "", scenario_i
             )
     except IntegrityError as error:
         raise AlreadyKept(german) from error
+
+
+# Where a sentence ends: its mark with any closing quote or bracket, then a space; or a line break.
+SENTENCE_END = re.compile(r"([.!?…]+[\"'“”»«)\]]*)\s+|\n+")
+
+
+def sentence_holding(words: str, line: str) -> str:
+    """The sentence (or sentences) of `line` that hold `words`: words selected in a helper
+    answer had the whole English answer as their example, the offline note with it (a
+    newcomer's walk). The line itself when the words are not in it."""
+    found = re.search(re.escape(words), line, re.IGNORECASE) if words else None
+    if found is None:
+        return line
+    start, end = 0, len(line)
+    for boundary in SENTENCE_END.finditer(line):
+        space = boundary.end(1) if boundary.group(1) else boundary.start()
+        if boundary.end() <= found.start():
+            start = boundary.end()
+        elif space >= found.end():
+            end = space
+            break
+    return line[start:end].strip()
 
 
 def as_kept(line: str) -> str:

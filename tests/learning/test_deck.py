@@ -401,3 +401,30 @@ def test_a_requests_own_cards_come_first_among_those_awaiting_meanings(alice):
 
     assert taken[0].pk == mine.pk and len(taken) == 20
     assert {card.german for card in taken[1:]} <= {card.german for card in waiting}
+
+
+@pytest.mark.parametrize(
+    "selected, line, example",
+    [
+        (
+            "ein halbes Brot",
+            "(Offline mode: without the model I cannot read your line, so here is a tip "
+            "instead.) Ask for „ein halbes Brot“ if a whole one is too much. Then pay.",
+            "Ask for „ein halbes Brot“ if a whole one is too much.",
+        ),
+        ("Brot.“", "Sag „ein Brot.“ Dann zahlst du.", "Sag „ein Brot.“"),
+        ("Brot. Und", "Ein Brot. Und zwei Brötchen! Danke.", "Ein Brot. Und zwei Brötchen!"),
+        ("Danke", "Bitte.\nDanke sehr", "Danke sehr"),
+        ("das Brötchen", "Ein Brot, bitte.", "Ein Brot, bitte."),  # not in it: the line
+    ],
+)
+def test_words_kept_from_a_line_have_the_sentence_holding_them_as_example(
+    alice, selected, line, example
+):
+    """Words selected in a helper answer had the whole English answer as their example, the
+    offline note with it (a newcomer's walk)."""
+    assert deck.keep(alice.pk, selected, example=line).example == example
+
+
+def test_a_whole_line_kept_is_its_own_example(alice):
+    assert deck.keep(alice.pk, "Ein Brot, bitte.", example="Ein Brot, bitte.").example == ""
