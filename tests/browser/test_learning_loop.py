@@ -97,6 +97,10 @@ def test_explain_and_keep_from_the_chat_then_review(daphne_server, browser):
     page.goto(f"{daphne_server}/review/")
     expect(page.locator(".review-german")).to_have_text(scene.initial_message_main)
     page.get_by_text("Show the meaning").click()
+    # Open, it says what it does now (it still read "Show the meaning": a newcomer's walk).
+    expect(page.locator(".review-back summary")).to_have_text(
+        "Hide the meaning", use_inner_text=True
+    )
     page.get_by_role("button", name="Good").click()
     expect(page.locator("main")).to_contain_text("Nothing is due right now")
     assert problems == []
