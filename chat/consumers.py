@@ -4,8 +4,9 @@ The consumer only validates and routes; turns are stored by chat.turns and repli
 chat.replies, in a task of their own, so a reply outlives the socket that asked for it.
 
 Close codes the page acts on (the socket is accepted first, so the browser sees them):
-4401 not logged in (or logged out since), 4403 not this learner's session, 4429 too many open
-sockets; 4012 the server is restarting (the page reconnects: autobahn allows no 1012).
+4401 not logged in (or logged out since), 4403 not this learner's session, 4410 the account was
+deleted, 4429 too many open sockets; 4012 the server is restarting (the page reconnects:
+autobahn allows no 1012).
 """
 
 import asyncio
@@ -284,8 +285,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.watching = asyncio.create_task(self._watch_claims())
 
     async def login_ended(self, event):
-        """The learner logged out, was deactivated or deleted their account."""
+        """The learner logged out, was deactivated or got a new password."""
         await self.close(code=4401)
+
+    async def account_deleted(self, event):
+        """The account went, and its sessions with it: logging in again would not help."""
+        replies.end_session_replies(self.session_id)
+        await self.close(code=4410)
 
     async def session_ended(self, event):
         """The session was abandoned, replaced or expired: its replies stop, its pages close."""

@@ -107,7 +107,7 @@ def _close_sockets_of_a_deactivated_learner(sender, instance, created=False, **k
 
 @receiver(post_delete, sender=get_user_model())
 def _close_sockets_of_a_deleted_learner(sender, instance, **kwargs):
-    _tell_on_commit(learner_group(instance.pk), {"type": "login.ended"})
+    _tell_on_commit(learner_group(instance.pk), {"type": "account.deleted"})
 
 
 @receiver(post_delete, sender=Session)

@@ -450,6 +450,9 @@
       } else if (code === 4403) {
         socket.queue.length = 0;
         setConnection("closed", "This conversation is no longer available.", {href: "/", text: "Back to scenes"});
+      } else if (code === 4410) {
+        socket.queue.length = 0;
+        setConnection("closed", "Your account has been deleted, and this conversation with it.", {href: "/", text: "Maraum's home page"});
       } else if (code === 4429) {
         socket.queue.length = 0;
         setConnection("closed", "This conversation is open in too many tabs. Close some, then reload.");

@@ -194,6 +194,32 @@ def test_the_phone_layout_keeps_the_text_box_on_screen(daphne_server, browser):
     expect(page.locator("#helper-input")).to_be_visible()
 
 
+def test_deleting_the_account_elsewhere_says_so(daphne_server, browser):
+    """It said "You are logged out. Log in again to go on with this scene", of a scene gone
+    with the account (a newcomer's walk)."""
+    from playwright.sync_api import expect
+
+    user = User.objects.create_user("dora@example.com", "a long enough passphrase")
+    session = conversations.start(user.pk, Scenario.objects.get(code="marketplace"))
+    context = browser.new_context()
+    context.add_cookies(
+        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
+    )
+    page = context.new_page()
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    other = context.new_page()
+    other.goto(f"{daphne_server}/account/delete/")
+    other.get_by_label("Your password").fill("a long enough passphrase")
+    other.get_by_label("I understand").check()
+    other.get_by_role("button", name="Delete my account for good").click()
+    expect(page.locator("#connection")).to_contain_text(
+        "Your account has been deleted, and this conversation with it."
+    )
+    expect(page.get_by_role("link", name="Log in again")).to_have_count(0)
+    page.context.close()
+
+
 def test_logging_out_elsewhere_says_so_and_sends_nothing(daphne_server, browser):
     from playwright.sync_api import expect
 

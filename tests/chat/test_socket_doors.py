@@ -108,8 +108,9 @@ async def test_losing_the_account_ends_every_socket(alice, alice_session, how):
             alice.save()
 
     await sync_to_async(lose_account)()
+    # Deleted: the page says so, not "log in again" (a newcomer's walk).
     for communicator in sockets:
-        assert await closed_with(communicator) == 4401
+        assert await closed_with(communicator) == (4410 if how == "deleted" else 4401)
 
 
 async def test_a_socket_opened_before_logout_takes_no_more_messages(
