@@ -194,6 +194,24 @@ def test_the_phone_layout_keeps_the_text_box_on_screen(daphne_server, browser):
     expect(page.locator("#helper-input")).to_be_visible()
 
 
+def test_the_keyboard_reaches_the_message_box_from_the_top_of_the_page(daphne_server, browser):
+    """Every line's buttons come before the box: it took 14 Tabs at a scene's start, about 60
+    at its end (a newcomer's walk)."""
+    from playwright.sync_api import expect
+
+    page, _ = _open_chat(browser, daphne_server)
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_text("Skip to your message")
+    expect(page.locator(":focus")).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(page.locator("#main-input")).to_be_focused()
+    page.keyboard.type("Hallo!")
+    expect(page.locator("#main-input")).to_have_value("Hallo!")
+    page.context.close()
+
+
 def test_deleting_the_account_elsewhere_says_so(daphne_server, browser):
     """It said "You are logged out. Log in again to go on with this scene", of a scene gone
     with the account (a newcomer's walk)."""
