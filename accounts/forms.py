@@ -15,7 +15,17 @@ class LevelForm(forms.Form):
     )
 
 
-class SignUpForm(UserCreationForm):
+class ErrorsUnderThePassword:
+    """What the password validators say goes under the new password, whose box is then
+    marked, not under its confirmation (Django's place for it; a newcomer's walk)."""
+
+    FIRST_BOX = {"password2": "password1", "new_password2": "new_password1"}
+
+    def validate_password_for_user(self, user, password_field_name="password2"):  # noqa: S107
+        super().validate_password_for_user(user, self.FIRST_BOX[password_field_name])
+
+
+class SignUpForm(ErrorsUnderThePassword, UserCreationForm):
     """Email, password (twice, checked by Django's password validators) and level."""
 
     level = forms.ChoiceField(
@@ -69,7 +79,7 @@ class DeleteAccountForm(forms.Form):
         return password
 
 
-class SetNewPasswordForm(SetPasswordForm):
+class SetNewPasswordForm(ErrorsUnderThePassword, SetPasswordForm):
     """Django's form, saving only the password column (the rest of the row is not its to
     write)."""
 

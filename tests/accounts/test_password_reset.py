@@ -56,3 +56,12 @@ def test_a_completed_reset_unlocks_a_throttled_account(client, alice):
     client.post(client.get(link).url, {"new_password1": NEW, "new_password2": NEW})
     response = client.post("/login/", {"email": alice.email, "password": NEW})
     assert response.status_code == 302 and "_auth_user_id" in client.session
+
+
+def test_a_weak_new_password_is_refused_under_the_password(client, alice):
+    client.post("/password-reset/", {"email": alice.email})
+    link = re.search(r"http://testserver(/password-reset/\S+/)", mail.outbox[0].body).group(1)
+    response = client.post(client.get(link).url, {"new_password1": "123", "new_password2": "123"})
+    form = response.context["form"]
+    assert "This password is too short" in str(form.errors["new_password1"])
+    assert "new_password2" not in form.errors

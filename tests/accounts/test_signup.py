@@ -59,6 +59,11 @@ def test_a_weak_password_is_refused_with_a_reason(client, db):
     assert response.status_code == 200
     assert "This password is too short" in response.content.decode()
     assert not User.objects.exists()
+    # Under the password, whose box is marked: they were under the confirmation (a newcomer's
+    # walk).
+    form = response.context["form"]
+    assert "This password is too short" in str(form.errors["password1"])
+    assert "password2" not in form.errors
 
 
 def test_a_malformed_email_is_refused(client, db):
