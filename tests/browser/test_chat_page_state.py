@@ -194,6 +194,17 @@ def test_the_phone_layout_keeps_the_text_box_on_screen(daphne_server, browser):
     expect(page.locator("#helper-input")).to_be_visible()
 
 
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_goals_sit_inside_the_role_plays_pane(daphne_server, browser, width):
+    """Their box lay on the pane's border, a pixel past its edge (a newcomer's walk)."""
+    page, _ = _open_chat(browser, daphne_server, viewport={"width": width, "height": 800})
+    goals = page.locator(".chat-pane-main > .goals").bounding_box()
+    pane = page.locator("#pane-main").bounding_box()
+    assert goals["x"] >= pane["x"] + 4
+    assert goals["x"] + goals["width"] <= pane["x"] + pane["width"] - 4
+    page.context.close()
+
+
 def test_the_keyboard_reaches_the_message_box_from_the_top_of_the_page(daphne_server, browser):
     """Every line's buttons come before the box: it took 14 Tabs at a scene's start, about 60
     at its end (a newcomer's walk)."""
