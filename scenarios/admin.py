@@ -1,3 +1,5 @@
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
@@ -23,20 +25,62 @@ def _cannot_be_active(scenario: Scenario, missing: list[str]) -> str:
     )
 
 
-class ScriptField(forms.JSONField):
-    """A JSON list as staff type it; JSON nested beyond reason is an error, not a crash."""
+class OnePerLineField(forms.CharField):
+    """A list of texts, one a line, as staff type them: as JSON, with its escaped quotes and
+    an error that said only "Enter a valid JSON", they were hard to edit (a newcomer's walk).
+    Blank lines are skipped; a line too long or an empty list is the model's to refuse."""
 
-    def to_python(self, value):
-        try:
-            return super().to_python(value)
-        except RecursionError as error:
-            raise ValidationError("This JSON is nested too deeply.") from error
+    widget = forms.Textarea(attrs={"rows": 10, "cols": 100, "wrap": "off"})  # an entry a line
 
-    def bound_data(self, data, initial):
-        try:
-            return super().bound_data(data, initial)
-        except RecursionError:
-            return forms.fields.InvalidJSONInput(data)
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return "\n".join(self.as_line(item) for item in value)
+        return value
+
+    def to_python(self, value) -> list:
+        lines = (line.strip() for line in (super().to_python(value) or "").splitlines())
+        return [self.from_line(number, line) for number, line in enumerate(lines, 1) if line]
+
+    def as_line(self, item) -> str:
+        return item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+
+    def from_line(self, number: int, line: str):
+        return line
+
+
+class VocabularyField(OnePerLineField):
+    """Words as "German = meaning", one a line."""
+
+    def as_line(self, item) -> str:
+        if isinstance(item, dict) and {"german", "gloss"} <= item.keys():
+            return f"{item['german']} = {item['gloss']}"
+        return super().as_line(item)
+
+    def from_line(self, number: int, line: str) -> dict:
+        german, equals, gloss = line.partition("=")
+        if not (equals and german.strip() and gloss.strip()):
+            raise ValidationError(
+                f"Line {number}: write a word as “German = meaning”, "
+                "e.g. “das Brötchen = bread roll”."
+            )
+        return {"german": german.strip(), "gloss": gloss.strip()}
+
+
+ONE_PER_LINE = {
+    "vocabulary": (
+        VocabularyField,
+        "Words for the scene, one a line, as “German = meaning”: das Brötchen = bread roll",
+    ),
+    "offline_lines": (
+        OnePerLineField,
+        "Without an API key the character says these German lines in order, one per "
+        "learner message; the last one closes the scene. One line each.",
+    ),
+    "offline_tips": (
+        OnePerLineField,
+        "Without an API key the helper answers with these English tips, in turn. One line each.",
+    ),
+}
 
 
 class GoalFormSet(forms.BaseInlineFormSet):
@@ -166,8 +210,11 @@ class ScenarioAdmin(StaffModelAdmin):
     actions = (activate_scenarios, deactivate_scenarios, delete_unused_scenarios)
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if db_field.name in ("vocabulary", "offline_lines", "offline_tips"):
-            kwargs["form_class"] = ScriptField
+        if db_field.name in ONE_PER_LINE:
+            field, help_text = ONE_PER_LINE[db_field.name]
+            return field(
+                label=db_field.verbose_name.capitalize(), help_text=help_text, required=False
+            )
         if db_field.name == "suggested_levels":
             return forms.TypedMultipleChoiceField(
                 choices=GermanLevel.choices,

@@ -1,16 +1,14 @@
 """Scenario admin: staff author and order scenes, with their goals; an incomplete scene
 cannot be active; a scenario with sessions is deactivated, never deleted."""
 
-import json
-
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from scenarios.models import Scenario
-from tests.conftest import start_session
+from tests.conftest import as_staff_type_it, start_session
 
-JSON_FIELDS = ("vocabulary", "offline_lines", "offline_tips")
+LIST_FIELDS = ("vocabulary", "offline_lines", "offline_tips")
 
 CHANGELIST = reverse("admin:scenarios_scenario_changelist")
 
@@ -31,7 +29,7 @@ def edit_form(scenario: Scenario, **changes) -> dict:
             "sort_order",
         )
     }
-    data.update({field: json.dumps(getattr(scenario, field)) for field in JSON_FIELDS})
+    data.update({field: as_staff_type_it(field, getattr(scenario, field)) for field in LIST_FIELDS})
     data["suggested_levels"] = scenario.suggested_levels
     if scenario.is_active:
         data["is_active"] = "on"
@@ -211,11 +209,11 @@ def test_the_change_page_previews_the_assembled_system_prompt(staff_client, mark
 @pytest.mark.parametrize(
     ("changes", "error"),
     [
-        ({"offline_lines": "0"}, "A list of German lines"),
-        ({"offline_tips": "false"}, "A list of English tips"),
-        ({"offline_lines": "[" * 5000 + "]" * 5000}, "nested too deeply"),
+        ({"vocabulary": "die Tüte = bag\ndas Brötchen"}, "Line 2: write a word as “German"),
+        ({"vocabulary": "= bag"}, "Line 1: write a word as “German = meaning”"),
         ({"initial_message_main": "Hallo! " * 1500}, "at most 2000 characters"),
-        ({"offline_lines": json.dumps(["Hallo! " * 400])}, "over 2000 characters"),
+        ({"offline_lines": "Hallo! " * 400}, "over 2000 characters"),
+        ({"offline_tips": "\n \n"}, "lacks offline helper tips"),
     ],
 )
 def test_what_would_break_a_scene_at_play_time_is_refused(staff_client, party, changes, error):
@@ -230,7 +228,7 @@ def test_an_emptied_script_is_a_draft_not_a_crash(staff_client, party):
     party.is_active = False
     party.save()
     url = reverse("admin:scenarios_scenario_change", args=[party.pk])
-    response = staff_client.post(url, edit_form(party, offline_lines="", offline_tips="null"))
+    response = staff_client.post(url, edit_form(party, offline_lines="", offline_tips=" \n"))
     assert response.status_code == 302
     party.refresh_from_db()
     assert party.offline_lines == [] and party.offline_tips == []
@@ -248,3 +246,28 @@ def test_a_scene_has_at_most_five_goals(staff_client, party):
     response = staff_client.post(reverse("admin:scenarios_scenario_change", args=[party.pk]), data)
     assert "at most 5 goals" in response.content.decode()
     assert party.goals.count() == 5
+
+
+def test_staff_edit_a_scenes_lists_one_a_line(staff_client, party):
+    """They were JSON, with escaped quotes, and a mistake said only "Enter a valid JSON" (a
+    newcomer's walk)."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    body = staff_client.get(url).content.decode()
+    word = party.vocabulary[0]
+    assert f"{word['german']} = {word['gloss']}" in body
+    assert party.offline_lines[1].replace("'", "&#x27;") in body
+    assert "&quot;german&quot;" not in body
+
+    changes = {
+        "vocabulary": "die Tüte = bag\n\n  das „Brötchen“ = roll = a small loaf  \n",
+        "offline_lines": "Hallo!\r\nTschüss!",
+        "offline_tips": "Say „Hallo“.",
+    }
+    assert staff_client.post(url, edit_form(party, **changes)).status_code == 302
+    party.refresh_from_db()
+    assert party.vocabulary == [
+        {"german": "die Tüte", "gloss": "bag"},
+        {"german": "das „Brötchen“", "gloss": "roll = a small loaf"},
+    ]
+    assert party.offline_lines == ["Hallo!", "Tschüss!"]
+    assert party.offline_tips == ["Say „Hallo“."]

@@ -1,8 +1,6 @@
 """A scene staff author in the admin plays at once, offline and with the model; and a turn
 that fails for any reason is logged and shown to the learner, never a dropped socket."""
 
-import json
-
 import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
@@ -13,18 +11,18 @@ from chat import turns
 from scenarios import lifecycle
 from scenarios.models import Scenario
 from tests.chat.conftest import FINISHED, Tab, chat_db, events, settle, stored
-from tests.conftest import KIOSK_GOALS, PASSWORD, kiosk_fields
+from tests.conftest import KIOSK_GOALS, PASSWORD, as_staff_type_it, kiosk_fields
 
 pytestmark = chat_db
 
-JSON_FIELDS = ("vocabulary", "offline_lines", "offline_tips")
+LIST_FIELDS = ("vocabulary", "offline_lines", "offline_tips")
 
 
 def admin_form(goals=KIOSK_GOALS, **changes) -> dict:
     """The admin's add form for the kiosk scene, as staff fill it in."""
     fields = kiosk_fields(**changes)
-    data = {key: value for key, value in fields.items() if key not in JSON_FIELDS}
-    data.update({key: json.dumps(fields[key], ensure_ascii=False) for key in JSON_FIELDS})
+    data = {key: value for key, value in fields.items() if key not in LIST_FIELDS}
+    data.update({key: as_staff_type_it(key, fields[key]) for key in LIST_FIELDS})
     data["is_active"] = "on"
     data.update(
         {
