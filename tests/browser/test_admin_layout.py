@@ -26,3 +26,21 @@ def test_the_sessions_list_fits_beside_its_filters(daphne_server, browser, marke
     assert page.evaluate("document.documentElement.scrollWidth") <= 1400
     assert page.get_by_role("columnheader", name="Duration").is_visible()
     assert problems == []
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_scenes_description_shows_whole_on_its_change_page(daphne_server, browser):
+    """It was cut off at the admin's 20em (a newcomer's walk)."""
+    from scenarios.models import Scenario
+
+    User.objects.create_user("staff@example.com", PASSWORD, is_staff=True, is_superuser=True)
+    bakery = Scenario.objects.get(code="bakery")
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{daphne_server}/admin/login/?next=/admin/scenarios/scenario/{bakery.pk}/change/")
+    page.get_by_label("Email").fill("staff@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    description = page.locator("#id_description")
+    description.wait_for()
+    assert description.input_value() == bakery.description
+    assert description.evaluate("e => e.scrollWidth <= e.clientWidth")
