@@ -271,7 +271,7 @@ def as_anki(cards: list[Card]) -> str:
     separated, with the header lines Anki reads."""
     lines = ["#separator:tab", "#html:false", "#columns:German\tBack\tTags"]
     for card in cards:
-        back = card.gloss + (f" — {card.example}" if card.example else "")
+        back = " — ".join(part for part in (card.gloss, card.example) if part)
         tag = card.scenario.code if card.scenario else ""
         lines.append("\t".join(_one_line(field) for field in (card.german, back, tag)))
     return "\n".join(lines) + "\n"
