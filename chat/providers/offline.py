@@ -16,7 +16,8 @@ class OfflineProvider:
 
     The character plays the scenario's offline script in order, one line per learner turn,
     and closes the scene with the last line; a goal is reached when the learner's message
-    matches its pattern. The helper cycles through the scenario's tips.
+    matches its pattern. The helper cycles through the scenario's tips, each after a note that
+    it cannot read what it was asked.
     """
 
     name = "offline"
@@ -34,8 +35,12 @@ class OfflineProvider:
         else:
             tips = request.tips or (FALLBACK_TIP,)
             text, ended = tips[(request.turn - 1) % len(tips)], False
-            if request.learner_text.startswith(("Check my German:", "Explain this line:")):
-                text = f"{CANNOT_READ_OFFLINE} {text}"
+            # Said every time: a tip with no word on why answered a question about something
+            # else (a newcomer's walk).
+            about_a_line = request.learner_text.startswith(
+                ("Check my German:", "Explain this line:")
+            )
+            text = f"{CANNOT_READ_LINE if about_a_line else CANNOT_READ_QUESTION} {text}"
         for position, word in enumerate(re.findall(r"\S+\s*", text)):
             if position and settings.OFFLINE_TOKEN_DELAY:
                 await asyncio.sleep(settings.OFFLINE_TOKEN_DELAY)
@@ -51,8 +56,11 @@ def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:
     )
 
 
-CANNOT_READ_OFFLINE = (
+CANNOT_READ_LINE = (
     "(Offline mode: without the model I cannot read your line, so here is a tip instead.)"
+)
+CANNOT_READ_QUESTION = (
+    "(Offline mode: without the model I cannot read your question, so here is a tip instead.)"
 )
 
 # Only for a scenario played while it lacks its script (an active one never does).

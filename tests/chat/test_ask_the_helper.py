@@ -2,6 +2,8 @@
 "Explain" on the character's ask the helper, in the helper chat, through the same path and
 limits as any question; the role-play never stops."""
 
+import pytest
+
 from tests.chat.conftest import FINISHED, Tab, chat_db, settle, stored
 from tests.support.fake_anthropic import PlannedResponse
 
@@ -34,15 +36,24 @@ async def test_check_my_german_is_a_helper_question_and_the_role_play_goes_on(
     assert (await stored(alice_session.pk, "helper"))[-1][1].startswith("Better:")
 
 
-async def test_offline_the_helper_says_it_cannot_read_the_line(alice, alice_session, offline):
+@pytest.mark.parametrize(
+    "asked, said",
+    [
+        ("Explain this line: „Was darf es sein?“", "cannot read your line"),
+        ("What does 'Ofen' mean?", "cannot read your question"),  # said too (a newcomer's walk)
+    ],
+)
+async def test_offline_the_helper_says_it_cannot_read_what_it_was_asked(
+    alice, alice_session, offline, asked, said
+):
     tab = Tab(alice, alice_session.pk)
     await tab.connect()
-    await tab.send(chat="helper", message="Explain this line: „Was darf es sein?“")
+    await tab.send(chat="helper", message=asked)
     await tab.until(FINISHED)
     await settle()
     await tab.close()
     answer = (await stored(alice_session.pk, "helper"))[-1][1]
-    assert answer.startswith("(Offline mode: without the model I cannot read your line")
+    assert answer.startswith(f"(Offline mode: without the model I {said}, so here is a tip")
 
 
 def test_every_role_play_line_offers_its_question(client, alice, alice_session):

@@ -1,5 +1,6 @@
 """Without an API key the offline partner plays the scene, streamed the same way."""
 
+from chat.providers.offline import CANNOT_READ_QUESTION
 from tests.chat.conftest import FINISHED, Tab, chat_db, session_row, settle, stored
 
 pytestmark = chat_db
@@ -25,7 +26,7 @@ async def test_the_offline_partner_plays_a_whole_scene_to_its_end(
     assert [content for role, content in main if role == "scenario"][1:] == lines
     assert (await stored(alice_session.pk, "helper"))[-1] == (
         "helper",
-        alice_session.scenario.offline_tips[0],
+        f"{CANNOT_READ_QUESTION} {alice_session.scenario.offline_tips[0]}",
     )
     session = await session_row(alice_session.pk)
     assert session.is_completed and session.message_count_main == 1 + 2 * len(lines)
