@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils.html import escape
 
 from scenarios import lifecycle
 from tests.conftest import complete
@@ -15,6 +16,15 @@ def test_anonymous_visitors_get_the_landing_page(client, db):
         # A visitor clicking a scene is shown how to play it, and then the scene.
         assert 'href="/signup/?scene=' in tile
     assert 'href="/signup/"' in body and 'href="/login/"' in body
+
+
+def test_visitors_see_what_each_scene_is_and_its_levels(client, marketplace):
+    """The landing page showed the titles alone until one signed up (a newcomer's walk)."""
+    body = client.get("/").content.decode()
+    tile = body[body.index('href="/signup/?scene=marketplace"') :]
+    tile = tile[: tile.index("</li>")]
+    assert escape(marketplace.description) in tile
+    assert " · ".join(marketplace.suggested_levels) in tile
 
 
 def test_the_picker_lists_scenarios_and_the_week(client, alice, django_assert_max_num_queries):
