@@ -7,8 +7,8 @@ each process's pid and port) with --proxy-headers (the balancer strips a client'
 X-Forwarded-For and sets its own, so the login throttles see the real address); HAProxy
 listens on HOST:PORT.
 A process that exits (a SIGTERM to it drains it first) is started again on its port, so a
-rolling restart is a SIGTERM to one process at a time. Ctrl+C or SIGTERM to the cluster stops
-them all, the processes gracefully.
+rolling restart is a SIGTERM to one process at a time; so is HAProxy. Ctrl+C or SIGTERM to the
+cluster stops them all, the processes gracefully.
 """
 
 import argparse
@@ -39,7 +39,11 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -
 
 
 def port_is_free(host: str, port: int) -> bool:
+    """Nothing listens on it. Connections closed lately (TIME-WAIT) do not count: as for the
+    servers, which bind with SO_REUSEADDR; without it, a cluster stopped a moment ago could not
+    be started again (the attacker's replay)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -109,18 +113,26 @@ def cluster(
         balancer_env = dict(env, MARAUM_LISTEN=f"{host}:{port}")
         for number, server_port in enumerate(ports, 1):
             balancer_env[f"MARAUM_APP{number}"] = f"127.0.0.1:{server_port}"
-        output = log("haproxy")
         config = tempfile.NamedTemporaryFile("w", prefix="haproxy-", suffix=".cfg")
         config.write(balancer_config(processes))
         config.flush()
-        balancer = subprocess.Popen(  # noqa: S603 (our own command line)
-            [haproxy, "-db", "-f", config.name],
-            env=balancer_env,
-            stdout=output,
-            stderr=output,
-            start_new_session=True,
-        )
-        wait_for_port(port, balancer)
+
+        def start_balancer() -> subprocess.Popen:
+            output = log("haproxy")
+            try:
+                return subprocess.Popen(  # noqa: S603 (our own command line)
+                    [haproxy, "-db", "-f", config.name],
+                    env=balancer_env,
+                    stdout=output,
+                    stderr=output,
+                    start_new_session=True,
+                )
+            finally:
+                if output:
+                    output.close()
+
+        balancer = Balancer(start_balancer)
+        wait_for_port(port, balancer.process)
         yield balancer, servers
     finally:
         for process in servers:
@@ -132,10 +144,43 @@ def cluster(
             except subprocess.TimeoutExpired:
                 process.kill()
         if balancer and balancer.poll() is None:
-            balancer.terminate()
-            balancer.wait(10)
+            balancer.process.terminate()
+            balancer.process.wait(10)
         if config:
             config.close()
+
+
+def failed_at_once(process: subprocess.Popen, started_at: float) -> bool:
+    """Exited with an error within five seconds of its start: broken, not to be started again
+    in a loop. One stopped (exit 0, a SIGTERM's drain) or killed (kill -9, the OOM killer) is
+    started again however soon."""
+    return process.returncode > 0 and time.monotonic() - started_at < 5
+
+
+class Balancer:
+    """HAProxy, started again when it exits: the cluster had run on with nothing on its port
+    (the attacker's replay)."""
+
+    def __init__(self, start):
+        self._start = start
+        self.process = start()
+        self._started_at = time.monotonic()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def restart_if_exited(self) -> bool:
+        if self.process.poll() is None:
+            return False
+        if failed_at_once(self.process, self._started_at):
+            raise RuntimeError(f"HAProxy exited with {self.process.returncode} at once")
+        self.process = self._start()
+        self._started_at = time.monotonic()
+        return True
 
 
 class Servers(list):
@@ -155,13 +200,14 @@ class Servers(list):
         self._started_at[len(self)] = time.monotonic()
 
     def restart_exited(self) -> list[int]:
-        """Start again each process that has exited; their numbers. One that exits within
-        five seconds of its start is broken, not restarting: RuntimeError."""
+        """Start again each process that has exited; their numbers. One that failed at once
+        is broken: RuntimeError (a second restart within five seconds, a SIGTERM's or a
+        kill -9, had stopped the whole cluster: the attacker's replay)."""
         restarted = []
         for number, process in enumerate(self, 1):
             if process.poll() is None:
                 continue
-            if time.monotonic() - self._started_at[number] < 5:
+            if failed_at_once(process, self._started_at[number]):
                 raise RuntimeError(f"process {number} exited with {process.returncode} at once")
             self[number - 1] = self._start(number)
             self._started_at[number] = time.monotonic()
@@ -197,7 +243,7 @@ def main() -> None:
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     ports = [args.port + number for number in range(1, args.processes + 1)]
-    with cluster(args.processes, args.host, args.port, ports=ports) as (_, servers):
+    with cluster(args.processes, args.host, args.port, ports=ports) as (balancer, servers):
         print(
             f"Maraum on http://{args.host}:{args.port}/ (HAProxy, {args.processes} processes);"
             " Ctrl+C stops",
@@ -210,6 +256,8 @@ def main() -> None:
             while not stop:
                 for number in servers.restart_exited():
                     print(f"process {number} exited; again: {servers.describe(number)}", flush=True)
+                if balancer.restart_if_exited():
+                    print(f"HAProxy exited; again: pid {balancer.pid}", flush=True)
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass
