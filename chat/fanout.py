@@ -54,6 +54,7 @@ class _Session:
     tabs: set = field(default_factory=set)
     streaming: int = 0  # its replies being sent from this process
     subscribed: asyncio.Future | None = None
+    subscribing_again: asyncio.Task | None = None  # after a failed subscribe (Redis away)
     peers: set[str] = field(default_factory=set)  # other processes with a tab of it
     arrivals: int = 0  # how often a tab elsewhere may have come without a reply's text so far
 
@@ -169,7 +170,32 @@ async def _subscribe(hub, session_id: str, session: _Session) -> None:
         await asyncio.shield(session.subscribed)
     except Exception as error:  # this process's frames still reach the tab
         logger.warning("subscribing to a session's frames failed: %r", error)
-        session.subscribed = None  # the next tab or reply tries again
+        session.subscribed = None
+        if session.subscribing_again is None or session.subscribing_again.done():
+            session.subscribing_again = asyncio.get_running_loop().create_task(
+                _subscribe_again(hub, session_id, session)
+            )
+
+
+async def _subscribe_again(hub, session_id: str, session: _Session) -> None:
+    """Redis was away as a tab joined: redis-py subscribes again after a reconnect only to the
+    channels it has, so the session's frames from other processes never reached this process
+    again (the attacker's replay). Tried until it works, or the session is left here; then as
+    after any reconnect: its tabs catch up, and the others send their replies' text so far."""
+    delay = 0.5
+    while hub.sessions.get(session_id) is session and not hub.redis.closed:
+        await asyncio.sleep(delay)
+        if session.subscribed is None:
+            channel = frames_channel(session_id)
+            session.subscribed = asyncio.ensure_future(hub.redis.subscribe(channel))
+        try:
+            await asyncio.shield(session.subscribed)
+        except Exception:  # said once already
+            session.subscribed = None
+            delay = min(2 * delay, 5.0)
+            continue
+        _resubscribed(hub, session_id)
+        return
 
 
 def _resubscribed(hub, session_id: str) -> None:
@@ -324,13 +350,17 @@ class _RedisLink:
     async def subscribe(self, channel: str) -> None:
         """Subscribe, and return once Redis has confirmed it: frames published after this
         returns reach this process."""
-        async with self.lock:
-            confirmed = asyncio.get_running_loop().create_future()
-            self.subscribing[channel] = confirmed
-            await self.pubsub.subscribe(channel)
-            if self.receiving is None or self.receiving.done():
-                self.receiving = asyncio.get_running_loop().create_task(self._receive())
-        await asyncio.wait_for(asyncio.shield(confirmed), timeout=5)
+        confirmed = asyncio.get_running_loop().create_future()
+        try:
+            async with self.lock:
+                self.subscribing[channel] = confirmed
+                await self.pubsub.subscribe(channel)
+                if self.receiving is None or self.receiving.done():
+                    self.receiving = asyncio.get_running_loop().create_task(self._receive())
+            await asyncio.wait_for(asyncio.shield(confirmed), timeout=5)
+        finally:
+            if self.subscribing.get(channel) is confirmed and not confirmed.done():
+                del self.subscribing[channel]  # failed: none waits for this confirmation
 
     def unsubscribe(self, channel: str) -> None:
         async def unsubscribe():

@@ -98,6 +98,41 @@ async def test_after_losing_its_redis_connection_a_process_asks_again_for_the_te
     fanout.leave(session_id, tab)
 
 
+async def test_a_tab_joining_while_redis_is_away_gets_the_sessions_frames_once_it_is_back(
+    on_redis, caplog
+):
+    """Its subscribe failed and was not tried again (redis-py subscribes again after a
+    reconnect only to the channels it has): the tab never heard the other processes' frames
+    (the attacker's replay). Tried again, and then as after any reconnect: the tab catches up,
+    and the process says hello, so others send their replies' text so far."""
+    session_id, listener = on_redis
+    pubsub = fanout._hub().redis.pubsub
+    subscribe = pubsub.subscribe
+
+    async def fails_once(*channels):
+        pubsub.subscribe = subscribe
+        raise redis.ConnectionError("Redis is away")
+
+    pubsub.subscribe = fails_once
+    tab = Tab()
+    await fanout.join(session_id, tab)
+    assert "subscribing to a session's frames failed" in caplog.text
+    await heard(listener, fanout.HELLO)  # the join's
+    async with asyncio.timeout(10):
+        await tab.caught_up.wait()
+    assert await heard(listener, fanout.HELLO) == fanout.PROCESS  # once subscribed
+    other = redis.asyncio.Redis.from_url(REDIS_URL)
+    try:
+        await other.publish(fanout.frames_channel(session_id), "elsewhere000" + "<p>frame</p>")
+    finally:
+        await other.aclose()
+    async with asyncio.timeout(10):
+        await tab.arrived.wait()
+    assert tab.frames == ["<p>frame</p>"]
+    assert not fanout._hub().redis.subscribing  # no confirmation left waiting
+    fanout.leave(session_id, tab)
+
+
 async def test_a_channel_left_while_redis_was_away_is_left_once_it_is_back(on_redis, caplog):
     """Leaving a session's channel failed (Redis away): redis-py keeps the channel and
     subscribes again on reconnecting; the process then leaves it, instead of receiving that
