@@ -50,6 +50,29 @@ async def heard(listener, what: str) -> str:
                 return message["data"].decode()[:12]
 
 
+def fails_once(pubsub, method: str) -> None:
+    """The pubsub's `method` raises as with Redis away, the first time it is called."""
+    working = getattr(pubsub, method)
+
+    async def away(*channels):
+        setattr(pubsub, method, working)
+        raise redis.ConnectionError("Redis is away")
+
+    setattr(pubsub, method, away)
+
+
+async def reaches(tab: Tab, session_id: str, frame: str) -> None:
+    """A frame another process publishes on the session's channel reaches the tab."""
+    other = redis.asyncio.Redis.from_url(REDIS_URL)
+    try:
+        await other.publish(fanout.frames_channel(session_id), "elsewhere000" + frame)
+    finally:
+        await other.aclose()
+    async with asyncio.timeout(10):
+        await tab.arrived.wait()
+    assert tab.frames == [frame]
+
+
 async def test_a_tab_joining_says_hello_and_the_last_leaving_says_bye(on_redis):
     session_id, listener = on_redis
     tab = Tab()
@@ -87,14 +110,7 @@ async def test_after_losing_its_redis_connection_a_process_asks_again_for_the_te
         # at its next renewal, up to 30 s later: a log-out meanwhile was lost).
         await renewed.wait()
     # And the session's frames reach the tab again.
-    other = redis.asyncio.Redis.from_url(REDIS_URL)
-    try:
-        await other.publish(fanout.frames_channel(session_id), "elsewhere000" + "<p>frame</p>")
-    finally:
-        await other.aclose()
-    async with asyncio.timeout(10):
-        await tab.arrived.wait()
-    assert tab.frames == ["<p>frame</p>"]
+    await reaches(tab, session_id, "<p>frame</p>")
     fanout.leave(session_id, tab)
 
 
@@ -106,14 +122,7 @@ async def test_a_tab_joining_while_redis_is_away_gets_the_sessions_frames_once_i
     (the attacker's replay). Tried again, and then as after any reconnect: the tab catches up,
     and the process says hello, so others send their replies' text so far."""
     session_id, listener = on_redis
-    pubsub = fanout._hub().redis.pubsub
-    subscribe = pubsub.subscribe
-
-    async def fails_once(*channels):
-        pubsub.subscribe = subscribe
-        raise redis.ConnectionError("Redis is away")
-
-    pubsub.subscribe = fails_once
+    fails_once(fanout._hub().redis.pubsub, "subscribe")
     tab = Tab()
     await fanout.join(session_id, tab)
     assert "subscribing to a session's frames failed" in caplog.text
@@ -121,14 +130,7 @@ async def test_a_tab_joining_while_redis_is_away_gets_the_sessions_frames_once_i
     async with asyncio.timeout(10):
         await tab.caught_up.wait()
     assert await heard(listener, fanout.HELLO) == fanout.PROCESS  # once subscribed
-    other = redis.asyncio.Redis.from_url(REDIS_URL)
-    try:
-        await other.publish(fanout.frames_channel(session_id), "elsewhere000" + "<p>frame</p>")
-    finally:
-        await other.aclose()
-    async with asyncio.timeout(10):
-        await tab.arrived.wait()
-    assert tab.frames == ["<p>frame</p>"]
+    await reaches(tab, session_id, "<p>frame</p>")
     assert not fanout._hub().redis.subscribing  # no confirmation left waiting
     fanout.leave(session_id, tab)
 
@@ -142,13 +144,7 @@ async def test_a_channel_left_while_redis_was_away_is_left_once_it_is_back(on_re
     await fanout.join(session_id, tab)
     await heard(listener, fanout.HELLO)
     pubsub = fanout._hub().redis.pubsub
-    unsubscribe = pubsub.unsubscribe
-
-    async def fails_once(*channels):
-        pubsub.unsubscribe = unsubscribe
-        raise redis.ConnectionError("Redis is away")
-
-    pubsub.unsubscribe = fails_once
+    fails_once(pubsub, "unsubscribe")
     fanout.leave(session_id, tab)
     await heard(listener, fanout.BYE)
     channel = fanout.frames_channel(session_id)
