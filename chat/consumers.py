@@ -511,15 +511,20 @@ DRAIN_LOOK_EVERY = 0.1  # seconds: how often a drain looks for sessions with no 
 
 async def drain(grace: float) -> int:
     """SIGTERM (maraum.serve): no new turns, and the replies in flight get `grace` seconds to
-    finish (replies.drain; returns how many did not). Meanwhile the sockets of a session close
-    with 4012 as soon as this process streams none of its replies, at once for most: the pages
-    reconnect, through the load balancer, to a process that is not stopping, and may send again
-    there (before, every page waited out the whole drain and its messages were refused: found
-    by the attacker's replay of a rolling restart). The rest close once the drain is over."""
+    finish (replies.drain; returns how many did not). Meanwhile the sockets close with 4012:
+    the pages reconnect, through the load balancer, to a process that is not stopping, and may
+    send again there (before, every page waited out the whole drain and its messages were
+    refused: found by the attacker's replay of a rolling restart). On Redis all at once, also
+    those of a session whose reply streams here: another process shows its text so far and
+    the rest (chat.fanout), and takes a message in the other chat meanwhile (it was refused
+    for as long as the reply streamed: the attacker's replay). Alone, with no process to go
+    to, a page keeps its socket until its reply is stored; the rest close once the drain is
+    over."""
     draining = asyncio.ensure_future(replies.drain(grace))
+    moves_mid_reply = fanout.crosses_processes()
     while True:
         for session_id in fanout.session_ids():
-            if not replies.live_in(session_id):
+            if moves_mid_reply or not replies.live_in(session_id):
                 await _close_for_restart(fanout.tabs_of(session_id))
         done, _ = await asyncio.wait({draining}, timeout=DRAIN_LOOK_EVERY)
         if done:

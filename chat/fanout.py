@@ -99,6 +99,11 @@ async def streaming(session_id):
         _forget_if_done(hub, session_id, session)
 
 
+def crosses_processes() -> bool:
+    """Frames reach other processes (Redis): a tab may move to another one mid-reply."""
+    return _hub().redis is not None
+
+
 def tabs_of(session_id) -> set:
     session = _hub().sessions.get(str(session_id))
     return set(session.tabs) if session else set()

@@ -255,6 +255,38 @@ async def test_restarting_one_process_loses_no_reply(alice, alice_session, tmp_p
     assert (await stored(alice_session.pk, "main"))[-1] == ("scenario", SLOW)
 
 
+async def test_in_a_rolling_restart_a_page_moves_at_once_also_mid_reply(
+    alice, alice_session, tmp_path
+):
+    """Its socket stayed on the stopping process until the reply streaming there was stored,
+    and every message in its other chat was refused meanwhile (up to SHUTDOWN_GRACE: the
+    attacker's replay). On another process it follows the reply and may ask the helper."""
+    cookie = await login_cookie(alice)
+    with two_servers(tmp_path) as (fake, (process_a, port_a), (_, port_b)):
+        async with chat_socket(port_a, alice_session.pk, cookie) as tab_a:
+            await tab_a.recv()
+            await tab_a.send(message(text="Guten Tag!"))
+            await until(tab_a, '{"reply"')
+            process_a.send_signal(signal.SIGTERM)
+            frames = []
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                async with asyncio.timeout(10):
+                    while True:
+                        frames.append(await tab_a.recv())
+            assert closed.value.rcvd.code == 4012
+            assert not [frame for frame in frames if FINISHED in frame]  # closed mid-reply
+        async with chat_socket(port_b, alice_session.pk, cookie) as tab_b:
+            page = Page(await tab_b.recv())
+            await tab_b.send(message("helper", "Was heißt „Guten Tag“?"))
+            await collect(tab_b, page, '#main-messages" data-frame="reply-finished"')
+            assert page.text() == SLOW  # the text so far, then the rest
+            await collect(tab_b, page, '#helper-messages" data-frame="reply-finished"')
+        assert await asyncio.to_thread(process_a.wait, 15) == 0
+    assert len(fake.requests) == 2
+    assert (await stored(alice_session.pk, "main"))[-1] == ("scenario", SLOW)
+    assert (await stored(alice_session.pk, "helper"))[-1] == ("helper", SLOW)
+
+
 async def test_a_tab_watching_a_reply_on_a_process_that_dies_is_offered_a_retry(
     alice, alice_session, tmp_path
 ):

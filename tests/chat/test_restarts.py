@@ -33,7 +33,10 @@ def slow_model():
 
 
 def serve(fake, tmp_path, name, **more_env):
+    """One process alone: with no Redis (whatever the suite runs on), a page has no other
+    process to go to. Two on Redis: tests/chat/test_processes.py."""
     env = {
+        "REDIS_URL": "",
         "ANTHROPIC_API_KEY": "test-key",
         "ANTHROPIC_BASE_URL": fake.url,
         "REPLY_HEARTBEAT": "0.2",
