@@ -454,8 +454,12 @@
         socket.queue.length = 0;
         setConnection("closed", "Your account has been deleted, and this conversation with it.", {href: "/", text: "Maraum's home page"});
       } else if (code === 4429) {
+        // Over the limit, a tab tries again now and then: a rolling restart brings another
+        // process's tabs here, and the last few stayed closed until a reload (the attacker's
+        // replay).
         socket.queue.length = 0;
-        setConnection("closed", "This conversation is open in too many tabs. Close some, then reload.");
+        setConnection("closed", "This conversation is open in too many tabs. Close one, and this tab connects again in a few seconds.");
+        setTimeout(function () { socket.reconnect(); }, 5000 + Math.random() * 5000);
       } else {
         setConnection("reconnecting", "Connection lost. Reconnecting…");
         if (code === 4012) {  // the server is restarting: come back in a moment

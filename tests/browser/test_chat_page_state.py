@@ -57,6 +57,8 @@ def daphne_env(request):
         return {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake.url}
     if request.node.name.startswith("test_errors_show_in_view"):
         return {"CHAT_MESSAGES_PER_LEARNER": "4/minute"}
+    if request.node.name.startswith("test_a_tab_over_the_limit"):
+        return {"CHAT_SOCKETS_PER_SESSION": "1"}
     if request.node.name.startswith("test_the_page_shows_when_the_connection_is_lost"):
         return {"CHAT_MESSAGES_PER_LEARNER": "100/minute", "OFFLINE_TOKEN_DELAY": "0.1"}
     return {"CHAT_MESSAGES_PER_LEARNER": "100/minute"}
@@ -221,6 +223,23 @@ def test_the_keyboard_reaches_the_message_box_from_the_top_of_the_page(daphne_se
     page.keyboard.type("Hallo!")
     expect(page.locator("#main-input")).to_have_value("Hallo!")
     page.context.close()
+
+
+def test_a_tab_over_the_limit_connects_once_another_closes(daphne_server, browser):
+    """It stayed closed until a reload: a rolling restart brings another process's tabs to
+    one, where the last few are over its limit (the attacker's replay)."""
+    from playwright.sync_api import expect
+
+    first, session = _open_chat(browser, daphne_server)
+    expect(first.locator("#connection")).to_contain_text("Connected")
+    second = first.context.new_page()
+    second.clock.install()
+    second.goto(f"{daphne_server}/sessions/{session.pk}/")
+    expect(second.locator("#connection")).to_contain_text("open in too many tabs")
+    first.close()
+    second.clock.fast_forward(10_000)
+    expect(second.locator("#connection")).to_contain_text("Connected")
+    second.context.close()
 
 
 def test_deleting_the_account_elsewhere_says_so(daphne_server, browser):
