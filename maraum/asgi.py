@@ -13,6 +13,7 @@ from django.conf import settings  # noqa: E402
 
 from accounts.channels_auth import SessionAuthMiddlewareStack  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from maraum.alive import answering_the_check  # noqa: E402
 from maraum.websocket_origin import SameOriginValidator  # noqa: E402
 
 if settings.ANTHROPIC_API_KEY:
@@ -22,7 +23,7 @@ if settings.ANTHROPIC_API_KEY:
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": answering_the_check(django_asgi_app),  # the balancer's check, then Django
         # Session-cookie authentication; a page from another origin cannot open the socket.
         "websocket": SameOriginValidator(
             SessionAuthMiddlewareStack(URLRouter(websocket_urlpatterns))

@@ -33,6 +33,7 @@ import daphne.ws_protocol
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 
+from maraum.alive import ALIVE_PATH
 from maraum.socket_limits import BoundedWebSocketProtocol
 
 logger = logging.getLogger("maraum.serve")
@@ -104,6 +105,12 @@ class DrainingServer(Server):
         # collections, which had paused a loaded server's event loop for up to 120 ms.
         gc.freeze()
         super().run()
+
+    def log_action(self, protocol, action, details):
+        # The balancer's check, every second (maraum/asgi.py): not a request worth a line.
+        if details.get("path") == ALIVE_PATH:
+            return
+        super().log_action(protocol, action, details)
 
     def listen_success(self, port):
         self.ports.append(port)

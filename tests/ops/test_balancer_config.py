@@ -37,32 +37,64 @@ def test_haproxy_accepts_the_configuration_for_four_processes(tmp_path):
 def test_the_foreground_balancer_prints_each_warning_once(tmp_path):
     """`make run-cluster` runs HAProxy in the foreground, which prints its warnings itself; the
     file's log to stderr printed each again (found by the newcomer's walk)."""
+    with socket.socket() as nobody:
+        nobody.bind(("127.0.0.1", 0))  # bound, never listening: the check is refused
+        lines = []
+        for line in foreground_balancer(tmp_path, nobody):
+            lines.append(line)
+            if "no server available" in line:  # the server went down, and the backend has none
+                break
+    assert sum("is DOWN" in line for line in lines) == 1, lines
+    assert not [line for line in lines if "WARNING" in line and "DOWN" not in line], lines
+
+
+@pytest.mark.skipif(not shutil.which("haproxy"), reason="HAProxy is not installed")
+def test_a_process_that_stops_answering_is_taken_out(tmp_path):
+    """A frozen process (SIGSTOP, a stuck event loop) still has its connections accepted by
+    the kernel: a check that only connected kept sending it new pages (the attacker's replay).
+    Here a socket that listens and never answers."""
+    with socket.socket() as frozen:
+        frozen.bind(("127.0.0.1", 0))
+        frozen.listen()  # the kernel completes each handshake; nothing reads
+        for line in foreground_balancer(tmp_path, frozen):  # or the test's timeout ends it
+            if "is DOWN" in line:
+                break
+    assert "timeout" in line.lower(), line
+
+
+def foreground_balancer(tmp_path, app: socket.socket):
+    """The lines HAProxy prints in the foreground, in front of one process at `app`'s address;
+    it is stopped when they are no longer read."""
     path = tmp_path / "haproxy.cfg"
     path.write_text(balancer_config(1))
-    with socket.socket() as listening, socket.socket() as nobody:
+    with socket.socket() as listening:
         listening.bind(("127.0.0.1", 0))
-        nobody.bind(("127.0.0.1", 0))  # bound, never listening: the check is refused
         env = dict(
             os.environ,
             MARAUM_LISTEN=f"127.0.0.1:{listening.getsockname()[1]}",
-            MARAUM_APP1=f"127.0.0.1:{nobody.getsockname()[1]}",
+            MARAUM_APP1=f"127.0.0.1:{app.getsockname()[1]}",
         )
-        listening.close()
-        balancer = subprocess.Popen(
-            ["haproxy", "-db", "-f", str(path)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        try:
-            lines = []
-            for line in balancer.stdout:  # the server goes down, then the backend has none
-                lines.append(line)
-                if "no server available" in line:
-                    break
-        finally:
-            balancer.kill()
-            balancer.wait()
-    assert sum("is DOWN" in line for line in lines) == 1, lines
-    assert not [line for line in lines if "WARNING" in line and "DOWN" not in line], lines
+    balancer = subprocess.Popen(
+        ["haproxy", "-db", "-f", str(path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield from balancer.stdout
+    finally:
+        balancer.kill()
+        balancer.wait()
+
+
+async def test_the_balancers_check_is_answered_without_django():
+    """By the event loop itself: no database, and any Host (the check's is no site's)."""
+    from channels.testing import HttpCommunicator
+
+    from maraum.alive import ALIVE_PATH
+    from maraum.asgi import application
+
+    check = HttpCommunicator(application, "GET", ALIVE_PATH, headers=[(b"host", b"maraum-check")])
+    response = await check.get_response()
+    assert response["status"] == 200 and response["body"] == b"alive\n"
