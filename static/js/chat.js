@@ -44,7 +44,12 @@
     }, 100);
   }
 
-  // "Wait for the reply" holds only while the chat is busy: it goes when sending is possible.
+  // "Wait for the reply" holds while the chat is busy, and goes once it is free again: once
+  // its send button was seen disabled since the note came and is enabled now. Another
+  // process's frames (the other tab's message, its reply on its way) may come after the
+  // note: it was wiped before it was seen (the attacker's replay). A note whose reply was
+  // over before this tab drew the chat busy goes after WAIT_NOTE_ALONE.
+  var WAIT_NOTE_ALONE = 3000;
   function showWait(chat) {
     var box = document.getElementById(chat + "-error"), note = document.createElement("span");
     note.dataset.untilReply = "";
@@ -57,7 +62,15 @@
     document.querySelectorAll("form.compose").forEach(function (form) {
       var send = form.querySelector("button[type=submit]");
       var box = document.getElementById(chatOf(form) + "-error");
-      if (send && !send.disabled && box && box.querySelector("[data-until-reply]")) {
+      var note = box && box.querySelector("[data-until-reply]");
+      if (!send || !note) return;
+      if (!note.dataset.since) {
+        note.dataset.since = String(Date.now());
+        setTimeout(clearWaits, WAIT_NOTE_ALONE + 50);
+      }
+      if (send.disabled) {
+        note.dataset.sawBusy = "";
+      } else if (note.dataset.sawBusy !== undefined || Date.now() - Number(note.dataset.since) >= WAIT_NOTE_ALONE) {
         say(box, "");
       }
     });
@@ -497,6 +510,15 @@
         stopped.replaceWith(asking);
         htmx.process(asking);
       }
+    });
+
+    // A message's frame empties its chat's error line (the sender's own errors go once it is
+    // stored); a "Wait for the reply" there is left to clearWaits: the message may be the
+    // other tab's, whose reply it waits for.
+    page.addEventListener("htmx:oobBeforeSwap", function (event) {
+      var box = event.detail.target, fresh = event.detail.fragment;
+      if (!box.id || box.id.slice(-6) !== "-error" || !box.querySelector("[data-until-reply]")) return;
+      if (!fresh.textContent.trim()) event.detail.shouldSwap = false;
     });
 
     page.addEventListener("htmx:oobBeforeSwap", function (event) {

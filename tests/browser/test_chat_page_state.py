@@ -242,6 +242,57 @@ def test_a_tab_over_the_limit_connects_once_another_closes(daphne_server, browse
     second.context.close()
 
 
+def test_wait_for_the_reply_stays_until_the_other_tabs_reply_is_over(daphne_server, browser):
+    """Two tabs on two processes send at once: the one refused may hear "Wait for the reply"
+    before the other tab's message and its reply on their way come through Redis. The
+    message's frame emptied the note, which was never seen (the attacker's replay)."""
+    from playwright.sync_api import expect
+
+    from chat import frames
+    from chat.models import Message
+    from chat.refusals import ReplyInFlight
+
+    page, session = _open_chat(browser, daphne_server)
+    sockets = _closable_sockets_counting_syncs(page)
+    page.reload()
+    page.wait_for_function("() => window.syncs === 1")
+    other_tabs = Message(
+        id=10**9, session_id=session.pk, chat_type="main", role="user", content="Zwei Äpfel!"
+    )
+    note = page.locator("#main-error")
+    sockets[-1].send(frames.notice("main", str(ReplyInFlight()), until_reply=True))
+    sockets[-1].send(frames.learner_message(other_tabs, "Frau Hoffmann", 2))
+    expect(page.locator("#main-messages")).to_contain_text("Zwei Äpfel!")
+    expect(note).to_have_text(str(ReplyInFlight()))
+    sockets[-1].send(frames.slot("main", frames.Slot("waiting")))
+    expect(page.locator("#main-send")).to_be_disabled()
+    expect(note).to_have_text(str(ReplyInFlight()))
+    sockets[-1].send(frames.slot("main", frames.Slot("")))  # the reply is over
+    expect(page.locator("#main-send")).to_be_enabled()
+    expect(note).to_have_text("")
+    page.context.close()
+
+
+def test_wait_for_the_reply_goes_if_the_reply_was_over_before_it_came(daphne_server, browser):
+    """The other tab's reply ended before this tab drew its chat busy: the note goes after a
+    moment, instead of waiting for a busy chat that will not come."""
+    from playwright.sync_api import expect
+
+    from chat import frames
+    from chat.refusals import ReplyInFlight
+
+    page, _ = _open_chat(browser, daphne_server)
+    sockets = _closable_sockets_counting_syncs(page)
+    page.clock.install()
+    page.reload()
+    page.wait_for_function("() => window.syncs === 1")
+    sockets[-1].send(frames.notice("main", str(ReplyInFlight()), until_reply=True))
+    expect(page.locator("#main-error")).to_have_text(str(ReplyInFlight()))
+    page.clock.fast_forward(4_000)
+    expect(page.locator("#main-error")).to_have_text("")
+    page.context.close()
+
+
 def test_deleting_the_account_elsewhere_says_so(daphne_server, browser):
     """It said "You are logged out. Log in again to go on with this scene", of a scene gone
     with the account (a newcomer's walk)."""
