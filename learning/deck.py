@@ -91,7 +91,8 @@ SENTENCE_END = re.compile(r"([.!?…]+[\"'“”»«)\]]*)\s+|\n+")
 def sentence_holding(words: str, line: str) -> str:
     """The sentence (or sentences) of `line` that hold `words`: words selected in a helper
     answer had the whole English answer as their example, the offline note with it (a
-    newcomer's walk). The line itself when the words are not in it."""
+    newcomer's walk). The line itself when the words are not in it, or are that sentence
+    (the line is the sentence's context, which the model's meaning is asked with)."""
     found = re.search(re.escape(words), line, re.IGNORECASE) if words else None
     if found is None:
         return line
@@ -103,7 +104,8 @@ def sentence_holding(words: str, line: str) -> str:
         elif space >= found.end():
             end = space
             break
-    return line[start:end].strip()
+    sentence = line[start:end].strip()
+    return line if sentence.casefold() == words.strip().casefold() else sentence
 
 
 def as_kept(line: str) -> str:

@@ -722,7 +722,7 @@ def test_the_same_words_said_twice_are_said_again(daphne_server, browser):
     keep.click()
     page.wait_for_function("() => window.said.length === 1")
     keep.click()  # the same refusal: before, its words stayed and nothing changed
-    page.wait_for_function("() => window.said.length === 3", timeout=5000)
+    page.wait_for_function("() => window.said.length === 3")
     assert page.evaluate("window.said") == [refusal, "", refusal]
     page.context.close()
 

@@ -423,6 +423,7 @@ def test_a_requests_own_cards_come_first_among_those_awaiting_meanings(alice):
         ("Brot.“", "Sag „ein Brot.“ Dann zahlst du.", "Sag „ein Brot.“"),
         ("Brot. Und", "Ein Brot. Und zwei Brötchen! Danke.", "Ein Brot. Und zwei Brötchen!"),
         ("Danke", "Bitte.\nDanke sehr", "Danke sehr"),
+        ("Ein Brot.", "Ja, gern! Ein Brot.", "Ja, gern! Ein Brot."),  # a sentence: its line
         ("das Brötchen", "Ein Brot, bitte.", "Ein Brot, bitte."),  # not in it: the line
     ],
 )
