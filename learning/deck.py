@@ -84,8 +84,23 @@ def keep(learner_id, german: str, gloss: str = "", example: str = "", scenario_i
         raise AlreadyKept(german) from error
 
 
-# Where a sentence ends: its mark with any closing quote or bracket, then a space; or a line break.
+# Where a sentence may end: its mark with any closing quote or bracket, then a space; or a line
+# break. A period after a number ("am 1. März") or an abbreviation ("Dr.", "e.g.") ends none.
 SENTENCE_END = re.compile(r"([.!?…]+[\"'“”»«)\]]*)\s+|\n+")
+ABBREVIATIONS = frozenset(
+    "dr prof hr fr nr str st bzw ca usw etc vs mr mrs ms jr sr inkl ggf evtl tel abs "
+    "jan feb apr aug sep sept okt oct nov dez dec".split()
+)
+
+
+def _ends_sentence(line: str, boundary: re.Match) -> bool:
+    mark = boundary.group(1)
+    if mark is None or not mark.startswith(".") or mark.startswith(".."):
+        return True  # a line break, "!", "?", "…"
+    word = re.search(r"[\w.]*$", line[: boundary.start()]).group()
+    after = line[boundary.end() : boundary.end() + 1]
+    abbreviated = word.isdigit() or len(word) == 1 or "." in word
+    return not (abbreviated or word.casefold() in ABBREVIATIONS or after.islower())
 
 
 def sentence_holding(words: str, line: str) -> str:
@@ -98,6 +113,8 @@ def sentence_holding(words: str, line: str) -> str:
         return line
     start, end = 0, len(line)
     for boundary in SENTENCE_END.finditer(line):
+        if not _ends_sentence(line, boundary):
+            continue
         space = boundary.end(1) if boundary.group(1) else boundary.start()
         if boundary.end() <= found.start():
             start = boundary.end()

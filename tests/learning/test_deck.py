@@ -424,6 +424,24 @@ def test_a_requests_own_cards_come_first_among_those_awaiting_meanings(alice):
         ("Brot. Und", "Ein Brot. Und zwei Brötchen! Danke.", "Ein Brot. Und zwei Brötchen!"),
         ("Danke", "Bitte.\nDanke sehr", "Danke sehr"),
         ("Ein Brot.", "Ja, gern! Ein Brot.", "Ja, gern! Ein Brot."),  # a sentence: its line
+        # No sentence ends after a number or an abbreviation (the recheck replay).
+        (
+            "Brandt",
+            'Say your name. Germans answer with theirs: "Praxis Dr. Brandt, Peters." Then wait.',
+            'Germans answer with theirs: "Praxis Dr. Brandt, Peters."',
+        ),
+        (
+            "März",
+            "Er kam. Ich wohne seit dem 1. März hier. Gut.",
+            "Ich wohne seit dem 1. März hier.",
+        ),
+        (
+            "Semmel",
+            "Rolls have names, e.g. Semmel or Schrippe. Ask.",
+            "Rolls have names, e.g. Semmel or Schrippe.",
+        ),
+        ("Tabletten", "Ask: Tropfen vs. Tabletten? Say it.", "Ask: Tropfen vs. Tabletten?"),
+        ("fünf", "Es kostet ca. fünf Euro. Danke.", "Es kostet ca. fünf Euro."),
         ("das Brötchen", "Ein Brot, bitte.", "Ein Brot, bitte."),  # not in it: the line
     ],
 )
