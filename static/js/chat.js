@@ -531,6 +531,20 @@
       if (stored && (form.dataset.sentText === undefined || box.value === form.dataset.sentText)) return;
       unsent = {text: box.value.trim(), lang: box.lang};
     });
+    // "Skip to your message": the role-play's box, or the helper's once the scene is over,
+    // also when it ended while the page was open (the link pointed at a box that was gone:
+    // the recheck).
+    document.addEventListener("click", function (event) {
+      var skip = event.target.closest && event.target.closest(".skip-to-box");
+      var box = document.getElementById("main-input") || document.getElementById("helper-input");
+      if (!skip || !box) return;
+      event.preventDefault();
+      var pane = box.closest(".chat-pane");  // on a phone, its chat's tab shown first
+      var tab = pane && document.querySelector('.chat-tabs button[aria-controls="' + pane.id + '"]');
+      if (tab && !box.offsetParent) tab.click();
+      box.focus();
+    });
+
     page.addEventListener("click", function (event) {
       var ask = event.target.closest && event.target.closest(".ask-about-unsent");
       if (!ask || !unsent) return;

@@ -222,6 +222,14 @@ def test_the_keyboard_reaches_the_message_box_from_the_top_of_the_page(daphne_se
     expect(page.locator("#main-input")).to_be_focused()
     page.keyboard.type("Hallo!")
     expect(page.locator("#main-input")).to_have_value("Hallo!")
+    # On a phone showing the helper's tab, the role-play's tab is shown first.
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.get_by_role("button", name="Helper").click()
+    expect(page.locator("#main-input")).to_be_hidden()
+    page.locator(".skip-to-box").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#main-input")).to_be_focused()
+    expect(page.locator("#main-input")).to_be_visible()
     page.context.close()
 
 
@@ -290,6 +298,34 @@ def test_wait_for_the_reply_goes_if_the_reply_was_over_before_it_came(daphne_ser
     expect(page.locator("#main-error")).to_have_text(str(ReplyInFlight()))
     page.clock.fast_forward(4_000)
     expect(page.locator("#main-error")).to_have_text("")
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_once_the_role_play_closes_the_skip_link_goes_to_the_helpers_box(
+    daphne_server, browser, width
+):
+    """It pointed at the role-play's box, gone once the scene ended while the page was open:
+    the focus stayed on the link (the recheck)."""
+    from django.template.loader import render_to_string
+    from playwright.sync_api import expect
+
+    page, _ = _open_chat(browser, daphne_server, viewport={"width": width, "height": 800})
+    sockets = _closable_sockets_counting_syncs(page)
+    page.reload()
+    page.wait_for_function("() => window.syncs === 1")
+    closed = render_to_string(
+        "chat/partials/compose.html", {"chat": "main", "closed": True, "oob": True}
+    )
+    sockets[-1].send(closed)
+    expect(page.locator("#main-input")).to_have_count(0)
+    page.locator("body").focus()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_text("Skip to your message")
+    page.keyboard.press("Enter")
+    expect(page.locator("#helper-input")).to_be_focused()
+    expect(page.locator("#helper-input")).to_be_visible()  # its tab shown on a phone
     page.context.close()
 
 
