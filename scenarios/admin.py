@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from accounts.models import GermanLevel
 from lib.staff_admin import StaffModelAdmin, StaffTabularInline
-from scenarios.models import MAX_GOALS, Goal, Scenario, Session
+from scenarios.models import MAX_GOALS, MAX_LINE, Goal, Scenario, Session
 from scenarios.prompts import character_prompt
 
 
@@ -39,12 +39,28 @@ class OnePerLineField(forms.CharField):
 
     def to_python(self, value) -> list:
         lines = (line.strip() for line in (super().to_python(value) or "").splitlines())
-        return [self.from_line(number, line) for number, line in enumerate(lines, 1) if line]
+        entries, errors = [], []
+        for number, line in enumerate(lines, 1):
+            if not line:
+                continue
+            try:
+                entries.append(self.from_line(number, line))
+            except ValidationError as error:  # each line that is wrong says so
+                errors.extend(error.messages)
+        if errors:
+            raise ValidationError(errors)
+        return entries
 
     def as_line(self, item) -> str:
         return item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
 
     def from_line(self, number: int, line: str):
+        if len(line) > MAX_LINE:
+            # The model's check said only that the list was wrong, and the top of the page
+            # that the scene "lacks" its script (the recheck).
+            raise ValidationError(
+                f"Line {number} has {len(line):,} characters: at most {MAX_LINE:,} a line."
+            )
         return line
 
 
@@ -215,6 +231,8 @@ class ScenarioAdmin(StaffModelAdmin):
             return field(
                 label=db_field.verbose_name.capitalize(), help_text=help_text, required=False
             )
+        if db_field.name == "description":  # its 200 characters shown whole (the recheck)
+            kwargs["widget"] = forms.Textarea(attrs={"rows": 3, "cols": 100})
         if db_field.name == "suggested_levels":
             return forms.TypedMultipleChoiceField(
                 choices=GermanLevel.choices,

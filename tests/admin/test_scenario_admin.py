@@ -212,7 +212,7 @@ def test_the_change_page_previews_the_assembled_system_prompt(staff_client, mark
         ({"vocabulary": "die Tüte = bag\ndas Brötchen"}, "Line 2: write a word as “German"),
         ({"vocabulary": "= bag"}, "Line 1: write a word as “German = meaning”"),
         ({"initial_message_main": "Hallo! " * 1500}, "at most 2000 characters"),
-        ({"offline_lines": "Hallo! " * 400}, "over 2000 characters"),
+        ({"offline_lines": "Hallo!\n" + "Hallo! " * 400}, "Line 2 has 2,799 characters"),
         ({"offline_tips": "\n \n"}, "lacks offline helper tips"),
     ],
 )
@@ -271,3 +271,17 @@ def test_staff_edit_a_scenes_lists_one_a_line(staff_client, party):
     ]
     assert party.offline_lines == ["Hallo!", "Tschüss!"]
     assert party.offline_tips == ["Say „Hallo“."]
+
+
+def test_each_wrong_line_says_so_and_an_active_scene_lacks_nothing_it_has(staff_client, party):
+    """A line too long: the page said the active scene "lacks the offline script", and the
+    field named no line; of two wrong words, only the first was named (the recheck)."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    changes = {
+        "offline_lines": "Hallo!\n" + "x" * 2001,
+        "vocabulary": "das Brot\ndie Tüte = bag\nder Kuchen",
+    }
+    body = staff_client.post(url, edit_form(party, **changes)).content.decode()
+    assert "Line 2 has 2,001 characters: at most 2,000 a line." in body
+    assert "Line 1: write a word as" in body and "Line 3: write a word as" in body
+    assert "lacks" not in body

@@ -30,11 +30,14 @@ def test_the_sessions_list_fits_beside_its_filters(daphne_server, browser, marke
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_scenes_description_shows_whole_on_its_change_page(daphne_server, browser):
-    """It was cut off at the admin's 20em (a newcomer's walk)."""
+    """It was cut off at the admin's 20em (a newcomer's walk), and a wider box still cut
+    off the longest ones (the recheck)."""
     from scenarios.models import Scenario
 
     User.objects.create_user("staff@example.com", PASSWORD, is_staff=True, is_superuser=True)
     bakery = Scenario.objects.get(code="bakery")
+    bakery.description = ("Buy bread rolls, a loaf and some cake at the bakery. " * 4)[:200]
+    bakery.save()
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.goto(f"{daphne_server}/admin/login/?next=/admin/scenarios/scenario/{bakery.pk}/change/")
     page.get_by_label("Email").fill("staff@example.com")
@@ -44,3 +47,4 @@ def test_a_scenes_description_shows_whole_on_its_change_page(daphne_server, brow
     description.wait_for()
     assert description.input_value() == bakery.description
     assert description.evaluate("e => e.scrollWidth <= e.clientWidth")
+    assert description.evaluate("e => e.scrollHeight <= e.clientHeight")
