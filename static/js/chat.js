@@ -53,6 +53,7 @@
   function showWait(chat) {
     var box = document.getElementById(chat + "-error"), note = document.createElement("span");
     note.dataset.untilReply = "";
+    note.dataset.sawBusy = "";  // said because the chat is busy: it goes once it is free
     note.textContent = "Wait for the reply before sending the next message.";
     if (!box) return;
     clearTimeout(box.sayAgain);
@@ -412,6 +413,10 @@
       var message = event.detail.message;
       if (typeof message === "string" && message.indexOf('data-frame="sync"') !== -1) {
         page.dataset.synced = "yes";
+        if (page.dataset.overLimit) {
+          delete page.dataset.overLimit;
+          opened();
+        }
       }
       clearWaits();
       // The server echoes the stored message with its id: only then is the box cleared, and
@@ -425,6 +430,8 @@
             fit(box);
             updateCounter(form);
           }
+          var said = document.getElementById(chatOf(form) + "-error");  // a wait is over
+          if (said && said.querySelector("[data-until-reply]")) say(said, "");
           delete form.dataset.sentText;
           field.value = newId();
         }
@@ -440,7 +447,13 @@
     page.addEventListener("htmx:wsConnecting", function () {
       if (state() !== "closed" && state() !== "reconnecting") setConnection("connecting", "Connecting…");
     });
+    // A tab over the tab limit tries again now and then, and is let in or turned away at
+    // once: it says "Connected" when its sync comes, not for the moment between (it flickered
+    // at each try, and its error lines were emptied: the recheck).
     page.addEventListener("htmx:wsOpen", function () {
+      if (!page.dataset.overLimit) opened();
+    });
+    function opened() {
       setConnection("open", "Connected");
       ["main", "helper"].forEach(function (chat) { showError(chat, ""); });
       document.querySelectorAll("form.compose").forEach(function (form) {
@@ -453,7 +466,7 @@
       document.querySelectorAll(".messages").forEach(function (scroller) {
         follow(scroller, first || atBottom(scroller));
       });
-    });
+    }
     page.addEventListener("htmx:wsClose", function (event) {
       var code = event.detail.event && event.detail.event.code;
       var socket = event.detail.socketWrapper;
@@ -471,6 +484,7 @@
         // process's tabs here, and the last few stayed closed until a reload (the attacker's
         // replay).
         socket.queue.length = 0;
+        page.dataset.overLimit = "yes";
         setConnection("closed", "This conversation is open in too many tabs. Close one, and this tab connects again in a few seconds.");
         setTimeout(function () { socket.reconnect(); }, 5000 + Math.random() * 5000);
       } else {

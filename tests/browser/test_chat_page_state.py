@@ -57,6 +57,8 @@ def daphne_env(request):
         return {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake.url}
     if request.node.name.startswith("test_errors_show_in_view"):
         return {"CHAT_MESSAGES_PER_LEARNER": "4/minute"}
+    if request.node.name.startswith("test_wait_for_the_reply_goes_once"):
+        return {"CHAT_MESSAGES_PER_LEARNER": "100/minute", "OFFLINE_TOKEN_DELAY": "0.3"}
     if request.node.name.startswith("test_a_tab_over_the_limit"):
         return {"CHAT_SOCKETS_PER_SESSION": "1"}
     if request.node.name.startswith("test_the_page_shows_when_the_connection_is_lost"):
@@ -244,6 +246,24 @@ def test_a_tab_over_the_limit_connects_once_another_closes(daphne_server, browse
     second.clock.install()
     second.goto(f"{daphne_server}/sessions/{session.pk}/")
     expect(second.locator("#connection")).to_contain_text("open in too many tabs")
+    # Each try in between is let in and turned away at once: it said "Connected" meanwhile
+    # (the recheck).
+    second.evaluate(
+        """() => {
+          window.saidConnected = false;
+          new MutationObserver(function () {
+            if (/Connected/.test(document.getElementById("connection").textContent)) {
+              window.saidConnected = true;
+            }
+          }).observe(document.getElementById("connection"),
+                     {subtree: true, childList: true, characterData: true});
+        }"""
+    )
+    with second.expect_websocket() as another_try:
+        second.clock.fast_forward(10_000)
+    another_try.value.wait_for_event("close")
+    expect(second.locator("#connection")).to_contain_text("open in too many tabs")
+    assert not second.evaluate("window.saidConnected")
     first.close()
     second.clock.fast_forward(10_000)
     expect(second.locator("#connection")).to_contain_text("Connected")
@@ -326,6 +346,51 @@ def test_once_the_role_play_closes_the_skip_link_goes_to_the_helpers_box(
     page.keyboard.press("Enter")
     expect(page.locator("#helper-input")).to_be_focused()
     expect(page.locator("#helper-input")).to_be_visible()  # its tab shown on a phone
+    page.context.close()
+
+
+def test_wait_for_the_reply_said_by_the_page_goes_as_the_chat_is_free(daphne_server, browser):
+    """Said by the page itself (Enter on a busy chat), it stayed 3 s after the reply, and
+    through the reply to the learner's next message (the recheck)."""
+    from playwright.sync_api import expect
+
+    from chat import frames
+
+    page, _ = _open_chat(browser, daphne_server)
+    sockets = _closable_sockets_counting_syncs(page)
+    page.reload()
+    page.wait_for_function("() => window.syncs === 1")
+    sockets[-1].send(frames.slot("main", frames.Slot("waiting")))
+    expect(page.locator("#main-send")).to_be_disabled()
+    page.locator("#main-input").fill("Noch etwas?")
+    page.locator("#main-input").press("Enter")
+    note = page.locator("#main-error")
+    expect(note).to_have_text("Wait for the reply before sending the next message.")
+    sockets[-1].send(frames.slot("main", frames.Slot("")))
+    expect(note).to_have_text("", timeout=1500)  # at once, not after 3 s
+    page.context.close()
+
+
+def test_wait_for_the_reply_goes_once_the_learners_next_message_is_stored(daphne_server, browser):
+    """A note whose reply was over before this tab drew the chat busy stayed through the
+    learner's next message and its reply (the recheck)."""
+    from playwright.sync_api import expect
+
+    from chat import frames
+    from chat.refusals import ReplyInFlight
+
+    page, _ = _open_chat(browser, daphne_server)
+    sockets = _closable_sockets_counting_syncs(page)
+    page.reload()
+    page.wait_for_function("() => window.syncs === 1")
+    page.locator("#main-input").fill("Zwei Äpfel, bitte.")  # typing would empty the note
+    sockets[-1].send(frames.notice("main", str(ReplyInFlight()), until_reply=True))
+    note = page.locator("#main-error")
+    expect(note).to_have_text(str(ReplyInFlight()))
+    page.locator("#main-input").press("Enter")
+    expect(page.locator("#main-messages .msg-user")).to_contain_text("Zwei Äpfel, bitte.")
+    expect(note).to_have_text("", timeout=1500)
+    expect(page.locator("#main-live .is-streaming")).to_be_visible()  # during its reply
     page.context.close()
 
 
