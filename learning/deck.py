@@ -88,7 +88,7 @@ def keep(learner_id, german: str, gloss: str = "", example: str = "", scenario_i
 # break. A period after a number ("am 1. März") or an abbreviation ("Dr.", "e.g.") ends none.
 SENTENCE_END = re.compile(r"([.!?…]+[\"'“”»«)\]]*)\s+|\n+")
 ABBREVIATIONS = frozenset(
-    "dr prof hr fr nr str st bzw ca usw etc vs mr mrs ms jr sr inkl ggf evtl tel abs "
+    "dr prof hr fr nr hausnr str st bzw ca usw etc vs mr mrs ms jr sr inkl ggf evtl tel abs "
     "jan feb apr aug sep sept okt oct nov dez dec".split()
 )
 
@@ -122,7 +122,12 @@ def sentence_holding(words: str, line: str) -> str:
             end = space
             break
     sentence = line[start:end].strip()
-    return line if sentence.casefold() == words.strip().casefold() else sentence
+    return line if _bare(sentence) == _bare(words) else sentence
+
+
+def _bare(text: str) -> str:
+    """A sentence as compared with selected words: a selection often stops before its mark."""
+    return text.strip().rstrip(".!?…\"'“”»«)] ").casefold()
 
 
 def as_kept(line: str) -> str:

@@ -232,7 +232,7 @@ class ScenarioAdmin(StaffModelAdmin):
                 label=db_field.verbose_name.capitalize(), help_text=help_text, required=False
             )
         if db_field.name == "description":  # its 200 characters shown whole (the recheck)
-            kwargs["widget"] = forms.Textarea(attrs={"rows": 3, "cols": 100})
+            kwargs["widget"] = forms.Textarea(attrs={"rows": 4, "cols": 100})
         if db_field.name == "suggested_levels":
             return forms.TypedMultipleChoiceField(
                 choices=GermanLevel.choices,

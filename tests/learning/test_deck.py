@@ -424,6 +424,7 @@ def test_a_requests_own_cards_come_first_among_those_awaiting_meanings(alice):
         ("Brot. Und", "Ein Brot. Und zwei Brötchen! Danke.", "Ein Brot. Und zwei Brötchen!"),
         ("Danke", "Bitte.\nDanke sehr", "Danke sehr"),
         ("Ein Brot.", "Ja, gern! Ein Brot.", "Ja, gern! Ein Brot."),  # a sentence: its line
+        ("Ein Brot", "Ja, gern! Ein Brot.", "Ja, gern! Ein Brot."),  # selected without its mark
         # No sentence ends after a number or an abbreviation (the recheck replay).
         (
             "Brandt",
