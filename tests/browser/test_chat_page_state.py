@@ -201,7 +201,12 @@ def test_the_phone_layout_keeps_the_text_box_on_screen(daphne_server, browser):
 @pytest.mark.parametrize("width", [1280, 390])
 def test_the_goals_sit_inside_the_role_plays_pane(daphne_server, browser, width):
     """Their box lay on the pane's border, a pixel past its edge (a newcomer's walk)."""
+    from playwright.sync_api import expect
+
     page, _ = _open_chat(browser, daphne_server, viewport={"width": width, "height": 800})
+    # Measured once the sync has drawn the page again (it swaps the goals box in).
+    page.wait_for_function("() => document.getElementById('chat').dataset.synced === 'yes'")
+    expect(page.locator(".chat-pane-main > .goals")).to_be_visible()
     goals = page.locator(".chat-pane-main > .goals").bounding_box()
     pane = page.locator("#pane-main").bounding_box()
     assert goals["x"] >= pane["x"] + 4
@@ -215,7 +220,7 @@ def test_the_keyboard_reaches_the_message_box_from_the_top_of_the_page(daphne_se
     from playwright.sync_api import expect
 
     page, _ = _open_chat(browser, daphne_server)
-    expect(page.locator("#connection")).to_contain_text("Connected")
+    page.wait_for_function("() => document.getElementById('chat').dataset.synced === 'yes'")
     page.keyboard.press("Tab")
     page.keyboard.press("Tab")
     expect(page.locator(":focus")).to_have_text("Skip to your message")
