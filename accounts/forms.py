@@ -1,6 +1,8 @@
 from django import forms
-from django.contrib.auth.forms import SetPasswordForm, UserCreationForm
+from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm, UserCreationForm
+from django.http import HttpRequest
 
+from accounts import logins
 from accounts.models import GermanLevel, User
 
 
@@ -68,14 +70,14 @@ class DeleteAccountForm(forms.Form):
         label="I understand that my account, history and conversations are deleted for good."
     )
 
-    def __init__(self, user: User, *args, **kwargs):
+    def __init__(self, request: HttpRequest, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.user = user
+        self.request = request
 
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
-        if not self.user.check_password(password):
-            raise forms.ValidationError("That is not your password.")
+        if refused := logins.check_password_again(self.request, self.request.user, password):
+            raise forms.ValidationError(refused)
         return password
 
 
@@ -88,3 +90,17 @@ class SetNewPasswordForm(ErrorsUnderThePassword, SetPasswordForm):
         if commit:
             self.user.save(update_fields=["password"])
         return self.user
+
+
+class ChangePasswordForm(SetNewPasswordForm, PasswordChangeForm):
+    """The current password, then the new one twice (on the account page)."""
+
+    def __init__(self, request: HttpRequest, *args, **kwargs):
+        super().__init__(request.user, *args, **kwargs)
+        self.request = request
+
+    def clean_old_password(self) -> str:
+        password = self.cleaned_data["old_password"]
+        if refused := logins.check_password_again(self.request, self.user, password):
+            raise forms.ValidationError(refused)
+        return password

@@ -9,6 +9,7 @@ Following OWASP ASVS (V2.2) and its "device cookie" pattern:
   attempts spend a bucket of their own (LOGIN_ATTEMPTS_PER_DEVICE), so someone guessing from
   elsewhere cannot lock the learner out on their own device;
 - a successful password reset fills the account's bucket again;
+- a password asked for again (to change it, or to delete the account) spends the same buckets;
 - every failure and every throttled attempt is logged (`user_login_failed`, without email).
 """
 
@@ -53,12 +54,7 @@ def account_identity(email: str) -> str:
 def attempt_login(request: HttpRequest, email: str, password: str) -> LoginAttempt:
     """Check the password unless a throttle refuses; the user on success."""
     account_id = account_identity(email)
-    device = _device_of(request, account_id)
-    if device:
-        account = (throttles.LOGIN_PER_DEVICE, (account_id, device))
-    else:
-        account = (throttles.LOGIN_PER_ACCOUNT, (account_id,))
-    buckets = [account, (throttles.LOGIN_PER_ADDRESS, (client_address(request),))]
+    buckets = _login_buckets(request, account_id)
     verdict, throttle = take_all(buckets)
     if not verdict.allowed:
         _log_failure(account_id, "throttled", throttle=throttle.name)
@@ -81,6 +77,35 @@ def attempt_login(request: HttpRequest, email: str, password: str) -> LoginAttem
         throttle.give_back(*parts)
     log_event(Event.USER_LOGIN_SUCCESS, user_id=user.pk, staff=user.is_staff)
     return LoginAttempt(user)
+
+
+def check_password_again(request: HttpRequest, user: User, password: str) -> str:
+    """A logged-in learner's password, asked for again to change it or to delete the account:
+    "" when it is right, else what to tell them. It spends the same buckets as a login, so a
+    borrowed session cannot guess the password any faster than the login page can."""
+    account_id = str(user.pk)
+    buckets = _login_buckets(request, account_id)
+    verdict, throttle = take_all(buckets)
+    if not verdict.allowed:
+        _log_failure(account_id, "throttled", throttle=throttle.name, asked_again=True)
+        return f"Too many wrong passwords. Please try again in {verdict.wait_label}."
+    if not user.check_password(password):
+        _log_failure(account_id, "bad_credentials", asked_again=True)
+        return "That is not your password."
+    for throttle, parts in buckets:
+        throttle.give_back(*parts)
+    return ""
+
+
+def _login_buckets(request: HttpRequest, account_id: str) -> list:
+    """What a password attempt spends: the account's bucket (this device's own, when the
+    browser has logged in to the account before) and the client address's."""
+    device = _device_of(request, account_id)
+    if device:
+        account = (throttles.LOGIN_PER_DEVICE, (account_id, device))
+    else:
+        account = (throttles.LOGIN_PER_ACCOUNT, (account_id,))
+    return [account, (throttles.LOGIN_PER_ADDRESS, (client_address(request),))]
 
 
 def remember_device(response: HttpResponse, user: User, request: HttpRequest) -> None:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("account/", views.account, name="account"),
+    path("account/password/", views.change_password, name="change_password"),
     path("account/delete/", views.delete_account_view, name="delete_account"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path(

@@ -1,8 +1,9 @@
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.validators import slug_re
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_POST
 from accounts import levels, logins, throttles
 from accounts.deletion import delete_account
 from accounts.forms import (
+    ChangePasswordForm,
     DeleteAccountForm,
     LevelForm,
     LoginForm,
@@ -167,8 +169,24 @@ def account(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @with_auth_role
+def change_password(request: HttpRequest) -> HttpResponse:
+    """A new password: this login goes on (its tabs connect again), every other one ends."""
+    form = ChangePasswordForm(request, _posted(request))
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():  # the chat sockets are told once this login holds the new one
+            user = form.save()
+            update_session_auth_hash(request, user)
+            request.session.save()
+        log_event(Event.PASSWORD_CHANGED, user_id=user.pk)
+        messages.success(request, "Your password is changed. You are logged out everywhere else.")
+        return redirect("account")
+    return render(request, "accounts/change_password.html", {"form": form})
+
+
+@login_required
+@with_auth_role
 def delete_account_view(request: HttpRequest) -> HttpResponse:
-    form = DeleteAccountForm(request.user, _posted(request))
+    form = DeleteAccountForm(request, _posted(request))
     if request.method == "POST" and form.is_valid():
         delete_account(request.user)
         logout(request)

@@ -6,7 +6,8 @@ chat.replies, in a task of their own, so a reply outlives the socket that asked 
 Close codes the page acts on (the socket is accepted first, so the browser sees them):
 4401 not logged in (or logged out since), 4403 not this learner's session, 4410 the account was
 deleted, 4429 too many open sockets; 4012 the server is restarting (the page reconnects:
-autobahn allows no 1012).
+autobahn allows no 1012); 4011 the password changed (the page reconnects, and hears 4401 if
+its login ended with it).
 """
 
 import asyncio
@@ -285,8 +286,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.watching = asyncio.create_task(self._watch_claims())
 
     async def login_ended(self, event):
-        """The learner logged out, was deactivated or got a new password."""
+        """The learner logged out or was deactivated."""
         await self.close(code=4401)
+
+    async def password_changed(self, event):
+        """A new password ends every login but the one that chose it (on the account page;
+        none, for a reset or the admin's). Which logins hold is checked as a socket opens
+        (Django's session check), so every page connects again: the one the learner is
+        using carries on, any other hears 4401."""
+        await self.close(code=4011)
 
     async def account_deleted(self, event):
         """The account went, and its sessions with it: logging in again would not help."""

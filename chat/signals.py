@@ -1,6 +1,7 @@
 """Chat sockets end with what they belong to: logging out closes that login's sockets, and
-deactivating or deleting the account all of the learner's (4401); deleting a session closes
-its sockets (4403) and stops its replies. Cards kept in a request are told to the learner's
+deactivating or deleting the account all of the learner's (4401); a new password closes them
+all too, to connect again, which only the login that chose it can (4011); deleting a session
+closes its sockets (4403) and stops its replies. Cards kept in a request are told to the learner's
 open chat pages, which draw their lines as in the deck, and those kept without a meaning get
 one asked for (chat.tasks.gloss_cards).
 
@@ -101,8 +102,10 @@ def _close_sockets_of_a_deactivated_learner(sender, instance, created=False, **k
     if created:  # no socket yet
         return
     before = getattr(instance, "_password_before_save", instance.password)
-    if not instance.is_active or before != instance.password:
+    if not instance.is_active:
         _tell_on_commit(learner_group(instance.pk), {"type": "login.ended"})
+    elif before != instance.password:
+        _tell_on_commit(learner_group(instance.pk), {"type": "password.changed"})
 
 
 @receiver(post_delete, sender=get_user_model())

@@ -26,6 +26,7 @@ class Event(models.TextChoices):
     USER_LOGOUT = "user_logout"
     PASSWORD_RESET_REQUESTED = "password_reset_requested"
     PASSWORD_RESET_COMPLETED = "password_reset_completed"
+    PASSWORD_CHANGED = "password_changed"
     ACCOUNT_DELETED = "account_deleted"
     SCENARIO_STARTED = "scenario_started"
     SCENARIO_COMPLETED = "scenario_completed"

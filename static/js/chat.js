@@ -491,6 +491,9 @@
         setConnection("reconnecting", "Connection lost. Reconnecting…");
         if (code === 4012) {  // the server is restarting: come back in a moment
           setTimeout(function () { socket.reconnect(); }, 500 + Math.random() * 1500);
+        } else if (code === 4011) {  // the password changed: this login may hold still
+          // (once the page that changed it has its new cookie, sent right after this close)
+          setTimeout(function () { socket.reconnect(); }, 1000 + Math.random() * 1000);
         }
       }
     });

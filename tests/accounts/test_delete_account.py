@@ -47,3 +47,12 @@ def test_the_account_page_shows_the_learner(client, alice, django_assert_max_num
     with django_assert_max_num_queries(9):
         response = client.get("/account/")
     assert alice.email in response.content.decode()
+
+
+def test_a_borrowed_login_cannot_guess_the_password_here_faster_than_at_the_login(client, alice):
+    client.force_login(alice)
+    for _ in range(10):
+        client.post("/account/delete/", {"password": "wrong", "confirm": "on"})
+    response = client.post("/account/delete/", {"password": PASSWORD, "confirm": "on"})
+    assert "Too many wrong passwords" in response.content.decode()
+    assert User.objects.filter(pk=alice.pk).exists()

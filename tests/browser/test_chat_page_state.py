@@ -425,6 +425,41 @@ def test_deleting_the_account_elsewhere_says_so(daphne_server, browser):
     page.context.close()
 
 
+def test_a_new_password_keeps_this_browsers_chat_and_ends_the_others(daphne_server, browser):
+    """Its pages closed with "Log in again" though their login held (4401 for every new
+    password): the chat pages of the browser that chose it connect again and go on."""
+    from playwright.sync_api import expect
+
+    user = User.objects.create_user("dora@example.com", "a long enough passphrase")
+    session = conversations.start(user.pk, Scenario.objects.get(code="marketplace"))
+    pages = []
+    for _ in range(2):  # this browser, and another one
+        context = browser.new_context()
+        context.add_cookies(
+            [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
+        )
+        page = context.new_page()
+        _closable_sockets_counting_syncs(page)
+        page.goto(f"{daphne_server}/sessions/{session.pk}/")
+        page.wait_for_function("() => window.syncs === 1")
+        pages.append(page)
+    this, elsewhere = pages
+    account = this.context.new_page()
+    account.goto(f"{daphne_server}/account/password/")
+    account.get_by_label("Old password").fill("a long enough passphrase")
+    account.get_by_label("New password", exact=True).fill("another long passphrase")
+    account.get_by_label("New password confirmation").fill("another long passphrase")
+    account.get_by_role("button", name="Save the new password").click()
+    expect(account.get_by_text("Your password is changed.")).to_be_visible()
+    expect(elsewhere.locator("#connection")).to_contain_text("You are logged out.")
+    this.wait_for_function("() => window.syncs === 2")  # connected again
+    expect(this.locator("#connection")).to_contain_text("Connected")
+    _send(this, "helper", "Was heißt Apfel?")
+    expect(this.locator("#helper-messages .msg-user")).to_contain_text("Was heißt Apfel?")
+    for page in pages:
+        page.context.close()
+
+
 def test_logging_out_elsewhere_says_so_and_sends_nothing(daphne_server, browser):
     from playwright.sync_api import expect
 

@@ -14,6 +14,7 @@ from django.test import Client
 from accounts.deletion import delete_account
 from maraum.asgi import application
 from tests.chat.conftest import FINISHED, Tab, chat_db, events, mid_reply, settle, socket_to, stored
+from tests.conftest import PASSWORD
 from tests.support.logins import login_session_key
 
 ANSWERED = uuid.uuid4()
@@ -110,7 +111,44 @@ async def test_losing_the_account_ends_every_socket(alice, alice_session, how):
     await sync_to_async(lose_account)()
     # Deleted: the page says so, not "log in again" (a newcomer's walk).
     for communicator in sockets:
-        assert await closed_with(communicator) == (4410 if how == "deleted" else 4401)
+        expected = {"deleted": 4410, "deactivated": 4401}.get(how, 4011)
+        assert await closed_with(communicator) == expected
+    # A new password: each page connects again, and no login holds.
+    for key in keys:
+        again = socket(alice_session.pk, key)
+        assert (await again.connect())[0]
+        assert await closed_with(again) == 4401
+
+
+async def test_a_new_password_chosen_on_the_account_page_keeps_that_login_only(
+    alice, alice_session
+):
+    this_key, other_key = await logged_in(alice), await logged_in(alice)
+    sockets = [socket(alice_session.pk, key) for key in (this_key, other_key)]
+    for communicator in sockets:
+        assert (await communicator.connect())[0]
+        await communicator.receive_from()
+    client = Client()
+    client.cookies["sessionid"] = this_key
+    response = await sync_to_async(client.post)(
+        "/account/password/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "another long passphrase",
+            "new_password2": "another long passphrase",
+        },
+    )
+    assert response.status_code == 302
+    for communicator in sockets:
+        assert await closed_with(communicator) == 4011
+    # The learner's page connects again with its cookie, now the login's new one.
+    this_page = socket(alice_session.pk, client.cookies["sessionid"].value)
+    assert (await this_page.connect())[0]
+    assert 'data-frame="sync"' in await this_page.receive_from()
+    await this_page.disconnect()
+    other_page = socket(alice_session.pk, other_key)
+    assert (await other_page.connect())[0]
+    assert await closed_with(other_page) == 4401
 
 
 async def test_a_socket_opened_before_logout_takes_no_more_messages(
