@@ -48,8 +48,16 @@ def keepable(german: str) -> bool:
     return any(is_visible(c) and unicodedata.category(c)[0] in "LN" for c in german)
 
 
-def keep(learner_id, german: str, gloss: str = "", example: str = "", scenario_id=None) -> Card:
-    """A new card, due now; AlreadyKept if the deck holds this word (in any case) already."""
+def keep(
+    learner_id,
+    german: str,
+    gloss: str = "",
+    example: str = "",
+    scenario_id=None,
+    example_language: str = "de",
+) -> Card:
+    """A new card, due now; AlreadyKept if the deck holds this word (in any case) already.
+    The example is the sentence of `example` (a message, in `example_language`) holding it."""
     german, gloss = german.strip()[:MAX_WORD_LENGTH], gloss.strip()[:MAX_WORD_LENGTH]
     example = sentence_holding(german, example.strip())[:MAX_EXAMPLE_LENGTH]
     if example == german:
@@ -76,6 +84,7 @@ def keep(learner_id, german: str, gloss: str = "", example: str = "", scenario_i
                 german=german,
                 gloss=gloss,
                 example=example,
+                example_language=example_language if example else "de",
                 scenario_id=scenario_id,
                 due=first.due,
                 fsrs=first.to_dict(),

@@ -24,6 +24,10 @@ class Card(models.Model):
     german = models.CharField(max_length=300)
     gloss = models.CharField(max_length=300, blank=True, default="")
     example = models.CharField(max_length=1000, blank=True, default="")
+    # A helper answer's sentence is English around the German (read aloud as English).
+    example_language = models.CharField(
+        max_length=2, choices=[("de", "German"), ("en", "English")], default="de", db_default="de"
+    )
     # When the model was asked for its meaning, until the meaning came or will not come.
     meaning_asked_at = models.DateTimeField(null=True, blank=True)
     due = models.DateTimeField(db_default=Now())

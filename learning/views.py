@@ -40,6 +40,7 @@ def keep(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest("That contains characters that cannot be kept.")
     if not all(deck.keepable(word) for word in words):  # before any is kept
         return HttpResponseBadRequest(NOTHING_TO_KEEP)
+    example_language = "en" if request.POST.get("example_language") == "en" else "de"
     scenario_id = request.POST.get("scenario") or None
     if scenario_id is not None:
         known = scenario_id.isascii() and scenario_id.isdigit() and len(scenario_id) < 10
@@ -65,6 +66,7 @@ def keep(request: HttpRequest) -> HttpResponse:
                     gloss,
                     example,
                     int(scenario_id) if scenario_id else None,
+                    example_language,
                 )
                 kept.append(card)
             except deck.AlreadyKept:

@@ -456,3 +456,33 @@ def test_words_kept_from_a_line_have_the_sentence_holding_them_as_example(
 
 def test_a_whole_line_kept_is_its_own_example(alice):
     assert deck.keep(alice.pk, "Ein Brot, bitte.", example="Ein Brot, bitte.").example == ""
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored", "shown"), [("en", "en", "“"), ("xx", "de", "„"), ("", "de", "„")]
+)
+def test_a_helper_answers_example_is_read_as_english(client, alice, sent, stored, shown):
+    """A selection kept from a helper answer had its English sentence marked as German, for
+    screen readers and the quotes (a newcomer's walk)."""
+    client.force_login(alice)
+    line = "Say der Apfel: it is masculine."
+    fields = {"german": "der Apfel", "example": line}
+    assert keep(client, **fields, example_language=sent).status_code == 200
+    card = deck.all_cards(alice.pk)[0]
+    assert (card.example, card.example_language) == (line, stored)
+    page = client.get("/review/").content.decode()
+    assert f'<p class="muted" lang="{stored}">{shown}{line}' in page
+
+
+def test_a_helper_answers_keep_says_its_line_is_english(client, alice, marketplace):
+    from chat import conversations
+    from tests.conftest import add_message
+
+    session = conversations.start(alice.pk, marketplace)  # with the helper's greeting
+    add_message(session, "user", "helper", "What is an apple?")
+    add_message(session, "helper", "helper", "Der Apfel: an apple.")
+    add_message(session, "user", "main", "Einen Apfel, bitte.")
+    client.force_login(alice)
+    page = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert page.count('name="example_language" value="en"') == 2
+    assert page.count('name="example"') == 4  # and the main chat's opening and line
