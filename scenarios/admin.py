@@ -113,9 +113,18 @@ class GoalFormSet(forms.BaseInlineFormSet):
             raise ValidationError(f"A scene has at most {MAX_GOALS} goals.")
         if not scenario.is_active:
             return
-        missing = scenario.missing_for_play(goal_count=len(kept))
+        # A vocabulary with a wrong line is not "lacking" one (a newcomer's walk): the form
+        # says what is wrong with it.
+        unread = getattr(scenario, "_unread_fields", frozenset())
+        missing = scenario.missing_for_play(goal_count=len(kept), unread=unread)
         if missing:
             raise ValidationError(_cannot_be_active(scenario, missing))
+
+
+class ScenarioForm(forms.ModelForm):
+    def _post_clean(self):
+        super()._post_clean()
+        self.instance._unread_fields = frozenset(self.errors)  # for the goals' check
 
 
 class GoalInline(StaffTabularInline):
@@ -132,8 +141,8 @@ def _deletion_refused(request, scenarios, error: Exception | None = None) -> Non
         messages.error(
             request,
             format_html(
-                "“{}” cannot be deleted: learners have sessions in it, and the database keeps "
-                "scenarios that sessions refer to (ON DELETE RESTRICT). "
+                "“{}” cannot be deleted: learners have sessions in it, and their history "
+                "needs the scene. "
                 '<a href="{}">Deactivate it instead</a>: it disappears for learners and their '
                 "history stays.",
                 scenario,
@@ -222,8 +231,14 @@ class ScenarioAdmin(StaffModelAdmin):
         ("The assembled system prompt", {"fields": ("prompt_preview",)}),
     )
     readonly_fields = ("prompt_preview",)
+    form = ScenarioForm
     inlines = (GoalInline,)
     actions = (activate_scenarios, deactivate_scenarios, delete_unused_scenarios)
+
+    def get_changeform_initial_data(self, request):
+        # A new scene starts as a draft: saved active, it had to be complete at once, and the
+        # box was easy to miss (a newcomer's walk).
+        return {"is_active": False, **super().get_changeform_initial_data(request)}
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name in ONE_PER_LINE:

@@ -108,21 +108,32 @@ class Scenario(models.Model):
     def __str__(self) -> str:
         return f"{self.emoji} {self.title}"
 
-    def missing_for_play(self, goal_count: int | None = None) -> list[str]:
-        """What this scenario lacks to be played; an active scenario lacks nothing."""
+    def missing_for_play(
+        self, goal_count: int | None = None, unread: frozenset[str] = frozenset()
+    ) -> list[str]:
+        """What this scenario lacks to be played; an active scenario lacks nothing. Fields in
+        `unread` (a form could not read them, and says why) are not said to be lacking."""
         goals = self.goals.count() if goal_count is None else goal_count
         checks = {
-            "the character's name": self.character_name.strip(),
-            "the character's brief": self.character_brief.strip(),
-            "a description for the picker": self.description.strip(),
-            "the opening line (German)": self.initial_message_main.strip(),
-            "the helper's opening line (English)": self.initial_message_helper.strip(),
-            f"{MIN_GOALS} to {MAX_GOALS} goals": MIN_GOALS <= goals <= MAX_GOALS,
-            "a vocabulary list": _all_words(self.vocabulary),
-            "the offline script": _all_text(self.offline_lines),
-            "offline helper tips": _all_text(self.offline_tips),
+            "the character's name": ("character_name", self.character_name.strip()),
+            "the character's brief": ("character_brief", self.character_brief.strip()),
+            "a description for the picker": ("description", self.description.strip()),
+            "the opening line (German)": (
+                "initial_message_main",
+                self.initial_message_main.strip(),
+            ),
+            "the helper's opening line (English)": (
+                "initial_message_helper",
+                self.initial_message_helper.strip(),
+            ),
+            f"{MIN_GOALS} to {MAX_GOALS} goals": ("goals", MIN_GOALS <= goals <= MAX_GOALS),
+            "a vocabulary list": ("vocabulary", _all_words(self.vocabulary)),
+            "the offline script": ("offline_lines", _all_text(self.offline_lines)),
+            "offline helper tips": ("offline_tips", _all_text(self.offline_tips)),
         }
-        return [what for what, present in checks.items() if not present]
+        return [
+            what for what, (field, present) in checks.items() if not present and field not in unread
+        ]
 
     def clean(self) -> None:
         for field, check in (

@@ -108,7 +108,7 @@ def test_deleting_a_scenario_with_sessions_is_refused_with_the_reason(
         staff_client.post(url, {"post": "yes"}, follow=True),
     ):
         body = response.content.decode()
-        assert "cannot be deleted" in body and "ON DELETE RESTRICT" in body
+        assert "cannot be deleted" in body and "their history needs the scene" in body
         assert reverse("admin:scenarios_scenario_deactivate", args=[marketplace.pk]) in body
     assert Scenario.objects.filter(pk=marketplace.pk).exists()
 
@@ -285,3 +285,23 @@ def test_each_wrong_line_says_so_and_an_active_scene_lacks_nothing_it_has(staff_
     assert "Line 2 has 2,001 characters: at most 2,000 a line." in body
     assert "Line 1: write a word as" in body and "Line 3: write a word as" in body
     assert "lacks" not in body
+
+
+def test_a_new_scene_with_a_wrong_vocabulary_line_is_not_said_to_lack_one(staff_client, party):
+    """The add page said the scene "lacks a vocabulary list" above the lines it named as
+    wrong (a newcomer's walk): what it could not read is not lacking."""
+    form = edit_form(party, code="post_office", title="Post office", character_name="")
+    form.update({"vocabulary": "das Paket = parcel\ndie Briefmarke stamp", "is_active": "on"})
+    for key in [key for key in form if key.startswith("goals-")]:
+        form.pop(key)
+    form.update({"goals-TOTAL_FORMS": "0", "goals-INITIAL_FORMS": "0"})
+    body = staff_client.post(reverse("admin:scenarios_scenario_add"), form).content.decode()
+    assert "Line 2: write a word as" in body
+    assert "it lacks the character&#x27;s name, 3 to 5 goals." in body
+    assert not Scenario.objects.filter(code="post_office").exists()
+
+
+def test_a_new_scene_starts_as_a_draft(staff_client):
+    page = staff_client.get(reverse("admin:scenarios_scenario_add")).content.decode()
+    box = next(tag for tag in page.split("<input")[1:] if 'name="is_active"' in tag)
+    assert "checked" not in box.split(">")[0]
