@@ -290,6 +290,9 @@
       if (!send) return;
       event.preventDefault();
       trySend(send.form);
+      // The button is drawn again ("Replying…", disabled) and the focus went with it, to the
+      // page's top (a newcomer's walk): the learner goes on in the box.
+      send.form.querySelector("textarea").focus();
     });
 
     // While the socket is down a message waits (htmx queues it) and goes out, once, when the

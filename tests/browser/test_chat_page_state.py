@@ -240,6 +240,25 @@ def test_the_keyboard_reaches_the_message_box_from_the_top_of_the_page(daphne_se
     page.context.close()
 
 
+def test_sending_with_the_keyboard_on_the_button_leaves_the_focus_in_the_box(
+    daphne_server, browser
+):
+    """The button is drawn again as "Replying…" and the focus fell to the page's top, the
+    next Tab somewhere else (a newcomer's walk)."""
+    from playwright.sync_api import expect
+
+    page, _ = _open_chat(browser, daphne_server)
+    page.wait_for_function("() => document.getElementById('chat').dataset.synced === 'yes'")
+    for chat, key, text in (("main", "Enter", "Hallo!"), ("helper", " ", "What is Obst?")):
+        page.locator(f"#{chat}-input").fill(text)
+        page.locator(f"#{chat}-send").focus()
+        page.keyboard.press(key)
+        expect(page.locator(f"#{chat}-messages .msg-user").last).to_contain_text(text)
+        expect(page.locator(f"#{chat}-input")).to_be_focused()
+        expect(page.locator(f"#{chat}-input")).to_have_value("")
+    page.context.close()
+
+
 def test_a_tab_over_the_limit_connects_once_another_closes(daphne_server, browser):
     """It stayed closed until a reload: a rolling restart brings another process's tabs to
     one, where the last few are over its limit (the attacker's replay)."""
