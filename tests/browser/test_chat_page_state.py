@@ -240,6 +240,23 @@ def test_the_keyboard_reaches_the_message_box_from_the_top_of_the_page(daphne_se
     page.context.close()
 
 
+def test_at_200_percent_zoom_the_messages_keep_a_readable_height(daphne_server, browser):
+    """1280 × 800 at 200 %: the header, goals and box left 62 px for the messages, one line's
+    buttons and no text (a newcomer's walk). The page scrolls instead."""
+    from playwright.sync_api import expect
+
+    page, _ = _open_chat(browser, daphne_server, viewport={"width": 640, "height": 400})
+    page.wait_for_function("() => document.getElementById('chat').dataset.synced === 'yes'")
+    assert page.locator("#pane-main .messages").bounding_box()["height"] >= 200
+    page.locator(".skip-to-box").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#main-input")).to_be_focused()
+    expect(page.locator("#main-input")).to_be_in_viewport()
+    page.set_viewport_size({"width": 1280, "height": 800})  # at 100 %, the page does not scroll
+    assert page.evaluate("document.documentElement.scrollHeight") <= 800
+    page.context.close()
+
+
 def test_sending_with_the_keyboard_on_the_button_leaves_the_focus_in_the_box(
     daphne_server, browser
 ):
