@@ -241,7 +241,7 @@ def test_the_keyboard_reaches_the_message_box_from_the_top_of_the_page(daphne_se
 
 
 def test_at_200_percent_zoom_the_messages_keep_a_readable_height(daphne_server, browser):
-    """1280 × 800 at 200 %: the header, goals and box left 62 px for the messages, one line's
+    """1280 by 800 at 200 %: the header, goals and box left 62 px for the messages, one line's
     buttons and no text (a newcomer's walk). The page scrolls instead."""
     from playwright.sync_api import expect
 

@@ -51,9 +51,32 @@ def test_history_filters_by_scenario(client, alice, marketplace, party):
     assert body.count('class="history-row"') == 1 and str(party_session.pk) in body
 
 
-def test_an_unknown_scenario_filter_is_404(client, alice):
+def test_an_unknown_scene_in_the_link_shows_the_whole_history_and_says_so(
+    client, alice, marketplace
+):
+    """A bookmark to a scene renamed or removed since was a "page not found" (a newcomer's
+    walk)."""
+    [session] = _completed(alice, marketplace, 1)
     client.force_login(alice)
-    assert client.get("/history/?scenario=opera").status_code == 404
+    response = client.get("/history/?scenario=opera")
+    body = response.content.decode()
+    assert response.status_code == 200 and str(session.pk) in body
+    assert "That scene is not in your history" in body
+
+
+def test_the_scene_filter_lists_no_draft_and_every_scene_played(client, alice, marketplace):
+    """Staff's unpublished drafts were listed to learners (a newcomer's walk)."""
+    import re
+
+    from scenarios.models import Scenario
+
+    Scenario.objects.create(code="draft", title="Draft scene", emoji="📝", is_active=False)
+    _completed(alice, marketplace, 1)
+    Scenario.objects.filter(pk=marketplace.pk).update(is_active=False)  # retired since
+    client.force_login(alice)
+    listed = re.findall(r'<option value="([^"]+)"', client.get("/history/").content.decode())
+    assert "draft" not in listed and "marketplace" in listed
+    assert client.get("/history/?scenario=draft").context["chosen"] is None
 
 
 @pytest.mark.parametrize(
