@@ -67,7 +67,8 @@ class DeleteAccountForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     confirm = forms.BooleanField(
-        label="I understand that my account, history and conversations are deleted for good."
+        label="I understand that my account, history and conversations are deleted for good.",
+        error_messages={"required": "Tick this box to say you understand."},
     )
 
     def __init__(self, request: HttpRequest, *args, **kwargs):

@@ -56,3 +56,10 @@ def test_a_borrowed_login_cannot_guess_the_password_here_faster_than_at_the_logi
     response = client.post("/account/delete/", {"password": PASSWORD, "confirm": "on"})
     assert "Too many wrong passwords" in response.content.decode()
     assert User.objects.filter(pk=alice.pk).exists()
+
+
+def test_the_unticked_box_says_what_to_do_and_password_managers_know_the_account(client, alice):
+    client.force_login(alice)
+    page = client.post("/account/delete/", {"password": PASSWORD}).content.decode()
+    assert "Tick this box to say you understand." in page
+    assert f'autocomplete="username" value="{alice.email}" hidden' in page

@@ -131,3 +131,18 @@ def test_empty_sign_ups_are_refused_as_forms_even_once_throttled(client, db):
         response = client.post("/signup/", {}, REMOTE_ADDR="10.9.9.9")
         assert response.status_code == 200
     assert "Too many sign-ups" in response.content.decode()
+
+
+def test_every_error_of_a_field_is_in_what_its_box_points_to(client, db):
+    """Two errors of one field had one id each, so the box's aria-describedby named only the
+    first (a newcomer's walk)."""
+    import re
+
+    page = client.post(
+        "/signup/", {"email": "carla@example.com", "password1": "12345678", "password2": "12345678"}
+    ).content.decode()
+    assert len(re.findall(r'id="id_password1_error"', page)) == 1
+    box = re.search(r"<input[^>]*name=\"password1\"[^>]*>", page).group()
+    assert "id_password1_error" in box
+    errors = page.split('id="id_password1_error">')[1].split("</div>")[0]
+    assert "too common" in errors and "entirely numeric" in errors
