@@ -34,7 +34,12 @@ def start_scenario(request: HttpRequest, code: str) -> HttpResponse:
     try:
         session = conversations.start(request.user.pk, scenario, replacing=replacing, level=level)
     except WeeklyLimitReached:
-        return redirect("home")  # the picker says so, once, with the time the week resets
+        # From a page drawn before the week's last scene ended, say: the picker tells when
+        # the week resets, this why nothing started (it said nothing: a newcomer's walk).
+        messages.error(
+            request, f"{scenario.title} did not start: you've had this week's conversations."
+        )
+        return redirect("home")
     except ActiveSessionExists as asked:
         context = {"scenario": scenario, "active": asked.session, "level": level}
         return render(request, "chat/confirm_replace.html", context)

@@ -1090,7 +1090,7 @@ def test_a_reconnect_leaves_a_completed_scenes_panel_as_it_was(daphne_server, br
 
     # Another scene completed meanwhile (in another tab): the count of those left is new.
     left = page.locator("#completion .scenes-left")
-    expect(left).to_have_text(re.compile(r"You have \d+ scenes left this week\."))
+    expect(left).to_have_text(re.compile(r"You have \d+ conversations left this week\."))
     before = int(re.search(r"\d+", left.inner_text()).group())
     other = conversations.start(session.user_id, Scenario.objects.get(code="bakery"))
     lifecycle.complete_session(session.user_id, other.pk, main_messages=16, ended_by="model")

@@ -88,7 +88,7 @@ def test_a_whole_scene_with_a_question_to_the_helper(daphne_server, browser, par
             expect(helper.locator(".msg-helper")).to_have_count(2)  # the opener and the answer
 
     expect(page.get_by_role("heading", name="Geschafft! Scene complete")).to_be_visible()
-    expect(page.get_by_text("2 scenes left this week")).to_be_visible()
+    expect(page.get_by_text("2 conversations left this week")).to_be_visible()
     expect(page.get_by_text("The role-play is over.")).to_be_visible()
     # The report shows whole (no box to scroll inside), and the chat below keeps a readable
     # height and its newest line in view: it was squeezed to a strip under the report.

@@ -58,7 +58,7 @@ async def test_the_model_ends_the_scene_with_its_tool(alice, alice_session, fake
     session = await session_row(alice_session.pk)
     assert session.is_completed and session.completed_at and session.duration_seconds is not None
     assert session.message_count_main == 19
-    assert "Geschafft" in frame and "2 scenes left this week" in frame
+    assert "Geschafft" in frame and "2 conversations left this week" in frame
     assert f"/history/{alice_session.pk}/" in frame
 
 

@@ -30,6 +30,10 @@ def test_the_fourth_start_is_refused_with_the_reset_time(client, alice, marketpl
     body = response.content.decode()
     assert body.count("this week's 3 conversations") == 1 and "UTC" in body  # said once
     assert body.count("disabled") == Scenario.objects.filter(is_active=True).count()  # each Start
+    # Why nothing started (from a page drawn before, say), and no level to choose (a
+    # newcomer's walk).
+    assert "Marketplace did not start: you&#x27;ve had this week&#x27;s conversations." in body
+    assert 'name="level"' not in body
     assert _sessions(alice) == []
     assert {"rate_limit_checked", "weekly_limit_reached"} <= events_for(alice)
     assert "rate_limit_exceeded" not in events_for(alice)  # that is for floods
