@@ -413,3 +413,17 @@ def test_a_report_whose_worker_died_writing_it_is_queued_again_once(alice, kiosk
     report_of(alice.pk, session.pk)
     report_of(alice.pk, session.pk)  # queued again just now: not stale any more
     assert sorted(_report_tasks(session.pk)) == ["READY", "RUNNING"]
+
+
+def test_an_offline_report_with_nothing_in_it_says_so(kiosk):
+    """It showed its heading and first line only (a newcomer's walk)."""
+    from django.template.loader import render_to_string
+
+    from chat.models import SceneReport
+
+    session = Session(scenario=kiosk)
+    history = [Message(role="user", chat_type="main", content="Hallo.")]
+    content = reports.offline_report(session, history, [])
+    report = SceneReport(session=session, status="ready", kind="offline", content=content)
+    html = render_to_string("chat/partials/report.html", {"report": report, "kept": set()})
+    assert "This time you used none of the scene's words" in html
