@@ -103,9 +103,9 @@ def test_the_review_page_shows_the_due_card_and_takes_an_answer(client, alice):
 def test_the_picker_says_how_many_words_are_due(client, alice):
     deck.keep(alice.pk, "der Markt", "market")
     client.force_login(alice)
-    assert "1 word to review" in client.get("/").content.decode()
+    assert "1 card to review" in client.get("/").content.decode()
     deck.keep(alice.pk, "die Tüte", "bag")
-    assert "2 words to review" in client.get("/").content.decode()
+    assert "2 cards to review" in client.get("/").content.decode()
 
 
 def test_another_learner_cannot_see_review_or_remove_a_card(client, alice, bob):
