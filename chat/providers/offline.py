@@ -15,9 +15,9 @@ class OfflineProvider:
     """A scripted partner for running without an API key: the same streaming, canned lines.
 
     The character plays the scenario's offline script in order, one line per learner turn,
-    and closes the scene with the last line; a goal is reached when the learner's message
-    matches its pattern. The helper cycles through the scenario's tips, each after a note that
-    it cannot read what it was asked.
+    and closes the scene with the last line, early once every goal is reached; a goal is
+    reached when the learner's message matches its pattern. The helper cycles through the
+    scenario's tips, each after a note that it cannot read what it was asked.
     """
 
     name = "offline"
@@ -28,10 +28,16 @@ class OfflineProvider:
         goals: tuple[int, ...] = ()
         if request.chat == Message.ChatType.MAIN:
             lines = request.script or (FALLBACK_LINE,)
-            index = len(lines) - 1 if request.final else min(request.turn, len(lines)) - 1
-            text, ended = lines[index], index == len(lines) - 1
             # Off the event loop: each pattern may take up to its time limit.
             goals = await asyncio.to_thread(_goals_reached, request)
+            # The scene's last goal reached (its goodbye, say), the character closes it: it
+            # played on to its script's end (a newcomer's walk).
+            last_goal = bool(request.open_goals) and len(goals) == len(request.open_goals)
+            if request.final or last_goal:
+                index = len(lines) - 1
+            else:
+                index = min(request.turn, len(lines)) - 1
+            text, ended = lines[index], index == len(lines) - 1
         else:
             tips = request.tips or (FALLBACK_TIP,)
             text, ended = tips[(request.turn - 1) % len(tips)], False

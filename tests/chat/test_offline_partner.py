@@ -30,3 +30,28 @@ async def test_the_offline_partner_plays_a_whole_scene_to_its_end(
     )
     session = await session_row(alice_session.pk)
     assert session.is_completed and session.message_count_main == 1 + 2 * len(lines)
+
+
+async def test_the_offline_character_closes_the_scene_once_every_goal_is_reached(
+    alice, alice_session, offline, settings
+):
+    """All goals reached with a goodbye, the character played on through its script, and the
+    learner had to write once more (a newcomer's walk)."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    lines = alice_session.scenario.offline_lines
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    # The marketplace's four goals, one a message, after one that reaches none.
+    said = ["Guten Tag.", "Ein Kilo Tomaten, bitte.", "Was kosten die Erdbeeren?", "Das ist alles."]
+    for text in said:
+        await tab.send(message=text)
+        await tab.until(FINISHED)
+    assert not (await session_row(alice_session.pk)).is_completed
+    await tab.send(message="Tschüss!")
+    await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+    main = await stored(alice_session.pk, "main")
+    assert main[-2:] == [("user", "Tschüss!"), ("scenario", lines[-1])]
+    assert [content for role, content in main if role == "scenario"][1:-1] == lines[:4]
+    assert (await session_row(alice_session.pk)).is_completed

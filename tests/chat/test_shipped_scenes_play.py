@@ -1,5 +1,5 @@
 """Every shipped scene plays offline to its end: a learner who says what each goal asks for
-sees every goal tick, the character's script runs to its goodbye, and the session completes."""
+sees every goal tick, the character says its goodbye, and the session completes."""
 
 import pytest
 from channels.db import database_sync_to_async
@@ -112,11 +112,12 @@ def outcome(session_id):
 
 @pytest.mark.parametrize("code", SAYS)
 async def test_every_shipped_scene_plays_offline_to_its_end(alice, offline, settings, code):
+    """Every goal but the last, then small talk: the whole script, line by line."""
     settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"  # a learner who types fast
     session, script, goal_count = await start(alice, code)
     tab = Tab(alice, session.pk)
     await tab.connect()
-    says = SAYS[code] + ["Ja, gern."] * len(script)
+    says = SAYS[code][:-1] + ["Hm."] * len(script)
     for line, message in zip(script, says, strict=False):
         await tab.send(message=message)
         finished = await tab.until(FINISHED)
@@ -124,5 +125,24 @@ async def test_every_shipped_scene_plays_offline_to_its_end(alice, offline, sett
     await settle()
     await tab.close()
     assert goal_count == len(SAYS[code])
+    assert await outcome(session.pk) == (True, goal_count - 1)
+    assert "Scene complete" in finished
+
+
+@pytest.mark.parametrize("code", SAYS)
+async def test_every_shipped_scene_ends_offline_once_every_goal_is_reached(
+    alice, offline, settings, code
+):
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    session, script, goal_count = await start(alice, code)
+    tab = Tab(alice, session.pk)
+    await tab.connect()
+    for turn, message in enumerate(SAYS[code]):
+        await tab.send(message=message)
+        finished = await tab.until(FINISHED)
+        line = script[-1] if turn == goal_count - 1 else script[turn]
+        assert line.split()[0] in finished
+    await settle()
+    await tab.close()
     assert await outcome(session.pk) == (True, goal_count)
     assert "Scene complete" in finished and finished.count("goal goal-reached") in (0, goal_count)
