@@ -48,6 +48,18 @@ def keepable(german: str) -> bool:
     return any(is_visible(c) and unicodedata.category(c)[0] in "LN" for c in german)
 
 
+def as_word(text: str) -> str:
+    """A word or a line as the deck holds and compares it, so that one that looks the same is
+    the same card (seven copies of "Bäcker" were kept: the attacker's replay): composed (a
+    letter and its combining mark as one), without format characters (zero-width space and
+    joiners, the soft hyphen), full-width letters as letters; stripped."""
+    text = unicodedata.normalize("NFC", text).translate(_FULL_WIDTH)
+    return "".join(char for char in text if unicodedata.category(char) != "Cf").strip()
+
+
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+
+
 def keep(
     learner_id,
     german: str,
@@ -58,7 +70,7 @@ def keep(
 ) -> Card:
     """A new card, due now; AlreadyKept if the deck holds this word (in any case) already.
     The example is the sentence of `example` (a message, in `example_language`) holding it."""
-    german, gloss = german.strip()[:MAX_WORD_LENGTH], gloss.strip()[:MAX_WORD_LENGTH]
+    german, gloss = as_word(german)[:MAX_WORD_LENGTH], gloss.strip()[:MAX_WORD_LENGTH]
     example = sentence_holding(german, example.strip())[:MAX_EXAMPLE_LENGTH]
     if example == german:
         example = ""  # a whole line kept: it is its own example
@@ -106,10 +118,24 @@ def _ends_sentence(line: str, boundary: re.Match) -> bool:
     mark = boundary.group(1)
     if mark is None or not mark.startswith(".") or mark.startswith(".."):
         return True  # a line break, "!", "?", "…"
-    word = re.search(r"[\w.]*$", line[: boundary.start()]).group()
+    word = _word_before(line, boundary.start())
     after = line[boundary.end() : boundary.end() + 1]
     abbreviated = word.isdigit() or len(word) == 1 or "." in word
     return not (abbreviated or word.casefold() in ABBREVIATIONS or after.islower())
+
+
+def _word_before(line: str, end: int, longest: int = 12) -> str:
+    """The word (letters, digits and periods) ending at `end`, its last `longest` characters
+    at most: an abbreviation is short, and a regular expression searching the text before each
+    period for it took seconds a request on a long run of letters (the attacker's replay)."""
+    start = end
+    while (
+        start > 0
+        and end - start < longest
+        and (line[start - 1].isalnum() or line[start - 1] in "._")
+    ):
+        start -= 1
+    return line[start:end]
 
 
 def sentence_holding(words: str, line: str) -> str:
@@ -151,7 +177,7 @@ def as_kept(line: str) -> str:
 def kept_of(learner_id, words) -> set[str]:
     """Which of `words` the deck holds already, compared as keep() and the deck's unique index
     compare them: by PostgreSQL's lower(), which differs from Python's (İ, a final Σ)."""
-    stripped = {word: word.strip() for word in words}
+    stripped = {word: as_word(word) for word in words}
     if not stripped:
         return set()
     with acting_as_learner(learner_id, savepoint=False), connection.cursor() as cursor:
@@ -162,8 +188,8 @@ def kept_of(learner_id, words) -> set[str]:
 
 def kept_query(learner_id, words) -> tuple[str, list]:
     """The statement kept_of() runs, for a caller that sends it with others in one round trip:
-    it returns a row for each of `words` (stripped) the deck holds."""
-    return KEPT_OF, [list({word.strip() for word in words}), learner_id]
+    it returns a row for each of `words` (as_word()) the deck holds."""
+    return KEPT_OF, [list({as_word(word) for word in words}), learner_id]
 
 
 def holds_line(learner_id, line: str) -> bool:

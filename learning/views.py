@@ -40,6 +40,12 @@ def keep(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest("That contains characters that cannot be kept.")
     if not all(deck.keepable(word) for word in words):  # before any is kept
         return HttpResponseBadRequest(NOTHING_TO_KEEP)
+    # A word repeated in one request is kept (and checked) once: twenty copies cost twenty
+    # times the work and one keep (the attacker's replay).
+    pairs = zip(words, glosses, strict=False)
+    once = {deck.as_word(word).lower(): (word, gloss) for word, gloss in pairs}
+    if len(once) < len(words):
+        words, glosses = [word for word, _ in once.values()], [gloss for _, gloss in once.values()]
     example_language = "en" if request.POST.get("example_language") == "en" else "de"
     scenario_id = request.POST.get("scenario") or None
     if scenario_id is not None:

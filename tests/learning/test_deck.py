@@ -486,3 +486,49 @@ def test_a_helper_answers_keep_says_its_line_is_english(client, alice, marketpla
     page = client.get(f"/sessions/{session.pk}/").content.decode()
     assert page.count('name="example_language" value="en"') == 2
     assert page.count('name="example"') == 4  # and the main chat's opening and line
+
+
+@pytest.mark.parametrize(
+    "look_alike",
+    ["Ba\u0308cker", "Bäcker\u200b", "\u200bBäcker", "Bäcker\u00ad", "Bä\u200dcker", "Ｂäcker"],
+)
+def test_a_word_that_looks_the_same_is_the_same_card(client, alice, look_alike):
+    """Seven copies of "Bäcker" were kept, each written another way (the attacker's
+    replay)."""
+    client.force_login(alice)
+    keep(client, german="Bäcker")
+    response = keep(client, german=look_alike)
+    assert "In your deck" in response.content.decode()
+    assert [card.german for card in deck.all_cards(alice.pk)] == ["Bäcker"]
+    assert deck.which_kept(alice.pk, [look_alike]) == [True]
+
+
+def test_a_word_repeated_in_one_request_is_kept_and_checked_once(client, alice, monkeypatch):
+    looked_for = []
+    holding = deck.sentence_holding
+
+    def counted(words, line):
+        looked_for.append(words)
+        return holding(words, line)
+
+    monkeypatch.setattr(deck, "sentence_holding", counted)
+    client.force_login(alice)
+    response = client.post(
+        "/deck/keep/",
+        {"german": ["Haus", "haus", "Haus"] * 6, "example": "Das Haus ist groß."},
+        HTTP_HX_REQUEST="true",
+    )
+    assert "Kept" in response.content.decode()
+    assert looked_for == ["Haus"]
+    assert [card.example for card in deck.all_cards(alice.pk)] == ["Das Haus ist groß."]
+
+
+def test_the_word_before_a_period_is_looked_for_in_a_few_characters_only():
+    """A regular expression searched the whole text before each period: a 999-character
+    example took 7 s of CPU a request (the attacker's replay)."""
+    line = "a" * 600 + " " + ". " * 197 + "Haus"
+    assert deck._word_before(line, 600) == "a" * 12
+    assert deck.sentence_holding("Haus", line) == line  # the words are their sentence
+    assert deck.sentence_holding("Stadt", "Wir wohnen in der Hausnr. 5 der Stadt.") == (
+        "Wir wohnen in der Hausnr. 5 der Stadt."
+    )
