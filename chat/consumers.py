@@ -371,7 +371,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if live and incoming.action == "send":
             await self.send(frames.notice(chat, str(ReplyInFlight()), until_reply=True))
             return
-        with replies.taking_turn():  # no await since `accepting` was read: drain waits
+        with replies.taking_turn(self.session_id):  # no await since `accepting` was read
             if incoming.action == "retry":
                 await self._retry(chat)
             else:
@@ -532,7 +532,10 @@ async def drain(grace: float) -> int:
     moves_mid_reply = fanout.crosses_processes()
     while True:
         for session_id in fanout.session_ids():
-            if moves_mid_reply or not replies.live_in(session_id):
+            # Alone, also not while its turn is being stored (its reply is yet to start): the
+            # page closed at once and saw neither its message nor the reply (the attacker's
+            # replay).
+            if moves_mid_reply or not replies.busy_in(session_id):
                 await _close_for_restart(fanout.tabs_of(session_id))
         done, _ = await asyncio.wait({draining}, timeout=DRAIN_LOOK_EVERY)
         if done:

@@ -57,7 +57,7 @@ class LiveReply:
 
 
 _live: dict[str, dict[str, LiveReply]] = {}  # by session, then chat
-_turns_being_taken: set[asyncio.Future] = set()
+_turns_being_taken: dict[asyncio.Future, str] = {}  # each turn's end, and its session's id
 _heartbeat: asyncio.Task | None = None
 accepting = True  # False once the server is draining for a restart
 
@@ -116,17 +116,22 @@ async def send_frame(session_id, html: str) -> None:
 
 
 @contextlib.contextmanager
-def taking_turn():
+def taking_turn(session_id):
     """Around a turn from the learner's frame to its reply's start: drain() waits for it, so
     a message stored just as the server starts draining is still answered (before, its reply
     never started, and its claim and model call stayed taken)."""
     done = asyncio.get_running_loop().create_future()
-    _turns_being_taken.add(done)
+    _turns_being_taken[done] = str(session_id)
     try:
         yield
     finally:
-        _turns_being_taken.discard(done)
+        _turns_being_taken.pop(done, None)
         done.set_result(None)
+
+
+def busy_in(session_id) -> bool:
+    """Whether this process has a reply in flight for the session, or a turn on its way to one."""
+    return bool(_live.get(str(session_id))) or str(session_id) in _turns_being_taken.values()
 
 
 async def drain(grace: float) -> int:

@@ -266,6 +266,28 @@ async def test_a_turn_being_stored_as_the_server_drains_is_still_answered(
     await tab.close()
 
 
+async def test_alone_a_page_whose_turn_is_being_stored_as_the_server_drains_keeps_its_socket(
+    alice, alice_session, fake_anthropic, slow_message_inserts
+):
+    """Its socket closed at once (its reply had not started), and the page saw neither its
+    message nor the reply, stored while no page was there (the attacker's replay)."""
+    from chat import consumers
+
+    fake_anthropic.default = PlannedResponse(text="Gern, hier bitte.")
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.receive()  # the sync
+    await tab.send(message="Ich hätte gern ein Kilo Tomaten.")
+    with raw_connection() as watcher:
+        watcher.autocommit = True
+        await asyncio.to_thread(_await_sleeping, watcher, 1)  # the insert is under way
+    draining = asyncio.ensure_future(consumers.drain(grace=10))
+    finished = await tab.until(FINISHED)  # the socket stays open for the whole reply
+    assert "Gern, hier bitte." in finished
+    assert await draining == 0
+    await tab.close()
+
+
 async def test_the_database_work_of_many_turns_runs_side_by_side(settings):
     """As many at once as the pool has connections: on the event loop's own executor at most
     min(32, cores + 4) ran (6 on 2 cores), and at 200 chats turns waited for each other."""
