@@ -15,6 +15,7 @@ finish, and the rest end as interrupted (claim released, logged, "Try again" sho
 import asyncio
 import contextlib
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from django.conf import settings
 
 from chat import claims, fanout, frames
 from chat.call_log import log_chat_event
-from chat.models import Message
+from chat.models import MAX_CONTENT_LENGTH, Message
 from chat.providers import ModelError, ReplyDone, ReplyRequest, get_provider
 from chat.refusals import ClaimLost, SessionGone
 from chat.turns import release_failed_reply, store_reply
@@ -183,7 +184,7 @@ async def _run(
             reply.finished = True
             reply.changed.set()
         await sending
-        text = reply.text.strip()
+        text = storable(reply.text)
         if not text:
             if not done.ended:
                 raise ModelError("empty_reply")
@@ -226,6 +227,21 @@ async def _run(
         await _fail(reply, learner_id, ModelError("internal_error"), started)
     finally:
         _forget(reply)
+
+
+# What PostgreSQL cannot store (NUL), or UTF-8 cannot hold (lone surrogates), and the other
+# control characters but line breaks and tabs.
+_UNSENDABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """A model's reply as a message holds it: a reply the database refused (over its 8,000
+    characters, or with a NUL) was streamed whole, then lost with "Try again", every time the
+    model said it again, and its text went to PostgreSQL's log (the attacker's replay)."""
+    text = _UNSENDABLE.sub("", text).strip()
+    if len(text) > MAX_CONTENT_LENGTH:
+        text = text[: MAX_CONTENT_LENGTH - 1] + "…"
+    return text
 
 
 def _forget(reply: LiveReply) -> None:
@@ -412,8 +428,9 @@ async def _stream(reply: LiveReply, learner_id, request: ReplyRequest) -> ReplyD
         async for item in get_provider().stream(request, on_retry):
             if isinstance(item, ReplyDone):
                 return item
-            reply.text += item
-            reply.changed.set()
+            if len(reply.text) < MAX_CONTENT_LENGTH:  # beyond, a message cannot hold it
+                reply.text += item
+                reply.changed.set()
         raise ModelError("stream_ended_early")
     except (ModelError, asyncio.CancelledError):
         raise

@@ -350,3 +350,32 @@ async def test_a_line_kept_in_one_tab_is_drawn_kept_in_the_learners_other_tabs(
         await tab.close()
     kept = [[f for f in tab.frames if f.startswith('{"kept"')] for tab in tabs]
     assert kept == [[kept[0][0]], [kept[0][0]], []]
+
+
+@pytest.mark.parametrize("kind", ["too long", "unprintable"])
+async def test_a_reply_the_database_could_not_hold_is_stored_as_it_can(
+    alice, alice_session, fake_anthropic, kind
+):
+    """Over 8,000 characters, or with a NUL, the reply streamed whole, then was lost with
+    "Try again" as the database refused it, each time the model said it (the attacker's
+    replay)."""
+    from chat.models import MAX_CONTENT_LENGTH
+
+    if kind == "too long":
+        text = " ".join(f"Wort{n}" for n in range(1500))  # 12,389 characters
+    else:
+        text = "Guten\x00 Tag\x1b! Hier\ud800 bitte."
+    fake_anthropic.enqueue(PlannedResponse(text=text))
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(message="Hallo!")
+    finished = await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+    role, reply = (await stored(alice_session.pk, "main"))[-1]
+    assert role == "scenario" and "Try again" not in finished
+    if kind == "too long":
+        assert len(reply) == MAX_CONTENT_LENGTH and reply.endswith("…")
+        assert reply.startswith("Wort0 Wort1 ")
+    else:
+        assert reply == "Guten Tag! Hier bitte."
