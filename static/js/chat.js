@@ -601,14 +601,26 @@
       trySend(form);
     });
 
+    // The words selected within one line's text, without its hidden speaker label: a
+    // selection reaching into the next message kept button labels and another line (the
+    // attacker's replay).
+    function selectedIn(text) {
+      var selection = window.getSelection();
+      if (!text || !selection || !selection.rangeCount) return "";
+      if (!text.contains(selection.anchorNode) || !text.contains(selection.focusNode)) return "";
+      var words = selection.getRangeAt(0).cloneContents();
+      words.querySelectorAll(".visually-hidden").forEach(function (label) { label.remove(); });
+      return words.textContent.trim();
+    }
+
     // "Keep" on a line saves it to the deck: the words selected in it if any (a helper answer
     // needs a selection: it is English around the German), with the line as its example.
     page.addEventListener("htmx:configRequest", function (event) {
       var form = event.detail.elt.closest && event.detail.elt.closest(".keep-form");
       if (!form) return;
       var message = form.closest(".msg");
-      var selection = String(window.getSelection() || "").trim();
-      var inside = selection && message && message.contains(window.getSelection().anchorNode);
+      var selection = selectedIn(message && message.querySelector(".msg-text"));
+      var inside = Boolean(selection);
       if (inside) event.detail.parameters.german = Array.from(selection).slice(0, 300).join("");
       if (!inside && form.hasAttribute("data-needs-selection")) {
         event.preventDefault();

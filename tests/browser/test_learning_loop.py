@@ -106,6 +106,43 @@ def test_explain_and_keep_from_the_chat_then_review(daphne_server, browser):
     assert problems == []
 
 
+SELECT = """([fromText, fromAt, toText, toAt]) => {
+  const start = document.querySelector(fromText).lastChild;
+  const end = document.querySelector(toText).lastChild;
+  const range = document.createRange();
+  range.setStart(start, fromAt);
+  range.setEnd(end, toAt);
+  getSelection().removeAllRanges();
+  getSelection().addRange(range);
+}"""
+
+
+def test_keep_selection_keeps_words_within_its_answer_only(daphne_server, browser):
+    """A selection from one helper answer into the next kept button labels, the hidden
+    speaker label and the other line (the attacker's replay)."""
+    from playwright.sync_api import expect
+
+    from learning import deck
+    from tests.conftest import add_message
+
+    user = User.objects.create_user("gesa@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
+    first = add_message(session, "helper", "helper", "Say: das Brötchen kostet 50 Cent.")
+    second = add_message(session, "helper", "helper", "And: das Croissant, bitte.")
+    page, problems = _open_chat(daphne_server, browser, user, session)
+    answer = page.locator(f"#msg-{first.pk}")
+    page.evaluate(SELECT, [f"#msg-{first.pk}-text", 5, f"#msg-{second.pk}-text", 9])
+    answer.get_by_role("button", name="Keep selection").click()
+    expect(answer.get_by_role("alert")).to_have_text(
+        "Select German words in this answer first, then Keep selection."
+    )
+    page.evaluate(SELECT, [f"#msg-{first.pk}-text", 5, f"#msg-{first.pk}-text", 17])
+    answer.get_by_role("button", name="Keep selection").click()
+    expect(answer.locator(".kept")).to_have_text("Kept ✓")
+    assert [card.german for card in deck.all_cards(user.pk)] == ["das Brötchen"]
+    assert problems == []
+
+
 def test_keeping_a_line_marks_its_other_copies_on_the_page(daphne_server, browser):
     """A line said twice: after "Keep" on one, the other still offered "Keep" until a reload
     (it answered "In your deck"). A copy in other words (here, other case) keeps its Keep."""
