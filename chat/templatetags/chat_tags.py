@@ -18,3 +18,11 @@ def speaker(message: Message, character: str) -> str:
 def as_kept(line: str) -> str:
     """A role-play line as its "Keep" button sends it (learning.deck.as_kept)."""
     return deck.as_kept(line)
+
+
+@register.filter
+def as_markdown_text(text: str) -> str:
+    """Text in the transcript's Markdown as text: "<" and "&" escaped the way CommonMark reads
+    them, so a line holding HTML (a model's, say) is not HTML in a viewer that renders it (the
+    attacker's replay)."""
+    return str(text).replace("\\", "\\\\").replace("<", "\\<").replace("&", "\\&")

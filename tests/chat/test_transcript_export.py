@@ -30,3 +30,15 @@ def test_the_transcript_downloads_as_markdown_with_its_report(client, alice, bob
     assert "**You:** Eine Zeitung, bitte." in text and "**Herr Yilmaz:** Guten Morgen!" in text
     client.force_login(bob)
     assert client.get(f"/history/{session.pk}/export.md").status_code == 404
+
+
+def test_html_in_a_line_is_text_in_the_markdown(client, alice, kiosk):
+    """Lines went into the file as they were: a Markdown viewer rendered a model's or a
+    learner's HTML (the attacker's replay)."""
+    session = start_session(alice, kiosk)
+    add_message(session, "scenario", "main", 'Hallo <img src=x onerror="alert(1)"> & tschüss')
+    complete(session)
+    client.force_login(alice)
+    text = client.get(f"/history/{session.pk}/export.md").content.decode()
+    assert '**Herr Yilmaz:** Hallo \\<img src=x onerror="alert(1)"> \\& tschüss' in text
+    assert "<img" not in text.replace("\\<img", "")
