@@ -5,7 +5,7 @@ import csv
 import io
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from django.db import IntegrityError, connection
@@ -22,6 +22,9 @@ from lib.throttles import Throttle
 
 RATINGS = {"again": Rating.Again, "hard": Rating.Hard, "good": Rating.Good, "easy": Rating.Easy}
 SCHEDULER = Scheduler()  # FSRS's defaults: 90 % desired retention
+# What the review buttons say: the interval before the scheduler's fuzz, which moves a long
+# one by a few percent so that cards kept together spread out (as Anki shows it).
+UNFUZZED = Scheduler(enable_fuzzing=False)
 
 
 MAX_CARDS = 2000
@@ -228,6 +231,25 @@ def count_due(learner_id) -> int:
 class Reviewed(NamedTuple):
     card: Card
     counted: bool  # False: answered already (a double click, another tab), not due again yet
+
+
+def next_after_each_answer(card: Card, at: datetime | None = None) -> dict[str, str]:
+    """When the card would come back after each answer, as the review buttons say it ("10 min",
+    "3 d"), as Anki's do: the learner chose blind (a newcomer's walk)."""
+    when = at or datetime.now(UTC)
+    after = {}
+    for rating, answer in RATINGS.items():
+        scheduled, _ = UNFUZZED.review_card(FsrsCard.from_dict(card.fsrs), answer, when)
+        after[rating] = interval_label(scheduled.due - when)
+    return after
+
+
+def interval_label(interval: timedelta) -> str:
+    minutes = max(1, round(interval.total_seconds() / 60))
+    for unit, size in (("y", 525_600), ("mo", 43_200), ("d", 1440), ("h", 60)):
+        if minutes >= size:
+            return f"{round(minutes / size)} {unit}"
+    return f"{minutes} min"
 
 
 def review(learner_id, card_id, rating: str, at: datetime | None = None) -> Reviewed | None:

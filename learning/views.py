@@ -106,10 +106,13 @@ def keep(request: HttpRequest) -> HttpResponse:
 @require_GET
 def review(request: HttpRequest) -> HttpResponse:
     due = deck.due_cards(request.user.pk)
+    card = due[0] if due else None
+    after = deck.next_after_each_answer(card) if card else {}
+    labels = {"again": "Again", "hard": "Hard", "good": "Good", "easy": "Easy"}
     context = {
-        "card": due[0] if due else None,
+        "card": card,
         "left": deck.count_due(request.user.pk),
-        "answers": [("again", "Again"), ("hard", "Hard"), ("good", "Good"), ("easy", "Easy")],
+        "answers": [(value, label, after.get(value)) for value, label in labels.items()],
     }
     return render(request, "learning/review.html", context)
 

@@ -532,3 +532,36 @@ def test_the_word_before_a_period_is_looked_for_in_a_few_characters_only():
     assert deck.sentence_holding("Stadt", "Wir wohnen in der Hausnr. 5 der Stadt.") == (
         "Wir wohnen in der Hausnr. 5 der Stadt."
     )
+
+
+def test_each_answer_says_when_the_card_comes_back(client, alice):
+    """The learner chose Again, Hard, Good or Easy blind (a newcomer's walk)."""
+    import re
+
+    card = deck.keep(alice.pk, "die Kasse", "till")
+    after = deck.next_after_each_answer(card)
+    assert list(after) == ["again", "hard", "good", "easy"]
+    client.force_login(alice)
+    page = client.get("/review/").content.decode()
+    shown = re.findall(
+        r'value="(\w+)"[^>]*>\w+<span class="answer-after">'
+        r'<span class="visually-hidden">, back in</span> ([^<]+)</span>',
+        page,
+    )
+    assert shown == list(after.items())
+    assert after["easy"].endswith(" d") and after["again"].endswith(" min")
+
+
+@pytest.mark.parametrize(
+    ("minutes", "label"),
+    [
+        (0.2, "1 min"),
+        (10, "10 min"),
+        (90, "2 h"),
+        (60 * 24 * 3, "3 d"),
+        (60 * 24 * 45, "2 mo"),
+        (60 * 24 * 800, "2 y"),
+    ],
+)
+def test_intervals_are_said_in_the_largest_whole_unit(minutes, label):
+    assert deck.interval_label(timedelta(minutes=minutes)) == label
