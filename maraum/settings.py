@@ -230,6 +230,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
+FORMAT_MODULE_PATH = ["maraum.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -1,5 +1,7 @@
 """Learner admin: email search, profile counts, sessions link, cascading delete with counts."""
 
+import re
+
 from django.urls import reverse
 
 from accounts.models import Profile, User
@@ -105,3 +107,16 @@ def test_changelist_queries_do_not_grow_with_rows(
     with django_assert_max_num_queries(13):
         response = staff_client.get(CHANGELIST)
     assert response.status_code == 200 and "learner29@example.com" in response.content.decode()
+
+
+def test_the_admin_writes_dates_as_the_app_does_with_their_time_zone(staff_client, alice):
+    """US-style "Dec. 5, 2026, 7:27 p.m." without a time zone, beside pages that say
+    "5 December 2026, 19:28 UTC" (a newcomer's walk)."""
+    from datetime import UTC, datetime
+
+    User.objects.filter(pk=alice.pk).update(date_joined=datetime(2026, 12, 5, 19, 27, tzinfo=UTC))
+    page = staff_client.get(reverse("admin:accounts_user_change", args=[alice.pk]))
+    assert "5 Dec 2026, 19:27 UTC" in page.content.decode()
+    listed = staff_client.get(CHANGELIST, {"q": "alice"}).content.decode()
+    next_reset = r"<td class=\"field-next_reset nowrap\">\d{1,2} \w{3} \d{4}, 00:00 UTC</td>"
+    assert re.search(next_reset, listed)
