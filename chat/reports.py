@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from chat import goals, messages
 from chat.models import Message, SceneReport
 from chat.providers import InvalidAnswer, ReplyRequest
+from learning import deck
 from lib.rls import acting_as_staff
 from lib.text import unprintable
 from scenarios.models import Session
@@ -156,10 +157,14 @@ def report_request(session: Session, history: list[Message], states) -> ReplyReq
 def offline_report(session: Session, history: list[Message], states) -> dict:
     """Without a model: the goals, the scene's words the learner used in the role-play (not in
     questions to the helper, which quote the character's lines), the helper questions."""
-    said = " ".join(
-        m.content for m in messages.in_chat(history, Message.ChatType.MAIN) if m.from_learner
-    )
-    words = [entry for entry in session.scenario.vocabulary if _used(entry["german"], said)]
+    said = [m.content for m in messages.in_chat(history, Message.ChatType.MAIN) if m.from_learner]
+    words = []
+    for entry in session.scenario.vocabulary:
+        # With the learner's first line using it: a card kept from the report had no example
+        # (a newcomer's walk).
+        line = next((line for line in said if _used(entry["german"], line)), None)
+        if line is not None:
+            words.append({**entry, "line": line[: deck.MAX_EXAMPLE_LENGTH]})
     return {
         "goals": [
             {"goal": s.number, "text": s.goal.text, "reached": s.reached, "how": ""} for s in states

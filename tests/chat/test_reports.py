@@ -121,7 +121,9 @@ async def test_offline_a_simple_report_is_queued_and_written(alice, kiosk, offli
     assert await run_queued_tasks() == ["offline"]
     report = await report_on(session.pk)
     assert (report.status, report.kind) == ("ready", "offline")
-    assert report.content["words"] == [{"german": "die Zeitung", "gloss": "newspaper"}]
+    assert report.content["words"] == [
+        {"german": "die Zeitung", "gloss": "newspaper", "line": "Ich will Zeitung."}
+    ]
     assert report.content["questions"] == ["What is a Zeitung?"]
     assert [g["reached"] for g in report.content["goals"]] == [True, True, False]
     shown = await page(alice, f"/sessions/{session.pk}/report/")
@@ -270,6 +272,9 @@ def test_an_offline_report_lists_the_scenes_words_the_learner_used_in_the_role_p
     ]
     report = reports.offline_report(session, history, [])
     assert [word["german"] for word in report["words"]] == ["die Zeitung", "die Tomate"]
+    # With the line that used it, the example of a card kept from the report (it had none: a
+    # newcomer's walk).
+    assert {word["line"] for word in report["words"]} == {"Zwei Tomaten und eine Zeitung, bitte."}
     assert report["questions"] == ["Explain: „Möchten Sie probieren?“"]
 
 

@@ -565,3 +565,16 @@ def test_each_answer_says_when_the_card_comes_back(client, alice):
 )
 def test_intervals_are_said_in_the_largest_whole_unit(minutes, label):
     assert deck.interval_label(timedelta(minutes=minutes)) == label
+
+
+def test_a_report_word_is_kept_with_the_line_that_used_it(client, alice, marketplace):
+    session = complete(start_session(alice, marketplace))
+    line = "Zwei Brötchen, bitte. Und eine Tüte."
+    word = {"german": "das Brötchen", "gloss": "bread roll", "line": line}
+    with acting_as_staff():
+        SceneReport.objects.create(
+            session_id=session.pk, status="ready", kind="offline", content={"words": [word]}
+        )
+    client.force_login(alice)
+    shown = client.get(f"/sessions/{session.pk}/report/").content.decode()
+    assert f'name="example" value="{line}"' in shown
