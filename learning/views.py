@@ -42,8 +42,9 @@ def keep(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest(NOTHING_TO_KEEP)
     # A word repeated in one request is kept (and checked) once: twenty copies cost twenty
     # times the work and one keep (the attacker's replay).
-    pairs = zip(words, glosses, strict=False)
-    once = {deck.as_word(word).lower(): (word, gloss) for word, gloss in pairs}
+    once: dict[str, tuple[str, str]] = {}
+    for word, gloss in zip(words, glosses, strict=False):
+        once.setdefault(deck.as_word(word).lower(), (word, gloss))  # the first of each
     if len(once) < len(words):
         words, glosses = [word for word, _ in once.values()], [gloss for _, gloss in once.values()]
     example_language = "en" if request.POST.get("example_language") == "en" else "de"

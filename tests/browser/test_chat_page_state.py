@@ -1096,7 +1096,7 @@ def test_a_reconnect_leaves_a_completed_scenes_panel_as_it_was(daphne_server, br
     lifecycle.complete_session(session.user_id, other.pk, main_messages=16, ended_by="model")
     sockets[-1].close(code=1012)
     page.wait_for_function("() => window.syncs === 3")
-    expect(left).to_contain_text(f"You have {before - 1} scene")
+    expect(left).to_contain_text(f"You have {before - 1} conversation")
     expect(box).to_be_focused()
 
     word.get_by_role("button").click()
