@@ -7,7 +7,7 @@ from django.utils.html import format_html
 
 from accounts.deletion import what_goes_with
 from accounts.models import User
-from lib.staff_admin import StaffModelAdmin
+from lib.staff_admin import StaffModelAdmin, admin_time
 
 admin.site.site_header = "Maraum staff"
 admin.site.site_title = "Maraum staff"
@@ -101,7 +101,7 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
 
     @admin.display(description="next reset", ordering="profile__week_reset_date")
     def next_reset(self, obj: User):
-        return obj.profile.week_reset_date if _has_profile(obj) else None
+        return admin_time(obj.profile.week_reset_date) if _has_profile(obj) else None
 
     @admin.display(description="sessions", ordering="_session_count")
     def sessions_link(self, obj: User) -> str:

@@ -1,13 +1,11 @@
 from django.contrib import admin
 from django.db.models import F, Q
 from django.urls import reverse
-from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.utils.timezone import localtime
 
 from chat.models import Message
 from lib.ids import parse_uuid
-from lib.staff_admin import LargeListAdmin
+from lib.staff_admin import LargeListAdmin, admin_time
 from scenarios.models import Session
 
 
@@ -94,11 +92,11 @@ class SessionAdmin(LargeListAdmin):
 
     @admin.display(description="started", ordering="started_at")
     def started(self, obj: Session) -> str:
-        return _when(obj.started_at)
+        return admin_time(obj.started_at)
 
     @admin.display(description="last activity", ordering="last_activity_at")
     def last_activity(self, obj: Session) -> str:
-        return _when(obj.last_activity_at)
+        return admin_time(obj.last_activity_at)
 
     @admin.display(description="learner", ordering="user__email")
     def learner(self, obj: Session) -> str:
@@ -118,7 +116,3 @@ class SessionAdmin(LargeListAdmin):
         minutes, seconds = divmod(obj.duration_seconds, 60)
         hours, minutes = divmod(minutes, 60)
         return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
-
-
-def _when(moment) -> str:
-    return date_format(localtime(moment), "Y-m-d H:i") if moment else "-"

@@ -9,7 +9,9 @@ from django.contrib import admin
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.paginator import Paginator
 from django.http import HttpRequest
+from django.utils.formats import date_format
 from django.utils.functional import cached_property
+from django.utils.timezone import localtime
 
 
 def is_active_staff(request: HttpRequest) -> bool:
@@ -80,3 +82,10 @@ class LargeListAdmin(StaffModelAdmin):
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
         paginator = Paginator if request.GET.get(SEARCH_VAR) else CappedCountPaginator
         return paginator(queryset, per_page, orphans, allow_empty_first_page)
+
+
+def admin_time(moment) -> str:
+    """A moment in a list or a read-only field as the admin's own dates are written ("5 Dec
+    2026, 19:27 UTC", maraum/formats): a method's value on a change page was shown as Python
+    prints it ("2026-12-07 00:00:00+00:00"), and the sessions list named no time zone."""
+    return date_format(localtime(moment), "DATETIME_FORMAT") if moment else "-"

@@ -7,7 +7,7 @@ from django.urls import reverse
 from accounts.models import Profile, User
 from chat.models import Message
 from lib.rls import acting_as_staff
-from scenarios.models import Session
+from scenarios.models import Scenario, Session
 from tests.conftest import add_message, complete, start_session
 
 CHANGELIST = reverse("admin:accounts_user_changelist")
@@ -118,5 +118,14 @@ def test_the_admin_writes_dates_as_the_app_does_with_their_time_zone(staff_clien
     page = staff_client.get(reverse("admin:accounts_user_change", args=[alice.pk]))
     assert "5 Dec 2026, 19:27 UTC" in page.content.decode()
     listed = staff_client.get(CHANGELIST, {"q": "alice"}).content.decode()
-    next_reset = r"<td class=\"field-next_reset nowrap\">\d{1,2} \w{3} \d{4}, 00:00 UTC</td>"
+    next_reset = r"<td class=\"field-next_reset[^\"]*\">\d{1,2} \w{3} \d{4}, 00:00 UTC</td>"
     assert re.search(next_reset, listed)
+    # A method's value on the change page, and the sessions list (the recheck).
+    assert re.search(
+        r"<div class=\"readonly\">\d{1,2} \w{3} \d{4}, 00:00 UTC</div>", page.content.decode()
+    )
+    start_session(alice, Scenario.objects.get(code="marketplace"))
+    sessions = staff_client.get(reverse("admin:scenarios_session_changelist")).content.decode()
+    assert re.search(
+        r"<td class=\"field-started[^\"]*\">\d{1,2} \w{3} \d{4}, \d\d:\d\d UTC</td>", sessions
+    )
