@@ -578,3 +578,31 @@ def test_a_report_word_is_kept_with_the_line_that_used_it(client, alice, marketp
     client.force_login(alice)
     shown = client.get(f"/sessions/{session.pk}/report/").content.decode()
     assert f'name="example" value="{line}"' in shown
+
+
+@pytest.mark.parametrize(
+    ("kept", "look_alike"),
+    [("guten Tag", "guten\u00a0Tag"), ("guten Tag", "guten  Tag"), ("geht's", "geht’s")],
+)
+def test_spaces_and_apostrophes_that_look_the_same_are_the_same_card(alice, kept, look_alike):
+    """A no-break or double space, or the model's apostrophe, made another card (the
+    attacker's recheck)."""
+    deck.keep(alice.pk, kept)
+    with pytest.raises(deck.AlreadyKept):
+        deck.keep(alice.pk, look_alike)
+    assert deck.which_kept(alice.pk, [look_alike]) == [True]
+
+
+def test_a_long_run_of_marks_is_read_once(alice, monkeypatch):
+    """Each mark of a run was a new try of the whole rest of the run: 250 ms a keep of 20
+    words before 940 periods (the attacker's recheck). Counted in the pattern's tries."""
+    line = "Wörter " + "." * 940 + " Ende."
+    starts = [match.start() for match in deck.SENTENCE_END.finditer(line)]
+    assert starts == [len("Wörter ")]  # one boundary for the run, found where it begins
+    tries = []
+    real = deck.sentence_holding
+    monkeypatch.setattr(deck, "sentence_holding", lambda *args: tries.append(args) or real(*args))
+    deck.keep(alice.pk, "Wörter", example=line)
+    with pytest.raises(deck.AlreadyKept):
+        deck.keep(alice.pk, "Wörter", example=line)
+    assert len(tries) == 1  # not for a word the deck holds already
