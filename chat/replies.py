@@ -32,6 +32,7 @@ from chat.providers import ModelError, ReplyDone, ReplyRequest, get_provider
 from chat.refusals import ClaimLost, SessionGone
 from chat.turns import release_failed_reply, store_reply
 from eventlog.events import Event
+from lib.text import is_visible
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class LiveReply:
     answers_words: str = ""  # and that message's words
     reply_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     text: str = ""
+    cut: bool = False  # the model said more than a message holds: the rest was dropped
     sent: int = 0  # how much of `text` its tabs have been sent
     arrivals: int = 0  # chat.fanout.arrivals() when they were last sent the text so far
     finished: bool = False
@@ -184,7 +186,7 @@ async def _run(
             reply.finished = True
             reply.changed.set()
         await sending
-        text = storable(reply.text)
+        text = storable(reply.text, reply.cut)
         if not text:
             if not done.ended:
                 raise ModelError("empty_reply")
@@ -234,14 +236,15 @@ async def _run(
 _UNSENDABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-def storable(text: str) -> str:
+def storable(text: str, cut: bool = False) -> str:
     """A model's reply as a message holds it: a reply the database refused (over its 8,000
     characters, or with a NUL) was streamed whole, then lost with "Try again", every time the
-    model said it again, and its text went to PostgreSQL's log (the attacker's replay)."""
+    model said it again, and its text went to PostgreSQL's log (the attacker's replay). A
+    reply `cut` while it streamed ends with an ellipsis too; one with nothing visible is none."""
     text = _UNSENDABLE.sub("", text).strip()
-    if len(text) > MAX_CONTENT_LENGTH:
-        text = text[: MAX_CONTENT_LENGTH - 1] + "…"
-    return text
+    if cut or len(text) > MAX_CONTENT_LENGTH:
+        text = text[: MAX_CONTENT_LENGTH - 1].rstrip() + "…"
+    return text if any(is_visible(char) for char in text) else ""
 
 
 def _forget(reply: LiveReply) -> None:
@@ -431,6 +434,8 @@ async def _stream(reply: LiveReply, learner_id, request: ReplyRequest) -> ReplyD
             if len(reply.text) < MAX_CONTENT_LENGTH:  # beyond, a message cannot hold it
                 reply.text += item
                 reply.changed.set()
+            else:
+                reply.cut = True
         raise ModelError("stream_ended_early")
     except (ModelError, asyncio.CancelledError):
         raise

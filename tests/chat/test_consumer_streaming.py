@@ -352,7 +352,7 @@ async def test_a_line_kept_in_one_tab_is_drawn_kept_in_the_learners_other_tabs(
     assert kept == [[kept[0][0]], [kept[0][0]], []]
 
 
-@pytest.mark.parametrize("kind", ["too long", "unprintable"])
+@pytest.mark.parametrize("kind", ["too long", "cut as it streamed", "unprintable"])
 async def test_a_reply_the_database_could_not_hold_is_stored_as_it_can(
     alice, alice_session, fake_anthropic, kind
 ):
@@ -363,6 +363,8 @@ async def test_a_reply_the_database_could_not_hold_is_stored_as_it_can(
 
     if kind == "too long":
         text = " ".join(f"Wort{n}" for n in range(1500))  # 12,389 characters
+    elif kind == "cut as it streamed":  # it was stored cut, without the ellipsis (the recheck)
+        text = "A" * 7999 + " Rest des Satzes wird verworfen."
     else:
         text = "Guten\x00 Tag\x1b! Hier\ud800 bitte."
     fake_anthropic.enqueue(PlannedResponse(text=text))
@@ -377,5 +379,20 @@ async def test_a_reply_the_database_could_not_hold_is_stored_as_it_can(
     if kind == "too long":
         assert len(reply) == MAX_CONTENT_LENGTH and reply.endswith("…")
         assert reply.startswith("Wort0 Wort1 ")
+    elif kind == "cut as it streamed":
+        assert len(reply) <= MAX_CONTENT_LENGTH and reply.endswith("…")
     else:
         assert reply == "Guten Tag! Hier bitte."
+
+
+async def test_a_reply_with_nothing_visible_is_no_reply(alice, alice_session, fake_anthropic):
+    """Zero-width spaces alone were stored as a blank message (the attacker's recheck)."""
+    fake_anthropic.enqueue(PlannedResponse(text="\u200b\u200b \u200b"))
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(message="Hallo!")
+    failed = await tab.until("Try again")
+    await settle()
+    await tab.close()
+    assert "Try again" in failed
+    assert [role for role, _ in await stored(alice_session.pk, "main")] == ["scenario", "user"]
