@@ -99,6 +99,7 @@ class ChangePasswordForm(SetNewPasswordForm, PasswordChangeForm):
     def __init__(self, request: HttpRequest, *args, **kwargs):
         super().__init__(request.user, *args, **kwargs)
         self.request = request
+        self.fields["old_password"].label = "Your current password"
 
     def clean_old_password(self) -> str:
         password = self.cleaned_data["old_password"]

@@ -172,15 +172,22 @@ def account(request: HttpRequest) -> HttpResponse:
 def change_password(request: HttpRequest) -> HttpResponse:
     """A new password: this login goes on (its tabs connect again), every other one ends."""
     form = ChangePasswordForm(request, _posted(request))
-    if request.method == "POST" and form.is_valid():
-        with transaction.atomic():  # the chat sockets are told once this login holds the new one
-            user = form.save()
-            update_session_auth_hash(request, user)
-            request.session.save()
-        log_event(Event.PASSWORD_CHANGED, user_id=user.pk)
-        messages.success(request, "Your password is changed. You are logged out everywhere else.")
-        return redirect("account")
-    return render(request, "accounts/change_password.html", {"form": form})
+    if request.method != "POST":
+        return render(request, "accounts/change_password.html", {"form": form})
+    # One change at a time, checked against the password as it is now: two tabs changing it
+    # at once both succeeded, and which login held was a race (the attacker's recheck). The
+    # chat sockets are told once this login holds the new password (on commit).
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=request.user.pk).exists()
+        request.user.refresh_from_db(fields=["password"])
+        if not form.is_valid():
+            return render(request, "accounts/change_password.html", {"form": form})
+        user = form.save()
+        update_session_auth_hash(request, user)
+        request.session.save()
+    log_event(Event.PASSWORD_CHANGED, user_id=user.pk)
+    messages.success(request, "Your password is changed. You are logged out everywhere else.")
+    return redirect("account")
 
 
 @login_required

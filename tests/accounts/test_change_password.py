@@ -1,5 +1,6 @@
 """Changing the password on the account page: this login carries on, every other one ends."""
 
+import pytest
 from django.test import Client
 
 from eventlog.models import Log
@@ -63,3 +64,38 @@ def test_guessing_the_current_password_is_throttled_as_logins_are(client, alice)
 def test_the_page_asks_for_a_login(client, db):
     response = client.get("/account/password/")
     assert response.status_code == 302 and "/login/" in response.url
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_waits_for_one_under_way_and_checks_the_password_it_left(alice):
+    """Two tabs changing it at once both succeeded, and which login held was a race (the
+    attacker's recheck): the second now waits, then finds the current password changed."""
+    import threading
+
+    from django.contrib.auth.hashers import make_password
+
+    from tests.conftest import raw_connection
+
+    client = Client()
+    client.force_login(alice)
+    with raw_connection() as other_tab:  # a change under way: the row locked, a new hash
+        other_tab.execute(
+            "UPDATE accounts_user SET password = %s WHERE id = %s",
+            [make_password("chosen in the other tab"), alice.pk],
+        )
+        answer = {}
+        this_tab = threading.Thread(target=lambda: answer.update(response=change(client)))
+        this_tab.start()
+        with raw_connection() as watcher:
+            watcher.autocommit = True
+            waiting = (
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock'"
+            )
+            while watcher.execute(waiting).fetchone()[0] < 1:
+                pass
+        other_tab.commit()
+    this_tab.join(10)
+    assert "not your password" in answer["response"].content.decode()
+    alice.refresh_from_db()
+    assert alice.check_password("chosen in the other tab")

@@ -482,7 +482,7 @@ def test_a_new_password_keeps_this_browsers_chat_and_ends_the_others(daphne_serv
     this, elsewhere = pages
     account = this.context.new_page()
     account.goto(f"{daphne_server}/account/password/")
-    account.get_by_label("Old password").fill("a long enough passphrase")
+    account.get_by_label("Your current password").fill("a long enough passphrase")
     account.get_by_label("New password", exact=True).fill("another long passphrase")
     account.get_by_label("New password confirmation").fill("another long passphrase")
     account.get_by_role("button", name="Save the new password").click()
