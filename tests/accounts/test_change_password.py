@@ -66,7 +66,7 @@ def test_the_page_asks_for_a_login(client, db):
     assert response.status_code == 302 and "/login/" in response.url
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_change_waits_for_one_under_way_and_checks_the_password_it_left(alice):
     """Two tabs changing it at once both succeeded, and which login held was a race (the
     attacker's recheck): the second now waits, then finds the current password changed."""
