@@ -601,14 +601,24 @@
       trySend(form);
     });
 
-    // The words selected within one line's text, without its hidden speaker label: a
+    // The words of a line's text that are selected, without its hidden speaker label: a
     // selection reaching into the next message kept button labels and another line (the
-    // attacker's replay).
+    // attacker's replay). What is selected beyond the text is left out, so a triple-click
+    // (which ends past it) keeps the whole line.
     function selectedIn(text) {
       var selection = window.getSelection();
       if (!text || !selection || !selection.rangeCount) return "";
-      if (!text.contains(selection.anchorNode) || !text.contains(selection.focusNode)) return "";
-      var words = selection.getRangeAt(0).cloneContents();
+      var part = selection.getRangeAt(0).cloneRange();
+      if (!part.intersectsNode(text)) return "";
+      var whole = document.createRange();
+      whole.selectNodeContents(text);
+      if (part.compareBoundaryPoints(Range.START_TO_START, whole) < 0) {
+        part.setStart(whole.startContainer, whole.startOffset);
+      }
+      if (part.compareBoundaryPoints(Range.END_TO_END, whole) > 0) {
+        part.setEnd(whole.endContainer, whole.endOffset);
+      }
+      var words = part.cloneContents();
       words.querySelectorAll(".visually-hidden").forEach(function (label) { label.remove(); });
       return words.textContent.trim();
     }

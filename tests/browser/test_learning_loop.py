@@ -119,7 +119,8 @@ SELECT = """([fromText, fromAt, toText, toAt]) => {
 
 def test_keep_selection_keeps_words_within_its_answer_only(daphne_server, browser):
     """A selection from one helper answer into the next kept button labels, the hidden
-    speaker label and the other line (the attacker's replay)."""
+    speaker label and the other line (the attacker's replay); a triple-click, which ends past
+    the answer, was then refused (the recheck)."""
     from playwright.sync_api import expect
 
     from learning import deck
@@ -131,15 +132,25 @@ def test_keep_selection_keeps_words_within_its_answer_only(daphne_server, browse
     second = add_message(session, "helper", "helper", "And: das Croissant, bitte.")
     page, problems = _open_chat(daphne_server, browser, user, session)
     answer = page.locator(f"#msg-{first.pk}")
-    page.evaluate(SELECT, [f"#msg-{first.pk}-text", 5, f"#msg-{second.pk}-text", 9])
+    # Selected only in the other answer: nothing of this one.
+    page.evaluate(SELECT, [f"#msg-{second.pk}-text", 5, f"#msg-{second.pk}-text", 9])
     answer.get_by_role("button", name="Keep selection").click()
     expect(answer.get_by_role("alert")).to_have_text(
         "Select German words in this answer first, then Keep selection."
     )
-    page.evaluate(SELECT, [f"#msg-{first.pk}-text", 5, f"#msg-{first.pk}-text", 17])
+    # From this answer into the next: this answer's part.
+    page.evaluate(SELECT, [f"#msg-{first.pk}-text", 5, f"#msg-{second.pk}-text", 9])
     answer.get_by_role("button", name="Keep selection").click()
     expect(answer.locator(".kept")).to_have_text("Kept ✓")
-    assert [card.german for card in deck.all_cards(user.pk)] == ["das Brötchen"]
+    # A triple-click on the other answer: all of its text.
+    other = page.locator(f"#msg-{second.pk}")
+    other.locator(".msg-text").click(click_count=3)
+    other.get_by_role("button", name="Keep selection").click()
+    expect(other.locator(".kept")).to_have_text("Kept ✓")
+    assert sorted(card.german for card in deck.all_cards(user.pk)) == [
+        "And: das Croissant, bitte.",
+        "das Brötchen kostet 50 Cent.",
+    ]
     assert problems == []
 
 
