@@ -29,24 +29,28 @@ def keep(request: HttpRequest) -> HttpResponse:
     longest, most = deck.MAX_WORD_LENGTH, deck.MAX_WORDS_PER_KEEP
     if not words or len(words) > most or any(not w.strip() or len(w) > longest for w in words):
         return HttpResponseBadRequest(f"Choose a word or a line of at most {longest} characters.")
-    example = request.POST.get("example", "")
-    if any(len(gloss) > longest for gloss in glosses) or len(example) > deck.MAX_EXAMPLE_LENGTH:
+    # One example for all the words (a line's), or one for each (a report's "Keep all": each
+    # word with the learner's line that used it).
+    examples = request.POST.getlist("example") or [""]
+    if len(examples) != len(words):
+        examples = examples[:1] * len(words)
+    too_long = any(len(example) > deck.MAX_EXAMPLE_LENGTH for example in examples)
+    if any(len(gloss) > longest for gloss in glosses) or too_long:
         return HttpResponseBadRequest(
             f"A meaning may have at most {longest} characters,"
             f" its line at most {deck.MAX_EXAMPLE_LENGTH}."
         )
     # U+FFFD: what Django makes of bytes that are not UTF-8 (a form the browser did not send).
-    if any(unprintable(text) or "\ufffd" in text for text in [*words, *glosses, example]):
+    if any(unprintable(text) or "\ufffd" in text for text in [*words, *glosses, *examples]):
         return HttpResponseBadRequest("That contains characters that cannot be kept.")
     if not all(deck.keepable(word) for word in words):  # before any is kept
         return HttpResponseBadRequest(NOTHING_TO_KEEP)
     # A word repeated in one request is kept (and checked) once: twenty copies cost twenty
     # times the work and one keep (the attacker's replay).
-    once: dict[str, tuple[str, str]] = {}
-    for word, gloss in zip(words, glosses, strict=False):
-        once.setdefault(deck.as_word(word).lower(), (word, gloss))  # the first of each
-    if len(once) < len(words):
-        words, glosses = [word for word, _ in once.values()], [gloss for _, gloss in once.values()]
+    once: dict[str, tuple[str, str, str]] = {}
+    for word, gloss, example in zip(words, glosses, examples, strict=False):
+        once.setdefault(deck.as_word(word).lower(), (word, gloss, example))  # the first of each
+    words, glosses, examples = (list(column) for column in zip(*once.values(), strict=True))
     example_language = "en" if request.POST.get("example_language") == "en" else "de"
     scenario_id = request.POST.get("scenario") or None
     if scenario_id is not None:
@@ -65,7 +69,7 @@ def keep(request: HttpRequest) -> HttpResponse:
         )
     kept: list[Card] = []
     try:
-        for german, gloss in zip(words, glosses, strict=False):
+        for german, gloss, example in zip(words, glosses, examples, strict=True):
             try:
                 card = deck.keep(
                     request.user.pk,

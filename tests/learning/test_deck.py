@@ -4,6 +4,7 @@ row-level security, gone with the account."""
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -606,3 +607,32 @@ def test_a_long_run_of_marks_is_read_once(alice, monkeypatch):
     with pytest.raises(deck.AlreadyKept):
         deck.keep(alice.pk, "Wörter", example=line)
     assert len(tries) == 1  # not for a word the deck holds already
+
+
+def test_keep_all_keeps_each_word_with_the_line_that_used_it(client, alice, marketplace):
+    """Only a word kept alone got its line as its example (the UI recheck)."""
+    session = complete(start_session(alice, marketplace))
+    words = [
+        {"german": "die Tomate", "gloss": "tomato", "line": "Ein Kilo Tomaten, bitte."},
+        {"german": "die Erdbeere", "gloss": "strawberry", "line": "Was kosten die Erdbeeren?"},
+        {"german": "der Markt", "gloss": "market"},  # a model report's word: no line
+    ]
+    with acting_as_staff():
+        SceneReport.objects.create(
+            session_id=session.pk, status="ready", kind="offline", content={"words": words}
+        )
+    client.force_login(alice)
+    report = client.get(f"/sessions/{session.pk}/report/").content.decode()
+    keep_all = report.split('<form method="post" action="/deck/keep/" class="keep-form"')[-1]
+    fields = re.findall(r'name="(german|gloss|example)" value="([^"]*)"', keep_all)
+    data = {
+        name: [value for field, value in fields if field == name]
+        for name in ("german", "gloss", "example")
+    }
+    keep(client, **data)
+    kept = {card.german: card.example for card in deck.all_cards(alice.pk)}
+    assert kept == {
+        "die Tomate": "Ein Kilo Tomaten, bitte.",
+        "die Erdbeere": "Was kosten die Erdbeeren?",
+        "der Markt": "",
+    }
