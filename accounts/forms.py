@@ -6,6 +6,20 @@ from accounts import logins
 from accounts.models import GermanLevel, User
 
 
+class FocusOnTheFirstError:
+    """After a failed submit the focus goes to the first box with an error, which reads its
+    error out: it went to the email box (its autofocus) or fell to the page (a newcomer's
+    walk)."""
+
+    def full_clean(self):
+        super().full_clean()
+        first = next((name for name in self.fields if name in self.errors), None)
+        if first is not None:
+            for field in self.fields.values():
+                field.widget.attrs.pop("autofocus", None)
+            self.fields[first].widget.attrs["autofocus"] = True
+
+
 class LevelForm(forms.Form):
     level = forms.ChoiceField(
         label="Your German",
@@ -27,7 +41,7 @@ class ErrorsUnderThePassword:
         super().validate_password_for_user(user, self.FIRST_BOX[password_field_name])
 
 
-class SignUpForm(ErrorsUnderThePassword, UserCreationForm):
+class SignUpForm(FocusOnTheFirstError, ErrorsUnderThePassword, UserCreationForm):
     """Email, password (twice, checked by Django's password validators) and level."""
 
     level = forms.ChoiceField(
@@ -60,7 +74,7 @@ class LoginForm(forms.Form):
     )
 
 
-class DeleteAccountForm(forms.Form):
+class DeleteAccountForm(FocusOnTheFirstError, forms.Form):
     password = forms.CharField(
         label="Your password",
         strip=False,
@@ -82,7 +96,7 @@ class DeleteAccountForm(forms.Form):
         return password
 
 
-class SetNewPasswordForm(ErrorsUnderThePassword, SetPasswordForm):
+class SetNewPasswordForm(FocusOnTheFirstError, ErrorsUnderThePassword, SetPasswordForm):
     """Django's form, saving only the password column (the rest of the row is not its to
     write)."""
 

@@ -63,3 +63,12 @@ def test_the_unticked_box_says_what_to_do_and_password_managers_know_the_account
     page = client.post("/account/delete/", {"password": PASSWORD}).content.decode()
     assert "Tick this box to say you understand." in page
     assert f'autocomplete="username" value="{alice.email}" hidden' in page
+
+
+def test_the_unticked_box_takes_the_focus(client, alice):
+    import re
+
+    client.force_login(alice)
+    page = client.post("/account/delete/", {"password": PASSWORD}).content.decode()
+    focused = re.findall(r"<input[^>]*autofocus[^>]*>", page)
+    assert len(focused) == 1 and 'name="confirm"' in focused[0]

@@ -146,3 +146,14 @@ def test_every_error_of_a_field_is_in_what_its_box_points_to(client, db):
     assert "id_password1_error" in box
     errors = page.split('id="id_password1_error">')[1].split("</div>")[0]
     assert "too common" in errors and "entirely numeric" in errors
+
+
+def test_after_a_failed_submit_the_focus_goes_to_the_first_box_with_an_error(client, db):
+    """It went to the email box, whose error was not the one (a newcomer's walk)."""
+    import re
+
+    page = client.post(
+        "/signup/", {"email": "carla@example.com", "password1": "123", "password2": "123"}
+    ).content.decode()
+    focused = re.findall(r"<input[^>]*autofocus[^>]*>", page)
+    assert len(focused) == 1 and 'name="password1"' in focused[0]
