@@ -252,6 +252,11 @@ def test_at_200_percent_zoom_the_messages_keep_a_readable_height(daphne_server, 
     page.keyboard.press("Enter")
     expect(page.locator("#main-input")).to_be_focused()
     expect(page.locator("#main-input")).to_be_in_viewport()
+    # A draft of eight lines left a sliver of the messages (the recheck).
+    for line in range(8):
+        page.keyboard.type(f"Zeile {line}")
+        page.keyboard.press("Shift+Enter")
+    assert page.locator("#pane-main .messages").bounding_box()["height"] >= 150
     page.set_viewport_size({"width": 1280, "height": 800})  # at 100 %, the page does not scroll
     assert page.evaluate("document.documentElement.scrollHeight") <= 800
     page.context.close()
