@@ -22,7 +22,10 @@ def as_kept(line: str) -> str:
 
 @register.filter
 def as_markdown_text(text: str) -> str:
-    """Text in the transcript's Markdown as text: "<" and "&" escaped the way CommonMark reads
-    them, so a line holding HTML (a model's, say) is not HTML in a viewer that renders it (the
-    attacker's replay)."""
-    return str(text).replace("\\", "\\\\").replace("<", "\\<").replace("&", "\\&")
+    """Text in the transcript's Markdown as text: "<", "&" and "[" escaped the way CommonMark
+    reads them, so a line holding HTML or a link or image (a model's, say) is not one in a
+    viewer that renders it (the attacker's replay and recheck)."""
+    return str(text).translate(_MARKDOWN_ESCAPES)
+
+
+_MARKDOWN_ESCAPES = {ord(char): "\\" + char for char in "\\<&["}

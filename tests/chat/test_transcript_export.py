@@ -37,8 +37,10 @@ def test_html_in_a_line_is_text_in_the_markdown(client, alice, kiosk):
     learner's HTML (the attacker's replay)."""
     session = start_session(alice, kiosk)
     add_message(session, "scenario", "main", 'Hallo <img src=x onerror="alert(1)"> & tschüss')
+    add_message(session, "scenario", "main", "Schau: ![bild](http://attacker.example/p.png)")
     complete(session)
     client.force_login(alice)
     text = client.get(f"/history/{session.pk}/export.md").content.decode()
     assert '**Herr Yilmaz:** Hallo \\<img src=x onerror="alert(1)"> \\& tschüss' in text
     assert "<img" not in text.replace("\\<img", "")
+    assert "Schau: !\\[bild](http://attacker.example/p.png)" in text  # no image fetched
