@@ -267,11 +267,15 @@ async def test_a_turn_being_stored_as_the_server_drains_is_still_answered(
 
 
 async def test_alone_a_page_whose_turn_is_being_stored_as_the_server_drains_keeps_its_socket(
-    alice, alice_session, fake_anthropic, slow_message_inserts
+    alice, alice_session, fake_anthropic, slow_message_inserts, settings
 ):
     """Its socket closed at once (its reply had not started), and the page saw neither its
-    message nor the reply, stored while no page was there (the attacker's replay)."""
+    message nor the reply, stored while no page was there (the attacker's replay). Alone: on
+    Redis every page moves at once, to another process."""
     from chat import consumers
+
+    settings.REDIS_URL = ""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
     fake_anthropic.default = PlannedResponse(text="Gern, hier bitte.")
     tab = Tab(alice, alice_session.pk)
