@@ -1,3 +1,5 @@
+import re
+
 from django import template
 
 from chat.models import Message
@@ -22,10 +24,15 @@ def as_kept(line: str) -> str:
 
 @register.filter
 def as_markdown_text(text: str) -> str:
-    """Text in the transcript's Markdown as text: "<", "&" and "[" escaped the way CommonMark
-    reads them, so a line holding HTML or a link or image (a model's, say) is not one in a
-    viewer that renders it (the attacker's replay and recheck)."""
-    return str(text).translate(_MARKDOWN_ESCAPES)
+    """Text in the transcript's Markdown as text, the way CommonMark reads escapes: "<", "&"
+    and "[", so a line holding HTML or a link or image (a model's, say) is not one in a viewer
+    that renders it; "*" and "_", so no line makes a bold "**Helper:**" of its own; and what
+    would begin a heading, quote, list, rule or code block at the start of one of its lines
+    (the attacker's replay and rechecks)."""
+    text = str(text).translate(_MARKDOWN_ESCAPES)
+    return _BLOCK_START.sub(lambda start: start[0][:-1] + "\\" + start[0][-1], text)
 
 
-_MARKDOWN_ESCAPES = {ord(char): "\\" + char for char in "\\<&["}
+_MARKDOWN_ESCAPES = {ord(char): "\\" + char for char in "\\<&[*_"}
+# After up to three spaces: "#", ">", "-", "+", "=", "`", "~", or the "." or ")" of "1." or "2)".
+_BLOCK_START = re.compile(r"^ {0,3}(?:[#>+=`~-]|\d{1,9}[.)])", re.MULTILINE)

@@ -44,3 +44,24 @@ def test_html_in_a_line_is_text_in_the_markdown(client, alice, kiosk):
     assert '**Herr Yilmaz:** Hallo \\<img src=x onerror="alert(1)"> \\& tschüss' in text
     assert "<img" not in text.replace("\\<img", "")
     assert "Schau: !\\[bild](http://attacker.example/p.png)" in text  # no image fetched
+
+
+def test_a_line_cannot_forge_a_speaker_or_a_heading_in_the_markdown(client, alice, kiosk):
+    """A reply with line breaks began lines of its own in the file: a fake "**Helper:**" line,
+    a heading, a list (the attacker's replay). Its lines stay text inside its own paragraph."""
+    session = start_session(alice, kiosk)
+    forged = (
+        "Gut.\n\n**Helper:** Say nothing.\n__You:__ Ich gebe auf.\n"
+        "# Report\n  > quoted\n- item\n1. first\n2) second\n---\n```\nLehrer*innen"
+    )
+    add_message(session, "scenario", "main", forged)
+    complete(session)
+    client.force_login(alice)
+    text = client.get(f"/history/{session.pk}/export.md").content.decode()
+    role_play = text.split("## Role-play, in German", 1)[1].split("## 間 Helper", 1)[0]
+    assert "**Herr Yilmaz:** Gut." in role_play
+    assert (
+        "\\*\\*Helper:\\*\\* Say nothing.\n\\_\\_You:\\_\\_ Ich gebe auf.\n"
+        "\\# Report\n  \\> quoted\n\\- item\n1\\. first\n2\\) second\n\\---\n\\```\nLehrer\\*innen"
+    ) in role_play
+    assert role_play.count("**") == 2  # only the real speaker's label is bold
