@@ -53,21 +53,45 @@ def keepable(german: str) -> bool:
 
 def as_word(text: str) -> str:
     """A word or a line as the deck holds and compares it, so that one that looks the same is
-    the same card (seven copies of "Bäcker" were kept: the attacker's replay): composed (a
-    letter and its combining mark as one), without format characters (zero-width space and
-    joiners, the soft hyphen), full-width letters as letters, one apostrophe, any run of spaces
-    as one; stripped."""
-    text = unicodedata.normalize("NFC", text).translate(_SAME_TO_THE_EYE)
-    text = "".join(char for char in text if unicodedata.category(char) != "Cf")
-    return _SPACES.sub(" ", text).strip()
+    the same card (seven copies of "Bäcker" were kept: the attacker's replay and recheck):
+    composed (a letter and its combining mark as one); without format characters (zero-width
+    space and joiners, the soft hyphen) or variation selectors; each letter in its plain form
+    (full-width and mathematical letters, ligatures); a Cyrillic or Greek letter that looks
+    like a Latin one as that one in a word with Latin letters (a word wholly in another
+    alphabet stays as written); one apostrophe; any run of spaces as one; stripped."""
+    text = "".join(_plain(char) for char in text.translate(_SAME_TO_THE_EYE) if _kept(char))
+    text = _MIXED_WORD.sub(_as_latin, text)
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def _kept(char: str) -> bool:
+    return unicodedata.category(char) != "Cf" and not _VARIATION_SELECTOR.match(char)
+
+
+def _plain(char: str) -> str:
+    return unicodedata.normalize("NFKC", char) if unicodedata.category(char)[0] == "L" else char
+
+
+def _as_latin(word: re.Match) -> str:
+    if not any(unicodedata.name(char, "").startswith("LATIN") for char in word[0]):
+        return word[0]
+    return word[0].translate(_LATIN_LOOK_ALIKES)
 
 
 _SAME_TO_THE_EYE = {
-    **{code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)},  # full-width letters
+    **{code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)},  # full-width marks
     # The model's apostrophes ("geht\u2019s") as the one learners type ("geht's").
     0x2019: "'",
     0x02BC: "'",
 }
+_VARIATION_SELECTOR = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+_MIXED_WORD = re.compile(r"[^\W\d_]+(?:['\u0300-\u036f][^\W\d_]*)*")
+# Cyrillic and Greek letters drawn like Latin ones in common fonts (from Unicode's
+# confusables.txt, letters only).
+_LATIN_LOOK_ALIKES = str.maketrans(
+    "АВЕКМНОРСТУХЅІЈаеорсухѕіјԁһԛԝӏΑΒΕΖΗΙΚΜΝΟΡΤΥΧο",
+    "ABEKMHOPCTYXSIJaeopcyxsijdhqwlABEZHIKMNOPTYXo",
+)
 _SPACES = re.compile(r"[^\S\n]+")  # a no-break, narrow or double space; not a line break
 
 

@@ -504,6 +504,35 @@ def test_a_word_that_looks_the_same_is_the_same_card(client, alice, look_alike):
     assert deck.which_kept(alice.pk, [look_alike]) == [True]
 
 
+@pytest.mark.parametrize(
+    "look_alike",
+    [
+        "Bäcker\ufe0f",  # a variation selector
+        "B\ufe00äcker",
+        "\U0001d401äcker",  # MATHEMATICAL BOLD CAPITAL B
+        "B\U0001d41a\u0308cker",  # a mathematical "a" with its combining diaeresis
+        "\u0412äcker",  # CYRILLIC CAPITAL LETTER VE
+        "Bä\u0441ker",  # CYRILLIC SMALL LETTER ES
+        "\u0392ä\u0441k\u0435r",  # Greek capital beta, Cyrillic es and ie
+    ],
+)
+def test_a_word_with_letters_of_another_alphabet_that_look_the_same_is_the_same_card(
+    alice, look_alike
+):
+    """Variation selectors, mathematical letters and Cyrillic or Greek letters among Latin
+    ones made new cards of "Bäcker" (left by the attacker's recheck)."""
+    deck.keep(alice.pk, "Bäcker")
+    with pytest.raises(deck.AlreadyKept):
+        deck.keep(alice.pk, look_alike)
+    assert deck.which_kept(alice.pk, [look_alike]) == [True]
+
+
+def test_a_word_wholly_in_another_alphabet_is_kept_as_written(alice):
+    deck.keep(alice.pk, "Bac")
+    deck.keep(alice.pk, "\u0412\u0430\u0441")  # Russian, all Cyrillic
+    assert [card.german for card in deck.all_cards(alice.pk)] == ["Bac", "\u0412\u0430\u0441"]
+
+
 def test_a_word_repeated_in_one_request_is_kept_and_checked_once(client, alice, monkeypatch):
     looked_for = []
     holding = deck.sentence_holding
