@@ -2,6 +2,8 @@
 once (also after a reload mid-reply), the connection, errors in view, the phone layout, the
 other chat's new messages, and what a screen reader hears."""
 
+import re
+
 import pytest
 
 from accounts.models import User
@@ -1048,7 +1050,7 @@ def test_the_focus_on_a_keep_a_sync_draws_as_kept_goes_to_what_it_says(daphne_se
     page.goto(f"{daphne_server}/sessions/{session.pk}/")
     page.wait_for_function("() => window.syncs === 1")
     opener = page.locator("#main-messages .msg").first
-    opener.get_by_role("button", name="Keep in your deck").focus()
+    opener.get_by_role("button", name=re.compile("^Keep “.*” in your deck$")).focus()
     deck.keep(session.user_id, opener.locator('input[name="german"]').input_value())
     sockets[-1].close(code=1012)
     page.wait_for_function("() => window.syncs === 2")

@@ -11,6 +11,8 @@ from scenarios.models import Scenario
 from tests.browser.conftest import needs_chromium, watch_for_problems
 from tests.support.logins import login_session_key
 
+KEEP_A_LINE = re.compile("^Keep “.*” in your deck$")  # a role-play line's button
+
 pytestmark = [
     pytest.mark.browser,
     needs_chromium,
@@ -64,10 +66,12 @@ def test_explain_and_keep_from_the_chat_then_review(daphne_server, browser):
 
     opener = page.locator("#main-messages .msg").first
     # Every line's buttons had the same names, with nothing to say which line they act on.
-    for name in ("Explain", "Keep in your deck"):
-        expect(opener.get_by_role("button", name=name)).to_have_accessible_description(
-            re.compile(re.escape(scene.initial_message_main))
-        )
+    expect(opener.get_by_role("button", name="Explain")).to_have_accessible_description(
+        re.compile(re.escape(scene.initial_message_main))
+    )
+    expect(opener.get_by_role("button", name=KEEP_A_LINE)).to_have_accessible_name(
+        re.compile("^Keep “" + re.escape(scene.initial_message_main[:40]))
+    )
     opener.get_by_role("button", name="Explain").click()
     helper = page.locator("#helper-messages")
     expect(helper).to_contain_text(f"Explain this line: „{scene.initial_message_main}“")
@@ -87,7 +91,7 @@ def test_explain_and_keep_from_the_chat_then_review(daphne_server, browser):
     expect(answer.get_by_role("alert")).to_be_in_viewport(ratio=0.95)
     page.set_viewport_size(size)
 
-    opener.get_by_role("button", name="Keep in your deck").click()
+    opener.get_by_role("button", name=KEEP_A_LINE).click()
     expect(opener.locator(".kept")).to_have_text("Kept ✓")
     size = "e => getComputedStyle(e).fontSize"  # "Kept" takes Keep's place at Keep's size
     assert opener.locator(".kept").evaluate(size) == opener.locator(".msg-action").first.evaluate(
@@ -174,7 +178,7 @@ def test_keeping_a_line_marks_its_other_copies_on_the_page(daphne_server, browse
 
     lines = page.locator("#main-messages .msg")
     first, other, again, lower = lines.nth(1), lines.nth(2), lines.nth(3), lines.nth(4)
-    first.get_by_role("button", name="Keep in your deck").click()
+    first.get_by_role("button", name=KEEP_A_LINE).click()
     expect(first.locator(".kept")).to_have_text("Kept ✓")
     expect(again.locator(".kept")).to_have_text("In your deck ✓")
     expect(again.locator(".keep-form")).to_have_count(0)
@@ -194,11 +198,9 @@ def test_a_line_kept_in_one_tab_is_marked_in_the_other(daphne_server, browser):
     here, problems_here = _open_chat(daphne_server, browser, user, session)
     there, problems_there = _open_chat(daphne_server, browser, user, session)
     opener = there.locator("#main-messages .msg").first
-    opener.get_by_role("button", name="Keep in your deck").focus()  # from the keyboard
+    opener.get_by_role("button", name=KEEP_A_LINE).focus()  # from the keyboard
 
-    here.locator("#main-messages .msg").first.get_by_role(
-        "button", name="Keep in your deck"
-    ).click()
+    here.locator("#main-messages .msg").first.get_by_role("button", name=KEEP_A_LINE).click()
     expect(here.locator("#main-messages .msg .kept")).to_have_text("Kept ✓")
     expect(opener.locator(".kept")).to_have_text("In your deck ✓")
     expect(opener.locator(".keep-form")).to_have_count(0)
@@ -251,7 +253,7 @@ def test_a_keep_that_is_refused_says_why(daphne_server, browser):
 
     opener = page.locator("#main-messages .msg").first
     opener.locator('input[name="german"]').evaluate("field => { field.value = '   '; }")
-    opener.get_by_role("button", name="Keep in your deck").click()
+    opener.get_by_role("button", name=KEEP_A_LINE).click()
     expect(opener.get_by_role("alert")).to_have_text(
         "Choose a word or a line of at most 300 characters."
     )

@@ -489,6 +489,32 @@ def test_a_helper_answers_keep_says_its_line_is_english(client, alice, marketpla
     assert page.count('name="example"') == 4  # and the main chat's opening and line
 
 
+def test_each_role_play_lines_keep_button_is_named_by_its_line(client, alice, marketplace):
+    """Every role-play line's button was "Keep in your deck": a screen reader's list of buttons
+    could not tell them apart (a newcomer's walk)."""
+    import html
+    import re
+
+    from chat import conversations
+    from tests.conftest import add_message
+
+    session = conversations.start(alice.pk, marketplace)
+    add_message(session, "user", "main", "Einen Apfel, bitte.")
+    long_line = "Gern! " + "Sehr frische Äpfel aus dem Alten Land. " * 3
+    add_message(session, "scenario", "main", long_line)
+    client.force_login(alice)
+    page = client.get(f"/sessions/{session.pk}/").content.decode()
+    forms = re.findall(r'<form class="inline-form keep-form".*?</form>', page, re.S)
+    names = [
+        html.unescape(re.sub(r"<[^>]+>", "", re.search(r"<button.*?</button>", form, re.S)[0]))
+        for form in forms
+        if "data-needs-selection" not in form
+    ]
+    assert len(names) == 3 and len(set(names)) == 3
+    assert "Keep “Einen Apfel, bitte.” in your deck" in names
+    assert "Keep “Gern! Sehr frische Äpfel aus dem Alten Land. Sehr…” in your deck" in names
+
+
 @pytest.mark.parametrize(
     "look_alike",
     ["Ba\u0308cker", "Bäcker\u200b", "\u200bBäcker", "Bäcker\u00ad", "Bä\u200dcker", "Ｂäcker"],
