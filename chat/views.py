@@ -56,7 +56,8 @@ def start_scenario(request: HttpRequest, code: str) -> HttpResponse:
 def chat_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
     """The dual chat of one of the learner's sessions (404 for anyone else's). A completed
     session keeps its helper open, for questions about the scene."""
-    if request.session.pop(JUST_STARTED, None) != str(session_id):
+    just_started = request.session.pop(JUST_STARTED, None) == str(session_id)
+    if not just_started:
         try:  # coming back to an active session: logged as session_restored
             lifecycle.restore_session(request.user.pk, session_id)
         except Session.DoesNotExist:
@@ -83,6 +84,8 @@ def chat_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
             "calls_left": _calls_left_if_low(request.user),
             "offline": is_offline(),
             "max_length": settings.CHAT_MESSAGE_MAX_LENGTH,
+            # The learner pressed Start to talk: the focus waits in the role-play's box.
+            "focus_main_box": just_started,
         },
     )
 

@@ -46,6 +46,8 @@ def _journey(page, url: str) -> None:
     helper = page.get_by_role("region", name="Helper")
     expect(german).to_contain_text("ganz frisches Obst")
     expect(helper).to_contain_text("Frau Hoffmann")
+    # Started to talk: the focus waits in the role-play's box (it stayed on the page).
+    expect(page.get_by_label("Your message, in German")).to_be_focused()
 
     page.get_by_role("link", name="Practise").click()
     expect(page.get_by_role("link", name="Continue Marketplace")).to_be_visible()
