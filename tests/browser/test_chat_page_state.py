@@ -264,6 +264,42 @@ def test_at_200_percent_zoom_the_messages_keep_a_readable_height(daphne_server, 
     page.context.close()
 
 
+def test_in_a_short_window_the_goals_box_shows_whole_lines(daphne_server, browser):
+    """At 200 % it scrolled in 3.6rem and showed its second row cut in half (a newcomer's
+    recheck)."""
+    page, _ = _open_chat(browser, daphne_server, viewport={"width": 420, "height": 400})
+    page.wait_for_function("() => document.getElementById('chat').dataset.synced === 'yes'")
+    for width in (420, 640, 1000):  # narrow, where it scrolls; and wide
+        page.set_viewport_size({"width": width, "height": 400})
+        lines = page.evaluate(
+            """() => {
+              const box = document.querySelector("#pane-main > .goals");
+              const top = box.getBoundingClientRect().top + box.clientTop;
+              const shownBottom = top + box.clientHeight;  // scrolled text shows in the padding
+              const rows = new Map();  // the lines of text, by where they end
+              const texts = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+              while (texts.nextNode()) {
+                const range = document.createRange();
+                range.selectNodeContents(texts.currentNode);
+                for (const rect of range.getClientRects()) {
+                  if (rect.height > 0) rows.set(Math.round(rect.bottom), rect);
+                }
+              }
+              const all = [...rows.values()];
+              return {
+                scrolls: box.scrollHeight > box.clientHeight,
+                cut: all.filter(row => row.top < shownBottom - 1 && row.bottom > shownBottom + 1)
+                  .map(row => [row.top, row.bottom, shownBottom]),
+                shown: all.filter(row => row.bottom <= shownBottom + 1).length,
+              };
+            }"""
+        )
+        assert lines["cut"] == [], (width, lines)
+        assert lines["shown"] >= 3, (width, lines)  # the title and two rows of goals
+        assert lines["scrolls"] or width > 420, (width, lines)
+    page.context.close()
+
+
 def test_sending_with_the_keyboard_on_the_button_leaves_the_focus_in_the_box(
     daphne_server, browser
 ):
