@@ -3,10 +3,11 @@
 Pure functions of a scenario and its messages (no database), so they are unit-tested alone.
 
 A scene ends after roughly SOFT_CAP to CONCLUDE_AT main-chat messages: from SOFT_CAP the
-character is told to steer towards an ending, from CONCLUDE_AT to close the scene (calling the
-end tool), and the reply after which only one learner message would fit under HARD_CAP is its
-last. The main chat never holds more than HARD_CAP messages: the message that fills it
-completes the session.
+character is told to steer towards an ending, from the reply that would be message CONCLUDE_AT
+to close the scene (calling the end tool; the offline partner says its script's last line),
+and the reply after which only one learner message would fit under HARD_CAP is its last. The
+main chat never holds more than HARD_CAP messages: the message that fills it completes the
+session.
 """
 
 from chat.goals import GoalState, all_reached
@@ -16,7 +17,7 @@ from scenarios.models import Scenario
 from scenarios.prompts import character_prompt, helper_prompt
 
 SOFT_CAP = 15  # main-chat messages after which the character steers towards an ending
-CONCLUDE_AT = 25  # ...after which it closes the scene
+CONCLUDE_AT = 25  # ...and the reply that would be this one closes it
 HARD_CAP = 30  # the session completes when the main chat holds this many messages
 HELPER_CONTEXT_MESSAGES = 12  # recent role-play messages shown to the helper
 CACHED = {"type": "ephemeral"}
@@ -48,7 +49,9 @@ def stage(main_count: int) -> str | None:
     "final" (the last reply: the learner's next message fills the scene)."""
     if main_count + 2 >= HARD_CAP:
         return "final"
-    if main_count >= CONCLUDE_AT:
+    # Its reply would be message CONCLUDE_AT (the learner's messages are the even ones: from
+    # the 26th, scenes that never reached their goals ended at 27 and offline at 29).
+    if main_count + 1 >= CONCLUDE_AT:
         return "conclude"
     if main_count >= SOFT_CAP:
         return "soft"
@@ -107,7 +110,7 @@ def _character_request(
         system=system,
         messages=turns,
         turn=sum(1 for m in main if m.from_learner),
-        final=steering == "final",
+        closing=steering in ("conclude", "final"),
         tools=[END_TOOL, GOAL_TOOL],
         learner_text=learner_text,
         open_goals=tuple(

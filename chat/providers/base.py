@@ -49,7 +49,7 @@ class ReplyRequest:
     system: list[dict]
     messages: list[dict]
     turn: int  # learner messages so far in this chat, this one included
-    final: bool = False  # the hard cap: this reply must close the scene
+    closing: bool = False  # the scene's length says this reply closes it (prompting.stage)
     tools: list[dict] = field(default_factory=list)
     # For the offline partner: the learner's message, the scene's open goals and its script.
     learner_text: str = ""

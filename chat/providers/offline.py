@@ -15,8 +15,9 @@ class OfflineProvider:
     """A scripted partner for running without an API key: the same streaming, canned lines.
 
     The character plays the scenario's offline script in order, one line per learner turn,
-    and closes the scene with the last line, early once every goal is reached; a goal is
-    reached when the learner's message matches its pattern. The helper cycles through the
+    and closes the scene with the last line, early once every goal is reached or when the
+    scene's length says so (as the model is told to); a goal is reached when the learner's
+    message matches its pattern. The helper cycles through the
     scenario's tips, each after a note that it cannot read what it was asked.
     """
 
@@ -33,7 +34,7 @@ class OfflineProvider:
             # The scene's last goal reached (its goodbye, say), the character closes it: it
             # played on to its script's end (a newcomer's walk).
             last_goal = bool(request.open_goals) and len(goals) == len(request.open_goals)
-            if request.final or last_goal:
+            if request.closing or last_goal:
                 index = len(lines) - 1
             else:
                 index = min(request.turn, len(lines)) - 1

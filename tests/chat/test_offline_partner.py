@@ -1,19 +1,22 @@
 """Without an API key the offline partner plays the scene, streamed the same way."""
 
+from chat.prompting import CONCLUDE_AT
 from chat.providers.offline import CANNOT_READ_QUESTION
 from tests.chat.conftest import FINISHED, Tab, chat_db, session_row, settle, stored
 
 pytestmark = chat_db
 
 
-async def test_the_offline_partner_plays_a_whole_scene_to_its_end(
+async def test_the_offline_partner_plays_its_script_until_the_scenes_length_closes_it(
     alice, alice_session, offline, settings
 ):
     settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"  # a scene in a second
     lines = alice_session.scenario.offline_lines
+    turns = (CONCLUDE_AT - 1) // 2  # the reply that is message 25 closes the scene
+    assert len(lines) > turns
     tab = Tab(alice, alice_session.pk)
     await tab.connect()
-    for turn in range(len(lines)):
+    for turn in range(turns):
         await tab.send(message=f"Antwort {turn}")
         await tab.until(FINISHED)
         if turn == 0:  # a question to the helper along the way
@@ -23,13 +26,16 @@ async def test_the_offline_partner_plays_a_whole_scene_to_its_end(
     await tab.close()
 
     main = await stored(alice_session.pk, "main")
-    assert [content for role, content in main if role == "scenario"][1:] == lines
+    assert [content for role, content in main if role == "scenario"][1:] == [
+        *lines[: turns - 1],
+        lines[-1],
+    ]
     assert (await stored(alice_session.pk, "helper"))[-1] == (
         "helper",
         f"{CANNOT_READ_QUESTION} {alice_session.scenario.offline_tips[0]}",
     )
     session = await session_row(alice_session.pk)
-    assert session.is_completed and session.message_count_main == 1 + 2 * len(lines)
+    assert session.is_completed and session.message_count_main == CONCLUDE_AT
 
 
 async def test_the_offline_character_closes_the_scene_once_every_goal_is_reached(

@@ -35,6 +35,9 @@ def _notes(fake) -> str:
     [
         (12, None),
         (14, "steering towards a natural ending"),
+        (22, "steering towards a natural ending"),
+        # The learner's 24th: the reply, the 25th, closes (it was told from the 26th).
+        (23, "bring the scene to its close"),
         (24, "bring the scene to its close"),
         (26, "bring the scene to its close"),
         (27, "this is your last reply"),

@@ -5,10 +5,11 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chat.models import ReachedGoal
+from chat.prompting import CONCLUDE_AT
 from lib.rls import acting_as_staff
 from scenarios import lifecycle
 from scenarios.models import Scenario, Session
-from tests.chat.conftest import FINISHED, Tab, chat_db, settle
+from tests.chat.conftest import FINISHED, Tab, chat_db, session_row, settle
 from tests.conftest import add_message
 
 pytestmark = chat_db
@@ -112,13 +113,16 @@ def outcome(session_id):
 
 @pytest.mark.parametrize("code", SAYS)
 async def test_every_shipped_scene_plays_offline_to_its_end(alice, offline, settings, code):
-    """Every goal but the last, then small talk: the whole script, line by line."""
+    """Every goal but the last, then small talk: the script, line by line, until the reply
+    that is message 25 closes the scene with its last line (the whole script was played,
+    to 29 messages, where the page says "about 15 to 25": a newcomer's walk)."""
     settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"  # a learner who types fast
     session, script, goal_count = await start(alice, code)
+    turns = min(len(script), (CONCLUDE_AT - 1) // 2)  # after the character's opening line
     tab = Tab(alice, session.pk)
     await tab.connect()
     says = SAYS[code][:-1] + ["Hm."] * len(script)
-    for line, message in zip(script, says, strict=False):
+    for line, message in zip([*script[: turns - 1], script[-1]], says, strict=False):
         await tab.send(message=message)
         finished = await tab.until(FINISHED)
         assert line.split()[0] in finished  # the script, line by line
@@ -127,6 +131,7 @@ async def test_every_shipped_scene_plays_offline_to_its_end(alice, offline, sett
     assert goal_count == len(SAYS[code])
     assert await outcome(session.pk) == (True, goal_count - 1)
     assert "Scene complete" in finished
+    assert (await session_row(session.pk)).message_count_main == 1 + 2 * turns <= CONCLUDE_AT
 
 
 @pytest.mark.parametrize("code", SAYS)
