@@ -887,8 +887,18 @@ def test_a_sync_draws_only_the_newest_messages_again_not_those_fetched_above(
     page.goto(f"{daphne_server}/sessions/{session.pk}/")
     page.wait_for_function("() => window.syncs === 1")
     messages = page.locator("#helper-messages .msg")
+    page.evaluate(
+        """() => document.addEventListener("htmx:afterSettle", function (event) {
+          if (event.detail.xhr && /earlier/.test(event.detail.xhr.responseURL)) {
+            window.fetchSettled = true;
+          }
+        })"""
+    )
     page.locator("#helper-messages .earlier-messages button").click()
     expect(messages).to_have_count(200)
+    # htmx's load events for what it fetched come at the settle, 20 ms after the swap: one came
+    # after the count was reset (a full run, once).
+    page.wait_for_function("() => window.fetchSettled === true")
     first_fetched = messages.first.element_handle()
     messages.evaluate_all("all => all.slice(0, 100).forEach(m => { m.dataset.fetched = ''; })")
     page.evaluate("() => { window.drawnAgain = 0; }")
