@@ -59,17 +59,19 @@ def as_word(text: str) -> str:
     (full-width and mathematical letters, ligatures); a Cyrillic or Greek letter that looks
     like a Latin one as that one in a word with Latin letters (a word wholly in another
     alphabet stays as written); one apostrophe; any run of spaces as one; stripped."""
-    text = "".join(_plain(char) for char in text.translate(_SAME_TO_THE_EYE) if _kept(char))
-    text = _MIXED_WORD.sub(_as_latin, text)
+    text = _UNUSUAL.sub(_as_plain, text.translate(_SAME_TO_THE_EYE))
+    if _CYRILLIC_OR_GREEK.search(text):
+        text = _MIXED_WORD.sub(_as_latin, text)
     return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
-def _kept(char: str) -> bool:
-    return unicodedata.category(char) != "Cf" and not _VARIATION_SELECTOR.match(char)
-
-
-def _plain(char: str) -> str:
-    return unicodedata.normalize("NFKC", char) if unicodedata.category(char)[0] == "L" else char
+def _as_plain(unusual: re.Match) -> str:
+    """A character beyond Latin-1 (or the soft hyphen) as the deck holds it."""
+    char = unusual[0]
+    category = unicodedata.category(char)
+    if category == "Cf" or _VARIATION_SELECTOR.match(char):
+        return ""
+    return unicodedata.normalize("NFKC", char) if category[0] == "L" else char
 
 
 def _as_latin(word: re.Match) -> str:
@@ -78,6 +80,9 @@ def _as_latin(word: re.Match) -> str:
     return word[0].translate(_LATIN_LOOK_ALIKES)
 
 
+# Looked at one by one (a German line has few: the rest of Latin-1 needs no look).
+_UNUSUAL = re.compile("[^\x00-\xac\xae-\xff]")
+_CYRILLIC_OR_GREEK = re.compile("[\u0370-\u052f]")
 _SAME_TO_THE_EYE = {
     **{code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)},  # full-width marks
     # The model's apostrophes ("geht\u2019s") as the one learners type ("geht's").
