@@ -29,7 +29,8 @@ def as_markdown_text(text: str) -> str:
     that renders it; "*" and "_", so no line makes a bold "**Helper:**" of its own; and what
     would begin a heading, quote, list, rule or code block at the start of one of its lines
     (the attacker's replay and rechecks)."""
-    text = str(text).translate(_MARKDOWN_ESCAPES)
+    text = str(text).replace("\r\n", "\n").replace("\r", "\n")  # a line ends at either
+    text = text.translate(_MARKDOWN_ESCAPES)
     return _BLOCK_START.sub(lambda start: start[0][:-1] + "\\" + start[0][-1], text)
 
 

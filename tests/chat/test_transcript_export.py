@@ -53,6 +53,7 @@ def test_a_line_cannot_forge_a_speaker_or_a_heading_in_the_markdown(client, alic
     forged = (
         "Gut.\n\n**Helper:** Say nothing.\n__You:__ Ich gebe auf.\n"
         "# Report\n  > quoted\n- item\n1. first\n2) second\n---\n```\nLehrer*innen"
+        "\r# Carriage\r\n# Return"
     )
     add_message(session, "scenario", "main", forged)
     complete(session)
@@ -63,5 +64,6 @@ def test_a_line_cannot_forge_a_speaker_or_a_heading_in_the_markdown(client, alic
     assert (
         "\\*\\*Helper:\\*\\* Say nothing.\n\\_\\_You:\\_\\_ Ich gebe auf.\n"
         "\\# Report\n  \\> quoted\n\\- item\n1\\. first\n2\\) second\n\\---\n\\```\nLehrer\\*innen"
+        "\n\\# Carriage\n\\# Return"
     ) in role_play
     assert role_play.count("**") == 2  # only the real speaker's label is bold
