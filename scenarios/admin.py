@@ -90,7 +90,8 @@ ONE_PER_LINE = {
     "offline_lines": (
         OnePerLineField,
         "Without an API key the character says these German lines in order, one per "
-        "learner message; the last one closes the scene. One line each.",
+        "learner message; the last one closes the scene, early once every goal is reached or "
+        "at the 12th message (the scene's length: a longer script is cut there). One line each.",
     ),
     "offline_tips": (
         OnePerLineField,

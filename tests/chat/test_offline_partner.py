@@ -1,19 +1,30 @@
 """Without an API key the offline partner plays the scene, streamed the same way."""
 
+import pytest
+from channels.db import database_sync_to_async
+
 from chat.prompting import CONCLUDE_AT
 from chat.providers.offline import CANNOT_READ_QUESTION
+from scenarios.models import Scenario
 from tests.chat.conftest import FINISHED, Tab, chat_db, session_row, settle, stored
 
 pytestmark = chat_db
 
 
+@pytest.mark.parametrize("staff_lines", [0, 3])
 async def test_the_offline_partner_plays_its_script_until_the_scenes_length_closes_it(
-    alice, alice_session, offline, settings
+    alice, alice_session, offline, settings, staff_lines
 ):
+    """A shipped script plays whole; one staff made longer is closed with its last line by
+    the reply that would be message 25, as the model is told to close there."""
     settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"  # a scene in a second
-    lines = alice_session.scenario.offline_lines
+    shipped = alice_session.scenario.offline_lines
+    lines = [*shipped[:-1], *(f"Noch etwas, Nummer {n}?" for n in range(staff_lines)), shipped[-1]]
+    await database_sync_to_async(Scenario.objects.filter(pk=alice_session.scenario_id).update)(
+        offline_lines=lines
+    )
     turns = (CONCLUDE_AT - 1) // 2  # the reply that is message 25 closes the scene
-    assert len(lines) > turns
+    assert len(shipped) == turns
     tab = Tab(alice, alice_session.pk)
     await tab.connect()
     for turn in range(turns):

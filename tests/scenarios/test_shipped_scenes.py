@@ -60,3 +60,34 @@ def test_patterns_that_would_compile_to_gigabytes_are_refused(pattern):
     with pytest.raises(ValidationError):
         validate_pattern(pattern)
     assert not pattern_matches(pattern, "a" * 50)  # and never compiled at play time either
+
+
+@pytest.mark.parametrize("code", SHIPPED)
+def test_every_shipped_offline_script_plays_whole_within_the_scenes_length(db, code):
+    """The reply that would be message 25 closes a scene: a 14-line script was cut there with
+    its last line, skipping the bill or the handover (a newcomer's walk)."""
+    from chat.prompting import CONCLUDE_AT
+
+    assert len(Scenario.objects.get(code=code).offline_lines) <= (CONCLUDE_AT - 1) // 2
+
+
+def test_a_database_with_the_14_line_scripts_has_them_cut_unless_staff_edited_them(db):
+    import importlib
+
+    from django.apps import apps
+
+    cut = importlib.import_module("scenarios.migrations.0010_offline_scripts_fit_the_scene_length")
+    bakery, kebab = Scenario.objects.get(code="bakery"), Scenario.objects.get(code="kebab")
+    shipped_now = list(bakery.offline_lines)
+    cut.backward(apps, None)  # the scripts as shipped before
+    bakery.refresh_from_db()
+    assert len(bakery.offline_lines) == 14
+    assert bakery.offline_lines[8].startswith("Wie schön! Wohnen Sie eigentlich hier")
+    kebab.refresh_from_db()
+    kebab.offline_lines[0] = "Gern! Im Brot oder als Dürüm?"  # staff's edit
+    kebab.save()
+    cut.forward(apps, None)
+    bakery.refresh_from_db()
+    kebab.refresh_from_db()
+    assert bakery.offline_lines == shipped_now
+    assert len(kebab.offline_lines) == 14 and kebab.offline_lines[0].startswith("Gern! Im Brot")
