@@ -23,6 +23,19 @@ def as_kept(line: str) -> str:
 
 
 @register.filter
+def as_button_quote(line: str, most: int = 50) -> str:
+    """A line quoted in a button's name, for screen readers: cut at a word (with "…") to
+    `most` characters."""
+    line = " ".join(str(line).split())
+    if len(line) <= most:
+        return line
+    cut = line[: most - 1]
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:–-") + "…"
+
+
+@register.filter
 def as_markdown_text(text: str) -> str:
     """Text in the transcript's Markdown as text, the way CommonMark reads escapes: "<", "&"
     and "[", so a line holding HTML or a link or image (a model's, say) is not one in a viewer

@@ -500,7 +500,7 @@ def test_each_role_play_lines_keep_button_is_named_by_its_line(client, alice, ma
 
     session = conversations.start(alice.pk, marketplace)
     add_message(session, "user", "main", "Einen Apfel, bitte.")
-    long_line = "Gern! " + "Sehr frische Äpfel aus dem Alten Land. " * 3
+    long_line = "Gern! Sehr frische Äpfel aus dem Alten Land, heute besonders günstig."
     add_message(session, "scenario", "main", long_line)
     client.force_login(alice)
     page = client.get(f"/sessions/{session.pk}/").content.decode()
@@ -512,7 +512,19 @@ def test_each_role_play_lines_keep_button_is_named_by_its_line(client, alice, ma
     ]
     assert len(names) == 3 and len(set(names)) == 3
     assert "Keep “Einen Apfel, bitte.” in your deck" in names
-    assert "Keep “Gern! Sehr frische Äpfel aus dem Alten Land. Sehr…” in your deck" in names
+    # Cut at a word, and the line read as German, the rest as English (a newcomer's recheck).
+    assert "Keep “Gern! Sehr frische Äpfel aus dem Alten Land,…” in your deck" not in names
+    assert "Keep “Gern! Sehr frische Äpfel aus dem Alten Land…” in your deck" in names
+    assert page.count('<div class="msg-actions" lang="en">') == 4  # and the helper's greeting
+    assert page.count('“<span lang="de">') == 3
+    # Cut by characters as Python counts them: Django's truncatechars counts a letter and its
+    # combining marks as one, and a line of 999 marks named its button in 1,015 characters
+    # (the attacker's recheck); its example field too.
+    mark = "\u0301"
+    add_message(session, "scenario", "main", "b" + mark * 7000)
+    page = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert '“<span lang="de">b' + mark * 48 + "…</span>”" in page
+    assert 'name="example" value="b' + mark * 999 + '"' in page
 
 
 @pytest.mark.parametrize(
