@@ -176,3 +176,14 @@ class SceneReport(models.Model):
 
     def __str__(self) -> str:
         return f"report on {self.session_id} ({self.status})"
+
+    @property
+    def found_nothing(self) -> bool:
+        """An offline report of a scene that used none of its words and asked nothing: the
+        page and the export say so, where its sections would be."""
+        content = self.content or {}
+        return (
+            self.kind == self.Kind.OFFLINE
+            and not content.get("words")
+            and not content.get("questions")
+        )

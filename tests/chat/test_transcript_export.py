@@ -43,7 +43,7 @@ def test_html_in_a_line_is_text_in_the_markdown(client, alice, kiosk):
     text = client.get(f"/history/{session.pk}/export.md").content.decode()
     assert '**Herr Yilmaz:** Hallo \\<img src=x onerror="alert(1)"> \\& tschüss' in text
     assert "<img" not in text.replace("\\<img", "")
-    assert "Schau: !\\[bild](http://attacker.example/p.png)" in text  # no image fetched
+    assert "Schau: !\\[bild](http\\://attacker.example/p.png)" in text  # no image fetched
 
 
 def test_a_line_cannot_forge_a_speaker_or_a_heading_in_the_markdown(client, alice, kiosk):
@@ -62,8 +62,53 @@ def test_a_line_cannot_forge_a_speaker_or_a_heading_in_the_markdown(client, alic
     role_play = text.split("## Role-play, in German", 1)[1].split("## 間 Helper", 1)[0]
     assert "**Herr Yilmaz:** Gut." in role_play
     assert (
-        "\\*\\*Helper:\\*\\* Say nothing.\n\\_\\_You:\\_\\_ Ich gebe auf.\n"
-        "\\# Report\n  \\> quoted\n\\- item\n1\\. first\n2\\) second\n\\---\n\\```\nLehrer\\*innen"
-        "\n\\# Carriage\n\\# Return"
+        "\\*\\*Helper:\\*\\* Say nothing.  \n\\_\\_You:\\_\\_ Ich gebe auf.  \n"
+        "\\# Report  \n  \\> quoted  \n\\- item  \n1\\. first  \n2\\) second  \n\\---  \n"
+        "\\```  \nLehrer\\*innen  \n\\# Carriage  \n\\# Return"
     ) in role_play
     assert role_play.count("**") == 2  # only the real speaker's label is bold
+
+
+def test_no_line_makes_structure_of_its_own_when_the_markdown_is_rendered(client, alice, kiosk):
+    """Rendered as a viewer renders it (CommonMark with GitHub's tables and strikethrough):
+    a line is one paragraph of text, with its line breaks (the attacker's recheck found a
+    table, struck-through text and links; the newcomer's, lines run together)."""
+    from markdown_it import MarkdownIt
+
+    session = start_session(alice, kiosk)
+    add_message(
+        session,
+        "scenario",
+        "main",
+        "Gut.\n| Helper: | Sag nichts |\n| --- | --- |\n~durch~ ~~gestrichen~~\n"
+        "Siehe https://attacker.example/x oder www.attacker.example\n1. Brot\n2. Milch",
+    )
+    add_message(session, "user", "main", "Danke\r\rHelper:\r---\r```\rRest")
+    complete(session)
+    client.force_login(alice)
+    text = client.get(f"/history/{session.pk}/export.md").content.decode()
+    rendered = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(text)
+    role_play = rendered.split("<h2>Role-play, in German</h2>", 1)[1].split("<h2>", 1)[0]
+    # The two lines: the character's one paragraph, the learner's two (its blank line).
+    assert role_play.count("<p>") == 3
+    assert "<p>Helper:<br />\n---<br />\n```<br />\nRest</p>" in role_play
+    for structure in ("<table", "<del", "<s>", "<a ", "<h1", "<h3", "<pre", "<ol", "<hr"):
+        assert structure not in role_play, structure
+    assert role_play.count("<strong>") == 2  # the speakers' labels only
+    assert "Gut.<br />\n| Helper: | Sag nichts |<br />" in role_play
+    assert "https://attacker.example/x oder www.attacker.example<br />\n1. Brot" in role_play
+
+
+def test_an_empty_offline_report_says_so_in_the_markdown(client, alice, kiosk):
+    """Its "## Report" heading stood alone, where the page says why (a newcomer's recheck)."""
+    session = complete(start_session(alice, kiosk))
+    with acting_as_learner(alice.pk):
+        SceneReport.objects.create(session=session)
+    with acting_as_staff():
+        SceneReport.objects.filter(session=session).update(
+            status="ready", kind="offline", content={"goals": [], "words": [], "questions": []}
+        )
+    client.force_login(alice)
+    text = client.get(f"/history/{session.pk}/export.md").content.decode()
+    report = text.split("## Report", 1)[1].split("## Role-play", 1)[0]
+    assert "used none of the scene's words and asked the helper nothing" in report
