@@ -53,15 +53,17 @@ def keepable(german: str) -> bool:
 
 def as_word(text: str) -> str:
     """A word or a line as the deck holds and compares it, so that one that looks the same is
-    the same card (seven copies of "Bäcker" were kept: the attacker's replay and recheck):
-    composed (a letter and its combining mark as one); without format characters (zero-width
-    space and joiners, the soft hyphen) or variation selectors; each letter in its plain form
-    (full-width and mathematical letters, ligatures); a Cyrillic or Greek letter that looks
-    like a Latin one as that one in a word with Latin letters (a word wholly in another
-    alphabet stays as written); one apostrophe; any run of spaces as one; stripped."""
+    the same card (copies of "Bäcker" were kept: the attacker's replays and rechecks): composed
+    (a letter and its combining mark as one); without format characters (zero-width space and
+    joiners, the soft hyphen) or variation selectors; a letter that has a plain Latin form as
+    that form (full-width and mathematical letters, ligatures, Roman numerals); a Cyrillic,
+    Greek or Armenian letter that looks like a Latin one as that one in a word with Latin
+    letters (a word wholly in another alphabet stays as written); one apostrophe; any run of
+    spaces or line breaks as one space; stripped."""
     text = _UNUSUAL.sub(_as_plain, text.translate(_SAME_TO_THE_EYE))
-    if _CYRILLIC_OR_GREEK.search(text):
-        text = _MIXED_WORD.sub(_as_latin, text)
+    if _LOOK_ALIKE.search(text):
+        # Decomposed first: the Cyrillic "a" with a diaeresis is a Cyrillic "a" and a mark.
+        text = _MIXED_WORD.sub(_as_latin, unicodedata.normalize("NFD", text))
     return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
@@ -71,18 +73,25 @@ def _as_plain(unusual: re.Match) -> str:
     category = unicodedata.category(char)
     if category == "Cf" or _VARIATION_SELECTOR.match(char):
         return ""
-    return unicodedata.normalize("NFKC", char) if category[0] == "L" else char
+    if category[0] == "L" or category == "Nl":
+        plain = unicodedata.normalize("NFKC", char)
+        if plain != char and all(_is_latin(letter) for letter in plain):
+            return plain
+    return char
+
+
+def _is_latin(char: str) -> bool:
+    return unicodedata.name(char, "").startswith("LATIN")
 
 
 def _as_latin(word: re.Match) -> str:
-    if not any(unicodedata.name(char, "").startswith("LATIN") for char in word[0]):
+    if not any(_is_latin(char) for char in word[0]):
         return word[0]
     return word[0].translate(_LATIN_LOOK_ALIKES)
 
 
 # Looked at one by one (a German line has few: the rest of Latin-1 needs no look).
-_UNUSUAL = re.compile("[^\x00-\xac\xae-\xff]")
-_CYRILLIC_OR_GREEK = re.compile("[\u0370-\u052f]")
+_UNUSUAL = re.compile("[^\\x00-\\xac\\xae-\\xff]")
 _SAME_TO_THE_EYE = {
     **{code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)},  # full-width marks
     # The model's apostrophes ("geht\u2019s") as the one learners type ("geht's").
@@ -91,13 +100,14 @@ _SAME_TO_THE_EYE = {
 }
 _VARIATION_SELECTOR = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 _MIXED_WORD = re.compile(r"[^\W\d_]+(?:['\u0300-\u036f][^\W\d_]*)*")
-# Cyrillic and Greek letters drawn like Latin ones in common fonts (from Unicode's
-# confusables.txt, letters only).
+# Cyrillic, Greek, Armenian and Latin IPA letters drawn like Latin ones in common fonts (from
+# Unicode's confusables.txt, letters only).
 _LATIN_LOOK_ALIKES = str.maketrans(
-    "АВЕКМНОРСТУХЅІЈаеорсухѕіјԁһԛԝӏΑΒΕΖΗΙΚΜΝΟΡΤΥΧο",
-    "ABEKMHOPCTYXSIJaeopcyxsijdhqwlABEZHIKMNOPTYXo",
+    "АВЕКМНОРСТУХЅІЈаеорсухѕіјԁһԛԝӏΑΒΕΖΗΙΚΜΝΟΡΤΥΧοօսհոցɡɑ",
+    "ABEKMHOPCTYXSIJaeopcyxsijdhqwlABEZHIKMNOPTYXoouhngga",
 )
-_SPACES = re.compile(r"[^\S\n]+")  # a no-break, narrow or double space; not a line break
+_LOOK_ALIKE = re.compile("[\u0250-\u02af\u0370-\u058f]")  # IPA, Greek, Cyrillic, Armenian
+_SPACES = re.compile(r"\s+")  # a no-break, narrow or double space, a line break
 
 
 def keep(

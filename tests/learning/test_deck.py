@@ -552,6 +552,7 @@ def test_a_word_that_looks_the_same_is_the_same_card(client, alice, look_alike):
         "\u0412äcker",  # CYRILLIC CAPITAL LETTER VE
         "Bä\u0441ker",  # CYRILLIC SMALL LETTER ES
         "\u0392ä\u0441k\u0435r",  # Greek capital beta, Cyrillic es and ie
+        "B\u04d3cker",  # CYRILLIC SMALL LETTER A WITH DIAERESIS, precomposed (the recheck)
     ],
 )
 def test_a_word_with_letters_of_another_alphabet_that_look_the_same_is_the_same_card(
@@ -563,6 +564,35 @@ def test_a_word_with_letters_of_another_alphabet_that_look_the_same_is_the_same_
     with pytest.raises(deck.AlreadyKept):
         deck.keep(alice.pk, look_alike)
     assert deck.which_kept(alice.pk, [look_alike]) == [True]
+
+
+@pytest.mark.parametrize(
+    ("kept", "look_alike"),
+    [
+        ("Milch", "\u216filch"),  # ROMAN NUMERAL ONE THOUSAND
+        ("Milch", "Mi\u217cch"),  # SMALL ROMAN NUMERAL FIFTY
+        ("Brot", "Br\u0585t"),  # ARMENIAN SMALL LETTER OH
+        ("Kuchen", "K\u057dchen"),  # ARMENIAN SMALL LETTER SEH
+        ("Tag", "Ta\u0261"),  # LATIN SMALL LETTER SCRIPT G
+        ("Tag", "T\u0251g"),  # LATIN SMALL LETTER ALPHA
+        ("Öl", "\u04e6l"),  # CYRILLIC CAPITAL LETTER O WITH DIAERESIS
+        ("Guten Morgen", "Guten\nMorgen"),  # a Shift+Enter line kept from the chat
+        ("Guten Morgen", "Guten \n Morgen"),
+    ],
+)
+def test_more_look_alikes_are_the_same_card(alice, kept, look_alike):
+    """Found by the attacker's recheck of the look-alike rules."""
+    deck.keep(alice.pk, kept)
+    with pytest.raises(deck.AlreadyKept):
+        deck.keep(alice.pk, look_alike)
+
+
+@pytest.mark.parametrize("word", ["ㅋㅋ", "\ufdfa", "Nº 5", "1ª", "\u0149", "Straße", "ẞ", "m²"])
+def test_a_word_without_a_plain_latin_look_alike_is_kept_as_written(word):
+    """NFKC changed Korean letters and expanded an Arabic ligature to 18 characters (the
+    attacker's recheck): only a letter whose plain form is Latin is changed."""
+    assert deck.as_word(word) == word
+    assert deck.as_word(deck.as_word(word)) == deck.as_word(word)
 
 
 def test_a_word_wholly_in_another_alphabet_is_kept_as_written(alice):
