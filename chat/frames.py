@@ -71,7 +71,9 @@ STAGE_LABELS = {
 
 
 def progress(main_count: int, completed: bool = False) -> dict:
-    stage = None if completed else prompting.stage(main_count)
+    # What the next message meets: "closing the scene" shows before the learner's last
+    # message, not only as the goodbye streams (a newcomer's recheck).
+    stage = None if completed else prompting.stage(main_count + 1)
     return {
         "count": main_count,
         "cap": prompting.HARD_CAP,

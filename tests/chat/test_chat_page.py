@@ -3,6 +3,7 @@
 import re
 from html import unescape
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
@@ -172,3 +173,15 @@ def test_earlier_messages_are_the_learners_own_and_in_the_chat_asked(
     refused = client.get(f"/sessions/{session.pk}/earlier/main/?before=nonsense")
     assert refused.status_code == 400
     assert "before" in refused.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("main_count", "said"),
+    [(13, ""), (14, "wrapping up"), (22, "wrapping up"), (23, "closing the scene")],
+)
+def test_the_progress_says_what_the_next_message_meets(main_count, said):
+    """After the character's 23rd message the learner's next one gets the goodbye: the bar
+    said "closing the scene" only as the goodbye streamed (a newcomer's recheck)."""
+    from chat import frames
+
+    assert frames.progress(main_count)["stage"] == said
