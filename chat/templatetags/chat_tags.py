@@ -17,6 +17,12 @@ def speaker(message: Message, character: str) -> str:
 
 
 @register.filter
+def reached_of(goals) -> str:
+    """ "1 of 4": how many of a scene's goals the learner has reached."""
+    return f"{sum(1 for state in goals if state.reached)} of {len(goals)}"
+
+
+@register.filter
 def as_kept(line: str) -> str:
     """A role-play line as its "Keep" button sends it (learning.deck.as_kept)."""
     return deck.as_kept(line)

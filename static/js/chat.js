@@ -743,6 +743,25 @@
       newest.remove();
     });
 
+    // The goals box scrolls in a short window. Drawn again when a goal was reached (or at a
+    // reconnect), it went back to its top, and the tick happened out of sight (a newcomer's
+    // recheck): it keeps the learner's place, and a goal just reached is scrolled into view.
+    var goalsScrolledTo = 0;
+    page.addEventListener("htmx:oobBeforeSwap", function (event) {
+      if (event.detail.target.id === "goals") goalsScrolledTo = event.detail.target.scrollTop;
+    });
+    page.addEventListener("htmx:oobAfterSwap", function (event) {
+      var goals = document.getElementById("goals");
+      if (event.detail.target.id !== "goals" || !goals) return;
+      goals.scrollTop = goalsScrolledTo;
+      var reached = goals.querySelector(".goal-just-reached");
+      if (!reached) return;
+      var box = goals.getBoundingClientRect(), row = reached.getBoundingClientRect();
+      if (row.top < box.top || row.bottom > box.bottom) {
+        goals.scrollTop += row.top - box.top - parseFloat(getComputedStyle(goals).paddingTop);
+      }
+    });
+
     // "Keep" pressed from the keyboard: its answer ("Kept ✓", or the report drawn again after
     // "Keep all") takes the focus, which had fallen back to the page.
     var keptFrom = null;

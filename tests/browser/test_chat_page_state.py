@@ -300,6 +300,33 @@ def test_in_a_short_window_the_goals_box_shows_whole_lines(daphne_server, browse
     page.context.close()
 
 
+def test_a_goal_reached_out_of_sight_in_the_goals_box_is_scrolled_into_view(daphne_server, browser):
+    """The box went back to its top at each tick, and a goal reached below its two rows was
+    ticked out of sight, with nothing saying so (a newcomer's recheck)."""
+    from playwright.sync_api import expect
+
+    page, _ = _open_chat(browser, daphne_server, viewport={"width": 420, "height": 400})
+    page.wait_for_function("() => document.getElementById('chat').dataset.synced === 'yes'")
+    goals = page.locator("#goals")
+    expect(goals.locator(".goals-count")).to_have_text("· 0 of 4 reached")
+    third = goals.locator(".goal").nth(2)  # "Say that's everything", below the box's fold
+    assert not _inside(goals, third)
+    page.locator("#main-input").fill("Das ist alles, danke.")
+    page.locator("#main-input").press("Enter")
+    expect(goals.locator(".goals-count")).to_have_text("· 1 of 4 reached")
+    expect(goals.locator(".goal").nth(2)).to_have_class(re.compile("goal-reached"))
+    assert _inside(goals, goals.locator(".goal").nth(2))
+    page.context.close()
+
+
+def _inside(box, item) -> bool:
+    outer, inner = box.bounding_box(), item.bounding_box()
+    return (
+        outer["y"] - 1 <= inner["y"]
+        and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + 1
+    )
+
+
 def test_sending_with_the_keyboard_on_the_button_leaves_the_focus_in_the_box(
     daphne_server, browser
 ):

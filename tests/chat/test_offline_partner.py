@@ -62,7 +62,10 @@ async def test_the_offline_character_closes_the_scene_once_every_goal_is_reached
     said = ["Guten Tag.", "Ein Kilo Tomaten, bitte.", "Was kosten die Erdbeeren?", "Das ist alles."]
     for text in said:
         await tab.send(message=text)
-        await tab.until(FINISHED)
+        finished = await tab.until(FINISHED)
+        if text.startswith("Ein Kilo"):  # said to screen readers with the reply
+            assert "Goal reached: Order a kilo of tomatoes." in finished
+            assert "1 of 4 reached" in finished
     assert not (await session_row(alice_session.pk)).is_completed
     await tab.send(message="Tschüss!")
     await tab.until(FINISHED)
