@@ -743,6 +743,16 @@
       newest.remove();
     });
 
+    // Right after Start the focus is in the role-play's box, which a screen reader describes
+    // with the character's opening line (it began in the box, not hearing it: a newcomer's
+    // recheck); once the learner has left the box, it is described as every other time.
+    document.addEventListener("focusout", function (event) {
+      var box = event.target;
+      if (!box.hasAttribute || !box.hasAttribute("data-described-once")) return;
+      box.removeAttribute("data-described-once");
+      box.setAttribute("aria-describedby", box.getAttribute("aria-describedby").replace(/^msg-\S+ /, ""));
+    });
+
     // The goals box scrolls in a short window. Drawn again when a goal was reached (or at a
     // reconnect), it went back to its top, and the tick happened out of sight (a newcomer's
     // recheck): it keeps the learner's place, and a goal just reached is scrolled into view.

@@ -46,8 +46,14 @@ def _journey(page, url: str) -> None:
     helper = page.get_by_role("region", name="Helper")
     expect(german).to_contain_text("ganz frisches Obst")
     expect(helper).to_contain_text("Frau Hoffmann")
-    # Started to talk: the focus waits in the role-play's box (it stayed on the page).
-    expect(page.get_by_label("Your message, in German")).to_be_focused()
+    # Started to talk: the focus waits in the role-play's box (it stayed on the page), which
+    # a screen reader describes with the opening line, once (a newcomer's recheck).
+    box = page.get_by_label("Your message, in German")
+    expect(box).to_be_focused()
+    expect(box).to_have_accessible_description(re.compile("^Frau Hoffmann: Guten Morgen!"))
+    page.keyboard.press("Shift+Tab")
+    box.focus()
+    expect(box).not_to_have_accessible_description(re.compile("Guten Morgen"))
 
     page.get_by_role("link", name="Practise").click()
     expect(page.get_by_role("link", name="Continue Marketplace")).to_be_visible()
