@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -118,6 +119,9 @@ def review(request: HttpRequest) -> HttpResponse:
         "card": card,
         "left": deck.count_due(request.user.pk),
         "answers": [(value, label, after.get(value)) for value, label in labels.items()],
+        # The last due card answered: the focus goes to what the page says now (it fell to
+        # the page's top: a newcomer's recheck).
+        "just_answered": request.GET.get("after") == "answer",
     }
     return render(request, "learning/review.html", context)
 
@@ -133,7 +137,7 @@ def answer(request: HttpRequest, card_id: UUID) -> HttpResponse:
         raise Http404("No such card.")
     if not reviewed.counted:
         messages.info(request, ANSWERED_ALREADY)
-    return redirect("review")
+    return redirect(reverse("review") + "?after=answer")
 
 
 @login_required

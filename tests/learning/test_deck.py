@@ -96,8 +96,11 @@ def test_the_review_page_shows_the_due_card_and_takes_an_answer(client, alice):
     client.force_login(alice)
     page = client.get("/review/").content.decode()
     assert "die Kasse" in page and "Show the meaning" in page and "1 card due" in page
-    assert client.post(f"/review/{card.pk}/", {"rating": "good"}).status_code == 302
-    assert "Nothing is due right now" in client.get("/review/").content.decode()
+    answered = client.post(f"/review/{card.pk}/", {"rating": "good"}, follow=True)
+    # The last one answered, the focus goes to what the page says now (a newcomer's recheck).
+    assert 'tabindex="-1" autofocus>Nothing is due right now' in answered.content.decode()
+    fresh = client.get("/review/").content.decode()
+    assert "Nothing is due right now" in fresh and "autofocus>Nothing" not in fresh
     assert client.post(f"/review/{card.pk}/", {"rating": "perfect"}).status_code == 400
 
 
