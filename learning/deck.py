@@ -2,6 +2,7 @@
 helper answer) and reviews the due ones; FSRS (the `fsrs` package) schedules each card."""
 
 import csv
+import functools
 import io
 import re
 import unicodedata
@@ -55,15 +56,18 @@ def as_word(text: str) -> str:
     """A word or a line as the deck holds and compares it, so that one that looks the same is
     the same card (copies of "Bäcker" were kept: the attacker's replays and rechecks): composed
     (a letter and its combining mark as one); without format characters (zero-width space and
-    joiners, the soft hyphen) or variation selectors; a letter that has a plain Latin form as
-    that form (full-width and mathematical letters, ligatures, Roman numerals); a Cyrillic,
-    Greek or Armenian letter that looks like a Latin one as that one in a word with Latin
-    letters (a word wholly in another alphabet stays as written); one apostrophe; any run of
-    spaces or line breaks as one space; stripped."""
-    text = _UNUSUAL.sub(_as_plain, text.translate(_SAME_TO_THE_EYE))
-    if _LOOK_ALIKE.search(text):
-        # Decomposed first: the Cyrillic "a" with a diaeresis is a Cyrillic "a" and a mark.
-        text = _MIXED_WORD.sub(_as_latin, unicodedata.normalize("NFD", text))
+    joiners, the soft hyphen), variation selectors or characters that draw nothing; a letter
+    that has a plain Latin form as that form (full-width and mathematical letters, ligatures,
+    Roman numerals); a letter of another script drawn like a Latin one (Unicode's confusables)
+    as that one in a word with Latin letters (a word wholly in another script stays as
+    written); one apostrophe; any run of spaces or line breaks as one space; stripped."""
+    text = unicodedata.normalize("NFC", text).translate(_SAME_TO_THE_EYE)
+    text = _UNUSUAL.sub(_as_plain, text)
+    if not text.isascii():
+        # Decomposed: the Cyrillic "a" with a diaeresis is a Cyrillic "a" and a mark.
+        decomposed = unicodedata.normalize("NFD", text)
+        if not _look_alikes().isdisjoint(decomposed):
+            text = _MIXED_WORD.sub(_as_latin, decomposed)
     return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
@@ -71,7 +75,7 @@ def _as_plain(unusual: re.Match) -> str:
     """A character beyond Latin-1 (or the soft hyphen) as the deck holds it."""
     char = unusual[0]
     category = unicodedata.category(char)
-    if category == "Cf" or _VARIATION_SELECTOR.match(char):
+    if category == "Cf" or _DRAWS_NOTHING.match(char):
         return ""
     if category[0] == "L" or category == "Nl":
         plain = unicodedata.normalize("NFKC", char)
@@ -87,7 +91,28 @@ def _is_latin(char: str) -> bool:
 def _as_latin(word: re.Match) -> str:
     if not any(_is_latin(char) for char in word[0]):
         return word[0]
-    return word[0].translate(_LATIN_LOOK_ALIKES)
+    return word[0].translate(_latin_look_alikes())
+
+
+@functools.cache
+def _latin_look_alikes() -> dict[int, str]:
+    """Each letter of another script that Unicode's confusables list as drawn like an ASCII
+    letter, as that letter (Latin letters themselves, IPA's say, stay)."""
+    from confusable_homoglyphs.confusables import confusables_data
+
+    table = {}
+    for char, homoglyphs in confusables_data.items():
+        if len(char) != 1 or unicodedata.category(char)[0] != "L" or _is_latin(char):
+            continue
+        ascii_letters = [h["c"] for h in homoglyphs if h["c"].isascii() and h["c"].isalpha()]
+        if ascii_letters and len(ascii_letters[0]) == 1:
+            table[ord(char)] = ascii_letters[0]
+    return table
+
+
+@functools.cache
+def _look_alikes() -> frozenset[str]:
+    return frozenset(chr(code) for code in _latin_look_alikes())
 
 
 # Looked at one by one (a German line has few: the rest of Latin-1 needs no look).
@@ -98,15 +123,13 @@ _SAME_TO_THE_EYE = {
     0x2019: "'",
     0x02BC: "'",
 }
-_VARIATION_SELECTOR = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
-_MIXED_WORD = re.compile(r"[^\W\d_]+(?:['\u0300-\u036f][^\W\d_]*)*")
-# Cyrillic, Greek, Armenian and Latin IPA letters drawn like Latin ones in common fonts (from
-# Unicode's confusables.txt, letters only).
-_LATIN_LOOK_ALIKES = str.maketrans(
-    "АВЕКМНОРСТУХЅІЈаеорсухѕіјԁһԛԝӏΑΒΕΖΗΙΚΜΝΟΡΤΥΧοօսհոցɡɑ",
-    "ABEKMHOPCTYXSIJaeopcyxsijdhqwlABEZHIKMNOPTYXoouhngga",
+# Variation selectors, and marks and letters that draw nothing (the combining grapheme
+# joiner, Khmer's inherent vowels, Mongolian's selectors, the Hangul fillers, blank Braille).
+_DRAWS_NOTHING = re.compile(
+    "[\\ufe00-\\ufe0f\\U000e0100-\\U000e01ef\\u034f\\u17b4\\u17b5\\u180b-\\u180f"
+    "\\u115f\\u1160\\u3164\\uffa0\\u2800]"
 )
-_LOOK_ALIKE = re.compile("[\u0250-\u02af\u0370-\u058f]")  # IPA, Greek, Cyrillic, Armenian
+_MIXED_WORD = re.compile(r"[^\W\d_]+(?:['\u0300-\u036f][^\W\d_]*)*")
 _SPACES = re.compile(r"\s+")  # a no-break, narrow or double space, a line break
 
 
@@ -120,7 +143,7 @@ def keep(
 ) -> Card:
     """A new card, due now; AlreadyKept if the deck holds this word (in any case) already.
     The example is the sentence of `example` (a message, in `example_language`) holding it."""
-    german, gloss = as_word(german)[:MAX_WORD_LENGTH], gloss.strip()[:MAX_WORD_LENGTH]
+    german, gloss = as_word(german)[:MAX_WORD_LENGTH].rstrip(), gloss.strip()[:MAX_WORD_LENGTH]
     if not keepable(german):
         raise ValueError("Nothing to keep.")
     with acting_as_learner(learner_id, savepoint=False):
@@ -221,7 +244,9 @@ def as_kept(line: str) -> str:
     """A chat line as "Keep" sends it: a long one is cut to a card's length, with an ellipsis
     (in characters as keep() counts them: Django's truncatechars counted a letter and its
     combining marks as one, and the line came out too long to keep)."""
-    line = as_word(line)  # as the deck holds it, so a tab's copies are marked when it is kept
+    # As the deck holds it, so a tab's copies are marked when it is kept; from its start only
+    # (a line of 8,000 letters that each expand fourfold took 10 ms: the attacker's recheck).
+    line = as_word(line[: 2 * MAX_WORD_LENGTH])
     if len(line) <= MAX_WORD_LENGTH:
         return line
     return line[: MAX_WORD_LENGTH - 1] + "…"

@@ -41,7 +41,7 @@ def reached(session_id) -> list[tuple[int, str]]:
 
 
 def ticked(frame: str) -> int:
-    return len(re.findall(r'class="goal goal-reached"', frame))
+    return len(re.findall(r'class="goal goal-reached[" ]', frame))
 
 
 async def test_a_goal_the_character_marks_ticks_in_every_tab(alice, kiosk, fake_anthropic):

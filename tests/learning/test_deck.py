@@ -576,8 +576,13 @@ def test_a_word_with_letters_of_another_alphabet_that_look_the_same_is_the_same_
         ("Milch", "Mi\u217cch"),  # SMALL ROMAN NUMERAL FIFTY
         ("Brot", "Br\u0585t"),  # ARMENIAN SMALL LETTER OH
         ("Kuchen", "K\u057dchen"),  # ARMENIAN SMALL LETTER SEH
-        ("Tag", "Ta\u0261"),  # LATIN SMALL LETTER SCRIPT G
-        ("Tag", "T\u0251g"),  # LATIN SMALL LETTER ALPHA
+        ("Bac", "Ba\u03f2"),  # GREEK LUNATE SIGMA SYMBOL (the second recheck)
+        ("Vase", "\u13d9ase"),  # CHEROKEE LETTER DO
+        ("Tee", "\ua4d4ee"),  # LISU LETTER TA
+        ("Ort", "\u2c9ert"),  # COPTIC CAPITAL LETTER O
+        ("Bócker", "B\u1f79cker"),  # GREEK SMALL LETTER OMICRON WITH OXIA
+        ("Brot", "Br\u034fot"),  # COMBINING GRAPHEME JOINER
+        ("Brot", "Br\u3164ot"),  # HANGUL FILLER
         ("Öl", "\u04e6l"),  # CYRILLIC CAPITAL LETTER O WITH DIAERESIS
         ("Guten Morgen", "Guten\nMorgen"),  # a Shift+Enter line kept from the chat
         ("Guten Morgen", "Guten \n Morgen"),
@@ -590,10 +595,13 @@ def test_more_look_alikes_are_the_same_card(alice, kept, look_alike):
         deck.keep(alice.pk, look_alike)
 
 
-@pytest.mark.parametrize("word", ["ㅋㅋ", "\ufdfa", "Nº 5", "1ª", "\u0149", "Straße", "ẞ", "m²"])
+@pytest.mark.parametrize(
+    "word", ["ㅋㅋ", "\ufdfa", "Nº 5", "1ª", "\u0149", "Straße", "ẞ", "m²", "[ˈbɑːn]", "Taɡ"]
+)
 def test_a_word_without_a_plain_latin_look_alike_is_kept_as_written(word):
-    """NFKC changed Korean letters and expanded an Arabic ligature to 18 characters (the
-    attacker's recheck): only a letter whose plain form is Latin is changed."""
+    """NFKC changed Korean letters and expanded an Arabic ligature to 18 characters, and IPA
+    was changed (the attacker's rechecks): only a letter whose plain form is Latin, or a letter
+    of another script drawn like a Latin one, is changed."""
     assert deck.as_word(word) == word
     assert deck.as_word(deck.as_word(word)) == deck.as_word(word)
 
@@ -736,3 +744,24 @@ def test_keep_all_keeps_each_word_with_the_line_that_used_it(client, alice, mark
         "die Erdbeere": "Was kosten die Erdbeeren?",
         "der Markt": "",
     }
+
+
+def test_a_word_cut_to_a_cards_length_ends_in_no_space(alice):
+    card = deck.keep(alice.pk, "\ufb00" * 149 + "a bc")  # each ligature two letters
+    assert card.german == "ff" * 149 + "a"
+
+
+def test_every_letter_of_another_script_drawn_like_a_latin_one_is_folded_once():
+    """as_word twice is as_word once, for each letter Unicode's confusables map, also as
+    composed (the attacker's recheck found nine Greek letters with an oxia folded only by a
+    second pass)."""
+    import sys
+    import unicodedata
+
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if unicodedata.category(char)[0] != "L":
+            continue
+        word = "B" + char + "cker"
+        once = deck.as_word(word)
+        assert deck.as_word(once) == once, hex(code)
