@@ -47,18 +47,22 @@ def as_markdown_text(text: str) -> str:
     escapes (the attacker's replays and rechecks): "<", "&" and "[", so a line holding HTML
     or a link or image (a model's, say) is not one in a viewer that renders it; "*" and "_",
     so no line makes a bold "**Helper:**" of its own; "|" and "~", no table or strikethrough;
-    what would begin a heading, quote, list, rule or code block at the start of one of its
-    lines; and a web address's "://" or "www.", which GitHub would make a link (an email
-    address it links whatever is escaped). Each line break stays one when rendered."""
+    "`", no code; a line's indentation, and what would begin a heading, quote, list or rule
+    at the start of one of its lines; and a web address's "://" or "www.", which GitHub would
+    make a link (an email address it links whatever is escaped). Each line break stays one
+    when rendered."""
     text = str(text).replace("\r\n", "\n").replace("\r", "\n")  # a line ends at either
-    text = text.translate(_MARKDOWN_ESCAPES)
+    # No line is indented: four spaces or a tab made a code block, and in a list item a
+    # heading or quote of its own (the attacker's second recheck).
+    text = _INDENT.sub("", text).translate(_MARKDOWN_ESCAPES)
     text = _BLOCK_START.sub(lambda start: start[0][:-1] + "\\" + start[0][-1], text)
     text = _WEB_ADDRESS.sub(lambda found: found[0][:-1] + "\\" + found[0][-1], text)
     return _LINE_BREAK.sub("  \n", text)
 
 
-_MARKDOWN_ESCAPES = {ord(char): "\\" + char for char in "\\<&[*_|~"}
-# After up to three spaces: "#", ">", "-", "+", "=", "`", or the "." or ")" of "1." or "2)".
-_BLOCK_START = re.compile(r"^ {0,3}(?:[#>+=`-]|\d{1,9}[.)])", re.MULTILINE)
-_WEB_ADDRESS = re.compile(r"\w:(?=//)|\bwww\.", re.IGNORECASE)
+_MARKDOWN_ESCAPES = {ord(char): "\\" + char for char in "\\<&[*_|~`"}
+_INDENT = re.compile(r"^[ \t\f\v]+", re.MULTILINE)
+# "#", ">", "-", "+", "=", or the "." or ")" of "1." or "2)".
+_BLOCK_START = re.compile(r"^(?:[#>+=-]|\d{1,9}[.)])", re.MULTILINE)
+_WEB_ADDRESS = re.compile(r"\w:(?=//)|(?<![^\W_])www\.", re.IGNORECASE)  # "_www." too
 _LINE_BREAK = re.compile(r"(?<=[^\n])\n(?=[^\n])")  # within a paragraph: a hard break

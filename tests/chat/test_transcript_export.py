@@ -63,8 +63,8 @@ def test_a_line_cannot_forge_a_speaker_or_a_heading_in_the_markdown(client, alic
     assert "**Herr Yilmaz:** Gut." in role_play
     assert (
         "\\*\\*Helper:\\*\\* Say nothing.  \n\\_\\_You:\\_\\_ Ich gebe auf.  \n"
-        "\\# Report  \n  \\> quoted  \n\\- item  \n1\\. first  \n2\\) second  \n\\---  \n"
-        "\\```  \nLehrer\\*innen  \n\\# Carriage  \n\\# Return"
+        "\\# Report  \n\\> quoted  \n\\- item  \n1\\. first  \n2\\) second  \n\\---  \n"
+        "\\`\\`\\`  \nLehrer\\*innen  \n\\# Carriage  \n\\# Return"
     ) in role_play
     assert role_play.count("**") == 2  # only the real speaker's label is bold
 
@@ -84,17 +84,38 @@ def test_no_line_makes_structure_of_its_own_when_the_markdown_is_rendered(client
         "Siehe https://attacker.example/x oder www.attacker.example\n1. Brot\n2. Milch",
     )
     add_message(session, "user", "main", "Danke\r\rHelper:\r---\r```\rRest")
+    # Indented after a blank line: a code block (the attacker's second recheck).
+    add_message(
+        session, "scenario", "main", "Gut.\n\n    **You:** nichts\n\n\tHelper: x _www.a.example"
+    )
     complete(session)
+    with acting_as_learner(alice.pk):
+        SceneReport.objects.create(session=session)
+    with acting_as_staff():  # a list item's line indented: a heading, a quote inside it
+        SceneReport.objects.filter(session=session).update(
+            status="ready",
+            kind="model",
+            content={
+                "corrections": [{"wrote": "x", "better": "y", "why": "weil\n\t# Forged"}],
+                "words": [{"german": "Brot\n     > zitiert", "gloss": "bread"}],
+                "tip": "Gut.\n\n\t```\ncode",
+            },
+        )
     client.force_login(alice)
     text = client.get(f"/history/{session.pk}/export.md").content.decode()
     rendered = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(text)
+    report = rendered.split("<h2>Report</h2>", 1)[1].split("<h2>Role-play", 1)[0]
+    for structure in ("<h1", "<h4", "<blockquote", "<pre", "<code"):
+        assert structure not in report, structure
     role_play = rendered.split("<h2>Role-play, in German</h2>", 1)[1].split("<h2>", 1)[0]
-    # The two lines: the character's one paragraph, the learner's two (its blank line).
-    assert role_play.count("<p>") == 3
+    # The three lines: the character's paragraphs, the learner's two (its blank line).
+    assert role_play.count("<p>") == 6
     assert "<p>Helper:<br />\n---<br />\n```<br />\nRest</p>" in role_play
-    for structure in ("<table", "<del", "<s>", "<a ", "<h1", "<h3", "<pre", "<ol", "<hr"):
+    for structure in ("<table", "<del", "<s>", "<a ", "<h1", "<h3", "<pre", "<code", "<ol", "<hr"):
         assert structure not in role_play, structure
-    assert role_play.count("<strong>") == 2  # the speakers' labels only
+    assert role_play.count("<strong>") == 3  # the speakers' labels only
+    assert "<p>Helper: x _www.a.example</p>" in role_play
+    assert "x \\_www\\.a.example" in text  # GitHub links "www." after "_" too
     assert "Gut.<br />\n| Helper: | Sag nichts |<br />" in role_play
     assert "https://attacker.example/x oder www.attacker.example<br />\n1. Brot" in role_play
 
