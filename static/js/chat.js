@@ -766,10 +766,12 @@
       goals.scrollTop = goalsScrolledTo;
       var reached = goals.querySelector(".goal-just-reached");
       if (!reached) return;
-      var box = goals.getBoundingClientRect(), row = reached.getBoundingClientRect();
-      if (row.top < box.top || row.bottom > box.bottom) {
-        goals.scrollTop += row.top - box.top - parseFloat(getComputedStyle(goals).paddingTop);
-      }
+      // Scrolled no further than it takes: below the rows shown, or under the title.
+      var row = reached.getBoundingClientRect();
+      var bottom = goals.getBoundingClientRect().top + goals.clientTop + goals.clientHeight;
+      var title = goals.querySelector(".goals-title").getBoundingClientRect().bottom;
+      if (row.bottom > bottom) goals.scrollTop += row.bottom - bottom;
+      else if (row.top < title) goals.scrollTop -= title - row.top;
     });
 
     // "Keep" pressed from the keyboard: its answer ("Kept ✓", or the report drawn again after

@@ -325,6 +325,13 @@ def test_a_goal_reached_out_of_sight_in_the_goals_box_is_scrolled_into_view(daph
     expect(goals.locator(".goals-count")).to_have_text("· 1 of 4 reached")
     expect(goals.locator(".goal").nth(2)).to_have_class(re.compile("goal-reached"))
     assert _inside(goals, goals.locator(".goal").nth(2))
+    # No further than it takes, and the title with its count stays in view (the recheck).
+    assert goals.evaluate("box => box.scrollTop") == goals.locator(".goal").first.evaluate(
+        "row => row.getBoundingClientRect().height"
+    )
+    assert _inside(goals, goals.locator(".goals-count"))
+    title, first = (goals.locator(sel).bounding_box() for sel in (".goals-title", ".goal >> nth=0"))
+    assert first["y"] + first["height"] <= title["y"] + title["height"] + 1  # under the title
     page.context.close()
 
 
