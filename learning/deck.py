@@ -18,7 +18,7 @@ from fsrs import Rating, Scheduler
 
 from learning.models import Card
 from lib.rls import acting_as_learner
-from lib.text import is_visible
+from lib.text import is_visible, unprintable
 from lib.throttles import Throttle
 
 RATINGS = {"again": Rating.Again, "hard": Rating.Hard, "good": Rating.Good, "easy": Rating.Easy}
@@ -48,7 +48,11 @@ class DeckFull(Exception):
 
 
 def keepable(german: str) -> bool:
-    """A word or a line a card can hold: a letter or a digit at least, not only punctuation."""
+    """A word or a line a card can hold: a letter or a digit at least, not only punctuation,
+    and nothing that cannot be stored (control characters) or that stands for bytes that were
+    not UTF-8 (U+FFFD: what Django makes of a form the browser did not send)."""
+    if unprintable(german) or "\ufffd" in german:
+        return False
     return any(is_visible(c) and unicodedata.category(c)[0] in "LN" for c in german)
 
 
@@ -296,6 +300,11 @@ def due_cards(learner_id, limit: int = 1) -> list[Card]:
             .select_related("scenario")
             .order_by("due", "id")[:limit]
         )
+
+
+def holds_any(learner_id) -> bool:
+    with acting_as_learner(learner_id, savepoint=False):
+        return Card.objects.filter(user_id=learner_id).exists()
 
 
 def count_due(learner_id) -> int:

@@ -16,6 +16,7 @@ from lib.text import unprintable
 from scenarios.models import Scenario
 
 NOTHING_TO_KEEP = "Choose a word: letters or numbers, not only spaces."
+CANNOT_BE_KEPT = "That contains characters that cannot be kept."
 ANSWERED_ALREADY = "That card was answered already (in another tab?): this answer did not count."
 EXPORTS = ("csv", "txt")
 
@@ -43,7 +44,7 @@ def keep(request: HttpRequest) -> HttpResponse:
         )
     # U+FFFD: what Django makes of bytes that are not UTF-8 (a form the browser did not send).
     if any(unprintable(text) or "\ufffd" in text for text in [*words, *glosses, *examples]):
-        return HttpResponseBadRequest("That contains characters that cannot be kept.")
+        return HttpResponseBadRequest(CANNOT_BE_KEPT)
     if not all(deck.keepable(word) for word in words):  # before any is kept
         return HttpResponseBadRequest(NOTHING_TO_KEEP)
     # A word repeated in one request is kept (and checked) once: twenty copies cost twenty
@@ -122,6 +123,7 @@ def review(request: HttpRequest) -> HttpResponse:
         # The last due card answered: the focus goes to what the page says now (it fell to
         # the page's top: a newcomer's recheck).
         "just_answered": request.GET.get("after") == "answer",
+        "deck_empty": card is None and not deck.holds_any(request.user.pk),
     }
     return render(request, "learning/review.html", context)
 

@@ -23,6 +23,12 @@ def reached_of(goals) -> str:
 
 
 @register.filter
+def keepable(line: str) -> bool:
+    """Whether a role-play line's "Keep" can keep it (an emoji alone cannot)."""
+    return deck.keepable(deck.as_kept(line))
+
+
+@register.filter
 def as_kept(line: str) -> str:
     """A role-play line as its "Keep" button sends it (learning.deck.as_kept)."""
     return deck.as_kept(line)

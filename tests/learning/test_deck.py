@@ -765,3 +765,27 @@ def test_every_letter_of_another_script_drawn_like_a_latin_one_is_folded_once():
         word = "B" + char + "cker"
         once = deck.as_word(word)
         assert deck.as_word(once) == once, hex(code)
+
+
+def test_a_line_that_cannot_be_kept_offers_no_keep(client, alice, marketplace):
+    """An emoji alone, or a line holding U+FFFD, offered a Keep that always failed (the
+    attacker's second recheck)."""
+    from chat import conversations
+    from tests.conftest import add_message
+
+    session = conversations.start(alice.pk, marketplace)
+    add_message(session, "user", "main", "👍")
+    add_message(session, "scenario", "main", "Gern \ufffd geschehen.")
+    client.force_login(alice)
+    page = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert page.count('“<span lang="de">') == 1  # the opening line's only
+
+
+def test_the_review_page_tells_how_to_fill_the_deck_only_while_it_is_empty(client, alice):
+    client.force_login(alice)
+    hint = "Keep words from your scene reports"
+    assert hint in client.get("/review/").content.decode()
+    card = deck.keep(alice.pk, "die Kasse", "till")
+    answered = client.post(f"/review/{card.pk}/", {"rating": "easy"}, follow=True)
+    assert "Nothing is due right now" in answered.content.decode()
+    assert hint not in answered.content.decode()  # (it was said always: a newcomer's recheck)
