@@ -623,6 +623,39 @@
       return words.textContent.trim();
     }
 
+    // A role-play line with words selected in it keeps those words, and its button says so:
+    // its name quoted the whole line (the last note's left item). Cut as the server cuts a
+    // line's quote (as_button_quote).
+    var namedForWords = new Map();  // a Keep button naming a selection -> its own markup
+    function quoteOf(words) {
+      var chars = Array.from(words.split(/\s+/).join(" "));
+      if (chars.length <= 50) return chars.join("");
+      var cut = chars.slice(0, 49).join(""), space = cut.lastIndexOf(" ");
+      return (space > 0 ? cut.slice(0, space) : cut).replace(/[ ,;:–-]+$/, "") + "…";
+    }
+    document.addEventListener("selectionchange", function (event) {
+      if (event.target !== document) return;  // a caret moving in a text box
+      page.querySelectorAll("#main-messages .keep-form:not([data-needs-selection])").forEach(function (form) {
+        var button = form.querySelector("button"), message = form.closest(".msg");
+        var words = selectedIn(message && message.querySelector(".msg-text"));
+        if (!words) {
+          if (namedForWords.has(button)) button.innerHTML = namedForWords.get(button);
+          namedForWords.delete(button);
+          return;
+        }
+        if (!namedForWords.has(button)) namedForWords.set(button, button.innerHTML);
+        var hidden = document.createElement("span"), german = document.createElement("span");
+        hidden.className = "visually-hidden";
+        german.lang = "de";
+        german.textContent = quoteOf(words);
+        hidden.append(" “", german, "” in your deck");
+        button.replaceChildren("Keep selection", hidden);
+      });
+      namedForWords.forEach(function (markup, button) {
+        if (!button.isConnected) namedForWords.delete(button);
+      });
+    });
+
     // "Keep" on a line saves it to the deck: the words selected in it if any (a helper answer
     // needs a selection: it is English around the German), with the line as its example.
     page.addEventListener("htmx:configRequest", function (event) {

@@ -275,3 +275,36 @@ def test_keep_all_from_the_keyboard_gives_the_focus_to_the_report(daphne_server,
     expect(page.locator(".report-words .kept")).to_have_count(2)
     expect(page.locator("#report-title")).to_be_focused()
     assert problems == []
+
+
+def test_a_role_play_lines_keep_names_the_words_selected_in_it(daphne_server, browser):
+    """A selection in a role-play line is what its Keep keeps, and the button says so: its
+    name quoted the whole line (the last note's left item)."""
+    from playwright.sync_api import expect
+
+    from learning import deck
+    from tests.conftest import add_message
+
+    user = User.objects.create_user("hanna@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
+    line = add_message(session, "scenario", "main", "Das Brötchen kostet fünfzig Cent.")
+    page, problems = _open_chat(daphne_server, browser, user, session)
+    message = page.locator(f"#msg-{line.pk}")
+    whole = "Keep “Das Brötchen kostet fünfzig Cent.” in your deck"
+    expect(message.get_by_role("button", name=KEEP_A_LINE)).to_have_accessible_name(whole)
+
+    page.evaluate(SELECT, [f"#msg-{line.pk}-text", 4, f"#msg-{line.pk}-text", 12])
+    button = message.locator(".keep-form button")
+    expect(button).to_have_accessible_name("Keep selection “Brötchen” in your deck")
+    shown = "b => b.firstChild.textContent"  # what a sighted learner reads on it
+    assert button.evaluate(shown) == "Keep selection"
+    page.evaluate("getSelection().removeAllRanges()")
+    expect(button).to_have_accessible_name(whole)
+    assert button.evaluate(shown) == "Keep"
+
+    page.evaluate(SELECT, [f"#msg-{line.pk}-text", 4, f"#msg-{line.pk}-text", 12])
+    expect(button).to_have_accessible_name("Keep selection “Brötchen” in your deck")
+    button.click()
+    expect(message.locator(".kept")).to_have_text("Kept ✓")
+    assert [card.german for card in deck.all_cards(user.pk)] == ["Brötchen"]
+    assert problems == []
