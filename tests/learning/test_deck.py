@@ -789,3 +789,12 @@ def test_the_review_page_tells_how_to_fill_the_deck_only_while_it_is_empty(clien
     answered = client.post(f"/review/{card.pk}/", {"rating": "easy"}, follow=True)
     assert "Nothing is due right now" in answered.content.decode()
     assert hint not in answered.content.decode()  # (it was said always: a newcomer's recheck)
+
+
+def test_a_whole_line_kept_without_a_meaning_says_so_on_its_back_in_anki(client, alice):
+    """Its back was empty: an Anki card with nothing to turn over to (the last note's left
+    item). The review page says the same in its words."""
+    deck.keep(alice.pk, "Was darf es sein?", example="Was darf es sein?")
+    client.force_login(alice)
+    lines = client.get("/deck/export.txt").content.decode().splitlines()
+    assert lines[3:] == ['"Was darf es sein?"\t"(no meaning saved)"\t""']
