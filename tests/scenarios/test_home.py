@@ -89,3 +89,14 @@ def test_a_scene_started_a_moment_ago_says_just_now(client, alice, marketplace):
     client.force_login(alice)
     body = client.get("/").content.decode()
     assert "started just now" in body and "0 minutes" not in body
+
+
+def test_each_scene_of_the_picker_is_a_heading(client, alice):
+    """A screen reader went from scene to scene only through each card's three controls, 19
+    Tabs to a middle scene's Start (the last note's left item): a heading a scene, it jumps."""
+    client.force_login(alice)
+    body = client.get("/").content.decode()
+    for title in ("Marketplace", "Party", "Kebab shop"):
+        card = body[body.rindex("<li", 0, body.index(f">{title}<")) :]
+        card = card[: card.index("</li>")]
+        assert f'<h3 class="scenario-title">{title}</h3>' in card
