@@ -15,3 +15,22 @@ class SecurityWithoutTraceback(logging.Filter):
             if record.levelno > logging.WARNING:
                 record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
+
+
+# Loggers whose debug records carry what they send or receive: the SDK logs a whole model
+# request (the prompt, the role-play, the learner's line), the HTTP clients what they
+# exchange. (Django's statements with their parameters stay out: Django's own logging config
+# keeps its "django" logger at INFO whatever the root's level.)
+CONTENT_AT_DEBUG = ("anthropic", "httpx", "httpx2", "httpcore", "httpcore2", "aiohttp")
+
+
+class NoContentAtDebug(logging.Filter):
+    """Message content never goes into the log, whatever LOG_LEVEL (or ANTHROPIC_LOG) says:
+    at DEBUG the SDK logged every model request whole (the attacker's replay)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.INFO:
+            return True
+        return not any(
+            record.name == name or record.name.startswith(name + ".") for name in CONTENT_AT_DEBUG
+        )

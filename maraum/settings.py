@@ -242,12 +242,15 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s %(message)s"}
     },
-    "filters": {"security_without_traceback": {"()": "lib.log_filters.SecurityWithoutTraceback"}},
+    "filters": {
+        "security_without_traceback": {"()": "lib.log_filters.SecurityWithoutTraceback"},
+        "no_content_at_debug": {"()": "lib.log_filters.NoContentAtDebug"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["security_without_traceback"],
+            "filters": ["security_without_traceback", "no_content_at_debug"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

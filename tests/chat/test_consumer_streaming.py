@@ -98,6 +98,40 @@ async def test_calls_are_logged_with_usage_and_never_content(alice, alice_sessio
     assert "4711" not in str(logged) and "gern" not in str(logged)
 
 
+async def test_no_content_reaches_the_log_at_debug(alice, alice_session, fake_anthropic, settings):
+    """At LOG_LEVEL=DEBUG the SDK logged every model request whole, the learner's line with it
+    (the attacker's replay). Nor does Django's backend log a statement's parameters, with
+    DEBUG on too."""
+    import copy
+    import io
+    import logging.config
+
+    from asgiref.sync import sync_to_async
+
+    from learning import deck
+
+    written = io.StringIO()
+    at_debug = copy.deepcopy(settings.LOGGING)
+    at_debug["root"]["level"] = "DEBUG"
+    at_debug["handlers"]["console"]["stream"] = written
+    settings.DEBUG = True
+    logging.config.dictConfig(at_debug)
+    try:
+        fake_anthropic.enqueue(PlannedResponse(text="Ja, Geheimantwort 0815."))
+        tab = Tab(alice, alice_session.pk)
+        await tab.connect()
+        await tab.send(message="Geheimnis 4711")
+        await tab.until(FINISHED)
+        await tab.close()
+        await sync_to_async(deck.keep)(alice.pk, "das Geheimwort 4242")  # through the ORM
+        logging.getLogger("tests").debug("at debug")
+    finally:
+        logging.config.dictConfig(settings.LOGGING)
+    log = written.getvalue()
+    assert "at debug" in log
+    assert "4711" not in log and "0815" not in log and "4242" not in log
+
+
 async def test_token_frames_are_coalesced_but_the_first_goes_out_at_once(
     alice, alice_session, fake_anthropic, settings
 ):
