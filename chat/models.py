@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 from django.db import models
 from django.db.models.functions import Now
+from django.utils import timezone
 
 from accounts.models import Profile
 from lib.postgres import DatabaseForeignKey, PgEnumField, RandomUUIDPrimaryKey
@@ -176,6 +179,16 @@ class SceneReport(models.Model):
 
     def __str__(self) -> str:
         return f"report on {self.session_id} ({self.status})"
+
+    # A report comes within seconds, a model's within half a minute; past this the learner is
+    # told it is late, not left watching "being written" (a worker down: a newcomer's walk).
+    LATE_AFTER = timedelta(minutes=1)
+
+    @property
+    def late(self) -> bool:
+        return self.status == self.Status.PENDING and (
+            self.requested_at < timezone.now() - self.LATE_AFTER
+        )
 
     @property
     def found_nothing(self) -> bool:

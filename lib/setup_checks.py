@@ -13,6 +13,7 @@ from django.core import checks
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
+from lib import task_queue
 from lib.embedded_db import PRIVATE_LOGGING
 from lib.rls import AUTH_ROLE, LEARNER_ROLE, STAFF_ROLE, acting_as_staff
 
@@ -54,6 +55,7 @@ def _database() -> Iterator[Finding]:
     yield from _public_functions()
     yield from _row_level_security()
     yield from _server_logging()
+    yield from _task_worker()
     with acting_as_staff():
         executor = MigrationExecutor(connection)
         pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
@@ -167,6 +169,19 @@ def _server_logging() -> Iterator[Finding]:
         )
     else:
         yield Finding("ok", "the server logs no failing statement, parameter or detail")
+
+
+def _task_worker() -> Iterator[Finding]:
+    waiting = task_queue.count_waiting_too_long()
+    minutes = task_queue.WAITING_TOO_LONG.total_seconds() / 60
+    if waiting:
+        yield Finding(
+            "warn",
+            f"{waiting} background task(s) waiting over {minutes:.0f} minutes: is a task worker"
+            " running (manage.py task_worker)? Scene reports and meanings wait for one",
+        )
+    else:
+        yield Finding("ok", f"no background task has waited over {minutes:.0f} minutes")
 
 
 def _channel_layer() -> Iterator[Finding]:

@@ -36,3 +36,19 @@ def count_finished_tasks() -> int:
     with acting_as_staff(), connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) {_FINISHED_LONG_AGO}", [FINISHED_KEPT_FOR])
         return cursor.fetchone()[0]
+
+
+WAITING_TOO_LONG = timedelta(minutes=2)  # far past a worker's one-second poll: none is running
+
+
+def count_waiting_too_long() -> int:
+    """Tasks ready to run for over WAITING_TOO_LONG that no worker has taken: without a worker
+    scene reports stayed "being written" and meanings never came (a newcomer's walk)."""
+    from django.db.models import Q
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    since = timezone.now() - WAITING_TOO_LONG
+    with acting_as_staff():
+        waiting = DBTaskResult.objects.ready().filter(enqueued_at__lt=since)
+        return waiting.filter(Q(run_after=get_date_max()) | Q(run_after__lt=since)).count()

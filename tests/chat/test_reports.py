@@ -432,3 +432,27 @@ def test_an_offline_report_with_nothing_in_it_says_so(kiosk):
     report = SceneReport(session=session, status="ready", kind="offline", content=content)
     html = render_to_string("chat/partials/report.html", {"report": report, "kept": set()})
     assert "This time you used none of the scene's words" in html
+
+
+def test_a_report_no_worker_takes_says_it_is_late_and_check_setup_warns(alice, kiosk):
+    """With no task worker running, the report said "being written" for ever and nothing told
+    the operator (a newcomer's walk)."""
+    from lib import setup_checks, task_queue
+
+    session = _completed_without_a_report(alice, kiosk)
+    client = Client()
+    client.force_login(alice)
+    page = client.get(f"/sessions/{session.pk}/report/").content.decode()
+    assert "Your report is being written" in page and "longer than usual" not in page
+    assert [f.status for f in setup_checks._task_worker()] == ["ok"]
+
+    minutes_ago = Now() - task_queue.WAITING_TOO_LONG - timedelta(seconds=1)
+    with acting_as_staff():
+        SceneReport.objects.filter(session_id=session.pk).update(requested_at=minutes_ago)
+        DBTaskResult.objects.filter(args_kwargs__args=[str(session.pk)]).update(
+            enqueued_at=minutes_ago
+        )
+    page = client.get(f"/sessions/{session.pk}/report/").content.decode()
+    assert "Your report is taking longer than usual" in page
+    [finding] = setup_checks._task_worker()
+    assert finding.status == "warn" and "manage.py task_worker" in finding.text

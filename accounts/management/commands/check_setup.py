@@ -8,9 +8,9 @@ class Command(BaseCommand):
         "Check that this deployment is set up safely, point by point: the database server and "
         "migrations; the runtime login (owns nothing, creates no role, inherits nothing); the "
         "policy roles; no function of ours executable by PUBLIC; row-level security enabled "
-        "and forced; the server's logging; the channel layer; whether an Anthropic key is set "
-        "(never printed). Exits non-zero when a check fails. (`manage.py check --deploy --database "
-        "default` reports the same failures.)"
+        "and forced; the server's logging; background tasks waiting for a worker; the channel "
+        "layer; whether an Anthropic key is set (never printed). Exits non-zero when a check "
+        "fails. (`manage.py check --deploy --database default` reports the same failures.)"
     )
 
     def handle(self, *args, **options):
