@@ -101,15 +101,25 @@ ONE_PER_LINE = {
 
 
 class GoalFormSet(forms.BaseInlineFormSet):
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        # A new scene's goals had no position, and a save that said all else was fine was
+        # refused for the three empty boxes (a newcomer's walk).
+        form.fields["position"].required = False
+        form.fields[
+            "position"
+        ].help_text = "Goals are listed in this order; empty: after the others."
+
     def clean(self):
-        super().clean()
-        scenario = self.instance
         kept = [
             form
             for form in self.forms
             if form.has_changed() or form.instance.pk
             if not self._should_delete_form(form) and form.cleaned_data
         ]
+        _number_the_unnumbered(kept)
+        super().clean()
+        scenario = self.instance
         if len(kept) > MAX_GOALS:
             raise ValidationError(f"A scene has at most {MAX_GOALS} goals.")
         if not scenario.is_active:
@@ -120,6 +130,16 @@ class GoalFormSet(forms.BaseInlineFormSet):
         missing = scenario.missing_for_play(goal_count=len(kept), unread=unread)
         if missing:
             raise ValidationError(_cannot_be_active(scenario, missing))
+
+
+def _number_the_unnumbered(forms_kept) -> None:
+    """Goals left without a position come after the numbered ones, in the order listed."""
+    taken = [form.cleaned_data.get("position") for form in forms_kept]
+    last = max((number for number in taken if number is not None), default=0)
+    for form in forms_kept:
+        if form.cleaned_data.get("position") is None:
+            last += 1
+            form.cleaned_data["position"] = form.instance.position = last
 
 
 class ScenarioForm(forms.ModelForm):

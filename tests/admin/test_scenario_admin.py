@@ -305,3 +305,29 @@ def test_a_new_scene_starts_as_a_draft(staff_client):
     page = staff_client.get(reverse("admin:scenarios_scenario_add")).content.decode()
     box = next(tag for tag in page.split("<input")[1:] if 'name="is_active"' in tag)
     assert "checked" not in box.split(">")[0]
+
+
+def test_goals_left_without_a_position_come_after_the_others_in_their_order(staff_client, party):
+    """A new scene's goals had no position, and the save was refused for each empty box only
+    after every other field was right (a newcomer's walk)."""
+    form = edit_form(party, code="bike_repair", title="Bike repair")
+    for key in [key for key in form if key.startswith("goals-")]:
+        form.pop(key)
+    goals = [("", "Say what is broken"), ("1", "Greet the mechanic"), ("", "Ask the price")]
+    form.update({"goals-TOTAL_FORMS": "3", "goals-INITIAL_FORMS": "0"})
+    for index, (position, text) in enumerate(goals):
+        form.update(
+            {
+                f"goals-{index}-position": position,
+                f"goals-{index}-text": text,
+                f"goals-{index}-offline_pattern": "kaputt|hallo|kostet",
+            }
+        )
+    response = staff_client.post(reverse("admin:scenarios_scenario_add"), form)
+    assert response.status_code == 302, response.content.decode()
+    scene = Scenario.objects.get(code="bike_repair")
+    assert [(g.position, g.text) for g in scene.goals.all()] == [
+        (1, "Greet the mechanic"),
+        (2, "Say what is broken"),
+        (3, "Ask the price"),
+    ]
