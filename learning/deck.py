@@ -56,6 +56,43 @@ def keepable(german: str) -> bool:
     return any(is_visible(c) and unicodedata.category(c)[0] in "LN" for c in german)
 
 
+# A helper answer is English around German, and the helper is told to quote its German with
+# the English gloss in brackets after it (prompts/helper.md; the offline tips do the same).
+QUOTATION = re.compile(r'"([^"\n]+)"|„([^“”"\n]+)[“”"]|“([^”\n]+)”|»([^«\n]+)«')
+GLOSS_AFTER = re.compile(r"\s*\(([^()\n]+)\)")
+MOST_PHRASES = 8  # offered under one answer
+
+
+def quoted_phrases(answer: str) -> list[tuple[str, str]]:
+    """The German a helper answer quotes, each once, in order, with the gloss in brackets after
+    it if any: what its "Keep" offers a learner who selected nothing (without a mouse, say,
+    a learner could not keep from an answer at all: a newcomer's walk)."""
+    phrases: dict[str, tuple[str, str]] = {}
+    for quotation in QUOTATION.finditer(answer):
+        german = " ".join(next(group for group in quotation.groups() if group).split())
+        gloss = GLOSS_AFTER.match(answer, quotation.end())
+        gloss_text = " ".join(gloss.group(1).split()) if gloss else ""
+        if keepable(german) and len(german) <= MAX_WORD_LENGTH >= len(gloss_text):
+            phrases.setdefault(as_word(german).lower(), (german, gloss_text))
+    return list(phrases.values())[:MOST_PHRASES]
+
+
+def german_of_answer(words: str, answer: str) -> bool:
+    """Words selected in a helper answer are German unless they lie in it outside all its
+    quotations, when it has any: English was kept as German cards (a newcomer's walk). Words
+    not found in it (beyond the part sent, say) are taken as they are."""
+    words, answer = " ".join(words.split()).strip('"„“”»« '), " ".join(answer.split())
+    quotations = [(q.start(), q.end()) for q in QUOTATION.finditer(answer)]
+    if not words or not quotations:
+        return True
+    places = [m.start() for m in re.finditer(re.escape(words), answer)]
+    return not places or any(
+        start <= place and place + len(words) <= end
+        for place in places
+        for start, end in quotations
+    )
+
+
 def as_word(text: str) -> str:
     """A word or a line as the deck holds and compares it, so that one that looks the same is
     the same card (copies of "Bäcker" were kept: the attacker's replays and rechecks): composed

@@ -18,6 +18,10 @@ from scenarios.models import Scenario
 NOTHING_TO_KEEP = "Choose a word: letters or numbers, not only spaces."
 CANNOT_BE_KEPT = "That contains characters that cannot be kept."
 ANSWERED_ALREADY = "That card was answered already (in another tab?): this answer did not count."
+ENGLISH_AROUND = (
+    "That is the helper's English: select German words within its quotes, or press Keep"
+    " selection with nothing selected to choose one of its phrases."
+)
 EXPORTS = ("csv", "txt")
 
 
@@ -54,6 +58,10 @@ def keep(request: HttpRequest) -> HttpResponse:
         once.setdefault(deck.as_word(word).lower(), (word, gloss, example))  # the first of each
     words, glosses, examples = (list(column) for column in zip(*once.values(), strict=True))
     example_language = "en" if request.POST.get("example_language") == "en" else "de"
+    if example_language == "en" and not all(
+        deck.german_of_answer(word, example) for word, example in zip(words, examples, strict=True)
+    ):
+        return HttpResponseBadRequest(ENGLISH_AROUND)
     scenario_id = request.POST.get("scenario") or None
     if scenario_id is not None:
         known = scenario_id.isascii() and scenario_id.isdigit() and len(scenario_id) < 10

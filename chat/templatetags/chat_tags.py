@@ -29,6 +29,12 @@ def keepable(line: str) -> bool:
 
 
 @register.filter
+def quoted_phrases(answer: str) -> list[tuple[str, str]]:
+    """The German a helper answer quotes, with its glosses (learning.deck.quoted_phrases)."""
+    return deck.quoted_phrases(answer)
+
+
+@register.filter
 def as_kept(line: str) -> str:
     """A role-play line as its "Keep" button sends it (learning.deck.as_kept)."""
     return deck.as_kept(line)

@@ -662,12 +662,22 @@
       var form = event.detail.elt.closest && event.detail.elt.closest(".keep-form");
       if (!form) return;
       var message = form.closest(".msg");
-      var selection = selectedIn(message && message.querySelector(".msg-text"));
+      var phrase = form.hasAttribute("data-phrase");  // one of a helper answer's quotations
+      var selection = phrase ? "" : selectedIn(message && message.querySelector(".msg-text"));
       var inside = Boolean(selection);
       if (inside) event.detail.parameters.german = Array.from(selection).slice(0, 300).join("");
       if (!inside && form.hasAttribute("data-needs-selection")) {
         event.preventDefault();
-        showKeepNote(form, "Select German words in this answer first, then Keep selection.");
+        // Nothing selected (from the keyboard, say): the German the answer quotes, to keep
+        // one of (a newcomer's walk: without a mouse nothing could be kept from an answer).
+        var phrases = message.querySelector(".keep-phrases");
+        if (phrases && phrases.querySelector(".keep-form")) {
+          phrases.hidden = false;
+          phrases.querySelector(".keep-form button").focus();
+          phrases.scrollIntoView({block: "nearest"});
+        } else {
+          showKeepNote(form, "Select German words in this answer first, then Keep selection.");
+        }
         return;
       }
       event.detail.parameters.scenario = page.dataset.scenario || "";

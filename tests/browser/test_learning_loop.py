@@ -79,16 +79,16 @@ def test_explain_and_keep_from_the_chat_then_review(daphne_server, browser):
     expect(page.locator("#main-messages .msg")).to_have_count(1)  # the role-play is untouched
 
     # "Keep selection" on a helper answer with nothing selected: it changed its own label,
-    # which nothing announced.
-    # On a short window the note sat below the fold of the helper's list.
+    # which nothing announced; then it said to select words, which a keyboard cannot (a
+    # newcomer's walk): it offers the German the answer quotes.
+    # On a short window what it said sat below the fold of the helper's list.
     size = page.viewport_size
     page.set_viewport_size({"width": size["width"], "height": 400})
     answer = helper.locator(".msg-helper").last
     answer.get_by_role("button", name="Keep selection").click()
-    expect(answer.get_by_role("alert")).to_have_text(
-        "Select German words in this answer first, then Keep selection."
-    )
-    expect(answer.get_by_role("alert")).to_be_in_viewport(ratio=0.95)
+    phrases = answer.get_by_role("group", name=re.compile("^Nothing is selected"))
+    expect(phrases.get_by_role("button").first).to_be_focused()
+    expect(phrases).to_be_in_viewport(ratio=0.95)
     page.set_viewport_size(size)
 
     opener.get_by_role("button", name=KEEP_A_LINE).click()
@@ -308,3 +308,46 @@ def test_a_role_play_lines_keep_names_the_words_selected_in_it(daphne_server, br
     expect(message.locator(".kept")).to_have_text("Kept ✓")
     assert [card.german for card in deck.all_cards(user.pk)] == ["Brötchen"]
     assert problems == []
+
+
+def test_a_helper_answers_german_can_be_kept_from_the_keyboard_and_its_english_cannot(
+    daphne_server, browser
+):
+    """Without a mouse nothing could be kept from a helper answer, and with one its English
+    was kept as German cards (a newcomer's walk)."""
+    from playwright.sync_api import expect
+
+    from learning import deck
+    from tests.conftest import add_message
+
+    user = User.objects.create_user("ilse@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
+    text = (
+        'Say "Ich hätte gern vier Brötchen." (I\'d like four bread rolls.) Plural: „die Brötchen“.'
+    )
+    answer = add_message(session, "helper", "helper", text)
+    page, problems = _open_chat(daphne_server, browser, user, session)
+    message = page.locator(f"#msg-{answer.pk}")
+
+    message.get_by_role("button", name="Keep selection").focus()
+    page.keyboard.press("Enter")
+    phrases = message.get_by_role("group", name=re.compile("^Nothing is selected"))
+    first = phrases.get_by_role(
+        "button", name="Keep „Ich hätte gern vier Brötchen.“ (I'd like four bread rolls.)"
+    )
+    expect(first).to_be_focused()
+    expect(phrases.get_by_role("button")).to_have_count(2)
+    page.keyboard.press("Enter")
+    expect(phrases.locator(".kept")).to_have_text("Kept ✓")
+    [card] = deck.all_cards(user.pk)
+    assert (card.german, card.gloss) == (
+        "Ich hätte gern vier Brötchen.",
+        "I'd like four bread rolls.",
+    )
+
+    start = text.index("I'd")
+    page.evaluate(SELECT, [f"#msg-{answer.pk}-text", start, f"#msg-{answer.pk}-text", start + 13])
+    message.get_by_role("button", name="Keep selection").click()
+    expect(message.get_by_role("alert")).to_contain_text("That is the helper's English")
+    assert len(deck.all_cards(user.pk)) == 1
+    assert [p for p in problems if "400" not in p] == []  # the browser logs the refusal

@@ -488,8 +488,9 @@ def test_a_helper_answers_keep_says_its_line_is_english(client, alice, marketpla
     add_message(session, "user", "main", "Einen Apfel, bitte.")
     client.force_login(alice)
     page = client.get(f"/sessions/{session.pk}/").content.decode()
-    assert page.count('name="example_language" value="en"') == 2
-    assert page.count('name="example"') == 4  # and the main chat's opening and line
+    # Two answers' Keep selection, and the greeting's two quoted phrases ("Sie", "Ich hätte …").
+    assert page.count('name="example_language" value="en"') == 2 + 2
+    assert page.count('name="example"') == 4 + 2  # and the main chat's opening and line
 
 
 def test_each_role_play_lines_keep_button_is_named_by_its_line(client, alice, marketplace):
@@ -511,7 +512,7 @@ def test_each_role_play_lines_keep_button_is_named_by_its_line(client, alice, ma
     names = [
         html.unescape(re.sub(r"<[^>]+>", "", re.search(r"<button.*?</button>", form, re.S)[0]))
         for form in forms
-        if "data-needs-selection" not in form
+        if "data-needs-selection" not in form and "data-phrase" not in form
     ]
     assert len(names) == 3 and len(set(names)) == 3
     assert "Keep “Einen Apfel, bitte.” in your deck" in names
@@ -798,3 +799,44 @@ def test_a_whole_line_kept_without_a_meaning_says_so_on_its_back_in_anki(client,
     client.force_login(alice)
     lines = client.get("/deck/export.txt").content.decode().splitlines()
     assert lines[3:] == ['"Was darf es sein?"\t"(no meaning saved)"\t""']
+
+
+ANSWER = (
+    'Say "Ich hätte gern vier Brötchen." (I\'d like four bread rolls.) The plural of'
+    " „das Brötchen“ is “die Brötchen”, as with every word in -chen."
+)
+
+
+def test_a_helper_answers_phrases_are_what_it_quotes_with_their_glosses():
+    assert deck.quoted_phrases(ANSWER) == [
+        ("Ich hätte gern vier Brötchen.", "I'd like four bread rolls."),
+        ("das Brötchen", ""),
+        ("die Brötchen", ""),
+    ]
+    assert deck.quoted_phrases("Try a short sentence in German.") == []
+
+
+@pytest.mark.parametrize(
+    ("selected", "kept"),
+    [
+        ("vier Brötchen", True),  # within a quotation
+        ("„das Brötchen“", True),  # with its quotes
+        ("I'd like four bread rolls.", False),  # the gloss
+        ("as with every word", False),  # the English around
+        ("Brötchen", True),  # quoted, and in English too: taken as German
+    ],
+)
+def test_words_kept_from_a_helper_answer_must_be_its_quoted_german(client, alice, selected, kept):
+    """English selected in a helper answer was kept as a German card (a newcomer's walk)."""
+    client.force_login(alice)
+    response = keep(client, german=selected, example=ANSWER, example_language="en")
+    assert (response.status_code == 200) is kept
+    if not kept:
+        assert "That is the helper's English" in response.content.decode()
+        assert deck.all_cards(alice.pk) == []
+
+
+def test_any_words_may_be_kept_from_a_helper_answer_that_quotes_nothing(client, alice):
+    client.force_login(alice)
+    answer = "Say: das Brötchen kostet 50 Cent."
+    assert keep(client, german="Say: das", example=answer, example_language="en").status_code == 200
