@@ -57,6 +57,10 @@ class Card(models.Model):
         return self.german
 
     @property
+    def is_due(self) -> bool:
+        return self.due <= timezone.now()
+
+    @property
     def meaning_on_its_way(self) -> bool:
         """No meaning yet, and one was asked for lately (a worker that is down never answers)."""
         asked = self.meaning_asked_at

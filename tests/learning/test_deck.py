@@ -840,3 +840,17 @@ def test_any_words_may_be_kept_from_a_helper_answer_that_quotes_nothing(client, 
     client.force_login(alice)
     answer = "Say: das Brötchen kostet 50 Cent."
     assert keep(client, german="Say: das", example=answer, example_language="en").status_code == 200
+
+
+def test_the_deck_page_says_which_cards_are_due_now(client, alice):
+    """A card due now and one due in ten minutes both read "next 5 Dec" (a newcomer's walk)."""
+    deck.keep(alice.pk, "das Brot")
+    later = deck.keep(alice.pk, "die Semmel")
+    with acting_as_staff():
+        Card.objects.filter(pk=later.pk).update(due=later.due + timedelta(days=3))
+    client.force_login(alice)
+    items = re.findall(
+        r'<li class="deck-card">.*?</li>', client.get("/deck/").content.decode(), re.S
+    )
+    assert "due now" in items[0] and "Brot" in items[0]
+    assert "due now" not in items[1] and "next " in items[1]
