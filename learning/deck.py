@@ -20,6 +20,7 @@ from learning.models import Card
 from lib.rls import acting_as_learner
 from lib.text import is_visible, unprintable
 from lib.throttles import Throttle
+from scenarios.models import Scenario
 
 RATINGS = {"again": Rating.Again, "hard": Rating.Hard, "good": Rating.Good, "easy": Rating.Easy}
 SCHEDULER = Scheduler()  # FSRS's defaults: 90 % desired retention
@@ -428,9 +429,60 @@ def add_glosses(learner_id, meanings: dict[str, str]) -> int:
     return added
 
 
-def remove(learner_id, card_id) -> bool:
+def remove(learner_id, card_id) -> dict | None:
+    """Delete a card; what `put_back()` needs to undo it (JSON, for the learner's session),
+    or None if there was no such card. Removed at a click, with its reviews, a card could not
+    be had back (a newcomer's walk)."""
     with acting_as_learner(learner_id):
-        return Card.objects.filter(user_id=learner_id, pk=card_id).delete()[0] > 0
+        card = Card.objects.filter(user_id=learner_id, pk=card_id).first()
+        if card is None or not Card.objects.filter(pk=card.pk).delete()[0]:
+            return None
+    return {
+        "id": str(card.pk),
+        "german": card.german,
+        "gloss": card.gloss,
+        "example": card.example,
+        "example_language": card.example_language,
+        "scenario_id": card.scenario_id,
+        "due": card.due.isoformat(),
+        "fsrs": card.fsrs,
+        "reviews": card.reviews,
+        "created_at": card.created_at.isoformat(),
+    }
+
+
+def put_back(learner_id, removed: dict) -> Card:
+    """A removed card as it was, schedule and reviews included; AlreadyKept if the deck holds
+    its word again, DeckFull if it is full."""
+    with acting_as_learner(learner_id, savepoint=False):
+        deck = Card.objects.filter(user_id=learner_id)
+        word = Lower(Value(removed["german"]))
+        kept_again = deck.alias(word=Lower("german")).filter(word=word).exists()
+        full = not kept_again and deck.count() >= MAX_CARDS
+    if kept_again:  # raised out here, as in keep()
+        raise AlreadyKept(removed["german"])
+    if full:
+        raise DeckFull
+    scenario_id = removed["scenario_id"]
+    if scenario_id is not None and not Scenario.objects.filter(pk=scenario_id).exists():
+        scenario_id = None  # deleted since
+    try:
+        with acting_as_learner(learner_id):
+            return Card.objects.create(
+                id=removed["id"],
+                user_id=learner_id,
+                german=removed["german"],
+                gloss=removed["gloss"],
+                example=removed["example"],
+                example_language=removed["example_language"],
+                scenario_id=scenario_id,
+                due=datetime.fromisoformat(removed["due"]),
+                fsrs=removed["fsrs"],
+                reviews=removed["reviews"],
+                created_at=datetime.fromisoformat(removed["created_at"]),
+            )
+    except IntegrityError as error:
+        raise AlreadyKept(removed["german"]) from error
 
 
 def all_cards(learner_id) -> list[Card]:

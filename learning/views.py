@@ -153,15 +153,43 @@ def answer(request: HttpRequest, card_id: UUID) -> HttpResponse:
 @login_required
 @require_GET
 def cards(request: HttpRequest) -> HttpResponse:
-    return render(request, "learning/deck.html", {"cards": deck.all_cards(request.user.pk)})
+    removed = request.session.get(REMOVED)
+    context = {
+        "cards": deck.all_cards(request.user.pk),
+        # Offered to undo on the page the removal leads to, and on its reload.
+        "removed": removed if removed and request.GET.get("removed") == removed["id"] else None,
+    }
+    return render(request, "learning/deck.html", context)
+
+
+REMOVED = "removed_card"  # in the learner's session: the card last removed, to put back
 
 
 @login_required
 @require_POST
 def remove(request: HttpRequest) -> HttpResponse:
     card_id = parse_uuid(request.POST.get("card", ""))
-    if card_id is None or not deck.remove(request.user.pk, card_id):
+    removed = deck.remove(request.user.pk, card_id) if card_id else None
+    if removed is None:
         raise Http404("No such card.")
+    request.session[REMOVED] = removed
+    return redirect(f"{reverse('deck')}?removed={removed['id']}")
+
+
+@login_required
+@require_POST
+def put_back(request: HttpRequest) -> HttpResponse:
+    removed = request.session.pop(REMOVED, None)
+    if removed is None:
+        messages.info(request, "There is no removed card to put back.")
+        return redirect("deck")
+    try:
+        deck.put_back(request.user.pk, removed)
+        messages.success(request, f"Put back „{removed['german']}“.")
+    except deck.AlreadyKept:
+        messages.info(request, f"„{removed['german']}“ is in your deck again already.")
+    except deck.DeckFull:
+        messages.error(request, f"Your deck holds {deck.MAX_CARDS} cards, its most.")
     return redirect("deck")
 
 

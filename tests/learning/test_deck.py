@@ -854,3 +854,41 @@ def test_the_deck_page_says_which_cards_are_due_now(client, alice):
     )
     assert "due now" in items[0] and "Brot" in items[0]
     assert "due now" not in items[1] and "next " in items[1]
+
+
+def test_a_removed_card_can_be_put_back_as_it_was(client, alice, marketplace):
+    """Remove deleted a card with its reviews at a click, with no way back (a newcomer's
+    walk)."""
+    card = deck.keep(alice.pk, "die Schale", "punnet", "Eine Schale, bitte.", marketplace.pk)
+    reviewed = deck.review(alice.pk, card.pk, "good").card
+    client.force_login(alice)
+    page = client.post("/deck/remove/", {"card": str(card.pk)}, follow=True).content.decode()
+    assert deck.all_cards(alice.pk) == []
+    assert 'Removed „<span lang="de">die Schale</span>“ and its 1 review.' in page
+    assert 'action="/deck/put-back/"' in page
+
+    page = client.post("/deck/put-back/", follow=True).content.decode()
+    assert "Put back „die Schale“." in page
+    [back] = deck.all_cards(alice.pk)
+    assert (back.pk, back.german, back.gloss, back.example, back.scenario_id) == (
+        card.pk,
+        "die Schale",
+        "punnet",
+        "Eine Schale, bitte.",
+        marketplace.pk,
+    )
+    assert (back.due, back.reviews, back.fsrs) == (reviewed.due, 1, reviewed.fsrs)
+    # Once: a second Undo (another tab, a resent form) has nothing to put back.
+    page = client.post("/deck/put-back/", follow=True).content.decode()
+    assert "There is no removed card to put back." in page
+    assert len(deck.all_cards(alice.pk)) == 1
+
+
+def test_a_removed_card_kept_again_meanwhile_is_not_put_back_twice(client, alice):
+    card = deck.keep(alice.pk, "das Brot")
+    client.force_login(alice)
+    client.post("/deck/remove/", {"card": str(card.pk)})
+    deck.keep(alice.pk, "Das Brot")
+    page = client.post("/deck/put-back/", follow=True).content.decode()
+    assert "„das Brot“ is in your deck again already." in page
+    assert [c.german for c in deck.all_cards(alice.pk)] == ["Das Brot"]
