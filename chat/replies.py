@@ -15,7 +15,6 @@ finish, and the rest end as interrupted (claim released, logged, "Try again" sho
 import asyncio
 import contextlib
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from chat.providers import ModelError, ReplyDone, ReplyRequest, get_provider
 from chat.refusals import ClaimLost, SessionGone
 from chat.turns import release_failed_reply, store_reply
 from eventlog.events import Event
-from lib.text import is_visible
+from lib.text import UNSENDABLE, is_visible
 
 logger = logging.getLogger(__name__)
 
@@ -231,17 +230,12 @@ async def _run(
         _forget(reply)
 
 
-# What PostgreSQL cannot store (NUL), or UTF-8 cannot hold (lone surrogates), and the other
-# control characters but line breaks and tabs.
-_UNSENDABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
 def storable(text: str, cut: bool = False) -> str:
     """A model's reply as a message holds it: a reply the database refused (over its 8,000
     characters, or with a NUL) was streamed whole, then lost with "Try again", every time the
     model said it again, and its text went to PostgreSQL's log (the attacker's replay). A
     reply `cut` while it streamed ends with an ellipsis too; one with nothing visible is none."""
-    text = _UNSENDABLE.sub("", text).strip()
+    text = UNSENDABLE.sub("", text).strip()  # NUL, which PostgreSQL cannot store, and the rest
     if cut or len(text) > MAX_CONTENT_LENGTH:
         text = text[: MAX_CONTENT_LENGTH - 1].rstrip() + "…"
     return text if any(is_visible(char) for char in text) else ""

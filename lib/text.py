@@ -1,5 +1,6 @@
 """What counts as text people can read: for messages, kept words and model output."""
 
+import re
 import unicodedata
 
 # Letters and symbols by category that are blank on screen: the Hangul fillers, the blank
@@ -11,16 +12,36 @@ def is_visible(char: str) -> bool:
     """Letters, numbers, punctuation, symbols: what shows on its own. Not spaces, format
     characters (zero-width space, joiners, soft hyphen, direction marks), combining marks and
     variation selectors (they only change the character before them), or the characters of
-    those categories that render blank."""
-    return unicodedata.category(char)[0] in "LNPS" and char not in _BLANK
+    those categories that render blank. A character newer than this Python's Unicode (an emoji
+    of Unicode 15 on, say) shows too."""
+    category = unicodedata.category(char)
+    return (category[0] in "LNPS" and char not in _BLANK) or _is_newer(char, category)
+
+
+def _is_newer(char: str, category: str) -> bool:
+    """Unassigned in this Python's Unicode data (3.11: Unicode 14), and not a noncharacter:
+    a character assigned since, as a learner's phone knows it."""
+    return category == "Cn" and not is_unsendable(char)
+
+
+# What no message or card may hold: the control characters (NUL included) but line breaks
+# and tabs; lone surrogates, which no UTF-8 text can hold; the noncharacters; and the explicit
+# direction controls (embeddings, overrides, isolates: Trojan Source's), which turn around the
+# text after them, the page's own words beside a title or a report's word too (the attacker's
+# replay). Not the direction marks (LRM, RLM, ALM), which reorder nothing, nor characters newer
+# than this Python's Unicode: a learner's pink heart (U+1FA77, Unicode 15) was refused as
+# "cannot be sent" for being unassigned in Python 3.11's Unicode 14.
+_NONCHARACTERS = "\ufdd0-\ufdef" + "".join(
+    f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17)
+)
+UNSENDABLE = re.compile(
+    f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff{_NONCHARACTERS}\u202a-\u202e\u2066-\u2069]"
+)
 
 
 def is_unsendable(char: str) -> bool:
-    """Control characters (NUL included) but line breaks and tabs, lone surrogates (which no
-    UTF-8 text can hold) and noncharacters."""
-    category = unicodedata.category(char)
-    return (category == "Cc" and char not in "\n\r\t") or category in ("Cs", "Cn")
+    return UNSENDABLE.match(char) is not None
 
 
 def unprintable(text: str) -> bool:
-    return any(is_unsendable(char) for char in text)
+    return UNSENDABLE.search(text) is not None

@@ -11,6 +11,7 @@ from django.utils.timesince import timesince
 
 from accounts.models import GermanLevel, Profile
 from lib.postgres import DatabaseForeignKey, RandomUUIDPrimaryKey
+from lib.text import unprintable
 
 MIN_GOALS, MAX_GOALS = 3, 5
 MAX_LINE = 2000  # an opening or scripted line becomes a message (at most 8,000 characters)
@@ -146,6 +147,13 @@ class Scenario(models.Model):
                 setattr(self, field, [])  # left empty: a draft
             elif not isinstance(value, list) or (value and not check(value)):
                 raise ValidationError({field: _SHAPES[field]})
+        garbling = {
+            field: GARBLING_TEXT
+            for field in (*STAFF_TEXT_FIELDS, "vocabulary", "offline_lines", "offline_tips")
+            if any(unprintable(text) for text in _strings_in(getattr(self, field)))
+        }
+        if garbling:
+            raise ValidationError(garbling)
 
 
 _SHAPES = {
@@ -153,6 +161,30 @@ _SHAPES = {
     "offline_lines": f"A list of German lines (text), none empty or over {MAX_LINE} characters.",
     "offline_tips": f"A list of English tips (text), none empty or over {MAX_LINE} characters.",
 }
+
+
+# What staff write that the pages show or the character says.
+STAFF_TEXT_FIELDS = (
+    "title",
+    "emoji",
+    "description",
+    "character_name",
+    "character_brief",
+    "initial_message_main",
+    "initial_message_helper",
+)
+GARBLING_TEXT = (
+    "Contains control characters or direction overrides, which garble the page around it"
+    " (right-to-left text needs none): remove them."
+)
+
+
+def _strings_in(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [text for item in value for text in _strings_in(item)] if isinstance(value, list) else []
 
 
 def _all_text(value) -> bool:
@@ -244,6 +276,10 @@ class Goal(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+    def clean(self) -> None:
+        if unprintable(self.text):
+            raise ValidationError({"text": GARBLING_TEXT})
 
     def reached_by(self, learner_text: str) -> bool:
         """Offline: the learner's message achieves this goal."""

@@ -331,3 +331,22 @@ def test_goals_left_without_a_position_come_after_the_others_in_their_order(staf
         (2, "Say what is broken"),
         (3, "Ask the price"),
     ]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"character_name": "Frau \u202eKrause"},
+        {"emoji": "\u202e🎉"},
+        {"offline_lines": "Hallo!\nTschüss \u2066!"},
+        {"goals-0-text": "Greet \u202ethe host"},
+    ],
+)
+def test_text_that_would_turn_the_page_around_is_refused(staff_client, party, changes):
+    """A direction override in a scene's emoji or character's name reversed the page's own
+    words beside it ("A1 · with …" read "1A … htiw": the attacker's replay)."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    body = staff_client.post(url, edit_form(party, **changes)).content.decode()
+    assert "direction overrides, which garble the page" in body
+    party.refresh_from_db()
+    assert "\u202e" not in party.character_name + party.emoji

@@ -400,7 +400,7 @@ async def test_a_reply_the_database_could_not_hold_is_stored_as_it_can(
     elif kind == "cut as it streamed":  # it was stored cut, without the ellipsis (the recheck)
         text = "A" * 7999 + " Rest des Satzes wird verworfen."
     else:
-        text = "Guten\x00 Tag\x1b! Hier\ud800 bitte."
+        text = "Guten\x00 Tag\x1b! Hier\ud800 \u202ebitte."  # and a direction override
     fake_anthropic.enqueue(PlannedResponse(text=text))
     tab = Tab(alice, alice_session.pk)
     await tab.connect()

@@ -104,10 +104,12 @@ NOTHING_VISIBLE = "Write a message first"
 UNSENDABLE = "cannot be sent"
 
 
-INVISIBLE = ["\u200b", "\ufeff\u2060", "\u00ad", "\u202e", "\u3164", " \u200b \n"]
+INVISIBLE = ["\u200b", "\ufeff\u2060", "\u00ad", "\u200f", "\u3164", " \u200b \n"]
 # Combining marks and variation selectors alone, the blank Braille pattern (the replay's).
 INVISIBLE += ["\u0301\u0308", "\ufe0f", "\u2800\u2800"]
 CONTROL_OR_NONCHARACTERS = ["\x7f", "Hallo\x9b", "Hallo\uffff"]
+# Direction overrides and isolates turn around what follows (the attacker's replay).
+CONTROL_OR_NONCHARACTERS += ["Hallo \u202eolláH", "\u2066Tschüss\u2069", "\u202e"]
 
 
 @pytest.mark.parametrize(
@@ -124,6 +126,20 @@ async def test_a_message_of_nothing_visible_or_unsendable_is_refused(
     assert notice in await tab.until('data-frame="notice"')
     await tab.close()
     assert len(await stored(alice_session.pk)) == 2  # the openings only
+
+
+async def test_a_character_newer_than_pythons_unicode_is_sent(alice, alice_session, offline):
+    """A pink heart (U+1FA77, Unicode 15: unassigned in Python 3.11's Unicode 14) was refused
+    as "cannot be sent", and alone as "nothing visible"."""
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(message="Danke \U0001fa77")
+    await tab.until(FINISHED)
+    await tab.send(message="\U0001fae8")
+    await tab.until(FINISHED)
+    await tab.close()
+    mine = [content for role, content in await stored(alice_session.pk) if role == "user"]
+    assert mine == ["Danke \U0001fa77", "\U0001fae8"]
 
 
 async def test_invisible_characters_inside_real_text_are_kept(alice, alice_session, offline):
