@@ -351,3 +351,30 @@ def test_a_helper_answers_german_can_be_kept_from_the_keyboard_and_its_english_c
     expect(message.get_by_role("alert")).to_contain_text("That is the helper's English")
     assert len(deck.all_cards(user.pk)) == 1
     assert [p for p in problems if "400" not in p] == []  # the browser logs the refusal
+
+
+LONG_WORD = "Donaudampfschifffahrtsgesellschaftskapitänsmützenabzeichen"  # 58 letters
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_a_long_word_wraps_rather_than_widening_the_page(daphne_server, browser, width):
+    """A long word in a report, a scene's title or its description made the page scroll
+    sideways (the attacker's replay: at 390 px wide, the picker was 1,453 px)."""
+    from playwright.sync_api import expect
+
+    from lib.rls import acting_as_staff
+
+    user = User.objects.create_user("jana@example.com", None)
+    with acting_as_staff():
+        Scenario.objects.filter(code="bakery").update(
+            title=LONG_WORD[:40], description=f"Ein {LONG_WORD}, bitte.", character_name=LONG_WORD
+        )
+    session = _completed_with_report(user, [(LONG_WORD, f"a {LONG_WORD} badge")])
+    page, problems = _open_chat(daphne_server, browser, user, session)
+    page.set_viewport_size({"width": width, "height": 800})
+    wider = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    expect(page.locator(".report-words")).to_contain_text(LONG_WORD)
+    for path in (f"/sessions/{session.pk}/", "/", "/history/", "/deck/"):
+        page.goto(f"{daphne_server}{path}")
+        assert page.evaluate(wider) == 0, path
+    assert problems == []
