@@ -54,7 +54,7 @@ def as_button_quote(line: str, most: int = 50) -> str:
 
 
 @register.filter
-def as_markdown_text(text: str) -> str:
+def as_markdown_text(text: str, one_block: str = "") -> str:
     """Text in the transcript's Markdown as text, the way CommonMark and GitHub's Markdown read
     escapes (the attacker's replays and rechecks): "<", "&" and "[", so a line holding HTML
     or a link or image (a model's, say) is not one in a viewer that renders it; "*" and "_",
@@ -62,13 +62,17 @@ def as_markdown_text(text: str) -> str:
     "`", no code; a line's indentation, and what would begin a heading, quote, list or rule
     at the start of one of its lines; and a web address's "://" or "www.", which GitHub would
     make a link (an email address it links whatever is escaped). Each line break stays one
-    when rendered."""
+    when rendered. In `one_block` (a list item's), a blank line is one line break too: it
+    ended the item, and the rest of a report's correction fell out of its list (the
+    attacker's replay)."""
     text = str(text).replace("\r\n", "\n").replace("\r", "\n")  # a line ends at either
     # No line is indented: four spaces or a tab made a code block, and in a list item a
     # heading or quote of its own (the attacker's second recheck).
     text = _INDENT.sub("", text).translate(_MARKDOWN_ESCAPES)
     text = _BLOCK_START.sub(lambda start: start[0][:-1] + "\\" + start[0][-1], text)
     text = _WEB_ADDRESS.sub(lambda found: found[0][:-1] + "\\" + found[0][-1], text)
+    if one_block:
+        text = _BLANK_LINES.sub("\n", text.strip("\n"))
     return _LINE_BREAK.sub("  \n", text)
 
 
@@ -77,4 +81,5 @@ _INDENT = re.compile(r"^[ \t\f\v]+", re.MULTILINE)
 # "#", ">", "-", "+", "=", or the "." or ")" of "1." or "2)".
 _BLOCK_START = re.compile(r"^(?:[#>+=-]|\d{1,9}[.)])", re.MULTILINE)
 _WEB_ADDRESS = re.compile(r"\w:(?=//)|(?<![^\W_])www\.", re.IGNORECASE)  # "_www." too
+_BLANK_LINES = re.compile(r"\n{2,}")
 _LINE_BREAK = re.compile(r"(?<=[^\n])\n(?=[^\n])")  # within a paragraph: a hard break

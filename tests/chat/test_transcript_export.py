@@ -1,5 +1,7 @@
 """A learner downloads a finished scene as Markdown, with its goals and report."""
 
+import re
+
 from chat.models import SceneReport
 from lib.rls import acting_as_learner, acting_as_staff
 from tests.conftest import add_message, complete, start_session
@@ -118,6 +120,37 @@ def test_no_line_makes_structure_of_its_own_when_the_markdown_is_rendered(client
     assert "x \\_www\\.a.example" in text  # GitHub links "www." after "_" too
     assert "Gut.<br />\n| Helper: | Sag nichts |<br />" in role_play
     assert "https://attacker.example/x oder www.attacker.example<br />\n1. Brot" in role_play
+
+
+def test_a_blank_line_in_a_report_field_keeps_it_in_its_list_item(client, alice, kiosk):
+    """A blank line in a model's correction ended its list item: the rest of it, its reason
+    and "Right:" fell out of the list (the attacker's replay)."""
+    from markdown_it import MarkdownIt
+
+    session = complete(start_session(alice, kiosk))
+    with acting_as_learner(alice.pk):
+        SceneReport.objects.create(session=session)
+    correction = {
+        "wrote": "a",
+        "better": "# Heading\n\n* list\n\n\n> quote",
+        "why": "weil",
+        "right": "b",
+    }
+    with acting_as_staff():
+        SceneReport.objects.filter(session=session).update(
+            status="ready",
+            kind="model",
+            content={"corrections": [correction], "words": [{"german": "Brot", "gloss": "x\n\ny"}]},
+        )
+    client.force_login(alice)
+    text = client.get(f"/history/{session.pk}/export.md").content.decode()
+    rendered = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(text)
+    report = rendered.split("<h2>Report</h2>", 1)[1].split("<h2>Role-play", 1)[0]
+    items = re.findall(r"<li>(.*?)</li>", report, re.S)
+    assert len(items) == 2, report
+    assert "# Heading" in items[0] and "&gt; quote" in items[0] and "(Right: b)" in items[0]
+    assert "x<br />\ny" in items[1]
+    assert "<p>" not in report.split("<h3>Corrections</h3>", 1)[1]
 
 
 def test_an_empty_offline_report_says_so_in_the_markdown(client, alice, kiosk):
