@@ -104,6 +104,18 @@ class Scenario(models.Model):
                 name="scenarios_emoji_size_limit",
                 violation_error_message="The emoji may be at most 16 bytes.",
             ),
+            # An opening line becomes a message at every Start: one longer than a message
+            # may be, written outside the admin, made every Start fail (the attacker's replay).
+            models.CheckConstraint(
+                condition=models.lookups.LessThanOrEqual(
+                    models.functions.Length("initial_message_main"), MAX_LINE
+                )
+                & models.lookups.LessThanOrEqual(
+                    models.functions.Length("initial_message_helper"), MAX_LINE
+                ),
+                name="scenarios_opening_lines_length_limit",
+                violation_error_message=f"An opening line may be at most {MAX_LINE} characters.",
+            ),
         ]
 
     def __str__(self) -> str:

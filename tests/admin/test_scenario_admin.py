@@ -350,3 +350,18 @@ def test_text_that_would_turn_the_page_around_is_refused(staff_client, party, ch
     assert "direction overrides, which garble the page" in body
     party.refresh_from_db()
     assert "\u202e" not in party.character_name + party.emoji
+
+
+def test_an_opening_line_longer_than_the_admin_allows_cannot_be_stored(staff_client, party):
+    """Written outside the admin, an opening line of 10,000 characters made every Start of
+    the scene fail with a 500 (the attacker's replay): the database refuses it."""
+    from django.db import IntegrityError, transaction
+
+    from lib.rls import acting_as_staff
+
+    with pytest.raises(IntegrityError), transaction.atomic(), acting_as_staff():
+        Scenario.objects.filter(pk=party.pk).update(initial_message_main="Hallo! " * 1500)
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    form = edit_form(party, initial_message_main="a" * 2001)
+    body = staff_client.post(url, form).content.decode()
+    assert body.count("at most 2000 characters") == 1  # the field's error, not twice
