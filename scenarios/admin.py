@@ -91,7 +91,8 @@ ONE_PER_LINE = {
         OnePerLineField,
         "Without an API key the character says these German lines in order, one per "
         "learner message; the last one closes the scene, early once every goal is reached or "
-        "at the 12th message (the scene's length: a longer script is cut there). One line each.",
+        "at the 12th line, the role-play's 25th message (the scene's length: a longer script is "
+        "cut there, a shorter one ends sooner). One line each.",
     ),
     "offline_tips": (
         OnePerLineField,
