@@ -20,6 +20,7 @@ from django.urls import reverse
 from chat import messages, prompting
 from chat.conversations import ON_PAGE_AT_MOST
 from chat.models import Message
+from chat.providers import is_offline
 
 CHATS = (Message.ChatType.MAIN, Message.ChatType.HELPER)
 
@@ -79,7 +80,9 @@ def progress(main_count: int, completed: bool = False) -> dict:
         "cap": prompting.HARD_CAP,
         "stage": STAGE_LABELS.get(stage, ""),
         "complete": completed,
-        "hint": f"scenes end after about {prompting.SOFT_CAP}–{prompting.CONCLUDE_AT}",
+        "hint": f"scenes end after about {prompting.SOFT_CAP}–{prompting.CONCLUDE_AT}"
+        # A short script of staff's ended at message 9, under "about 15 to 25" (a newcomer's walk).
+        + (", offline when their script does" if is_offline() else ""),
     }
 
 

@@ -48,12 +48,16 @@ def test_messages_show_in_their_pane_in_order(client, alice, party):
 
 
 def test_offline_mode_is_announced(client, alice, marketplace, settings):
+    """And the length it gives a scene says a script ends it: a staff's four-line script
+    ended at message 9 under "about 15 to 25" (a newcomer's walk)."""
     settings.ANTHROPIC_API_KEY = ""
     session = conversations.start(alice.pk, marketplace)
     client.force_login(alice)
-    assert "Offline mode" in client.get(f"/sessions/{session.pk}/").content.decode()
+    page = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "Offline mode" in page and "offline when their script does" in page
     settings.ANTHROPIC_API_KEY = "sk-test"
-    assert "Offline mode" not in client.get(f"/sessions/{session.pk}/").content.decode()
+    page = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "Offline mode" not in page and "offline when" not in page
 
 
 def test_another_learners_session_is_404(client, alice, bob, party):
