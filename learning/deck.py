@@ -18,7 +18,7 @@ from fsrs import Rating, Scheduler
 
 from learning.models import Card
 from lib.rls import acting_as_learner
-from lib.text import is_visible, unprintable
+from lib.text import BLANK_UNASSIGNED, is_visible, unprintable
 from lib.throttles import Throttle
 from scenarios.models import Scenario
 
@@ -117,7 +117,7 @@ def _as_plain(unusual: re.Match) -> str:
     """A character beyond Latin-1 (or the soft hyphen) as the deck holds it."""
     char = unusual[0]
     category = unicodedata.category(char)
-    if category == "Cf" or _DRAWS_NOTHING.match(char):
+    if category == "Cf" or _DRAWS_NOTHING.match(char) or BLANK_UNASSIGNED.match(char):
         return ""
     if category[0] == "L" or category == "Nl":
         plain = unicodedata.normalize("NFKC", char)

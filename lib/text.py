@@ -20,8 +20,16 @@ def is_visible(char: str) -> bool:
 
 def _is_newer(char: str, category: str) -> bool:
     """Unassigned in this Python's Unicode data (3.11: Unicode 14), and not a noncharacter:
-    a character assigned since, as a learner's phone knows it."""
-    return category == "Cn" and not is_unsendable(char)
+    a character assigned since, as a learner's phone knows it; but not where Unicode keeps
+    code points that draw nothing (a message of U+2065 alone was blank: the attacker's
+    recheck)."""
+    return category == "Cn" and not is_unsendable(char) and not BLANK_UNASSIGNED.match(char)
+
+
+# The blocks where Unicode sets code points aside to draw nothing, assigned or not
+# (Default_Ignorable_Code_Point): general punctuation's invisible operators, the specials'
+# U+FFF0..FFF8, the tags and variation selectors supplement.
+BLANK_UNASSIGNED = re.compile("[\u2060-\u206f\ufff0-\ufff8\U000e0000-\U000e0fff]")
 
 
 # What no message or card may hold: the control characters (NUL included) but line breaks
@@ -45,3 +53,14 @@ def is_unsendable(char: str) -> bool:
 
 def unprintable(text: str) -> bool:
     return UNSENDABLE.search(text) is not None
+
+
+DIRECTION_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def without_direction_controls(text: str) -> str:
+    """A learner's message as sent, without the direction controls pasted text can carry
+    (a phone number copied on Android comes in U+202A and U+202C): they draw nothing and
+    would reorder the page, so they go, rather than the message being refused for what the
+    learner cannot see (the recheck replays)."""
+    return DIRECTION_CONTROLS.sub("", text)

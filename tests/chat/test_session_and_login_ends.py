@@ -108,8 +108,9 @@ INVISIBLE = ["\u200b", "\ufeff\u2060", "\u00ad", "\u200f", "\u3164", " \u200b \n
 # Combining marks and variation selectors alone, the blank Braille pattern (the replay's).
 INVISIBLE += ["\u0301\u0308", "\ufe0f", "\u2800\u2800"]
 CONTROL_OR_NONCHARACTERS = ["\x7f", "Hallo\x9b", "Hallo\uffff"]
-# Direction overrides and isolates turn around what follows (the attacker's replay).
-CONTROL_OR_NONCHARACTERS += ["Hallo \u202eolláH", "\u2066Tschüss\u2069", "\u202e"]
+# Direction controls alone (they go: see below), and code points Unicode keeps blank though
+# unassigned in Python 3.11's Unicode (the attacker's recheck: such a message was blank).
+INVISIBLE += ["\u202e", "\u2066\u2069", "\u2065\u2065", "\U000e0080" * 4, "\ufff0\ufff1"]
 
 
 @pytest.mark.parametrize(
@@ -140,6 +141,19 @@ async def test_a_character_newer_than_pythons_unicode_is_sent(alice, alice_sessi
     await tab.close()
     mine = [content for role, content in await stored(alice_session.pk) if role == "user"]
     assert mine == ["Danke \U0001fa77", "\U0001fae8"]
+
+
+async def test_direction_controls_go_from_a_message_which_is_sent(alice, alice_session, offline):
+    """They turn the page's text around (the attacker's replay), and pasted text can carry
+    them unseen (a phone number copied on Android): refused, the learner could not find
+    what to remove (the recheck replays)."""
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(message="Ich hätte gern \u202eein Brot \u202a0151 2345\u202c")
+    await tab.until(FINISHED)
+    await tab.close()
+    mine = [content for role, content in await stored(alice_session.pk) if role == "user"]
+    assert mine == ["Ich hätte gern ein Brot 0151 2345"]
 
 
 async def test_invisible_characters_inside_real_text_are_kept(alice, alice_session, offline):

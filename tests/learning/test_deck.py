@@ -587,6 +587,10 @@ def test_a_word_with_letters_of_another_alphabet_that_look_the_same_is_the_same_
         ("Öl", "\u04e6l"),  # CYRILLIC CAPITAL LETTER O WITH DIAERESIS
         ("Guten Morgen", "Guten\nMorgen"),  # a Shift+Enter line kept from the chat
         ("Guten Morgen", "Guten \n Morgen"),
+        # Unassigned, where Unicode keeps code points blank (the third recheck).
+        ("Zitrone", "Zitrone\u2065"),
+        ("Zitrone", "Zitro\U000e0080ne"),
+        ("Zitrone", "\ufff0Zitrone"),
     ],
 )
 def test_more_look_alikes_are_the_same_card(alice, kept, look_alike):
