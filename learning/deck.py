@@ -1,6 +1,7 @@
 """The review deck: a learner keeps German words and phrases (from a report, a message or a
 helper answer) and reviews the due ones; FSRS (the `fsrs` package) schedules each card."""
 
+import bisect
 import csv
 import functools
 import io
@@ -59,7 +60,11 @@ def keepable(german: str) -> bool:
 
 # A helper answer is English around German, and the helper is told to quote its German with
 # the English gloss in brackets after it (prompts/helper.md; the offline tips do the same).
-QUOTATION = re.compile(r'"([^"\n]+)"|„([^“”"\n]+)[“”"]|“([^”\n]+)”|»([^«\n]+)«')
+# No quotation's text holds its own opening mark: one left open then reads only to the next,
+# where it read to the end of the text from each (0.4 s for 8,000: the attacker's recheck);
+# a „…“ may hold a "…".
+QUOTATION = re.compile(r'"([^"\n]+)"|„([^„“”\n]+)[“”]|“([^“”\n]+)”|‚([^‚‘\n]+)‘|»([^»«\n]+)«')
+QUOTE_MARKS = '"„“”‚‘»«'
 GLOSS_AFTER = re.compile(r"\s*\(([^()\n]+)\)")
 MOST_PHRASES = 8  # offered under one answer
 
@@ -67,31 +72,36 @@ MOST_PHRASES = 8  # offered under one answer
 def quoted_phrases(answer: str) -> list[tuple[str, str]]:
     """The German a helper answer quotes, each once, in order, with the gloss in brackets after
     it if any: what its "Keep" offers a learner who selected nothing (without a mouse, say,
-    a learner could not keep from an answer at all: a newcomer's walk)."""
+    a learner could not keep from an answer at all: a newcomer's walk). Not a word's part
+    ("-chen")."""
     phrases: dict[str, tuple[str, str]] = {}
     for quotation in QUOTATION.finditer(answer):
         german = " ".join(next(group for group in quotation.groups() if group).split())
         gloss = GLOSS_AFTER.match(answer, quotation.end())
         gloss_text = " ".join(gloss.group(1).split()) if gloss else ""
-        if keepable(german) and len(german) <= MAX_WORD_LENGTH >= len(gloss_text):
+        a_part = german.startswith("-") or german.endswith("-")
+        if keepable(german) and not a_part and len(german) <= MAX_WORD_LENGTH >= len(gloss_text):
             phrases.setdefault(as_word(german).lower(), (german, gloss_text))
     return list(phrases.values())[:MOST_PHRASES]
 
 
 def german_of_answer(words: str, answer: str) -> bool:
-    """Words selected in a helper answer are German unless they lie in it outside all its
-    quotations, when it has any: English was kept as German cards (a newcomer's walk). Words
+    """Words selected in a helper answer are German unless, as whole words, they stand in it
+    only outside its quotations, when it has any: English was kept as German cards (a
+    newcomer's walk), and "a" of "das" or "in" of "bin" passed as quoted (the rechecks). Words
     not found in it (beyond the part sent, say) are taken as they are."""
-    words, answer = " ".join(words.split()).strip('"„“”»« '), " ".join(answer.split())
-    quotations = [(q.start(), q.end()) for q in QUOTATION.finditer(answer)]
+    words, answer = " ".join(words.split()).strip(QUOTE_MARKS + " "), " ".join(answer.split())
+    quotations = [quotation.span() for quotation in QUOTATION.finditer(answer)]
     if not words or not quotations:
         return True
-    places = [m.start() for m in re.finditer(re.escape(words), answer)]
-    return not places or any(
-        start <= place and place + len(words) <= end
-        for place in places
-        for start, end in quotations
-    )
+    starts = [start for start, _ in quotations]
+    found = False
+    for place in re.finditer(rf"(?<!\w){re.escape(words)}(?!\w)", answer):
+        found = True
+        inside = bisect.bisect_right(starts, place.start()) - 1
+        if inside >= 0 and place.end() <= quotations[inside][1]:
+            return True
+    return not found
 
 
 def as_word(text: str) -> str:

@@ -811,6 +811,20 @@ ANSWER = (
 )
 
 
+def test_quotations_may_nest_or_be_single_and_a_words_part_is_no_phrase():
+    """A "…" inside a „…“ ended it there, ‚…‘ was no quotation, and "-chen" was offered as a
+    phrase to keep (the rechecks)."""
+    answer = 'Say „Er sagt "Hallo" zu mir“ or ‚eine Brezel‘; words in "-chen" take "das".'
+    assert deck.quoted_phrases(answer) == [
+        ('Er sagt "Hallo" zu mir', ""),
+        ("eine Brezel", ""),
+        ("das", ""),
+    ]
+    assert deck.german_of_answer("zu mir", answer)
+    assert deck.german_of_answer("eine Brezel", answer)
+    assert not deck.german_of_answer("words", answer)
+
+
 def test_a_helper_answers_phrases_are_what_it_quotes_with_their_glosses():
     assert deck.quoted_phrases(ANSWER) == [
         ("Ich hätte gern vier Brötchen.", "I'd like four bread rolls."),
@@ -828,6 +842,8 @@ def test_a_helper_answers_phrases_are_what_it_quotes_with_their_glosses():
         ("I'd like four bread rolls.", False),  # the gloss
         ("as with every word", False),  # the English around
         ("Brötchen", True),  # quoted, and in English too: taken as German
+        ("as", False),  # a word of the English, though "as" is in "das" (the recheck)
+        ("with", False),
     ],
 )
 def test_words_kept_from_a_helper_answer_must_be_its_quoted_german(client, alice, selected, kept):
