@@ -10,6 +10,7 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+import psycopg
 from django.db import IntegrityError, connection
 from django.db.models import Case, Q, Value, When
 from django.db.models.functions import Lower, Now
@@ -477,22 +478,28 @@ def put_back(learner_id, removed: dict) -> Card:
     if scenario_id is not None and not Scenario.objects.filter(pk=scenario_id).exists():
         scenario_id = None  # deleted since
     try:
-        with acting_as_learner(learner_id):
-            return Card.objects.create(
-                id=removed["id"],
-                user_id=learner_id,
-                german=removed["german"],
-                gloss=removed["gloss"],
-                example=removed["example"],
-                example_language=removed["example_language"],
-                scenario_id=scenario_id,
-                due=datetime.fromisoformat(removed["due"]),
-                fsrs=removed["fsrs"],
-                reviews=removed["reviews"],
-                created_at=datetime.fromisoformat(removed["created_at"]),
-            )
+        return _put_back(learner_id, removed, scenario_id)
     except IntegrityError as error:
+        if isinstance(error.__cause__, psycopg.errors.ForeignKeyViolation) and scenario_id:
+            return _put_back(learner_id, removed, None)  # its scene deleted meanwhile
         raise AlreadyKept(removed["german"]) from error
+
+
+def _put_back(learner_id, removed: dict, scenario_id) -> Card:
+    with acting_as_learner(learner_id):
+        return Card.objects.create(
+            id=removed["id"],
+            user_id=learner_id,
+            german=removed["german"],
+            gloss=removed["gloss"],
+            example=removed["example"],
+            example_language=removed["example_language"],
+            scenario_id=scenario_id,
+            due=datetime.fromisoformat(removed["due"]),
+            fsrs=removed["fsrs"],
+            reviews=removed["reviews"],
+            created_at=datetime.fromisoformat(removed["created_at"]),
+        )
 
 
 def all_cards(learner_id) -> list[Card]:

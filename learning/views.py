@@ -153,16 +153,18 @@ def answer(request: HttpRequest, card_id: UUID) -> HttpResponse:
 @login_required
 @require_GET
 def cards(request: HttpRequest) -> HttpResponse:
-    removed = request.session.get(REMOVED)
+    removed = request.session.get(REMOVED, {})
     context = {
         "cards": deck.all_cards(request.user.pk),
         # Offered to undo on the page the removal leads to, and on its reload.
-        "removed": removed if removed and request.GET.get("removed") == removed["id"] else None,
+        "removed": removed.get(request.GET.get("removed", "")),
     }
     return render(request, "learning/deck.html", context)
 
 
-REMOVED = "removed_card"  # in the learner's session: the card last removed, to put back
+# In the learner's session: the cards removed last, by id, to put back. By id: with one,
+# another tab's removal took its place, and Undo put back the other card (the recheck).
+REMOVED, REMOVED_KEPT = "removed_cards", 10
 
 
 @login_required
@@ -172,24 +174,30 @@ def remove(request: HttpRequest) -> HttpResponse:
     removed = deck.remove(request.user.pk, card_id) if card_id else None
     if removed is None:
         raise Http404("No such card.")
-    request.session[REMOVED] = removed
+    held = request.session.get(REMOVED, {})
+    held[removed["id"]] = removed
+    request.session[REMOVED] = dict(list(held.items())[-REMOVED_KEPT:])
     return redirect(f"{reverse('deck')}?removed={removed['id']}")
 
 
 @login_required
 @require_POST
 def put_back(request: HttpRequest) -> HttpResponse:
-    removed = request.session.pop(REMOVED, None)
+    held = request.session.get(REMOVED, {})
+    removed = held.get(request.POST.get("card", ""))
     if removed is None:
-        messages.info(request, "There is no removed card to put back.")
+        messages.info(request, "That card can no longer be put back.")
         return redirect("deck")
     try:
         deck.put_back(request.user.pk, removed)
         messages.success(request, f"Put back „{removed['german']}“.")
     except deck.AlreadyKept:
         messages.info(request, f"„{removed['german']}“ is in your deck again already.")
-    except deck.DeckFull:
+    except deck.DeckFull:  # it stays to put back once there is room (the recheck)
         messages.error(request, f"Your deck holds {deck.MAX_CARDS} cards, its most.")
+        return redirect(f"{reverse('deck')}?removed={removed['id']}")
+    del held[removed["id"]]
+    request.session[REMOVED] = held
     return redirect("deck")
 
 

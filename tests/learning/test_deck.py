@@ -812,8 +812,8 @@ ANSWER = (
 
 
 def test_quotations_may_nest_or_be_single_and_a_words_part_is_no_phrase():
-    """A "…" inside a „…“ ended it there, ‚…‘ was no quotation, and "-chen" was offered as a
-    phrase to keep (the rechecks)."""
+    """A "…" inside a „…“ ended it there, German single quotes made no quotation, and "-chen"
+    was offered as a phrase to keep (the rechecks)."""
     answer = 'Say „Er sagt "Hallo" zu mir“ or ‚eine Brezel‘; words in "-chen" take "das".'
     assert deck.quoted_phrases(answer) == [
         ('Er sagt "Hallo" zu mir', ""),
@@ -887,7 +887,7 @@ def test_a_removed_card_can_be_put_back_as_it_was(client, alice, marketplace):
     assert 'Removed „<span lang="de">die Schale</span>“ and its 1 review.' in page
     assert 'action="/deck/put-back/"' in page
 
-    page = client.post("/deck/put-back/", follow=True).content.decode()
+    page = client.post("/deck/put-back/", {"card": str(card.pk)}, follow=True).content.decode()
     assert "Put back „die Schale“." in page
     [back] = deck.all_cards(alice.pk)
     assert (back.pk, back.german, back.gloss, back.example, back.scenario_id) == (
@@ -899,9 +899,38 @@ def test_a_removed_card_can_be_put_back_as_it_was(client, alice, marketplace):
     )
     assert (back.due, back.reviews, back.fsrs) == (reviewed.due, 1, reviewed.fsrs)
     # Once: a second Undo (another tab, a resent form) has nothing to put back.
-    page = client.post("/deck/put-back/", follow=True).content.decode()
-    assert "There is no removed card to put back." in page
+    page = client.post("/deck/put-back/", {"card": str(card.pk)}, follow=True).content.decode()
+    assert "That card can no longer be put back." in page
     assert len(deck.all_cards(alice.pk)) == 1
+
+
+def test_undo_puts_back_the_card_it_names_when_another_tab_removed_one_since(client, alice):
+    """Undo put back whichever card was removed last, in any tab (the attacker's recheck)."""
+    apple, pear = deck.keep(alice.pk, "der Apfel"), deck.keep(alice.pk, "die Birne")
+    client.force_login(alice)
+    client.post("/deck/remove/", {"card": str(apple.pk)})
+    client.post("/deck/remove/", {"card": str(pear.pk)})  # the other tab
+    page = client.post("/deck/put-back/", {"card": str(apple.pk)}, follow=True).content.decode()
+    assert "Put back „der Apfel“." in page
+    assert [c.german for c in deck.all_cards(alice.pk)] == ["der Apfel"]
+    client.post("/deck/put-back/", {"card": str(pear.pk)})
+    assert len(deck.all_cards(alice.pk)) == 2
+
+
+def test_a_card_that_found_the_deck_full_can_be_put_back_once_there_is_room(
+    client, alice, settings, monkeypatch
+):
+    """Refused for a full deck, it was gone for good (the attacker's recheck)."""
+    monkeypatch.setattr(deck, "MAX_CARDS", 2)
+    plum, other = deck.keep(alice.pk, "die Pflaume"), deck.keep(alice.pk, "die Mango")
+    client.force_login(alice)
+    client.post("/deck/remove/", {"card": str(plum.pk)})
+    deck.keep(alice.pk, "die Kiwi")  # full again
+    page = client.post("/deck/put-back/", {"card": str(plum.pk)}, follow=True).content.decode()
+    assert "Your deck holds 2 cards" in page and 'name="card" value="' + str(plum.pk) in page
+    deck.remove(alice.pk, other.pk)
+    client.post("/deck/put-back/", {"card": str(plum.pk)})
+    assert sorted(c.german for c in deck.all_cards(alice.pk)) == ["die Kiwi", "die Pflaume"]
 
 
 def test_a_removed_card_kept_again_meanwhile_is_not_put_back_twice(client, alice):
@@ -909,6 +938,6 @@ def test_a_removed_card_kept_again_meanwhile_is_not_put_back_twice(client, alice
     client.force_login(alice)
     client.post("/deck/remove/", {"card": str(card.pk)})
     deck.keep(alice.pk, "Das Brot")
-    page = client.post("/deck/put-back/", follow=True).content.decode()
+    page = client.post("/deck/put-back/", {"card": str(card.pk)}, follow=True).content.decode()
     assert "„das Brot“ is in your deck again already." in page
     assert [c.german for c in deck.all_cards(alice.pk)] == ["Das Brot"]
