@@ -133,6 +133,9 @@ class GoalFormSet(forms.BaseInlineFormSet):
             raise ValidationError(_cannot_be_active(scenario, missing))
 
 
+POSITION_MOST = 32767  # a PositiveSmallIntegerField's
+
+
 def _number_the_unnumbered(forms_kept) -> None:
     """Goals left without a position come after the numbered ones, in the order listed."""
     taken = [form.cleaned_data.get("position") for form in forms_kept]
@@ -140,6 +143,10 @@ def _number_the_unnumbered(forms_kept) -> None:
     for form in forms_kept:
         if form.cleaned_data.get("position") is None:
             last += 1
+            if last > POSITION_MOST:
+                raise ValidationError(
+                    "Give each goal a position: the last is the largest there is."
+                )
             form.cleaned_data["position"] = form.instance.position = last
 
 

@@ -279,10 +279,14 @@ class Goal(models.Model):
         db_table = "scenario_goals"
         ordering = ["scenario", "position"]
         constraints = [
+            # Checked at commit: the admin saves goals one by one, so two that swap places, or
+            # one numbered into the place of another deleted after it, met mid-way (a 500:
+            # the attacker's recheck). The form checks the goals it saves against each other.
             models.UniqueConstraint(
                 fields=["scenario", "position"],
                 name="scenario_goals_position_unique",
                 violation_error_message="Two goals have the same position.",
+                deferrable=models.Deferrable.DEFERRED,
             ),
         ]
 

@@ -365,3 +365,50 @@ def test_an_opening_line_longer_than_the_admin_allows_cannot_be_stored(staff_cli
     form = edit_form(party, initial_message_main="a" * 2001)
     body = staff_client.post(url, form).content.decode()
     assert body.count("at most 2000 characters") == 1  # the field's error, not twice
+
+
+def _goals_of(scene) -> list[tuple[int, str]]:
+    return [(goal.position, goal.text) for goal in scene.goals.all()]
+
+
+def test_two_goals_can_swap_places(staff_client, party):
+    """Saved one by one, the first met the second at its place: a 500 (the attacker's
+    recheck)."""
+    first, second = party.goals.all()[:2]
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    form = edit_form(party, **{"goals-0-position": "2", "goals-1-position": "1"})
+    assert staff_client.post(url, form).status_code == 302
+    assert _goals_of(party)[:2] == [(1, second.text), (2, first.text)]
+
+
+def test_a_goal_numbered_into_the_place_of_one_deleted_is_saved(staff_client, party):
+    """Numbered after the others, it took the position of a goal deleted in the same save,
+    which the admin deletes after saving the rest: a 500 (the attacker's recheck)."""
+    goals = list(party.goals.all())
+    last = len(goals) - 1
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    form = edit_form(party, **{"goals-0-position": "", f"goals-{last}-DELETE": "on"})
+    assert staff_client.post(url, form).status_code == 302
+    assert [text for _, text in _goals_of(party)] == [g.text for g in goals[1:last]] + [
+        goals[0].text
+    ]
+
+
+def test_a_goal_that_cannot_be_numbered_after_the_others_says_so(staff_client, party):
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    form = edit_form(party, **{"goals-0-position": "32767", "goals-1-position": ""})
+    response = staff_client.post(url, form)
+    assert response.status_code == 200
+    assert "Give each goal a position" in response.content.decode()
+
+
+def test_two_goals_in_one_place_are_still_refused_by_the_database(party):
+    from django.db import IntegrityError, connection, transaction
+
+    from lib.rls import acting_as_staff
+
+    first, second = party.goals.all()[:2]
+    with pytest.raises(IntegrityError), transaction.atomic(), acting_as_staff():
+        type(second).objects.filter(pk=second.pk).update(position=first.position)
+        with connection.cursor() as cursor:  # as at commit
+            cursor.execute("SET CONSTRAINTS scenario_goals_position_unique IMMEDIATE")
