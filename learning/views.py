@@ -106,6 +106,8 @@ def keep(request: HttpRequest) -> HttpResponse:
             )
     if len(words) > 1:
         said = f"Kept {len(kept)} new" if kept else "All in your deck already"
+    elif request.POST.get("name_it"):  # words of a line: which (a newcomer's recheck)
+        said = f"Kept „{words[0]}“" if kept else f"„{words[0]}“ is in your deck"
     else:
         said = "Kept" if kept else "In your deck"
     back = request.POST.get("back", "")

@@ -681,15 +681,31 @@
         return;
       }
       event.detail.parameters.scenario = page.dataset.scenario || "";
+      // Words of a line kept: the answer names them ("Kept „Brötchen“"), where "Kept ✓" said
+      // nothing of what went into the deck (a newcomer's recheck).
+      if (inside || phrase) event.detail.parameters.name_it = "1";
       form.dataset.keptLine = inside ? "" : event.detail.parameters.german;
+      form.dataset.keptWords = inside ? "yes" : "";
     });
 
     // A whole line kept here: its copies on the page are marked at once (the server tells
-    // every tab of the learner too, markKept above, this one when the socket is up).
+    // every tab of the learner too, markKept above, this one when the socket is up). Words
+    // selected in a line leave its Keep in place, beside what it kept, for more of its
+    // words: it became "Kept ✓", and a second word needed a reload (a newcomer's recheck).
     page.addEventListener("htmx:beforeSwap", function (event) {
       var form = event.detail.elt.closest && event.detail.elt.closest(".keep-form");
-      if (!form || !form.dataset.keptLine || event.detail.xhr.status !== 200) return;
-      markKept(form.dataset.keptLine);
+      if (!form || event.detail.xhr.status !== 200) return;
+      if (form.dataset.keptWords === "yes") {
+        event.detail.shouldSwap = false;
+        var answer = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html");
+        var said = form.querySelector(".kept-words") || document.createElement("span");
+        said.className = "kept kept-words";
+        said.setAttribute("role", "status");
+        form.append(said);
+        say(said, answer.body.textContent.trim());
+        return;
+      }
+      if (form.dataset.keptLine) markKept(form.dataset.keptLine);
     });
 
     ["htmx:responseError", "htmx:sendError"].forEach(function (name) {

@@ -145,12 +145,12 @@ def test_keep_selection_keeps_words_within_its_answer_only(daphne_server, browse
     # From this answer into the next: this answer's part.
     page.evaluate(SELECT, [f"#msg-{first.pk}-text", 5, f"#msg-{second.pk}-text", 9])
     answer.get_by_role("button", name="Keep selection").click()
-    expect(answer.locator(".kept")).to_have_text("Kept ✓")
+    expect(answer.locator(".kept")).to_have_text("Kept „das Brötchen kostet 50 Cent.“ ✓")
     # A triple-click on the other answer: all of its text.
     other = page.locator(f"#msg-{second.pk}")
     other.locator(".msg-text").click(click_count=3)
     other.get_by_role("button", name="Keep selection").click()
-    expect(other.locator(".kept")).to_have_text("Kept ✓")
+    expect(other.locator(".kept")).to_have_text("Kept „And: das Croissant, bitte.“ ✓")
     assert sorted(card.german for card in deck.all_cards(user.pk)) == [
         "And: das Croissant, bitte.",
         "das Brötchen kostet 50 Cent.",
@@ -305,8 +305,14 @@ def test_a_role_play_lines_keep_names_the_words_selected_in_it(daphne_server, br
     page.evaluate(SELECT, [f"#msg-{line.pk}-text", 4, f"#msg-{line.pk}-text", 12])
     expect(button).to_have_accessible_name("Keep selection “Brötchen” in your deck")
     button.click()
-    expect(message.locator(".kept")).to_have_text("Kept ✓")
-    assert [card.german for card in deck.all_cards(user.pk)] == ["Brötchen"]
+    # It says which words it kept, and stays for more of them: it became "Kept ✓", and a
+    # second word of the line needed a reload (a newcomer's recheck).
+    expect(message.locator(".kept")).to_have_text("Kept „Brötchen“ ✓")
+    page.evaluate(SELECT, [f"#msg-{line.pk}-text", 20, f"#msg-{line.pk}-text", 27])
+    expect(button).to_have_accessible_name("Keep selection “fünfzig” in your deck")
+    button.click()
+    expect(message.locator(".kept")).to_have_text("Kept „fünfzig“ ✓")
+    assert sorted(card.german for card in deck.all_cards(user.pk)) == ["Brötchen", "fünfzig"]
     assert problems == []
 
 
@@ -338,7 +344,7 @@ def test_a_helper_answers_german_can_be_kept_from_the_keyboard_and_its_english_c
     expect(first).to_be_focused()
     expect(phrases.get_by_role("button")).to_have_count(2)
     page.keyboard.press("Enter")
-    expect(phrases.locator(".kept")).to_have_text("Kept ✓")
+    expect(phrases.locator(".kept")).to_have_text("Kept „Ich hätte gern vier Brötchen.“ ✓")
     [card] = deck.all_cards(user.pk)
     assert (card.german, card.gloss) == (
         "Ich hätte gern vier Brötchen.",
