@@ -865,15 +865,17 @@ def test_any_words_may_be_kept_from_a_helper_answer_that_quotes_nothing(client, 
 def test_the_deck_page_says_which_cards_are_due_now(client, alice):
     """A card due now and one due in ten minutes both read "next 5 Dec" (a newcomer's walk)."""
     deck.keep(alice.pk, "das Brot")
-    later = deck.keep(alice.pk, "die Semmel")
+    soon, later = deck.keep(alice.pk, "der Kuchen"), deck.keep(alice.pk, "die Semmel")
     with acting_as_staff():
         Card.objects.filter(pk=later.pk).update(due=later.due + timedelta(days=3))
+        Card.objects.filter(pk=soon.pk).update(due=soon.due + timedelta(minutes=10, seconds=30))
     client.force_login(alice)
     items = re.findall(
         r'<li class="deck-card">.*?</li>', client.get("/deck/").content.decode(), re.S
     )
     assert "due now" in items[0] and "Brot" in items[0]
-    assert "due now" not in items[1] and "next " in items[1]
+    assert "next in 10\xa0minutes" in items[1] and "Kuchen" in items[1]  # not "next 6 Dec"
+    assert "due now" not in items[2] and "next " in items[2] and "next in" not in items[2]
 
 
 def test_a_removed_card_can_be_put_back_as_it_was(client, alice, marketplace):
