@@ -385,6 +385,14 @@ def interval_label(interval: timedelta) -> str:
     return f"{minutes} min"
 
 
+def next_label(due: datetime) -> str:
+    """When a card not yet due comes up, as the deck page says it: within a day as the answer
+    buttons say it ("in 10 min"), where "6 Dec" read the same for ten minutes and tonight, and
+    Django's "0 minutes" for under one (the rechecks); later, its date."""
+    wait = due - datetime.now(UTC)
+    return f"in {interval_label(wait)}" if wait <= timedelta(days=1) else f"{due:%-d %b}"
+
+
 def review(learner_id, card_id, rating: str, at: datetime | None = None) -> Reviewed | None:
     """Schedule the card after the learner's answer (again, hard, good or easy) given now (or
     `at`); None if the card is not theirs. The row is locked while it is rescheduled."""

@@ -61,12 +61,6 @@ class Card(models.Model):
         return self.due <= timezone.now()
 
     @property
-    def due_within_a_day(self) -> bool:
-        """Said as "in 10 minutes": "6 Dec" read the same for a card due in ten minutes and one
-        due tonight (a newcomer's recheck)."""
-        return self.due <= timezone.now() + timedelta(days=1)
-
-    @property
     def meaning_on_its_way(self) -> bool:
         """No meaning yet, and one was asked for lately (a worker that is down never answers)."""
         asked = self.meaning_asked_at

@@ -156,8 +156,11 @@ def answer(request: HttpRequest, card_id: UUID) -> HttpResponse:
 @require_GET
 def cards(request: HttpRequest) -> HttpResponse:
     removed = request.session.get(REMOVED, {})
+    cards = deck.all_cards(request.user.pk)
+    for card in cards:
+        card.next_label = deck.next_label(card.due)
     context = {
-        "cards": deck.all_cards(request.user.pk),
+        "cards": cards,
         # Offered to undo on the page the removal leads to, and on its reload.
         "removed": removed.get(request.GET.get("removed", "")),
     }
