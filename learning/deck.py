@@ -63,8 +63,10 @@ def keepable(german: str) -> bool:
 # the English gloss in brackets after it (prompts/helper.md; the offline tips do the same).
 # No quotation's text holds its own opening mark: one left open then reads only to the next,
 # where it read to the end of the text from each (0.4 s for 8,000: the attacker's recheck);
-# a „…“ may hold a "…".
-QUOTATION = re.compile(r'"([^"\n]+)"|„([^„“”\n]+)[“”]|“([^“”\n]+)”|‚([^‚‘\n]+)‘|»([^»«\n]+)«')
+# a „…“ may hold a "…", and failing a “, a „ closes with a " (as typed on many keyboards).
+QUOTATION = re.compile(
+    r'"([^"\n]+)"|„([^„“”\n]+)[“”]|„([^„“”"\n]+)"|“([^“”\n]+)”|‚([^‚‘\n]+)‘|»([^»«\n]+)«'
+)
 QUOTE_MARKS = '"„“”‚‘»«'
 GLOSS_AFTER = re.compile(r"\s*\(([^()\n]+)\)")
 MOST_PHRASES = 8  # offered under one answer

@@ -823,6 +823,10 @@ def test_quotations_may_nest_or_be_single_and_a_words_part_is_no_phrase():
     assert deck.german_of_answer("zu mir", answer)
     assert deck.german_of_answer("eine Brezel", answer)
     assert not deck.german_of_answer("words", answer)
+    # A „ closed with a plain " (its “ dropped the rest of the answer in: the second recheck).
+    typed = 'Say „Hallo" (hello) and „Tschüss" (bye). A roll is nice.'
+    assert deck.quoted_phrases(typed) == [("Hallo", "hello"), ("Tschüss", "bye")]
+    assert not deck.german_of_answer("roll", typed)
 
 
 def test_a_helper_answers_phrases_are_what_it_quotes_with_their_glosses():
