@@ -118,10 +118,21 @@ class GoalFormSet(forms.BaseInlineFormSet):
             if form.has_changed() or form.instance.pk
             if not self._should_delete_form(form) and form.cleaned_data
         ]
-        _number_the_unnumbered(kept)
+        elsewhere = self._positions_taken_since_the_page_was_drawn()
+        _number_the_unnumbered(kept, elsewhere)
+        clashing = sorted(
+            form.cleaned_data["position"]
+            for form in kept
+            if form.cleaned_data.get("position") in elsewhere
+        )
+        if clashing:
+            raise ValidationError(
+                f"Another goal took position {clashing[0]} since this page was opened (in another"
+                " tab?): give this one another, or reload the page to see the scene's goals."
+            )
         super().clean()
         scenario = self.instance
-        if len(kept) > MAX_GOALS:
+        if len(kept) + len(elsewhere) > MAX_GOALS:
             raise ValidationError(f"A scene has at most {MAX_GOALS} goals.")
         if not scenario.is_active:
             return
@@ -132,13 +143,25 @@ class GoalFormSet(forms.BaseInlineFormSet):
         if missing:
             raise ValidationError(_cannot_be_active(scenario, missing))
 
+    def _positions_taken_since_the_page_was_drawn(self) -> set[int]:
+        """The positions of the scene's goals this form does not show: added in another tab
+        since it was drawn. Saving into one of them failed at commit (a 500: the attacker's
+        second recheck). The scene's row is locked until the save commits, so two saves of
+        its goals come one after the other."""
+        if self.instance.pk is None:
+            return set()
+        Scenario.objects.select_for_update().filter(pk=self.instance.pk).exists()
+        shown = [form.instance.pk for form in self.forms if form.instance.pk]
+        others = Goal.objects.filter(scenario_id=self.instance.pk).exclude(pk__in=shown)
+        return set(others.values_list("position", flat=True))
+
 
 POSITION_MOST = 32767  # a PositiveSmallIntegerField's
 
 
-def _number_the_unnumbered(forms_kept) -> None:
+def _number_the_unnumbered(forms_kept, taken_elsewhere: set[int]) -> None:
     """Goals left without a position come after the numbered ones, in the order listed."""
-    taken = [form.cleaned_data.get("position") for form in forms_kept]
+    taken = [form.cleaned_data.get("position") for form in forms_kept] + list(taken_elsewhere)
     last = max((number for number in taken if number is not None), default=0)
     for form in forms_kept:
         if form.cleaned_data.get("position") is None:

@@ -412,3 +412,28 @@ def test_two_goals_in_one_place_are_still_refused_by_the_database(party):
         type(second).objects.filter(pk=second.pk).update(position=first.position)
         with connection.cursor() as cursor:  # as at commit
             cursor.execute("SET CONSTRAINTS scenario_goals_position_unique IMMEDIATE")
+
+
+def test_goals_added_in_another_tab_are_not_saved_over(staff_client, party):
+    """A page drawn before another tab added a goal numbered its new goal into that goal's
+    place, or took it as typed: a 500 at commit (the attacker's second recheck)."""
+    from scenarios.models import Goal
+
+    Goal.objects.filter(scenario=party, position__gt=3).delete()  # room for two more
+    form = edit_form(party)  # as the page was drawn
+    count = party.goals.count()
+    Goal.objects.create(
+        scenario=party, position=count + 1, text="Added elsewhere", offline_pattern="x"
+    )
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    new_goal = {
+        "goals-TOTAL_FORMS": str(count + 1),
+        f"goals-{count}-text": "Added here",
+        f"goals-{count}-offline_pattern": "y",
+    }
+    taken = staff_client.post(url, {**form, **new_goal, f"goals-{count}-position": str(count + 1)})
+    assert f"Another goal took position {count + 1} since this page was opened" in (
+        taken.content.decode()
+    )
+    assert staff_client.post(url, {**form, **new_goal}).status_code == 302
+    assert _goals_of(party)[-2:] == [(count + 1, "Added elsewhere"), (count + 2, "Added here")]
