@@ -89,22 +89,27 @@ def quoted_phrases(answer: str) -> list[tuple[str, str]]:
 
 
 def german_of_answer(words: str, answer: str) -> bool:
-    """Words selected in a helper answer are German unless, as whole words, they stand in it
-    only outside its quotations, when it has any: English was kept as German cards (a
-    newcomer's walk), and "a" of "das" or "in" of "bin" passed as quoted (the rechecks). Words
-    not found in it (beyond the part sent, say) are taken as they are."""
+    """Words selected in a helper answer are German unless they stand in it only outside its
+    quotations, when it has any: English was kept as German cards (a newcomer's walk). Where
+    they stand as whole words decides ("a" of "das" and "in" of "bin" passed as quoted: the
+    rechecks), else where they stand at all (a drag cuts words: "like four bre" passed as not
+    found); words not found in it (beyond the part sent, say) are taken as they are."""
     words, answer = " ".join(words.split()).strip(QUOTE_MARKS + " "), " ".join(answer.split())
     quotations = [quotation.span() for quotation in QUOTATION.finditer(answer)]
     if not words or not quotations:
         return True
     starts = [start for start, _ in quotations]
-    found = False
-    for place in re.finditer(rf"(?<!\w){re.escape(words)}(?!\w)", answer):
-        found = True
-        inside = bisect.bisect_right(starts, place.start()) - 1
-        if inside >= 0 and place.end() <= quotations[inside][1]:
-            return True
-    return not found
+    whole, anywhere = rf"(?<!\w){re.escape(words)}(?!\w)", re.escape(words)
+    for pattern in (whole, anywhere):
+        places = [place.span() for place in re.finditer(pattern, answer)]
+        if places:
+            return any(_quoted(start, end, starts, quotations) for start, end in places)
+    return True
+
+
+def _quoted(start: int, end: int, starts: list[int], quotations: list[tuple[int, int]]) -> bool:
+    inside = bisect.bisect_right(starts, start) - 1
+    return inside >= 0 and end <= quotations[inside][1]
 
 
 def as_word(text: str) -> str:

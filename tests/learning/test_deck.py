@@ -848,6 +848,9 @@ def test_a_helper_answers_phrases_are_what_it_quotes_with_their_glosses():
         ("Brötchen", True),  # quoted, and in English too: taken as German
         ("as", False),  # a word of the English, though "as" is in "das" (the recheck)
         ("with", False),
+        ("d like fo", False),  # a drag that cut the English's words (the second recheck)
+        ("tte gern vi", True),  # ...and the German's
+        ("Bröt", True),
     ],
 )
 def test_words_kept_from_a_helper_answer_must_be_its_quoted_german(client, alice, selected, kept):
