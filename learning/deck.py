@@ -18,7 +18,7 @@ from django.dispatch import Signal
 from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler
 
-from learning.models import Card
+from learning.models import Card, RemovedCard
 from lib.rls import acting_as_learner
 from lib.text import BLANK_UNASSIGNED, is_visible, unprintable
 from lib.throttles import Throttle
@@ -456,51 +456,97 @@ def add_glosses(learner_id, meanings: dict[str, str]) -> int:
 
 
 def remove(learner_id, card_id) -> dict | None:
-    """Delete a card; what `put_back()` needs to undo it (JSON, for the learner's session),
-    or None if there was no such card. Removed at a click, with its reviews, a card could not
-    be had back (a newcomer's walk)."""
+    """Delete a card, held as it was for Undo (`put_back()`): its fields, or None if there
+    was no such card. Removed at a click, with its reviews, a card could not be had back (a
+    newcomer's walk)."""
     with acting_as_learner(learner_id):
         card = Card.objects.filter(user_id=learner_id, pk=card_id).first()
         if card is None or not Card.objects.filter(pk=card.pk).delete()[0]:
             return None
-    return {
-        "id": str(card.pk),
-        "german": card.german,
-        "gloss": card.gloss,
-        "example": card.example,
-        "example_language": card.example_language,
-        "scenario_id": card.scenario_id,
-        "due": card.due.isoformat(),
-        "fsrs": card.fsrs,
-        "reviews": card.reviews,
-        "created_at": card.created_at.isoformat(),
-    }
+        removed = {
+            "id": str(card.pk),
+            "german": card.german,
+            "gloss": card.gloss,
+            "example": card.example,
+            "example_language": card.example_language,
+            "scenario_id": card.scenario_id,
+            "due": card.due.isoformat(),
+            "fsrs": card.fsrs,
+            "reviews": card.reviews,
+            "created_at": card.created_at.isoformat(),
+        }
+        RemovedCard.objects.create(card_id=card.pk, user_id=learner_id, card=removed)
+        held = RemovedCard.objects.filter(user_id=learner_id)
+        newest = held.order_by("-removed_at", "-card_id").values("card_id")[: RemovedCard.KEPT]
+        held.exclude(card_id__in=newest, removed_at__gte=_undo_since()).delete()
+    return removed
 
 
-def put_back(learner_id, removed: dict) -> Card:
-    """A removed card as it was, schedule and reviews included; AlreadyKept if the deck holds
-    its word again, DeckFull if it is full."""
+def removed_card(learner_id, card_id) -> dict | None:
+    """A card removed lately that Undo can put back, as `remove()` returned it."""
     with acting_as_learner(learner_id, savepoint=False):
+        held = _held(learner_id, card_id).first()
+    return held.card if held else None
+
+
+class NothingToPutBack(Exception):
+    pass
+
+
+def put_back(learner_id, card_id) -> dict:
+    """Put a removed card back as it was, schedule and reviews included; its fields.
+    NothingToPutBack if it is not held (put back already, in another tab, or removed too long
+    ago); AlreadyKept if the deck holds its word again (it is let go then); DeckFull if the deck
+    is full (it stays to put back)."""
+    refused = None
+    with acting_as_learner(learner_id):
+        held = _held(learner_id, card_id).first()
+        removed = held.card if held else {}
         deck = Card.objects.filter(user_id=learner_id)
-        word = Lower(Value(removed["german"]))
-        kept_again = deck.alias(word=Lower("german")).filter(word=word).exists()
-        full = not kept_again and deck.count() >= MAX_CARDS
-    if kept_again:  # raised out here, as in keep()
-        raise AlreadyKept(removed["german"])
-    if full:
-        raise DeckFull
+        word = Lower(Value(removed.get("german", "")))
+        kept_again = held and deck.alias(word=Lower("german")).filter(word=word).exists()
+        if held is None:
+            refused = NothingToPutBack()
+        elif not kept_again and deck.count() >= MAX_CARDS:
+            refused = DeckFull()
+        # Let go first: of two tabs' Undo, the second waits for the first's and finds none.
+        elif not RemovedCard.objects.filter(pk=held.pk).delete()[0]:
+            refused = NothingToPutBack()
+        elif kept_again:
+            refused = AlreadyKept(removed["german"])
+        else:
+            refused = _put_back(learner_id, removed)
+    # Raised out here, so that what was let go stays so.
+    if refused:
+        raise refused
+    return removed
+
+
+def _held(learner_id, card_id):
+    return RemovedCard.objects.filter(
+        user_id=learner_id, card_id=card_id, removed_at__gte=_undo_since()
+    )
+
+
+def _undo_since():
+    return Now() - Value(RemovedCard.FOR)
+
+
+def _put_back(learner_id, removed: dict) -> AlreadyKept | None:
     scenario_id = removed["scenario_id"]
     if scenario_id is not None and not Scenario.objects.filter(pk=scenario_id).exists():
         scenario_id = None  # deleted since
     try:
-        return _put_back(learner_id, removed, scenario_id)
+        _create_as_removed(learner_id, removed, scenario_id)
     except IntegrityError as error:
         if isinstance(error.__cause__, psycopg.errors.ForeignKeyViolation) and scenario_id:
-            return _put_back(learner_id, removed, None)  # its scene deleted meanwhile
-        raise AlreadyKept(removed["german"]) from error
+            _create_as_removed(learner_id, removed, None)  # its scene deleted meanwhile
+        else:
+            return AlreadyKept(removed["german"])  # kept again in another tab meanwhile
+    return None
 
 
-def _put_back(learner_id, removed: dict, scenario_id) -> Card:
+def _create_as_removed(learner_id, removed: dict, scenario_id) -> Card:
     with acting_as_learner(learner_id):
         return Card.objects.create(
             id=removed["id"],

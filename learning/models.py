@@ -65,3 +65,23 @@ class Card(models.Model):
         """No meaning yet, and one was asked for lately (a worker that is down never answers)."""
         asked = self.meaning_asked_at
         return not self.gloss and asked is not None and asked > timezone.now() - self.MEANING_WAIT
+
+
+class RemovedCard(models.Model):
+    """A card the learner removed, as it was, for Undo: the last few, for a day. In the
+    database, not the login's session: two tabs removing at once each saved the session as it
+    was before the other, and one removal could not be undone (the attacker's recheck)."""
+
+    KEPT, FOR = 10, timedelta(days=1)
+
+    card_id = models.UUIDField(primary_key=True)
+    user = DatabaseForeignKey(Profile, related_name="+")
+    card = models.JSONField()  # what learning.deck.put_back() needs
+    removed_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "deck_removed_cards"
+        indexes = [models.Index(fields=["user", "removed_at"], name="idx_deck_removed_cards")]
+
+    def __str__(self) -> str:
+        return self.card.get("german", "")

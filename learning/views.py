@@ -155,21 +155,16 @@ def answer(request: HttpRequest, card_id: UUID) -> HttpResponse:
 @login_required
 @require_GET
 def cards(request: HttpRequest) -> HttpResponse:
-    removed = request.session.get(REMOVED, {})
     cards = deck.all_cards(request.user.pk)
     for card in cards:
         card.next_label = deck.next_label(card.due)
+    removed = parse_uuid(request.GET.get("removed", ""))
     context = {
         "cards": cards,
         # Offered to undo on the page the removal leads to, and on its reload.
-        "removed": removed.get(request.GET.get("removed", "")),
+        "removed": deck.removed_card(request.user.pk, removed) if removed else None,
     }
     return render(request, "learning/deck.html", context)
-
-
-# In the learner's session: the cards removed last, by id, to put back. By id: with one,
-# another tab's removal took its place, and Undo put back the other card (the recheck).
-REMOVED, REMOVED_KEPT = "removed_cards", 10
 
 
 @login_required
@@ -179,30 +174,25 @@ def remove(request: HttpRequest) -> HttpResponse:
     removed = deck.remove(request.user.pk, card_id) if card_id else None
     if removed is None:
         raise Http404("No such card.")
-    held = request.session.get(REMOVED, {})
-    held[removed["id"]] = removed
-    request.session[REMOVED] = dict(list(held.items())[-REMOVED_KEPT:])
     return redirect(f"{reverse('deck')}?removed={removed['id']}")
 
 
 @login_required
 @require_POST
 def put_back(request: HttpRequest) -> HttpResponse:
-    held = request.session.get(REMOVED, {})
-    removed = held.get(request.POST.get("card", ""))
-    if removed is None:
-        messages.info(request, "That card can no longer be put back.")
-        return redirect("deck")
+    card_id = parse_uuid(request.POST.get("card", ""))
     try:
-        deck.put_back(request.user.pk, removed)
+        if card_id is None:
+            raise deck.NothingToPutBack
+        removed = deck.put_back(request.user.pk, card_id)
         messages.success(request, f"Put back „{removed['german']}“.")
-    except deck.AlreadyKept:
-        messages.info(request, f"„{removed['german']}“ is in your deck again already.")
+    except deck.NothingToPutBack:
+        messages.info(request, "That card can no longer be put back.")
+    except deck.AlreadyKept as kept:
+        messages.info(request, f"„{kept}“ is in your deck again already.")
     except deck.DeckFull:  # it stays to put back once there is room (the recheck)
         messages.error(request, f"Your deck holds {deck.MAX_CARDS} cards, its most.")
-        return redirect(f"{reverse('deck')}?removed={removed['id']}")
-    del held[removed["id"]]
-    request.session[REMOVED] = held
+        return redirect(f"{reverse('deck')}?removed={card_id}")
     return redirect("deck")
 
 

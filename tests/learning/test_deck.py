@@ -9,12 +9,14 @@ from datetime import timedelta
 
 import pytest
 from django.db import DatabaseError, connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.deletion import delete_account
 from chat.models import SceneReport
 from learning import deck
-from learning.models import Card
+from learning.models import Card, RemovedCard
 from lib.rls import acting_as_learner, acting_as_staff
 from tests.conftest import complete, start_session
 
@@ -170,9 +172,10 @@ def test_the_deck_exports_as_csv_and_for_anki(client, alice, marketplace):
 
 def test_deleting_the_account_deletes_the_deck(alice):
     deck.keep(alice.pk, "der Abschied", "farewell")
+    deck.remove(alice.pk, deck.keep(alice.pk, "weg").pk)  # and what Undo would put back
     delete_account(alice)
     with acting_as_staff():
-        assert not Card.objects.exists()
+        assert not Card.objects.exists() and not RemovedCard.objects.exists()
 
 
 def test_keeping_goes_back_only_to_this_site(client, alice):
@@ -951,3 +954,63 @@ def test_a_removed_card_kept_again_meanwhile_is_not_put_back_twice(client, alice
     page = client.post("/deck/put-back/", {"card": str(card.pk)}, follow=True).content.decode()
     assert "„das Brot“ is in your deck again already." in page
     assert [c.german for c in deck.all_cards(alice.pk)] == ["Das Brot"]
+
+
+def test_two_tabs_removing_at_once_can_each_undo_theirs(client, alice, monkeypatch):
+    """Each request saved the login's session as it had read it, before the other tab's
+    removal: one of the two Undos said "can no longer be put back" (the last note's race)."""
+    apple, pear = deck.keep(alice.pk, "der Apfel"), deck.keep(alice.pk, "die Birne")
+    client.force_login(alice)
+    other_tab = Client()
+    other_tab.cookies = client.cookies
+    remove = deck.remove
+
+    def remove_while_the_other_tab_removes(learner_id, card_id):
+        if card_id == apple.pk:  # this tab has read the session; the other removes now
+            assert other_tab.post("/deck/remove/", {"card": str(pear.pk)}).status_code == 302
+        return remove(learner_id, card_id)
+
+    monkeypatch.setattr(deck, "remove", remove_while_the_other_tab_removes)
+    client.post("/deck/remove/", {"card": str(apple.pk)})
+    for card in (pear, apple):
+        page = client.post("/deck/put-back/", {"card": str(card.pk)}, follow=True)
+        assert f"Put back „{card.german}“." in page.content.decode()
+    assert [c.german for c in deck.all_cards(alice.pk)] == ["der Apfel", "die Birne"]
+
+
+def test_another_learner_cannot_see_or_put_back_a_removed_card(client, alice, bob):
+    card = deck.keep(alice.pk, "die Gurke", "cucumber")
+    deck.remove(alice.pk, card.pk)
+    client.force_login(bob)
+    assert "Gurke" not in client.get(f"/deck/?removed={card.pk}").content.decode()
+    page = client.post("/deck/put-back/", {"card": str(card.pk)}, follow=True).content.decode()
+    assert "That card can no longer be put back." in page
+    assert deck.all_cards(bob.pk) == []
+    with acting_as_learner(bob.pk):
+        assert not RemovedCard.objects.exists()
+    with pytest.raises(DatabaseError, match="permission denied"), acting_as_learner(alice.pk):
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE deck_removed_cards SET user_id = user_id")
+    with acting_as_learner(alice.pk):
+        assert RemovedCard.objects.count() == 1
+
+
+def test_undo_holds_the_last_ten_removed_for_a_day(client, alice):
+    cards = [deck.keep(alice.pk, f"das Wort{n}") for n in range(12)]
+    for card in cards:
+        deck.remove(alice.pk, card.pk)
+    with acting_as_learner(alice.pk):
+        assert RemovedCard.objects.count() == 10
+    assert deck.removed_card(alice.pk, cards[1].pk) is None
+    assert deck.removed_card(alice.pk, cards[2].pk)["german"] == "das Wort2"
+    with acting_as_staff():
+        RemovedCard.objects.filter(card_id=cards[2].pk).update(
+            removed_at=timezone.now() - timedelta(days=1, minutes=1)
+        )
+    client.force_login(alice)
+    assert "Wort2" not in client.get(f"/deck/?removed={cards[2].pk}").content.decode()
+    page = client.post("/deck/put-back/", {"card": str(cards[2].pk)}, follow=True)
+    assert "That card can no longer be put back." in page.content.decode()
+    deck.remove(alice.pk, deck.keep(alice.pk, "das Wort99").pk)  # forgets the day-old one
+    with acting_as_learner(alice.pk):
+        assert not RemovedCard.objects.filter(card_id=cards[2].pk).exists()
