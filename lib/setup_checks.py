@@ -18,6 +18,8 @@ from lib.embedded_db import PRIVATE_LOGGING
 from lib.rls import AUTH_ROLE, LEARNER_ROLE, STAFF_ROLE, acting_as_staff
 
 POLICY_ROLES = (LEARNER_ROLE, STAFF_ROLE, AUTH_ROLE)
+# The learner tables found without looking: each other with a foreign key to `profiles` is one
+# too, found in the database (`learner_tables()`), so that a new one is checked as it comes.
 RLS_TABLES = ("profiles", "sessions", "messages", "reply_claims", "logs")
 
 
@@ -138,15 +140,25 @@ def _public_functions() -> Iterator[Finding]:
         yield Finding("ok", "PUBLIC may execute no function of ours")
 
 
-def _row_level_security() -> Iterator[Finding]:
+def learner_tables() -> dict[str, tuple[bool, bool]]:
+    """Each table a learner owns rows of (`profiles`, and each with a foreign key to it; not a
+    partition: its parent's policies hold), with whether row-level security is enabled and
+    forced on it."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class"
-            " WHERE relnamespace = 'public'::regnamespace AND relname = ANY(%s)",
+            "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class c"
+            " WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p')"
+            " AND NOT relispartition AND (relname = ANY(%s) OR EXISTS ("
+            "   SELECT FROM pg_constraint WHERE conrelid = c.oid AND contype = 'f'"
+            "   AND confrelid = to_regclass('profiles')))",
             [list(RLS_TABLES)],
         )
-        found = {name: (enabled, forced) for name, enabled, forced in cursor.fetchall()}
-    for table in RLS_TABLES:
+        return {name: (enabled, forced) for name, enabled, forced in cursor.fetchall()}
+
+
+def _row_level_security() -> Iterator[Finding]:
+    found = learner_tables()
+    for table in sorted(set(RLS_TABLES) | set(found)):
         enabled, forced = found.get(table, (False, False))
         if enabled and forced:
             yield Finding("ok", f"row-level security enabled and forced on {table}")
