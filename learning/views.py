@@ -163,6 +163,7 @@ def cards(request: HttpRequest) -> HttpResponse:
         "cards": cards,
         # Offered to undo on the page the removal leads to, and on its reload.
         "removed": deck.removed_card(request.user.pk, removed) if removed else None,
+        "put_back": request.GET.get("back", ""),
     }
     return render(request, "learning/deck.html", context)
 
@@ -186,6 +187,8 @@ def put_back(request: HttpRequest) -> HttpResponse:
             raise deck.NothingToPutBack
         removed = deck.put_back(request.user.pk, card_id)
         messages.success(request, f"Put back „{removed['german']}“.")
+        # The focus goes to the card put back (it fell to the page's top: the last note).
+        return redirect(f"{reverse('deck')}?back={card_id}#card-{card_id}")
     except deck.NothingToPutBack:
         messages.info(request, "That card can no longer be put back.")
     except deck.AlreadyKept as kept:

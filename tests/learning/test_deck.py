@@ -902,6 +902,8 @@ def test_a_removed_card_can_be_put_back_as_it_was(client, alice, marketplace):
 
     page = client.post("/deck/put-back/", {"card": str(card.pk)}, follow=True).content.decode()
     assert "Put back „die Schale“." in page
+    # The focus goes to the card put back, not to the page's top (the last note).
+    assert f'<li class="deck-card" id="card-{card.pk}" tabindex="-1" autofocus>' in page
     [back] = deck.all_cards(alice.pk)
     assert (back.pk, back.german, back.gloss, back.example, back.scenario_id) == (
         card.pk,
