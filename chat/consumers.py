@@ -35,7 +35,7 @@ from chat.replies import in_db
 from chat.turns import AcceptedTurn, accept_turn, prepare_retry
 from eventlog.events import Event, Level
 from lib.ids import parse_uuid
-from lib.text import is_visible, unprintable, without_direction_controls
+from lib.text import shows_something, unprintable, without_direction_controls
 from scenarios import lifecycle
 
 logger = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def parse_frame(text_data: str | None) -> Incoming:
         )
     if unprintable(content):
         raise UnreadableFrame(UNSENDABLE, chat)
-    if not any(is_visible(c) for c in content):  # only zero-width or format characters
+    if not shows_something(content):  # only zero-width or format characters
         raise UnreadableFrame("Write a message first.", chat)
     return Incoming(chat, "send", content, client_id)
 

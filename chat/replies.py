@@ -31,7 +31,7 @@ from chat.providers import ModelError, ReplyDone, ReplyRequest, get_provider
 from chat.refusals import ClaimLost, SessionGone
 from chat.turns import release_failed_reply, store_reply
 from eventlog.events import Event
-from lib.text import UNSENDABLE, is_visible
+from lib.text import UNSENDABLE, shows_something
 
 logger = logging.getLogger(__name__)
 
@@ -238,7 +238,7 @@ def storable(text: str, cut: bool = False) -> str:
     text = UNSENDABLE.sub("", text).strip()  # NUL, which PostgreSQL cannot store, and the rest
     if cut or len(text) > MAX_CONTENT_LENGTH:
         text = text[: MAX_CONTENT_LENGTH - 1].rstrip() + "…"
-    return text if any(is_visible(char) for char in text) else ""
+    return text if shows_something(text) else ""
 
 
 def _forget(reply: LiveReply) -> None:

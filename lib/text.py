@@ -18,6 +18,12 @@ def is_visible(char: str) -> bool:
     return (category[0] in "LNPS" and char not in _BLANK) or _is_newer(char, category)
 
 
+def shows_something(text: str) -> bool:
+    """A character of it shows on screen: it is not blank (spaces and invisible characters
+    only, which `str.strip()` leaves, bar the spaces)."""
+    return any(is_visible(char) for char in text)
+
+
 def _is_newer(char: str, category: str) -> bool:
     """Unassigned in this Python's Unicode data (3.11: Unicode 14), and not a noncharacter:
     a character assigned since, as a learner's phone knows it; but not where Unicode keeps

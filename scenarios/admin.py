@@ -14,6 +14,7 @@ from django.utils.html import format_html
 
 from accounts.models import GermanLevel
 from lib.staff_admin import StaffModelAdmin, StaffTabularInline
+from lib.text import shows_something
 from scenarios.models import MAX_GOALS, MAX_LINE, Goal, Scenario, Session
 from scenarios.prompts import character_prompt
 
@@ -28,7 +29,8 @@ def _cannot_be_active(scenario: Scenario, missing: list[str]) -> str:
 class OnePerLineField(forms.CharField):
     """A list of texts, one a line, as staff type them: as JSON, with its escaped quotes and
     an error that said only "Enter a valid JSON", they were hard to edit (a newcomer's walk).
-    Blank lines are skipped; a line too long or an empty list is the model's to refuse."""
+    Blank lines are skipped (of invisible characters too); a line too long or an empty list is
+    the model's to refuse."""
 
     widget = forms.Textarea(attrs={"rows": 10, "cols": 100, "wrap": "off"})  # an entry a line
 
@@ -41,7 +43,7 @@ class OnePerLineField(forms.CharField):
         lines = (line.strip() for line in (super().to_python(value) or "").splitlines())
         entries, errors = [], []
         for number, line in enumerate(lines, 1):
-            if not line:
+            if not shows_something(line):  # blank, if only of invisible characters
                 continue
             try:
                 entries.append(self.from_line(number, line))
@@ -74,7 +76,7 @@ class VocabularyField(OnePerLineField):
 
     def from_line(self, number: int, line: str) -> dict:
         german, equals, gloss = line.partition("=")
-        if not (equals and german.strip() and gloss.strip()):
+        if not (equals and shows_something(german) and shows_something(gloss)):
             raise ValidationError(
                 f"Line {number}: write a word as “German = meaning”, "
                 "e.g. “das Brötchen = bread roll”."

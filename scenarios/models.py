@@ -11,7 +11,7 @@ from django.utils.timesince import timesince
 
 from accounts.models import GermanLevel, Profile
 from lib.postgres import DatabaseForeignKey, RandomUUIDPrimaryKey
-from lib.text import unprintable
+from lib.text import shows_something, unprintable
 
 MIN_GOALS, MAX_GOALS = 3, 5
 MAX_LINE = 2000  # an opening or scripted line becomes a message (at most 8,000 characters)
@@ -128,16 +128,16 @@ class Scenario(models.Model):
         `unread` (a form could not read them, and says why) are not said to be lacking."""
         goals = self.goals.count() if goal_count is None else goal_count
         checks = {
-            "the character's name": ("character_name", self.character_name.strip()),
-            "the character's brief": ("character_brief", self.character_brief.strip()),
-            "a description for the picker": ("description", self.description.strip()),
+            "the character's name": ("character_name", shows_something(self.character_name)),
+            "the character's brief": ("character_brief", shows_something(self.character_brief)),
+            "a description for the picker": ("description", shows_something(self.description)),
             "the opening line (German)": (
                 "initial_message_main",
-                self.initial_message_main.strip(),
+                shows_something(self.initial_message_main),
             ),
             "the helper's opening line (English)": (
                 "initial_message_helper",
-                self.initial_message_helper.strip(),
+                shows_something(self.initial_message_helper),
             ),
             f"{MIN_GOALS} to {MAX_GOALS} goals": ("goals", MIN_GOALS <= goals <= MAX_GOALS),
             "a vocabulary list": ("vocabulary", _all_words(self.vocabulary)),
@@ -159,13 +159,19 @@ class Scenario(models.Model):
                 setattr(self, field, [])  # left empty: a draft
             elif not isinstance(value, list) or (value and not check(value)):
                 raise ValidationError({field: _SHAPES[field]})
-        garbling = {
+        # A title of a zero-width space drew an empty card in the picker (the last note).
+        errors = {
+            field: SHOWS_NOTHING
+            for field in STAFF_TEXT_FIELDS
+            if getattr(self, field) and not shows_something(getattr(self, field))
+        }
+        errors |= {
             field: GARBLING_TEXT
             for field in (*STAFF_TEXT_FIELDS, "vocabulary", "offline_lines", "offline_tips")
             if any(unprintable(text) for text in _strings_in(getattr(self, field)))
         }
-        if garbling:
-            raise ValidationError(garbling)
+        if errors:
+            raise ValidationError(errors)
 
 
 _SHAPES = {
@@ -185,6 +191,7 @@ STAFF_TEXT_FIELDS = (
     "initial_message_main",
     "initial_message_helper",
 )
+SHOWS_NOTHING = "Shows nothing on screen (only spaces or invisible characters): write it out."
 GARBLING_TEXT = (
     "Contains control characters or direction overrides, which garble the page around it"
     " (right-to-left text needs none): remove them."
@@ -203,7 +210,10 @@ def _all_text(value) -> bool:
     return (
         isinstance(value, list)
         and bool(value)
-        and all(isinstance(item, str) and item.strip() and len(item) <= MAX_LINE for item in value)
+        and all(
+            isinstance(item, str) and shows_something(item) and len(item) <= MAX_LINE
+            for item in value
+        )
     )
 
 
@@ -214,9 +224,9 @@ def _all_words(value) -> bool:
         and all(
             isinstance(item, dict)
             and isinstance(item.get("german"), str)
-            and item["german"].strip()
+            and shows_something(item["german"])
             and isinstance(item.get("gloss"), str)
-            and item["gloss"].strip()
+            and shows_something(item["gloss"])
             for item in value
         )
     )
@@ -296,6 +306,8 @@ class Goal(models.Model):
     def clean(self) -> None:
         if unprintable(self.text):
             raise ValidationError({"text": GARBLING_TEXT})
+        if not shows_something(self.text):
+            raise ValidationError({"text": SHOWS_NOTHING})
 
     def reached_by(self, learner_text: str) -> bool:
         """Offline: the learner's message achieves this goal."""

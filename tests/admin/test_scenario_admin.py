@@ -437,3 +437,50 @@ def test_goals_added_in_another_tab_are_not_saved_over(staff_client, party):
     )
     assert staff_client.post(url, {**form, **new_goal}).status_code == 302
     assert _goals_of(party)[-2:] == [(count + 1, "Added elsewhere"), (count + 2, "Added here")]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"title": "\u200b"}, "title"),
+        ({"emoji": "\u3164"}, "emoji"),
+        ({"character_name": "\u2800\u200d"}, "character_name"),
+        ({"goals-0-text": "\u200b\u200b"}, "goals"),
+    ],
+)
+def test_staff_text_that_shows_nothing_is_refused(staff_client, party, changes, field):
+    """A title of a zero-width space was saved: the picker drew the scene without a name (the
+    last note)."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    response = staff_client.post(url, edit_form(party, **changes))
+    assert response.status_code == 200
+    assert (
+        "Shows nothing on screen (only spaces or invisible characters)" in response.content.decode()
+    )
+    before = Scenario.objects.get(pk=party.pk)
+    assert (before.title, before.emoji, before.character_name) == (
+        party.title,
+        party.emoji,
+        party.character_name,
+    )
+    assert [g.text for g in before.goals.all()] == [g.text for g in party.goals.all()]
+
+
+def test_a_scene_whose_description_shows_nothing_lacks_one(staff_client, party):
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    body = staff_client.post(url, edit_form(party, description="\u200b\u2060")).content.decode()
+    assert "Shows nothing on screen" in body
+    party.description, party.character_brief = "\u200b\u2060", "\u3164"
+    assert party.missing_for_play() == ["the character's brief", "a description for the picker"]
+
+
+def test_a_script_line_that_shows_nothing_is_a_blank_line(staff_client, party):
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    changes = {
+        "offline_lines": "Hallo!\n\u200b\nTschüss!",
+        "vocabulary": "das Brot = bread\n\u3164",
+    }
+    assert staff_client.post(url, edit_form(party, **changes)).status_code == 302
+    party.refresh_from_db()
+    assert party.offline_lines == ["Hallo!", "Tschüss!"]
+    assert party.vocabulary == [{"german": "das Brot", "gloss": "bread"}]
