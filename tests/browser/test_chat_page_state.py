@@ -177,6 +177,11 @@ def test_the_phone_layout_keeps_the_text_box_on_screen(daphne_server, browser):
     assert log_out and log_out["height"] < 2 * 16  # one line, not "Log / out"
     header = page.locator(".chat-header").bounding_box()
     assert header and header["height"] <= 0.25 * phone["height"]
+    # It says when the scene ends, shorter (it said "5 of 30 messages": the last note).
+    expect(page.locator(".progress-note")).to_have_text(
+        "9 of 30 messages · ends with its script", use_inner_text=True
+    )
+    page.screenshot(path="/tmp/phone.png")
     # The text box keeps its width while the button says "Replying…" (it narrowed), and the
     # label fits the button.
     for size in (phone, {"width": 1280, "height": 800}):
