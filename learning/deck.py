@@ -53,10 +53,12 @@ class DeckFull(Exception):
 def keepable(german: str) -> bool:
     """A word or a line a card can hold: a letter or a digit at least, not only punctuation,
     and nothing that cannot be stored (control characters) or that stands for bytes that were
-    not UTF-8 (U+FFFD: what Django makes of a form the browser did not send)."""
+    not UTF-8 (U+FFFD: what Django makes of a form the browser did not send). Judged as the
+    deck holds it (`as_word`): U+02BC is a letter, held as an apostrophe (a 500: the attacker's
+    replay)."""
     if unprintable(german) or "\ufffd" in german:
         return False
-    return any(is_visible(c) and unicodedata.category(c)[0] in "LN" for c in german)
+    return any(is_visible(c) and unicodedata.category(c)[0] in "LN" for c in as_word(german))
 
 
 # A helper answer is English around German, and the helper is told to quote its German with
@@ -211,19 +213,18 @@ def keep(
         # Asked first, not learnt from a failing insert: a server that logs failing statements
         # would log the learner's word.
         kept_already = deck.alias(word=Lower("german")).filter(word=Lower(Value(german))).exists()
-        full = not kept_already and deck.count() >= MAX_CARDS
-    # Raised out here: raised inside a block without a savepoint, they marked the request's
+    # Raised out here: raised inside a block without a savepoint, it marked the request's
     # whole transaction for rollback ("Keep all" lost the words it had just kept).
     if kept_already:
         raise AlreadyKept(german)
-    if full:
-        raise DeckFull
     example = sentence_holding(german, example.strip())[:MAX_EXAMPLE_LENGTH]
     if example == german:
         example = ""  # a whole line kept: it is its own example
     first = FsrsCard()
     try:
         with acting_as_learner(learner_id):
+            if _count_locked(learner_id) >= MAX_CARDS:
+                raise DeckFull
             return Card.objects.create(
                 user_id=learner_id,
                 german=german,
@@ -455,12 +456,25 @@ def add_glosses(learner_id, meanings: dict[str, str]) -> int:
     return added
 
 
+def _count_locked(learner_id) -> int:
+    """The learner's cards, counted with their deck locked until the transaction ends: two
+    put-backs (or keeps) at once each counted room for one more, and went past MAX_CARDS
+    (the attacker's replay)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"deck:{learner_id}"]
+        )
+    return Card.objects.filter(user_id=learner_id).count()
+
+
 def remove(learner_id, card_id) -> dict | None:
     """Delete a card, held as it was for Undo (`put_back()`): its fields, or None if there
     was no such card. Removed at a click, with its reviews, a card could not be had back (a
     newcomer's walk)."""
     with acting_as_learner(learner_id):
-        card = Card.objects.filter(user_id=learner_id, pk=card_id).first()
+        # Locked as read: a review committed meanwhile was deleted with the card, yet Undo put
+        # back the card as read before it (the attacker's replay).
+        card = Card.objects.select_for_update().filter(user_id=learner_id, pk=card_id).first()
         if card is None or not Card.objects.filter(pk=card.pk).delete()[0]:
             return None
         removed = {
@@ -501,21 +515,22 @@ def put_back(learner_id, card_id) -> dict:
     refused = None
     with acting_as_learner(learner_id):
         held = _held(learner_id, card_id).first()
-        removed = held.card if held else {}
-        deck = Card.objects.filter(user_id=learner_id)
-        word = Lower(Value(removed.get("german", "")))
-        kept_again = held and deck.alias(word=Lower("german")).filter(word=word).exists()
         if held is None:
             refused = NothingToPutBack()
-        elif not kept_again and deck.count() >= MAX_CARDS:
-            refused = DeckFull()
-        # Let go first: of two tabs' Undo, the second waits for the first's and finds none.
-        elif not RemovedCard.objects.filter(pk=held.pk).delete()[0]:
-            refused = NothingToPutBack()
-        elif kept_again:
-            refused = AlreadyKept(removed["german"])
         else:
-            refused = _put_back(learner_id, removed)
+            removed, cards = held.card, _count_locked(learner_id)
+            word = Lower(Value(removed["german"]))
+            deck = Card.objects.filter(user_id=learner_id).alias(word=Lower("german"))
+            kept_again = deck.filter(word=word).exists()
+            if not kept_again and cards >= MAX_CARDS:
+                refused = DeckFull()
+            # Let go first: of two tabs' Undo, the second waits for the first's, finds none.
+            elif not RemovedCard.objects.filter(pk=held.pk).delete()[0]:
+                refused = NothingToPutBack()
+            elif kept_again:
+                refused = AlreadyKept(removed["german"])
+            else:
+                refused = _put_back(learner_id, removed)
     # Raised out here, so that what was let go stays so.
     if refused:
         raise refused

@@ -5,6 +5,7 @@ row-level security, gone with the account."""
 import csv
 import io
 import re
+import threading
 from datetime import timedelta
 
 import pytest
@@ -18,7 +19,7 @@ from chat.models import SceneReport
 from learning import deck
 from learning.models import Card, RemovedCard
 from lib.rls import acting_as_learner, acting_as_staff
-from tests.conftest import complete, start_session
+from tests.conftest import complete, raw_connection, start_session
 
 
 def keep(client, **fields):
@@ -1016,3 +1017,77 @@ def test_undo_holds_the_last_ten_removed_for_a_day(client, alice):
     deck.remove(alice.pk, deck.keep(alice.pk, "das Wort99").pk)  # forgets the day-old one
     with acting_as_learner(alice.pk):
         assert not RemovedCard.objects.filter(card_id=cards[2].pk).exists()
+
+
+def _race(target, args_list, holder, blocked: int) -> list:
+    """Run `target` in a thread for each args, once `blocked` of them wait behind `holder`'s
+    lock (or all ended: then nothing waited), then let the holder's transaction go."""
+    outcomes: list = []
+
+    def run(*args):
+        try:
+            outcomes.append(target(*args))
+        except Exception as error:  # examined by the test
+            outcomes.append(error)
+        finally:
+            connection.close()
+
+    racers = [threading.Thread(target=run, args=args) for args in args_list]
+    with raw_connection() as watcher:
+        watcher.autocommit = True  # pg_stat_activity is a snapshot per transaction
+        for racer in racers:
+            racer.start()
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND cardinality(pg_blocking_pids(pid)) > 0"
+        )
+        while watcher.execute(waiting).fetchone()[0] < blocked:
+            if not any(racer.is_alive() for racer in racers):
+                break
+    holder.commit()
+    for racer in racers:
+        racer.join(timeout=10)
+    assert not any(racer.is_alive() for racer in racers)
+    return outcomes
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_card_removed_while_another_tab_answers_it_comes_back_answered(alice):
+    """Read unlocked, it was deleted after the answer committed, and Undo put back the card
+    as it was before the answer (the attacker's replay: 15 of 20 rounds)."""
+    card = deck.keep(alice.pk, "die Waage", "scales")
+    with raw_connection() as answering:
+        answering.execute("SET ROLE maraum_staff")
+        answering.execute("UPDATE deck_cards SET reviews = 4 WHERE id = %s", [card.pk])
+        [removed] = _race(deck.remove, [(alice.pk, card.pk)], answering, blocked=1)
+    assert removed["reviews"] == 4
+    assert deck.put_back(alice.pk, card.pk)["reviews"] == 4
+    assert [c.reviews for c in deck.all_cards(alice.pk)] == [4]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_tabs_putting_back_at_once_do_not_overfill_the_deck(alice, monkeypatch):
+    """Each counted room for one more: 2,010 cards in a deck of at most 2,000 (the attacker's
+    replay)."""
+    monkeypatch.setattr(deck, "MAX_CARDS", 3)
+    apple, pear = deck.keep(alice.pk, "der Apfel"), deck.keep(alice.pk, "die Birne")
+    deck.remove(alice.pk, apple.pk), deck.remove(alice.pk, pear.pk)
+    deck.keep(alice.pk, "die Kiwi"), deck.keep(alice.pk, "die Mango")  # room for one
+    with raw_connection() as holder:  # both count the deck before either lets go its card
+        holder.execute("SET ROLE maraum_staff")
+        holder.execute(
+            "SELECT 1 FROM deck_removed_cards WHERE card_id IN (%s, %s) FOR UPDATE",
+            [apple.pk, pear.pk],
+        )
+        outcomes = _race(deck.put_back, [(alice.pk, apple.pk), (alice.pk, pear.pk)], holder, 2)
+    assert len(deck.all_cards(alice.pk)) == 3
+    assert sorted(type(o).__name__ for o in outcomes) == ["DeckFull", "dict"]
+
+
+@pytest.mark.parametrize("words", [["ʼ"], ["das Hallo", " ʼʼ "]])
+def test_a_letter_the_deck_holds_as_an_apostrophe_is_nothing_to_keep(client, alice, words):
+    """U+02BC is a letter, kept as an apostrophe: a 500 (the attacker's replay)."""
+    client.force_login(alice)
+    response = keep(client, german=words)
+    assert response.status_code == 400 and b"letters or numbers" in response.content
+    assert deck.all_cards(alice.pk) == []
