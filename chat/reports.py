@@ -42,6 +42,10 @@ class Correction(BaseModel):
     right: str = Field(default="", max_length=400)
 
 
+# A report's words at most, within what one "Keep all" may keep (deck.MAX_WORDS_PER_KEEP).
+MOST_WORDS = 12
+
+
 class Word(BaseModel):
     german: str = Field(min_length=1, max_length=120)
     gloss: str = Field(min_length=1, max_length=200)
@@ -55,7 +59,7 @@ class LevelEstimate(BaseModel):
 class ReportContent(BaseModel):
     goals: list[GoalOutcome] = Field(max_length=10)
     corrections: list[Correction] = Field(max_length=5)
-    words: list[Word] = Field(max_length=12)
+    words: list[Word] = Field(max_length=MOST_WORDS)
     tip: str = Field(min_length=1, max_length=600)
     level_estimate: LevelEstimate
 
@@ -163,7 +167,9 @@ def offline_report(session: Session, history: list[Message], states) -> dict:
         # With the learner's first line using it: a card kept from the report had no example
         # (a newcomer's walk).
         line = next((line for line in said if _used(entry["german"], line)), None)
-        if line is not None:
+        if line is not None and len(words) < MOST_WORDS:
+            # Staff's list may be long: with more than 20 used, "Keep all" was refused as too
+            # much (the attacker's replay).
             words.append({**entry, "line": line[: deck.MAX_EXAMPLE_LENGTH]})
     return {
         "goals": [

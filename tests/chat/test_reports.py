@@ -17,6 +17,7 @@ from django_tasks_db.models import DBTaskResult
 from chat import reports
 from chat.models import Message, SceneReport
 from chat.reports import REPORT_ATTEMPTS
+from learning import deck
 from lib.rls import acting_as_learner, acting_as_staff
 from scenarios import lifecycle
 from scenarios.models import Session
@@ -456,3 +457,16 @@ def test_a_report_no_worker_takes_says_it_is_late_and_check_setup_warns(alice, k
     assert "Your report is taking longer than usual" in page
     [finding] = setup_checks._task_worker()
     assert finding.status == "warn" and "manage.py task_worker" in finding.text
+
+
+def test_an_offline_report_lists_no_more_words_than_keep_all_keeps(client, alice, kiosk):
+    """A scene of staff's with 25 words, all used: "Keep all" of the report was refused."""
+    kiosk.vocabulary = [{"german": f"das Wort{n}", "gloss": f"word {n}"} for n in range(25)]
+    session = Session(scenario=kiosk)
+    line = " ".join(f"Wort{n}" for n in range(25))
+    history = [Message(role="user", chat_type="main", content=line)]
+    words = reports.offline_report(session, history, [])["words"]
+    assert [w["german"] for w in words] == [f"das Wort{n}" for n in range(reports.MOST_WORDS)]
+    client.force_login(alice)
+    kept = client.post("/deck/keep/", {"german": [w["german"] for w in words]})
+    assert kept.status_code == 302 and len(deck.all_cards(alice.pk)) == reports.MOST_WORDS
