@@ -608,8 +608,15 @@ def as_csv(cards: list[Card]) -> str:
     return out.getvalue()
 
 
+# Where a spreadsheet in a semicolon locale (German Excel) starts a cell of its own, inside
+# a text of ours: "x;=1+1" was a formula there (the attacker's replay).
+AFTER_SEMICOLON = re.compile(r'(;[\s"]*)(?=[=+\-@])')
+
+
 def _cell(text: str) -> str:
-    """A spreadsheet must not read a card as a formula (OWASP: CSV injection)."""
+    """A spreadsheet must not read a card as a formula (OWASP: CSV injection), where it splits
+    at commas or at semicolons."""
+    text = AFTER_SEMICOLON.sub(r"\1'", text)
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 

@@ -196,9 +196,12 @@ def test_unprintable_text_is_refused_not_a_crash(client, alice, german):
 
 def test_a_card_never_becomes_a_spreadsheet_formula(client, alice):
     deck.keep(alice.pk, '=HYPERLINK("https://evil.example","x")', "-1+1")
+    # A German Excel splits at semicolons: a cell starts there too (the attacker's replay).
+    deck.keep(alice.pk, "x", 'y;=1+1; "@SUM(A1)";-2')
     client.force_login(alice)
     rows = list(csv.reader(io.StringIO(client.get("/deck/export.csv").content.decode())))
     assert rows[1][:2] == ['\'=HYPERLINK("https://evil.example","x")', "'-1+1"]
+    assert rows[2][:2] == ["x", "y;'=1+1; \"'@SUM(A1)\";'-2"]
 
 
 def test_an_answer_sent_twice_counts_once(alice):
