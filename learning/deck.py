@@ -208,23 +208,20 @@ def keep(
     german, gloss = as_word(german)[:MAX_WORD_LENGTH].rstrip(), gloss.strip()[:MAX_WORD_LENGTH]
     if not keepable(german):
         raise ValueError("Nothing to keep.")
-    with acting_as_learner(learner_id, savepoint=False):
-        deck = Card.objects.filter(user_id=learner_id)
-        # Asked first, not learnt from a failing insert: a server that logs failing statements
-        # would log the learner's word.
-        kept_already = deck.alias(word=Lower("german")).filter(word=Lower(Value(german))).exists()
-    # Raised out here: raised inside a block without a savepoint, it marked the request's
-    # whole transaction for rollback ("Keep all" lost the words it had just kept).
-    if kept_already:
-        raise AlreadyKept(german)
-    example = sentence_holding(german, example.strip())[:MAX_EXAMPLE_LENGTH]
-    if example == german:
-        example = ""  # a whole line kept: it is its own example
     first = FsrsCard()
     try:
         with acting_as_learner(learner_id):
-            if _count_locked(learner_id) >= MAX_CARDS:
+            cards = _count_locked(learner_id)
+            # Asked, not learnt from a failing insert: a server that logs failing statements
+            # would log the learner's word. And asked first: a word kept already costs no
+            # example (the attacker's replay).
+            if _holds_word(learner_id, german):
+                raise AlreadyKept(german)
+            if cards >= MAX_CARDS:
                 raise DeckFull
+            example = sentence_holding(german, example.strip())[:MAX_EXAMPLE_LENGTH]
+            if example == german:
+                example = ""  # a whole line kept: it is its own example
             return Card.objects.create(
                 user_id=learner_id,
                 german=german,
@@ -237,6 +234,11 @@ def keep(
             )
     except IntegrityError as error:
         raise AlreadyKept(german) from error
+
+
+def _holds_word(learner_id, german: str) -> bool:
+    deck = Card.objects.filter(user_id=learner_id).alias(word=Lower("german"))
+    return deck.filter(word=Lower(Value(german))).exists()
 
 
 # Where a sentence may end: its mark with any closing quote or bracket, then a space; or a line
@@ -458,7 +460,8 @@ def add_glosses(learner_id, meanings: dict[str, str]) -> int:
 
 def _count_locked(learner_id) -> int:
     """The learner's cards, counted with their deck locked until the transaction ends: two
-    put-backs (or keeps) at once each counted room for one more, and went past MAX_CARDS
+    put-backs (or keeps) at once each counted room for one more, and went past MAX_CARDS;
+    and one added a word the other had just added, whose failing insert a server may log
     (the attacker's replay)."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -519,9 +522,7 @@ def put_back(learner_id, card_id) -> dict:
             refused = NothingToPutBack()
         else:
             removed, cards = held.card, _count_locked(learner_id)
-            word = Lower(Value(removed["german"]))
-            deck = Card.objects.filter(user_id=learner_id).alias(word=Lower("german"))
-            kept_again = deck.filter(word=word).exists()
+            kept_again = _holds_word(learner_id, removed["german"])
             if not kept_again and cards >= MAX_CARDS:
                 refused = DeckFull()
             # Let go first: of two tabs' Undo, the second waits for the first's, finds none.

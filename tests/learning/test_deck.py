@@ -7,6 +7,7 @@ import io
 import re
 import threading
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.db import DatabaseError, connection
@@ -1022,31 +1023,33 @@ def test_undo_holds_the_last_ten_removed_for_a_day(client, alice):
         assert not RemovedCard.objects.filter(card_id=cards[2].pk).exists()
 
 
-def _race(target, args_list, holder, blocked: int) -> list:
-    """Run `target` in a thread for each args, once `blocked` of them wait behind `holder`'s
-    lock (or all ended: then nothing waited), then let the holder's transaction go."""
+def _race(calls, holder) -> list:
+    """Each call in a thread of its own, started in turn once the one before waits for a lock
+    (`holder`'s, or one a call before holds) or has ended; then the holder's transaction ends.
+    What each returned or raised, in the order they ended."""
     outcomes: list = []
 
-    def run(*args):
+    def run(call):
         try:
-            outcomes.append(target(*args))
+            outcomes.append(call())
         except Exception as error:  # examined by the test
             outcomes.append(error)
         finally:
             connection.close()
 
-    racers = [threading.Thread(target=run, args=args) for args in args_list]
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND cardinality(pg_blocking_pids(pid)) > 0"
+    )
+    racers: list[threading.Thread] = []
     with raw_connection() as watcher:
         watcher.autocommit = True  # pg_stat_activity is a snapshot per transaction
-        for racer in racers:
-            racer.start()
-        waiting = (
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND cardinality(pg_blocking_pids(pid)) > 0"
-        )
-        while watcher.execute(waiting).fetchone()[0] < blocked:
-            if not any(racer.is_alive() for racer in racers):
-                break
+        for call in calls:
+            racers.append(threading.Thread(target=run, args=(call,)))
+            racers[-1].start()
+            alive = lambda: sum(racer.is_alive() for racer in racers)  # noqa: E731
+            while racers[-1].is_alive() and watcher.execute(waiting).fetchone()[0] < alive():
+                pass
     holder.commit()
     for racer in racers:
         racer.join(timeout=10)
@@ -1062,7 +1065,7 @@ def test_a_card_removed_while_another_tab_answers_it_comes_back_answered(alice):
     with raw_connection() as answering:
         answering.execute("SET ROLE maraum_staff")
         answering.execute("UPDATE deck_cards SET reviews = 4 WHERE id = %s", [card.pk])
-        [removed] = _race(deck.remove, [(alice.pk, card.pk)], answering, blocked=1)
+        [removed] = _race([partial(deck.remove, alice.pk, card.pk)], answering)
     assert removed["reviews"] == 4
     assert deck.put_back(alice.pk, card.pk)["reviews"] == 4
     assert [c.reviews for c in deck.all_cards(alice.pk)] == [4]
@@ -1082,7 +1085,7 @@ def test_two_tabs_putting_back_at_once_do_not_overfill_the_deck(alice, monkeypat
             "SELECT 1 FROM deck_removed_cards WHERE card_id IN (%s, %s) FOR UPDATE",
             [apple.pk, pear.pk],
         )
-        outcomes = _race(deck.put_back, [(alice.pk, apple.pk), (alice.pk, pear.pk)], holder, 2)
+        outcomes = _race([partial(deck.put_back, alice.pk, c.pk) for c in (apple, pear)], holder)
     assert len(deck.all_cards(alice.pk)) == 3
     assert sorted(type(o).__name__ for o in outcomes) == ["DeckFull", "dict"]
 
@@ -1094,3 +1097,21 @@ def test_a_letter_the_deck_holds_as_an_apostrophe_is_nothing_to_keep(client, ali
     response = keep(client, german=words)
     assert response.status_code == 400 and b"letters or numbers" in response.content
     assert deck.all_cards(alice.pk) == []
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_word_kept_while_another_tab_puts_it_back_is_found_without_a_failing_insert(alice):
+    """It was asked before the deck was locked: the insert failed, and a server logging
+    failing statements logged the word (the attacker's replay)."""
+    card = deck.keep(alice.pk, "Bäcker")
+    deck.remove(alice.pk, card.pk)
+    with raw_connection() as holder:  # the put-back waits here, with the deck locked
+        holder.execute("SET ROLE maraum_staff")
+        holder.execute("SELECT 1 FROM deck_removed_cards WHERE card_id = %s FOR UPDATE", [card.pk])
+        outcomes = _race(
+            [partial(deck.put_back, alice.pk, card.pk), partial(deck.keep, alice.pk, "bäcker")],
+            holder,
+        )
+    [refused] = [o for o in outcomes if isinstance(o, Exception)]
+    assert isinstance(refused, deck.AlreadyKept) and refused.__cause__ is None
+    assert [c.german for c in deck.all_cards(alice.pk)] == ["Bäcker"]
