@@ -129,16 +129,36 @@
     page.querySelectorAll("#main-messages .keep-form, .report-words .keep-form").forEach(function (copy) {
       var german = copy.querySelector('input[name="german"]');
       if (!german || german.value !== line || copy.classList.contains("htmx-request")) return;
-      var kept = document.createElement("span"), focused = copy.contains(document.activeElement);
+      if (copy.hasAttribute("data-words-only")) return;  // marked already
+      var kept = document.createElement("span");
       kept.className = "kept";
       kept.textContent = "In your deck ✓";
-      copy.replaceWith(kept);
-      if (focused) {  // it fell to the page (the recheck replay)
-        kept.setAttribute("tabindex", "-1");
-        kept.focus({preventScroll: true});
+      if (copy.closest("#main-messages")) {
+        keepForWordsOnly(copy, kept);
+        return;
       }
+      var focused = copy.contains(document.activeElement);
+      copy.replaceWith(kept);
+      if (focused) takeFocus(kept);
     });
     dropKeepAllIfDone();
+  }
+
+  // A role-play line in the deck keeps its Keep, shown while words are selected in it, for
+  // them: a line kept whole had none, and its words could not be kept (the last note).
+  function keepForWordsOnly(form, kept) {
+    var focused = form.contains(document.activeElement);
+    form.before(kept);
+    form.setAttribute("data-words-only", "");
+    form.querySelector("button").hidden = true;
+    if (focused) takeFocus(kept);
+    document.dispatchEvent(new Event("selectionchange"));  // shown if words are selected
+  }
+
+  // What took a focused Keep's place takes the focus: it fell to the page (the recheck replay).
+  function takeFocus(kept) {
+    kept.setAttribute("tabindex", "-1");
+    kept.focus({preventScroll: true});
   }
 
   // Every word of the report kept (here or in another tab): its "Keep all" goes too.
@@ -396,7 +416,9 @@
       if (copy) {  // the anchor drawn again: the same place in its copy
         var index = Array.prototype.indexOf.call(was.anchor.querySelectorAll(FOCUSABLE), was.element);
         element = index >= 0 && copy.querySelectorAll(FOCUSABLE)[index];
-        // Drawn without it (its Keep now "In your deck", kept elsewhere): what it says.
+        // Drawn without it (its Keep now "In your deck", kept elsewhere, and hidden till words
+        // are selected): what it says.
+        if (element && element.hidden) element = null;
         if (!element) element = was.element.closest(".keep-form") && copy.querySelector(".kept") || copy;
       }
       // A message no longer drawn (more than 100 came while the page was away, and the sync
@@ -638,11 +660,14 @@
       page.querySelectorAll("#main-messages .keep-form:not([data-needs-selection])").forEach(function (form) {
         var button = form.querySelector("button"), message = form.closest(".msg");
         var words = selectedIn(message && message.querySelector(".msg-text"));
+        var wordsOnly = form.hasAttribute("data-words-only");  // the line is in the deck
         if (!words) {
           if (namedForWords.has(button)) button.innerHTML = namedForWords.get(button);
           namedForWords.delete(button);
+          if (wordsOnly && !form.classList.contains("htmx-request")) button.hidden = true;
           return;
         }
+        button.hidden = false;
         if (!namedForWords.has(button)) namedForWords.set(button, button.innerHTML);
         var hidden = document.createElement("span"), german = document.createElement("span");
         hidden.className = "visually-hidden";
@@ -666,6 +691,11 @@
       var selection = phrase ? "" : selectedIn(message && message.querySelector(".msg-text"));
       var inside = Boolean(selection);
       if (inside) event.detail.parameters.german = Array.from(selection).slice(0, 300).join("");
+      if (!inside && form.hasAttribute("data-words-only")) {  // the selection went meanwhile
+        event.preventDefault();
+        showKeepNote(form, "The line is in your deck: select words in it to keep them too.");
+        return;
+      }
       if (!inside && form.hasAttribute("data-needs-selection")) {
         event.preventDefault();
         // Nothing selected (from the keyboard, say): the German the answer quotes, to keep
@@ -705,7 +735,13 @@
         say(said, answer.body.textContent.trim());
         return;
       }
-      if (form.dataset.keptLine) markKept(form.dataset.keptLine);
+      if (!form.dataset.keptLine) return;
+      markKept(form.dataset.keptLine);
+      if (form.closest("#main-messages")) {
+        event.detail.shouldSwap = false;
+        var kept = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html");
+        keepForWordsOnly(form, kept.body.firstElementChild);
+      }
     });
 
     ["htmx:responseError", "htmx:sendError"].forEach(function (name) {

@@ -181,9 +181,9 @@ def test_keeping_a_line_marks_its_other_copies_on_the_page(daphne_server, browse
     first.get_by_role("button", name=KEEP_A_LINE).click()
     expect(first.locator(".kept")).to_have_text("Kept ✓")
     expect(again.locator(".kept")).to_have_text("In your deck ✓")
-    expect(again.locator(".keep-form")).to_have_count(0)
-    expect(other.locator(".keep-form")).to_have_count(1)
-    expect(lower.locator(".keep-form")).to_have_count(1)
+    expect(again.get_by_role("button", name=KEEP_A_LINE)).to_have_count(0)
+    expect(other.get_by_role("button", name=KEEP_A_LINE)).to_have_count(1)
+    expect(lower.get_by_role("button", name=KEEP_A_LINE)).to_have_count(1)
     assert problems == []
 
 
@@ -203,7 +203,7 @@ def test_a_line_kept_in_one_tab_is_marked_in_the_other(daphne_server, browser):
     here.locator("#main-messages .msg").first.get_by_role("button", name=KEEP_A_LINE).click()
     expect(here.locator("#main-messages .msg .kept")).to_have_text("Kept ✓")
     expect(opener.locator(".kept")).to_have_text("In your deck ✓")
-    expect(opener.locator(".keep-form")).to_have_count(0)
+    expect(opener.get_by_role("button", name=KEEP_A_LINE)).to_have_count(0)
     # The focus goes to what took the Keep's place: it fell to the page (the recheck replay).
     expect(opener.locator(".kept")).to_be_focused()
     assert problems_here == problems_there == []
@@ -313,6 +313,44 @@ def test_a_role_play_lines_keep_names_the_words_selected_in_it(daphne_server, br
     button.click()
     expect(message.locator(".kept")).to_have_text("Kept „fünfzig“ ✓")
     assert sorted(card.german for card in deck.all_cards(user.pk)) == ["Brötchen", "fünfzig"]
+    assert problems == []
+
+
+def test_words_of_a_line_kept_whole_can_be_kept_too(daphne_server, browser):
+    """Once the line was in the deck it had no Keep, and none of its words could be kept (the
+    last note)."""
+    from playwright.sync_api import expect
+
+    from learning import deck
+    from tests.conftest import add_message
+
+    user = User.objects.create_user("ines@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
+    line = add_message(session, "scenario", "main", "Das Brötchen kostet fünfzig Cent.")
+    page, problems = _open_chat(daphne_server, browser, user, session)
+    page.wait_for_function("() => document.getElementById('chat').dataset.synced === 'yes'")
+    message, text = page.locator(f"#msg-{line.pk}"), f"#msg-{line.pk}-text"
+    message.get_by_role("button", name=KEEP_A_LINE).click()
+    expect(message.locator(".kept")).to_have_text("Kept ✓")
+    button = message.locator(".keep-form button")
+    expect(button).to_be_hidden()  # nothing selected: nothing more to keep
+
+    page.evaluate(SELECT, [text, 4, text, 12])
+    expect(button).to_have_accessible_name("Keep selection “Brötchen” in your deck")
+    button.click()
+    expect(message.locator(".kept-words")).to_have_text("Kept „Brötchen“ ✓")
+
+    page.reload()  # drawn by the server as in the deck, with the same Keep for its words
+    page.wait_for_function("() => document.getElementById('chat').dataset.synced === 'yes'")
+    expect(message.locator(".kept")).to_have_text("In your deck ✓")
+    expect(button).to_be_hidden()
+    page.evaluate(SELECT, [text, 20, text, 27])
+    button.click()
+    expect(message.locator(".kept-words")).to_have_text("Kept „fünfzig“ ✓")
+    page.evaluate("getSelection().removeAllRanges()")
+    expect(button).to_be_hidden()
+    kept = sorted(card.german for card in deck.all_cards(user.pk))
+    assert kept == ["Brötchen", "Das Brötchen kostet fünfzig Cent.", "fünfzig"]
     assert problems == []
 
 

@@ -342,9 +342,10 @@ async def test_new_lines_the_deck_holds_are_drawn_as_kept(alice, alice_session, 
 
     kept_line, new_line = [f for f in tab.frames if 'data-frame="learner-message"' in f]
     for kept in (kept_line, kept_reply.split("</article>")[0]):
-        assert "In your deck ✓" in kept and "keep-form" not in kept
+        # Its Keep is for words selected in it, shown with them (the last note).
+        assert "In your deck ✓" in kept and "data-words-only" in kept
     for new in (new_line, new_reply.split("</article>")[0]):
-        assert "keep-form" in new and "In your deck" not in new
+        assert "keep-form" in new and "In your deck" not in new and "data-words-only" not in new
 
 
 async def test_a_line_kept_in_one_tab_is_drawn_kept_in_the_learners_other_tabs(

@@ -384,8 +384,10 @@ def test_a_chat_line_kept_shows_as_kept_on_the_page_the_transcript_and_a_reconne
     transcript = client.get(f"/history/{session.pk}/").content.decode()
     for html in (page, sync, transcript):
         kept, opening = line_of(html, "Äpfel, bitte."), line_of(html, "frisches Obst")
-        assert "In your deck ✓" in kept and "keep-form" not in kept
+        # Its Keep is for words selected in it, shown with them (the last note).
+        assert "In your deck ✓" in kept and "data-words-only" in kept and " hidden>Keep" in kept
         assert "keep-form" in opening and "In your deck" not in opening
+        assert "data-words-only" not in opening
 
 
 def test_kept_words_are_found_as_the_database_compares_them(alice):
