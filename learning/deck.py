@@ -499,11 +499,11 @@ def remove(learner_id, card_id) -> dict | None:
     return removed
 
 
-def removed_card(learner_id, card_id) -> dict | None:
-    """A card removed lately that Undo can put back, as `remove()` returned it."""
+def removed_lately(learner_id) -> list[dict]:
+    """The cards Undo can put back, as `remove()` returned them, the last removed first."""
     with acting_as_learner(learner_id, savepoint=False):
-        held = _held(learner_id, card_id).first()
-    return held.card if held else None
+        held = RemovedCard.objects.filter(user_id=learner_id, removed_at__gte=_undo_since())
+        return list(held.order_by("-removed_at", "-card_id").values_list("card", flat=True))
 
 
 class NothingToPutBack(Exception):
@@ -518,7 +518,10 @@ def put_back(learner_id, card_id) -> dict:
     refused = None
     with acting_as_learner(learner_id):
         held = _held(learner_id, card_id).first()
-        if held is None:
+        back = None if held else Card.objects.filter(user_id=learner_id, pk=card_id).first()
+        if back:  # put back in another tab: it says so (it said "can no longer be put back")
+            refused = AlreadyKept(back.german)
+        elif held is None:
             refused = NothingToPutBack()
         else:
             removed, cards = held.card, _count_locked(learner_id)

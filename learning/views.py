@@ -158,11 +158,14 @@ def cards(request: HttpRequest) -> HttpResponse:
     cards = deck.all_cards(request.user.pk)
     for card in cards:
         card.next_label = deck.next_label(card.due)
-    removed = parse_uuid(request.GET.get("removed", ""))
+    lately = deck.removed_lately(request.user.pk)
+    # The one just removed, offered to undo at the top of the page the removal leads to (and
+    # its reload); the others below: only the last one could be undone (a newcomer's walk).
+    removed = next((c for c in lately if c["id"] == request.GET.get("removed")), None)
     context = {
         "cards": cards,
-        # Offered to undo on the page the removal leads to, and on its reload.
-        "removed": deck.removed_card(request.user.pk, removed) if removed else None,
+        "removed": removed,
+        "removed_lately": [card for card in lately if card is not removed],
         "put_back": request.GET.get("back", ""),
     }
     return render(request, "learning/deck.html", context)

@@ -920,10 +920,26 @@ def test_a_removed_card_can_be_put_back_as_it_was(client, alice, marketplace):
         marketplace.pk,
     )
     assert (back.due, back.reviews, back.fsrs) == (reviewed.due, 1, reviewed.fsrs)
-    # Once: a second Undo (another tab, a resent form) has nothing to put back.
+    # Once: a second Undo (another tab, a resent form) says the card is back (it said "can no
+    # longer be put back", with the card in the list below: a newcomer's walk).
     page = client.post("/deck/put-back/", {"card": str(card.pk)}, follow=True).content.decode()
-    assert "That card can no longer be put back." in page
+    assert "„die Schale“ is in your deck again already." in page
     assert len(deck.all_cards(alice.pk)) == 1
+
+
+def test_each_card_removed_lately_can_be_put_back(client, alice):
+    """Only the last removed was offered: one removed before it could not be had back (a
+    newcomer's walk)."""
+    apple, pear = deck.keep(alice.pk, "der Apfel"), deck.keep(alice.pk, "die Birne", "pear")
+    client.force_login(alice)
+    client.post("/deck/remove/", {"card": str(apple.pk)})
+    page = client.post("/deck/remove/", {"card": str(pear.pk)}, follow=True).content.decode()
+    top, lately = page.split('id="removed-lately-title"')
+    assert 'Removed „<span lang="de">die Birne</span>“.' in top and "der Apfel" not in top
+    assert "der Apfel" in lately and f'value="{apple.pk}"' in lately and "Birne" not in lately
+    assert "der Apfel" in client.get("/deck/").content.decode()  # offered on a visit too
+    client.post("/deck/put-back/", {"card": str(apple.pk)})
+    assert [c.german for c in deck.all_cards(alice.pk)] == ["der Apfel"]
 
 
 def test_undo_puts_back_the_card_it_names_when_another_tab_removed_one_since(client, alice):
@@ -1010,8 +1026,8 @@ def test_undo_holds_the_last_ten_removed_for_a_day(client, alice):
         deck.remove(alice.pk, card.pk)
     with acting_as_learner(alice.pk):
         assert RemovedCard.objects.count() == 10
-    assert deck.removed_card(alice.pk, cards[1].pk) is None
-    assert deck.removed_card(alice.pk, cards[2].pk)["german"] == "das Wort2"
+    lately = [card["german"] for card in deck.removed_lately(alice.pk)]
+    assert lately == [f"das Wort{n}" for n in range(11, 1, -1)]  # the last removed first
     with acting_as_staff():
         RemovedCard.objects.filter(card_id=cards[2].pk).update(
             removed_at=timezone.now() - timedelta(days=1, minutes=1)
