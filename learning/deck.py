@@ -211,7 +211,8 @@ def keep(
     first = FsrsCard()
     try:
         with acting_as_learner(learner_id):
-            cards = _count_locked(learner_id)
+            _lock_deck(learner_id)
+            cards = Card.objects.filter(user_id=learner_id).count()
             # Asked, not learnt from a failing insert: a server that logs failing statements
             # would log the learner's word. And asked first: a word kept already costs no
             # example (the attacker's replay).
@@ -458,16 +459,14 @@ def add_glosses(learner_id, meanings: dict[str, str]) -> int:
     return added
 
 
-def _count_locked(learner_id) -> int:
-    """The learner's cards, counted with their deck locked until the transaction ends: two
-    put-backs (or keeps) at once each counted room for one more, and went past MAX_CARDS;
-    and one added a word the other had just added, whose failing insert a server may log
-    (the attacker's replay)."""
+def _lock_deck(learner_id) -> None:
+    """Until the transaction ends, the learner's other keeps, put-backs and removals wait, and
+    so does the deletion of their account (learning/migrations/0007). Without it two
+    put-backs (or keeps) at once each counted room for one more and went past MAX_CARDS, and
+    one added a word the other had just added, whose failing insert a server may log (the
+    attacker's replay). Taken first, before any row of the deck: the one lock order."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"deck:{learner_id}"]
-        )
-    return Card.objects.filter(user_id=learner_id).count()
+        cursor.execute("SELECT lock_deck(%s)", [learner_id])
 
 
 def remove(learner_id, card_id) -> dict | None:
@@ -475,6 +474,9 @@ def remove(learner_id, card_id) -> dict | None:
     was no such card. Removed at a click, with its reviews, a card could not be had back (a
     newcomer's walk)."""
     with acting_as_learner(learner_id):
+        # The deck first: a removal that locked its card, then referred to the profile (the
+        # held card's row), deadlocked with the account's deletion (the attacker's recheck).
+        _lock_deck(learner_id)
         # Locked as read: a review committed meanwhile was deleted with the card, yet Undo put
         # back the card as read before it (the attacker's replay).
         card = Card.objects.select_for_update().filter(user_id=learner_id, pk=card_id).first()
@@ -517,6 +519,7 @@ def put_back(learner_id, card_id) -> dict:
     is full (it stays to put back)."""
     refused = None
     with acting_as_learner(learner_id):
+        _lock_deck(learner_id)
         held = _held(learner_id, card_id).first()
         back = None if held else Card.objects.filter(user_id=learner_id, pk=card_id).first()
         if back:  # put back in another tab: it says so (it said "can no longer be put back")
@@ -524,7 +527,7 @@ def put_back(learner_id, card_id) -> dict:
         elif held is None:
             refused = NothingToPutBack()
         else:
-            removed, cards = held.card, _count_locked(learner_id)
+            removed, cards = held.card, Card.objects.filter(user_id=learner_id).count()
             kept_again = _holds_word(learner_id, removed["german"])
             if not kept_again and cards >= MAX_CARDS:
                 refused = DeckFull()

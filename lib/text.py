@@ -4,8 +4,9 @@ import re
 import unicodedata
 
 # Letters and symbols by category that are blank on screen: the Hangul fillers, the blank
-# Braille pattern.
-_BLANK = "\u115f\u1160\u3164\uffa0\u2800"
+# Braille pattern, the object replacement character (a title of it drew an empty card: the
+# attacker's recheck).
+_BLANK = "\u115f\u1160\u3164\uffa0\u2800\ufffc"
 
 
 def is_visible(char: str) -> bool:

@@ -445,6 +445,7 @@ def test_goals_added_in_another_tab_are_not_saved_over(staff_client, party):
         ({"title": "\u200b"}, "title"),
         ({"emoji": "\u3164"}, "emoji"),
         ({"character_name": "\u2800\u200d"}, "character_name"),
+        ({"description": "\u3000\ufffc"}, "description"),
         ({"goals-0-text": "\u200b\u200b"}, "goals"),
     ],
 )

@@ -1041,7 +1041,7 @@ def test_undo_holds_the_last_ten_removed_for_a_day(client, alice):
         assert not RemovedCard.objects.filter(card_id=cards[2].pk).exists()
 
 
-def _race(calls, holder) -> list:
+def _race(calls, holder, *, holder_commits: bool = True) -> list:
     """Each call in a thread of its own, started in turn once the one before waits for a lock
     (`holder`'s, or one a call before holds) or has ended; then the holder's transaction ends.
     What each returned or raised, in the order they ended."""
@@ -1068,7 +1068,7 @@ def _race(calls, holder) -> list:
             alive = lambda: sum(racer.is_alive() for racer in racers)  # noqa: E731
             while racers[-1].is_alive() and watcher.execute(waiting).fetchone()[0] < alive():
                 pass
-    holder.commit()
+    holder.commit() if holder_commits else holder.rollback()
     for racer in racers:
         racer.join(timeout=10)
     assert not any(racer.is_alive() for racer in racers)
@@ -1133,3 +1133,24 @@ def test_a_word_kept_while_another_tab_puts_it_back_is_found_without_a_failing_i
     [refused] = [o for o in outcomes if isinstance(o, Exception)]
     assert isinstance(refused, deck.AlreadyKept) and refused.__cause__ is None
     assert [c.german for c in deck.all_cards(alice.pk)] == ["Bäcker"]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_removal_and_the_accounts_deletion_at_once_do_not_deadlock(alice):
+    """The removal locked its card, then referred to the profile the deletion had locked,
+    whose cascade waited for the card: "deadlock detected" (the attacker's recheck)."""
+    card = deck.keep(alice.pk, "der Abschied")
+    with raw_connection() as holder:  # the removal waits here, before it refers to the profile
+        holder.execute("SET ROLE maraum_staff")
+        holder.execute(
+            "INSERT INTO deck_removed_cards (card_id, user_id, card) VALUES (%s, %s, '{}')",
+            [card.pk, alice.pk],
+        )
+        outcomes = _race(
+            [partial(deck.remove, alice.pk, card.pk), partial(delete_account, alice)],
+            holder,
+            holder_commits=False,
+        )
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    with acting_as_staff():
+        assert not Card.objects.exists() and not RemovedCard.objects.exists()
