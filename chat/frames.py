@@ -83,8 +83,10 @@ def progress(main_count: int, completed: bool = False) -> dict:
         "hint": f"scenes end after about {prompting.SOFT_CAP}–{prompting.CONCLUDE_AT}"
         # A short script of staff's ended at message 9, under "about 15 to 25" (a newcomer's walk).
         + (", offline when their script does" if is_offline() else ""),
-        # A phone's one line has room for this only (without it, 30 read as the scene's length).
-        "short_hint": "ends with its script"
+        # A phone's one line has room for this only (without it, 30 read as the scene's length;
+        # "ends with its script" said nothing to a learner: a newcomer's walk). Offline, the
+        # script closes the scene at its last line, by the 25th message.
+        "short_hint": f"ends by {prompting.CONCLUDE_AT}"
         if is_offline()
         else f"ends at {prompting.SOFT_CAP}–{prompting.CONCLUDE_AT}",
     }

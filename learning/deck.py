@@ -605,7 +605,10 @@ def due_words(learner_id, limit: int = 3) -> list[str]:
 
 
 def as_csv(cards: list[Card]) -> str:
+    """With UTF-8's byte order mark: Excel reads a CSV without it in the machine's own code
+    page, and "Tüte" came out as "TÃ¼te" (a newcomer's walk)."""
     out = io.StringIO()
+    out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow(["german", "gloss", "example", "scene", "due", "reviews"])
     for card in cards:

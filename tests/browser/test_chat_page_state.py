@@ -179,7 +179,7 @@ def test_the_phone_layout_keeps_the_text_box_on_screen(daphne_server, browser):
     assert header and header["height"] <= 0.25 * phone["height"]
     # It says when the scene ends, shorter (it said "5 of 30 messages": the last note).
     expect(page.locator(".progress-note")).to_have_text(
-        "9 of 30 messages · ends with its script", use_inner_text=True
+        "9 of 30 messages · ends by 25", use_inner_text=True
     )
     page.screenshot(path="/tmp/phone.png")
     # The text box keeps its width while the button says "Replying…" (it narrowed), and the

@@ -158,7 +158,11 @@ def test_a_learner_gives_a_card_its_meaning_only_while_it_has_none(alice):
 def test_the_deck_exports_as_csv_and_for_anki(client, alice, marketplace):
     deck.keep(alice.pk, "die Schale", "punnet", "Eine Schale\tErdbeeren, bitte.", marketplace.pk)
     client.force_login(alice)
-    rows = list(csv.reader(io.StringIO(client.get("/deck/export.csv").content.decode())))
+    body = client.get("/deck/export.csv").content
+    # With UTF-8's byte order mark, which Excel needs to read it as UTF-8: "Tüte" came out as
+    # "TÃ¼te" (a newcomer's walk).
+    assert body.startswith("\ufeffgerman,".encode())
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows[0][:4] == ["german", "gloss", "example", "scene"]
     assert rows[1][:4] == ["die Schale", "punnet", "Eine Schale\tErdbeeren, bitte.", "Marketplace"]
     anki = client.get("/deck/export.txt")
@@ -200,7 +204,7 @@ def test_a_card_never_becomes_a_spreadsheet_formula(client, alice):
     # A German Excel splits at semicolons: a cell starts there too (the attacker's replay).
     deck.keep(alice.pk, "x", 'y;=1+1; "@SUM(A1)";-2')
     client.force_login(alice)
-    rows = list(csv.reader(io.StringIO(client.get("/deck/export.csv").content.decode())))
+    rows = list(csv.reader(io.StringIO(client.get("/deck/export.csv").content.decode("utf-8-sig"))))
     assert rows[1][:2] == ['\'=HYPERLINK("https://evil.example","x")', "'-1+1"]
     assert rows[2][:2] == ["x", "y;'=1+1; \"'@SUM(A1)\";'-2"]
 
@@ -382,10 +386,18 @@ def test_a_chat_line_kept_shows_as_kept_on_the_page_the_transcript_and_a_reconne
     sync = frames.sync(conversations.load(alice.pk, session.pk), {}, None)
     complete(session)
     transcript = client.get(f"/history/{session.pk}/").content.decode()
+    # A line kept from the transcript carries its scene (the chat page's script adds it, and
+    # the transcript has none: its cards had no scene, a newcomer's walk).
+    assert f'name="scenario" value="{marketplace.pk}"' in line_of(transcript, "frisches Obst")
     for html in (page, sync, transcript):
         kept, opening = line_of(html, "Äpfel, bitte."), line_of(html, "frisches Obst")
-        # Its Keep is for words selected in it, shown with them (the last note).
-        assert "In your deck ✓" in kept and "data-words-only" in kept and " hidden>Keep" in kept
+        # Its Keep is for words selected in it, shown with them (the last note); the
+        # transcript has no script to show it, and keeps whole lines only.
+        assert "In your deck ✓" in kept
+        if html is transcript:
+            assert "keep-form" not in kept
+        else:
+            assert "data-words-only" in kept and " hidden>Keep" in kept
         assert "keep-form" in opening and "In your deck" not in opening
         assert "data-words-only" not in opening
 
