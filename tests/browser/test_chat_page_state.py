@@ -1308,3 +1308,30 @@ def test_a_pending_report_stops_asking_once_it_cannot_come(daphne_server, browse
     page.wait_for_function("() => window.syncs === 2")
     expect(page.locator("#report-title")).to_have_text("Your report")
     page.context.close()
+
+
+@pytest.mark.parametrize("height", [560, 844])
+def test_on_a_phone_with_its_keyboard_open_the_goals_leave_room_for_the_chat(
+    daphne_server, browser, height
+):
+    """At 390 by 560 (a phone's keyboard open) five goals took 145 px over the chat, which
+    showed 80 px: the line to answer was under them (a newcomer's walk)."""
+    from playwright.sync_api import expect
+
+    user = User.objects.create_user("olga@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
+    context = browser.new_context(viewport={"width": 390, "height": height})
+    context.add_cookies(
+        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
+    )
+    page = context.new_page()
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    page.wait_for_function("() => document.getElementById('chat').dataset.synced === 'yes'")
+    expect(page.locator(".chat-pane-main > .goals")).to_be_visible()
+    goals = page.locator(".chat-pane-main > .goals").bounding_box()
+    chat = page.locator("#main-scroll").bounding_box()
+    if height == 560:  # its title and two goals, the rest a scroll away
+        assert goals["height"] <= 80 and chat["height"] >= 150
+    else:  # room enough: every goal in view
+        assert goals["height"] > 120 and chat["height"] >= 300
+    context.close()
