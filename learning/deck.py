@@ -223,18 +223,40 @@ def keep(
             example = sentence_holding(german, example.strip())[:MAX_EXAMPLE_LENGTH]
             if example == german:
                 example = ""  # a whole line kept: it is its own example
-            return Card.objects.create(
-                user_id=learner_id,
+            return _stored(
+                learner_id,
+                scenario_id,
                 german=german,
                 gloss=gloss,
                 example=example,
                 example_language=example_language if example else "de",
-                scenario_id=scenario_id,
                 due=first.due,
                 fsrs=first.to_dict(),
             )
-    except IntegrityError as error:
+    except IntegrityError as error:  # the deck holds the word: a keep that did not lock it
         raise AlreadyKept(german) from error
+
+
+def may_name_scene(learner_id, scenario_id: int) -> bool:
+    """A scene a card may name: one learners can pick, or one this learner played. Any id was
+    taken: a staff draft's title showed in the deck (the attacker's recheck)."""
+    with acting_as_learner(learner_id, savepoint=False):
+        played = Q(sessions__user_id=learner_id)
+        return Scenario.objects.filter(Q(is_active=True) | played, pk=scenario_id).exists()
+
+
+def _stored(learner_id, scenario_id, **fields) -> Card:
+    """A new card in its scene, or without one if the scene went as it was stored: the check
+    waited for the commit, and the keep or Undo failed there (a 500: the attacker's recheck;
+    learning/migrations/0008)."""
+    try:
+        with acting_as_learner(learner_id):  # a savepoint: the transaction goes on without it
+            return Card.objects.create(user_id=learner_id, scenario_id=scenario_id, **fields)
+    except IntegrityError as error:
+        if not (scenario_id and isinstance(error.__cause__, psycopg.errors.ForeignKeyViolation)):
+            raise
+    with acting_as_learner(learner_id):
+        return Card.objects.create(user_id=learner_id, scenario_id=None, **fields)
 
 
 def _holds_word(learner_id, german: str) -> bool:
@@ -437,6 +459,7 @@ def awaiting_meanings(learner_id, card_ids, most: int) -> list[Card]:
 def meanings_asked(learner_id, card_ids) -> None:
     """The learner's cards without a meaning say it is on its way (`Card.meaning_on_its_way`)."""
     with acting_as_learner(learner_id):
+        _lock_deck(learner_id)  # several cards: the one lock order
         Card.objects.filter(user_id=learner_id, pk__in=card_ids, gloss="").update(
             meaning_asked_at=Now()
         )
@@ -445,6 +468,7 @@ def meanings_asked(learner_id, card_ids) -> None:
 def meanings_not_coming(learner_id, card_ids) -> None:
     """Asked for, and come or given up: no meaning is on its way any more."""
     with acting_as_learner(learner_id):
+        _lock_deck(learner_id)  # several cards: the one lock order
         Card.objects.filter(user_id=learner_id, pk__in=card_ids).update(meaning_asked_at=None)
 
 
@@ -452,6 +476,9 @@ def add_glosses(learner_id, meanings: dict[str, str]) -> int:
     """Give cards their meaning (by card id), each only if it has none by now; how many."""
     added = 0
     with acting_as_learner(learner_id):
+        # Several cards, one by one in the model's order: without the deck's lock first, an
+        # account's deletion, deleting them in its own, deadlocked with it (the recheck).
+        _lock_deck(learner_id)
         for card_id, gloss in meanings.items():
             added += Card.objects.filter(user_id=learner_id, pk=card_id, gloss="").update(
                 gloss=gloss.strip()[:MAX_WORD_LENGTH]
@@ -460,11 +487,12 @@ def add_glosses(learner_id, meanings: dict[str, str]) -> int:
 
 
 def _lock_deck(learner_id) -> None:
-    """Until the transaction ends, the learner's other keeps, put-backs and removals wait, and
-    so does the deletion of their account (learning/migrations/0007). Without it two
-    put-backs (or keeps) at once each counted room for one more and went past MAX_CARDS, and
-    one added a word the other had just added, whose failing insert a server may log (the
-    attacker's replay). Taken first, before any row of the deck: the one lock order."""
+    """Until the transaction ends, the learner's other keeps, put-backs, removals and changes
+    of several cards wait, and so does the deletion of their account (learning/migrations/
+    0007). Without it two put-backs (or keeps) at once each counted room for one more and
+    went past MAX_CARDS, and one added a word the other had just added, whose failing insert
+    a server may log (the attacker's replay). Taken first, before any row of the deck: the
+    one lock order."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT lock_deck(%s)", [learner_id])
 
@@ -527,17 +555,16 @@ def put_back(learner_id, card_id) -> dict:
         elif held is None:
             refused = NothingToPutBack()
         else:
-            removed, cards = held.card, Card.objects.filter(user_id=learner_id).count()
+            removed = held.card
             kept_again = _holds_word(learner_id, removed["german"])
-            if not kept_again and cards >= MAX_CARDS:
+            if not kept_again and Card.objects.filter(user_id=learner_id).count() >= MAX_CARDS:
                 refused = DeckFull()
-            # Let go first: of two tabs' Undo, the second waits for the first's, finds none.
-            elif not RemovedCard.objects.filter(pk=held.pk).delete()[0]:
-                refused = NothingToPutBack()
-            elif kept_again:
-                refused = AlreadyKept(removed["german"])
             else:
-                refused = _put_back(learner_id, removed)
+                held.delete()
+                if kept_again:
+                    refused = AlreadyKept(removed["german"])
+                else:
+                    _put_back(learner_id, removed)
     # Raised out here, so that what was let go stays so.
     if refused:
         raise refused
@@ -554,35 +581,23 @@ def _undo_since():
     return Now() - Value(RemovedCard.FOR)
 
 
-def _put_back(learner_id, removed: dict) -> AlreadyKept | None:
+def _put_back(learner_id, removed: dict) -> Card:
     scenario_id = removed["scenario_id"]
     if scenario_id is not None and not Scenario.objects.filter(pk=scenario_id).exists():
         scenario_id = None  # deleted since
-    try:
-        _create_as_removed(learner_id, removed, scenario_id)
-    except IntegrityError as error:
-        if isinstance(error.__cause__, psycopg.errors.ForeignKeyViolation) and scenario_id:
-            _create_as_removed(learner_id, removed, None)  # its scene deleted meanwhile
-        else:
-            return AlreadyKept(removed["german"])  # kept again in another tab meanwhile
-    return None
-
-
-def _create_as_removed(learner_id, removed: dict, scenario_id) -> Card:
-    with acting_as_learner(learner_id):
-        return Card.objects.create(
-            id=removed["id"],
-            user_id=learner_id,
-            german=removed["german"],
-            gloss=removed["gloss"],
-            example=removed["example"],
-            example_language=removed["example_language"],
-            scenario_id=scenario_id,
-            due=datetime.fromisoformat(removed["due"]),
-            fsrs=removed["fsrs"],
-            reviews=removed["reviews"],
-            created_at=datetime.fromisoformat(removed["created_at"]),
-        )
+    return _stored(
+        learner_id,
+        scenario_id,
+        id=removed["id"],
+        german=removed["german"],
+        gloss=removed["gloss"],
+        example=removed["example"],
+        example_language=removed["example_language"],
+        due=datetime.fromisoformat(removed["due"]),
+        fsrs=removed["fsrs"],
+        reviews=removed["reviews"],
+        created_at=datetime.fromisoformat(removed["created_at"]),
+    )
 
 
 def all_cards(learner_id) -> list[Card]:

@@ -13,7 +13,6 @@ from learning.models import Card
 from lib.ids import parse_uuid
 from lib.rls import acting_as_learner
 from lib.text import unprintable
-from scenarios.models import Scenario
 
 NOTHING_TO_KEEP = "Choose a word: letters or numbers, not only spaces."
 CANNOT_BE_KEPT = "That contains characters that cannot be kept."
@@ -65,7 +64,7 @@ def keep(request: HttpRequest) -> HttpResponse:
     scenario_id = request.POST.get("scenario") or None
     if scenario_id is not None:
         known = scenario_id.isascii() and scenario_id.isdigit() and len(scenario_id) < 10
-        if not (known and Scenario.objects.filter(pk=int(scenario_id)).exists()):
+        if not (known and deck.may_name_scene(request.user.pk, int(scenario_id))):
             return HttpResponseBadRequest("Unknown scene.")
     with acting_as_learner(request.user.pk):
         # A keep for each new word, and one for the request: words the deck holds already

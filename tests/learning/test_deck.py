@@ -20,6 +20,7 @@ from chat.models import SceneReport
 from learning import deck
 from learning.models import Card, RemovedCard
 from lib.rls import acting_as_learner, acting_as_staff
+from scenarios.models import Scenario
 from tests.conftest import complete, raw_connection, start_session
 
 
@@ -1166,3 +1167,84 @@ def test_a_removal_and_the_accounts_deletion_at_once_do_not_deadlock(alice):
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     with acting_as_staff():
         assert not Card.objects.exists() and not RemovedCard.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_meanings_given_as_the_account_goes_do_not_deadlock(alice):
+    """The worker gave meanings card by card in the model's order, the deletion deleted the
+    cards in its own: "deadlock detected", and the account stayed (the attacker's recheck)."""
+    cards = [deck.keep(alice.pk, f"das Wort{n}") for n in range(5)]
+    first_given, go_on = threading.Event(), threading.Event()
+
+    def pause_after_the_first(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith("UPDATE") and not first_given.is_set():
+            first_given.set()
+            go_on.wait(10)
+        return result
+
+    def give_meanings():
+        with connection.execute_wrapper(pause_after_the_first):
+            return deck.add_glosses(alice.pk, {str(cards[-1].pk): "4", str(cards[0].pk): "0"})
+
+    outcomes: list = []
+
+    def run(call):
+        try:
+            outcomes.append(call())
+        except Exception as error:  # examined below
+            outcomes.append(error)
+        finally:
+            connection.close()
+
+    giving = threading.Thread(target=run, args=(give_meanings,))
+    deleting = threading.Thread(target=run, args=(partial(delete_account, alice),))
+    giving.start()
+    assert first_given.wait(10)
+    deleting.start()
+    with raw_connection() as watcher:
+        watcher.autocommit = True
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND cardinality(pg_blocking_pids(pid)) > 0"
+        )
+        while deleting.is_alive() and not watcher.execute(waiting).fetchone()[0]:
+            pass
+    go_on.set()
+    for thread in (giving, deleting):
+        thread.join(timeout=10)
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    with acting_as_staff():
+        assert not Card.objects.exists()
+
+
+def test_a_card_names_a_scene_learners_see_or_one_they_played(client, alice, kiosk):
+    """Any scene's id was taken: a staff draft's title showed in the deck (the attacker's
+    recheck)."""
+    Scenario.objects.filter(pk=kiosk.pk).update(is_active=False)
+    client.force_login(alice)
+    refused = keep(client, german="die Zeitung", scenario=str(kiosk.pk))
+    assert refused.status_code == 400 and b"Unknown scene." in refused.content
+    start_session(alice, kiosk)  # played before it was put away
+    assert keep(client, german="die Zeitung", scenario=str(kiosk.pk)).status_code == 200
+    assert [card.scenario_id for card in deck.all_cards(alice.pk)] == [kiosk.pk]
+
+
+@pytest.mark.parametrize("how", ["keep", "put_back"])
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_card_whose_scene_goes_as_it_is_stored_is_stored_without_it(alice, kiosk, how):
+    """The scene was checked at commit: a keep failed there (a 500), and an Undo too (the
+    attacker's recheck)."""
+    if how == "put_back":
+        card = deck.keep(alice.pk, "die Zeitung", scenario_id=kiosk.pk)
+        deck.remove(alice.pk, card.pk)
+        call = partial(deck.put_back, alice.pk, card.pk)
+    else:
+        call = partial(deck.keep, alice.pk, "die Zeitung", scenario_id=kiosk.pk)
+    with raw_connection() as holder:  # staff delete the scene as the card is stored
+        holder.execute("SET ROLE maraum_staff")
+        holder.execute("DELETE FROM scenario_goals WHERE scenario_id = %s", [kiosk.pk])
+        holder.execute("DELETE FROM scenarios WHERE id = %s", [kiosk.pk])
+        [outcome] = _race([call], holder)
+    assert not isinstance(outcome, Exception), outcome
+    assert [(c.german, c.scenario_id) for c in deck.all_cards(alice.pk)] == [("die Zeitung", None)]
