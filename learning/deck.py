@@ -6,11 +6,11 @@ import csv
 import functools
 import io
 import re
-import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 import psycopg
+import unicodedata2
 from django.db import IntegrityError, connection
 from django.db.models import Case, Q, Value, When
 from django.db.models.functions import Lower, Now
@@ -58,7 +58,7 @@ def keepable(german: str) -> bool:
     replay)."""
     if unprintable(german) or "\ufffd" in german:
         return False
-    return any(is_visible(c) and unicodedata.category(c)[0] in "LN" for c in as_word(german))
+    return any(is_visible(c) and unicodedata2.category(c)[0] in "LN" for c in as_word(german))
 
 
 # A helper answer is English around German, and the helper is told to quote its German with
@@ -123,31 +123,31 @@ def as_word(text: str) -> str:
     Roman numerals); a letter of another script drawn like a Latin one (Unicode's confusables)
     as that one in a word with Latin letters (a word wholly in another script stays as
     written); one apostrophe; any run of spaces or line breaks as one space; stripped."""
-    text = unicodedata.normalize("NFC", text).translate(_SAME_TO_THE_EYE)
+    text = unicodedata2.normalize("NFC", text).translate(_SAME_TO_THE_EYE)
     text = _UNUSUAL.sub(_as_plain, text)
     if not text.isascii():
         # Decomposed: the Cyrillic "a" with a diaeresis is a Cyrillic "a" and a mark.
-        decomposed = unicodedata.normalize("NFD", text)
+        decomposed = unicodedata2.normalize("NFD", text)
         if not _look_alikes().isdisjoint(decomposed):
             text = _MIXED_WORD.sub(_as_latin, decomposed)
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    return _SPACES.sub(" ", unicodedata2.normalize("NFC", text)).strip()
 
 
 def _as_plain(unusual: re.Match) -> str:
     """A character beyond Latin-1 (or the soft hyphen) as the deck holds it."""
     char = unusual[0]
-    category = unicodedata.category(char)
+    category = unicodedata2.category(char)
     if category == "Cf" or _DRAWS_NOTHING.match(char) or BLANK_UNASSIGNED.match(char):
         return ""
     if category[0] == "L" or category == "Nl":
-        plain = unicodedata.normalize("NFKC", char)
+        plain = unicodedata2.normalize("NFKC", char)
         if plain != char and all(_is_latin(letter) for letter in plain):
             return plain
     return char
 
 
 def _is_latin(char: str) -> bool:
-    return unicodedata.name(char, "").startswith("LATIN")
+    return unicodedata2.name(char, "").startswith("LATIN")
 
 
 def _as_latin(word: re.Match) -> str:
@@ -164,7 +164,7 @@ def _latin_look_alikes() -> dict[int, str]:
 
     table = {}
     for char, homoglyphs in confusables_data.items():
-        if len(char) != 1 or unicodedata.category(char)[0] != "L" or _is_latin(char):
+        if len(char) != 1 or unicodedata2.category(char)[0] != "L" or _is_latin(char):
             continue
         ascii_letters = [h["c"] for h in homoglyphs if h["c"].isascii() and h["c"].isalpha()]
         if ascii_letters and len(ascii_letters[0]) == 1:

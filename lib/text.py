@@ -1,7 +1,8 @@
 """What counts as text people can read: for messages, kept words and model output."""
 
 import re
-import unicodedata
+
+import unicodedata2
 
 # Letters and symbols by category that are blank on screen: the Hangul fillers, the blank
 # Braille pattern, the object replacement character (a title of it drew an empty card: the
@@ -12,25 +13,20 @@ _BLANK = "\u115f\u1160\u3164\uffa0\u2800\ufffc"
 def is_visible(char: str) -> bool:
     """Letters, numbers, punctuation, symbols: what shows on its own. Not spaces, format
     characters (zero-width space, joiners, soft hyphen, direction marks), combining marks and
-    variation selectors (they only change the character before them), or the characters of
-    those categories that render blank. A character newer than this Python's Unicode (an emoji
-    of Unicode 15 on, say) shows too."""
-    category = unicodedata.category(char)
-    return (category[0] in "LNPS" and char not in _BLANK) or _is_newer(char, category)
+    variation selectors (they only change the character before them), the characters of
+    those categories that render blank, or a code point Unicode has not assigned.
+
+    By the latest Unicode (unicodedata2), not this Python's (3.11: Unicode 14): a pink heart
+    of Unicode 15 was refused as blank. A hole in an old block (U+FB37), which a browser draws
+    blank, is no newer character but unassigned (the last note's left item)."""
+    category = unicodedata2.category(char)
+    return category[0] in "LNPS" and char not in _BLANK
 
 
 def shows_something(text: str) -> bool:
     """A character of it shows on screen: it is not blank (spaces and invisible characters
     only, which `str.strip()` leaves, bar the spaces)."""
     return any(is_visible(char) for char in text)
-
-
-def _is_newer(char: str, category: str) -> bool:
-    """Unassigned in this Python's Unicode data (3.11: Unicode 14), and not a noncharacter:
-    a character assigned since, as a learner's phone knows it; but not where Unicode keeps
-    code points that draw nothing (a message of U+2065 alone was blank: the attacker's
-    recheck)."""
-    return category == "Cn" and not is_unsendable(char) and not BLANK_UNASSIGNED.match(char)
 
 
 # The blocks where Unicode sets code points aside to draw nothing, assigned or not
