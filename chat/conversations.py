@@ -30,6 +30,7 @@ class Conversation:
     failures: dict[str, ModelError] = field(default_factory=dict)
     goals: list[GoalState] = field(default_factory=list)
     kept_ids: set = field(default_factory=set)  # role-play lines the learner's deck holds
+    kept_phrases: set = field(default_factory=set)  # helper answers' phrases it holds
 
     def in_chat(self, chat: str) -> list[Message]:
         return messages.in_chat(self.messages, chat)
@@ -78,7 +79,7 @@ def load(learner_id, session_id, *, replies: bool = True) -> Conversation | None
             claimed,
             {chat: failure for chat, failure in failures.items() if failure},
             goals.goal_states(session_id),
-            _kept_lines(learner_id, history),
+            *_kept_in(learner_id, history),
         )
 
 
@@ -90,6 +91,7 @@ class EarlierMessages:
     messages: list[Message]
     earlier: int  # the chat's messages before these
     kept_ids: set  # role-play lines the learner's deck holds
+    kept_phrases: set  # helper answers' phrases it holds
 
 
 def earlier_messages(learner_id, session_id, chat: str, before) -> EarlierMessages | None:
@@ -103,11 +105,20 @@ def earlier_messages(learner_id, session_id, chat: str, before) -> EarlierMessag
         if found is None:
             return None
         page, earlier = found
-        return EarlierMessages(session, page, earlier, _kept_lines(learner_id, page))
+        return EarlierMessages(session, page, earlier, *_kept_in(learner_id, page))
 
 
-def _kept_lines(learner_id, shown: list[Message]) -> set:
-    """The ids of the role-play lines among `shown` that the learner's deck holds."""
-    lines = messages.in_chat(shown, Message.ChatType.MAIN)
-    kept = deck.which_kept(learner_id, [deck.as_kept(line.content) for line in lines])
-    return {line.id for line, is_kept in zip(lines, kept, strict=True) if is_kept}
+def _kept_in(learner_id, shown: list[Message]) -> tuple[set, set]:
+    """What of `shown` the learner's deck holds, in one query: the ids of the role-play lines,
+    and the phrases quoted in helper answers (offered to keep: one in the deck was offered
+    still, and answered "is in your deck" only once pressed: the last note's left item)."""
+    main, helper = Message.ChatType.MAIN, Message.Role.HELPER
+    lines = {line.id: deck.as_kept(line.content) for line in messages.in_chat(shown, main)}
+    phrases = {
+        german
+        for answer in shown
+        if answer.role == helper
+        for german, _ in deck.quoted_phrases(answer.content)
+    }
+    kept = deck.kept_of(learner_id, [*lines.values(), *phrases])
+    return {line_id for line_id, line in lines.items() if line in kept}, phrases & kept

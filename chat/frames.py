@@ -125,6 +125,7 @@ def reply_finished(reply, stored, character: str) -> str:
         chat=reply.chat,
         message=stored.message,
         kept_ids=_kept_ids(stored.message, stored.kept),
+        kept_phrases=stored.kept_phrases,
         character=character,
         completed=stored.completed,
         progress=progress(stored.main_count, stored.completed)
@@ -241,6 +242,7 @@ def sync(conversation, live: dict, completions_left: int | None) -> str:
         completion=completion(session.pk, completions_left) if session.is_completed else None,
         goals=conversation.goals,
         kept_ids=conversation.kept_ids,
+        kept_phrases=conversation.kept_phrases,
     )
 
 

@@ -61,6 +61,7 @@ class StoredReply:
     completions_left: int | None  # this week, when the session just completed
     goals: list[GoalState] | None = None  # the session's goals, when some were reached
     kept: bool = False  # a role-play line the learner's deck holds already
+    kept_phrases: frozenset = frozenset()  # the phrases of a helper answer it holds
 
 
 def accept_turn(
@@ -202,6 +203,15 @@ def _kept_line_query(learner_id, chat: str, line: str) -> list[tuple[str, list]]
 
 def _kept(learner_id, chat: str, line: str) -> bool:
     return chat == Message.ChatType.MAIN and deck.holds_line(learner_id, line)
+
+
+def _kept_phrases_query(learner_id, chat: str, reply: str) -> list[tuple[str, list]]:
+    """Which of the phrases a helper answer offers to keep the deck holds, as a statement for
+    the reply's round trip (none for a role-play line, or an answer that quotes no German)."""
+    if chat != Message.ChatType.HELPER:
+        return []
+    phrases = [german for german, _ in deck.quoted_phrases(reply)]
+    return [deck.kept_query(learner_id, phrases)] if phrases else []
 
 
 def _take_turn(
@@ -395,9 +405,13 @@ def _store_plain_reply(
                 ],
             ),
             *_kept_line_query(learner_id, chat, text),
+            *_kept_phrases_query(learner_id, chat, text),
         ],
     )
     message = messages.stored_reply(message_id, session_id, chat, text, *stored)
+    if chat == Message.ChatType.HELPER:
+        kept_phrases = frozenset(word for rows in kept for (word,) in rows)
+        return StoredReply(message, main_count, False, None, kept_phrases=kept_phrases)
     return StoredReply(message, main_count, False, None, kept=bool(kept and kept[0]))
 
 

@@ -79,6 +79,7 @@ def chat_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
             "panes": frames.panes(shown, live={}),
             "goals": shown.goals,
             "kept_ids": shown.kept_ids,
+            "kept_phrases": shown.kept_phrases,
             "progress": frames.page_progress(shown),
             "completion": completion,
             "calls_left": _calls_left_if_low(request.user),
@@ -108,6 +109,7 @@ def earlier_messages(request: HttpRequest, session_id: UUID, chat: str) -> HttpR
         "earlier": frames.earlier(session_id, chat, found.messages, found.earlier),
         "character": frames.character_of(found.session.scenario),
         "kept_ids": found.kept_ids,
+        "kept_phrases": found.kept_phrases,
     }
     return render(request, "chat/partials/earlier_messages.html", context)
 

@@ -86,7 +86,8 @@ def quoted_phrases(answer: str) -> list[tuple[str, str]]:
         gloss_text = " ".join(gloss.group(1).split()) if gloss else ""
         a_part = german.startswith("-") or german.endswith("-")
         if keepable(german) and not a_part and len(german) <= MAX_WORD_LENGTH >= len(gloss_text):
-            phrases.setdefault(as_word(german).lower(), (german, gloss_text))
+            german = as_word(german)  # as "Keep" sends it, and the deck holds it
+            phrases.setdefault(german.lower(), (german, gloss_text))
     return list(phrases.values())[:MOST_PHRASES]
 
 

@@ -126,13 +126,20 @@
   // compares case as PostgreSQL does, not as this. A "Keep" still on its way draws its own
   // answer ("Kept").
   function markKept(line) {
-    page.querySelectorAll("#main-messages .keep-form, .report-words .keep-form").forEach(function (copy) {
+    var copies = "#main-messages .keep-form, .report-words .keep-form, .keep-phrases .keep-form";
+    page.querySelectorAll(copies).forEach(function (copy) {
       var german = copy.querySelector('input[name="german"]');
       if (!german || german.value !== line || copy.classList.contains("htmx-request")) return;
       if (copy.hasAttribute("data-words-only")) return;  // marked already
       var kept = document.createElement("span");
       kept.className = "kept";
       kept.textContent = "In your deck ✓";
+      if (copy.hasAttribute("data-phrase")) {  // one of a helper answer's phrases: named
+        var quoted = document.createElement("span");
+        quoted.lang = "de";
+        quoted.textContent = line;
+        kept.replaceChildren("„", quoted, "“ in your deck ✓");
+      }
       if (copy.closest("#main-messages")) {
         keepForWordsOnly(copy, kept);
         return;
@@ -701,9 +708,11 @@
         // Nothing selected (from the keyboard, say): the German the answer quotes, to keep
         // one of (a newcomer's walk: without a mouse nothing could be kept from an answer).
         var phrases = message.querySelector(".keep-phrases");
-        if (phrases && phrases.querySelector(".keep-form")) {
+        if (phrases) {  // those in the deck already say so
           phrases.hidden = false;
-          phrases.querySelector(".keep-form button").focus();
+          var first = phrases.querySelector(".keep-form button");
+          if (first) first.focus();
+          else takeFocus(phrases.querySelector(".kept"));
           phrases.scrollIntoView({block: "nearest"});
         } else {
           showKeepNote(form, "Select German words in this answer first, then Keep selection.");

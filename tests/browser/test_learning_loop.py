@@ -397,6 +397,48 @@ def test_a_helper_answers_german_can_be_kept_from_the_keyboard_and_its_english_c
     assert [p for p in problems if "400" not in p] == []  # the browser logs the refusal
 
 
+def test_a_helper_answers_phrases_kept_anywhere_say_so(daphne_server, browser):
+    """A phrase the deck held was offered still, and pressing it answered "is in your deck"
+    (the last note's left item): drawn kept as the page loads, and once kept in any way."""
+    from playwright.sync_api import expect
+
+    from tests.conftest import add_message
+
+    user = User.objects.create_user("lore@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
+    text = "Say „ein Brot“ (a loaf) or „zwei Brötchen“ (two rolls)."
+    answer = add_message(session, "helper", "helper", text)
+    page, problems = _open_chat(daphne_server, browser, user, session)
+    message = page.locator(f"#msg-{answer.pk}")
+
+    # The second phrase kept from its words, selected in the answer: the list hears of it.
+    start = text.index("zwei")
+    page.evaluate(SELECT, [f"#msg-{answer.pk}-text", start, f"#msg-{answer.pk}-text", start + 13])
+    message.get_by_role("button", name="Keep selection").click()
+    expect(message.locator(".kept-words")).to_have_text("Kept „zwei Brötchen“ ✓")
+    phrases = message.locator(".keep-phrases")
+    expect(phrases.locator(".kept")).to_have_text("„zwei Brötchen“ in your deck ✓")
+
+    # The first one kept in another tab: here too, and with nothing selected, the list opens
+    # on what is in the deck.
+    other, _ = _open_chat(daphne_server, browser, user, session)
+    other.evaluate("getSelection().removeAllRanges()")
+    other_message = other.locator(f"#msg-{answer.pk}")
+    other_message.get_by_role("button", name="Keep selection").click()
+    other_message.get_by_role("button", name="Keep „ein Brot“ (a loaf)").click()
+    expect(phrases.locator(".kept")).to_have_count(2)
+    expect(phrases.get_by_role("button")).to_have_count(0)
+    page.evaluate("getSelection().removeAllRanges()")
+    message.get_by_role("button", name="Keep selection").click()
+    expect(phrases).to_be_visible()
+    expect(phrases.locator(".kept").first).to_be_focused()
+    expect(phrases.locator(".kept").first).to_have_text("„ein Brot“ in your deck ✓")
+    page.reload()
+    expect(page.locator("#chat[data-synced]")).to_have_count(1)
+    expect(message.locator(".keep-phrases .kept")).to_have_count(2)
+    assert problems == []
+
+
 LONG_WORD = "Donaudampfschifffahrtsgesellschaftskapitänsmützenabzeichen"  # 58 letters
 
 

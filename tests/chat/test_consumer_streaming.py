@@ -348,6 +348,29 @@ async def test_new_lines_the_deck_holds_are_drawn_as_kept(alice, alice_session, 
         assert "keep-form" in new and "In your deck" not in new and "data-words-only" not in new
 
 
+async def test_a_new_helper_answers_phrases_the_deck_holds_are_drawn_as_kept(
+    alice, alice_session, fake_anthropic
+):
+    """They were offered to keep until pressed, which answered "is in your deck" (the last
+    note's left item)."""
+    from asgiref.sync import sync_to_async
+
+    from learning import deck
+
+    await sync_to_async(deck.keep)(alice.pk, "die Tomate")
+    fake_anthropic.enqueue(
+        PlannedResponse(text="„Die Tomate“ (the tomato), „die Gurke“ (cucumber).")
+    )
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(chat="helper", message="What is tomato?")
+    answer = (await tab.until(FINISHED)).split("</article>")[0]
+    await tab.close()
+
+    assert '„<span lang="de">Die Tomate</span>“ in your deck ✓' in answer
+    assert 'value="Die Tomate"' not in answer and 'name="german" value="die Gurke"' in answer
+
+
 async def test_a_line_kept_in_one_tab_is_drawn_kept_in_the_learners_other_tabs(
     alice, alice_session, bob, fake_anthropic
 ):

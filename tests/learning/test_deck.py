@@ -403,6 +403,34 @@ def test_a_chat_line_kept_shows_as_kept_on_the_page_the_transcript_and_a_reconne
         assert "data-words-only" not in opening
 
 
+def test_a_helper_answers_phrases_in_the_deck_say_so_on_the_page_and_a_reconnect(
+    client, alice, marketplace
+):
+    """A phrase of a helper answer the deck held was offered still, and answered "is in your
+    deck" only once pressed (the last note's left item)."""
+    from chat import conversations, frames
+    from tests.conftest import add_message
+
+    session = conversations.start(alice.pk, marketplace)
+    answer = 'Say „zwei Kilo“ (two kilos) or "ein Pfund" (a pound).'
+    add_message(session, "helper", "helper", answer)
+    client.force_login(alice)
+    keep(client, german="Zwei  kilo")  # as the deck compares: case and spaces aside
+
+    def answer_in(html: str) -> str:
+        return next(part for part in html.split("<article")[1:] if "ein Pfund" in part)
+
+    page = client.get(f"/sessions/{session.pk}/").content.decode()
+    sync = frames.sync(conversations.load(alice.pk, session.pk), {}, None)
+    for html in (page, sync):
+        shown = answer_in(html)
+        assert (
+            '<span class="kept">„<span lang="de">zwei Kilo</span>“ in your deck ✓</span>' in shown
+        )
+        assert 'name="german" value="zwei Kilo"' not in shown
+        assert 'name="german" value="ein Pfund"' in shown and "data-phrase" in shown
+
+
 def test_kept_words_are_found_as_the_database_compares_them(alice):
     """Python's lower() and PostgreSQL's differ for İ and a final Σ: such a kept line still
     offered "Keep" after a reload (found by the attacker's replay)."""
