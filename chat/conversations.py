@@ -108,6 +108,31 @@ def earlier_messages(learner_id, session_id, chat: str, before) -> EarlierMessag
         return EarlierMessages(session, page, earlier, *_kept_in(learner_id, page))
 
 
+@dataclass(frozen=True)
+class LineWords:
+    """The words of a role-play line, for its "Keep words", and which the deck holds."""
+
+    session: Session
+    line: Message
+    words: list[str]
+    kept: set[str]
+
+
+def words_of_line(learner_id, session_id, message_id) -> LineWords | None:
+    """The words of one of the learner's role-play lines (the character's or the learner's),
+    with those the deck holds; None for anyone else's session or a message not in its
+    role-play."""
+    with acting_as_learner(learner_id, savepoint=False):
+        session = lifecycle.find_session(learner_id, session_id)
+        if session is None:
+            return None
+        line = messages.one_in_chat(session_id, Message.ChatType.MAIN, message_id)
+        if line is None:
+            return None
+        words = deck.words_of(line.content)
+        return LineWords(session, line, words, deck.kept_of(learner_id, words))
+
+
 def _kept_in(learner_id, shown: list[Message]) -> tuple[set, set]:
     """What of `shown` the learner's deck holds, in one query: the ids of the role-play lines,
     and the phrases quoted in helper answers (offered to keep: one in the deck was offered

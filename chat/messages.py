@@ -144,6 +144,11 @@ def page_before(session_id, chat: str, message_id, limit: int) -> tuple[list[Mes
         return page, cursor.fetchone()[0]
 
 
+def one_in_chat(session_id, chat: str, message_id) -> Message | None:
+    """One message of the session's chat, or None."""
+    return Message.objects.filter(pk=message_id, session_id=session_id, chat_type=chat).first()
+
+
 def from_rows(rows) -> list[Message]:
     """Messages from the rows of OF_SESSION."""
     return [Message.from_db("default", _COLUMNS, row) for row in rows]

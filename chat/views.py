@@ -116,6 +116,17 @@ def earlier_messages(request: HttpRequest, session_id: UUID, chat: str) -> HttpR
 
 @login_required
 @require_GET
+def line_words(request: HttpRequest, session_id: UUID, message_id: UUID) -> HttpResponse:
+    """The words of a role-play line, each to keep on its own: its "Keep words" (404 for
+    anyone else's session or a message not in its role-play)."""
+    found = conversations.words_of_line(request.user.pk, session_id, message_id)
+    if found is None:
+        raise Http404("No such line in this session's role-play.")
+    return render(request, "chat/partials/line_words.html", {"found": found})
+
+
+@login_required
+@require_GET
 def transcript(request: HttpRequest, session_id: UUID) -> HttpResponse:
     """A completed session, both chats, read-only (an active one opens its chat instead)."""
     shown = conversations.load(request.user.pk, session_id, replies=False)

@@ -91,6 +91,23 @@ def quoted_phrases(answer: str) -> list[tuple[str, str]]:
     return list(phrases.values())[:MOST_PHRASES]
 
 
+# A word as "Keep words" offers it: letters and digits, with an apostrophe or a hyphen inside
+# ("darf's", "E-Mail"), holding a letter.
+WORD = re.compile(r"[^\W_]+(?:['-][^\W_]+)*")
+MOST_WORDS_OF_A_LINE = 20
+
+
+def words_of(line: str) -> list[str]:
+    """The words of a chat line, each once whatever its case, in order, as the deck holds them:
+    what its "Keep words" offers, so that a learner without a mouse can keep a word of a line
+    (only a selection could: the last note's left item)."""
+    words: dict[str, str] = {}
+    for word in WORD.findall(as_word(line[: 2 * MAX_EXAMPLE_LENGTH])):
+        if keepable(word) and any(char.isalpha() for char in word) and len(word) <= MAX_WORD_LENGTH:
+            words.setdefault(word.lower(), word)
+    return list(words.values())[:MOST_WORDS_OF_A_LINE]
+
+
 def german_of_answer(words: str, answer: str) -> bool:
     """Words selected in a helper answer are German unless they stand in it only outside its
     quotations, when it has any: English was kept as German cards (a newcomer's walk). Where

@@ -134,13 +134,12 @@
       var kept = document.createElement("span");
       kept.className = "kept";
       kept.textContent = "In your deck ✓";
-      if (copy.hasAttribute("data-phrase")) {  // one of a helper answer's phrases: named
+      if (copy.hasAttribute("data-phrase")) {  // one of an answer's phrases or a line's words
         var quoted = document.createElement("span");
         quoted.lang = "de";
         quoted.textContent = line;
         kept.replaceChildren("„", quoted, "“ in your deck ✓");
-      }
-      if (copy.closest("#main-messages")) {
+      } else if (copy.closest("#main-messages")) {
         keepForWordsOnly(copy, kept);
         return;
       }
@@ -151,15 +150,25 @@
     dropKeepAllIfDone();
   }
 
-  // A role-play line in the deck keeps its Keep, shown while words are selected in it, for
-  // them: a line kept whole had none, and its words could not be kept (the last note).
+  // A role-play line in the deck keeps its Keep, for its words: "Keep words" lists them, and
+  // with words selected in the line it keeps those. A line kept whole had none, and then one
+  // only shown with a selection: no word of it could be kept from the keyboard (the notes).
+  var namedForWords = new Map();  // a Keep button naming a selection -> its own markup
   function keepForWordsOnly(form, kept) {
     var focused = form.contains(document.activeElement);
+    var button = form.querySelector("button"), quote = button.querySelector('[lang="de"]');
+    var hidden = document.createElement("span"), german = document.createElement("span");
+    hidden.className = "visually-hidden";
+    german.lang = "de";
+    german.textContent = quote ? quote.textContent : "";
+    hidden.append(" of “", german, "”");
+    var label = document.createElement("span");
+    label.append("Keep words", hidden);
     form.before(kept);
     form.setAttribute("data-words-only", "");
-    form.querySelector("button").hidden = true;
+    if (namedForWords.has(button)) namedForWords.set(button, label.innerHTML);
+    else button.replaceChildren.apply(button, Array.from(label.childNodes));
     if (focused) takeFocus(kept);
-    document.dispatchEvent(new Event("selectionchange"));  // shown if words are selected
   }
 
   // What took a focused Keep's place takes the focus: it fell to the page (the recheck replay).
@@ -423,9 +432,12 @@
       if (copy) {  // the anchor drawn again: the same place in its copy
         var index = Array.prototype.indexOf.call(was.anchor.querySelectorAll(FOCUSABLE), was.element);
         element = index >= 0 && copy.querySelectorAll(FOCUSABLE)[index];
-        // Drawn without it (its Keep now "In your deck", kept elsewhere, and hidden till words
-        // are selected): what it says.
-        if (element && element.hidden) element = null;
+        // Its Keep drawn as kept (kept elsewhere: "In your deck", and "Keep words"): what it
+        // says, as where it is drawn without it.
+        var nowKept = element && element.closest("[data-words-only]");
+        if (element && (element.hidden || nowKept && !was.element.closest("[data-words-only]"))) {
+          element = null;
+        }
         if (!element) element = was.element.closest(".keep-form") && copy.querySelector(".kept") || copy;
       }
       // A message no longer drawn (more than 100 came while the page was away, and the sync
@@ -655,7 +667,6 @@
     // A role-play line with words selected in it keeps those words, and its button says so:
     // its name quoted the whole line (the last note's left item). Cut as the server cuts a
     // line's quote (as_button_quote).
-    var namedForWords = new Map();  // a Keep button naming a selection -> its own markup
     function quoteOf(words) {
       var chars = Array.from(words.split(/\s+/).join(" "));
       if (chars.length <= 50) return chars.join("");
@@ -664,17 +675,15 @@
     }
     document.addEventListener("selectionchange", function (event) {
       if (event.target !== document) return;  // a caret moving in a text box
-      page.querySelectorAll("#main-messages .keep-form:not([data-needs-selection])").forEach(function (form) {
+      var lines = "#main-messages .keep-form:not([data-needs-selection]):not([data-phrase])";
+      page.querySelectorAll(lines).forEach(function (form) {
         var button = form.querySelector("button"), message = form.closest(".msg");
         var words = selectedIn(message && message.querySelector(".msg-text"));
-        var wordsOnly = form.hasAttribute("data-words-only");  // the line is in the deck
         if (!words) {
           if (namedForWords.has(button)) button.innerHTML = namedForWords.get(button);
           namedForWords.delete(button);
-          if (wordsOnly && !form.classList.contains("htmx-request")) button.hidden = true;
           return;
         }
-        button.hidden = false;
         if (!namedForWords.has(button)) namedForWords.set(button, button.innerHTML);
         var hidden = document.createElement("span"), german = document.createElement("span");
         hidden.className = "visually-hidden";
@@ -698,9 +707,11 @@
       var selection = phrase ? "" : selectedIn(message && message.querySelector(".msg-text"));
       var inside = Boolean(selection);
       if (inside) event.detail.parameters.german = Array.from(selection).slice(0, 300).join("");
-      if (!inside && form.hasAttribute("data-words-only")) {  // the selection went meanwhile
+      if (!inside && form.hasAttribute("data-words-only")) {  // "Keep words": they are listed
         event.preventDefault();
-        showKeepNote(form, "The line is in your deck: select words in it to keep them too.");
+        // Fetched when asked: an htmx element more in each line slowed a long chat's drawing.
+        var slot = message.querySelector(".line-words");
+        htmx.ajax("GET", slot.dataset.words, {source: slot, target: slot, swap: "innerHTML"});
         return;
       }
       if (!inside && form.hasAttribute("data-needs-selection")) {
@@ -746,7 +757,7 @@
       }
       if (!form.dataset.keptLine) return;
       markKept(form.dataset.keptLine);
-      if (form.closest("#main-messages")) {
+      if (form.closest("#main-messages") && !form.hasAttribute("data-phrase")) {
         event.detail.shouldSwap = false;
         var kept = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html");
         keepForWordsOnly(form, kept.body.firstElementChild);
@@ -757,7 +768,23 @@
       page.addEventListener(name, function (event) {
         var form = event.detail.elt.closest && event.detail.elt.closest(".keep-form");
         if (form) showKeepError(form, name === "htmx:responseError" ? event.detail.xhr : null);
+        var words = event.detail.elt.classList && event.detail.elt.classList.contains("line-words");
+        if (words) {
+          var gone = name === "htmx:responseError" && event.detail.xhr.status === 404;
+          showKeepNote(event.detail.elt, gone ? "This conversation is no longer available."
+            : "Its words could not be fetched just now. Try again in a moment.");
+        }
       });
+    });
+
+    // A role-play line's words, listed by its "Keep words": the focus goes to the first.
+    page.addEventListener("htmx:afterSwap", function (event) {
+      var list = event.detail.target;
+      if (!list.classList || !list.classList.contains("line-words")) return;
+      var first = list.querySelector(".keep-form button");
+      if (first) first.focus();
+      else takeFocus(list.querySelector(".kept, p"));
+      list.scrollIntoView({block: "nearest"});
     });
 
     // A "Show" or "Keep" after the login ended is answered with a redirect to log in (for
@@ -818,7 +845,7 @@
       if (!fresh.dataset || fresh.dataset.frame !== "sync") return;  // a message appended
       // A "Keep" on its way goes into the line drawn again, to answer there: in the copy
       // replaced, a kept selection said nothing (the recheck replay).
-      list.querySelectorAll(".keep-form.htmx-request").forEach(function (form) {
+      list.querySelectorAll(".keep-form.htmx-request:not([data-phrase])").forEach(function (form) {
         var message = form.closest(".msg[id]");
         var copy = message && fresh.querySelector("#" + CSS.escape(message.id) + " .keep-form");
         if (copy) copy.replaceWith(form);
@@ -885,13 +912,17 @@
       // The event is the target's: "Keep all" targets the report, not its own form.
       var asking = event.detail.requestConfig ? event.detail.requestConfig.elt : event.detail.elt;
       var form = asking && asking.closest && asking.closest(".keep-form");
-      keptFrom = form && form.contains(document.activeElement) ? form.parentNode : null;
+      keptFrom = form && form.contains(document.activeElement)
+        ? {parent: form.parentNode, after: form.previousElementSibling} : null;
     });
     page.addEventListener("htmx:afterSwap", function () {
       dropKeepAllIfDone();  // the last word's own Keep was on its way as the others were marked
       if (!keptFrom) return;
-      var answer = keptFrom.isConnected ? keptFrom.querySelector(".kept")
-        : document.getElementById("report-title");
+      var parent = keptFrom.parent, after = keptFrom.after;
+      // In a list of words, the one that took the Keep's place, not the first kept there.
+      var placed = after && after.parentNode === parent ? after.nextElementSibling : parent.firstElementChild;
+      var answer = !parent.isConnected ? document.getElementById("report-title")
+        : placed && placed.matches(".kept") ? placed : parent.querySelector(".kept");
       keptFrom = null;
       if (!answer) return;
       answer.setAttribute("tabindex", "-1");

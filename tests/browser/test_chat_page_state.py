@@ -3,6 +3,7 @@ once (also after a reload mid-reply), the connection, errors in view, the phone 
 other chat's new messages, and what a screen reader hears."""
 
 import re
+import uuid
 
 import pytest
 
@@ -420,7 +421,7 @@ def test_wait_for_the_reply_stays_until_the_other_tabs_reply_is_over(daphne_serv
     page.reload()
     page.wait_for_function("() => window.syncs === 1")
     other_tabs = Message(
-        id=10**9, session_id=session.pk, chat_type="main", role="user", content="Zwei Äpfel!"
+        id=uuid.uuid4(), session_id=session.pk, chat_type="main", role="user", content="Zwei Äpfel!"
     )
     note = page.locator("#main-error")
     sockets[-1].send(frames.notice("main", str(ReplyInFlight()), until_reply=True))

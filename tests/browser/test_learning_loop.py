@@ -332,8 +332,10 @@ def test_words_of_a_line_kept_whole_can_be_kept_too(daphne_server, browser):
     message, text = page.locator(f"#msg-{line.pk}"), f"#msg-{line.pk}-text"
     message.get_by_role("button", name=KEEP_A_LINE).click()
     expect(message.locator(".kept")).to_have_text("Kept ✓")
-    button = message.locator(".keep-form button")
-    expect(button).to_be_hidden()  # nothing selected: nothing more to keep
+    button = message.locator(".msg-actions > .keep-form button")
+    # Nothing selected: it lists the words (it was hidden: none could be kept from the keyboard).
+    words_of_it = "Keep words of “Das Brötchen kostet fünfzig Cent.”"
+    expect(button).to_have_accessible_name(words_of_it)
 
     page.evaluate(SELECT, [text, 4, text, 12])
     expect(button).to_have_accessible_name("Keep selection “Brötchen” in your deck")
@@ -343,15 +345,60 @@ def test_words_of_a_line_kept_whole_can_be_kept_too(daphne_server, browser):
     page.reload()  # drawn by the server as in the deck, with the same Keep for its words
     page.wait_for_function("() => document.getElementById('chat').dataset.synced === 'yes'")
     expect(message.locator(".kept")).to_have_text("In your deck ✓")
-    expect(button).to_be_hidden()
+    expect(button).to_have_accessible_name(words_of_it)
     page.evaluate(SELECT, [text, 20, text, 27])
     button.click()
     expect(message.locator(".kept-words")).to_have_text("Kept „fünfzig“ ✓")
     page.evaluate("getSelection().removeAllRanges()")
-    expect(button).to_be_hidden()
+    expect(button).to_have_accessible_name(words_of_it)
     kept = sorted(card.german for card in deck.all_cards(user.pk))
     assert kept == ["Brötchen", "Das Brötchen kostet fünfzig Cent.", "fünfzig"]
     assert problems == []
+
+
+def test_a_word_of_a_role_play_line_can_be_kept_from_the_keyboard(daphne_server, browser):
+    """Only a selection could keep a word of a line, and a keyboard cannot select one (the last
+    note's left item): a line in the deck lists its words under "Keep words"."""
+    from playwright.sync_api import expect
+
+    from learning import deck
+    from tests.conftest import add_message
+
+    user = User.objects.create_user("jola@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
+    line = add_message(session, "user", "main", "Zwei Brötchen, bitte! Und zwei Brezeln.")
+    deck.keep(user.pk, "brötchen")
+    page, problems = _open_chat(daphne_server, browser, user, session)
+    message = page.locator(f"#msg-{line.pk}")
+    message.get_by_role("button", name=KEEP_A_LINE).focus()
+    page.keyboard.press("Enter")
+    expect(message.locator(".kept")).to_have_text("Kept ✓")
+    keep_words = message.get_by_role("button", name=re.compile("^Keep words of “Zwei"))
+    keep_words.focus()
+    page.keyboard.press("Enter")
+    words = message.get_by_role("group", name=re.compile("^Nothing is selected"))
+    # Each once, whatever its case; one in the deck says so.
+    names = ["Keep „Zwei“", "Keep „bitte“", "Keep „Und“", "Keep „Brezeln“"]
+    expect(words.get_by_role("button")).to_have_text(names)
+    expect(words.locator(".kept")).to_have_text("„Brötchen“ in your deck ✓")
+    expect(words.get_by_role("button", name="Keep „Zwei“")).to_be_focused()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(words.get_by_role("button", name="Keep „Brezeln“")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(words.locator(".kept").last).to_have_text("Kept „Brezeln“ ✓")
+    expect(words.locator(".kept").last).to_be_focused()
+    [brezeln] = [card for card in deck.all_cards(user.pk) if card.german == "Brezeln"]
+    assert brezeln.example == "Und zwei Brezeln." and brezeln.scenario_id == session.scenario_id
+
+    # Words that cannot be fetched say so, beside the line.
+    page.route(re.compile(r"/words/$"), lambda route: route.fulfill(status=503, body="busy"))
+    keep_words.click()
+    expect(message.get_by_role("alert")).to_have_text(
+        "Its words could not be fetched just now. Try again in a moment."
+    )
+    assert [p for p in problems if "503" not in p] == []
 
 
 def test_a_helper_answers_german_can_be_kept_from_the_keyboard_and_its_english_cannot(

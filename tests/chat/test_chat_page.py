@@ -189,3 +189,46 @@ def test_the_progress_says_what_the_next_message_meets(main_count, said):
     from chat import frames
 
     assert frames.progress(main_count)["stage"] == said
+
+
+def test_a_role_play_lines_words_are_listed_to_keep_each(client, alice, bob, marketplace):
+    """A word of a line could be kept only by selecting it, which a keyboard cannot (the last
+    note's left item): "Keep words" lists them, each once, those in the deck marked."""
+    from learning import deck
+
+    session = conversations.start(alice.pk, marketplace)
+    line = add_message(
+        session, "scenario", "main", "Darf's sonst noch was sein? Was darf's, 50 E-Mails?"
+    )
+    answer = add_message(session, "helper", "helper", "Say „Danke“ (thanks).")
+    deck.keep(alice.pk, "SONST")
+    client.force_login(alice)
+    address = f"/sessions/{session.pk}/lines/{line.pk}/words/"
+    assert f'data-words="{address}"' in client.get(f"/sessions/{session.pk}/").content.decode()
+    body = client.get(address).content.decode()
+    offered = re.findall(r'name="german" value="([^"]*)"', body)
+    assert [unescape(word) for word in offered] == ["Darf's", "noch", "was", "sein", "E-Mails"]
+    assert '„<span lang="de">sonst</span>“ in your deck ✓' in body
+    assert body.count(f'name="scenario" value="{marketplace.pk}"') == 5
+    assert body.count(f'name="example" value="{escape(line.content)}"') == 5
+
+    # Only a line of the learner's own role-play: not a helper answer, another learner's
+    # line, or one of another session.
+    assert client.get(f"/sessions/{session.pk}/lines/{answer.pk}/words/").status_code == 404
+    client.force_login(bob)
+    assert client.get(address).status_code == 404
+    bobs = conversations.start(bob.pk, marketplace)
+    assert client.get(f"/sessions/{bobs.pk}/lines/{line.pk}/words/").status_code == 404
+    assert client.post(address).status_code == 405
+    client.logout()
+    assert client.get(address).status_code == 302
+
+
+def test_the_words_of_a_line_are_each_word_once_with_a_letter():
+    from learning.deck import MOST_WORDS_OF_A_LINE, words_of
+
+    assert words_of("Ja, ja! JA? 2 Äpfel, zwei\u200b Äpfel – 3,50 €.") == ["Ja", "Äpfel", "zwei"]
+    assert words_of("geht\u2019s? ...") == ["geht's"]
+    assert words_of("!!! 42") == []
+    many = " ".join(f"Wort{chr(97 + n % 26)}{n}" for n in range(40))
+    assert len(words_of(many)) == MOST_WORDS_OF_A_LINE

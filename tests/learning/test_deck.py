@@ -392,13 +392,17 @@ def test_a_chat_line_kept_shows_as_kept_on_the_page_the_transcript_and_a_reconne
     assert f'name="scenario" value="{marketplace.pk}"' in line_of(transcript, "frisches Obst")
     for html in (page, sync, transcript):
         kept, opening = line_of(html, "Äpfel, bitte."), line_of(html, "frisches Obst")
-        # Its Keep is for words selected in it, shown with them (the last note); the
-        # transcript has no script to show it, and keeps whole lines only.
+        # Its Keep is for its words: listed, or selected in it (the notes); the transcript
+        # has no script for them, and keeps whole lines only.
         assert "In your deck ✓" in kept
         if html is transcript:
-            assert "keep-form" not in kept
+            assert "keep-form" not in kept and "line-words" not in kept
         else:
-            assert "data-words-only" in kept and " hidden>Keep" in kept
+            assert (
+                "data-words-only" in kept
+                and '<button type="submit" class="msg-action">Keep words' in kept
+            )
+            assert 'class="line-words" data-words="' in kept
         assert "keep-form" in opening and "In your deck" not in opening
         assert "data-words-only" not in opening
 
