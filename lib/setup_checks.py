@@ -140,19 +140,26 @@ def _public_functions() -> Iterator[Finding]:
         yield Finding("ok", "PUBLIC may execute no function of ours")
 
 
+# `profiles` and every table with a foreign key to one of these, however far (a table keyed
+# to `sessions` only: the last note's left item).
+LEARNER_TABLES = """
+    WITH RECURSIVE owned(oid) AS (
+        SELECT to_regclass('profiles')::oid
+        UNION
+        SELECT conrelid FROM pg_constraint JOIN owned ON confrelid = owned.oid WHERE contype = 'f'
+    )
+    SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class c
+    WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p') AND NOT relispartition
+    AND (relname = ANY(%s) OR oid IN (SELECT oid FROM owned))
+"""
+
+
 def learner_tables() -> dict[str, tuple[bool, bool]]:
-    """Each table a learner owns rows of (`profiles`, and each with a foreign key to it; not a
-    partition: its parent's policies hold), with whether row-level security is enabled and
-    forced on it."""
+    """Each table a learner owns rows of (`profiles`, and each keyed to it or to another of
+    them; not a partition: its parent's policies hold), with whether row-level security is
+    enabled and forced on it."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class c"
-            " WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p')"
-            " AND NOT relispartition AND (relname = ANY(%s) OR EXISTS ("
-            "   SELECT FROM pg_constraint WHERE conrelid = c.oid AND contype = 'f'"
-            "   AND confrelid = to_regclass('profiles')))",
-            [list(RLS_TABLES)],
-        )
+        cursor.execute(LEARNER_TABLES, [list(RLS_TABLES)])
         return {name: (enabled, forced) for name, enabled, forced in cursor.fetchall()}
 
 

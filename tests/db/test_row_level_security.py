@@ -49,6 +49,19 @@ def test_rls_is_enabled_and_forced_on_every_learner_table(db):
     assert learner_tables() == {name: (True, True) for name in owned}
 
 
+def test_a_table_keyed_to_a_learner_table_only_is_a_learner_table(db):
+    """A table whose rows hang off a session, with no key to `profiles` of its own, was not
+    found, and its missing row-level security not reported (the last note's left item)."""
+    run_sql(
+        "CREATE TABLE session_notes (id int PRIMARY KEY, session_id uuid REFERENCES sessions(id));"
+        "CREATE TABLE session_note_marks (note_id int REFERENCES session_notes(id))"
+    )
+    found = learner_tables()
+    assert found["session_notes"] == (False, False)
+    assert found["session_note_marks"] == (False, False)
+    assert "scenarios" not in found  # what learner tables refer to is not theirs
+
+
 def test_a_learner_sees_only_their_own_rows(two_learners_with_data):
     alice, _ = two_learners_with_data
     with acting_as_learner(alice.pk):
