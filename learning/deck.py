@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 import psycopg
+import regex
 import unicodedata2
 from django.db import IntegrityError, connection
 from django.db.models import Case, Q, Value, When
@@ -20,7 +21,7 @@ from fsrs import Rating, Scheduler
 
 from learning.models import Card, RemovedCard
 from lib.rls import acting_as_learner
-from lib.text import BLANK_UNASSIGNED, is_visible, unprintable
+from lib.text import BLANK_UNASSIGNED, is_unsendable, is_visible, unprintable
 from lib.throttles import Throttle
 from scenarios.models import Scenario
 
@@ -91,10 +92,12 @@ def quoted_phrases(answer: str) -> list[tuple[str, str]]:
     return list(phrases.values())[:MOST_PHRASES]
 
 
-# A word as "Keep words" offers it: letters and digits, with an apostrophe or a hyphen inside
-# ("darf's", "E-Mail"), holding a letter.
-WORD = re.compile(r"[^\W_]+(?:['-][^\W_]+)*")
-MOST_WORDS_OF_A_LINE = 20
+# A word as "Keep words" offers it: letters and digits with their marks (by the regex
+# package's Unicode: Python's split "שָׁלוֹם" at its marks, the attacker's replay), with an
+# apostrophe (an acute accent too) or a hyphen (a non-breaking one too) inside ("darf's",
+# "E-Mail"), holding a letter.
+_LETTERS = r"[\p{L}\p{N}][\p{L}\p{M}\p{N}]*"
+WORD = regex.compile(rf"{_LETTERS}(?:['\u00b4\u2011-]{_LETTERS})*")
 
 
 def words_of(line: str) -> list[str]:
@@ -103,9 +106,10 @@ def words_of(line: str) -> list[str]:
     (only a selection could: the last note's left item)."""
     words: dict[str, str] = {}
     for word in WORD.findall(as_word(line[: 2 * MAX_EXAMPLE_LENGTH])):
-        if keepable(word) and any(char.isalpha() for char in word) and len(word) <= MAX_WORD_LENGTH:
+        has_a_letter = any(unicodedata2.category(char)[0] == "L" for char in word)
+        if has_a_letter and keepable(word) and len(word) <= MAX_WORD_LENGTH:
             words.setdefault(word.lower(), word)
-    return list(words.values())[:MOST_WORDS_OF_A_LINE]
+    return list(words.values())  # all of them: 20 left a long line's last words out
 
 
 def german_of_answer(words: str, answer: str) -> bool:
@@ -157,6 +161,8 @@ def _as_plain(unusual: re.Match) -> str:
     category = unicodedata2.category(char)
     if category == "Cf" or _DRAWS_NOTHING.match(char) or BLANK_UNASSIGNED.match(char):
         return ""
+    if category == "Cn" and not is_unsendable(char):  # unassigned: U+FB37 drew a blank gap,
+        return ""  # and "Semmel" with it was another card (the attacker's replay)
     if category[0] == "L" or category == "Nl":
         plain = unicodedata2.normalize("NFKC", char)
         if plain != char and all(_is_latin(letter) for letter in plain):

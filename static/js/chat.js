@@ -150,25 +150,16 @@
     dropKeepAllIfDone();
   }
 
-  // A role-play line in the deck keeps its Keep, for its words: "Keep words" lists them, and
-  // with words selected in the line it keeps those. A line kept whole had none, and then one
-  // only shown with a selection: no word of it could be kept from the keyboard (the notes).
-  var namedForWords = new Map();  // a Keep button naming a selection -> its own markup
+  // A role-play line in the deck keeps its Keep, shown while words are selected in it, for
+  // them: a line kept whole had none, and its words could not be kept (the last note). From
+  // the keyboard, its "Keep words" lists them (keep.js).
   function keepForWordsOnly(form, kept) {
     var focused = form.contains(document.activeElement);
-    var button = form.querySelector("button"), quote = button.querySelector('[lang="de"]');
-    var hidden = document.createElement("span"), german = document.createElement("span");
-    hidden.className = "visually-hidden";
-    german.lang = "de";
-    german.textContent = quote ? quote.textContent : "";
-    hidden.append(" of “", german, "”");
-    var label = document.createElement("span");
-    label.append("Keep words", hidden);
     form.before(kept);
     form.setAttribute("data-words-only", "");
-    if (namedForWords.has(button)) namedForWords.set(button, label.innerHTML);
-    else button.replaceChildren.apply(button, Array.from(label.childNodes));
+    form.querySelector("button").hidden = true;
     if (focused) takeFocus(kept);
+    document.dispatchEvent(new Event("selectionchange"));  // shown if words are selected
   }
 
   // What took a focused Keep's place takes the focus: it fell to the page (the recheck replay).
@@ -432,12 +423,17 @@
       if (copy) {  // the anchor drawn again: the same place in its copy
         var index = Array.prototype.indexOf.call(was.anchor.querySelectorAll(FOCUSABLE), was.element);
         element = index >= 0 && copy.querySelectorAll(FOCUSABLE)[index];
-        // Its Keep drawn as kept (kept elsewhere: "In your deck", and "Keep words"): what it
-        // says, as where it is drawn without it.
-        var nowKept = element && element.closest("[data-words-only]");
-        if (element && (element.hidden || nowKept && !was.element.closest("[data-words-only]"))) {
-          element = null;
+        // In a list of words or phrases, which the copy draws closed: what opens it (the
+        // focus fell to the page, or to a word of another line: a newcomer's walk).
+        // The same for "Keep words" itself: a "Kept ✓" before it, focusable, moved the count.
+        if (was.element.closest(".line-words, [data-words]")) {
+          element = copy.querySelector("button[data-words]");
+        } else if (was.element.closest(".keep-phrases")) {
+          element = copy.querySelector(".keep-form[data-needs-selection] button");
         }
+        // Drawn without it (its Keep now "In your deck", kept elsewhere, and hidden till words
+        // are selected): what it says.
+        if (element && element.closest("[hidden]")) element = null;
         if (!element) element = was.element.closest(".keep-form") && copy.querySelector(".kept") || copy;
       }
       // A message no longer drawn (more than 100 came while the page was away, and the sync
@@ -667,6 +663,7 @@
     // A role-play line with words selected in it keeps those words, and its button says so:
     // its name quoted the whole line (the last note's left item). Cut as the server cuts a
     // line's quote (as_button_quote).
+    var namedForWords = new Map();  // a Keep button naming a selection -> its own markup
     function quoteOf(words) {
       var chars = Array.from(words.split(/\s+/).join(" "));
       if (chars.length <= 50) return chars.join("");
@@ -679,11 +676,14 @@
       page.querySelectorAll(lines).forEach(function (form) {
         var button = form.querySelector("button"), message = form.closest(".msg");
         var words = selectedIn(message && message.querySelector(".msg-text"));
+        var wordsOnly = form.hasAttribute("data-words-only");  // the line is in the deck
         if (!words) {
           if (namedForWords.has(button)) button.innerHTML = namedForWords.get(button);
           namedForWords.delete(button);
+          if (wordsOnly && !form.classList.contains("htmx-request")) button.hidden = true;
           return;
         }
+        button.hidden = false;
         if (!namedForWords.has(button)) namedForWords.set(button, button.innerHTML);
         var hidden = document.createElement("span"), german = document.createElement("span");
         hidden.className = "visually-hidden";
@@ -707,11 +707,9 @@
       var selection = phrase ? "" : selectedIn(message && message.querySelector(".msg-text"));
       var inside = Boolean(selection);
       if (inside) event.detail.parameters.german = Array.from(selection).slice(0, 300).join("");
-      if (!inside && form.hasAttribute("data-words-only")) {  // "Keep words": they are listed
+      if (!inside && form.hasAttribute("data-words-only")) {  // the selection went meanwhile
         event.preventDefault();
-        // Fetched when asked: an htmx element more in each line slowed a long chat's drawing.
-        var slot = message.querySelector(".line-words");
-        htmx.ajax("GET", slot.dataset.words, {source: slot, target: slot, swap: "innerHTML"});
+        showKeepNote(form, "The line is in your deck: select words in it, or Keep words.");
         return;
       }
       if (!inside && form.hasAttribute("data-needs-selection")) {
@@ -732,8 +730,9 @@
       }
       event.detail.parameters.scenario = page.dataset.scenario || "";
       // Words of a line kept: the answer names them ("Kept „Brötchen“"), where "Kept ✓" said
-      // nothing of what went into the deck (a newcomer's recheck).
-      if (inside || phrase) event.detail.parameters.name_it = "1";
+      // nothing of what went into the deck (a newcomer's recheck); a listed phrase or word
+      // asks for it itself.
+      if (inside) event.detail.parameters.name_it = "1";
       form.dataset.keptLine = inside ? "" : event.detail.parameters.german;
       form.dataset.keptWords = inside ? "yes" : "";
     });
@@ -768,23 +767,7 @@
       page.addEventListener(name, function (event) {
         var form = event.detail.elt.closest && event.detail.elt.closest(".keep-form");
         if (form) showKeepError(form, name === "htmx:responseError" ? event.detail.xhr : null);
-        var words = event.detail.elt.classList && event.detail.elt.classList.contains("line-words");
-        if (words) {
-          var gone = name === "htmx:responseError" && event.detail.xhr.status === 404;
-          showKeepNote(event.detail.elt, gone ? "This conversation is no longer available."
-            : "Its words could not be fetched just now. Try again in a moment.");
-        }
       });
-    });
-
-    // A role-play line's words, listed by its "Keep words": the focus goes to the first.
-    page.addEventListener("htmx:afterSwap", function (event) {
-      var list = event.detail.target;
-      if (!list.classList || !list.classList.contains("line-words")) return;
-      var first = list.querySelector(".keep-form button");
-      if (first) first.focus();
-      else takeFocus(list.querySelector(".kept, p"));
-      list.scrollIntoView({block: "nearest"});
     });
 
     // A "Show" or "Keep" after the login ended is answered with a redirect to log in (for
@@ -905,29 +888,9 @@
       else if (row.top < title) goals.scrollTop -= title - row.top;
     });
 
-    // "Keep" pressed from the keyboard: its answer ("Kept ✓", or the report drawn again after
-    // "Keep all") takes the focus, which had fallen back to the page.
-    var keptFrom = null;
-    page.addEventListener("htmx:beforeSwap", function (event) {
-      // The event is the target's: "Keep all" targets the report, not its own form.
-      var asking = event.detail.requestConfig ? event.detail.requestConfig.elt : event.detail.elt;
-      var form = asking && asking.closest && asking.closest(".keep-form");
-      keptFrom = form && form.contains(document.activeElement)
-        ? {parent: form.parentNode, after: form.previousElementSibling} : null;
-    });
-    page.addEventListener("htmx:afterSwap", function () {
-      dropKeepAllIfDone();  // the last word's own Keep was on its way as the others were marked
-      if (!keptFrom) return;
-      var parent = keptFrom.parent, after = keptFrom.after;
-      // In a list of words, the one that took the Keep's place, not the first kept there.
-      var placed = after && after.parentNode === parent ? after.nextElementSibling : parent.firstElementChild;
-      var answer = !parent.isConnected ? document.getElementById("report-title")
-        : placed && placed.matches(".kept") ? placed : parent.querySelector(".kept");
-      keptFrom = null;
-      if (!answer) return;
-      answer.setAttribute("tabindex", "-1");
-      answer.focus();
-    });
+    // The last word's own Keep was on its way as the others were marked. (Where a Keep from
+    // the keyboard hands the focus: keep.js, on the transcript too.)
+    page.addEventListener("htmx:afterSwap", dropKeepAllIfDone);
 
     // Narrow screens show one chat at a time.
     var tabs = document.querySelectorAll(".chat-tabs button");

@@ -1339,3 +1339,34 @@ def test_on_a_phone_with_its_keyboard_open_the_goals_leave_room_for_the_chat(
     else:  # room enough: every goal in view
         assert goals["height"] > 120 and chat["height"] >= 300
     context.close()
+
+
+def test_the_focus_in_a_list_a_sync_draws_closed_goes_to_what_opens_it(daphne_server, browser):
+    """On a word of a line's "Keep words" list, or a phrase of a helper answer's, the focus
+    fell to the page when a reconnect drew the lines again, lists closed, or to the line's
+    "In your deck", which told a word not kept was (a newcomer's walk)."""
+    from playwright.sync_api import expect
+
+    from tests.conftest import add_message
+
+    page, session = _long_helper_chat(browser, daphne_server, questions=0)
+    answer = add_message(session, "helper", "helper", "Say „ein Kilo“ (a kilo), „zwei“ (two).")
+    sockets = _closable_sockets_counting_syncs(page)
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    page.wait_for_function("() => window.syncs === 1")
+    opener = page.locator("#main-messages .msg").first
+    keep_words = opener.get_by_role("button", name=re.compile("^Keep words of "))
+    keep_words.click()
+    opener.locator(".line-words .keep-form button").nth(1).focus()
+    sockets[-1].close(code=1012)
+    page.wait_for_function("() => window.syncs === 2")
+    expect(keep_words).to_be_focused()
+    expect(keep_words).to_have_attribute("aria-expanded", "false")
+
+    helper = page.locator(f"#msg-{answer.pk}")
+    helper.get_by_role("button", name="Keep selection").click()
+    helper.get_by_role("button", name=re.compile("^Keep „zwei“")).focus()
+    sockets[-1].close(code=1012)
+    page.wait_for_function("() => window.syncs === 3")
+    expect(helper.get_by_role("button", name="Keep selection")).to_be_focused()
+    page.context.close()

@@ -333,9 +333,7 @@ def test_words_of_a_line_kept_whole_can_be_kept_too(daphne_server, browser):
     message.get_by_role("button", name=KEEP_A_LINE).click()
     expect(message.locator(".kept")).to_have_text("Kept ✓")
     button = message.locator(".msg-actions > .keep-form button")
-    # Nothing selected: it lists the words (it was hidden: none could be kept from the keyboard).
-    words_of_it = "Keep words of “Das Brötchen kostet fünfzig Cent.”"
-    expect(button).to_have_accessible_name(words_of_it)
+    expect(button).to_be_hidden()  # nothing selected: nothing more to keep (Keep words lists)
 
     page.evaluate(SELECT, [text, 4, text, 12])
     expect(button).to_have_accessible_name("Keep selection “Brötchen” in your deck")
@@ -345,12 +343,12 @@ def test_words_of_a_line_kept_whole_can_be_kept_too(daphne_server, browser):
     page.reload()  # drawn by the server as in the deck, with the same Keep for its words
     page.wait_for_function("() => document.getElementById('chat').dataset.synced === 'yes'")
     expect(message.locator(".kept")).to_have_text("In your deck ✓")
-    expect(button).to_have_accessible_name(words_of_it)
+    expect(button).to_be_hidden()
     page.evaluate(SELECT, [text, 20, text, 27])
     button.click()
     expect(message.locator(".kept-words")).to_have_text("Kept „fünfzig“ ✓")
     page.evaluate("getSelection().removeAllRanges()")
-    expect(button).to_have_accessible_name(words_of_it)
+    expect(button).to_be_hidden()
     kept = sorted(card.german for card in deck.all_cards(user.pk))
     assert kept == ["Brötchen", "Das Brötchen kostet fünfzig Cent.", "fünfzig"]
     assert problems == []
@@ -358,7 +356,7 @@ def test_words_of_a_line_kept_whole_can_be_kept_too(daphne_server, browser):
 
 def test_a_word_of_a_role_play_line_can_be_kept_from_the_keyboard(daphne_server, browser):
     """Only a selection could keep a word of a line, and a keyboard cannot select one (the last
-    note's left item): a line in the deck lists its words under "Keep words"."""
+    note's left item): "Keep words" lists them, under every line, kept whole or not."""
     from playwright.sync_api import expect
 
     from learning import deck
@@ -370,13 +368,12 @@ def test_a_word_of_a_role_play_line_can_be_kept_from_the_keyboard(daphne_server,
     deck.keep(user.pk, "brötchen")
     page, problems = _open_chat(daphne_server, browser, user, session)
     message = page.locator(f"#msg-{line.pk}")
-    message.get_by_role("button", name=KEEP_A_LINE).focus()
-    page.keyboard.press("Enter")
-    expect(message.locator(".kept")).to_have_text("Kept ✓")
     keep_words = message.get_by_role("button", name=re.compile("^Keep words of “Zwei"))
     keep_words.focus()
+    expect(keep_words).to_have_attribute("aria-expanded", "false")
     page.keyboard.press("Enter")
-    words = message.get_by_role("group", name=re.compile("^Nothing is selected"))
+    expect(keep_words).to_have_attribute("aria-expanded", "true")
+    words = message.get_by_role("group", name=re.compile("^Its words"))
     # Each once, whatever its case; one in the deck says so.
     names = ["Keep „Zwei“", "Keep „bitte“", "Keep „Und“", "Keep „Brezeln“"]
     expect(words.get_by_role("button")).to_have_text(names)
@@ -391,6 +388,13 @@ def test_a_word_of_a_role_play_line_can_be_kept_from_the_keyboard(daphne_server,
     expect(words.locator(".kept").last).to_be_focused()
     [brezeln] = [card for card in deck.all_cards(user.pk) if card.german == "Brezeln"]
     assert brezeln.example == "Und zwei Brezeln." and brezeln.scenario_id == session.scenario_id
+    assert len(deck.all_cards(user.pk)) == 2  # the line itself was not kept
+
+    # Pressed again, it closes the list.
+    keep_words.focus()
+    page.keyboard.press("Enter")
+    expect(keep_words).to_have_attribute("aria-expanded", "false")
+    expect(words).to_have_count(0)
 
     # Words that cannot be fetched say so, beside the line.
     page.route(re.compile(r"/words/$"), lambda route: route.fulfill(status=503, body="busy"))
@@ -399,6 +403,41 @@ def test_a_word_of_a_role_play_line_can_be_kept_from_the_keyboard(daphne_server,
         "Its words could not be fetched just now. Try again in a moment."
     )
     assert [p for p in problems if "503" not in p] == []
+
+
+def test_a_transcript_keeps_lines_and_their_words_from_the_keyboard(daphne_server, browser):
+    """The transcript kept whole lines only, and a Keep pressed there dropped the focus to the
+    page (the last note's left item)."""
+    from playwright.sync_api import expect
+
+    from learning import deck
+    from scenarios import lifecycle
+    from tests.conftest import add_message
+
+    user = User.objects.create_user("kira@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
+    line = add_message(session, "scenario", "main", "Ein Brot und zwei Brezeln, bitte.")
+    lifecycle.complete_session(user.pk, session.pk, main_messages=16, ended_by="model")
+    page, problems = _open_chat(daphne_server, browser, user, session)
+    page.goto(f"{daphne_server}/history/{session.pk}/")
+    message = page.locator(f"#msg-{line.pk}")
+    message.get_by_role("button", name=KEEP_A_LINE).focus()
+    page.keyboard.press("Enter")
+    expect(message.locator(".kept")).to_have_text("Kept ✓")
+    expect(message.locator(".kept")).to_be_focused()
+
+    message.get_by_role("button", name=re.compile("^Keep words of “Ein Brot")).focus()
+    page.keyboard.press("Enter")
+    words = message.get_by_role("group", name=re.compile("^Its words"))
+    expect(words.get_by_role("button", name="Keep „Ein“")).to_be_focused()
+    words.get_by_role("button", name="Keep „Brezeln“").focus()
+    page.keyboard.press("Enter")
+    expect(words.locator(".kept")).to_have_text("Kept „Brezeln“ ✓")
+    expect(words.locator(".kept")).to_be_focused()
+    [brezeln] = [card for card in deck.all_cards(user.pk) if card.german == "Brezeln"]
+    assert brezeln.example == "Ein Brot und zwei Brezeln, bitte."
+    assert brezeln.scenario_id == session.scenario_id
+    assert problems == []
 
 
 def test_a_helper_answers_german_can_be_kept_from_the_keyboard_and_its_english_cannot(

@@ -392,17 +392,15 @@ def test_a_chat_line_kept_shows_as_kept_on_the_page_the_transcript_and_a_reconne
     assert f'name="scenario" value="{marketplace.pk}"' in line_of(transcript, "frisches Obst")
     for html in (page, sync, transcript):
         kept, opening = line_of(html, "Äpfel, bitte."), line_of(html, "frisches Obst")
-        # Its Keep is for its words: listed, or selected in it (the notes); the transcript
-        # has no script for them, and keeps whole lines only.
+        # Its Keep is for words selected in it, shown with them (the last note); the
+        # transcript has no script to show it. Its "Keep words" lists them, there too.
         assert "In your deck ✓" in kept
         if html is transcript:
-            assert "keep-form" not in kept and "line-words" not in kept
+            assert "keep-form" not in kept
         else:
-            assert (
-                "data-words-only" in kept
-                and '<button type="submit" class="msg-action">Keep words' in kept
-            )
-            assert 'class="line-words" data-words="' in kept
+            assert "data-words-only" in kept and " hidden>Keep" in kept
+        for line in (kept, opening):
+            assert '<div class="line-words"></div>' in line and ">Keep words<" in line
         assert "keep-form" in opening and "In your deck" not in opening
         assert "data-words-only" not in opening
 
@@ -575,7 +573,7 @@ def test_each_role_play_lines_keep_button_is_named_by_its_line(client, alice, ma
     assert "Keep “Gern! Sehr frische Äpfel aus dem Alten Land,…” in your deck" not in names
     assert "Keep “Gern! Sehr frische Äpfel aus dem Alten Land…” in your deck" in names
     assert page.count('<div class="msg-actions" lang="en">') == 4  # and the helper's greeting
-    assert page.count('“<span lang="de">') == 3
+    assert page.count('“<span lang="de">') == 3 * 2  # Keep, and Keep words
     # Cut by characters as Python counts them: Django's truncatechars counts a letter and its
     # combining marks as one, and a line of 999 marks named its button in 1,015 characters
     # (the attacker's recheck); its example field too.
@@ -644,6 +642,7 @@ def test_a_word_with_letters_of_another_alphabet_that_look_the_same_is_the_same_
         ("Guten Morgen", "Guten \n Morgen"),
         # Unassigned, where Unicode keeps code points blank (the third recheck).
         ("Zitrone", "Zitrone\u2065"),
+        ("Semmel", "Semmel\ufb37"),  # unassigned, drawn blank: the attacker's replay
         ("Zitrone", "Zitro\U000e0080ne"),
         ("Zitrone", "\ufff0Zitrone"),
     ],
@@ -838,7 +837,7 @@ def test_a_line_that_cannot_be_kept_offers_no_keep(client, alice, marketplace):
     add_message(session, "scenario", "main", "Gern \ufffd geschehen.")
     client.force_login(alice)
     page = client.get(f"/sessions/{session.pk}/").content.decode()
-    assert page.count('“<span lang="de">') == 1  # the opening line's only
+    assert page.count('“<span lang="de">') == 2  # the opening line's only: Keep, Keep words
 
 
 def test_the_review_page_tells_how_to_fill_the_deck_only_while_it_is_empty(client, alice):
