@@ -91,3 +91,36 @@ def test_a_database_with_the_14_line_scripts_has_them_cut_unless_staff_edited_th
     kebab.refresh_from_db()
     assert bakery.offline_lines == shipped_now
     assert len(kebab.offline_lines) == 14 and kebab.offline_lines[0].startswith("Gern! Im Brot")
+
+
+@pytest.mark.parametrize("code", SHIPPED)
+def test_shipped_tips_quote_no_english_as_german(db, code):
+    """A tip's English in double quotes ("of", "Anything else?") was offered by Keep as a German
+    phrase (a newcomer's walk): each phrase a tip quotes is German, or glossed in brackets."""
+    from learning.deck import quoted_phrases
+
+    english = {"of", "Anything else?", "With everything?", "To eat in or to take away?", "a"}
+    english |= {"against", "A", "for it", "One way or return?"}
+    tips = Scenario.objects.get(code=code).offline_tips
+    assert not english & {german for tip in tips for german, _ in quoted_phrases(tip)}
+
+
+def test_a_database_with_english_quoted_in_tips_has_it_requoted(db):
+    import importlib
+
+    from django.apps import apps
+
+    requote = importlib.import_module(
+        "scenarios.migrations.0013_english_in_tips_is_not_quoted_as_german"
+    )
+    requote.backward(apps, None)  # the tips as shipped before
+    market = Scenario.objects.get(code="marketplace")
+    assert any('no "of":' in tip for tip in market.offline_tips)
+    pharmacy = Scenario.objects.get(code="pharmacy")
+    pharmacy.offline_tips = ['Staff wrote: "against" is "gegen".']  # the rest of staff's words stay
+    pharmacy.save()
+    requote.forward(apps, None)
+    market.refresh_from_db()
+    pharmacy.refresh_from_db()
+    assert any("no \u2018of\u2019:" in tip for tip in market.offline_tips)
+    assert pharmacy.offline_tips == ['Staff wrote: \u2018against\u2019 is "gegen".']
