@@ -390,6 +390,11 @@ def test_a_word_of_a_role_play_line_can_be_kept_from_the_keyboard(daphne_server,
     assert brezeln.example == "Und zwei Brezeln." and brezeln.scenario_id == session.scenario_id
     assert len(deck.all_cards(user.pk)) == 2  # the line itself was not kept
 
+    # Words selected in the learner's own line show as selected on its blue (they were dark
+    # blue on blue: a newcomer's walk).
+    selected = "e => getComputedStyle(e, '::selection').backgroundColor"
+    assert message.locator(".msg-text").evaluate(selected) == "rgb(255, 255, 255)"
+
     # Pressed again, it closes the list.
     keep_words.focus()
     page.keyboard.press("Enter")
