@@ -10,14 +10,18 @@
   // chat's drawing.
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("button[data-words]");
-    if (!button) return;
+    if (!button || button.dataset.asking) return;  // a second press before the list came
     var list = button.nextElementSibling;
     if (button.getAttribute("aria-expanded") === "true") {
       button.setAttribute("aria-expanded", "false");
       list.replaceChildren();
       return;
     }
-    htmx.ajax("GET", button.dataset.words, {source: button, target: list, swap: "innerHTML"});
+    button.dataset.asking = "yes";
+    function answered() { delete button.dataset.asking; }
+    // A failure is said beside the line (below): not an uncaught rejection as well.
+    htmx.ajax("GET", button.dataset.words, {source: button, target: list, swap: "innerHTML"})
+      .then(answered, answered);
   });
 
   function focusOn(element) {
