@@ -40,14 +40,16 @@
     keptFrom = form && event.detail.shouldSwap && form.contains(document.activeElement)
       ? {parent: form.parentNode, after: form.previousElementSibling} : null;
   });
-  document.addEventListener("htmx:afterSwap", function (event) {
+  // Once settled: htmx readies the list's forms then, and an Enter on a word before that sent
+  // its form as the browser does (CI's replay).
+  document.addEventListener("htmx:afterSettle", function (event) {
     var list = event.detail.target;
-    if (list.classList && list.classList.contains("line-words")) {
-      list.previousElementSibling.setAttribute("aria-expanded", "true");
-      focusOn(list.querySelector(".keep-form button") || list.querySelector(".kept, p"));
-      list.scrollIntoView({block: "nearest"});
-      return;
-    }
+    if (!list.classList || !list.classList.contains("line-words")) return;
+    list.previousElementSibling.setAttribute("aria-expanded", "true");
+    focusOn(list.querySelector(".keep-form button") || list.querySelector(".kept, p"));
+    list.scrollIntoView({block: "nearest"});
+  });
+  document.addEventListener("htmx:afterSwap", function () {
     if (!keptFrom) return;
     var parent = keptFrom.parent, after = keptFrom.after;
     keptFrom = null;

@@ -211,6 +211,17 @@ def test_a_role_play_lines_words_are_listed_to_keep_each(client, alice, bob, mar
     assert '„<span lang="de">sonst</span>“ in your deck ✓' in body
     assert body.count(f'name="scenario" value="{marketplace.pk}"') == 5
     assert body.count(f'name="example" value="{escape(line.content)}"') == 5
+    # Sent as the browser sends a form before htmx readies it, a Keep is a POST, as every
+    # Keep of the page is: it was a GET, its line in the address (CI's replay).
+    assert body.count("<form ") == body.count('<form method="post" action="/deck/keep/"') == 5
+    assert body.count('name="csrfmiddlewaretoken"') == 5
+    # And every form of the chat page, the ones the socket sends too (a message, "Try again"):
+    # a press before the scripts ran put the learner's message in the address.
+    from chat import frames
+
+    page = client.get(f"/sessions/{session.pk}/").content.decode()
+    page += frames.slot("main", frames.Slot("retry"))
+    assert page.count("<form ") == page.count('<form method="post"') == 11
 
     # Only a line of the learner's own role-play: not a helper answer, another learner's
     # line, or one of another session.

@@ -561,7 +561,7 @@ def test_each_role_play_lines_keep_button_is_named_by_its_line(client, alice, ma
     add_message(session, "scenario", "main", long_line)
     client.force_login(alice)
     page = client.get(f"/sessions/{session.pk}/").content.decode()
-    forms = re.findall(r'<form class="inline-form keep-form".*?</form>', page, re.S)
+    forms = re.findall(r'<form [^>]*class="inline-form keep-form".*?</form>', page, re.S)
     names = [
         html.unescape(re.sub(r"<[^>]+>", "", re.search(r"<button.*?</button>", form, re.S)[0]))
         for form in forms
