@@ -215,6 +215,21 @@ def panes(conversation, live: dict) -> list[dict]:
     ]
 
 
+NOT_SENT = "Not sent yet: the page was still loading. Your message is back in the box: send it now."
+NOT_SENT_CLOSED = "Not sent: the role-play is over. What you wrote:"
+
+
+def put_back_unsent(panes: list[dict], chat, text) -> None:
+    """A message the browser posted before the page's scripts ran goes back in its chat's box,
+    with a note that it was not sent (or, in a chat closed meanwhile, into the note)."""
+    if not isinstance(text, str) or not text.strip():
+        return
+    for pane in panes:
+        if pane["chat"] == chat:
+            pane["unsent"] = text
+            pane["note"] = NOT_SENT_CLOSED if pane["closed"] else NOT_SENT
+
+
 def earlier(session_id, chat: str, shown: list, count: int) -> dict | None:
     """The `count` messages of the chat before those shown, with the address that shows them."""
     if not count:

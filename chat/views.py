@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import levels
 from accounts.models import GermanLevel
@@ -52,10 +52,15 @@ def start_scenario(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "HEAD", "POST"])
 def chat_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
     """The dual chat of one of the learner's sessions (404 for anyone else's). A completed
-    session keeps its helper open, for questions about the scene."""
+    session keeps its helper open, for questions about the scene.
+
+    Its forms go over the socket. A POST is one the browser sent itself, pressed before the
+    page's scripts ran: nothing is sent, and a message comes back in its box to send."""
+    if request.method == "POST" and request.POST.get("action") == "retry":
+        return redirect("session", session_id=session_id)  # the page offers "Try again" again
     just_started = request.session.pop(JUST_STARTED, None) == str(session_id)
     if not just_started:
         try:  # coming back to an active session: logged as session_restored
@@ -70,13 +75,16 @@ def chat_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
     if session.is_completed:
         left = lifecycle.weekly_allowance(request.user.pk).left
         completion = frames.completion(session.pk, left)
+    panes = frames.panes(shown, live={})
+    if request.method == "POST":
+        frames.put_back_unsent(panes, request.POST.get("chat"), request.POST.get("message"))
     return render(
         request,
         "chat/session.html",
         {
             "session": session,
             "character": frames.character_of(session.scenario),
-            "panes": frames.panes(shown, live={}),
+            "panes": panes,
             "goals": shown.goals,
             "kept_ids": shown.kept_ids,
             "kept_phrases": shown.kept_phrases,

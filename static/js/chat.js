@@ -293,7 +293,14 @@
     connection = document.getElementById("connection");
     if (!page) return;
 
-    document.querySelectorAll("form.compose").forEach(prepare);
+    document.querySelectorAll("form.compose").forEach(function (form) {
+      prepare(form);
+      var box = form.querySelector("textarea");
+      if (box.value) {  // a message put back by the page: its size and count, as if typed
+        fit(box);
+        updateCounter(form);
+      }
+    });
     // Each chat opens at its newest message, not at its top until the socket has opened.
     document.querySelectorAll(".messages").forEach(function (scroller) { follow(scroller, true); });
 
@@ -326,6 +333,9 @@
     // connection is back; the text stays in the box until the server has stored it.
     page.addEventListener("htmx:wsConfigSend", function (event) {
       var form = event.detail.elt;
+      // The token is there for the browser's own POST, before the scripts ran (the page puts
+      // the message back in its box); the socket has no use for it.
+      delete event.detail.parameters.csrfmiddlewaretoken;
       if (!form.matches("form.compose")) {
         if (state() !== "open") event.preventDefault();  // "Try again" needs the live socket
         return;
@@ -495,7 +505,11 @@
     });
     function opened() {
       setConnection("open", "Connected");
-      ["main", "helper"].forEach(function (chat) { showError(chat, ""); });
+      ["main", "helper"].forEach(function (chat) {
+        // Except the page's own note that a message posted before the scripts ran was not
+        // sent: it stays until the learner sends or types.
+        if (!document.querySelector("#" + chat + "-error [data-unsent]")) showError(chat, "");
+      });
       document.querySelectorAll("form.compose").forEach(function (form) {
         delete form.dataset.queued;
       });

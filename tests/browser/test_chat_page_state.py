@@ -1370,3 +1370,35 @@ def test_the_focus_in_a_list_a_sync_draws_closed_goes_to_what_opens_it(daphne_se
     page.wait_for_function("() => window.syncs === 3")
     expect(helper.get_by_role("button", name="Keep selection")).to_be_focused()
     page.context.close()
+
+
+def test_a_message_sent_before_the_scripts_ran_is_back_in_its_box_to_send(daphne_server, browser):
+    """Send pressed before the page's scripts ran posts the form itself: the text came back
+    nowhere (a 405). It is back in its box, said not sent, and goes out from there."""
+    from playwright.sync_api import expect
+
+    page, session = _open_chat(browser, daphne_server)
+    page.wait_for_selector("#chat[data-synced]")
+    sent = []
+    page.on("websocket", lambda socket: socket.on("framesent", lambda frame: sent.append(frame)))
+    # A page whose scripts have not come: the form is the browser's own.
+    page.route(re.compile(r"/static/.*\.js$"), lambda route: route.abort())
+    page.reload()
+    page.wait_for_load_state("load")
+    page.locator("#main-input").fill("Zwei Br\u00f6tchen, bitte.")
+    page.unroute(re.compile(r"/static/.*\.js$"))  # the page it comes back to has them
+    problems = watch_for_problems(page)
+    page.locator("#main-form button[type=submit]").click()
+    page.wait_for_selector("#chat[data-synced]")
+    expect(page.locator("#main-error")).to_contain_text("Not sent yet")
+    expect(page.locator("#main-input")).to_have_value("Zwei Br\u00f6tchen, bitte.")
+    expect(page.locator("#main-input")).to_be_focused()
+    assert not session.messages.filter(role="user").exists()
+
+    page.locator("#main-input").press("Enter")
+    expect(page.locator("#main-messages")).to_contain_text("Zwei Br\u00f6tchen, bitte.")
+    expect(page.locator("#main-error")).to_have_text("")
+    expect(page.locator("#main-input")).to_have_value("")
+    assert session.messages.filter(role="user").count() == 1
+    assert sent and not any("csrfmiddlewaretoken" in str(frame) for frame in sent)
+    assert problems == []

@@ -5,6 +5,7 @@ from html import unescape
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
 
@@ -98,6 +99,48 @@ def test_an_unanswered_message_offers_to_try_again_after_a_reload(client, alice,
     main_pane = body.split('id="pane-helper"')[0]
     assert 'data-slot="retry"' in main_pane and "Try again" in main_pane
     assert "Your message is saved" in main_pane
+
+
+def test_a_message_posted_before_the_scripts_ran_comes_back_in_its_box(
+    client, alice, bob, marketplace
+):
+    """Send pressed before the page's scripts ran is the browser's own POST to the page: the
+    message is not sent, and it is not lost (it was: a 405, the text gone with the page)."""
+    session = conversations.start(alice.pk, marketplace)
+    client.force_login(alice)
+    address = f"/sessions/{session.pk}/"
+    client.get(address)
+    typed = "Ich h\u00e4tte gern <b>zwei</b> Br\u00f6tchen,\nbitte."
+    client_csrf = Client(enforce_csrf_checks=True)
+    client_csrf.force_login(alice)
+    page = client_csrf.get(address).content.decode()
+    forms = re.findall(r'<form method="post" class="compose".*?</form>', page, re.S)
+    assert len(forms) == 2 and all("csrfmiddlewaretoken" in form for form in forms)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', forms[0]).group(1)
+    response = client_csrf.post(
+        address, {"csrfmiddlewaretoken": token, "chat": "helper", "message": typed}
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    main_pane, helper_pane = body.split('id="pane-helper"')
+    box = re.search(r'<textarea id="helper-input"[^>]*>(.*?)</textarea>', helper_pane, re.S)
+    assert unescape(box.group(1)) == "\n" + typed and "autofocus" in box.group(0)
+    assert "Not sent yet" in helper_pane and "Not sent" not in main_pane
+    assert re.search(r'<textarea id="main-input"[^>]*>\n</textarea>', main_pane)
+    assert len(messages.of_session(session.pk)) == 2  # the two openings: nothing was sent
+
+    # "Try again" pressed so comes back to the page, which offers it again.
+    response = client.post(address, {"action": "retry", "chat": "main"})
+    assert response.status_code == 302 and response["Location"] == address
+    # Nothing typed: the page as it is.
+    assert "Not sent" not in client.post(address, {"chat": "main", "message": " "}).content.decode()
+    # The role-play ended meanwhile: what was written is in the note.
+    complete(session)
+    body = client.post(address, {"chat": "main", "message": typed}).content.decode()
+    assert "Not sent: the role-play is over. What you wrote:" in body
+    assert escape(typed) in body
+    client.force_login(bob)
+    assert client.post(address, {"chat": "main", "message": typed}).status_code == 404
 
 
 def test_the_page_renders_with_a_fixed_number_of_queries(
