@@ -75,6 +75,30 @@ GLOSS_AFTER = re.compile(r"\s*\(([^()\n]+)\)")
 MOST_PHRASES = 8  # offered under one answer
 
 
+# Brackets after a quotation that say where or how it is used, not what it means: a card kept
+# with "Bavaria, Austria" or "dative plural" as its meaning taught that (the last note's item).
+USAGE_LABELS = frozenset(
+    "standard formal informal colloquial polite casual spoken written slang dialect regional "
+    "nominative accusative dative genitive singular plural masculine feminine neuter "
+    "infinitive past participle perfect imperative".split()
+)
+
+
+def meaning_in_brackets(text: str) -> str:
+    """What brackets after a quoted phrase say it means, or "" when they say something else:
+    only names ("Berlin", "Bavaria, Austria": where it is said), grammar or usage labels
+    ("dative plural", "standard"), or what it stands for ("= in dem"). A card without a
+    meaning has one looked up; a wrong one stays."""
+    text = " ".join(text.split())
+    words = re.findall(r"[^\W\d_]+", text)
+    only_names = all(word[0].isupper() for word in words) and not re.search(r"[.!?]", text)
+    if not words or only_names or text.startswith("="):
+        return ""
+    if all(word.lower() in USAGE_LABELS for word in words):
+        return ""
+    return text
+
+
 def quoted_phrases(answer: str) -> list[tuple[str, str]]:
     """The German a helper answer quotes, each once, in order, with the gloss in brackets after
     it if any: what its "Keep" offers a learner who selected nothing (without a mouse, say,
@@ -84,7 +108,7 @@ def quoted_phrases(answer: str) -> list[tuple[str, str]]:
     for quotation in QUOTATION.finditer(answer):
         german = " ".join(next(group for group in quotation.groups() if group).split())
         gloss = GLOSS_AFTER.match(answer, quotation.end())
-        gloss_text = " ".join(gloss.group(1).split()) if gloss else ""
+        gloss_text = meaning_in_brackets(gloss.group(1)) if gloss else ""
         a_part = german.startswith("-") or german.endswith("-")
         if keepable(german) and not a_part and len(german) <= MAX_WORD_LENGTH >= len(gloss_text):
             german = as_word(german)  # as "Keep" sends it, and the deck holds it

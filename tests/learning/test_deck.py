@@ -892,6 +892,31 @@ def test_a_helper_answers_phrases_are_what_it_quotes_with_their_glosses():
     assert deck.quoted_phrases("Try a short sentence in German.") == []
 
 
+def test_brackets_that_say_where_or_how_a_phrase_is_used_are_not_its_meaning():
+    """The bakery's tip glossed "Semmel" with "Bavaria, Austria" and "Brötchen" with
+    "standard", "Tagen" with "dative plural": each was a card's meaning (the last note)."""
+    tip = (
+        'Bread rolls: "Br\u00f6tchen" (standard), "Semmel" (Bavaria, Austria), "Schrippe"'
+        ' (Berlin). After "seit", "Tage" becomes "Tagen" (dative plural); "im" (= in dem).'
+        ' "Prost!" (Cheers!) "du" (informal you), "Montag" (Monday), "ledig" (single).'
+    )
+    assert deck.quoted_phrases(tip) == [
+        ("Br\u00f6tchen", ""),
+        ("Semmel", ""),
+        ("Schrippe", ""),
+        ("seit", ""),
+        ("Tage", ""),
+        ("Tagen", ""),
+        ("im", ""),
+        ("Prost!", "Cheers!"),
+    ]
+    assert deck.quoted_phrases('"du" (informal you), "Montag" (Monday), "ledig" (single)') == [
+        ("du", "informal you"),
+        ("Montag", ""),  # a name-like word alone: its meaning is looked up, not guessed
+        ("ledig", "single"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("selected", "kept"),
     [
