@@ -129,7 +129,9 @@
     var copies = "#main-messages .keep-form, .report-words .keep-form, .keep-phrases .keep-form";
     page.querySelectorAll(copies).forEach(function (copy) {
       var german = copy.querySelector('input[name="german"]');
-      if (!german || german.value !== line || copy.classList.contains("htmx-request")) return;
+      // The deck holds a word once whatever its case: "BREZELN" was offered still.
+      if (!german || german.value.toLowerCase() !== line.toLowerCase()) return;
+      if (copy.classList.contains("htmx-request")) return;
       if (copy.hasAttribute("data-words-only")) return;  // marked already
       var kept = document.createElement("span");
       kept.className = "kept";
@@ -137,7 +139,7 @@
       if (copy.hasAttribute("data-phrase")) {  // one of an answer's phrases or a line's words
         var quoted = document.createElement("span");
         quoted.lang = "de";
-        quoted.textContent = line;
+        quoted.textContent = german.value;
         kept.replaceChildren("„", quoted, "“ in your deck ✓");
       } else if (copy.closest("#main-messages")) {
         keepForWordsOnly(copy, kept);

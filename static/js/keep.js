@@ -59,6 +59,26 @@
       : placed && placed.matches(".kept") ? placed : parent.querySelector(".kept"));
   });
 
+  // On the transcript, which no socket tells, a word kept in one list is marked in the others
+  // open (they offered it still: the last note). The chat page's own script marks its copies,
+  // in every tab. The deck holds a word once whatever its case.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (document.getElementById("chat") || event.detail.xhr.status !== 200) return;
+    var form = event.detail.elt.closest && event.detail.elt.closest(".keep-form[data-phrase]");
+    var field = form && form.querySelector('input[name="german"]');
+    if (!field) return;
+    document.querySelectorAll(".keep-phrases .keep-form[data-phrase]").forEach(function (copy) {
+      var german = copy.querySelector('input[name="german"]');
+      if (copy === form || !german || german.value.toLowerCase() !== field.value.toLowerCase()) return;
+      var quoted = document.createElement("span"), kept = document.createElement("span");
+      quoted.lang = "de";
+      quoted.textContent = german.value;
+      kept.className = "kept";
+      kept.replaceChildren("\u201e", quoted, "\u201c in your deck \u2713");
+      copy.replaceWith(kept);
+    });
+  });
+
   ["htmx:responseError", "htmx:sendError"].forEach(function (name) {
     document.addEventListener(name, function (event) {
       var elt = event.detail.elt;

@@ -160,7 +160,8 @@ def test_keep_selection_keeps_words_within_its_answer_only(daphne_server, browse
 
 def test_keeping_a_line_marks_its_other_copies_on_the_page(daphne_server, browser):
     """A line said twice: after "Keep" on one, the other still offered "Keep" until a reload
-    (it answered "In your deck"). A copy in other words (here, other case) keeps its Keep."""
+    (it answered "In your deck"). The deck holds a line once whatever its case, as a reload
+    draws it: a copy in other case is marked too; one in other words keeps its Keep."""
     from playwright.sync_api import expect
 
     from tests.conftest import add_message
@@ -183,7 +184,12 @@ def test_keeping_a_line_marks_its_other_copies_on_the_page(daphne_server, browse
     expect(again.locator(".kept")).to_have_text("In your deck ✓")
     expect(again.get_by_role("button", name=KEEP_A_LINE)).to_have_count(0)
     expect(other.get_by_role("button", name=KEEP_A_LINE)).to_have_count(1)
-    expect(lower.get_by_role("button", name=KEEP_A_LINE)).to_have_count(1)
+    expect(lower.locator(".kept")).to_have_text("In your deck ✓")
+    expect(lower.get_by_role("button", name=KEEP_A_LINE)).to_have_count(0)
+    page.reload()
+    page.wait_for_function("() => document.getElementById('chat').dataset.synced === 'yes'")
+    expect(lower.locator(".kept")).to_have_text("In your deck ✓")
+    expect(other.get_by_role("button", name=KEEP_A_LINE)).to_have_count(1)
     assert problems == []
 
 
@@ -365,8 +371,13 @@ def test_a_word_of_a_role_play_line_can_be_kept_from_the_keyboard(daphne_server,
     user = User.objects.create_user("jola@example.com", None)
     session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
     line = add_message(session, "user", "main", "Zwei Brötchen, bitte! Und zwei Brezeln.")
+    later = add_message(session, "scenario", "main", "BREZELN? Gern!")
     deck.keep(user.pk, "brötchen")
     page, problems = _open_chat(daphne_server, browser, user, session)
+    other = page.locator(f"#msg-{later.pk}")
+    other.get_by_role("button", name=re.compile("^Keep words of “BREZELN")).click()
+    other_words = other.get_by_role("group", name=re.compile("^Its words"))
+    expect(other_words.get_by_role("button", name="Keep „BREZELN“")).to_be_focused()  # settled
     message = page.locator(f"#msg-{line.pk}")
     keep_words = message.get_by_role("button", name=re.compile("^Keep words of “Zwei"))
     keep_words.focus()
@@ -386,6 +397,8 @@ def test_a_word_of_a_role_play_line_can_be_kept_from_the_keyboard(daphne_server,
     page.keyboard.press("Enter")
     expect(words.locator(".kept").last).to_have_text("Kept „Brezeln“ ✓")
     expect(words.locator(".kept").last).to_be_focused()
+    # The deck holds a word once whatever its case: another list offering it says so.
+    expect(other_words.locator(".kept")).to_have_text("„BREZELN“ in your deck ✓")
     [brezeln] = [card for card in deck.all_cards(user.pk) if card.german == "Brezeln"]
     assert brezeln.example == "Und zwei Brezeln." and brezeln.scenario_id == session.scenario_id
     assert len(deck.all_cards(user.pk)) == 2  # the line itself was not kept
@@ -441,6 +454,7 @@ def test_a_transcript_keeps_lines_and_their_words_from_the_keyboard(daphne_serve
     user = User.objects.create_user("kira@example.com", None)
     session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
     line = add_message(session, "scenario", "main", "Ein Brot und zwei Brezeln, bitte.")
+    later = add_message(session, "scenario", "main", "BREZELN sind aus.")
     lifecycle.complete_session(user.pk, session.pk, main_messages=16, ended_by="model")
     page, problems = _open_chat(daphne_server, browser, user, session)
     page.goto(f"{daphne_server}/history/{session.pk}/")
@@ -450,6 +464,12 @@ def test_a_transcript_keeps_lines_and_their_words_from_the_keyboard(daphne_serve
     expect(message.locator(".kept")).to_have_text("Kept ✓")
     expect(message.locator(".kept")).to_be_focused()
 
+    # A later line's list, open: a word kept in another list is marked in it (it was offered
+    # still, on the transcript, which no socket tells).
+    other = page.locator(f"#msg-{later.pk}")
+    other.get_by_role("button", name=re.compile("^Keep words of “BREZELN")).click()
+    other_words = other.get_by_role("group", name=re.compile("^Its words"))
+    expect(other_words.get_by_role("button", name="Keep „BREZELN“")).to_be_focused()  # settled
     message.get_by_role("button", name=re.compile("^Keep words of “Ein Brot")).focus()
     page.keyboard.press("Enter")
     words = message.get_by_role("group", name=re.compile("^Its words"))
@@ -458,6 +478,8 @@ def test_a_transcript_keeps_lines_and_their_words_from_the_keyboard(daphne_serve
     page.keyboard.press("Enter")
     expect(words.locator(".kept")).to_have_text("Kept „Brezeln“ ✓")
     expect(words.locator(".kept")).to_be_focused()
+    expect(other_words.locator(".kept")).to_have_text("„BREZELN“ in your deck ✓")
+    expect(other_words.get_by_role("button")).to_have_count(2)  # "sind", "aus"
     [brezeln] = [card for card in deck.all_cards(user.pk) if card.german == "Brezeln"]
     assert brezeln.example == "Ein Brot und zwei Brezeln, bitte."
     assert brezeln.scenario_id == session.scenario_id
