@@ -435,14 +435,9 @@
       if (copy) {  // the anchor drawn again: the same place in its copy
         var index = Array.prototype.indexOf.call(was.anchor.querySelectorAll(FOCUSABLE), was.element);
         element = index >= 0 && copy.querySelectorAll(FOCUSABLE)[index];
-        // In a list of words or phrases, which the copy draws closed: what opens it (the
-        // focus fell to the page, or to a word of another line: a newcomer's walk).
-        // The same for "Keep words" itself: a "Kept ✓" before it, focusable, moved the count.
-        if (was.element.closest(".line-words, [data-words]")) {
-          element = copy.querySelector("button[data-words]");
-        } else if (was.element.closest(".keep-phrases")) {
-          element = copy.querySelector(".keep-form[data-needs-selection] button");
-        }
+        // (A list of words or phrases stays open, moved into the copy: see the sync below.)
+        // "Keep words" itself: a "Kept ✓" before it, focusable, moved the count.
+        if (was.element.matches("[data-words]")) element = copy.querySelector("button[data-words]");
         // Drawn without it (its Keep now "In your deck", kept elsewhere, and hidden till words
         // are selected): what it says.
         if (element && element.closest("[hidden]")) element = null;
@@ -849,6 +844,19 @@
         var copy = message && fresh.querySelector("#" + CSS.escape(message.id) + " .keep-form");
         if (copy) copy.replaceWith(form);
       });
+      // So does a list of a line's words or an answer's phrases the learner opened, with the
+      // focus in it and a word being kept: drawn closed, the focus had to go elsewhere, and a
+      // word kept meanwhile was kept with nothing saying so (the last note).
+      list.querySelectorAll(".line-words:not(:empty), .keep-phrases:not(.keep-words):not([hidden])")
+        .forEach(function (open) {
+          var message = open.closest(".msg[id]");
+          var copy = message && fresh.querySelector("#" + CSS.escape(message.id));
+          var place = copy && copy.querySelector(open.matches(".line-words") ? ".line-words" : ".keep-phrases");
+          if (!place) return;
+          place.replaceWith(open);
+          var opener = open.matches(".line-words") && copy.querySelector("button[data-words]");
+          if (opener) opener.setAttribute("aria-expanded", "true");
+        });
       var firstFresh = fresh.querySelector(".msg[id]");
       var same = firstFresh && list.querySelector("#" + CSS.escape(firstFresh.id));
       var above = same && same.previousElementSibling;

@@ -1341,34 +1341,56 @@ def test_on_a_phone_with_its_keyboard_open_the_goals_leave_room_for_the_chat(
     context.close()
 
 
-def test_the_focus_in_a_list_a_sync_draws_closed_goes_to_what_opens_it(daphne_server, browser):
-    """On a word of a line's "Keep words" list, or a phrase of a helper answer's, the focus
-    fell to the page when a reconnect drew the lines again, lists closed, or to the line's
-    "In your deck", which told a word not kept was (a newcomer's walk)."""
+def test_a_list_open_when_a_sync_comes_stays_open_with_the_focus_and_a_keep_on_its_way(
+    daphne_server, browser
+):
+    """A reconnect drew the lines again, lists closed: the focus on a word fell to the page
+    (a newcomer's walk), and a word being kept was kept with nothing saying so (the last
+    note). The lists the learner opened stay open, the focus where it was, and a Keep on its
+    way answers in its list."""
     from playwright.sync_api import expect
 
+    from learning.models import Card
+    from lib.rls import acting_as_learner
     from tests.conftest import add_message
 
     page, session = _long_helper_chat(browser, daphne_server, questions=0)
-    answer = add_message(session, "helper", "helper", "Say „ein Kilo“ (a kilo), „zwei“ (two).")
-    sockets = _closable_sockets_counting_syncs(page)
+    answer = add_message(
+        session, "helper", "helper", "Say \u201eein Kilo\u201c (a kilo), \u201ezwei\u201c (two)."
+    )
+    sockets, held = _closable_sockets_counting_syncs(page), []
+    problems = watch_for_problems(page)
     page.goto(f"{daphne_server}/sessions/{session.pk}/")
     page.wait_for_function("() => window.syncs === 1")
     opener = page.locator("#main-messages .msg").first
     keep_words = opener.get_by_role("button", name=re.compile("^Keep words of "))
     keep_words.click()
-    opener.locator(".line-words .keep-form button").nth(1).focus()
+    words = opener.locator(".line-words .keep-form button")
+    expect(words.first).to_be_focused()  # settled
+    second = opener.locator('.line-words input[name="german"]').nth(1).input_value()
+    words.nth(1).focus()
     sockets[-1].close(code=1012)
     page.wait_for_function("() => window.syncs === 2")
-    expect(keep_words).to_be_focused()
-    expect(keep_words).to_have_attribute("aria-expanded", "false")
+    expect(opener.locator(".line-words .keep-form button").nth(1)).to_be_focused()
+    expect(keep_words).to_have_attribute("aria-expanded", "true")
 
     helper = page.locator(f"#msg-{answer.pk}")
     helper.get_by_role("button", name="Keep selection").click()
-    helper.get_by_role("button", name=re.compile("^Keep „zwei“")).focus()
+    helper.get_by_role("button", name=re.compile("^Keep \u201ezwei\u201c")).focus()
     sockets[-1].close(code=1012)
     page.wait_for_function("() => window.syncs === 3")
-    expect(helper.get_by_role("button", name="Keep selection")).to_be_focused()
+    expect(helper.get_by_role("button", name=re.compile("^Keep \u201ezwei\u201c"))).to_be_focused()
+
+    # A word being kept as the sync comes: said kept in its list, which has the focus.
+    page.route(re.compile(r"/deck/keep/"), lambda route: held.append(route))
+    opener.locator(".line-words .keep-form button").nth(1).press("Enter")
+    _reconnect_while_held(page, sockets, held, "#main-messages").continue_()
+    kept = opener.locator(".line-words .kept")
+    expect(kept).to_have_text(f"Kept \u201e{second}\u201c \u2713")
+    expect(kept).to_be_focused()
+    with acting_as_learner(session.user_id):
+        assert list(Card.objects.values_list("german", flat=True)) == [second]
+    assert problems == []
     page.context.close()
 
 
