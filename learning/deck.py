@@ -9,7 +9,6 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-import psycopg
 import regex
 import unicodedata2
 from django.db import IntegrityError, connection
@@ -294,17 +293,13 @@ def may_name_scene(learner_id, scenario_id: int) -> bool:
 
 
 def _stored(learner_id, scenario_id, **fields) -> Card:
-    """A new card in its scene, or without one if the scene went as it was stored: the check
-    waited for the commit, and the keep or Undo failed there (a 500: the attacker's recheck;
-    learning/migrations/0008)."""
-    try:
-        with acting_as_learner(learner_id):  # a savepoint: the transaction goes on without it
-            return Card.objects.create(user_id=learner_id, scenario_id=scenario_id, **fields)
-    except IntegrityError as error:
-        if not (scenario_id and isinstance(error.__cause__, psycopg.errors.ForeignKeyViolation)):
-            raise
+    """A new card in its scene, or without one if the scene went as it was stored (a trigger
+    decides: learning/migrations/0009)."""
     with acting_as_learner(learner_id):
-        return Card.objects.create(user_id=learner_id, scenario_id=None, **fields)
+        card = Card.objects.create(user_id=learner_id, scenario_id=scenario_id, **fields)
+        if scenario_id is not None:
+            card.refresh_from_db(fields=["scenario"])
+        return card
 
 
 def _holds_word(learner_id, german: str) -> bool:

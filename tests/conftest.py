@@ -130,6 +130,25 @@ def staff_get(model, **lookup):
         return model.objects.get(**lookup)
 
 
+@contextmanager
+def failing_statements() -> Iterator[list[str]]:
+    """The statements that fail meanwhile on this thread's connection: each one a server may
+    log with its text, what a learner wrote in it (README, "The server's own log")."""
+    from django.db import DatabaseError
+
+    failed: list[str] = []
+
+    def record_failures(execute, sql, params, many, context):
+        try:
+            return execute(sql, params, many, context)
+        except DatabaseError:
+            failed.append(sql)
+            raise
+
+    with connection.execute_wrapper(record_failures):
+        yield failed
+
+
 def run_sql(sql: str, params=None):
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

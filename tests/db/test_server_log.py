@@ -2,14 +2,13 @@
 fail: no failing statement, no parameters, no DETAIL (which quotes row values and, for a
 deadlock, the statements involved)."""
 
-import contextlib
 import os
 import time
 import uuid
 
 import pytest
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 
 from chat.providers import ReplyDone
 from chat.refusals import SessionGone, TurnRefused
@@ -17,7 +16,7 @@ from chat.turns import SCENE_OVER, SESSION_GONE, accept_turn, store_reply
 from lib.embedded_db import PRIVATE_LOGGING
 from lib.rls import acting_as_learner
 from scenarios.models import Session
-from tests.conftest import add_message, complete, run_sql, start_session
+from tests.conftest import add_message, complete, failing_statements, run_sql, start_session
 
 SERVER_LOG = settings.DATA_DIR / "postgres" / "log"
 
@@ -48,22 +47,6 @@ def test_failing_learner_statements_leave_no_content_in_the_server_log(alice, ma
     assert marker not in logged  # ...without what the learner wrote
 
 
-@contextlib.contextmanager
-def _failures():
-    """The statements that fail meanwhile (each one a server may log with its text)."""
-    failed = []
-
-    def record_failures(execute, sql, params, many, context):
-        try:
-            return execute(sql, params, many, context)
-        except DatabaseError:
-            failed.append(sql)
-            raise
-
-    with connection.execute_wrapper(record_failures):
-        yield failed
-
-
 @pytest.mark.parametrize("gone", ["completed", "deleted"])
 def test_a_turn_into_a_closed_session_is_refused_without_a_failing_statement(
     alice, marketplace, gone
@@ -77,7 +60,7 @@ def test_a_turn_into_a_closed_session_is_refused_without_a_failing_statement(
     else:
         with acting_as_learner(alice.pk):
             Session.objects.filter(pk=session.pk).delete()
-    with _failures() as failed, pytest.raises(TurnRefused) as refused:
+    with failing_statements() as failed, pytest.raises(TurnRefused) as refused:
         accept_turn(alice.pk, session, "main", "Mein Geheimnis", uuid.uuid4())
     assert str(refused.value) == (SCENE_OVER if gone == "completed" else SESSION_GONE)
     assert failed == []
@@ -88,6 +71,6 @@ def test_a_reply_to_a_deleted_session_is_dropped_without_a_failing_statement(ali
     with acting_as_learner(alice.pk):
         Session.objects.filter(pk=session.pk).delete()
     done = ReplyDone(ended=False, usage={}, attempts=1)
-    with _failures() as failed, pytest.raises(SessionGone):
+    with failing_statements() as failed, pytest.raises(SessionGone):
         store_reply(alice.pk, session.pk, "helper", "Die geheime Antwort", done, 0, 100)
     assert failed == []
