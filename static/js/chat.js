@@ -295,6 +295,11 @@
     connection = document.getElementById("connection");
     if (!page) return;
 
+    // A page drawn for the browser's own POST of a message (see chat.views.chat_page) is an
+    // address again: reloaded, it sent the POST again, put back a message sent since and
+    // then sent it twice, or failed on a CSRF token out of date; Back to it failed too (the
+    // attacker's replay).
+    if (document.querySelector("[data-unsent]")) history.replaceState(history.state, "", location.href);
     document.querySelectorAll("form.compose").forEach(function (form) {
       prepare(form);
       var box = form.querySelector("textarea");
@@ -336,8 +341,10 @@
     page.addEventListener("htmx:wsConfigSend", function (event) {
       var form = event.detail.elt;
       // The token is there for the browser's own POST, before the scripts ran (the page puts
-      // the message back in its box); the socket has no use for it.
+      // the message back in its box); the socket has no use for it, nor for htmx's request
+      // headers (the page's CSRF token again: the attacker's replay).
       delete event.detail.parameters.csrfmiddlewaretoken;
+      event.detail.headers = null;
       if (!form.matches("form.compose")) {
         if (state() !== "open") event.preventDefault();  // "Try again" needs the live socket
         return;

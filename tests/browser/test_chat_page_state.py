@@ -1423,4 +1423,17 @@ def test_a_message_sent_before_the_scripts_ran_is_back_in_its_box_to_send(daphne
     expect(page.locator("#main-input")).to_have_value("")
     assert session.messages.filter(role="user").count() == 1
     assert sent and not any("csrfmiddlewaretoken" in str(frame) for frame in sent)
+    assert not any("HEADERS" in str(frame) for frame in sent)
+
+    # Reloaded, the page is the chat again: the POST was sent again, and put the message
+    # back as if it had not been sent (the attacker's replay); so is Back to it.
+    page.reload()
+    page.wait_for_selector("#chat[data-synced]")
+    expect(page.locator("#main-input")).to_have_value("")
+    expect(page.locator("#main-error")).to_have_text("")
+    page.goto(f"{daphne_server}/deck/")
+    page.go_back()
+    page.wait_for_selector("#chat[data-synced]")
+    expect(page.locator("#main-input")).to_have_value("")
+    assert session.messages.filter(role="user").count() == 1
     assert problems == []

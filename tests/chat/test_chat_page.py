@@ -110,7 +110,7 @@ def test_a_message_posted_before_the_scripts_ran_comes_back_in_its_box(
     client.force_login(alice)
     address = f"/sessions/{session.pk}/"
     client.get(address)
-    typed = "Ich h\u00e4tte gern <b>zwei</b> Br\u00f6tchen,\nbitte."
+    typed = "Ich h\u00e4tte gern <b>zwei</b> Br\u00f6tchen,\nbitte.\u202e"  # an override, pasted
     client_csrf = Client(enforce_csrf_checks=True)
     client_csrf.force_login(alice)
     page = client_csrf.get(address).content.decode()
@@ -124,7 +124,7 @@ def test_a_message_posted_before_the_scripts_ran_comes_back_in_its_box(
     body = response.content.decode()
     main_pane, helper_pane = body.split('id="pane-helper"')
     box = re.search(r'<textarea id="helper-input"[^>]*>(.*?)</textarea>', helper_pane, re.S)
-    assert unescape(box.group(1)) == "\n" + typed and "autofocus" in box.group(0)
+    assert unescape(box.group(1)) == "\n" + typed[:-1] and "autofocus" in box.group(0)
     assert "Not sent yet" in helper_pane and "Not sent" not in main_pane
     assert re.search(r'<textarea id="main-input"[^>]*>\n</textarea>', main_pane)
     assert len(messages.of_session(session.pk)) == 2  # the two openings: nothing was sent
@@ -138,7 +138,7 @@ def test_a_message_posted_before_the_scripts_ran_comes_back_in_its_box(
     complete(session)
     body = client.post(address, {"chat": "main", "message": typed}).content.decode()
     assert "Not sent: the role-play is over. What you wrote:" in body
-    assert escape(typed) in body
+    assert escape(typed[:-1]) in body and "\u202e" not in body
     client.force_login(bob)
     assert client.post(address, {"chat": "main", "message": typed}).status_code == 404
 
