@@ -650,10 +650,23 @@
       var box = form && form.querySelector("textarea");
       if (!box) return;
       var line = button.closest(".msg").querySelector(".msg-text").lastChild.textContent.trim();
+      // Sent from the box, whose own words stay: they went, replaced by the question, and
+      // with the helper still replying nothing was sent either (a newcomer's walk).
+      var draft = box.value;
       box.value = quoting(form, button.dataset.ask + ": „", line, "“", 0);
-      fit(box);
       showHelperPane();
       trySend(form);
+      box.value = draft;
+      fit(box);
+      updateCounter(form);
+      // On a phone the role-play, and the button with it, went behind the helper's chat: the
+      // focus fell to the page. From the keyboard it goes to the helper's box; after a tap
+      // (which would open the phone's keyboard there) to the helper's chat.
+      if (!button.offsetParent) {
+        var title = document.getElementById("pane-helper-title");
+        if (event.detail === 0) box.focus();
+        else if (title) { title.setAttribute("tabindex", "-1"); title.focus(); }
+      }
     });
 
     // The words of a line's text that are selected, without its hidden speaker label: a

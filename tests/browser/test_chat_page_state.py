@@ -62,6 +62,8 @@ def daphne_env(request):
         return {"CHAT_MESSAGES_PER_LEARNER": "4/minute"}
     if request.node.name.startswith("test_wait_for_the_reply_goes_once"):
         return {"CHAT_MESSAGES_PER_LEARNER": "100/minute", "OFFLINE_TOKEN_DELAY": "0.3"}
+    if request.node.name.startswith("test_asking_the_helper_about_a_line_keeps"):
+        return {"CHAT_MESSAGES_PER_LEARNER": "100/minute", "OFFLINE_TOKEN_DELAY": "0.05"}
     if request.node.name.startswith("test_a_tab_over_the_limit"):
         return {"CHAT_SOCKETS_PER_SESSION": "1"}
     if request.node.name.startswith("test_the_page_shows_when_the_connection_is_lost"):
@@ -1436,4 +1438,38 @@ def test_a_message_sent_before_the_scripts_ran_is_back_in_its_box_to_send(daphne
     page.wait_for_selector("#chat[data-synced]")
     expect(page.locator("#main-input")).to_have_value("")
     assert session.messages.filter(role="user").count() == 1
+    assert problems == []
+
+
+def test_asking_the_helper_about_a_line_keeps_the_question_being_written(daphne_server, browser):
+    """ "Explain" and "Check my German" put their question in the helper's box in place of what
+    the learner was writing there, which went; with the helper still replying nothing was
+    sent either. On a phone the focus fell to the page (a newcomer's walk)."""
+    from playwright.sync_api import expect
+
+    page, session = _open_chat(browser, daphne_server)
+    page.wait_for_selector("#chat[data-synced]")
+    problems = watch_for_problems(page)
+    draft = "What is the difference between Roggenbrot and"
+    page.locator("#helper-input").fill(draft)
+    opener = page.locator("#main-messages .msg").first
+    opener.get_by_role("button", name="Explain").click()
+    helper = page.locator("#helper-messages")
+    expect(helper).to_contain_text("Explain this line: \u201e")
+    expect(page.locator("#helper-input")).to_have_value(draft)
+    expect(page.locator("#helper-send")).to_be_disabled()  # the answer is on its way
+    opener.get_by_role("button", name="Explain").click()
+    expect(page.locator("#helper-error")).to_contain_text("Wait for the reply")
+    expect(page.locator("#helper-input")).to_have_value(draft)
+    expect(page.locator("#helper-send")).to_be_enabled()  # answered
+    assert session.messages.filter(role="user", chat_type="helper").count() == 1
+
+    # On a phone, from the keyboard: the helper's chat comes to the front, the focus in its box.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator('.chat-tabs button[aria-controls="pane-main"]').click()
+    opener.get_by_role("button", name="Explain").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#helper-input")).to_be_focused()
+    expect(page.locator("#helper-input")).to_have_value(draft)
+    expect(helper.locator(".msg-user")).to_have_count(2)
     assert problems == []
