@@ -5,6 +5,8 @@
   "use strict";
 
   var page, connection;
+  // Keeping words, shared with the transcript (keep.js, loaded first).
+  var say = Keep.say, markKept = Keep.markKept, showKeepNote = Keep.showKeepNote;
 
   function newId() {
     return self.crypto && crypto.randomUUID ? crypto.randomUUID()
@@ -24,24 +26,6 @@
 
   function showError(chat, text) {
     say(document.getElementById(chat + "-error"), text);
-  }
-
-  // A live region is read when its words change: the same words again (a second "Show" of
-  // 100, the same refusal twice) went unread. The region is emptied, then they come back,
-  // unless something else was said there meanwhile: the server's frames write to the same
-  // regions (a reply's announcement, a refusal), and were overwritten (the attacker's replay).
-  function say(box, text) {
-    if (!box) return;
-    clearTimeout(box.sayAgain);
-    if (!text || box.textContent !== text) {
-      box.textContent = text;
-      return;
-    }
-    var pause = document.createElement("span");
-    box.replaceChildren(pause);
-    box.sayAgain = setTimeout(function () {
-      if (box.childNodes.length === 1 && box.firstChild === pause) box.textContent = text;
-    }, 100);
   }
 
   // "Wait for the reply" holds while the chat is busy, and goes once it is free again: once
@@ -119,84 +103,6 @@
     text.appendChild(document.createTextNode(chars.slice(have - delta.at).join("")));
     text.dataset.end = String(end);
     follow(scroller, wasAtBottom);
-  }
-
-  // A line or word in the deck: its copies on the page (in the role-play or the report's
-  // words, kept here or in another tab) are drawn as kept. Only the very same words: the deck
-  // compares case as PostgreSQL does, not as this. A "Keep" still on its way draws its own
-  // answer ("Kept").
-  function markKept(line) {
-    var copies = "#main-messages .keep-form, .report-words .keep-form, .keep-phrases .keep-form";
-    page.querySelectorAll(copies).forEach(function (copy) {
-      var german = copy.querySelector('input[name="german"]');
-      // The deck holds a word once whatever its case: "BREZELN" was offered still.
-      if (!german || german.value.toLowerCase() !== line.toLowerCase()) return;
-      if (copy.classList.contains("htmx-request")) return;
-      if (copy.hasAttribute("data-words-only")) return;  // marked already
-      var kept = document.createElement("span");
-      kept.className = "kept";
-      kept.textContent = "In your deck ✓";
-      if (copy.hasAttribute("data-phrase")) {  // one of an answer's phrases or a line's words
-        var quoted = document.createElement("span");
-        quoted.lang = "de";
-        quoted.textContent = german.value;
-        kept.replaceChildren("„", quoted, "“ in your deck ✓");
-      } else if (copy.closest("#main-messages")) {
-        keepForWordsOnly(copy, kept);
-        return;
-      }
-      var focused = copy.contains(document.activeElement);
-      copy.replaceWith(kept);
-      if (focused) takeFocus(kept);
-    });
-    dropKeepAllIfDone();
-  }
-
-  // A role-play line in the deck keeps its Keep, shown while words are selected in it, for
-  // them: a line kept whole had none, and its words could not be kept (the last note). From
-  // the keyboard, its "Keep words" lists them (keep.js).
-  function keepForWordsOnly(form, kept) {
-    var focused = form.contains(document.activeElement);
-    form.before(kept);
-    form.setAttribute("data-words-only", "");
-    form.querySelector("button").hidden = true;
-    if (focused) takeFocus(kept);
-    document.dispatchEvent(new Event("selectionchange"));  // shown if words are selected
-  }
-
-  // What took a focused Keep's place takes the focus: it fell to the page (the recheck replay).
-  function takeFocus(kept) {
-    kept.setAttribute("tabindex", "-1");
-    kept.focus({preventScroll: true});
-  }
-
-  // Every word of the report kept (here or in another tab): its "Keep all" goes too.
-  function dropKeepAllIfDone() {
-    var words = page.querySelector(".report-words"), all = page.querySelector("#report > .keep-form");
-    if (words && all && !words.querySelector(".keep-form") && !all.classList.contains("htmx-request")) {
-      all.remove();
-    }
-  }
-
-  // A Keep refused (too many at once, a full deck) or failed says so beside its button, which
-  // stays; it said nothing (htmx swaps no error response).
-  function showKeepError(form, xhr) {
-    var said = xhr && (xhr.status === 400 || xhr.status === 429) && xhr.responseText;
-    showKeepNote(form, said && said.length < 300 ? said
-      : xhr && xhr.status === 403 ? STALE_PAGE
-      : "That could not be kept just now. Try again in a moment.");
-  }
-  // A 403 from a form: the page's CSRF token went with a log-in in another tab, and no
-  // retry can succeed (the recheck replay).
-  var STALE_PAGE = "This page is out of date: reload it, then try again.";
-  function showKeepNote(form, text) {
-    var note = form.querySelector(".keep-error") || document.createElement("span");
-    note.className = "keep-error";
-    note.setAttribute("role", "alert");
-    form.append(note);
-    say(note, text);
-    // A line at the bottom of its chat had the note below the fold (the newcomer's walk).
-    note.scrollIntoView({block: "nearest"});
   }
 
   // On narrow screens the other chat's tab says "new" when something arrives there.
@@ -669,138 +575,6 @@
       }
     });
 
-    // The words of a line's text that are selected, without its hidden speaker label: a
-    // selection reaching into the next message kept button labels and another line (the
-    // attacker's replay). What is selected beyond the text is left out, so a triple-click
-    // (which ends past it) keeps the whole line.
-    function selectedIn(text) {
-      var selection = window.getSelection();
-      if (!text || !selection || !selection.rangeCount) return "";
-      var part = selection.getRangeAt(0).cloneRange();
-      if (!part.intersectsNode(text)) return "";
-      var whole = document.createRange();
-      whole.selectNodeContents(text);
-      if (part.compareBoundaryPoints(Range.START_TO_START, whole) < 0) {
-        part.setStart(whole.startContainer, whole.startOffset);
-      }
-      if (part.compareBoundaryPoints(Range.END_TO_END, whole) > 0) {
-        part.setEnd(whole.endContainer, whole.endOffset);
-      }
-      var words = part.cloneContents();
-      words.querySelectorAll(".visually-hidden").forEach(function (label) { label.remove(); });
-      return words.textContent.trim();
-    }
-
-    // A role-play line with words selected in it keeps those words, and its button says so:
-    // its name quoted the whole line (the last note's left item). Cut as the server cuts a
-    // line's quote (as_button_quote).
-    var namedForWords = new Map();  // a Keep button naming a selection -> its own markup
-    function quoteOf(words) {
-      var chars = Array.from(words.split(/\s+/).join(" "));
-      if (chars.length <= 50) return chars.join("");
-      var cut = chars.slice(0, 49).join(""), space = cut.lastIndexOf(" ");
-      return (space > 0 ? cut.slice(0, space) : cut).replace(/[ ,;:–-]+$/, "") + "…";
-    }
-    document.addEventListener("selectionchange", function (event) {
-      if (event.target !== document) return;  // a caret moving in a text box
-      var lines = "#main-messages .keep-form:not([data-needs-selection]):not([data-phrase])";
-      page.querySelectorAll(lines).forEach(function (form) {
-        var button = form.querySelector("button"), message = form.closest(".msg");
-        var words = selectedIn(message && message.querySelector(".msg-text"));
-        var wordsOnly = form.hasAttribute("data-words-only");  // the line is in the deck
-        if (!words) {
-          if (namedForWords.has(button)) button.innerHTML = namedForWords.get(button);
-          namedForWords.delete(button);
-          if (wordsOnly && !form.classList.contains("htmx-request")) button.hidden = true;
-          return;
-        }
-        button.hidden = false;
-        if (!namedForWords.has(button)) namedForWords.set(button, button.innerHTML);
-        var hidden = document.createElement("span"), german = document.createElement("span");
-        hidden.className = "visually-hidden";
-        german.lang = "de";
-        german.textContent = quoteOf(words);
-        hidden.append(" “", german, "” in your deck");
-        button.replaceChildren("Keep selection", hidden);
-      });
-      namedForWords.forEach(function (markup, button) {
-        if (!button.isConnected) namedForWords.delete(button);
-      });
-    });
-
-    // "Keep" on a line saves it to the deck: the words selected in it if any (a helper answer
-    // needs a selection: it is English around the German), with the line as its example.
-    page.addEventListener("htmx:configRequest", function (event) {
-      var form = event.detail.elt.closest && event.detail.elt.closest(".keep-form");
-      if (!form) return;
-      var message = form.closest(".msg");
-      var phrase = form.hasAttribute("data-phrase");  // one of a helper answer's quotations
-      var selection = phrase ? "" : selectedIn(message && message.querySelector(".msg-text"));
-      var inside = Boolean(selection);
-      if (inside) event.detail.parameters.german = Array.from(selection).slice(0, 300).join("");
-      if (!inside && form.hasAttribute("data-words-only")) {  // the selection went meanwhile
-        event.preventDefault();
-        showKeepNote(form, "The line is in your deck: select words in it, or Keep words.");
-        return;
-      }
-      if (!inside && form.hasAttribute("data-needs-selection")) {
-        event.preventDefault();
-        // Nothing selected (from the keyboard, say): the German the answer quotes, to keep
-        // one of (a newcomer's walk: without a mouse nothing could be kept from an answer).
-        var phrases = message.querySelector(".keep-phrases");
-        if (phrases) {  // those in the deck already say so
-          phrases.hidden = false;
-          var first = phrases.querySelector(".keep-form button");
-          if (first) first.focus();
-          else takeFocus(phrases.querySelector(".kept"));
-          phrases.scrollIntoView({block: "nearest"});
-        } else {
-          showKeepNote(form, "Select German words in this answer first, then Keep selection.");
-        }
-        return;
-      }
-      event.detail.parameters.scenario = page.dataset.scenario || "";
-      // Words of a line kept: the answer names them ("Kept „Brötchen“"), where "Kept ✓" said
-      // nothing of what went into the deck (a newcomer's recheck); a listed phrase or word
-      // asks for it itself.
-      if (inside) event.detail.parameters.name_it = "1";
-      form.dataset.keptLine = inside ? "" : event.detail.parameters.german;
-      form.dataset.keptWords = inside ? "yes" : "";
-    });
-
-    // A whole line kept here: its copies on the page are marked at once (the server tells
-    // every tab of the learner too, markKept above, this one when the socket is up). Words
-    // selected in a line leave its Keep in place, beside what it kept, for more of its
-    // words: it became "Kept ✓", and a second word needed a reload (a newcomer's recheck).
-    page.addEventListener("htmx:beforeSwap", function (event) {
-      var form = event.detail.elt.closest && event.detail.elt.closest(".keep-form");
-      if (!form || event.detail.xhr.status !== 200) return;
-      if (form.dataset.keptWords === "yes") {
-        event.detail.shouldSwap = false;
-        var answer = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html");
-        var said = form.querySelector(".kept-words") || document.createElement("span");
-        said.className = "kept kept-words";
-        said.setAttribute("role", "status");
-        form.append(said);
-        say(said, answer.body.textContent.trim());
-        return;
-      }
-      if (!form.dataset.keptLine) return;
-      markKept(form.dataset.keptLine);
-      if (form.closest("#main-messages") && !form.hasAttribute("data-phrase")) {
-        event.detail.shouldSwap = false;
-        var kept = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html");
-        keepForWordsOnly(form, kept.body.firstElementChild);
-      }
-    });
-
-    ["htmx:responseError", "htmx:sendError"].forEach(function (name) {
-      page.addEventListener(name, function (event) {
-        var form = event.detail.elt.closest && event.detail.elt.closest(".keep-form");
-        if (form) showKeepError(form, name === "htmx:responseError" ? event.detail.xhr : null);
-      });
-    });
-
     // A "Show" or "Keep" after the login ended is answered with a redirect to log in (for
     // pages elsewhere): here the page stays, with what the learner was writing, and says so
     // as a socket closed for that reason does.
@@ -931,10 +705,6 @@
       if (row.bottom > bottom) goals.scrollTop += row.bottom - bottom;
       else if (row.top < title) goals.scrollTop -= title - row.top;
     });
-
-    // The last word's own Keep was on its way as the others were marked. (Where a Keep from
-    // the keyboard hands the focus: keep.js, on the transcript too.)
-    page.addEventListener("htmx:afterSwap", dropKeepAllIfDone);
 
     // Narrow screens show one chat at a time.
     var tabs = document.querySelectorAll(".chat-tabs button");

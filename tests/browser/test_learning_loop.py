@@ -483,6 +483,17 @@ def test_a_transcript_keeps_lines_and_their_words_from_the_keyboard(daphne_serve
     [brezeln] = [card for card in deck.all_cards(user.pk) if card.german == "Brezeln"]
     assert brezeln.example == "Ein Brot und zwei Brezeln, bitte."
     assert brezeln.scenario_id == session.scenario_id
+
+    # Words selected in a line: its Keep keeps them, as on the chat page (it kept the line
+    # whole, and said "Kept ✓": a newcomer's walk).
+    text = f"#msg-{later.pk}-text"
+    button = other.locator(".msg-actions > .keep-form button")
+    page.evaluate(SELECT, [text, 8, text, 12])  # "sind"
+    expect(button).to_have_accessible_name("Keep selection “sind” in your deck")
+    button.click()
+    expect(other.locator(".kept-words")).to_have_text("Kept „sind“ ✓")
+    kept = sorted(card.german for card in deck.all_cards(user.pk))
+    assert kept == ["Brezeln", "Ein Brot und zwei Brezeln, bitte.", "sind"]
     assert problems == []
 
 
