@@ -1,6 +1,7 @@
 """A turn over the websocket: stored message, streamed reply, stored reply, in order."""
 
 import asyncio
+import re
 
 import pytest
 
@@ -41,6 +42,9 @@ async def test_a_turn_streams_the_reply_and_stores_both_messages(
     frames = "".join(tab.frames)
     assert frames.index("Ich hätte gern Tomaten.") < frames.index(STREAMING)
     assert streamed_text(tab.frames) == "Guten Tag! Die Tomaten sind heute super."
+    # Announced in German: read with the page's English voice, it was not (a newcomer's walk).
+    announced = re.search(r'<p id="main-announce"[^>]*>(.*?)</p>', frames).group(1)
+    assert announced.endswith('<span lang="de">Guten Tag! Die Tomaten sind heute super.</span>')
     assert await stored(alice_session.pk, "main") == [
         (
             "scenario",
