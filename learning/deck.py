@@ -365,8 +365,9 @@ def sentence_holding(words: str, line: str) -> str:
 
 
 def _bare(text: str) -> str:
-    """A sentence as compared with selected words: a selection often stops before its mark."""
-    return text.strip().rstrip(".!?…\"'“”»«)] ").casefold()
+    """A sentence as compared with selected words: a selection often stops before its mark,
+    and a helper answer quotes a phrase ("„Tschüss!“"), which was then its own example."""
+    return text.strip().strip(".!?…\"'„“”‚‘»«()[] ").casefold()
 
 
 def as_kept(line: str) -> str:

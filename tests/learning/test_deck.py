@@ -501,6 +501,12 @@ def test_a_requests_own_cards_come_first_among_those_awaiting_meanings(alice):
         ("Tabletten", "Ask: Tropfen vs. Tabletten? Say it.", "Ask: Tropfen vs. Tabletten?"),
         ("fünf", "Es kostet ca. fünf Euro. Danke.", "Es kostet ca. fünf Euro."),
         ("das Brötchen", "Ein Brot, bitte.", "Ein Brot, bitte."),  # not in it: the line
+        (  # a quoted phrase, its sentence: the line (its example was the phrase in quotes)
+            "Ich hätte gern vier Brötchen.",
+            '"Ich hätte gern vier Brötchen." (I\'d like four bread rolls.) Say it.',
+            '"Ich hätte gern vier Brötchen." (I\'d like four bread rolls.) Say it.',
+        ),
+        ("Tschüss", "„Tschüss!“ Bye!", "„Tschüss!“ Bye!"),
     ],
 )
 def test_words_kept_from_a_line_have_the_sentence_holding_them_as_example(
