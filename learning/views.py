@@ -17,9 +17,12 @@ from lib.text import unprintable
 NOTHING_TO_KEEP = "Choose a word: letters or numbers, not only spaces."
 CANNOT_BE_KEPT = "That contains characters that cannot be kept."
 ANSWERED_ALREADY = "That card was answered already (in another tab?): this answer did not count."
+# Words outside the answer's quotations may be German it did not quote (a shipped tip's "Döner
+# im Brot"): called "the helper's English", they were refused as what they are not (a
+# newcomer's walk).
 ENGLISH_AROUND = (
-    "That is the helper's English: select German words within its quotes, or press Keep"
-    " selection with nothing selected to choose one of its phrases."
+    "Only the German the helper quotes can be kept from its answer: select words within its"
+    " quotes, or press Keep selection with nothing selected to choose one of its phrases."
 )
 EXPORTS = ("csv", "txt")
 

@@ -944,7 +944,7 @@ def test_words_kept_from_a_helper_answer_must_be_its_quoted_german(client, alice
     response = keep(client, german=selected, example=ANSWER, example_language="en")
     assert (response.status_code == 200) is kept
     if not kept:
-        assert "That is the helper's English" in response.content.decode()
+        assert "Only the German the helper quotes can be kept" in response.content.decode()
         assert deck.all_cards(alice.pk) == []
 
 
