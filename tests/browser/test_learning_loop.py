@@ -535,7 +535,7 @@ def test_a_helper_answers_german_can_be_kept_from_the_keyboard_and_its_english_c
     start = text.index("I'd")
     page.evaluate(SELECT, [f"#msg-{answer.pk}-text", start, f"#msg-{answer.pk}-text", start + 13])
     message.get_by_role("button", name="Keep selection").click()
-    expect(message.get_by_role("alert")).to_contain_text("Only the German the helper quotes can be kept")
+    expect(message.get_by_role("alert")).to_contain_text("Only the German the helper quotes")
     assert len(deck.all_cards(user.pk)) == 1
     assert [p for p in problems if "400" not in p] == []  # the browser logs the refusal
 
