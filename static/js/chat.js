@@ -24,6 +24,28 @@
     if (field && !field.value) field.value = newId();
   }
 
+  // What is in a box, with the id it goes out under, is kept for this tab until the server
+  // has it: a reload (which a lost connection invites) emptied the box (a newcomer's walk).
+  // Under its id, a message stored meanwhile is known as sent when the page syncs.
+  function draftKey(form) { return "maraum-draft " + location.pathname + " " + chatOf(form); }
+  function keepDraft(form) {
+    var box = form.querySelector("textarea");
+    try {
+      if (box.value.trim()) {
+        sessionStorage.setItem(draftKey(form), JSON.stringify({text: box.value, id: idField(form).value}));
+      } else {
+        sessionStorage.removeItem(draftKey(form));
+      }
+    } catch (error) { /* storage off or full: the box still holds it */ }
+  }
+  function restoreDraft(form) {
+    var box = form.querySelector("textarea"), draft = null;
+    try { draft = JSON.parse(sessionStorage.getItem(draftKey(form)) || "null"); } catch (error) { return; }
+    if (!draft || typeof draft.text !== "string" || box.value) return;
+    box.value = draft.text;
+    if (typeof draft.id === "string") idField(form).value = draft.id;
+  }
+
   function showError(chat, text) {
     say(document.getElementById(chat + "-error"), text);
   }
@@ -207,9 +229,10 @@
     // attacker's replay).
     if (document.querySelector("[data-unsent]")) history.replaceState(history.state, "", location.href);
     document.querySelectorAll("form.compose").forEach(function (form) {
+      restoreDraft(form);
       prepare(form);
       var box = form.querySelector("textarea");
-      if (box.value) {  // a message put back by the page: its size and count, as if typed
+      if (box.value) {  // a message put back by the page or kept: its size and count, as if typed
         fit(box);
         updateCounter(form);
       }
@@ -231,6 +254,7 @@
       showError(chatOf(box.form), "");
       updateCounter(box.form);
       fit(box);
+      keepDraft(box.form);
     });
     page.addEventListener("click", function (event) {
       var send = event.target.closest && event.target.closest("form.compose button[type=submit]");
@@ -268,6 +292,7 @@
       }
       form.dataset.sentText = box.value;
       var id = idField(form).value;
+      if (!form.dataset.asking) keepDraft(form);  // under the id it goes out with
       if (state() !== "open") {
         if (form.dataset.queued === id) { event.preventDefault(); return; }
         form.dataset.queued = id;
@@ -394,6 +419,7 @@
           if (said && said.querySelector("[data-until-reply]")) say(said, "");
           delete form.dataset.sentText;
           field.value = newId();
+          keepDraft(form);  // gone, or what was written since, under its own id
         }
       });
       showUnsent();  // also into a completion drawn again (a reconnect's sync)
@@ -542,6 +568,7 @@
       box.value = before + question;
       fit(box);
       updateCounter(form);
+      keepDraft(form);
       showHelperPane();
       box.focus();
     });
@@ -560,8 +587,11 @@
       // with the helper still replying nothing was sent either (a newcomer's walk).
       var draft = box.value;
       box.value = quoting(form, button.dataset.ask + ": „", line, "“", 0);
+      idField(form).value = newId();  // the question's own: the draft keeps its own
       showHelperPane();
+      form.dataset.asking = "yes";
       trySend(form);
+      delete form.dataset.asking;
       box.value = draft;
       fit(box);
       updateCounter(form);

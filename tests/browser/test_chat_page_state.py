@@ -1473,3 +1473,46 @@ def test_asking_the_helper_about_a_line_keeps_the_question_being_written(daphne_
     expect(page.locator("#helper-input")).to_have_value(draft)
     expect(helper.locator(".msg-user")).to_have_count(2)
     assert problems == []
+
+
+def test_what_is_written_in_a_box_is_still_there_after_a_reload(daphne_server, browser):
+    """A reload (which a lost connection invites) emptied the boxes (a newcomer's walk). Once
+    sent, and stored, it is not put back."""
+    from playwright.sync_api import expect
+
+    page, session = _open_chat(browser, daphne_server)
+    page.wait_for_selector("#chat[data-synced]")
+    problems = watch_for_problems(page)
+    page.locator("#main-input").fill("Was kostet das alles zusammen")
+    page.locator("#helper-input").fill("How do I say\nall\ntogether?")
+    page.reload()
+    page.wait_for_selector("#chat[data-synced]")
+    expect(page.locator("#main-input")).to_have_value("Was kostet das alles zusammen")
+    expect(page.locator("#helper-input")).to_have_value("How do I say\nall\ntogether?")
+    assert page.locator("#helper-input").get_attribute("rows") == "3"  # sized to it
+
+    page.locator("#main-input").press("Enter")
+    expect(page.locator("#main-messages")).to_contain_text("Was kostet das alles zusammen")
+    expect(page.locator("#main-input")).to_have_value("")
+    page.reload()
+    page.wait_for_selector("#chat[data-synced]")
+    expect(page.locator("#main-input")).to_have_value("")
+    expect(page.locator("#helper-input")).to_have_value("How do I say\nall\ntogether?")
+    assert session.messages.filter(role="user").count() == 1
+
+    # Sent, and reloaded before the server said it had it: the draft kept under the
+    # message's id is known as sent when the sync shows it, and not put back.
+    page.locator("#main-input").fill("Danke!")
+    page.locator("#main-input").press("Enter")
+    expect(page.locator("#main-messages .msg-user")).to_have_count(2)
+    sent = page.locator("#main-messages .msg-user").last.get_attribute("data-client-id")
+    page.evaluate(
+        """id => sessionStorage.setItem("maraum-draft " + location.pathname + " main",
+          JSON.stringify({text: "Danke!", id: id}))""",
+        sent,
+    )
+    page.reload()
+    page.wait_for_selector("#chat[data-synced]")
+    expect(page.locator("#main-input")).to_have_value("")
+    assert session.messages.filter(role="user").count() == 2
+    assert problems == []
