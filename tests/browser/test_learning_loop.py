@@ -280,6 +280,35 @@ def test_keep_all_from_the_keyboard_gives_the_focus_to_the_report(daphne_server,
     page.keyboard.press("Enter")
     expect(page.locator(".report-words .kept")).to_have_count(2)
     expect(page.locator("#report-title")).to_be_focused()
+    # And it is said (nothing was, a newcomer's walk).
+    expect(page.locator("#report-said")).to_have_text("All 2 words of the report are in your deck.")
+    assert problems == []
+
+
+def test_a_report_that_comes_while_the_page_is_open_is_said(daphne_server, browser):
+    """The "being written" status was replaced by the report, which no screen reader said (a
+    newcomer's walk)."""
+    from playwright.sync_api import expect
+
+    from chat.models import SceneReport
+    from lib.rls import acting_as_staff
+    from scenarios import lifecycle
+
+    user = User.objects.create_user("lotte@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
+    lifecycle.complete_session(user.pk, session.pk, main_messages=16, ended_by="model")
+    with acting_as_staff():
+        SceneReport.objects.update_or_create(session_id=session.pk, defaults={"status": "pending"})
+    page, problems = _open_chat(daphne_server, browser, user, session)
+    page.goto(f"{daphne_server}/history/{session.pk}/")
+    expect(page.locator("#report")).to_have_text("Your report is being written\u2026")
+    content = {"words": [{"german": "bitte", "gloss": "please"}]}
+    with acting_as_staff():
+        SceneReport.objects.filter(session_id=session.pk).update(
+            status="ready", kind="offline", content=content
+        )
+    expect(page.locator("#report-title")).to_have_text("Your report")
+    expect(page.locator("#report-said")).to_have_text("Your report is ready, below.")
     assert problems == []
 
 
