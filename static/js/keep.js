@@ -183,7 +183,9 @@ var Keep = (function () {
       // Nothing selected (from the keyboard, say): the German the answer quotes, to keep
       // one of (a newcomer's walk: without a mouse nothing could be kept from an answer).
       var phrases = message.querySelector(".keep-phrases");
-      if (phrases) {  // those in the deck already say so
+      if (phrases && !phrases.hidden) {  // pressed again: closed (it could not be)
+        phrases.hidden = true;
+      } else if (phrases) {  // those in the deck already say so
         phrases.hidden = false;
         var first = phrases.querySelector(".keep-form button");
         if (first) first.focus();
@@ -257,6 +259,24 @@ var Keep = (function () {
     // A failure is said beside the line (below): not an uncaught rejection as well.
     htmx.ajax("GET", button.dataset.words, {source: button, target: list, swap: "innerHTML"})
       .then(answered, answered);
+  });
+
+  // Escape closes the list the focus is in, and hands the focus to what opened it (it
+  // closed nothing: a newcomer's walk).
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || !event.target.closest) return;
+    var words = event.target.closest(".line-words");
+    var phrases = !words && event.target.closest(".keep-phrases");
+    if (words && words.previousElementSibling.matches("button[data-words]")) {
+      var opener = words.previousElementSibling;
+      opener.setAttribute("aria-expanded", "false");
+      words.replaceChildren();
+      opener.focus();
+    } else if (phrases) {
+      phrases.hidden = true;
+      var keep = phrases.closest(".msg").querySelector(".keep-form[data-needs-selection] button");
+      if (keep) keep.focus();
+    }
   });
 
   function focusOn(element) {

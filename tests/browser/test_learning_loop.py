@@ -437,6 +437,14 @@ def test_a_word_of_a_role_play_line_can_be_kept_from_the_keyboard(daphne_server,
     selected = "e => getComputedStyle(e, '::selection').backgroundColor"
     assert message.locator(".msg-text").evaluate(selected) == "rgb(255, 255, 255)"
 
+    # Escape closes it too, and hands the focus back (it closed nothing: a newcomer's walk).
+    words.get_by_role("button").first.focus()
+    page.keyboard.press("Escape")
+    expect(keep_words).to_have_attribute("aria-expanded", "false")
+    expect(keep_words).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(words.get_by_role("button").first).to_be_focused()
+
     # Pressed again, it closes the list.
     keep_words.focus()
     page.keyboard.press("Enter")
@@ -553,6 +561,19 @@ def test_a_helper_answers_german_can_be_kept_from_the_keyboard_and_its_english_c
     )
     expect(first).to_be_focused()
     expect(phrases.get_by_role("button")).to_have_count(2)
+    # Escape, or Keep selection pressed again, closes the list (it could not be: a
+    # newcomer's walk).
+    page.keyboard.press("Escape")
+    expect(phrases).to_be_hidden()
+    keep = message.get_by_role("button", name="Keep selection")
+    expect(keep).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(first).to_be_focused()
+    keep.focus()
+    page.keyboard.press("Enter")
+    expect(phrases).to_be_hidden()
+    page.keyboard.press("Enter")
+    expect(first).to_be_focused()
     page.keyboard.press("Enter")
     expect(phrases.locator(".kept")).to_have_text("Kept „Ich hätte gern vier Brötchen.“ ✓")
     [card] = deck.all_cards(user.pk)
