@@ -23,6 +23,12 @@ def reached_of(goals) -> str:
 
 
 @register.filter
+def not_kept(words: list[dict], kept) -> list[dict]:
+    """A report's words the deck does not hold yet (what its "Keep all" keeps)."""
+    return [word for word in words if word["german"] not in kept]
+
+
+@register.filter
 def keepable(line: str) -> bool:
     """Whether a role-play line's "Keep" can keep it (an emoji alone cannot)."""
     return deck.keepable(deck.as_kept(line))

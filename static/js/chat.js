@@ -152,9 +152,11 @@
     counter.classList.toggle("over", length > max);
   }
 
-  // Grow the box with its text, up to six lines.
+  // Grow the box with its text, up to six lines: its lines as drawn, a long one wrapped too
+  // (only line breaks were counted: a newcomer's walk).
   function fit(box) {
     box.rows = Math.min(6, Math.max(2, box.value.split("\n").length));
+    while (box.rows < 6 && box.scrollHeight > box.clientHeight) box.rows += 1;
   }
 
   // A question to the helper quoting German words, cut with "…" to fit the box's limit beside

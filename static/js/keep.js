@@ -76,10 +76,16 @@ var Keep = (function () {
   }
 
   // Every word of the report kept (here or in another tab): its "Keep all" goes too.
+  // Some kept: it says how many it has left to keep (it said "all 5" still: a newcomer's walk),
+  // as the server draws it.
   function dropKeepAllIfDone() {
     var words = document.querySelector(".report-words"), all = document.querySelector("#report > .keep-form");
-    if (words && all && !words.querySelector(".keep-form") && !all.classList.contains("htmx-request")) {
+    if (!words || !all || all.classList.contains("htmx-request")) return;
+    var left = words.querySelectorAll(".keep-form").length;
+    if (!left) {
       all.remove();
+    } else if (left < words.querySelectorAll("li").length) {
+      all.querySelector("button").textContent = "Keep the other " + left + " word" + (left === 1 ? "" : "s");
     }
   }
 

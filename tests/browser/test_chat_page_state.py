@@ -1483,7 +1483,11 @@ def test_what_is_written_in_a_box_is_still_there_after_a_reload(daphne_server, b
     page, session = _open_chat(browser, daphne_server)
     page.wait_for_selector("#chat[data-synced]")
     problems = watch_for_problems(page)
+    # A long line, wrapped, grows the box as line breaks do (they alone did: a newcomer's walk).
+    page.locator("#main-input").fill("Ich h\u00e4tte gern " * 30)
+    assert int(page.locator("#main-input").get_attribute("rows")) > 2
     page.locator("#main-input").fill("Was kostet das alles zusammen")
+    assert page.locator("#main-input").get_attribute("rows") == "2"
     page.locator("#helper-input").fill("How do I say\nall\ntogether?")
     page.reload()
     page.wait_for_selector("#chat[data-synced]")

@@ -221,8 +221,10 @@ def test_offline_or_with_no_worker_no_meaning_is_said_to_be_on_its_way(
     alice, marketplace, settings, fake_anthropic
 ):
     settings.ANTHROPIC_API_KEY = ""
-    client = keep(alice, marketplace, "frisch", example="")
+    client = keep(alice, marketplace, "frisch", example="Die Tomaten sind frisch.")
     assert ON_ITS_WAY not in shown(client)[0]
+    # With an example, and no meaning, the card said nothing of it (a newcomer's walk).
+    assert NONE_SAVED in shown(client)[1]
 
     # Asked for, but no worker ran it in time (a worker that is down): the wait is over.
     settings.ANTHROPIC_API_KEY = "test-key"

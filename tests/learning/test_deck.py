@@ -352,6 +352,25 @@ def test_keep_all_in_a_report_shows_every_word_kept_and_offers_it_no_more(
     assert "Keep all" not in shown
 
 
+def test_a_reports_keep_all_says_how_many_it_keeps(client, alice, marketplace):
+    """It said "Keep all 3 words" with one of them kept (a newcomer's walk); a word's own Keep
+    says which it kept."""
+    session = complete(start_session(alice, marketplace))
+    words = [{"german": german, "gloss": ""} for german in ("die Schale", "die Tüte", "bitte")]
+    with acting_as_staff():
+        SceneReport.objects.create(
+            session_id=session.pk, status="ready", kind="offline", content={"words": words}
+        )
+    client.force_login(alice)
+    report_url = f"/sessions/{session.pk}/report/"
+    assert "Keep all 3 words" in client.get(report_url).content.decode()
+    one = client.post("/deck/keep/", {"german": "bitte", "name_it": "1"}, HTTP_HX_REQUEST="true")
+    assert "Kept „bitte“ ✓" in one.content.decode()
+    shown = client.get(report_url).content.decode()
+    assert "Keep the other 2 words" in shown and "Keep all" not in shown
+    assert shown.count('name="name_it" value="1"') == 2  # each word's Keep names its word
+
+
 def test_a_report_with_one_word_offers_keep_beside_it_and_no_keep_all(client, alice, marketplace):
     """It offered "Keep all 1 words" beside the word's own "Keep" (a newcomer's walk)."""
     session = complete(start_session(alice, marketplace))
