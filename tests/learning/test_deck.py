@@ -324,18 +324,24 @@ def test_a_reports_words_already_in_the_deck_show_as_kept(client, alice, marketp
     assert "“die Tüte” in your deck" in shown and "“die Schale” in your deck" not in shown
 
 
-def test_keep_all_in_a_report_shows_every_word_kept_and_offers_it_no_more(
-    client, alice, marketplace
-):
-    """After "Keep all" each word still offered "Keep", and the report "Keep all" again."""
-    session = complete(start_session(alice, marketplace))
-    words = [{"german": "die Schale", "gloss": "punnet"}, {"german": "die Tüte", "gloss": "bag"}]
+def _report_of_words(client, learner, scene, words: list[dict]) -> str:
+    """The address of the offline report, with these words, on a scene the learner completed
+    (logged in)."""
+    session = complete(start_session(learner, scene))
     with acting_as_staff():
         SceneReport.objects.create(
             session_id=session.pk, status="ready", kind="offline", content={"words": words}
         )
-    client.force_login(alice)
-    report_url = f"/sessions/{session.pk}/report/"
+    client.force_login(learner)
+    return f"/sessions/{session.pk}/report/"
+
+
+def test_keep_all_in_a_report_shows_every_word_kept_and_offers_it_no_more(
+    client, alice, marketplace
+):
+    """After "Keep all" each word still offered "Keep", and the report "Keep all" again."""
+    words = [{"german": "die Schale", "gloss": "punnet"}, {"german": "die Tüte", "gloss": "bag"}]
+    report_url = _report_of_words(client, alice, marketplace, words)
     assert "Keep all 2 words" in client.get(report_url).content.decode()
 
     # htmx swaps the report for the one this answers with (hx-target and hx-select #report).
@@ -355,14 +361,8 @@ def test_keep_all_in_a_report_shows_every_word_kept_and_offers_it_no_more(
 def test_a_reports_keep_all_says_how_many_it_keeps(client, alice, marketplace):
     """It said "Keep all 3 words" with one of them kept (a newcomer's walk); a word's own Keep
     says which it kept."""
-    session = complete(start_session(alice, marketplace))
     words = [{"german": german, "gloss": ""} for german in ("die Schale", "die Tüte", "bitte")]
-    with acting_as_staff():
-        SceneReport.objects.create(
-            session_id=session.pk, status="ready", kind="offline", content={"words": words}
-        )
-    client.force_login(alice)
-    report_url = f"/sessions/{session.pk}/report/"
+    report_url = _report_of_words(client, alice, marketplace, words)
     assert "Keep all 3 words" in client.get(report_url).content.decode()
     one = client.post("/deck/keep/", {"german": "bitte", "name_it": "1"}, HTTP_HX_REQUEST="true")
     assert "Kept „bitte“ ✓" in one.content.decode()
