@@ -553,7 +553,10 @@ def test_a_helper_answers_example_is_read_as_english(client, alice, sent, stored
     card = deck.all_cards(alice.pk)[0]
     assert (card.example, card.example_language) == (line, stored)
     page = client.get("/review/").content.decode()
-    assert f'<p class="muted" lang="{stored}">{shown}{line}' in page
+    assert f'<p class="muted card-example" lang="{stored}">{shown}{line}' in page
+    # The deck lists it too (it listed no example: the last note).
+    page = client.get("/deck/").content.decode()
+    assert f'<span class="muted card-example" lang="{stored}">{shown}{line}' in page
 
 
 def test_a_helper_answers_keep_says_its_line_is_english(client, alice, marketplace):
