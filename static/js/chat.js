@@ -230,6 +230,10 @@
     // then sent it twice, or failed on a CSRF token out of date; Back to it failed too (the
     // attacker's replay).
     if (document.querySelector("[data-unsent]")) history.replaceState(history.state, "", location.href);
+    // Right after Start the focus waits in the role-play's box, except on a touch screen: there
+    // it opened the phone's keyboard over the opening line (the last note).
+    var waiting = document.querySelector("textarea[data-autofocus]");
+    if (waiting && !matchMedia("(pointer: coarse)").matches) waiting.focus();
     document.querySelectorAll("form.compose").forEach(function (form) {
       restoreDraft(form);
       prepare(form);

@@ -1520,3 +1520,26 @@ def test_what_is_written_in_a_box_is_still_there_after_a_reload(daphne_server, b
     expect(page.locator("#main-input")).to_have_value("")
     assert session.messages.filter(role="user").count() == 2
     assert problems == []
+
+
+def test_on_a_touch_screen_start_leaves_the_box_unfocused(daphne_server, browser):
+    """Right after Start the focus waits in the role-play's box (test_learner_journey); on a
+    phone that opened its keyboard over the opening line (the last note)."""
+    from playwright.sync_api import expect
+
+    user = User.objects.create_user("tara@example.com", None)
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
+    )
+    phone.add_cookies(
+        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
+    )
+    page = phone.new_page()
+    problems = watch_for_problems(page)
+    page.goto(f"{daphne_server}/")
+    page.get_by_role("button", name="Start Marketplace").click()
+    page.wait_for_selector("#chat[data-synced]")
+    expect(page.locator("#main-messages")).to_contain_text("ganz frisches Obst")
+    assert page.evaluate("document.activeElement.id") != "main-input"
+    assert problems == []
+    phone.close()
