@@ -20,7 +20,13 @@ from fsrs import Rating, Scheduler
 
 from learning.models import Card, RemovedCard
 from lib.rls import acting_as_learner
-from lib.text import BLANK_UNASSIGNED, is_unsendable, is_visible, unprintable
+from lib.text import (
+    BLANK_UNASSIGNED,
+    is_unsendable,
+    is_visible,
+    unprintable,
+    without_direction_controls,
+)
 from lib.throttles import Throttle
 from scenarios.models import Scenario
 
@@ -79,23 +85,40 @@ MOST_PHRASES = 8  # offered under one answer
 USAGE_LABELS = frozenset(
     "standard formal informal colloquial polite casual spoken written slang dialect regional "
     "nominative accusative dative genitive singular plural masculine feminine neuter "
-    "infinitive past participle perfect imperative".split()
+    "infinitive past participle perfect imperative "
+    # their short forms, and an article for the gender
+    "f m n pl sg sing dat acc akk nom gen coll fem masc neut inf der die das".split()
+)
+# Words that say where it is used, beside a name or a label ("used in Austria"); alone ("in",
+# "also") they may be what it means.
+WHERE_WORDS = frozenset(
+    "used in the mainly mostly also only especially southern northern eastern western "
+    "south north east west".split()
 )
 
 
 def meaning_in_brackets(text: str) -> str:
     """What brackets after a quoted phrase say it means, or "" when they say something else:
-    only names ("Berlin", "Bavaria, Austria": where it is said), grammar or usage labels
-    ("dative plural", "standard"), or what it stands for ("= in dem"). A card without a
-    meaning has one looked up; a wrong one stays."""
-    text = " ".join(text.split())
+    names and grammar or usage labels only ("Berlin", "standard German", "used in Austria",
+    "dative plural", "f."), or what it stands for ("= in dem", "short for in dem"). A card
+    without a meaning has one asked for; a wrong one stays, so a doubt leaves it out: a name
+    alone ("Hello") is not taken either."""
+    text = " ".join(without_direction_controls(text).split())
     words = re.findall(r"[^\W\d_]+", text)
-    only_names = all(word[0].isupper() for word in words) and not re.search(r"[.!?]", text)
-    if not words or only_names or text.startswith("="):
+    a_sentence = re.search(r"[!?]", text) or (text.endswith(".") and len(words) > 1)
+    if not words or text.startswith("=") or text.lower().startswith("short for"):
         return ""
-    if all(word.lower() in USAGE_LABELS for word in words):
-        return ""
-    return text
+    where = WHERE_WORDS if len(words) > 1 else frozenset()
+    labels = (word[0].isupper() or word.lower() in USAGE_LABELS | where for word in words)
+    return "" if all(labels) and not a_sentence else text
+
+
+def gloss_in_answer(german: str, answer: str) -> str:
+    """The gloss a helper answer gives the phrase in brackets after quoting it, if it quotes
+    it: selected rather than pressed in its list, a phrase was kept without it (a newcomer's
+    recheck)."""
+    german = as_word(german).lower()
+    return next((gloss for quoted, gloss in quoted_phrases(answer) if quoted.lower() == german), "")
 
 
 def quoted_phrases(answer: str) -> list[tuple[str, str]]:
@@ -255,6 +278,8 @@ def keep(
     german, gloss = as_word(german)[:MAX_WORD_LENGTH].rstrip(), gloss.strip()[:MAX_WORD_LENGTH]
     if not keepable(german):
         raise ValueError("Nothing to keep.")
+    if not gloss and example_language == "en":  # selected, the phrase came without its gloss
+        gloss = gloss_in_answer(german, example)
     first = FsrsCard()
     try:
         with acting_as_learner(learner_id):
@@ -361,7 +386,11 @@ def sentence_holding(words: str, line: str) -> str:
             end = space
             break
     sentence = line[start:end].strip()
-    return line if _bare(sentence) == _bare(words) else sentence
+    # A sentence kept whole, the line is its context: it was its own example, in quotes, and
+    # with a lead-in ("Ordering: „Einen Döner, bitte.“") nearly so (a newcomer's recheck).
+    ends = re.search(r"[.!?\u2026][\"'\u201c\u201d\u00bb\u00ab)\]]*$", words.strip())
+    a_sentence = ends and len(words.split()) > 1
+    return line if a_sentence or _bare(sentence) == _bare(words) else sentence
 
 
 def _bare(text: str) -> str:

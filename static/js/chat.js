@@ -38,12 +38,23 @@
       }
     } catch (error) { /* storage off or full: the box still holds it */ }
   }
+  var AN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
   function restoreDraft(form) {
     var box = form.querySelector("textarea"), draft = null;
     try { draft = JSON.parse(sessionStorage.getItem(draftKey(form)) || "null"); } catch (error) { return; }
     if (!draft || typeof draft.text !== "string" || box.value) return;
+    var id = typeof draft.id === "string" && AN_ID.test(draft.id) ? draft.id : null;
+    if (id && document.querySelector('[data-client-id="' + id + '"]')) {  // stored: sent
+      keepDraft(form);
+      return;
+    }
     box.value = draft.text;
-    if (typeof draft.id === "string") idField(form).value = draft.id;
+    if (!id) return;
+    // Under its id, as sent: stored meanwhile, the sync empties the box, but only of these
+    // words; changed, they go out under an id of their own (they were emptied away, or
+    // refused as "already sent with other words": the attacker's recheck).
+    idField(form).value = id;
+    form.dataset.sentText = draft.text;
   }
 
   function showError(chat, text) {
@@ -239,6 +250,7 @@
       prepare(form);
       var box = form.querySelector("textarea");
       if (box.value) {  // a message put back by the page or kept: its size and count, as if typed
+        keepDraft(form);  // (put back by the page, it was not kept: the attacker's recheck)
         fit(box);
         updateCounter(form);
       }
@@ -591,23 +603,39 @@
       var line = button.closest(".msg").querySelector(".msg-text").lastChild.textContent.trim();
       // Sent from the box, whose own words stay: they went, replaced by the question, and
       // with the helper still replying nothing was sent either (a newcomer's walk).
-      var draft = box.value;
+      // A message of the box waits for the connection: the question would wait behind it, and
+      // be refused once the helper answers it (the attacker's recheck).
+      if (form.dataset.queued && state() !== "open") {
+        showHelperPane();
+        showWait("helper");
+        return;
+      }
+      // The question goes under an id of its own; the box's words, their id and what of them
+      // was sent are as they were (the draft's echo found the question's id, and it was sent
+      // again: the attacker's recheck).
+      var draft = {text: box.value, id: idField(form).value, sent: form.dataset.sentText};
       box.value = quoting(form, button.dataset.ask + ": „", line, "“", 0);
-      idField(form).value = newId();  // the question's own: the draft keeps its own
+      idField(form).value = newId();
+      delete form.dataset.sentText;
       showHelperPane();
       form.dataset.asking = "yes";
       trySend(form);
       delete form.dataset.asking;
-      box.value = draft;
+      delete form.dataset.queued;  // the question's
+      box.value = draft.text;
+      idField(form).value = draft.id;
+      if (draft.sent === undefined) delete form.dataset.sentText;
+      else form.dataset.sentText = draft.sent;
       fit(box);
       updateCounter(form);
       // On a phone the role-play, and the button with it, went behind the helper's chat: the
       // focus fell to the page. From the keyboard it goes to the helper's box; after a tap
-      // (which would open the phone's keyboard there) to the helper's chat.
+      // (which would open the phone's keyboard there) to the helper's tab, now in front (its
+      // pane's title is not shown there: a newcomer's recheck).
       if (!button.offsetParent) {
-        var title = document.getElementById("pane-helper-title");
-        if (event.detail === 0) box.focus();
-        else if (title) { title.setAttribute("tabindex", "-1"); title.focus(); }
+        var tab = document.querySelector('.chat-tabs button[aria-controls="pane-helper"]');
+        if (event.detail === 0 || !tab) box.focus();
+        else tab.focus();
       }
     });
 

@@ -219,6 +219,11 @@ var Keep = (function () {
   document.addEventListener("htmx:beforeSwap", function (event) {
     var form = event.detail.elt.closest && event.detail.elt.closest(".keep-form");
     if (!form || event.detail.xhr.status !== 200) return;
+    // Kept: a refusal said before beside the message goes (it stayed beside "Kept": a
+    // newcomer's recheck).
+    (form.closest(".msg") || form).querySelectorAll(".keep-error").forEach(function (note) {
+      note.remove();
+    });
     if (form.dataset.keptWords === "yes") {
       event.detail.shouldSwap = false;
       var answer = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html");

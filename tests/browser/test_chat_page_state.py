@@ -1418,6 +1418,11 @@ def test_a_message_sent_before_the_scripts_ran_is_back_in_its_box_to_send(daphne
     expect(page.locator("#main-input")).to_have_value("Zwei Br\u00f6tchen, bitte.")
     expect(page.locator("#main-input")).to_be_focused()
     assert not session.messages.filter(role="user").exists()
+    # Reloaded now, it is kept as anything typed is (it was lost: the attacker's recheck).
+    page.reload()
+    page.wait_for_selector("#chat[data-synced]")
+    expect(page.locator("#main-input")).to_have_value("Zwei Br\u00f6tchen, bitte.")
+    expect(page.locator("#main-error")).to_have_text("")
 
     page.locator("#main-input").press("Enter")
     expect(page.locator("#main-messages")).to_contain_text("Zwei Br\u00f6tchen, bitte.")
@@ -1472,6 +1477,14 @@ def test_asking_the_helper_about_a_line_keeps_the_question_being_written(daphne_
     expect(page.locator("#helper-input")).to_be_focused()
     expect(page.locator("#helper-input")).to_have_value(draft)
     expect(helper.locator(".msg-user")).to_have_count(2)
+    # After a tap, to the helper's tab, in front now (not its box, which would open the
+    # phone's keyboard; the pane's title, tried first, is not shown there: a newcomer's recheck).
+    expect(page.locator("#helper-send")).to_be_enabled()
+    helper_tab = page.locator('.chat-tabs button[aria-controls="pane-helper"]')
+    page.locator('.chat-tabs button[aria-controls="pane-main"]').click()
+    opener.get_by_role("button", name="Explain").click()
+    expect(helper_tab).to_be_focused()
+    expect(helper.locator(".msg-user")).to_have_count(3)
     assert problems == []
 
 

@@ -589,6 +589,13 @@ def test_a_helper_answers_german_can_be_kept_from_the_keyboard_and_its_english_c
     message.get_by_role("button", name="Keep selection").click()
     expect(message.get_by_role("alert")).to_contain_text("Only the German the helper quotes")
     assert len(deck.all_cards(user.pk)) == 1
+    # Then its German, selected: kept with the gloss the answer gives it (it came without
+    # one), and the refusal goes (it stayed beside "Kept": a newcomer's recheck).
+    start = text.index("die Br")
+    page.evaluate(SELECT, [f"#msg-{answer.pk}-text", start, f"#msg-{answer.pk}-text", start + 12])
+    message.get_by_role("button", name="Keep selection").click()
+    expect(message.locator(".kept-words")).to_have_text("Kept „die Brötchen“ ✓")
+    expect(message.get_by_role("alert")).to_have_count(0)
     assert [p for p in problems if "400" not in p] == []  # the browser logs the refusal
 
 

@@ -526,6 +526,11 @@ def test_a_requests_own_cards_come_first_among_those_awaiting_meanings(alice):
             '"Ich hätte gern vier Brötchen." (I\'d like four bread rolls.) Say it.',
         ),
         ("Tschüss", "„Tschüss!“ Bye!", "„Tschüss!“ Bye!"),
+        (  # a sentence kept whole, after a lead-in: the line (it was nearly itself again)
+            "Einen Döner, bitte.",
+            'Ordering: "Einen Döner, bitte." Then you pay.',
+            'Ordering: "Einen Döner, bitte." Then you pay.',
+        ),
     ],
 )
 def test_words_kept_from_a_line_have_the_sentence_holding_them_as_example(
@@ -534,6 +539,17 @@ def test_words_kept_from_a_line_have_the_sentence_holding_them_as_example(
     """Words selected in a helper answer had the whole English answer as their example, the
     offline note with it (a newcomer's walk)."""
     assert deck.keep(alice.pk, selected, example=line).example == example
+
+
+def test_a_phrase_selected_in_a_helper_answer_has_the_gloss_the_answer_gives_it(alice):
+    """Pressed in the answer's list of phrases a phrase came with its gloss, selected it came
+    without one (a newcomer's recheck)."""
+    answer = "At the till: „Ich zahle bar“ (I'll pay cash), or „mit Karte“ (by card)."
+    card = deck.keep(alice.pk, "ich zahle bar", example=answer, example_language="en")
+    assert card.gloss == "I'll pay cash"
+    assert deck.keep(alice.pk, "Karte", example=answer, example_language="en").gloss == ""
+    line = deck.keep(alice.pk, "mit Karte", example=answer).gloss  # a role-play line: German
+    assert line == ""
 
 
 def test_a_whole_line_kept_is_its_own_example(alice):
@@ -940,9 +956,38 @@ def test_brackets_that_say_where_or_how_a_phrase_is_used_are_not_its_meaning():
     ]
     assert deck.quoted_phrases('"du" (informal you), "Montag" (Monday), "ledig" (single)') == [
         ("du", "informal you"),
-        ("Montag", ""),  # a name-like word alone: its meaning is looked up, not guessed
+        ("Montag", ""),  # a name-like word alone: its meaning is asked for, not guessed
         ("ledig", "single"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("brackets", "meaning"),
+    [  # the attacker's recheck: names beside labels, notes of where, short labels
+        ("standard German", ""),
+        ("Bavaria, informal", ""),
+        ("informal; Bavaria", ""),
+        ("in Bavaria", ""),
+        ("southern Germany", ""),
+        ("used in Austria", ""),
+        ("short for in dem", ""),
+        ("die", ""),
+        ("f.", ""),
+        ("pl.", ""),
+        ("dat.", ""),
+        ("coll.", ""),
+        ("Hello", ""),  # a name, or the meaning: asked for rather than guessed
+        ("\u202eevil", "evil"),  # no direction override in a card
+        ("in", "in"),  # alone, a word of where may be what it means
+        ("also", "also"),
+        ("Bye!", "Bye!"),
+        ("Thanks, you too!", "Thanks, you too!"),
+        ("informal you", "informal you"),
+        ("I'd like four bread rolls.", "I'd like four bread rolls."),
+    ],
+)
+def test_what_brackets_after_a_phrase_say_it_means(brackets, meaning):
+    assert deck.meaning_in_brackets(brackets) == meaning
 
 
 @pytest.mark.parametrize(
