@@ -1556,3 +1556,98 @@ def test_on_a_touch_screen_start_leaves_the_box_unfocused(daphne_server, browser
     assert page.evaluate("document.activeElement.id") != "main-input"
     assert problems == []
     phone.close()
+
+
+def test_a_draft_kept_through_a_reload_goes_out_once_and_changed_under_an_id_of_its_own(
+    daphne_server, browser
+):
+    """A draft put back after a reload under its id, stored meanwhile (sent before the reload,
+    its echo lost), and changed since: the sync emptied the box of the changes too, and sent
+    with that id they were refused as "already sent with other words". An id not of the
+    page's making broke every frame (the attacker's recheck)."""
+    from playwright.sync_api import expect
+
+    from chat.models import Message
+    from lib.rls import acting_as_learner
+
+    page, session = _long_helper_chat(browser, daphne_server, questions=0)
+    sockets = _closable_sockets_counting_syncs(page)
+    problems = watch_for_problems(page)
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    page.wait_for_function("() => window.syncs === 1")
+    draft_id = str(uuid.uuid4())
+    keep_draft = """([chat, text, id]) => sessionStorage.setItem(
+        "maraum-draft " + location.pathname + " " + chat, JSON.stringify({text: text, id: id}))"""
+    page.evaluate(keep_draft, ["helper", "Was hei\u00dft Brot?", draft_id])
+    page.evaluate(keep_draft, ["main", "Hallo!", 'x"]'])
+    page.reload()
+    page.wait_for_function("() => window.syncs === 1")
+    expect(page.locator("#helper-input")).to_have_value("Was hei\u00dft Brot?")
+    expect(page.locator("#main-input")).to_have_value("Hallo!")
+
+    with acting_as_learner(session.user_id):  # stored under its id, its echo lost
+        Message.objects.create(
+            session=session,
+            role="user",
+            chat_type="helper",
+            content="Was hei\u00dft Brot?",
+            client_message_id=uuid.UUID(draft_id),
+        )
+    page.locator("#helper-input").press("End")
+    page.keyboard.type(" Und Br\u00f6tchen?")
+    sockets[-1].close(code=1012)
+    page.wait_for_function("() => window.syncs === 2")
+    expect(page.locator("#helper-messages .msg-user")).to_have_count(1)
+    expect(page.locator("#helper-input")).to_have_value("Was hei\u00dft Brot? Und Br\u00f6tchen?")
+    kept = page.evaluate(
+        """() => JSON.parse(
+          sessionStorage.getItem("maraum-draft " + location.pathname + " helper"))"""
+    )
+    assert kept["text"] == "Was hei\u00dft Brot? Und Br\u00f6tchen?" and kept["id"] != draft_id
+
+    page.locator("#main-input").press("Enter")  # under an id of the page's own
+    expect(page.locator("#main-messages .msg-user")).to_have_count(1)
+    expect(page.locator("#main-input")).to_have_value("")
+    assert problems == []
+    page.context.close()
+
+
+def test_explain_while_a_message_waits_for_the_connection_sends_each_once(daphne_server, browser):
+    """With the helper's message waiting for the connection, "Explain" put its id in the box:
+    the message went out once, was not known as sent, and went again with the next Enter;
+    the question was refused once the helper answered (the attacker's recheck)."""
+    from playwright.sync_api import expect
+
+    page, session = _long_helper_chat(browser, daphne_server, questions=0)
+    sockets, blocked = [], {"on": False}
+
+    def relay(socket):
+        if blocked["on"]:
+            socket.close(code=1012)  # the server is away
+            return
+        socket.connect_to_server()
+        sockets.append(socket)
+
+    page.route_web_socket(re.compile(r"/ws/"), relay)
+    problems = watch_for_problems(page)
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    page.wait_for_selector("#chat[data-synced]")
+    blocked["on"] = True
+    sockets[-1].close(code=1012)
+    expect(page.locator("#connection")).not_to_contain_text("Connected")
+    page.locator("#helper-input").fill("Was hei\u00dft Markt?")
+    page.locator("#helper-input").press("Enter")
+    expect(page.locator("#helper-error")).to_contain_text("goes out as soon as")
+    page.locator("#main-messages .msg").first.get_by_role("button", name="Explain").click()
+    expect(page.locator("#helper-error")).to_contain_text("Wait for the reply")
+    expect(page.locator("#helper-input")).to_have_value("Was hei\u00dft Markt?")
+
+    blocked["on"] = False  # back: it goes out, once, and the box lets it go
+    expect(page.locator("#helper-messages .msg-user")).to_have_count(1, timeout=30_000)
+    expect(page.locator("#helper-input")).to_have_value("")
+    expect(page.locator("#helper-send")).to_be_enabled()
+    page.locator("#helper-input").press("Enter")  # nothing left to send
+    questions = session.messages.filter(role="user", chat_type="helper")
+    assert list(questions.values_list("content", flat=True)) == ["Was hei\u00dft Markt?"]
+    assert [p for p in problems if "WebSocket" not in p] == []
+    page.context.close()
