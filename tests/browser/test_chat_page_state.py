@@ -1547,6 +1547,30 @@ def test_what_is_written_in_a_box_is_still_there_after_a_reload(daphne_server, b
     assert problems == []
 
 
+def test_logging_out_forgets_the_drafts_kept_for_the_tab(daphne_server, browser):
+    """Drafts are kept for the tab so a reload loses nothing; after a log-out they stayed in
+    the tab for whoever used the browser next (the last note)."""
+    from playwright.sync_api import expect
+
+    page, _session = _open_chat(browser, daphne_server)
+    page.wait_for_selector("#chat[data-synced]")
+    problems = watch_for_problems(page)
+    page.locator("#main-input").fill("Meine Adresse ist Hauptstra\u00dfe 5")
+    page.locator("#helper-input").fill("How do I say my PIN?")
+    drafts = """() => Object.keys(sessionStorage).filter(key => key.startsWith("maraum-draft"))"""
+    assert len(page.evaluate(drafts)) == 2
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("link", name="Log in")).to_be_visible()
+    assert page.evaluate(drafts) == []
+    page.go_back()  # nor does Back bring them back
+    page.wait_for_load_state()
+    assert page.evaluate(drafts) == []
+    assert page.locator("#main-input").count() == 0
+    assert problems == []
+    page.context.close()
+
+
 def test_on_a_touch_screen_start_leaves_the_box_unfocused(daphne_server, browser):
     """Right after Start the focus waits in the role-play's box (test_learner_journey); on a
     phone that opened its keyboard over the opening line (the last note)."""
