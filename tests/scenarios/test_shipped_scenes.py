@@ -124,3 +124,59 @@ def test_a_database_with_english_quoted_in_tips_has_it_requoted(db):
     pharmacy.refresh_from_db()
     assert any("no \u2018of\u2019:" in tip for tip in market.offline_tips)
     assert pharmacy.offline_tips == ['Staff wrote: \u2018against\u2019 is "gegen".']
+
+
+@pytest.mark.parametrize("code", SHIPPED)
+def test_shipped_tips_quote_their_german(db, code):
+    """Keep takes only the German an answer quotes when it quotes any: a tip's unquoted German
+    ("Döner im Brot", "Kaltmiete") was refused when selected (the last note). No word with an
+    umlaut or ß stands outside a tip's quotations and its English in brackets (where a name
+    may: "I've been living at Gartenstraße 12")."""
+    from learning.deck import QUOTATION
+
+    for tip in Scenario.objects.get(code=code).offline_tips:
+        outside = re.sub(r"\([^()]*\)", " ", QUOTATION.sub(" ", tip))
+        assert not re.findall(r"\w*[äöüßÄÖÜ]\w*", outside), tip
+
+
+def test_german_a_tip_names_can_be_kept_from_it(db):
+    from learning.deck import german_of_answer
+
+    named = {
+        "buergeramt": ["Bürgerämter"],
+        "flat_viewing": ["Kaltmiete", "2 Zimmer, Küche, Bad"],
+        "kebab": ["Döner im Brot", "Dürüm", "Falafel", "Knoblauchsoße", "scharfe Soße", "Ayran"],
+        "marketplace": ["kostet", "die Äpfel", "die Zwiebeln"],
+        "new_colleague": ["Du"],
+        "pharmacy": ["E-Rezept"],
+        "train_ticket": ["BahnCard 25", "Sparpreis", "Flexpreis", "Deutschlandticket"],
+    }
+    for code, words in named.items():
+        tips = Scenario.objects.get(code=code).offline_tips
+        for words_named in words:
+            tip = next(tip for tip in tips if words_named in tip)
+            assert german_of_answer(words_named, tip), (code, words_named)
+
+
+def test_a_database_with_german_unquoted_in_tips_has_it_quoted(db):
+    import importlib
+
+    from django.apps import apps
+
+    from learning.deck import german_of_answer
+
+    requote = importlib.import_module("scenarios.migrations.0014_german_in_tips_is_quoted")
+    requote.backward(apps, None)  # the tips as shipped before
+    kebab = Scenario.objects.get(code="kebab")
+    shipped = next(tip for tip in kebab.offline_tips if "Döner im Brot is served" in tip)
+    assert not german_of_answer("Döner im Brot", shipped)
+    train = Scenario.objects.get(code="train_ticket")
+    train.offline_tips = ["Staff: the Deutschlandticket is a monthly pass; ask for it."]
+    train.save()
+    requote.forward(apps, None)
+    requote.forward(apps, None)  # twice changes nothing more
+    kebab.refresh_from_db()
+    train.refresh_from_db()
+    quoted = next(tip for tip in kebab.offline_tips if "Döner im Brot" in tip)
+    assert quoted.startswith('"Döner im Brot" is served') and german_of_answer("Dürüm", quoted)
+    assert train.offline_tips == ["Staff: the Deutschlandticket is a monthly pass; ask for it."]
