@@ -78,6 +78,9 @@ QUOTATION = re.compile(
 QUOTE_MARKS = '"„“”‚‘»«'
 GLOSS_AFTER = re.compile(r"\s*\(([^()\n]+)\)")
 MOST_PHRASES = 8  # offered under one answer
+# An article quoted alone is a point of grammar ("words in -chen take „das“"), not a word to
+# learn: offered as a phrase to keep, it was a card of "das" (the last note).
+ARTICLES = frozenset("der die das den dem des ein eine einen einem einer eines".split())
 
 
 # Brackets after a quotation that say where or how it is used, not what it means: a card kept
@@ -125,14 +128,15 @@ def quoted_phrases(answer: str) -> list[tuple[str, str]]:
     """The German a helper answer quotes, each once, in order, with the gloss in brackets after
     it if any: what its "Keep" offers a learner who selected nothing (without a mouse, say,
     a learner could not keep from an answer at all: a newcomer's walk). Not a word's part
-    ("-chen")."""
+    ("-chen"), nor an article alone."""
     phrases: dict[str, tuple[str, str]] = {}
     for quotation in QUOTATION.finditer(answer):
         german = " ".join(next(group for group in quotation.groups() if group).split())
         gloss = GLOSS_AFTER.match(answer, quotation.end())
         gloss_text = meaning_in_brackets(gloss.group(1)) if gloss else ""
         a_part = german.startswith("-") or german.endswith("-")
-        if keepable(german) and not a_part and len(german) <= MAX_WORD_LENGTH >= len(gloss_text):
+        fits = len(german) <= MAX_WORD_LENGTH >= len(gloss_text)
+        if keepable(german) and fits and not a_part and german.lower() not in ARTICLES:
             german = as_word(german)  # as "Keep" sends it, and the deck holds it
             phrases.setdefault(german.lower(), (german, gloss_text))
     return list(phrases.values())[:MOST_PHRASES]

@@ -911,13 +911,10 @@ ANSWER = (
 
 def test_quotations_may_nest_or_be_single_and_a_words_part_is_no_phrase():
     """A "…" inside a „…“ ended it there, German single quotes made no quotation, and "-chen"
-    was offered as a phrase to keep (the rechecks)."""
+    was offered as a phrase to keep (the rechecks), as was an article alone (the last note)."""
     answer = 'Say „Er sagt "Hallo" zu mir“ or ‚eine Brezel‘; words in "-chen" take "das".'
-    assert deck.quoted_phrases(answer) == [
-        ('Er sagt "Hallo" zu mir', ""),
-        ("eine Brezel", ""),
-        ("das", ""),
-    ]
+    assert deck.quoted_phrases(answer) == [('Er sagt "Hallo" zu mir', ""), ("eine Brezel", "")]
+    assert deck.quoted_phrases('"Einen" or "DER", "eine" and "dem" but "denen"') == [("denen", "")]
     assert deck.german_of_answer("zu mir", answer)
     assert deck.german_of_answer("eine Brezel", answer)
     assert not deck.german_of_answer("words", answer)
