@@ -691,6 +691,7 @@
     // does a "Show" on its way, whose answer had nowhere to go (the recheck replay). Only the
     // newest part is swapped, in a wrapper unwrapped once drawn: moved into the frame, every
     // fetched message was processed by htmx again (0.3 s for 2,000, and the page blocked).
+    var keptMeanwhile = [];  // words an open list carried through a sync shows as kept
     page.addEventListener("htmx:oobBeforeSwap", function (event) {
       var list = event.detail.target, fresh = event.detail.fragment;
       if (!list.classList || !list.classList.contains("message-list") || !fresh.querySelector) return;
@@ -704,16 +705,27 @@
       });
       // So does a list of a line's words or an answer's phrases the learner opened, with the
       // focus in it and a word being kept: drawn closed, the focus had to go elsewhere, and a
-      // word kept meanwhile was kept with nothing saying so (the last note).
+      // word kept meanwhile was kept with nothing saying so (the last note). What was kept
+      // while the page was away (in another tab, say) is marked in it once it is in place: an
+      // answer's phrases as the sync draws them, a line's words as the server lists them now
+      // (a list kept open offered words the deck held: the last note).
       list.querySelectorAll(".line-words:not(:empty), .keep-phrases:not(.keep-words):not([hidden])")
         .forEach(function (open) {
           var message = open.closest(".msg[id]");
           var copy = message && fresh.querySelector("#" + CSS.escape(message.id));
           var place = copy && copy.querySelector(open.matches(".line-words") ? ".line-words" : ".keep-phrases");
           if (!place) return;
+          place.querySelectorAll(".kept [lang]").forEach(function (word) { keptMeanwhile.push(word.textContent); });
           place.replaceWith(open);
           var opener = open.matches(".line-words") && copy.querySelector("button[data-words]");
-          if (opener) opener.setAttribute("aria-expanded", "true");
+          if (!opener) return;
+          opener.setAttribute("aria-expanded", "true");
+          fetch(opener.dataset.words, {credentials: "same-origin"}).then(function (answer) {
+            return answer.ok ? answer.text() : "";
+          }).then(function (words) {
+            new DOMParser().parseFromString(words, "text/html").querySelectorAll(".kept [lang]")
+              .forEach(function (word) { markKept(word.textContent); });
+          }).catch(function () { /* offline again: the next sync asks */ });
         });
       var firstFresh = fresh.querySelector(".msg[id]");
       var same = firstFresh && list.querySelector("#" + CSS.escape(firstFresh.id));
@@ -733,6 +745,9 @@
       event.detail.target = newest;
     });
     page.addEventListener("htmx:oobAfterSwap", function (event) {
+      var words = keptMeanwhile;
+      keptMeanwhile = [];
+      words.forEach(markKept);
       var newest = event.detail.target;
       if (!newest.classList || !newest.classList.contains("sync-newest") || !newest.isConnected) return;
       while (newest.firstChild) newest.parentNode.insertBefore(newest.firstChild, newest);

@@ -1408,6 +1408,61 @@ def test_a_list_open_when_a_sync_comes_stays_open_with_the_focus_and_a_keep_on_i
     page.context.close()
 
 
+def test_a_list_open_through_a_sync_marks_what_was_kept_while_the_page_was_away(
+    daphne_server, browser
+):
+    """A list of a line's words, or of an answer's phrases, stays open through a reconnect's
+    sync; a word kept elsewhere while the page was away was offered still, and only pressed
+    said "in your deck" (the last note)."""
+    from playwright.sync_api import expect
+
+    from learning import deck
+    from tests.conftest import add_message
+
+    page, session = _long_helper_chat(browser, daphne_server, questions=0)
+    answer = add_message(
+        session, "helper", "helper", "Say \u201eein Kilo\u201c (a kilo), \u201ezwei\u201c (two)."
+    )
+    sockets, blocked = [], {"on": False}
+
+    def relay(socket):
+        if blocked["on"]:
+            socket.close(code=1012)  # the server is away
+            return
+        socket.connect_to_server()
+        sockets.append(socket)
+
+    page.route_web_socket(re.compile(r"/ws/"), relay)
+    problems = watch_for_problems(page)
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    page.wait_for_selector("#chat[data-synced]")
+    opener = page.locator("#main-messages .msg").first
+    opener.get_by_role("button", name=re.compile("^Keep words of ")).click()
+    words = opener.locator(".line-words .keep-form")
+    expect(words.first.get_by_role("button")).to_be_focused()  # settled
+    first, second = (words.nth(n).locator('input[name="german"]').input_value() for n in (0, 1))
+    helper = page.locator(f"#msg-{answer.pk}")
+    helper.get_by_role("button", name="Keep selection").click()
+    expect(helper.get_by_role("button", name=re.compile("^Keep \u201ezwei\u201c"))).to_be_visible()
+    words.nth(1).get_by_role("button").focus()
+
+    blocked["on"] = True
+    sockets[-1].close(code=1012)
+    expect(page.locator("#connection")).not_to_contain_text("Connected")
+    deck.keep(session.user_id, first)  # in another tab, say, while this one is away
+    deck.keep(session.user_id, "zwei")
+    blocked["on"] = False
+
+    kept = opener.locator(".line-words .kept")
+    expect(kept).to_have_text(f"\u201e{first}\u201c in your deck \u2713", timeout=30_000)
+    zwei = helper.locator(".keep-phrases .kept")
+    expect(zwei).to_have_text("\u201ezwei\u201c in your deck \u2713")
+    expect(helper.get_by_role("button", name=re.compile("^Keep \u201eein Kilo"))).to_be_visible()
+    expect(opener.get_by_role("button", name=re.compile(f"^Keep \u201e{second}"))).to_be_focused()
+    assert [p for p in problems if "WebSocket" not in p] == []
+    page.context.close()
+
+
 def test_a_message_sent_before_the_scripts_ran_is_back_in_its_box_to_send(daphne_server, browser):
     """Send pressed before the page's scripts ran posts the form itself: the text came back
     nowhere (a 405). It is back in its box, said not sent, and goes out from there."""
