@@ -801,6 +801,22 @@ def _closable_sockets_counting_syncs(page) -> list:
     return sockets
 
 
+def _sockets_the_server_may_refuse(page) -> tuple[list, dict]:
+    """The page's websockets as they open (relayed, so a test can close one), and a switch:
+    while `blocked["on"]`, each new one is closed at once, as by a server that is away."""
+    sockets, blocked = [], {"on": False}
+
+    def relay(socket):
+        if blocked["on"]:
+            socket.close(code=1012)
+            return
+        socket.connect_to_server()
+        sockets.append(socket)
+
+    page.route_web_socket(re.compile(r"/ws/"), relay)
+    return sockets, blocked
+
+
 def _reconnect_while_held(page, sockets, held: list, on_its_way: str):
     """With a request on its way (`on_its_way`: a selector of its element) and held (its route
     in `held`), the socket closes and the page syncs again; the request's route is returned,
@@ -1423,16 +1439,7 @@ def test_a_list_open_through_a_sync_marks_what_was_kept_while_the_page_was_away(
     answer = add_message(
         session, "helper", "helper", "Say \u201eein Kilo\u201c (a kilo), \u201ezwei\u201c (two)."
     )
-    sockets, blocked = [], {"on": False}
-
-    def relay(socket):
-        if blocked["on"]:
-            socket.close(code=1012)  # the server is away
-            return
-        socket.connect_to_server()
-        sockets.append(socket)
-
-    page.route_web_socket(re.compile(r"/ws/"), relay)
+    sockets, blocked = _sockets_the_server_may_refuse(page)
     problems = watch_for_problems(page)
     page.goto(f"{daphne_server}/sessions/{session.pk}/")
     page.wait_for_selector("#chat[data-synced]")
@@ -1710,16 +1717,7 @@ def test_explain_while_a_message_waits_for_the_connection_sends_each_once(daphne
     from playwright.sync_api import expect
 
     page, session = _long_helper_chat(browser, daphne_server, questions=0)
-    sockets, blocked = [], {"on": False}
-
-    def relay(socket):
-        if blocked["on"]:
-            socket.close(code=1012)  # the server is away
-            return
-        socket.connect_to_server()
-        sockets.append(socket)
-
-    page.route_web_socket(re.compile(r"/ws/"), relay)
+    sockets, blocked = _sockets_the_server_may_refuse(page)
     problems = watch_for_problems(page)
     page.goto(f"{daphne_server}/sessions/{session.pk}/")
     page.wait_for_selector("#chat[data-synced]")
