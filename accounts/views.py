@@ -26,6 +26,10 @@ from eventlog.events import Event, Level, log_event
 from lib.rls import with_auth_role
 from lib.throttles import take_all
 
+# The message shown after a log-out or an account's deletion carries this tag: its page forgets
+# the drafts the chat keeps in the tab (templates/base.html, static/js/forget-drafts.js).
+FORGET_DRAFTS = "forget-drafts"
+
 
 @with_auth_role
 def signup(request: HttpRequest) -> HttpResponse:
@@ -107,7 +111,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         log_event(Event.USER_LOGOUT, user_id=request.user.pk)
     logout(request)
-    messages.info(request, "You are logged out. Bis bald!")
+    messages.info(request, "You are logged out. Bis bald!", extra_tags=FORGET_DRAFTS)
     return redirect("home")
 
 
@@ -197,7 +201,9 @@ def delete_account_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         delete_account(request.user)
         logout(request)
-        messages.info(request, "Your account and everything in it has been deleted.")
+        messages.info(
+            request, "Your account and everything in it has been deleted.", extra_tags=FORGET_DRAFTS
+        )
         return redirect("home")
     return render(request, "accounts/delete_account.html", {"form": form})
 

@@ -560,9 +560,12 @@ def test_deleting_the_account_elsewhere_says_so(daphne_server, browser):
     expect(page.locator("#connection")).to_contain_text("Connected")
     other = context.new_page()
     other.goto(f"{daphne_server}/account/delete/")
+    other.evaluate("""() => sessionStorage.setItem("maraum-draft /sessions/x/ main", "{}")""")
     other.get_by_label("Your password").fill("a long enough passphrase")
     other.get_by_label("I understand").check()
     other.get_by_role("button", name="Delete my account for good").click()
+    expect(other.locator("main")).to_contain_text("everything in it has been deleted")
+    assert other.evaluate(DRAFTS) == []  # the drafts of the tab it was deleted in
     expect(page.locator("#connection")).to_contain_text(
         "Your account has been deleted, and this conversation with it."
     )
@@ -1619,18 +1622,47 @@ def test_logging_out_forgets_the_drafts_kept_for_the_tab(daphne_server, browser)
     problems = watch_for_problems(page)
     page.locator("#main-input").fill("Meine Adresse ist Hauptstra\u00dfe 5")
     page.locator("#helper-input").fill("How do I say my PIN?")
-    drafts = """() => Object.keys(sessionStorage).filter(key => key.startsWith("maraum-draft"))"""
-    assert len(page.evaluate(drafts)) == 2
+    assert len(page.evaluate(DRAFTS)) == 2
 
     page.get_by_role("button", name="Log out").click()
-    expect(page.get_by_role("link", name="Log in")).to_be_visible()
-    assert page.evaluate(drafts) == []
+    expect(page.locator("main")).to_contain_text("You are logged out")
+    assert page.evaluate(DRAFTS) == []
     page.go_back()  # nor does Back bring them back
     page.wait_for_load_state()
-    assert page.evaluate(drafts) == []
+    assert page.evaluate(DRAFTS) == []
     assert page.locator("#main-input").count() == 0
     assert problems == []
     page.context.close()
+
+
+DRAFTS = """() => Object.keys(sessionStorage).filter(key => key.startsWith("maraum-draft"))"""
+
+
+def test_a_draft_outlives_a_login_that_ended_while_the_learner_typed(daphne_server, browser):
+    """Forgotten on every signed-out page, a draft was lost on the log-in page that a login
+    that ended mid-typing leads back through (the attacker's replay)."""
+    from django.contrib.sessions.backends.db import SessionStore
+    from playwright.sync_api import expect
+
+    user = User.objects.create_user("dora@example.com", "a long enough passphrase")
+    session = conversations.start(user.pk, Scenario.objects.get(code="marketplace"))
+    login = login_session_key(user)
+    context = browser.new_context()
+    context.add_cookies([{"name": "sessionid", "value": login, "url": daphne_server}])
+    page = context.new_page()
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    page.wait_for_selector("#chat[data-synced]")
+    page.locator("#main-input").fill("Ich m\u00f6chte zwei Brezeln")
+    SessionStore(session_key=login).delete()  # the login expires
+
+    page.reload()  # to the log-in page, and back
+    page.get_by_label("Email").fill("dora@example.com")
+    page.get_by_label("Password").fill("a long enough passphrase")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_selector("#chat[data-synced]")
+    expect(page.locator("#main-input")).to_have_value("Ich m\u00f6chte zwei Brezeln")
+    assert len(page.evaluate(DRAFTS)) == 1
+    context.close()
 
 
 def test_on_a_touch_screen_start_leaves_the_box_unfocused(daphne_server, browser):
