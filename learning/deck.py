@@ -296,7 +296,8 @@ def keep(
                 raise AlreadyKept(german)
             if cards >= MAX_CARDS:
                 raise DeckFull
-            example = sentence_holding(german, example.strip())[:MAX_EXAMPLE_LENGTH]
+            in_answer = example_language == "en"
+            example = sentence_holding(german, example.strip(), in_answer)[:MAX_EXAMPLE_LENGTH]
             if example == german:
                 example = ""  # a whole line kept: it is its own example
             return _stored(
@@ -371,11 +372,13 @@ def _word_before(line: str, end: int, longest: int = 12) -> str:
     return line[start:end]
 
 
-def sentence_holding(words: str, line: str) -> str:
+def sentence_holding(words: str, line: str, in_answer: bool = False) -> str:
     """The sentence (or sentences) of `line` that hold `words`: words selected in a helper
     answer had the whole English answer as their example, the offline note with it (a
     newcomer's walk). The line itself when the words are not in it, or are that sentence
-    (the line is the sentence's context, which the model's meaning is asked with)."""
+    (the line is the sentence's context, which the model's meaning is asked with); but in a
+    helper answer (`in_answer`), the sentence's lead-in and gloss, or nothing when it has
+    neither: the whole answer was a paragraph of English to review with (a newcomer's walk)."""
     found = re.search(re.escape(words), line, re.IGNORECASE) if words else None
     if found is None:
         return line
@@ -394,7 +397,17 @@ def sentence_holding(words: str, line: str) -> str:
     # with a lead-in ("Ordering: „Einen Döner, bitte.“") nearly so (a newcomer's recheck).
     ends = re.search(r"[.!?\u2026][\"'\u201c\u201d\u00bb\u00ab)\]]*$", words.strip())
     a_sentence = ends and len(words.split()) > 1
-    return line if a_sentence or _bare(sentence) == _bare(words) else sentence
+    if not (a_sentence or _bare(sentence) == _bare(words)):
+        return sentence
+    if not in_answer:
+        return line
+    quoted_to = found.end()
+    while quoted_to < len(line) and line[quoted_to] in QUOTE_MARKS:
+        quoted_to += 1
+    if _bare(line[start:quoted_to]) == _bare(words):
+        return ""  # the quotation alone, its gloss the card's meaning
+    gloss = GLOSS_AFTER.match(line, quoted_to)
+    return line[start : gloss.end() if gloss else quoted_to].strip()
 
 
 def _bare(text: str) -> str:

@@ -541,6 +541,39 @@ def test_words_kept_from_a_line_have_the_sentence_holding_them_as_example(
     assert deck.keep(alice.pk, selected, example=line).example == example
 
 
+@pytest.mark.parametrize(
+    "selected, answer, example",
+    [
+        (
+            "Ohne Zwiebeln, bitte.",
+            "(Offline mode: without the model I cannot read your question, so here is a tip "
+            'instead.) "Mit allem?" means \u2018With everything?\u2019 (all the salad). To leave '
+            'something out: "Ohne Zwiebeln, bitte." (Without onions, please.) Or "Mit allem."',
+            'To leave something out: "Ohne Zwiebeln, bitte." (Without onions, please.)',
+        ),
+        (
+            "Einen D\u00f6ner, bitte",
+            'Ordering: "Einen D\u00f6ner, bitte." Then you pay.',
+            'Ordering: "Einen D\u00f6ner, bitte."',
+        ),
+        ("Tsch\u00fcss!", '"Tsch\u00fcss!" (Bye!) Say it as you go.', ""),  # itself: none
+        (
+            "Guten Appetit!",
+            'You hear \u201eGuten Appetit!\u201c. Say "Danke!"',
+            "You hear \u201eGuten Appetit!\u201c",
+        ),
+    ],
+)
+def test_a_sentence_kept_from_a_helper_answer_has_its_lead_in_as_example(
+    alice, selected, answer, example
+):
+    """A sentence kept whole from a helper answer had the whole English answer as its example,
+    the offline note with it (a newcomer's walk); a role-play line stays its sentence's
+    example (test_words_kept_from_a_line_have_the_sentence_holding_them_as_example)."""
+    card = deck.keep(alice.pk, selected, example=answer, example_language="en")
+    assert card.example == example
+
+
 def test_a_phrase_selected_in_a_helper_answer_has_the_gloss_the_answer_gives_it(alice):
     """Pressed in the answer's list of phrases a phrase came with its gloss, selected it came
     without one (a newcomer's recheck)."""
@@ -719,9 +752,9 @@ def test_a_word_repeated_in_one_request_is_kept_and_checked_once(client, alice, 
     looked_for = []
     holding = deck.sentence_holding
 
-    def counted(words, line):
+    def counted(words, line, *rest):
         looked_for.append(words)
-        return holding(words, line)
+        return holding(words, line, *rest)
 
     monkeypatch.setattr(deck, "sentence_holding", counted)
     client.force_login(alice)
