@@ -24,6 +24,7 @@ from lib.text import (
     BLANK_UNASSIGNED,
     is_unsendable,
     is_visible,
+    shows_something,
     unprintable,
     without_direction_controls,
 )
@@ -574,6 +575,30 @@ def add_glosses(learner_id, meanings: dict[str, str]) -> int:
                 gloss=gloss.strip()[:MAX_WORD_LENGTH]
             )
     return added
+
+
+class HasMeaning(Exception):
+    pass
+
+
+def give_meaning(learner_id, card_id, meaning: str) -> Card | None:
+    """The learner writes a card's meaning: a card kept without one (offline, no model to ask)
+    kept none for ever, and no page offered to write it (a newcomer's walk). Only while it has
+    none, as the model's own (learning 0004 keeps a meaning once given); HasMeaning if it
+    has one by now, None if the learner has no such card; ValueError for a meaning that shows
+    nothing, cannot be stored or is too long."""
+    meaning = without_direction_controls(" ".join(meaning.split()))
+    if not shows_something(meaning) or unprintable(meaning) or "\ufffd" in meaning:
+        raise ValueError("Write the meaning, in letters that show.")
+    if len(meaning) > MAX_WORD_LENGTH:
+        raise ValueError(f"A meaning is at most {MAX_WORD_LENGTH} characters.")
+    with acting_as_learner(learner_id):
+        cards = Card.objects.filter(user_id=learner_id, pk=card_id)
+        given = cards.filter(gloss="").update(gloss=meaning, meaning_asked_at=None)
+        card = cards.first()
+    if card is not None and not given:
+        raise HasMeaning(card.german)
+    return card
 
 
 def _lock_deck(learner_id) -> None:

@@ -7,6 +7,7 @@ urlpatterns = [
     path("deck/keep/", views.keep, name="keep"),
     path("deck/remove/", views.remove, name="remove_card"),
     path("deck/put-back/", views.put_back, name="put_back_card"),
+    path("deck/meaning/", views.give_meaning, name="give_meaning"),
     path("deck/export.<str:kind>", views.export, name="export_deck"),
     path("review/", views.review, name="review"),
     path("review/<uuid:card_id>/", views.answer, name="answer_card"),

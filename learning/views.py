@@ -185,6 +185,24 @@ def remove(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+def give_meaning(request: HttpRequest) -> HttpResponse:
+    card_id = parse_uuid(request.POST.get("card", ""))
+    if card_id is None:
+        raise Http404("No such card.")
+    try:
+        card = deck.give_meaning(request.user.pk, card_id, request.POST.get("meaning", ""))
+        if card is None:
+            raise Http404("No such card.")
+        messages.success(request, f"Saved the meaning of „{card.german}“.")
+    except ValueError as refused:
+        messages.error(request, str(refused))
+    except deck.HasMeaning as has:
+        messages.info(request, f"„{has}“ has a meaning already.")
+    return redirect(f"{reverse('deck')}?back={card_id}#card-{card_id}")  # the focus on it
+
+
+@login_required
+@require_POST
 def put_back(request: HttpRequest) -> HttpResponse:
     card_id = parse_uuid(request.POST.get("card", ""))
     try:

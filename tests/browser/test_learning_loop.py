@@ -666,3 +666,41 @@ def test_a_long_word_wraps_rather_than_widening_the_page(daphne_server, browser,
         page.goto(f"{daphne_server}{path}")
         assert page.evaluate(wider) == 0, path
     assert problems == []
+
+
+def test_a_cards_meaning_is_written_on_the_deck_page(daphne_server, browser):
+    """A card kept with no meaning, offline, kept none for ever: review said to ask the helper,
+    and no page offered to write it (a newcomer's walk). Review leads to the deck's page,
+    where it is written, from the keyboard, on a phone's width."""
+    from playwright.sync_api import expect
+
+    from learning import deck
+
+    user = User.objects.create_user("jana@example.com", None)
+    card = deck.keep(user.pk, "H\u00e4hnchen", example="Mit H\u00e4hnchen, bitte.")
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context.add_cookies(
+        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
+    )
+    page = context.new_page()
+    problems = watch_for_problems(page)
+    page.goto(f"{daphne_server}/review/")
+    page.get_by_text("Show the meaning").click()
+    page.get_by_role("link", name="your deck's page").click()
+    box = page.get_by_label("Its meaning of \u201eH\u00e4hnchen\u201c")
+    expect(box).to_be_in_viewport()
+    box.fill("chicken")
+    box.press("Enter")
+    shown = page.locator(f"#card-{card.pk}")
+    expect(shown).to_be_focused()
+    expect(shown).to_contain_text("H\u00e4hnchen \u2014 chicken")
+    expect(page.get_by_role("status")).to_contain_text("Saved the meaning of \u201eH\u00e4hnchen")
+    expect(page.get_by_label(re.compile("^Its meaning"))).to_have_count(0)
+    wider = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    assert page.evaluate(wider) == 0
+
+    page.goto(f"{daphne_server}/review/")
+    page.get_by_text("Show the meaning").click()
+    expect(page.locator(".review-back")).to_contain_text("chicken")
+    assert problems == []
+    context.close()

@@ -128,6 +128,52 @@ def test_another_learner_cannot_see_review_or_remove_a_card(client, alice, bob):
         assert not Card.objects.exists()
 
 
+def test_a_learner_writes_the_meaning_of_a_card_kept_without_one(client, alice, bob):
+    """Kept offline (no model to ask), a card had no meaning for ever, and no page offered to
+    write one (a newcomer's walk)."""
+    card = deck.keep(alice.pk, "H\u00e4hnchen", example="Mit H\u00e4hnchen, bitte.")
+    client.force_login(alice)
+    review = client.get("/review/").content.decode()
+    assert f'write it on <a href="/deck/#card-{card.pk}">' in review
+    deck.keep(alice.pk, "die Gurke", "cucumber")
+    page = client.get("/deck/").content.decode()
+    assert page.count('name="meaning"') == 1 and f'id="meaning-{card.pk}"' in page
+
+    given = client.post("/deck/meaning/", {"card": str(card.pk), "meaning": "  chicken \n"})
+    assert given.status_code == 302
+    assert given.url == f"/deck/?back={card.pk}#card-{card.pk}"  # the focus on it
+    page = client.get(given.url).content.decode()
+    assert "Saved the meaning of \u201eH\u00e4hnchen\u201c." in page
+    assert 'name="meaning"' not in page and "\u2014 chicken" in page
+    assert {c.german: c.gloss for c in deck.all_cards(alice.pk)}["H\u00e4hnchen"] == "chicken"
+
+    # Given once: the model's meaning, come meanwhile, or the learner's, stays.
+    again = client.post("/deck/meaning/", {"card": str(card.pk), "meaning": "hen"}, follow=True)
+    assert "\u201eH\u00e4hnchen\u201c has a meaning already." in again.content.decode()
+    assert deck.add_glosses(alice.pk, {str(card.pk): "a chicken"}) == 0
+    assert {c.german: c.gloss for c in deck.all_cards(alice.pk)}["H\u00e4hnchen"] == "chicken"
+
+    # Nothing to save: said, and the card left as it was.
+    empty = deck.keep(alice.pk, "frisch")
+    refusals = {
+        "": "Write the meaning, in letters that show.",
+        "\u200b\u3164 ": "Write the meaning, in letters that show.",
+        "fresh\x00": "Write the meaning, in letters that show.",
+        "x" * 301: "A meaning is at most 300 characters.",
+    }
+    for meaning, said in refusals.items():
+        refused = client.post("/deck/meaning/", {"card": str(empty.pk), "meaning": meaning})
+        assert said in client.get(refused.url).content.decode()
+    assert {c.german: c.gloss for c in deck.all_cards(alice.pk)}["frisch"] == ""
+
+    # Another learner's card, or none: not found, and unchanged.
+    client.force_login(bob)
+    for sent in ({"card": str(empty.pk), "meaning": "fresh"}, {"card": "x", "meaning": "y"}, {}):
+        assert client.post("/deck/meaning/", sent).status_code == 404
+    assert client.get("/deck/meaning/").status_code == 405
+    assert {c.german: c.gloss for c in deck.all_cards(alice.pk)}["frisch"] == ""
+
+
 @pytest.mark.parametrize(
     "statement",
     ["UPDATE deck_cards SET german = 'x'", "UPDATE deck_cards SET user_id = user_id"],
@@ -1060,7 +1106,7 @@ def test_the_deck_page_says_which_cards_are_due_now(client, alice):
         Card.objects.filter(pk=soon.pk).update(due=soon.due + timedelta(minutes=9, seconds=50))
     client.force_login(alice)
     items = re.findall(
-        r'<li class="deck-card">.*?</li>', client.get("/deck/").content.decode(), re.S
+        r'<li class="deck-card" id="card-.*?</li>', client.get("/deck/").content.decode(), re.S
     )
     assert "due now" in items[0] and "Brot" in items[0]
     # As the answer buttons say it, not "next 6 Dec", nor Django's "9 minutes" rounded down.
