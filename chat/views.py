@@ -151,6 +151,7 @@ def transcript(request: HttpRequest, session_id: UUID) -> HttpResponse:
         "goals": shown.goals,
         "read_only": True,
         "kept_ids": shown.kept_ids,
+        "kept_phrases": shown.kept_phrases,
         "main_messages": shown.in_chat(Message.ChatType.MAIN),
         "helper_messages": shown.in_chat(Message.ChatType.HELPER),
     }

@@ -704,3 +704,58 @@ def test_a_cards_meaning_is_written_on_the_deck_page(daphne_server, browser):
     expect(page.locator(".review-back")).to_contain_text("chicken")
     assert problems == []
     context.close()
+
+
+def test_a_transcript_keeps_a_helper_answers_german_as_the_chat_page_does(daphne_server, browser):
+    """A helper answer on the transcript had no Keep: its German could be kept only while the
+    scene was on (a newcomer's walk)."""
+    from playwright.sync_api import expect
+
+    from learning import deck
+    from scenarios import lifecycle
+    from tests.conftest import add_message
+
+    user = User.objects.create_user("kira@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="kebab"))
+    answer = add_message(
+        session,
+        "helper",
+        "helper",
+        'To leave something out: "Ohne Zwiebeln, bitte." (Without onions, please.) And a sauce:'
+        ' "Kr\u00e4uterso\u00dfe" (herb sauce).',
+    )
+    lifecycle.complete_session(user.pk, session.pk, main_messages=16, ended_by="model")
+    deck.keep(user.pk, "Kr\u00e4uterso\u00dfe", "herb sauce")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_cookies(
+        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
+    )
+    page = context.new_page()
+    problems = watch_for_problems(page)
+    page.goto(f"{daphne_server}/history/{session.pk}/")
+    message = page.locator(f"#msg-{answer.pk}")
+    message.get_by_role("button", name="Keep selection").focus()
+    page.keyboard.press("Enter")  # nothing selected: its phrases, those in the deck said so
+    phrases = message.get_by_role("group", name=re.compile("^Nothing is selected"))
+    expect(phrases.get_by_role("button", name=re.compile("^Keep \u201eOhne"))).to_be_focused()
+    expect(phrases.locator(".kept")).to_have_text(
+        "\u201eKr\u00e4uterso\u00dfe\u201c in your deck \u2713"
+    )
+    page.keyboard.press("Enter")
+    expect(phrases.locator(".kept").first).to_have_text(
+        "Kept \u201eOhne Zwiebeln, bitte.\u201c \u2713"
+    )
+
+    # Its English, selected, is refused with the reason.
+    text = f"#msg-{answer.pk}-text"
+    page.evaluate(SELECT, [text, 3, text, 8])  # "leave"
+    message.locator(".msg-actions > .keep-form button").click()
+    expect(message.get_by_role("alert")).to_contain_text("Only the German the helper quotes")
+    cards = {card.german: (card.gloss, card.example) for card in deck.all_cards(user.pk)}
+    assert cards["Ohne Zwiebeln, bitte."] == (
+        "Without onions, please.",
+        'To leave something out: "Ohne Zwiebeln, bitte." (Without onions, please.)',
+    )
+    assert len(cards) == 2
+    assert [p for p in problems if "400" not in p] == []  # the browser logs the refusal
+    context.close()
