@@ -39,6 +39,18 @@ def _open_chat(daphne_server, browser, user, session):
     return page, problems
 
 
+def _open(daphne_server, browser, user, path: str, viewport=None):
+    """A page of the learner's, and the problems it reports."""
+    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+    context.add_cookies(
+        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
+    )
+    page = context.new_page()
+    problems = watch_for_problems(page)
+    page.goto(f"{daphne_server}{path}")
+    return page, problems
+
+
 def _completed_with_report(user, words: list[tuple[str, str]]):
     """A completed bakery scene of the learner's whose offline report has these words."""
     from chat.models import SceneReport
@@ -678,13 +690,7 @@ def test_a_cards_meaning_is_written_on_the_deck_page(daphne_server, browser):
 
     user = User.objects.create_user("jana@example.com", None)
     card = deck.keep(user.pk, "H\u00e4hnchen", example="Mit H\u00e4hnchen, bitte.")
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    context.add_cookies(
-        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
-    )
-    page = context.new_page()
-    problems = watch_for_problems(page)
-    page.goto(f"{daphne_server}/review/")
+    page, problems = _open(daphne_server, browser, user, "/review/", {"width": 390, "height": 844})
     page.get_by_text("Show the meaning").click()
     page.get_by_role("link", name="your deck's page").click()
     box = page.get_by_label("Its meaning of \u201eH\u00e4hnchen\u201c")
@@ -703,7 +709,7 @@ def test_a_cards_meaning_is_written_on_the_deck_page(daphne_server, browser):
     page.get_by_text("Show the meaning").click()
     expect(page.locator(".review-back")).to_contain_text("chicken")
     assert problems == []
-    context.close()
+    page.context.close()
 
 
 def test_a_transcript_keeps_a_helper_answers_german_as_the_chat_page_does(daphne_server, browser):
@@ -726,13 +732,7 @@ def test_a_transcript_keeps_a_helper_answers_german_as_the_chat_page_does(daphne
     )
     lifecycle.complete_session(user.pk, session.pk, main_messages=16, ended_by="model")
     deck.keep(user.pk, "Kr\u00e4uterso\u00dfe", "herb sauce")
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.add_cookies(
-        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
-    )
-    page = context.new_page()
-    problems = watch_for_problems(page)
-    page.goto(f"{daphne_server}/history/{session.pk}/")
+    page, problems = _open(daphne_server, browser, user, f"/history/{session.pk}/")
     message = page.locator(f"#msg-{answer.pk}")
     message.get_by_role("button", name="Keep selection").focus()
     page.keyboard.press("Enter")  # nothing selected: its phrases, those in the deck said so
@@ -758,4 +758,4 @@ def test_a_transcript_keeps_a_helper_answers_german_as_the_chat_page_does(daphne
     )
     assert len(cards) == 2
     assert [p for p in problems if "400" not in p] == []  # the browser logs the refusal
-    context.close()
+    page.context.close()
