@@ -759,3 +759,28 @@ def test_a_transcript_keeps_a_helper_answers_german_as_the_chat_page_does(daphne
     assert len(cards) == 2
     assert [p for p in problems if "400" not in p] == []  # the browser logs the refusal
     page.context.close()
+
+
+def test_a_refusal_after_a_keep_stands_on_a_line_of_its_own(daphne_server, browser):
+    """After "Kept „…“ ✓" a refusal ran on in its line, and read as the end of the note, its
+    ✓ wrapped onto it (a newcomer's walk)."""
+    from playwright.sync_api import expect
+
+    from tests.conftest import add_message
+
+    user = User.objects.create_user("ida@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="kebab"))
+    answer = add_message(session, "helper", "helper", 'Say "Ohne Zwiebeln" to leave them out.')
+    page, problems = _open_chat(daphne_server, browser, user, session)
+    message = page.locator(f"#msg-{answer.pk}")
+    text = f"#msg-{answer.pk}-text"
+    page.evaluate(SELECT, [text, 5, text, 18])  # "Ohne Zwiebeln"
+    message.get_by_role("button", name="Keep selection").click()
+    kept = message.locator(".kept-words")
+    expect(kept).to_have_text("Kept \u201eOhne Zwiebeln\u201c \u2713")
+    page.evaluate(SELECT, [text, 23, text, 28])  # "leave"
+    message.get_by_role("button", name="Keep selection").click()
+    refused = message.get_by_role("alert")
+    expect(refused).to_contain_text("Only the German the helper quotes")
+    assert refused.bounding_box()["y"] >= kept.bounding_box()["y"] + kept.bounding_box()["height"]
+    assert [p for p in problems if "400" not in p] == []  # the browser logs the refusal
