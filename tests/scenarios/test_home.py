@@ -45,6 +45,11 @@ def test_the_active_session_is_offered_first(client, alice, party):
     body = client.get("/").content.decode()
     assert f'href="/sessions/{session.pk}/"' in body
     assert body.index("Continue Party") < body.index("Marketplace")
+    # Begun, it is not counted yet, and the page says when it will be (a newcomer took the
+    # unchanged count for a mistake: a newcomer's walk).
+    assert "3 of 3</strong> conversations left this week: a scene counts once it is finished" in (
+        body
+    )
 
 
 def test_the_picker_counts_this_weeks_completions(client, alice, marketplace):
