@@ -297,8 +297,12 @@ def keep(
                 raise AlreadyKept(german)
             if cards >= MAX_CARDS:
                 raise DeckFull
+            # Looked for as the deck holds the words, line by line (its line breaks end
+            # sentences): "geht\u2019s" kept as "geht's" was not found in the answer, which was
+            # then the whole example (the attacker's recheck).
+            example = "\n".join(as_word(part) for part in example.strip().splitlines())
             in_answer = example_language == "en"
-            example = sentence_holding(german, example.strip(), in_answer)[:MAX_EXAMPLE_LENGTH]
+            example = sentence_holding(german, example, in_answer)[:MAX_EXAMPLE_LENGTH]
             if example == german:
                 example = ""  # a whole line kept: it is its own example
             return _stored(
@@ -351,12 +355,18 @@ ABBREVIATIONS = frozenset(
 
 def _ends_sentence(line: str, boundary: re.Match) -> bool:
     mark = boundary.group(1)
-    if mark is None or not mark.startswith(".") or mark.startswith(".."):
-        return True  # a line break, "!", "?", "…"
-    word = _word_before(line, boundary.start())
+    if mark is None:
+        return True  # a line break
+    # Not where the text goes on in lower case, or with a gloss in brackets: "Say „Wie
+    # geht's?“ (How are you?) to friends" is one sentence (the attacker's recheck).
     after = line[boundary.end() : boundary.end() + 1]
+    if after.islower() or after == "(":
+        return False
+    if not mark.startswith(".") or mark.startswith(".."):
+        return True  # "!", "?", "…"
+    word = _word_before(line, boundary.start())
     abbreviated = word.isdigit() or len(word) == 1 or "." in word
-    return not (abbreviated or word.casefold() in ABBREVIATIONS or after.islower())
+    return not (abbreviated or word.casefold() in ABBREVIATIONS)
 
 
 def _word_before(line: str, end: int, longest: int = 12) -> str:
@@ -397,18 +407,17 @@ def sentence_holding(words: str, line: str, in_answer: bool = False) -> str:
     # A sentence kept whole, the line is its context: it was its own example, in quotes, and
     # with a lead-in ("Ordering: „Einen Döner, bitte.“") nearly so (a newcomer's recheck).
     ends = re.search(r"[.!?\u2026][\"'\u201c\u201d\u00bb\u00ab)\]]*$", words.strip())
-    a_sentence = ends and len(words.split()) > 1
-    if not (a_sentence or _bare(sentence) == _bare(words)):
-        return sentence
+    kept_whole = (ends and len(words.split()) > 1) or _bare(sentence) == _bare(words)
     if not in_answer:
-        return line
+        return line if kept_whole else sentence
     quoted_to = found.end()
     while quoted_to < len(line) and line[quoted_to] in QUOTE_MARKS:
         quoted_to += 1
-    if _bare(line[start:quoted_to]) == _bare(words):
-        return ""  # the quotation alone, its gloss the card's meaning
     gloss = GLOSS_AFTER.match(line, quoted_to)
-    return line[start : gloss.end() if gloss else quoted_to].strip()
+    glossed_to = gloss.end() if gloss else quoted_to
+    if _bare(line[start:quoted_to]) == _bare(words) and not _bare(line[glossed_to:end]):
+        return ""  # the quotation alone, and its gloss, the card's meaning: the card itself
+    return line[start:glossed_to].strip() if kept_whole else sentence
 
 
 def _bare(text: str) -> str:

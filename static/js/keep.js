@@ -232,6 +232,10 @@ var Keep = (function () {
       said.setAttribute("role", "status");
       form.append(said);
       say(said, answer.body.textContent.trim());
+      // Its copies on the page too (a phrase an answer's open list offered still, on the
+      // transcript, which no socket tells: the attacker's recheck), as the server names it.
+      var named = /„([\s\S]*)“/.exec(answer.body.textContent);
+      if (named) markKept(named[1]);
       return;
     }
     if (!form.dataset.keptLine) return;

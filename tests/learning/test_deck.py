@@ -203,7 +203,9 @@ def test_a_learner_gives_a_card_its_meaning_only_while_it_has_none(alice):
 
 
 def test_the_deck_exports_as_csv_and_for_anki(client, alice, marketplace):
-    deck.keep(alice.pk, "die Schale", "punnet", "Eine Schale\tErdbeeren, bitte.", marketplace.pk)
+    card = deck.keep(alice.pk, "die Schale", "punnet", "Eine Schale Erdbeeren.", marketplace.pk)
+    with acting_as_staff():  # as staff may write it in the admin (keep() holds no tab)
+        Card.objects.filter(pk=card.pk).update(example="Eine Schale\tErdbeeren, bitte.")
     client.force_login(alice)
     body = client.get("/deck/export.csv").content
     # With UTF-8's byte order mark, which Excel needs to read it as UTF-8: "Tüte" came out as
@@ -603,6 +605,22 @@ def test_words_kept_from_a_line_have_the_sentence_holding_them_as_example(
             'Ordering: "Einen D\u00f6ner, bitte."',
         ),
         ("Tsch\u00fcss!", '"Tsch\u00fcss!" (Bye!) Say it as you go.', ""),  # itself: none
+        # The model's apostrophe, kept as the deck holds it, is found (the whole answer was
+        # the example); a "?“" before a gloss or words in lower case ends no sentence (the
+        # lead-in began "to friends": the attacker's recheck).
+        (
+            "Wie geht\u2019s?",
+            "Say \u201eWie geht\u2019s?\u201c (How are you?) to friends, and \u201eEinen"
+            " D\u00f6ner, bitte.\u201c (A doner, please.) when ordering. Then pay.",
+            "Say \u201eWie geht's?\u201c (How are you?)",
+        ),
+        (
+            "Einen D\u00f6ner, bitte.",
+            "Say \u201eWie geht\u2019s?\u201c (How are you?) to friends, and \u201eEinen"
+            " D\u00f6ner, bitte.\u201c (A doner, please.) when ordering. Then pay.",
+            "Say \u201eWie geht's?\u201c (How are you?) to friends, and \u201eEinen"
+            " D\u00f6ner, bitte.\u201c (A doner, please.)",
+        ),
         (
             "Guten Appetit!",
             'You hear \u201eGuten Appetit!\u201c. Say "Danke!"',
