@@ -19,16 +19,22 @@ UNQUOTED = {
         ),
     ],
     "kebab": [
-        ("Döner is masculine (der Döner)", '"Döner" is masculine ("der Döner")'),
+        ("Döner is masculine (der Döner), and", 'It is "der Döner", masculine, and'),
+        # A wrong form, quoted as English is: not offered to keep (a newcomer's recheck).
+        (
+            'You\'ll hear "mit alles" in the street',
+            "You'll hear \u2018mit alles\u2019 in the street",
+        ),
         ("Döner im Brot is served", '"Döner im Brot" is served'),
         ("a Dürüm is rolled", 'a "Dürüm" is rolled'),
         ("Falafel is the usual", '"Falafel" is the usual'),
         (
             "Sauces: Knoblauchsoße (garlic), Kräutersoße (herb), scharfe Soße (spicy).",
-            'Sauces: "Knoblauchsoße" (garlic), "Kräutersoße" (herb), "scharfe Soße" (spicy).',
+            'Sauces: "Knoblauchsoße" (garlic sauce), "Kräutersoße" (herb sauce), "scharfe Soße"'
+            " (hot sauce).",
         ),
         ("Ayran is a cold", '"Ayran" is a cold'),
-        ("goes well with Döner:", 'goes well with "Döner":'),
+        ("goes well with Döner:", "goes well with a doner:"),
     ],
     "marketplace": [
         (

@@ -728,7 +728,7 @@ def test_a_transcript_keeps_a_helper_answers_german_as_the_chat_page_does(daphne
         "helper",
         "helper",
         'To leave something out: "Ohne Zwiebeln, bitte." (Without onions, please.) And a sauce:'
-        ' "Kr\u00e4uterso\u00dfe" (herb sauce).',
+        ' "Kr\u00e4uterso\u00dfe" (herb sauce) or "Knoblauchso\u00dfe".',
     )
     lifecycle.complete_session(user.pk, session.pk, main_messages=16, ended_by="model")
     deck.keep(user.pk, "Kr\u00e4uterso\u00dfe", "herb sauce")
@@ -748,7 +748,7 @@ def test_a_transcript_keeps_a_helper_answers_german_as_the_chat_page_does(daphne
     message.locator(".msg-actions > .keep-form button").click()
     kept = "Kept \u201eOhne Zwiebeln, bitte.\u201c \u2713"
     expect(message.locator(".kept-words")).to_have_text(kept)
-    expect(phrases.get_by_role("button")).to_have_count(0)
+    expect(phrases.get_by_role("button")).to_have_count(1)  # "Knoblauchso\u00dfe" only
     expect(phrases.locator(".kept").first).to_have_text(
         "\u201eOhne Zwiebeln, bitte.\u201c in your deck \u2713"
     )
@@ -757,12 +757,19 @@ def test_a_transcript_keeps_a_helper_answers_german_as_the_chat_page_does(daphne
     page.evaluate(SELECT, [text, 3, text, 8])  # "leave"
     message.locator(".msg-actions > .keep-form button").click()
     expect(message.get_by_role("alert")).to_contain_text("Only the German the helper quotes")
-    cards = {card.german: (card.gloss, card.example) for card in deck.all_cards(user.pk)}
-    assert cards["Ohne Zwiebeln, bitte."] == (
+    phrases.get_by_role("button", name=re.compile("^Keep \u201eKnoblauch")).click()
+    expect(phrases.locator(".kept", has_text="Knoblauch")).to_have_text(
+        "Kept \u201eKnoblauchso\u00dfe\u201c \u2713"
+    )
+    cards = {card.german: card for card in deck.all_cards(user.pk)}
+    assert (cards["Ohne Zwiebeln, bitte."].gloss, cards["Ohne Zwiebeln, bitte."].example) == (
         "Without onions, please.",
         'To leave something out: "Ohne Zwiebeln, bitte." (Without onions, please.)',
     )
-    assert len(cards) == 2
+    # With its scene, as on the chat page (the transcript's phrases kept none: a newcomer's
+    # recheck).
+    assert cards["Knoblauchso\u00dfe"].scenario_id == session.scenario_id
+    assert len(cards) == 3
     assert [p for p in problems if "400" not in p] == []  # the browser logs the refusal
     page.context.close()
 

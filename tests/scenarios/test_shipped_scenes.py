@@ -180,3 +180,14 @@ def test_a_database_with_german_unquoted_in_tips_has_it_quoted(db):
     quoted = next(tip for tip in kebab.offline_tips if "Döner im Brot" in tip)
     assert quoted.startswith('"Döner im Brot" is served') and german_of_answer("Dürüm", quoted)
     assert train.offline_tips == ["Staff: the Deutschlandticket is a monthly pass; ask for it."]
+
+
+def test_the_kebab_tips_offer_no_wrong_form_and_say_what_a_sauce_is(db):
+    """Quoted, "mit alles" (the street's wrong form) was offered to keep, "Döner" beside
+    "der Döner", and "Knoblauchsoße" meant "garlic" (a newcomer's recheck)."""
+    from learning.deck import quoted_phrases
+
+    tips = Scenario.objects.get(code="kebab").offline_tips
+    phrases = {german: meaning for tip in tips for german, meaning in quoted_phrases(tip)}
+    assert "mit alles" not in phrases and "Döner" not in phrases and "der Döner" in phrases
+    assert phrases["Knoblauchsoße"] == "garlic sauce" and phrases["scharfe Soße"] == "hot sauce"
