@@ -169,6 +169,9 @@ def cards(request: HttpRequest) -> HttpResponse:
         "removed": removed,
         "removed_lately": [card for card in lately if card is not removed],
         "put_back": request.GET.get("back", ""),
+        # From review's "write it on your deck's page": the focus in that card's box (it
+        # stayed on the page: a newcomer's recheck).
+        "write_meaning": request.GET.get("meaning", ""),
     }
     return render(request, "learning/deck.html", context)
 

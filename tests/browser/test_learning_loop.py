@@ -695,6 +695,7 @@ def test_a_cards_meaning_is_written_on_the_deck_page(daphne_server, browser):
     page.get_by_role("link", name="your deck's page").click()
     box = page.get_by_label("Its meaning of \u201eH\u00e4hnchen\u201c")
     expect(box).to_be_in_viewport()
+    expect(box).to_be_focused()  # it stayed on the page (a newcomer's recheck)
     box.fill("chicken")
     box.press("Enter")
     shown = page.locator(f"#card-{card.pk}")

@@ -134,7 +134,7 @@ def test_a_learner_writes_the_meaning_of_a_card_kept_without_one(client, alice, 
     card = deck.keep(alice.pk, "H\u00e4hnchen", example="Mit H\u00e4hnchen, bitte.")
     client.force_login(alice)
     review = client.get("/review/").content.decode()
-    assert f'write it on <a href="/deck/#card-{card.pk}">' in review
+    assert f'write it on <a href="/deck/?meaning={card.pk}">' in review
     deck.keep(alice.pk, "die Gurke", "cucumber")
     page = client.get("/deck/").content.decode()
     assert page.count('name="meaning"') == 1 and f'id="meaning-{card.pk}"' in page
