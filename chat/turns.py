@@ -59,7 +59,7 @@ class StoredReply:
     main_count: int
     completed: bool
     completions_left: int | None  # this week, when the session just completed
-    goals: list[GoalState] | None = None  # the session's goals, when some were reached
+    goals: list[GoalState] | None = None  # the session's goals: some reached, or it completed
     kept: bool = False  # a role-play line the learner's deck holds already
     kept_phrases: frozenset = frozenset()  # the phrases of a helper answer it holds
 
@@ -375,6 +375,8 @@ def store_reply(
             )
             if left is not None:
                 tasks.request_report(session_id)
+                if reached is None:  # for the completion to say which are left open
+                    reached = goals.goal_states(session_id)
         kept = _kept(learner_id, chat, text)
         return StoredReply(message, main_count, left is not None, left, reached, kept)
 

@@ -23,6 +23,12 @@ def reached_of(goals) -> str:
 
 
 @register.filter
+def not_reached(goals) -> int:
+    """How many of a scene's goals the learner has not reached (none where none are given)."""
+    return sum(1 for state in goals or () if not state.reached)
+
+
+@register.filter
 def not_kept(words: list[dict], kept) -> list[dict]:
     """A report's words the deck does not hold yet (what its "Keep all" keeps)."""
     return [word for word in words if word["german"] not in kept]

@@ -63,6 +63,9 @@ async def test_the_model_ends_the_scene_with_its_tool(alice, alice_session, fake
     assert session.message_count_main == 19
     assert "Geschafft" in frame and "2 conversations left this week" in frame
     assert f"/history/{alice_session.pk}/" in frame
+    # The goals not ticked are said (the scene closed with "Say goodbye" open, without a word
+    # why: a newcomer's recheck).
+    assert "come to its end with 4 goals not reached: they are there to try" in frame
 
 
 async def test_the_session_completes_at_thirty_whatever_the_model_does(
