@@ -293,30 +293,38 @@ def keep(
             # Asked, not learnt from a failing insert: a server that logs failing statements
             # would log the learner's word. And asked first: a word kept already costs no
             # example (the attacker's replay).
-            if _holds_word(learner_id, german):
-                raise AlreadyKept(german)
-            if cards >= MAX_CARDS:
-                raise DeckFull
-            # Looked for as the deck holds the words, line by line (its line breaks end
-            # sentences): "geht\u2019s" kept as "geht's" was not found in the answer, which was
-            # then the whole example (the attacker's recheck).
-            example = "\n".join(as_word(part) for part in example.strip().splitlines())
-            in_answer = example_language == "en"
-            example = sentence_holding(german, example, in_answer)[:MAX_EXAMPLE_LENGTH]
-            if example == german:
-                example = ""  # a whole line kept: it is its own example
-            return _stored(
-                learner_id,
-                scenario_id,
-                german=german,
-                gloss=gloss,
-                example=example,
-                example_language=example_language if example else "de",
-                due=first.due,
-                fsrs=first.to_dict(),
-            )
+            held = _cards_holding(learner_id, german)
+            if not held:
+                if cards >= MAX_CARDS:
+                    raise DeckFull
+                return _stored(
+                    learner_id,
+                    scenario_id,
+                    german=german,
+                    gloss=gloss,
+                    due=first.due,
+                    fsrs=first.to_dict(),
+                    **_example(german, example, example_language),
+                )
+            # Its meaning, if the card the deck holds has none yet: "das Hähnchen — chicken"
+            # from a report, where "Hähnchen" was kept from a line.
+            if gloss and not any(meaning for _, meaning in held):
+                Card.objects.filter(pk=held[0][0], gloss="").update(gloss=gloss)
+        raise AlreadyKept(german)  # once that is stored
     except IntegrityError as error:  # the deck holds the word: a keep that did not lock it
         raise AlreadyKept(german) from error
+
+
+def _example(german: str, line: str, language: str) -> dict:
+    """A new card's example: the sentence of `line` holding `german`."""
+    # Looked for as the deck holds the words, line by line (its line breaks end sentences):
+    # "geht\u2019s" kept as "geht's" was not found in the answer, which was then the whole
+    # example (the attacker's recheck).
+    line = "\n".join(as_word(part) for part in line.strip().splitlines())
+    example = sentence_holding(german, line, language == "en")[:MAX_EXAMPLE_LENGTH]
+    if example == german:
+        example = ""  # a whole line kept: it is its own example
+    return {"example": example, "example_language": language if example else "de"}
 
 
 def may_name_scene(learner_id, scenario_id: int) -> bool:
@@ -337,9 +345,24 @@ def _stored(learner_id, scenario_id, **fields) -> Card:
         return card
 
 
+# A word as the deck compares it, in SQL (PostgreSQL's lower() differs from Python's): in any
+# case, and a noun with its article or without (learning/migrations/0010).
+CARDS_HOLDING = """
+    SELECT id, gloss FROM deck_cards
+    WHERE user_id = %s AND lower(german) = ANY(deck_word_forms(%s))
+    ORDER BY created_at
+"""
+
+
+def _cards_holding(learner_id, german: str) -> list[tuple]:
+    """The learner's cards of this word (`german` as as_word() writes it), oldest first."""
+    with connection.cursor() as cursor:
+        cursor.execute(CARDS_HOLDING, [learner_id, german])
+        return cursor.fetchall()
+
+
 def _holds_word(learner_id, german: str) -> bool:
-    deck = Card.objects.filter(user_id=learner_id).alias(word=Lower("german"))
-    return deck.filter(word=Lower(Value(german))).exists()
+    return bool(_cards_holding(learner_id, german))
 
 
 # Where a sentence may end: its mark with any closing quote or bracket, then a space; or a line
@@ -439,8 +462,9 @@ def as_kept(line: str) -> str:
 
 
 def kept_of(learner_id, words) -> set[str]:
-    """Which of `words` the deck holds already, compared as keep() and the deck's unique index
-    compare them: by PostgreSQL's lower(), which differs from Python's (İ, a final Σ)."""
+    """Which of `words` the deck holds already, compared as keep() compares them: by
+    PostgreSQL's lower(), which differs from Python's (İ, a final Σ), with a noun's article
+    or without (learning/migrations/0010)."""
     stripped = {word: as_word(word) for word in words}
     if not stripped:
         return set()
@@ -464,7 +488,8 @@ def holds_line(learner_id, line: str) -> bool:
 KEPT_OF = """
     SELECT asked.word FROM unnest(%s::text[]) AS asked(word)
     WHERE EXISTS (
-        SELECT 1 FROM deck_cards WHERE user_id = %s AND lower(german) = lower(asked.word)
+        SELECT 1 FROM deck_cards
+        WHERE user_id = %s AND lower(german) = ANY(deck_word_forms(asked.word))
     )
 """
 

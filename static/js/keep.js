@@ -34,8 +34,9 @@ var Keep = (function () {
     var copies = "#main-messages .keep-form, .report-words .keep-form, .keep-phrases .keep-form";
     document.querySelectorAll(copies).forEach(function (copy) {
       var german = copy.querySelector('input[name="german"]');
-      // The deck holds a word once whatever its case: "BREZELN" was offered still.
-      if (!german || german.value.toLowerCase() !== line.toLowerCase()) return;
+      // The deck holds a word once whatever its case ("BREZELN" was offered still), and a
+      // noun with its article or without, as learning/migrations/0010 compares them.
+      if (!german || asInDeck(german.value) !== asInDeck(line)) return;
       if (copy.classList.contains("htmx-request")) return;
       if (copy.hasAttribute("data-words-only")) return;  // marked already
       var kept = document.createElement("span");
@@ -55,6 +56,11 @@ var Keep = (function () {
       if (focused) takeFocus(kept);
     });
     dropKeepAllIfDone();
+  }
+
+  function asInDeck(word) {
+    word = word.toLowerCase();
+    return /^(der|die|das) [^ ]+$/.test(word) ? word.slice(4) : word;
   }
 
   // A role-play line in the deck keeps its Keep, shown while words are selected in it, for

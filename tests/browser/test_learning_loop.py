@@ -51,13 +51,17 @@ def _open(daphne_server, browser, user, path: str, viewport=None):
     return page, problems
 
 
-def _completed_with_report(user, words: list[tuple[str, str]]):
-    """A completed bakery scene of the learner's whose offline report has these words."""
+def _completed_with_report(user, words: list[tuple[str, str]], lines: tuple[str, ...] = ()):
+    """A completed bakery scene of the learner's whose offline report has these words, and
+    these lines of the character's after its opening."""
     from chat.models import SceneReport
     from lib.rls import acting_as_staff
     from scenarios import lifecycle
+    from tests.conftest import add_message
 
     session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
+    for line in lines:
+        add_message(session, "scenario", "main", line)
     lifecycle.complete_session(user.pk, session.pk, main_messages=16, ended_by="model")
     content = {"words": [{"german": german, "gloss": gloss} for german, gloss in words]}
     with acting_as_staff():
@@ -798,3 +802,23 @@ def test_a_refusal_after_a_keep_stands_on_a_line_of_its_own(daphne_server, brows
     expect(refused).to_contain_text("Only the German the helper quotes")
     assert refused.bounding_box()["y"] >= kept.bounding_box()["y"] + kept.bounding_box()["height"]
     assert [p for p in problems if "400" not in p] == []  # the browser logs the refusal
+
+
+def test_a_noun_kept_with_its_article_is_marked_without_it(daphne_server, browser):
+    """A report's "das Hähnchen" and a line's "Hähnchen" are one card: kept from the report,
+    the line's word says it is in the deck (it was offered still: a newcomer's walk)."""
+    from playwright.sync_api import expect
+
+    user = User.objects.create_user("lena@example.com", None)
+    line = "Mit H\u00e4hnchen oder Kalb?"
+    session = _completed_with_report(user, [("das H\u00e4hnchen", "chicken")], lines=(line,))
+    page, problems = _open(daphne_server, browser, user, f"/history/{session.pk}/")
+    message = page.locator("#main-messages .msg", has_text=line)
+    message.get_by_role("button", name=re.compile("^Keep words of ")).click()
+    words = message.get_by_role("group", name=re.compile("^Its words"))
+    expect(words.get_by_role("button", name="Keep \u201eH\u00e4hnchen\u201c")).to_be_visible()
+    page.locator(".report-words").get_by_role("button", name=re.compile("^Keep")).click()
+    expect(page.locator(".report-words .kept")).to_have_count(1)
+    expect(words.locator(".kept")).to_have_text("\u201eH\u00e4hnchen\u201c in your deck \u2713")
+    assert problems == []
+    page.context.close()

@@ -128,6 +128,42 @@ def test_another_learner_cannot_see_review_or_remove_a_card(client, alice, bob):
         assert not Card.objects.exists()
 
 
+def test_a_noun_with_its_article_or_without_is_one_card(client, alice, marketplace):
+    """ "Hähnchen" kept from a line and "das Hähnchen — chicken" from the report were two
+    cards, and the report offered it as not in the deck (a newcomer's walk). The report's
+    meaning goes to the card if it has none."""
+    bare = deck.keep(alice.pk, "H\u00e4hnchen", example="Mit H\u00e4hnchen, bitte.")
+    with pytest.raises(deck.AlreadyKept):
+        deck.keep(alice.pk, "das H\u00e4hnchen", "chicken")
+    with pytest.raises(deck.AlreadyKept):
+        deck.keep(alice.pk, "DER h\u00e4hnchen", "a chicken")  # its meaning given once
+    deck.keep(alice.pk, "die Gurke", "cucumber")
+    with pytest.raises(deck.AlreadyKept):
+        deck.keep(alice.pk, "Gurke")
+    assert {c.german: c.gloss for c in deck.all_cards(alice.pk)} == {
+        "H\u00e4hnchen": "chicken",
+        "die Gurke": "cucumber",
+    }
+    assert bare.pk in {c.pk for c in deck.all_cards(alice.pk)}
+    asked = ["das H\u00e4hnchen", "Gurke", "die Gurken", "das Brot", "H\u00e4hnchen mit Reis"]
+    assert deck.kept_of(alice.pk, asked) == {"das H\u00e4hnchen", "Gurke"}
+    # Only a single word and its article: a phrase is itself.
+    deck.keep(alice.pk, "Kaffee zum Mitnehmen")
+    assert deck.keep(alice.pk, "der Kaffee zum Mitnehmen").german == "der Kaffee zum Mitnehmen"
+    assert deck.keep(alice.pk, "die").german == "die"  # an article alone is a word
+    # The report says so, and its Keep all leaves it out.
+    session = complete(start_session(alice, marketplace))
+    words = [{"german": "das H\u00e4hnchen", "gloss": "chicken"}, {"german": "die Birne"}]
+    with acting_as_staff():
+        SceneReport.objects.create(
+            session_id=session.pk, status="ready", kind="offline", content={"words": words}
+        )
+    client.force_login(alice)
+    report = client.get(f"/sessions/{session.pk}/report/").content.decode()
+    assert re.search(r'das H\u00e4hnchen</span> \u2014 chicken <span class="kept"', report)
+    assert "Keep the other 1 word" in report
+
+
 def test_a_learner_writes_the_meaning_of_a_card_kept_without_one(client, alice, bob):
     """Kept offline (no model to ask), a card had no meaning for ever, and no page offered to
     write one (a newcomer's walk)."""
