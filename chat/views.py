@@ -93,8 +93,9 @@ def chat_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
             "calls_left": _calls_left_if_low(request.user),
             "offline": is_offline(),
             "max_length": settings.CHAT_MESSAGE_MAX_LENGTH,
-            # The learner pressed Start to talk: the focus waits in the role-play's box.
-            "focus_main_box": just_started,
+            # The learner came to talk (Start, Continue, a reload): the focus waits in the
+            # role-play's box; arriving by Continue it stayed on the page (the last note).
+            "focus_main_box": not session.is_completed,
         },
     )
 

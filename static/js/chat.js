@@ -241,8 +241,8 @@
     // then sent it twice, or failed on a CSRF token out of date; Back to it failed too (the
     // attacker's replay).
     if (document.querySelector("[data-unsent]")) history.replaceState(history.state, "", location.href);
-    // Right after Start the focus waits in the role-play's box, except on a touch screen: there
-    // it opened the phone's keyboard over the opening line (the last note).
+    // Come to talk (Start, Continue, a reload), the focus waits in the role-play's box, except
+    // on a touch screen: there it opened the phone's keyboard over the opening line.
     var waiting = document.querySelector("textarea[data-autofocus]");
     if (waiting && !matchMedia("(pointer: coarse)").matches) waiting.focus();
     document.querySelectorAll("form.compose").forEach(function (form) {
@@ -754,9 +754,9 @@
       newest.remove();
     });
 
-    // Right after Start the focus is in the role-play's box, which a screen reader describes
-    // with the character's opening line (it began in the box, not hearing it: a newcomer's
-    // recheck); once the learner has left the box, it is described as every other time.
+    // Come to talk, the focus is in the role-play's box, which a screen reader describes with
+    // the chat's newest line, the opening one after Start (it began in the box, not hearing it:
+    // a newcomer's recheck); once the learner has left the box, it is described as always.
     document.addEventListener("focusout", function (event) {
       var box = event.target;
       if (!box.hasAttribute || !box.hasAttribute("data-described-once")) return;

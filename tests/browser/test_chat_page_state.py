@@ -47,6 +47,13 @@ def _open_chat(browser, url, viewport=None):
     return page, session
 
 
+def _from_the_top(page):
+    """Where a keyboard learner is after a first Tab from the page's start (the page opens with
+    the focus in the box, and a blur leaves Chromium's Tab starting from there)."""
+    page.locator("a.skip-link").first.focus()
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+
+
 @pytest.fixture
 def slow_fake():
     with FakeAnthropic(PlannedResponse(text=REPLY, token_delay=0.04)) as fake:
@@ -246,7 +253,7 @@ def test_the_keyboard_reaches_the_message_box_from_the_top_of_the_page(daphne_se
 
     page, _ = _open_chat(browser, daphne_server)
     page.wait_for_function("() => document.getElementById('chat').dataset.synced === 'yes'")
-    page.keyboard.press("Tab")
+    _from_the_top(page)
     page.keyboard.press("Tab")
     expect(page.locator(":focus")).to_have_text("Skip to your message")
     expect(page.locator(":focus")).to_be_in_viewport()
@@ -489,8 +496,7 @@ def test_once_the_role_play_closes_the_skip_link_goes_to_the_helpers_box(
     )
     sockets[-1].send(closed)
     expect(page.locator("#main-input")).to_have_count(0)
-    page.locator("body").focus()
-    page.keyboard.press("Tab")
+    _from_the_top(page)
     page.keyboard.press("Tab")
     expect(page.locator(":focus")).to_have_text("Skip to your message")
     page.keyboard.press("Enter")
@@ -1686,6 +1692,36 @@ def test_on_a_touch_screen_start_leaves_the_box_unfocused(daphne_server, browser
     assert page.evaluate("document.activeElement.id") != "main-input"
     assert problems == []
     phone.close()
+
+
+def test_continue_puts_the_focus_in_the_box_described_by_the_newest_line(daphne_server, browser):
+    """Come back by "Continue", the focus stayed on the page; only Start put it in the box (the
+    last note). It waits there now, described once by where the role-play stands."""
+    from playwright.sync_api import expect
+
+    from tests.conftest import add_message
+
+    user = User.objects.create_user("cora@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="marketplace"))
+    add_message(session, "user", "main", "Ich m\u00f6chte zwei \u00c4pfel.")
+    add_message(session, "scenario", "main", "Gern, die roten oder die gr\u00fcnen?")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_cookies(
+        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
+    )
+    page = context.new_page()
+    problems = watch_for_problems(page)
+    page.goto(f"{daphne_server}/")
+    page.get_by_role("link", name="Continue Marketplace").click()
+    page.wait_for_selector("#chat[data-synced]")
+    box = page.get_by_label("Your message, in German")
+    expect(box).to_be_focused()
+    expect(box).to_have_accessible_description(re.compile("die roten oder die gr\u00fcnen"))
+    page.keyboard.press("Shift+Tab")
+    box.focus()
+    expect(box).not_to_have_accessible_description(re.compile("die roten"))
+    assert problems == []
+    context.close()
 
 
 def test_a_draft_kept_through_a_reload_goes_out_once_and_changed_under_an_id_of_its_own(
