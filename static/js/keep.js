@@ -41,12 +41,12 @@ var Keep = (function () {
       if (copy.hasAttribute("data-words-only")) return;  // marked already
       var kept = document.createElement("span");
       kept.className = "kept";
-      kept.textContent = "In your deck ✓";
+      kept.textContent = "In your deck\u00a0✓";  // the ✓ never wraps alone
       if (copy.hasAttribute("data-phrase")) {  // one of an answer's phrases or a line's words
         var quoted = document.createElement("span");
         quoted.lang = "de";
         quoted.textContent = german.value;
-        kept.replaceChildren("„", quoted, "“ in your deck ✓");
+        kept.replaceChildren("„", quoted, "“ in your deck\u00a0✓");
       } else if (copy.closest("#main-messages")) {
         keepForWordsOnly(copy, kept);
         return;

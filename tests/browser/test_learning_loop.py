@@ -796,6 +796,8 @@ def test_a_refusal_after_a_keep_stands_on_a_line_of_its_own(daphne_server, brows
     message.get_by_role("button", name="Keep selection").click()
     kept = message.locator(".kept-words")
     expect(kept).to_have_text("Kept \u201eOhne Zwiebeln\u201c \u2713")
+    # The ✓ is bound to the phrase: a long one wrapped it onto a line of its own (the last note).
+    assert kept.text_content().endswith("\u201c\u00a0\u2713")
     page.evaluate(SELECT, [text, 23, text, 28])  # "leave"
     message.get_by_role("button", name="Keep selection").click()
     refused = message.get_by_role("alert")
@@ -820,5 +822,6 @@ def test_a_noun_kept_with_its_article_is_marked_without_it(daphne_server, browse
     page.locator(".report-words").get_by_role("button", name=re.compile("^Keep")).click()
     expect(page.locator(".report-words .kept")).to_have_count(1)
     expect(words.locator(".kept")).to_have_text("\u201eH\u00e4hnchen\u201c in your deck \u2713")
+    assert words.locator(".kept").text_content().endswith("deck\u00a0\u2713")
     assert problems == []
     page.context.close()

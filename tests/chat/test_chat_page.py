@@ -252,7 +252,7 @@ def test_a_role_play_lines_words_are_listed_to_keep_each(client, alice, bob, mar
     body = client.get(address).content.decode()
     offered = re.findall(r'name="german" value="([^"]*)"', body)
     assert [unescape(word) for word in offered] == ["Darf's", "noch", "was", "sein", "E-Mails"]
-    assert '„<span lang="de">sonst</span>“ in your deck ✓' in body
+    assert '„<span lang="de">sonst</span>“ in your deck\u00a0✓' in body
     assert body.count(f'name="scenario" value="{marketplace.pk}"') == 5
     assert body.count(f'name="example" value="{escape(line.content)}"') == 5
     # Sent as the browser sends a form before htmx readies it, a Keep is a POST, as every

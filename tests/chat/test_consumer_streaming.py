@@ -347,7 +347,7 @@ async def test_new_lines_the_deck_holds_are_drawn_as_kept(alice, alice_session, 
     kept_line, new_line = [f for f in tab.frames if 'data-frame="learner-message"' in f]
     for kept in (kept_line, kept_reply.split("</article>")[0]):
         # Its Keep is for words selected in it, shown with them (the last note).
-        assert "In your deck ✓" in kept and "data-words-only" in kept
+        assert "In your deck\u00a0✓" in kept and "data-words-only" in kept
     for new in (new_line, new_reply.split("</article>")[0]):
         assert "keep-form" in new and "In your deck" not in new and "data-words-only" not in new
 
@@ -371,7 +371,7 @@ async def test_a_new_helper_answers_phrases_the_deck_holds_are_drawn_as_kept(
     answer = (await tab.until(FINISHED)).split("</article>")[0]
     await tab.close()
 
-    assert '„<span lang="de">Die Tomate</span>“ in your deck ✓' in answer
+    assert '„<span lang="de">Die Tomate</span>“ in your deck\u00a0✓' in answer
     assert 'value="Die Tomate"' not in answer and 'name="german" value="die Gurke"' in answer
 
 

@@ -32,7 +32,8 @@ def test_a_word_is_kept_once_whatever_its_case(client, alice, marketplace):
     client.force_login(alice)
     first = keep(client, german="die Schale", gloss="punnet", scenario=str(marketplace.pk))
     again = keep(client, german="Die Schale", gloss="punnet")
-    assert "Kept ✓" in first.content.decode() and "In your deck ✓" in again.content.decode()
+    assert "Kept\u00a0✓" in first.content.decode()
+    assert "In your deck\u00a0✓" in again.content.decode()
     [card] = deck.all_cards(alice.pk)
     assert (card.german, card.gloss, card.scenario_id) == ("die Schale", "punnet", marketplace.pk)
 
@@ -404,7 +405,7 @@ def test_a_reports_words_already_in_the_deck_show_as_kept(client, alice, marketp
     client.force_login(alice)
     keep(client, german="Die Schale")
     shown = client.get(f"/sessions/{session.pk}/report/").content.decode()
-    assert shown.count("In your deck ✓") == 1
+    assert shown.count("In your deck\u00a0✓") == 1
     assert "“die Tüte” in your deck" in shown and "“die Schale” in your deck" not in shown
 
 
@@ -438,7 +439,7 @@ def test_keep_all_in_a_report_shows_every_word_kept_and_offers_it_no_more(
     )
 
     shown = response.content.decode()
-    assert 'id="report"' in shown and shown.count("In your deck ✓") == 2
+    assert 'id="report"' in shown and shown.count("In your deck\u00a0✓") == 2
     assert "Keep all" not in shown
 
 
@@ -449,7 +450,7 @@ def test_a_reports_keep_all_says_how_many_it_keeps(client, alice, marketplace):
     report_url = _report_of_words(client, alice, marketplace, words)
     assert "Keep all 3 words" in client.get(report_url).content.decode()
     one = client.post("/deck/keep/", {"german": "bitte", "name_it": "1"}, HTTP_HX_REQUEST="true")
-    assert "Kept „bitte“ ✓" in one.content.decode()
+    assert "Kept „bitte“\u00a0✓" in one.content.decode()
     shown = client.get(report_url).content.decode()
     assert "Keep the other 2 words" in shown and "Keep all" not in shown
     assert shown.count('name="name_it" value="1"') == 2  # each word's Keep names its word
@@ -497,7 +498,7 @@ def test_a_chat_line_kept_shows_as_kept_on_the_page_the_transcript_and_a_reconne
         kept, opening = line_of(html, "Äpfel, bitte."), line_of(html, "frisches Obst")
         # Its Keep is for words selected in it, shown with them (the last note); the
         # transcript has no script to show it. Its "Keep words" lists them, there too.
-        assert "In your deck ✓" in kept
+        assert "In your deck\u00a0✓" in kept
         if html is transcript:
             assert "keep-form" not in kept
         else:
@@ -529,9 +530,8 @@ def test_a_helper_answers_phrases_in_the_deck_say_so_on_the_page_and_a_reconnect
     sync = frames.sync(conversations.load(alice.pk, session.pk), {}, None)
     for html in (page, sync):
         shown = answer_in(html)
-        assert (
-            '<span class="kept">„<span lang="de">zwei Kilo</span>“ in your deck ✓</span>' in shown
-        )
+        kept = '<span class="kept">„<span lang="de">zwei Kilo</span>“ in your deck\u00a0✓</span>'
+        assert kept in shown
         assert 'name="german" value="zwei Kilo"' not in shown
         assert 'name="german" value="ein Pfund"' in shown and "data-phrase" in shown
 
