@@ -27,7 +27,7 @@ from lib.rls import with_auth_role
 from lib.throttles import take_all
 
 # The message shown after a log-out or an account's deletion carries this tag: its page forgets
-# the drafts the chat keeps in the tab (templates/base.html, static/js/forget-drafts.js).
+# the drafts the chat keeps, in every tab (templates/base.html, static/js/drafts.js).
 FORGET_DRAFTS = "forget-drafts"
 
 

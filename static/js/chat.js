@@ -255,6 +255,16 @@
         updateCounter(form);
       }
     });
+    // Logged out in another tab: what the boxes hold goes with the drafts (static/js/drafts.js).
+    document.addEventListener("maraum:drafts-forgotten", function () {
+      document.querySelectorAll("form.compose").forEach(function (form) {
+        var box = form.querySelector("textarea");
+        box.value = "";
+        keepDraft(form);
+        fit(box);
+        updateCounter(form);
+      });
+    });
     // Each chat opens at its newest message, not at its top until the socket has opened.
     document.querySelectorAll(".messages").forEach(function (scroller) { follow(scroller, true); });
 

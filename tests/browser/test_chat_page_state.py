@@ -619,10 +619,12 @@ def test_logging_out_elsewhere_says_so_and_sends_nothing(daphne_server, browser)
 
     page, _ = _open_chat(browser, daphne_server)
     expect(page.locator("#connection")).to_contain_text("Connected")
+    page.locator("#main-input").fill("Ich wohne in der Hauptstra\u00dfe 5.")
     other = page.context.new_page()
     other.goto(daphne_server)
     other.get_by_role("button", name="Log out").click()
     expect(page.locator("#connection")).to_contain_text("You are logged out.")
+    expect(page.locator("#main-input")).to_have_value("")  # test_logging_out_forgets_…
     expect(page.get_by_role("link", name="Log in again")).to_be_visible()
     _send(page, "main", "Hallo?")
     expect(page.locator("#main-error")).to_contain_text("cannot send")
@@ -1642,6 +1644,37 @@ def test_logging_out_forgets_the_drafts_kept_for_the_tab(daphne_server, browser)
 
 
 DRAFTS = """() => Object.keys(sessionStorage).filter(key => key.startsWith("maraum-draft"))"""
+
+
+def test_logging_out_forgets_the_drafts_of_every_tab(daphne_server, browser):
+    """A log-out forgot the drafts of its own tab only: another tab of the scene kept them in
+    its boxes and its storage, as did a tab gone on to another page (the last note)."""
+    from playwright.sync_api import expect
+
+    chat, session = _open_chat(browser, daphne_server)
+    chat.wait_for_selector("#chat[data-synced]")
+    problems = watch_for_problems(chat)
+    chat.locator("#main-input").fill("Meine Adresse ist Hauptstra\u00dfe 5")
+    chat.locator("#helper-input").fill("How do I say my PIN?")
+    gone_on = chat.context.new_page()
+    gone_on.goto(f"{daphne_server}/sessions/{session.pk}/")
+    gone_on.wait_for_selector("#chat[data-synced]")
+    gone_on.locator("#main-input").fill("Und meine Telefonnummer ist ...")
+    gone_on.get_by_role("link", name="History").click()
+    assert len(gone_on.evaluate(DRAFTS)) == 1
+
+    leaving = chat.context.new_page()
+    leaving.goto(f"{daphne_server}/deck/")
+    leaving.get_by_role("button", name="Log out").click()
+    expect(leaving.locator("main")).to_contain_text("You are logged out")
+    expect(chat.locator("#main-input")).to_have_value("")
+    expect(chat.locator("#helper-input")).to_have_value("")
+    assert chat.evaluate(DRAFTS) == []
+    gone_on.wait_for_function(f"() => ({DRAFTS})().length === 0")
+    chat.reload()  # nothing comes back: the login is gone, and with it the page
+    assert chat.locator("#main-input").count() == 0
+    assert problems == []
+    chat.context.close()
 
 
 def test_a_draft_outlives_a_login_that_ended_while_the_learner_typed(daphne_server, browser):
