@@ -189,7 +189,12 @@ def _take_plain_turn(
         raise
     main_count = _main_count_after_reply(history, chat)
     return AcceptedTurn(
-        message, True, request, main_count, calls_left=int(tokens_left), kept=bool(kept and kept[0])
+        message,
+        True,
+        request,
+        main_count,
+        calls_left=int(tokens_left),
+        kept=bool(kept and deck.kept_words(kept[0])),
     )
 
 
@@ -412,9 +417,11 @@ def _store_plain_reply(
     )
     message = messages.stored_reply(message_id, session_id, chat, text, *stored)
     if chat == Message.ChatType.HELPER:
-        kept_phrases = frozenset(word for rows in kept for (word,) in rows)
+        kept_phrases = frozenset(deck.kept_words(row for rows in kept for row in rows))
         return StoredReply(message, main_count, False, None, kept_phrases=kept_phrases)
-    return StoredReply(message, main_count, False, None, kept=bool(kept and kept[0]))
+    return StoredReply(
+        message, main_count, False, None, kept=bool(kept and deck.kept_words(kept[0]))
+    )
 
 
 def _completed(chat: str, latency_ms: int, done: ReplyDone) -> dict:

@@ -137,9 +137,10 @@ def quoted_phrases(answer: str) -> list[tuple[str, str]]:
         gloss_text = meaning_in_brackets(gloss.group(1)) if gloss else ""
         a_part = german.startswith("-") or german.endswith("-")
         fits = len(german) <= MAX_WORD_LENGTH >= len(gloss_text)
-        if keepable(german) and fits and not a_part and german.lower() not in ARTICLES:
+        if keepable(german) and fits and not a_part:
             german = as_word(german)  # as "Keep" sends it, and the deck holds it
-            phrases.setdefault(german.lower(), (german, gloss_text))
+            if german.lower() not in ARTICLES:  # as held: "d\u00adas" is "das" (the recheck)
+                phrases.setdefault(german.lower(), (german, gloss_text))
     return list(phrases.values())[:MOST_PHRASES]
 
 
@@ -280,11 +281,14 @@ def keep(
 ) -> Card:
     """A new card, due now; AlreadyKept if the deck holds this word (in any case) already.
     The example is the sentence of `example` (a message, in `example_language`) holding it."""
-    german, gloss = as_word(german)[:MAX_WORD_LENGTH].rstrip(), gloss.strip()[:MAX_WORD_LENGTH]
+    german, gloss = as_word(german)[:MAX_WORD_LENGTH].rstrip(), as_meaning(gloss)
     if not keepable(german):
         raise ValueError("Nothing to keep.")
     if not gloss and example_language == "en":  # selected, the phrase came without its gloss
-        gloss = gloss_in_answer(german, example)
+        try:
+            gloss = as_meaning(gloss_in_answer(german, example))
+        except ValueError:  # none, then, as for a phrase the answer gave no meaning
+            gloss = ""
     first = FsrsCard()
     try:
         with acting_as_learner(learner_id):
@@ -345,20 +349,25 @@ def _stored(learner_id, scenario_id, **fields) -> Card:
         return card
 
 
-# A word as the deck compares it, in SQL (PostgreSQL's lower() differs from Python's): in any
-# case, and a noun with its article or without (learning/migrations/0010).
+# A word as the deck compares it: in any case, by PostgreSQL's lower() (which differs from
+# Python's), so its index on lower(german) finds the cards; a noun with its article or without
+# (`word_forms`), where the card's own text is a noun too (`kept_words`).
 CARDS_HOLDING = """
-    SELECT id, gloss FROM deck_cards
-    WHERE user_id = %s AND lower(german) = ANY(deck_word_forms(%s))
-    ORDER BY created_at
+    SELECT card.id, card.gloss, asked.folded, card.german
+    FROM unnest(%s::text[], %s::boolean[]) AS asked(form, folded)
+    JOIN deck_cards card ON card.user_id = %s AND lower(card.german) = lower(asked.form)
+    ORDER BY card.created_at, card.id
 """
 
 
 def _cards_holding(learner_id, german: str) -> list[tuple]:
-    """The learner's cards of this word (`german` as as_word() writes it), oldest first."""
+    """The learner's cards of this word (`german` as as_word() writes it), oldest first, as
+    (id, meaning)."""
+    forms = word_forms(german)
     with connection.cursor() as cursor:
-        cursor.execute(CARDS_HOLDING, [learner_id, german])
-        return cursor.fetchall()
+        cursor.execute(CARDS_HOLDING, [[f for f, _ in forms], [f for _, f in forms], learner_id])
+        rows = cursor.fetchall()
+    return [(card_id, gloss) for card_id, gloss, folded, held in rows if _same(folded, held)]
 
 
 def _holds_word(learner_id, german: str) -> bool:
@@ -464,20 +473,30 @@ def as_kept(line: str) -> str:
 def kept_of(learner_id, words) -> set[str]:
     """Which of `words` the deck holds already, compared as keep() compares them: by
     PostgreSQL's lower(), which differs from Python's (İ, a final Σ), with a noun's article
-    or without (learning/migrations/0010)."""
+    or without."""
     stripped = {word: as_word(word) for word in words}
     if not stripped:
         return set()
     with acting_as_learner(learner_id, savepoint=False), connection.cursor() as cursor:
         cursor.execute(*kept_query(learner_id, stripped.values()))
-        found = {word for (word,) in cursor.fetchall()}
+        found = kept_words(cursor.fetchall())
     return {word for word, as_kept in stripped.items() if as_kept in found}
 
 
 def kept_query(learner_id, words) -> tuple[str, list]:
     """The statement kept_of() runs, for a caller that sends it with others in one round trip:
-    it returns a row for each of `words` (as_word()) the deck holds."""
-    return KEPT_OF, [list({as_word(word) for word in words}), learner_id]
+    `kept_words()` of its rows are those of `words` (as_word()) the deck holds."""
+    columns: tuple[list, list, list] = ([], [], [])  # each asked word once for each form
+    for word in {as_word(w) for w in words}:
+        for form, folded in word_forms(word):
+            for column, value in zip(columns, (word, form, folded), strict=True):
+                column.append(value)
+    return KEPT_OF, [*columns, learner_id]
+
+
+def kept_words(rows) -> set[str]:
+    """The words asked by `kept_query()` that the deck holds, from its rows."""
+    return {word for word, folded, held in rows if _same(folded, held)}
 
 
 def holds_line(learner_id, line: str) -> bool:
@@ -486,12 +505,42 @@ def holds_line(learner_id, line: str) -> bool:
 
 
 KEPT_OF = """
-    SELECT asked.word FROM unnest(%s::text[]) AS asked(word)
-    WHERE EXISTS (
-        SELECT 1 FROM deck_cards
-        WHERE user_id = %s AND lower(german) = ANY(deck_word_forms(asked.word))
-    )
+    SELECT DISTINCT asked.word, asked.folded, card.german
+    FROM unnest(%s::text[], %s::text[], %s::boolean[]) AS asked(word, form, folded)
+    JOIN deck_cards card ON card.user_id = %s AND lower(card.german) = lower(asked.form)
 """
+
+# The articles a noun may be kept with or without, as one card.
+NOUN_ARTICLES = ("der", "die", "das")
+
+
+def noun_of(word: str) -> str | None:
+    """The noun a word or a phrase (as as_word() writes it) is, with its article or without:
+    one word that begins with a capital, alone or after der, die or das ("das Hähnchen",
+    "Hähnchen"); None for anything else: "Das stimmt" was one card with "stimmt", and
+    "der Morgen" with "morgen" (the attacker's recheck)."""
+    parts = word.split(" ")
+    if len(parts) == 2 and parts[0].lower() in NOUN_ARTICLES:
+        parts = parts[1:]
+    return parts[0] if len(parts) == 1 and parts[0][:1].isupper() else None
+
+
+def word_forms(word: str) -> list[tuple[str, bool]]:
+    """What a card of `word` may hold, compared in any case, each with whether it is a noun's
+    other form: the word itself; a noun with its article without it, and one without with
+    each article. "der See" and "die See" stay two cards (the lake and the sea)."""
+    noun = noun_of(word)
+    if noun is None:
+        return [(word, False)]
+    if noun != word:
+        return [(word, False), (noun, True)]
+    return [(word, False), *((f"{article} {noun}", True) for article in NOUN_ARTICLES)]
+
+
+def _same(folded: bool, held: str) -> bool:
+    """Whether a card found by one of `word_forms()` holds the word: as written, or as a noun's
+    other form if the card's text is a noun too ("morgen" is not "der Morgen")."""
+    return not folded or noun_of(held) is not None
 
 
 def which_kept(learner_id, words: list[str]) -> list[bool]:
@@ -615,17 +664,31 @@ class HasMeaning(Exception):
     pass
 
 
+MEANING_SHOWS_NOTHING = "Write the meaning, in letters that show."
+
+
+def as_meaning(text: str) -> str:
+    """A card's meaning as the deck holds it, on one line and without direction controls; ""
+    for none. ValueError for one that shows nothing, cannot be stored or is too long: one that
+    showed nothing was kept, and a real one was then refused as given already (the attacker's
+    recheck)."""
+    meaning = without_direction_controls(" ".join(text.split()))
+    if meaning and (not shows_something(meaning) or unprintable(meaning) or "\ufffd" in meaning):
+        raise ValueError(MEANING_SHOWS_NOTHING)
+    if len(meaning) > MAX_WORD_LENGTH:
+        raise ValueError(f"A meaning is at most {MAX_WORD_LENGTH} characters.")
+    return meaning
+
+
 def give_meaning(learner_id, card_id, meaning: str) -> Card | None:
     """The learner writes a card's meaning: a card kept without one (offline, no model to ask)
     kept none for ever, and no page offered to write it (a newcomer's walk). Only while it has
     none, as the model's own (learning 0004 keeps a meaning once given); HasMeaning if it
     has one by now, None if the learner has no such card; ValueError for a meaning that shows
     nothing, cannot be stored or is too long."""
-    meaning = without_direction_controls(" ".join(meaning.split()))
-    if not shows_something(meaning) or unprintable(meaning) or "\ufffd" in meaning:
-        raise ValueError("Write the meaning, in letters that show.")
-    if len(meaning) > MAX_WORD_LENGTH:
-        raise ValueError(f"A meaning is at most {MAX_WORD_LENGTH} characters.")
+    meaning = as_meaning(meaning)
+    if not meaning:
+        raise ValueError(MEANING_SHOWS_NOTHING)
     with acting_as_learner(learner_id):
         cards = Card.objects.filter(user_id=learner_id, pk=card_id)
         given = cards.filter(gloss="").update(gloss=meaning, meaning_asked_at=None)

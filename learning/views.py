@@ -53,6 +53,10 @@ def keep(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest(CANNOT_BE_KEPT)
     if not all(deck.keepable(word) for word in words):  # before any is kept
         return HttpResponseBadRequest(NOTHING_TO_KEEP)
+    try:
+        glosses = [deck.as_meaning(gloss) for gloss in glosses]
+    except ValueError as refused:
+        return HttpResponseBadRequest(str(refused))
     # A word repeated in one request is kept (and checked) once: twenty copies cost twenty
     # times the work and one keep (the attacker's replay).
     once: dict[str, tuple[str, str, str]] = {}
@@ -109,7 +113,9 @@ def keep(request: HttpRequest) -> HttpResponse:
     if len(words) > 1:
         said = f"Kept {len(kept)} new" if kept else "All in your deck already"
     elif request.POST.get("name_it"):  # words of a line: which (a newcomer's recheck)
-        said = f"Kept „{words[0]}“" if kept else f"„{words[0]}“ is in your deck"
+        # As the deck holds it, the page's copies are marked by it (static/js/keep.js).
+        named = kept[0].german if kept else deck.as_word(words[0])
+        said = f"Kept „{named}“" if kept else f"„{named}“ is in your deck"
     else:
         said = "Kept" if kept else "In your deck"
     back = request.POST.get("back", "")

@@ -35,8 +35,8 @@ var Keep = (function () {
     document.querySelectorAll(copies).forEach(function (copy) {
       var german = copy.querySelector('input[name="german"]');
       // The deck holds a word once whatever its case ("BREZELN" was offered still), and a
-      // noun with its article or without, as learning/migrations/0010 compares them.
-      if (!german || asInDeck(german.value) !== asInDeck(line)) return;
+      // noun with its article or without.
+      if (!german || !sameWord(german.value, line)) return;
       if (copy.classList.contains("htmx-request")) return;
       if (copy.hasAttribute("data-words-only")) return;  // marked already
       var kept = document.createElement("span");
@@ -58,9 +58,21 @@ var Keep = (function () {
     dropKeepAllIfDone();
   }
 
-  function asInDeck(word) {
-    word = word.toLowerCase();
-    return /^(der|die|das) [^ ]+$/.test(word) ? word.slice(4) : word;
+  // As learning/deck.py compares them (noun_of, word_forms): "das Hähnchen" and "Hähnchen" are
+  // one card; "der See" and "die See" are two, and "Das stimmt" is not "stimmt", nor "der
+  // Morgen" "morgen" (the attacker's recheck).
+  function sameWord(one, other) {
+    if (one.toLowerCase() === other.toLowerCase()) return true;
+    var nounOfOne = nounOf(one), nounOfOther = nounOf(other);
+    if (!nounOfOne || !nounOfOther) return false;
+    if (nounOfOne !== one && nounOfOther !== other) return false;  // both with an article
+    return nounOfOne.toLowerCase() === nounOfOther.toLowerCase();
+  }
+  function nounOf(word) {
+    var parts = word.split(" ");
+    if (parts.length === 2 && /^(der|die|das)$/i.test(parts[0])) parts = parts.slice(1);
+    var first = parts.length === 1 ? parts[0].charAt(0) : "";
+    return first && first !== first.toLowerCase() ? parts[0] : null;
   }
 
   // A role-play line in the deck keeps its Keep, shown while words are selected in it, for

@@ -825,3 +825,38 @@ def test_a_noun_kept_with_its_article_is_marked_without_it(daphne_server, browse
     assert words.locator(".kept").text_content().endswith("deck\u00a0\u2713")
     assert problems == []
     page.context.close()
+
+
+def test_two_nouns_or_an_article_and_a_verb_stay_apart_on_the_page(daphne_server, browser):
+    """The page folded any article away: keeping „der See“ drew „die See“ as in the deck, and
+    „Das stimmt“ drew „stimmt“ so, which the server offered again after a reload (the
+    attacker's recheck)."""
+    from playwright.sync_api import expect
+
+    from tests.conftest import add_message
+
+    user = User.objects.create_user("mira@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="kebab"))
+    answer = add_message(
+        session,
+        "helper",
+        "helper",
+        'A lake is "der See" (lake), the sea "die See" (sea). "Das stimmt" (that\'s right)'
+        ' says "stimmt" (is right) too.',
+    )
+    page, problems = _open_chat(daphne_server, browser, user, session)
+    message = page.locator(f"#msg-{answer.pk}")
+    message.get_by_role("button", name="Keep selection").click()
+    phrases = message.get_by_role("group", name=re.compile("^Nothing is selected"))
+    phrases.get_by_role("button", name="Keep \u201eder See\u201c").click()
+    phrases.get_by_role("button", name="Keep \u201eDas stimmt\u201c").click()
+    expect(phrases.locator(".kept")).to_have_count(2)
+    expect(phrases.get_by_role("button", name="Keep \u201edie See\u201c")).to_be_visible()
+    expect(phrases.get_by_role("button", name="Keep \u201estimmt\u201c")).to_be_visible()
+    page.reload()
+    page.wait_for_selector("#chat[data-synced]")
+    message.get_by_role("button", name="Keep selection").click()
+    expect(phrases.locator(".kept")).to_have_count(2)
+    expect(phrases.get_by_role("button")).to_have_count(2)  # as the server offers them
+    assert problems == []
+    page.context.close()
