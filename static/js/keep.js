@@ -131,7 +131,8 @@ var Keep = (function () {
   // The words of a line's text that are selected, without its hidden speaker label: a
   // selection reaching into the next message kept button labels and another line (the
   // attacker's replay). What is selected beyond the text is left out, so a triple-click
-  // (which ends past it) keeps the whole line.
+  // (which ends past it) keeps the whole line. A word selected in part is taken whole: a
+  // drag ending inside "mich" kept "Freut m" (a newcomer's walk).
   function selectedIn(text) {
     var selection = window.getSelection();
     if (!text || !selection || !selection.rangeCount) return "";
@@ -145,9 +146,21 @@ var Keep = (function () {
     if (part.compareBoundaryPoints(Range.END_TO_END, whole) > 0) {
       part.setEnd(whole.endContainer, whole.endOffset);
     }
-    var words = part.cloneContents();
-    words.querySelectorAll(".visually-hidden").forEach(function (label) { label.remove(); });
-    return words.textContent.trim();
+    if (part.collapsed) return "";
+    var line = shownText(whole), before = whole.cloneRange();
+    before.setEnd(part.startContainer, part.startOffset);
+    var start = shownText(before).length, end = start + shownText(part).length;
+    while (inAWord(line[start - 1]) && inAWord(line[start])) start--;
+    while (inAWord(line[end - 1]) && inAWord(line[end])) end++;
+    return line.slice(start, end).trim();
+  }
+  function inAWord(char) {  // undefined before the line's start and after its end
+    return char !== undefined && /[\p{L}\p{M}\p{N}'\u2019\u00ad-]/u.test(char);
+  }
+  function shownText(range) {
+    var copy = range.cloneContents();
+    copy.querySelectorAll(".visually-hidden").forEach(function (label) { label.remove(); });
+    return copy.textContent;
   }
 
   // A role-play line with words selected in it keeps those words, and its button says so:

@@ -369,6 +369,33 @@ def test_a_role_play_lines_keep_names_the_words_selected_in_it(daphne_server, br
     assert problems == []
 
 
+def test_a_word_selected_in_part_is_kept_whole(daphne_server, browser):
+    """A drag that began or ended inside a word kept the part selected: "Freut m" was a card
+    (a newcomer's walk)."""
+    from playwright.sync_api import expect
+
+    from learning import deck
+    from tests.conftest import add_message
+
+    user = User.objects.create_user("jana@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="party"))
+    line = add_message(session, "scenario", "main", "Freut mich! Ich bin Lea, und du?")
+    page, problems = _open_chat(daphne_server, browser, user, session)
+    message = page.locator(f"#msg-{line.pk}")
+    text = f"#msg-{line.pk}-text"
+    page.evaluate(SELECT, [text, 2, text, 7])  # "eut m"
+    button = message.locator(".keep-form button")
+    expect(button).to_have_accessible_name("Keep selection \u201cFreut mich\u201d in your deck")
+    button.click()
+    expect(message.locator(".kept")).to_have_text("Kept \u201eFreut mich\u201c \u2713")
+    page.evaluate(SELECT, [text, 19, text, 21])  # "ea", up to the comma
+    expect(button).to_have_accessible_name("Keep selection \u201cLea\u201d in your deck")
+    page.evaluate(SELECT, [text, 11, text, 12])  # a space alone: nothing to take whole
+    expect(button).to_have_accessible_name(re.compile("^Keep \u201cFreut mich! Ich bin"))
+    assert sorted(card.german for card in deck.all_cards(user.pk)) == ["Freut mich"]
+    assert problems == []
+
+
 def test_words_of_a_line_kept_whole_can_be_kept_too(daphne_server, browser):
     """Once the line was in the deck it had no Keep, and none of its words could be kept (the
     last note)."""
