@@ -57,6 +57,7 @@
     form.dataset.sentText = draft.text;
   }
 
+  var CLEARED_AT_LOG_OUT = "You logged out in another tab: what you had typed here was cleared, so the next person at this browser cannot read it.";
   function showError(chat, text) {
     say(document.getElementById(chat + "-error"), text);
   }
@@ -241,10 +242,6 @@
     // then sent it twice, or failed on a CSRF token out of date; Back to it failed too (the
     // attacker's replay).
     if (document.querySelector("[data-unsent]")) history.replaceState(history.state, "", location.href);
-    // Come to talk (Start, Continue, a reload), the focus waits in the role-play's box, except
-    // on a touch screen: there it opened the phone's keyboard over the opening line.
-    var waiting = document.querySelector("textarea[data-autofocus]");
-    if (waiting && !matchMedia("(pointer: coarse)").matches) waiting.focus();
     document.querySelectorAll("form.compose").forEach(function (form) {
       restoreDraft(form);
       prepare(form);
@@ -255,10 +252,21 @@
         updateCounter(form);
       }
     });
-    // Logged out in another tab: what the boxes hold goes with the drafts (static/js/drafts.js).
+    // Come to talk (Start, Continue, a reload), the focus waits in the role-play's box, or in
+    // the helper's if only that holds a draft (a reload took the learner from it: a newcomer's
+    // walk); not on a touch screen, where it opened the phone's keyboard over the chat.
+    var waiting = document.querySelector("textarea[data-autofocus]");
+    var asking = document.getElementById("helper-input");
+    if (waiting && !waiting.value && asking && asking.value && asking.getClientRects().length) {
+      waiting = asking;
+    }
+    if (waiting && !matchMedia("(pointer: coarse)").matches) waiting.focus();
+    // Logged out in another tab: what the boxes hold goes with the drafts (static/js/drafts.js),
+    // and the page says so (it went without a word: a newcomer's walk).
     document.addEventListener("maraum:drafts-forgotten", function () {
       document.querySelectorAll("form.compose").forEach(function (form) {
         var box = form.querySelector("textarea");
+        if (box.value.trim()) showError(chatOf(form), CLEARED_AT_LOG_OUT);
         box.value = "";
         keepDraft(form);
         fit(box);

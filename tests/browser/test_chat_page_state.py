@@ -1669,6 +1669,9 @@ def test_logging_out_forgets_the_drafts_of_every_tab(daphne_server, browser):
     expect(leaving.locator("main")).to_contain_text("You are logged out")
     expect(chat.locator("#main-input")).to_have_value("")
     expect(chat.locator("#helper-input")).to_have_value("")
+    # Said, not gone without a word (a newcomer's walk).
+    for box in ("#main-error", "#helper-error"):
+        expect(chat.locator(box)).to_contain_text("what you had typed here was cleared")
     assert chat.evaluate(DRAFTS) == []
     gone_on.wait_for_function(f"() => ({DRAFTS})().length === 0")
     chat.reload()  # nothing comes back: the login is gone, and with it the page
@@ -1755,6 +1758,24 @@ def test_continue_puts_the_focus_in_the_box_described_by_the_newest_line(daphne_
     expect(box).not_to_have_accessible_description(re.compile("die roten"))
     assert problems == []
     context.close()
+
+
+def test_a_reload_gives_the_focus_back_to_the_helpers_box_holding_the_draft(daphne_server, browser):
+    """A reload put the focus in the role-play's box when the learner had been typing to the
+    helper (a newcomer's walk): the box holding the only draft takes it."""
+    from playwright.sync_api import expect
+
+    page, _ = _open_chat(browser, daphne_server)
+    page.wait_for_selector("#chat[data-synced]")
+    page.locator("#helper-input").fill("Is it der or das Apfel?")
+    page.reload()
+    page.wait_for_selector("#chat[data-synced]")
+    expect(page.locator("#helper-input")).to_be_focused()
+    page.locator("#main-input").fill("Einen Apfel, bitte.")
+    page.reload()
+    page.wait_for_selector("#chat[data-synced]")
+    expect(page.locator("#main-input")).to_be_focused()
+    page.context.close()
 
 
 def test_a_draft_kept_through_a_reload_goes_out_once_and_changed_under_an_id_of_its_own(
