@@ -558,9 +558,15 @@ def due_cards(learner_id, limit: int = 1) -> list[Card]:
         )
 
 
-def holds_any(learner_id) -> bool:
+def next_due(learner_id) -> datetime | None:
+    """When the learner's next card is due; None for an empty deck."""
     with acting_as_learner(learner_id, savepoint=False):
-        return Card.objects.filter(user_id=learner_id).exists()
+        return (
+            Card.objects.filter(user_id=learner_id)
+            .order_by("due")
+            .values_list("due", flat=True)
+            .first()
+        )
 
 
 def count_due(learner_id) -> int:

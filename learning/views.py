@@ -141,8 +141,13 @@ def review(request: HttpRequest) -> HttpResponse:
         # The last due card answered: the focus goes to what the page says now (it fell to
         # the page's top: a newcomer's recheck).
         "just_answered": request.GET.get("after") == "answer",
-        "deck_empty": card is None and not deck.holds_any(request.user.pk),
     }
+    if card is None:  # when to come back (the review ended without a word: a newcomer's walk)
+        next_due = deck.next_due(request.user.pk)
+        context["deck_empty"] = next_due is None
+        if next_due is not None:
+            label = deck.next_label(next_due)
+            context["next_due"] = label if label.startswith("in ") else f"on {label}"
     return render(request, "learning/review.html", context)
 
 

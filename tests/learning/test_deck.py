@@ -108,6 +108,19 @@ def test_the_review_page_shows_the_due_card_and_takes_an_answer(client, alice):
     fresh = client.get("/review/").content.decode()
     assert "Nothing is due right now" in fresh and "autofocus>Nothing" not in fresh
     assert client.post(f"/review/{card.pk}/", {"rating": "perfect"}).status_code == 400
+    # When to come back (the review ended without a word: a newcomer's walk).
+    assert re.search(r"The next card comes back in \d+ min\.", fresh)
+
+
+def test_the_review_names_each_cards_own_scene(client, alice, marketplace):
+    """ "4 cards due · from 🥙 Kebab shop" named the first card's scene as if all four's (a
+    newcomer's walk): the scene is the card's."""
+    deck.keep(alice.pk, "die Kasse", "till", scenario_id=marketplace.pk)
+    deck.keep(alice.pk, "die Party", "party")
+    client.force_login(alice)
+    page = client.get("/review/").content.decode()
+    assert "2 cards due</p>" in page
+    assert f'<p class="muted review-from">From {marketplace.emoji} {marketplace.title}</p>' in page
 
 
 def test_the_picker_says_how_many_words_are_due(client, alice):
