@@ -864,12 +864,14 @@ def _cell(text: str) -> str:
 
 
 def as_anki(cards: list[Card]) -> str:
-    """Anki's plain-text import: front (German) and back (gloss, then the example, or that
-    there is no meaning), tab separated, with the header lines Anki reads."""
+    """Anki's plain-text import: front (German) and back (the gloss, or that there is none,
+    then the example), tab separated, with the header lines Anki reads."""
     lines = ["#separator:tab", "#html:false", "#columns:German\tBack\tTags"]
     for card in cards:
-        back = " — ".join(part for part in (card.gloss, card.example) if part)
-        back = back or "(no meaning saved)"  # a whole line kept: nothing to turn over to
+        # Said when there is none: the example alone read as the meaning ("frisches" — "Heute
+        # habe ich ganz frisches Obst…": a newcomer's walk), and a whole line had no back.
+        meaning = card.gloss or "(no meaning saved)"
+        back = " — ".join(part for part in (meaning, card.example) if part)
         tag = card.scenario.code if card.scenario else ""
         lines.append("\t".join(_one_line(field) for field in (card.german, back, tag)))
     return "\n".join(lines) + "\n"

@@ -350,12 +350,13 @@ def test_a_keep_refuses_what_it_would_cut_or_could_not_read(client, alice, field
     assert deck.all_cards(alice.pk) == []
 
 
-def test_a_card_without_a_meaning_has_its_line_alone_on_its_back_in_anki(client, alice):
-    """Its back began with the dash between a meaning and the line (a newcomer's walk)."""
+def test_a_card_without_a_meaning_says_so_before_its_line_on_its_back_in_anki(client, alice):
+    """Its back began with the dash between a meaning and the line (a newcomer's walk); then
+    it was the line alone, read as the meaning (the next walk)."""
     deck.keep(alice.pk, "halb", example="Das Brot gibt es auch halb.")
     client.force_login(alice)
     lines = client.get("/deck/export.txt").content.decode().splitlines()
-    assert lines[3:] == ['"halb"\t"Das Brot gibt es auch halb."\t""']
+    assert lines[3:] == ['"halb"\t"(no meaning saved) \u2014 Das Brot gibt es auch halb."\t""']
 
 
 def test_a_card_starting_with_a_hash_or_quote_stays_a_card_in_anki(client, alice):
