@@ -103,7 +103,7 @@ var Keep = (function () {
     if (!left) {
       all.remove();
     } else if (left < words.querySelectorAll("li").length) {
-      all.querySelector("button").textContent = "Keep the other " + left + " word" + (left === 1 ? "" : "s");
+      all.querySelector("button").textContent = left === 1 ? "Keep the other word" : "Keep the other " + left + " words";
     }
   }
 

@@ -54,6 +54,8 @@ def test_a_second_start_asks_first_then_replaces(client, alice, marketplace, par
     response = client.post("/scenarios/party/start/")
     assert response.status_code == 200
     assert "still in Marketplace" in response.content.decode()
+    # What goes and what stays (kept words were not mentioned: a newcomer's walk).
+    assert "Words you kept from it stay in your deck." in response.content.decode()
     assert _sessions(alice) == [first]
     response = client.post("/scenarios/party/start/", {"replacing": str(first.pk)})
     [second] = _sessions(alice)
