@@ -102,7 +102,7 @@ def test_explain_and_keep_from_the_chat_then_review(daphne_server, browser):
     page.set_viewport_size({"width": size["width"], "height": 400})
     answer = helper.locator(".msg-helper").last
     answer.get_by_role("button", name="Keep selection").click()
-    phrases = answer.get_by_role("group", name=re.compile("^Nothing is selected"))
+    phrases = answer.get_by_role("group", name=re.compile("^Keep one of its phrases"))
     expect(phrases.get_by_role("button").first).to_be_focused()
     expect(phrases).to_be_in_viewport(ratio=0.95)
     page.set_viewport_size(size)
@@ -600,7 +600,7 @@ def test_a_helper_answers_german_can_be_kept_from_the_keyboard_and_its_english_c
 
     message.get_by_role("button", name="Keep selection").focus()
     page.keyboard.press("Enter")
-    phrases = message.get_by_role("group", name=re.compile("^Nothing is selected"))
+    phrases = message.get_by_role("group", name=re.compile("^Keep one of its phrases"))
     first = phrases.get_by_role(
         "button", name="Keep „Ich hätte gern vier Brötchen.“ (I'd like four bread rolls.)"
     )
@@ -768,7 +768,7 @@ def test_a_transcript_keeps_a_helper_answers_german_as_the_chat_page_does(daphne
     message = page.locator(f"#msg-{answer.pk}")
     message.get_by_role("button", name="Keep selection").focus()
     page.keyboard.press("Enter")  # nothing selected: its phrases, those in the deck said so
-    phrases = message.get_by_role("group", name=re.compile("^Nothing is selected"))
+    phrases = message.get_by_role("group", name=re.compile("^Keep one of its phrases"))
     expect(phrases.get_by_role("button", name=re.compile("^Keep \u201eOhne"))).to_be_focused()
     expect(phrases.locator(".kept")).to_have_text(
         "\u201eKr\u00e4uterso\u00dfe\u201c in your deck \u2713"
@@ -874,7 +874,7 @@ def test_two_nouns_or_an_article_and_a_verb_stay_apart_on_the_page(daphne_server
     page, problems = _open_chat(daphne_server, browser, user, session)
     message = page.locator(f"#msg-{answer.pk}")
     message.get_by_role("button", name="Keep selection").click()
-    phrases = message.get_by_role("group", name=re.compile("^Nothing is selected"))
+    phrases = message.get_by_role("group", name=re.compile("^Keep one of its phrases"))
     phrases.get_by_role("button", name="Keep \u201eder See\u201c").click()
     phrases.get_by_role("button", name="Keep \u201eDas stimmt\u201c").click()
     expect(phrases.locator(".kept")).to_have_count(2)
