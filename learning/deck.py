@@ -666,10 +666,6 @@ def add_glosses(learner_id, meanings: dict[str, str]) -> int:
     return added
 
 
-class HasMeaning(Exception):
-    pass
-
-
 MEANING_SHOWS_NOTHING = "Write the meaning, in letters that show."
 
 
@@ -686,22 +682,18 @@ def as_meaning(text: str) -> str:
     return meaning
 
 
-def give_meaning(learner_id, card_id, meaning: str) -> Card | None:
-    """The learner writes a card's meaning: a card kept without one (offline, no model to ask)
-    kept none for ever, and no page offered to write it (a newcomer's walk). Only while it has
-    none, as the model's own (learning 0004 keeps a meaning once given); HasMeaning if it
-    has one by now, None if the learner has no such card; ValueError for a meaning that shows
-    nothing, cannot be stored or is too long."""
+def set_meaning(learner_id, card_id, meaning: str) -> Card | None:
+    """The learner writes a card's meaning, or corrects it: a card kept without one (offline,
+    no model to ask) kept none for ever (a newcomer's walk), and one given could not be
+    corrected (the next walk). None if the learner has no such card; ValueError for a meaning
+    that shows nothing, cannot be stored or is too long."""
     meaning = as_meaning(meaning)
     if not meaning:
         raise ValueError(MEANING_SHOWS_NOTHING)
     with acting_as_learner(learner_id):
         cards = Card.objects.filter(user_id=learner_id, pk=card_id)
-        given = cards.filter(gloss="").update(gloss=meaning, meaning_asked_at=None)
-        card = cards.first()
-    if card is not None and not given:
-        raise HasMeaning(card.german)
-    return card
+        cards.update(gloss=meaning, meaning_asked_at=None)
+        return cards.first()
 
 
 def _lock_deck(learner_id) -> None:

@@ -168,6 +168,12 @@ def answer(request: HttpRequest, card_id: UUID) -> HttpResponse:
 @login_required
 @require_GET
 def cards(request: HttpRequest) -> HttpResponse:
+    # From review's "write it on your deck's page", or a card's "Change the meaning": the
+    # focus in that card's box (it stayed on the page: a newcomer's recheck).
+    return _deck_page(request, write_meaning=request.GET.get("meaning", ""))
+
+
+def _deck_page(request: HttpRequest, status: int = 200, **shown) -> HttpResponse:
     cards = deck.all_cards(request.user.pk)
     for card in cards:
         card.next_label = deck.next_label(card.due)
@@ -180,11 +186,11 @@ def cards(request: HttpRequest) -> HttpResponse:
         "removed": removed,
         "removed_lately": [card for card in lately if card is not removed],
         "put_back": request.GET.get("back", ""),
-        # From review's "write it on your deck's page": the focus in that card's box (it
-        # stayed on the page: a newcomer's recheck).
-        "write_meaning": request.GET.get("meaning", ""),
+        "saved": request.GET.get("saved", ""),
+        "written": request.POST.get("meaning", ""),
+        **shown,
     }
-    return render(request, "learning/deck.html", context)
+    return render(request, "learning/deck.html", context, status=status)
 
 
 @login_required
@@ -199,20 +205,21 @@ def remove(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def give_meaning(request: HttpRequest) -> HttpResponse:
+def set_meaning(request: HttpRequest) -> HttpResponse:
     card_id = parse_uuid(request.POST.get("card", ""))
     if card_id is None:
         raise Http404("No such card.")
     try:
-        card = deck.give_meaning(request.user.pk, card_id, request.POST.get("meaning", ""))
-        if card is None:
-            raise Http404("No such card.")
-        messages.success(request, f"Saved the meaning of „{card.german}“.")
-    except ValueError as refused:
-        messages.error(request, str(refused))
-    except deck.HasMeaning as has:
-        messages.info(request, f"„{has}“ has a meaning already.")
-    return redirect(f"{reverse('deck')}?back={card_id}#card-{card_id}")  # the focus on it
+        card = deck.set_meaning(request.user.pk, card_id, request.POST.get("meaning", ""))
+    except ValueError as refused:  # said beside its box, which keeps what was written
+        return _deck_page(
+            request, status=400, write_meaning=str(card_id), meaning_error=str(refused)
+        )
+    if card is None:
+        raise Http404("No such card.")
+    # Said beside the card, where the page opens (at its top it was out of sight: a
+    # newcomer's walk), which takes the focus.
+    return redirect(f"{reverse('deck')}?saved={card_id}#card-{card_id}")
 
 
 @login_required

@@ -732,10 +732,21 @@ def test_a_cards_meaning_is_written_on_the_deck_page(daphne_server, browser):
     shown = page.locator(f"#card-{card.pk}")
     expect(shown).to_be_focused()
     expect(shown).to_contain_text("H\u00e4hnchen \u2014 chicken")
-    expect(page.get_by_role("status")).to_contain_text("Saved the meaning of \u201eH\u00e4hnchen")
+    # Said beside the card, in sight (at the page's top it was not: a newcomer's walk).
+    expect(shown.get_by_role("status")).to_have_text("Meaning saved \u2713")
+    expect(shown.get_by_role("status")).to_be_in_viewport()
     expect(page.get_by_label(re.compile("^Its meaning"))).to_have_count(0)
     wider = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
     assert page.evaluate(wider) == 0
+    # And corrected (given once, a typo in it meant removing the card: the same walk).
+    shown.get_by_role("link", name="Change the meaning of \u201eH\u00e4hnchen\u201c").click()
+    box = page.get_by_label("Its new meaning of \u201eH\u00e4hnchen\u201c")
+    expect(box).to_be_focused()
+    expect(box).to_have_value("chicken")
+    box.fill("chicken (the meat)")
+    box.press("Enter")
+    expect(shown).to_contain_text("H\u00e4hnchen \u2014 chicken (the meat)")
+    expect(shown.get_by_role("status")).to_have_text("Meaning saved \u2713")
 
     page.goto(f"{daphne_server}/review/")
     page.get_by_text("Show the meaning").click()
