@@ -130,7 +130,7 @@ def words_of_line(learner_id, session_id, message_id) -> LineWords | None:
         if line is None:
             return None
         words = deck.words_of(line.content)
-        return LineWords(session, line, words, deck.kept_of(learner_id, words))
+        return LineWords(session, line, words, deck.kept_of(learner_id, words, line.content))
 
 
 def _kept_in(learner_id, shown: list[Message]) -> tuple[set, set]:

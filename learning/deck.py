@@ -297,7 +297,7 @@ def keep(
             # Asked, not learnt from a failing insert: a server that logs failing statements
             # would log the learner's word. And asked first: a word kept already costs no
             # example (the attacker's replay).
-            held = _cards_holding(learner_id, german)
+            held = _cards_holding(learner_id, german, example if example_language == "de" else "")
             if not held:
                 if cards >= MAX_CARDS:
                     raise DeckFull
@@ -310,9 +310,10 @@ def keep(
                     fsrs=first.to_dict(),
                     **_example(german, example, example_language),
                 )
-            # Its meaning, if the card the deck holds has none yet: "das Hähnchen — chicken"
-            # from a report, where "Hähnchen" was kept from a line.
-            if gloss and not any(meaning for _, meaning in held):
+            # Its meaning, if the one card the deck holds has none yet: "das Hähnchen —
+            # chicken" from a report, where "Hähnchen" was kept from a line. Not one of two:
+            # "See — lake" went to the older of "die See" and "der See" (the recheck).
+            if gloss and len(held) == 1 and not held[0][1]:
                 Card.objects.filter(pk=held[0][0], gloss="").update(gloss=gloss)
         raise AlreadyKept(german)  # once that is stored
     except IntegrityError as error:  # the deck holds the word: a keep that did not lock it
@@ -353,21 +354,23 @@ def _stored(learner_id, scenario_id, **fields) -> Card:
 # Python's), so its index on lower(german) finds the cards; a noun with its article or without
 # (`word_forms`), where the card's own text is a noun too (`kept_words`).
 CARDS_HOLDING = """
-    SELECT card.id, card.gloss, asked.folded, card.german
+    SELECT card.id, card.gloss, asked.folded, card.german, card.example
     FROM unnest(%s::text[], %s::boolean[]) AS asked(form, folded)
     JOIN deck_cards card ON card.user_id = %s AND lower(card.german) = lower(asked.form)
     ORDER BY card.created_at, card.id
 """
 
 
-def _cards_holding(learner_id, german: str) -> list[tuple]:
-    """The learner's cards of this word (`german` as as_word() writes it), oldest first, as
-    (id, meaning)."""
-    forms = word_forms(german)
+def _cards_holding(learner_id, german: str, line: str = "") -> list[tuple]:
+    """The learner's cards of this word (`german` as as_word() writes it, from `line` if
+    known), oldest first, as (id, meaning)."""
+    forms = word_forms(german, line)
     with connection.cursor() as cursor:
         cursor.execute(CARDS_HOLDING, [[f for f, _ in forms], [f for _, f in forms], learner_id])
         rows = cursor.fetchall()
-    return [(card_id, gloss) for card_id, gloss, folded, held in rows if _same(folded, held)]
+    return [
+        (card, gloss) for card, gloss, folded, held, example in rows if _same(folded, held, example)
+    ]
 
 
 def _holds_word(learner_id, german: str) -> bool:
@@ -470,25 +473,25 @@ def as_kept(line: str) -> str:
     return line[: MAX_WORD_LENGTH - 1] + "…"
 
 
-def kept_of(learner_id, words) -> set[str]:
+def kept_of(learner_id, words, line: str = "") -> set[str]:
     """Which of `words` the deck holds already, compared as keep() compares them: by
     PostgreSQL's lower(), which differs from Python's (İ, a final Σ), with a noun's article
-    or without."""
+    or without (`words` of `line`, if given)."""
     stripped = {word: as_word(word) for word in words}
     if not stripped:
         return set()
     with acting_as_learner(learner_id, savepoint=False), connection.cursor() as cursor:
-        cursor.execute(*kept_query(learner_id, stripped.values()))
+        cursor.execute(*kept_query(learner_id, stripped.values(), line))
         found = kept_words(cursor.fetchall())
     return {word for word, as_kept in stripped.items() if as_kept in found}
 
 
-def kept_query(learner_id, words) -> tuple[str, list]:
+def kept_query(learner_id, words, line: str = "") -> tuple[str, list]:
     """The statement kept_of() runs, for a caller that sends it with others in one round trip:
     `kept_words()` of its rows are those of `words` (as_word()) the deck holds."""
     columns: tuple[list, list, list] = ([], [], [])  # each asked word once for each form
     for word in {as_word(w) for w in words}:
-        for form, folded in word_forms(word):
+        for form, folded in word_forms(word, line):
             for column, value in zip(columns, (word, form, folded), strict=True):
                 column.append(value)
     return KEPT_OF, [*columns, learner_id]
@@ -496,7 +499,7 @@ def kept_query(learner_id, words) -> tuple[str, list]:
 
 def kept_words(rows) -> set[str]:
     """The words asked by `kept_query()` that the deck holds, from its rows."""
-    return {word for word, folded, held in rows if _same(folded, held)}
+    return {word for word, folded, held, example in rows if _same(folded, held, example)}
 
 
 def holds_line(learner_id, line: str) -> bool:
@@ -505,7 +508,7 @@ def holds_line(learner_id, line: str) -> bool:
 
 
 KEPT_OF = """
-    SELECT DISTINCT asked.word, asked.folded, card.german
+    SELECT DISTINCT asked.word, asked.folded, card.german, card.example
     FROM unnest(%s::text[], %s::text[], %s::boolean[]) AS asked(word, form, folded)
     JOIN deck_cards card ON card.user_id = %s AND lower(card.german) = lower(asked.form)
 """
@@ -514,22 +517,39 @@ KEPT_OF = """
 NOUN_ARTICLES = ("der", "die", "das")
 
 
-def noun_of(word: str) -> str | None:
+def noun_of(word: str, line: str = "") -> str | None:
     """The noun a word or a phrase (as as_word() writes it) is, with its article or without:
     one word that begins with a capital, alone or after der, die or das ("das Hähnchen",
     "Hähnchen"); None for anything else: "Das stimmt" was one card with "stimmt", and
-    "der Morgen" with "morgen" (the attacker's recheck)."""
+    "der Morgen" with "morgen" (the attacker's recheck). Nor a word alone whose capital
+    `line` (where it came from) explains by a sentence's start: "Morgen habe ich frei." is
+    tomorrow, and it got the meaning of "der Morgen" (the next recheck)."""
     parts = word.split(" ")
+    alone = len(parts) == 1
     if len(parts) == 2 and parts[0].lower() in NOUN_ARTICLES:
         parts = parts[1:]
-    return parts[0] if len(parts) == 1 and parts[0][:1].isupper() else None
+    if len(parts) != 1 or not parts[0][:1].isupper():
+        return None
+    return None if alone and _only_opens_sentences(word, line) else parts[0]
 
 
-def word_forms(word: str) -> list[tuple[str, bool]]:
-    """What a card of `word` may hold, compared in any case, each with whether it is a noun's
-    other form: the word itself; a noun with its article without it, and one without with
-    each article. "der See" and "die See" stay two cards (the lake and the sea)."""
-    noun = noun_of(word)
+_OPENS = re.compile(
+    r"(?:^|[.!?\u2026:]\s)[\s\"'\u201e\u201c\u201a\u2018\u00bb\u00ab(\u2013\u2014-]*$"
+)
+
+
+def _only_opens_sentences(word: str, line: str) -> bool:
+    """Whether `word` stands in `line` only where a sentence begins (not at all: False)."""
+    found = [m.start() for m in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", line)]
+    return bool(found) and all(_OPENS.search(line[:at]) for at in found)
+
+
+def word_forms(word: str, line: str = "") -> list[tuple[str, bool]]:
+    """What a card of `word` (from `line`, if known) may hold, compared in any case, each with
+    whether it is a noun's other form: the word itself; a noun with its article without it,
+    and one without with each article. "der See" and "die See" stay two cards (the lake and
+    the sea)."""
+    noun = noun_of(word, line)
     if noun is None:
         return [(word, False)]
     if noun != word:
@@ -537,10 +557,11 @@ def word_forms(word: str) -> list[tuple[str, bool]]:
     return [(word, False), *((f"{article} {noun}", True) for article in NOUN_ARTICLES)]
 
 
-def _same(folded: bool, held: str) -> bool:
+def _same(folded: bool, held: str, example: str) -> bool:
     """Whether a card found by one of `word_forms()` holds the word: as written, or as a noun's
-    other form if the card's text is a noun too ("morgen" is not "der Morgen")."""
-    return not folded or noun_of(held) is not None
+    other form if the card's text is a noun too ("morgen" is not "der Morgen", nor "Morgen"
+    kept from "Morgen habe ich frei.")."""
+    return not folded or noun_of(held, example) is not None
 
 
 def which_kept(learner_id, words: list[str]) -> list[bool]:

@@ -1111,6 +1111,37 @@ def test_only_a_noun_is_one_card_with_its_article(client, alice):
     assert "Kept \u201eist\u201c" in response.content.decode()
 
 
+def test_a_capital_that_opens_a_sentence_makes_no_noun(alice):
+    """ "Morgen" kept from "Morgen habe ich frei." (tomorrow) got the meaning of "der Morgen"
+    (the morning), as did "Essen" from "Essen wir zusammen?" that of "das Essen"; and of "die
+    See" and "der See", both without a meaning, "See — lake" gave the older one its meaning
+    (the attacker's second recheck)."""
+    deck.keep(alice.pk, "Morgen", example="Morgen habe ich frei.")
+    assert deck.keep(alice.pk, "der Morgen", "the morning").gloss == "the morning"
+    deck.keep(alice.pk, "das Essen", "food")
+    assert deck.keep(alice.pk, "Essen", "to eat", "Essen wir zusammen?").gloss == "to eat"
+    # A line's words: a noun where its capital is not the sentence's.
+    assert deck.kept_of(alice.pk, ["Essen"], "Essen wir? Ja.") == {"Essen"}  # as written
+    assert deck.kept_of(alice.pk, ["Morgen"], "Morgen! Bis morgen.") == {"Morgen"}
+    deck.remove(alice.pk, next(c.pk for c in deck.all_cards(alice.pk) if c.german == "Morgen"))
+    assert deck.kept_of(alice.pk, ["Morgen"], "Morgen habe ich frei.") == set()
+    assert deck.kept_of(alice.pk, ["Morgen"], "Guten Morgen! \u201eMorgen\u201c, sagt sie.") == {
+        "Morgen"
+    }
+    deck.keep(alice.pk, "die See")
+    deck.keep(alice.pk, "der See")
+    with pytest.raises(deck.AlreadyKept):
+        deck.keep(alice.pk, "See", "lake")
+    meanings = {c.german: c.gloss for c in deck.all_cards(alice.pk)}
+    assert meanings == {
+        "der Morgen": "the morning",
+        "das Essen": "food",
+        "Essen": "to eat",
+        "die See": "",
+        "der See": "",
+    }
+
+
 def test_a_line_s_words_are_compared_with_the_deck_in_one_pass_of_its_index(alice):
     """deck_word_forms() was called for each card each word was compared with: 0.9 s for a
     line of 333 words and a deck of 2,000 (the attacker's recheck). The statement looks each
