@@ -150,12 +150,31 @@ var Keep = (function () {
     var line = shownText(whole), before = whole.cloneRange();
     before.setEnd(part.startContainer, part.startOffset);
     var start = shownText(before).length, end = start + shownText(part).length;
-    while (inAWord(line[start - 1]) && inAWord(line[start])) start--;
-    while (inAWord(line[end - 1]) && inAWord(line[end])) end++;
-    return line.slice(start, end).trim();
+    while (inAWord(line, start - 1) && inAWord(line, start)) start--;
+    while (inAWord(line, end - 1) && inAWord(line, end)) end++;
+    // Not the marks around words: a drag to the comma kept "Hähnchen," and a selection in
+    // ‘Brötchen’ its closing quote (the attacker's recheck); a word alone, not its period.
+    var words = line.slice(start, end).replace(EDGES, "");
+    return /\s/.test(words) ? words : words.replace(/[.!?\u2026]+$/, "");
   }
-  function inAWord(char) {  // undefined before the line's start and after its end
-    return char !== undefined && /[\p{L}\p{M}\p{N}'\u2019\u00ad-]/u.test(char);
+  var EDGES = /^[\s,;:.\u2013\u2014\-'"\u2019\u2018\u201a\u201c\u201d\u201e\u00bb\u00ab]+|[\s,;:\u2013\u2014\-'"\u2019\u2018\u201a\u201c\u201d\u201e\u00bb\u00ab]+$/gu;
+  // Whether the character at `at` of `line` is part of a word, as the server's words are
+  // (learning/deck.py: _LETTERS, WORD): a letter, mark or digit (one beyond the first
+  // 65,536 too: it is two of a string's units), or an apostrophe, a hyphen or a joiner
+  // between two of them ("darf's", "E\u2011Mail").
+  function inAWord(line, at) {
+    if (isLetter(codePointAround(line, at))) return true;
+    return JOINERS.test(line.charAt(at)) &&
+      isLetter(codePointAround(line, at - 1)) && isLetter(codePointAround(line, at + 1));
+  }
+  var JOINERS = /['\u2019\u00b4\u00ad\u2010\u2011\u200c\u200d-]/;
+  function isLetter(char) { return char !== "" && /^[\p{L}\p{M}\p{N}]$/u.test(char); }
+  function codePointAround(line, at) {
+    if (at < 0 || at >= line.length) return "";
+    var unit = line.charCodeAt(at);
+    if (unit >= 0xdc00 && unit <= 0xdfff && at > 0) return line.slice(at - 1, at + 1);
+    if (unit >= 0xd800 && unit <= 0xdbff) return line.slice(at, at + 2);
+    return line.charAt(at);
   }
   function shownText(range) {
     var copy = range.cloneContents();

@@ -393,6 +393,25 @@ def test_a_word_selected_in_part_is_kept_whole(daphne_server, browser):
     page.evaluate(SELECT, [text, 11, text, 12])  # a space alone: nothing to take whole
     expect(button).to_have_accessible_name(re.compile("^Keep \u201cFreut mich! Ich bin"))
     assert sorted(card.german for card in deck.all_cards(user.pk)) == ["Freut mich"]
+    # Not the marks around a word, and a word's joiners and letters beyond the first 65,536
+    # (a selection in \u2018Semmel\u2019 kept its closing quote, one to a comma kept it, and
+    # "Mail" of "E\u2011Mail" stayed "Mail": the attacker's second recheck).
+    line = "Nimm \u2018Semmel\u2019, H\u00e4hnchen, E\u2011Mail, \U0001d407und."
+    other = add_message(session, "scenario", "main", line)
+    page.reload()
+    page.wait_for_selector("#chat[data-synced]")
+    message, text = page.locator(f"#msg-{other.pk}"), f"#msg-{other.pk}-text"
+    button = message.locator(".keep-form button")
+    for (at, to), words in {
+        (6, 12): "Semmel",  # inside its quotes
+        (6, 13): "Semmel",  # with the closing quote
+        (16, 24): "H\u00e4hnchen",  # "\u00e4hnchen," to the comma
+        (27, 31): "E\u2011Mail",  # "Mail"
+        (35, 38): "\U0001d407und",  # "und" (its first letter is two units)
+        (35, 39): "\U0001d407und",  # and the period after
+    }.items():
+        page.evaluate(SELECT, [text, at, text, to])
+        expect(button).to_have_accessible_name(f"Keep selection \u201c{words}\u201d in your deck")
     assert problems == []
 
 
