@@ -35,6 +35,14 @@ def not_kept(words: list[dict], kept) -> list[dict]:
 
 
 @register.filter
+def as_deck_word(word: str) -> str:
+    """A word as the deck holds it (learning.deck.as_word): a report's words, as the model wrote
+    them ("geht\u2019s", a no-break space), were not marked on the page as kept (the attacker's
+    recheck)."""
+    return deck.as_word(word)
+
+
+@register.filter
 def keepable(line: str) -> bool:
     """Whether a role-play line's "Keep" can keep it (an emoji alone cannot)."""
     return deck.keepable(deck.as_kept(line))

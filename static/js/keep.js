@@ -258,7 +258,8 @@ var Keep = (function () {
     // nothing of what went into the deck (a newcomer's recheck); a listed phrase or word
     // asks for it itself.
     if (inside) event.detail.parameters.name_it = "1";
-    form.dataset.keptLine = inside ? "" : event.detail.parameters.german;
+    // Every word it asks for ("Keep all" marked its first only: the attacker's recheck).
+    form.dataset.keptLines = JSON.stringify(inside ? [] : [].concat(event.detail.parameters.german || []));
     form.dataset.keptWords = inside ? "yes" : "";
   });
 
@@ -267,7 +268,9 @@ var Keep = (function () {
   // selected in a line leave its Keep in place, beside what it kept, for more of its
   // words: it became "Kept ✓", and a second word needed a reload (a newcomer's recheck).
   document.addEventListener("htmx:beforeSwap", function (event) {
-    var form = event.detail.elt.closest && event.detail.elt.closest(".keep-form");
+    // The event is the target's: "Keep all" targets the report, not its own form.
+    var asking = event.detail.requestConfig ? event.detail.requestConfig.elt : event.detail.elt;
+    var form = asking && asking.closest && asking.closest(".keep-form");
     if (!form || event.detail.xhr.status !== 200) return;
     // Kept: a refusal said before beside the message goes (it stayed beside "Kept": a
     // newcomer's recheck).
@@ -288,8 +291,9 @@ var Keep = (function () {
       if (named) markKept(named[1]);
       return;
     }
-    if (!form.dataset.keptLine) return;
-    markKept(form.dataset.keptLine);
+    var asked = JSON.parse(form.dataset.keptLines || "[]");
+    if (!asked.length) return;
+    asked.forEach(markKept);
     if (form.closest("#main-messages") && !form.hasAttribute("data-phrase")) {
       event.detail.shouldSwap = false;
       var kept = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html");

@@ -917,3 +917,34 @@ def test_two_nouns_or_an_article_and_a_verb_stay_apart_on_the_page(daphne_server
     expect(phrases.get_by_role("button")).to_have_count(2)  # as the server offers them
     assert problems == []
     page.context.close()
+
+
+def test_report_words_kept_on_the_transcript_mark_its_lines_as_the_deck_holds_them(
+    daphne_server, browser
+):
+    """A report word as the model wrote it ("Wie geht\u2019s?") left its line unmarked until a
+    reload, and "Keep all" marked its first word's copies only (the attacker's second
+    recheck): the transcript has no socket to tell it."""
+    from playwright.sync_api import expect
+
+    user = User.objects.create_user("nina@example.com", None)
+    words = [
+        ("Wie geht\u2019s?", "How are you?"),
+        ("das H\u00e4hnchen", "chicken"),
+        ("B\u00e4cker", ""),
+    ]
+    lines = ("Wie geht\u2019s?", "H\u00e4hnchen", "B\u00e4cker")
+    session = _completed_with_report(user, words, lines=lines)
+    page, problems = _open(daphne_server, browser, user, f"/history/{session.pk}/")
+    report = page.locator(".report-words")
+    expect(report).to_contain_text("Wie geht's?")  # as the deck holds it
+    report.get_by_role("button", name=re.compile("^Keep .Wie geht")).click()
+    expect(report.locator(".kept")).to_have_count(1)
+    line = page.locator("#main-messages .msg", has_text="Wie geht")
+    expect(line.locator(".kept")).to_have_text("In your deck \u2713")
+    page.get_by_role("button", name="Keep the other 2 words").click()
+    for word in ("H\u00e4hnchen", "B\u00e4cker"):
+        kept = page.locator("#main-messages .msg", has_text=word).locator(".kept")
+        expect(kept).to_have_text("In your deck \u2713")
+    assert problems == []
+    page.context.close()
