@@ -71,8 +71,9 @@ var Keep = (function () {
   function nounOf(word) {
     var parts = word.split(" ");
     if (parts.length === 2 && /^(der|die|das)$/i.test(parts[0])) parts = parts.slice(1);
-    var first = parts.length === 1 ? parts[0].charAt(0) : "";
-    return first && first !== first.toLowerCase() ? parts[0] : null;
+    // Unicode's Uppercase, as Python's isupper() (a first letter beyond the first 65,536 or a
+    // titlecase one was judged otherwise: the attacker's second recheck).
+    return parts.length === 1 && /^\p{Uppercase}/u.test(parts[0]) ? parts[0] : null;
   }
 
   // A role-play line in the deck keeps its Keep, shown while words are selected in it, for

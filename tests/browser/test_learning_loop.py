@@ -948,3 +948,26 @@ def test_report_words_kept_on_the_transcript_mark_its_lines_as_the_deck_holds_th
         expect(kept).to_have_text("In your deck \u2713")
     assert problems == []
     page.context.close()
+
+
+def test_the_page_judges_a_nouns_capital_as_the_server_does(daphne_server, browser):
+    """A capital beyond the first 65,536 letters (two units of a string) made no noun on the
+    page, which offered „\U0001f130pfel“ still beside „der \U0001f130pfel“ kept; the server
+    holds them as one card (the attacker's second recheck)."""
+    from playwright.sync_api import expect
+
+    from tests.conftest import add_message
+
+    user = User.objects.create_user("olli@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="kebab"))
+    answer = add_message(
+        session, "helper", "helper", 'Say "der \U0001f130pfel" (apple), or "\U0001f130pfel".'
+    )
+    page, problems = _open_chat(daphne_server, browser, user, session)
+    message = page.locator(f"#msg-{answer.pk}")
+    message.get_by_role("button", name="Keep selection").click()
+    phrases = message.get_by_role("group", name=re.compile("^Keep one of its phrases"))
+    phrases.get_by_role("button", name=re.compile("^Keep .der")).click()
+    expect(phrases.locator(".kept")).to_have_count(2)
+    assert problems == []
+    page.context.close()
