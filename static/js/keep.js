@@ -36,7 +36,7 @@ var Keep = (function () {
       var german = copy.querySelector('input[name="german"]');
       // The deck holds a word once whatever its case ("BREZELN" was offered still), and a
       // noun with its article or without.
-      if (!german || !sameWord(german.value, line)) return;
+      if (!german || !sameWord(german.value, line, lineOf(copy))) return;
       if (copy.classList.contains("htmx-request")) return;
       if (copy.hasAttribute("data-words-only")) return;  // marked already
       var kept = document.createElement("span");
@@ -61,19 +61,42 @@ var Keep = (function () {
   // As learning/deck.py compares them (noun_of, word_forms): "das Hähnchen" and "Hähnchen" are
   // one card; "der See" and "die See" are two, and "Das stimmt" is not "stimmt", nor "der
   // Morgen" "morgen" (the attacker's recheck).
-  function sameWord(one, other) {
+  function sameWord(one, other, oneFrom) {
     if (one.toLowerCase() === other.toLowerCase()) return true;
-    var nounOfOne = nounOf(one), nounOfOther = nounOf(other);
+    var nounOfOne = nounOf(one, oneFrom), nounOfOther = nounOf(other, "");
     if (!nounOfOne || !nounOfOther) return false;
     if (nounOfOne !== one && nounOfOther !== other) return false;  // both with an article
     return nounOfOne.toLowerCase() === nounOfOther.toLowerCase();
   }
-  function nounOf(word) {
-    var parts = word.split(" ");
+  function nounOf(word, line) {
+    var parts = word.split(" "), alone = parts.length === 1;
     if (parts.length === 2 && /^(der|die|das)$/i.test(parts[0])) parts = parts.slice(1);
     // Unicode's Uppercase, as Python's isupper() (a first letter beyond the first 65,536 or a
     // titlecase one was judged otherwise: the attacker's second recheck).
-    return parts.length === 1 && /^\p{Uppercase}/u.test(parts[0]) ? parts[0] : null;
+    if (parts.length !== 1 || !/^\p{Uppercase}/u.test(parts[0])) return null;
+    return alone && onlyOpensSentences(word, line) ? null : parts[0];
+  }
+  // As learning/deck.py's _only_opens_sentences: "Morgen" in "Morgen habe ich frei." is no
+  // noun; a line's list marked it as "der Morgen" kept, which the server did not.
+  function onlyOpensSentences(word, line) {
+    if (!line) return false;
+    var escaped = word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    var found = Array.from(line.matchAll(new RegExp("(?<![\\p{L}\\p{N}_])" + escaped + "(?![\\p{L}\\p{N}_])", "gu")));
+    return found.length > 0 && found.every(function (match) {
+      return OPENS.test(line.slice(0, match.index));
+    });
+  }
+  var OPENS = /(?:^|[.!?\u2026:]\s)[\s"'\u201e\u201c\u201a\u2018\u00bb\u00ab(\u2013\u2014-]*$/;
+  // The line a copy of a word belongs to, if it is one of a line's words.
+  function lineOf(copy) {
+    var list = copy.closest(".line-words, .keep-words");
+    var text = list && list.closest(".msg") && list.closest(".msg").querySelector(".msg-text");
+    return text ? shownText(rangeOver(text)) : "";
+  }
+  function rangeOver(node) {
+    var range = document.createRange();
+    range.selectNodeContents(node);
+    return range;
   }
 
   // A role-play line in the deck keeps its Keep, shown while words are selected in it, for

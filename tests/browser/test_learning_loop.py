@@ -971,3 +971,30 @@ def test_the_page_judges_a_nouns_capital_as_the_server_does(daphne_server, brows
     expect(phrases.locator(".kept")).to_have_count(2)
     assert problems == []
     page.context.close()
+
+
+def test_a_word_opening_its_sentence_is_not_marked_as_the_noun_kept(daphne_server, browser):
+    """The server holds "Morgen" of "Morgen habe ich frei." (tomorrow) apart from "der Morgen";
+    a line's open list marked it as kept once "der Morgen" was, until a reload (the last
+    recheck's rule, not yet the page's)."""
+    from playwright.sync_api import expect
+
+    user = User.objects.create_user("pia@example.com", None)
+    lines = ("Morgen habe ich frei.", "Guten Morgen!")
+    session = _completed_with_report(user, [("der Morgen", "the morning")], lines=lines)
+    page, problems = _open(daphne_server, browser, user, f"/history/{session.pk}/")
+    lists = {}
+    for line in lines:
+        message = page.locator("#main-messages .msg", has_text=line)
+        message.get_by_role("button", name=re.compile("^Keep words of ")).click()
+        lists[line] = message.get_by_role("group", name=re.compile("^Its words"))
+        expect(lists[line].get_by_role("button", name="Keep \u201eMorgen\u201c")).to_be_visible()
+    page.locator(".report-words").get_by_role("button", name=re.compile("^Keep")).click()
+    expect(lists["Guten Morgen!"].locator(".kept")).to_have_text(
+        "\u201eMorgen\u201c in your deck \u2713"
+    )
+    expect(
+        lists["Morgen habe ich frei."].get_by_role("button", name="Keep \u201eMorgen\u201c")
+    ).to_be_visible()
+    assert problems == []
+    page.context.close()
