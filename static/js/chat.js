@@ -493,11 +493,19 @@
         follow(scroller, first || atBottom(scroller));
       });
     }
+    var loggedOut = null;  // the socket a login's end closed, to open again at the next
+    document.addEventListener("maraum:signed-in", function () {  // (static/js/drafts.js)
+      if (!loggedOut || state() !== "closed") return;
+      setConnection("connecting", "Connecting\u2026");
+      loggedOut.reconnect();
+      loggedOut = null;
+    });
     page.addEventListener("htmx:wsClose", function (event) {
       var code = event.detail.event && event.detail.event.code;
       var socket = event.detail.socketWrapper;
       if (code === 4401) {
         socket.queue.length = 0;
+        loggedOut = socket;
         showLoggedOut();
       } else if (code === 4403) {
         socket.queue.length = 0;

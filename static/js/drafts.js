@@ -20,9 +20,18 @@
   }
 
   var everywhere = "BroadcastChannel" in window ? new BroadcastChannel("maraum-drafts") : null;
-  if (everywhere) everywhere.onmessage = forgetHere;
-  if (document.currentScript.hasAttribute("data-forget-everywhere")) {
+  var script = document.currentScript;
+  if (everywhere) {
+    everywhere.onmessage = function (event) {
+      if (event.data === "forget") forgetHere();
+      // Logged in again in another tab: a chat page this login's end closed connects again
+      // (it said "You are logged out" until its link was followed: a newcomer's walk).
+      if (event.data === "signed-in") document.dispatchEvent(new CustomEvent("maraum:signed-in"));
+    };
+  }
+  if (script.hasAttribute("data-forget-everywhere")) {
     forgetHere();
     if (everywhere) everywhere.postMessage("forget");
   }
+  if (script.hasAttribute("data-signed-in") && everywhere) everywhere.postMessage("signed-in");
 })();

@@ -632,6 +632,35 @@ def test_logging_out_elsewhere_says_so_and_sends_nothing(daphne_server, browser)
     expect(page.locator("#main-input")).to_have_value("Hallo?")
 
 
+def test_logging_in_again_elsewhere_connects_a_page_the_log_out_closed(daphne_server, browser):
+    """Logged in again in another tab, a chat page still said "You are logged out" until its
+    link was followed (a newcomer's walk): it connects again, and sends."""
+    from playwright.sync_api import expect
+
+    user = User.objects.create_user("dora@example.com", "eine lange Passphrase")
+    session = conversations.start(user.pk, Scenario.objects.get(code="marketplace"))
+    context = browser.new_context()
+    context.add_cookies(
+        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
+    )
+    page = context.new_page()
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    other = page.context.new_page()
+    other.goto(daphne_server)
+    other.get_by_role("button", name="Log out").click()
+    expect(page.locator("#connection")).to_contain_text("You are logged out.")
+    other.goto(f"{daphne_server}/login/")
+    other.get_by_label("Email").fill("dora@example.com")
+    other.get_by_label("Password").fill("eine lange Passphrase")
+    other.get_by_role("button", name="Log in").click()
+    expect(other.get_by_role("link", name="Log out")).to_have_count(0)  # (a button)
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    _send(page, "helper", "Was hei\u00dft Apfel?")
+    expect(page.locator("#helper-messages .msg-user")).to_contain_text("Was hei\u00dft Apfel?")
+    page.context.close()
+
+
 def test_a_long_message_is_never_cut_and_a_busy_chat_says_why_it_waits(
     slow_fake, daphne_server, browser
 ):
