@@ -46,6 +46,19 @@ class Correction(BaseModel):
 MOST_WORDS = 12
 
 
+def words_to_keep(content: dict | None) -> list[dict]:
+    """A report's words as its page offers them to keep: as the deck holds them ("geht\u2019s"
+    as "geht's", so the page marks its lines when one is kept), each once, and only those a
+    card can hold (one that drew nothing made the whole "Keep all" refused: the attacker's
+    recheck)."""
+    offered: dict[str, dict] = {}
+    for word in (content or {}).get("words") or []:
+        german = deck.as_word(str(word.get("german", "")))
+        if deck.keepable(german):
+            offered.setdefault(german.lower(), {**word, "german": german})
+    return list(offered.values())
+
+
 class Word(BaseModel):
     german: str = Field(min_length=1, max_length=120)
     gloss: str = Field(min_length=1, max_length=200)

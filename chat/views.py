@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import levels
 from accounts.models import GermanLevel
-from chat import allowance, conversations, frames, tasks
+from chat import allowance, conversations, frames, reports, tasks
 from chat.models import Message
 from chat.providers import is_offline
 from learning import deck
@@ -180,8 +180,8 @@ def report(request: HttpRequest, session_id: UUID) -> HttpResponse:
 
 def _kept_from(learner_id, report) -> set[str]:
     """The report's words the learner's deck holds already (they show as kept)."""
-    words = ((report.content or {}).get("words") or []) if report else []
-    return deck.kept_of(learner_id, [word.get("german", "") for word in words])
+    words = reports.words_to_keep(report.content) if report else []
+    return deck.kept_of(learner_id, [word["german"] for word in words])
 
 
 def _calls_left_if_low(user) -> int | None:

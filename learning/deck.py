@@ -696,7 +696,9 @@ def as_meaning(text: str) -> str:
     showed nothing was kept, and a real one was then refused as given already (the attacker's
     recheck)."""
     meaning = without_direction_controls(" ".join(text.split()))
-    if meaning and (not shows_something(meaning) or unprintable(meaning) or "\ufffd" in meaning):
+    if unprintable(meaning) or "\ufffd" in meaning:  # (it was "write it in letters that show")
+        raise ValueError("That contains characters that cannot be kept.")
+    if meaning and not shows_something(meaning):
         raise ValueError(MEANING_SHOWS_NOTHING)
     if len(meaning) > MAX_WORD_LENGTH:
         raise ValueError(f"A meaning is at most {MAX_WORD_LENGTH} characters.")
@@ -708,11 +710,13 @@ def set_meaning(learner_id, card_id, meaning: str) -> Card | None:
     no model to ask) kept none for ever (a newcomer's walk), and one given could not be
     corrected (the next walk). None if the learner has no such card; ValueError for a meaning
     that shows nothing, cannot be stored or is too long."""
-    meaning = as_meaning(meaning)
-    if not meaning:
-        raise ValueError(MEANING_SHOWS_NOTHING)
     with acting_as_learner(learner_id):
         cards = Card.objects.filter(user_id=learner_id, pk=card_id)
+        if not cards.exists():  # asked first: removed meanwhile, it is not a refused meaning
+            return None
+        meaning = as_meaning(meaning)
+        if not meaning:
+            raise ValueError(MEANING_SHOWS_NOTHING)
         cards.update(gloss=meaning, meaning_asked_at=None)
         return cards.first()
 

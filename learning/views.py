@@ -215,8 +215,13 @@ def set_meaning(request: HttpRequest) -> HttpResponse:
         return _deck_page(
             request, status=400, write_meaning=str(card_id), meaning_error=str(refused)
         )
-    if card is None:
-        raise Http404("No such card.")
+    if card is None:  # removed in another tab, say: said, with what was written (it was lost)
+        written = " ".join(request.POST.get("meaning", "").split())[: deck.MAX_WORD_LENGTH]
+        gone = "That card is no longer in your deck (removed in another tab?)"
+        messages.error(
+            request, f"{gone}: its meaning „{written}“ was not saved." if written else f"{gone}."
+        )
+        return _deck_page(request, status=404)
     # Said beside the card, where the page opens (at its top it was out of sight: a
     # newcomer's walk), which takes the focus.
     return redirect(f"{reverse('deck')}?saved={card_id}#card-{card_id}")

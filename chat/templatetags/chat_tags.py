@@ -2,6 +2,7 @@ import re
 
 from django import template
 
+from chat import reports
 from chat.models import Message
 from learning import deck
 
@@ -35,11 +36,9 @@ def not_kept(words: list[dict], kept) -> list[dict]:
 
 
 @register.filter
-def as_deck_word(word: str) -> str:
-    """A word as the deck holds it (learning.deck.as_word): a report's words, as the model wrote
-    them ("geht\u2019s", a no-break space), were not marked on the page as kept (the attacker's
-    recheck)."""
-    return deck.as_word(word)
+def words_to_keep(content: dict | None) -> list[dict]:
+    """A report's words as offered to keep (chat.reports.words_to_keep)."""
+    return reports.words_to_keep(content)
 
 
 @register.filter

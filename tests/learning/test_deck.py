@@ -8,6 +8,7 @@ import re
 import threading
 from datetime import timedelta
 from functools import partial
+from html import unescape
 
 import pytest
 from django.db import DatabaseError, connection
@@ -207,7 +208,8 @@ def test_a_learner_writes_the_meaning_of_a_card_kept_without_one(client, alice, 
     refusals = {
         "": "Write the meaning, in letters that show.",
         "\u200b\u3164 ": "Write the meaning, in letters that show.",
-        "fresh\x00": "Write the meaning, in letters that show.",
+        "fresh\x00": "That contains characters that cannot be kept.",  # (not "letters that show")
+        "roll\x07": "That contains characters that cannot be kept.",
         "x" * 301: "A meaning is at most 300 characters.",
     }
     for meaning, said in refusals.items():
@@ -241,6 +243,23 @@ def test_a_learner_corrects_a_cards_meaning(client, alice, bob):
     assert corrected.url == f"/deck/?saved={card.pk}#card-{card.pk}"
     [kept] = deck.all_cards(alice.pk)
     assert (kept.gloss, kept.pk) == ("to try, to taste", card.pk)
+
+    # Removed in another tab meanwhile: said, with what was written (it went without a word,
+    # and a refused one's error showed nowhere: the attacker's recheck).
+    deck.remove(alice.pk, card.pk)
+    for written in ("to sample", "\u200b"):
+        gone = client.post("/deck/meaning/", {"card": str(card.pk), "meaning": written})
+        assert gone.status_code == 404
+        assert (
+            "That card is no longer in your deck (removed in another tab?)" in gone.content.decode()
+        )
+    assert (
+        "its meaning \u201eto sample\u201c was not saved"
+        in client.post(
+            "/deck/meaning/", {"card": str(card.pk), "meaning": "to sample"}
+        ).content.decode()
+    )
+    deck.put_back(alice.pk, card.pk)
 
     # Another learner's card: not found, and unchanged (row-level security).
     client.force_login(bob)
@@ -488,6 +507,25 @@ def test_a_reports_keep_all_says_how_many_it_keeps(client, alice, marketplace):
     shown = client.get(report_url).content.decode()
     assert "Keep the other 2 words" in shown and "Keep all" not in shown
     assert shown.count('name="name_it" value="1"') == 2  # each word's Keep names its word
+
+
+def test_a_report_offers_its_words_as_the_deck_holds_them_each_once(client, alice, marketplace):
+    """A word that drew nothing made "Keep all" refused for every word, and "geht\u2019s" and
+    "geht's" were two rows of one card (the attacker's recheck)."""
+    words = [
+        {"german": "\u200b\u2060", "gloss": "nothing"},
+        {"german": "Wie geht\u2019s?", "gloss": "How are you?"},
+        {"german": "Wie geht's?", "gloss": "How are you?"},
+        {"german": "die\u00a0T\u00fcte", "gloss": "bag"},
+    ]
+    report_url = _report_of_words(client, alice, marketplace, words)
+    shown = client.get(report_url).content.decode()
+    assert "Keep all 2 words" in shown and '<span lang="de"></span>' not in shown
+    assert '<span lang="de">Wie geht&#x27;s?</span>' in shown
+    sent = re.findall(r'name="german" value="([^"]*)"', shown.split("Keep all")[0])
+    kept = client.post("/deck/keep/", {"german": [unescape(w) for w in sent[-2:]], "gloss": ""})
+    assert kept.status_code == 302
+    assert sorted(c.german for c in deck.all_cards(alice.pk)) == ["Wie geht's?", "die T\u00fcte"]
 
 
 def test_a_report_with_one_word_offers_keep_beside_it_and_no_keep_all(client, alice, marketplace):
