@@ -688,6 +688,7 @@ def add_glosses(learner_id, meanings: dict[str, str]) -> int:
 
 
 MEANING_SHOWS_NOTHING = "Write the meaning, in letters that show."
+_MARKS_PILED = regex.compile(r"(\p{M}{3})\p{M}+")
 
 
 def as_meaning(text: str) -> str:
@@ -696,6 +697,8 @@ def as_meaning(text: str) -> str:
     showed nothing was kept, and a real one was then refused as given already (the attacker's
     recheck)."""
     meaning = without_direction_controls(" ".join(text.split()))
+    # At most three marks on a letter: a stack of 299 drew over the page above (the recheck).
+    meaning = _MARKS_PILED.sub(r"\1", meaning)
     if unprintable(meaning) or "\ufffd" in meaning:  # (it was "write it in letters that show")
         raise ValueError("That contains characters that cannot be kept.")
     if meaning and not shows_something(meaning):
@@ -705,11 +708,16 @@ def as_meaning(text: str) -> str:
     return meaning
 
 
-def set_meaning(learner_id, card_id, meaning: str) -> Card | None:
+class MeaningChanged(Exception):
+    """The card's meaning is not the one the learner changed: another tab saved one meanwhile."""
+
+
+def set_meaning(learner_id, card_id, meaning: str, was: str | None = None) -> Card | None:
     """The learner writes a card's meaning, or corrects it: a card kept without one (offline,
     no model to ask) kept none for ever (a newcomer's walk), and one given could not be
     corrected (the next walk). None if the learner has no such card; ValueError for a meaning
-    that shows nothing, cannot be stored or is too long."""
+    that shows nothing, cannot be stored or is too long; MeaningChanged if it is no longer
+    `was` (two tabs saving at once: the last won, and the other was not told)."""
     with acting_as_learner(learner_id):
         cards = Card.objects.filter(user_id=learner_id, pk=card_id)
         if not cards.exists():  # asked first: removed meanwhile, it is not a refused meaning
@@ -717,7 +725,9 @@ def set_meaning(learner_id, card_id, meaning: str) -> Card | None:
         meaning = as_meaning(meaning)
         if not meaning:
             raise ValueError(MEANING_SHOWS_NOTHING)
-        cards.update(gloss=meaning, meaning_asked_at=None)
+        changing = cards if was is None else cards.filter(gloss=was)
+        if not changing.update(gloss=meaning, meaning_asked_at=None):
+            raise MeaningChanged(cards.values_list("gloss", flat=True).first())
         return cards.first()
 
 

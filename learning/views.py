@@ -145,9 +145,8 @@ def review(request: HttpRequest) -> HttpResponse:
     if card is None:  # when to come back (the review ended without a word: a newcomer's walk)
         next_due = deck.next_due(request.user.pk)
         context["deck_empty"] = next_due is None
-        if next_due is not None:
-            label = deck.next_label(next_due)
-            context["next_due"] = label if label.startswith("in ") else f"on {label}"
+        if next_due is not None:  # a date in the learner's own time zone (local-time.js)
+            context["next_due"], context["next_due_at"] = deck.next_label(next_due), next_due
     return render(request, "learning/review.html", context)
 
 
@@ -210,11 +209,18 @@ def set_meaning(request: HttpRequest) -> HttpResponse:
     if card_id is None:
         raise Http404("No such card.")
     try:
-        card = deck.set_meaning(request.user.pk, card_id, request.POST.get("meaning", ""))
+        was = request.POST.get("was")  # the meaning the form showed, if any
+        card = deck.set_meaning(request.user.pk, card_id, request.POST.get("meaning", ""), was)
     except ValueError as refused:  # said beside its box, which keeps what was written
         return _deck_page(
             request, status=400, write_meaning=str(card_id), meaning_error=str(refused)
         )
+    except deck.MeaningChanged as changed:
+        said = (
+            f"Its meaning is now „{changed}“ (saved in another tab, or the model's):"
+            " save again to replace it."
+        )
+        return _deck_page(request, status=409, write_meaning=str(card_id), meaning_error=said)
     if card is None:  # removed in another tab, say: said, with what was written (it was lost)
         written = " ".join(request.POST.get("meaning", "").split())[: deck.MAX_WORD_LENGTH]
         gone = "That card is no longer in your deck (removed in another tab?)"

@@ -109,8 +109,16 @@ def test_the_review_page_shows_the_due_card_and_takes_an_answer(client, alice):
     fresh = client.get("/review/").content.decode()
     assert "Nothing is due right now" in fresh and "autofocus>Nothing" not in fresh
     assert client.post(f"/review/{card.pk}/", {"rating": "perfect"}).status_code == 400
-    # When to come back (the review ended without a word: a newcomer's walk).
+    # When to come back (the review ended without a word: a newcomer's walk), a date in the
+    # learner's own time zone (it was UTC's: the attacker's recheck).
     assert re.search(r"The next card comes back in \d+ min\.", fresh)
+    later = deck.keep(alice.pk, "die Waage", "scales")
+    deck.review(alice.pk, later.pk, "easy")
+    deck.review(alice.pk, card.pk, "easy", at=timezone.now() + timedelta(days=1))
+    on = client.get("/review/").content.decode()
+    assert re.search(
+        r'comes back on <time data-local-time datetime="[^"]+">\d+ \w+ \(UTC\)</time>\.', on
+    )
 
 
 def test_the_review_names_each_cards_own_scene(client, alice, marketplace):
@@ -266,6 +274,28 @@ def test_a_learner_corrects_a_cards_meaning(client, alice, bob):
     sent = {"card": str(card.pk), "meaning": "to taste"}
     assert client.post("/deck/meaning/", sent).status_code == 404
     assert deck.all_cards(alice.pk)[0].gloss == "to try, to taste"
+
+
+def test_two_tabs_changing_a_meaning_at_once_are_told(client, alice):
+    """Two tabs saving a card's meaning at once: the last won, and the other was not told (the
+    attacker's recheck). The form says which meaning it changes; one changed meanwhile is said,
+    with what was written kept, and saved again it replaces it. A stack of marks on a letter
+    is cut to three: 299 drew over the page above."""
+    card = deck.keep(alice.pk, "die Tasse", "cup")
+    client.force_login(alice)
+    assert 'name="was" value="cup"' in client.get(f"/deck/?meaning={card.pk}").content.decode()
+    first = {"card": str(card.pk), "was": "cup", "meaning": "a cup"}
+    assert client.post("/deck/meaning/", first).status_code == 302
+    second = {"card": str(card.pk), "was": "cup", "meaning": "mug"}
+    told = client.post("/deck/meaning/", second)
+    assert told.status_code == 409
+    page = told.content.decode()
+    assert "Its meaning is now \u201ea cup\u201c (saved in another tab" in page
+    assert 'name="was" value="a cup"' in page and 'value="mug"' in page
+    again = client.post("/deck/meaning/", {**second, "was": "a cup"})
+    assert again.status_code == 302 and deck.all_cards(alice.pk)[0].gloss == "mug"
+    piled = client.post("/deck/meaning/", {**second, "was": "mug", "meaning": "a" + "\u0301" * 299})
+    assert piled.status_code == 302 and deck.all_cards(alice.pk)[0].gloss == "a" + "\u0301" * 3
 
 
 @pytest.mark.parametrize(
