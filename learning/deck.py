@@ -164,6 +164,20 @@ def words_of(line: str) -> list[str]:
     return list(words.values())  # all of them: 20 left a long line's last words out
 
 
+def words_in_line(typed: str, line: str) -> str | None:
+    """Words typed as a line has them next to each other, as it has them ("brötchen bitte" of
+    "Zwei Brötchen, bitte!" is "Brötchen, bitte"); None if it does not. A keyboard cannot select
+    words of a line, and its "Keep words" listed them one by one (the last note's left item)."""
+    wanted = [word.casefold() for word in WORD.findall(as_word(typed))]
+    line = as_word(line)
+    found = list(WORD.finditer(line))
+    for first in range(len(found) - len(wanted) + 1) if wanted else ():
+        run = found[first : first + len(wanted)]
+        if [word.group().casefold() for word in run] == wanted:
+            return " ".join(line[run[0].start() : run[-1].end()].split())
+    return None
+
+
 def german_of_answer(words: str, answer: str) -> bool:
     """Words selected in a helper answer are German unless they stand in it only outside its
     quotations, when it has any: English was kept as German cards (a newcomer's walk). Where

@@ -16,6 +16,7 @@ from lib.text import unprintable
 
 NOTHING_TO_KEEP = "Choose a word: letters or numbers, not only spaces."
 CANNOT_BE_KEPT = "That contains characters that cannot be kept."
+NOT_IN_LINE = "Those words are not in this line side by side: type them as it has them."
 ANSWERED_ALREADY = "That card was answered already (in another tab?): this answer did not count."
 # Words outside the answer's quotations may be German it did not quote (a shipped tip's "Döner
 # im Brot"): called "the helper's English", they were refused as what they are not (a
@@ -51,6 +52,13 @@ def keep(request: HttpRequest) -> HttpResponse:
     # U+FFFD: what Django makes of bytes that are not UTF-8 (a form the browser did not send).
     if any(unprintable(text) or "\ufffd" in text for text in [*words, *glosses, *examples]):
         return HttpResponseBadRequest(CANNOT_BE_KEPT)
+    if request.POST.get("in_line"):  # typed under a line's words: kept as the line has them
+        pairs = zip(words, examples, strict=True)
+        words = [deck.words_in_line(word, example) or "" for word, example in pairs]
+        if not all(words):
+            return HttpResponseBadRequest(NOT_IN_LINE)
+        if any(len(word) > longest for word in words):  # the line's commas and dashes too
+            return HttpResponseBadRequest(f"Choose at most {longest} characters of the line.")
     if not all(deck.keepable(word) for word in words):  # before any is kept
         return HttpResponseBadRequest(NOTHING_TO_KEEP)
     try:

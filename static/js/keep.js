@@ -36,6 +36,7 @@ var Keep = (function () {
       var german = copy.querySelector('input[name="german"]');
       // The deck holds a word once whatever its case ("BREZELN" was offered still), and a
       // noun with its article or without.
+      if (copy.hasAttribute("data-typed")) return;  // what the learner types, not a copy
       if (!german || !sameWord(german.value, line, lineOf(copy))) return;
       if (copy.classList.contains("htmx-request")) return;
       if (copy.hasAttribute("data-words-only")) return;  // marked already
@@ -134,6 +135,8 @@ var Keep = (function () {
   // A Keep refused (too many at once, a full deck) or failed says so beside its button, which
   // stays; it said nothing (htmx swaps no error response).
   function showKeepError(form, xhr) {
+    // Typed words refused: what the box kept before is not what it holds now.
+    if (form.hasAttribute("data-typed")) form.querySelectorAll(".kept-words").forEach(function (said) { said.remove(); });
     var said = xhr && (xhr.status === 400 || xhr.status === 429) && xhr.responseText;
     showKeepNote(form, said && said.length < 300 ? said
       : xhr && xhr.status === 403 ? STALE_PAGE
@@ -284,7 +287,8 @@ var Keep = (function () {
     if (inside) event.detail.parameters.name_it = "1";
     // Every word it asks for ("Keep all" marked its first only: the attacker's recheck).
     form.dataset.keptLines = JSON.stringify(inside ? [] : [].concat(event.detail.parameters.german || []));
-    form.dataset.keptWords = inside ? "yes" : "";
+    // Words typed under a line's list are said beside their box, which stays for more.
+    form.dataset.keptWords = inside || form.hasAttribute("data-typed") ? "yes" : "";
   });
 
   // A whole line kept here: its copies on the page are marked at once (the server tells
@@ -313,6 +317,8 @@ var Keep = (function () {
       // transcript, which no socket tells: the attacker's recheck), as the server names it.
       var named = /„([\s\S]*)“/.exec(answer.body.textContent);
       if (named) markKept(named[1]);
+      var typed = form.hasAttribute("data-typed") && form.querySelector('input[name="german"]');
+      if (typed) typed.value = "";
       return;
     }
     var asked = JSON.parse(form.dataset.keptLines || "[]");

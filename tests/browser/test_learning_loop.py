@@ -479,7 +479,7 @@ def test_a_word_of_a_role_play_line_can_be_kept_from_the_keyboard(daphne_server,
     expect(keep_words).to_have_attribute("aria-expanded", "true")
     words = message.get_by_role("group", name=re.compile("^Its words"))
     # Each once, whatever its case; one in the deck says so.
-    names = ["Keep „Zwei“", "Keep „bitte“", "Keep „Und“", "Keep „Brezeln“"]
+    names = ["Keep „Zwei“", "Keep „bitte“", "Keep „Und“", "Keep „Brezeln“", "Keep them"]
     expect(words.get_by_role("button")).to_have_text(names)
     expect(words.locator(".kept")).to_have_text("„Brötchen“ in your deck ✓")
     expect(words.get_by_role("button", name="Keep „Zwei“")).to_be_focused()
@@ -543,6 +543,55 @@ def test_a_word_of_a_role_play_line_can_be_kept_from_the_keyboard(daphne_server,
     assert len(asked) == 1
 
 
+def test_words_of_a_line_side_by_side_can_be_kept_from_the_keyboard(daphne_server, browser):
+    """A line's "Keep words" listed its words one by one, so a phrase of it ("Brötchen,
+    bitte") could be kept only with a mouse (the last note's left item): they are typed under
+    the list, and kept as the line has them."""
+    from playwright.sync_api import expect
+
+    from learning import deck
+    from tests.conftest import add_message
+
+    user = User.objects.create_user("ines@example.com", None)
+    session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
+    line = add_message(session, "scenario", "main", "Zwei Brötchen, bitte! Was darf's sein?")
+    page, problems = _open_chat(daphne_server, browser, user, session)
+    message = page.locator(f"#msg-{line.pk}")
+    message.get_by_role("button", name=re.compile("^Keep words of “Zwei")).focus()
+    page.keyboard.press("Enter")
+    words = message.get_by_role("group", name=re.compile("^Its words"))
+    expect(words.get_by_role("button", name="Keep „Zwei“")).to_be_focused()
+    typed = words.get_by_role("textbox", name="Or words of it together:")
+    for _ in range(6):  # past the line's six words ("darf's" is one)
+        page.keyboard.press("Tab")
+    expect(typed).to_be_focused()
+    page.keyboard.type("brötchen bitte")
+    page.keyboard.press("Enter")
+    said = words.locator(".kept-words")
+    expect(said).to_have_text("Kept „Brötchen, bitte“ ✓")
+    expect(typed).to_have_value("")  # for more, with the focus still there
+    expect(typed).to_be_focused()
+
+    # Words the line does not have side by side are refused, beside the box, which keeps them.
+    page.keyboard.type("Brötchen sein")
+    page.keyboard.press("Enter")
+    expect(words.get_by_role("alert")).to_have_text(
+        "Those words are not in this line side by side: type them as it has them."
+    )
+    expect(typed).to_have_value("Brötchen sein")
+    expect(said).to_have_count(0)  # what was kept before is not what the box holds
+
+    # One word typed is the listed one: the list marks it kept.
+    typed.fill("zwei")
+    page.keyboard.press("Enter")
+    expect(words.locator(".kept-words")).to_have_text("Kept „Zwei“ ✓")
+    expect(words.get_by_role("alert")).to_have_count(0)
+    expect(words.locator("> .kept")).to_have_text("„Zwei“ in your deck ✓")
+    kept = sorted(card.german for card in deck.all_cards(user.pk))
+    assert kept == ["Brötchen, bitte", "Zwei"]
+    assert [p for p in problems if "400" not in p] == []
+
+
 def test_a_transcript_keeps_lines_and_their_words_from_the_keyboard(daphne_server, browser):
     """The transcript kept whole lines only, and a Keep pressed there dropped the focus to the
     page (the last note's left item)."""
@@ -580,7 +629,7 @@ def test_a_transcript_keeps_lines_and_their_words_from_the_keyboard(daphne_serve
     expect(words.locator(".kept")).to_have_text("Kept „Brezeln“ ✓")
     expect(words.locator(".kept")).to_be_focused()
     expect(other_words.locator(".kept")).to_have_text("„BREZELN“ in your deck ✓")
-    expect(other_words.get_by_role("button")).to_have_count(2)  # "sind", "aus"
+    expect(other_words.get_by_role("button")).to_have_count(3)  # "sind", "aus", typed words
     [brezeln] = [card for card in deck.all_cards(user.pk) if card.german == "Brezeln"]
     assert brezeln.example == "Ein Brot und zwei Brezeln, bitte."
     assert brezeln.scenario_id == session.scenario_id

@@ -253,12 +253,13 @@ def test_a_role_play_lines_words_are_listed_to_keep_each(client, alice, bob, mar
     offered = re.findall(r'name="german" value="([^"]*)"', body)
     assert [unescape(word) for word in offered] == ["Darf's", "noch", "was", "sein", "E-Mails"]
     assert '„<span lang="de">sonst</span>“ in your deck\u00a0✓' in body
-    assert body.count(f'name="scenario" value="{marketplace.pk}"') == 5
-    assert body.count(f'name="example" value="{escape(line.content)}"') == 5
+    # Each word's Keep, and one for words of the line typed side by side.
+    assert body.count(f'name="scenario" value="{marketplace.pk}"') == 6
+    assert body.count(f'name="example" value="{escape(line.content)}"') == 6
     # Sent as the browser sends a form before htmx readies it, a Keep is a POST, as every
     # Keep of the page is: it was a GET, its line in the address (CI's replay).
-    assert body.count("<form ") == body.count('<form method="post" action="/deck/keep/"') == 5
-    assert body.count('name="csrfmiddlewaretoken"') == 5
+    assert body.count("<form ") == body.count('<form method="post" action="/deck/keep/"') == 6
+    assert body.count('name="csrfmiddlewaretoken"') == 6
     # And every form of the chat page, the ones the socket sends too (a message, "Try again"):
     # a press before the scripts ran put the learner's message in the address.
     from chat import frames

@@ -86,6 +86,37 @@ def test_a_request_with_one_word_that_cannot_be_kept_keeps_none(client, alice):
     assert deck.all_cards(alice.pk) == []
 
 
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("brötchen bitte", "Brötchen, bitte"),
+        ("  Zwei   Brötchen ", "Zwei Brötchen"),
+        ("„und zwei Brezeln.“", "Und zwei Brezeln"),
+        ("darf's", "darf's"),
+    ],
+)
+def test_words_typed_under_a_line_are_kept_as_the_line_has_them(client, alice, typed, kept):
+    """A keyboard cannot select words of a line; its "Keep words" listed them one by one, so
+    a phrase of it could not be kept without a mouse (the last note's left item)."""
+    client.force_login(alice)
+    line = "Zwei Brötchen, bitte! Und zwei Brezeln. Was darf's sein?"
+    response = keep(client, german=typed, example=line, in_line="1", name_it="1")
+    assert response.status_code == 200, response.content
+    assert f"Kept „{kept}“" in unescape(response.content.decode())
+    [card] = deck.all_cards(alice.pk)
+    assert card.german == kept and kept in card.example  # its sentence of the line
+
+
+@pytest.mark.parametrize("typed", ["Brötchen Zwei", "Brötchen bitten", "Brezel", "???"])
+def test_words_typed_that_the_line_does_not_have_side_by_side_are_refused(client, alice, typed):
+    client.force_login(alice)
+    line = "Zwei Brötchen, bitte! Und zwei Brezeln."
+    response = keep(client, german=typed, example=line, in_line="1", name_it="1")
+    assert response.status_code == 400
+    assert "not in this line side by side" in response.content.decode()
+    assert deck.all_cards(alice.pk) == []
+
+
 def test_good_answers_space_a_card_further_and_further(alice):
     card = deck.keep(alice.pk, "das Wechselgeld", "change")
     due, intervals = card.due, []
