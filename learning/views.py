@@ -23,7 +23,7 @@ ANSWERED_ALREADY = "That card was answered already (in another tab?): this answe
 # newcomer's walk).
 ENGLISH_AROUND = (
     "Only the German the helper quotes can be kept from its answer: select words within its"
-    " quotes, or press Keep selection with nothing selected to choose one of its phrases."
+    " quotes, or clear the selection and choose one of its phrases with Keep a phrase."
 )
 EXPORTS = ("csv", "txt")
 

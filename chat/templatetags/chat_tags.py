@@ -48,9 +48,10 @@ def keepable(line: str) -> bool:
 
 
 @register.filter
-def quoted_phrases(answer: str) -> list[tuple[str, str]]:
-    """The German a helper answer quotes, with its glosses (learning.deck.quoted_phrases)."""
-    return deck.quoted_phrases(answer)
+def phrases_offered(message) -> list[tuple[str, str]]:
+    """The German a helper answer quotes, with its glosses (learning.deck.quoted_phrases), to
+    keep one of; none for any other message."""
+    return deck.quoted_phrases(message.content) if message.role == "helper" else []
 
 
 @register.filter

@@ -221,7 +221,9 @@ var Keep = (function () {
   }
   document.addEventListener("selectionchange", function (event) {
     if (event.target !== document) return;  // a caret moving in a text box
-    var lines = "#main-messages .keep-form:not([data-needs-selection]):not([data-phrase])";
+    // A helper answer's too: it reads "Keep a phrase" while nothing is selected in it, if it
+    // quotes any (its phrases were hidden behind a "Keep selection": a newcomer's walk).
+    var lines = "#main-messages .keep-form:not([data-needs-selection]):not([data-phrase]), .keep-form[data-needs-selection]";
     document.querySelectorAll(lines).forEach(function (form) {
       var button = form.querySelector("button"), message = form.closest(".msg");
       var words = selectedIn(message && message.querySelector(".msg-text"));

@@ -23,6 +23,7 @@ pytestmark = [
 ]
 
 REPLY = lorem_text(40)
+KEEP_SELECTION = re.compile("^Keep selection.* in your deck$")  # an answer that quotes nothing
 
 # Every text a streaming bubble shows, recorded as it changes.
 RECORD_BUBBLES = """
@@ -1170,11 +1171,11 @@ def test_a_keep_on_its_way_when_a_sync_comes_answers_on_the_line_drawn_again(
           getSelection().addRange(words);
         }"""
     )
-    answer.get_by_role("button", name="Keep selection in your deck").click()
+    answer.get_by_role("button", name=KEEP_SELECTION).click()
     _answer_after_a_reconnect(page, sockets, held)
     # Said in the line drawn again, whose Keep stays for more of its words.
     expect(answer.locator(".kept")).to_have_text("Kept „Frage 3“ ✓")
-    expect(answer.get_by_role("button", name="Keep selection in your deck")).to_have_count(1)
+    expect(answer.get_by_role("button", name=KEEP_SELECTION)).to_have_count(1)
     with acting_as_learner(session.user_id):
         assert list(Card.objects.values_list("german", flat=True)) == ["Frage 3"]
     page.context.close()
@@ -1445,7 +1446,7 @@ def test_a_list_open_when_a_sync_comes_stays_open_with_the_focus_and_a_keep_on_i
     expect(keep_words).to_have_attribute("aria-expanded", "true")
 
     helper = page.locator(f"#msg-{answer.pk}")
-    helper.get_by_role("button", name="Keep selection").click()
+    helper.get_by_role("button", name="Keep a phrase").click()
     helper.get_by_role("button", name=re.compile("^Keep \u201ezwei\u201c")).focus()
     sockets[-1].close(code=1012)
     page.wait_for_function("() => window.syncs === 3")
@@ -1489,7 +1490,7 @@ def test_a_list_open_through_a_sync_marks_what_was_kept_while_the_page_was_away(
     expect(words.first.get_by_role("button")).to_be_focused()  # settled
     first, second = (words.nth(n).locator('input[name="german"]').input_value() for n in (0, 1))
     helper = page.locator(f"#msg-{answer.pk}")
-    helper.get_by_role("button", name="Keep selection").click()
+    helper.get_by_role("button", name="Keep a phrase").click()
     expect(helper.get_by_role("button", name=re.compile("^Keep \u201ezwei\u201c"))).to_be_visible()
     words.nth(1).get_by_role("button").focus()
 

@@ -94,14 +94,15 @@ def test_explain_and_keep_from_the_chat_then_review(daphne_server, browser):
     expect(helper).to_contain_text("Offline mode: without the model I cannot read your line")
     expect(page.locator("#main-messages .msg")).to_have_count(1)  # the role-play is untouched
 
-    # "Keep selection" on a helper answer with nothing selected: it changed its own label,
-    # which nothing announced; then it said to select words, which a keyboard cannot (a
-    # newcomer's walk): it offers the German the answer quotes.
+    # A helper answer's Keep, with nothing selected: it changed its own label, which nothing
+    # announced; then it said to select words, which a keyboard cannot (a newcomer's walk): it
+    # offers the German the answer quotes, and says so ("Keep selection" hid them: the next
+    # walk).
     # On a short window what it said sat below the fold of the helper's list.
     size = page.viewport_size
     page.set_viewport_size({"width": size["width"], "height": 400})
     answer = helper.locator(".msg-helper").last
-    answer.get_by_role("button", name="Keep selection").click()
+    answer.get_by_role("button", name="Keep a phrase").click()
     phrases = answer.get_by_role("group", name=re.compile("^Keep one of its phrases"))
     expect(phrases.get_by_role("button").first).to_be_focused()
     expect(phrases).to_be_in_viewport(ratio=0.95)
@@ -666,7 +667,7 @@ def test_a_helper_answers_german_can_be_kept_from_the_keyboard_and_its_english_c
     page, problems = _open_chat(daphne_server, browser, user, session)
     message = page.locator(f"#msg-{answer.pk}")
 
-    message.get_by_role("button", name="Keep selection").focus()
+    message.get_by_role("button", name="Keep a phrase").focus()
     page.keyboard.press("Enter")
     phrases = message.get_by_role("group", name=re.compile("^Keep one of its phrases"))
     first = phrases.get_by_role(
@@ -674,11 +675,11 @@ def test_a_helper_answers_german_can_be_kept_from_the_keyboard_and_its_english_c
     )
     expect(first).to_be_focused()
     expect(phrases.get_by_role("button")).to_have_count(2)
-    # Escape, or Keep selection pressed again, closes the list (it could not be: a
+    # Escape, or Keep a phrase pressed again, closes the list (it could not be: a
     # newcomer's walk).
     page.keyboard.press("Escape")
     expect(phrases).to_be_hidden()
-    keep = message.get_by_role("button", name="Keep selection")
+    keep = message.get_by_role("button", name="Keep a phrase")
     expect(keep).to_be_focused()
     page.keyboard.press("Enter")
     expect(first).to_be_focused()
@@ -704,9 +705,13 @@ def test_a_helper_answers_german_can_be_kept_from_the_keyboard_and_its_english_c
     # one), and the refusal goes (it stayed beside "Kept": a newcomer's recheck).
     start = text.index("die Br")
     page.evaluate(SELECT, [f"#msg-{answer.pk}-text", start, f"#msg-{answer.pk}-text", start + 12])
-    message.get_by_role("button", name="Keep selection").click()
+    keep = message.locator(".msg-actions > .keep-form button")
+    expect(keep).to_have_accessible_name("Keep selection “die Brötchen” in your deck")
+    keep.click()
     expect(message.locator(".kept-words")).to_have_text("Kept „die Brötchen“ ✓")
     expect(message.get_by_role("alert")).to_have_count(0)
+    page.evaluate("getSelection().removeAllRanges()")  # nothing selected: its phrases again
+    expect(keep).to_have_accessible_name("Keep a phrase")
     assert [p for p in problems if "400" not in p] == []  # the browser logs the refusal
 
 
@@ -737,12 +742,12 @@ def test_a_helper_answers_phrases_kept_anywhere_say_so(daphne_server, browser):
     other, _ = _open_chat(daphne_server, browser, user, session)
     other.evaluate("getSelection().removeAllRanges()")
     other_message = other.locator(f"#msg-{answer.pk}")
-    other_message.get_by_role("button", name="Keep selection").click()
+    other_message.get_by_role("button", name="Keep a phrase").click()
     other_message.get_by_role("button", name="Keep „ein Brot“ (a loaf)").click()
     expect(phrases.locator(".kept")).to_have_count(2)
     expect(phrases.get_by_role("button")).to_have_count(0)
     page.evaluate("getSelection().removeAllRanges()")
-    message.get_by_role("button", name="Keep selection").click()
+    message.get_by_role("button", name="Keep a phrase").click()
     expect(phrases).to_be_visible()
     expect(phrases.locator(".kept").first).to_be_focused()
     expect(phrases.locator(".kept").first).to_have_text("„ein Brot“ in your deck ✓")
@@ -845,7 +850,7 @@ def test_a_transcript_keeps_a_helper_answers_german_as_the_chat_page_does(daphne
     deck.keep(user.pk, "Kr\u00e4uterso\u00dfe", "herb sauce")
     page, problems = _open(daphne_server, browser, user, f"/history/{session.pk}/")
     message = page.locator(f"#msg-{answer.pk}")
-    message.get_by_role("button", name="Keep selection").focus()
+    message.get_by_role("button", name="Keep a phrase").focus()
     page.keyboard.press("Enter")  # nothing selected: its phrases, those in the deck said so
     phrases = message.get_by_role("group", name=re.compile("^Keep one of its phrases"))
     expect(phrases.get_by_role("button", name=re.compile("^Keep \u201eOhne"))).to_be_focused()

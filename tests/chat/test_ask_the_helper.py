@@ -65,8 +65,9 @@ def test_every_role_play_line_offers_its_question(client, alice, alice_session):
     assert body.count('data-ask="Check my German"') == 1  # the learner's line
     assert body.count('data-ask="Explain this line"') == 1  # the character's opener
     # The helper chat is English around the German: only selected words may be kept from it,
-    # and only from the helper's answers, not the learner's own questions.
-    assert body.count("data-needs-selection") == 1 and "Keep selection" in body
+    # and only from the helper's answers, not the learner's own questions. Its welcome quotes
+    # phrases, which its Keep offers while nothing is selected ("Keep selection" hid them).
+    assert body.count("data-needs-selection") == 1 and ">Keep a phrase</button>" in body
     add_message(alice_session, "user", "helper", "What does Tomaten mean?")
     body = client.get(f"/sessions/{alice_session.pk}/").content.decode()
     assert body.count("data-needs-selection") == 1
