@@ -210,7 +210,8 @@ def as_word(text: str) -> str:
     that has a plain Latin form as that form (full-width and mathematical letters, ligatures,
     Roman numerals); a letter of another script drawn like a Latin one (Unicode's confusables)
     as that one in a word with Latin letters (a word wholly in another script stays as
-    written); one apostrophe; any run of spaces or line breaks as one space; stripped."""
+    written); one apostrophe; at most three marks on a letter (a pile drew over the page
+    above: the recheck); any run of spaces or line breaks as one space; stripped."""
     text = unicodedata2.normalize("NFC", text).translate(_SAME_TO_THE_EYE)
     text = _UNUSUAL.sub(_as_plain, text)
     if not text.isascii():
@@ -218,7 +219,7 @@ def as_word(text: str) -> str:
         decomposed = unicodedata2.normalize("NFD", text)
         if not _look_alikes().isdisjoint(decomposed):
             text = _MIXED_WORD.sub(_as_latin, decomposed)
-    return _SPACES.sub(" ", unicodedata2.normalize("NFC", text)).strip()
+    return _SPACES.sub(" ", _MARKS_PILED.sub(r"\1", unicodedata2.normalize("NFC", text))).strip()
 
 
 def _as_plain(unusual: re.Match) -> str:

@@ -117,6 +117,20 @@ def test_words_typed_that_the_line_does_not_have_side_by_side_are_refused(client
     assert deck.all_cards(alice.pk) == []
 
 
+def test_a_word_or_its_line_keeps_at_most_three_marks_on_a_letter(client, alice):
+    """A pile of marks on a letter drew over what is above it on the deck and review pages, as
+    a meaning's did (the last note's left item)."""
+    client.force_login(alice)
+    piled = "Bro" + "\u0308" * 200 + "tchen"
+    response = keep(client, german=piled, example=f"Zwei {piled}, bitte.")
+    assert response.status_code == 200
+    [card] = deck.all_cards(alice.pk)
+    assert card.german == "Brö" + "\u0308" * 3 + "tchen"  # ö composed, and three more
+    assert card.example == f"Zwei {card.german}, bitte."
+    again = keep(client, german="Bro" + "\u0308" * 50 + "tchen")
+    assert "In your deck" in again.content.decode() and len(deck.all_cards(alice.pk)) == 1
+
+
 def test_good_answers_space_a_card_further_and_further(alice):
     card = deck.keep(alice.pk, "das Wechselgeld", "change")
     due, intervals = card.due, []
