@@ -32,7 +32,7 @@
     var box = form.querySelector("textarea");
     try {
       if (box.value.trim()) {
-        sessionStorage.setItem(draftKey(form), JSON.stringify({text: box.value, id: idField(form).value}));
+        sessionStorage.setItem(draftKey(form), JSON.stringify({text: box.value, id: idField(form).value, at: Date.now()}));
       } else {
         sessionStorage.removeItem(draftKey(form));
       }

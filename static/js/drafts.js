@@ -19,6 +19,25 @@
     document.dispatchEvent(new CustomEvent("maraum:drafts-forgotten"));
   }
 
+  // A tab that showed no Maraum page at the log-out (gone on to another site) heard nothing,
+  // and kept its drafts until that account logged in there again (the last note): the time
+  // of the last log-out is kept for the browser, and a draft from before it is forgotten as
+  // soon as the tab shows any page of Maraum.
+  var FORGOTTEN_AT = "maraum-drafts-forgotten-at";
+  function forgetThoseBeforeTheLastLogOut() {
+    try {
+      var loggedOutAt = Number(localStorage.getItem(FORGOTTEN_AT)) || 0;
+      if (!loggedOutAt) return;
+      Object.keys(sessionStorage).forEach(function (key) {
+        if (key.indexOf(PREFIX) !== 0) return;
+        var draft = null;
+        try { draft = JSON.parse(sessionStorage.getItem(key)); } catch (error) { /* unreadable */ }
+        if (!draft || !(draft.at > loggedOutAt)) sessionStorage.removeItem(key);
+      });
+    } catch (error) { /* storage turned off: nothing was kept */ }
+  }
+  forgetThoseBeforeTheLastLogOut();  // before the chat page's script offers them again
+
   var everywhere = "BroadcastChannel" in window ? new BroadcastChannel("maraum-drafts") : null;
   var script = document.currentScript;
   if (everywhere) {
@@ -30,6 +49,7 @@
     };
   }
   if (script.hasAttribute("data-forget-everywhere")) {
+    try { localStorage.setItem(FORGOTTEN_AT, String(Date.now())); } catch (error) { /* off */ }
     forgetHere();
     if (everywhere) everywhere.postMessage("forget");
   }

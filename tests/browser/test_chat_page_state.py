@@ -1710,6 +1710,49 @@ def test_logging_out_forgets_the_drafts_of_every_tab(daphne_server, browser):
     chat.context.close()
 
 
+def test_a_tab_away_from_maraum_at_a_log_out_forgets_its_drafts_when_it_comes_back(
+    daphne_server, browser
+):
+    """A tab gone on to another site heard nothing of a log-out in another tab, and kept its
+    drafts until that account logged in there again (the last note): they go as soon as it
+    shows any page of Maraum, and a draft written after the log-out stays."""
+    from playwright.sync_api import expect
+
+    chat, session = _open_chat(browser, daphne_server)
+    chat.wait_for_selector("#chat[data-synced]")
+    chat.locator("#main-input").fill("Meine Adresse ist Hauptstra\u00dfe 5")
+    assert len(chat.evaluate(DRAFTS)) == 1
+    chat.goto("about:blank")  # another site, say: no page of Maraum to hear the log-out
+
+    leaving = chat.context.new_page()
+    leaving.goto(f"{daphne_server}/deck/")
+    leaving.get_by_role("button", name="Log out").click()
+    expect(leaving.locator("main")).to_contain_text("You are logged out")
+
+    chat.goto(f"{daphne_server}/login/")  # back, to any page of Maraum
+    chat.wait_for_load_state()
+    assert chat.evaluate(DRAFTS) == []
+
+    # Logged in again, a draft written now outlives a reload.
+    chat.context.add_cookies(
+        [
+            {
+                "name": "sessionid",
+                "value": login_session_key(User.objects.get(pk=session.user_id)),
+                "url": daphne_server,
+            }
+        ]
+    )
+    chat.goto(f"{daphne_server}/sessions/{session.pk}/")
+    chat.wait_for_selector("#chat[data-synced]")
+    expect(chat.locator("#main-input")).to_have_value("")
+    chat.locator("#main-input").fill("Zwei Brezeln, bitte")
+    chat.reload()
+    chat.wait_for_selector("#chat[data-synced]")
+    expect(chat.locator("#main-input")).to_have_value("Zwei Brezeln, bitte")
+    chat.context.close()
+
+
 def test_a_draft_outlives_a_login_that_ended_while_the_learner_typed(daphne_server, browser):
     """Forgotten on every signed-out page, a draft was lost on the log-in page that a login
     that ended mid-typing leads back through (the attacker's replay)."""
