@@ -957,7 +957,7 @@ def test_two_nouns_or_an_article_and_a_verb_stay_apart_on_the_page(daphne_server
     )
     page, problems = _open_chat(daphne_server, browser, user, session)
     message = page.locator(f"#msg-{answer.pk}")
-    message.get_by_role("button", name="Keep selection").click()
+    message.get_by_role("button", name="Keep a phrase").click()
     phrases = message.get_by_role("group", name=re.compile("^Keep one of its phrases"))
     phrases.get_by_role("button", name="Keep \u201eder See\u201c").click()
     phrases.get_by_role("button", name="Keep \u201eDas stimmt\u201c").click()
@@ -966,7 +966,7 @@ def test_two_nouns_or_an_article_and_a_verb_stay_apart_on_the_page(daphne_server
     expect(phrases.get_by_role("button", name="Keep \u201estimmt\u201c")).to_be_visible()
     page.reload()
     page.wait_for_selector("#chat[data-synced]")
-    message.get_by_role("button", name="Keep selection").click()
+    message.get_by_role("button", name="Keep a phrase").click()
     expect(phrases.locator(".kept")).to_have_count(2)
     expect(phrases.get_by_role("button")).to_have_count(2)  # as the server offers them
     assert problems == []
@@ -1019,7 +1019,7 @@ def test_the_page_judges_a_nouns_capital_as_the_server_does(daphne_server, brows
     )
     page, problems = _open_chat(daphne_server, browser, user, session)
     message = page.locator(f"#msg-{answer.pk}")
-    message.get_by_role("button", name="Keep selection").click()
+    message.get_by_role("button", name="Keep a phrase").click()
     phrases = message.get_by_role("group", name=re.compile("^Keep one of its phrases"))
     phrases.get_by_role("button", name=re.compile("^Keep .der")).click()
     expect(phrases.locator(".kept")).to_have_count(2)
