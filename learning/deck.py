@@ -168,14 +168,26 @@ def words_in_line(typed: str, line: str) -> str | None:
     """Words typed as a line has them next to each other, as it has them ("brötchen bitte" of
     "Zwei Brötchen, bitte!" is "Brötchen, bitte"); None if it does not. A keyboard cannot select
     words of a line, and its "Keep words" listed them one by one (the last note's left item)."""
-    wanted = [word.casefold() for word in WORD.findall(as_word(typed))]
+    wanted = [_unumlauted(word) for word in WORD.findall(as_word(typed))]
     line = as_word(line)
     found = list(WORD.finditer(line))
     for first in range(len(found) - len(wanted) + 1) if wanted else ():
         run = found[first : first + len(wanted)]
-        if [word.group().casefold() for word in run] == wanted:
+        if [_unumlauted(word.group()) for word in run] == wanted:
             return " ".join(line[run[0].start() : run[-1].end()].split())
     return None
+
+
+def _unumlauted(word: str) -> str:
+    """A word as one typed without a German keyboard may write it: "Broetchen" or "Brotchen"
+    for "Brötchen" (a newcomer's walk: refused as not in the line)."""
+    word = word.casefold()  # "ß" is "ss"
+    for digraph, vowel in (("ae", "a"), ("oe", "o"), ("ue", "u")):
+        word = word.replace(digraph, vowel)
+    return word.translate(_PLAIN_VOWELS)
+
+
+_PLAIN_VOWELS = str.maketrans("äöü", "aou")
 
 
 def german_of_answer(words: str, answer: str) -> bool:

@@ -151,6 +151,13 @@ var Keep = (function () {
     note.setAttribute("role", "alert");
     form.append(note);
     say(note, text);
+    // Typed words refused: their box says so when the focus comes back to it (a newcomer's walk).
+    var typed = form.hasAttribute("data-typed") && form.querySelector('input[name="german"]');
+    if (typed) {
+      note.id = typed.id + "-error";
+      typed.setAttribute("aria-invalid", "true");
+      typed.setAttribute("aria-describedby", note.id);
+    }
     // A line at the bottom of its chat had the note below the fold (the newcomer's walk).
     note.scrollIntoView({block: "nearest"});
   }
@@ -228,12 +235,17 @@ var Keep = (function () {
       var button = form.querySelector("button"), message = form.closest(".msg");
       var words = selectedIn(message && message.querySelector(".msg-text"));
       var wordsOnly = form.hasAttribute("data-words-only");  // the line is in the deck
+      // "Keep a phrase" opens and closes its list, which a screen reader is told; "Keep
+      // selection" keeps (a newcomer's walk).
+      var phrases = form.hasAttribute("data-needs-selection") && message.querySelector(".keep-phrases");
       if (!words) {
         if (namedForWords.has(button)) button.innerHTML = namedForWords.get(button);
         namedForWords.delete(button);
         if (wordsOnly && !form.classList.contains("htmx-request")) button.hidden = true;
+        if (phrases) button.setAttribute("aria-expanded", phrases.hidden ? "false" : "true");
         return;
       }
+      button.removeAttribute("aria-expanded");
       button.hidden = false;
       if (!namedForWords.has(button)) namedForWords.set(button, button.innerHTML);
       var hidden = document.createElement("span"), german = document.createElement("span");
@@ -268,10 +280,17 @@ var Keep = (function () {
       // Nothing selected (from the keyboard, say): the German the answer quotes, to keep
       // one of (a newcomer's walk: without a mouse nothing could be kept from an answer).
       var phrases = message.querySelector(".keep-phrases");
+      // What a selection's Keep said before is not about the list: a refusal stayed above the
+      // list it sent the learner to (a newcomer's walk).
+      if (phrases) {
+        form.querySelectorAll(".keep-error, .kept-words").forEach(function (said) { said.remove(); });
+      }
       if (phrases && !phrases.hidden) {  // pressed again: closed (it could not be)
         phrases.hidden = true;
+        form.querySelector("button").setAttribute("aria-expanded", "false");
       } else if (phrases) {  // those in the deck already say so
         phrases.hidden = false;
+        form.querySelector("button").setAttribute("aria-expanded", "true");
         var first = phrases.querySelector(".keep-form button");
         if (first) first.focus();
         else takeFocus(phrases.querySelector(".kept"));
@@ -320,7 +339,11 @@ var Keep = (function () {
       var named = /„([\s\S]*)“/.exec(answer.body.textContent);
       if (named) markKept(named[1]);
       var typed = form.hasAttribute("data-typed") && form.querySelector('input[name="german"]');
-      if (typed) typed.value = "";
+      if (typed) {
+        typed.value = "";
+        typed.removeAttribute("aria-invalid");
+        typed.removeAttribute("aria-describedby");
+      }
       return;
     }
     var asked = JSON.parse(form.dataset.keptLines || "[]");
@@ -376,7 +399,10 @@ var Keep = (function () {
     } else if (phrases) {
       phrases.hidden = true;
       var keep = phrases.closest(".msg").querySelector(".keep-form[data-needs-selection] button");
-      if (keep) keep.focus();
+      if (keep) {
+        keep.setAttribute("aria-expanded", "false");
+        keep.focus();
+      }
     }
   });
 

@@ -480,7 +480,8 @@ def test_a_word_of_a_role_play_line_can_be_kept_from_the_keyboard(daphne_server,
     expect(keep_words).to_have_attribute("aria-expanded", "true")
     words = message.get_by_role("group", name=re.compile("^Its words"))
     # Each once, whatever its case; one in the deck says so.
-    names = ["Keep „Zwei“", "Keep „bitte“", "Keep „Und“", "Keep „Brezeln“", "Keep them"]
+    names = ["Keep „Zwei“", "Keep „bitte“", "Keep „Und“", "Keep „Brezeln“"]
+    names.append(re.compile("^Keep them, from “Zwei Brötchen, bitte! Und zwei Brezeln.”, in"))
     expect(words.get_by_role("button")).to_have_text(names)
     expect(words.locator(".kept")).to_have_text("„Brötchen“ in your deck ✓")
     expect(words.get_by_role("button", name="Keep „Zwei“")).to_be_focused()
@@ -562,7 +563,7 @@ def test_words_of_a_line_side_by_side_can_be_kept_from_the_keyboard(daphne_serve
     page.keyboard.press("Enter")
     words = message.get_by_role("group", name=re.compile("^Its words"))
     expect(words.get_by_role("button", name="Keep „Zwei“")).to_be_focused()
-    typed = words.get_by_role("textbox", name="Or words of it together:")
+    typed = words.get_by_role("textbox", name="Or type several, as they stand together:")
     for _ in range(6):  # past the line's six words ("darf's" is one)
         page.keyboard.press("Tab")
     expect(typed).to_be_focused()
@@ -581,12 +582,20 @@ def test_words_of_a_line_side_by_side_can_be_kept_from_the_keyboard(daphne_serve
     )
     expect(typed).to_have_value("Brötchen sein")
     expect(said).to_have_count(0)  # what was kept before is not what the box holds
+    # The box says so when the focus comes back to it (a newcomer's walk).
+    expect(typed).to_have_attribute("aria-invalid", "true")
+    expect(typed).to_have_accessible_description(re.compile("^Those words are not in this line"))
+    # As the chat's boxes, 16 px on a phone: a phone's browser zoomed in on a smaller one.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert typed.evaluate("box => getComputedStyle(box).fontSize") == "16px"
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     # One word typed is the listed one: the list marks it kept.
     typed.fill("zwei")
     page.keyboard.press("Enter")
     expect(words.locator(".kept-words")).to_have_text("Kept „Zwei“ ✓")
     expect(words.get_by_role("alert")).to_have_count(0)
+    expect(typed).not_to_have_attribute("aria-invalid", "true")
     expect(words.locator("> .kept")).to_have_text("„Zwei“ in your deck ✓")
     kept = sorted(card.german for card in deck.all_cards(user.pk))
     assert kept == ["Brötchen, bitte", "Zwei"]
@@ -668,7 +677,14 @@ def test_a_helper_answers_german_can_be_kept_from_the_keyboard_and_its_english_c
     message = page.locator(f"#msg-{answer.pk}")
 
     message.get_by_role("button", name="Keep a phrase").focus()
+    expect(message.get_by_role("button", name="Keep a phrase")).to_have_attribute(
+        "aria-expanded", "false"
+    )
     page.keyboard.press("Enter")
+    # It says it opens and closes a list (a newcomer's walk).
+    expect(message.get_by_role("button", name="Keep a phrase")).to_have_attribute(
+        "aria-expanded", "true"
+    )
     phrases = message.get_by_role("group", name=re.compile("^Keep one of its phrases"))
     first = phrases.get_by_role(
         "button", name="Keep „Ich hätte gern vier Brötchen.“ (I'd like four bread rolls.)"
@@ -681,6 +697,7 @@ def test_a_helper_answers_german_can_be_kept_from_the_keyboard_and_its_english_c
     expect(phrases).to_be_hidden()
     keep = message.get_by_role("button", name="Keep a phrase")
     expect(keep).to_be_focused()
+    expect(keep).to_have_attribute("aria-expanded", "false")
     page.keyboard.press("Enter")
     expect(first).to_be_focused()
     keep.focus()
@@ -712,6 +729,22 @@ def test_a_helper_answers_german_can_be_kept_from_the_keyboard_and_its_english_c
     expect(message.get_by_role("alert")).to_have_count(0)
     page.evaluate("getSelection().removeAllRanges()")  # nothing selected: its phrases again
     expect(keep).to_have_accessible_name("Keep a phrase")
+
+    # A refusal of a selection then Keep a phrase: the refusal and what was kept before go
+    # (they stayed above the list the refusal sent the learner to: a newcomer's walk).
+    start = text.index("I'd")
+    page.evaluate(SELECT, [f"#msg-{answer.pk}-text", start, f"#msg-{answer.pk}-text", start + 13])
+    expect(keep).not_to_have_attribute("aria-expanded", re.compile("."))  # it keeps now
+    keep.click()
+    expect(message.get_by_role("alert")).to_contain_text("Only the German the helper quotes")
+    page.evaluate("getSelection().removeAllRanges()")
+    expect(keep).to_have_attribute("aria-expanded", "true")  # the list still open from above
+    keep.click()
+    expect(keep).to_have_attribute("aria-expanded", "false")
+    expect(message.get_by_role("alert")).to_have_count(0)
+    expect(message.locator(".kept-words")).to_have_count(0)
+    keep.click()
+    expect(keep).to_have_attribute("aria-expanded", "true")
     assert [p for p in problems if "400" not in p] == []  # the browser logs the refusal
 
 

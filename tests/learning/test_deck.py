@@ -93,6 +93,8 @@ def test_a_request_with_one_word_that_cannot_be_kept_keeps_none(client, alice):
         ("  Zwei   Brötchen ", "Zwei Brötchen"),
         ("„und zwei Brezeln.“", "Und zwei Brezeln"),
         ("darf's", "darf's"),
+        ("Broetchen, bitte", "Brötchen, bitte"),  # without a German keyboard
+        ("brotchen", "Brötchen"),
     ],
 )
 def test_words_typed_under_a_line_are_kept_as_the_line_has_them(client, alice, typed, kept):
