@@ -171,10 +171,11 @@ def words_in_line(typed: str, line: str) -> str | None:
     wanted = [_unumlauted(word) for word in WORD.findall(as_word(typed))]
     line = as_word(line)
     found = list(WORD.finditer(line))
+    folded = [_unumlauted(word.group()) for word in found]  # once: a line has up to 500
     for first in range(len(found) - len(wanted) + 1) if wanted else ():
-        run = found[first : first + len(wanted)]
-        if [_unumlauted(word.group()) for word in run] == wanted:
-            return " ".join(line[run[0].start() : run[-1].end()].split())
+        if folded[first : first + len(wanted)] == wanted:
+            last = found[first + len(wanted) - 1]
+            return " ".join(line[found[first].start() : last.end()].split())
     return None
 
 

@@ -36,7 +36,9 @@ def keep(request: HttpRequest) -> HttpResponse:
     words = request.POST.getlist("german")
     glosses = request.POST.getlist("gloss") + [""] * len(words)
     longest, most = deck.MAX_WORD_LENGTH, deck.MAX_WORDS_PER_KEEP
-    if not words or len(words) > most or any(not w.strip() or len(w) > longest for w in words):
+    if words and any(not word.strip() for word in words):  # spaces were "at most 300 characters"
+        return HttpResponseBadRequest(NOTHING_TO_KEEP)
+    if not words or len(words) > most or any(len(word) > longest for word in words):
         return HttpResponseBadRequest(f"Choose a word or a line of at most {longest} characters.")
     # One example for all the words (a line's), or one for each (a report's "Keep all": each
     # word with the learner's line that used it).

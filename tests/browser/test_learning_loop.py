@@ -280,7 +280,7 @@ def test_a_keep_that_is_refused_says_why(daphne_server, browser):
     opener.locator('input[name="german"]').evaluate("field => { field.value = '   '; }")
     opener.get_by_role("button", name=KEEP_A_LINE).click()
     expect(opener.get_by_role("alert")).to_have_text(
-        "Choose a word or a line of at most 300 characters."
+        "Choose a word: letters or numbers, not only spaces."
     )
     expect(opener.locator(".keep-form")).to_have_count(1)  # still there, to try again
     assert [p for p in problems if "400" not in p] == []  # the browser logs the refusal

@@ -69,11 +69,18 @@ def test_keep_all_keeps_the_new_words_beside_one_kept_before(client, alice, kept
     ]
 
 
-@pytest.mark.parametrize("german", ["", "   ", "x" * 301])
-def test_nothing_or_too_much_is_refused_with_the_reason(client, alice, german):
+@pytest.mark.parametrize(
+    ("german", "reason"),
+    [
+        ("", "not only spaces"),
+        ("   ", "not only spaces"),  # it said "at most 300 characters" (a newcomer's walk)
+        ("x" * 301, "at most 300 characters"),
+    ],
+)
+def test_nothing_or_too_much_is_refused_with_the_reason(client, alice, german, reason):
     client.force_login(alice)
     response = keep(client, german=german)
-    assert response.status_code == 400 and b"at most 300 characters" in response.content
+    assert response.status_code == 400 and reason in response.content.decode()
     assert deck.all_cards(alice.pk) == []
 
 
