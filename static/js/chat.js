@@ -57,6 +57,7 @@
     form.dataset.sentText = draft.text;
   }
 
+  var CLEARED_TOO = "You logged out in another tab: this box was cleared too.";
   var CLEARED_AT_LOG_OUT = "You logged out in another tab: what you had typed here was cleared, so the next person at this browser cannot read it.";
   function showError(chat, text) {
     say(document.getElementById(chat + "-error"), text);
@@ -264,9 +265,13 @@
     // Logged out in another tab: what the boxes hold goes with the drafts (static/js/drafts.js),
     // and the page says so (it went without a word: a newcomer's walk).
     document.addEventListener("maraum:drafts-forgotten", function () {
+      var said = false;
       document.querySelectorAll("form.compose").forEach(function (form) {
         var box = form.querySelector("textarea");
-        if (box.value.trim()) showError(chatOf(form), CLEARED_AT_LOG_OUT);
+        // Said in full once: a screen reader heard the same alert from both chats (a
+        // newcomer's walk).
+        if (box.value.trim()) showError(chatOf(form), said ? CLEARED_TOO : CLEARED_AT_LOG_OUT);
+        said = said || Boolean(box.value.trim());
         box.value = "";
         keepDraft(form);
         fit(box);

@@ -1699,9 +1699,12 @@ def test_logging_out_forgets_the_drafts_of_every_tab(daphne_server, browser):
     expect(leaving.locator("main")).to_contain_text("You are logged out")
     expect(chat.locator("#main-input")).to_have_value("")
     expect(chat.locator("#helper-input")).to_have_value("")
-    # Said, not gone without a word (a newcomer's walk).
-    for box in ("#main-error", "#helper-error"):
-        expect(chat.locator(box)).to_contain_text("what you had typed here was cleared")
+    # Said, not gone without a word (a newcomer's walk); in full once, not twice to a screen
+    # reader (the next walk).
+    expect(chat.locator("#main-error")).to_contain_text("what you had typed here was cleared")
+    expect(chat.locator("#helper-error")).to_have_text(
+        "You logged out in another tab: this box was cleared too."
+    )
     assert chat.evaluate(DRAFTS) == []
     gone_on.wait_for_function(f"() => ({DRAFTS})().length === 0")
     chat.reload()  # nothing comes back: the login is gone, and with it the page
