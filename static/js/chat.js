@@ -32,7 +32,7 @@
     var box = form.querySelector("textarea");
     try {
       if (box.value.trim()) {
-        sessionStorage.setItem(draftKey(form), JSON.stringify({text: box.value, id: idField(form).value, at: Date.now()}));
+        sessionStorage.setItem(draftKey(form), JSON.stringify({text: box.value, id: idField(form).value, logOuts: typeof Drafts === "object" ? Drafts.logOuts() : 0}));
       } else {
         sessionStorage.removeItem(draftKey(form));
       }
@@ -748,6 +748,9 @@
           if (!place) return;
           place.querySelectorAll(".kept [lang]").forEach(function (word) { keptMeanwhile.push(word.textContent); });
           place.replaceWith(open);
+          // An answer's "Keep a phrase" drawn again said its open list was closed (the recheck).
+          var keep = !open.matches(".line-words") && copy.querySelector(".keep-form[data-needs-selection] button[aria-expanded]");
+          if (keep) keep.setAttribute("aria-expanded", "true");
           var opener = open.matches(".line-words") && copy.querySelector("button[data-words]");
           if (!opener) return;
           opener.setAttribute("aria-expanded", "true");

@@ -5,7 +5,7 @@
 // forget only its own tab's (the last note). Not on any signed-out page: the log-in page a
 // login that ended mid-typing leads to must not lose the draft the learner comes back to
 // (the attacker's replay).
-(function () {
+var Drafts = (function () {
   "use strict";
   var PREFIX = "maraum-draft ";
 
@@ -20,19 +20,23 @@
   }
 
   // A tab that showed no Maraum page at the log-out (gone on to another site) heard nothing,
-  // and kept its drafts until that account logged in there again (the last note): the time
-  // of the last log-out is kept for the browser, and a draft from before it is forgotten as
-  // soon as the tab shows any page of Maraum.
-  var FORGOTTEN_AT = "maraum-drafts-forgotten-at";
+  // and kept its drafts until that account logged in there again (the last note): the
+  // browser counts its log-outs, each draft carries the count it was written at, and one
+  // from before the last log-out is forgotten as soon as the tab shows any page of Maraum.
+  // A count, not a time: a clock set right meanwhile kept a draft, or lost one (the recheck).
+  var LOG_OUTS = "maraum-log-outs";
+  function logOuts() {
+    try { return Number(localStorage.getItem(LOG_OUTS)) || 0; } catch (error) { return 0; }
+  }
   function forgetThoseBeforeTheLastLogOut() {
+    var count = logOuts();
+    if (!count) return;
     try {
-      var loggedOutAt = Number(localStorage.getItem(FORGOTTEN_AT)) || 0;
-      if (!loggedOutAt) return;
       Object.keys(sessionStorage).forEach(function (key) {
         if (key.indexOf(PREFIX) !== 0) return;
         var draft = null;
         try { draft = JSON.parse(sessionStorage.getItem(key)); } catch (error) { /* unreadable */ }
-        if (!draft || !(draft.at > loggedOutAt)) sessionStorage.removeItem(key);
+        if (!draft || !(draft.logOuts >= count)) sessionStorage.removeItem(key);
       });
     } catch (error) { /* storage turned off: nothing was kept */ }
   }
@@ -49,9 +53,10 @@
     };
   }
   if (script.hasAttribute("data-forget-everywhere")) {
-    try { localStorage.setItem(FORGOTTEN_AT, String(Date.now())); } catch (error) { /* off */ }
+    try { localStorage.setItem(LOG_OUTS, String(logOuts() + 1)); } catch (error) { /* off */ }
     forgetHere();
     if (everywhere) everywhere.postMessage("forget");
   }
   if (script.hasAttribute("data-signed-in") && everywhere) everywhere.postMessage("signed-in");
+  return {logOuts: logOuts};  // what the chat page's drafts carry (static/js/chat.js)
 })();

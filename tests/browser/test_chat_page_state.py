@@ -1506,6 +1506,9 @@ def test_a_list_open_through_a_sync_marks_what_was_kept_while_the_page_was_away(
     zwei = helper.locator(".keep-phrases .kept")
     expect(zwei).to_have_text("\u201ezwei\u201c in your deck \u2713")
     expect(helper.get_by_role("button", name=re.compile("^Keep \u201eein Kilo"))).to_be_visible()
+    # Its "Keep a phrase", drawn again, says the list is open (it said closed: the recheck).
+    keep_a_phrase = helper.get_by_role("button", name="Keep a phrase")
+    expect(keep_a_phrase).to_have_attribute("aria-expanded", "true")
     expect(opener.get_by_role("button", name=re.compile(f"^Keep \u201e{second}"))).to_be_focused()
     assert [p for p in problems if "WebSocket" not in p] == []
     page.context.close()
@@ -1732,6 +1735,9 @@ def test_a_tab_away_from_maraum_at_a_log_out_forgets_its_drafts_when_it_comes_ba
     leaving.get_by_role("button", name="Log out").click()
     expect(leaving.locator("main")).to_contain_text("You are logged out")
 
+    # The browser's clock set back meanwhile (a draft kept the time it was written, and was
+    # lost or kept by the clock: the recheck).
+    chat.add_init_script("Date.now = () => 0;")
     chat.goto(f"{daphne_server}/login/")  # back, to any page of Maraum
     chat.wait_for_load_state()
     assert chat.evaluate(DRAFTS) == []
