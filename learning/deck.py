@@ -167,28 +167,48 @@ def words_of(line: str) -> list[str]:
 def words_in_line(typed: str, line: str) -> str | None:
     """Words typed as a line has them next to each other, as it has them ("brötchen bitte" of
     "Zwei Brötchen, bitte!" is "Brötchen, bitte"); None if it does not. A keyboard cannot select
-    words of a line, and its "Keep words" listed them one by one (the last note's left item)."""
-    wanted = [_unumlauted(word) for word in WORD.findall(as_word(typed))]
+    words of a line, and its "Keep words" listed them one by one (the last note's left item).
+    Words the line has as typed come first; else an umlaut of the line's may be typed without
+    a German keyboard ("Broetchen" or "Brotchen" for "Brötchen", a newcomer's walk), but no
+    more: "zahlen" is not "Zählen" where the line has both, nor "blau" "blaue" (the recheck)."""
+    wanted = [word.casefold() for word in WORD.findall(as_word(typed))]  # "ß" is "ss"
     line = as_word(line)
     found = list(WORD.finditer(line))
-    folded = [_unumlauted(word.group()) for word in found]  # once: a line has up to 500
-    for first in range(len(found) - len(wanted) + 1) if wanted else ():
-        if folded[first : first + len(wanted)] == wanted:
-            last = found[first + len(wanted) - 1]
-            return " ".join(line[found[first].start() : last.end()].split())
-    return None
+    written = [word.group().casefold() for word in found]
+    starts = range(len(found) - len(wanted) + 1) if wanted else range(0)
+    run = next((first for first in starts if written[first : first + len(wanted)] == wanted), None)
+    if run is None:
+        run = next(
+            (
+                first
+                for first in starts
+                if all(map(_typed_as, wanted, written[first : first + len(wanted)]))
+            ),
+            None,
+        )
+    if run is None:
+        return None
+    last = found[run + len(wanted) - 1]
+    return " ".join(line[found[run].start() : last.end()].split())
 
 
-def _unumlauted(word: str) -> str:
-    """A word as one typed without a German keyboard may write it: "Broetchen" or "Brotchen"
-    for "Brötchen" (a newcomer's walk: refused as not in the line)."""
-    word = word.casefold()  # "ß" is "ss"
-    for digraph, vowel in (("ae", "a"), ("oe", "o"), ("ue", "u")):
-        word = word.replace(digraph, vowel)
-    return word.translate(_PLAIN_VOWELS)
+_TYPED_FOR = {"ä": ("ä", "ae", "a"), "ö": ("ö", "oe", "o"), "ü": ("ü", "ue", "u")}
 
 
-_PLAIN_VOWELS = str.maketrans("äöü", "aou")
+def _typed_as(typed: str, written: str, at: int = 0, of: int = 0) -> bool:
+    """Whether `typed` is `written` (both casefolded) with any of its umlauts typed as the two
+    letters or the plain vowel."""
+    while of < len(written):
+        char = written[of]
+        if char in _TYPED_FOR:
+            return any(
+                typed.startswith(way, at) and _typed_as(typed, written, at + len(way), of + 1)
+                for way in _TYPED_FOR[char]
+            )
+        if not typed.startswith(char, at):
+            return False
+        at, of = at + 1, of + 1
+    return at == len(typed)
 
 
 def german_of_answer(words: str, answer: str) -> bool:

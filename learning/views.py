@@ -55,11 +55,20 @@ def keep(request: HttpRequest) -> HttpResponse:
     if any(unprintable(text) or "\ufffd" in text for text in [*words, *glosses, *examples]):
         return HttpResponseBadRequest(CANNOT_BE_KEPT)
     if request.POST.get("in_line"):  # typed under a line's words: kept as the line has them
-        pairs = zip(words, examples, strict=True)
-        words = [deck.words_in_line(word, example) or "" for word, example in pairs]
-        if not all(words):
+        if len(words) != 1:
+            return HttpResponseBadRequest("Type the words of one line at a time.")
+        # A search of the line costs a keep, given back if it finds them: refusals were free,
+        # and each may search a long line (the attacker's recheck).
+        with acting_as_learner(request.user.pk):
+            verdict = deck.KEEPS.take(request.user.pk)
+        if not verdict.allowed:
+            return _keeping_too_quickly(verdict)
+        words = [deck.words_in_line(words[0], examples[0]) or ""]
+        if not words[0]:
             return HttpResponseBadRequest(NOT_IN_LINE)
-        if any(len(word) > longest for word in words):  # the line's commas and dashes too
+        with acting_as_learner(request.user.pk):
+            deck.KEEPS.give_back(request.user.pk)
+        if len(words[0]) > longest:  # the line's commas and dashes too
             return HttpResponseBadRequest(f"Choose at most {longest} characters of the line.")
     if not all(deck.keepable(word) for word in words):  # before any is kept
         return HttpResponseBadRequest(NOTHING_TO_KEEP)
@@ -89,10 +98,7 @@ def keep(request: HttpRequest) -> HttpResponse:
         new = deck.which_kept(request.user.pk, words).count(False)
         verdict = deck.KEEPS.take(request.user.pk, cost=max(new, 1))
     if not verdict.allowed:
-        return HttpResponse(
-            f"You are keeping words very quickly: try again in {verdict.wait_label}.",
-            status=429,
-        )
+        return _keeping_too_quickly(verdict)
     kept: list[Card] = []
     try:
         for german, gloss, example in zip(words, glosses, examples, strict=True):
@@ -135,6 +141,12 @@ def keep(request: HttpRequest) -> HttpResponse:
     if url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
         return redirect(back)
     return redirect("deck")
+
+
+def _keeping_too_quickly(verdict) -> HttpResponse:
+    return HttpResponse(
+        f"You are keeping words very quickly: try again in {verdict.wait_label}.", status=429
+    )
 
 
 @login_required

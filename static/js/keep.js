@@ -356,6 +356,16 @@ var Keep = (function () {
     }
   });
 
+  // Typed words changed after a refusal: it is no longer about them (it stayed, and the box
+  // said it was invalid, until the next Keep: the attacker's recheck).
+  document.addEventListener("input", function (event) {
+    var form = event.target.closest && event.target.closest(".keep-form[data-typed]");
+    if (!form || !event.target.hasAttribute("aria-invalid")) return;
+    event.target.removeAttribute("aria-invalid");
+    event.target.removeAttribute("aria-describedby");
+    form.querySelectorAll(".keep-error").forEach(function (note) { note.remove(); });
+  });
+
   // The last word's own Keep was on its way as the others were marked.
   document.addEventListener("htmx:afterSwap", dropKeepAllIfDone);
 

@@ -116,6 +116,31 @@ def test_words_typed_under_a_line_are_kept_as_the_line_has_them(client, alice, t
     assert card.german == kept and kept in card.example  # its sentence of the line
 
 
+@pytest.mark.parametrize(
+    ("typed", "line", "kept"),
+    [
+        ("zahlen Sie", "Zählen Sie das Geld, dann zahlen Sie bitte.", "zahlen Sie"),
+        ("wurde es", "Ich würde es kaufen, aber dann wurde es teuer.", "wurde es"),
+        ("Brotchen", "Brötchen und Brotchen", "Brotchen"),
+        ("zaehlen", "Zählen Sie das Geld.", "Zählen"),
+        ("Strasse", "Die Straße ist lang.", "Straße"),
+    ],
+)
+def test_words_typed_are_kept_as_the_line_has_them_exactly_first(typed, line, kept):
+    """The first words of the line that matched with umlauts folded won: "zahlen" (to pay)
+    was kept as "Zählen" (to count) from a line holding both (the attacker's recheck)."""
+    assert deck.words_in_line(typed, line) == kept
+
+
+@pytest.mark.parametrize(
+    ("typed", "line"),
+    [("Pot", "Der Poet schreibt."), ("blau Auto", "Das blaue Auto."), ("neu", "Das neue.")],
+)
+def test_only_an_umlaut_of_the_line_may_be_typed_otherwise(typed, line):
+    """Folding every "oe" and "ue" took "Pot" for "Poet" and "blau" for "blaue" (the recheck)."""
+    assert deck.words_in_line(typed, line) is None
+
+
 @pytest.mark.parametrize("typed", ["Brötchen Zwei", "Brötchen bitten", "Brezel", "???"])
 def test_words_typed_that_the_line_does_not_have_side_by_side_are_refused(client, alice, typed):
     client.force_login(alice)
@@ -509,6 +534,22 @@ def test_keeping_is_throttled(client, alice, settings):
     settings.DECK_KEEPS_PER_LEARNER = "3/hour"
     client.force_login(alice)
     assert [keep(client, german=f"Wort {n}").status_code for n in range(4)] == [200] * 3 + [429]
+
+
+def test_typed_words_the_line_does_not_have_cost_a_keep_each(client, alice, settings):
+    """Refused before the throttle, each a search of up to a 1,000-character line, they could
+    be sent without end (the attacker's recheck); found, they cost what any keep does."""
+    settings.DECK_KEEPS_PER_LEARNER = "3/hour"
+    client.force_login(alice)
+    line = "Zwei Brötchen, bitte!"
+    typed = partial(keep, client, example=line, in_line="1", name_it="1")
+    assert typed(german="Zwei Brezeln").status_code == 400
+    assert typed(german="zwei brötchen").status_code == 200
+    assert typed(german="Brötchen Zwei").status_code == 400
+    assert typed(german="bitte").status_code == 429
+    both = typed(german=["zwei", "bitte"])  # one line's words at a time
+    assert both.status_code == 400 and "one line at a time" in both.content.decode()
+    assert [card.german for card in deck.all_cards(alice.pk)] == ["Zwei Brötchen"]
 
 
 def test_words_the_deck_holds_already_cost_no_keeps(client, alice, settings):
