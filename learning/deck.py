@@ -171,24 +171,24 @@ def words_in_line(typed: str, line: str) -> str | None:
     Words the line has as typed come first; else an umlaut of the line's may be typed without
     a German keyboard ("Broetchen" or "Brotchen" for "Brötchen", a newcomer's walk), but no
     more: "zahlen" is not "Zählen" where the line has both, nor "blau" "blaue" (the recheck)."""
-    wanted = [word.casefold() for word in WORD.findall(as_word(typed))]  # "ß" is "ss"
-    line = as_word(line)
+    typed_words, line = WORD.findall(as_word(typed)), as_word(line)
     found = list(WORD.finditer(line))
-    written = [word.group().casefold() for word in found]
-    starts = range(len(found) - len(wanted) + 1) if wanted else range(0)
-    run = next((first for first in starts if written[first : first + len(wanted)] == wanted), None)
-    if run is None:
+    window = len(typed_words)
+    starts = range(len(found) - window + 1) if typed_words else range(0)
+    # As typed, then in another case, then "ss" for "ß": "Masse" was "Maße", "weg" "Weg",
+    # where the line had both (the second recheck).
+    for form in (str, str.lower, str.casefold):
+        wanted, written = [form(w) for w in typed_words], [form(w.group()) for w in found]
+        run = next((at for at in starts if written[at : at + window] == wanted), None)
+        if run is not None:
+            break
+    else:
         run = next(
-            (
-                first
-                for first in starts
-                if all(map(_typed_as, wanted, written[first : first + len(wanted)]))
-            ),
-            None,
+            (at for at in starts if all(map(_typed_as, wanted, written[at : at + window]))), None
         )
     if run is None:
         return None
-    last = found[run + len(wanted) - 1]
+    last = found[run + window - 1]
     return " ".join(line[found[run].start() : last.end()].split())
 
 

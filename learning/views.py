@@ -54,20 +54,20 @@ def keep(request: HttpRequest) -> HttpResponse:
     # U+FFFD: what Django makes of bytes that are not UTF-8 (a form the browser did not send).
     if any(unprintable(text) or "\ufffd" in text for text in [*words, *glosses, *examples]):
         return HttpResponseBadRequest(CANNOT_BE_KEPT)
+    searched = 0  # keeps the request paid for a search of its line
     if request.POST.get("in_line"):  # typed under a line's words: kept as the line has them
         if len(words) != 1:
             return HttpResponseBadRequest("Type the words of one line at a time.")
-        # A search of the line costs a keep, given back if it finds them: refusals were free,
-        # and each may search a long line (the attacker's recheck).
+        # A search of the line costs a keep, the request's own, whatever comes of it: refusals
+        # were free, and each may search a long line (the attacker's rechecks).
         with acting_as_learner(request.user.pk):
             verdict = deck.KEEPS.take(request.user.pk)
         if not verdict.allowed:
             return _keeping_too_quickly(verdict)
+        searched = 1
         words = [deck.words_in_line(words[0], examples[0]) or ""]
         if not words[0]:
             return HttpResponseBadRequest(NOT_IN_LINE)
-        with acting_as_learner(request.user.pk):
-            deck.KEEPS.give_back(request.user.pk)
         if len(words[0]) > longest:  # the line's commas and dashes too
             return HttpResponseBadRequest(f"Choose at most {longest} characters of the line.")
     if not all(deck.keepable(word) for word in words):  # before any is kept
@@ -96,8 +96,9 @@ def keep(request: HttpRequest) -> HttpResponse:
         # A keep for each new word, and one for the request: words the deck holds already
         # (a "Keep all" after some were kept one by one) cost nothing more.
         new = deck.which_kept(request.user.pk, words).count(False)
-        verdict = deck.KEEPS.take(request.user.pk, cost=max(new, 1))
-    if not verdict.allowed:
+        cost = max(new, 1) - searched
+        verdict = deck.KEEPS.take(request.user.pk, cost=cost) if cost else None
+    if verdict is not None and not verdict.allowed:
         return _keeping_too_quickly(verdict)
     kept: list[Card] = []
     try:

@@ -124,6 +124,10 @@ def test_words_typed_under_a_line_are_kept_as_the_line_has_them(client, alice, t
         ("Brotchen", "Brötchen und Brotchen", "Brotchen"),
         ("zaehlen", "Zählen Sie das Geld.", "Zählen"),
         ("Strasse", "Die Straße ist lang.", "Straße"),
+        ("Masse", "Die Maße und die Masse.", "Masse"),  # the second recheck
+        ("Maß", "Mass Maß", "Maß"),
+        ("weg", "Der Weg ist weg.", "weg"),
+        ("Weg", "der weg, der Weg", "Weg"),
     ],
 )
 def test_words_typed_are_kept_as_the_line_has_them_exactly_first(typed, line, kept):
@@ -536,7 +540,7 @@ def test_keeping_is_throttled(client, alice, settings):
     assert [keep(client, german=f"Wort {n}").status_code for n in range(4)] == [200] * 3 + [429]
 
 
-def test_typed_words_the_line_does_not_have_cost_a_keep_each(client, alice, settings):
+def test_typed_words_the_line_does_not_have_cost_a_keep_each(client, alice, bob, settings):
     """Refused before the throttle, each a search of up to a 1,000-character line, they could
     be sent without end (the attacker's recheck); found, they cost what any keep does."""
     settings.DECK_KEEPS_PER_LEARNER = "3/hour"
@@ -547,6 +551,11 @@ def test_typed_words_the_line_does_not_have_cost_a_keep_each(client, alice, sett
     assert typed(german="zwei brötchen").status_code == 200
     assert typed(german="Brötchen Zwei").status_code == 400
     assert typed(german="bitte").status_code == 429
+    settings.DECK_KEEPS_PER_LEARNER = "1/hour"  # found, then refused: the search still paid
+    client.force_login(bob)
+    assert typed(german="Zwei", scenario="99999").status_code == 400  # an unknown scene
+    assert typed(german="Zwei").status_code == 429
+    client.force_login(alice)
     both = typed(german=["zwei", "bitte"])  # one line's words at a time
     assert both.status_code == 400 and "one line at a time" in both.content.decode()
     assert [card.german for card in deck.all_cards(alice.pk)] == ["Zwei Brötchen"]
