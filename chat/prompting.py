@@ -120,6 +120,9 @@ def _character_request(
         ),
         goal_ids=tuple((state.number, state.goal.pk) for state in goals),
         script=_texts(scenario.offline_lines),
+        script_asks=tuple(
+            (line - 1, state.number) for state in goals for line in state.goal.offline_asked_in
+        ),
     )
 
 

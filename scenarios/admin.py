@@ -92,9 +92,11 @@ ONE_PER_LINE = {
     "offline_lines": (
         OnePerLineField,
         "Without an API key the character says these German lines in order, one per "
-        "learner message; the last one closes the scene, early once every goal is reached or "
-        "at the 12th line, the role-play's 25th message (the scene's length: a longer script is "
-        "cut there, a shorter one ends sooner). One line each.",
+        "learner message, passing over a line that asks for a goal already reached (each "
+        "goal's “asked for in offline lines”); the last one closes the scene, early once "
+        "every goal is reached or at the 12th line, the role-play's 25th message (the "
+        "scene's length: a longer script is cut there, a shorter one ends sooner). One line "
+        "each.",
     ),
     "offline_tips": (
         OnePerLineField,
@@ -112,6 +114,9 @@ class GoalFormSet(forms.BaseInlineFormSet):
         form.fields[
             "position"
         ].help_text = "Goals are listed in this order; empty: after the others."
+        # Its default is callable (a new list), so Django compared it with a hidden copy of the
+        # value as drawn, not with the goal as stored; an empty list is the same either way.
+        form.fields["offline_asked_in"].show_hidden_initial = False
 
     def clean(self):
         kept = [
@@ -134,6 +139,7 @@ class GoalFormSet(forms.BaseInlineFormSet):
             )
         super().clean()
         scenario = self.instance
+        _check_the_asking_lines(kept, scenario.offline_lines)
         if len(kept) + len(elsewhere) > MAX_GOALS:
             raise ValidationError(f"A scene has at most {MAX_GOALS} goals.")
         if not scenario.is_active:
@@ -161,6 +167,24 @@ class GoalFormSet(forms.BaseInlineFormSet):
 POSITION_MOST = 32767  # a PositiveSmallIntegerField's
 
 
+def _check_the_asking_lines(forms_kept, script) -> None:
+    """A goal's asking lines, as staff change them, are lines the offline script has (the
+    script as saved with them: the form's own is on the instance by now). Lines a shortened
+    script no longer has are left, and ask for nothing: emptying a draft's script had to
+    clear every goal's lines first."""
+    count = len(script) if isinstance(script, list) else 0
+    for form in forms_kept:
+        if "offline_asked_in" not in form.changed_data:
+            continue
+        wrong = [n for n in form.cleaned_data.get("offline_asked_in") or () if not 1 <= n <= count]
+        if wrong:
+            form.add_error(
+                "offline_asked_in",
+                f"The offline script has {count} line{'' if count == 1 else 's'}: "
+                f"there is no line {wrong[0]}.",
+            )
+
+
 def _number_the_unnumbered(forms_kept, taken_elsewhere: set[int]) -> None:
     """Goals left without a position come after the numbered ones, in the order listed."""
     taken = [form.cleaned_data.get("position") for form in forms_kept] + list(taken_elsewhere)
@@ -186,7 +210,7 @@ class GoalInline(StaffTabularInline):
     formset = GoalFormSet
     extra = 3
     max_num = MAX_GOALS
-    fields = ("position", "text", "offline_pattern")
+    fields = ("position", "text", "offline_pattern", "offline_asked_in")
 
 
 def _deletion_refused(request, scenarios, error: Exception | None = None) -> None:

@@ -271,7 +271,8 @@ def pattern_matches(pattern: str, text: str) -> bool:
 class Goal(models.Model):
     """Something the learner came to do in a scene ("Ask what the strawberries cost"). The
     character marks it reached when the learner's own message achieves it; offline, the
-    learner's message matching `offline_pattern` does."""
+    learner's message matching `offline_pattern` does, and the script's lines that ask for it
+    (`offline_asked_in`) are skipped once it is."""
 
     scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="goals")
     position = models.PositiveSmallIntegerField(help_text="Goals are listed in this order.")
@@ -282,6 +283,17 @@ class Goal(models.Model):
         help_text=(
             "A regular expression (case-insensitive) a German learner message matches when it "
             "achieves this goal; used without an API key."
+        ),
+    )
+    offline_asked_in = ArrayField(
+        models.PositiveSmallIntegerField(),
+        verbose_name="asked for in offline lines",
+        blank=True,
+        default=list,
+        help_text=(
+            "The offline script's lines (1 for its first) in which the character asks for this "
+            "goal, e.g. “2” or “2,3”; without an API key they are skipped once the learner has "
+            "reached it."
         ),
     )
 

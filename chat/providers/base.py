@@ -58,6 +58,8 @@ class ReplyRequest:
     # staff delete meanwhile must not shift the numbers of the others.
     goal_ids: tuple[tuple[int, int], ...] = ()
     script: tuple[str, ...] = ()
+    # Which goal each line of the script asks for: (line index, goal number) pairs.
+    script_asks: tuple[tuple[int, int], ...] = ()
     tips: tuple[str, ...] = ()
     tool_choice: dict | None = None  # e.g. the report: {"type": "tool", "name": "scene_report"}
     max_tokens: int | None = None  # default: the chat's setting

@@ -14,8 +14,9 @@ from scenarios.models import pattern_matches
 class OfflineProvider:
     """A scripted partner for running without an API key: the same streaming, canned lines.
 
-    The character plays the scenario's offline script in order, one line per learner turn,
-    and closes the scene with the last line, early once every goal is reached or when the
+    The character plays the scenario's offline script in order, one line per learner turn
+    (passing over lines that ask for a goal already reached), and closes the scene with the
+    last line, early once every goal is reached or when the
     scene's length says so (as the model is told to); a goal is reached when the learner's
     message matches its pattern. The helper cycles through the
     scenario's tips, each after a note that it cannot read what it was asked.
@@ -37,7 +38,7 @@ class OfflineProvider:
             if request.closing or last_goal:
                 index = len(lines) - 1
             else:
-                index = min(request.turn, len(lines)) - 1
+                index = _next_line(request, lines, goals)
             text, ended = lines[index], index == len(lines) - 1
         else:
             tips = request.tips or (FALLBACK_TIP,)
@@ -53,6 +54,36 @@ class OfflineProvider:
                 await asyncio.sleep(settings.OFFLINE_TOKEN_DELAY)
             yield word
         yield ReplyDone(ended=ended, usage={}, attempts=1, goals_reached=goals)
+
+
+def _next_line(request: ReplyRequest, lines: tuple[str, ...], reached_now) -> int:
+    """The script's line after the last one said, passing over lines that ask only for goals
+    the learner has reached (it asked for the kilo of tomatoes just ordered: the last note's
+    left item); the last line is never passed over. With none of its lines said yet after
+    the first turn (staff rewrote the script meanwhile), one line a learner message."""
+    said = [
+        block["text"].strip()
+        for turn in request.messages
+        if turn["role"] == "assistant"
+        for block in turn["content"]
+        if block.get("type") == "text"
+    ]
+    after = 0
+    for text in said:
+        at = next((at for at in range(after, len(lines)) if lines[at].strip() == text), None)
+        if at is not None:
+            after = at + 1
+    if not after:
+        after = min(request.turn, len(lines)) - 1
+    open_numbers = {goal.number for goal in request.open_goals}
+    reached = {number for number, _ in request.goal_ids} - open_numbers | set(reached_now)
+    asks: dict[int, set[int]] = {}
+    for line, number in request.script_asks:
+        asks.setdefault(line, set()).add(number)
+    last = len(lines) - 1
+    while after < last and after in asks and asks[after] <= reached:
+        after += 1
+    return min(after, last)
 
 
 def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:

@@ -50,6 +50,7 @@ def edit_form(scenario: Scenario, **changes) -> dict:
                 f"goals-{index}-position": str(goal.position),
                 f"goals-{index}-text": goal.text,
                 f"goals-{index}-offline_pattern": goal.offline_pattern,
+                f"goals-{index}-offline_asked_in": ",".join(map(str, goal.offline_asked_in)),
             }
         )
     data.update(changes)
@@ -88,6 +89,28 @@ def test_a_goal_pattern_that_is_no_regular_expression_is_refused(staff_client, p
     response = staff_client.post(url, edit_form(party, **{"goals-0-offline_pattern": "(hallo"}))
     assert response.status_code == 200
     assert "Not a valid regular expression" in response.content.decode()
+
+
+def test_the_lines_asking_for_a_goal_are_lines_of_the_script(staff_client, party):
+    """Offline, the character passes over a line asking for a goal once it is reached: staff
+    name the lines, which must be lines the script has, as saved with them."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    lines = len(party.offline_lines)
+    response = staff_client.post(url, edit_form(party, **{"goals-1-offline_asked_in": "1,3"}))
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    assert party.goals.get(position=2).offline_asked_in == [1, 3]
+    for asked, script in [(str(lines + 1), party.offline_lines), ("3", party.offline_lines[:2])]:
+        form = edit_form(party, **{"goals-0-offline_asked_in": asked})
+        form["offline_lines"] = "\n".join(script)
+        response = staff_client.post(url, form)
+        assert response.status_code == 200
+        assert (
+            f"The offline script has {len(script)} lines: there is no line {asked}."
+            in response.content.decode()
+        )
+    party.refresh_from_db()
+    assert len(party.offline_lines) == lines
+    assert party.goals.get(position=1).offline_asked_in == []
 
 
 def test_removing_goals_below_three_keeps_an_active_scene_as_it_was(staff_client, party):

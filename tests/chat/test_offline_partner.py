@@ -73,5 +73,70 @@ async def test_the_offline_character_closes_the_scene_once_every_goal_is_reached
     await tab.close()
     main = await stored(alice_session.pk, "main")
     assert main[-2:] == [("user", "Tschüss!"), ("scenario", lines[-1])]
-    assert [content for role, content in main if role == "scenario"][1:-1] == lines[:4]
+    # The second line asks how much; the learner had just said "ein Kilo": it is passed over.
+    assert [content for role, content in main if role == "scenario"][1:-1] == [
+        lines[0],
+        *lines[2:5],
+    ]
     assert (await session_row(alice_session.pk)).is_completed
+
+
+async def test_the_offline_character_does_not_ask_for_what_the_learner_has_done(
+    alice, alice_session, offline, settings
+):
+    """Its lines that ask for a goal are passed over once the goal is reached, by an earlier
+    message or by the one answered (it asked for a kilo of tomatoes just ordered, and whether
+    that was all after "das ist alles": the last note's left item); a line the learner
+    answers is not taken back."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    lines = alice_session.scenario.offline_lines
+    assert lines[1].endswith("ein Kilo oder lieber 500 Gramm?")
+    assert lines[7].endswith("oder ist das dann alles?")
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    said = [
+        "Guten Tag, ein Kilo Tomaten bitte, und das ist dann alles.",  # goals 1 and 3
+        "Gut.",
+        *(["Hm."] * 4),
+    ]
+    for text in said:
+        await tab.send(message=text)
+        await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+    replies = [
+        content
+        for role, content in (await stored(alice_session.pk, "main"))[1:]
+        if role == "scenario"
+    ]
+    assert replies == [lines[0], lines[2], lines[3], lines[4], lines[5], lines[6]]
+    # On: past the line asking whether that is all, once.
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(message="Hm.")
+    await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+    assert (await stored(alice_session.pk, "main"))[-1] == ("scenario", lines[8])
+
+
+async def test_a_line_that_asks_is_said_when_the_goal_is_open(
+    alice, alice_session, offline, settings
+):
+    """The learner who answers the line asking for a goal reaches it; the line stays said and
+    the next follows (not one more passed over for it)."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    lines = alice_session.scenario.offline_lines
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    for text in ["Guten Tag.", "Tomaten, bitte.", "Ein Kilo, bitte. Ein Kilo Tomaten.", "Ja."]:
+        await tab.send(message=text)
+        await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+    replies = [
+        content
+        for role, content in (await stored(alice_session.pk, "main"))[1:]
+        if role == "scenario"
+    ]
+    assert replies == lines[:4]

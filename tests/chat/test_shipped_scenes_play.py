@@ -1,14 +1,17 @@
 """Every shipped scene plays offline to its end: a learner who says what each goal asks for
 sees every goal tick, the character says its goodbye, and the session completes."""
 
+import importlib
+
 import pytest
 from channels.db import database_sync_to_async
+from django.apps import apps
 
-from chat.models import ReachedGoal
+from chat.models import Message, ReachedGoal
 from chat.prompting import CONCLUDE_AT
 from lib.rls import acting_as_staff
 from scenarios import lifecycle
-from scenarios.models import Scenario, Session
+from scenarios.models import Goal, Scenario, Session
 from tests.chat.conftest import FINISHED, Tab, chat_db, session_row, settle
 from tests.conftest import add_message
 
@@ -111,27 +114,69 @@ def outcome(session_id):
         return completed, ReachedGoal.objects.filter(session_id=session_id).count()
 
 
+@database_sync_to_async
+def played(session_id):
+    """The main chat after its opening, as (learner message, goals it reached, reply) turns,
+    and which goals each line of the script asks for (by line index)."""
+    with acting_as_staff():
+        session = Session.objects.select_related("scenario").get(pk=session_id)
+        messages = list(Message.objects.filter(session_id=session_id, chat_type="main"))
+        reached: dict[int, set[int]] = {}
+        for goal in ReachedGoal.objects.filter(session_id=session_id).select_related("goal"):
+            reached.setdefault(goal.message_id, set()).add(goal.goal.position)
+        asks: dict[int, set[int]] = {}
+        for goal in session.scenario.goals.all():
+            for line in goal.offline_asked_in:
+                asks.setdefault(line - 1, set()).add(goal.position)
+    messages.sort(key=lambda m: (m.sent_at, m.id))
+    turns = [
+        (learner.content, reached.get(learner.id, set()), reply.content)
+        for learner, reply in zip(messages[1::2], messages[2::2], strict=True)
+    ]
+    return turns, asks
+
+
+def assert_the_script_was_followed(turns, asks, script):
+    """Each reply is the script's next line, but for lines asking only for goals reached by
+    then, which are passed over; the last reply is the script's last line."""
+    reached: set[int] = set()
+    before = -1
+    for _, reached_now, reply in turns:
+        reached |= reached_now
+        at = script.index(reply, before + 1)
+        if at != len(script) - 1:  # the closing line may come early (length, last goal)
+            passed = range(before + 1, at)
+            assert all(asks.get(line) and asks[line] <= reached for line in passed), reply
+            assert not (asks.get(at) and asks[at] <= reached), reply
+        before = at
+    assert turns[-1][2] == script[-1]
+
+
 @pytest.mark.parametrize("code", SAYS)
 async def test_every_shipped_scene_plays_offline_to_its_end(alice, offline, settings, code):
-    """Every goal but the last, then small talk: the script, line by line, until the reply
-    that is message 25 closes the scene with its last line (the whole script was played,
-    to 29 messages, where the page says "about 15 to 25": a newcomer's walk)."""
+    """Every goal but the last, then small talk: the script, line by line but for lines that
+    ask for what the learner has done, until the reply that is message 25 closes the scene
+    with its last line (the whole script was played, to 29 messages, where the page says
+    "about 15 to 25": a newcomer's walk)."""
     settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"  # a learner who types fast
     session, script, goal_count = await start(alice, code)
-    turns = min(len(script), (CONCLUDE_AT - 1) // 2)  # after the character's opening line
     tab = Tab(alice, session.pk)
     await tab.connect()
-    says = SAYS[code][:-1] + ["Hm."] * len(script)
-    for line, message in zip([*script[: turns - 1], script[-1]], says, strict=False):
-        await tab.send(message=message)
+    says = iter([*SAYS[code][:-1], *["Hm."] * CONCLUDE_AT])
+    finished = ""
+    while "Scene complete" not in finished:
+        await tab.send(message=next(says))
         finished = await tab.until(FINISHED)
-        assert line.split()[0] in finished  # the script, line by line
     await settle()
     await tab.close()
+    turns, asks = await played(session.pk)
+    assert_the_script_was_followed(turns, asks, script)
     assert goal_count == len(SAYS[code])
     assert await outcome(session.pk) == (True, goal_count - 1)
-    assert "Scene complete" in finished
-    assert (await session_row(session.pk)).message_count_main == 1 + 2 * turns <= CONCLUDE_AT
+    # The script ran out, or the scene's length closed it.
+    count = (await session_row(session.pk)).message_count_main
+    assert count == 1 + 2 * len(turns) <= CONCLUDE_AT
+    assert count == CONCLUDE_AT or len(turns) < (CONCLUDE_AT - 1) // 2
 
 
 @pytest.mark.parametrize("code", SAYS)
@@ -142,12 +187,40 @@ async def test_every_shipped_scene_ends_offline_once_every_goal_is_reached(
     session, script, goal_count = await start(alice, code)
     tab = Tab(alice, session.pk)
     await tab.connect()
-    for turn, message in enumerate(SAYS[code]):
+    for message in SAYS[code]:
         await tab.send(message=message)
         finished = await tab.until(FINISHED)
-        line = script[-1] if turn == goal_count - 1 else script[turn]
-        assert line.split()[0] in finished
     await settle()
     await tab.close()
+    turns, asks = await played(session.pk)
+    assert_the_script_was_followed(turns, asks, script)
+    assert [reached for _, reached, _ in turns] == [{n} for n in range(1, goal_count + 1)]
     assert await outcome(session.pk) == (True, goal_count)
     assert "Scene complete" in finished and finished.count("goal goal-reached") in (0, goal_count)
+
+
+def test_the_shipped_lines_that_ask_for_goals_are_marked_unless_staff_reworded_them():
+    migration = importlib.import_module("scenarios.migrations.0015_offline_lines_ask_for_goals")
+    with acting_as_staff():
+        goals = Goal.objects.filter(scenario__code="marketplace")
+        assert dict(goals.values_list("position", "offline_asked_in")) == {
+            1: [2],
+            2: [],
+            3: [8],
+            4: [],
+        }
+        marked = Goal.objects.exclude(offline_asked_in=[]).select_related("scenario")
+        assert len(marked) == sum(len(goals) for goals in migration.ASKED_IN.values())
+        for goal in marked:
+            assert all(line <= len(goal.scenario.offline_lines) for line in goal.offline_asked_in)
+        scene = Scenario.objects.get(code="marketplace")
+        scene.offline_lines[1] = "Wie viele Tomaten hätten Sie gern?"
+        scene.save(update_fields=["offline_lines"])
+        goals.update(offline_asked_in=[])
+        migration.mark_the_asking_lines(apps, None)
+        assert dict(goals.values_list("position", "offline_asked_in")) == {
+            1: [],
+            2: [],
+            3: [8],
+            4: [],
+        }
