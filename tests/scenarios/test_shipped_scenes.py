@@ -41,6 +41,28 @@ def test_an_arrival_at_the_party_is_not_a_goodbye(db):
     assert goodbye.reached_by("Danke für die Einladung, tschüss!")
 
 
+@pytest.mark.parametrize("code", ["party", "new_colleague"])
+def test_ordering_a_drink_is_not_saying_what_one_likes_doing(db, code):
+    """ "Ich hätte gern ein Wasser" ticked the free-time goal (a newcomer's walk)."""
+    free_time = Scenario.objects.get(code=code).goals.get(text__icontains="free time")
+    for order in [
+        "Ich hätte gern ein Wasser, bitte.",
+        "Ich möchte gerne eine Cola.",
+        "Ich würde gern etwas trinken.",
+        "Ich nehme gern einen Kaffee.",
+        "Ich trinke gern Tee.",
+    ]:
+        assert not free_time.reached_by(order), order
+    for pastime in [
+        "Ich spiele gern Fußball.",
+        "Ich lese gerne.",
+        "Ich gehe gern schwimmen.",
+        "Ich mag Musik.",
+        "In meiner Freizeit koche ich.",
+    ]:
+        assert free_time.reached_by(pastime), pastime
+
+
 def test_a_pattern_that_backtracks_badly_gives_up_instead_of_stalling_a_reply():
     slow, text = r"(\w+\s?)*$", "abcde " * 800 + "!"  # matches, after seconds of backtracking
     assert not pattern_matches(slow, text)  # given up after PATTERN_TIME_LIMIT
