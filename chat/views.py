@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import levels
 from accounts.models import GermanLevel
@@ -23,9 +23,19 @@ JUST_STARTED = "just_started_session"
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def start_scenario(request: HttpRequest, code: str) -> HttpResponse:
+    """POST starts the scene. This address also answers with the page asking to end the
+    learner's current conversation: opened again (Back, a reload, a copied link) it asks again,
+    or sends to the picker (it was a blank 405: a newcomer's walk). A GET starts nothing."""
     scenario = get_object_or_404(Scenario, code=code, is_active=True)
+    if request.method != "POST":
+        active = lifecycle.active_session(request.user.pk)
+        if active is None:
+            return redirect("home")
+        return render(
+            request, "chat/confirm_replace.html", {"scenario": scenario, "active": active}
+        )
     replacing = parse_uuid(request.POST.get("replacing", ""))  # the session it agreed to end
     level = request.POST.get("level") or None
     if level is not None and level not in GermanLevel.values:

@@ -96,8 +96,24 @@ def test_an_unknown_scenario_is_404_and_creates_nothing(client, alice):
 def test_start_needs_post_login_and_csrf(client, alice, marketplace):
     assert client.post("/scenarios/marketplace/start/").url.startswith("/login/")
     client.force_login(alice)
-    assert client.get("/scenarios/marketplace/start/").status_code == 405
+    assert client.get("/scenarios/marketplace/start/").url == "/"  # starts nothing
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(alice)
     assert strict.post("/scenarios/marketplace/start/").status_code == 403
     assert _sessions(alice) == []
+
+
+def test_the_question_to_end_the_current_scene_is_asked_again_when_opened_again(
+    client, alice, marketplace, party
+):
+    """Its page is this address's answer to a POST: Back, a reload or a copied link opened it
+    as a blank 405 (a newcomer's walk). Opened again it asks again, and starts nothing."""
+    first = start_session(alice, marketplace)
+    client.force_login(alice)
+    for method in (client.get, client.head):
+        response = method("/scenarios/party/start/")
+        assert response.status_code == 200
+    body = client.get("/scenarios/party/start/").content.decode()
+    assert "still in Marketplace" in body and f'name="replacing" value="{first.pk}"' in body
+    assert _sessions(alice) == [first]
+    assert client.get("/scenarios/opera/start/").status_code == 404
