@@ -21,13 +21,15 @@ class GoalState:
 
 # The session's goals in order, each reached or not: one query, asked on every turn. Written
 # as SQL (the ORM's join-and-Exists form cost more CPU to build than to run), with the model's
-# columns in its order, as Goal.from_db() takes them.
+# columns in its order, as Goal.from_db() takes them. A completed session's are the goals its
+# scene had then: one staff add later was not played (a newcomer's walk).
 _COLUMNS = [field.column for field in Goal._meta.concrete_fields]
 STATES = (  # the model's own column names
     f"SELECT {', '.join('g.' + column for column in _COLUMNS)},"  # noqa: S608
     " EXISTS (SELECT 1 FROM reached_goals r WHERE r.session_id = s.id AND r.goal_id = g.id)"
     " FROM scenario_goals g JOIN sessions s ON s.scenario_id = g.scenario_id"
-    " WHERE s.id = %s ORDER BY g.position, g.id"
+    " WHERE s.id = %s AND (s.completed_at IS NULL OR g.created_at <= s.completed_at)"
+    " ORDER BY g.position, g.id"
 )
 
 

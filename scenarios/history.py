@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from django.core import signing
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
-from scenarios.models import Session
+from scenarios.models import Goal, Session
 
 PAGE_SIZE = 20
 
@@ -60,8 +61,20 @@ def history_page(
         sessions = sessions.filter(completed_at__lte=completed_at).filter(
             Q(completed_at__lt=completed_at) | Q(pk__lt=session_id)
         )
-    # reached_goals and report: the chat's, through their reverse relations.
-    sessions = sessions.annotate(goals_reached=Count("reached_goals")).select_related("report")
+    # reached_goals and report: the chat's, through their reverse relations. The goals are
+    # those the scene had when the session completed (chat.goals).
+    goals_then = (
+        Goal.objects.filter(
+            scenario_id=OuterRef("scenario_id"), created_at__lte=OuterRef("completed_at")
+        )
+        .order_by()
+        .values("scenario_id")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    sessions = sessions.annotate(
+        goals_reached=Count("reached_goals"), goal_count=Coalesce(Subquery(goals_then), 0)
+    ).select_related("report")
     rows = list(sessions.order_by("-completed_at", "-id")[: PAGE_SIZE + 1])
     older = encode_cursor(rows[PAGE_SIZE - 1]) if len(rows) > PAGE_SIZE else None
     return HistoryPage(rows[:PAGE_SIZE], older)

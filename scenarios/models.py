@@ -296,6 +296,8 @@ class Goal(models.Model):
             "reached it."
         ),
     )
+    # A session completed before a goal was added was not played with it (chat.goals).
+    created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         db_table = "scenario_goals"

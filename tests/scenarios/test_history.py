@@ -167,3 +167,26 @@ def test_the_scene_filter_lists_the_scenes_as_the_picker_does(client, alice):
     listed = re.findall(r'<option value="([^"]+)"', body)
     assert listed == list(Scenario.objects.values_list("code", flat=True))
     assert len(listed) > 2
+
+
+def test_a_goal_added_later_is_not_one_of_the_scenes_finished_before(
+    client, alice, bob, marketplace
+):
+    """Staff added a fifth goal: a finished scene's history said "of 5 goals" and its
+    transcript listed the new one as not reached (a newcomer's walk). A scene going on has it."""
+    from chat.conversations import load
+    from scenarios.models import Goal
+
+    [finished] = _completed(alice, marketplace, 1, start=datetime.now(UTC) - timedelta(hours=1))
+    with acting_as_staff():
+        goals = marketplace.goals.count()
+        Goal.objects.create(
+            scenario=marketplace, position=goals + 1, text="Pay by card", offline_pattern="karte"
+        )
+    going_on = start_session(bob, marketplace)
+    client.force_login(alice)
+    assert f"0 of {goals} goals" in client.get("/history/").content.decode()
+    assert "Pay by card" not in client.get(f"/history/{finished.pk}/").content.decode()
+    assert "Pay by card" not in client.get(f"/history/{finished.pk}/export.md").content.decode()
+    assert len(load(alice.pk, finished.pk).goals) == goals
+    assert [state.goal.text for state in load(bob.pk, going_on.pk).goals][-1] == "Pay by card"
