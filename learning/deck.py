@@ -729,9 +729,14 @@ def add_glosses(learner_id, meanings: dict[str, str]) -> int:
         # account's deletion, deleting them in its own, deadlocked with it (the recheck).
         _lock_deck(learner_id)
         for card_id, gloss in meanings.items():
-            added += Card.objects.filter(user_id=learner_id, pk=card_id, gloss="").update(
-                gloss=gloss.strip()[:MAX_WORD_LENGTH]
-            )
+            try:  # as the learner's own are held: a line break in one made it unchangeable
+                meaning = as_meaning(" ".join(gloss.split())[:MAX_WORD_LENGTH])
+            except ValueError:
+                continue  # none, then: the learner may write one
+            if meaning:
+                added += Card.objects.filter(user_id=learner_id, pk=card_id, gloss="").update(
+                    gloss=meaning
+                )
     return added
 
 
@@ -773,9 +778,16 @@ def set_meaning(learner_id, card_id, meaning: str, was: str | None = None) -> Ca
         meaning = as_meaning(meaning)
         if not meaning:
             raise ValueError(MEANING_SHOWS_NOTHING)
-        changing = cards if was is None else cards.filter(gloss=was)
-        if not changing.update(gloss=meaning, meaning_asked_at=None):
-            raise MeaningChanged(cards.values_list("gloss", flat=True).first())
+        if was is not None:
+            # Compared as one line: a browser sends a line break of the form's copy as CRLF,
+            # so a meaning stored with one (from the model, before it was held on one line)
+            # was "changed in another tab" at every save (the attacker's replay).
+            now = cards.select_for_update().values_list("gloss", flat=True).first()
+            if now is None:
+                return None
+            if " ".join(now.split()) != " ".join(was.split()):
+                raise MeaningChanged(now)
+        cards.update(gloss=meaning, meaning_asked_at=None)
         return cards.first()
 
 

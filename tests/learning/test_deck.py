@@ -381,6 +381,27 @@ def test_two_tabs_changing_a_meaning_at_once_are_told(client, alice):
     assert piled.status_code == 302 and deck.all_cards(alice.pk)[0].gloss == "a" + "\u0301" * 3
 
 
+def test_a_meaning_given_with_a_line_break_can_be_changed(client, alice):
+    """The model's meaning "to greet;\nsaid on arrival" was stored so, and the form's copy of
+    it came back from a browser with CRLF: every save was "changed in another tab" (the
+    attacker's replay). Meanings given are held on one line, as a learner's; one stored
+    before is compared as one line."""
+    given, kept_before = (deck.keep(alice.pk, word) for word in ("begrüßen", "grüßen"))
+    assert deck.add_glosses(alice.pk, {str(given.pk): "to greet;\nsaid\ton arrival "}) == 1
+    with acting_as_staff():  # and a meaning stored before, with its line break
+        assert Card.objects.get(pk=given.pk).gloss == "to greet; said on arrival"
+        Card.objects.filter(pk=kept_before.pk).update(gloss="to say hello;\nalso: to greet")
+    client.force_login(alice)
+    form = client.get(f"/deck/?meaning={kept_before.pk}").content.decode()
+    assert 'name="was" value="to say hello;\nalso: to greet"' in form
+    sent = {"card": str(kept_before.pk), "was": "to say hello;\r\nalso: to greet"}
+    assert client.post("/deck/meaning/", {**sent, "meaning": "to greet"}).status_code == 302
+    with acting_as_staff():
+        assert Card.objects.get(pk=kept_before.pk).gloss == "to greet"
+    # Still told when it did change meanwhile.
+    assert client.post("/deck/meaning/", {**sent, "meaning": "to wave"}).status_code == 409
+
+
 @pytest.mark.parametrize(
     "statement",
     ["UPDATE deck_cards SET german = 'x'", "UPDATE deck_cards SET user_id = user_id"],
