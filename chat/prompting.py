@@ -20,6 +20,10 @@ SOFT_CAP = 15  # main-chat messages after which the character steers towards an 
 CONCLUDE_AT = 25  # ...and the reply that would be this one closes it
 HARD_CAP = 30  # the session completes when the main chat holds this many messages
 HELPER_CONTEXT_MESSAGES = 12  # recent role-play messages shown to the helper
+# The helper's own chat sent with a question: at most this many of its latest messages, the
+# oldest dropped this many at a time (so the prefix the API caches stays the same between).
+HELPER_HISTORY_MESSAGES = 24
+HELPER_HISTORY_STEP = 12
 CACHED = {"type": "ephemeral"}
 
 STEERING = {
@@ -166,7 +170,8 @@ def _helper_request(
         system.append({"type": "text", "text": "The role-play has ended; it is over."})
     # The role-play so far rides with the newest question only, so the earlier turns stay a
     # stable prefix, cached up to the helper's last answer.
-    messages = _cache_prefix(_as_turns(helper, "(The learner opens the helper chat.)"), -2)
+    recent = helper[_helper_window_start(helper) :]
+    messages = _cache_prefix(_as_turns(recent, "(The learner opens the helper chat.)"), -2)
     messages[-1]["content"].insert(
         0, {"type": "text", "text": f"<roleplay_so_far>\n{context}\n</roleplay_so_far>"}
     )
@@ -179,6 +184,20 @@ def _helper_request(
         learner_text=helper[-1].content if helper and helper[-1].from_learner else "",
         tips=_texts(scenario.offline_tips),
     )
+
+
+def _helper_window_start(helper: list[Message]) -> int:
+    """Where the helper's chat sent with a question starts: its whole chat went every time,
+    and a completed scene's helper takes questions for as long as the learner likes (81
+    messages made each request 88 KB, growing until it would pass the model's window: the
+    attacker's replay). It starts at a learner's question."""
+    over = len(helper) - HELPER_HISTORY_MESSAGES
+    if over <= 0:
+        return 0
+    start = -(-over // HELPER_HISTORY_STEP) * HELPER_HISTORY_STEP
+    while start < len(helper) - 1 and not helper[start].from_learner:
+        start += 1
+    return start
 
 
 def _as_turns(messages: list[Message], opening: str) -> list[dict]:

@@ -180,6 +180,44 @@ async def test_the_helper_sees_the_recent_role_play(alice, alice_session, fake_a
     ]
 
 
+async def test_the_helper_is_sent_its_latest_messages_not_its_whole_chat(
+    alice, alice_session, fake_anthropic
+):
+    """A completed scene's helper takes questions for as long as the learner likes, and its
+    whole chat went with each (81 messages: 88 KB a request, growing to the model's window:
+    the attacker's replay). Its latest go, from a question; the oldest are dropped a dozen at
+    a time, so the prefix the API caches stays the same in between."""
+    from channels.db import database_sync_to_async
+
+    from chat.prompting import HELPER_HISTORY_MESSAGES, HELPER_HISTORY_STEP
+    from tests.conftest import add_message
+
+    @database_sync_to_async
+    def ask_and_answer(number):
+        add_message(alice_session, "user", "helper", f"Question {number}?")
+        add_message(alice_session, "helper", "helper", f"Answer {number}.")
+
+    for number in range(40):  # after the helper's opening line: 81 messages
+        await ask_and_answer(number)
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    sent = []
+    for question in ("One more?", "And another?"):
+        fake_anthropic.enqueue(PlannedResponse(text="Sure."))
+        await tab.send(chat="helper", message=question)
+        await tab.until(FINISHED)
+        sent.append(fake_anthropic.requests[-1].body["messages"])
+    await tab.close()
+    for messages, question in zip(sent, ("One more?", "And another?"), strict=True):
+        texts = [block["text"] for turn in messages for block in turn["content"]]
+        assert messages[0]["role"] == "user" and texts[0].startswith("Question ")
+        assert texts[-1] == question and texts[-2].startswith("<roleplay_so_far>")
+        assert HELPER_HISTORY_MESSAGES - HELPER_HISTORY_STEP < len(texts) - 1
+        assert len(texts) - 1 <= HELPER_HISTORY_MESSAGES
+        assert "Question 0?" not in texts
+    assert sent[0][0] == sent[1][0]  # the same start: cached
+
+
 async def test_a_resent_message_is_stored_once_and_answered_once(
     alice, alice_session, fake_anthropic
 ):
