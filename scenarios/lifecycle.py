@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models.functions import Now
 from django.dispatch import Signal
 
 from accounts import levels
@@ -161,12 +162,15 @@ def start_session(
     raise refusal
 
 
-def restore_session(learner_id: UUID | str, session_id: UUID | str) -> Session:
-    """The learner comes back to their active session; Session.DoesNotExist if it is not one."""
+def restore_session(learner_id: UUID | str, session_id: UUID | str) -> None:
+    """The learner comes back to their active session; Session.DoesNotExist if it is not one.
+    Coming back is activity, as a message is: a session reopened after a week idle was
+    deleted by the next cleanup under the open page (the attacker's replay)."""
     with acting_as_learner(learner_id):
-        session = Session.objects.with_scenario().of(learner_id).active().get(pk=session_id)
-        log_event(Event.SESSION_RESTORED, user_id=learner_id, session_id=session.pk)
-        return session
+        sessions = Session.objects.of(learner_id).active().filter(pk=session_id)
+        if not sessions.update(last_activity_at=Now()):
+            raise Session.DoesNotExist
+        log_event(Event.SESSION_RESTORED, user_id=learner_id, session_id=session_id)
 
 
 def complete_session(

@@ -65,6 +65,19 @@ def test_expired_sessions_go_fresh_and_completed_ones_stay(mixed_sessions):
     assert log.metadata["deleted_logs"] is None  # --sessions-only
 
 
+def test_a_session_the_learner_comes_back_to_does_not_expire_under_the_page(
+    client, alice, marketplace
+):
+    """Reopened after a week idle ("Continue"), it was deleted by the next cleanup while open
+    (the attacker's replay): coming back is activity, as a message is."""
+    session = start_session(alice, marketplace)
+    age_session(session, 7.5)
+    client.force_login(alice)
+    assert client.get(f"/sessions/{session.pk}/").status_code == 200
+    assert "0 expired sessions" in run_command("cleanup", "--sessions-only")
+    assert session.pk in _session_ids()
+
+
 def test_logs_older_than_30_days_go(db):
     add_log(31)
     add_log(29)
