@@ -18,6 +18,9 @@ NOTHING_TO_KEEP = "Choose a word: letters or numbers, not only spaces."
 CANNOT_BE_KEPT = "That contains characters that cannot be kept."
 NOT_IN_LINE = "Those words are not in this line side by side: type them as it has them."
 ANSWERED_ALREADY = "That card was answered already (in another tab?): this answer did not count."
+CARD_GONE = (
+    "That card is no longer in your deck (removed in another tab?): this answer was not kept."
+)
 # Words outside the answer's quotations may be German it did not quote (a shipped tip's "Döner
 # im Brot"): called "the helper's English", they were refused as what they are not (a
 # newcomer's walk).
@@ -153,6 +156,10 @@ def _keeping_too_quickly(verdict) -> HttpResponse:
 @login_required
 @require_GET
 def review(request: HttpRequest) -> HttpResponse:
+    return _review_page(request)
+
+
+def _review_page(request: HttpRequest, status: int = 200) -> HttpResponse:
     due = deck.due_cards(request.user.pk)
     card = due[0] if due else None
     after = deck.next_after_each_answer(card) if card else {}
@@ -170,7 +177,7 @@ def review(request: HttpRequest) -> HttpResponse:
         context["deck_empty"] = next_due is None
         if next_due is not None:  # a date in the learner's own time zone (local-time.js)
             context["next_due"], context["next_due_at"] = deck.next_label(next_due), next_due
-    return render(request, "learning/review.html", context)
+    return render(request, "learning/review.html", context, status=status)
 
 
 @login_required
@@ -180,8 +187,9 @@ def answer(request: HttpRequest, card_id: UUID) -> HttpResponse:
     if rating not in deck.RATINGS:
         return HttpResponseBadRequest("Answer with again, hard, good or easy.")
     reviewed = deck.review(request.user.pk, card_id, rating)
-    if reviewed is None:
-        raise Http404("No such card.")
+    if reviewed is None:  # the review goes on (it was a dead end: the attacker's replay)
+        messages.info(request, CARD_GONE)
+        return _review_page(request, status=404)
     if not reviewed.counted:
         messages.info(request, ANSWERED_ALREADY)
     return redirect(reverse("review") + "?after=answer")

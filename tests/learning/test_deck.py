@@ -234,6 +234,19 @@ def test_another_learner_cannot_see_review_or_remove_a_card(client, alice, bob):
         assert not Card.objects.exists()
 
 
+def test_answering_a_card_removed_in_another_tab_says_so_and_the_review_goes_on(client, alice):
+    """It was "We couldn't find that page", a dead end (the attacker's replay)."""
+    gone, next_one = deck.keep(alice.pk, "die Gurke", "cucumber"), deck.keep(alice.pk, "der Kohl")
+    client.force_login(alice)
+    deck.remove(alice.pk, gone.pk)
+    response = client.post(f"/review/{gone.pk}/", {"rating": "good"})
+    page = response.content.decode()
+    assert response.status_code == 404
+    assert "That card is no longer in your deck (removed in another tab?)" in page
+    assert "der Kohl" in page and "Gurke" not in page
+    assert [card.pk for card in deck.due_cards(alice.pk)] == [next_one.pk]
+
+
 def test_a_noun_with_its_article_or_without_is_one_card(client, alice, marketplace):
     """ "Hähnchen" kept from a line and "das Hähnchen — chicken" from the report were two
     cards, and the report offered it as not in the deck (a newcomer's walk). The report's
