@@ -220,9 +220,12 @@ def store(session_id, content: dict | None, kind: str) -> bool:
 
 
 def with_goal_texts(content: dict, states) -> dict:
-    """The model names goals by number; the page shows their text."""
+    """The model names goals by number; the page shows their text, each goal once, in order
+    (a goal named twice was shown twice, reached and not: the attacker's replay)."""
     texts = {s.number: s.goal.text for s in states}
+    outcomes: dict[int, dict] = {}
     for outcome in content.get("goals", []):
-        outcome["text"] = texts.get(outcome["goal"], "")
-    content["goals"] = [g for g in content.get("goals", []) if g["text"]]
+        if texts.get(outcome["goal"]):
+            outcomes.setdefault(outcome["goal"], {**outcome, "text": texts[outcome["goal"]]})
+    content["goals"] = [outcomes[number] for number in sorted(outcomes)]
     return content

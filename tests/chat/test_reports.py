@@ -150,6 +150,35 @@ async def test_the_model_writes_the_report_through_its_tool(alice, kiosk, fake_a
     assert "Zeitung" not in str(logged)  # never any content in the logs
 
 
+async def test_a_report_shows_each_goal_once_and_exports_the_words_its_page_offers(
+    alice, kiosk, fake_anthropic
+):
+    """A goal the model named twice was shown twice, reached and not; the export listed words
+    the page leaves out (one of spaces, the same word in capitals): the attacker's replay."""
+    messy = {
+        **GOOD_REPORT,
+        "goals": [
+            {"goal": 2, "reached": True, "how": "You asked for a newspaper."},
+            {"goal": 1, "reached": True, "how": ""},
+            {"goal": 2, "reached": False, "how": "You did not."},
+            {"goal": 9, "reached": True, "how": "No such goal."},
+        ],
+        "words": [
+            {"german": "die Zeitung", "gloss": "newspaper"},
+            {"german": "DIE ZEITUNG", "gloss": "NEWSPAPER"},
+            {"german": " ", "gloss": "blank"},
+        ],
+    }
+    session = await kiosk_session(alice, kiosk)
+    await play_to_the_end(alice, session, fake=fake_anthropic, plans=[report_reply(messy)])
+    assert await run_queued_tasks() == ["written"]
+    goals = (await report_on(session.pk)).content["goals"]
+    assert [(goal["goal"], goal["reached"]) for goal in goals] == [(1, True), (2, True)]
+    exported = await page(alice, f"/history/{session.pk}/export.md")
+    words = exported.split("### Words to keep\n", 1)[1].split("\n\n", 1)[0]
+    assert words.strip().splitlines() == ["- die Zeitung: newspaper"]
+
+
 async def test_a_malformed_report_is_asked_for_again_then_stored_as_failed(
     alice, kiosk, fake_anthropic
 ):
