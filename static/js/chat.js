@@ -215,8 +215,11 @@
     }
     var length = tooLong(form);
     if (length) {
+      var most = parseInt(form.dataset.maxLength, 10), over = length - most;
+      // By how much: "a little" was said of a message four times too long (a newcomer's walk).
       showError(chat, "Your message has " + length.toLocaleString("en") + " characters; the limit is "
-        + parseInt(form.dataset.maxLength, 10).toLocaleString("en") + ". Shorten it a little.");
+        + most.toLocaleString("en") + ". Shorten it by " + over.toLocaleString("en")
+        + (over === 1 ? " character" : " characters") + ", or send it in parts.");
       return;
     }
     if (state() === "closed") {

@@ -677,7 +677,9 @@ def test_a_long_message_is_never_cut_and_a_busy_chat_says_why_it_waits(
     box.fill(long_text)
     expect(page.locator("#main-form .counter")).to_contain_text("1,199 / 1,000")
     box.press("Enter")
-    expect(page.locator("#main-error")).to_contain_text("the limit is 1,000")
+    expect(page.locator("#main-error")).to_contain_text(
+        "the limit is 1,000. Shorten it by 199 characters, or send it in parts."
+    )
     expect(box).to_have_value(long_text)  # nothing cut, nothing sent
 
     _send(page, "main", "Hallo!")
