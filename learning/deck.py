@@ -125,6 +125,9 @@ def gloss_in_answer(german: str, answer: str) -> str:
     return next((gloss for quoted, gloss in quoted_phrases(answer) if quoted.lower() == german), "")
 
 
+_ELLIPSIS_AT_ENDS = regex.compile(r"^(?:\.\.\.|…)\s*|\s*(?:\.\.\.|…)$")
+
+
 def quoted_phrases(answer: str) -> list[tuple[str, str]]:
     """The German a helper answer quotes, each once, in order, with the gloss in brackets after
     it if any: what its "Keep" offers a learner who selected nothing (without a mouse, say,
@@ -135,9 +138,13 @@ def quoted_phrases(answer: str) -> list[tuple[str, str]]:
         german = " ".join(next(group for group in quotation.groups() if group).split())
         gloss = GLOSS_AFTER.match(answer, quotation.end())
         gloss_text = meaning_in_brackets(gloss.group(1)) if gloss else ""
+        # A phrase to go on ("Das macht …", "That comes to …") is kept without the dots, and
+        # a price ("3,50 €") is no phrase (a newcomer's walk).
+        german, gloss_text = (_ELLIPSIS_AT_ENDS.sub("", text) for text in (german, gloss_text))
         a_part = german.startswith("-") or german.endswith("-")
         fits = len(german) <= MAX_WORD_LENGTH >= len(gloss_text)
-        if keepable(german) and fits and not a_part:
+        has_letters = regex.search(r"\p{L}", german)
+        if keepable(german) and fits and not a_part and has_letters:
             german = as_word(german)  # as "Keep" sends it, and the deck holds it
             if german.lower() not in ARTICLES:  # as held: "d\u00adas" is "das" (the recheck)
                 phrases.setdefault(german.lower(), (german, gloss_text))

@@ -1422,6 +1422,14 @@ def test_a_helper_answers_phrases_are_what_it_quotes_with_their_glosses():
     assert deck.quoted_phrases("Try a short sentence in German.") == []
 
 
+def test_a_phrase_to_go_on_is_offered_without_its_dots_and_a_price_is_no_phrase():
+    """ "Das macht …" was kept with its dots, meaning "That comes to …", and "3,50 €" was
+    offered as a phrase (a newcomer's walk)."""
+    answer = 'She says "Das macht …" (That comes to …): "3,50 €". Then „...bitte sehr“.'
+    assert deck.quoted_phrases(answer) == [("Das macht", "That comes to"), ("bitte sehr", "")]
+    assert deck.german_of_answer("Das macht", answer)
+
+
 def test_brackets_that_say_where_or_how_a_phrase_is_used_are_not_its_meaning():
     """The bakery's tip glossed "Semmel" with "Bavaria, Austria" and "Brötchen" with
     "standard", "Tagen" with "dative plural": each was a card's meaning (the last note)."""
