@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import regex
+import unicodedata2
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
@@ -165,6 +166,8 @@ class Scenario(models.Model):
             for field in STAFF_TEXT_FIELDS
             if getattr(self, field) and not shows_something(getattr(self, field))
         }
+        if self.emoji and shows_something(self.emoji) and not looks_like_an_emoji(self.emoji):
+            errors["emoji"] = NOT_AN_EMOJI
         errors |= {
             field: GARBLING_TEXT
             for field in (*STAFF_TEXT_FIELDS, "vocabulary", "offline_lines", "offline_tips")
@@ -191,6 +194,19 @@ STAFF_TEXT_FIELDS = (
     "initial_message_main",
     "initial_message_helper",
 )
+NOT_AN_EMOJI = "An emoji, not text: the picker shows it beside the title (e.g. 🥨)."
+
+
+def looks_like_an_emoji(text: str) -> bool:
+    """No letter, space or punctuation, and a digit only in a keycap ("1️⃣"): "not an emoji at
+    all" was saved, and the picker showed it as the scene's emoji (a newcomer's walk)."""
+    keycap = "\u20e3" in text
+    return not any(
+        category[0] in "LZ" or (category[0] in "NP" and not keycap)
+        for category in map(unicodedata2.category, text)
+    )
+
+
 SHOWS_NOTHING = "Shows nothing on screen (only spaces or invisible characters): write it out."
 GARBLING_TEXT = (
     "Contains control characters or direction overrides, which garble the page around it"

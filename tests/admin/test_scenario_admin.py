@@ -113,6 +113,25 @@ def test_the_lines_asking_for_a_goal_are_lines_of_the_script(staff_client, party
     assert party.goals.get(position=1).offline_asked_in == []
 
 
+@pytest.mark.parametrize("emoji", ["not an emoji at", "Bäckerei", "🥨 !", "12"])
+def test_an_emoji_that_is_text_is_refused(staff_client, party, emoji):
+    """ "not an emoji at all…" was saved (cut to the field's length), and the picker showed it
+    as the scene's emoji (a newcomer's walk)."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    response = staff_client.post(url, edit_form(party, emoji=emoji))
+    assert response.status_code == 200 and "An emoji, not text" in response.content.decode()
+    party.refresh_from_db()
+    assert party.emoji == "🎉"
+
+
+@pytest.mark.parametrize("emoji", ["🏛️", "🇩🇪", "1️⃣", "👩🏽‍🍳"])
+def test_emoji_of_several_characters_are_emoji(staff_client, party, emoji):
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    assert staff_client.post(url, edit_form(party, emoji=emoji)).status_code == 302
+    party.refresh_from_db()
+    assert party.emoji == emoji
+
+
 def test_removing_goals_below_three_keeps_an_active_scene_as_it_was(staff_client, party):
     url = reverse("admin:scenarios_scenario_change", args=[party.pk])
     deletions = {f"goals-{index}-DELETE": "on" for index in range(3)}
