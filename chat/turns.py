@@ -21,7 +21,7 @@ from chat import allowance, claims, goals, messages, prompting, tasks
 from chat.call_log import log_model_event
 from chat.goals import GoalState
 from chat.models import Message
-from chat.providers import ModelError, ReplyDone, ReplyRequest
+from chat.providers import ModelError, ReplyDone, ReplyRequest, is_offline
 from chat.refusals import (
     LoginEnded,
     ReplyInFlight,
@@ -156,7 +156,7 @@ def _take_plain_turn(
                     claims.stale_after(),
                     prompting.HARD_CAP,
                     str(Event.API_CALL_STARTED),
-                    as_metadata({"chat": chat}),
+                    as_metadata(_call(chat)),
                 ],
             ),
             (messages.OF_SESSION, [session.pk]),
@@ -313,7 +313,7 @@ def _unless_session_gone(learner_id, session_id, refusal: Throttled) -> TurnRefu
 def _log_call_started(learner_id, session_id, chat: str) -> None:
     # In the turn's own transaction: a transaction of its own beside the call cost a whole
     # round of thread, connection and role for one row.
-    log_event(Event.API_CALL_STARTED, user_id=learner_id, session_id=session_id, chat=chat)
+    log_event(Event.API_CALL_STARTED, user_id=learner_id, session_id=session_id, **_call(chat))
 
 
 def _request(
@@ -424,10 +424,16 @@ def _store_plain_reply(
     )
 
 
+def _call(chat: str) -> dict:
+    """Which chat a call is for, and who answers it: offline, the scripted partner's replies
+    were logged as the model's, latency and all (a newcomer's walk)."""
+    return {"chat": chat, "provider": "offline" if is_offline() else "anthropic"}
+
+
 def _completed(chat: str, latency_ms: int, done: ReplyDone) -> dict:
     """What api_call_completed records: timings and counts, never content."""
     return {
-        "chat": chat,
+        **_call(chat),
         "latency_ms": latency_ms,
         "attempts": done.attempts,
         "ended": done.ended,

@@ -95,6 +95,7 @@ async def test_calls_are_logged_with_usage_and_never_content(alice, alice_sessio
 
     logged = await events()
     assert [e[0] for e in logged] == ["api_call_started", "api_call_completed"]
+    assert [e[2]["provider"] for e in logged] == ["anthropic", "anthropic"]
     completed = logged[1][2]
     assert completed["cache_read_input_tokens"] == 1000
     assert completed["cache_creation_input_tokens"] == 150

@@ -6,7 +6,7 @@ from channels.db import database_sync_to_async
 from chat.prompting import CONCLUDE_AT
 from chat.providers.offline import CANNOT_READ_QUESTION
 from scenarios.models import Scenario
-from tests.chat.conftest import FINISHED, Tab, chat_db, session_row, settle, stored
+from tests.chat.conftest import FINISHED, Tab, chat_db, events, session_row, settle, stored
 
 pytestmark = chat_db
 
@@ -140,3 +140,16 @@ async def test_a_line_that_asks_is_said_when_the_goal_is_open(
         if role == "scenario"
     ]
     assert replies == lines[:4]
+
+
+async def test_the_offline_partners_replies_are_logged_as_its_own(alice, alice_session, offline):
+    """They were logged as the model's calls, latency and all (a newcomer's walk)."""
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    for chat in ("main", "helper"):
+        await tab.send(chat=chat, message="Hallo!")
+        await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+    calls = [e for e in await events() if e[0].startswith("api_call_")]
+    assert len(calls) == 4 and {e[2]["provider"] for e in calls} == {"offline"}

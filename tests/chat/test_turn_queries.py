@@ -56,7 +56,7 @@ def test_a_plain_turn_is_one_round_trip_each_way(
         staff_get(Log, session_id=session.pk, event_type=event)
         for event in ("api_call_started", "api_call_completed")
     )
-    assert started.metadata == {"chat": "helper"}
+    assert started.metadata == {"chat": "helper", "provider": "offline"}
     assert completed.metadata["latency_ms"] == 120 and completed.metadata["input_tokens"] == 10
 
 
