@@ -64,6 +64,16 @@ def test_a_reached_limit_shows_the_reset(client, alice):
     assert "this week's 3 conversations" in client.get("/").content.decode()
 
 
+def test_the_picker_says_the_level_chosen_at_start_becomes_the_learners(client, alice, marketplace):
+    """Starting at A1 made A1 the account's level, and the picker did not say so (a newcomer's
+    walk)."""
+    client.force_login(alice)
+    note = "which becomes your level for the next ones too"
+    assert note in client.get("/").content.decode()
+    set_week(alice, completed=3)  # nothing to start: no level to choose
+    assert note not in client.get("/").content.decode()
+
+
 def test_an_overdue_week_shows_as_fresh(client, alice):
     set_week(alice, completed=3, resets_at=datetime.now(UTC) - timedelta(minutes=5))
     client.force_login(alice)
