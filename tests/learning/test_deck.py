@@ -1515,6 +1515,16 @@ def test_any_words_may_be_kept_from_a_helper_answer_that_quotes_nothing(client, 
     assert keep(client, german="Say: das", example=answer, example_language="en").status_code == 200
 
 
+def test_the_deck_has_its_own_place_in_the_menu(client, alice):
+    """Reached only through Review's "Your whole deck", under Review's mark (a newcomer's
+    walk)."""
+    client.force_login(alice)
+    for page, current in (("/deck/", "Deck"), ("/review/", "Review"), ("/", "Practise")):
+        body = client.get(page).content.decode()
+        assert '<a href="/deck/"' in body
+        assert re.findall(r'aria-current="page">(\w+)</a>', body) == [current]
+
+
 def test_the_deck_page_says_which_cards_are_due_now(client, alice):
     """A card due now and one due in ten minutes both read "next 5 Dec" (a newcomer's walk)."""
     deck.keep(alice.pk, "das Brot")
