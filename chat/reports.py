@@ -189,9 +189,15 @@ def offline_report(session: Session, history: list[Message], states) -> dict:
             {"goal": s.number, "text": s.goal.text, "reached": s.reached, "how": ""} for s in states
         ],
         "words": words,
-        "questions": [
-            m.content for m in messages.in_chat(history, Message.ChatType.HELPER) if m.from_learner
-        ],
+        # Each once: "Check my German" pressed twice on a line was listed twice (a newcomer's
+        # walk).
+        "questions": list(
+            dict.fromkeys(
+                m.content
+                for m in messages.in_chat(history, Message.ChatType.HELPER)
+                if m.from_learner
+            )
+        ),
     }
 
 

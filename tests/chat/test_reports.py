@@ -299,6 +299,9 @@ def test_an_offline_report_lists_the_scenes_words_the_learner_used_in_the_role_p
         Message(role="user", chat_type="main", content="Ich bin beruflich hier."),
         # A question to the helper quoting the character's line: not the learner's own use.
         Message(role="user", chat_type="helper", content="Explain: „Möchten Sie probieren?“"),
+        Message(role="helper", chat_type="helper", content="It means: would you like to try?"),
+        # Pressed again: listed once (a newcomer's walk).
+        Message(role="user", chat_type="helper", content="Explain: „Möchten Sie probieren?“"),
     ]
     report = reports.offline_report(session, history, [])
     assert [word["german"] for word in report["words"]] == ["die Zeitung", "die Tomate"]
