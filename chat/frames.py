@@ -83,7 +83,8 @@ def progress(main_count: int, completed: bool = False) -> dict:
         "complete": completed,
         "hint": f"scenes end after about {prompting.SOFT_CAP}–{prompting.CONCLUDE_AT}"
         # A short script of staff's ended at message 9, under "about 15 to 25" (a newcomer's walk).
-        + (", offline when their script does" if is_offline() else ""),
+        # And one whose goals were all reached ended sooner still (the next walk).
+        + (", offline when the script ends or every goal is reached" if is_offline() else ""),
         # A phone's one line has room for this only (without it, 30 read as the scene's length;
         # "ends with its script" said nothing to a learner: a newcomer's walk). Offline, the
         # script closes the scene at its last line, by the 25th message.
