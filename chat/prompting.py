@@ -107,6 +107,14 @@ def _character_request(
                 "one or two of them naturally in this scene if they fit; never quiz.]",
             }
         )
+    # Every message since the character's last line: one left unanswered (a restart, a
+    # failed reply) reached its goal offline only if it was the last (the attacker's
+    # recheck); the model reads them together, as one turn.
+    unanswered = []
+    for message in reversed(main):
+        if not message.from_learner:
+            break
+        unanswered.insert(0, message.content)
     learner_text = main[-1].content if main and main[-1].from_learner else ""
     return ReplyRequest(
         chat=Message.ChatType.MAIN,
@@ -117,6 +125,7 @@ def _character_request(
         closing=steering in ("conclude", "final"),
         tools=[END_TOOL, GOAL_TOOL],
         learner_text=learner_text,
+        unanswered=tuple(unanswered),
         open_goals=tuple(
             OpenGoal(state.number, state.goal.offline_pattern)
             for state in goals

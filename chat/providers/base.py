@@ -51,8 +51,10 @@ class ReplyRequest:
     turn: int  # learner messages so far in this chat, this one included
     closing: bool = False  # the scene's length says this reply closes it (prompting.stage)
     tools: list[dict] = field(default_factory=list)
-    # For the offline partner: the learner's message, the scene's open goals and its script.
+    # For the offline partner: the learner's message (and, in the role-play, every one since
+    # the character's last line), the scene's open goals and its script.
     learner_text: str = ""
+    unanswered: tuple[str, ...] = ()
     open_goals: tuple[OpenGoal, ...] = ()
     # Which goal each number meant when this request was built (number → goal id): a goal
     # staff delete meanwhile must not shift the numbers of the others.

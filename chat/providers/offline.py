@@ -73,8 +73,9 @@ def _next_line(request: ReplyRequest, lines: tuple[str, ...], reached_now) -> in
         at = next((at for at in range(after, len(lines)) if lines[at].strip() == text), None)
         if at is not None:
             after = at + 1
-    if not after:
-        after = min(request.turn, len(lines)) - 1
+    if not after:  # one line a learner message answered
+        answered = request.turn - max(len(request.unanswered), 1)
+        after = max(min(answered, len(lines) - 1), 0)
     open_numbers = {goal.number for goal in request.open_goals}
     reached = {number for number, _ in request.goal_ids} - open_numbers | set(reached_now)
     asks: dict[int, set[int]] = {}
@@ -87,10 +88,11 @@ def _next_line(request: ReplyRequest, lines: tuple[str, ...], reached_now) -> in
 
 
 def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:
+    said = request.unanswered or (request.learner_text,)
     return tuple(
         goal.number
         for goal in request.open_goals
-        if pattern_matches(goal.pattern, request.learner_text)
+        if any(pattern_matches(goal.pattern, text) for text in said)
     )
 
 

@@ -55,7 +55,8 @@ def test_offline_mode_is_announced(client, alice, marketplace, settings):
     session = conversations.start(alice.pk, marketplace)
     client.force_login(alice)
     page = client.get(f"/sessions/{session.pk}/").content.decode()
-    assert "Offline mode" in page and "offline when the script ends or every goal is reached" in page
+    assert "Offline mode" in page
+    assert "offline when the script ends or every goal is reached" in page
     settings.ANTHROPIC_API_KEY = "sk-test"
     page = client.get(f"/sessions/{session.pk}/").content.decode()
     assert "Offline mode" not in page and "offline when" not in page

@@ -7,6 +7,7 @@ from chat.prompting import CONCLUDE_AT
 from chat.providers.offline import CANNOT_READ_QUESTION
 from scenarios.models import Scenario
 from tests.chat.conftest import FINISHED, Tab, chat_db, events, session_row, settle, stored
+from tests.conftest import add_message
 
 pytestmark = chat_db
 
@@ -153,3 +154,23 @@ async def test_the_offline_partners_replies_are_logged_as_its_own(alice, alice_s
     await tab.close()
     calls = [e for e in await events() if e[0].startswith("api_call_")]
     assert len(calls) == 4 and {e[2]["provider"] for e in calls} == {"offline"}
+
+
+async def test_a_goal_in_a_message_left_unanswered_is_reached_with_the_next(
+    alice, alice_session, offline, settings
+):
+    """A reply cut by a restart left "ein Kilo Tomaten" unanswered; the next message reached
+    no goal, and the character asked how many tomatoes (the attacker's recheck)."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    lines = alice_session.scenario.offline_lines
+    await database_sync_to_async(add_message)(
+        alice_session, "user", "main", "Ich möchte ein Kilo Tomaten."
+    )
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(message="Hallo? Ist alles okay?")
+    finished = await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+    assert "Goal reached: Order a kilo of tomatoes." in finished
+    assert (await stored(alice_session.pk, "main"))[-1] == ("scenario", lines[0])
