@@ -318,6 +318,29 @@ class ScenarioAdmin(StaffModelAdmin):
         # box was easy to miss (a newcomer's walk).
         return {"is_active": False, **super().get_changeform_initial_data(request)}
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        before, after = form.initial.get("offline_lines"), form.instance.offline_lines
+        if not change or before == after or not isinstance(before, list):
+            return
+        # Goals whose lines staff wrote in this save named lines of the new script already.
+        written_now = {
+            goal_form.instance.pk
+            for formset in formsets
+            for goal_form in formset.forms
+            if "offline_asked_in" in goal_form.changed_data
+        }
+        for goal in form.instance.goals.exclude(pk__in=written_now).exclude(offline_asked_in=[]):
+            lost = goal.follow_the_script(before, after if isinstance(after, list) else [])
+            goal.save(update_fields=["offline_asked_in"])
+            if lost:
+                messages.warning(
+                    request,
+                    f"The goal “{goal.text}” was asked for in line"
+                    f"{'s' if len(lost) > 1 else ''} {', '.join(map(str, lost))} of the offline "
+                    "script, which it no longer has as it was: say again which lines ask for it.",
+                )
+
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name in ONE_PER_LINE:
             field, help_text = ONE_PER_LINE[db_field.name]

@@ -343,6 +343,22 @@ class Goal(models.Model):
         """Offline: the learner's message achieves this goal."""
         return pattern_matches(self.offline_pattern, learner_text)
 
+    def follow_the_script(self, before: list, after: list) -> list[int]:
+        """Staff edited the offline script from `before` to `after`: this goal's asking lines
+        follow their text to where it now stands (a line added above kept the old numbers, and
+        the line they named was asked again: the attacker's recheck). Returns the numbers of
+        those whose text the script no longer has, which ask for nothing now."""
+        moved, lost = [], []
+        for number in self.offline_asked_in:
+            text = before[number - 1] if 1 <= number <= len(before) else None
+            places = [at for at, line in enumerate(after, 1) if line == text]
+            if places:  # the same line nearest where it was, if it is there twice
+                moved.append(min(places, key=lambda at: abs(at - number)))
+            else:
+                lost.append(number)
+        self.offline_asked_in = moved
+        return lost
+
 
 class SessionQuerySet(models.QuerySet):
     """The ways sessions are looked up, so each reads the same everywhere."""

@@ -132,6 +132,30 @@ def test_emoji_of_several_characters_are_emoji(staff_client, party, emoji):
     assert party.emoji == emoji
 
 
+def _asked_in(scene) -> dict[int, list[int]]:
+    return dict(scene.goals.values_list("position", "offline_asked_in"))
+
+
+def test_the_lines_asking_for_goals_follow_the_script_as_staff_edit_it(staff_client, party):
+    """A line added at the top of the script left the goals naming the old numbers: the line
+    asking for one was asked again, and another passed over (the attacker's recheck). A line
+    reworded or removed asks for nothing, and staff are told; lines staff write in the same
+    save name the new script's."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    lines = list(party.offline_lines)
+    assert _asked_in(party) == {1: [], 2: [1], 3: [3], 4: [6], 5: []}
+    edited = ["Hallo, schön, dass du da bist!", *lines]
+    edited[3 + 1 - 1] = "Und woher kommst du?"  # line 3 as shipped, now line 4, reworded
+    form = edit_form(party, **{"goals-3-offline_asked_in": "7"})  # staff write goal 4's anew
+    form["offline_lines"] = "\n".join(edited)
+    response = staff_client.post(url, form, follow=True)
+    assert response.status_code == 200
+    assert _asked_in(party) == {1: [], 2: [2], 3: [], 4: [7], 5: []}
+    assert "asked for in line 3 of the offline script, which it no longer has" in (
+        response.content.decode().replace("&#x27;", "'")
+    )
+
+
 def test_removing_goals_below_three_keeps_an_active_scene_as_it_was(staff_client, party):
     url = reverse("admin:scenarios_scenario_change", args=[party.pk])
     deletions = {f"goals-{index}-DELETE": "on" for index in range(3)}
