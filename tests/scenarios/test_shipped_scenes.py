@@ -41,25 +41,50 @@ def test_an_arrival_at_the_party_is_not_a_goodbye(db):
     assert goodbye.reached_by("Danke für die Einladung, tschüss!")
 
 
+ORDERS = [
+    "Ich hätte gern ein Wasser, bitte.",
+    "Ich möchte gerne eine Cola.",
+    "Ich würde gern etwas trinken.",
+    "Ich nehme gern einen Kaffee.",
+    "Ich trinke gern Tee.",
+    # Without a German keyboard, short, or another verb of wanting (the attacker's recheck).
+    "Ich haette gern ein Wasser",
+    "Ich moechte gern ein Bier",
+    "Ich wuerde gern etwas trinken",
+    "Ich hätt gern ein Bier",
+    "Ich nehm gern eins",
+    "Ich trink gern Wasser",
+    "Ich will gern ein Bier",
+    "Ich bestelle gern",
+    "Ich helfe dir gern",
+    "Ja, ich komme gern mit!",
+    "Dann hätte ich gern ein Wasser.",
+    "Gerne hätte ich ein Bier.",
+    "Ja, gerne!",
+    "Ungern lese ich.",
+]
+PASTIMES = [
+    "Ich spiele gern Fußball.",
+    "Ich lese gerne.",
+    "Ich gehe gern schwimmen.",
+    "Ich mag Musik.",
+    "In meiner Freizeit koche ich.",
+    # Said in another order, or with more words between (the attacker's recheck).
+    "Am Wochenende spiele ich gern Fußball",
+    "Gern lese ich Bücher",
+    "Ich gehe am Wochenende gern wandern",
+    "Ich fahre oft und gern Rad",
+    "Ich liebe Musik",
+]
+
+
 @pytest.mark.parametrize("code", ["party", "new_colleague"])
 def test_ordering_a_drink_is_not_saying_what_one_likes_doing(db, code):
     """ "Ich hätte gern ein Wasser" ticked the free-time goal (a newcomer's walk)."""
     free_time = Scenario.objects.get(code=code).goals.get(text__icontains="free time")
-    for order in [
-        "Ich hätte gern ein Wasser, bitte.",
-        "Ich möchte gerne eine Cola.",
-        "Ich würde gern etwas trinken.",
-        "Ich nehme gern einen Kaffee.",
-        "Ich trinke gern Tee.",
-    ]:
+    for order in ORDERS:
         assert not free_time.reached_by(order), order
-    for pastime in [
-        "Ich spiele gern Fußball.",
-        "Ich lese gerne.",
-        "Ich gehe gern schwimmen.",
-        "Ich mag Musik.",
-        "In meiner Freizeit koche ich.",
-    ]:
+    for pastime in PASTIMES:
         assert free_time.reached_by(pastime), pastime
 
 
