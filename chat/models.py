@@ -191,6 +191,15 @@ class SceneReport(models.Model):
         )
 
     @property
+    def words_offered(self) -> list[dict]:
+        """Its words as its page offers them to keep (chat.reports.words_to_keep): what the
+        history counts too (it counted the model's list, repeats and blanks included: the
+        attacker's recheck)."""
+        from chat.reports import words_to_keep  # (chat.reports reads this module)
+
+        return words_to_keep(self.content)
+
+    @property
     def found_nothing(self) -> bool:
         """An offline report of a scene that used none of its words and asked nothing: the
         page and the export say so, where its sections would be."""

@@ -2,7 +2,6 @@ import re
 
 from django import template
 
-from chat import reports
 from chat.models import Message
 from learning import deck
 
@@ -33,12 +32,6 @@ def not_reached(goals) -> int:
 def not_kept(words: list[dict], kept) -> list[dict]:
     """A report's words the deck does not hold yet (what its "Keep all" keeps)."""
     return [word for word in words if word["german"] not in kept]
-
-
-@register.filter
-def words_to_keep(content: dict | None) -> list[dict]:
-    """A report's words as offered to keep (chat.reports.words_to_keep)."""
-    return reports.words_to_keep(content)
 
 
 @register.filter

@@ -177,6 +177,8 @@ async def test_a_report_shows_each_goal_once_and_exports_the_words_its_page_offe
     exported = await page(alice, f"/history/{session.pk}/export.md")
     words = exported.split("### Words to keep\n", 1)[1].split("\n\n", 1)[0]
     assert words.strip().splitlines() == ["- die Zeitung: newspaper"]
+    # And the history counts them so (it said "3 words": the attacker's recheck).
+    assert "report: 1 correction, 1 word\n" in await page(alice, "/history/")
 
 
 async def test_a_malformed_report_is_asked_for_again_then_stored_as_failed(
