@@ -113,7 +113,10 @@ def test_the_lines_asking_for_a_goal_are_lines_of_the_script(staff_client, party
     assert party.goals.get(position=1).offline_asked_in == []
 
 
-@pytest.mark.parametrize("emoji", ["not an emoji at", "Bäckerei", "🥨 !", "12"])
+@pytest.mark.parametrize(
+    "emoji",
+    ["not an emoji at", "Bäckerei", "🥨 !", "12", "$$$", "+", "1234\u20e3", "\u2211", "\u2551"],
+)
 def test_an_emoji_that_is_text_is_refused(staff_client, party, emoji):
     """ "not an emoji at all…" was saved (cut to the field's length), and the picker showed it
     as the scene's emoji (a newcomer's walk)."""
@@ -124,7 +127,9 @@ def test_an_emoji_that_is_text_is_refused(staff_client, party, emoji):
     assert party.emoji == "🎉"
 
 
-@pytest.mark.parametrize("emoji", ["🏛️", "🇩🇪", "1️⃣", "👩🏽‍🍳"])
+@pytest.mark.parametrize(
+    "emoji", ["🏛️", "🇩🇪", "1️⃣", "👩🏽‍🍳", "\u2139\ufe0f", "\u203c\ufe0f", "\u3030\ufe0f"]
+)
 def test_emoji_of_several_characters_are_emoji(staff_client, party, emoji):
     url = reverse("admin:scenarios_scenario_change", args=[party.pk])
     assert staff_client.post(url, edit_form(party, emoji=emoji)).status_code == 302
