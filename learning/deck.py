@@ -125,7 +125,18 @@ def gloss_in_answer(german: str, answer: str) -> str:
     return next((gloss for quoted, gloss in quoted_phrases(answer) if quoted.lower() == german), "")
 
 
-_ELLIPSIS_AT_ENDS = regex.compile(r"^(?:\.\.\.|…)\s*|\s*(?:\.\.\.|…)$")
+# Dots and ellipses at an end, with the spaces among them: "…", "....", ". . ." or "……" (one
+# "..." or "…" was taken off, and the rest left: the attacker's recheck); a full stop alone is
+# a sentence's and stays.
+_DOTS_AT_START, _DOTS_AT_END = regex.compile(r"^[\s.…]+"), regex.compile(r"[\s.…]+$")
+
+
+def _without_ellipses(text: str) -> str:
+    for dots in (_DOTS_AT_START, _DOTS_AT_END):
+        found = dots.search(text)
+        if found and ("…" in found[0] or found[0].count(".") > 1):
+            text = text[: found.start()] + text[found.end() :]
+    return text
 
 
 def quoted_phrases(answer: str) -> list[tuple[str, str]]:
@@ -140,7 +151,7 @@ def quoted_phrases(answer: str) -> list[tuple[str, str]]:
         gloss_text = meaning_in_brackets(gloss.group(1)) if gloss else ""
         # A phrase to go on ("Das macht …", "That comes to …") is kept without the dots, and
         # a price ("3,50 €") is no phrase (a newcomer's walk).
-        german, gloss_text = (_ELLIPSIS_AT_ENDS.sub("", text) for text in (german, gloss_text))
+        german, gloss_text = (_without_ellipses(text) for text in (german, gloss_text))
         a_part = german.startswith("-") or german.endswith("-")
         fits = len(german) <= MAX_WORD_LENGTH >= len(gloss_text)
         has_letters = regex.search(r"\p{L}", german)

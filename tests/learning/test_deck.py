@@ -1428,6 +1428,10 @@ def test_a_phrase_to_go_on_is_offered_without_its_dots_and_a_price_is_no_phrase(
     answer = 'She says "Das macht …" (That comes to …): "3,50 €". Then „...bitte sehr“.'
     assert deck.quoted_phrases(answer) == [("Das macht", "That comes to"), ("bitte sehr", "")]
     assert deck.german_of_answer("Das macht", answer)
+    # However many dots (the attacker's recheck); a full stop stays.
+    for dots in ("....", "……", ". . .", "…."):
+        assert deck.quoted_phrases(f'"Das macht {dots}"') == [("Das macht", "")], dots
+    assert deck.quoted_phrases('"Gute Nacht."') == [("Gute Nacht.", "")]
 
 
 def test_brackets_that_say_where_or_how_a_phrase_is_used_are_not_its_meaning():
