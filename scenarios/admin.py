@@ -158,7 +158,14 @@ class GoalFormSet(forms.BaseInlineFormSet):
         its goals come one after the other."""
         if self.instance.pk is None:
             return set()
-        Scenario.objects.select_for_update().filter(pk=self.instance.pk).exists()
+        # The script as stored now, under the lock: the goals' asking lines name its lines,
+        # perhaps moved by a save from another tab since this page was drawn (save_related).
+        self.instance._script_as_stored = (
+            Scenario.objects.select_for_update()
+            .filter(pk=self.instance.pk)
+            .values_list("offline_lines", flat=True)
+            .first()
+        )
         shown = [form.instance.pk for form in self.forms if form.instance.pk]
         others = Goal.objects.filter(scenario_id=self.instance.pk).exclude(pk__in=shown)
         return set(others.values_list("position", flat=True))
@@ -320,7 +327,8 @@ class ScenarioAdmin(StaffModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        before, after = form.initial.get("offline_lines"), form.instance.offline_lines
+        before = getattr(form.instance, "_script_as_stored", None)
+        after = form.instance.offline_lines
         if not change or before == after or not isinstance(before, list):
             return
         # Goals whose lines staff wrote in this save named lines of the new script already.

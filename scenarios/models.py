@@ -1,3 +1,4 @@
+import difflib
 from datetime import timedelta
 
 import regex
@@ -351,15 +352,26 @@ class Goal(models.Model):
 
     def follow_the_script(self, before: list, after: list) -> list[int]:
         """Staff edited the offline script from `before` to `after`: this goal's asking lines
-        follow their text to where it now stands (a line added above kept the old numbers, and
-        the line they named was asked again: the attacker's recheck). Returns the numbers of
-        those whose text the script no longer has, which ask for nothing now."""
+        follow their line to where it now stands (a line added above kept the old numbers, and
+        the line they named was asked again: the attacker's recheck). A line is followed by
+        aligning the two scripts, so a line the script has twice is told apart, and then, if
+        it moved, by its text where the new script has it once. Returns the numbers of those
+        the script no longer has, which ask for nothing now."""
+        aligned = {}
+        matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+        for block in matcher.get_matching_blocks():
+            for offset in range(block.size):
+                aligned[block.a + offset + 1] = block.b + offset + 1
+        taken = set(aligned.values())
         moved, lost = [], []
         for number in self.offline_asked_in:
+            if number in aligned:
+                moved.append(aligned[number])
+                continue
             text = before[number - 1] if 1 <= number <= len(before) else None
-            places = [at for at, line in enumerate(after, 1) if line == text]
-            if places:  # the same line nearest where it was, if it is there twice
-                moved.append(min(places, key=lambda at: abs(at - number)))
+            places = [at for at, line in enumerate(after, 1) if line == text and at not in taken]
+            if len(places) == 1:
+                moved.append(places[0])
             else:
                 lost.append(number)
         self.offline_asked_in = moved

@@ -161,6 +161,47 @@ def test_the_lines_asking_for_goals_follow_the_script_as_staff_edit_it(staff_cli
     )
 
 
+def test_asking_lines_follow_the_right_copy_of_a_line(staff_client, party):
+    """A line the script has twice sent both goals to its first copy (the attacker's second
+    recheck)."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    party.offline_lines = ["Und was noch?", "Gut.", "Und was noch?", "Fünf.", "Tschüss."]
+    party.save()
+    party.goals.filter(position=2).update(offline_asked_in=[1])
+    party.goals.filter(position=3).update(offline_asked_in=[3])
+    party.goals.filter(position=4).update(offline_asked_in=[])
+    form = edit_form(party)
+    form["offline_lines"] = "\n".join(["Hallo!", *party.offline_lines])
+    assert staff_client.post(url, form).status_code == 302
+    assert _asked_in(party) == {1: [], 2: [2], 3: [4], 4: [], 5: []}
+
+
+def test_asking_lines_follow_a_script_saved_in_another_tab_meanwhile(
+    staff_client, party, monkeypatch
+):
+    """Tab B, drawn before tab A added a line at the top, saved while A's save held the scene:
+    its goals were moved again from the script B was drawn with, to the wrong line (the
+    attacker's second recheck). They follow the script as stored when B takes the scene."""
+    from scenarios.admin import GoalFormSet
+
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    shipped = list(party.offline_lines)
+    tab_b = edit_form(party)
+    tab_b["offline_lines"] = "\n".join([*shipped[:-1], "Tschüss, bis bald!"])
+    taking = GoalFormSet._positions_taken_since_the_page_was_drawn
+
+    def tab_a_commits_first(formset):
+        Scenario.objects.filter(pk=party.pk).update(offline_lines=["Hallo!", *shipped])
+        party.goals.filter(position=3).update(offline_asked_in=[4])  # A moved it
+        return taking(formset)
+
+    monkeypatch.setattr(
+        GoalFormSet, "_positions_taken_since_the_page_was_drawn", tab_a_commits_first
+    )
+    assert staff_client.post(url, tab_b).status_code == 302
+    assert _asked_in(party)[3] == [3]  # "Sag mal, woher kommst du eigentlich?" in B's script
+
+
 def test_removing_goals_below_three_keeps_an_active_scene_as_it_was(staff_client, party):
     url = reverse("admin:scenarios_scenario_change", args=[party.pk])
     deletions = {f"goals-{index}-DELETE": "on" for index in range(3)}
