@@ -126,16 +126,22 @@ def gloss_in_answer(german: str, answer: str) -> str:
 
 
 # Dots and ellipses at an end, with the spaces among them: "…", "....", ". . ." or "……" (one
-# "..." or "…" was taken off, and the rest left: the attacker's recheck); a full stop alone is
-# a sentence's and stays.
+# "..." or "…" was taken off, and the rest left: the attacker's recheck). A full stop alone is
+# a sentence's and stays, and so does one on its word before an ellipsis: "ca. …", "Dr. …" and
+# "am 3. …" lost theirs (the second recheck).
 _DOTS_AT_START, _DOTS_AT_END = regex.compile(r"^[\s.…]+"), regex.compile(r"[\s.…]+$")
+_A_WORDS_DOT = regex.compile(r"\.(?=[\s…])")
 
 
 def _without_ellipses(text: str) -> str:
     for dots in (_DOTS_AT_START, _DOTS_AT_END):
         found = dots.search(text)
-        if found and ("…" in found[0] or found[0].count(".") > 1):
-            text = text[: found.start()] + text[found.end() :]
+        if not found or ("…" not in found[0] and found[0].count(".") < 2):
+            continue
+        start = found.start()
+        if dots is _DOTS_AT_END and start and _A_WORDS_DOT.match(text, start):
+            start += 1  # the word's own dot
+        text = text[:start] + text[found.end() :]
     return text
 
 

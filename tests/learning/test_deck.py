@@ -1432,6 +1432,15 @@ def test_a_phrase_to_go_on_is_offered_without_its_dots_and_a_price_is_no_phrase(
     for dots in ("....", "……", ". . .", "…."):
         assert deck.quoted_phrases(f'"Das macht {dots}"') == [("Das macht", "")], dots
     assert deck.quoted_phrases('"Gute Nacht."') == [("Gute Nacht.", "")]
+    # An abbreviation's or an ordinal's dot before an ellipsis stays (the second recheck).
+    for phrase, kept in [
+        ("Das kostet ca. …", "Das kostet ca."),
+        ("zum Beispiel z. B. …", "zum Beispiel z. B."),
+        ("Frau Dr. ...", "Frau Dr."),
+        ("am 3. …", "am 3."),
+        ("am 3 …", "am 3"),
+    ]:
+        assert deck.quoted_phrases(f'"{phrase}"') == [(kept, "")], phrase
 
 
 def test_brackets_that_say_where_or_how_a_phrase_is_used_are_not_its_meaning():
