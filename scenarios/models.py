@@ -197,13 +197,19 @@ STAFF_TEXT_FIELDS = (
 NOT_AN_EMOJI = "An emoji, not text: the picker shows it beside the title (e.g. 🥨)."
 
 
-# One emoji (Unicode's emoji property, which U+2139 and U+203C have though they are a letter
-# and punctuation): a keycap, a flag, or a pictograph with its presentation selector, skin tone
-# and a subdivision flag's tags, joined to others by ZWJ. A digit, "#" or "*" only as a keycap:
-# "1234⃣" was taken by a check of categories, U+2139 refused (the attacker's recheck).
+# One emoji, drawn as an emoji: a keycap, a flag's pair of letters, or a pictograph that is
+# drawn as one by default or with U+FE0F (U+2139 and U+203C have the emoji property though
+# they are a letter and punctuation, and without it they draw as text), with a skin tone and
+# a subdivision flag's tags; joined to others by ZWJ. A digit, "#" or "*" only as a keycap,
+# and a skin tone never alone: "1234⃣", "™" and "🏻🍺" were taken, U+2139 + U+FE0F refused
+# (the attacker's rechecks).
+_PICTOGRAPH = (
+    r"(?![\p{Emoji_Modifier}\p{Regional_Indicator}])"
+    r"(?:\p{Emoji_Presentation}\uFE0F?|\p{Emoji}\uFE0F)"
+)
 _ONE_EMOJI = (
-    r"(?:[0-9#*]\uFE0F?\u20E3|\p{Regional_Indicator}{2}"
-    r"|(?![0-9#*])\p{Emoji}[\uFE0E\uFE0F]?\p{Emoji_Modifier}?(?:[\U000E0020-\U000E007E]+\U000E007F)?)"
+    rf"(?:[0-9#*]\uFE0F?\u20E3|\p{{Regional_Indicator}}{{2}}"
+    rf"|{_PICTOGRAPH}\p{{Emoji_Modifier}}?(?:[\U000E0020-\U000E007E]+\U000E007F)?)"
 )
 _EMOJI = regex.compile(rf"(?:{_ONE_EMOJI}(?:\u200D{_ONE_EMOJI})*)+")
 

@@ -115,7 +115,11 @@ def test_the_lines_asking_for_a_goal_are_lines_of_the_script(staff_client, party
 
 @pytest.mark.parametrize(
     "emoji",
-    ["not an emoji at", "Bäckerei", "🥨 !", "12", "$$$", "+", "1234\u20e3", "\u2211", "\u2551"],
+    [
+        *("not an emoji at", "Bäckerei", "🥨 !", "12", "$$$", "+", "1234\u20e3", "\u2211"),
+        # Drawn as text without U+FE0F, or a skin tone alone (the second recheck).
+        *("\u2551", "\u2122", "\u2139", "\u25b6", "\U0001f3fb\U0001f37a"),
+    ],
 )
 def test_an_emoji_that_is_text_is_refused(staff_client, party, emoji):
     """ "not an emoji at all…" was saved (cut to the field's length), and the picker showed it
