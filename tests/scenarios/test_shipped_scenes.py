@@ -61,7 +61,19 @@ ORDERS = [
     "Dann hätte ich gern ein Wasser.",
     "Gerne hätte ich ein Bier.",
     "Ja, gerne!",
-    "Ungern lese ich.",
+    # Liking, accepting, being glad: no pastime (the second recheck).
+    "Hallo! Ich arbeite gern im Marketing.",
+    "Ja, ich gehe gern mit!",
+    "Da bin ich gern dabei.",
+    "Ja, das mache ich gern.",
+    "Danke, ich bin gern gekommen.",
+    "Ich bin gern hier.",
+    "Ich möcht gern ein Bier.",
+    "Ich wollte gern ein Wasser.",
+    "Ich krieg gern eine Cola.",
+    "Ich käme gern mit.",
+    "Ich glaube ich hätte gern einen Saft.",
+    "Ich mag Wein.",
 ]
 PASTIMES = [
     "Ich spiele gern Fußball.",
@@ -75,6 +87,15 @@ PASTIMES = [
     "Ich gehe am Wochenende gern wandern",
     "Ich fahre oft und gern Rad",
     "Ich liebe Musik",
+    # Said without "gern" (the second recheck).
+    "Ich spiele Fußball.",
+    "Am liebsten lese ich.",
+    "Lesen mag ich.",
+    "Ich mache Yoga.",
+    "Ich interessiere mich für Musik.",
+    "Am Wochenende gehe ich wandern.",
+    "Ich tanze sehr, sehr gern.",
+    "Ich trinke gern Tee und lese.",
 ]
 
 
