@@ -36,6 +36,13 @@ def _open_chat(daphne_server, browser, user, session):
     # The connection's sync redraws the messages: a Keep clicked before it drew its answer
     # in a line the sync then replaced (on a busy machine).
     expect(page.locator("#chat[data-synced]")).to_have_count(1)
+    # And htmx has readied what the sync drew (it does so as the swap settles): an Enter on
+    # "Keep all" before that sent its form as the browser does, and the page was drawn anew,
+    # the focus with it (CI's replay, on a busy machine).
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('#chat [hx-post]'))"
+        ".every(element => (element['htmx-internal-data'] || {}).initHash)"
+    )
     return page, problems
 
 
@@ -266,6 +273,33 @@ def test_a_report_word_kept_from_the_keyboard_takes_the_focus_and_is_marked_in_t
     expect(keep_all).to_have_count(0)  # nothing left for it to keep, in either tab
     expect(here.locator("#report > .keep-form")).to_have_count(0)
     assert problems_here == problems_there == []
+
+
+def test_a_reconnect_leaves_the_focus_in_a_completed_scenes_report(daphne_server, browser):
+    """A sync (a reconnect) drew the completion again, and took the focus to it from where the
+    learner was in the report: "Keep all" pressed then left the focus nowhere (CI's replay)."""
+    from playwright.sync_api import expect
+
+    from tests.browser.test_chat_page_state import _closable_sockets_counting_syncs
+
+    user = User.objects.create_user("jule@example.com", None)
+    session = _completed_with_report(user, [("das Brötchen", "the bread roll"), ("bitte", "")])
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_cookies(
+        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    sockets = _closable_sockets_counting_syncs(page)
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    expect(page.locator("#chat[data-synced]")).to_have_count(1)
+    expect(page.locator("#completion")).to_be_focused()  # the scene's end, said once
+    page.get_by_role("button", name="Keep all 2 words").focus()
+    syncs = page.evaluate("window.syncs")
+    sockets[-1].close(code=1012)
+    page.wait_for_function(f"() => window.syncs === {syncs + 1}")
+    expect(page.get_by_role("button", name="Keep all 2 words")).to_be_focused()
+    context.close()
 
 
 def test_a_keep_that_is_refused_says_why(daphne_server, browser):
