@@ -75,6 +75,10 @@ class Profile(models.Model):
     completed_scenario_count = models.IntegerField(default=0, db_default=0)
     current_week_completion_count = models.IntegerField(default=0, db_default=0)
     week_reset_date = models.DateTimeField()
+    # What an earlier account with this email completed in the week starting
+    # `carried_week_start`, when it was deleted: it counts in that week (scenarios 0020).
+    carried_completions = models.IntegerField(default=0, db_default=0)
+    carried_week_start = models.DateTimeField(null=True, blank=True)
     level = models.CharField(
         max_length=2, choices=GermanLevel.choices, default=GermanLevel.A1, db_default=GermanLevel.A1
     )

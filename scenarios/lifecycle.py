@@ -108,6 +108,14 @@ def roll_weeks_over(limit: int) -> tuple[int, datetime | None]:
         return cursor.fetchone()
 
 
+def forget_ended_weeks_of_deleted_accounts() -> int:
+    """Forget what deleted accounts completed in weeks that have ended (a deleted account's
+    week counts for a new account with its email until the week ends): how many."""
+    with acting_as_staff(), connection.cursor() as cursor:
+        cursor.execute("SELECT forget_ended_weeks_of_deleted_accounts()")
+        return cursor.fetchone()[0]
+
+
 # --- Finding sessions -------------------------------------------------------------------------
 
 

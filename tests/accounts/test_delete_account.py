@@ -1,10 +1,16 @@
+import pytest
+
+from accounts.deletion import delete_account
 from accounts.models import Profile, User
 from chat import conversations
 from chat.models import Message
 from eventlog.models import Log
 from lib.rls import acting_as_staff
+from scenarios import lifecycle
 from scenarios.models import Session
-from tests.conftest import PASSWORD, complete
+from tests.conftest import PASSWORD, complete, run_sql, staff_get
+from tests.journey_helpers import set_week
+from tests.ops.helpers import run_command
 
 
 def test_deleting_the_account_removes_everything_of_the_learner(client, alice, bob, marketplace):
@@ -72,3 +78,65 @@ def test_the_unticked_box_takes_the_focus(client, alice):
     page = client.post("/account/delete/", {"password": PASSWORD}).content.decode()
     focused = re.findall(r"<input[^>]*autofocus[^>]*>", page)
     assert len(focused) == 1 and 'name="confirm"' in focused[0]
+
+
+def _sign_up_again(client, email: str) -> User:
+    client.logout()
+    strong = "Lerne-jeden-Tag-42"
+    response = client.post("/signup/", {"email": email, "password1": strong, "password2": strong})
+    assert response.status_code == 302
+    return User.objects.get(email=email)
+
+
+def test_signing_up_again_with_the_email_does_not_give_the_week_back(client, alice, marketplace):
+    """Deleting the account and signing up again with the same email gave the week's three
+    scenes back (the attacker's replay)."""
+    set_week(alice, completed=3)
+    client.force_login(alice)
+    client.post("/account/delete/", {"password": PASSWORD, "confirm": "on"})
+    again = _sign_up_again(client, "Alice@Example.COM")
+    allowance = lifecycle.weekly_allowance(again.pk)
+    assert (allowance.completed, allowance.reached) == (3, True)
+    assert "this week's 3 conversations" in client.get("/").content.decode()
+    with pytest.raises(lifecycle.WeeklyLimitReached):
+        lifecycle.start_session(again.pk, marketplace)
+    assert "alice@" not in repr(run_sql("SELECT * FROM deleted_accounts_weeks")).lower()
+
+
+def test_a_carried_week_counts_with_the_new_accounts_scenes(client, alice, marketplace):
+    complete(lifecycle.start_session(alice.pk, marketplace))
+    delete_account(alice)
+    again = User.objects.create_user("alice@example.com", PASSWORD)
+    assert lifecycle.weekly_allowance(again.pk).completed == 1
+    complete(lifecycle.start_session(again.pk, marketplace))
+    assert lifecycle.weekly_allowance(again.pk).completed == 2
+    assert staff_get(Profile, pk=again.pk).completed_scenario_count == 1  # the history's own
+    delete_account(again)  # deleted twice in a week: both accounts' scenes carry over
+    third = User.objects.create_user("alice@example.com", PASSWORD)
+    assert lifecycle.weekly_allowance(third.pk).completed == 2
+
+
+def test_a_deleted_accounts_week_counts_only_in_that_week(alice, bob, marketplace):
+    set_week(alice, completed=2)
+    delete_account(alice)
+    with acting_as_staff():  # the week the deleted account's scenes were in has ended
+        run_sql("UPDATE deleted_accounts_weeks SET week_start = week_start - interval '7 days'")
+    again = User.objects.create_user("alice@example.com", PASSWORD)
+    assert lifecycle.weekly_allowance(again.pk).completed == 0
+    assert lifecycle.weekly_allowance(bob.pk).completed == 0
+    assert run_command("reset_weekly_limits")
+    assert run_sql("SELECT count(*) FROM deleted_accounts_weeks") == [(0,)]
+
+
+def test_an_account_staff_delete_keeps_its_week_too(alice, marketplace):
+    set_week(alice, completed=1)
+    with acting_as_staff():
+        User.objects.filter(pk=alice.pk).delete()
+    again = User.objects.create_user("alice@example.com", PASSWORD)
+    assert lifecycle.weekly_allowance(again.pk).completed == 1
+
+
+def test_an_account_with_no_scene_this_week_leaves_nothing(alice):
+    set_week(alice, completed=0)
+    delete_account(alice)
+    assert run_sql("SELECT count(*) FROM deleted_accounts_weeks") == [(0,)]

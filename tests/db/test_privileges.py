@@ -99,6 +99,10 @@ def test_the_runtime_login_cannot_loosen_the_rules(runtime, statement):
         "SELECT drop_log_partitions_before(now())",
         "SELECT add_log_partition(current_date + 400)",
         "DROP TABLE logs_default",
+        "SELECT count(*) FROM deleted_accounts_weeks",
+        "SELECT salt FROM deleted_accounts_weeks_salt",
+        "SELECT deleted_account_digest('alice@example.com')",
+        "SELECT forget_ended_weeks_of_deleted_accounts()",
     ],
 )
 def test_a_learner_transaction_reaches_no_account_and_no_session(runtime, alice, statement):
@@ -124,11 +128,19 @@ def test_the_accounts_role_cannot_make_staff(runtime, alice):
 
 
 def test_the_accounts_role_reads_no_learner_data(runtime, alice):
-    for table in ("profiles", "sessions", "messages", "logs"):
+    for table in ("profiles", "sessions", "messages", "logs", "deleted_accounts_weeks"):
         with runtime.transaction():
             _as(runtime, "maraum_auth")
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 runtime.execute(f"SELECT 1 FROM {table}")
+
+
+def test_no_role_of_the_app_reads_the_salt_of_deleted_accounts_emails(runtime):
+    for role in ("maraum_learner", "maraum_staff", "maraum_auth"):
+        with runtime.transaction():
+            _as(runtime, role)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                runtime.execute("SELECT salt FROM deleted_accounts_weeks_salt")
 
 
 def test_public_may_execute_no_function_of_ours(db):

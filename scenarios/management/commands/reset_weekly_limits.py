@@ -15,9 +15,10 @@ class Command(BatchedCommand):
         "Reset the weekly completion limit of every learner whose week has ended: their week "
         "moves to the next Monday 00:00 UTC, however many weeks were missed (the rule the "
         "database applies at every start and completion too: roll_week_over()). Batched, "
-        "idempotent, safe to run concurrently. Writes a `weekly_limit_reset` log row with the "
-        "count, the week, batches and duration; on failure a `database_error` row, and exits "
-        "non-zero."
+        "idempotent, safe to run concurrently. Then forgets the ended weeks of deleted "
+        "accounts (kept so that a new account with the same email counts them). Writes a "
+        "`weekly_limit_reset` log row with the count, the week, batches and duration; on "
+        "failure a `database_error` row, and exits non-zero."
     )
 
     dry_run_help = "Report who is due; change nothing."
@@ -52,6 +53,7 @@ class Command(BatchedCommand):
             ) from error
         finally:
             self.end_progress()
+        forgotten = lifecycle.forget_ended_weeks_of_deleted_accounts()
 
         with acting_as_staff():
             log_event(
@@ -62,6 +64,7 @@ class Command(BatchedCommand):
                 next_reset=week_ends,
                 oldest_missed_reset=oldest_missed,
                 batch_size=batch_size,
+                deleted_accounts_weeks_forgotten=forgotten,
             )
         return (
             f"Reset {reset} profile{pluralize(reset)} to the week ending "
