@@ -100,8 +100,8 @@ def stored_reply(
     )
 
 
-# Both chats' messages, oldest first (read on every turn: plain SQL, no query to build), with
-# the model's columns in its order, as Message.from_db() takes them.
+# Both chats' messages, oldest first (read to open a chat and for its report: plain SQL, no
+# query to build), with the model's columns in its order, as Message.from_db() takes them.
 _COLUMNS = [field.column for field in Message._meta.concrete_fields]
 OF_SESSION = (  # the model's own column names
     f"SELECT {', '.join(_COLUMNS)} FROM messages WHERE session_id = %s ORDER BY sent_at, id"  # noqa: S608
@@ -113,6 +113,62 @@ def of_session(session_id) -> list[Message]:
     with connection.cursor() as cursor:
         cursor.execute(OF_SESSION, [session_id])
         return from_rows(cursor.fetchall())
+
+
+# What a turn reads: the role-play whole (at most the hard cap and the openings) and the
+# helper chat's latest messages, with how many of its messages, and of the learner's
+# questions, come before them. A completed scene's helper takes questions without end, and
+# each turn read its whole chat: 2,000 messages took 40-130 ms a turn (the last note's item).
+# The helper chat's order is counted without its texts, then the latest are read (half the
+# time of sorting them with their texts).
+_HELPER_COLUMNS = ", ".join(f"m.{column}" for column in _COLUMNS)
+TURN_HISTORY = f"""
+SELECT {", ".join(_COLUMNS)}, NULL, NULL FROM messages WHERE session_id = %s AND chat_type = 'main'
+UNION ALL
+SELECT {_HELPER_COLUMNS}, helper.earlier, helper.earlier_questions FROM (
+  SELECT id, row_number() OVER oldest_first - 1 AS earlier,
+         count(*) FILTER (WHERE role = 'user') OVER (
+           oldest_first ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier_questions,
+         count(*) OVER () - row_number() OVER oldest_first AS later
+  FROM messages WHERE session_id = %s AND chat_type = 'helper'
+  WINDOW oldest_first AS (ORDER BY sent_at, id)
+) AS helper JOIN messages AS m ON m.id = helper.id
+WHERE helper.later < %s
+ORDER BY sent_at, id
+"""  # noqa: S608
+
+
+@dataclass(frozen=True)
+class TurnHistory:
+    messages: list[Message]  # the role-play's and the helper chat's latest, oldest first
+    helper_earlier: int = 0  # the helper chat's messages before those
+    helper_earlier_questions: int = 0  # ...of them the learner's
+
+
+def turn_history_query(session_id, helper_messages: int) -> tuple[str, list]:
+    """TURN_HISTORY with at most `helper_messages` of the helper chat, as a statement."""
+    return TURN_HISTORY, [session_id, session_id, helper_messages]
+
+
+def turn_history(session_id, helper_messages: int) -> TurnHistory:
+    with connection.cursor() as cursor:
+        cursor.execute(*turn_history_query(session_id, helper_messages))
+        return turn_history_from_rows(cursor.fetchall())
+
+
+def turn_history_from_rows(rows) -> TurnHistory:
+    """A TurnHistory from the rows of TURN_HISTORY."""
+    history = [Message.from_db("default", _COLUMNS, row[:-2]) for row in rows]
+    first_helper = next((row for row in rows if row[-2] is not None), None)
+    if first_helper is None:
+        return TurnHistory(history)
+    return TurnHistory(history, first_helper[-2], first_helper[-1])
+
+
+def by_client_id(session_id, client_message_id) -> Message | None:
+    return Message.objects.filter(
+        session_id=session_id, client_message_id=client_message_id
+    ).first()
 
 
 def page_before(session_id, chat: str, message_id, limit: int) -> tuple[list[Message], int] | None:

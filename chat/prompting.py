@@ -76,13 +76,17 @@ def build_request(
     goals: list[GoalState],
     scene_over: bool = False,
     due_words: list[str] | tuple[str, ...] = (),
+    helper_earlier: tuple[int, int] = (0, 0),
 ) -> ReplyRequest:
-    """The request for the next reply in `chat`, the learner's message being the last."""
+    """The request for the next reply in `chat`, the learner's message being the last.
+    `messages` may hold only the helper chat's latest HELPER_HISTORY_MESSAGES, with
+    `helper_earlier` saying how many of its messages, and of the learner's questions, came
+    before them."""
     main = [m for m in messages if m.chat_type == Message.ChatType.MAIN]
     if chat == Message.ChatType.MAIN:
         return _character_request(scenario, main, level, goals, due_words)
     helper = [m for m in messages if m.chat_type == Message.ChatType.HELPER]
-    return _helper_request(scenario, helper, main, level, goals, scene_over)
+    return _helper_request(scenario, helper, main, level, goals, scene_over, helper_earlier)
 
 
 def _character_request(
@@ -162,6 +166,7 @@ def _helper_request(
     level: str,
     goals: list[GoalState],
     scene_over: bool,
+    earlier: tuple[int, int] = (0, 0),
 ) -> ReplyRequest:
     context = "\n".join(
         f"{'Learner' if m.from_learner else scenario.character_name or 'Character'}: {m.content}"
@@ -179,7 +184,7 @@ def _helper_request(
         system.append({"type": "text", "text": "The role-play has ended; it is over."})
     # The role-play so far rides with the newest question only, so the earlier turns stay a
     # stable prefix, cached up to the helper's last answer.
-    recent = helper[_helper_window_start(helper) :]
+    recent = helper[_helper_window_start(helper, earlier[0]) :]
     messages = _cache_prefix(_as_turns(recent, "(The learner opens the helper chat.)"), -2)
     messages[-1]["content"].insert(
         0, {"type": "text", "text": f"<roleplay_so_far>\n{context}\n</roleplay_so_far>"}
@@ -189,21 +194,22 @@ def _helper_request(
         scenario_code=scenario.code,
         system=system,
         messages=messages,
-        turn=sum(1 for m in helper if m.from_learner),
+        turn=earlier[1] + sum(1 for m in helper if m.from_learner),
         learner_text=helper[-1].content if helper and helper[-1].from_learner else "",
         tips=_texts(scenario.offline_tips),
     )
 
 
-def _helper_window_start(helper: list[Message]) -> int:
+def _helper_window_start(helper: list[Message], earlier: int = 0) -> int:
     """Where the helper's chat sent with a question starts: its whole chat went every time,
     and a completed scene's helper takes questions for as long as the learner likes (81
     messages made each request 88 KB, growing until it would pass the model's window: the
-    attacker's replay). It starts at a learner's question."""
-    over = len(helper) - HELPER_HISTORY_MESSAGES
+    attacker's replay). It starts at a learner's question. `helper` is the chat's latest
+    messages, `earlier` of its messages before them: the drops are counted from its start."""
+    over = earlier + len(helper) - HELPER_HISTORY_MESSAGES
     if over <= 0:
         return 0
-    start = -(-over // HELPER_HISTORY_STEP) * HELPER_HISTORY_STEP
+    start = -(-over // HELPER_HISTORY_STEP) * HELPER_HISTORY_STEP - earlier
     while start < len(helper) - 1 and not helper[start].from_learner:
         start += 1
     return start

@@ -159,7 +159,7 @@ def _take_plain_turn(
                     as_metadata(_call(chat)),
                 ],
             ),
-            (messages.OF_SESSION, [session.pk]),
+            messages.turn_history_query(session.pk, prompting.HELPER_HISTORY_MESSAGES),
             (goals.STATES, [session.pk]),
             (SCENE, [session.scenario_id]),
             *_kept_line_query(learner_id, chat, content),
@@ -178,11 +178,12 @@ def _take_plain_turn(
         raise refusal
     if taken != "taken":
         raise _REFUSALS[taken]()
-    history = messages.from_rows(rows)
+    read = messages.turn_history_from_rows(rows)
+    history = read.messages
     message = next(m for m in history if m.client_message_id == client_message_id)
     _play_the_scene_as_it_is_now(session, scene_rows)
     try:
-        request = _request(session, chat, history, goals.from_rows(goal_rows))
+        request = _request(session, chat, read, goals.from_rows(goal_rows))
     except Exception:  # stored and claimed, but no call will follow: give the claim up
         with acting_as_learner(learner_id):
             claims.release(session.pk, chat)
@@ -230,8 +231,11 @@ def _take_turn(
         return _REFUSALS[stored.refused]()
     created, claimed = stored.created, stored.claimed
     # Read after the claim: a reply stored (and its claim released) before it is in here.
-    history = messages.of_session(session.pk)
-    message = next(m for m in history if m.client_message_id == client_message_id)
+    read = messages.turn_history(session.pk, prompting.HELPER_HISTORY_MESSAGES)
+    history = read.messages
+    message = next((m for m in history if m.client_message_id == client_message_id), None)
+    if message is None:  # a resend of a helper question older than the latest read
+        message = messages.by_client_id(session.pk, client_message_id)
     with connection.cursor() as cursor:
         cursor.execute(SCENE, [session.scenario_id])
         _play_the_scene_as_it_is_now(session, cursor.fetchall())
@@ -257,7 +261,7 @@ def _take_turn(
             claims.release(session.pk, chat)
         spent.give_back_call()
         return AcceptedTurn(message, created, None, main_count)
-    request = _request(session, chat, history, goals.goal_states(session.pk))
+    request = _request(session, chat, read, goals.goal_states(session.pk))
     _log_call_started(learner_id, session.pk, chat)
     kept = created and _kept(learner_id, chat, content)
     return AcceptedTurn(
@@ -291,11 +295,11 @@ def prepare_retry(
             # The claim first, then the history: a reply stored by the tab that had the claim
             # just before is seen, and not asked for again.
             if claims.claim(session_id, chat):
-                history = messages.of_session(session_id)
-                if messages.awaits_reply(history, chat):
-                    request = _request(session, chat, history, goals.goal_states(session_id))
+                read = messages.turn_history(session_id, prompting.HELPER_HISTORY_MESSAGES)
+                if messages.awaits_reply(read.messages, chat):
+                    request = _request(session, chat, read, goals.goal_states(session_id))
                     _log_call_started(learner_id, session_id, chat)
-                    return request, _main_count_after_reply(history, chat)
+                    return request, _main_count_after_reply(read.messages, chat)
                 claims.release(session_id, chat)
             spent.give_back_call()
             return None
@@ -317,8 +321,9 @@ def _log_call_started(learner_id, session_id, chat: str) -> None:
 
 
 def _request(
-    session: Session, chat: str, history: list[Message], goal_states: list[GoalState]
+    session: Session, chat: str, read: messages.TurnHistory, goal_states: list[GoalState]
 ) -> ReplyRequest:
+    history = read.messages
     main = messages.in_chat(history, Message.ChatType.MAIN)
     first_turn = chat == Message.ChatType.MAIN and sum(m.from_learner for m in main) == 1
     return prompting.build_request(
@@ -330,6 +335,7 @@ def _request(
         scene_over=session.is_completed,
         # The learner's due words, for the character to bring in: asked once, at the start.
         due_words=deck.due_words(session.user_id) if first_turn else (),
+        helper_earlier=(read.helper_earlier, read.helper_earlier_questions),
     )
 
 

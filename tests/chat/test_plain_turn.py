@@ -240,3 +240,93 @@ def test_a_throttled_turn_in_a_session_gone_ends_it(alice, session, settings, pa
         else:
             prepare_retry(alice.pk, session.pk, "main")
     assert type(refused.value) is SessionEnded
+
+
+def _helper_chat(learner, session, count: int, first_id=None) -> None:
+    """`count` helper messages, questions and answers in turn, from an hour ago."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    start = timezone.now() - timedelta(hours=1)
+    with acting_as_learner(learner.pk):
+        Message.objects.bulk_create(
+            Message(
+                session_id=session.pk,
+                user_id=learner.pk,
+                role="user" if number % 2 == 0 else "helper",
+                chat_type="helper",
+                content=f"Frage {number}?" if number % 2 == 0 else f"Antwort {number}.",
+                sent_at=start + timedelta(seconds=number),
+                client_message_id=first_id if number == 0 else None,
+            )
+            for number in range(count)
+        )
+
+
+@pytest.mark.parametrize("path", ["plain", "step by step", "retry"])
+def test_a_turn_reads_only_the_helper_chats_latest_messages(alice, session, monkeypatch, path):
+    """A completed scene's helper takes questions without end, and every turn read the whole
+    session: 2,000 messages took 40-130 ms a turn (the last note's item). A turn now reads the
+    role-play and the helper chat's latest messages, and asks what it asked with all of it."""
+    from chat import goals, messages
+    from chat.turns import prepare_retry
+
+    _helper_chat(alice, session, 151)  # the last one a question awaiting its answer
+    with acting_as_learner(alice.pk):
+        everything = messages.of_session(session.pk)
+        states = goals.goal_states(session.pk)
+    expected = prompting.build_request(
+        session.scenario, "helper", everything, level=session.level, goals=states
+    )
+    built = []
+    from_db = Message.from_db.__func__
+    monkeypatch.setattr(
+        Message, "from_db", classmethod(lambda cls, *args: built.append(1) or from_db(cls, *args))
+    )
+    if path == "retry":
+        request, _ = prepare_retry(alice.pk, session.pk, "helper")
+    else:
+        expected = prompting.build_request(
+            session.scenario,
+            "helper",
+            [*everything, Message(role="user", chat_type="helper", content="Und noch eine?")],
+            level=session.level,
+            goals=states,
+        )
+        request = accept_turn(
+            alice.pk,
+            session,
+            "helper",
+            "Und noch eine?",
+            uuid.uuid4(),
+            None,
+            alice.email if path == "plain" else None,
+        ).request
+    main = 3  # the two openings and the character's greeting
+    assert len(built) <= main + prompting.HELPER_HISTORY_MESSAGES
+    assert request.messages == expected.messages and request.turn == expected.turn
+    assert request.turn == 76 + (path != "retry")
+
+
+@pytest.mark.parametrize("count", range(0, 80, 7))
+def test_the_helpers_latest_messages_ask_as_its_whole_chat(count):
+    """The window of the helper's chat sent with a question, from its latest messages and how
+    many came before, is the window from all of it."""
+    helper = [
+        Message(role="user" if n % 3 != 2 else "helper", chat_type="helper", content=f"{n}")
+        for n in range(count)
+    ]
+    whole = prompting._helper_window_start(helper)
+    latest = prompting.HELPER_HISTORY_MESSAGES
+    earlier = max(count - latest, 0)
+    start = prompting._helper_window_start(helper[earlier:], earlier)
+    assert helper[earlier:][start:] == helper[whole:]
+
+
+def test_a_resent_helper_question_older_than_the_latest_read_is_not_asked_again(alice, session):
+    old_id = uuid.uuid4()
+    _helper_chat(alice, session, 60, first_id=old_id)
+    turn = take(alice, session, content="Frage 0?", chat="helper", client_id=old_id)
+    assert turn.request is None and not turn.created and turn.message.content == "Frage 0?"
+    assert _events(session, "api_call_started") == 0
