@@ -31,6 +31,7 @@ class Conversation:
     goals: list[GoalState] = field(default_factory=list)
     kept_ids: set = field(default_factory=set)  # role-play lines the learner's deck holds
     kept_phrases: set = field(default_factory=set)  # helper answers' phrases it holds
+    earlier: dict[str, int] = field(default_factory=dict)  # by chat: its messages not read
 
     def in_chat(self, chat: str) -> list[Message]:
         return messages.in_chat(self.messages, chat)
@@ -41,7 +42,7 @@ class Conversation:
 
     def before_page(self, chat: str) -> int:
         """How many of the chat's messages come before those on the page."""
-        return max(0, len(self.in_chat(chat)) - ON_PAGE_AT_MOST)
+        return self.earlier.get(chat, 0) + max(0, len(self.in_chat(chat)) - ON_PAGE_AT_MOST)
 
     @property
     def main_count(self) -> int:
@@ -60,14 +61,19 @@ def start(learner_id, scenario: Scenario, *, replacing=None, level: str | None =
 
 
 def load(learner_id, session_id, *, replies: bool = True) -> Conversation | None:
-    """One of the learner's sessions with its messages and, unless `replies` is false (a
-    transcript), the replies in flight; None for anyone else's session."""
+    """One of the learner's sessions with each chat's latest ON_PAGE_AT_MOST messages and the
+    replies in flight or, with `replies` false (a transcript), all its messages; None for
+    anyone else's session."""
     with acting_as_learner(learner_id, savepoint=False):
         session = lifecycle.find_session(learner_id, session_id)
         if session is None:
             return None
         claimed = claims.claimed_chats(session_id) if replies else set()
-        history = messages.of_session(session_id)
+        if replies:
+            read = messages.latest(session_id, main=ON_PAGE_AT_MOST, helper=ON_PAGE_AT_MOST)
+            history, earlier = read.messages, read.earlier
+        else:
+            history, earlier = messages.of_session(session_id), {}
         failures = {}
         for chat in Message.ChatType.values if replies else ():
             if chat not in claimed and messages.awaits_reply(history, chat):
@@ -80,6 +86,7 @@ def load(learner_id, session_id, *, replies: bool = True) -> Conversation | None
             {chat: failure for chat, failure in failures.items() if failure},
             goals.goal_states(session_id),
             *_kept_in(learner_id, history),
+            earlier=earlier,
         )
 
 

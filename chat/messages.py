@@ -115,54 +115,57 @@ def of_session(session_id) -> list[Message]:
         return from_rows(cursor.fetchall())
 
 
-# What a turn reads: the role-play whole (at most the hard cap and the openings) and the
-# helper chat's latest messages, with how many of its messages, and of the learner's
-# questions, come before them. A completed scene's helper takes questions without end, and
-# each turn read its whole chat: 2,000 messages took 40-130 ms a turn (the last note's item).
-# The helper chat's order is counted without its texts, then the latest are read (half the
-# time of sorting them with their texts).
-_HELPER_COLUMNS = ", ".join(f"m.{column}" for column in _COLUMNS)
-TURN_HISTORY = f"""
-SELECT {", ".join(_COLUMNS)}, NULL, NULL FROM messages WHERE session_id = %s AND chat_type = 'main'
-UNION ALL
-SELECT {_HELPER_COLUMNS}, helper.earlier, helper.earlier_questions FROM (
-  SELECT id, row_number() OVER oldest_first - 1 AS earlier,
+# Each chat's latest messages, with how many of its messages, and of the learner's, come
+# before them: what a turn reads (the role-play whole and the helper's latest) and what a
+# chat page or a tab's sync shows. A completed scene's helper takes questions without end,
+# and each turn and each sync read its whole chat: 2,000 messages took 23-96 ms to read (the
+# last note's item). Their order is counted without their texts, then the latest are read
+# (half the time of sorting them with their texts).
+LATEST = f"""
+SELECT {", ".join(f"m.{column}" for column in _COLUMNS)}, latest.earlier, latest.earlier_asked
+FROM (
+  SELECT id, chat_type, row_number() OVER oldest_first - 1 AS earlier,
          count(*) FILTER (WHERE role = 'user') OVER (
-           oldest_first ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier_questions,
-         count(*) OVER () - row_number() OVER oldest_first AS later
-  FROM messages WHERE session_id = %s AND chat_type = 'helper'
-  WINDOW oldest_first AS (ORDER BY sent_at, id)
-) AS helper JOIN messages AS m ON m.id = helper.id
-WHERE helper.later < %s
-ORDER BY sent_at, id
+           oldest_first ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier_asked,
+         count(*) OVER (PARTITION BY chat_type) - row_number() OVER oldest_first AS later
+  FROM messages WHERE session_id = %s
+  WINDOW oldest_first AS (PARTITION BY chat_type ORDER BY sent_at, id)
+) AS latest JOIN messages AS m ON m.id = latest.id
+WHERE latest.later < coalesce(CASE latest.chat_type WHEN 'main' THEN %s::bigint ELSE %s::bigint END,
+                              latest.later + 1)
+ORDER BY m.sent_at, m.id
 """  # noqa: S608
 
 
 @dataclass(frozen=True)
-class TurnHistory:
-    messages: list[Message]  # the role-play's and the helper chat's latest, oldest first
-    helper_earlier: int = 0  # the helper chat's messages before those
-    helper_earlier_questions: int = 0  # ...of them the learner's
+class Latest:
+    messages: list[Message]  # each chat's latest, oldest first
+    earlier: dict[str, int]  # by chat: its messages before those
+    earlier_from_learner: dict[str, int]  # ...of them the learner's
 
 
-def turn_history_query(session_id, helper_messages: int) -> tuple[str, list]:
-    """TURN_HISTORY with at most `helper_messages` of the helper chat, as a statement."""
-    return TURN_HISTORY, [session_id, session_id, helper_messages]
+def latest_query(session_id, *, main: int | None, helper: int | None) -> tuple[str, list]:
+    """LATEST with at most `main` role-play and `helper` helper messages (None: all), as a
+    statement."""
+    return LATEST, [session_id, main, helper]
 
 
-def turn_history(session_id, helper_messages: int) -> TurnHistory:
+def latest(session_id, *, main: int | None, helper: int | None) -> Latest:
     with connection.cursor() as cursor:
-        cursor.execute(*turn_history_query(session_id, helper_messages))
-        return turn_history_from_rows(cursor.fetchall())
+        cursor.execute(*latest_query(session_id, main=main, helper=helper))
+        return latest_from_rows(cursor.fetchall())
 
 
-def turn_history_from_rows(rows) -> TurnHistory:
-    """A TurnHistory from the rows of TURN_HISTORY."""
-    history = [Message.from_db("default", _COLUMNS, row[:-2]) for row in rows]
-    first_helper = next((row for row in rows if row[-2] is not None), None)
-    if first_helper is None:
-        return TurnHistory(history)
-    return TurnHistory(history, first_helper[-2], first_helper[-1])
+def latest_from_rows(rows) -> Latest:
+    """A Latest from the rows of LATEST: a chat's counts are on its oldest row read."""
+    found = Latest([], {}, {})
+    for row in rows:
+        message = Message.from_db("default", _COLUMNS, row[:-2])
+        found.messages.append(message)
+        if message.chat_type not in found.earlier:
+            found.earlier[message.chat_type] = row[-2]
+            found.earlier_from_learner[message.chat_type] = row[-1]
+    return found
 
 
 def by_client_id(session_id, client_message_id) -> Message | None:

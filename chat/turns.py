@@ -159,7 +159,7 @@ def _take_plain_turn(
                     as_metadata(_call(chat)),
                 ],
             ),
-            messages.turn_history_query(session.pk, prompting.HELPER_HISTORY_MESSAGES),
+            _history_query(session.pk),
             (goals.STATES, [session.pk]),
             (SCENE, [session.scenario_id]),
             *_kept_line_query(learner_id, chat, content),
@@ -178,7 +178,7 @@ def _take_plain_turn(
         raise refusal
     if taken != "taken":
         raise _REFUSALS[taken]()
-    read = messages.turn_history_from_rows(rows)
+    read = messages.latest_from_rows(rows)
     history = read.messages
     message = next(m for m in history if m.client_message_id == client_message_id)
     _play_the_scene_as_it_is_now(session, scene_rows)
@@ -197,6 +197,14 @@ def _take_plain_turn(
         calls_left=int(tokens_left),
         kept=bool(kept and deck.kept_words(kept[0])),
     )
+
+
+# What a turn reads: the role-play whole and the helper chat's latest, which its request sends.
+_HISTORY = {"main": None, "helper": prompting.HELPER_HISTORY_MESSAGES}
+
+
+def _history_query(session_id) -> tuple[str, list]:
+    return messages.latest_query(session_id, **_HISTORY)
 
 
 def _kept_line_query(learner_id, chat: str, line: str) -> list[tuple[str, list]]:
@@ -231,7 +239,7 @@ def _take_turn(
         return _REFUSALS[stored.refused]()
     created, claimed = stored.created, stored.claimed
     # Read after the claim: a reply stored (and its claim released) before it is in here.
-    read = messages.turn_history(session.pk, prompting.HELPER_HISTORY_MESSAGES)
+    read = messages.latest(session.pk, **_HISTORY)
     history = read.messages
     message = next((m for m in history if m.client_message_id == client_message_id), None)
     if message is None:  # a resend of a helper question older than the latest read
@@ -295,7 +303,7 @@ def prepare_retry(
             # The claim first, then the history: a reply stored by the tab that had the claim
             # just before is seen, and not asked for again.
             if claims.claim(session_id, chat):
-                read = messages.turn_history(session_id, prompting.HELPER_HISTORY_MESSAGES)
+                read = messages.latest(session_id, **_HISTORY)
                 if messages.awaits_reply(read.messages, chat):
                     request = _request(session, chat, read, goals.goal_states(session_id))
                     _log_call_started(learner_id, session_id, chat)
@@ -321,7 +329,7 @@ def _log_call_started(learner_id, session_id, chat: str) -> None:
 
 
 def _request(
-    session: Session, chat: str, read: messages.TurnHistory, goal_states: list[GoalState]
+    session: Session, chat: str, read: messages.Latest, goal_states: list[GoalState]
 ) -> ReplyRequest:
     history = read.messages
     main = messages.in_chat(history, Message.ChatType.MAIN)
@@ -335,7 +343,10 @@ def _request(
         scene_over=session.is_completed,
         # The learner's due words, for the character to bring in: asked once, at the start.
         due_words=deck.due_words(session.user_id) if first_turn else (),
-        helper_earlier=(read.helper_earlier, read.helper_earlier_questions),
+        helper_earlier=(
+            read.earlier.get(Message.ChatType.HELPER, 0),
+            read.earlier_from_learner.get(Message.ChatType.HELPER, 0),
+        ),
     )
 
 

@@ -297,3 +297,29 @@ def test_the_words_of_a_line_are_each_word_once_with_a_letter():
     ]
     many = " ".join(f"Wort{chr(97 + n % 26)}{n}" for n in range(40))
     assert len(words_of(many)) == 40  # all of them: 20 left a long line's last words out
+
+
+def test_the_page_and_a_sync_read_only_each_chats_newest_messages(
+    client, alice, marketplace, monkeypatch
+):
+    """The page and every socket's sync read the whole session to show each chat's newest 100
+    messages (2,000 took 23-96 ms to read: the last note's item)."""
+    from chat.models import Message
+
+    session = conversations.start(alice.pk, marketplace)
+    for number in range(250):
+        add_message(session, "user" if number % 2 == 0 else "helper", "helper", f"Frage {number}")
+    built = []
+    from_db = Message.from_db.__func__
+    monkeypatch.setattr(
+        Message, "from_db", classmethod(lambda cls, *args: built.append(1) or from_db(cls, *args))
+    )
+    client.force_login(alice)
+    body = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "151 earlier messages" in body and "Frage 150<" in body
+    assert len(built) <= conversations.ON_PAGE_AT_MOST + 2  # and the role-play's openings
+    built.clear()
+    shown = conversations.load(alice.pk, session.pk)
+    assert len(built) <= conversations.ON_PAGE_AT_MOST + 2
+    assert shown.before_page("helper") == 151 and shown.before_page("main") == 0
+    assert [m.content for m in shown.on_page("helper")][:1] == ["Frage 150"]
