@@ -5,7 +5,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.deletion import what_goes_with
+from accounts.deletion import delete_account, what_goes_with
 from accounts.models import User
 from lib.staff_admin import StaffModelAdmin, admin_time
 
@@ -108,6 +108,13 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
         count = getattr(obj, "_session_count", 0)
         url = reverse("admin:scenarios_session_changelist") + f"?user={obj.pk}"
         return format_html('<a href="{}">{} session{}</a>', url, count, "" if count == 1 else "s")
+
+    def delete_model(self, request, obj: User) -> None:
+        delete_account(obj)  # logged as any deletion
+
+    def delete_queryset(self, request, queryset) -> None:
+        for user in queryset:
+            delete_account(user)
 
     def get_deleted_objects(self, objs, request):
         """The stock summary plus what the database cascades: profile, sessions, messages."""

@@ -4,11 +4,13 @@ import re
 
 from django.urls import reverse
 
+from accounts.deletion import delete_account
 from accounts.models import Profile, User
 from chat.models import Message
+from eventlog.models import Log
 from lib.rls import acting_as_staff
 from scenarios.models import Scenario, Session
-from tests.conftest import add_message, complete, start_session
+from tests.conftest import add_message, complete, run_sql, start_session
 
 CHANGELIST = reverse("admin:accounts_user_changelist")
 
@@ -129,3 +131,43 @@ def test_the_admin_writes_dates_as_the_app_does_with_their_time_zone(staff_clien
     assert re.search(
         r"<td class=\"field-started[^\"]*\">\d{1,2} \w{3} \d{4}, \d\d:\d\d UTC</td>", sessions
     )
+
+
+def _admin_history() -> str:
+    return repr(run_sql("SELECT object_repr, change_message FROM django_admin_log")).lower()
+
+
+def _deletions_logged() -> int:
+    with acting_as_staff():  # without whose: the logs forget a deleted learner's id
+        return Log.objects.filter(event_type="account_deleted").count()
+
+
+def test_a_learner_deleted_in_the_admin_is_logged_and_leaves_no_email(staff_client, alice, bob):
+    """The admin's deletion wrote no `account_deleted` row, and its history kept the email as
+    the name of each change and of the deletion (the attacker's replay)."""
+    change = reverse("admin:accounts_user_change", args=[alice.pk])
+    staff_client.post(change, {"email": "alice.new@example.com", "is_active": "on"})
+    assert "alice.new@example.com" in _admin_history()
+    staff_client.post(
+        CHANGELIST,
+        {"action": "delete_selected", "_selected_action": [alice.pk, bob.pk], "post": "yes"},
+    )
+    assert not User.objects.filter(pk__in=[alice.pk, bob.pk]).exists()
+    history = _admin_history()
+    assert "alice" not in history and "bob" not in history
+    assert "a deleted account" in history  # what staff did stays, not who it was
+    assert _deletions_logged() == 2
+
+
+def test_a_learner_deleting_their_account_leaves_no_email_in_the_admin(staff_client, alice):
+    change = reverse("admin:accounts_user_change", args=[alice.pk])
+    staff_client.post(change, {"email": "alice.new@example.com", "is_active": "on"})
+    alice.refresh_from_db()
+    assert delete_account(alice) is not None
+    assert "alice" not in _admin_history()
+
+
+def test_a_second_deletion_of_an_account_logs_nothing(alice):
+    assert delete_account(alice) is not None
+    assert delete_account(alice) is None  # a second tab's, say
+    assert _deletions_logged() == 1
