@@ -38,19 +38,19 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignUpForm(_posted(request))
     scene = _chosen_scene(request)
     if request.method == "POST":
-        # Throttled before the form hashes the password (Argon2 is the expensive part).
-        verdict, throttle = take_all(
-            [
-                (throttles.SIGNUP_PER_ADDRESS, (logins.client_address(request),)),
-                (throttles.SIGNUP_PER_EMAIL, (request.POST.get("email", ""),)),
-            ]
-        )
-        if not verdict.allowed:
-            _log_throttled(throttle, verdict)
-            form.add_error(
-                None, f"Too many sign-ups right now. Please try again in {verdict.wait_label}."
-            )
-        elif form.is_valid():
+        # Throttled before the form hashes the password (Argon2 is the expensive part): each
+        # attempt by address, and by email once its passwords pass (three tries an hour, typos
+        # included, locked a newcomer's email out: the newcomer's walk).
+        refusal = _signup_refusal(throttles.SIGNUP_PER_ADDRESS, logins.client_address(request))
+        if refusal is None:
+            valid = form.is_valid()
+            if not (form.has_error("password1") or form.has_error("password2")):
+                refusal = _signup_refusal(throttles.SIGNUP_PER_EMAIL, request.POST.get("email", ""))
+            if refusal is not None:
+                valid = False
+        if refusal is not None:
+            form.add_error(None, refusal)
+        elif valid:
             user = form.save()
             levels.set_level(user.pk, form.cleaned_data["level"] or GermanLevel.A1)
             log_event(Event.USER_REGISTERED, user_id=user.pk)
@@ -59,6 +59,15 @@ def signup(request: HttpRequest) -> HttpResponse:
             # The picker opens at the scene the visitor clicked on the landing page.
             return redirect(reverse("home") + (f"#scene-{scene}" if scene else ""))
     return render(request, "accounts/signup.html", {"form": form, "scene": scene})
+
+
+def _signup_refusal(throttle, key: str) -> str | None:
+    verdict, _ = take_all([(throttle, (key,))])
+    if verdict.allowed:
+        return None
+    _log_throttled(throttle, verdict)
+    whose = "from your network" if throttle is throttles.SIGNUP_PER_ADDRESS else "for this email"
+    return f"Too many sign-ups {whose} right now. Please try again in {verdict.wait_label}."
 
 
 def _posted(request: HttpRequest):

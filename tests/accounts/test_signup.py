@@ -127,7 +127,7 @@ def test_empty_sign_ups_are_refused_as_forms_even_once_throttled(client, db):
     """An empty POST left the form unbound, and once the throttle for the empty email refused
     it, adding that error was a 500 with a traceback anyone could ask for (the recheck
     replay)."""
-    for _ in range(5):
+    for _ in range(11):  # the address's ten an hour, and one more
         response = client.post("/signup/", {}, REMOTE_ADDR="10.9.9.9")
         assert response.status_code == 200
     assert "Too many sign-ups" in response.content.decode()
@@ -157,3 +157,20 @@ def test_after_a_failed_submit_the_focus_goes_to_the_first_box_with_an_error(cli
     ).content.decode()
     focused = re.findall(r"<input[^>]*autofocus[^>]*>", page)
     assert len(focused) == 1 and 'name="password1"' in focused[0]
+
+
+def test_typos_in_the_passwords_do_not_use_up_the_emails_sign_ups(client, db):
+    """A weak password and two passwords that did not match spent the email's three sign-ups
+    an hour, and the fourth, right, try was refused for 20 minutes (the newcomer's walk)."""
+    for password2 in ("12345", "Lerne-jeden-Tag-41", "Lerne-jeden-Tag-43"):
+        password1 = "12345" if password2 == "12345" else STRONG
+        response = client.post(
+            "/signup/",
+            {"email": "anna.neu@example.com", "password1": password1, "password2": password2},
+        )
+        assert response.status_code == 200 and "Too many" not in response.content.decode()
+    response = client.post(
+        "/signup/", {"email": "Anna.Neu@example.com", "password1": STRONG, "password2": STRONG}
+    )
+    assert response.status_code == 302
+    assert User.objects.filter(email="anna.neu@example.com").exists()
