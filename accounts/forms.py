@@ -1,8 +1,13 @@
 from django import forms
-from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm, UserCreationForm
+from django.contrib.auth.forms import (
+    PasswordChangeForm,
+    PasswordResetForm,
+    SetPasswordForm,
+    UserCreationForm,
+)
 from django.http import HttpRequest
 
-from accounts import logins
+from accounts import emails, logins
 from accounts.models import GermanLevel, User
 
 
@@ -65,8 +70,14 @@ class SignUpForm(FocusOnTheFirstError, ErrorsUnderThePassword, UserCreationForm)
         }
 
 
+class ResetPasswordForm(PasswordResetForm):
+    email = emails.EmailField(
+        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+
+
 class LoginForm(forms.Form):
-    email = forms.EmailField(
+    email = emails.EmailField(
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
     )
     password = forms.CharField(

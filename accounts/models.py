@@ -3,6 +3,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.utils import timezone
 
+from accounts import emails
 from lib.postgres import RandomUUIDPrimaryKey
 
 
@@ -12,9 +13,16 @@ class CIEmailField(models.EmailField):
     def db_type(self, connection):
         return "citext"
 
+    def formfield(self, **kwargs):
+        return super().formfield(**{"form_class": emails.EmailField, **kwargs})
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
+
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        return emails.canonical(email or "")
 
     def create_user(self, email: str, password: str | None = None, **extra):
         if not email:

@@ -18,6 +18,7 @@ from accounts.forms import (
     DeleteAccountForm,
     LevelForm,
     LoginForm,
+    ResetPasswordForm,
     SetNewPasswordForm,
     SignUpForm,
 )
@@ -130,6 +131,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     not the address has an account."""
 
     template_name = "accounts/password_reset_form.html"
+    form_class = ResetPasswordForm
     email_template_name = "accounts/email/password_reset.txt"
     subject_template_name = "accounts/email/password_reset_subject.txt"
     success_url = reverse_lazy("password_reset_done")

@@ -1,3 +1,5 @@
+import pytest
+
 from accounts.models import Profile, User
 from tests.conftest import staff_get
 from tests.journey_helpers import all_log_text, events_for
@@ -174,3 +176,61 @@ def test_typos_in_the_passwords_do_not_use_up_the_emails_sign_ups(client, db):
     )
     assert response.status_code == 302
     assert User.objects.filter(email="anna.neu@example.com").exists()
+
+
+@pytest.mark.parametrize(
+    ("first", "again"),
+    [
+        ("e1@bücher.example", "e1@xn--bcher-kva.example"),
+        ("e1@xn--bcher-kva.example", "E1@BÜCHER.example"),
+    ],
+)
+def test_two_spellings_of_one_address_are_one_account(client, db, first, again):
+    """A domain in Unicode and in its ASCII form were two accounts, and deleting one and
+    signing up as the other gave the week's scenes back (the attacker's replay)."""
+    response = client.post("/signup/", {"email": first, "password1": STRONG, "password2": STRONG})
+    assert response.status_code == 302
+    assert User.objects.get().email == "e1@bücher.example"
+    client.post("/logout/")
+    response = client.post("/signup/", {"email": again, "password1": STRONG, "password2": STRONG})
+    assert "This email already has an account" in response.content.decode()
+    response = client.post("/login/", {"email": again, "password": STRONG})
+    assert response.status_code == 302  # and the other spelling logs in
+
+
+def test_a_quoted_address_is_refused_with_a_reason(client, db):
+    response = client.post(
+        "/signup/", {"email": '"h1"@example.com', "password1": STRONG, "password2": STRONG}
+    )
+    assert "without quotation marks" in response.content.decode()
+    assert not User.objects.exists()
+
+
+def test_accounts_stored_in_another_spelling_get_the_one_spelling(db):
+    import importlib
+
+    from django.apps import apps
+
+    from tests.conftest import run_sql
+
+    User.objects.create_user("k4@bücher.example", STRONG)
+    spelled = (
+        "k1@xn--bcher-kva.example",
+        '"k2"@example.com',
+        "k3@example.com",
+        "k4@xn--bcher-kva.example",
+    )
+    for email in spelled:  # as stored before: sign-up took them
+        User.objects.create_user("placeholder@example.com", STRONG)
+        run_sql(
+            "UPDATE accounts_user SET email = %s WHERE email = 'placeholder@example.com'", [email]
+        )
+    migration = importlib.import_module("accounts.migrations.0009_one_spelling_per_email")
+    migration._one_spelling(apps, None)
+    assert sorted(User.objects.values_list("email", flat=True)) == [
+        "k1@bücher.example",
+        "k2@example.com",
+        "k3@example.com",
+        "k4@bücher.example",
+        "k4@xn--bcher-kva.example",  # its spelling is taken: staff decide
+    ]
