@@ -55,6 +55,7 @@ class WeeklyAllowance:
     completed: int
     resets_at: datetime
     limit: int = WEEKLY_COMPLETION_LIMIT
+    carried: int = 0  # of `completed`, those of an account with this email deleted this week
 
     @property
     def left(self) -> int:
@@ -71,8 +72,14 @@ class WeeklyAllowance:
 def weekly_allowance(learner_id: UUID | str) -> WeeklyAllowance:
     """The learner's week as it stands now (an ended week reads as the current one)."""
     with acting_as_learner(learner_id, savepoint=False), connection.cursor() as cursor:
-        cursor.execute("SELECT completed, resets_at FROM learner_week(%s)", [learner_id])
-        return WeeklyAllowance(*cursor.fetchone())
+        cursor.execute(
+            "SELECT w.completed, w.resets_at, CASE WHEN p.carried_week_start"
+            " = w.resets_at - interval '7 days' THEN p.carried_completions ELSE 0 END"
+            " FROM learner_week(%s) AS w, profiles AS p WHERE p.id = %s",
+            [learner_id, learner_id],
+        )
+        completed, resets_at, carried = cursor.fetchone()
+        return WeeklyAllowance(completed, resets_at, carried=carried)
 
 
 def week_ends() -> datetime:

@@ -97,7 +97,9 @@ def test_signing_up_again_with_the_email_does_not_give_the_week_back(client, ali
     again = _sign_up_again(client, "Alice@Example.COM")
     allowance = lifecycle.weekly_allowance(again.pk)
     assert (allowance.completed, allowance.reached) == (3, True)
-    assert "this week's 3 conversations" in client.get("/").content.decode()
+    picker = client.get("/").content.decode()
+    assert "this week's 3 conversations" in picker
+    assert "3 of this week's were finished with the account you deleted" in picker
     with pytest.raises(lifecycle.WeeklyLimitReached):
         lifecycle.start_session(again.pk, marketplace)
     assert "alice@" not in repr(run_sql("SELECT * FROM deleted_accounts_weeks")).lower()
@@ -110,6 +112,7 @@ def test_a_carried_week_counts_with_the_new_accounts_scenes(client, alice, marke
     assert lifecycle.weekly_allowance(again.pk).completed == 1
     complete(lifecycle.start_session(again.pk, marketplace))
     assert lifecycle.weekly_allowance(again.pk).completed == 2
+    assert lifecycle.weekly_allowance(again.pk).carried == 1
     assert staff_get(Profile, pk=again.pk).completed_scenario_count == 1  # the history's own
     delete_account(again)  # deleted twice in a week: both accounts' scenes carry over
     third = User.objects.create_user("alice@example.com", PASSWORD)
@@ -140,3 +143,11 @@ def test_an_account_with_no_scene_this_week_leaves_nothing(alice):
     set_week(alice, completed=0)
     delete_account(alice)
     assert run_sql("SELECT count(*) FROM deleted_accounts_weeks") == [(0,)]
+
+
+def test_the_delete_page_says_the_weeks_scenes_still_count(client, alice):
+    """The page said everything goes, and a learner signing up again found the week used up
+    with no word why (the newcomer's walk)."""
+    client.force_login(alice)
+    page = client.get("/account/delete/").content.decode()
+    assert "still count towards this week's three if you sign up again" in page
