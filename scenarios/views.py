@@ -36,7 +36,11 @@ def abandon(request: HttpRequest, session_id: UUID) -> HttpResponse:
     if request.method == "GET":
         active = lifecycle.active_session(request.user.pk)
         if active is None or active.pk != session_id:
-            raise Http404("No active session with this id")
+            if lifecycle.find_session(request.user.pk, session_id) is None:
+                raise Http404("No active session with this id")
+            # Finished meanwhile (its chat page's "End scene…" asked before the last reply).
+            messages.info(request, "That scene is finished: it stays in your history.")
+            return redirect("session", session_id)
         return render(request, "scenarios/confirm_abandon.html", {"active": active})
     if not lifecycle.abandon_session(request.user.pk, session_id):
         raise Http404("No active session with this id")

@@ -74,6 +74,8 @@ def test_a_whole_scene_with_a_question_to_the_helper(daphne_server, browser, par
     if banner:
         expect(page.get_by_text(banner)).to_be_visible()
     box = page.get_by_label("Your message, in German")
+    end_scene = page.get_by_role("link", name="End scene…")
+    expect(end_scene).to_be_visible()
     for turn, line in enumerate(lines, start=1):
         box.fill(f"Das ist meine Antwort {turn}.")
         box.press("Enter")
@@ -92,6 +94,7 @@ def test_a_whole_scene_with_a_question_to_the_helper(daphne_server, browser, par
     expect(page.get_by_role("heading", name="Geschafft! Scene complete")).to_be_visible()
     expect(page.get_by_text("2 conversations left this week")).to_be_visible()
     expect(page.get_by_text("The role-play is over.")).to_be_visible()
+    expect(end_scene).to_be_hidden()  # nothing to end once it is over
     # The report shows whole (no box to scroll inside), and the chat below keeps a readable
     # height and its newest line in view: it was squeezed to a strip under the report.
     report = page.locator("#completion")

@@ -1,6 +1,7 @@
 from lib.rls import acting_as_staff
 from scenarios import lifecycle
 from scenarios.models import Session
+from tests.conftest import complete
 from tests.journey_helpers import events_for
 
 
@@ -27,3 +28,17 @@ def test_the_learner_is_asked_before_anything_is_deleted(client, alice, bob, par
 
     client.force_login(bob)  # another learner's session is not found
     assert client.get(f"/sessions/{session.pk}/abandon/").status_code == 404
+
+
+def test_a_scene_can_be_ended_from_its_chat_page(client, alice, party):
+    """Only the picker offered to end a scene (a newcomer's walk)."""
+    session = lifecycle.start_session(alice.pk, party)
+    client.force_login(alice)
+    end = f'href="/sessions/{session.pk}/abandon/"'
+    assert end in client.get(f"/sessions/{session.pk}/").content.decode()
+    complete(session)
+    assert end not in client.get(f"/sessions/{session.pk}/").content.decode()
+    # Asked from a page drawn before the scene ended: to the finished scene, not a 404.
+    response = client.get(f"/sessions/{session.pk}/abandon/", follow=True)
+    assert response.redirect_chain == [(f"/sessions/{session.pk}/", 302)]
+    assert "That scene is finished" in response.content.decode()
