@@ -10,7 +10,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from accounts.models import GermanLevel
 from lib.staff_admin import StaffModelAdmin, StaffTabularInline
@@ -312,10 +312,10 @@ class ScenarioAdmin(StaffModelAdmin):
                 )
             },
         ),
-        ("Without an API key", {"fields": ("offline_lines", "offline_tips")}),
+        ("Without an API key", {"fields": ("offline_lines", "numbered_script", "offline_tips")}),
         ("The assembled system prompt", {"fields": ("prompt_preview",)}),
     )
-    readonly_fields = ("prompt_preview",)
+    readonly_fields = ("prompt_preview", "numbered_script")
     form = ScenarioForm
     inlines = (GoalInline,)
     actions = (activate_scenarios, deactivate_scenarios, delete_unused_scenarios)
@@ -375,6 +375,18 @@ class ScenarioAdmin(StaffModelAdmin):
         return super().render_change_form(request, context, *args, **kwargs)
 
     @admin.display(description="System prompt (at A1, as saved)")
+    @admin.display(description="The script by number")
+    def numbered_script(self, obj: Scenario) -> str:
+        """The saved script's lines with the numbers a goal's "asked for in offline lines"
+        names: the box numbers none (a newcomer's walk)."""
+        lines = obj.offline_lines if isinstance(obj.offline_lines, list) else []
+        if not lines:
+            return "No script saved yet."
+        return format_html(
+            '<ol class="numbered-script">{}</ol>',
+            format_html_join("", "<li>{}</li>", ((line,) for line in lines)),
+        )
+
     def prompt_preview(self, obj: Scenario) -> str:
         if obj.pk is None:
             return "Save the scenario to see its prompt."

@@ -1,6 +1,9 @@
 """Scenario admin: staff author and order scenes, with their goals; an incomplete scene
 cannot be active; a scenario with sessions is deactivated, never deleted."""
 
+import re
+from html import unescape
+
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
@@ -601,3 +604,13 @@ def test_a_script_line_that_shows_nothing_is_a_blank_line(staff_client, party):
     party.refresh_from_db()
     assert party.offline_lines == ["Hallo!", "Tschüss!"]
     assert party.vocabulary == [{"german": "das Brot", "gloss": "bread"}]
+
+
+def test_the_change_page_numbers_the_script_as_goals_name_its_lines(staff_client, party):
+    """Goals name the script's lines by number, and the box numbered none (a newcomer's
+    walk)."""
+    page = staff_client.get(reverse("admin:scenarios_scenario_change", args=[party.pk]))
+    numbered = re.search(r'<ol class="numbered-script">(.*?)</ol>', page.content.decode(), re.S)
+    assert numbered is not None
+    items = re.findall(r"<li>(.*?)</li>", numbered.group(1))
+    assert [unescape(item) for item in items] == party.offline_lines

@@ -108,3 +108,20 @@ async def test_completion_counts_once_on_the_profile(alice, alice_session, fake_
             return profile.completed_scenario_count, profile.current_week_completion_count
 
     assert await counts() == (1, 1)
+
+
+async def test_the_weeks_last_scene_says_when_the_next_week_starts(
+    alice, alice_session, fake_anthropic
+):
+    """The week's last scene said "You have 0 conversations left this week." and no more (the
+    newcomer's walk)."""
+    from channels.db import database_sync_to_async
+
+    from tests.journey_helpers import set_week
+
+    await database_sync_to_async(set_week)(alice, completed=2)
+    await fill_main_chat(alice_session, 17)
+    fake_anthropic.enqueue(PlannedResponse(text="Tschüss, bis bald!", tool_use=END))
+    frame = await one_turn(alice, alice_session.pk, "Danke schön!")
+    assert "0 conversations" not in frame
+    assert "this week's last conversation: the next week starts on Monday at 00:00 UTC" in frame
