@@ -135,12 +135,23 @@ def test_the_accounts_role_reads_no_learner_data(runtime, alice):
                 runtime.execute(f"SELECT 1 FROM {table}")
 
 
-def test_no_role_of_the_app_reads_the_salt_of_deleted_accounts_emails(runtime):
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SELECT salt FROM deleted_accounts_weeks_salt",
+        "SELECT count(*) FROM deleted_accounts_weeks",
+        "SELECT completions_of_deleted_accounts('alice@example.com')",
+        "SELECT deleted_account_digest('alice@example.com')",
+    ],
+)
+def test_no_role_of_the_app_learns_which_emails_deleted_an_account(runtime, statement):
+    """Staff's role could ask of any email whether it deleted an account this week, and with
+    how many scenes (the attacker's replay)."""
     for role in ("maraum_learner", "maraum_staff", "maraum_auth"):
         with runtime.transaction():
             _as(runtime, role)
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                runtime.execute("SELECT salt FROM deleted_accounts_weeks_salt")
+                runtime.execute(statement)
 
 
 def test_public_may_execute_no_function_of_ours(db):
