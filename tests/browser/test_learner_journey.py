@@ -57,11 +57,21 @@ def _journey(page, url: str) -> None:
 
     page.get_by_role("link", name="Practise").click()
     expect(page.get_by_role("link", name="Continue Marketplace")).to_be_visible()
+    # Pages that ask, and messages after a redirect, take the focus: it stayed on the page,
+    # and a screen reader read neither (a newcomer's walk).
+    page.get_by_role("link", name="End and delete it…").click()
+    expect(page.get_by_role("heading", name="End Marketplace and delete it?")).to_be_focused()
+    page.get_by_role("button", name="End and delete it").click()
+    said = page.locator(".flash-list")
+    expect(said).to_be_focused()
+    expect(said).to_have_text("That conversation has been ended and deleted.")
 
     page.get_by_role("link", name="Account").click()
     page.get_by_role("link", name="Delete my account").click()
+    expect(page.get_by_role("heading", name="Delete your account")).to_be_focused()
     page.get_by_label("Your password").fill(PASSWORD)
     page.get_by_label("I understand").check()
     page.get_by_role("button", name="Delete my account for good").click()
     expect(page.get_by_text("has been deleted")).to_be_visible()
+    expect(page.locator(".flash-list")).to_be_focused()
     expect(page.get_by_role("link", name="Log in")).to_be_visible()
