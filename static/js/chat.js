@@ -283,6 +283,22 @@
     });
     // Each chat opens at its newest message, not at its top until the socket has opened.
     document.querySelectorAll(".messages").forEach(function (scroller) { follow(scroller, true); });
+    // ...and stays there when its box changes size, unless the learner scrolled up to read:
+    // a row more above it (on a phone, "Connection lost. Reconnecting…" pushed "End scene…"
+    // onto a row of its own) left the newest line under the box's edge.
+    if (window.ResizeObserver) {
+      var pinned = new WeakMap();
+      var resized = new ResizeObserver(function (entries) {
+        entries.forEach(function (entry) { follow(entry.target, pinned.get(entry.target)); });
+      });
+      document.querySelectorAll(".messages").forEach(function (scroller) {
+        pinned.set(scroller, atBottom(scroller));
+        scroller.addEventListener("scroll", function () {
+          pinned.set(scroller, atBottom(scroller));
+        }, { passive: true });
+        resized.observe(scroller);
+      });
+    }
 
     // Enter sends, Shift+Enter makes a new line; typing clears an old error.
     page.addEventListener("keydown", function (event) {
