@@ -72,13 +72,17 @@ class SignUpForm(FocusOnTheFirstError, ErrorsUnderThePassword, UserCreationForm)
 
 class ResetPasswordForm(PasswordResetForm):
     email = emails.EmailField(
-        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        label="Email",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        as_typed_if_odd=True,
     )
 
 
 class LoginForm(forms.Form):
     email = emails.EmailField(
-        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+        as_typed_if_odd=True,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
     password = forms.CharField(
         strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})

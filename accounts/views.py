@@ -40,12 +40,13 @@ def signup(request: HttpRequest) -> HttpResponse:
     scene = _chosen_scene(request)
     if request.method == "POST":
         # Throttled before the form hashes the password (Argon2 is the expensive part): each
-        # attempt by address, and by email once its passwords pass (three tries an hour, typos
-        # included, locked a newcomer's email out: the newcomer's walk).
+        # attempt by address, and by email once nothing but the email can be wrong with it
+        # (three tries an hour, typos included, locked a newcomer's email out: the newcomer's
+        # walk; and three forms with a wrong level, anyone's: the attacker's recheck).
         refusal = _signup_refusal(throttles.SIGNUP_PER_ADDRESS, logins.client_address(request))
         if refusal is None:
             valid = form.is_valid()
-            if not (form.has_error("password1") or form.has_error("password2")):
+            if valid or set(form.errors) == {"email"}:
                 refusal = _signup_refusal(throttles.SIGNUP_PER_EMAIL, request.POST.get("email", ""))
             if refusal is not None:
                 valid = False

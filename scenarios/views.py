@@ -35,17 +35,17 @@ def abandon(request: HttpRequest, session_id: UUID) -> HttpResponse:
     """GET asks first (the messages go for good); POST ends and deletes the active session."""
     if request.method == "GET":
         active = lifecycle.active_session(request.user.pk)
-        if active is None or active.pk != session_id:
-            if lifecycle.find_session(request.user.pk, session_id) is None:
-                raise Http404("No active session with this id")
-            # Finished meanwhile (its chat page's "End scene…" asked before the last reply).
-            messages.info(request, "That scene is finished: it stays in your history.")
-            return redirect("session", session_id)
-        return render(request, "scenarios/confirm_abandon.html", {"active": active})
-    if not lifecycle.abandon_session(request.user.pk, session_id):
+        if active is not None and active.pk == session_id:
+            return render(request, "scenarios/confirm_abandon.html", {"active": active})
+    elif lifecycle.abandon_session(request.user.pk, session_id):
+        messages.info(request, "That conversation has been ended and deleted.")
+        return redirect("home")
+    if lifecycle.find_session(request.user.pk, session_id) is None:
         raise Http404("No active session with this id")
-    messages.info(request, "That conversation has been ended and deleted.")
-    return redirect("home")
+    # Finished meanwhile: "End scene…" was asked, or confirmed, before the last reply came
+    # (the confirmation was a 404: the attacker's recheck).
+    messages.info(request, "That scene is finished: it stays in your history.")
+    return redirect("session", session_id)
 
 
 @login_required

@@ -171,6 +171,16 @@ def test_typos_in_the_passwords_do_not_use_up_the_emails_sign_ups(client, db):
             {"email": "anna.neu@example.com", "password1": password1, "password2": password2},
         )
         assert response.status_code == 200 and "Too many" not in response.content.decode()
+    for _ in range(3):  # nor anyone's forms that fail for another reason (the attacker's recheck)
+        client.post(
+            "/signup/",
+            {
+                "email": "anna.neu@example.com",
+                "password1": STRONG,
+                "password2": STRONG,
+                "level": "ZZ",
+            },
+        )
     response = client.post(
         "/signup/", {"email": "Anna.Neu@example.com", "password1": STRONG, "password2": STRONG}
     )
@@ -234,3 +244,24 @@ def test_accounts_stored_in_another_spelling_get_the_one_spelling(db):
         "k4@bücher.example",
         "k4@xn--bcher-kva.example",  # its spelling is taken: staff decide
     ]
+
+
+def test_a_domain_idna_2008_refuses_is_spelled_by_idna_2003(client, db):
+    """Accounts on a domain with an emoji (registries gave them out, and sign-up took them)
+    could no longer log in or reset once IDNA 2008 refused their domain (the attacker's
+    recheck)."""
+    response = client.post(
+        "/signup/", {"email": "lea@xn--i-7iq.ws", "password1": STRONG, "password2": STRONG}
+    )
+    assert response.status_code == 302 and User.objects.get().email == "lea@i❤.ws"
+    client.post("/logout/")
+    assert client.post("/login/", {"email": "LEA@i❤.ws", "password": STRONG}).status_code == 302
+
+
+def test_an_account_stored_in_an_odd_spelling_still_logs_in(client, db):
+    from tests.conftest import run_sql
+
+    User.objects.create_user("placeholder@example.com", STRONG)
+    run_sql("""UPDATE accounts_user SET email = '"odd"@example.com'""")  # as stored before
+    response = client.post("/login/", {"email": '"odd"@example.com', "password": STRONG})
+    assert response.status_code == 302

@@ -171,3 +171,16 @@ def test_a_second_deletion_of_an_account_logs_nothing(alice):
     assert delete_account(alice) is not None
     assert delete_account(alice) is None  # a second tab's, say
     assert _deletions_logged() == 1
+
+
+def test_a_deletion_is_logged_in_the_admin_without_the_email(rf, staff, alice):
+    """Two deletes of one account at once (a double click): the one whose deletion found the
+    account gone kept its history entry, written before it, with the email (the attacker's
+    recheck). The entry never names the account by its email."""
+    from django.contrib import admin
+
+    request = rf.post("/admin/")
+    request.user = staff
+    admin.site._registry[User].log_deletions(request, User.objects.filter(pk=alice.pk))
+    history = _admin_history()
+    assert "alice" not in history and "a deleted account" in history

@@ -39,6 +39,9 @@ def test_a_scene_can_be_ended_from_its_chat_page(client, alice, party):
     complete(session)
     assert end not in client.get(f"/sessions/{session.pk}/").content.decode()
     # Asked from a page drawn before the scene ended: to the finished scene, not a 404.
-    response = client.get(f"/sessions/{session.pk}/abandon/", follow=True)
-    assert response.redirect_chain == [(f"/sessions/{session.pk}/", 302)]
-    assert "That scene is finished" in response.content.decode()
+    for ask in (client.get, client.post):  # and confirmed from that page: the same
+        response = ask(f"/sessions/{session.pk}/abandon/", follow=True)
+        assert response.redirect_chain == [(f"/sessions/{session.pk}/", 302)]
+        assert "That scene is finished" in response.content.decode()
+    with acting_as_staff():
+        assert Session.objects.filter(pk=session.pk).exists()
