@@ -5,6 +5,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import levels
@@ -33,9 +35,10 @@ def start_scenario(request: HttpRequest, code: str) -> HttpResponse:
         active = lifecycle.active_session(request.user.pk)
         if active is None:
             return redirect("home")
-        return render(
-            request, "chat/confirm_replace.html", {"scenario": scenario, "active": active}
-        )
+        level = request.GET.get("level")
+        context = {"scenario": scenario, "active": active}
+        context["level"] = level if level in GermanLevel.values else None
+        return render(request, "chat/confirm_replace.html", context)
     replacing = parse_uuid(request.POST.get("replacing", ""))  # the session it agreed to end
     level = request.POST.get("level") or None
     if level is not None and level not in GermanLevel.values:
@@ -50,9 +53,11 @@ def start_scenario(request: HttpRequest, code: str) -> HttpResponse:
             request, f"{scenario.title} did not start: you've had this week's conversations."
         )
         return redirect("home")
-    except ActiveSessionExists as asked:
-        context = {"scenario": scenario, "active": asked.session, "level": level}
-        return render(request, "chat/confirm_replace.html", context)
+    except ActiveSessionExists:
+        # Asked on a page of its own: as the POST's answer, a reload asked to send the form
+        # again (a newcomer's walk).
+        query = f"?{urlencode({'level': level})}" if level else ""
+        return redirect(reverse("start_scenario", args=[code]) + query)
     if level is not None and level != previous_level:
         messages.info(
             request, f"Your level is now {GermanLevel(level).label}, for this scene and the next."

@@ -51,9 +51,13 @@ def test_two_completions_leave_one_start(client, alice, marketplace):
 def test_a_second_start_asks_first_then_replaces(client, alice, marketplace, party):
     first = start_session(alice, marketplace)
     client.force_login(alice)
-    response = client.post("/scenarios/party/start/")
-    assert response.status_code == 200
+    response = client.post("/scenarios/party/start/", {"level": "A2"})
+    # Asked on a page of its own, which a reload opens again (as the POST's answer, a reload
+    # asked to send the form again: a newcomer's walk).
+    assert response.status_code == 302 and response.url == "/scenarios/party/start/?level=A2"
+    response = client.get(response.url)
     assert "still in Marketplace" in response.content.decode()
+    assert 'name="level" value="A2"' in response.content.decode()
     # What goes and what stays (kept words were not mentioned: a newcomer's walk).
     assert "Words you kept from it stay in your deck." in response.content.decode()
     assert _sessions(alice) == [first]
@@ -70,20 +74,20 @@ def test_a_confirmation_left_open_ends_only_the_session_it_named(client, alice, 
     "End it and start" deleted Party and its messages (found by the attacker's replay)."""
     first = start_session(alice, marketplace)
     client.force_login(alice)
-    asked = client.post("/scenarios/kebab/start/").content.decode()
+    asked = client.post("/scenarios/kebab/start/", follow=True).content.decode()
     assert f'name="replacing" value="{first.pk}"' in asked
     client.post("/scenarios/party/start/", {"replacing": str(first.pk)})  # the other tab
     [second] = _sessions(alice)
     add_message(second, "user", "main", "Hallo!")
 
-    stale = client.post("/scenarios/kebab/start/", {"replacing": str(first.pk)})
+    stale = client.post("/scenarios/kebab/start/", {"replacing": str(first.pk)}, follow=True)
 
     assert stale.status_code == 200 and "still in Party" in stale.content.decode()
     assert _sessions(alice) == [second]
     with acting_as_staff():
         assert Message.objects.filter(session_id=second.pk, content="Hallo!").exists()
     for unreadable in ("yes", "", "not-an-id"):  # nothing the learner agreed to: asked again
-        response = client.post("/scenarios/kebab/start/", {"replacing": unreadable})
+        response = client.post("/scenarios/kebab/start/", {"replacing": unreadable}, follow=True)
         assert response.status_code == 200 and _sessions(alice) == [second]
 
 
