@@ -115,28 +115,19 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
         return format_html('<a href="{}">{} session{}</a>', url, count, "" if count == 1 else "s")
 
     def log_deletions(self, request, queryset):
-        """The deletion's entry in the admin's history, without the email: the database takes
-        it out of the account's history when the account goes (accounts 0008), and a second
-        delete of the same account, whose deletion found it gone, kept it (the attacker's
-        recheck)."""
-        content_type = ContentType.objects.get_for_model(User)
-        return LogEntry.objects.bulk_create(
-            LogEntry(
-                user_id=request.user.pk,
-                content_type=content_type,
-                object_id=str(user.pk),
-                object_repr=DELETED_ACCOUNT,
-                action_flag=DELETION,
-            )
-            for user in queryset
-        )
+        """Nothing before the deletion: the history entry is written once `delete_account()`
+        has deleted the account (`_log_deletion`). Written before, by Django, a double click's
+        two requests wrote two entries, the second for a deletion that found nothing (the
+        last note's left item)."""
+        return []
 
     def delete_model(self, request, obj: User) -> None:
-        delete_account(obj)  # logged as any deletion
+        if delete_account(obj) is not None:  # logged as any deletion
+            _log_deletion(request, obj.pk)
 
     def delete_queryset(self, request, queryset) -> None:
         for user in queryset:
-            delete_account(user)
+            self.delete_model(request, user)
 
     def get_deleted_objects(self, objs, request):
         """The stock summary plus what the database cascades: profile, sessions, messages."""
@@ -154,6 +145,19 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
             f"{goes.sessions} sessions and {goes.messages} messages",
         ]
         return deleted, model_count, perms_needed, protected
+
+
+def _log_deletion(request, user_id) -> None:
+    """The deletion's entry in the admin's history, naming no email: the database takes it out
+    of the account's history when the account goes (accounts 0008), but not out of this one,
+    written after (the attacker's recheck)."""
+    LogEntry.objects.create(
+        user_id=request.user.pk,
+        content_type=ContentType.objects.get_for_model(User),
+        object_id=str(user_id),
+        object_repr=DELETED_ACCOUNT,
+        action_flag=DELETION,
+    )
 
 
 def _has_profile(user: User) -> bool:

@@ -46,6 +46,15 @@ class Slot:
     def busy(self) -> bool:
         return self.state in ("streaming", "waiting")
 
+    @property
+    def asking_again(self) -> str:
+        """ "try 2 of 3" while the model, which has not answered, is asked again (its bubble
+        stayed empty for up to a minute: the last note's left item); "" otherwise."""
+        attempt = getattr(self.reply, "attempt", 1)
+        if self.state != "streaming" or attempt < 2 or self.text:
+            return ""
+        return f"try {attempt} of {settings.MODEL_RETRY_ATTEMPTS}"
+
 
 def slot_for(chat: str, conversation, live: dict) -> Slot:
     """The live slot of `chat`: a reply streaming in this process, a reply in flight elsewhere,

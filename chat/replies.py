@@ -48,6 +48,7 @@ class LiveReply:
     reply_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     text: str = ""
     cut: bool = False  # the model said more than a message holds: the rest was dropped
+    attempt: int = 1  # which of the model's MODEL_RETRY_ATTEMPTS is on its way
     sent: int = 0  # how much of `text` its tabs have been sent
     arrivals: int = 0  # chat.fanout.arrivals() when they were last sent the text so far
     finished: bool = False
@@ -305,9 +306,13 @@ async def _send_text(reply: LiveReply, first_frame: Callable[[], str] | None = N
         reply.sent = len(reply.text)
         reply.arrivals = fanout.arrivals(session_id)
         await send_frame(session_id, frames.reply_started(reply))
+        drawn_attempt = reply.attempt
         while reply.sent == len(reply.text) and not reply.finished:
             await reply.changed.wait()
             reply.changed.clear()
+            if reply.attempt != drawn_attempt:  # the model is asked again: the bubble says so
+                drawn_attempt = reply.attempt
+                await send_frame(session_id, frames.reply_started(reply))
         await _send_new_text(reply)
         if not reply.finished:
             await _frame_clock().carry(reply)
@@ -420,6 +425,8 @@ async def _stream(reply: LiveReply, learner_id, request: ReplyRequest) -> ReplyD
             attempt=attempt,
             delay_s=round(delay, 3),
         )
+        reply.attempt = attempt + 1  # its tabs say so: the bubble stayed empty a minute
+        reply.changed.set()
 
     try:
         async for item in get_provider().stream(request, on_retry):

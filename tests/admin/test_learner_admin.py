@@ -181,6 +181,37 @@ def test_a_deletion_is_logged_in_the_admin_without_the_email(rf, staff, alice):
 
     request = rf.post("/admin/")
     request.user = staff
-    admin.site._registry[User].log_deletions(request, User.objects.filter(pk=alice.pk))
+    learner_admin = admin.site._registry[User]
+    learner_admin.log_deletions(request, [alice])
+    learner_admin.delete_model(request, alice)
     history = _admin_history()
     assert "alice" not in history and "a deleted account" in history
+
+
+def _admin_deletions() -> int:
+    return run_sql("SELECT count(*) FROM django_admin_log WHERE action_flag = 3")[0][0]
+
+
+def test_two_admin_deletes_of_one_account_at_once_write_one_history_entry(rf, staff, alice):
+    """A double click on "Yes, I'm sure": both requests had the account, and the admin's history
+    entry, written before the deletion, was written by both (the last note's left item). Here
+    the two run as Django runs each (log, then delete), the second with the account it read
+    before the first deleted it; and the same for the list's bulk delete."""
+    from django.contrib import admin
+
+    learner_admin = admin.site._registry[User]
+    request = rf.post("/admin/")
+    request.user = staff
+    stale = User.objects.get(pk=alice.pk)
+    for _ in range(2):
+        learner_admin.log_deletions(request, [stale])
+        learner_admin.delete_model(request, stale)
+    assert _admin_deletions() == 1
+    assert _deletions_logged() == 1
+    bob = User.objects.create_user(email="bob.bulk@example.com", password="pw-123456789")
+    stale_list = list(User.objects.filter(pk=bob.pk))
+    for _ in range(2):
+        learner_admin.log_deletions(request, stale_list)
+        learner_admin.delete_queryset(request, stale_list)
+    assert _admin_deletions() == 2
+    assert "a deleted account" in _admin_history() and "bob" not in _admin_history()

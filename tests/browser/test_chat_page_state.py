@@ -119,6 +119,29 @@ def test_streamed_words_are_shown_once_also_after_a_reload(slow_fake, daphne_ser
     assert problems == []
 
 
+def test_the_bubble_says_when_the_model_is_asked_again_until_it_answers(
+    slow_fake, daphne_server, browser
+):
+    """An empty bubble for up to a minute while the model was asked again (the last note's left
+    item): it says so, and stops saying so once the answer streams."""
+    from playwright.sync_api import expect
+
+    page, _ = _open_chat(browser, daphne_server)
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    longer = lorem_text(150)  # six seconds of streaming
+    slow_fake.enqueue(
+        PlannedResponse(status=429, retry_after=2.0),
+        PlannedResponse(text=longer, token_delay=0.04),
+    )
+    _send(page, "main", "Hallo!")
+    note = page.locator("#main-live .is-streaming .msg-note")
+    expect(note).to_have_text("No answer yet: asking again (try 2 of 3)…")
+    expect(page.locator("#main-live .is-streaming .msg-text")).to_contain_text(longer.split()[2])
+    assert not note.is_visible()  # at once, while the answer streams: it is coming
+    assert page.locator("#main-live .is-streaming .msg-note").count() == 1  # still streaming
+    expect(page.locator("#main-messages .msg-scenario").last).to_contain_text(longer)
+
+
 def test_the_page_shows_when_the_connection_is_lost_and_loses_no_message(
     daphne_process, daphne_env, browser
 ):

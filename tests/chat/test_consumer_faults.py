@@ -8,9 +8,12 @@ from tests.chat.conftest import (
     STREAMING,
     Tab,
     chat_db,
+    deltas,
     events,
     one_turn,
+    settle,
     stored,
+    streamed_text,
 )
 from tests.conftest import run_sql
 from tests.support.fake_anthropic import PlannedResponse, lorem_text
@@ -30,6 +33,26 @@ async def test_errors_before_the_first_token_are_retried(
     retries = await events("api_retry_attempted")
     assert len(retries) == 1 and retries[0][1] == "warn" and retries[0][2]["status"] == status
     assert fake_anthropic.request_count == 2
+
+
+async def test_the_tabs_say_when_the_model_is_asked_again(alice, alice_session, fake_anthropic):
+    """The reply's bubble stayed empty while the model was asked again, for up to a minute
+    (the last note's left item): each tab, one that opens meanwhile too, says which try."""
+    fake_anthropic.enqueue(PlannedResponse(status=429, retry_after=1.0), OK)
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(message="Hallo")
+    again = await tab.until("No answer yet")
+    assert "asking again (try 2 of 3)" in again and STREAMING in again
+    assert not deltas(tab.frames)  # said before any text
+    opened = Tab(alice, alice_session.pk)
+    await opened.connect()  # during the retry's wait
+    assert "(try 2 of 3)" in await opened.until(STREAMING)
+    await tab.until(FINISHED)
+    assert streamed_text(tab.frames) == "Alles klar!"
+    await settle()
+    await tab.close()
+    await opened.close()
 
 
 async def test_a_timeout_before_the_first_token_is_retried(
