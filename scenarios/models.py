@@ -1,6 +1,7 @@
 import difflib
 from datetime import timedelta
 
+import emoji
 import regex
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
@@ -212,12 +213,17 @@ _ONE_EMOJI = (
     rf"|{_PICTOGRAPH}\p{{Emoji_Modifier}}?(?:[\U000E0020-\U000E007E]+\U000E007F)?)"
 )
 _EMOJI = regex.compile(rf"(?:{_ONE_EMOJI}(?:\u200D{_ONE_EMOJI})*)+")
+# A flag: a pair of regional indicators (a subdivision's flag is longer than the field).
+_FLAG = regex.compile(r"\p{Regional_Indicator}{2}")
 
 
 def looks_like_an_emoji(text: str) -> bool:
     """Emoji only: "not an emoji at all" was saved, and the picker showed it as the scene's
-    emoji (a newcomer's walk)."""
-    return _EMOJI.fullmatch(text) is not None
+    emoji (a newcomer's walk). A flag only if it names a country or region (Unicode's list,
+    by the emoji package): "🇦🇦" showed as two boxed letters."""
+    if _EMOJI.fullmatch(text) is None:
+        return False
+    return all(emoji.is_emoji(flag[0]) for flag in _FLAG.finditer(text))
 
 
 SHOWS_NOTHING = "Shows nothing on screen (only spaces or invisible characters): write it out."

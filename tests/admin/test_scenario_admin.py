@@ -122,6 +122,8 @@ def test_the_lines_asking_for_a_goal_are_lines_of_the_script(staff_client, party
         *("not an emoji at", "Bäckerei", "🥨 !", "12", "$$$", "+", "1234\u20e3", "\u2211"),
         # Drawn as text without U+FE0F, or a skin tone alone (the second recheck).
         *("\u2551", "\u2122", "\u2139", "\u25b6", "\U0001f3fb\U0001f37a"),
+        # A flag naming no country or region: two boxed letters (the last note's left item).
+        *("\U0001f1e6\U0001f1e6", "\U0001f1e9\U0001f1ea\U0001f1fd\U0001f1fd"),
     ],
 )
 def test_an_emoji_that_is_text_is_refused(staff_client, party, emoji):
@@ -135,7 +137,8 @@ def test_an_emoji_that_is_text_is_refused(staff_client, party, emoji):
 
 
 @pytest.mark.parametrize(
-    "emoji", ["🏛️", "🇩🇪", "1️⃣", "👩🏽‍🍳", "\u2139\ufe0f", "\u203c\ufe0f", "\u3030\ufe0f"]
+    "emoji",
+    ["🏛️", "🇩🇪", "🇪🇺", "🇩🇪🇦🇹", "1️⃣", "👩🏽‍🍳", "\u2139\ufe0f", "\u203c\ufe0f", "\u3030\ufe0f"],
 )
 def test_emoji_of_several_characters_are_emoji(staff_client, party, emoji):
     url = reverse("admin:scenarios_scenario_change", args=[party.pk])
