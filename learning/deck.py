@@ -194,11 +194,17 @@ def words_in_line(typed: str, line: str) -> str | None:
     words of a line, and its "Keep words" listed them one by one (the last note's left item).
     Words the line has as typed come first; else an umlaut of the line's may be typed without
     a German keyboard ("Broetchen" or "Brotchen" for "Brötchen", a newcomer's walk), but no
-    more: "zahlen" is not "Zählen" where the line has both, nor "blau" "blaue" (the recheck)."""
+    more: "zahlen" is not "Zählen" where the line has both, nor "blau" "blaue" (the recheck).
+    Words of one sentence: "bitte danke" of "Ja, bitte. Danke!" was kept as "bitte. Danke"."""
     typed_words, line = WORD.findall(as_word(typed)), as_word(line)
     found = list(WORD.finditer(line))
     window = len(typed_words)
-    starts = range(len(found) - window + 1) if typed_words else range(0)
+    ends = [end.start() for end in SENTENCE_END.finditer(line) if _ends_sentence(line, end)]
+    starts = [
+        at
+        for at in (range(len(found) - window + 1) if typed_words else ())
+        if not any(found[at].end() <= end < found[at + window - 1].start() for end in ends)
+    ]
     # As typed, then in another case, then "ss" for "ß": "Masse" was "Maße", "weg" "Weg",
     # where the line had both (the second recheck).
     for form in (str, str.lower, str.casefold):

@@ -16,7 +16,9 @@ from lib.text import unprintable
 
 NOTHING_TO_KEEP = "Choose a word: letters or numbers, not only spaces."
 CANNOT_BE_KEPT = "That contains characters that cannot be kept."
-NOT_IN_LINE = "Those words are not in this line side by side: type them as it has them."
+NOT_IN_LINE = (
+    "Those words are not side by side in one sentence of this line: type them as it has them."
+)
 ANSWERED_ALREADY = "That card was answered already (in another tab?): this answer did not count."
 CARD_GONE = (
     "That card is no longer in your deck (removed in another tab?): this answer was not kept."

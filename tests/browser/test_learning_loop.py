@@ -612,13 +612,13 @@ def test_words_of_a_line_side_by_side_can_be_kept_from_the_keyboard(daphne_serve
     page.keyboard.type("Brötchen sein")
     page.keyboard.press("Enter")
     expect(words.get_by_role("alert")).to_have_text(
-        "Those words are not in this line side by side: type them as it has them."
+        "Those words are not side by side in one sentence of this line: type them as it has them."
     )
     expect(typed).to_have_value("Brötchen sein")
     expect(said).to_have_count(0)  # what was kept before is not what the box holds
     # The box says so when the focus comes back to it (a newcomer's walk).
     expect(typed).to_have_attribute("aria-invalid", "true")
-    expect(typed).to_have_accessible_description(re.compile("^Those words are not in this line"))
+    expect(typed).to_have_accessible_description(re.compile("^Those words are not side by side"))
     # As the chat's boxes, 16 px on a phone: a phone's browser zoomed in on a smaller one.
     page.set_viewport_size({"width": 390, "height": 844})
     assert typed.evaluate("box => getComputedStyle(box).fontSize") == "16px"

@@ -145,13 +145,28 @@ def test_only_an_umlaut_of_the_line_may_be_typed_otherwise(typed, line):
     assert deck.words_in_line(typed, line) is None
 
 
+@pytest.mark.parametrize(
+    ("typed", "line", "kept"),
+    [
+        ("bitte danke", "Ja, bitte. Danke!", None),
+        ("bitte danke", "Ja, bitte. Danke! Nein bitte danke", "bitte danke"),
+        ("Tag Herr", "Guten Tag, Herr Dr. Weber.", "Tag, Herr"),
+        ("Dr Weber", "Guten Tag, Herr Dr. Weber.", "Dr. Weber"),  # an abbreviation ends none
+    ],
+)
+def test_words_typed_are_words_of_one_sentence(typed, line, kept):
+    """Typed words were kept across a sentence's end: "bitte. Danke" (the last note's left
+    item)."""
+    assert deck.words_in_line(typed, line) == kept
+
+
 @pytest.mark.parametrize("typed", ["Brötchen Zwei", "Brötchen bitten", "Brezel", "???"])
 def test_words_typed_that_the_line_does_not_have_side_by_side_are_refused(client, alice, typed):
     client.force_login(alice)
     line = "Zwei Brötchen, bitte! Und zwei Brezeln."
     response = keep(client, german=typed, example=line, in_line="1", name_it="1")
     assert response.status_code == 400
-    assert "not in this line side by side" in response.content.decode()
+    assert "not side by side in one sentence of this line" in response.content.decode()
     assert deck.all_cards(alice.pk) == []
 
 
