@@ -57,6 +57,7 @@ class _Session:
     subscribing_again: asyncio.Task | None = None  # after a failed subscribe (Redis away)
     peers: set[str] = field(default_factory=set)  # other processes with a tab of it
     arrivals: int = 0  # how often a tab elsewhere may have come without a reply's text so far
+    wakes: set = field(default_factory=set)  # the asyncio.Events of its senders, set on arrival
 
 
 def frames_channel(session_id) -> str:
@@ -82,13 +83,16 @@ def leave(session_id, tab: Tab) -> None:
 
 
 @contextlib.asynccontextmanager
-async def streaming(session_id):
+async def streaming(session_id, wake: asyncio.Event | None = None):
     """Around the sending of a reply's frames: the process stays on the session's channel,
-    to hear of tabs joining elsewhere, even after its own tabs have left."""
+    to hear of tabs joining elsewhere, even after its own tabs have left; `wake` is set when
+    one may have (a sender waiting for a first token would not see it until then)."""
     hub = _hub()
     session_id = str(session_id)
     session = hub.session(session_id)
     session.streaming += 1
+    if wake is not None:
+        session.wakes.add(wake)
     try:
         if hub.redis and session.subscribed is None:  # its tab left as the turn was taken
             await _subscribe(hub, session_id, session)
@@ -96,6 +100,7 @@ async def streaming(session_id):
         yield
     finally:
         session.streaming -= 1
+        session.wakes.discard(wake)
         _forget_if_done(hub, session_id, session)
 
 
@@ -215,7 +220,7 @@ def _resubscribed(hub, session_id: str) -> None:
         return
     for tab in list(session.tabs):
         asyncio.get_running_loop().create_task(_catch_up(tab))
-    session.arrivals += 1
+    _arrived(session)
     hub.redis.queue("PUBLISH", frames_channel(session_id), PROCESS + HELLO)
     _renew_layer_groups(hub)
 
@@ -254,6 +259,12 @@ async def _push(tabs, html: str) -> None:
             logger.info("a frame to a closing tab was dropped: %s", type(error).__name__)
 
 
+def _arrived(session: _Session) -> None:
+    session.arrivals += 1
+    for wake in session.wakes:
+        wake.set()
+
+
 def _heard(hub, session_id: str, sender: str, text: str) -> str | None:
     """A message from another process on a session's channel: the frame to push, if it is one."""
     session = hub.sessions.get(session_id)
@@ -261,12 +272,12 @@ def _heard(hub, session_id: str, sender: str, text: str) -> str | None:
         return None
     if text == HELLO:
         session.peers.add(sender)
-        session.arrivals += 1
+        _arrived(session)
         hub.redis.queue("PUBLISH", frames_channel(session_id), PROCESS + HERE)
     elif text == HERE:
         if sender not in session.peers:
             session.peers.add(sender)
-            session.arrivals += 1
+            _arrived(session)
     elif text == BYE:
         session.peers.discard(sender)
     else:

@@ -90,7 +90,10 @@ def progress(main_count: int, completed: bool = False) -> dict:
         "cap": prompting.HARD_CAP,
         "stage": STAGE_LABELS.get(stage, ""),
         "complete": completed,
+        # "N messages", not "N of 30 messages": "1 of 30 messages · ends by 25" said two
+        # lengths (a newcomer's walk); the hard cap is said on the wide line only.
         "hint": f"scenes end after about {prompting.SOFT_CAP}–{prompting.CONCLUDE_AT}"
+        f" ({prompting.HARD_CAP} at most)"
         # A short script of staff's ended at message 9, under "about 15 to 25" (a newcomer's walk).
         # And one whose goals were all reached ended sooner still (the next walk).
         + (", offline when the script ends or every goal is reached" if is_offline() else ""),

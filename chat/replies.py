@@ -299,7 +299,7 @@ async def _send_text(reply: LiveReply, first_frame: Callable[[], str] | None = N
     first token at once, then what has arrived, a frame an interval, by this process's frame
     clock."""
     session_id = reply.session_id
-    async with fanout.streaming(session_id):
+    async with fanout.streaming(session_id, wake=reply.changed):
         if first_frame:
             await send_frame(session_id, first_frame())
         reply.opened.set()
@@ -312,7 +312,13 @@ async def _send_text(reply: LiveReply, first_frame: Callable[[], str] | None = N
             reply.changed.clear()
             if reply.attempt != drawn_attempt:  # the model is asked again: the bubble says so
                 drawn_attempt = reply.attempt
+                reply.arrivals = fanout.arrivals(session_id)
                 await send_frame(session_id, frames.reply_started(reply))
+            elif fanout.arrivals(session_id) != reply.arrivals:
+                # A tab elsewhere, drawn before the first token: the bubble as it stands now
+                # (a tab there drew dots while every other said "asking again": the recheck).
+                reply.arrivals = fanout.arrivals(session_id)
+                fanout.publish_elsewhere(session_id, frames.reply_started(reply))
         await _send_new_text(reply)
         if not reply.finished:
             await _frame_clock().carry(reply)

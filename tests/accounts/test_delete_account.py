@@ -88,6 +88,16 @@ def _sign_up_again(client, email: str) -> User:
     return User.objects.get(email=email)
 
 
+def test_one_scene_carried_is_said_in_the_singular(client, alice):
+    """ "1 of this week's were finished" (a newcomer's walk)."""
+    set_week(alice, completed=1)
+    client.force_login(alice)
+    client.post("/account/delete/", {"password": PASSWORD, "confirm": "on"})
+    _sign_up_again(client, "alice@example.com")
+    picker = " ".join(client.get("/").content.decode().split())
+    assert "One of this week's was finished with the account you deleted: it counts" in picker
+
+
 def test_signing_up_again_with_the_email_does_not_give_the_week_back(client, alice, marketplace):
     """Deleting the account and signing up again with the same email gave the week's three
     scenes back (the attacker's replay)."""

@@ -223,10 +223,11 @@ def test_the_phone_layout_keeps_the_text_box_on_screen(daphne_server, browser):
     assert log_out and log_out["height"] < 2 * 16  # one line, not "Log / out"
     header = page.locator(".chat-header").bounding_box()
     assert header and header["height"] <= 0.25 * phone["height"]
-    # It says when the scene ends, shorter (it said "5 of 30 messages": the last note), and
-    # what offline means (it said "Offline mode." alone: a newcomer's walk).
+    # It says when the scene ends, shorter (it said "5 of 30 messages": the last note; then
+    # "9 of 30 messages · ends by 25", two lengths: a newcomer's walk), and what offline
+    # means (it said "Offline mode." alone: a newcomer's walk).
     expect(page.locator(".progress-note")).to_have_text(
-        "9 of 30 messages · ends by 25", use_inner_text=True
+        "9 messages · ends by 25", use_inner_text=True
     )
     offline = page.locator(".banner-offline")
     expect(offline).to_have_text("Offline mode: scripted lines, no AI.", use_inner_text=True)

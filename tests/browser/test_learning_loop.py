@@ -1124,3 +1124,30 @@ def test_a_word_opening_its_sentence_is_not_marked_as_the_noun_kept(daphne_serve
     ).to_be_visible()
     assert problems == []
     page.context.close()
+
+
+def test_a_phones_menu_is_one_row_and_the_transcripts_headings_go_in_order(daphne_server, browser):
+    """At 390 px, "Log out" sat alone on a third row of the header; the transcript went from
+    its h1 to the goals' h3, then the report's h2, which had an empty band above it (a
+    newcomer's walk)."""
+    user = User.objects.create_user("nele@example.com", None)
+    session = _completed_with_report(user, [("das Brötchen", "bread roll")])
+    phone = {"width": 390, "height": 844}
+    page, problems = _open(daphne_server, browser, user, "/deck/", phone)
+    for path in ("/deck/", "/history/", "/review/", "/account/", f"/sessions/{session.pk}/"):
+        page.goto(f"{daphne_server}{path}")
+        middles = page.evaluate(  # of each item of the menu: one row
+            "[...document.querySelectorAll('.nav-list > li')].map((item) => {"
+            "  const box = item.getBoundingClientRect();"
+            "  return Math.round(box.top + box.height / 2);"
+            "})"
+        )
+        assert len(middles) >= 5 and max(middles) - min(middles) <= 2, (path, middles)
+    levels = page.evaluate(
+        "[...document.querySelectorAll('main h1, main h2, main h3')].map((h) => h.tagName)"
+    )
+    assert levels[:3] == ["H1", "H2", "H2"], levels  # the scene, its goals, its report
+    report, heading = page.locator("#report"), page.locator("#report-title")
+    gap = heading.bounding_box()["y"] - report.bounding_box()["y"]
+    assert gap < 24, gap  # the box's padding and a little: it was 40 px
+    assert problems == []

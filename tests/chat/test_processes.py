@@ -159,6 +159,26 @@ async def test_a_tab_moving_to_the_other_process_mid_reply_gets_the_text_so_far_
     assert page.text() == SLOW
 
 
+async def test_a_tab_joining_on_the_other_process_while_the_model_is_asked_again_says_so(
+    alice, alice_session, two_processes
+):
+    """The bubble says when the model is asked again, in every tab: one joining on the other
+    process before the first token drew dots until the next try (the attacker's recheck)."""
+    fake, port_a, port_b = two_processes
+    fake.enqueue(PlannedResponse(status=429, retry_after=3.0))
+    cookie = await login_cookie(alice)
+    async with chat_socket(port_a, alice_session.pk, cookie) as tab_a:
+        await tab_a.recv()
+        await tab_a.send(message(text="Was kosten die Äpfel?"))
+        await until(tab_a, "No answer yet")
+        async with chat_socket(port_b, alice_session.pk, cookie) as tab_b:
+            page = Page(await tab_b.recv())
+            await collect(tab_b, page, "No answer yet")
+            assert "(try 2 of 3)" in page.frames[-1] and page.text() == ""  # before the text
+            await collect(tab_b, page, FINISHED)
+    assert page.text() == SLOW
+
+
 async def test_a_resend_from_a_tab_on_the_other_process_keeps_the_stream_shown(
     alice, alice_session, two_processes
 ):
