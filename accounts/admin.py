@@ -1,13 +1,14 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.deletion import delete_account, what_goes_with
+from accounts.deletion import delete_account, keeps_admin_history, what_goes_with
 from accounts.models import User
 from lib.staff_admin import StaffModelAdmin, admin_time
 
@@ -114,6 +115,11 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
         url = reverse("admin:scenarios_session_changelist") + f"?user={obj.pk}"
         return format_html('<a href="{}">{} session{}</a>', url, count, "" if count == 1 else "s")
 
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and keeps_admin_history(obj):
+            return False  # deactivated instead (accounts.deletion.keeps_admin_history)
+        return super().has_delete_permission(request, obj)
+
     def log_deletions(self, request, queryset):
         """Nothing before the deletion: the history entry is written once `delete_account()`
         has deleted the account (`_log_deletion`). Written before, by Django, a double click's
@@ -124,10 +130,26 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
     def delete_model(self, request, obj: User) -> None:
         if delete_account(obj) is not None:  # logged as any deletion
             _log_deletion(request, obj.pk)
+        else:  # a second request's (a double click): it says so, not "deleted successfully"
+            request.deleted_already = [*getattr(request, "deleted_already", []), obj.pk]
 
     def delete_queryset(self, request, queryset) -> None:
         for user in queryset:
             self.delete_model(request, user)
+        if gone := len(getattr(request, "deleted_already", [])):
+            self.message_user(
+                request,
+                f"{gone} of them had been deleted already (in another tab?).",
+                messages.WARNING,
+            )
+
+    def response_delete(self, request, obj_display, obj_id):
+        if getattr(request, "deleted_already", None):
+            self.message_user(
+                request, "That account had been deleted already (in another tab?).", messages.INFO
+            )
+            return redirect("admin:accounts_user_changelist")
+        return super().response_delete(request, obj_display, obj_id)
 
     def get_deleted_objects(self, objs, request):
         """The stock summary plus what the database cascades: profile, sessions, messages."""

@@ -8,6 +8,7 @@ from django.contrib.auth.forms import (
 from django.http import HttpRequest
 
 from accounts import emails, logins
+from accounts.deletion import KEEPS_ADMIN_HISTORY, keeps_admin_history
 from accounts.models import GermanLevel, User
 
 
@@ -109,6 +110,11 @@ class DeleteAccountForm(FocusOnTheFirstError, forms.Form):
         if refused := logins.check_password_again(self.request, self.request.user, password):
             raise forms.ValidationError(refused)
         return password
+
+    def clean(self):
+        if keeps_admin_history(self.request.user):
+            raise forms.ValidationError(KEEPS_ADMIN_HISTORY)
+        return super().clean()
 
 
 class SetNewPasswordForm(FocusOnTheFirstError, ErrorsUnderThePassword, SetPasswordForm):

@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+from django.test import Client
 from django.urls import reverse
 
 from accounts.deletion import delete_account
@@ -10,7 +12,7 @@ from chat.models import Message
 from eventlog.models import Log
 from lib.rls import acting_as_staff
 from scenarios.models import Scenario, Session
-from tests.conftest import add_message, complete, run_sql, start_session
+from tests.conftest import PASSWORD, add_message, complete, run_sql, start_session
 
 CHANGELIST = reverse("admin:accounts_user_changelist")
 
@@ -188,6 +190,16 @@ def test_a_deletion_is_logged_in_the_admin_without_the_email(rf, staff, alice):
     assert "alice" not in history and "a deleted account" in history
 
 
+def _admin_request(rf, staff):
+    """A request of the staff member's, as the admin's views get it (with messages)."""
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    request = rf.post("/admin/")
+    request.user, request.session = staff, {}
+    request._messages = FallbackStorage(request)
+    return request
+
+
 def _admin_deletions() -> int:
     return run_sql("SELECT count(*) FROM django_admin_log WHERE action_flag = 3")[0][0]
 
@@ -200,8 +212,7 @@ def test_two_admin_deletes_of_one_account_at_once_write_one_history_entry(rf, st
     from django.contrib import admin
 
     learner_admin = admin.site._registry[User]
-    request = rf.post("/admin/")
-    request.user = staff
+    request = _admin_request(rf, staff)
     stale = User.objects.get(pk=alice.pk)
     for _ in range(2):
         learner_admin.log_deletions(request, [stale])
@@ -215,3 +226,52 @@ def test_two_admin_deletes_of_one_account_at_once_write_one_history_entry(rf, st
         learner_admin.delete_queryset(request, stale_list)
     assert _admin_deletions() == 2
     assert "a deleted account" in _admin_history() and "bob" not in _admin_history()
+
+
+def test_a_staff_account_that_wrote_the_admins_history_is_kept(staff_client, staff, alice):
+    """Deleting a staff account deleted every entry it wrote in the admin's history (Django's
+    LogEntry.user cascades): who did what went (the attacker's recheck). Such an account is
+    deactivated instead; one that wrote nothing may go."""
+    from accounts.deletion import KeepsAdminHistory
+
+    colleague = User.objects.create_user("colleague@example.com", PASSWORD, is_staff=True)
+    helper = Client()
+    helper.force_login(colleague)
+    change = reverse("admin:accounts_user_change", args=[alice.pk])
+    helper.post(change, {"email": "alice@example.com", "is_active": "on"})
+    written = run_sql("SELECT count(*) FROM django_admin_log")[0][0]
+    assert written == 1
+    delete = reverse("admin:accounts_user_delete", args=[colleague.pk])
+    assert staff_client.get(delete).status_code == 403
+    assert staff_client.post(delete, {"post": "yes"}).status_code == 403
+    bulk = {"action": "delete_selected", "_selected_action": [colleague.pk]}
+    assert "Cannot delete" in staff_client.post(CHANGELIST, bulk).content.decode()
+    assert staff_client.post(CHANGELIST, {**bulk, "post": "yes"}).status_code == 403
+    with pytest.raises(KeepsAdminHistory):
+        delete_account(colleague)
+    own = helper.post("/account/delete/", {"password": PASSWORD, "confirm": "on"})
+    assert own.status_code == 200 and "another staff member deactivates it" in own.content.decode()
+    assert User.objects.filter(pk=colleague.pk).exists()
+    assert run_sql("SELECT count(*) FROM django_admin_log")[0][0] == written
+    newcomer = User.objects.create_user("new.staff@example.com", PASSWORD, is_staff=True)
+    gone = reverse("admin:accounts_user_delete", args=[newcomer.pk])
+    assert staff_client.post(gone, {"post": "yes"}).status_code == 302
+    assert not User.objects.filter(pk=newcomer.pk).exists()
+
+
+def test_the_second_of_two_deletes_at_once_says_the_account_was_gone(rf, staff, alice):
+    """Both requests of a double click said "deleted successfully" (the attacker's recheck)."""
+    from django.contrib import admin
+    from django.contrib.messages import get_messages
+
+    learner_admin = admin.site._registry[User]
+    stale = User.objects.get(pk=alice.pk)
+    said = []
+    for _ in range(2):
+        request = _admin_request(rf, staff)
+        learner_admin.delete_model(request, stale)
+        response = learner_admin.response_delete(request, str(stale), stale.pk)
+        said.append([str(message) for message in get_messages(request)])
+    assert "deleted successfully" in said[0][0]
+    assert said[1] == ["That account had been deleted already (in another tab?)."]
+    assert response.status_code == 302
