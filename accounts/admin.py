@@ -8,7 +8,13 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.deletion import delete_account, keeps_admin_history, what_goes_with
+from accounts.deletion import (
+    KEEPS_ADMIN_HISTORY,
+    KeepsAdminHistory,
+    delete_account,
+    keeps_admin_history,
+    what_goes_with,
+)
 from accounts.models import User
 from lib.staff_admin import StaffModelAdmin, admin_time
 
@@ -120,6 +126,15 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
             return False  # deactivated instead (accounts.deletion.keeps_admin_history)
         return super().has_delete_permission(request, obj)
 
+    def delete_view(self, request, object_id, extra_context=None):
+        """An account that keeps the admin's history: its page, saying why (a bare 403 was
+        all the delete page said: the attacker's recheck)."""
+        user = self.get_object(request, object_id)
+        if user is not None and keeps_admin_history(user):
+            self.message_user(request, KEEPS_ADMIN_HISTORY, messages.ERROR)
+            return redirect("admin:accounts_user_change", user.pk)
+        return super().delete_view(request, object_id, extra_context)
+
     def log_deletions(self, request, queryset):
         """Nothing before the deletion: the history entry is written once `delete_account()`
         has deleted the account (`_log_deletion`). Written before, by Django, a double click's
@@ -128,10 +143,15 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
         return []
 
     def delete_model(self, request, obj: User) -> None:
-        if delete_account(obj) is not None:  # logged as any deletion
-            _log_deletion(request, obj.pk)
-        else:  # a second request's (a double click): it says so, not "deleted successfully"
+        try:
+            deleted = delete_account(obj)
+        except KeepsAdminHistory:  # an entry it wrote as the deletion was asked for
+            request.kept_for_history = [*getattr(request, "kept_for_history", []), obj.pk]
+            return
+        if deleted is None:  # a second request's (a double click): it says so, not "deleted"
             request.deleted_already = [*getattr(request, "deleted_already", []), obj.pk]
+        elif obj.pk != request.user.pk:  # logged as any deletion; staff deleting their own
+            _log_deletion(request, obj.pk)  # account leave no entry (they are its author)
 
     def delete_queryset(self, request, queryset) -> None:
         for user in queryset:
@@ -139,11 +159,16 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
         if gone := len(getattr(request, "deleted_already", [])):
             self.message_user(
                 request,
-                f"{gone} of them had been deleted already (in another tab?).",
+                f"{gone} of them had just been deleted by another request (in another tab?).",
                 messages.WARNING,
             )
+        if kept := len(getattr(request, "kept_for_history", [])):
+            self.message_user(request, f"{kept} kept: {KEEPS_ADMIN_HISTORY}", messages.ERROR)
 
     def response_delete(self, request, obj_display, obj_id):
+        if getattr(request, "kept_for_history", None):
+            self.message_user(request, KEEPS_ADMIN_HISTORY, messages.ERROR)
+            return redirect("admin:accounts_user_change", obj_id)
         if getattr(request, "deleted_already", None):
             self.message_user(
                 request, "That account had been deleted already (in another tab?).", messages.INFO
@@ -166,6 +191,10 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
             f"{len(user_ids)} profile{'s' if len(user_ids) > 1 else ''}, "
             f"{goes.sessions} sessions and {goes.messages} messages",
         ]
+        # Said for what it is, not as a permission staff lack (the attacker's recheck).
+        if kept := [obj.email for obj in objs if keeps_admin_history(obj)]:
+            perms_needed = set(perms_needed) - {User._meta.verbose_name}
+            perms_needed.add(f"{', '.join(kept)}: {KEEPS_ADMIN_HISTORY}")
         return deleted, model_count, perms_needed, protected
 
 

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from django.contrib.admin.models import LogEntry
+from django.db import IntegrityError
 from django.db.models import Count, F, Sum
 from django.db.models.functions import Coalesce
 
@@ -10,21 +11,23 @@ from accounts.models import Profile, User
 from eventlog.events import Event, log_event
 from lib.rls import acting_as_auth, acting_as_learner
 
+ADMIN_HISTORY_KEPT = "23001"  # restrict_violation: the trigger of accounts 0010
 KEEPS_ADMIN_HISTORY = (
-    "This staff account made changes in the admin: another staff member deactivates it (its"
-    " Active box), so that the admin's history keeps who made them."
+    "This account made changes in the admin: staff deactivate it (its Active box) instead, so"
+    " that the admin's history keeps who made them."
 )
 
 
 class KeepsAdminHistory(Exception):
-    """A staff account with entries in the admin's history is deactivated, not deleted."""
+    """An account with entries of its own in the admin's history is deactivated, not deleted."""
 
 
 def keeps_admin_history(user: User) -> bool:
-    """Whether deleting the account would delete entries of the admin's history: Django deletes
-    a staff member's entries with the account (LogEntry.user cascades), and who did what
-    went with them (the attacker's recheck)."""
-    return user.is_staff and LogEntry.objects.filter(user_id=user.pk).exists()
+    """Whether the account made changes in the admin: Django would delete its entries of the
+    admin's history with it (LogEntry.user cascades), and who did what went with them (the
+    attacker's recheck); staff or not (a superuser, or staff since demoted: the recheck). The
+    database refuses that deletion too (accounts 0010), as an entry written meanwhile."""
+    return LogEntry.objects.filter(user_id=user.pk).exists()
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,13 @@ def delete_account(user: User) -> DeletedAccount | None:
             raise KeepsAdminHistory(KEEPS_ADMIN_HISTORY)
     with acting_as_learner(learner_id):
         deleted = what_goes_with([learner_id])
-    with acting_as_auth():  # accounts are maraum_auth's; the database cascades the rest
-        _, by_model = User.objects.filter(pk=learner_id).delete()
+    try:
+        with acting_as_auth():  # accounts are maraum_auth's; the database cascades the rest
+            _, by_model = User.objects.filter(pk=learner_id).delete()
+    except IntegrityError as error:  # an entry written since it was asked (accounts 0010)
+        if getattr(error.__cause__, "sqlstate", None) == ADMIN_HISTORY_KEPT:
+            raise KeepsAdminHistory(KEEPS_ADMIN_HISTORY) from error
+        raise
     if not by_model.get(User._meta.label):
         return None
     with acting_as_learner(learner_id):

@@ -12,7 +12,12 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
 from accounts import levels, logins, throttles
-from accounts.deletion import delete_account
+from accounts.deletion import (
+    KEEPS_ADMIN_HISTORY,
+    KeepsAdminHistory,
+    delete_account,
+    keeps_admin_history,
+)
 from accounts.forms import (
     ChangePasswordForm,
     DeleteAccountForm,
@@ -211,13 +216,21 @@ def change_password(request: HttpRequest) -> HttpResponse:
 def delete_account_view(request: HttpRequest) -> HttpResponse:
     form = DeleteAccountForm(request, _posted(request))
     if request.method == "POST" and form.is_valid():
-        delete_account(request.user)
-        logout(request)
-        messages.info(
-            request, "Your account and everything in it has been deleted.", extra_tags=FORGET_DRAFTS
-        )
-        return redirect("home")
-    return render(request, "accounts/delete_account.html", {"form": form})
+        try:
+            delete_account(request.user)
+        except KeepsAdminHistory as kept:  # a change made in the admin meanwhile
+            form.add_error(None, str(kept))
+        else:
+            logout(request)
+            messages.info(
+                request,
+                "Your account and everything in it has been deleted.",
+                extra_tags=FORGET_DRAFTS,
+            )
+            return redirect("home")
+    # Said before the password is asked for (it was said only after: the attacker's recheck).
+    kept = keeps_admin_history(request.user) and KEEPS_ADMIN_HISTORY
+    return render(request, "accounts/delete_account.html", {"form": form, "kept": kept})
 
 
 def _log_throttled(throttle, verdict) -> None:

@@ -196,7 +196,10 @@ def words_in_line(typed: str, line: str) -> str | None:
     a German keyboard ("Broetchen" or "Brotchen" for "Brötchen", a newcomer's walk), but no
     more: "zahlen" is not "Zählen" where the line has both, nor "blau" "blaue" (the recheck).
     Words of one sentence: "bitte danke" of "Ja, bitte. Danke!" was kept as "bitte. Danke"."""
-    typed_words, line = WORD.findall(as_word(typed)), as_word(line)
+    typed_words = WORD.findall(as_word(typed))
+    # Line by line, as _example reads it: a line break ends a sentence ("Guten Tag⏎Was …" kept
+    # "Tag Was": the recheck), and as_word makes it a space.
+    line = "\n".join(as_word(part) for part in line.strip().splitlines())
     found = list(WORD.finditer(line))
     window = len(typed_words)
     ends = [end.start() for end in SENTENCE_END.finditer(line) if _ends_sentence(line, end)]
@@ -459,7 +462,7 @@ def _holds_word(learner_id, german: str) -> bool:
 # break. A period after a number ("am 1. März") or an abbreviation ("Dr.", "e.g.") ends none.
 # Tried only where a run of marks begins: tried at each of a long run's marks, it went through
 # the rest of the run every time (250 ms a keep of 900 periods: the attacker's recheck).
-SENTENCE_END = re.compile(r"(?<![.!?…])([.!?…]++[\"'“”»«)\]]*+)\s+|\n+")
+SENTENCE_END = re.compile(r"(?<![.!?…])([.!?…]++[\"'“”»«‘’›‹)\]]*+)\s+|\n+")
 ABBREVIATIONS = frozenset(
     "dr prof hr fr nr hausnr str st bzw ca usw etc vs mr mrs ms jr sr inkl ggf evtl tel abs "
     "jan feb apr aug sep sept okt oct nov dez dec".split()

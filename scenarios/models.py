@@ -213,8 +213,9 @@ _ONE_EMOJI = (
     rf"|{_PICTOGRAPH}\p{{Emoji_Modifier}}?(?:[\U000E0020-\U000E007E]+\U000E007F)?)"
 )
 _EMOJI = regex.compile(rf"(?:{_ONE_EMOJI}(?:\u200D{_ONE_EMOJI})*)+")
-# A flag: a pair of regional indicators (a subdivision's flag is longer than the field).
-_FLAG = regex.compile(r"\p{Regional_Indicator}{2}")
+# A flag: a pair of regional indicators, or a black flag and a subdivision's tags (a real one is
+# longer than the field, but "🏴" and two made-up tags fit: the recheck).
+_FLAG = regex.compile(r"\p{Regional_Indicator}{2}|\U0001F3F4[\U000E0020-\U000E007E]+\U000E007F")
 
 
 def looks_like_an_emoji(text: str) -> bool:

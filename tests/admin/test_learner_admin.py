@@ -242,21 +242,62 @@ def test_a_staff_account_that_wrote_the_admins_history_is_kept(staff_client, sta
     written = run_sql("SELECT count(*) FROM django_admin_log")[0][0]
     assert written == 1
     delete = reverse("admin:accounts_user_delete", args=[colleague.pk])
-    assert staff_client.get(delete).status_code == 403
-    assert staff_client.post(delete, {"post": "yes"}).status_code == 403
+    for asked in (
+        staff_client.get(delete, follow=True),
+        staff_client.post(delete, {"post": "yes"}, follow=True),
+    ):
+        said = " ".join(asked.content.decode().split())
+        assert "staff deactivate it (its Active box) instead" in said, said[:300]
     bulk = {"action": "delete_selected", "_selected_action": [colleague.pk]}
-    assert "Cannot delete" in staff_client.post(CHANGELIST, bulk).content.decode()
+    confirming = " ".join(staff_client.post(CHANGELIST, bulk).content.decode().split())
+    assert "colleague@example.com: This account made changes in the admin" in confirming
     assert staff_client.post(CHANGELIST, {**bulk, "post": "yes"}).status_code == 403
+    colleague.is_staff = False  # demoted: its entries are still the history's (the recheck)
+    colleague.save(update_fields=["is_staff"])
     with pytest.raises(KeepsAdminHistory):
         delete_account(colleague)
+    asking = helper.get("/account/delete/").content.decode()
+    assert "made changes in the admin" in asking and 'name="password"' not in asking
     own = helper.post("/account/delete/", {"password": PASSWORD, "confirm": "on"})
-    assert own.status_code == 200 and "another staff member deactivates it" in own.content.decode()
+    assert own.status_code == 200 and "made changes in the admin" in own.content.decode()
     assert User.objects.filter(pk=colleague.pk).exists()
     assert run_sql("SELECT count(*) FROM django_admin_log")[0][0] == written
     newcomer = User.objects.create_user("new.staff@example.com", PASSWORD, is_staff=True)
     gone = reverse("admin:accounts_user_delete", args=[newcomer.pk])
     assert staff_client.post(gone, {"post": "yes"}).status_code == 302
     assert not User.objects.filter(pk=newcomer.pk).exists()
+
+
+def test_an_entry_written_as_the_account_is_deleted_keeps_it(
+    staff_client, staff, alice, monkeypatch
+):
+    """Checked, then deleted: an entry written between the two went with the account, or the
+    deletion was a 500 (the attacker's recheck). The database refuses to delete the entry."""
+    from accounts import deletion
+
+    colleague = User.objects.create_user("colleague@example.com", PASSWORD, is_staff=True)
+    helper = Client()
+    helper.force_login(colleague)
+    helper.post(reverse("admin:accounts_user_change", args=[alice.pk]), {"email": "a@example.com"})
+    assert run_sql("SELECT count(*) FROM django_admin_log")[0][0] == 1
+    monkeypatch.setattr(deletion, "keeps_admin_history", lambda user: False)  # asked before
+    with pytest.raises(deletion.KeepsAdminHistory):
+        deletion.delete_account(colleague)
+    assert User.objects.filter(pk=colleague.pk).exists()
+    assert run_sql("SELECT count(*) FROM django_admin_log")[0][0] == 1
+    own = helper.post("/account/delete/", {"password": PASSWORD, "confirm": "on"})
+    assert own.status_code == 200 and "made changes in the admin" in own.content.decode()
+    assert User.objects.filter(pk=colleague.pk).exists()
+
+
+def test_staff_may_delete_their_own_account_that_wrote_no_history(db, client):
+    """A 500: the deletion's entry was written by the account just deleted (the recheck)."""
+    own = User.objects.create_user("leaving.staff@example.com", PASSWORD, is_staff=True)
+    client.force_login(own)
+    delete = reverse("admin:accounts_user_delete", args=[own.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 302
+    assert not User.objects.filter(pk=own.pk).exists()
+    assert run_sql("SELECT count(*) FROM django_admin_log")[0][0] == 0
 
 
 def test_the_second_of_two_deletes_at_once_says_the_account_was_gone(rf, staff, alice):

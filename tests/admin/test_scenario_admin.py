@@ -124,6 +124,7 @@ def test_the_lines_asking_for_a_goal_are_lines_of_the_script(staff_client, party
         *("\u2551", "\u2122", "\u2139", "\u25b6", "\U0001f3fb\U0001f37a"),
         # A flag naming no country or region: two boxed letters (the last note's left item).
         *("\U0001f1e6\U0001f1e6", "\U0001f1e9\U0001f1ea\U0001f1fd\U0001f1fd"),
+        "\U0001f3f4\U000e007a\U000e007a\U000e007f",  # a made-up subdivision (the recheck)
     ],
 )
 def test_an_emoji_that_is_text_is_refused(staff_client, party, emoji):

@@ -236,6 +236,24 @@ def test_the_progress_says_what_the_next_message_meets(main_count, said):
     assert frames.progress(main_count)["stage"] == said
 
 
+@pytest.mark.parametrize(
+    ("api_key", "hint", "short"),
+    [
+        ("test-key", "scenes end after about 15–25 (30 at most)", "ends at 15–25"),
+        ("", "scenes end after about 15–25, offline when the script ends or", "ends by 25"),
+    ],
+)
+def test_the_progress_says_one_length(settings, api_key, hint, short):
+    """Offline, the wide line said "30 at most" where the narrow one says "ends by 25": the
+    script closes the scene by the 25th message (the recheck)."""
+    from chat import frames
+
+    settings.ANTHROPIC_API_KEY = api_key
+    said = frames.progress(3)
+    assert said["hint"].startswith(hint) and said["short_hint"] == short
+    assert ("30" in said["hint"]) == bool(api_key)
+
+
 def test_a_role_play_lines_words_are_listed_to_keep_each(client, alice, bob, marketplace):
     """A word of a line could be kept only by selecting it, which a keyboard cannot (the last
     note's left item): "Keep words" lists them, each once, those in the deck marked."""

@@ -152,6 +152,13 @@ def test_only_an_umlaut_of_the_line_may_be_typed_otherwise(typed, line):
         ("bitte danke", "Ja, bitte. Danke! Nein bitte danke", "bitte danke"),
         ("Tag Herr", "Guten Tag, Herr Dr. Weber.", "Tag, Herr"),
         ("Dr Weber", "Guten Tag, Herr Dr. Weber.", "Dr. Weber"),  # an abbreviation ends none
+        # A line break ends one, and a quotation's closing mark after the full stop (the
+        # recheck: "Tag Was", "Brötchen - Brezel" and "Ja. Dann" with its closing mark were kept).
+        ("Tag Was", "Guten Tag\nWas darf's sein?", None),
+        ("Brötchen Brezel", "Wir haben:\n- Brötchen\n- Brezel", None),
+        ("Ja Dann", "Er sagte ‚Ja.‘ Dann ging er.", None),
+        ("Ja Dann", "Er sagte ›Ja.‹ Dann ging er.", None),
+        ("Tag Herr", "Guten Tag, Herr\nDr. Weber.", "Tag, Herr"),
     ],
 )
 def test_words_typed_are_words_of_one_sentence(typed, line, kept):
