@@ -30,7 +30,11 @@ def _journey(page, url: str) -> None:
     # The header's sign-up button has its own padding (the nav links' zero had squeezed it).
     sign_up = page.locator("header").get_by_role("link", name="Sign up")
     assert sign_up.evaluate("e => getComputedStyle(e).paddingLeft") != "0px"
-    page.get_by_role("link", name=re.compile(r"Kebab shop\W+sign up to play it")).click()
+    # Named by its title alone, the rest its description (a screen reader read the whole card
+    # as its name: a newcomer's walk).
+    kebab = page.get_by_role("link", name=re.compile(r"^Kebab shop\W+sign up to play it$"))
+    expect(kebab).to_have_accessible_description(re.compile(r"^Suggested levels .+\. \w"))
+    kebab.click()
     page.get_by_label("Email").fill("carla@example.com")
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Password confirmation").fill(PASSWORD)
