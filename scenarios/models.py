@@ -123,6 +123,13 @@ class Scenario(models.Model):
     def __str__(self) -> str:
         return f"{self.emoji} {self.title}"
 
+    def suggested_from_above(self, level: str) -> str:
+        """The lowest level suggested for the scene when every one is above `level` (the CEFR's
+        names sort in its order), else "": the picker says so, where an A1 learner was offered
+        an A2 · B1 scene at A1 without a word (a newcomer's walk)."""
+        lowest = min(self.suggested_levels, default="")
+        return lowest if lowest > level else ""
+
     def missing_for_play(
         self, goal_count: int | None = None, unread: frozenset[str] = frozenset()
     ) -> list[str]:

@@ -121,3 +121,20 @@ def test_each_scene_of_the_picker_is_a_heading(client, alice, logged_in):
         assert re.search(
             f'<h3 class="scenario-title"[^>]*>{title}(<span[^>]*>[^<]*</span>)?</h3>', card
         )
+
+
+def test_the_picker_says_when_a_scene_is_suggested_above_the_learners_level(client, alice):
+    """An A1 learner was offered A2 · B1 scenes at A1 without a word (a newcomer's walk)."""
+    from accounts import levels
+
+    client.force_login(alice)
+    levels.set_level(alice.pk, "A1")
+    cards = client.get("/").content.decode().split('class="scenario-card"')[1:]
+    said = {
+        re.search(r'id="scene-([\w-]+)"', card)[1]: "Suggested from A2, a step up from your A1"
+        in card
+        for card in cards
+    }
+    assert said["pharmacy"] and not said["marketplace"] and not said["party"]
+    levels.set_level(alice.pk, "A2")
+    assert "a step up from your" not in client.get("/").content.decode()
