@@ -284,7 +284,7 @@
     // Each chat opens at its newest message, not at its top until the socket has opened.
     document.querySelectorAll(".messages").forEach(function (scroller) { follow(scroller, true); });
     // ...and stays there when its box changes size, unless the learner scrolled up to read:
-    // a row more above it (on a phone, "Connection lost. Reconnecting…" pushed "End scene…"
+    // a row more above it (on a phone, "Connection lost. Reconnecting…" pushed "End and delete…"
     // onto a row of its own) left the newest line under the box's edge.
     if (window.ResizeObserver) {
       var pinned = new WeakMap();

@@ -74,7 +74,9 @@ def test_a_whole_scene_with_a_question_to_the_helper(daphne_server, browser, par
     if banner:
         expect(page.get_by_text(banner)).to_be_visible()
     box = page.get_by_label("Your message, in German")
-    end_scene = page.get_by_role("link", name="End scene…")
+    # Named as the picker names it, and as what it does ("End scene…" said neither that it
+    # deletes the scene nor that it is the picker's "End and delete it…": a newcomer's walk).
+    end_scene = page.get_by_role("link", name="End and delete…")
     expect(end_scene).to_be_visible()
     for turn, line in enumerate(lines, start=1):
         box.fill(f"Das ist meine Antwort {turn}.")
