@@ -374,7 +374,6 @@ class ScenarioAdmin(StaffModelAdmin):
                 messages.error(request, error)
         return super().render_change_form(request, context, *args, **kwargs)
 
-    @admin.display(description="System prompt (at A1, as saved)")
     @admin.display(description="The script by number")
     def numbered_script(self, obj: Scenario) -> str:
         """The saved script's lines with the numbers a goal's "asked for in offline lines"
@@ -387,6 +386,7 @@ class ScenarioAdmin(StaffModelAdmin):
             format_html_join("", "<li>{}</li>", ((line,) for line in lines)),
         )
 
+    @admin.display(description="System prompt (at A1, as saved)")
     def prompt_preview(self, obj: Scenario) -> str:
         if obj.pk is None:
             return "Save the scenario to see its prompt."

@@ -329,6 +329,18 @@ def test_the_change_page_previews_the_assembled_system_prompt(staff_client, mark
     assert "The learner&#x27;s level: A1" in preview or "level: A1" in preview
 
 
+def test_the_script_and_the_prompt_have_their_own_labels(staff_client, marketplace):
+    """The script was labelled "System prompt" (two labels on one field, the prompt's none: a
+    newcomer's walk)."""
+    url = reverse("admin:scenarios_scenario_change", args=[marketplace.pk])
+    body = staff_client.get(url).content.decode()
+    labels = dict(
+        re.findall(r'field-(\w+)">(?:(?!form-row).)*?<label>([^<]*):</label>', body, re.DOTALL)
+    )
+    assert labels["numbered_script"] == "The script by number"
+    assert labels["prompt_preview"] == "System prompt (at A1, as saved)"
+
+
 @pytest.mark.parametrize(
     ("changes", "error"),
     [
