@@ -90,6 +90,10 @@ def chat_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
     if session.is_completed:
         left = lifecycle.weekly_allowance(request.user.pk).left
         completion = frames.completion(session.pk, left)
+        # The report as it stands, on the page: it said "being written" for a report written
+        # long ago until its first check (and for ever without scripts: a newcomer's walk).
+        completion["report"] = tasks.report_of(request.user.pk, session.pk)
+        completion["kept"] = _kept_from(request.user.pk, completion["report"])
     panes = frames.panes(shown, live={})
     if request.method == "POST":
         frames.put_back_unsent(panes, request.POST.get("chat"), request.POST.get("message"))

@@ -504,3 +504,22 @@ def test_an_offline_report_lists_no_more_words_than_keep_all_keeps(client, alice
     client.force_login(alice)
     kept = client.post("/deck/keep/", {"german": [w["german"] for w in words]})
     assert kept.status_code == 302 and len(deck.all_cards(alice.pk)) == reports.MOST_WORDS
+
+
+def test_a_finished_scenes_page_shows_its_report_as_it_stands(alice, kiosk):
+    """Reopened, a finished scene's chat said "Your report is being written…" until its first
+    check swapped in a report written long before (for ever without scripts: a newcomer's
+    walk)."""
+    session = _completed_without_a_report(alice, kiosk)
+    client = Client()
+    client.force_login(alice)
+    pending = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "Your report is being written" in pending  # asked for now, by the page itself
+    words = [{"german": "die Zeitung", "gloss": "the newspaper"}]
+    with acting_as_staff():
+        SceneReport.objects.filter(session_id=session.pk).update(
+            status="ready", kind="offline", content={"words": words}
+        )
+    page = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "being written" not in page
+    assert '<h2 id="report-title">Your report</h2>' in page and "die Zeitung" in page
