@@ -12,12 +12,14 @@ from typing import NamedTuple
 import regex
 import unicodedata2
 from django.db import IntegrityError, connection
-from django.db.models import Case, Q, Value, When
+from django.db.models import Case, Count, Q, Value, When
 from django.db.models.functions import Lower, Now
 from django.dispatch import Signal
 from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler
+from psycopg.errors import UniqueViolation
 
+from accounts.models import Profile
 from learning.models import Card, RemovedCard
 from lib.rls import acting_as_learner
 from lib.text import (
@@ -55,6 +57,10 @@ class AlreadyKept(Exception):
 
 class DeckFull(Exception):
     pass
+
+
+class AccountGone(Exception):
+    """The learner's account was deleted while the request waited for their deck."""
 
 
 def keepable(german: str) -> bool:
@@ -374,7 +380,13 @@ def keep(
     try:
         with acting_as_learner(learner_id):
             _lock_deck(learner_id)
-            cards = Card.objects.filter(user_id=learner_id).count()
+            # Counted on the profile, which an account deleted while this waited for its deck
+            # took with it: a card inserted for it failed, and the page said "In your deck"
+            # (the attacker's replay).
+            profile = Profile.objects.filter(pk=learner_id).annotate(held=Count("cards"))
+            cards = profile.values_list("held", flat=True).first()
+            if cards is None:
+                raise AccountGone
             # Asked, not learnt from a failing insert: a server that logs failing statements
             # would log the learner's word. And asked first: a word kept already costs no
             # example (the attacker's replay).
@@ -398,6 +410,8 @@ def keep(
                 Card.objects.filter(pk=held[0][0], gloss="").update(gloss=gloss)
         raise AlreadyKept(german)  # once that is stored
     except IntegrityError as error:  # the deck holds the word: a keep that did not lock it
+        if not isinstance(error.__cause__, UniqueViolation):
+            raise
         raise AlreadyKept(german) from error
 
 

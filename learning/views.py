@@ -16,6 +16,7 @@ from lib.text import unprintable
 
 NOTHING_TO_KEEP = "Choose a word: letters or numbers, not only spaces."
 CANNOT_BE_KEPT = "That contains characters that cannot be kept."
+ACCOUNT_GONE = "This account has just been deleted: nothing was kept."
 NOT_IN_LINE = (
     "Those words are not side by side in one sentence of this line: type them as it has them."
 )
@@ -124,6 +125,8 @@ def keep(request: HttpRequest) -> HttpResponse:
                 return HttpResponseBadRequest(
                     f"Your deck holds {deck.MAX_CARDS} cards, its most: remove some first."
                 )
+            except deck.AccountGone:
+                return HttpResponse(ACCOUNT_GONE, status=410)
     finally:
         if kept:  # also those kept before a word was refused
             deck.cards_kept.send(

@@ -137,7 +137,7 @@ var Keep = (function () {
   function showKeepError(form, xhr) {
     // Typed words refused: what the box kept before is not what it holds now.
     if (form.hasAttribute("data-typed")) form.querySelectorAll(".kept-words").forEach(function (said) { said.remove(); });
-    var said = xhr && (xhr.status === 400 || xhr.status === 429) && xhr.responseText;
+    var said = xhr && [400, 410, 429].indexOf(xhr.status) >= 0 && xhr.responseText;
     showKeepNote(form, said && said.length < 300 ? said
       : xhr && xhr.status === 403 ? STALE_PAGE
       : "That could not be kept just now. Try again in a moment.");

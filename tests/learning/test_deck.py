@@ -1927,3 +1927,43 @@ def test_a_card_whose_scene_goes_as_it_is_stored_is_stored_without_it(alice, kio
     assert not isinstance(outcome, Exception), outcome
     assert [(c.german, c.scenario_id) for c in deck.all_cards(alice.pk)] == [("die Zeitung", None)]
     assert failed == []
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_keep_that_waited_for_the_accounts_deletion_keeps_nothing(alice):
+    """The keep waited for the deck the deletion held, then counted no cards, inserted one for
+    the deleted account, and a server that logs failing statements logged the learner's word;
+    the page said "In your deck" (the attacker's replay: 5 of 6 keeps a run)."""
+
+    def keep_recording_failures():
+        with failing_statements() as failed:
+            try:
+                return deck.keep(alice.pk, "das Geheimwort", "secret word", "Das Geheimwort.")
+            finally:
+                assert failed == []
+
+    with raw_connection() as deleting:  # the deletion, its deck locked by its trigger
+        deleting.execute("DELETE FROM accounts_user WHERE id = %s", [alice.pk])
+        [outcome] = _race([keep_recording_failures], deleting)
+    assert isinstance(outcome, deck.AccountGone), outcome
+    with acting_as_staff():
+        assert not Card.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_keep_racing_the_accounts_deletion_says_nothing_was_kept(alice):
+    client = Client()
+    client.force_login(alice)
+
+    def keep():
+        form = {"german": "das Geheimwort", "gloss": "secret word"}
+        return client.post("/deck/keep/", form, headers={"HX-Request": "true"})
+
+    with raw_connection() as deleting:
+        deleting.execute("DELETE FROM accounts_user WHERE id = %s", [alice.pk])
+        [answer] = _race([keep], deleting)
+    said = answer.content.decode()
+    assert (answer.status_code, said) == (
+        410,
+        "This account has just been deleted: nothing was kept.",
+    )
