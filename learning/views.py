@@ -58,7 +58,10 @@ def keep(request: HttpRequest) -> HttpResponse:
             f" its line at most {deck.MAX_EXAMPLE_LENGTH}."
         )
     # U+FFFD: what Django makes of bytes that are not UTF-8 (a form the browser did not send).
-    if any(unprintable(text) or "\ufffd" in text for text in [*words, *glosses, *examples]):
+    # Not in an example, a chat line as stored: a line holding one (pasted so) was an example
+    # no word of it could be kept with, nor a report's word used in it (the attacker's replay).
+    unreadable = any("\ufffd" in text for text in [*words, *glosses])
+    if unreadable or any(unprintable(text) for text in [*words, *glosses, *examples]):
         return HttpResponseBadRequest(CANNOT_BE_KEPT)
     searched = 0  # keeps the request paid for a search of its line
     if request.POST.get("in_line"):  # typed under a line's words: kept as the line has them

@@ -558,6 +558,17 @@ def test_a_keep_refuses_what_it_would_cut_or_could_not_read(client, alice, field
     assert deck.all_cards(alice.pk) == []
 
 
+def test_a_word_of_a_line_holding_a_replacement_character_can_be_kept(client, alice):
+    """The line is stored as sent, U+FFFD and all: no word of it could be kept with it as the
+    example, nor a report's word the learner used in it (the attacker's replay)."""
+    client.force_login(alice)
+    line = "Einen D\ufffdner und eine Cola, bitte."
+    kept = client.post("/deck/keep/", {"german": ["die Cola"], "example": line})
+    assert kept.status_code == 302
+    [card] = deck.all_cards(alice.pk)
+    assert (card.german, card.example) == ("die Cola", line)
+
+
 def test_a_card_without_a_meaning_says_so_before_its_line_on_its_back_in_anki(client, alice):
     """Its back began with the dash between a meaning and the line (a newcomer's walk); then
     it was the line alone, read as the meaning (the next walk)."""
