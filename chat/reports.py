@@ -55,8 +55,18 @@ def words_to_keep(content: dict | None) -> list[dict]:
     for word in (content or {}).get("words") or []:
         german = deck.as_word(str(word.get("german", "")))
         if deck.keepable(german):
-            offered.setdefault(german.lower(), {**word, "german": german})
+            offered.setdefault(german.lower(), {**word, "german": german, "gloss": _gloss(word)})
     return list(offered.values())
+
+
+def _gloss(word: dict) -> str:
+    """A report word's meaning as a card holds it; none where a card could not hold it (the
+    model's zero-width space was refused, and with it the whole "Keep all": the attacker's
+    replay). The learner writes one, or the meanings task gives one."""
+    try:
+        return deck.as_meaning(str(word.get("gloss", "")))
+    except ValueError:
+        return ""
 
 
 class Word(BaseModel):

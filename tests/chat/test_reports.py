@@ -523,3 +523,38 @@ def test_a_finished_scenes_page_shows_its_report_as_it_stands(alice, kiosk):
     page = client.get(f"/sessions/{session.pk}/").content.decode()
     assert "being written" not in page
     assert '<h2 id="report-title">Your report</h2>' in page and "die Zeitung" in page
+
+
+def test_a_report_word_whose_meaning_a_card_cannot_hold_is_offered_without_it(alice, kiosk):
+    """The model's meaning of a zero-width space (or U+FFFD) passed the report's schema, and
+    "Keep all" was refused for every word (the attacker's replay)."""
+    import re
+    from html import unescape
+
+    session = _completed_without_a_report(alice, kiosk)
+    words = [
+        {"german": "scharf", "gloss": "\u200b"},
+        {"german": "die Wurst", "gloss": "sausage \ufffd"},
+        {"german": "die Zeitung", "gloss": "the newspaper"},
+    ]
+    with acting_as_staff():
+        SceneReport.objects.update_or_create(
+            session_id=session.pk,
+            defaults={
+                "status": "ready",
+                "kind": "model",
+                "content": {**GOOD_REPORT, "words": words},
+            },
+        )
+    client = Client()
+    client.force_login(alice)
+    page = client.get(f"/sessions/{session.pk}/report/").content.decode()
+    keep_all = page[page.index('<form method="post" action="/deck/keep/" class="keep-form"') :]
+    fields = re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', keep_all)
+    form: dict[str, list[str]] = {}
+    for name, value in fields:
+        form.setdefault(name, []).append(unescape(value))
+    assert '<span lang="de">scharf</span> <' in page  # no dash before a meaning it lacks
+    assert client.post("/deck/keep/", form).status_code == 302
+    kept = {card.german: card.gloss for card in deck.all_cards(alice.pk)}
+    assert kept == {"scharf": "", "die Wurst": "", "die Zeitung": "the newspaper"}
