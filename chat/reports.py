@@ -184,16 +184,20 @@ def report_request(session: Session, history: list[Message], states) -> ReplyReq
 def offline_report(session: Session, history: list[Message], states) -> dict:
     """Without a model: the goals, the scene's words the learner used in the role-play (not in
     questions to the helper, which quote the character's lines), the helper questions."""
-    said = [m.content for m in messages.in_chat(history, Message.ChatType.MAIN) if m.from_learner]
+    role_play = messages.in_chat(history, Message.ChatType.MAIN)
+    said = [m.content for m in role_play if m.from_learner]
+    character = [m.content for m in role_play if m.role == Message.Role.SCENARIO]
     words = []
     for entry in session.scenario.vocabulary:
-        # With the learner's first line using it: a card kept from the report had no example
-        # (a newcomer's walk).
-        line = next((line for line in said if _used(entry["german"], line)), None)
-        if line is not None and len(words) < MOST_WORDS:
-            # Staff's list may be long: with more than 20 used, "Keep all" was refused as too
-            # much (the attacker's replay).
-            words.append({**entry, "line": line[: deck.MAX_EXAMPLE_LENGTH]})
+        if len(words) == MOST_WORDS:  # staff's list may be long: with more than 20 used,
+            break  # "Keep all" was refused as too much (the attacker's replay)
+        if not any(_used(entry["german"], line) for line in said):
+            continue
+        # With an example, the character's first line using it, else the learner's: a card
+        # kept from the report had none (a newcomer's walk); then the learner's line taught
+        # its mistake ("Was kostet die Erdbeeren?") on every review (the next walk).
+        line = next(line for line in [*character, *said] if _used(entry["german"], line))
+        words.append({**entry, "line": line[: deck.MAX_EXAMPLE_LENGTH]})
     return {
         "goals": [
             {"goal": s.number, "text": s.goal.text, "reached": s.reached, "how": ""} for s in states

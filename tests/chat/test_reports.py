@@ -313,6 +313,25 @@ def test_an_offline_report_lists_the_scenes_words_the_learner_used_in_the_role_p
     assert report["questions"] == ["Explain: „Möchten Sie probieren?“"]
 
 
+def test_an_offline_report_words_example_is_the_characters_line_where_it_has_one(kiosk):
+    """The learner's line was the example: "Was kostet die Erdbeeren?" taught its mistake on
+    every review of "die Erdbeere" (a newcomer's walk)."""
+    kiosk.vocabulary = [
+        {"german": "die Erdbeere", "gloss": "strawberry"},
+        {"german": "die Zeitung", "gloss": "newspaper"},
+    ]
+    history = [
+        Message(role="scenario", chat_type="main", content="Die Erdbeeren sind heute süß!"),
+        Message(role="user", chat_type="main", content="Was kostet die Erdbeeren? Und Zeitung?"),
+        Message(role="scenario", chat_type="main", content="Drei Euro die Schale."),
+    ]
+    report = reports.offline_report(Session(scenario=kiosk), history, [])
+    assert [(word["german"], word["line"]) for word in report["words"]] == [
+        ("die Erdbeere", "Die Erdbeeren sind heute süß!"),
+        ("die Zeitung", "Was kostet die Erdbeeren? Und Zeitung?"),  # the only line using it
+    ]
+
+
 def test_the_worker_outlives_the_database_going_away():
     """It ended for good when PostgreSQL stopped ("the database system is shutting down"), and
     reports stayed "being written" until it was started again. Here the database refuses new
