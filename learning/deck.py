@@ -5,6 +5,7 @@ import bisect
 import csv
 import functools
 import io
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
@@ -707,7 +708,9 @@ def next_after_each_answer(card: Card, at: datetime | None = None) -> dict[str, 
 
 
 def interval_label(interval: timedelta) -> str:
-    minutes = max(1, round(interval.total_seconds() / 60))
+    # Whole minutes rounded up: an answer's 5½ were "6 min" on its button, then, seconds later,
+    # "comes back in 5 min" (a newcomer's walk).
+    minutes = max(1, math.ceil(interval.total_seconds() / 60))
     for unit, size in (("y", 525_600), ("mo", 43_200), ("d", 1440), ("h", 60)):
         if minutes >= size:
             return f"{round(minutes / size)} {unit}"

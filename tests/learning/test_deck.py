@@ -1170,6 +1170,17 @@ def test_each_answer_says_when_the_card_comes_back(client, alice):
     assert after["easy"].endswith(" d") and after["again"].endswith(" min")
 
 
+@pytest.mark.parametrize("rating", ["again", "hard", "good"])
+def test_after_an_answer_the_card_comes_back_when_its_button_said(client, alice, rating):
+    """ "Hard · 6 min", then "The next card comes back in 5 min": 5½ minutes rounded, then
+    5½ less the seconds since (a newcomer's walk)."""
+    card = deck.keep(alice.pk, "die Kasse", "till")
+    said = deck.next_after_each_answer(card)[rating]
+    client.force_login(alice)
+    page = client.post(f"/review/{card.pk}/", {"rating": rating}, follow=True).content.decode()
+    assert f"The next card comes back in {said}." in page
+
+
 @pytest.mark.parametrize(
     ("minutes", "label"),
     [
