@@ -162,3 +162,12 @@ def test_the_delete_page_says_the_weeks_scenes_still_count(client, alice):
     client.force_login(alice)
     page = client.get("/account/delete/").content.decode()
     assert "still count towards this week's three if you sign up again" in page
+
+
+def test_the_page_links_where_to_download_what_goes(client, alice):
+    """It said to download a transcript "from its page", and linked the deck only (a newcomer's
+    walk)."""
+    client.force_login(alice)
+    page = client.get("/account/delete/").content.decode()
+    said = page[page.index("Download what you want") :].split("</p>", 1)[0]
+    assert 'href="/history/"' in said and 'href="/deck/"' in said
