@@ -109,6 +109,40 @@ def test_ordering_a_drink_is_not_saying_what_one_likes_doing(db, code):
         assert free_time.reached_by(pastime), pastime
 
 
+NAMES = [
+    "Hallo Lena! Ich bin Cleo. Danke für die Einladung!",  # (a newcomer's walk)
+    "Hallo Lena, ich bin Cleo!",
+    "Guten Abend, ich bin Tom",
+    "Danke für die Einladung! Ich bin Cleo.",
+    "Ich bin Cleo und komme aus Köln.",
+    "Ich bin Anna-Lena, freut mich!",
+    "ich bin cleo",
+    "Ich heiße Sam.",
+    "Mein Name ist Sam.",
+]
+NOT_NAMES = [
+    "Ich bin aus Berlin.",
+    "Ich bin gern hier.",
+    "Ich bin müde.",
+    "Ich bin neu hier.",
+    "Ich bin neu.",
+    "Ich bin Student.",
+    "Hallo! Ich bin fertig.",
+    "Wie alt? Ich bin 30.",
+    "Ja, ich bin so froh.",
+]
+
+
+@pytest.mark.parametrize("code", ["party", "new_colleague"])
+def test_a_name_said_among_other_sentences_is_a_name(db, code):
+    """Offline, "ich bin …" counted only as the whole message (a newcomer's walk)."""
+    name = Scenario.objects.get(code=code).goals.get(text__icontains="your name")
+    for said in NAMES:
+        assert name.reached_by(said), said
+    for said in NOT_NAMES:
+        assert not name.reached_by(said), said
+
+
 def test_a_pattern_that_backtracks_badly_gives_up_instead_of_stalling_a_reply():
     slow, text = r"(\w+\s?)*$", "abcde " * 800 + "!"  # matches, after seconds of backtracking
     assert not pattern_matches(slow, text)  # given up after PATTERN_TIME_LIMIT
