@@ -1151,3 +1151,27 @@ def test_a_phones_menu_is_one_row_and_the_transcripts_headings_go_in_order(daphn
     gap = heading.bounding_box()["y"] - report.bounding_box()["y"]
     assert gap < 24, gap  # the box's padding and a little: it was 40 px
     assert problems == []
+
+
+@pytest.mark.parametrize(("width", "rows"), [(390, [2, 2]), (560, [2, 2]), (600, [4]), (1280, [4])])
+def test_the_answers_stand_in_even_rows(daphne_server, browser, width, rows):
+    """On a phone Again, Hard and Good stood in a row and Easy alone below (a newcomer's
+    walk): two and two there, four in a row where they fit."""
+    from learning import deck
+
+    user = User.objects.create_user("jana@example.com", None)
+    deck.keep(user.pk, "die Kasse", "till")
+    page, problems = _open(
+        daphne_server, browser, user, "/review/", {"width": width, "height": 844}
+    )
+    page.get_by_text("Show the meaning").click()
+    tops = [
+        box["y"]
+        for box in page.locator(".review-answers button").evaluate_all(
+            "buttons => buttons.map(button => button.getBoundingClientRect())"
+        )
+    ]
+    assert [tops.count(top) for top in dict.fromkeys(tops)] == rows
+    wider = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    assert page.evaluate(wider) == 0 and problems == []
+    page.context.close()
