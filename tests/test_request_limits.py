@@ -18,7 +18,9 @@ HUNDRED_MB = 100 * 1024 * 1024
 def server(django_db_setup, tmp_path_factory):
     """One server for the module: each test measures the memory it adds, and keeps nothing."""
     log = tmp_path_factory.mktemp("request_limits") / "daphne.log"
-    with daphne(database_url(), {"MAX_REQUEST_BODY_BYTES": str(1024 * 1024)}, log_path=log) as (
+    # Unbuffered: the access log is read as the server writes it.
+    limits = {"MAX_REQUEST_BODY_BYTES": str(1024 * 1024), "PYTHONUNBUFFERED": "1"}
+    with daphne(database_url(), limits, log_path=log) as (
         process,
         port,
     ):
@@ -122,3 +124,19 @@ def test_a_form_not_in_utf8_is_refused_without_an_error_in_the_log(server, conte
         written.seek(logged_before)
         added = written.read()
     assert "Traceback" not in added and " ERROR " not in added, added[:2000]
+
+
+def test_the_access_log_leaves_out_a_password_reset_links_token(server):
+    """It wrote the token down, which sets a new password for hours (the attacker's replay)."""
+    import time
+
+    _, port, log = server
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/password-reset/MQ/cz7vqk-0123456789abcdef0123456789abcdef/")
+    assert connection.getresponse().status == 200  # an invalid link, said so
+    deadline = time.monotonic() + 10
+    while "/password-reset/MQ/" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.01)  # the server's own line, written after its answer
+    written = log.read_text()
+    assert "/password-reset/MQ/[token]/" in written
+    assert "0123456789abcdef" not in written
