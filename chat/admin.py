@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.db.models import F, Q
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from chat.models import Message
+from chat.goals import goal_states
+from chat.models import Message, SceneReport
 from lib.ids import parse_uuid
 from lib.staff_admin import LargeListAdmin, admin_time
 from scenarios.models import Session
@@ -17,7 +18,7 @@ class MessageInline(admin.TabularInline):
 
     model = Message
     fk_name = "session"
-    fields = ("sent_at", "chat_type", "role", "content", "client_message_id")
+    fields = ("sent_at", "chat_type", "sender", "content", "client_message_id")
     readonly_fields = fields
     ordering = ("sent_at", "id")
     extra = 0
@@ -26,6 +27,10 @@ class MessageInline(admin.TabularInline):
 
     def has_view_permission(self, request, obj=None):
         return bool(request.user.is_active and request.user.is_staff)
+
+    @admin.display(description="from")
+    def sender(self, obj: Message) -> str:
+        return obj.sender
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -62,6 +67,9 @@ class SessionAdmin(LargeListAdmin):
     ordering = ("-started_at",)
     readonly_fields = (
         *summary,
+        "level",
+        "goals",
+        "report_status",
         "completed_at",
         "message_count_main",
         "message_count_helper",
@@ -116,3 +124,33 @@ class SessionAdmin(LargeListAdmin):
         minutes, seconds = divmod(obj.duration_seconds, 60)
         hours, minutes = divmod(minutes, 60)
         return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
+
+    @admin.display(description="goals")
+    def goals(self, obj: Session) -> str:
+        states = goal_states(obj.pk)
+        if not states:
+            return "-"
+        return format_html(
+            '<ol class="session-goals">{}</ol>',
+            format_html_join(
+                "",
+                "<li>{} {}</li>",
+                (("✓" if s.reached else "✗ not reached:", s.goal.text) for s in states),
+            ),
+        )
+
+    @admin.display(description="report")
+    def report_status(self, obj: Session) -> str:
+        report = SceneReport.objects.filter(session=obj).first()
+        if report is None:
+            return "-"
+        if report.status != SceneReport.Status.READY:
+            return report.get_status_display()
+        content = report.content or {}
+        corrections = len(content.get("corrections") or [])
+        if report.kind == SceneReport.Kind.MODEL:
+            said = f"by the model: {corrections} correction{'s' if corrections != 1 else ''}"
+        else:
+            said = "offline"
+        words = len(report.words_offered)
+        return f"{said}, {words} word{'s' if words != 1 else ''} to keep"

@@ -69,7 +69,12 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.role}/{self.chat_type} {self.id}"
+        return f"{self.sender}, {self.chat_type} chat"
+
+    @property
+    def sender(self) -> str:
+        """Who wrote it, as staff read a transcript ("Scenario" named the character)."""
+        return {"user": "Learner", "scenario": "Character", "helper": "Helper"}[self.role]
 
     @property
     def from_learner(self) -> bool:

@@ -1,11 +1,12 @@
 """Session admin: filters, search, counts; the transcript is read-only and in order."""
 
 from datetime import timedelta
+from html import unescape
 
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import GermanLevel, User
 from chat.models import Message
 from lib.rls import acting_as_staff
 from tests.conftest import add_message, complete, run_sql, start_session
@@ -133,3 +134,31 @@ def test_started_date_filter_excludes_older_sessions(staff_client, alice, bob, m
 
 def _days_ago(days: int) -> str:
     return (timezone.now() - timedelta(days=days)).isoformat()
+
+
+def test_a_sessions_page_says_its_level_goals_and_report_and_who_wrote_each_line(
+    staff_client, alice, party
+):
+    """Each line was headed "scenario/main 79caf150-…", and the page gave neither the level, the
+    goals reached nor the report (a newcomer's walk, as staff)."""
+    from chat.models import ReachedGoal, SceneReport
+
+    session = start_session(alice, party)
+    add_message(session, "scenario", "main", "Hallo! Schön, dass du da bist!")
+    said = add_message(session, "user", "main", "Ich heiße Cleo.")
+    first, second, *_ = party.goals.order_by("position")
+    complete(session)
+    with acting_as_staff():
+        ReachedGoal.objects.create(session=session, goal=first, message=said)
+        words = [{"german": "die Einladung", "gloss": "invitation"}]
+        SceneReport.objects.create(
+            session=session, status="ready", kind="offline", content={"words": words}
+        )
+    body = staff_client.get(reverse("admin:scenarios_session_change", args=[session.pk]))
+    body = unescape(body.content.decode())
+    assert f"<li>✓ {first.text}</li>" in body and f"<li>✗ not reached: {second.text}</li>" in body
+    assert "offline, 1 word to keep" in body
+    level = body[body.index("field-level") :].split('<div class="readonly">', 1)[1]
+    assert level.startswith(f"{GermanLevel(session.level).label}</div>")
+    assert "Character, main chat" in body and "Learner, main chat" in body
+    assert "scenario/main" not in body
