@@ -48,3 +48,22 @@ def test_a_scenes_description_shows_whole_on_its_change_page(daphne_server, brow
     assert description.input_value() == bakery.description
     assert description.evaluate("e => e.scrollWidth <= e.clientWidth")
     assert description.evaluate("e => e.scrollHeight <= e.clientHeight")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_deactivate_asks_with_two_answers_of_one_height(daphne_server, browser, alice, party):
+    """ "Yes, deactivate it" and "No, take me back" stood at two heights (a newcomer's walk)."""
+    start_session(alice, party)
+    User.objects.create_user("staff@example.com", PASSWORD, is_staff=True, is_superuser=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    problems = watch_for_problems(page)
+    page.goto(f"{daphne_server}/admin/login/?next=/admin/scenarios/scenario/{party.pk}/deactivate/")
+    page.get_by_label("Email").fill("staff@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    yes = page.get_by_role("button", name="Yes, deactivate it")
+    no = page.get_by_role("link", name="No, take me back")
+    yes.wait_for()
+    boxes = [yes.bounding_box(), no.bounding_box()]
+    assert boxes[0]["height"] == boxes[1]["height"] and boxes[0]["y"] == boxes[1]["y"], boxes
+    assert problems == []
