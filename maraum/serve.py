@@ -19,9 +19,9 @@ import contextlib
 import gc
 import logging
 import os
-import re
 import signal
 import sys
+from urllib.parse import unquote
 
 with contextlib.suppress(ImportError):
     import uvloop
@@ -34,6 +34,7 @@ import daphne.ws_protocol
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 
+from lib.log_filters import without_reset_token
 from maraum.alive import ALIVE_PATH
 from maraum.socket_limits import BoundedWebSocketProtocol
 
@@ -94,16 +95,12 @@ daphne.http_protocol.WebRequest = BoundedWebRequest  # what HTTPFactory builds r
 daphne.ws_protocol.WebSocketFactory.protocol = BoundedWebSocketProtocol
 
 
-# A password-reset link's token, which sets a new password for up to PASSWORD_RESET_TIMEOUT:
-# the access log wrote it down (the attacker's replay). Django's next page has none.
-RESET_TOKEN = re.compile(r"^(/password-reset/[^/]+/)(?!set-password/)[^/]+/")
-
-
 def without_secrets(details: dict) -> dict:
-    """A request as the access log writes it: a reset link's token left out."""
+    """A request as the access log writes it: a reset link's token left out, however its
+    path was spelled (percent-encoded, say)."""
     path = details.get("path")
-    if isinstance(path, str) and path.startswith("/password-reset/"):
-        return {**details, "path": RESET_TOKEN.sub(r"\1[token]/", path)}
+    if isinstance(path, str) and "reset" in unquote(path).lower():
+        return {**details, "path": without_reset_token(unquote(path))}
     return details
 
 

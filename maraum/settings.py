@@ -245,12 +245,13 @@ LOGGING = {
     "filters": {
         "security_without_traceback": {"()": "lib.log_filters.SecurityWithoutTraceback"},
         "no_content_at_debug": {"()": "lib.log_filters.NoContentAtDebug"},
+        "no_reset_token": {"()": "lib.log_filters.NoResetToken"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["security_without_traceback", "no_content_at_debug"],
+            "filters": ["security_without_traceback", "no_content_at_debug", "no_reset_token"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
