@@ -79,6 +79,8 @@ def keep(request: HttpRequest) -> HttpResponse:
             return HttpResponseBadRequest(NOT_IN_LINE)
         if len(words[0]) > longest:  # the line's commas and dashes too
             return HttpResponseBadRequest(f"Choose at most {longest} characters of the line.")
+        if "\ufffd" in words[0]:  # the line's, between the words: "not only spaces" said
+            return HttpResponseBadRequest(CANNOT_BE_KEPT)  # (the attacker's recheck)
     if not all(deck.keepable(word) for word in words):  # before any is kept
         return HttpResponseBadRequest(NOTHING_TO_KEEP)
     try:

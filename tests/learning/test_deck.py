@@ -569,6 +569,15 @@ def test_a_word_of_a_line_holding_a_replacement_character_can_be_kept(client, al
     assert (card.german, card.example) == ("die Cola", line)
 
 
+def test_typed_words_around_a_replacement_character_say_why_they_cannot_be_kept(client, alice):
+    """It said "Choose a word: letters or numbers, not only spaces" (the attacker's recheck)."""
+    client.force_login(alice)
+    form = {"german": "guten tag", "in_line": "1", "example": "Guten \ufffd Tag! Wie geht's?"}
+    refused = client.post("/deck/keep/", form)
+    assert refused.status_code == 400
+    assert refused.content.decode() == "That contains characters that cannot be kept."
+
+
 def test_a_card_without_a_meaning_says_so_before_its_line_on_its_back_in_anki(client, alice):
     """Its back began with the dash between a meaning and the line (a newcomer's walk); then
     it was the line alone, read as the meaning (the next walk)."""
