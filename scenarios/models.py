@@ -321,7 +321,7 @@ class Goal(models.Model):
     position = models.PositiveSmallIntegerField(help_text="Goals are listed in this order.")
     text = models.CharField(max_length=120, help_text="For the learner, in English.")
     offline_pattern = models.CharField(
-        max_length=400,
+        max_length=1000,  # the shipped name goals' take 600 (scenarios 0022)
         validators=[validate_pattern],
         help_text=(
             "A regular expression (case-insensitive) a German learner message matches when it "

@@ -1,20 +1,31 @@
 # The name goal of the party and the new colleague, offline: "ich bin …" counted only as the
 # whole message, so "Hallo Lena! Ich bin Cleo. Danke für die Einladung!" did not tick it (a
-# newcomer's walk). It now counts as a sentence of its own, or after a greeting and a name,
-# but not for what one is rather than who ("Ich bin müde", "Ich bin neu"). Only a pattern
-# staff have not edited changes.
+# newcomer's walk). It now counts as a sentence among others too, with the name written with
+# its capital (what one is, "eingeladen", "gespannt", is not), and not a person's noun of
+# the few a learner says at a party or a first day ("Ich bin Ingenieur": the attacker's
+# recheck); "Ich bin's, Cleo" and "Ich bin die Cleo" too. Each branch starts where it may
+# match only: tried after every mark, a run of 1,000 commas took 40 ms (the same recheck).
+# Only a pattern staff have not edited changes.
 
-from django.db import migrations
+from django.db import migrations, models
+
+import scenarios.models
 
 SHIPPED = r"ich hei(ß|ss|s)e|mein name|^\W*((hallo|hi|hey)\W+)?ich bin \w+\W*(freut|$)"
 NOT_A_NAME = (
-    r"müde|muede|hier|da|fertig|gut|okay|ok|neu|krank|sicher|froh|satt|zufrieden|glücklich"
-    r"|traurig|allein|sauer|bereit|student\w*|lehrer\w*|arzt|ärztin|nicht|so|auch|noch|schon"
+    r"müde|muede|hier|da|fertig|gut|ok\w*|neu\w*|krank|sicher|froh|satt|bereit|nicht|so|auch"
+    r"|noch|schon|gespannt|eingeladen|verheiratet|hungrig|spät|allein|glücklich|traurig"
+    r"|zufrieden|sauer|single|gast|fan|student\w*|lehrer\w*|ingenieur\w*|arzt|ärztin"
+    r"|deutsche\w*|vegetarier\w*|veganer\w*|kolleg\w*|nachbar\w*|freund\w*|mitarbeiter\w*"
+    r"|praktikant\w*|entwickler\w*|anfänger\w*"
 )
+NAME = r"(?-i:[A-ZÄÖÜ])[^\W\d_]*(?:-[^\W\d_]+)?"
+# A name among other sentences has its capital; one in lower case is the whole message.
 NOW = (
-    r"ich hei(?:ß|ss|s)e|mein name"
-    r"|(?:^|[.!?,;]\s*)\W*(?:(?:hallo|hi|hey|guten (?:abend|tag|morgen))\W+(?:\w+\W+)?)?"
-    rf"ich bin (?!(?:{NOT_A_NAME})\b)[^\W\d_]+(?:-[^\W\d_]+)?\s*(?:[.!?,;]|freut|und\b|$)"
+    r"ich hei(?:ß|ss|s)e|mein name|ich bin'?s,? "
+    + NAME
+    + r"|(?:^\W*+(?:(?:hallo|hi|hey)\W+)?|(?<=[.!?,;])\s*+)ich bin (?:die |der )?"
+    + rf"(?!(?:{NOT_A_NAME})\b)(?:{NAME}|[^\W\d_]+(?=\W*$))\s*(?:[.!?,;]|freut|und\b|$)"
 )
 SCENES = ("party", "new_colleague")
 
@@ -36,4 +47,18 @@ def backward(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [("scenarios", "0021_deleted_accounts_weeks_behind_their_functions")]
 
-    operations = [migrations.RunPython(forward, backward)]
+    operations = [
+        migrations.AlterField(
+            model_name="goal",
+            name="offline_pattern",
+            field=models.CharField(
+                help_text=(
+                    "A regular expression (case-insensitive) a German learner message matches"
+                    " when it achieves this goal; used without an API key."
+                ),
+                max_length=1000,
+                validators=[scenarios.models.validate_pattern],
+            ),
+        ),
+        migrations.RunPython(forward, backward),
+    ]

@@ -117,6 +117,9 @@ NAMES = [
     "Ich bin Cleo und komme aus Köln.",
     "Ich bin Anna-Lena, freut mich!",
     "ich bin cleo",
+    "hallo, ich bin cleo!",
+    "Ich bin's, Cleo.",  # (the attacker's recheck)
+    "Ich bin die Cleo.",
     "Ich heiße Sam.",
     "Mein Name ist Sam.",
 ]
@@ -130,6 +133,17 @@ NOT_NAMES = [
     "Hallo! Ich bin fertig.",
     "Wie alt? Ich bin 30.",
     "Ja, ich bin so froh.",
+    # What one is, not who (the attacker's recheck).
+    "Danke! Ich bin Ingenieur.",
+    "Danke! Ich bin eingeladen.",
+    "Hallo! Ich bin gespannt.",
+    "Ich bin hungrig, danke.",
+    "Sorry, ich bin spät.",
+    "Ja. Ich bin verheiratet.",
+    "Hallo. Ich bin Deutscher.",
+    "Ja, ich bin Single.",
+    "Nein, ich bin Vegetarierin.",
+    "Ich bin die Neue.",
 ]
 
 
