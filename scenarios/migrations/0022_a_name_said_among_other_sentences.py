@@ -3,9 +3,9 @@
 # newcomer's walk). It now counts as a sentence among others too, with the name written with
 # its capital (what one is, "eingeladen", "gespannt", is not), and not a person's noun of
 # the few a learner says at a party or a first day ("Ich bin Ingenieur": the attacker's
-# recheck); "Ich bin's, Cleo" and "Ich bin die Cleo" too. Each branch starts where it may
-# match only: tried after every mark, a run of 1,000 commas took 40 ms (the same recheck).
-# Only a pattern staff have not edited changes.
+# recheck); "Ich bin's, Cleo", "Ich bin die Cleo" and "Ich bin Cleo aus Kanada" too. It starts
+# where it may match only: tried after every mark, a run of 1,000 commas took 40 ms (the same
+# recheck). Only a pattern staff have not edited changes.
 
 from django.db import migrations, models
 
@@ -13,19 +13,21 @@ import scenarios.models
 
 SHIPPED = r"ich hei(ß|ss|s)e|mein name|^\W*((hallo|hi|hey)\W+)?ich bin \w+\W*(freut|$)"
 NOT_A_NAME = (
-    r"müde|muede|hier|da|fertig|gut|ok\w*|neu\w*|krank|sicher|froh|satt|bereit|nicht|so|auch"
-    r"|noch|schon|gespannt|eingeladen|verheiratet|hungrig|spät|allein|glücklich|traurig"
-    r"|zufrieden|sauer|single|gast|fan|student\w*|lehrer\w*|ingenieur\w*|arzt|ärztin"
-    r"|deutsche\w*|vegetarier\w*|veganer\w*|kolleg\w*|nachbar\w*|freund\w*|mitarbeiter\w*"
-    r"|praktikant\w*|entwickler\w*|anfänger\w*"
+    r"single|gast|fan|neue\w*|student\w*|lehrer\w*|ingenieur\w*|arzt|ärztin|deutsche\w*"
+    r"|vegetarier\w*|veganer\w*|kolleg\w*|nachbar\w*|freund\w*|mitarbeiter\w*|praktikant\w*"
+    r"|entwickler\w*|anfänger\w*|kanadier\w*|amerikaner\w*|engländer\w*|italiener\w*"
+    r"|spanier\w*|franzos\w*|türk\w*|mutter|vater"
 )
 NAME = r"(?-i:[A-ZÄÖÜ])[^\W\d_]*(?:-[^\W\d_]+)?"
-# A name among other sentences has its capital; one in lower case is the whole message.
+# The name with its capital: "ich bin müde" is what one is (and a name in lower case, the
+# whole message, ticked "Ich bin hungrig": a newcomer's recheck); then the sentence ends, or
+# goes on.
 NOW = (
     r"ich hei(?:ß|ss|s)e|mein name|ich bin'?s,? "
     + NAME
-    + r"|(?:^\W*+(?:(?:hallo|hi|hey)\W+)?|(?<=[.!?,;])\s*+)ich bin (?:die |der )?"
-    + rf"(?!(?:{NOT_A_NAME})\b)(?:{NAME}|[^\W\d_]+(?=\W*$))\s*(?:[.!?,;]|freut|und\b|$)"
+    + r"|(?:^\W*+(?:(?:hallo|hi|hey)\W+(?:[^\W\d_]+\W+)?)?|(?<=[.!?,;])\s*+)"
+    + r"(?:und |ja,? |also )?ich bin (?:die |der )?"
+    + rf"(?!(?:{NOT_A_NAME})\b){NAME}(?: {NAME})?\s*(?:[.!?,;:)]|freut|und\b|aus\b|\W*$)"
 )
 SCENES = ("party", "new_colleague")
 

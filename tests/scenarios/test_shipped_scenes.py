@@ -116,10 +116,12 @@ NAMES = [
     "Danke für die Einladung! Ich bin Cleo.",
     "Ich bin Cleo und komme aus Köln.",
     "Ich bin Anna-Lena, freut mich!",
-    "ich bin cleo",
-    "hallo, ich bin cleo!",
     "Ich bin's, Cleo.",  # (the attacker's recheck)
     "Ich bin die Cleo.",
+    "Hallo Lena! Ich bin Cleo aus Kanada.",  # (a newcomer's recheck)
+    "Und ich bin Cleo 🙂",
+    "Ich bin Cleo Schmidt.",
+    "Danke, Lena. Ich bin Cleo!",
     "Ich heiße Sam.",
     "Mein Name ist Sam.",
 ]
@@ -144,6 +146,12 @@ NOT_NAMES = [
     "Ja, ich bin Single.",
     "Nein, ich bin Vegetarierin.",
     "Ich bin die Neue.",
+    # In lower case, an adjective (a newcomer's recheck: a name in lower case counted as the
+    # whole message, and so did these).
+    "Ich bin hungrig.",
+    "ich bin durstig",
+    "Ich bin dreißig.",
+    "Ich bin Kanadierin.",
 ]
 
 
