@@ -8,7 +8,6 @@ The model answers with one call of the `scene_report` tool; its input is checked
 failed (the page says so), never shown broken.
 """
 
-import re
 from typing import Literal
 
 from django.conf import settings
@@ -184,25 +183,19 @@ def report_request(session: Session, history: list[Message], states) -> ReplyReq
 def offline_report(session: Session, history: list[Message], states) -> dict:
     """Without a model: the goals, the scene's words the learner used in the role-play (not in
     questions to the helper, which quote the character's lines), the helper questions."""
-    role_play = messages.in_chat(history, Message.ChatType.MAIN)
-    said = [m.content for m in role_play if m.from_learner]
-    character = [m.content for m in role_play if m.role == Message.Role.SCENARIO]
-    words = []
-    for entry in session.scenario.vocabulary:
-        if len(words) == MOST_WORDS:  # staff's list may be long: with more than 20 used,
-            break  # "Keep all" was refused as too much (the attacker's replay)
-        if not any(_used(entry["german"], line) for line in said):
-            continue
-        # With an example, the character's first line using it, else the learner's: a card
-        # kept from the report had none (a newcomer's walk); then the learner's line taught
-        # its mistake ("Was kostet die Erdbeeren?") on every review (the next walk).
-        line = next(line for line in [*character, *said] if _used(entry["german"], line))
-        words.append({**entry, "line": line[: deck.MAX_EXAMPLE_LENGTH]})
+    said = [m.content for m in messages.in_chat(history, Message.ChatType.MAIN) if m.from_learner]
+    used = [
+        entry
+        for entry in session.scenario.vocabulary
+        if any(deck.found_in(entry["german"], line) for line in said)
+    ]
     return {
         "goals": [
             {"goal": s.number, "text": s.goal.text, "reached": s.reached, "how": ""} for s in states
         ],
-        "words": words,
+        # Staff's list may be long: with more than 20 used, "Keep all" was refused as too much
+        # (the attacker's replay).
+        "words": with_example_lines(used[:MOST_WORDS], session, history),
         # Each once: "Check my German" pressed twice on a line was listed twice (a newcomer's
         # walk).
         "questions": list(
@@ -215,17 +208,26 @@ def offline_report(session: Session, history: list[Message], states) -> dict:
     }
 
 
-def _bare(german: str) -> str:
-    """'die Schale' → 'schale': the word without its article, for spotting it in text."""
-    return re.sub(r"^(der|die|das|ein|eine)\s+", "", german.strip().lower()).strip(" .!?…")
-
-
-def _used(german: str, text: str) -> bool:
-    """The word (or phrase) stands in the text as a word of its own, perhaps inflected
-    ('Tomate' in 'zwei Tomaten', not 'Beruf' in 'beruflich')."""
-    bare = _bare(german)
-    ending = r"(?:e|en|n|s|es|er|ern|em)?"
-    return bool(bare) and re.search(rf"\b{re.escape(bare)}{ending}\b", text.lower()) is not None
+def with_example_lines(words: list[dict], session: Session, history: list[Message]) -> list[dict]:
+    """Each word with the line a card of it takes as its example, where there is one: the
+    character's first line in the role-play using it, else the scene's own (its offline
+    script). Cards from a report had none (a newcomer's walk); then, the learner's line
+    taught its mistake ("Was kostet die Erdbeeren?") on every review (the next walk): a
+    learner's line is not one."""
+    character = [
+        m.content
+        for m in messages.in_chat(history, Message.ChatType.MAIN)
+        if m.role == Message.Role.SCENARIO
+    ]
+    script = (
+        session.scenario.offline_lines if isinstance(session.scenario.offline_lines, list) else []
+    )
+    lines = [*character, *(line for line in script if isinstance(line, str))]
+    with_lines = []
+    for word in words:
+        line = next((line for line in lines if deck.found_in(word["german"], line)), None)
+        with_lines.append({**word, "line": line[: deck.MAX_EXAMPLE_LENGTH]} if line else word)
+    return with_lines
 
 
 def store(session_id, content: dict | None, kind: str) -> bool:

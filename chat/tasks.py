@@ -133,6 +133,7 @@ def write_report(session_id: str) -> str:
             return "retrying"
         reports.store(session_id, None, SceneReport.Kind.MODEL)
         return "failed"
+    content["words"] = reports.with_example_lines(content["words"], session, history)
     reports.store(session_id, reports.with_goal_texts(content, states), SceneReport.Kind.MODEL)
     return "written"
 

@@ -514,6 +514,20 @@ def _word_before(line: str, end: int, longest: int = 12) -> str:
     return line[start:end]
 
 
+_ARTICLE = re.compile(r"^(?:der|die|das|ein|eine)\s+", re.IGNORECASE)
+
+
+def found_in(german: str, text: str) -> re.Match | None:
+    """Where the word or phrase `german` stands in `text` as a word of its own, in any case,
+    perhaps inflected, a noun without its article ("die Tomate" in "zwei Tomaten", "Was kostet
+    …?" in "Was kostet das?"; not "Beruf" in "beruflich")."""
+    bare = _ARTICLE.sub("", german.strip()).strip(" .!?…")
+    if not bare:
+        return None
+    ending = r"(?:e|en|n|s|es|er|ern|em)?"
+    return re.search(rf"\b{re.escape(bare)}{ending}\b", text, re.IGNORECASE)
+
+
 def sentence_holding(words: str, line: str, in_answer: bool = False) -> str:
     """The sentence (or sentences) of `line` that hold `words`: words selected in a helper
     answer had the whole English answer as their example, the offline note with it (a
@@ -521,7 +535,13 @@ def sentence_holding(words: str, line: str, in_answer: bool = False) -> str:
     (the line is the sentence's context, which the model's meaning is asked with); but in a
     helper answer (`in_answer`), the sentence's lead-in and gloss, or nothing when it has
     neither: the whole answer was a paragraph of English to review with (a newcomer's walk)."""
-    found = re.search(re.escape(words), line, re.IGNORECASE) if words else None
+    # As written, else as found_in() finds it: "die Schale" of "Eine Schale kostet vier Euro."
+    # kept the whole three sentences of its line (a newcomer's recheck).
+    found = (
+        (re.search(re.escape(words), line, re.IGNORECASE) or found_in(words, line))
+        if words
+        else None
+    )
     if found is None:
         return line
     start, end = 0, len(line)
@@ -538,7 +558,9 @@ def sentence_holding(words: str, line: str, in_answer: bool = False) -> str:
     # A sentence kept whole, the line is its context: it was its own example, in quotes, and
     # with a lead-in ("Ordering: „Einen Döner, bitte.“") nearly so (a newcomer's recheck).
     ends = re.search(r"[.!?\u2026][\"'\u201c\u201d\u00bb\u00ab)\]]*$", words.strip())
-    kept_whole = (ends and len(words.split()) > 1) or _bare(sentence) == _bare(words)
+    # Not a phrase with a gap ("Wie wäre es …?"), which is no sentence (a newcomer's recheck).
+    whole_sentence = ends and len(words.split()) > 1 and "…" not in words
+    kept_whole = whole_sentence or _bare(sentence) == _bare(words)
     if not in_answer:
         return line if kept_whole else sentence
     quoted_to = found.end()

@@ -122,9 +122,9 @@ async def test_offline_a_simple_report_is_queued_and_written(alice, kiosk, offli
     assert await run_queued_tasks() == ["offline"]
     report = await report_on(session.pk)
     assert (report.status, report.kind) == ("ready", "offline")
-    assert report.content["words"] == [
-        {"german": "die Zeitung", "gloss": "newspaper", "line": "Ich will Zeitung."}
-    ]
+    # With no line of the character's or the script's using it: none (the learner's may hold
+    # a mistake, a newcomer's recheck).
+    assert report.content["words"] == [{"german": "die Zeitung", "gloss": "newspaper"}]
     assert report.content["questions"] == ["What is a Zeitung?"]
     assert [g["reached"] for g in report.content["goals"]] == [True, True, False]
     shown = await page(alice, f"/sessions/{session.pk}/report/")
@@ -307,28 +307,54 @@ def test_an_offline_report_lists_the_scenes_words_the_learner_used_in_the_role_p
     ]
     report = reports.offline_report(session, history, [])
     assert [word["german"] for word in report["words"]] == ["die Zeitung", "die Tomate"]
-    # With the line that used it, the example of a card kept from the report (it had none: a
-    # newcomer's walk).
-    assert {word["line"] for word in report["words"]} == {"Zwei Tomaten und eine Zeitung, bitte."}
+    # The script's line as the example, not the learner's (it may hold a mistake: a
+    # newcomer's recheck); "Tomate" is in the learner's only.
+    assert [word.get("line") for word in report["words"]] == ["Die Zeitung kostet 2,50 Euro.", None]
     assert report["questions"] == ["Explain: „Möchten Sie probieren?“"]
 
 
-def test_an_offline_report_words_example_is_the_characters_line_where_it_has_one(kiosk):
+def test_an_offline_report_words_example_is_the_characters_or_the_scripts_line(kiosk):
     """The learner's line was the example: "Was kostet die Erdbeeren?" taught its mistake on
-    every review of "die Erdbeere" (a newcomer's walk)."""
+    every review of "die Erdbeere" (a newcomer's walk), then of "Was kostet …?", which the
+    character never said (the recheck): the character's line, else the script's, else none."""
     kiosk.vocabulary = [
         {"german": "die Erdbeere", "gloss": "strawberry"},
+        {"german": "Was kostet …?", "gloss": "How much is …?"},
         {"german": "die Zeitung", "gloss": "newspaper"},
     ]
+    kiosk.offline_lines = ["Guten Tag!", "Was kostet der Spaß? Nichts!"]
     history = [
         Message(role="scenario", chat_type="main", content="Die Erdbeeren sind heute süß!"),
         Message(role="user", chat_type="main", content="Was kostet die Erdbeeren? Und Zeitung?"),
         Message(role="scenario", chat_type="main", content="Drei Euro die Schale."),
     ]
     report = reports.offline_report(Session(scenario=kiosk), history, [])
-    assert [(word["german"], word["line"]) for word in report["words"]] == [
+    assert [(word["german"], word.get("line")) for word in report["words"]] == [
         ("die Erdbeere", "Die Erdbeeren sind heute süß!"),
-        ("die Zeitung", "Was kostet die Erdbeeren? Und Zeitung?"),  # the only line using it
+        ("Was kostet …?", "Was kostet der Spaß? Nichts!"),
+        ("die Zeitung", None),  # the learner's line only
+    ]
+
+
+async def test_a_model_reports_words_take_the_characters_lines_as_examples(
+    alice, kiosk, fake_anthropic
+):
+    """The model's words came with no example at all: as an offline report's, the character's
+    line, else the script's, else none."""
+    session = await kiosk_session(alice, kiosk)
+    words = [
+        {"german": "der Morgen", "gloss": "morning"},
+        {"german": "die Zeitung", "gloss": "newspaper"},
+        {"german": "warm", "gloss": "warm"},
+    ]
+    report = report_reply({**GOOD_REPORT, "words": words})
+    await play_to_the_end(alice, session, fake=fake_anthropic, plans=[report])
+    assert await run_queued_tasks() == ["written"]
+    content = (await report_on(session.pk)).content
+    assert [word.get("line") for word in content["words"]] == [
+        "Guten Morgen! Was darf es sein?",  # the character's opening line
+        "Die Zeitung kostet 2,50 Euro.",  # the script's
+        None,
     ]
 
 

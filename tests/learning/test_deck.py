@@ -1161,6 +1161,17 @@ def test_the_word_before_a_period_is_looked_for_in_a_few_characters_only():
     )
 
 
+def test_a_nouns_example_is_its_sentence_also_where_the_line_has_another_article():
+    """ "die Schale" kept all three sentences of "… Eine Schale kostet vier Euro. …", and
+    "die Erdbeere" those of a line saying "Erdbeeren" (a newcomer's recheck)."""
+    line = (
+        "Die Erdbeeren sind heute auch sehr süß. Eine Schale kostet vier Euro. Wie wäre es damit?"
+    )
+    assert deck.sentence_holding("die Schale", line) == "Eine Schale kostet vier Euro."
+    assert deck.sentence_holding("die Erdbeere", line) == "Die Erdbeeren sind heute auch sehr süß."
+    assert deck.sentence_holding("Wie wäre es …?", line) == "Wie wäre es damit?"
+
+
 def test_each_answer_says_when_the_card_comes_back(client, alice):
     """The learner chose Again, Hard, Good or Easy blind (a newcomer's walk)."""
     import re
