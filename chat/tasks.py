@@ -85,6 +85,9 @@ def report_of(learner_id, session_id) -> SceneReport | None:
             ).update(requested_at=Now())
         if stale:
             enqueue(session_id)
+            # As it stands now: asked for again, not late (it said so, then "being written" at
+            # its next check: the attacker's recheck).
+            report.requested_at = timezone.now()
     return report
 
 

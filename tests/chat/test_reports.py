@@ -500,6 +500,36 @@ def test_a_report_whose_worker_died_writing_it_is_queued_again_once(alice, kiosk
     assert sorted(_report_tasks(session.pk)) == ["READY", "RUNNING"]
 
 
+def test_a_report_queued_again_says_it_is_being_written(alice, kiosk, settings):
+    """The page that queued it again said "taking longer than usual", and its next check
+    "being written" (the attacker's recheck)."""
+    session = _completed_without_a_report(alice, kiosk)
+    client = Client()
+    client.force_login(alice)
+    client.get(f"/sessions/{session.pk}/report/")
+    long_ago = Now() - timedelta(seconds=settings.REPORT_STALE_AFTER + 60)
+    with acting_as_staff():
+        SceneReport.objects.filter(session_id=session.pk).update(requested_at=long_ago)
+        DBTaskResult.objects.filter(args_kwargs__args=[str(session.pk)]).update(
+            status="RUNNING", started_at=long_ago
+        )
+    page = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "Your report is being written" in page and "longer than usual" not in page
+    assert sorted(_report_tasks(session.pk)) == ["READY", "RUNNING"]  # queued again
+
+
+def test_a_report_that_could_not_be_written_says_so_as_it_is_on_the_chat_page(alice, kiosk):
+    """It said "Your transcript is below", which it is not there (the attacker's recheck)."""
+    session = _completed_without_a_report(alice, kiosk)
+    with acting_as_staff():
+        SceneReport.objects.create(session_id=session.pk, status="failed")
+    client = Client()
+    client.force_login(alice)
+    page = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "We could not write a report on this scene this time" in page
+    assert "below" not in page
+
+
 def test_an_offline_report_with_nothing_in_it_says_so(kiosk):
     """It showed its heading and first line only (a newcomer's walk)."""
     from django.template.loader import render_to_string
