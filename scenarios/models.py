@@ -513,6 +513,13 @@ class Session(models.Model):
         return f"{timesince(self.started_at)} ago"
 
     @property
+    def helper_chat_messages(self) -> int:
+        """Its helper chat's messages after the helper's greeting, which every session opens
+        with: the history said "1 with the helper" of a learner who asked nothing (a newcomer's
+        recheck)."""
+        return max(self.message_count_helper - 1, 0)
+
+    @property
     def duration_label(self) -> str:
         """How long the learner took, for history and transcripts ("" until completed)."""
         if self.duration_seconds is None:

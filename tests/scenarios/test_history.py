@@ -148,11 +148,25 @@ def test_counts_in_the_history_are_said_in_the_singular_too(client, alice, marke
 
     session = start_session(alice, marketplace)
     add_message(session, "scenario", "main")
-    add_message(session, "helper", "helper")
+    add_message(session, "helper", "helper")  # its greeting
+    add_message(session, "user", "helper")
     complete(session)
     client.force_login(alice)
     body = client.get("/history/").content.decode()
     assert "1 role-play message, 1 with the helper" in body
+
+
+def test_the_helpers_greeting_alone_is_no_chat_with_it(client, alice, marketplace):
+    """ "1 with the helper" was said of a learner who asked nothing (a newcomer's recheck)."""
+    from tests.conftest import add_message, complete, start_session
+
+    session = start_session(alice, marketplace)
+    add_message(session, "scenario", "main")
+    add_message(session, "helper", "helper")  # its greeting
+    complete(session)
+    client.force_login(alice)
+    body = client.get("/history/").content.decode()
+    assert "1 role-play message\n" in body and "with the helper" not in body
 
 
 def test_the_scene_filter_lists_the_scenes_as_the_picker_does(client, alice):
