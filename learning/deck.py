@@ -13,7 +13,7 @@ from typing import NamedTuple
 import regex
 import unicodedata2
 from django.db import IntegrityError, connection
-from django.db.models import Case, Count, Q, Value, When
+from django.db.models import Case, CharField, Count, F, Func, Q, Value, When
 from django.db.models.functions import Lower, Now
 from django.dispatch import Signal
 from fsrs import Card as FsrsCard
@@ -977,12 +977,26 @@ def _put_back(learner_id, removed: dict) -> Card:
     )
 
 
+# A card as its deck lists it: a noun by the noun, not its article (every "das" card came
+# before every "die" card: a newcomer's recheck).
+_LISTED_AS = Lower(
+    Func(
+        F("german"),
+        Value(r"^(der|die|das)\s+"),
+        Value(""),
+        Value("i"),
+        function="regexp_replace",
+        output_field=CharField(),
+    )
+)
+
+
 def all_cards(learner_id) -> list[Card]:
     with acting_as_learner(learner_id, savepoint=False):
         return list(
             Card.objects.filter(user_id=learner_id)
             .select_related("scenario")
-            .order_by(Lower("german"), "german")
+            .order_by(_LISTED_AS, Lower("german"), "german")
         )
 
 

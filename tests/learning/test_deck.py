@@ -1172,6 +1172,14 @@ def test_a_nouns_example_is_its_sentence_also_where_the_line_has_another_article
     assert deck.sentence_holding("Wie wäre es …?", line) == "Wie wäre es damit?"
 
 
+def test_the_deck_lists_nouns_by_the_noun_not_its_article(client, alice):
+    """Every "das" card came before every "die" card (a newcomer's recheck)."""
+    for word in ("die Zeitung", "das Brot", "Apfel", "der Kaffee", "Danke"):
+        deck.keep(alice.pk, word)
+    listed = [card.german for card in deck.all_cards(alice.pk)]
+    assert listed == ["Apfel", "das Brot", "Danke", "der Kaffee", "die Zeitung"]
+
+
 def test_each_answer_says_when_the_card_comes_back(client, alice):
     """The learner chose Again, Hard, Good or Easy blind (a newcomer's walk)."""
     import re
