@@ -130,12 +130,14 @@ class SessionAdmin(LargeListAdmin):
         states = goal_states(obj.pk)
         if not states:
             return "-"
+        # A scene still being played has not failed them (a newcomer's recheck).
+        not_reached = "✗ not reached:" if obj.is_completed else "… not yet:"
         return format_html(
             '<ol class="session-goals">{}</ol>',
             format_html_join(
                 "",
                 "<li>{} {}</li>",
-                (("✓" if s.reached else "✗ not reached:", s.goal.text) for s in states),
+                (("✓" if s.reached else not_reached, s.goal.text) for s in states),
             ),
         )
 

@@ -162,3 +162,12 @@ def test_a_sessions_page_says_its_level_goals_and_report_and_who_wrote_each_line
     assert level.startswith(f"{GermanLevel(session.level).label}</div>")
     assert "Character, main chat" in body and "Learner, main chat" in body
     assert "scenario/main" not in body
+
+
+def test_a_scene_still_being_played_has_goals_not_yet_reached(staff_client, alice, party):
+    """ "✗ not reached" read as failed, of a scene in progress (a newcomer's recheck)."""
+    session = start_session(alice, party)
+    body = staff_client.get(reverse("admin:scenarios_session_change", args=[session.pk]))
+    body = unescape(body.content.decode())
+    first = party.goals.order_by("position").first()
+    assert f"<li>… not yet: {first.text}</li>" in body and "not reached" not in body
