@@ -518,14 +518,33 @@ _ARTICLE = re.compile(r"^(?:der|die|das|ein|eine)\s+", re.IGNORECASE)
 
 
 def found_in(german: str, text: str) -> re.Match | None:
-    """Where the word or phrase `german` stands in `text` as a word of its own, in any case,
-    perhaps inflected, a noun without its article ("die Tomate" in "zwei Tomaten", "Was kostet
-    …?" in "Was kostet das?"; not "Beruf" in "beruflich")."""
-    bare = _ARTICLE.sub("", german.strip()).strip(" .!?…")
-    if not bare:
+    """Where the word or phrase `german` (a scene's word list entry, say) stands in `text` as
+    words of their own, in any case: a noun without its article and inflected ("die Tomate"
+    in "zwei Tomaten"; not "Beruf" in "beruflich", nor "das Ei" in "ein", nor "seit" in
+    "Seite": the recheck); each form of "der Apfel (die Äpfel)" or "der Kollege / die
+    Kollegin"; a phrase with a gap in one sentence ("Das macht … Euro.")."""
+    entries = [_BRACKETED.sub("", german), *_BRACKETED.findall(german)]
+    for form in (form for entry in entries for form in entry.split("/")):
+        found = _form_found_in(form.strip(), text)
+        if found:
+            return found
+    return None
+
+
+_BRACKETED = re.compile(r"\s*\(([^)]*)\)")
+
+
+def _form_found_in(form: str, text: str) -> re.Match | None:
+    with_article = bool(_ARTICLE.match(form)) and len(form.split()) == 2  # not "Das macht …"
+    bare = (_ARTICLE.sub("", form) if with_article else form).strip(" .!?…")
+    noun = with_article or (form[:1].isupper() and len(bare.split()) == 1)
+    parts = [re.escape(part.strip()) for part in bare.split("…") if part.strip()]
+    if not parts:
         return None
-    ending = r"(?:e|en|n|s|es|er|ern|em)?"
-    return re.search(rf"\b{re.escape(bare)}{ending}\b", text, re.IGNORECASE)
+    if len(parts) == 1 and noun and len(bare) > 2:
+        parts[0] += r"(?:e|en|n|s|es|er|ern|em)?"
+    in_one_sentence = r"(?!\w)[^.!?]*?(?<!\w)"
+    return re.search(rf"(?<!\w){in_one_sentence.join(parts)}(?!\w)", text, re.IGNORECASE)
 
 
 def sentence_holding(words: str, line: str, in_answer: bool = False) -> str:
@@ -537,11 +556,9 @@ def sentence_holding(words: str, line: str, in_answer: bool = False) -> str:
     neither: the whole answer was a paragraph of English to review with (a newcomer's walk)."""
     # As written, else as found_in() finds it: "die Schale" of "Eine Schale kostet vier Euro."
     # kept the whole three sentences of its line (a newcomer's recheck).
-    found = (
-        (re.search(re.escape(words), line, re.IGNORECASE) or found_in(words, line))
-        if words
-        else None
-    )
+    # As words of their own: "die Tomate" was found in "Die Tomatensuppe …" (the recheck).
+    as_written = rf"(?<!\w){re.escape(words)}(?!\w)"
+    found = (re.search(as_written, line, re.IGNORECASE) or found_in(words, line)) if words else None
     if found is None:
         return line
     start, end = 0, len(line)

@@ -1180,6 +1180,33 @@ def test_the_deck_lists_nouns_by_the_noun_not_its_article(client, alice):
     assert listed == ["Apfel", "das Brot", "Danke", "der Kaffee", "die Zeitung"]
 
 
+def test_an_example_is_cut_at_the_word_not_inside_a_longer_one():
+    """ "die Tomate" was cut to "Die Tomatensuppe ist heute aus." (the recheck)."""
+    line = "Die Tomatensuppe ist heute aus. Aber die Tomaten sind frisch."
+    assert deck.sentence_holding("die Tomate", line) == "Aber die Tomaten sind frisch."
+    line = "Der Terminkalender ist leider voll. Am Montag habe ich einen Termin frei."
+    assert deck.sentence_holding("der Termin", line) == "Am Montag habe ich einen Termin frei."
+
+
+@pytest.mark.parametrize(
+    ("entry", "text", "found"),
+    [
+        ("die Tomate", "Zwei Tomaten, bitte.", "Tomaten"),
+        ("der Beruf", "Ich bin beruflich hier.", None),
+        ("das Ei", "Möchten Sie ein Brötchen?", None),  # (the recheck)
+        ("seit", "Auf der Seite steht es.", None),
+        ("der Apfel (die Äpfel)", "Drei Äpfel, bitte.", "Äpfel"),
+        ("der Kollege / die Kollegin", "Meine Kollegin kommt gleich.", "Kollegin"),
+        ("Das macht … Euro.", "Das macht 3,50 Euro, bitte.", "Das macht 3,50 Euro"),
+        ("Das macht … Euro.", "Das macht nichts. Euro ist gut.", None),
+        ("Was kostet …?", "Was kostet das?", "Was kostet"),
+    ],
+)
+def test_a_scenes_word_is_found_as_words_of_its_own(entry, text, found):
+    match = deck.found_in(entry, text)
+    assert (match.group() if match else None) == found
+
+
 def test_each_answer_says_when_the_card_comes_back(client, alice):
     """The learner chose Again, Hard, Good or Easy blind (a newcomer's walk)."""
     import re
