@@ -40,19 +40,23 @@ class NoContentAtDebug(logging.Filter):
 # A password-reset link's token sets a new password for up to PASSWORD_RESET_TIMEOUT: no log
 # writes it down (Daphne's access log did, and Django's "Not Found" of a link with a full stop
 # glued on: the attacker's replays). Found anywhere in a line, in any case, ended by a slash,
-# a query or the line's end; not Django's next page, "set-password".
+# a query or the line's end; not Django's next page, "set-password". And anything shaped as
+# one (Django's: a timestamp in base 36, a dash, 32 hex digits), wherever a mangled link put
+# it ("/passwort-reset/…", a soft hyphen: the recheck).
 RESET_TOKEN = re.compile(
     r"(password-reset/+[^/?#\s]+/+)(?!set-password(?:[/?#\s]|$))[^/?#\s]+", re.IGNORECASE
 )
+TOKEN_SHAPED = re.compile(r"(?<![0-9A-Za-z])[0-9a-z]{1,13}-[0-9a-f]{32}(?![0-9A-Za-z])")
 
 
 def without_reset_token(text: str) -> str:
-    return RESET_TOKEN.sub(r"\1[token]", text)
+    return TOKEN_SHAPED.sub("[token]", RESET_TOKEN.sub(r"\1[token]", text))
 
 
 class NoResetToken(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         said = record.getMessage()
-        if "reset" in said.lower():
-            record.msg, record.args = without_reset_token(said), None
+        hidden = without_reset_token(said)
+        if hidden != said:
+            record.msg, record.args = hidden, None
         return True

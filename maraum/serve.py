@@ -99,8 +99,10 @@ def without_secrets(details: dict) -> dict:
     """A request as the access log writes it: a reset link's token left out, however its
     path was spelled (percent-encoded, say)."""
     path = details.get("path")
-    if isinstance(path, str) and "reset" in unquote(path).lower():
-        return {**details, "path": without_reset_token(unquote(path))}
+    if isinstance(path, str):
+        hidden = without_reset_token(unquote(path))
+        if hidden != unquote(path):
+            return {**details, "path": hidden}
     return details
 
 

@@ -134,6 +134,9 @@ def test_a_form_not_in_utf8_is_refused_without_an_error_in_the_log(server, conte
         "/%70assword-reset/MQ/{token}%2F",  # spelled otherwise, and taken
         "/password-reset/MQ/{token}/.",  # a full stop glued on: Django's "Not Found"
         "//password-reset/MQ//{token}/",
+        "/pass%C2%ADword-reset/MQ/{token}/",  # mangled, not routed (the recheck)
+        "/passwort-reset/MQ/{token}/",
+        "/password-reset/MQ/set-password/{token}/",
     ],
 )
 def test_no_log_writes_down_a_password_reset_links_token(server, path):
@@ -143,7 +146,7 @@ def test_no_log_writes_down_a_password_reset_links_token(server, path):
     import uuid
 
     _, port, log = server
-    uid, token = f"u{uuid.uuid4().hex[:8]}", f"cz7vqk-{uuid.uuid4().hex}"
+    uid, token = f"u{uuid.uuid4().hex[:8]}", f"cz7vqk-{uuid.uuid4().hex}"  # Django's shape
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.request("GET", path.replace("MQ", uid).format(token=token))
     assert connection.getresponse().status in (200, 301, 302, 404)
