@@ -13,21 +13,24 @@ import scenarios.models
 
 SHIPPED = r"ich hei(ß|ss|s)e|mein name|^\W*((hallo|hi|hey)\W+)?ich bin \w+\W*(freut|$)"
 NOT_A_NAME = (
-    r"single|gast|fan|neue\w*|student\w*|lehrer\w*|ingenieur\w*|arzt|ärztin|deutsche\w*"
-    r"|vegetarier\w*|veganer\w*|kolleg\w*|nachbar\w*|freund\w*|mitarbeiter\w*|praktikant\w*"
-    r"|entwickler\w*|anfänger\w*|kanadier\w*|amerikaner\w*|engländer\w*|italiener\w*"
-    r"|spanier\w*|franzos\w*|türk\w*|mutter|vater"
+    r"single|gast|fan|mann|frau|koch|köchin|pole|polin|neue\w*|student\w*|lehrer\w*|arzt|ärztin"
+    r"|deutsche\w*|veganer\w*|kolleg\w*|nachbar\w*|freund\w*|mitarbeiter\w*|praktikant\w*"
+    r"|entwickler\w*|anfänger\w*|franzos\w*|türk\w*|chines\w*|designer|verkäufer|mutter|vater"
+    r"|(?:dein|ihr|sein|mein|unser|euer)\w*"
+    # A job's or a country's ending, which first names rarely have ("Informatiker",
+    # "Programmiererin", "Ingenieur", "Kanadier", "Amerikaner", "Berliner", "Österreicher").
+    r"|\p{L}+(?:iker|ierer|eur|ist|ant|ler|erin|ier|ierin|aner|anerin|länder|iner|reicher)"
 )
-NAME = r"(?-i:[A-ZÄÖÜ])[^\W\d_]*(?:-[^\W\d_]+)?"
+NAME = r"(?-i:\p{Lu})\p{L}*(?:['’-]\p{L}+)?"
 # The name with its capital: "ich bin müde" is what one is (and a name in lower case, the
 # whole message, ticked "Ich bin hungrig": a newcomer's recheck); then the sentence ends, or
 # goes on.
 NOW = (
     r"ich hei(?:ß|ss|s)e|mein name|ich bin'?s,? "
     + NAME
-    + r"|(?:^\W*+(?:(?:hallo|hi|hey)\W+(?:[^\W\d_]+\W+)?)?|(?<=[.!?,;])\s*+)"
-    + r"(?:und |ja,? |also )?ich bin (?:die |der )?"
-    + rf"(?!(?:{NOT_A_NAME})\b){NAME}(?: {NAME})?\s*(?:[.!?,;:)]|freut|und\b|aus\b|\W*$)"
+    + r"|(?:^\W*+(?:(?:hallo|hi|hey|servus|moin|guten (?:abend|morgen|tag))\W+(?:\p{L}+\W+)?)?"
+    + r"|(?<=[.!?,;])\s*+)(?:und |ja,? |also )?ich bin (?:übrigens |die |der )?"
+    + rf"(?!(?:{NOT_A_NAME})\b){NAME}(?: {NAME})?\s*(?:[.!?,;:)–-]|freut|und\b|aus\b|\W*$)"
 )
 SCENES = ("party", "new_colleague")
 

@@ -4,6 +4,7 @@
 import re
 
 import pytest
+import regex
 
 from scenarios.models import MAX_GOALS, MIN_GOALS, Scenario, pattern_matches
 
@@ -30,7 +31,7 @@ def test_every_shipped_scene_has_what_it_needs_to_play(db, code):
     assert MIN_GOALS <= len(goals) <= MAX_GOALS
     assert scene.suggested_levels and set(scene.suggested_levels) <= {"A1", "A2", "B1"}
     for goal in goals:
-        re.compile(goal.offline_pattern)
+        regex.compile(goal.offline_pattern)  # as pattern_matches() runs it
         assert not goal.reached_by("Hello")  # English small talk reaches nothing
 
 
@@ -122,6 +123,12 @@ NAMES = [
     "Und ich bin Cleo 🙂",
     "Ich bin Cleo Schmidt.",
     "Danke, Lena. Ich bin Cleo!",
+    "Ich bin Émile.",  # any capital (the last recheck)
+    "Ich bin O'Brien.",
+    "Ich bin Tom – freut mich",
+    "Ich bin übrigens Cleo.",
+    "Guten Abend Lena ich bin Tom",
+    "Ich bin Thomas.",
     "Ich heiße Sam.",
     "Mein Name ist Sam.",
 ]
@@ -152,6 +159,14 @@ NOT_NAMES = [
     "ich bin durstig",
     "Ich bin dreißig.",
     "Ich bin Kanadierin.",
+    # A job or a country, capitalized as a noun (the last recheck).
+    "Hallo Lena! Ich bin Programmierer.",
+    "Ich bin Informatiker.",
+    "Ich bin Verkäuferin.",
+    "Ich bin Koch.",
+    "Ich bin Österreicher.",
+    "Ich bin Berliner.",
+    "Ich bin Dein Nachbar.",
 ]
 
 
