@@ -131,7 +131,7 @@ class SessionAdmin(LargeListAdmin):
         if not states:
             return "-"
         # A scene still being played has not failed them (a newcomer's recheck).
-        not_reached = "✗ not reached:" if obj.is_completed else "… not yet:"
+        not_reached = "✗ not reached:" if obj.is_completed else "○ not yet:"
         return format_html(
             '<ol class="session-goals">{}</ol>',
             format_html_join(

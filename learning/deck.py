@@ -999,7 +999,7 @@ def _put_back(learner_id, removed: dict) -> Card:
 _LISTED_AS = Lower(
     Func(
         F("german"),
-        Value(r"^(der|die|das)\s+"),
+        Value(r"^(der|die|das)\s+(?=\S+$)"),  # a noun, not "Das macht … Euro."
         Value(""),
         Value("i"),
         function="regexp_replace",

@@ -170,4 +170,4 @@ def test_a_scene_still_being_played_has_goals_not_yet_reached(staff_client, alic
     body = staff_client.get(reverse("admin:scenarios_session_change", args=[session.pk]))
     body = unescape(body.content.decode())
     first = party.goals.order_by("position").first()
-    assert f"<li>… not yet: {first.text}</li>" in body and "not reached" not in body
+    assert f"<li>○ not yet: {first.text}</li>" in body and "not reached" not in body

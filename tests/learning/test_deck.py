@@ -1174,10 +1174,17 @@ def test_a_nouns_example_is_its_sentence_also_where_the_line_has_another_article
 
 def test_the_deck_lists_nouns_by_the_noun_not_its_article(client, alice):
     """Every "das" card came before every "die" card (a newcomer's recheck)."""
-    for word in ("die Zeitung", "das Brot", "Apfel", "der Kaffee", "Danke"):
+    for word in ("die Zeitung", "das Brot", "Apfel", "der Kaffee", "Danke", "Das macht … Euro."):
         deck.keep(alice.pk, word)
     listed = [card.german for card in deck.all_cards(alice.pk)]
-    assert listed == ["Apfel", "das Brot", "Danke", "der Kaffee", "die Zeitung"]
+    assert listed == [
+        "Apfel",
+        "das Brot",
+        "Danke",
+        "Das macht … Euro.",
+        "der Kaffee",
+        "die Zeitung",
+    ]
 
 
 def test_an_example_is_cut_at_the_word_not_inside_a_longer_one():
