@@ -14,7 +14,7 @@ import regex
 import unicodedata2
 from django.db import IntegrityError, connection
 from django.db.models import Case, CharField, Count, F, Func, Q, Value, When
-from django.db.models.functions import Lower, Now
+from django.db.models.functions import Lower, Now, Replace
 from django.dispatch import Signal
 from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler
@@ -995,16 +995,27 @@ def _put_back(learner_id, removed: dict) -> Card:
 
 
 # A card as its deck lists it: a noun by the noun, not its article (every "das" card came
-# before every "die" card: a newcomer's recheck).
-_LISTED_AS = Lower(
-    Func(
-        F("german"),
-        Value(r"^(der|die|das)\s+(?=\S+$)"),  # a noun, not "Das macht … Euro."
-        Value(""),
-        Value("i"),
-        function="regexp_replace",
-        output_field=CharField(),
-    )
+# before every "die" card: a newcomer's recheck), and ä, ö, ü, ß read as a, o, u, ss, as a
+# German dictionary reads them (DIN 5007-1), not by code point ("Äpfel" after "Zwiebel").
+_LISTED_AS = Func(
+    Replace(
+        Lower(
+            Func(
+                F("german"),
+                Value(r"^(der|die|das)\s+(?=\S+$)"),  # a noun, not "Das macht … Euro."
+                Value(""),
+                Value("i"),
+                function="regexp_replace",
+                output_field=CharField(),
+            )
+        ),
+        Value("ß"),
+        Value("ss"),
+    ),
+    Value("äöü"),
+    Value("aou"),
+    function="translate",
+    output_field=CharField(),
 )
 
 

@@ -1187,6 +1187,29 @@ def test_the_deck_lists_nouns_by_the_noun_not_its_article(client, alice):
     ]
 
 
+def test_the_deck_lists_umlauts_with_their_letters_as_a_german_dictionary_does(client, alice):
+    """ "Äpfel" stood after "Zwiebel" and "die Straße" after "die Strasse": the database sorts
+    by code point (a newcomer's walk). A dictionary reads ä as a, ö as o, ü as u, ß as ss."""
+    for word in ("die Zwiebel", "Äpfel", "Apfel", "die Übung", "der Bäcker", "Brot", "Öl"):
+        deck.keep(alice.pk, word)
+    for word in ("die Straße", "der Strand", "oben", "die Uhr"):
+        deck.keep(alice.pk, word)
+    listed = [card.german for card in deck.all_cards(alice.pk)]
+    assert listed == [
+        "Apfel",
+        "Äpfel",
+        "der Bäcker",
+        "Brot",
+        "oben",
+        "Öl",
+        "der Strand",
+        "die Straße",
+        "die Übung",
+        "die Uhr",
+        "die Zwiebel",
+    ]
+
+
 def test_an_example_is_cut_at_the_word_not_inside_a_longer_one():
     """ "die Tomate" was cut to "Die Tomatensuppe ist heute aus." (the recheck)."""
     line = "Die Tomatensuppe ist heute aus. Aber die Tomaten sind frisch."
