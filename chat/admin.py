@@ -121,9 +121,12 @@ class SessionAdmin(LargeListAdmin):
     def duration(self, obj: Session) -> str:
         if obj.duration_seconds is None:
             return "-"
+        # In words: "0:10" read as ten minutes (a newcomer's walk); it was ten seconds.
         minutes, seconds = divmod(obj.duration_seconds, 60)
         hours, minutes = divmod(minutes, 60)
-        return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
+        if hours:
+            return f"{hours} h {minutes} min"
+        return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
     @admin.display(description="goals")
     def goals(self, obj: Session) -> str:

@@ -3,12 +3,15 @@
 from datetime import timedelta
 from html import unescape
 
+import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import GermanLevel, User
+from chat.admin import SessionAdmin
 from chat.models import Message
 from lib.rls import acting_as_staff
+from scenarios.models import Session
 from tests.conftest import add_message, complete, run_sql, start_session
 
 CHANGELIST = reverse("admin:scenarios_session_changelist")
@@ -48,7 +51,15 @@ def test_shows_message_counts_and_duration(staff_client, alice, marketplace):
     complete(session)
     body = staff_client.get(CHANGELIST).content.decode()
     assert '<td class="field-message_count">2</td>' in body
-    assert "12:34" in body or "12:35" in body
+    assert "12 min 34 s" in body or "12 min 35 s" in body
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"), [(10, "10 s"), (60, "1 min 0 s"), (3725, "1 h 2 min"), (None, "-")]
+)
+def test_a_duration_says_its_units(seconds, shown):
+    """ "0:10" read as ten minutes; it was ten seconds (a newcomer's walk)."""
+    assert SessionAdmin.duration(None, Session(duration_seconds=seconds)) == shown
 
 
 def test_the_transcript_is_inline_read_only_and_in_order(staff_client, alice, marketplace):
