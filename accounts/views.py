@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from accounts import levels, logins, throttles
@@ -29,6 +29,7 @@ from accounts.forms import (
 )
 from accounts.models import GermanLevel, Profile, User
 from eventlog.events import Event, Level, log_event
+from lib.redirects import page_on_this_site
 from lib.rls import with_auth_role
 from lib.throttles import take_all
 
@@ -93,9 +94,8 @@ def _chosen_scene(request: HttpRequest) -> str:
 @with_auth_role
 def login_view(request: HttpRequest) -> HttpResponse:
     """The one login, for learners and staff (/admin/login/ comes here)."""
-    next_url = request.POST.get("next") or request.GET.get("next") or ""
-    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
-        next_url = ""
+    asked_for = request.POST.get("next") or request.GET.get("next") or ""
+    next_url = page_on_this_site(request, asked_for) or ""
     if request.user.is_authenticated:
         return redirect(next_url or "home")
     form = LoginForm(_posted(request))

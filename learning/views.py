@@ -5,12 +5,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from learning import deck
 from learning.models import Card
 from lib.ids import parse_uuid
+from lib.redirects import page_on_this_site
 from lib.rls import acting_as_learner
 from lib.text import unprintable
 
@@ -148,13 +148,10 @@ def keep(request: HttpRequest) -> HttpResponse:
         said = f"Kept „{named}“" if kept else f"„{named}“ is in your deck"
     else:
         said = "Kept" if kept else "In your deck"
-    back = request.POST.get("back", "")
     if request.htmx and not request.htmx.target == "report":
         return render(request, "learning/partials/kept.html", {"said": said})
     # A whole report kept (htmx swaps its #report): the report again, every word now kept.
-    if url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
-        return redirect(back)
-    return redirect("deck")
+    return redirect(page_on_this_site(request, request.POST.get("back", "")) or "deck")
 
 
 def _keeping_too_quickly(verdict) -> HttpResponse:

@@ -1,3 +1,4 @@
+import pytest
 from django.test import Client
 
 from tests.conftest import PASSWORD
@@ -20,6 +21,19 @@ def test_login_follows_a_local_next_only(client, alice):
         "/login/", {"email": alice.email, "password": PASSWORD, "next": "/history/"}
     )
     assert response.url == "/history/"
+
+
+@pytest.mark.parametrize(
+    "next_url", ["foo", "home", "-1", "/deck/\nERROR forged", "/a\x00b", "//x"]
+)
+def test_a_next_that_is_no_page_here_goes_home(client, alice, next_url):
+    """ "foo" was taken for a view's name: a 500, and no login through that link; its text
+    went into the error's log line, newlines and all (the attacker's replay)."""
+    response = client.post(
+        "/login/", {"email": alice.email, "password": PASSWORD, "next": next_url}
+    )
+    assert (response.status_code, response.url) == (302, "/")
+    assert client.get("/login/", {"next": next_url}).url == "/"  # logged in now
 
 
 def test_a_wrong_password_is_refused_and_logged_without_the_email(client, alice):

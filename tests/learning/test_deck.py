@@ -497,6 +497,8 @@ def test_keeping_goes_back_only_to_this_site(client, alice):
     assert away.url == "/deck/"
     home = client.post("/deck/keep/", {"german": "hier", "back": "/history/"})
     assert home.url == "/history/"
+    for back in ("-1", "deck", "/deck/\r\nX-Forged: 1"):  # a 500 each (the attacker's replay)
+        assert client.post("/deck/keep/", {"german": "da", "back": back}).url == "/deck/"
 
 
 @pytest.mark.parametrize("german", ["Hallo\x00", "Hallo\x1b[31m", "Hallo\ufffe"])
