@@ -472,13 +472,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def _show(self, shown: conversations.Conversation) -> set[str]:
         """Send the snapshot; the chats whose reply streams in another process."""
-        left = None
+        week = None
         if shown.session.is_completed:
-            left = (await in_db(lifecycle.weekly_allowance, self.learner_id)).left
+            week = await in_db(lifecycle.weekly_allowance, self.learner_id)
         live = replies.live_in(self.session_id)
         # A reply streaming in another process shows as waiting: that process answers
         # (chat.fanout) with its bubble and the text so far, which follows this.
-        await self.send(frames.sync(shown, live, left))
+        await self.send(frames.sync(shown, live, week))
         self.drawn_in_flight = frozenset(shown.claimed | set(live))
         self.drawn_messages = _message_ids(shown)
         return shown.claimed - set(live)

@@ -22,6 +22,7 @@ from chat.conversations import ON_PAGE_AT_MOST
 from chat.models import Message
 from chat.providers import is_offline
 from lib.text import without_direction_controls
+from scenarios.lifecycle import WeeklyAllowance
 
 CHATS = (Message.ChatType.MAIN, Message.ChatType.HELPER)
 
@@ -149,9 +150,7 @@ def reply_finished(reply, stored, character: str) -> str:
         progress=progress(stored.main_count, stored.completed)
         if reply.chat == Message.ChatType.MAIN
         else None,
-        completion=completion(reply.session_id, stored.completions_left)
-        if stored.completed
-        else None,
+        completion=completion(reply.session_id, stored.week) if stored.completed else None,
         goals=stored.goals,
     )
 
@@ -165,7 +164,7 @@ def turn_completed(turn, character: str) -> str:
         chat=turn.message.chat_type,
         character=character,
         progress=progress(turn.main_count, True),
-        completion=completion(turn.message.session_id, turn.completions_left),
+        completion=completion(turn.message.session_id, turn.week),
     )
 
 
@@ -265,7 +264,7 @@ def page_progress(conversation) -> dict:
     return progress(conversation.main_count, conversation.session.is_completed)
 
 
-def sync(conversation, live: dict, completions_left: int | None) -> str:
+def sync(conversation, live: dict, week: WeeklyAllowance | None) -> str:
     """Everything the page shows, for a tab that (re)connects: lists, slots, buttons."""
     session = conversation.session
     return _render(
@@ -273,7 +272,7 @@ def sync(conversation, live: dict, completions_left: int | None) -> str:
         panes=panes(conversation, live),
         character=character_of(session.scenario),
         progress=page_progress(conversation),
-        completion=completion(session.pk, completions_left) if session.is_completed else None,
+        completion=completion(session.pk, week) if session.is_completed else None,
         goals=conversation.goals,
         kept_ids=conversation.kept_ids,
         kept_phrases=conversation.kept_phrases,
@@ -285,9 +284,10 @@ def character_of(scenario) -> str:
     return scenario.character_name or scenario.title
 
 
-def completion(session_id, completions_left: int | None) -> dict:
+def completion(session_id, week: WeeklyAllowance | None) -> dict:
+    """What the end of a scene shows; `week` is the learner's, if known."""
     return {
-        "left": completions_left,
+        "week": week,
         "transcript_url": reverse("transcript", args=[session_id]),
         "report_url": reverse("report", args=[session_id]),
     }

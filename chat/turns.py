@@ -48,7 +48,7 @@ class AcceptedTurn:
     request: ReplyRequest | None  # None: nothing to answer now
     main_count: int  # main-chat messages once the reply is stored
     completed: bool = False  # the learner's message filled the scene: no reply comes
-    completions_left: int | None = None
+    week: lifecycle.WeeklyAllowance | None = None  # when the learner's message completed it
     calls_left: int | None = None  # model calls left today, after this one
     kept: bool = False  # a new role-play line the learner's deck holds already
 
@@ -58,7 +58,7 @@ class StoredReply:
     message: Message
     main_count: int
     completed: bool
-    completions_left: int | None  # this week, when the session just completed
+    week: lifecycle.WeeklyAllowance | None  # the learner's, when the session just completed
     goals: list[GoalState] | None = None  # the session's goals: some reached, or it completed
     kept: bool = False  # a role-play line the learner's deck holds already
     kept_phrases: frozenset = frozenset()  # the phrases of a helper answer it holds
@@ -255,13 +255,13 @@ def _take_turn(
     if created and chat == Message.ChatType.MAIN and prompting.fills_the_scene(main_count - 1):
         claims.release(session.pk, chat)  # the learner's message filled the scene
         spent.give_back_call()
-        left = lifecycle.complete_session(
+        week = lifecycle.complete_session(
             learner_id, session.pk, main_messages=main_count - 1, ended_by="cap"
         )
-        if left is not None:
+        if week is not None:
             tasks.request_report(session.pk)
         kept = _kept(learner_id, chat, content)
-        return AcceptedTurn(message, created, None, main_count - 1, True, left, kept=kept)
+        return AcceptedTurn(message, created, None, main_count - 1, True, week, kept=kept)
     # A resend whose reply never came (a failure, a restart) is answered now, unless a reply
     # to it is already on its way (the claim is another's) or came meanwhile.
     if not claimed or messages.answered(history, message):
@@ -387,20 +387,20 @@ def store_reply(
                     {by_number[n] for n in done.goals_reached if n in by_number},
                     learner_message,
                 )
-        left = None
+        week = None
         if chat == Message.ChatType.MAIN and (done.ended or prompting.fills_the_scene(main_count)):
-            left = lifecycle.complete_session(
+            week = lifecycle.complete_session(
                 learner_id,
                 session_id,
                 main_messages=main_count,
                 ended_by="model" if done.ended else "cap",
             )
-            if left is not None:
+            if week is not None:
                 tasks.request_report(session_id)
                 if reached is None:  # for the completion to say which are left open
                     reached = goals.goal_states(session_id)
         kept = _kept(learner_id, chat, text)
-        return StoredReply(message, main_count, left is not None, left, reached, kept)
+        return StoredReply(message, main_count, week is not None, week, reached, kept)
 
 
 STORE_PLAIN_REPLY = "SELECT * FROM store_plain_reply(%s, %s, %s, %s, %s, %s, %s, %s, %s)"

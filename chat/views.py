@@ -88,8 +88,7 @@ def chat_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
     session = shown.session
     completion = None
     if session.is_completed:
-        left = lifecycle.weekly_allowance(request.user.pk).left
-        completion = frames.completion(session.pk, left)
+        completion = frames.completion(session.pk, lifecycle.weekly_allowance(request.user.pk))
         # The report as it stands, on the page: it said "being written" for a report written
         # long ago until its first check (and for ever without scripts: a newcomer's walk).
         completion["report"] = tasks.report_of(request.user.pk, session.pk)

@@ -190,10 +190,10 @@ def restore_session(learner_id: UUID | str, session_id: UUID | str) -> None:
 
 def complete_session(
     learner_id: UUID | str, session_id: UUID | str, *, main_messages: int, ended_by: str
-) -> int | None:
+) -> WeeklyAllowance | None:
     """Complete the learner's active session: the database stamps `completed_at`, the duration
-    and the week's count. Returns the completions left this week, or None if the session was
-    not active (already completed, or gone)."""
+    and the week's count. Returns the learner's week as it now stands, or None if the session
+    was not active (already completed, or gone)."""
     with acting_as_learner(learner_id):
         if (
             not Session.objects.of(learner_id)
@@ -209,7 +209,7 @@ def complete_session(
             main_messages=main_messages,
             ended_by=ended_by,
         )
-        return weekly_allowance(learner_id).left
+        return weekly_allowance(learner_id)
 
 
 def abandon_session(learner_id: UUID | str, session_id: UUID | str) -> bool:

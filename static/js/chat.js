@@ -571,15 +571,15 @@
     // A scene's end stays as it was first drawn: a sync drew it again at every reconnect,
     // taking the focus (what the learner typed next was lost), loading the report again and
     // leaving a report word's Keep on its way nowhere to answer (the attacker's replay).
-    // Only the count of scenes left this week is drawn again (another may have ended since),
-    // and a report that stopped asking for itself because the login had ended (report.js) asks
+    // Only the count of scenes left this week is drawn again (another may have ended since;
+    // compared by its data, as its time reads in the learner's own time zone here), and a report that stopped asking for itself because the login had ended (report.js) asks
     // again; one that is gone (a 404) does not.
     page.addEventListener("htmx:oobBeforeSwap", function (event) {
       var done = event.detail.target, fresh = event.detail.fragment;
       if (done.id !== "completion" || done.hidden || !fresh.querySelector) return;
       event.detail.shouldSwap = false;
       var left = done.querySelector(".scenes-left"), leftNow = fresh.querySelector(".scenes-left");
-      if (left && leftNow && left.textContent !== leftNow.textContent) left.textContent = leftNow.textContent;
+      if (left && leftNow && left.dataset.week !== leftNow.dataset.week) left.replaceWith(leftNow);
       var stopped = done.querySelector('#report[data-stopped="login"]'), asking = fresh.querySelector("#report");
       if (stopped && asking) {
         stopped.replaceWith(asking);

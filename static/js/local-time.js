@@ -8,7 +8,7 @@
       weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit",
       timeZoneName: "short",
     });
-    root.querySelectorAll("time[data-local-time]").forEach(function (element) {
+    root.querySelectorAll("time[data-local-time]:not([title])").forEach(function (element) {
       var moment = new Date(element.getAttribute("datetime"));
       if (!isNaN(moment.getTime())) {
         element.title = element.textContent.trim();
@@ -18,4 +18,6 @@
   }
   document.addEventListener("DOMContentLoaded", function () { localise(document); });
   document.addEventListener("htmx:afterSettle", function (event) { localise(event.target); });
+  // A chat's frames are swapped in by the websocket extension, which settles no event.
+  document.addEventListener("htmx:wsAfterMessage", function () { localise(document); });
 })();

@@ -4,6 +4,7 @@ other chat's new messages, and what a screen reader hears."""
 
 import re
 import uuid
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -1974,3 +1975,43 @@ def test_explain_while_a_message_waits_for_the_connection_sends_each_once(daphne
     assert _sent(session, "helper") == ["Was hei\u00dft Markt?"]
     assert [p for p in problems if "WebSocket" not in p] == []
     page.context.close()
+
+
+def test_the_weeks_last_scene_says_in_the_learners_time_when_a_new_week_starts(
+    browser, daphne_server
+):
+    """The end of the week's last scene said "on Monday at 00:00 UTC": on a Monday that read as
+    today, and in UTC where the picker gives the learner's own time (a newcomer's walk)."""
+    from playwright.sync_api import expect
+
+    from lib.rls import acting_as_staff
+    from scenarios.lifecycle import week_ends
+    from tests.conftest import add_message
+    from tests.journey_helpers import set_week
+
+    user = User.objects.create_user("dora@example.com", None)
+    set_week(user, completed=2)
+    session = conversations.start(user.pk, Scenario.objects.get(code="marketplace"))
+    with acting_as_staff():
+        for index in range(2, 30):  # the learner's next message fills the main chat
+            add_message(session, "user" if index % 2 == 0 else "scenario", "main", f"Satz {index}")
+    context = browser.new_context(timezone_id="Asia/Tokyo")  # UTC+9, no summer time
+    url = daphne_server
+    context.add_cookies([{"name": "sessionid", "value": login_session_key(user), "url": url}])
+    page = context.new_page()
+    problems = watch_for_problems(page)
+    page.goto(f"{url}/sessions/{session.pk}/")
+    box = page.get_by_label("Your message, in German")
+    box.fill("Tschüss!")
+    box.press("Enter")
+
+    left = page.locator("#completion .scenes-left")
+    expect(left).to_contain_text("That was this week's last conversation: a new week starts")
+    monday_in_tokyo = week_ends().astimezone(ZoneInfo("Asia/Tokyo"))
+    expect(left.locator("time")).to_have_text(
+        re.compile(rf"^Monday,? {monday_in_tokyo.day} December(,| at) 09:00 GMT\+9$")
+    )
+    page.reload()  # and as the page draws it
+    expect(left.locator("time")).to_have_text(re.compile(r" 09:00 GMT\+9$"))
+    assert problems == []
+    context.close()

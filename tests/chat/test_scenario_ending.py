@@ -6,6 +6,7 @@ from channels.db import database_sync_to_async
 
 from accounts.models import Profile
 from lib.rls import acting_as_staff
+from scenarios import lifecycle
 from scenarios.models import Session
 from tests.chat.conftest import Tab, chat_db, one_turn, session_row
 from tests.conftest import add_message
@@ -124,4 +125,9 @@ async def test_the_weeks_last_scene_says_when_the_next_week_starts(
     fake_anthropic.enqueue(PlannedResponse(text="Tschüss, bis bald!", tool_use=END))
     frame = await one_turn(alice, alice_session.pk, "Danke schön!")
     assert "0 conversations" not in frame
-    assert "this week's last conversation: the next week starts on Monday at 00:00 UTC" in frame
+    # Dated, as the picker says it ("on Monday" read as today, on a Monday: a newcomer's walk).
+    resets_at = await database_sync_to_async(lifecycle.week_ends)()
+    when = f'datetime="{resets_at.isoformat()}">{resets_at:%A %-d %B, %H:%M} UTC</time>'
+    assert f"this week's last conversation: a new week starts <time data-local-time {when}" in (
+        frame
+    )
