@@ -70,6 +70,9 @@ class SignUpForm(FocusOnTheFirstError, ErrorsUnderThePassword, UserCreationForm)
             }
         }
 
+    def email_in_use(self) -> str:
+        return self._meta.error_messages["email"]["unique"]
+
 
 class ResetPasswordForm(PasswordResetForm):
     email = emails.EmailField(

@@ -32,6 +32,13 @@ class UserManager(BaseUserManager):
         user.save(using=self._db)
         return user
 
+    def insert_if_email_is_new(self, user: "User") -> bool:
+        """Store a new account; False where its email has one already, one that signed up
+        meanwhile (the form had checked): ON CONFLICT DO NOTHING makes that race an answer,
+        not a failing INSERT with the password's hash for the server's log."""
+        self.bulk_create([user], ignore_conflicts=True)
+        return self.filter(pk=user.pk).exists()
+
     def create_superuser(self, email: str, password: str | None = None, **extra):
         extra.update(is_staff=True, is_superuser=True)
         return self.create_user(email, password, **extra)

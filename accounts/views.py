@@ -58,8 +58,9 @@ def signup(request: HttpRequest) -> HttpResponse:
                 valid = False
         if refusal is not None:
             form.add_error(None, refusal)
+        elif valid and not User.objects.insert_if_email_is_new(user := form.save(commit=False)):
+            form.add_error("email", form.email_in_use())
         elif valid:
-            user = form.save()
             levels.set_level(user.pk, form.cleaned_data["level"] or GermanLevel.A1)
             log_event(Event.USER_REGISTERED, user_id=user.pk)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")

@@ -1,7 +1,7 @@
 import pytest
 
 from accounts.models import Profile, User
-from tests.conftest import staff_get
+from tests.conftest import failing_statements, staff_get
 from tests.journey_helpers import all_log_text, events_for
 
 STRONG = "Lerne-jeden-Tag-42"
@@ -85,6 +85,24 @@ def test_an_email_in_use_in_another_case_is_refused(client, alice):
     assert "This email already has an account" in body  # the decision: README, Throttles
     assert 'href="/password-reset/"' in body and 'href="/login/"' in body
     assert User.objects.count() == 1
+
+
+def test_an_email_that_signs_up_meanwhile_is_refused_as_in_use(client, alice, monkeypatch):
+    """Six sign-ups of one email at once: one account and five 500s, each a failing INSERT
+    with the password's hash and the email for the server's log (the attacker's replay). The
+    form's check passed for each; the other's row landed before its own."""
+    from accounts.forms import SignUpForm
+
+    monkeypatch.setattr(SignUpForm, "validate_unique", lambda form: None)  # passed, before
+    with failing_statements() as failed:
+        response = client.post(
+            "/signup/", {"email": "Alice@example.com", "password1": STRONG, "password2": STRONG}
+        )
+    assert response.status_code == 200
+    assert "This email already has an account" in response.content.decode()
+    assert failed == []
+    assert User.objects.count() == Profile.objects.count() == 1
+    assert "_auth_user_id" not in client.session
 
 
 def test_a_tampered_form_changes_nothing(client, db):
