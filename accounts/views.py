@@ -58,9 +58,11 @@ def signup(request: HttpRequest) -> HttpResponse:
                 valid = False
         if refusal is not None:
             form.add_error(None, refusal)
-        elif valid and not User.objects.insert_if_email_is_new(user := form.save(commit=False)):
-            form.add_error("email", form.email_in_use())
         elif valid:
+            user = form.save(commit=False)
+            if not User.objects.insert_if_email_is_new(user):
+                form.add_error("email", form.email_in_use())
+                return render(request, "accounts/signup.html", {"form": form, "scene": scene})
             levels.set_level(user.pk, form.cleaned_data["level"] or GermanLevel.A1)
             log_event(Event.USER_REGISTERED, user_id=user.pk)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
