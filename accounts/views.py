@@ -60,15 +60,14 @@ def signup(request: HttpRequest) -> HttpResponse:
             form.add_error(None, refusal)
         elif valid:
             user = form.save(commit=False)
-            if not User.objects.insert_if_email_is_new(user):
-                form.add_error("email", form.email_in_use())
-                return render(request, "accounts/signup.html", {"form": form, "scene": scene})
-            levels.set_level(user.pk, form.cleaned_data["level"] or GermanLevel.A1)
-            log_event(Event.USER_REGISTERED, user_id=user.pk)
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, "Welcome to Maraum! Pick a scene to start practising.")
-            # The picker opens at the scene the visitor clicked on the landing page.
-            return redirect(reverse("home") + (f"#scene-{scene}" if scene else ""))
+            if User.objects.insert_if_email_is_new(user):
+                levels.set_level(user.pk, form.cleaned_data["level"] or GermanLevel.A1)
+                log_event(Event.USER_REGISTERED, user_id=user.pk)
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                messages.success(request, "Welcome to Maraum! Pick a scene to start practising.")
+                # The picker opens at the scene the visitor clicked on the landing page.
+                return redirect(reverse("home") + (f"#scene-{scene}" if scene else ""))
+            form.add_error("email", form.email_in_use())
     return render(request, "accounts/signup.html", {"form": form, "scene": scene})
 
 
