@@ -439,7 +439,9 @@ async def _stream(reply: LiveReply, learner_id, request: ReplyRequest) -> ReplyD
             if isinstance(item, ReplyDone):
                 return item
             if len(reply.text) < MAX_CONTENT_LENGTH:  # beyond, a message cannot hold it
-                reply.text += item
+                # Streamed as it will be stored: a lone surrogate failed the tab's send and
+                # sank the batch of frames it went to Redis in, other learners' too.
+                reply.text += UNSENDABLE.sub("", item)
                 reply.changed.set()
             else:
                 reply.cut = True

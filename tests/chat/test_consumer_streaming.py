@@ -514,3 +514,19 @@ async def test_a_reply_with_nothing_visible_is_no_reply(alice, alice_session, fa
     await tab.close()
     assert "Try again" in failed
     assert [role for role, _ in await stored(alice_session.pk, "main")] == ["scenario", "user"]
+
+
+async def test_what_no_message_may_hold_is_not_streamed_either(
+    alice, alice_session, fake_anthropic
+):
+    """A lone surrogate in a reply's text sank the batch of frames it went to Redis in, other
+    learners' with it, and failed the tab's own send (the attacker's replay): the stored reply
+    never held it, nor NUL, nor a direction override, and now the streamed text does not."""
+    fake_anthropic.enqueue(PlannedResponse(text="Guten\ud800 Tag!\x00 Wie\u202e geht es?"))
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.send(message="Hallo!")
+    await tab.until(FINISHED)
+    await tab.close()
+    assert streamed_text(tab.frames) == "Guten Tag! Wie geht es?"
+    assert (await stored(alice_session.pk, "main"))[-1] == ("scenario", "Guten Tag! Wie geht es?")
