@@ -362,6 +362,9 @@
         }
       }
       event.detail.parameters.client_message_id = id;
+      // Sending goes to the chat's newest message: the learner's line and its reply came in
+      // below where they had scrolled up to read, out of sight (a newcomer's walk).
+      follow(document.getElementById(chatOf(form) + "-scroll"), true);
     });
 
     // Streamed text, and a card kept in any tab, arrive as JSON; everything else is HTML for

@@ -2015,3 +2015,24 @@ def test_the_weeks_last_scene_says_in_the_learners_time_when_a_new_week_starts(
     expect(left.locator("time")).to_have_text(re.compile(r" 09:00 GMT\+9$"))
     assert problems == []
     context.close()
+
+
+def test_sending_goes_to_the_chats_newest_message(browser, daphne_server):
+    """A learner scrolled up to read, then sent: their line and its reply came in below, out
+    of sight, and nothing said so (a newcomer's walk)."""
+    from playwright.sync_api import expect
+
+    page, session = _long_helper_chat(browser, daphne_server, questions=40)
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    scroller = page.locator("#helper-scroll")
+    scroller.evaluate("el => { el.scrollTop = 0; }")
+    box = page.get_by_label("Your question for the helper")
+    box.fill("What does Kilo mean?")
+    box.press("Enter")
+    asked = page.locator("#helper-messages .msg-user").last
+    expect(asked).to_contain_text("What does Kilo mean?")
+    expect(asked).to_be_in_viewport()
+    answer = page.locator("#helper-messages .msg-helper").last
+    expect(answer).not_to_contain_text("Frage")
+    expect(answer).to_be_in_viewport()
