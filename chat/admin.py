@@ -53,7 +53,7 @@ class SessionAdmin(LargeListAdmin):
         "short_id",
         "learner",
         "scenario",
-        "is_completed",
+        "done",
         "started",
         "last_activity",
         "message_count",
@@ -111,11 +111,18 @@ class SessionAdmin(LargeListAdmin):
         url = reverse("admin:accounts_user_change", args=[obj.user_id])
         return format_html('<a href="{}">{}</a>', url, obj.user.email)
 
+    @admin.display(description="done", boolean=True, ordering="is_completed")
+    def done(self, obj: Session) -> bool:
+        return obj.is_completed
+
     @admin.display(
-        description="messages", ordering=F("message_count_main") + F("message_count_helper")
+        description="role-play + helper",
+        ordering=F("message_count_main") + F("message_count_helper"),
     )
-    def message_count(self, obj: Session) -> int:
-        return obj.message_count_main + obj.message_count_helper
+    def message_count(self, obj: Session) -> str:
+        """Counted as the learner's history counts them: "30" here was "23 role-play, 6 with
+        the helper" there, the helper's greeting counted (a newcomer's walk)."""
+        return f"{obj.message_count_main} + {obj.helper_chat_messages}"
 
     @admin.display(description="duration", ordering="duration_seconds")
     def duration(self, obj: Session) -> str:
