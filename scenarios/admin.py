@@ -327,6 +327,12 @@ class ScenarioAdmin(StaffModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
+        if not form.instance.is_active:  # "added successfully" said no more (a newcomer's walk)
+            messages.warning(
+                request,
+                f"“{form.instance.title}” is a draft: learners do not see it until “Is active”"
+                " is ticked.",
+            )
         before = getattr(form.instance, "_script_as_stored", None)
         after = form.instance.offline_lines
         if not change or before == after or not isinstance(before, list):

@@ -630,3 +630,21 @@ def test_the_change_page_numbers_the_script_as_goals_name_its_lines(staff_client
     assert numbered is not None
     items = re.findall(r"<li>(.*?)</li>", numbered.group(1))
     assert [unescape(item) for item in items] == party.offline_lines
+
+
+def test_a_scene_saved_as_a_draft_says_learners_do_not_see_it(staff_client, party):
+    """ "Added successfully" and no more: the new scene was hidden from learners, and nothing
+    said so (a newcomer's walk)."""
+    form = edit_form(party, code="post_office", title="Post office")
+    form.pop("is_active", None)
+    for key in [key for key in form if key.startswith("goals-")]:
+        form.pop(key)
+    form.update({"goals-TOTAL_FORMS": "0", "goals-INITIAL_FORMS": "0"})
+    added = staff_client.post(reverse("admin:scenarios_scenario_add"), form, follow=True)
+    said = [str(message) for message in added.context["messages"]]
+    assert "“Post office” is a draft: learners do not see it until “Is active” is ticked." in said
+    activated = edit_form(party, description="Neu")
+    saved = staff_client.post(
+        reverse("admin:scenarios_scenario_change", args=[party.pk]), activated, follow=True
+    )
+    assert not any("draft" in str(message) for message in saved.context["messages"])
