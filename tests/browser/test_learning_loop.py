@@ -1175,3 +1175,34 @@ def test_the_answers_stand_in_even_rows(daphne_server, browser, width, rows):
     wider = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
     assert page.evaluate(wider) == 0 and problems == []
     page.context.close()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_review_answers_from_the_keyboard_with_the_keys_1_to_4(daphne_server, browser):
+    """After "Show the meaning", each answer was one to four Tabs away, and no key answered
+    (a newcomer's walk): 1 to 4 answer, as in Anki, once the meaning is shown."""
+    from playwright.sync_api import expect
+
+    from learning import deck
+
+    user = User.objects.create_user("jana@example.com", None)
+    first = deck.keep(user.pk, "das Brötchen", "the bread roll")
+    second = deck.keep(user.pk, "die Tüte", "the bag")
+    page, problems = _open(daphne_server, browser, user, "/review/")
+    page.keyboard.press("3")  # the meaning not shown yet: no answer
+    page.keyboard.press("Enter")  # "Show the meaning", which has the focus
+    expect(page.get_by_text("How well did you know it? Or press 1 to 4.")).to_be_visible()
+    german = page.locator("#review-german")
+    shown = german.inner_text()
+    expect(page.get_by_role("button", name=re.compile("^Good"))).to_have_attribute(
+        "aria-keyshortcuts", "3"
+    )
+    page.keyboard.press("3")
+    expect(german).not_to_have_text(shown)
+    page.keyboard.press("Enter")
+    page.keyboard.press("1")
+    expect(page.get_by_text("Nothing is due right now.")).to_be_visible()
+    reviewed = {card.german: card.reviews for card in deck.all_cards(user.pk)}
+    assert reviewed == {first.german: 1, second.german: 1}
+    assert problems == []
+    page.context.close()
