@@ -64,7 +64,9 @@ def signup(request: HttpRequest) -> HttpResponse:
                 levels.set_level(user.pk, form.cleaned_data["level"] or GermanLevel.A1)
                 log_event(Event.USER_REGISTERED, user_id=user.pk)
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                messages.success(request, "Welcome to Maraum! Pick a scene to start practising.")
+                # No "Pick a scene" here: a week used up by a deleted account with this email
+                # greys every Start, and the picker says so (a newcomer's walk).
+                messages.success(request, "Welcome to Maraum!")
                 # The picker opens at the scene the visitor clicked on the landing page.
                 return redirect(reverse("home") + (f"#scene-{scene}" if scene else ""))
             form.add_error("email", form.email_in_use())

@@ -1,4 +1,5 @@
 import pytest
+from django.test import Client
 
 from accounts.deletion import delete_account
 from accounts.models import Profile, User
@@ -171,3 +172,22 @@ def test_the_page_links_where_to_download_what_goes(client, alice):
     page = client.get("/account/delete/").content.decode()
     said = page[page.index("Download what you want") :].split("</p>", 1)[0]
     assert 'href="/history/"' in said and 'href="/deck/"' in said
+
+
+def test_signing_up_again_into_a_used_up_week_is_not_asked_to_pick_a_scene(client, alice):
+    """ "Welcome to Maraum! Pick a scene to start practising." in green above "You've had
+    this week's 3 conversations" in red, every Start greyed under "Pick a scene" (a newcomer's
+    walk): the picker says when a scene can be started, above the scenes."""
+    set_week(alice, completed=3)
+    client.force_login(alice)
+    client.post("/account/delete/", {"password": PASSWORD, "confirm": "on"})
+    _sign_up_again(client, "alice@example.com")
+    picker = " ".join(client.get("/").content.decode().split())
+    assert "Pick a scene" not in picker
+    assert "You can start one again from <time data-local-time" in picker
+    assert "Welcome to Maraum!" in picker
+    fresh, strong = Client(), "Lerne-jeden-Tag-42"
+    fresh.post("/signup/", {"email": "neu@example.com", "password1": strong, "password2": strong})
+    picker = " ".join(fresh.get("/").content.decode().split())
+    assert "Welcome to Maraum!" in picker
+    assert "Pick a scene</h2>" in picker and "start one again" not in picker
