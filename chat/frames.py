@@ -93,15 +93,16 @@ def progress(main_count: int, completed: bool = False) -> dict:
         "complete": completed,
         # "N messages", not "N of 30 messages": "1 of 30 messages · ends by 25" said two
         # lengths (a newcomer's walk); the hard cap is said on the wide line only.
-        "hint": f"scenes end after about {prompting.SOFT_CAP}–{prompting.CONCLUDE_AT}"
         # A short script of staff's ended at message 9, under "about 15 to 25" (a newcomer's walk).
         # And one whose goals were all reached ended sooner still (the next walk). Offline the
-        # script ends it by the 25th: "30 at most" beside "ends by 25" (the recheck).
-        + (
-            ", offline when the script ends or every goal is reached"
-            if is_offline()
-            else f" ({prompting.HARD_CAP} at most)"
-        ),
+        # script ends it by the 25th: "30 at most" beside "ends by 25" (the recheck). Said in
+        # the offline banner's words ("scripted lines"), not "offline when the script ends"
+        # (developers' words: a newcomer's walk).
+        "hint": f"the scene ends when its scripted lines run out or every goal is reached, by"
+        f" message {prompting.CONCLUDE_AT}"
+        if is_offline()
+        else f"scenes end after about {prompting.SOFT_CAP}–{prompting.CONCLUDE_AT} messages"
+        f" ({prompting.HARD_CAP} at most)",
         # A phone's one line has room for this only (without it, 30 read as the scene's length;
         # "ends with its script" said nothing to a learner: a newcomer's walk). Offline, the
         # script closes the scene at its last line, by the 25th message.

@@ -56,10 +56,10 @@ def test_offline_mode_is_announced(client, alice, marketplace, settings):
     client.force_login(alice)
     page = client.get(f"/sessions/{session.pk}/").content.decode()
     assert "Offline mode" in page
-    assert "offline when the script ends or every goal is reached" in page
+    assert "the scene ends when its scripted lines run out or every goal is reached" in page
     settings.ANTHROPIC_API_KEY = "sk-test"
     page = client.get(f"/sessions/{session.pk}/").content.decode()
-    assert "Offline mode" not in page and "offline when" not in page
+    assert "Offline mode" not in page and "scripted lines run out" not in page
 
 
 def test_another_learners_session_is_404(client, alice, bob, party):
@@ -239,8 +239,12 @@ def test_the_progress_says_what_the_next_message_meets(main_count, said):
 @pytest.mark.parametrize(
     ("api_key", "hint", "short"),
     [
-        ("test-key", "scenes end after about 15–25 (30 at most)", "ends at 15–25"),
-        ("", "scenes end after about 15–25, offline when the script ends or", "ends by 25"),
+        ("test-key", "scenes end after about 15–25 messages (30 at most)", "ends at 15–25"),
+        (
+            "",
+            "the scene ends when its scripted lines run out or every goal is reached, by",
+            "ends by 25",
+        ),
     ],
 )
 def test_the_progress_says_one_length(settings, api_key, hint, short):
