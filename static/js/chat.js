@@ -393,13 +393,44 @@
           if (seen[msg.id]) { msg.remove(); } else { seen[msg.id] = true; }
         });
         var last = lastId(list);
-        if (last !== list.dataset.last) markUnread(list);
+        if (last !== list.dataset.last) {
+          markUnread(list);
+          cueIfOutOfSight(list.closest(".messages"));
+        }
         list.dataset.last = last;
       }).observe(list, {childList: true});
+    });
+
+    // A learner scrolled up to read is told when something comes in below, out of sight:
+    // nothing said so (a newcomer's walk). Their own messages take them there (wsConfigSend).
+    function cueIfOutOfSight(scroller) {
+      var cue = scroller && scroller.querySelector(".new-below");
+      if (cue && !atBottom(scroller)) cue.hidden = false;
+    }
+    document.querySelectorAll(".messages").forEach(function (scroller) {
+      scroller.addEventListener("scroll", function () {
+        var cue = scroller.querySelector(".new-below");
+        if (cue && !cue.hidden && atBottom(scroller)) cue.hidden = true;
+      }, { passive: true });
+    });
+    page.addEventListener("click", function (event) {
+      var cue = event.target.closest && event.target.closest(".new-below");
+      if (!cue) return;
+      var scroller = cue.closest(".messages");
+      follow(scroller, true);
+      cue.hidden = true;
+      // The focus goes to the newest message, where the reading goes on.
+      var messages = scroller.querySelectorAll(".msg");
+      var newest = messages[messages.length - 1];
+      if (newest) {
+        newest.setAttribute("tabindex", "-1");
+        newest.focus({preventScroll: true});
+      }
     });
     document.querySelectorAll(".live-slot").forEach(function (slot) {
       new MutationObserver(function () {
         if (slot.querySelector(".retry")) markUnread(slot);
+        if (slot.querySelector(".msg")) cueIfOutOfSight(slot.closest(".messages"));
       }).observe(slot, {childList: true});
     });
 

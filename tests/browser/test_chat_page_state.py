@@ -2036,3 +2036,47 @@ def test_sending_goes_to_the_chats_newest_message(browser, daphne_server):
     answer = page.locator("#helper-messages .msg-helper").last
     expect(answer).not_to_contain_text("Frage")
     expect(answer).to_be_in_viewport()
+
+
+def test_a_learner_scrolled_up_is_told_of_messages_below(browser, daphne_server):
+    """Scrolled up to read, a learner saw nothing of what came in below, nor that it had
+    (a newcomer's walk): a cue says so, takes them there, and goes."""
+    from playwright.sync_api import expect
+
+    page, session = _long_helper_chat(browser, daphne_server, questions=40)
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    cue = page.locator("#helper-scroll .new-below")
+    expect(cue).to_be_hidden()
+    other = page.context.new_page()  # the learner's other tab asks
+    other.goto(f"{daphne_server}/sessions/{session.pk}/")
+    expect(other.locator("#connection")).to_contain_text("Connected")
+    page.locator("#helper-scroll").evaluate("el => { el.scrollTop = 0; }")
+    box = other.get_by_label("Your question for the helper")
+    box.fill("What does Kilo mean?")
+    box.press("Enter")
+    asked = page.locator("#helper-messages .msg-user").last
+    expect(asked).to_contain_text("What does Kilo mean?")
+    expect(asked).not_to_be_in_viewport()
+    expect(cue).to_be_visible()
+    expect(page.locator("#helper-messages .msg-helper").last).not_to_contain_text("Frage")
+    page.bring_to_front()
+    cue.click()
+    expect(cue).to_be_hidden()
+    newest = page.locator("#helper-messages .msg").last
+    expect(newest).to_be_in_viewport()
+    expect(newest).to_be_focused()
+
+    # Scrolling down to it by hand puts the cue away too; at the foot, none comes.
+    page.locator("#helper-scroll").evaluate("el => { el.scrollTop = 0; }")
+    box.fill("And Gramm?")
+    box.press("Enter")
+    expect(cue).to_be_visible()
+    expect(page.locator("#helper-messages .msg-helper")).to_have_count(23)  # its answer too
+    page.locator("#helper-scroll").evaluate("el => { el.scrollTop = el.scrollHeight; }")
+    expect(cue).to_be_hidden()
+    box.fill("And Pfund?")
+    box.press("Enter")
+    expect(page.locator("#helper-messages .msg-user").last).to_contain_text("And Pfund?")
+    expect(page.locator("#helper-messages .msg-helper").last).not_to_contain_text("Frage")
+    expect(cue).to_be_hidden()
