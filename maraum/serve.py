@@ -21,7 +21,7 @@ import logging
 import os
 import signal
 import sys
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 with contextlib.suppress(ImportError):
     import uvloop
@@ -97,12 +97,13 @@ daphne.ws_protocol.WebSocketFactory.protocol = BoundedWebSocketProtocol
 
 def without_secrets(details: dict) -> dict:
     """A request as the access log writes it: a reset link's token left out, however its
-    path was spelled (percent-encoded, say)."""
+    path was spelled (percent-encoded, say), and the rest encoded again: decoded, "%0A" began
+    a forged line of the log's own, and "%00" wrote a NUL (the attacker's recheck)."""
     path = details.get("path")
     if isinstance(path, str):
         hidden = without_reset_token(unquote(path))
         if hidden != unquote(path):
-            return {**details, "path": hidden}
+            return {**details, "path": quote(hidden, safe="/[]")}
     return details
 
 

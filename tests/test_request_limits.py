@@ -155,3 +155,32 @@ def test_no_log_writes_down_a_password_reset_links_token(server, path):
         time.sleep(0.01)  # the access log's line, written after the answer
     written = log.read_text()
     assert uid in written and token[7:] not in written
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/password-reset/MQ/abc-def/%0A{forged}/",  # a reset link's shape
+        "/x/1a2b-{hex}%0D%0A{forged}/",  # a token's shape
+        "/password-reset/MQ/%00/{forged}/",
+    ],
+)
+def test_a_path_with_a_token_hidden_is_logged_encoded_not_as_lines_of_its_own(server, path):
+    """With its token hidden, a path was logged decoded: "%0A" began a forged line of the
+    server's own ("... ERROR ... django.request"), "%00" wrote a NUL (the attacker's recheck)."""
+    import time
+    import uuid
+
+    _, port, log = server
+    uid, forged = f"u{uuid.uuid4().hex[:8]}", f"FORGED-{uuid.uuid4().hex[:8]}"
+    target = path.replace("MQ", uid).format(forged=forged, hex=uuid.uuid4().hex)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", target.replace("/x/", f"/x/{uid}/"))
+    assert connection.getresponse().status in (200, 301, 302, 404)
+    deadline = time.monotonic() + 10
+    while forged not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.01)  # the access log's line, written after the answer
+    written = log.read_bytes()
+    assert b"\x00" not in written
+    lines = [line for line in written.decode().splitlines() if forged in line]
+    assert lines and all(uid in line for line in lines), lines
