@@ -4,6 +4,8 @@
 (function () {
   "use strict";
   document.addEventListener("keydown", function (event) {
+    // Only these four: '"' made a selector that is none, a script error (the attacker's recheck).
+    if (!/^[1-4]$/.test(event.key)) return;
     if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
     var target = event.target;
     if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
