@@ -71,8 +71,7 @@ class SessionAdmin(LargeListAdmin):
         "goals",
         "report_status",
         "completed_at",
-        "message_count_main",
-        "message_count_helper",
+        "message_count",
         "duration",
         "updated_at",
     )

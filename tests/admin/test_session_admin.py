@@ -52,6 +52,8 @@ def test_shows_message_counts_and_duration(staff_client, alice, marketplace):
     complete(session)
     body = staff_client.get(CHANGELIST).content.decode()
     assert '<td class="field-message_count">1 + 1</td>' in body  # as the learner's history
+    page = staff_client.get(reverse("admin:scenarios_session_change", args=[session.pk]))
+    assert '<div class="readonly">1 + 1</div>' in page.content.decode()  # it said "helper: 2"
     assert "12 min 34 s" in body or "12 min 35 s" in body
 
 
