@@ -26,6 +26,17 @@ def _cannot_be_active(scenario: Scenario, missing: list[str]) -> str:
     )
 
 
+def _not_seen_yet(scenario: Scenario, added: bool) -> str:
+    """What an inactive scene's save says: that learners do not see it, and what it lacks to
+    be made active (ticking the box was refused next, for what it had not said)."""
+    said = "is saved as a draft" if added else "is inactive"
+    missing = scenario.missing_for_play()
+    lacking = f", once it has {', '.join(missing)}" if missing else ""
+    return (
+        f"“{scenario.title}” {said}: learners do not see it until “Is active” is ticked{lacking}."
+    )
+
+
 class OnePerLineField(forms.CharField):
     """A list of texts, one a line, as staff type them: as JSON, with its escaped quotes and
     an error that said only "Enter a valid JSON", they were hard to edit (a newcomer's walk).
@@ -328,11 +339,7 @@ class ScenarioAdmin(StaffModelAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         if not form.instance.is_active:  # "added successfully" said no more (a newcomer's walk)
-            messages.warning(
-                request,
-                f"“{form.instance.title}” is a draft: learners do not see it until “Is active”"
-                " is ticked.",
-            )
+            messages.warning(request, _not_seen_yet(form.instance, added=not change))
         before = getattr(form.instance, "_script_as_stored", None)
         after = form.instance.offline_lines
         if not change or before == after or not isinstance(before, list):

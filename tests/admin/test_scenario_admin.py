@@ -642,9 +642,16 @@ def test_a_scene_saved_as_a_draft_says_learners_do_not_see_it(staff_client, part
     form.update({"goals-TOTAL_FORMS": "0", "goals-INITIAL_FORMS": "0"})
     added = staff_client.post(reverse("admin:scenarios_scenario_add"), form, follow=True)
     said = [str(message) for message in added.context["messages"]]
-    assert "“Post office” is a draft: learners do not see it until “Is active” is ticked." in said
-    activated = edit_form(party, description="Neu")
-    saved = staff_client.post(
-        reverse("admin:scenarios_scenario_change", args=[party.pk]), activated, follow=True
+    assert (
+        "“Post office” is saved as a draft: learners do not see it until “Is active” is ticked,"
+        " once it has 3 to 5 goals." in said
     )
-    assert not any("draft" in str(message) for message in saved.context["messages"])
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    saved = staff_client.post(url, edit_form(party, description="Neu"), follow=True)
+    assert not any("learners do not see" in str(message) for message in saved.context["messages"])
+    # A scene learners have played, made inactive, is no draft (the recheck).
+    hidden = edit_form(party)
+    hidden.pop("is_active")
+    saved = staff_client.post(url, hidden, follow=True)
+    said = [str(message) for message in saved.context["messages"]]
+    assert "“Party” is inactive: learners do not see it until “Is active” is ticked." in said
