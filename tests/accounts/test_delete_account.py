@@ -184,7 +184,7 @@ def test_signing_up_again_into_a_used_up_week_is_not_asked_to_pick_a_scene(clien
     _sign_up_again(client, "alice@example.com")
     picker = " ".join(client.get("/").content.decode().split())
     assert "Pick a scene" not in picker
-    assert "You can start one again from <time data-local-time" in picker
+    assert "You can start one again when the new week starts (above)." in picker
     assert "Welcome to Maraum!" in picker
     fresh, strong = Client(), "Lerne-jeden-Tag-42"
     fresh.post("/signup/", {"email": "neu@example.com", "password1": strong, "password2": strong})

@@ -527,7 +527,7 @@ def test_a_report_that_could_not_be_written_says_so_as_it_is_on_the_chat_page(al
     client.force_login(alice)
     page = client.get(f"/sessions/{session.pk}/").content.decode()
     assert "We could not write a report on this scene this time" in page
-    assert "below" not in page
+    assert "transcript is below" not in page
 
 
 def test_an_offline_report_with_nothing_in_it_says_so(kiosk):
