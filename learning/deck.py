@@ -377,6 +377,8 @@ def keep(
             gloss = as_meaning(gloss_in_answer(german, example))
         except ValueError:  # none, then, as for a phrase the answer gave no meaning
             gloss = ""
+    if not gloss and scenario_id is not None:
+        gloss = as_meaning(meaning_in_scene(learner_id, scenario_id, german))
     first = FsrsCard()
     try:
         with acting_as_learner(learner_id):
@@ -414,6 +416,28 @@ def keep(
         if not isinstance(error.__cause__, UniqueViolation):
             raise
         raise AlreadyKept(german) from error
+
+
+def meaning_in_scene(learner_id, scenario_id, german: str) -> str:
+    """The meaning the scene's word list gives `german`, if it lists it: "Kilo" and "Äpfel"
+    kept from a line had none offline, and review said "No meaning saved", beside a report
+    saying "das Kilo — kilo · In your deck ✓" (a newcomer's recheck). Only a form the list
+    writes ("Äpfel" of "der Apfel (die Äpfel)"), with or without its article: not another
+    form ("Tomaten" is not "die Tomate — tomato"), nor a phrase holding one."""
+    with acting_as_learner(learner_id, savepoint=False):
+        scene = Scenario.objects.filter(pk=scenario_id)
+        vocabulary = scene.values_list("vocabulary", flat=True).first()
+    word = _without_article(german)
+    for entry in vocabulary if isinstance(vocabulary, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("german"), str):
+            forms = re.split(r"[()/,;]", entry["german"])
+            if word in {_without_article(form) for form in forms}:
+                return str(entry.get("gloss") or "")
+    return ""
+
+
+def _without_article(word: str) -> str:
+    return re.sub(r"^(der|die|das)\s+", "", word.strip(), flags=re.IGNORECASE).casefold()
 
 
 def _example(german: str, line: str, language: str) -> dict:

@@ -2076,3 +2076,25 @@ def test_a_keep_racing_the_accounts_deletion_says_nothing_was_kept(alice):
         410,
         "This account has just been deleted: nothing was kept.",
     )
+
+
+def test_a_word_kept_in_a_scene_takes_the_meaning_its_word_list_gives(alice, marketplace):
+    """ "Kilo" and "Äpfel" kept from a line had no meaning offline, and review said "No
+    meaning saved", beside a report saying "das Kilo — kilo · In your deck ✓" (a newcomer's
+    recheck)."""
+    kept = {
+        word: deck.keep(alice.pk, word, scenario_id=marketplace.pk).gloss
+        for word in ("Kilo", "Äpfel", "die Tomate", "Erdbeeren", "ein Kilo Tomaten", "frisches")
+    }
+    assert kept == {
+        "Kilo": "kilo",
+        "Äpfel": "apple (apples)",
+        "die Tomate": "tomato",
+        "Erdbeeren": "",  # not "strawberry": a form the list does not write
+        "ein Kilo Tomaten": "",  # a phrase holding a listed word is not that word
+        "frisches": "",
+    }
+    assert deck.keep(alice.pk, "die Erdbeere", "a berry", scenario_id=marketplace.pk).gloss == (
+        "a berry"  # the learner's own
+    )
+    assert deck.keep(alice.pk, "die Kartoffel").gloss == ""  # kept in no scene
