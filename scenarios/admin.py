@@ -2,6 +2,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.actions import delete_selected
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError
@@ -24,6 +25,9 @@ def _cannot_be_active(scenario: Scenario, missing: list[str]) -> str:
         f"“{scenario}” cannot be active yet: it lacks {', '.join(missing)}. Fill "
         "these in, or leave it inactive until it is ready."
     )
+
+
+CANNOT_BE_ACTIVE = "cannot_be_active"
 
 
 def _not_seen_yet(scenario: Scenario, added: bool) -> str:
@@ -160,7 +164,7 @@ class GoalFormSet(forms.BaseInlineFormSet):
         unread = getattr(scenario, "_unread_fields", frozenset())
         missing = scenario.missing_for_play(goal_count=len(kept), unread=unread)
         if missing:
-            raise ValidationError(_cannot_be_active(scenario, missing))
+            raise ValidationError(_cannot_be_active(scenario, missing), code=CANNOT_BE_ACTIVE)
 
     def _positions_taken_since_the_page_was_drawn(self) -> set[int]:
         """The positions of the scene's goals this form does not show: added in another tab
@@ -380,11 +384,18 @@ class ScenarioAdmin(StaffModelAdmin):
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def render_change_form(self, request, context, *args, **kwargs):
-        # What an active scene lacks is the goals formset's error, shown far down the page
-        # beside the goals: say it at the top as well.
-        for inline in context.get("inline_admin_formsets", []):
-            for error in inline.formset.non_form_errors():
-                messages.error(request, error)
+        # What an active scene lacks is about the whole scene, brief and script as much as
+        # goals, but it is found where the goals are counted: say it at the top, once. It was
+        # also printed far down beside the goals (the last note).
+        formsets = [inline.formset for inline in context.get("inline_admin_formsets", [])]
+        for formset in formsets:
+            errors = formset.non_form_errors()
+            for error in errors.as_data():
+                if error.code == CANNOT_BE_ACTIVE:
+                    messages.error(request, error.message)
+            errors.data = [e for e in errors.as_data() if e.code != CANNOT_BE_ACTIVE]
+        if "errors" in context:  # "Please correct the error below" only for what is below
+            context["errors"] = helpers.AdminErrorList(context["adminform"].form, formsets)
         return super().render_change_form(request, context, *args, **kwargs)
 
     @admin.display(description="The script by number")

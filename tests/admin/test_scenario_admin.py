@@ -655,3 +655,15 @@ def test_a_scene_saved_as_a_draft_says_learners_do_not_see_it(staff_client, part
     saved = staff_client.post(url, hidden, follow=True)
     said = [str(message) for message in saved.context["messages"]]
     assert "“Party” is inactive: learners do not see it until “Is active” is ticked." in said
+
+
+def test_the_refusal_to_be_active_is_said_once_at_the_top(staff_client, party):
+    """It was printed at the top and again beside the goals, also when what the scene lacked
+    was its brief; and "Please correct the error below" pointed at nothing below."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    deletions = {f"goals-{index}-DELETE": "on" for index in range(3)}
+    body = staff_client.post(url, edit_form(party, **deletions)).content.decode()
+    assert body.count("cannot be active yet") == 1
+    assert '<ul class="messagelist">' in body.split("cannot be active yet")[0]
+    assert "Please correct the error" not in body
+    assert Scenario.objects.get(pk=party.pk).goals.count() == 5
