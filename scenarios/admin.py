@@ -41,6 +41,32 @@ def _not_seen_yet(scenario: Scenario, added: bool) -> str:
     )
 
 
+def _script_too_short_for_the_goals(scenario: Scenario) -> str:
+    """A warning when the offline script can close the scene with fewer learner messages than
+    it has goals: a 4-line script closed straight after a goal reached early, and left the
+    learner no turn for "Say goodbye" (a newcomer's walk). Fewer messages would do only for a
+    learner who reaches two goals in one."""
+    goals = scenario.goals.count()
+    at_least = scenario.offline_messages_at_least()
+    if not scenario.offline_lines or at_least >= goals:
+        return ""
+    passed = scenario.offline_lines_passed_over()
+    plural = len(passed) > 1
+    because = (
+        f" (line{'s' * plural} {', '.join(map(str, passed))} {'are' if plural else 'is'} passed "
+        f"over once {'their' if plural else 'its'} goal{'s' * plural} {'are' if plural else 'is'}"
+        " reached)"
+        if passed
+        else ""
+    )
+    return (
+        f"Without an API key, “{scenario.title}” can close after {at_least} learner "
+        f"message{'s' * (at_least > 1)}{because}: fewer than its {goals} goals, so a learner "
+        "can be left with a goal and no turn to reach it. Add lines that ask for no goal "
+        "before the closing one."
+    )
+
+
 class OnePerLineField(forms.CharField):
     """A list of texts, one a line, as staff type them: as JSON, with its escaped quotes and
     an error that said only "Enter a valid JSON", they were hard to edit (a newcomer's walk).
@@ -344,6 +370,12 @@ class ScenarioAdmin(StaffModelAdmin):
         super().save_related(request, form, formsets, change)
         if not form.instance.is_active:  # "added successfully" said no more (a newcomer's walk)
             messages.warning(request, _not_seen_yet(form.instance, added=not change))
+        self._follow_the_script(request, form, formsets, change)
+        if short := _script_too_short_for_the_goals(form.instance):  # its goals as now saved
+            messages.warning(request, short)
+
+    def _follow_the_script(self, request, form, formsets, change) -> None:
+        """The goals' asking lines follow their lines to where staff moved them."""
         before = getattr(form.instance, "_script_as_stored", None)
         after = form.instance.offline_lines
         if not change or before == after or not isinstance(before, list):

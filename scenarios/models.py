@@ -130,6 +130,20 @@ class Scenario(models.Model):
         lowest = min(self.suggested_levels, default="")
         return lowest if lowest > level else ""
 
+    def offline_lines_passed_over(self) -> list[int]:
+        """The script's lines (1 for its first), bar the last, that ask for a goal: without an
+        API key each is passed over once its goals are reached, and the scene comes sooner to
+        its closing line."""
+        script = self.offline_lines if isinstance(self.offline_lines, list) else []
+        asking = {number for goal in self.goals.all() for number in goal.offline_asked_in}
+        return sorted(number for number in asking if 1 <= number < len(script))
+
+    def offline_messages_at_least(self) -> int:
+        """Without an API key, the fewest learner messages a role-play can have: one for each
+        line before the last that is never passed over, and one that the last line answers."""
+        script = self.offline_lines if isinstance(self.offline_lines, list) else []
+        return max(len(script) - len(self.offline_lines_passed_over()), 1)
+
     def missing_for_play(
         self, goal_count: int | None = None, unread: frozenset[str] = frozenset()
     ) -> list[str]:

@@ -667,3 +667,28 @@ def test_the_refusal_to_be_active_is_said_once_at_the_top(staff_client, party):
     assert '<ul class="messagelist">' in body.split("cannot be active yet")[0]
     assert "Please correct the error" not in body
     assert Scenario.objects.get(pk=party.pk).goals.count() == 5
+
+
+def test_a_script_that_can_close_before_every_goal_has_a_turn_is_warned_of(staff_client, party):
+    """A newcomer's 4-line script passed over its line 3 for a goal reached early and closed
+    at once, leaving "Say goodbye" no turn; the admin had said nothing."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    script = ["Hallo!", "Was trinkst du?", "Woher kommst du?", "Tschüss!"]
+    Scenario.objects.filter(pk=party.pk).update(offline_lines=script)
+    for position, asked_in in ((1, []), (2, [2]), (3, [3]), (4, []), (5, [])):
+        party.goals.filter(position=position).update(offline_asked_in=asked_in)
+    party.refresh_from_db()
+    response = staff_client.post(url, edit_form(party), follow=True)
+    said = [str(message) for message in response.context["messages"] if "API key" in str(message)]
+    assert said == [
+        "Without an API key, “Party” can close after 2 learner messages (lines 2, 3 are passed "
+        "over once their goals are reached): fewer than its 5 goals, so a learner can be left "
+        "with a goal and no turn to reach it. Add lines that ask for no goal before the closing "
+        "one."
+    ]
+    assert "was changed successfully" in response.content.decode()  # saved all the same
+
+
+def test_the_shipped_scripts_give_every_goal_a_turn(db):
+    for scenario in Scenario.objects.prefetch_related("goals"):
+        assert scenario.offline_messages_at_least() >= scenario.goals.count(), scenario.code
