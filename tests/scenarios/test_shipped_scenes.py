@@ -97,6 +97,13 @@ PASTIMES = [
     "Am Wochenende gehe ich wandern.",
     "Ich tanze sehr, sehr gern.",
     "Ich trinke gern Tee und lese.",
+    # Where one spends it, to Lena's "Bist du auch gern draußen, oder lieber zu Hause?" (a
+    # newcomer's walk).
+    "Ja, ich bin gern draußen.",
+    "Ich bin lieber zu Hause.",
+    "Zu Hause bin ich lieber.",
+    "Ich bin gern in der Natur.",
+    "Ich gehe gern spazieren.",
 ]
 
 
