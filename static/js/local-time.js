@@ -3,16 +3,48 @@
 // server's UTC text stays as the fallback when scripts do not run.
 (function () {
   "use strict";
+  var formatter = new Intl.DateTimeFormat("en-GB", {
+    weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit",
+    timeZoneName: "short",
+  });
+  // The zone by the name its people know, where English has one: British English names only
+  // Europe's ("CET", "BST") and said "GMT-5" in New York, so the learner's own English, then
+  // American English ("EST"), is asked before falling back on the offset.
+  var namers = navigator.languages.filter(function (language) {
+    return /^en\b/i.test(language);
+  }).concat(["en-GB", "en-US"]).map(function (language) {
+    try {
+      return new Intl.DateTimeFormat(language, { timeZoneName: "short" });
+    } catch (error) {  // a language tag this browser does not know
+      return null;
+    }
+  }).filter(Boolean);
+
+  function zoneName(moment) {
+    for (var index = 0; index < namers.length; index++) {
+      var part = namers[index].formatToParts(moment).find(function (part) {
+        return part.type === "timeZoneName";
+      });
+      if (part && !/^(GMT|UTC)[+\-\u2212]/.test(part.value)) {
+        return part.value;
+      }
+    }
+    return null;
+  }
+
+  function format(moment) {
+    var name = zoneName(moment);
+    return formatter.formatToParts(moment).map(function (part) {
+      return part.type === "timeZoneName" && name ? name : part.value;
+    }).join("");
+  }
+
   function localise(root) {
-    var formatter = new Intl.DateTimeFormat("en-GB", {
-      weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit",
-      timeZoneName: "short",
-    });
     root.querySelectorAll("time[data-local-time]:not([title])").forEach(function (element) {
       var moment = new Date(element.getAttribute("datetime"));
       if (!isNaN(moment.getTime())) {
         element.title = element.textContent.trim();
-        element.textContent = formatter.format(moment);
+        element.textContent = format(moment);
       }
     });
   }

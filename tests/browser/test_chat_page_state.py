@@ -2080,3 +2080,34 @@ def test_a_learner_scrolled_up_is_told_of_messages_below(browser, daphne_server)
     expect(page.locator("#helper-messages .msg-user").last).to_contain_text("And Pfund?")
     expect(page.locator("#helper-messages .msg-helper").last).not_to_contain_text("Frage")
     expect(cue).to_be_hidden()
+
+
+@pytest.mark.parametrize(
+    ("zone", "language", "name"),
+    [
+        ("America/New_York", "de-DE", "EST"),  # said "GMT-5" (the last note)
+        ("America/Los_Angeles", "en-US", "PST"),
+        ("Europe/Berlin", "en-US", "CET"),  # American English says "GMT+1"
+        ("Asia/Kolkata", "en-IN", "IST"),
+        ("Asia/Tokyo", "en-GB", "GMT+9"),  # no English name: the offset
+    ],
+)
+def test_a_local_time_names_the_zone_as_its_people_do(browser, daphne_server, zone, language, name):
+    from playwright.sync_api import expect
+
+    from tests.journey_helpers import set_week
+
+    user = User.objects.create_user("erin@example.com", None)
+    set_week(user, completed=3)
+    context = browser.new_context(timezone_id=zone, locale=language)
+    context.add_cookies(
+        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
+    )
+    page = context.new_page()
+    problems = watch_for_problems(page)
+    page.goto(f"{daphne_server}/")
+    expect(page.locator("time[data-local-time]").first).to_have_text(
+        re.compile(rf"^\w+day,? \d+ \w+(,| at) \d\d:\d\d {re.escape(name)}$")
+    )
+    assert problems == []
+    context.close()
