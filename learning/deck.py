@@ -707,10 +707,16 @@ def word_forms(word: str, line: str = "") -> list[tuple[str, bool]]:
     """What a card of `word` (from `line`, if known) may hold, compared in any case, each with
     whether it is a noun's other form: the word itself; a noun with its article without it,
     and one without with each article. "der See" and "die See" stay two cards (the lake and
-    the sea)."""
+    the sea); a phrase with dots to go on and without them."""
     noun = noun_of(word, line)
     if noun is None:
-        return [(word, False)]
+        # A phrase to go on is one card with its dots or without: the report's "Ich hätte
+        # gern …" (the scene's word list) and the helper's "Ich hätte gern" (kept without
+        # them) were two (a newcomer's walk).
+        bare = _without_ellipses(word).rstrip()
+        if not bare or " " not in bare:
+            return [(word, False)]
+        return [(form, False) for form in dict.fromkeys((word, bare, f"{bare} …", f"{bare}…"))]
     if noun != word:
         return [(word, False), (noun, True)]
     return [(word, False), *((f"{article} {noun}", True) for article in NOUN_ARTICLES)]

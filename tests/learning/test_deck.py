@@ -2098,3 +2098,23 @@ def test_a_word_kept_in_a_scene_takes_the_meaning_its_word_list_gives(alice, mar
         "a berry"  # the learner's own
     )
     assert deck.keep(alice.pk, "die Kartoffel").gloss == ""  # kept in no scene
+
+
+def test_a_phrase_to_go_on_is_one_card_with_its_dots_or_without(alice):
+    """The helper's "Ich hätte gern" (kept without its dots) and the report's "Ich hätte gern …"
+    (the scene's word list) were two cards, both due, and the report offered the phrase as
+    not in the deck (a newcomer's walk)."""
+    deck.keep(alice.pk, "Ich hätte gern", "I'd like")
+    assert deck.kept_of(alice.pk, ["Ich hätte gern …", "Ich hätte gern...", "Ich hätte"]) == {
+        "Ich hätte gern …",
+        "Ich hätte gern...",
+    }
+    with pytest.raises(deck.AlreadyKept):
+        deck.keep(alice.pk, "Ich hätte gern …", "I'd like …")
+    deck.keep(alice.pk, "Das macht …", "That comes to …")
+    with pytest.raises(deck.AlreadyKept):
+        deck.keep(alice.pk, "das macht")
+    assert sorted(card.german for card in deck.all_cards(alice.pk)) == [
+        "Das macht …",
+        "Ich hätte gern",
+    ]
