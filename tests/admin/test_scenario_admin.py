@@ -300,7 +300,7 @@ def test_activating_checks_that_the_scene_is_complete(staff_client, party):
     )
     body = response.content.decode()
     assert "Draft” cannot be active yet: it lacks the character" in body
-    assert "Activated 1 scenario(s)." in body
+    assert "Activated “Party”." in body
     draft.refresh_from_db()
     party.refresh_from_db()
     assert (draft.is_active, party.is_active) == (False, True)
@@ -692,3 +692,31 @@ def test_a_script_that_can_close_before_every_goal_has_a_turn_is_warned_of(staff
 def test_the_shipped_scripts_give_every_goal_a_turn(db):
     for scenario in Scenario.objects.prefetch_related("goals"):
         assert scenario.offline_messages_at_least() >= scenario.goals.count(), scenario.code
+
+
+def test_activating_from_the_list_warns_of_a_script_too_short_for_the_goals(staff_client, party):
+    """The change form warned, the list's Activate said only "Activated 1 scenario(s).", and a
+    learner's offline scene closed before its goodbye (a newcomer's walk)."""
+    Scenario.objects.filter(pk=party.pk).update(
+        is_active=False, offline_lines=["Hallo!", "Was trinkst du?", "Woher?", "Tschüss!"]
+    )
+    party.goals.update(offline_asked_in=[])
+    response = staff_client.post(
+        CHANGELIST,
+        {"action": "activate_scenarios", "_selected_action": [party.pk]},
+        follow=True,
+    )
+    said = [str(message) for message in response.context["messages"]]
+    assert said == [
+        "Without an API key, “Party” can close after 4 learner messages: fewer than its 5 goals,"
+        " so a learner can be left with a goal and no turn to reach it. Add lines that ask for"
+        " no goal before the closing one.",
+        "Activated “Party”.",
+    ]
+
+
+def test_a_new_scene_comes_after_the_others_in_the_picker(staff_client):
+    """Its order was 0, above all eleven shipped scenes (a newcomer's walk)."""
+    response = staff_client.get(reverse("admin:scenarios_scenario_add"))
+    last = max(Scenario.objects.values_list("sort_order", flat=True))
+    assert response.context["adminform"].form.initial["sort_order"] == last + 10
