@@ -5,8 +5,11 @@ all-rows database role under /admin/, so Django's per-model permissions would on
 easily forgotten switch; these base classes tie the admin to `is_staff` instead.
 """
 
+import hashlib
+
 from django.contrib import admin
 from django.contrib.admin.views.main import SEARCH_VAR
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest
 from django.utils.formats import date_format
@@ -33,9 +36,63 @@ class _StaffOnly:
         return is_active_staff(request)
 
 
+# The change form's fingerprint of the row as it was drawn (admin/staff_change_form.html).
+DRAWN_AS = "_drawn_as"
+
+
 class StaffModelAdmin(_StaffOnly, admin.ModelAdmin):
+    """Every change form refuses to save over a change made since it was drawn: a form opened
+    before another staff member took away an account's staff rights, or deactivated a scene,
+    gave them back with its next save, of any field (the attacker's replay)."""
+
+    change_form_template = "admin/staff_change_form.html"
+
     def has_module_permission(self, request):
         return is_active_staff(request)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if change and obj is not None:
+            # A form sent back for an error still holds what was drawn then: saving it again
+            # must not pass for fresh.
+            posted = request.POST.get(DRAWN_AS) if request.method == "POST" else None
+            context[DRAWN_AS.lstrip("_")] = posted or _fingerprint(obj, context["adminform"].form)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        drawn = request.POST.get(DRAWN_AS) if request.method == "POST" else None
+        if obj is None or not drawn:
+            return form
+
+        class RefusingAStaleSave(form):
+            def clean(self):
+                cleaned = super().clean()
+                # Locked until this save commits (the admin's view is one transaction), so
+                # of two saves from one drawing the second finds the first's change.
+                if _fingerprint(obj, self, lock=True) != drawn:
+                    raise ValidationError(
+                        f"“{obj}” was changed since this page was opened (in another tab, or "
+                        "by someone else): nothing was saved. Reload the page to see the "
+                        "change, then make yours again.",
+                        code="changed_since_drawn",
+                    )
+                return cleaned
+
+        RefusingAStaleSave.__name__ = form.__name__
+        return RefusingAStaleSave
+
+
+def _fingerprint(obj, form, lock: bool = False) -> str:
+    """A digest of the row's stored values of the fields `form` edits."""
+    model = type(obj)
+    names = sorted(
+        field.name
+        for field in model._meta.concrete_fields
+        if field.name in form.fields and not form.fields[field.name].disabled
+    )
+    rows = model._default_manager.filter(pk=obj.pk)
+    stored = (rows.select_for_update() if lock else rows).values_list(*names).first()
+    return hashlib.sha256(repr((names, stored)).encode()).hexdigest()[:32]
 
 
 class StaffTabularInline(_StaffOnly, admin.TabularInline):

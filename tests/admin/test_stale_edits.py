@@ -1,0 +1,76 @@
+"""A change form refuses to save over a change made since it was drawn: two staff members'
+forms of one account or scene, the older saved last, undid the other's change to any field,
+staff rights and "Is active" included (the attacker's replay)."""
+
+import re
+from html import unescape
+
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import User
+from scenarios.models import Scenario
+from tests.admin.test_scenario_admin import edit_form
+
+DRAWN_AS = re.compile(r'name="_drawn_as" value="([0-9a-f]+)"')
+
+
+def _drawn_as(client, url: str) -> str:
+    return DRAWN_AS.search(client.get(url).content.decode())[1]
+
+
+def _other_staff_client(db) -> Client:
+    other = Client()
+    other.force_login(User.objects.create_user("other@example.com", None, is_staff=True))
+    return other
+
+
+def test_a_form_drawn_before_staff_rights_were_taken_does_not_give_them_back(staff_client, db):
+    colleague = User.objects.create_user("colleague@example.com", None, is_staff=True)
+    url = reverse("admin:accounts_user_change", args=[colleague.pk])
+    stale = _drawn_as(staff_client, url)  # this staff member opens the page
+    other = _other_staff_client(db)
+    fresh = _drawn_as(other, url)
+    assert other.post(url, {"email": colleague.email, "is_active": "on", "_drawn_as": fresh})[
+        "Location"
+    ]  # the other takes the rights away
+    assert not User.objects.get(pk=colleague.pk).is_staff
+
+    form = {"email": "colleague2@example.com", "is_active": "on", "is_staff": "on"}
+    response = staff_client.post(url, {**form, "_drawn_as": stale})
+    page = unescape(response.content.decode())
+    assert response.status_code == 200
+    assert "was changed since this page was opened (in another tab, or by someone else)" in page
+    colleague.refresh_from_db()
+    assert (colleague.email, colleague.is_staff) == ("colleague@example.com", False)
+    # Sent back for the error, the form still holds the old drawing: saved again, refused again.
+    again = DRAWN_AS.search(page)[1]
+    assert again == stale
+    assert staff_client.post(url, {**form, "_drawn_as": again}).status_code == 200
+    assert not User.objects.get(pk=colleague.pk).is_staff
+    # Drawn anew, it saves.
+    response = staff_client.post(url, {**form, "_drawn_as": _drawn_as(staff_client, url)})
+    assert response.status_code == 302
+    assert User.objects.get(pk=colleague.pk).is_staff
+
+
+def test_a_form_drawn_before_a_scene_was_deactivated_does_not_make_it_active(
+    staff_client, party, db
+):
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    stale = _drawn_as(staff_client, url)
+    form = edit_form(party, description="A party (edited)")
+    Scenario.objects.filter(pk=party.pk).update(is_active=False)  # deactivated meanwhile
+
+    response = staff_client.post(url, {**form, "_drawn_as": stale})
+    assert "was changed since this page was opened" in unescape(response.content.decode())
+    party.refresh_from_db()
+    assert not party.is_active
+    assert "(edited)" not in party.description
+
+    unchanged = _drawn_as(staff_client, url)  # nothing changed since: it saves
+    response = staff_client.post(
+        url, {**edit_form(party, description="Edited"), "_drawn_as": unchanged}
+    )
+    assert response.status_code == 302
+    assert Scenario.objects.get(pk=party.pk).description == "Edited"
