@@ -176,7 +176,7 @@ async def test_a_report_shows_each_goal_once_and_exports_the_words_its_page_offe
     assert [(goal["goal"], goal["reached"]) for goal in goals] == [(1, True), (2, True)]
     exported = await page(alice, f"/history/{session.pk}/export.md")
     words = exported.split("### Words to keep\n", 1)[1].split("\n\n", 1)[0]
-    assert words.strip().splitlines() == ["- die Zeitung: newspaper"]
+    assert words.strip().splitlines() == ["- die Zeitung — newspaper"]
     # And the history counts them so (it said "3 words": the attacker's recheck).
     assert "report: 1 correction, 1 word\n" in await page(alice, "/history/")
 

@@ -28,7 +28,9 @@ def test_the_transcript_downloads_as_markdown_with_its_report(client, alice, bob
     text = response.content.decode()
     assert text.startswith("# Kiosk, with Herr Yilmaz")
     assert "played at A2" in text and "- [ ] Greet Herr Yilmaz" in text
-    assert "- die Zeitung: newspaper" in text
+    assert (
+        "- die Zeitung — newspaper" in text
+    )  # as the report shows it; "Freut mich!: …" read oddly
     assert "**You:** Eine Zeitung, bitte." in text and "**Herr Yilmaz:** Guten Morgen!" in text
     client.force_login(bob)
     assert client.get(f"/history/{session.pk}/export.md").status_code == 404
@@ -149,7 +151,7 @@ def test_a_blank_line_in_a_report_field_keeps_it_in_its_list_item(client, alice,
     items = re.findall(r"<li>(.*?)</li>", report, re.S)
     assert len(items) == 2, report
     assert "# Heading" in items[0] and "&gt; quote" in items[0] and "(Right: b)" in items[0]
-    assert items[1] == "Brot: x y"  # a word's meaning on one line, as its card holds it
+    assert items[1] == "Brot — x y"  # a word's meaning on one line, as its card holds it
     assert "<p>" not in report.split("<h3>Corrections</h3>", 1)[1]
 
 
