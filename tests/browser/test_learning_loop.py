@@ -1209,3 +1209,45 @@ def test_a_review_answers_from_the_keyboard_with_the_keys_1_to_4(daphne_server, 
     assert reviewed == {first.german: 1, second.german: 1}
     assert problems == []
     page.context.close()
+
+
+def test_every_cards_actions_stand_below_its_word(daphne_server, browser):
+    """Beside a card with no example, "Change the meaning" and "Remove" stood on the word's
+    line; below the others (a newcomer's walk)."""
+    from learning import deck
+
+    user = User.objects.create_user("kira@example.com", None)
+    deck.keep(user.pk, "seit", "since")  # no example
+    deck.keep(user.pk, "Getränke", "drinks", example="Die Getränke stehen in der Küche.")
+    deck.keep(user.pk, "in der Küche")  # no meaning: its box
+    page, problems = _open(daphne_server, browser, user, "/deck/")
+    cards = page.locator(".deck-card")
+    assert cards.count() == 3
+    for index in range(3):
+        card = cards.nth(index)
+        word = card.locator(".deck-german").bounding_box()
+        remove = card.get_by_role("button", name=re.compile("^Remove")).bounding_box()
+        assert remove["y"] >= word["y"] + word["height"], card.inner_text()
+    assert problems == []
+    page.context.close()
+
+
+def test_the_account_pages_cards_have_one_label_and_no_gap_above_their_headings(
+    daphne_server, browser
+):
+    """ "Your level" stood over a legend "Your German", read as two labels, and the headed
+    cards had their heading's margin above it as well as their padding (a newcomer's walk)."""
+    from playwright.sync_api import expect
+
+    user = User.objects.create_user("lina@example.com", None)
+    page, problems = _open(daphne_server, browser, user, "/account/")
+    for name in ("Your level", "Delete your account"):
+        heading = page.get_by_role("heading", name=name)
+        card = page.locator("section.card", has=heading)
+        padding = card.evaluate("card => parseFloat(getComputedStyle(card).paddingTop) + 1")
+        gap = heading.bounding_box()["y"] - card.bounding_box()["y"]
+        assert gap <= padding + 0.5, (name, gap, padding)
+    assert page.locator("legend", has_text="Your German").bounding_box()["height"] <= 1  # unseen
+    expect(page.get_by_role("group", name="Your German")).to_be_visible()  # still its name
+    assert problems == []
+    page.context.close()
