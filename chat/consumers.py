@@ -35,7 +35,7 @@ from chat.replies import in_db
 from chat.turns import AcceptedTurn, accept_turn, prepare_retry
 from eventlog.events import Event, Level
 from lib.ids import parse_uuid
-from lib.text import shows_something, unprintable, without_direction_controls
+from lib.text import shows_something, unprintable, without_hidden_controls
 from scenarios import lifecycle
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def parse_frame(text_data: str | None) -> Incoming:
         client_id = None
     elif (client_id := parse_uuid(client_id)) is None:
         raise UnreadableFrame(unreadable, chat)
-    content = without_direction_controls(message).strip()
+    content = without_hidden_controls(message).strip()
     if not content:
         raise UnreadableFrame("Write a message first.", chat)
     if len(content) > settings.CHAT_MESSAGE_MAX_LENGTH:

@@ -21,7 +21,7 @@ from chat import messages, prompting
 from chat.conversations import ON_PAGE_AT_MOST
 from chat.models import Message
 from chat.providers import is_offline
-from lib.text import without_direction_controls
+from lib.text import without_hidden_controls
 from scenarios.lifecycle import WeeklyAllowance
 
 CHATS = (Message.ChatType.MAIN, Message.ChatType.HELPER)
@@ -242,7 +242,7 @@ def put_back_unsent(panes: list[dict], chat, text) -> None:
     with a note that it was not sent (or, in a chat closed meanwhile, into the note)."""
     if not isinstance(text, str) or not text.strip():
         return
-    text = without_direction_controls(text)  # as the socket would take it: they turn the page
+    text = without_hidden_controls(text)  # as the socket would take it: they turn the page
     for pane in panes:
         if pane["chat"] == chat:
             pane["unsent"] = text

@@ -29,7 +29,7 @@ from lib.text import (
     is_visible,
     shows_something,
     unprintable,
-    without_direction_controls,
+    without_hidden_controls,
 )
 from lib.throttles import Throttle
 from scenarios.models import Scenario
@@ -114,7 +114,7 @@ def meaning_in_brackets(text: str) -> str:
     "dative plural", "f."), or what it stands for ("= in dem", "short for in dem"). A card
     without a meaning has one asked for; a wrong one stays, so a doubt leaves it out: a name
     alone ("Hello") is not taken either."""
-    text = " ".join(without_direction_controls(text).split())
+    text = " ".join(without_hidden_controls(text).split())
     words = re.findall(r"[^\W\d_]+", text)
     a_sentence = re.search(r"[!?]", text) or (text.endswith(".") and len(words) > 1)
     if not words or text.startswith("=") or text.lower().startswith("short for"):
@@ -868,7 +868,7 @@ def as_meaning(text: str) -> str:
     for none. ValueError for one that shows nothing, cannot be stored or is too long: one that
     showed nothing was kept, and a real one was then refused as given already (the attacker's
     recheck)."""
-    meaning = without_direction_controls(" ".join(text.split()))
+    meaning = without_hidden_controls(" ".join(text.split()))
     # At most three marks on a letter: a stack of 299 drew over the page above (the recheck).
     meaning = _MARKS_PILED.sub(r"\1", meaning)
     if unprintable(meaning) or "\ufffd" in meaning:  # (it was "write it in letters that show")

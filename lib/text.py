@@ -59,11 +59,16 @@ def unprintable(text: str) -> bool:
 
 
 DIRECTION_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# A tag character outside an emoji's tag sequence (the flags of England, Scotland and Wales:
+# a black flag, tags, a cancel tag). Tags draw nothing, so a message could carry English
+# text no reader sees to the model: hidden instructions (the attacker's replay).
+_HIDDEN_TAGS = re.compile("(\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f)|[\U000e0000-\U000e007f]")
 
 
-def without_direction_controls(text: str) -> str:
+def without_hidden_controls(text: str) -> str:
     """A learner's message as sent, without the direction controls pasted text can carry
     (a phone number copied on Android comes in U+202A and U+202C): they draw nothing and
     would reorder the page, so they go, rather than the message being refused for what the
-    learner cannot see (the recheck replays)."""
-    return DIRECTION_CONTROLS.sub("", text)
+    learner cannot see (the recheck replays); nor tag characters but an emoji's."""
+    text = DIRECTION_CONTROLS.sub("", text)
+    return _HIDDEN_TAGS.sub(lambda found: found[1] or "", text)
