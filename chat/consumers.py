@@ -41,6 +41,7 @@ from scenarios import lifecycle
 logger = logging.getLogger(__name__)
 
 MAX_FRAME_CHARS = 16_000  # a 1,000-character message with htmx's headers fits many times over
+_CHAT_NAMED = re.compile(r'[{,]\s*"chat"\s*:\s*"(main|helper)"')
 CHATS = tuple(Message.ChatType.values)
 UNSENDABLE = "Your message contains characters that cannot be sent. Remove them and try again."
 
@@ -88,7 +89,12 @@ def parse_frame(text_data: str | None) -> Incoming:
     if text_data is None:
         raise UnreadableFrame("Only text frames are accepted.")
     if len(text_data) > MAX_FRAME_CHARS:
-        raise UnreadableFrame("That message is far too long to send.")
+        # Not read, but said in the chat it names, if it does: always the role-play's, a
+        # helper message's refusal came where the learner was not writing (the attacker's
+        # replay). A key follows "{" or ",": a value's quotes are escaped.
+        named = _CHAT_NAMED.search(text_data)
+        chat = named[1] if named else Message.ChatType.MAIN
+        raise UnreadableFrame("That message is far too long to send.", chat)
     try:
         frame = json.loads(text_data)
     except (ValueError, RecursionError) as error:  # deep nesting raises RecursionError

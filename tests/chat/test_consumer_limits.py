@@ -81,6 +81,23 @@ async def test_bad_frames_are_refused_without_closing_the_socket(
     await tab.close()
 
 
+async def test_a_frame_far_too_long_is_refused_in_the_chat_it_names(alice, alice_session):
+    """Its refusal always came in the role-play's chat (the attacker's replay)."""
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.receive()  # sync
+    long = "x" * 20_000
+    for frame, chat in (
+        (json.dumps({"message": long, "chat": "helper"}), "helper"),
+        (json.dumps({"chat": "main", "message": long}), "main"),
+        (json.dumps({"message": long + '","chat":"helper'}), "main"),  # in its text: escaped
+    ):
+        await tab.communicator.send_to(text_data=frame)
+        notice = await tab.receive()
+        assert f'id="{chat}-error"' in notice and "far too long" in notice
+    await tab.close()
+
+
 async def test_binary_frames_are_refused(alice, alice_session):
     tab = Tab(alice, alice_session.pk)
     await tab.connect()
