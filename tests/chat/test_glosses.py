@@ -121,7 +121,9 @@ def test_offline_or_with_the_days_calls_spent_the_card_stays_without(
 
     assert fake_anthropic.requests == []
     assert glosses_of(alice) == {LINE: "", "frisch": ""}
-    assert "No meaning saved with this card" in client.get("/review/").content.decode()
+    review = client.get("/review/").content.decode()
+    assert "No meaning saved with this card: write it on" in review
+    assert "ask the helper" not in review  # which, offline, cannot read (a newcomer's walk)
 
 
 @pytest.mark.parametrize(
