@@ -163,6 +163,9 @@ class Scenario(models.Model):
                 shows_something(self.initial_message_helper),
             ),
             f"{MIN_GOALS} to {MAX_GOALS} goals": ("goals", MIN_GOALS <= goals <= MAX_GOALS),
+            # Without, the picker showed the scene with no level and no word on it (a
+            # newcomer's walk).
+            "a suggested level": ("suggested_levels", bool(self.suggested_levels)),
             "a vocabulary list": ("vocabulary", _all_words(self.vocabulary)),
             "the offline script": ("offline_lines", _all_text(self.offline_lines)),
             "offline helper tips": ("offline_tips", _all_text(self.offline_tips)),

@@ -720,3 +720,13 @@ def test_a_new_scene_comes_after_the_others_in_the_picker(staff_client):
     response = staff_client.get(reverse("admin:scenarios_scenario_add"))
     last = max(Scenario.objects.values_list("sort_order", flat=True))
     assert response.context["adminform"].form.initial["sort_order"] == last + 10
+
+
+def test_a_scene_without_a_suggested_level_cannot_be_active(staff_client, party):
+    """The picker showed it with no level and no word on it (a newcomer's walk)."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    form = edit_form(party)
+    del form["suggested_levels"]
+    body = unescape(staff_client.post(url, form).content.decode())
+    assert "“🎉 Party” cannot be active yet: it lacks a suggested level." in body
+    assert Scenario.objects.get(pk=party.pk).suggested_levels == party.suggested_levels
