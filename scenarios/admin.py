@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.actions import delete_selected
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -293,7 +293,6 @@ def delete_unused_scenarios(modeladmin, request, queryset):
         return None
 
 
-@admin.action(permissions=["change"], description="Activate selected scenarios")
 def _scenes(scenarios: list[Scenario]) -> str:
     """ "“Party”" or "3 scenes": "Activated 1 scenario(s)." read as a form's (a newcomer's walk)."""
     if len(scenarios) == 1:
@@ -301,9 +300,14 @@ def _scenes(scenarios: list[Scenario]) -> str:
     return f"{len(scenarios)} scenes"
 
 
+@admin.action(permissions=["change"], description="Activate selected scenarios")
+@transaction.atomic
 def activate_scenarios(modeladmin, request, queryset):
     activated = []
-    for scenario in queryset.filter(is_active=False):
+    # Locked while checked and saved: a change form that emptied the brief meanwhile was
+    # saved first, and the scene went live without it (the attacker's recheck).
+    chosen = Scenario.objects.filter(pk__in=list(queryset.values_list("pk", flat=True)))
+    for scenario in chosen.filter(is_active=False).order_by("pk").select_for_update():
         missing = scenario.missing_for_play()
         if missing:
             messages.error(request, _cannot_be_active(scenario, missing))

@@ -730,3 +730,55 @@ def test_a_scene_without_a_suggested_level_cannot_be_active(staff_client, party)
     body = unescape(staff_client.post(url, form).content.decode())
     assert "“🎉 Party” cannot be active yet: it lacks a suggested level." in body
     assert Scenario.objects.get(pk=party.pk).suggested_levels == party.suggested_levels
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_activating_waits_for_a_save_that_empties_the_brief(staff_client, party):
+    """The action checked a row it read unlocked, and saved "active" after a change form had
+    emptied the brief: the scene went live without it (the attacker's recheck)."""
+    import threading
+
+    from tests.conftest import raw_connection
+
+    Scenario.objects.filter(pk=party.pk).update(is_active=False)
+    with raw_connection() as editor, raw_connection() as watcher:  # as the owner
+        watcher.autocommit = True
+        editor.execute("UPDATE scenarios SET character_brief = '' WHERE id = %s", [party.pk])
+        outcome = []
+
+        def activate():
+            from django.db import connection
+
+            try:
+                outcome.append(
+                    staff_client.post(
+                        CHANGELIST,
+                        {"action": "activate_scenarios", "_selected_action": [party.pk]},
+                        follow=True,
+                    )
+                )
+            finally:
+                connection.close()
+
+        action = threading.Thread(target=activate)
+        action.start()
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        while not watcher.execute(waiting).fetchone()[0]:  # the action waits on the row
+            pass
+        editor.commit()
+        action.join(15)
+    said = [str(message) for message in outcome[0].context["messages"]]
+    assert said == [
+        "“🎉 Party” cannot be active yet: it lacks the character's brief. Fill these in, or "
+        "leave it inactive until it is ready."
+    ]
+    assert not Scenario.objects.get(pk=party.pk).is_active
+
+
+def test_the_list_offers_its_actions_by_their_names(staff_client):
+    page = staff_client.get(CHANGELIST).content.decode()
+    for name in ("Activate selected scenarios", "Deactivate selected scenarios"):
+        assert f">{name}</option>" in page  # one lost its decorator (the attacker's recheck)
