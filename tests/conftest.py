@@ -177,6 +177,17 @@ def raw_connection(*, runtime: bool = False) -> Iterator[psycopg.Connection]:
         conn.close()
 
 
+def until_a_lock_is_awaited(watcher: psycopg.Connection) -> None:
+    """Until a backend of the test database waits on a lock (`watcher`: in autocommit, as
+    pg_stat_activity is a snapshot per transaction)."""
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    while not watcher.execute(waiting).fetchone()[0]:
+        pass
+
+
 def database_url(dbname: str | None = None, *, owner: bool = False) -> str:
     """A DATABASE_URL for the test database (by default), logging in as the app's runtime role
     (or, with owner=True, as the owner): for the servers and commands the tests start in

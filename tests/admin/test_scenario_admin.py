@@ -738,7 +738,7 @@ def test_activating_waits_for_a_save_that_empties_the_brief(staff_client, party)
     emptied the brief: the scene went live without it (the attacker's recheck)."""
     import threading
 
-    from tests.conftest import raw_connection
+    from tests.conftest import raw_connection, until_a_lock_is_awaited
 
     Scenario.objects.filter(pk=party.pk).update(is_active=False)
     with raw_connection() as editor, raw_connection() as watcher:  # as the owner
@@ -762,12 +762,7 @@ def test_activating_waits_for_a_save_that_empties_the_brief(staff_client, party)
 
         action = threading.Thread(target=activate)
         action.start()
-        waiting = (
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        while not watcher.execute(waiting).fetchone()[0]:  # the action waits on the row
-            pass
+        until_a_lock_is_awaited(watcher)  # the other request waits on the row
         editor.commit()
         action.join(15)
     said = [str(message) for message in outcome[0].context["messages"]]

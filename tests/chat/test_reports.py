@@ -30,7 +30,7 @@ from tests.chat.conftest import (
     run_task_worker,
     settle,
 )
-from tests.conftest import add_message, database_url, raw_connection
+from tests.conftest import add_message, database_url, raw_connection, until_a_lock_is_awaited
 from tests.support.fake_anthropic import PlannedResponse, ToolUse
 
 pytestmark = chat_db
@@ -454,12 +454,7 @@ def test_two_pages_asking_for_a_missing_report_at_once_both_get_it(alice, kiosk)
 
         second = threading.Thread(target=second_page)
         second.start()
-        waiting = (
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        while not watcher.execute(waiting).fetchone()[0]:  # the second page's insert waits
-            pass
+        until_a_lock_is_awaited(watcher)  # the other request waits on the row
         first.commit()
         second.join(15)
     assert isinstance(outcome[0], SceneReport), outcome
