@@ -60,9 +60,14 @@ def unprintable(text: str) -> bool:
 
 DIRECTION_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 # A tag character outside an emoji's tag sequence (the flags of England, Scotland and Wales:
-# a black flag, tags, a cancel tag). Tags draw nothing, so a message could carry English
-# text no reader sees to the model: hidden instructions (the attacker's replay).
-_HIDDEN_TAGS = re.compile("(\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f)|[\U000e0000-\U000e007f]")
+# a black flag, a subdivision's code in tag letters and digits, a cancel tag). Tags draw
+# nothing, so a message could carry English text no reader sees to the model: hidden
+# instructions (the attacker's replay); inside a flag of any length and of any tags too (the
+# recheck).
+_HIDDEN_TAGS = re.compile(
+    "(\U0001f3f4[\U000e0030-\U000e0039\U000e0061-\U000e007a]{2,6}\U000e007f)"
+    "|[\U000e0000-\U000e007f]"
+)
 
 
 def without_hidden_controls(text: str) -> str:
