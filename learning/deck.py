@@ -712,11 +712,12 @@ def word_forms(word: str, line: str = "") -> list[tuple[str, bool]]:
     if noun is None:
         # A phrase to go on is one card with its dots or without: the report's "Ich hätte
         # gern …" (the scene's word list) and the helper's "Ich hätte gern" (kept without
-        # them) were two (a newcomer's walk).
+        # them) were two (a newcomer's walk); also typed as "..." (the attacker's recheck).
         bare = _without_ellipses(word).rstrip()
         if not bare or " " not in bare:
             return [(word, False)]
-        return [(form, False) for form in dict.fromkeys((word, bare, f"{bare} …", f"{bare}…"))]
+        dotted = (f"{bare}{space}{dots}" for dots in ("…", "...") for space in (" ", ""))
+        return [(form, False) for form in dict.fromkeys((word, bare, *dotted))]
     if noun != word:
         return [(word, False), (noun, True)]
     return [(word, False), *((f"{article} {noun}", True) for article in NOUN_ARTICLES)]

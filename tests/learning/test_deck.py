@@ -2114,7 +2114,11 @@ def test_a_phrase_to_go_on_is_one_card_with_its_dots_or_without(alice):
     deck.keep(alice.pk, "Das macht …", "That comes to …")
     with pytest.raises(deck.AlreadyKept):
         deck.keep(alice.pk, "das macht")
+    deck.keep(alice.pk, "Wie bitte...")  # typed with three dots (the attacker's recheck)
+    with pytest.raises(deck.AlreadyKept):
+        deck.keep(alice.pk, "Wie bitte")
     assert sorted(card.german for card in deck.all_cards(alice.pk)) == [
         "Das macht …",
         "Ich hätte gern",
+        "Wie bitte...",
     ]
