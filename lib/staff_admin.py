@@ -55,7 +55,8 @@ class StaffModelAdmin(_StaffOnly, admin.ModelAdmin):
             # A form sent back for an error still holds what was drawn then: saving it again
             # must not pass for fresh.
             posted = request.POST.get(DRAWN_AS) if request.method == "POST" else None
-            context[DRAWN_AS.lstrip("_")] = posted or _fingerprint(obj, context["adminform"].form)
+            drawn = posted or self._fingerprint(request, obj, context["adminform"].form)
+            context[DRAWN_AS.lstrip("_")] = drawn
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -63,13 +64,14 @@ class StaffModelAdmin(_StaffOnly, admin.ModelAdmin):
         drawn = request.POST.get(DRAWN_AS) if request.method == "POST" else None
         if obj is None or not drawn:
             return form
+        fingerprint = self._fingerprint
 
         class RefusingAStaleSave(form):
             def clean(self):
                 cleaned = super().clean()
                 # Locked until this save commits (the admin's view is one transaction), so
                 # of two saves from one drawing the second finds the first's change.
-                if _fingerprint(obj, self, lock=True) != drawn:
+                if fingerprint(request, obj, self, lock=True) != drawn:
                     raise ValidationError(
                         f"“{obj}” was changed since this page was opened (in another tab, or "
                         "by someone else): nothing was saved. Reload the page to see the "
@@ -81,18 +83,31 @@ class StaffModelAdmin(_StaffOnly, admin.ModelAdmin):
         RefusingAStaleSave.__name__ = form.__name__
         return RefusingAStaleSave
 
+    def _fingerprint(self, request, obj, form, lock: bool = False) -> str:
+        """A digest of the row's stored values of the fields `form` edits, and of its inline
+        rows' (a scene's goals: a stale page undid another's edit of them, or a swap of two:
+        the attacker's recheck). Locked, the row keeps them: inlines are saved under it."""
+        model = type(obj)
+        rows = model._default_manager.filter(pk=obj.pk)
+        rows = rows.select_for_update() if lock else rows
+        stored = [rows.values_list(*_edited(form, model)).first()]
+        for inline in self.get_inline_instances(request, obj):
+            formset = inline.get_formset(request, obj)
+            edited = _edited(formset.form, inline.model)
+            related = inline.model._default_manager.filter(**{formset.fk.name: obj})
+            stored.append(list(related.order_by("pk").values_list("pk", *edited)))
+        return hashlib.sha256(repr(stored).encode()).hexdigest()[:32]
 
-def _fingerprint(obj, form, lock: bool = False) -> str:
-    """A digest of the row's stored values of the fields `form` edits."""
-    model = type(obj)
-    names = sorted(
+
+def _edited(form_class_or_form, model) -> list[str]:
+    """The names of `model`'s columns a form edits."""
+    form = form_class_or_form
+    fields = form.base_fields if isinstance(form, type) else form.fields
+    return sorted(
         field.name
         for field in model._meta.concrete_fields
-        if field.name in form.fields and not form.fields[field.name].disabled
+        if field.name in fields and not fields[field.name].disabled
     )
-    rows = model._default_manager.filter(pk=obj.pk)
-    stored = (rows.select_for_update() if lock else rows).values_list(*names).first()
-    return hashlib.sha256(repr((names, stored)).encode()).hexdigest()[:32]
 
 
 class StaffTabularInline(_StaffOnly, admin.TabularInline):

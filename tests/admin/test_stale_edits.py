@@ -5,11 +5,12 @@ staff rights and "Is active" included (the attacker's replay)."""
 import re
 from html import unescape
 
+import pytest
 from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from scenarios.models import Scenario
+from scenarios.models import Goal, Scenario
 from tests.admin.test_scenario_admin import edit_form
 
 DRAWN_AS = re.compile(r'name="_drawn_as" value="([0-9a-f]+)"')
@@ -74,3 +75,33 @@ def test_a_form_drawn_before_a_scene_was_deactivated_does_not_make_it_active(
     )
     assert response.status_code == 302
     assert Scenario.objects.get(pk=party.pk).description == "Edited"
+
+
+@pytest.mark.parametrize(
+    "meanwhile",
+    [
+        lambda goals: goals.filter(position=1).update(text="Order two bread rolls"),
+        lambda goals: goals.filter(position=1).delete(),
+        lambda goals: goals.filter(position=5).update(offline_pattern="tschüss"),
+    ],
+    ids=["a goal reworded", "a goal deleted", "a goal's pattern changed"],
+)
+def test_a_form_drawn_before_a_goal_changed_does_not_undo_it(staff_client, party, meanwhile):
+    """Only the scene's own fields counted: a stale page undid another's edit of a goal, or a
+    swap of two, and after a goal's deletion it said "Please correct the error below" over no
+    error shown (the attacker's recheck)."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    stale = _drawn_as(staff_client, url)
+    form = edit_form(party, description="A party (edited)")
+    meanwhile(Goal.objects.filter(scenario=party))
+    goals_then = list(
+        Goal.objects.filter(scenario=party).values_list("pk", "text", "offline_pattern")
+    )
+
+    response = staff_client.post(url, {**form, "_drawn_as": stale})
+    assert "was changed since this page was opened" in unescape(response.content.decode())
+    assert (
+        list(Goal.objects.filter(scenario=party).values_list("pk", "text", "offline_pattern"))
+        == goals_then
+    )
+    assert "(edited)" not in Scenario.objects.get(pk=party.pk).description
