@@ -7,12 +7,15 @@
     weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit",
     timeZoneName: "short",
   });
-  // The zone by the name its people know, where English has one: British English names only
-  // Europe's ("CET", "BST") and said "GMT-5" in New York, so the learner's own English, then
-  // American English ("EST"), is asked before falling back on the offset.
+  // The zone by the name its people know, where English has one: each English names only its
+  // own country's zones (British English Europe's, "CET"; it said "GMT-5" in New York, and
+  // American English "GMT+5:30" in India), so the learner's own English is asked first, then
+  // each of the others, before falling back on the offset.
+  var ENGLISHES = ["en-GB", "en-US", "en-IN", "en-AU", "en-CA", "en-NZ", "en-ZA", "en-IE",
+    "en-SG", "en-HK"];
   var namers = navigator.languages.filter(function (language) {
     return /^en\b/i.test(language);
-  }).concat(["en-GB", "en-US"]).map(function (language) {
+  }).concat(ENGLISHES).map(function (language) {
     try {
       return new Intl.DateTimeFormat(language, { timeZoneName: "short" });
     } catch (error) {  // a language tag this browser does not know

@@ -2089,6 +2089,8 @@ def test_a_learner_scrolled_up_is_told_of_messages_below(browser, daphne_server)
         ("America/Los_Angeles", "en-US", "PST"),
         ("Europe/Berlin", "en-US", "CET"),  # American English says "GMT+1"
         ("Asia/Kolkata", "en-IN", "IST"),
+        ("Asia/Kolkata", "en-US", "IST"),  # said "GMT+5:30" (a newcomer's recheck)
+        ("Australia/Sydney", "en-GB", "AEDT"),
         ("Asia/Tokyo", "en-GB", "GMT+9"),  # no English name: the offset
     ],
 )
