@@ -35,10 +35,10 @@ from lib.throttles import Throttle
 from scenarios.models import Scenario
 
 RATINGS = {"again": Rating.Again, "hard": Rating.Hard, "good": Rating.Good, "easy": Rating.Easy}
-SCHEDULER = Scheduler()  # FSRS's defaults: 90 % desired retention
-# What the review buttons say: the interval before the scheduler's fuzz, which moves a long
-# one by a few percent so that cards kept together spread out (as Anki shows it).
-UNFUZZED = Scheduler(enable_fuzzing=False)
+# FSRS's defaults (90 % desired retention), without its fuzz: it moved a long interval by a
+# few percent at random, so "Easy · 8 d" on the button brought the card back in 7 to 10 days
+# (a newcomer's recheck); the buttons say what answering does.
+SCHEDULER = Scheduler(enable_fuzzing=False)
 
 
 MAX_CARDS = 2000
@@ -772,7 +772,7 @@ def next_after_each_answer(card: Card, at: datetime | None = None) -> dict[str, 
     when = at or datetime.now(UTC)
     after = {}
     for rating, answer in RATINGS.items():
-        scheduled, _ = UNFUZZED.review_card(FsrsCard.from_dict(card.fsrs), answer, when)
+        scheduled, _ = SCHEDULER.review_card(FsrsCard.from_dict(card.fsrs), answer, when)
         after[rating] = interval_label(scheduled.due - when)
     return after
 

@@ -6,7 +6,7 @@ import csv
 import io
 import re
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from html import unescape
 
@@ -2122,3 +2122,15 @@ def test_a_phrase_to_go_on_is_one_card_with_its_dots_or_without(alice):
         "Ich hätte gern",
         "Wie bitte...",
     ]
+
+
+def test_a_card_comes_back_in_the_days_its_button_said(alice):
+    """ "Easy · 8 d", and the five cards answered so came back in 7 to 10 days: FSRS's fuzz
+    moved each at random after the button had said (a newcomer's recheck)."""
+    for index in range(20):
+        card = deck.keep(alice.pk, f"das Wort {index}", "a word")
+        when = datetime.now(UTC)
+        said = deck.next_after_each_answer(card, at=when)["easy"]
+        answered = deck.review(alice.pk, card.pk, "easy", at=when).card
+        assert said.endswith(" d")
+        assert deck.interval_label(answered.due - when) == said
