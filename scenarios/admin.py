@@ -307,6 +307,7 @@ def activate_scenarios(modeladmin, request, queryset):
     # Locked while checked and saved: a change form that emptied the brief meanwhile was
     # saved first, and the scene went live without it (the attacker's recheck).
     chosen = Scenario.objects.filter(pk__in=list(queryset.values_list("pk", flat=True)))
+    already = list(chosen.filter(is_active=True))
     for scenario in chosen.filter(is_active=False).order_by("pk").select_for_update():
         missing = scenario.missing_for_play()
         if missing:
@@ -320,15 +321,26 @@ def activate_scenarios(modeladmin, request, queryset):
             messages.warning(request, short)
     if activated:
         modeladmin.message_user(request, f"Activated {_scenes(activated)}.")
+    _say_which_were_already(modeladmin, request, already, "active")
+
+
+def _say_which_were_already(modeladmin, request, scenes: list[Scenario], state: str) -> None:
+    """An action on scenes that were so already said nothing, or "Deactivated 0 scenes." (a
+    newcomer's recheck)."""
+    if scenes:
+        were = "was" if len(scenes) == 1 else "were"
+        modeladmin.message_user(request, f"{_scenes(scenes)} {were} {state} already.")
 
 
 @admin.action(permissions=["change"], description="Deactivate selected scenarios")
 def deactivate_scenarios(modeladmin, request, queryset):
-    changed = list(queryset.filter(is_active=True))
+    changed, already = list(queryset.filter(is_active=True)), list(queryset.filter(is_active=False))
     queryset.filter(pk__in=[s.pk for s in changed]).update(is_active=False)
     for scenario in changed:
         modeladmin.log_change(request, scenario, [{"changed": {"fields": ["Is active"]}}])
-    modeladmin.message_user(request, f"Deactivated {_scenes(changed)}.")
+    if changed:
+        modeladmin.message_user(request, f"Deactivated {_scenes(changed)}.")
+    _say_which_were_already(modeladmin, request, already, "inactive")
 
 
 @admin.register(Scenario)

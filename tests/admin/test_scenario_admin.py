@@ -777,3 +777,22 @@ def test_the_list_offers_its_actions_by_their_names(staff_client):
     page = staff_client.get(CHANGELIST).content.decode()
     for name in ("Activate selected scenarios", "Deactivate selected scenarios"):
         assert f">{name}</option>" in page  # one lost its decorator (the attacker's recheck)
+
+
+def test_an_action_on_scenes_so_already_says_so(staff_client, party, marketplace):
+    """Activate said nothing of an active scene, Deactivate "Deactivated 0 scenes." of an
+    inactive one (a newcomer's recheck)."""
+
+    def said(action: str, *scenes) -> list[str]:
+        chosen = {"action": action, "_selected_action": [scene.pk for scene in scenes]}
+        response = staff_client.post(CHANGELIST, chosen, follow=True)
+        return [str(message) for message in response.context["messages"]]
+
+    assert said("activate_scenarios", party) == ["“Party” was active already."]
+    assert said("deactivate_scenarios", party) == ["Deactivated “Party”."]
+    assert said("deactivate_scenarios", party, marketplace) == [
+        "Deactivated “Marketplace”.",
+        "“Party” was inactive already.",
+    ]
+    assert said("deactivate_scenarios", party, marketplace) == ["2 scenes were inactive already."]
+    assert said("activate_scenarios", party) == ["Activated “Party”."]
