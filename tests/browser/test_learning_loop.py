@@ -1248,6 +1248,16 @@ def test_the_account_pages_cards_have_one_label_and_no_gap_above_their_headings(
         gap = heading.bounding_box()["y"] - card.bounding_box()["y"]
         assert gap <= padding + 0.5, (name, gap, padding)
     assert page.locator("legend", has_text="Your German").bounding_box()["height"] <= 1  # unseen
+    # The facts' values stand in one column ("Conversations completed" pushed its own out of
+    # line), and on a phone each under its label (a newcomer's recheck).
+    values = [box.bounding_box() for box in page.locator(".facts dd").all()]
+    assert len({round(value["x"]) for value in values}) == 1
+    page.set_viewport_size({"width": 390, "height": 844})
+    labels, values = page.locator(".facts dt").all(), page.locator(".facts dd").all()
+    for label, value in zip(labels, values, strict=True):
+        assert (
+            value.bounding_box()["y"] >= label.bounding_box()["y"] + label.bounding_box()["height"]
+        )
     expect(page.get_by_role("group", name="Your German")).to_be_visible()  # still its name
     assert problems == []
     page.context.close()
