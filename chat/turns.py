@@ -393,7 +393,7 @@ def store_reply(
                 learner_id,
                 session_id,
                 main_messages=main_count,
-                ended_by="model" if done.ended else "cap",
+                ended_by=_ended_by(done),
             )
             if week is not None:
                 tasks.request_report(session_id)
@@ -445,6 +445,14 @@ def _call(chat: str) -> dict:
     """Which chat a call is for, and who answers it: offline, the scripted partner's replies
     were logged as the model's, latency and all (a newcomer's walk)."""
     return {"chat": chat, "provider": "offline" if is_offline() else "anthropic"}
+
+
+def _ended_by(done: ReplyDone) -> str:
+    """Who closed the scene: the model, the offline partner's script (it was logged as "model":
+    the last note's left item), or the cap on its length."""
+    if not done.ended:
+        return "cap"
+    return "script" if is_offline() else "model"
 
 
 def _completed(chat: str, latency_ms: int, done: ReplyDone) -> dict:

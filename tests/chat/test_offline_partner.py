@@ -80,6 +80,9 @@ async def test_the_offline_character_closes_the_scene_once_every_goal_is_reached
         *lines[2:5],
     ]
     assert (await session_row(alice_session.pk)).is_completed
+    # The event log says the script closed it, not the model (the last note's left item).
+    [(_, _, completed)] = await events("scenario_completed")
+    assert completed["ended_by"] == "script"
 
 
 async def test_the_offline_character_does_not_ask_for_what_the_learner_has_done(

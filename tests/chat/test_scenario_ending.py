@@ -8,7 +8,7 @@ from accounts.models import Profile
 from lib.rls import acting_as_staff
 from scenarios import lifecycle
 from scenarios.models import Session
-from tests.chat.conftest import Tab, chat_db, one_turn, session_row
+from tests.chat.conftest import Tab, chat_db, events, one_turn, session_row
 from tests.conftest import add_message
 from tests.support.fake_anthropic import PlannedResponse, ToolUse
 
@@ -62,6 +62,8 @@ async def test_the_model_ends_the_scene_with_its_tool(alice, alice_session, fake
     session = await session_row(alice_session.pk)
     assert session.is_completed and session.completed_at and session.duration_seconds is not None
     assert session.message_count_main == 19
+    [(_, _, completed)] = await events("scenario_completed")
+    assert completed["ended_by"] == "model"
     assert "Geschafft" in frame and "2 conversations left this week" in frame
     assert f"/history/{alice_session.pk}/" in frame
     # The goals not ticked are said (the scene closed with "Say goodbye" open, without a word
