@@ -150,6 +150,20 @@ def _texts(value) -> tuple[str, ...]:
     return tuple(item for item in value if isinstance(item, str) and item.strip())
 
 
+def _word_list(value) -> tuple[tuple[str, str], ...]:
+    """A scene's word list as authored: {"german": …, "gloss": …} entries, both text."""
+    entries = value if isinstance(value, list) else []
+    return tuple(
+        (entry["german"], entry["gloss"])
+        for entry in entries
+        if isinstance(entry, dict)
+        and isinstance(entry.get("german"), str)
+        and isinstance(entry.get("gloss"), str)
+        and entry["german"].strip()
+        and entry["gloss"].strip()
+    )
+
+
 def _goal_note(goals: list[GoalState]) -> str:
     open_goals = "; ".join(f"{s.number}. {s.goal.text}" for s in goals if not s.reached)
     reached = ", ".join(str(s.number) for s in goals if s.reached) or "none yet"
@@ -197,6 +211,7 @@ def _helper_request(
         turn=earlier[1] + sum(1 for m in helper if m.from_learner),
         learner_text=helper[-1].content if helper and helper[-1].from_learner else "",
         tips=_texts(scenario.offline_tips),
+        vocabulary=_word_list(scenario.vocabulary),
     )
 
 

@@ -84,7 +84,9 @@ QUOTATION = re.compile(
     r'"([^"\n]+)"|„([^„“”\n]+)[“”]|„([^„“”"\n]+)"|“([^“”\n]+)”|‚([^‚‘\n]+)‘|»([^»«\n]+)«'
 )
 QUOTE_MARKS = '"„“”‚‘»«'
-GLOSS_AFTER = re.compile(r"\s*\(([^()\n]+)\)")
+# One bracket may nest in a gloss: "„der Apfel (die Äpfel)“ (apple (apples))" was kept with
+# no meaning.
+GLOSS_AFTER = re.compile(r"\s*\(((?:[^()\n]|\([^()\n]*\))+)\)")
 MOST_PHRASES = 8  # offered under one answer
 # An article quoted alone is a point of grammar ("words in -chen take „das“"), not a word to
 # learn: offered as a phrase to keep, it was a card of "das" (the last note).

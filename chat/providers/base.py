@@ -63,6 +63,7 @@ class ReplyRequest:
     # Which goal each line of the script asks for: (line index, goal number) pairs.
     script_asks: tuple[tuple[int, int], ...] = ()
     tips: tuple[str, ...] = ()
+    vocabulary: tuple[tuple[str, str], ...] = ()  # the scene's word list: (german, gloss)
     tool_choice: dict | None = None  # e.g. the report: {"type": "tool", "name": "scene_report"}
     max_tokens: int | None = None  # default: the chat's setting
     # A reply that is one tool call streams no text: its whole call must fit in this.

@@ -8,6 +8,7 @@ from django.conf import settings
 
 from chat.models import Message
 from chat.providers.base import OnRetry, ReplyDone, ReplyRequest
+from learning import deck
 from scenarios.models import pattern_matches
 
 
@@ -18,8 +19,9 @@ class OfflineProvider:
     (passing over lines that ask for a goal already reached), and closes the scene with the
     last line, early once every goal is reached or when the
     scene's length says so (as the model is told to); a goal is reached when the learner's
-    message matches its pattern. The helper cycles through the
-    scenario's tips, each after a note that it cannot read what it was asked.
+    message matches its pattern. The helper gives the scene's word list's meanings of the
+    words it was asked about, or else the scenario's next tip, after a note that it cannot
+    read what it was asked.
     """
 
     name = "offline"
@@ -41,14 +43,8 @@ class OfflineProvider:
                 index = _next_line(request, lines, goals)
             text, ended = lines[index], index == len(lines) - 1
         else:
-            tips = request.tips or (FALLBACK_TIP,)
-            text, ended = tips[(request.turn - 1) % len(tips)], False
-            # Said every time: a tip with no word on why answered a question about something
-            # else (a newcomer's walk).
-            about_a_line = request.learner_text.startswith(
-                ("Check my German:", "Explain this line:")
-            )
-            text = f"{CANNOT_READ_LINE if about_a_line else CANNOT_READ_QUESTION} {text}"
+            # Off the event loop too: a phrase with a gap may scan a long question for a while.
+            text, ended = await asyncio.to_thread(_helper_answer, request), False
         for position, word in enumerate(re.findall(r"\S+\s*", text)):
             if position and settings.OFFLINE_TOKEN_DELAY:
                 await asyncio.sleep(settings.OFFLINE_TOKEN_DELAY)
@@ -87,6 +83,26 @@ def _next_line(request: ReplyRequest, lines: tuple[str, ...], reached_now) -> in
     return min(after, last)
 
 
+def _helper_answer(request: ReplyRequest) -> str:
+    """What the scene's word list says of the words the learner asked about, quoted as the
+    model quotes them (so each can be kept with its meaning); else the next tip. Either after
+    a note that it cannot read what it was asked: a tip with no word on why answered a
+    question about something else (a newcomer's walk)."""
+    about_a_line = request.learner_text.startswith(("Check my German:", "Explain this line:"))
+    found = {}
+    for german, gloss in request.vocabulary:
+        if where := deck.found_in(german, request.learner_text):
+            found[f"„{german}“ ({gloss})"] = where.start()
+    if found:
+        listed = sorted(found, key=found.get)[:MOST_LISTED]  # in the order asked about
+        note = CANNOT_READ_LINE_WORDS if about_a_line else CANNOT_READ_QUESTION_WORDS
+        # A line each: a word kept from one has no example, rather than the list.
+        return "\n".join([note, *listed])
+    tips = request.tips or (FALLBACK_TIP,)
+    tip = tips[(request.turn - 1) % len(tips)]
+    return f"{CANNOT_READ_LINE if about_a_line else CANNOT_READ_QUESTION} {tip}"
+
+
 def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:
     said = request.unanswered or (request.learner_text,)
     return tuple(
@@ -102,6 +118,15 @@ CANNOT_READ_LINE = (
 CANNOT_READ_QUESTION = (
     "(Offline mode: without the model I cannot read your question, so here is a tip instead.)"
 )
+CANNOT_READ_LINE_WORDS = (
+    "(Offline mode: without the model I cannot read your line, but this is what the scene's "
+    "word list says of its words.)"
+)
+CANNOT_READ_QUESTION_WORDS = (
+    "(Offline mode: without the model I cannot read your question, but this is what the "
+    "scene's word list says of the words in it.)"
+)
+MOST_LISTED = 8  # as many as an answer offers to keep (learning.deck.MOST_PHRASES)
 
 # Only for a scenario played while it lacks its script (an active one never does).
 FALLBACK_LINE = "Danke, das war schön! Auf Wiedersehen!"

@@ -3,6 +3,7 @@
 limits as any question; the role-play never stops."""
 
 import pytest
+from channels.db import database_sync_to_async
 
 from tests.chat.conftest import FINISHED, Tab, chat_db, settle, stored
 from tests.support.fake_anthropic import PlannedResponse
@@ -46,14 +47,53 @@ async def test_check_my_german_is_a_helper_question_and_the_role_play_goes_on(
 async def test_offline_the_helper_says_it_cannot_read_what_it_was_asked(
     alice, alice_session, offline, asked, said
 ):
-    tab = Tab(alice, alice_session.pk)
+    answer = await helper_answer(alice, alice_session, asked)
+    assert answer.startswith(f"(Offline mode: without the model I {said}, so here is a tip")
+
+
+async def helper_answer(learner, session, asked: str) -> str:
+    tab = Tab(learner, session.pk)
     await tab.connect()
     await tab.send(chat="helper", message=asked)
     await tab.until(FINISHED)
     await settle()
     await tab.close()
-    answer = (await stored(alice_session.pk, "helper"))[-1][1]
-    assert answer.startswith(f"(Offline mode: without the model I {said}, so here is a tip")
+    return (await stored(session.pk, "helper"))[-1][1]
+
+
+@pytest.mark.parametrize(
+    "asked, said, listed",
+    [
+        (
+            "What do 'Kilo' and 'Äpfel' mean?",
+            "cannot read your question, but this is what the scene's word list says",
+            [("das Kilo", "kilo"), ("der Apfel (die Äpfel)", "apple (apples)")],
+        ),
+        (
+            "Explain this line: „Möchten Sie Erdbeeren oder Tomaten?“",
+            "cannot read your line, but this is what the scene's word list says",
+            [("die Erdbeere", "strawberry"), ("die Tomate", "tomato")],
+        ),
+    ],
+)
+async def test_offline_the_helper_gives_the_word_lists_meanings_of_the_words_asked_about(
+    alice, alice_session, offline, asked, said, listed
+):
+    """Offline, "What does 'Kilo' mean?" got the next tip, although the scene's word list
+    says (the last note's left item). The meanings are quoted as the model quotes them, so
+    "Keep a phrase" offers each with its meaning."""
+    from learning import deck
+    from learning.deck import quoted_phrases
+
+    answer = await helper_answer(alice, alice_session, asked)
+    assert answer.startswith(f"(Offline mode: without the model I {said}")
+    assert quoted_phrases(answer) == listed  # in the order asked about
+    # A word kept from it has no example: it would be the list (or the word) again.
+    german, gloss = listed[0]
+    card = await database_sync_to_async(deck.keep)(
+        alice.pk, german, gloss, example=answer, example_language="en"
+    )
+    assert (card.german, card.gloss, card.example) == (german, gloss, "")
 
 
 def test_every_role_play_line_offers_its_question(client, alice, alice_session):

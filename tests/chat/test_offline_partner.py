@@ -32,7 +32,7 @@ async def test_the_offline_partner_plays_its_script_until_the_scenes_length_clos
         await tab.send(message=f"Antwort {turn}")
         await tab.until(FINISHED)
         if turn == 0:  # a question to the helper along the way
-            await tab.send(chat="helper", message="What does 'Kilo' mean?")
+            await tab.send(chat="helper", message="What does 'Ofen' mean?")
             await tab.until(FINISHED)
     await settle()
     await tab.close()

@@ -1553,6 +1553,15 @@ def test_a_helper_answers_phrases_are_what_it_quotes_with_their_glosses():
     assert deck.quoted_phrases("Try a short sentence in German.") == []
 
 
+def test_a_gloss_may_hold_brackets_of_its_own():
+    answer = "„der Apfel (die Äpfel)“ (apple (apples)); „das Kilo“ (kilo)"
+    assert deck.quoted_phrases(answer) == [
+        ("der Apfel (die Äpfel)", "apple (apples)"),
+        ("das Kilo", "kilo"),
+    ]
+    assert deck.quoted_phrases("„Hallo“ (hi (informal)") == [("Hallo", "")]  # never closed
+
+
 def test_a_phrase_to_go_on_is_offered_without_its_dots_and_a_price_is_no_phrase():
     """ "Das macht …" was kept with its dots, meaning "That comes to …", and "3,50 €" was
     offered as a phrase (a newcomer's walk)."""
