@@ -20,7 +20,7 @@ from chat.models import Message, SceneReport
 from chat.providers import InvalidAnswer, ReplyRequest
 from learning import deck
 from lib.rls import acting_as_staff
-from lib.text import unprintable
+from lib.text import as_typed_and_with_umlauts, unprintable
 from scenarios.models import Session
 from scenarios.prompts import level_prompt, load_prompt
 
@@ -187,7 +187,11 @@ def offline_report(session: Session, history: list[Message], states) -> dict:
     used = [
         entry
         for entry in session.scenario.vocabulary
-        if any(deck.found_in(entry["german"], line) for line in said)
+        if any(
+            deck.found_in(entry["german"], spelling)
+            for line in said
+            for spelling in as_typed_and_with_umlauts(line)  # "Doener" is "der Döner"
+        )
     ]
     return {
         "goals": [

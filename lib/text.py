@@ -77,3 +77,20 @@ def without_hidden_controls(text: str) -> str:
     learner cannot see (the recheck replays); nor tag characters but an emoji's."""
     text = DIRECTION_CONTROLS.sub("", text)
     return _HIDDEN_TAGS.sub(lambda found: found[1] or "", text)
+
+
+# Umlauts typed as two letters, the way German is written on a keyboard without them; not
+# the "ue" of "neue", "Frauen" or "Quelle" ("Ich bin die Neue" read as "die Nü" was a name).
+_TYPED_UMLAUT = re.compile("[aoAO][eE]|(?<![aeqAEQ])[uU][eE]")
+_UMLAUT_OF = {"a": "ä", "o": "ö", "u": "ü", "A": "Ä", "O": "Ö", "U": "Ü"}
+
+
+def as_typed_and_with_umlauts(text: str) -> tuple[str, ...]:
+    """`text`, and as German writes it if its "ae", "oe", "ue" and "ss" were typed for "ä",
+    "ö", "ü" and "ß" on a keyboard without them: "Tschuess" is "Tschüss", "Schoenen Tag" is
+    "Schönen Tag", "Ich heisse" is "Ich heiße" (offline, "Tschuess!" reached no goodbye while
+    "Doener" reached the döner: a newcomer's walk). For matching only: "neue" read as "neü"
+    matches nothing a goal or a word list asks for."""
+    with_umlauts = _TYPED_UMLAUT.sub(lambda typed: _UMLAUT_OF[typed[0][0]], text)
+    with_eszett = with_umlauts.replace("ss", "ß")
+    return tuple(dict.fromkeys((text, with_umlauts, with_eszett)))

@@ -13,7 +13,7 @@ from django.utils.timesince import timesince
 
 from accounts.models import GermanLevel, Profile
 from lib.postgres import DatabaseForeignKey, RandomUUIDPrimaryKey
-from lib.text import shows_something, unprintable
+from lib.text import as_typed_and_with_umlauts, shows_something, unprintable
 
 MIN_GOALS, MAX_GOALS = 3, 5
 MAX_LINE = 2000  # an opening or scripted line becomes a message (at most 8,000 characters)
@@ -318,14 +318,18 @@ def validate_pattern(pattern: str) -> None:
 
 
 def pattern_matches(pattern: str, text: str) -> bool:
-    """Offline goals: does the learner's `text` match the goal's pattern? A pattern that is
-    broken, or takes longer than PATTERN_TIME_LIMIT on this text, matches nothing."""
+    """Offline goals: does the learner's `text`, as typed or with the umlauts a keyboard
+    without them typed as "ae", "oe", "ue" and "ss", match the goal's pattern? A pattern that
+    is broken, or takes longer than PATTERN_TIME_LIMIT on a text, matches nothing."""
     try:
         validate_pattern(pattern)  # also for a pattern that reached the table otherwise
-        found = regex.search(pattern, text, regex.IGNORECASE, timeout=PATTERN_TIME_LIMIT)
+        compiled = regex.compile(pattern, regex.IGNORECASE)
+        return any(
+            compiled.search(spelling, timeout=PATTERN_TIME_LIMIT)
+            for spelling in as_typed_and_with_umlauts(text)
+        )
     except (ValidationError, regex.error, TimeoutError):
         return False
-    return found is not None
 
 
 class Goal(models.Model):

@@ -313,6 +313,20 @@ def test_an_offline_report_lists_the_scenes_words_the_learner_used_in_the_role_p
     assert report["questions"] == ["Explain: „Möchten Sie probieren?“"]
 
 
+def test_an_offline_report_lists_words_typed_without_umlauts(kiosk):
+    """ "Doener" ticked the döner goal, and the report left "der Döner" out (a newcomer's
+    walk)."""
+    kiosk.vocabulary = [
+        {"german": "der Döner", "gloss": "doner kebab"},
+        {"german": "die Brötchen", "gloss": "bread rolls"},
+    ]
+    history = [
+        Message(role="user", chat_type="main", content="Einen Doener und zwei Broetchen."),
+    ]
+    report = reports.offline_report(Session(scenario=kiosk), history, [])
+    assert [word["german"] for word in report["words"]] == ["der Döner", "die Brötchen"]
+
+
 def test_an_offline_report_words_example_is_the_characters_or_the_scripts_line(kiosk):
     """The learner's line was the example: "Was kostet die Erdbeeren?" taught its mistake on
     every review of "die Erdbeere" (a newcomer's walk), then of "Was kostet …?", which the
