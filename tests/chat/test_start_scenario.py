@@ -48,6 +48,20 @@ def test_two_completions_leave_one_start(client, alice, marketplace):
     assert "You've had this week's 3 conversations" in client.get("/").content.decode()
 
 
+def test_starting_the_scene_one_is_in_asks_to_start_it_over(client, alice, marketplace):
+    """ "Starting Marketplace ends your Marketplace conversation" and "End it and start
+    Marketplace" read oddly (a newcomer's walk)."""
+    first = start_session(alice, marketplace)
+    client.force_login(alice)
+    page = client.get(client.post("/scenarios/marketplace/start/").url).content.decode()
+    assert "You're already in Marketplace" in page and "still in" not in page
+    assert "Starting 🛒 Marketplace over ends this conversation and deletes its messages" in page
+    assert "Start Marketplace over</button>" in page and "End it and start" not in page
+    restarted = client.post("/scenarios/marketplace/start/", {"replacing": str(first.pk)})
+    [session] = _sessions(alice)
+    assert session.pk != first.pk and restarted.url == f"/sessions/{session.pk}/"
+
+
 def test_a_second_start_asks_first_then_replaces(client, alice, marketplace, party):
     first = start_session(alice, marketplace)
     client.force_login(alice)
