@@ -83,7 +83,7 @@ class ResetPasswordForm(PasswordResetForm):
     )
 
 
-class LoginForm(forms.Form):
+class LoginForm(FocusOnTheFirstError, forms.Form):
     email = emails.EmailField(
         as_typed_if_odd=True,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
@@ -91,6 +91,13 @@ class LoginForm(forms.Form):
     password = forms.CharField(
         strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
     )
+
+    def refuse(self, reason: str) -> None:
+        """The email and password refused together: the password's box, drawn empty, takes
+        the focus (it went to the email's, still filled in: a newcomer's walk)."""
+        self.add_error(None, reason)
+        self.fields["email"].widget.attrs.pop("autofocus", None)
+        self.fields["password"].widget.attrs["autofocus"] = True
 
 
 class DeleteAccountForm(FocusOnTheFirstError, forms.Form):

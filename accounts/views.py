@@ -111,7 +111,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             response = redirect(next_url or "home")
             logins.remember_device(response, attempt.user, request)
             return response
-        form.add_error(None, attempt.refused or "That email and password do not match an account.")
+        form.refuse(attempt.refused or "That email and password do not match an account.")
     return render(request, "accounts/login.html", {"form": form, "next": next_url})
 
 

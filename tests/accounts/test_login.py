@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.test import Client
 
@@ -40,8 +42,17 @@ def test_a_wrong_password_is_refused_and_logged_without_the_email(client, alice)
     response = client.post("/login/", {"email": alice.email, "password": "wrong"})
     assert response.status_code == 200
     assert "do not match an account" in response.content.decode()
+    # The password's box, drawn empty, takes the focus, not the email's (a newcomer's walk).
+    focused = re.findall(r"<input[^>]*autofocus[^>]*>", response.content.decode())
+    assert len(focused) == 1 and 'name="password"' in focused[0]
     assert "user_login_failed" in events_for(alice)
     assert "alice@" not in all_log_text()
+
+
+def test_a_missing_password_takes_the_focus(client, alice):
+    response = client.post("/login/", {"email": alice.email, "password": ""})
+    focused = re.findall(r"<input[^>]*autofocus[^>]*>", response.content.decode())
+    assert len(focused) == 1 and 'name="password"' in focused[0]
 
 
 def test_an_unknown_email_is_logged_without_a_user(client, db):
