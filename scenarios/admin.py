@@ -28,6 +28,7 @@ def _cannot_be_active(scenario: Scenario, missing: list[str]) -> str:
 
 
 CANNOT_BE_ACTIVE = "cannot_be_active"
+NEEDED_TO_BE_ACTIVE = "Needed before the scene can be active."
 
 
 def _not_seen_yet(scenario: Scenario, added: bool) -> str:
@@ -188,9 +189,13 @@ class GoalFormSet(forms.BaseInlineFormSet):
         # A vocabulary with a wrong line is not "lacking" one (a newcomer's walk): the form
         # says what is wrong with it.
         unread = getattr(scenario, "_unread_fields", frozenset())
-        missing = scenario.missing_for_play(goal_count=len(kept), unread=unread)
-        if missing:
-            raise ValidationError(_cannot_be_active(scenario, missing), code=CANNOT_BE_ACTIVE)
+        lacking = scenario.lacking_for_play(goal_count=len(kept), unread=unread)
+        if lacking:
+            refusal = ValidationError(
+                _cannot_be_active(scenario, list(lacking)), code=CANNOT_BE_ACTIVE
+            )
+            refusal.fields = list(lacking.values())  # marked on the page (render_change_form)
+            raise refusal
 
     def _positions_taken_since_the_page_was_drawn(self) -> set[int]:
         """The positions of the scene's goals this form does not show: added in another tab
@@ -451,11 +456,17 @@ class ScenarioAdmin(StaffModelAdmin):
         # goals, but it is found where the goals are counted: say it at the top, once. It was
         # also printed far down beside the goals (the last note).
         formsets = [inline.formset for inline in context.get("inline_admin_formsets", [])]
+        form = context["adminform"].form
         for formset in formsets:
             errors = formset.non_form_errors()
             for error in errors.as_data():
                 if error.code == CANNOT_BE_ACTIVE:
                     messages.error(request, error.message)
+                    # Each field it lacks is marked too: the top said "it lacks offline
+                    # helper tips" over a box with no mark (a newcomer's walk).
+                    for field in getattr(error, "fields", []):
+                        if field in form.fields and field not in form.errors:
+                            form.add_error(field, NEEDED_TO_BE_ACTIVE)
             errors.data = [e for e in errors.as_data() if e.code != CANNOT_BE_ACTIVE]
         if "errors" in context:  # "Please correct the error below" only for what is below
             context["errors"] = helpers.AdminErrorList(context["adminform"].form, formsets)

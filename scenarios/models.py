@@ -147,8 +147,15 @@ class Scenario(models.Model):
     def missing_for_play(
         self, goal_count: int | None = None, unread: frozenset[str] = frozenset()
     ) -> list[str]:
-        """What this scenario lacks to be played; an active scenario lacks nothing. Fields in
-        `unread` (a form could not read them, and says why) are not said to be lacking."""
+        """What this scenario lacks to be played; an active scenario lacks nothing."""
+        return list(self.lacking_for_play(goal_count, unread))
+
+    def lacking_for_play(
+        self, goal_count: int | None = None, unread: frozenset[str] = frozenset()
+    ) -> dict[str, str]:
+        """What this scenario lacks to be played, each with its field ("goals" for the goals).
+        Fields in `unread` (a form could not read them, and says why) are not said to be
+        lacking."""
         goals = self.goals.count() if goal_count is None else goal_count
         checks = {
             "the character's name": ("character_name", shows_something(self.character_name)),
@@ -170,9 +177,11 @@ class Scenario(models.Model):
             "the offline script": ("offline_lines", _all_text(self.offline_lines)),
             "offline helper tips": ("offline_tips", _all_text(self.offline_tips)),
         }
-        return [
-            what for what, (field, present) in checks.items() if not present and field not in unread
-        ]
+        return {
+            what: field
+            for what, (field, present) in checks.items()
+            if not present and field not in unread
+        }
 
     def clean(self) -> None:
         for field, check in (

@@ -669,6 +669,21 @@ def test_the_refusal_to_be_active_is_said_once_at_the_top(staff_client, party):
     assert Scenario.objects.get(pk=party.pk).goals.count() == 5
 
 
+def test_the_fields_a_scene_lacks_to_be_active_are_marked(staff_client, party):
+    """The top said "it lacks offline helper tips" over a box with no mark (a newcomer's
+    walk): each field it lacks says it is needed, and nothing else is marked."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    form = edit_form(party, offline_tips="", character_brief="")
+    body = staff_client.post(url, form).content.decode()
+    assert body.count("cannot be active yet") == 1
+    assert "it lacks the character&#x27;s brief, offline helper tips." in body
+    assert "Please correct the errors below." in body
+    marked = re.findall(r'<div class="form-row[^"]*errors[^"]*field-(\w+)', body)
+    assert sorted(marked) == ["character_brief", "offline_tips"]
+    assert body.count("Needed before the scene can be active.") == 2
+    assert Scenario.objects.get(pk=party.pk).offline_tips  # nothing saved
+
+
 def test_a_script_that_can_close_before_every_goal_has_a_turn_is_warned_of(staff_client, party):
     """A newcomer's 4-line script passed over its line 3 for a goal reached early and closed
     at once, leaving "Say goodbye" no turn; the admin had said nothing."""
