@@ -204,8 +204,10 @@ def test_scenario_constraints(marketplace, title, emoji, constraint):
 def test_the_seeded_scenarios_come_first_and_eight_more_are_shipped(db):
     rows = list(Scenario.objects.values_list("code", "emoji", "sort_order", "is_active"))
     assert rows[:3] == [
-        ("marketplace", "🛒", 1, True),
-        ("party", "🎉", 2, True),
-        ("kebab", "🥙", 3, True),
+        ("marketplace", "🛒", 10, True),
+        ("party", "🎉", 20, True),
+        ("kebab", "🥙", 30, True),
     ]
     assert len(rows) == 11 and all(active for *_, active in rows)
+    # In tens, for staff to slot a scene in between (1, 2, 3, 40, …, 110: a newcomer's walk).
+    assert [order for _, _, order, _ in rows] == list(range(10, 111, 10))
