@@ -91,6 +91,10 @@ MOST_PHRASES = 8  # offered under one answer
 # An article quoted alone is a point of grammar ("words in -chen take „das“"), not a word to
 # learn: offered as a phrase to keep, it was a card of "das" (the last note).
 ARTICLES = frozenset("der die das den dem des ein eine einen einem einer eines".split())
+# So is a pronoun quoted without a meaning: the helper's welcome quotes „Sie“ as advice ("use
+# „Sie“ with her"), and it was offered as a phrase to keep (a newcomer's walk); „du“
+# (informal you) is one.
+PRONOUNS = frozenset("ich du er sie es wir ihr mich dich mir dir uns euch ihn ihm ihnen".split())
 
 
 # Brackets after a quotation that say where or how it is used, not what it means: a card kept
@@ -172,7 +176,9 @@ def quoted_phrases(answer: str) -> list[tuple[str, str]]:
         has_letters = regex.search(r"\p{L}", german)
         if keepable(german) and fits and not a_part and has_letters:
             german = as_word(german)  # as "Keep" sends it, and the deck holds it
-            if german.lower() not in ARTICLES:  # as held: "d\u00adas" is "das" (the recheck)
+            # As held: "d\u00adas" is "das" (the recheck).
+            advice = german.lower() in PRONOUNS and not gloss_text
+            if german.lower() not in ARTICLES and not advice:
                 phrases.setdefault(german.lower(), (german, gloss_text))
     return list(phrases.values())[:MOST_PHRASES]
 
@@ -429,16 +435,23 @@ def meaning_in_scene(learner_id, scenario_id, german: str) -> str:
     with acting_as_learner(learner_id, savepoint=False):
         scene = Scenario.objects.filter(pk=scenario_id)
         vocabulary = scene.values_list("vocabulary", flat=True).first()
-    word = _without_article(german)
+    word = without_article(german)
     for entry in vocabulary if isinstance(vocabulary, list) else []:
         if isinstance(entry, dict) and isinstance(entry.get("german"), str):
             forms = re.split(r"[()/,;]", entry["german"])
-            if word in {_without_article(form) for form in forms}:
+            if word in {without_article(form) for form in forms}:
                 return str(entry.get("gloss") or "")
     return ""
 
 
-def _without_article(word: str) -> str:
+def is_a_phrase(german: str) -> bool:
+    """More than one word, not counting an article, a bracket ("der Apfel (die Äpfel)") or
+    another form after a slash ("der Kollege / die Kollegin")."""
+    first_form = _BRACKETED.sub("", german).split("/")[0]
+    return len(without_article(first_form).split()) > 1
+
+
+def without_article(word: str) -> str:
     return re.sub(r"^(der|die|das)\s+", "", word.strip(), flags=re.IGNORECASE).casefold()
 
 

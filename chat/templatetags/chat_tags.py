@@ -35,6 +35,18 @@ def not_kept(words: list[dict], kept) -> list[dict]:
 
 
 @register.filter
+def words_or_phrases(words: list[dict]) -> str:
+    """What a report's "Keep all" keeps, by name: "Keep all 5 words" counted "Ich hätte gern …"
+    as a word (a newcomer's walk). A noun with its article (and its plural, or the other
+    gender's form) is a word."""
+    phrases = sum(1 for word in words if deck.is_a_phrase(word["german"]))
+    if phrases and phrases < len(words):
+        return "words and phrases"
+    name = "phrase" if phrases else "word"
+    return name if len(words) == 1 else f"{name}s"
+
+
+@register.filter
 def keepable(line: str) -> bool:
     """Whether a role-play line's "Keep" can keep it (an emoji alone cannot)."""
     return deck.keepable(deck.as_kept(line))

@@ -289,7 +289,7 @@ def test_a_role_play_lines_words_are_listed_to_keep_each(client, alice, bob, mar
 
     page = client.get(f"/sessions/{session.pk}/").content.decode()
     page += frames.slot("main", frames.Slot("retry"))
-    assert page.count("<form ") == page.count('<form method="post"') == 11
+    assert page.count("<form ") == page.count('<form method="post"') == 10
 
     # Only a line of the learner's own role-play: not a helper answer, another learner's
     # line, or one of another session.

@@ -721,6 +721,18 @@ def test_a_reports_keep_all_says_how_many_it_keeps(client, alice, marketplace):
     assert shown.count('name="name_it" value="1"') == 2  # each word's Keep names its word
 
 
+def test_a_reports_keep_all_names_phrases_as_phrases(client, alice, marketplace):
+    """ "Keep all 5 words" counted "Ich hätte gern …" as a word (a newcomer's walk)."""
+    words = [
+        {"german": german, "gloss": ""}
+        for german in ("der Apfel (die Äpfel)", "der Kollege / die Kollegin", "Ich hätte gern …")
+    ]
+    report_url = _report_of_words(client, alice, marketplace, words)
+    assert "Keep all 3 words and phrases" in client.get(report_url).content.decode()
+    client.post("/deck/keep/", {"german": ["der Apfel (die Äpfel)", "der Kollege / die Kollegin"]})
+    assert "Keep the other phrase</button>" in client.get(report_url).content.decode()
+
+
 def test_a_report_offers_its_words_as_the_deck_holds_them_each_once(client, alice, marketplace):
     """A word that drew nothing made "Keep all" refused for every word, and "geht\u2019s" and
     "geht's" were two rows of one card (the attacker's recheck)."""
@@ -1002,9 +1014,10 @@ def test_a_helper_answers_keep_says_its_line_is_english(client, alice, marketpla
     add_message(session, "user", "main", "Einen Apfel, bitte.")
     client.force_login(alice)
     page = client.get(f"/sessions/{session.pk}/").content.decode()
-    # Two answers' Keep selection, and the greeting's two quoted phrases ("Sie", "Ich hätte …").
-    assert page.count('name="example_language" value="en"') == 2 + 2
-    assert page.count('name="example"') == 4 + 2  # and the main chat's opening and line
+    # Two answers' Keep selection, and the greeting's one quoted phrase ("Ich hätte …"; its
+    # "Sie" is advice, not a phrase: a newcomer's walk).
+    assert page.count('name="example_language" value="en"') == 2 + 1
+    assert page.count('name="example"') == 3 + 2  # and the main chat's opening and line
 
 
 def test_each_role_play_lines_keep_button_is_named_by_its_line(client, alice, marketplace):
@@ -1532,6 +1545,9 @@ def test_quotations_may_nest_or_be_single_and_a_words_part_is_no_phrase():
     answer = 'Say „Er sagt "Hallo" zu mir“ or ‚eine Brezel‘; words in "-chen" take "das".'
     assert deck.quoted_phrases(answer) == [('Er sagt "Hallo" zu mir', ""), ("eine Brezel", "")]
     assert deck.quoted_phrases('"Einen" or "DER", "eine" and "dem" but "denen"') == [("denen", "")]
+    # Nor a pronoun quoted as advice, without a meaning (a newcomer's walk).
+    advice = 'Use „Sie“ with her, not "du" (informal you). Say „Sie sind“.'
+    assert deck.quoted_phrases(advice) == [("du", "informal you"), ("Sie sind", "")]
     # An article is one however it is written (the attacker's recheck).
     written = 'take "d\u00adas", "das\u200b", "\uff44\uff41\uff53" or "D\u0430s"'
     assert deck.quoted_phrases(written) == []
