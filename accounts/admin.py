@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.contenttypes.models import ContentType
@@ -121,10 +122,33 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
         url = reverse("admin:scenarios_session_changelist") + f"?user={obj.pk}"
         return format_html('<a href="{}">{} session{}</a>', url, count, "" if count == 1 else "s")
 
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not may_manage(request.user, obj):
+            return False  # shown, not changed
+        return super().has_change_permission(request, obj)
+
     def has_delete_permission(self, request, obj=None):
         if obj is not None and keeps_admin_history(obj):
             return False  # deactivated instead (accounts.deletion.keeps_admin_history)
+        if obj is not None and not may_manage(request.user, obj):
+            return False
         return super().has_delete_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and not may_take_over(request.user, obj):
+            return (*fields, "email")  # a reset sent to an address of one's own takes it over
+        return fields
+
+    def user_change_password(self, request, id, form_url=""):
+        """Another staff member's password (or a superuser's) only a superuser sets: a staff
+        member set a superuser's and logged in with it, to the pages staff are refused (the
+        attacker's replay)."""
+        user = self.get_object(request, unquote(id))
+        if user is not None and not may_take_over(request.user, user):
+            self.message_user(request, ONLY_A_SUPERUSER, messages.ERROR)
+            return redirect("admin:accounts_user_change", user.pk)
+        return super().user_change_password(request, id, form_url)
 
     def delete_view(self, request, object_id, extra_context=None):
         """An account that keeps the admin's history: its page, saying why (a bare 403 was
@@ -196,6 +220,28 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
             perms_needed = set(perms_needed) - {User._meta.verbose_name}
             perms_needed.add(f"{', '.join(kept)}: {KEEPS_ADMIN_HISTORY}")
         return deleted, model_count, perms_needed, protected
+
+
+ONLY_A_SUPERUSER = (
+    "Only a superuser can set another staff member's password or email: with it, one could "
+    "log in as them."
+)
+
+
+def may_manage(staff_member: User, account: User) -> bool:
+    """Whether `staff_member` may change or delete `account` in the admin: a superuser's only a
+    superuser may (or the superuser itself)."""
+    if staff_member.is_superuser or staff_member.pk == account.pk:
+        return True
+    return not account.is_superuser
+
+
+def may_take_over(staff_member: User, account: User) -> bool:
+    """Whether `staff_member` may set `account`'s password or email, and so log in as it:
+    another staff member's (or a superuser's) only a superuser may."""
+    if staff_member.is_superuser or staff_member.pk == account.pk:
+        return True
+    return not (account.is_staff or account.is_superuser)
 
 
 def _log_deletion(request, user_id) -> None:

@@ -316,3 +316,54 @@ def test_the_second_of_two_deletes_at_once_says_the_account_was_gone(rf, staff, 
     assert "deleted successfully" in said[0][0]
     assert said[1] == ["That account had been deleted already (in another tab?)."]
     assert response.status_code == 302
+
+
+def _password_form(user: User) -> str:
+    return reverse("admin:auth_user_password_change", args=[user.pk])
+
+
+def test_staff_cannot_take_over_a_superusers_or_another_staff_members_account(staff_client):
+    """A staff member set a superuser's password and logged in with it, to the pages staff
+    are refused (the attacker's replay). A superuser's account is shown to staff, not changed;
+    another staff member's password and email only a superuser sets (a reset sent to an
+    address of one's own takes an account over too)."""
+    root = User.objects.create_superuser("root@example.com", PASSWORD)
+    colleague = User.objects.create_user("colleague@example.com", PASSWORD, is_staff=True)
+    new_password = {"password1": "Another-long-pass-42", "password2": "Another-long-pass-42"}
+    for account in (root, colleague):
+        refused = staff_client.post(_password_form(account), new_password, follow=True)
+        assert "Only a superuser can set another staff member" in refused.content.decode()
+        account.refresh_from_db()
+        assert account.check_password(PASSWORD)
+
+    url = reverse("admin:accounts_user_change", args=[root.pk])
+    page = staff_client.get(url)
+    assert page.status_code == 200 and not page.context["has_change_permission"]
+    posted = staff_client.post(url, {"email": "mine@example.com", "is_staff": "on"})
+    assert posted.status_code == 403
+    delete = reverse("admin:accounts_user_delete", args=[root.pk])
+    assert staff_client.post(delete, {"post": "yes"}).status_code == 403
+    root.refresh_from_db()
+    assert (root.email, root.is_active) == ("root@example.com", True)
+
+    # Another staff member's rights may still be taken away, but not their address changed.
+    url = reverse("admin:accounts_user_change", args=[colleague.pk])
+    drawn = re.search(r'name="_drawn_as" value="(\w+)"', staff_client.get(url).content.decode())
+    form = {"email": "mine@example.com", "is_active": "on", "_drawn_as": drawn[1]}
+    assert staff_client.post(url, form).status_code == 302
+    colleague.refresh_from_db()
+    assert (colleague.email, colleague.is_staff) == ("colleague@example.com", False)
+
+
+def test_staff_set_a_learners_password_and_a_superuser_anyones(staff_client, alice):
+    new_password = {"password1": "Another-long-pass-42", "password2": "Another-long-pass-42"}
+    assert staff_client.post(_password_form(alice), new_password).status_code == 302
+    alice.refresh_from_db()
+    assert alice.check_password("Another-long-pass-42")
+
+    root = Client()
+    root.force_login(User.objects.create_superuser("root@example.com", PASSWORD))
+    colleague = User.objects.create_user("colleague@example.com", PASSWORD, is_staff=True)
+    assert root.post(_password_form(colleague), new_password).status_code == 302
+    colleague.refresh_from_db()
+    assert colleague.check_password("Another-long-pass-42")
