@@ -149,9 +149,16 @@ class RedisChannelLayer(ChannelsRedisLayer):
                 self._back.set()
                 logger.warning("the channel layer has Redis again: group memberships rewritten")
             still_here = set().union(*self.memberships.values())
-            for channel in forgotten & still_here:
-                if "!" in channel:  # this process's: its receive reads this buffer
-                    self.receive_buffer[channel].put_nowait({"type": GROUPS_REWRITTEN})
+            try:
+                # Through Redis: put straight into this process's buffer, the notice waited
+                # there while the one receive that reads Redis for the process blocked on it,
+                # until some other message came (the attacker's replay: a log-out then closed
+                # no page).
+                for channel in forgotten & still_here:
+                    await self.send(channel, {"type": GROUPS_REWRITTEN})
+            except REDIS_AWAY as error:  # away again: told with the next rewrite
+                self._lost_redis(error)
+                return False
             return True
 
     async def _write_group(self, group: str, channels: list[str]) -> bool:

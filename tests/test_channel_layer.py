@@ -158,6 +158,24 @@ async def test_a_restart_too_quick_to_notice_is_found_by_the_next_renewal(privat
     await layer.flush()
 
 
+async def test_a_receive_waiting_on_redis_as_it_forgets_its_groups_is_told(private_redis):
+    """Redis emptied without dropping the connection (FLUSHDB, an eviction, a failover to an
+    empty replica): the notice went into this process's buffer, but the one receive that
+    reads Redis for the process was blocked on Redis and never looked, so a log-out closed no
+    page (the attacker's replay)."""
+    layer = layer_on(private_redis)
+    channel = await layer.new_channel()
+    await layer.group_add("learner-1", channel)
+    receiving = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0.2)  # its blocking read is on its way to Redis
+
+    await asyncio.to_thread(redis.Redis(port=private_redis.port).flushdb)
+    async with asyncio.timeout(10):
+        assert await layer.renew_memberships()  # the renewal every GROUP_RENEW_EVERY
+        assert await receiving == {"type": "groups.rewritten"}  # before: never
+    await layer.flush()
+
+
 async def test_a_socket_leaving_its_groups_while_they_are_written_again_breaks_nothing(
     private_redis,
 ):
