@@ -54,6 +54,7 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
             "Progress",
             {
                 "fields": (
+                    "level",
                     "completed_total",
                     "completed_this_week",
                     "next_reset",
@@ -73,6 +74,7 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
         ),
     )
     readonly_fields = (
+        "level",
         "completed_total",
         "completed_this_week",
         "next_reset",
@@ -103,6 +105,12 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
             .select_related("profile")
             .annotate(_session_count=Count("profile__sessions"))
         )
+
+    @admin.display(description="level", ordering="profile__level")
+    def level(self, obj: User) -> str | None:
+        """The learner's German, as the character and the helper pitch it (the page showed
+        none: a newcomer's walk)."""
+        return obj.profile.get_level_display() if _has_profile(obj) else None
 
     @admin.display(description="completed", ordering="profile__completed_scenario_count")
     def completed_total(self, obj: User) -> int | None:

@@ -367,3 +367,13 @@ def test_staff_set_a_learners_password_and_a_superuser_anyones(staff_client, ali
     assert root.post(_password_form(colleague), new_password).status_code == 302
     colleague.refresh_from_db()
     assert colleague.check_password("Another-long-pass-42")
+
+
+def test_a_learners_page_shows_their_level(staff_client, alice):
+    """It showed none (a newcomer's walk)."""
+    from accounts import levels
+
+    levels.set_level(alice.pk, "B1")
+    page = staff_client.get(reverse("admin:accounts_user_change", args=[alice.pk]))
+    shown = r'<label>Level:</label>\s*<div class="readonly">B1 · intermediate</div>'
+    assert re.search(shown, page.content.decode())
