@@ -61,14 +61,23 @@ class StaffModelAdmin(_StaffOnly, admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
-        drawn = request.POST.get(DRAWN_AS) if request.method == "POST" else None
-        if obj is None or not drawn:
+        if obj is None or request.method != "POST":
             return form
+        drawn = request.POST.get(DRAWN_AS, "")
         fingerprint = self._fingerprint
 
         class RefusingAStaleSave(form):
             def clean(self):
                 cleaned = super().clean()
+                # A form without its drawing is refused too: one opened before this check
+                # came, or made by hand, saved unchecked (the last note's left item).
+                if not drawn:
+                    raise ValidationError(
+                        f"This form did not say which version of “{obj}” it was opened on "
+                        "(a page opened before an update, say): nothing was saved. Reload "
+                        "the page, then make your change again.",
+                        code="drawn_as_unknown",
+                    )
                 # Locked until this save commits (the admin's view is one transaction), so
                 # of two saves from one drawing the second finds the first's change.
                 if fingerprint(request, obj, self, lock=True) != drawn:

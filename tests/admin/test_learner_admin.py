@@ -12,6 +12,7 @@ from chat.models import Message
 from eventlog.models import Log
 from lib.rls import acting_as_staff
 from scenarios.models import Scenario, Session
+from tests.admin.conftest import DrawingClient
 from tests.conftest import PASSWORD, add_message, complete, run_sql, start_session
 
 CHANGELIST = reverse("admin:accounts_user_changelist")
@@ -235,7 +236,7 @@ def test_a_staff_account_that_wrote_the_admins_history_is_kept(staff_client, sta
     from accounts.deletion import KeepsAdminHistory
 
     colleague = User.objects.create_user("colleague@example.com", PASSWORD, is_staff=True)
-    helper = Client()
+    helper = DrawingClient()
     helper.force_login(colleague)
     change = reverse("admin:accounts_user_change", args=[alice.pk])
     helper.post(change, {"email": "alice@example.com", "is_active": "on"})
@@ -276,7 +277,7 @@ def test_an_entry_written_as_the_account_is_deleted_keeps_it(
     from accounts import deletion
 
     colleague = User.objects.create_user("colleague@example.com", PASSWORD, is_staff=True)
-    helper = Client()
+    helper = DrawingClient()
     helper.force_login(colleague)
     helper.post(reverse("admin:accounts_user_change", args=[alice.pk]), {"email": "a@example.com"})
     assert run_sql("SELECT count(*) FROM django_admin_log")[0][0] == 1

@@ -105,3 +105,19 @@ def test_a_form_drawn_before_a_goal_changed_does_not_undo_it(staff_client, party
         == goals_then
     )
     assert "(edited)" not in Scenario.objects.get(pk=party.pk).description
+
+
+def test_a_form_without_its_drawing_is_refused(db, party):
+    """A change form posted without the digest of the row it was drawn on (a page opened
+    before the check came, or one made by hand) saved unchecked (the last note's left item)."""
+    other = _other_staff_client(db)
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    response = other.post(url, edit_form(party, title="Party, changed"))
+    page = unescape(response.content.decode())
+    assert response.status_code == 200
+    assert "This form did not say which version of “🎉 Party” it was opened on" in page
+    assert Scenario.objects.get(pk=party.pk).title == "Party"
+    learner = User.objects.create_user("learner@example.com", None)
+    url = reverse("admin:accounts_user_change", args=[learner.pk])
+    assert other.post(url, {"email": learner.email, "is_staff": "on"}).status_code == 200
+    assert not User.objects.get(pk=learner.pk).is_staff
