@@ -145,8 +145,19 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
         if obj is not None and not may_take_over(request.user, obj):
-            return (*fields, "email")  # a reset sent to an address of one's own takes it over
+            fields = (*fields, "email")  # a reset sent to an address of one's own takes it over
+        if obj is not None and not obj.is_staff and not may_give_staff_rights(request.user):
+            fields = (*fields, "is_staff")  # taken away, not given
         return fields
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None and not may_give_staff_rights(request.user):
+            return [
+                (name, {**options, "fields": [f for f in options["fields"] if f != "is_staff"]})
+                for name, options in fieldsets
+            ]
+        return fieldsets
 
     def user_change_password(self, request, id, form_url=""):
         """Another staff member's password (or a superuser's) only a superuser sets: a staff
@@ -231,9 +242,16 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
 
 
 ONLY_A_SUPERUSER = (
-    "Only a superuser can set another staff member's password or email: with it, one could "
-    "log in as them."
+    "Only a superuser can set a superuser's or another staff member's password or email: with "
+    "it, one could log in as them."
 )
+
+
+def may_give_staff_rights(staff_member: User) -> bool:
+    """Only a superuser gives staff rights (staff may take them away): a staff member took a
+    colleague's away, set the password of the learner that left, gave them back and logged in
+    as the colleague (a newcomer's recheck)."""
+    return staff_member.is_superuser
 
 
 def may_manage(staff_member: User, account: User) -> bool:

@@ -85,8 +85,10 @@ def test_bulk_delete_confirmation_counts_too(staff_client, alice, bob, marketpla
     assert (model_count["profiles"], model_count["sessions"], model_count["messages"]) == (2, 3, 3)
 
 
-def test_staff_create_staff_users(staff_client):
-    response = staff_client.post(
+def test_a_superuser_creates_staff_users(db):
+    superuser = Client()
+    superuser.force_login(User.objects.create_superuser("root@example.com", PASSWORD))
+    response = superuser.post(
         reverse("admin:accounts_user_add"),
         {
             "email": "new-staff@example.com",
@@ -101,6 +103,37 @@ def test_staff_create_staff_users(staff_client):
     assert user.is_staff and user.check_password("a-Long-pass-phrase-77")
     with acting_as_staff():
         assert Profile.objects.filter(pk=user.pk).exists()
+
+
+def test_only_a_superuser_gives_staff_rights(staff_client, alice):
+    """A staff member took a colleague's rights away, set the password of the learner that
+    left, gave the rights back and logged in as the colleague (a newcomer's recheck)."""
+    colleague = User.objects.create_user("colleague@example.com", PASSWORD, is_staff=True)
+    url = reverse("admin:accounts_user_change", args=[colleague.pk])
+    assert staff_client.post(url, {"email": colleague.email, "is_active": "on"}).status_code == 302
+    new_password = {"password1": "Another-long-pass-42", "password2": "Another-long-pass-42"}
+    assert staff_client.post(_password_form(colleague), new_password).status_code == 302
+    given_back = {"email": colleague.email, "is_active": "on", "is_staff": "on"}
+    assert staff_client.post(url, given_back).status_code == 302  # the box is not on the form
+    colleague.refresh_from_db()
+    assert not colleague.is_staff
+    # Nor to a learner, nor to a new account.
+    url = reverse("admin:accounts_user_change", args=[alice.pk])
+    assert 'name="is_staff"' not in staff_client.get(url).content.decode()
+    staff_client.post(url, {"email": alice.email, "is_active": "on", "is_staff": "on"})
+    add = reverse("admin:accounts_user_add")
+    assert 'name="is_staff"' not in staff_client.get(add).content.decode()
+    staff_client.post(
+        add,
+        {
+            "email": "new-staff@example.com",
+            "is_staff": "on",
+            "usable_password": "true",
+            "password1": "a-Long-pass-phrase-77",
+            "password2": "a-Long-pass-phrase-77",
+        },
+    )
+    assert not User.objects.filter(is_staff=True).exclude(email="staff@example.com").exists()
 
 
 def test_changelist_queries_do_not_grow_with_rows(
@@ -333,7 +366,7 @@ def test_staff_cannot_take_over_a_superusers_or_another_staff_members_account(st
     new_password = {"password1": "Another-long-pass-42", "password2": "Another-long-pass-42"}
     for account in (root, colleague):
         refused = staff_client.post(_password_form(account), new_password, follow=True)
-        assert "Only a superuser can set another staff member" in refused.content.decode()
+        assert "Only a superuser can set a superuser&#x27;s or" in refused.content.decode()
         account.refresh_from_db()
         assert account.check_password(PASSWORD)
 

@@ -26,7 +26,10 @@ def _other_staff_client(db) -> Client:
     return other
 
 
-def test_a_form_drawn_before_staff_rights_were_taken_does_not_give_them_back(staff_client, db):
+def test_a_form_drawn_before_staff_rights_were_taken_does_not_give_them_back(db):
+    # A superuser's page: only a superuser gives staff rights (accounts.admin).
+    staff_client = Client()
+    staff_client.force_login(User.objects.create_superuser("root@example.com", None))
     colleague = User.objects.create_user("colleague@example.com", None, is_staff=True)
     url = reverse("admin:accounts_user_change", args=[colleague.pk])
     stale = _drawn_as(staff_client, url)  # this staff member opens the page
