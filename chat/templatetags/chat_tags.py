@@ -38,12 +38,17 @@ def not_kept(words: list[dict], kept) -> list[dict]:
 def words_or_phrases(words: list[dict]) -> str:
     """What a report's "Keep all" keeps, by name: "Keep all 5 words" counted "Ich hätte gern …"
     as a word (a newcomer's walk). A noun with its article (and its plural, or the other
-    gender's form) is a word."""
+    gender's form) is a word. static/js/keep.js names what is left as this does."""
     phrases = sum(1 for word in words if deck.is_a_phrase(word["german"]))
     if phrases and phrases < len(words):
         return "words and phrases"
     name = "phrase" if phrases else "word"
     return name if len(words) == 1 else f"{name}s"
+
+
+@register.filter
+def is_a_phrase(german: str) -> bool:
+    return deck.is_a_phrase(german)
 
 
 @register.filter

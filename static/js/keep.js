@@ -124,11 +124,15 @@ var Keep = (function () {
   function dropKeepAllIfDone() {
     var words = document.querySelector(".report-words"), all = document.querySelector("#report > .keep-form");
     if (!words || !all || all.classList.contains("htmx-request")) return;
-    var left = words.querySelectorAll(".keep-form").length;
+    var forms = words.querySelectorAll(".keep-form"), left = forms.length;
     if (!left) {
       all.remove();
     } else if (left < words.querySelectorAll("li").length) {
-      all.querySelector("button").textContent = left === 1 ? "Keep the other word" : "Keep the other " + left + " words";
+      // Named as the server names them (chat_tags.words_or_phrases): it said "words" of
+      // phrases left (a newcomer's recheck).
+      var phrases = Array.prototype.filter.call(forms, function (form) { return form.closest("li[data-phrase]"); }).length;
+      var name = phrases && phrases < left ? "words and phrases" : (phrases ? "phrase" : "word") + (left === 1 ? "" : "s");
+      all.querySelector("button").textContent = "Keep the other " + (left === 1 ? "" : left + " ") + name;
     }
   }
 

@@ -239,6 +239,24 @@ def test_a_line_kept_in_one_tab_is_marked_in_the_other(daphne_server, browser):
     assert problems_here == problems_there == []
 
 
+def test_a_reports_keep_all_names_what_is_left_as_words_or_phrases(daphne_server, browser):
+    """After one Keep it said "Keep the other 2 words" of a word and a phrase; a reload said
+    "words and phrases" (a newcomer's recheck)."""
+    from playwright.sync_api import expect
+
+    user = User.objects.create_user("ines@example.com", None)
+    words = [("das Brötchen", "the bread roll"), ("Ich hätte gern …", "I'd like …"), ("bitte", "")]
+    session = _completed_with_report(user, words)
+    page, problems = _open_chat(daphne_server, browser, user, session)
+    keep_all = page.locator("#report > .keep-form button")
+    expect(keep_all).to_have_text("Keep all 3 words and phrases")
+    page.locator(".report-words li").first.get_by_role("button").click()
+    expect(keep_all).to_have_text("Keep the other 2 words and phrases")
+    page.locator(".report-words li").nth(2).get_by_role("button").click()
+    expect(keep_all).to_have_text("Keep the other phrase")
+    assert problems == []
+
+
 def test_a_report_word_kept_from_the_keyboard_takes_the_focus_and_is_marked_in_the_other_tab(
     daphne_server, browser
 ):
