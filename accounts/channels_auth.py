@@ -31,6 +31,15 @@ def _load_user(scope):
         return get_user.func(scope)  # Channels' own lookup, without its thread hop
 
 
+def login_verified(session_key: str, user_id) -> bool:
+    """Whether the login `session_key` is still `user_id`'s as Django checks a page's: its
+    session exists and holds the hash of the account's password as it is now (a session
+    that does not is flushed, as Django does)."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user = _load_user({"session": store})
+    return user.is_authenticated and str(user.pk) == str(user_id)
+
+
 # On a pool thread, as chat.replies.in_db: the default (one thread shared by every socket)
 # queued each handshake behind all the others, and under load they timed out unanswered.
 _user_of = database_sync_to_async(_load_user, thread_sensitive=False)

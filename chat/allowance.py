@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from accounts import channels_auth
 from chat.refusals import LoginEnded, Throttled
 from eventlog.events import Event, Level, log_event
 from lib.rls import acting_as_learner
@@ -73,13 +74,16 @@ def calls_left(email: str) -> int:
 
 def login_holds(learner_id, login_key: str | None) -> bool:
     """Whether the learner's login is still current (a socket's, checked again after messages
-    to it may have been lost)."""
+    to it may have been lost): as each turn checks it, and as Django checks a page's, its
+    session's password hash the account's. A new password ends the other logins: a socket
+    whose "password.changed" was lost (Redis emptied) stayed open, sending and receiving (the
+    attacker's recheck)."""
     with acting_as_learner(learner_id):
         try:
             _current_login(learner_id, login_key)
         except LoginEnded:
             return False
-    return True
+    return login_key is None or channels_auth.login_verified(login_key, learner_id)
 
 
 def _current_login(learner_id, login_key: str | None) -> str:

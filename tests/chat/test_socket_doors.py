@@ -323,6 +323,33 @@ async def test_a_session_deleted_while_redis_was_away_closes_its_socket_once_red
     assert await closed_with(communicator) == 4403
 
 
+async def test_a_password_changed_while_redis_was_away_closes_the_sockets_once_it_is_back(
+    alice, alice_session, monkeypatch
+):
+    """Its "password.changed" lost (Redis emptied), a login's sockets stayed open, sending and
+    receiving, since the catch-up checked only that the login's session still existed; a new
+    password ends the other logins, as Django's check of a page's login does (the attacker's
+    recheck)."""
+    from channels.layers import get_channel_layer
+
+    from chat import signals
+    from chat.replies import group_name
+
+    communicator = socket(alice_session.pk, await logged_in(alice))
+    assert (await communicator.connect())[0]
+    await communicator.receive_from()
+    monkeypatch.setattr(signals, "_tell_on_commit", lambda group, message: None)  # lost
+
+    def change_password():
+        alice.set_password("A-new-long-password-42")
+        alice.save()
+
+    await sync_to_async(change_password)()
+    assert await communicator.receive_nothing(0.2)
+    await get_channel_layer().group_send(group_name(alice_session.pk), {"type": "groups.rewritten"})
+    assert await closed_with(communicator) == 4401
+
+
 async def test_a_log_out_not_sent_while_redis_hung_is_sent_again_until_it_goes_through(
     alice, alice_session, monkeypatch
 ):
