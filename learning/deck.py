@@ -556,7 +556,7 @@ def _word_before(line: str, end: int, longest: int = 12) -> str:
 _ARTICLE = re.compile(r"^(?:der|die|das|ein|eine)\s+", re.IGNORECASE)
 
 
-def found_in(german: str, text: str) -> re.Match | None:
+def found_in(german: str, text: str) -> "re.Match | Found | None":
     """Where the word or phrase `german` (a scene's word list entry, say) stands in `text` as
     words of their own, in any case: a noun without its article and inflected ("die Tomate"
     in "zwei Tomaten"; not "Beruf" in "beruflich", nor "das Ei" in "ein", nor "seit" in
@@ -573,7 +573,7 @@ def found_in(german: str, text: str) -> re.Match | None:
 _BRACKETED = re.compile(r"\s*\(([^)]*)\)")
 
 
-def _form_found_in(form: str, text: str) -> re.Match | None:
+def _form_found_in(form: str, text: str) -> "re.Match | Found | None":
     with_article = bool(_ARTICLE.match(form)) and len(form.split()) == 2  # not "Das macht …"
     bare = (_ARTICLE.sub("", form) if with_article else form).strip(" .!?…")
     noun = with_article or (form[:1].isupper() and len(bare.split()) == 1)
@@ -582,8 +582,53 @@ def _form_found_in(form: str, text: str) -> re.Match | None:
         return None
     if len(parts) == 1 and noun and len(bare) > 2:
         parts[0] += r"(?:e|en|n|s|es|er|ern|em)?"
-    in_one_sentence = r"(?!\w)[^.!?]*?(?<!\w)"
-    return re.search(rf"(?<!\w){in_one_sentence.join(parts)}(?!\w)", text, re.IGNORECASE)
+    words = [re.compile(rf"(?<!\w){part}(?!\w)", re.IGNORECASE) for part in parts]
+    return words[0].search(text) if len(words) == 1 else _in_one_sentence(words, text)
+
+
+class Found(NamedTuple):
+    """Where the parts of a phrase with gaps were found, as a match says it."""
+
+    text: str
+    at: int
+    to: int
+
+    def start(self) -> int:
+        return self.at
+
+    def end(self) -> int:
+        return self.to
+
+    def group(self) -> str:
+        return self.text[self.at : self.to]
+
+
+def _in_one_sentence(words: list[re.Pattern], text: str) -> Found | None:
+    """The first place where `words` stand in this order in one sentence, each as soon after
+    the one before as it comes. One regex with a lazy gap between each two took time to the
+    power of its gaps: a word list entry of staff's with three, "am … um … in … Uhr", froze
+    a process for seconds with one helper question (the attacker's recheck). Here each
+    word's search only moves on: about as long as reading the text once a word."""
+    marks = [mark.start() for mark in _SENTENCE_MARK.finditer(text)]
+    latest: list[re.Match | None] = [None] * len(words)  # each word's match last found
+    for first in words[0].finditer(text):
+        end = first.end()
+        for index in range(1, len(words)):
+            found = latest[index]
+            if found is None or found.start() < end:
+                found = latest[index] = words[index].search(text, end)
+            if found is None:
+                return None  # nor after any later start
+            next_mark = bisect.bisect_left(marks, end)
+            if next_mark < len(marks) and marks[next_mark] < found.start():
+                break  # not in the same sentence
+            end = found.end()
+        else:
+            return Found(text, first.start(), end)
+    return None
+
+
+_SENTENCE_MARK = re.compile(r"[.!?]")
 
 
 def sentence_holding(words: str, line: str, in_answer: bool = False) -> str:

@@ -1252,6 +1252,50 @@ def test_a_scenes_word_is_found_as_words_of_its_own(entry, text, found):
     assert (match.group() if match else None) == found
 
 
+def test_a_phrase_with_gaps_is_found_where_one_regex_with_lazy_gaps_finds_it():
+    """Found without that regex now (it took time to the power of its gaps), at the same
+    place: checked against it on texts small enough for it."""
+    import random
+
+    def with_lazy_gaps(parts, text):
+        gap = r"(?!\w)[^.!?]*?(?<!\w)"
+        found = re.search(rf"(?<!\w){gap.join(map(re.escape, parts))}(?!\w)", text, re.I)
+        return found and found.span()
+
+    pick = random.Random(7)
+    for _ in range(2000):
+        parts = [
+            pick.choice(["a", "ab", "b", "Das macht", "Euro"]) for _ in range(pick.randint(2, 4))
+        ]
+        text = "".join(
+            pick.choice(["a", "b", " ", ".", "ab ", "Das macht ", "Euro", "!"])
+            for _ in range(pick.randint(0, 30))
+        )
+        found = deck.found_in(" … ".join(parts), text)
+        assert (found and (found.start(), found.end())) == with_lazy_gaps(parts, text), (
+            parts,
+            text,
+        )
+
+
+def test_a_phrase_with_many_gaps_is_looked_for_in_one_reading():
+    """A word list entry of staff's with three gaps, "am … um … in … Uhr", froze a process for
+    seconds with one helper question, and "a … a … a … zz" would for minutes (the attacker's
+    recheck). In a process of its own, so that a search that runs on ends with it."""
+    import subprocess
+    import sys
+
+    search = (
+        "import django; django.setup(); from learning import deck; "
+        "print(deck.found_in('a … a … a … zz', 'a ' * 500), "
+        "deck.found_in('am … um … in … Uhr', 'am um in ' * 120))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", search], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["None", "None"]
+
+
 def test_each_answer_says_when_the_card_comes_back(client, alice):
     """The learner chose Again, Hard, Good or Easy blind (a newcomer's walk)."""
     import re
