@@ -9,6 +9,7 @@ from django.conf import settings
 from chat.models import Message
 from chat.providers.base import OnRetry, ReplyDone, ReplyRequest
 from learning import deck
+from lib.text import as_typed_and_with_umlauts
 from scenarios.models import pattern_matches
 
 
@@ -90,9 +91,10 @@ def _helper_answer(request: ReplyRequest) -> str:
     question about something else (a newcomer's walk)."""
     about_a_line = request.learner_text.startswith(("Check my German:", "Explain this line:"))
     found = {}
+    spellings = as_typed_and_with_umlauts(request.learner_text)  # "Doener" is "der Döner"
     for german, gloss in request.vocabulary:
-        if where := deck.found_in(german, request.learner_text):
-            found[f"„{german}“ ({gloss})"] = where.start()
+        if where := next(filter(None, (deck.found_in(german, text) for text in spellings)), None):
+            found[f"„{_as_quoted(german)}“ ({_as_quoted(gloss)})"] = where.start()
     if found:
         listed = sorted(found, key=found.get)[:MOST_LISTED]  # in the order asked about
         note = CANNOT_READ_LINE_WORDS if about_a_line else CANNOT_READ_QUESTION_WORDS
@@ -101,6 +103,16 @@ def _helper_answer(request: ReplyRequest) -> str:
     tips = request.tips or (FALLBACK_TIP,)
     tip = tips[(request.turn - 1) % len(tips)]
     return f"{CANNOT_READ_LINE if about_a_line else CANNOT_READ_QUESTION} {tip}"
+
+
+def _as_quoted(text: str) -> str:
+    """A word list's text on one line and without quotation marks: a gloss of staff's holding
+    „…“ made a phrase of its own to keep, and one holding a line break gave the next word its
+    meaning (the attacker's recheck)."""
+    return " ".join(text.translate(_NO_QUOTES).split())
+
+
+_NO_QUOTES = str.maketrans("", "", deck.QUOTE_MARKS)
 
 
 def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:

@@ -69,6 +69,11 @@ async def helper_answer(learner, session, asked: str) -> str:
             "cannot read your question, but this is what the scene's word list says",
             [("das Kilo", "kilo"), ("der Apfel (die Äpfel)", "apple (apples)")],
         ),
+        (  # typed without umlauts (a newcomer's recheck)
+            "What are Aepfel?",
+            "cannot read your question, but this is what the scene's word list says",
+            [("der Apfel (die Äpfel)", "apple (apples)")],
+        ),
         (
             "Explain this line: „Möchten Sie Erdbeeren oder Tomaten?“",
             "cannot read your line, but this is what the scene's word list says",
@@ -94,6 +99,33 @@ async def test_offline_the_helper_gives_the_word_lists_meanings_of_the_words_ask
         alice.pk, german, gloss, example=answer, example_language="en"
     )
     assert (card.german, card.gloss, card.example) == (german, gloss, "")
+
+
+def test_a_word_lists_quotes_and_line_breaks_make_no_phrase_of_their_own():
+    """A gloss of staff's holding „…“ was offered as a phrase of its own to keep, and one
+    holding a line break gave the next word its meaning (the attacker's recheck)."""
+    from chat.providers.base import ReplyRequest
+    from chat.providers.offline import _helper_answer
+    from learning.deck import quoted_phrases
+
+    request = ReplyRequest(
+        chat="helper",
+        scenario_code="kiosk",
+        system=[],
+        messages=[],
+        turn=1,
+        learner_text="Tüte, Hund und Kasse?",
+        vocabulary=(
+            ("die Tüte", "bag) „das Geld“ (money"),
+            ("der Hund", "dog\n„die Kasse“ (cat"),
+            ("die Kasse", "till"),
+        ),
+    )
+    assert quoted_phrases(_helper_answer(request)) == [
+        ("die Tüte", "bag"),  # "das Geld" is no phrase of its own
+        ("der Hund", ""),  # a gloss that is no meaning is none
+        ("die Kasse", "till"),  # not "cat"
+    ]
 
 
 def test_every_role_play_line_offers_its_question(client, alice, alice_session):
