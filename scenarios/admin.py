@@ -129,7 +129,8 @@ class VocabularyField(OnePerLineField):
 ONE_PER_LINE = {
     "vocabulary": (
         VocabularyField,
-        "Words for the scene, one a line, as “German = meaning”: das Brötchen = bread roll",
+        "Words for the scene, one a line, as “German = meaning”: das Brötchen = bread roll. "
+        "Without an API key the helper gives these meanings of the words a question names.",
     ),
     "offline_lines": (
         OnePerLineField,
@@ -142,7 +143,8 @@ ONE_PER_LINE = {
     ),
     "offline_tips": (
         OnePerLineField,
-        "Without an API key the helper answers with these English tips, in turn. One line each.",
+        "Without an API key the helper answers a question that names none of the vocabulary's "
+        "words with these English tips, in turn. One line each.",
     ),
 }
 

@@ -64,7 +64,10 @@ class Scenario(models.Model):
     vocabulary = models.JSONField(
         blank=True,
         default=list,
-        help_text='Words for the scene: [{"german": "die Schale", "gloss": "punnet"}, …]',
+        help_text=(
+            'Words for the scene: [{"german": "die Schale", "gloss": "punnet"}, …]; without an '
+            "API key the helper gives these meanings of the words a question names."
+        ),
     )
     offline_lines = models.JSONField(
         "offline script",
@@ -78,7 +81,10 @@ class Scenario(models.Model):
     offline_tips = models.JSONField(
         blank=True,
         default=list,
-        help_text="Without an API key the helper answers with these English tips, in turn.",
+        help_text=(
+            "Without an API key the helper answers a question that names none of the "
+            "vocabulary's words with these English tips, in turn."
+        ),
     )
     is_active = models.BooleanField(default=True, db_default=True)
     sort_order = models.SmallIntegerField(default=0, db_default=0)
@@ -355,7 +361,9 @@ class Goal(models.Model):
         validators=[validate_pattern],
         help_text=(
             "A regular expression (case-insensitive) a German learner message matches when it "
-            "achieves this goal; used without an API key."
+            "achieves this goal; used without an API key. A message is tried as typed and with "
+            "“ae”, “oe”, “ue” and “ss” read as “ä”, “ö”, “ü” and “ß”, so write a word the "
+            "pattern leaves out, (?!…), both ways: (?!(?:ä|ae)rztin)."
         ),
     )
     offline_asked_in = ArrayField(

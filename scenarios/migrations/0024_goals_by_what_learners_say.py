@@ -1,8 +1,10 @@
-# Four offline goal patterns that missed what learners say, or took what they did not (a
+# Offline goal patterns that missed what learners say, or took what they did not (a
 # newcomer's walk): "Ja, gerne! Um wie viel Uhr?" did not accept Tobias's lunch invitation;
 # "Wir zahlen zusammen." asked for the bill; "Was kostet die Anmeldung?" (and asking for the
 # Meldebestätigung) said one wants to register; "Ich huste viel" described no symptom (in the
 # doctor's and the pharmacy's scene). Only a pattern staff have not edited changes.
+
+import importlib
 
 from django.db import migrations
 
@@ -14,7 +16,7 @@ LUNCH_SHIPPED = (
 LUNCH_NOW = (
     LUNCH_SHIPPED
     + r"|\b(?:gerne?|klar|okay|ok|super)\b[^.!?]{0,5}[.!?]?[^.!?]{0,20}"
-    + r"\b(?:wann|wie ?viel uhr|kantine|mittag\w*|zw[öo]lf)\b"
+    + r"\b(?:wann|wohin|wie ?viel uhr|kantine|mittag\w*|zw[öo]lf)\b"
 )
 BILL_SHIPPED = r"zahlen|rechnung"
 # Paying, asked for: "Wir zahlen zusammen" answers how, after the bill was asked for.
@@ -37,7 +39,17 @@ SYMPTOMS_NOW = (
     + r"|nies\w*|erbrech\w*|durchfall|juck\w*|m[üu]de|schwindlig|ersch[öo]pft"
     + r"|(?:mir geht'?s|mir geht es|ich f[üu]hle mich) (?:\w+ )?(?:nicht gut|schlecht)"
 )
+# The name goal's words that are no name, typed without umlauts too: each message is tried
+# as typed and with "ae", "oe", "ue" read as umlauts, and "Ich bin Aerztin" slipped past an
+# exclusion written "ärztin" (the attacker's recheck).
+NAME_EARLIER = importlib.import_module(
+    "scenarios.migrations.0022_a_name_said_among_other_sentences"
+)
+NAME_NOW = NAME_EARLIER.NOW
+for umlaut, typed in (("ä", "ae"), ("ö", "oe"), ("ü", "ue")):
+    NAME_NOW = NAME_NOW.replace(umlaut, f"(?:{umlaut}|{typed})")
 CHANGES = [
+    (("party", "new_colleague"), NAME_EARLIER.NOW, NAME_NOW),
     (("new_colleague",), LUNCH_SHIPPED, LUNCH_NOW),
     (("restaurant",), BILL_SHIPPED, BILL_NOW),
     (("buergeramt",), REGISTER_SHIPPED, REGISTER_NOW),

@@ -174,6 +174,12 @@ NOT_NAMES = [
     "Ich bin Österreicher.",
     "Ich bin Berliner.",
     "Ich bin Dein Nachbar.",
+    # Typed without umlauts (the attacker's recheck).
+    "Ich bin Aerztin.",
+    "Ich bin Koechin.",
+    "Ich bin Anfaenger.",
+    "Ich bin Verkaeufer.",
+    "Ich bin Tuerkin.",
 ]
 
 
@@ -232,7 +238,12 @@ SAID_TO_GOALS = [
     (
         "new_colleague",
         "lunch",
-        ["Ja, gerne! Um wie viel Uhr?", "Gern, wo ist die Kantine?", "Ja, ich komme mit."],
+        [
+            "Ja, gerne! Um wie viel Uhr?",
+            "Gern, wo ist die Kantine?",
+            "Ja, ich komme mit.",
+            "Ja, gern. Wohin gehen wir?",  # (a newcomer's recheck)
+        ],
         # A bare yes answers the coffee Tobias offers too.
         ["Ja, gerne!", "Ja, gerne, mit Milch."],
     ),
@@ -273,7 +284,7 @@ def test_goals_are_reached_by_what_learners_say_to_them(db, code, goal, reaching
         assert not goal.reached_by(said), said
 
 
-def test_the_four_patterns_change_unless_staff_edited_them(db):
+def test_the_patterns_change_unless_staff_edited_them(db):
     import importlib
 
     from django.apps import apps
