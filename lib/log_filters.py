@@ -5,17 +5,27 @@ import re
 
 
 class SecurityWithoutTraceback(logging.Filter):
-    """Django's security refusals (too many form fields, a disallowed host, ...) in one line
-    each, as warnings: a request anyone can send wrote two whole tracebacks to the log, which
-    said no more than the line, as an ERROR, which is for our faults (both found by the
-    attacker's replays). Each is refused with a 400; Django logs other 4xx as warnings too."""
+    """Django's security refusals (too many form fields, a disallowed host, a permission
+    denied, ...) in one line each, as warnings: a request anyone can send wrote two whole
+    tracebacks to the log, which said no more than the line, as an ERROR, which is for our
+    faults (both found by the attacker's replays). Each is refused with a 400 or 403; Django
+    logs other 4xx as warnings too."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.name.startswith("django.security."):
+        if record.name.startswith("django.security.") or _permission_denied(record):
             record.exc_info, record.exc_text = None, None
             if record.levelno > logging.WARNING:
                 record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
+
+
+def _permission_denied(record: logging.LogRecord) -> bool:
+    """Django's "Forbidden (Permission denied)": a staff member's request for what staff may
+    not do wrote a 60-line traceback each (the attacker's recheck)."""
+    from django.core.exceptions import PermissionDenied
+
+    error = record.exc_info[1] if record.exc_info else None
+    return record.name == "django.request" and isinstance(error, PermissionDenied)
 
 
 # Loggers whose debug records carry what they send or receive: the SDK logs a whole model

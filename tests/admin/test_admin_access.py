@@ -64,3 +64,27 @@ def test_the_admin_has_an_icon_and_favicon_ico_finds_it(staff_client):
     assert 'rel="icon"' in body and "favicon.svg" in body
     response = staff_client.get("/favicon.ico")
     assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+
+
+def test_a_permission_denied_is_logged_in_one_line():
+    """Each refused admin request of a staff member wrote a 60-line traceback: anyone with a
+    staff login could fill the log (the attacker's recheck)."""
+    import logging
+    import sys
+
+    from django.core.exceptions import PermissionDenied
+
+    from lib.log_filters import SecurityWithoutTraceback
+
+    def record_of(error: Exception) -> logging.LogRecord:
+        try:
+            raise error
+        except Exception:
+            return logging.LogRecord(
+                "django.request", logging.WARNING, __file__, 1, "Forbidden", (), sys.exc_info()
+            )
+
+    refused, failed = record_of(PermissionDenied()), record_of(ValueError())
+    for record in (refused, failed):
+        assert SecurityWithoutTraceback().filter(record)
+    assert refused.exc_info is None and failed.exc_info is not None  # ours keep theirs
