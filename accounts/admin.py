@@ -231,8 +231,8 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
         deleted = [
             *deleted,
             f"Deleted by the database with {'them' if len(user_ids) > 1 else 'it'}: "
-            f"{len(user_ids)} profile{'s' if len(user_ids) > 1 else ''}, "
-            f"{goes.sessions} sessions and {goes.messages} messages",
+            f"{_counted(len(user_ids), 'profile')}, {_counted(goes.sessions, 'session')} and "
+            f"{_counted(goes.messages, 'message')}",  # "1 sessions" (a newcomer's recheck)
         ]
         # Said for what it is, not as a permission staff lack (the attacker's recheck).
         if kept := [obj.email for obj in objs if keeps_admin_history(obj)]:
@@ -281,6 +281,10 @@ def _log_deletion(request, user_id) -> None:
         object_repr=DELETED_ACCOUNT,
         action_flag=DELETION,
     )
+
+
+def _counted(number: int, thing: str) -> str:
+    return f"{number} {thing}{'' if number == 1 else 's'}"
 
 
 def _has_profile(user: User) -> bool:

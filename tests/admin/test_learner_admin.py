@@ -56,6 +56,11 @@ def test_delete_confirmation_counts_what_the_database_cascades(
     assert model_count["sessions"] == 2
     assert model_count["messages"] == 3
     assert "2 sessions and 3 messages" in response.content.decode()
+    # One of each, said so ("1 sessions": a newcomer's recheck).
+    just_started = User.objects.create_user("new@example.com", None)
+    add_message(start_session(just_started, marketplace), "user", "main")
+    response = staff_client.get(reverse("admin:accounts_user_delete", args=[just_started.pk]))
+    assert "1 profile, 1 session and 1 message" in response.content.decode()
 
 
 def test_deleting_a_learner_deletes_everything_of_theirs(
