@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from accounts.models import GermanLevel
 from lib.staff_admin import StaffModelAdmin, StaffTabularInline
 from lib.text import shows_something
-from scenarios.models import MAX_GOALS, MAX_LINE, Goal, Scenario, Session
+from scenarios.models import MAX_GOALS, MAX_LINE, MIN_GOALS, Goal, Scenario, Session
 from scenarios.prompts import character_prompt
 
 
@@ -29,6 +29,9 @@ def _cannot_be_active(scenario: Scenario, missing: list[str]) -> str:
 
 CANNOT_BE_ACTIVE = "cannot_be_active"
 NEEDED_TO_BE_ACTIVE = "Needed before the scene can be active."
+GOALS_NEEDED_TO_BE_ACTIVE = (
+    f"{MIN_GOALS} to {MAX_GOALS} goals are needed before the scene can be active."
+)
 
 
 def _not_seen_yet(scenario: Scenario, added: bool) -> str:
@@ -461,15 +464,19 @@ class ScenarioAdmin(StaffModelAdmin):
         form = context["adminform"].form
         for formset in formsets:
             errors = formset.non_form_errors()
+            kept = [e for e in errors.as_data() if e.code != CANNOT_BE_ACTIVE]
             for error in errors.as_data():
                 if error.code == CANNOT_BE_ACTIVE:
                     messages.error(request, error.message)
-                    # Each field it lacks is marked too: the top said "it lacks offline
-                    # helper tips" over a box with no mark (a newcomer's walk).
+                    # Each field it lacks is marked too, and the goals: the top said "it
+                    # lacks offline helper tips" (or goals) over a box with no mark (a
+                    # newcomer's walk and recheck).
                     for field in getattr(error, "fields", []):
                         if field in form.fields and field not in form.errors:
                             form.add_error(field, NEEDED_TO_BE_ACTIVE)
-            errors.data = [e for e in errors.as_data() if e.code != CANNOT_BE_ACTIVE]
+                    if "goals" in getattr(error, "fields", []):
+                        kept.append(ValidationError(GOALS_NEEDED_TO_BE_ACTIVE))
+            errors.data = kept
         if "errors" in context:  # "Please correct the error below" only for what is below
             context["errors"] = helpers.AdminErrorList(context["adminform"].form, formsets)
         return super().render_change_form(request, context, *args, **kwargs)
