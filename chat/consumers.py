@@ -271,10 +271,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.drawn_messages.update(added["id"] for added in MESSAGE_ADDED.finditer(html))
 
     async def catch_up(self) -> None:
-        """Frames or messages from elsewhere were lost (Redis was away): a log-out or a deleted
-        session among them closes the socket now, and the page is drawn again."""
+        """Frames or messages from elsewhere were lost (Redis was away): a log-out, a new
+        password or a deleted session among them closes the socket now, and the page is
+        drawn again. A login that no longer holds may be one a new password replaced, on
+        the page that chose it (Django gives it a new key): as for "password.changed", the
+        page connects again and the handshake tells (4401 told that learner "You are logged
+        out": the attacker's recheck)."""
         if not await in_db(allowance.login_holds, self.learner_id, self.login_key):
-            await self.close(code=4401)
+            await self.close(code=4011)
             return
         await self._send_sync()
 

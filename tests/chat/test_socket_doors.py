@@ -294,9 +294,12 @@ async def test_a_log_out_lost_while_redis_was_away_closes_the_socket_once_redis_
     assert await this.receive_nothing(0.2)
 
     await get_channel_layer().group_send(group_name(alice_session.pk), {"type": "groups.rewritten"})
-    assert await closed_with(this) == 4401
+    assert await closed_with(this) == 4011  # connect again: the handshake tells
     assert 'data-frame="sync"' in await other.receive_from(5)  # drawn again, still open
     await other.disconnect()
+    again = socket(alice_session.pk, key)
+    assert (await again.connect())[0]
+    assert await closed_with(again) == 4401
 
 
 async def test_a_session_deleted_while_redis_was_away_closes_its_socket_once_redis_is_back(
@@ -335,19 +338,31 @@ async def test_a_password_changed_while_redis_was_away_closes_the_sockets_once_i
     from chat import signals
     from chat.replies import group_name
 
-    communicator = socket(alice_session.pk, await logged_in(alice))
+    key = await logged_in(alice)
+    communicator = socket(alice_session.pk, key)
     assert (await communicator.connect())[0]
     await communicator.receive_from()
     monkeypatch.setattr(signals, "_tell_on_commit", lambda group, message: None)  # lost
 
-    def change_password():
-        alice.set_password("A-new-long-password-42")
-        alice.save()
+    def change_password() -> str:
+        """On the account page, from another login: that login carries on, with a new key."""
+        client = Client()
+        client.force_login(alice)
+        form = {"old_password": PASSWORD, "new_password1": "A-new-long-pass-42"}
+        client.post("/account/password/", {**form, "new_password2": "A-new-long-pass-42"})
+        return client.cookies["sessionid"].value
 
-    await sync_to_async(change_password)()
+    changer = await sync_to_async(change_password)()
     assert await communicator.receive_nothing(0.2)
     await get_channel_layer().group_send(group_name(alice_session.pk), {"type": "groups.rewritten"})
-    assert await closed_with(communicator) == 4401
+    # Connect again: this login ended, the one that chose the password holds (4401 told its
+    # pages "You are logged out" too: the attacker's second recheck).
+    assert await closed_with(communicator) == 4011
+    old_login, new_login = socket(alice_session.pk, key), socket(alice_session.pk, changer)
+    assert (await old_login.connect())[0] and (await new_login.connect())[0]
+    assert await closed_with(old_login) == 4401
+    assert 'data-frame="sync"' in await new_login.receive_from(5)
+    await new_login.disconnect()
 
 
 async def test_a_log_out_not_sent_while_redis_hung_is_sent_again_until_it_goes_through(
