@@ -180,6 +180,12 @@ NOT_NAMES = [
     "Ich bin Anfaenger.",
     "Ich bin Verkaeufer.",
     "Ich bin Tuerkin.",
+    # More that are no name (a newcomer's recheck).
+    "Ich bin Französin.",
+    "Ich bin Franzoesin.",
+    "Ich bin Tierärztin.",
+    "Ich bin Zahnaerztin.",
+    "Ich bin Ingenieurin.",
 ]
 
 
