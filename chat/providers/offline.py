@@ -106,13 +106,14 @@ def _helper_answer(request: ReplyRequest) -> str:
 
 
 def _as_quoted(text: str) -> str:
-    """A word list's text on one line and without quotation marks: a gloss of staff's holding
-    „…“ made a phrase of its own to keep, and one holding a line break gave the next word its
-    meaning (the attacker's recheck)."""
-    return " ".join(text.translate(_NO_QUOTES).split())
+    """A word list's text on one line, its quotation marks plain single ones: a gloss of
+    staff's holding „…“ made a phrase of its own to keep, and one holding a line break gave
+    the next word its meaning (the attacker's recheck); dropped, the marks took "du" out of
+    'to say "du" to someone' (a newcomer's recheck)."""
+    return " ".join(text.translate(_SINGLE_QUOTES).split())
 
 
-_NO_QUOTES = str.maketrans("", "", deck.QUOTE_MARKS)
+_SINGLE_QUOTES = str.maketrans(dict.fromkeys(deck.QUOTE_MARKS, "'"))
 
 
 def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:

@@ -114,17 +114,19 @@ def test_a_word_lists_quotes_and_line_breaks_make_no_phrase_of_their_own():
         system=[],
         messages=[],
         turn=1,
-        learner_text="Tüte, Hund und Kasse?",
+        learner_text="Tüte, Hund, Kasse und duzen?",
         vocabulary=(
             ("die Tüte", "bag) „das Geld“ (money"),
             ("der Hund", "dog\n„die Kasse“ (cat"),
             ("die Kasse", "till"),
+            ("duzen", 'to say "du" to someone'),
         ),
     )
     assert quoted_phrases(_helper_answer(request)) == [
         ("die Tüte", "bag"),  # "das Geld" is no phrase of its own
         ("der Hund", ""),  # a gloss that is no meaning is none
         ("die Kasse", "till"),  # not "cat"
+        ("duzen", "to say 'du' to someone"),  # its quotes kept (a newcomer's recheck)
     ]
 
 
