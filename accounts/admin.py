@@ -2,12 +2,16 @@ from django.contrib import admin, messages
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.forms import (
+    AdminUserCreationForm,
+    ReadOnlyPasswordHashWidget,
+    UserChangeForm,
+)
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from accounts.deletion import (
     KEEPS_ADMIN_HISTORY,
@@ -27,6 +31,23 @@ admin.site.site_title = "Maraum staff"
 admin.site.index_title = "Scenarios, learners, sessions and logs"
 # The lists of sessions and logs need the width; the breadcrumbs lead back to every model.
 admin.site.enable_nav_sidebar = False
+
+
+class PasswordOnlyASuperuserSets(ReadOnlyPasswordHashWidget):
+    """Django's summary of a password, without its button ("Reset password")."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        summary = format_html_join(
+            " ",
+            "<strong>{}</strong>{}",
+            (
+                (entry["label"], format_html(": <bdi>{}</bdi>", entry["value"]))
+                if entry.get("value")
+                else (entry["label"], "")
+                for entry in self.get_context(name, value, attrs)["summary"]
+            ),
+        )
+        return format_html('<p>{}</p><p class="help">{}</p>', summary, ONLY_A_SUPERUSER_SETS_IT)
 
 
 class LearnerCreationForm(AdminUserCreationForm):
@@ -49,7 +70,7 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
     add_form = LearnerCreationForm
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Access", {"fields": ("is_active", "is_staff")}),
+        ("Access", {"fields": ("is_active", "is_staff", "is_superuser")}),
         (
             "Progress",
             {
@@ -74,6 +95,7 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
         ),
     )
     readonly_fields = (
+        "is_superuser",  # shown, so staff see why an account is theirs only to look at
         "level",
         "completed_total",
         "completed_this_week",
@@ -150,6 +172,22 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
             fields = (*fields, "is_staff")  # taken away, not given
         return fields
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None or may_take_over(request.user, obj):
+            return form
+
+        class PasswordNotOffered(form):
+            """Its "Reset password" button led only to a refusal (a newcomer's recheck)."""
+
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                if "password" in self.fields:
+                    self.fields["password"].widget = PasswordOnlyASuperuserSets()
+
+        PasswordNotOffered.__name__ = form.__name__
+        return PasswordNotOffered
+
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None and not may_give_staff_rights(request.user):
@@ -173,6 +211,11 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
         """An account that keeps the admin's history: its page, saying why (a bare 403 was
         all the delete page said: the attacker's recheck)."""
         user = self.get_object(request, object_id)
+        if user is not None and not may_manage(request.user, user):
+            # Before the advice to untick its Active box, which staff cannot (a newcomer's
+            # recheck).
+            self.message_user(request, ONLY_A_SUPERUSER_MANAGES, messages.ERROR)
+            return redirect("admin:accounts_user_change", user.pk)
         if user is not None and keeps_admin_history(user):
             self.message_user(request, KEEPS_ADMIN_HISTORY, messages.ERROR)
             return redirect("admin:accounts_user_change", user.pk)
@@ -235,8 +278,14 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
             f"{_counted(goes.messages, 'message')}",  # "1 sessions" (a newcomer's recheck)
         ]
         # Said for what it is, not as a permission staff lack (the attacker's recheck).
-        if kept := [obj.email for obj in objs if keeps_admin_history(obj)]:
+        superusers = [obj.email for obj in objs if not may_manage(request.user, obj)]
+        kept = [obj.email for obj in objs if keeps_admin_history(obj)]
+        kept = [email for email in kept if email not in superusers]
+        if superusers or kept:
             perms_needed = set(perms_needed) - {User._meta.verbose_name}
+        if superusers:
+            perms_needed.add(f"{', '.join(superusers)}: {ONLY_A_SUPERUSER_MANAGES}")
+        if kept:
             perms_needed.add(f"{', '.join(kept)}: {KEEPS_ADMIN_HISTORY}")
         return deleted, model_count, perms_needed, protected
 
@@ -245,6 +294,10 @@ ONLY_A_SUPERUSER = (
     "Only a superuser can set a superuser's or another staff member's password or email: with "
     "it, one could log in as them."
 )
+
+
+ONLY_A_SUPERUSER_MANAGES = "Only a superuser can change or delete a superuser's account."
+ONLY_A_SUPERUSER_SETS_IT = "Only a superuser can set this account's password."
 
 
 def may_give_staff_rights(staff_member: User) -> bool:

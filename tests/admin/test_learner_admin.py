@@ -378,10 +378,28 @@ def test_staff_cannot_take_over_a_superusers_or_another_staff_members_account(st
     url = reverse("admin:accounts_user_change", args=[root.pk])
     page = staff_client.get(url)
     assert page.status_code == 200 and not page.context["has_change_permission"]
+    # Said on the page, without a "Reset password" that led only to the refusal, nor the
+    # delete page's advice to untick an Active box staff cannot (a newcomer's recheck).
+    for account in (root, colleague):
+        shown = staff_client.get(reverse("admin:accounts_user_change", args=[account.pk]))
+        shown = shown.content.decode()
+        assert "Only a superuser can set this account&#x27;s password." in shown
+        assert 'href="../password/"' not in shown
+    assert re.search(
+        r"<label>Superuser status:</label>\s*<div class=\"readonly\"><img", page.content.decode()
+    )
+    refused = staff_client.get(reverse("admin:accounts_user_delete", args=[root.pk]), follow=True)
+    said = refused.content.decode()
+    assert "Only a superuser can change or delete a superuser&#x27;s account." in said
+    assert "Active box" not in said
+    bulk = {"action": "delete_selected", "_selected_action": [root.pk]}
+    confirming = staff_client.post(CHANGELIST, bulk).content.decode()
+    assert "root@example.com: Only a superuser can change or delete" in confirming
+    assert "Active box" not in confirming
     posted = staff_client.post(url, {"email": "mine@example.com", "is_staff": "on"})
     assert posted.status_code == 403
     delete = reverse("admin:accounts_user_delete", args=[root.pk])
-    assert staff_client.post(delete, {"post": "yes"}).status_code == 403
+    assert staff_client.post(delete, {"post": "yes"})["Location"] == url  # refused, said why
     root.refresh_from_db()
     assert (root.email, root.is_active) == ("root@example.com", True)
 
@@ -403,6 +421,8 @@ def test_staff_set_a_learners_password_and_a_superuser_anyones(staff_client, ali
     root = Client()
     root.force_login(User.objects.create_superuser("root@example.com", PASSWORD))
     colleague = User.objects.create_user("colleague@example.com", PASSWORD, is_staff=True)
+    page = root.get(reverse("admin:accounts_user_change", args=[colleague.pk])).content.decode()
+    assert 'href="../password/"' in page  # a superuser's button
     assert root.post(_password_form(colleague), new_password).status_code == 302
     colleague.refresh_from_db()
     assert colleague.check_password("Another-long-pass-42")
