@@ -22,9 +22,15 @@ from scenarios.prompts import character_prompt
 
 def _cannot_be_active(scenario: Scenario, missing: list[str]) -> str:
     return (
-        f"“{scenario}” cannot be active yet: it lacks {', '.join(missing)}. Fill "
+        f"“{scenario}” cannot be active yet: it lacks {_listed(missing)}. Fill "
         "these in, or leave it inactive until it is ready."
     )
+
+
+def _listed(things: list[str]) -> str:
+    """ "a, b and c" (it ended "…, the offline script, offline helper tips": a newcomer's
+    recheck)."""
+    return " and ".join(filter(None, [", ".join(things[:-1]), *things[-1:]]))
 
 
 CANNOT_BE_ACTIVE = "cannot_be_active"
@@ -39,7 +45,7 @@ def _not_seen_yet(scenario: Scenario, added: bool) -> str:
     be made active (ticking the box was refused next, for what it had not said)."""
     said = "is saved as a draft" if added else "is inactive"
     missing = scenario.missing_for_play()
-    lacking = f", once it has {', '.join(missing)}" if missing else ""
+    lacking = f", once it has {_listed(missing)}" if missing else ""
     return (
         f"“{scenario.title}” {said}: learners do not see it until “Is active” is ticked{lacking}."
     )

@@ -127,7 +127,7 @@ class Scenario(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.emoji} {self.title}"
+        return f"{self.emoji} {self.title}".strip()  # "“ Test”" without an emoji
 
     def suggested_from_above(self, level: str) -> str:
         """The lowest level suggested for the scene when every one is above `level` (the CEFR's

@@ -432,7 +432,7 @@ def test_a_new_scene_with_a_wrong_vocabulary_line_is_not_said_to_lack_one(staff_
     form.update({"goals-TOTAL_FORMS": "0", "goals-INITIAL_FORMS": "0"})
     body = staff_client.post(reverse("admin:scenarios_scenario_add"), form).content.decode()
     assert "Line 2: write a word as" in body
-    assert "it lacks the character&#x27;s name, 3 to 5 goals." in body
+    assert "it lacks the character&#x27;s name and 3 to 5 goals." in body
     assert not Scenario.objects.filter(code="post_office").exists()
 
 
@@ -680,7 +680,7 @@ def test_the_fields_a_scene_lacks_to_be_active_are_marked(staff_client, party):
     form = edit_form(party, offline_tips="", character_brief="")
     body = staff_client.post(url, form).content.decode()
     assert body.count("cannot be active yet") == 1
-    assert "it lacks the character&#x27;s brief, offline helper tips." in body
+    assert "it lacks the character&#x27;s brief and offline helper tips." in body
     assert "Please correct the errors below." in body
     marked = re.findall(r'<div class="form-row[^"]*errors[^"]*field-(\w+)', body)
     assert sorted(marked) == ["character_brief", "offline_tips"]
@@ -815,3 +815,16 @@ def test_an_action_on_scenes_so_already_says_so(staff_client, party, marketplace
     ]
     assert said("deactivate_scenarios", party, marketplace) == ["2 scenes were inactive already."]
     assert said("activate_scenarios", party) == ["Activated “Party”."]
+
+
+def test_what_a_scene_lacks_is_listed_as_a_sentence_and_named_without_a_missing_emoji():
+    """ "“ Test scene” cannot be active yet: it lacks …, the offline script, offline helper
+    tips" (a newcomer's recheck)."""
+    from scenarios.admin import _listed
+
+    assert [_listed(["a"]), _listed(["a", "b"]), _listed(["a", "b", "c"])] == [
+        "a",
+        "a and b",
+        "a, b and c",
+    ]
+    assert str(Scenario(title="Test scene", emoji="")) == "Test scene"

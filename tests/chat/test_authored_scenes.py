@@ -50,7 +50,7 @@ def test_a_scene_that_lacks_what_it_needs_cannot_be_active(db):
     response = staff_post(admin_form(goals=KIOSK_GOALS[:2], character_brief=""))
     assert response.status_code == 200  # the form again, with the reason
     body = response.content.decode()
-    assert "cannot be active yet: it lacks the character’s brief, 3 to 5 goals" in body.replace(
+    assert "cannot be active yet: it lacks the character’s brief and 3 to 5 goals" in body.replace(
         "&#x27;", "’"
     ).replace("'", "’")
     assert not Scenario.objects.filter(code="kiosk").exists()
