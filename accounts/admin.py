@@ -210,7 +210,7 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
     def delete_view(self, request, object_id, extra_context=None):
         """An account that keeps the admin's history: its page, saying why (a bare 403 was
         all the delete page said: the attacker's recheck)."""
-        user = self.get_object(request, object_id)
+        user = self.get_object(request, unquote(object_id))  # as Django's own delete view
         if user is not None and not may_manage(request.user, user):
             # Before the advice to untick its Active box, which staff cannot (a newcomer's
             # recheck).

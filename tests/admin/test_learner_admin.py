@@ -392,6 +392,9 @@ def test_staff_cannot_take_over_a_superusers_or_another_staff_members_account(st
     said = refused.content.decode()
     assert "Only a superuser can change or delete a superuser&#x27;s account." in said
     assert "Active box" not in said
+    # Its id as the admin encodes one in an address too: a bare 403 (the attacker's recheck).
+    encoded = reverse("admin:accounts_user_delete", args=[f"urn_3Auuid_3A{root.pk}"])
+    assert staff_client.get(encoded)["Location"] == url
     bulk = {"action": "delete_selected", "_selected_action": [root.pk]}
     confirming = staff_client.post(CHANGELIST, bulk).content.decode()
     assert "root@example.com: Only a superuser can change or delete" in confirming
