@@ -217,7 +217,7 @@ def words_in_line(typed: str, line: str) -> str | None:
     line = "\n".join(as_word(part) for part in line.strip().splitlines())
     found = list(WORD.finditer(line))
     window = len(typed_words)
-    ends = [end.start() for end in SENTENCE_END.finditer(line) if _ends_sentence(line, end)]
+    ends = sentence_ends(line)
     starts = [
         at
         for at in (range(len(found) - window + 1) if typed_words else ())
@@ -523,9 +523,14 @@ ABBREVIATIONS = frozenset(
 )
 
 
+def sentence_ends(text: str) -> list[int]:
+    """Where each sentence of `text` ends (its mark, or its line break), in order."""
+    return [end.start() for end in SENTENCE_END.finditer(text) if _ends_sentence(text, end)]
+
+
 def _ends_sentence(line: str, boundary: re.Match) -> bool:
     mark = boundary.group(1)
-    if mark is None:
+    if mark is None or "\n" in line[boundary.end(1) : boundary.end()]:
         return True  # a line break
     # Not where the text goes on in lower case, or with a gloss in brackets: "Say „Wie
     # geht's?“ (How are you?) to friends" is one sentence (the attacker's recheck).
@@ -608,8 +613,11 @@ def _in_one_sentence(words: list[re.Pattern], text: str) -> Found | None:
     the one before as it comes. One regex with a lazy gap between each two took time to the
     power of its gaps: a word list entry of staff's with three, "am … um … in … Uhr", froze
     a process for seconds with one helper question (the attacker's recheck). Here each
-    word's search only moves on: about as long as reading the text once a word."""
-    marks = [mark.start() for mark in _SENTENCE_MARK.finditer(text)]
+    word's search only moves on: about as long as reading the text once a word. Sentences
+    end as a kept line's do (`sentence_ends`): every period ended one, so "Das macht … Euro."
+    was not found in "Das macht 3.50 Euro." nor "am … um … Uhr" in "am 3. Mai um 14.30 Uhr",
+    and a line break ended none (the last note's item)."""
+    marks = sentence_ends(text)
     latest: list[re.Match | None] = [None] * len(words)  # each word's match last found
     for first in words[0].finditer(text):
         end = first.end()
@@ -626,9 +634,6 @@ def _in_one_sentence(words: list[re.Pattern], text: str) -> Found | None:
         else:
             return Found(text, first.start(), end)
     return None
-
-
-_SENTENCE_MARK = re.compile(r"[.!?]")
 
 
 def sentence_holding(words: str, line: str, in_answer: bool = False) -> str:

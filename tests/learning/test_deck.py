@@ -1176,6 +1176,14 @@ def test_the_word_before_a_period_is_looked_for_in_a_few_characters_only():
     )
 
 
+def test_a_line_break_after_a_sentences_mark_ends_it_whatever_comes_next():
+    """A period and a line break, then a line in lower case, was one sentence: the break
+    went with the period's spaces, and the text went on in lower case."""
+    line = "Guten Tag.\nwas kostet das?"
+    assert deck.sentence_holding("kostet", line) == "was kostet das?"
+    assert deck.words_in_line("tag was", line) is None
+
+
 def test_a_nouns_example_is_its_sentence_also_where_the_line_has_another_article():
     """ "die Schale" kept all three sentences of "… Eine Schale kostet vier Euro. …", and
     "die Erdbeere" those of a line saying "Erdbeeren" (a newcomer's recheck)."""
@@ -1244,6 +1252,13 @@ def test_an_example_is_cut_at_the_word_not_inside_a_longer_one():
         ("der Kollege / die Kollegin", "Meine Kollegin kommt gleich.", "Kollegin"),
         ("Das macht … Euro.", "Das macht 3,50 Euro, bitte.", "Das macht 3,50 Euro"),
         ("Das macht … Euro.", "Das macht nichts. Euro ist gut.", None),
+        # A period in a number, or after one, or an abbreviation's, ends no sentence; a line
+        # break does (the last note's item).
+        ("Das macht … Euro.", "Das macht 3.50 Euro.", "Das macht 3.50 Euro"),
+        ("am … um … Uhr", "Gut, am 3. Mai um 14.30 Uhr!", "am 3. Mai um 14.30 Uhr"),
+        ("Das macht … Euro.", "Das macht ca. drei Euro.", "Das macht ca. drei Euro"),
+        ("Das macht … Euro.", "Das macht\nEuro", None),
+        ("Das macht … Euro.", "Das macht es.\neuro", None),
         ("Was kostet …?", "Was kostet das?", "Was kostet"),
     ],
 )
@@ -1254,11 +1269,13 @@ def test_a_scenes_word_is_found_as_words_of_its_own(entry, text, found):
 
 def test_a_phrase_with_gaps_is_found_where_one_regex_with_lazy_gaps_finds_it():
     """Found without that regex now (it took time to the power of its gaps), at the same
-    place: checked against it on texts small enough for it."""
+    place: checked against it on texts small enough for it. A mark and its spaces end
+    a sentence unless the text goes on in lower case; a line break always does."""
     import random
 
     def with_lazy_gaps(parts, text):
-        gap = r"(?!\w)[^.!?]*?(?<!\w)"
+        sentence_end = r"[.!?]\s++(?-i:(?![a-z(]))|[.!?][ ]*+\n|\n"
+        gap = rf"(?!\w)(?:(?!{sentence_end})[\s\S])*?(?<!\w)"
         found = re.search(rf"(?<!\w){gap.join(map(re.escape, parts))}(?!\w)", text, re.I)
         return found and found.span()
 
@@ -1268,7 +1285,7 @@ def test_a_phrase_with_gaps_is_found_where_one_regex_with_lazy_gaps_finds_it():
             pick.choice(["a", "ab", "b", "Das macht", "Euro"]) for _ in range(pick.randint(2, 4))
         ]
         text = "".join(
-            pick.choice(["a", "b", " ", ".", "ab ", "Das macht ", "Euro", "!"])
+            pick.choice(["a", "b", " ", "\n", "Euro. ", "ab! ", "ab ", "Das macht ", "Euro"])
             for _ in range(pick.randint(0, 30))
         )
         found = deck.found_in(" … ".join(parts), text)
