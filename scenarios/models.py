@@ -374,7 +374,8 @@ class Goal(models.Model):
         help_text=(
             "The offline script's lines (1 for its first) in which the character asks for this "
             "goal, e.g. “2” or “2,3”; without an API key they are skipped once the learner has "
-            "reached it."
+            "reached it, and a bare yes (“Ja, gerne!”) to the last of them reaches it if that "
+            "line ends with a yes-or-no question (“Kommst du mit?”)."
         ),
     )
     # A session completed before a goal was added was not played with it (chat.goals).

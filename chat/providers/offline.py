@@ -118,11 +118,64 @@ _SINGLE_QUOTES = str.maketrans(dict.fromkeys(deck.QUOTE_MARKS, "'"))
 
 def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:
     said = request.unanswered or (request.learner_text,)
-    return tuple(
+    reached = tuple(
         goal.number
         for goal in request.open_goals
         if any(pattern_matches(goal.pattern, text) for text in said)
     )
+    if reached or not any(_is_a_bare_yes(text) for text in said):
+        return reached
+    return _asked_by_the_last_line(request)
+
+
+def _asked_by_the_last_line(request: ReplyRequest) -> tuple[int, ...]:
+    """The open goal the character's last line asks for when it ends with a question a yes
+    answers ("Kommst du mit?"): "Ja, gerne!" to Tobias's lunch invitation reached no goal, as
+    the same words after his coffee must not (a newcomer's walk). None where the line asks
+    for more than one goal, for what a yes does not say ("Möchtest du etwas trinken?"), or
+    for a goal a later line asks for again: the baker's "Brauchen Sie auch ein Brot?" goes on
+    to which bread."""
+    last = next((turn for turn in reversed(request.messages) if turn["role"] == "assistant"), None)
+    if last is None:
+        return ()
+    text = "".join(block.get("text", "") for block in last["content"] if block["type"] == "text")
+    at = next((at for at, line in enumerate(request.script) if line.strip() == text.strip()), None)
+    if at is None or not asks_yes_or_no(request.script[at]):
+        return ()
+    open_numbers = {goal.number for goal in request.open_goals}
+    asked = {number for line, number in request.script_asks if line == at} & open_numbers
+    asked_later = {number for line, number in request.script_asks if line > at}
+    return tuple(asked) if len(asked) == 1 and not asked & asked_later else ()
+
+
+# A yes and nothing more: "Ja.", "Ja, gerne!", "Klar, warum nicht?", "Sehr gern, danke."
+_YES = (
+    r"ja|jawohl|klar|gerne?|natürlich|sicher|okay|ok|super|prima|genau|logo|absolut|doch"
+    r"|auf jeden fall"
+)
+_YES_WITH = _YES + r"|bitte|danke|sehr|schön|toll|gut|warum nicht|das wäre"
+_BARE_YES = re.compile(
+    rf"^\W*(?:sehr\s+|na\s+)?(?:{_YES})\b(?:\W+(?:{_YES_WITH})\b)*\W*$", re.IGNORECASE
+)
+
+
+def _is_a_bare_yes(text: str) -> bool:
+    return any(_BARE_YES.match(spelling) for spelling in as_typed_and_with_umlauts(text))
+
+
+# A question a yes answers asks none of these: "Was …?", "… woher …?", "… etwas …?", "… oder
+# …?" (nor one that ends with a statement, after which the yes answers that).
+_NOT_ANSWERED_BY_YES = re.compile(
+    r"\b(?:was|wer|wen|wem|wessen|wie|wieso|wieviel|wo|woher|wohin|womit|wofür|worüber|wovon"
+    r"|wozu|worauf|woran|wann|warum|weshalb|weswegen|welche[mnrs]?|etwas|oder)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_yes_or_no(line: str) -> bool:
+    """Whether a script line ends with a question a yes answers ("Kommst du mit?")."""
+    question = re.split(r"(?<=[.!?])\s+", line.strip())[-1]
+    return question.endswith("?") and not _NOT_ANSWERED_BY_YES.search(question)
 
 
 CANNOT_READ_LINE = (

@@ -210,7 +210,8 @@ def test_the_shipped_lines_that_ask_for_goals_are_marked_unless_staff_reworded_t
             4: [],
         }
         marked = Goal.objects.exclude(offline_asked_in=[]).select_related("scenario")
-        assert len(marked) == sum(len(goals) for goals in migration.ASKED_IN.values())
+        # And Tobias's lunch invitation (0027).
+        assert len(marked) == sum(len(goals) for goals in migration.ASKED_IN.values()) + 1
         for goal in marked:
             assert all(line <= len(goal.scenario.offline_lines) for line in goal.offline_asked_in)
         scene = Scenario.objects.get(code="marketplace")
@@ -224,3 +225,52 @@ def test_the_shipped_lines_that_ask_for_goals_are_marked_unless_staff_reworded_t
             3: [8],
             4: [],
         }
+        lunch = importlib.import_module(
+            "scenarios.migrations.0027_a_yes_answers_the_lunch_invitation"
+        )
+        invitation = Goal.objects.filter(scenario__code="new_colleague", position=5)
+        assert invitation.get().offline_asked_in == [lunch.LINE]
+        scene = Scenario.objects.get(code="new_colleague")
+        scene.offline_lines[lunch.LINE - 1] = "Gehen wir zusammen essen?"
+        scene.save(update_fields=["offline_lines"])
+        invitation.update(offline_asked_in=[])
+        lunch.mark_the_invitation(apps, None)
+        assert invitation.get().offline_asked_in == []
+
+
+@pytest.mark.parametrize(
+    ("code", "says", "reached"),
+    [
+        # "Ja, gerne!" to the coffee reaches nothing; to the lunch invitation, its goal.
+        (
+            "new_colleague",
+            ["Hallo, ich bin Sam!", "Ja.", "Ja, gerne!", *["Hm."] * 6, "Ja, gerne!"],
+            [{1}, set(), set(), *[set()] * 6, {5}],
+        ),
+        # A yes to "Haben Sie eine BahnCard?" says whether one has one.
+        (
+            "train_ticket",
+            ["Nach Berlin, bitte.", "Morgen früh.", "Einfach.", "Gut.", "Okay.", "Ja, klar."],
+            [{1}, set(), {2}, set(), set(), {4}],
+        ),
+        # To "Brauchen Sie auch ein Brot?", it buys none yet: the next line asks which.
+        ("bakery", ["Vier Brötchen, bitte.", "Normale, bitte.", "Ja."], [{1}, set(), set()]),
+    ],
+)
+async def test_a_bare_yes_answers_the_question_the_character_asked_for_a_goal(
+    alice, offline, settings, code, says, reached
+):
+    """Offline, "Ja, gerne!" to Tobias's lunch invitation reached no goal (a newcomer's walk):
+    a yes reaches the goal of a line that asks for it with a yes-or-no question."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    session, script, _ = await start(alice, code)
+    tab = Tab(alice, session.pk)
+    await tab.connect()
+    for message in says:
+        await tab.send(message=message)
+        await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+    turns, asks = await played(session.pk)
+    assert [goals for _, goals, _ in turns] == reached
+    assert asks.get(script.index(turns[-2][2]))  # the last yes answered a line that asks
