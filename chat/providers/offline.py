@@ -89,7 +89,12 @@ def _helper_answer(request: ReplyRequest) -> str:
     model quotes them (so each can be kept with its meaning); else the next tip. Either after
     a note that it cannot read what it was asked: a tip with no word on why answered a
     question about something else (a newcomer's walk)."""
-    about_a_line = request.learner_text.startswith(("Check my German:", "Explain this line:"))
+    # "Check my German" asks of the learner's line, "Explain" of the character's: "your line"
+    # was said of the character's (a newcomer's walk).
+    what = next(
+        (what for asked, what in ABOUT_A_LINE if request.learner_text.startswith(asked)),
+        "your question",
+    )
     found = {}
     spellings = as_typed_and_with_umlauts(request.learner_text)  # "Doener" is "der Döner"
     for german, gloss in request.vocabulary:
@@ -97,12 +102,13 @@ def _helper_answer(request: ReplyRequest) -> str:
             found[f"„{_as_quoted(german)}“ ({_as_quoted(gloss)})"] = where.start()
     if found:
         listed = sorted(found, key=found.get)[:MOST_LISTED]  # in the order asked about
-        note = CANNOT_READ_LINE_WORDS if about_a_line else CANNOT_READ_QUESTION_WORDS
+        note = CANNOT_READ_QUESTION_WORDS if what == "your question" else CANNOT_READ_LINE_WORDS
+        note = note.format(what=what)
         # A line each: a word kept from one has no example, rather than the list.
         return "\n".join([note, *listed])
     tips = request.tips or (FALLBACK_TIP,)
     tip = tips[(request.turn - 1) % len(tips)]
-    return f"{CANNOT_READ_LINE if about_a_line else CANNOT_READ_QUESTION} {tip}"
+    return f"{CANNOT_READ.format(what=what)} {tip}"
 
 
 def _as_quoted(text: str) -> str:
@@ -178,18 +184,14 @@ def asks_yes_or_no(line: str) -> bool:
     return question.endswith("?") and not _NOT_ANSWERED_BY_YES.search(question)
 
 
-CANNOT_READ_LINE = (
-    "(Offline mode: without the model I cannot read your line, so here is a tip instead.)"
-)
-CANNOT_READ_QUESTION = (
-    "(Offline mode: without the model I cannot read your question, so here is a tip instead.)"
-)
+ABOUT_A_LINE = (("Check my German:", "your line"), ("Explain this line:", "this line"))
+CANNOT_READ = "(Offline mode: without the model I cannot read {what}, so here is a tip instead.)"
 CANNOT_READ_LINE_WORDS = (
-    "(Offline mode: without the model I cannot read your line, but this is what the scene's "
+    "(Offline mode: without the model I cannot read {what}, but this is what the scene's "
     "word list says of its words.)"
 )
 CANNOT_READ_QUESTION_WORDS = (
-    "(Offline mode: without the model I cannot read your question, but this is what the "
+    "(Offline mode: without the model I cannot read {what}, but this is what the "
     "scene's word list says of the words in it.)"
 )
 MOST_LISTED = 8  # as many as an answer offers to keep (learning.deck.MOST_PHRASES)

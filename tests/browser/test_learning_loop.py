@@ -98,7 +98,7 @@ def test_explain_and_keep_from_the_chat_then_review(daphne_server, browser):
     opener.get_by_role("button", name="Explain").click()
     helper = page.locator("#helper-messages")
     expect(helper).to_contain_text(f"Explain this line: „{scene.initial_message_main}“")
-    expect(helper).to_contain_text("Offline mode: without the model I cannot read your line")
+    expect(helper).to_contain_text("Offline mode: without the model I cannot read this line")
     expect(page.locator("#main-messages .msg")).to_have_count(1)  # the role-play is untouched
 
     # A helper answer's Keep, with nothing selected: it changed its own label, which nothing

@@ -40,7 +40,9 @@ async def test_check_my_german_is_a_helper_question_and_the_role_play_goes_on(
 @pytest.mark.parametrize(
     "asked, said",
     [
-        ("Explain this line: „Was darf es sein?“", "cannot read your line"),
+        # "this line" of the character's, "your line" of the learner's (a newcomer's walk).
+        ("Explain this line: „Was darf es sein?“", "cannot read this line"),
+        ("Check my German: „Ich bin hier.“", "cannot read your line"),
         ("What does 'Ofen' mean?", "cannot read your question"),  # said too (a newcomer's walk)
     ],
 )
@@ -76,7 +78,7 @@ async def helper_answer(learner, session, asked: str) -> str:
         ),
         (
             "Explain this line: „Möchten Sie Erdbeeren oder Tomaten?“",
-            "cannot read your line, but this is what the scene's word list says",
+            "cannot read this line, but this is what the scene's word list says",
             [("die Erdbeere", "strawberry"), ("die Tomate", "tomato")],
         ),
     ],

@@ -4,7 +4,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chat.prompting import CONCLUDE_AT
-from chat.providers.offline import CANNOT_READ_QUESTION
+from chat.providers.offline import CANNOT_READ
 from scenarios.models import Scenario
 from tests.chat.conftest import FINISHED, Tab, chat_db, events, session_row, settle, stored
 from tests.conftest import add_message
@@ -44,7 +44,7 @@ async def test_the_offline_partner_plays_its_script_until_the_scenes_length_clos
     ]
     assert (await stored(alice_session.pk, "helper"))[-1] == (
         "helper",
-        f"{CANNOT_READ_QUESTION} {alice_session.scenario.offline_tips[0]}",
+        f"{CANNOT_READ.format(what='your question')} {alice_session.scenario.offline_tips[0]}",
     )
     session = await session_row(alice_session.pk)
     assert session.is_completed and session.message_count_main == CONCLUDE_AT
