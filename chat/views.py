@@ -84,6 +84,8 @@ def chat_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
             pass  # completed, or not theirs: handled below
     shown = conversations.load(request.user.pk, session_id)
     if shown is None:
+        if lifecycle.was_ended_and_deleted(request.user.pk, session_id):
+            return render(request, "chat/deleted.html", status=410)
         raise Http404("No such session.")
     session = shown.session
     completion = None

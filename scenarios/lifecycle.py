@@ -133,6 +133,15 @@ def find_session(learner_id: UUID | str, session_id: UUID | str) -> Session | No
         return Session.objects.with_scenario().of(learner_id).filter(pk=session_id).first()
 
 
+def was_ended_and_deleted(learner_id: UUID | str, session_id: UUID | str) -> bool:
+    """Whether the learner ended and deleted this session ("End and delete", or "End it and
+    start …"), as the log says while it keeps the event (30 days): its address then says so,
+    where it said "We couldn't find that page" (a newcomer's walk). Another learner's never."""
+    with acting_as_learner(learner_id, savepoint=False), connection.cursor() as cursor:
+        cursor.execute("SELECT learner_ended_and_deleted(%s)", [str(session_id)])
+        return cursor.fetchone()[0]
+
+
 def active_session(learner_id: UUID | str) -> Session | None:
     """The learner's one incomplete session, with its scenario, or None."""
     with acting_as_learner(learner_id, savepoint=False):

@@ -41,6 +41,10 @@ def abandon(request: HttpRequest, session_id: UUID) -> HttpResponse:
         messages.info(request, "That conversation has been ended and deleted.")
         return redirect("home")
     if lifecycle.find_session(request.user.pk, session_id) is None:
+        # Confirmed twice, or in two tabs: the second said "We couldn't find that page".
+        if lifecycle.was_ended_and_deleted(request.user.pk, session_id):
+            messages.info(request, "That conversation has been ended and deleted.")
+            return redirect("home")
         raise Http404("No active session with this id")
     # Finished meanwhile: "End scene…" was asked, or confirmed, before the last reply came
     # (the confirmation was a 404: the attacker's recheck).

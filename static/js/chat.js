@@ -108,6 +108,11 @@
     }
   }
 
+  // A conversation deleted elsewhere has nothing left to end: its "End and delete…" stayed.
+  function endGone() {
+    document.querySelectorAll(".chat-end").forEach(function (link) { link.hidden = true; });
+  }
+
   function showLoggedOut() {
     setConnection("closed", "You are logged out.", {
       href: "/login/?next=" + encodeURIComponent(location.pathname),
@@ -225,7 +230,7 @@
     if (state() === "closed") {
       // The connection's note, with its link ("Log in again", "Back to scenes").
       var note = connection.querySelector(".connection-text").cloneNode(true);
-      showError(chat, "This page cannot send any more: ");
+      showError(chat, "This page cannot send any more. ");
       document.getElementById(chat + "-error").append(...note.childNodes);
       return;
     }
@@ -568,9 +573,11 @@
       } else if (code === 4403) {
         socket.queue.length = 0;
         setConnection("closed", "This conversation is no longer available.", {href: "/", text: "Back to scenes"});
+        endGone();
       } else if (code === 4410) {
         socket.queue.length = 0;
         setConnection("closed", "Your account has been deleted, and this conversation with it.", {href: "/", text: "Maraum's home page"});
+        endGone();
       } else if (code === 4429) {
         // Over the limit, a tab tries again now and then: a rolling restart brings another
         // process's tabs here, and the last few stayed closed until a reload (the attacker's

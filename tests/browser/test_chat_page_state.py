@@ -605,6 +605,33 @@ def test_deleting_the_account_elsewhere_says_so(daphne_server, browser):
     page.context.close()
 
 
+def test_a_conversation_deleted_in_another_tab_says_so_there_and_at_its_address(
+    daphne_server, browser
+):
+    """The other tab still offered "End and delete…", said "This page cannot send any more:
+    This conversation …", and reloaded, "We couldn't find that page" (a newcomer's walk)."""
+    from playwright.sync_api import expect
+
+    page, session = _open_chat(browser, daphne_server)
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    other = page.context.new_page()
+    other.goto(f"{daphne_server}/sessions/{session.pk}/")
+    other.get_by_role("link", name="End and delete…").click()
+    other.get_by_role("button", name="End and delete it").click()
+    expect(other.locator("main")).to_contain_text("That conversation has been ended and deleted.")
+    expect(page.locator("#connection")).to_contain_text("This conversation is no longer available.")
+    expect(page.get_by_role("link", name="End and delete…")).to_have_count(0)
+    _send(page, "main", "Hallo?")
+    expect(page.locator("#main-error")).to_have_text(
+        "This page cannot send any more. This conversation is no longer available. Back to scenes"
+    )
+    page.reload()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "This conversation was ended and deleted"
+    )
+    page.context.close()
+
+
 def test_a_new_password_keeps_this_browsers_chat_and_ends_the_others(daphne_server, browser):
     """Its pages closed with "Log in again" though their login held (4401 for every new
     password): the chat pages of the browser that chose it connect again and go on."""

@@ -13,6 +13,25 @@ def test_abandoning_deletes_the_session_and_logs_it(client, alice, party):
     with acting_as_staff():
         assert not Session.objects.filter(pk=session.pk).exists()
     assert "scenario_abandoned" in events_for(alice)
+    # Confirmed again (twice, or in a second tab): said so, not "We couldn't find that page".
+    for ask in (client.post, client.get):
+        again = ask(f"/sessions/{session.pk}/abandon/", follow=True)
+        assert again.redirect_chain == [("/", 302)]
+        assert "That conversation has been ended and deleted." in again.content.decode()
+
+
+def test_a_deleted_conversations_address_says_it_was_deleted(client, alice, bob, party):
+    """Reloaded or bookmarked, it said "We couldn't find that page" (a newcomer's walk); to
+    anyone else it is not found, as any other address."""
+    session = lifecycle.start_session(alice.pk, party)
+    lifecycle.start_session(alice.pk, party, replacing=session.pk)  # "End it and start …"
+    client.force_login(alice)
+    page = client.get(f"/sessions/{session.pk}/")
+    assert page.status_code == 410
+    assert "This conversation was ended and deleted" in page.content.decode()
+    client.force_login(bob)
+    for address in (f"/sessions/{session.pk}/", f"/sessions/{session.pk}/abandon/"):
+        assert client.get(address).status_code == 404
     assert client.post(f"/sessions/{session.pk}/abandon/").status_code == 404
 
 
