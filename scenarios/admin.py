@@ -16,7 +16,15 @@ from django.utils.html import format_html, format_html_join
 from accounts.models import GermanLevel
 from lib.staff_admin import StaffModelAdmin, StaffTabularInline
 from lib.text import shows_something
-from scenarios.models import MAX_GOALS, MAX_LINE, MIN_GOALS, Goal, Scenario, Session
+from scenarios.models import (
+    MAX_GOALS,
+    MAX_LINE,
+    MIN_GOALS,
+    Goal,
+    Scenario,
+    Session,
+    left_out_one_way,
+)
 from scenarios.prompts import character_prompt
 
 
@@ -74,6 +82,15 @@ def _script_too_short_for_the_goals(scenario: Scenario) -> str:
         f"message{'s' * (at_least > 1)}{because}: fewer than its {goals} goals, so a learner "
         "can be left with a goal and no turn to reach it. Add lines that ask for no goal "
         "before the closing one."
+    )
+
+
+def _left_out_one_way(goal: Goal, parts: list[str]) -> str:
+    listed = _listed([f"“{part}”" for part in parts])
+    return (
+        f"The goal “{goal.text}” leaves out {listed} only as written with “ä”, “ö”, “ü” or “ß”: "
+        "without an API key a learner who types “ae”, “oe”, “ue” or “ss” gets past it. Write "
+        "each both ways, e.g. (?!(?:ä|ae)rztin)."
     )
 
 
@@ -420,6 +437,9 @@ class ScenarioAdmin(StaffModelAdmin):
         self._follow_the_script(request, form, formsets, change)
         if short := _script_too_short_for_the_goals(form.instance):  # its goals as now saved
             messages.warning(request, short)
+        for goal in form.instance.goals.all():
+            if parts := left_out_one_way(goal.offline_pattern):
+                messages.warning(request, _left_out_one_way(goal, parts))
 
     def _follow_the_script(self, request, form, formsets, change) -> None:
         """The goals' asking lines follow their lines to where staff moved them."""

@@ -1,4 +1,5 @@
 import difflib
+import re
 from datetime import timedelta
 
 import emoji
@@ -330,6 +331,33 @@ def validate_pattern(pattern: str) -> None:
         regex.compile(pattern, regex.IGNORECASE)
     except regex.error as error:
         raise ValidationError(f"Not a valid regular expression: {error}.") from error
+
+
+_TYPED = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"}
+_LEAVES_OUT = re.compile(r"\(\?<?!")
+
+
+def left_out_one_way(pattern: str) -> list[str]:
+    """What a pattern leaves out ((?!…) or (?<!…)) written with "ä", "ö", "ü" or "ß" only,
+    not also typed as "ae", "oe", "ue" or "ss": a message is tried as typed too, and as typed
+    "Ich bin Tieraerztin" passed (?!…ärztin) and named the learner "Tieraerztin" (the last
+    note's item). Each such part once, as written."""
+    parts = []
+    for start in _LEAVES_OUT.finditer(pattern):
+        depth, at = 0, start.start()
+        while at < len(pattern):
+            if pattern[at] == "\\":
+                at += 2
+                continue
+            depth += {"(": 1, ")": -1}.get(pattern[at], 0)
+            at += 1
+            if depth == 0:
+                break
+        part = pattern[start.start() : at]
+        folded = part.lower()
+        if any(umlaut in folded and typed not in folded for umlaut, typed in _TYPED.items()):
+            parts.append(part)
+    return list(dict.fromkeys(parts))
 
 
 def pattern_matches(pattern: str, text: str) -> bool:

@@ -269,7 +269,13 @@ SAID_TO_GOALS = [
         "buergeramt",
         "register your address",
         ["Ich möchte mich anmelden.", "Ich will meine Adresse anmelden. Was kostet das?"],
-        ["Was kostet die Anmeldung?", "Bekomme ich eine Meldebestätigung?"],
+        [
+            "Was kostet die Anmeldung?",
+            "Bekomme ich eine Meldebestätigung?",
+            # Typed without umlauts, the proof and the fee too (scenarios 0028).
+            "Bekomme ich eine Meldebestaetigung?",
+            "Gibt es eine Gebuehr fuer die Anmeldung?",
+        ],
     ),
     (
         "doctor_phone",
