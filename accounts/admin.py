@@ -1,5 +1,5 @@
 from django.contrib import admin, messages
-from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import (
@@ -21,7 +21,7 @@ from accounts.deletion import (
     what_goes_with,
 )
 from accounts.models import User
-from lib.staff_admin import StaffModelAdmin, admin_time
+from lib.staff_admin import StaffModelAdmin, admin_time, listed
 
 # How the admin's history names an account that was deleted (accounts migration 0008 too).
 DELETED_ACCOUNT = "a deleted account"
@@ -197,6 +197,21 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
             ]
         return fieldsets
 
+    def construct_change_message(self, request, form, formsets, add=False):
+        """The history entry of a change to an account's password or email says so, in a part
+        the history's text passes over: a superuser who gives the account staff rights is
+        told who else could know how to log in as it (`credentials_set_by_others`)."""
+        message = super().construct_change_message(request, form, formsets, add)
+        if not add and SETS_CREDENTIALS & set(form.changed_data):
+            message.append({SETS_CREDENTIALS_MARK: True})
+        return message
+
+    def save_model(self, request, obj: User, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "is_staff" in form.changed_data and obj.is_staff:
+            if others := credentials_set_by_others(obj, request.user):
+                messages.warning(request, _may_log_in_as_it(others))
+
     def user_change_password(self, request, id, form_url=""):
         """Another staff member's password (or a superuser's) only a superuser sets: a staff
         member set a superuser's and logged in with it, to the pages staff are refused (the
@@ -298,6 +313,37 @@ ONLY_A_SUPERUSER = (
 
 ONLY_A_SUPERUSER_MANAGES = "Only a superuser can change or delete a superuser's account."
 ONLY_A_SUPERUSER_SETS_IT = "Only a superuser can set this account's password."
+
+
+SETS_CREDENTIALS = frozenset({"email", "password", "password1", "password2", "usable_password"})
+SETS_CREDENTIALS_MARK = "sets_credentials"
+
+
+def credentials_set_by_others(account: User, granting: User) -> list[LogEntry]:
+    """The admin's changes to the account's password or email by anyone but its owner and
+    `granting`, newest first: a staff member took a colleague's rights away, set the password
+    of the learner that left, and a superuser who gave the rights back was not told (the
+    last note's item)."""
+    return list(
+        LogEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(User),
+            object_id=str(account.pk),
+            action_flag=CHANGE,
+            change_message__contains=f'"{SETS_CREDENTIALS_MARK}": true',
+        )
+        .exclude(user_id__in=[account.pk, granting.pk])
+        .select_related("user")
+        .order_by("-action_time")
+    )
+
+
+def _may_log_in_as_it(changes: list[LogEntry]) -> str:
+    who = list(dict.fromkeys(change.user.email for change in changes))
+    return (
+        f"{listed(who)} set this account's password or email in the admin (last on "
+        f"{admin_time(changes[0].action_time)}), and may know how to log in as it. Unless its "
+        "owner has chosen a new password since, set one for it, or have them reset theirs."
+    )
 
 
 def may_give_staff_rights(staff_member: User) -> bool:

@@ -165,6 +165,12 @@ class LargeListAdmin(StaffModelAdmin):
         return paginator(queryset, per_page, orphans, allow_empty_first_page)
 
 
+def listed(things: list[str]) -> str:
+    """ "a, b and c" (it ended "…, the offline script, offline helper tips": a newcomer's
+    recheck)."""
+    return " and ".join(filter(None, [", ".join(things[:-1]), *things[-1:]]))
+
+
 def admin_time(moment) -> str:
     """A moment in a list or a read-only field as the admin's own dates are written ("5 Dec
     2026, 19:27 UTC", maraum/formats): a method's value on a change page was shown as Python

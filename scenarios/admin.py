@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from accounts.models import GermanLevel
-from lib.staff_admin import StaffModelAdmin, StaffTabularInline
+from lib.staff_admin import StaffModelAdmin, StaffTabularInline, listed
 from lib.text import shows_something
 from scenarios.models import (
     MAX_GOALS,
@@ -30,15 +30,9 @@ from scenarios.prompts import character_prompt
 
 def _cannot_be_active(scenario: Scenario, missing: list[str]) -> str:
     return (
-        f"“{scenario}” cannot be active yet: it lacks {_listed(missing)}. Fill "
+        f"“{scenario}” cannot be active yet: it lacks {listed(missing)}. Fill "
         "these in, or leave it inactive until it is ready."
     )
-
-
-def _listed(things: list[str]) -> str:
-    """ "a, b and c" (it ended "…, the offline script, offline helper tips": a newcomer's
-    recheck)."""
-    return " and ".join(filter(None, [", ".join(things[:-1]), *things[-1:]]))
 
 
 CANNOT_BE_ACTIVE = "cannot_be_active"
@@ -53,7 +47,7 @@ def _not_seen_yet(scenario: Scenario, added: bool) -> str:
     be made active (ticking the box was refused next, for what it had not said)."""
     said = "is saved as a draft" if added else "is inactive"
     missing = scenario.missing_for_play()
-    lacking = f", once it has {_listed(missing)}" if missing else ""
+    lacking = f", once it has {listed(missing)}" if missing else ""
     return (
         f"“{scenario.title}” {said}: learners do not see it until “Is active” is ticked{lacking}."
     )
@@ -86,9 +80,10 @@ def _script_too_short_for_the_goals(scenario: Scenario) -> str:
 
 
 def _left_out_one_way(goal: Goal, parts: list[str]) -> str:
-    listed = _listed([f"“{part}”" for part in parts])
+    parts_listed = listed([f"“{part}”" for part in parts])
     return (
-        f"The goal “{goal.text}” leaves out {listed} only as written with “ä”, “ö”, “ü” or “ß”: "
+        f"The goal “{goal.text}” leaves out {parts_listed} only as written with “ä”, “ö”, “ü” "
+        "or “ß”: "
         "without an API key a learner who types “ae”, “oe”, “ue” or “ss” gets past it. Write "
         "each both ways, e.g. (?!(?:ä|ae)rztin)."
     )

@@ -141,6 +141,45 @@ def test_only_a_superuser_gives_staff_rights(staff_client, alice):
     assert not User.objects.filter(is_staff=True).exclude(email="staff@example.com").exists()
 
 
+def test_a_superuser_giving_staff_rights_back_is_told_who_set_the_password(staff_client, staff):
+    """A staff member took a colleague's rights away and set the password of the learner that
+    left; a superuser who gave the rights back was not told, and the staff member could log
+    in as the colleague (the last note's item). Their own changes are not told of."""
+    colleague = User.objects.create_user("colleague@example.com", PASSWORD, is_staff=True)
+    url = reverse("admin:accounts_user_change", args=[colleague.pk])
+    assert staff_client.post(url, {"email": colleague.email, "is_active": "on"}).status_code == 302
+    new_password = {"password1": "Another-long-pass-42", "password2": "Another-long-pass-42"}
+    assert staff_client.post(_password_form(colleague), new_password).status_code == 302
+    superuser = DrawingClient()
+    root = User.objects.create_superuser("root@example.com", PASSWORD)
+    superuser.force_login(root)
+    # The history still reads as Django writes it.
+    history = superuser.get(reverse("admin:accounts_user_history", args=[colleague.pk]))
+    assert "Changed password." in history.content.decode()
+    given_back = {"email": colleague.email, "is_active": "on", "is_staff": "on"}
+    response = superuser.post(url, given_back, follow=True)
+    said = [str(message) for message in response.context["messages"]]
+    assert said[0].startswith(
+        "staff@example.com set this account's password or email in the admin (last on "
+    )
+    assert said[0].endswith(
+        "and may know how to log in as it. Unless its owner has chosen a new password since, "
+        "set one for it, or have them reset theirs."
+    )
+    colleague.refresh_from_db()
+    assert colleague.is_staff  # given all the same
+    # Changes of the superuser's own are not told of.
+    other = User.objects.create_user("other@example.com", PASSWORD, is_staff=True)
+    url = reverse("admin:accounts_user_change", args=[other.pk])
+    assert superuser.post(url, {"email": other.email, "is_active": "on"}).status_code == 302
+    assert superuser.post(_password_form(other), new_password).status_code == 302
+    given_back = {"email": other.email, "is_active": "on", "is_staff": "on"}
+    response = superuser.post(url, given_back, follow=True)
+    assert not [m for m in response.context["messages"] if "log in as it" in str(m)]
+    other.refresh_from_db()
+    assert other.is_staff
+
+
 def test_changelist_queries_do_not_grow_with_rows(
     staff_client, marketplace, django_assert_max_num_queries
 ):

@@ -852,7 +852,7 @@ def test_an_action_on_scenes_so_already_says_so(staff_client, party, marketplace
 def test_what_a_scene_lacks_is_listed_as_a_sentence_and_named_without_a_missing_emoji():
     """ "“ Test scene” cannot be active yet: it lacks …, the offline script, offline helper
     tips" (a newcomer's recheck)."""
-    from scenarios.admin import _listed
+    from lib.staff_admin import listed as _listed
 
     assert [_listed(["a"]), _listed(["a", "b"]), _listed(["a", "b", "c"])] == [
         "a",
