@@ -246,12 +246,23 @@ def store(session_id, content: dict | None, kind: str) -> bool:
 
 
 def with_goal_texts(content: dict, states) -> dict:
-    """The model names goals by number; the page shows their text, each goal once, in order
-    (a goal named twice was shown twice, reached and not: the attacker's replay)."""
-    texts = {s.number: s.goal.text for s in states}
-    outcomes: dict[int, dict] = {}
+    """Every goal of the scene, in order, with its text, reached as the chat marked it: the
+    page's checklist and the completion's count say so, and a report that said "not reached"
+    of a goal ticked there, or left goals out, contradicted them (a newcomer's walk). The
+    model's word on how is kept where it agrees; each goal once (a goal named twice was shown
+    twice, reached and not: the attacker's replay)."""
+    said: dict = {}
     for outcome in content.get("goals", []):
-        if texts.get(outcome["goal"]):
-            outcomes.setdefault(outcome["goal"], {**outcome, "text": texts[outcome["goal"]]})
-    content["goals"] = [outcomes[number] for number in sorted(outcomes)]
+        said.setdefault(outcome["goal"], outcome)
+    content["goals"] = [
+        {
+            "goal": state.number,
+            "text": state.goal.text,
+            "reached": state.reached,
+            "how": said[state.number]["how"]
+            if state.number in said and said[state.number]["reached"] == state.reached
+            else "",
+        }
+        for state in sorted(states, key=lambda state: state.number)
+    ]
     return content

@@ -70,12 +70,13 @@ def kiosk_session(user, kiosk):
 async def play_to_the_end(user, session, *, plans=None, fake=None):
     """The learner greets, asks the helper, buys a paper; the character closes the scene."""
     if fake is not None:
-        fake.enqueue(
-            PlannedResponse(text="Guten Morgen!"),
+        fake.enqueue(  # the greeting and the paper reach goals 1 and 2, as GOOD_REPORT says
+            PlannedResponse(text="Guten Morgen!", tool_use=ToolUse("reach_goal", {"goal": 1})),
             PlannedResponse(text="„Zeitung“ means newspaper."),
             PlannedResponse(
                 text="Bitte sehr, tschüss!",
                 tool_use=ToolUse("end_scenario", {"reason": "bought a paper"}),
+                tool_uses=[ToolUse("reach_goal", {"goal": 2})],
             ),
             *(plans or []),
         )
@@ -173,12 +174,38 @@ async def test_a_report_shows_each_goal_once_and_exports_the_words_its_page_offe
     await play_to_the_end(alice, session, fake=fake_anthropic, plans=[report_reply(messy)])
     assert await run_queued_tasks() == ["written"]
     goals = (await report_on(session.pk)).content["goals"]
-    assert [(goal["goal"], goal["reached"]) for goal in goals] == [(1, True), (2, True)]
+    assert [(goal["goal"], goal["reached"]) for goal in goals] == [(1, True), (2, True), (3, False)]
+    assert [goal["how"] for goal in goals] == ["", "You asked for a newspaper.", ""]
     exported = await page(alice, f"/history/{session.pk}/export.md")
     words = exported.split("### Words to keep\n", 1)[1].split("\n\n", 1)[0]
     assert words.strip().splitlines() == ["- die Zeitung — newspaper"]
     # And the history counts them so (it said "3 words": the attacker's recheck).
     assert "report: 1 correction, 1 word\n" in await page(alice, "/history/")
+
+
+async def test_a_reports_goals_are_those_the_chat_marked_each_of_them(alice, kiosk, fake_anthropic):
+    """The report said "not reached" of a goal ticked in the chat, and left the rest out (a
+    newcomer's walk): it lists every goal, reached as the checklist and the completion's count
+    say, with the model's word on how only where it agrees."""
+    wrong = {
+        **GOOD_REPORT,
+        "goals": [
+            {"goal": 1, "reached": True, "how": "You said “Guten Morgen!”."},
+            {"goal": 2, "reached": False, "how": "You did not buy anything."},
+        ],
+    }
+    session = await kiosk_session(alice, kiosk)
+    await play_to_the_end(alice, session, fake=fake_anthropic, plans=[report_reply(wrong)])
+    assert await run_queued_tasks() == ["written"]
+    goals = (await report_on(session.pk)).content["goals"]
+    assert [(goal["goal"], goal["reached"], goal["how"]) for goal in goals] == [
+        (1, True, "You said “Guten Morgen!”."),
+        (2, True, ""),
+        (3, False, ""),
+    ]
+    shown = await page(alice, f"/sessions/{session.pk}/")
+    assert "You did not buy anything" not in shown
+    assert shown.count("(not reached)") == 1
 
 
 async def test_a_malformed_report_is_asked_for_again_then_stored_as_failed(
