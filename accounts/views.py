@@ -33,9 +33,11 @@ from lib.redirects import page_on_this_site
 from lib.rls import with_auth_role
 from lib.throttles import take_all
 
-# The message shown after a log-out or an account's deletion carries this tag: its page forgets
-# the drafts the chat keeps, in every tab (templates/base.html, static/js/drafts.js).
+# The message shown after a log-out or an account's deletion carries one of these tags: its
+# page forgets the drafts the chat keeps, in every tab, and they say why (templates/base.html,
+# static/js/drafts.js).
 FORGET_DRAFTS = "forget-drafts"
+FORGET_DRAFTS_OF_DELETED = "forget-drafts account-deleted"
 
 
 @with_auth_role
@@ -229,7 +231,7 @@ def delete_account_view(request: HttpRequest) -> HttpResponse:
             messages.info(
                 request,
                 "Your account and everything in it has been deleted.",
-                extra_tags=FORGET_DRAFTS,
+                extra_tags=FORGET_DRAFTS_OF_DELETED,
             )
             return redirect("home")
     # Said before the password is asked for (it was said only after: the attacker's recheck).

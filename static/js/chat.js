@@ -57,8 +57,16 @@
     form.dataset.sentText = draft.text;
   }
 
-  var CLEARED_TOO = "You logged out in another tab: this box was cleared too.";
-  var CLEARED_AT_LOG_OUT = "You logged out in another tab: what you had typed here was cleared, so the next person at this browser cannot read it.";
+  var CLEARED = {
+    "log-out": {
+      first: "You logged out in another tab: what you had typed here was cleared, so the next person at this browser cannot read it.",
+      too: "You logged out in another tab: this box was cleared too.",
+    },
+    "account-deleted": {
+      first: "Your account was deleted in another tab: what you had typed here was cleared with it.",
+      too: "Your account was deleted in another tab: this box was cleared too.",
+    },
+  };
   function showError(chat, text) {
     say(document.getElementById(chat + "-error"), text);
   }
@@ -213,6 +221,15 @@
   function trySend(form) {
     var chat = chatOf(form), send = form.querySelector("button[type=submit]");
     var box = form.querySelector("textarea");
+    if (state() === "closed") {
+      // The connection's note, with its link ("Log in again", "Back to scenes"); before
+      // "Write a message first.", which asked for a message this page can never send (a
+      // newcomer's walk).
+      var note = connection.querySelector(".connection-text").cloneNode(true);
+      showError(chat, "This page cannot send any more. ");
+      document.getElementById(chat + "-error").append(...note.childNodes);
+      return;
+    }
     if (!box.value.trim()) {
       showError(chat, "Write a message first.");
       box.focus();
@@ -225,13 +242,6 @@
       showError(chat, "Your message has " + length.toLocaleString("en") + " characters; the limit is "
         + most.toLocaleString("en") + ". Shorten it by " + over.toLocaleString("en")
         + (over === 1 ? " character" : " characters") + ", or send it in parts.");
-      return;
-    }
-    if (state() === "closed") {
-      // The connection's note, with its link ("Log in again", "Back to scenes").
-      var note = connection.querySelector(".connection-text").cloneNode(true);
-      showError(chat, "This page cannot send any more. ");
-      document.getElementById(chat + "-error").append(...note.childNodes);
       return;
     }
     if (send.disabled) {
@@ -272,13 +282,13 @@
     if (waiting && !matchMedia("(pointer: coarse)").matches) waiting.focus();
     // Logged out in another tab: what the boxes hold goes with the drafts (static/js/drafts.js),
     // and the page says so (it went without a word: a newcomer's walk).
-    document.addEventListener("maraum:drafts-forgotten", function () {
-      var said = false;
+    document.addEventListener("maraum:drafts-forgotten", function (event) {
+      var said = false, cleared = CLEARED[event.detail && event.detail.why] || CLEARED["log-out"];
       document.querySelectorAll("form.compose").forEach(function (form) {
         var box = form.querySelector("textarea");
         // Said in full once: a screen reader heard the same alert from both chats (a
         // newcomer's walk).
-        if (box.value.trim()) showError(chatOf(form), said ? CLEARED_TOO : CLEARED_AT_LOG_OUT);
+        if (box.value.trim()) showError(chatOf(form), said ? cleared.too : cleared.first);
         said = said || Boolean(box.value.trim());
         box.value = "";
         keepDraft(form);

@@ -9,14 +9,16 @@ var Drafts = (function () {
   "use strict";
   var PREFIX = "maraum-draft ";
 
-  function forgetHere() {
+  // Why: "log-out" or "account-deleted" (it said "You logged out" of a deleted account: a
+  // newcomer's walk).
+  function forgetHere(why) {
     try {
       Object.keys(sessionStorage).forEach(function (key) {
         if (key.indexOf(PREFIX) === 0) sessionStorage.removeItem(key);
       });
     } catch (error) { /* storage turned off: nothing was kept */ }
     // The chat page empties its boxes too (static/js/chat.js).
-    document.dispatchEvent(new CustomEvent("maraum:drafts-forgotten"));
+    document.dispatchEvent(new CustomEvent("maraum:drafts-forgotten", {detail: {why: why}}));
   }
 
   // A tab that showed no Maraum page at the log-out (gone on to another site) heard nothing,
@@ -46,16 +48,17 @@ var Drafts = (function () {
   var script = document.currentScript;
   if (everywhere) {
     everywhere.onmessage = function (event) {
-      if (event.data === "forget") forgetHere();
+      if (String(event.data).indexOf("forget ") === 0) forgetHere(event.data.slice(7));
       // Logged in again in another tab: a chat page this login's end closed connects again
       // (it said "You are logged out" until its link was followed: a newcomer's walk).
       if (event.data === "signed-in") document.dispatchEvent(new CustomEvent("maraum:signed-in"));
     };
   }
   if (script.hasAttribute("data-forget-everywhere")) {
+    var why = script.getAttribute("data-forget-everywhere") || "log-out";
     try { localStorage.setItem(LOG_OUTS, String(logOuts() + 1)); } catch (error) { /* off */ }
-    forgetHere();
-    if (everywhere) everywhere.postMessage("forget");
+    forgetHere(why);
+    if (everywhere) everywhere.postMessage("forget " + why);
   }
   if (script.hasAttribute("data-signed-in") && everywhere) everywhere.postMessage("signed-in");
   return {logOuts: logOuts};  // what the chat page's drafts carry (static/js/chat.js)

@@ -590,6 +590,7 @@ def test_deleting_the_account_elsewhere_says_so(daphne_server, browser):
     page = context.new_page()
     page.goto(f"{daphne_server}/sessions/{session.pk}/")
     expect(page.locator("#connection")).to_contain_text("Connected")
+    page.locator("#main-input").fill("Ein halber Entwurf")
     other = context.new_page()
     other.goto(f"{daphne_server}/account/delete/")
     other.evaluate("""() => sessionStorage.setItem("maraum-draft /sessions/x/ main", "{}")""")
@@ -602,6 +603,17 @@ def test_deleting_the_account_elsewhere_says_so(daphne_server, browser):
         "Your account has been deleted, and this conversation with it."
     )
     expect(page.get_by_role("link", name="Log in again")).to_have_count(0)
+    # Its draft went, said as what happened (it said "You logged out in another tab"), and
+    # the empty box says it cannot send, not "Write a message first." (a newcomer's walk).
+    expect(page.locator("#main-error")).to_have_text(
+        "Your account was deleted in another tab: what you had typed here was cleared with it."
+    )
+    expect(page.locator("#main-input")).to_have_value("")
+    page.locator("#main-input").press("Enter")
+    expect(page.locator("#main-error")).to_have_text(
+        "This page cannot send any more. Your account has been deleted, and this conversation "
+        "with it. Maraum's home page"
+    )
     page.context.close()
 
 
