@@ -205,6 +205,18 @@ class SceneReport(models.Model):
         return words_to_keep(self.content)
 
     @property
+    def used_no_words(self) -> bool:
+        """An offline report of a scene that used none of its words but asked the helper: it
+        promised "the scene's words you used" and showed none, without a word (a newcomer's
+        walk)."""
+        content = self.content or {}
+        return (
+            self.kind == self.Kind.OFFLINE
+            and not content.get("words")
+            and bool(content.get("questions"))
+        )
+
+    @property
     def found_nothing(self) -> bool:
         """An offline report of a scene that used none of its words and asked nothing: the
         page and the export say so, where its sections would be."""

@@ -578,6 +578,15 @@ def test_an_offline_report_with_nothing_in_it_says_so(kiosk):
     report = SceneReport(session=session, status="ready", kind="offline", content=content)
     html = render_to_string("chat/partials/report.html", {"report": report, "kept": set()})
     assert "This time you used none of the scene's words" in html
+    # Asked the helper, it said nothing of the words it promised (a newcomer's walk).
+    history.append(Message(role="user", chat_type="helper", content="What is a kiosk?"))
+    content = reports.offline_report(session, history, [])
+    report = SceneReport(session=session, status="ready", kind="offline", content=content)
+    html = render_to_string("chat/partials/report.html", {"report": report, "kept": set()})
+    assert "This time you used none of the scene's words in the role-play." in html
+    assert "What is a kiosk?" in html and "asked the helper nothing" not in html
+    markdown = render_to_string("chat/transcript.md", {"report": report, "r": content})
+    assert "This time you used none of the scene's words in the role-play." in markdown
 
 
 def test_a_report_no_worker_takes_says_it_is_late_and_check_setup_warns(alice, kiosk):
