@@ -500,22 +500,31 @@ class ChatConsumer(AsyncWebsocketConsumer):
         streamed elsewhere redrew the whole page (the ops replay)."""
         while True:
             await asyncio.sleep(settings.REPLY_STALE_AFTER / 2)
-            shown = await in_db(conversations.load, self.learner_id, self.session_id)
-            if shown is None:  # deleted where no signal reached this tab
-                await self.close(code=4403)
-                return
-            live = set(replies.live_in(self.session_id))
-            if not (shown.claimed - live):
-                # A reply drawn on its way that no process answers, or a message the page did
-                # not draw (its frame lost, Redis away): the page is drawn again.
-                if self.drawn_in_flight - live or _message_ids(shown) - (
-                    self.drawn_messages or set()
-                ):
-                    # Done watching: a reply this redraw finds on its way elsewhere is watched
-                    # anew (it found this watcher still running, and none was).
-                    self.watching = None
-                    await self._send_sync()
-                return
+            try:
+                if await self._look_at_claims():
+                    return
+            except Exception as error:  # the database away: it looks again (the watcher died
+                # at the first failure, and the page said "Replying…" for good: the attacker's
+                # replay)
+                logger.warning("watching reply claims failed: %s", type(error).__name__)
+
+    async def _look_at_claims(self) -> bool:
+        """One look of _watch_claims; True once there is nothing left to watch."""
+        shown = await in_db(conversations.load, self.learner_id, self.session_id)
+        if shown is None:  # deleted where no signal reached this tab
+            await self.close(code=4403)
+            return True
+        live = set(replies.live_in(self.session_id))
+        if shown.claimed - live:
+            return False
+        # A reply drawn on its way that no process answers, or a message the page did not
+        # draw (its frame lost, Redis away): the page is drawn again.
+        if self.drawn_in_flight - live or _message_ids(shown) - (self.drawn_messages or set()):
+            # Done watching: a reply this redraw finds on its way elsewhere is watched anew (it
+            # found this watcher still running, and none was).
+            self.watching = None
+            await self._send_sync()
+        return True
 
 
 def _message_ids(shown: conversations.Conversation) -> set[str]:

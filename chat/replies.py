@@ -279,19 +279,44 @@ async def _fail(reply: LiveReply, learner_id, error: ModelError, started: float)
     # session is gone or the claim was found gone: then the tabs left (a session deleted
     # where no signal reached them) draw the reply as waiting, watch the claims and redraw
     # the chat, or close, once it is clear who answers (ChatConsumer._watch_claims).
-    await in_db(
-        release_failed_reply,
-        learner_id,
-        reply.session_id,
-        reply.chat,
-        error,
-        round((time.monotonic() - started) * 1000),
-        len(reply.text),
-    )
-    if error.reason in ("session_ended", "claim_lost"):
-        await _drawn_as_elsewhere(reply)
-    else:
-        await send_frame(reply.session_id, frames.reply_failed(reply, error))
+    try:
+        await _release(reply, learner_id, error, started)
+    finally:  # whatever the database does: the page is told
+        if error.reason in ("session_ended", "claim_lost"):
+            await _drawn_as_elsewhere(reply)
+        else:
+            await send_frame(reply.session_id, frames.reply_failed(reply, error))
+
+
+RELEASE_AGAIN_AFTER = 1.0  # seconds, while the database does not answer
+
+
+async def _release(reply: LiveReply, learner_id, error: ModelError, started: float) -> None:
+    """Give up the reply's claim and log why; with the database away (which failed the reply
+    as it was stored), again until it answers or the claim has gone stale anyway, for the next
+    look at the session to release. A database outage mid-reply left every tab saying
+    "Replying…" for good: the release failed, and the page was never told (the attacker's
+    replay)."""
+    give_up_at = time.monotonic() + settings.REPLY_STALE_AFTER
+    while True:
+        try:
+            await in_db(
+                release_failed_reply,
+                learner_id,
+                reply.session_id,
+                reply.chat,
+                error,
+                round((time.monotonic() - started) * 1000),
+                len(reply.text),
+            )
+            return
+        except Exception as failure:  # the type only: never a row's content
+            logger.warning(
+                "releasing reply %s's claim failed: %s", reply.reply_id, type(failure).__name__
+            )
+            if time.monotonic() >= give_up_at:
+                return
+            await asyncio.sleep(RELEASE_AGAIN_AFTER)
 
 
 async def _send_text(reply: LiveReply, first_frame: Callable[[], str] | None = None) -> None:

@@ -176,3 +176,56 @@ async def test_a_frame_to_a_socket_being_closed_is_dropped_quietly():
     consumer = ChatConsumer()
     consumer.base_send = closing
     await consumer.send(text_data="<p>late</p>")  # nothing raised
+
+
+@pytest.mark.parametrize("database", ["back within the stale window", "away for longer"])
+async def test_a_reply_the_database_fails_to_store_still_ends_in_every_tab(
+    alice, alice_session, fake_anthropic, settings, monkeypatch, database
+):
+    """The database away as a reply was stored: its claim could not be given up either, and
+    every tab said "Replying…" for good, with nothing logged (the attacker's replay). The page
+    is offered "Try again" once the claim is given up, or once it has gone stale anyway."""
+    from asgiref.sync import sync_to_async
+    from django.db import OperationalError
+
+    from chat import replies
+
+    settings.REPLY_STALE_AFTER = 1.5
+    monkeypatch.setattr(replies, "RELEASE_AGAIN_AFTER", 0.1)
+    releases, release = [], replies.release_failed_reply
+
+    def store_reply(*args, **kwargs):
+        raise OperationalError("the database is away")
+
+    def release_failed_reply(*args, **kwargs):
+        releases.append(args)
+        if database == "away for longer" or len(releases) < 3:
+            raise OperationalError("the database is away")
+        return release(*args, **kwargs)
+
+    monkeypatch.setattr(replies, "store_reply", store_reply)
+    monkeypatch.setattr(replies, "release_failed_reply", release_failed_reply)
+    fake_anthropic.enqueue(OK)
+    watching = Tab(alice, alice_session.pk)  # another tab on the session
+    await watching.connect()
+    await one_turn(alice, alice_session.pk, until=FAILED)
+    assert "Try again" in await watching.until(FAILED)
+    claimed = await sync_to_async(claims_held)(alice_session.pk)
+    if database == "away for longer":
+        assert claimed == ["main"] and len(releases) > 3  # left to go stale
+    else:
+        assert claimed == [] and len(releases) == 3
+        [(_, _, failed)] = await events("api_call_failed")
+        assert failed["reason"] == "internal_error"
+    await watching.close()
+
+
+def claims_held(session_id) -> list[str]:
+    from lib.rls import acting_as_staff
+
+    with acting_as_staff():
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT chat_type FROM reply_claims WHERE session_id = %s", [session_id])
+            return [chat for (chat,) in cursor.fetchall()]

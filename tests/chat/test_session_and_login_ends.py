@@ -419,3 +419,38 @@ def test_cleanup_waits_for_a_hanging_channel_layer_once_not_every_batch(
     assert "5 expired sessions" in summary
     assert len(asked) == 1  # the first batch's one session; the others were not tried
     assert "are not told either" in caplog.text  # the operator learns the rest were not
+
+
+async def test_a_tab_watching_a_reply_elsewhere_looks_again_after_a_database_error(
+    alice, alice_session, offline, settings, monkeypatch
+):
+    """The database away as the watcher looked: it died, and the page said "Replying…" for
+    good, although the other process's claim went stale (the attacker's replay)."""
+    from django.db import OperationalError
+
+    from chat import conversations, fanout, frames, replies
+
+    settings.REPLY_STALE_AFTER = 0.5
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.until('data-frame="sync"')
+    await sync_to_async(add_message)(alice_session, "user", "main", "Hallo!")  # its answer
+    await sync_to_async(_claim_for_another_process)(alice.pk, alice_session.pk)
+    loads, load = [], conversations.load
+
+    def load_with_the_database_away_once(*args, **kwargs):
+        loads.append(args)
+        if len(loads) == 1:
+            raise OperationalError("the database is away")
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(conversations, "load", load_with_the_database_away_once)
+    await replies.send_frame(alice_session.pk, frames.slot("main", frames.Slot("waiting")))
+    await tab.until('data-slot="waiting"')
+    (consumer,) = fanout.tabs_of(alice_session.pk)
+    watcher = consumer.watching
+    # The other process died: its claim goes stale, and the page is offered "Try again".
+    assert "Try again" in await tab.until('data-frame="sync"', timeout=8)
+    await watcher
+    assert len(loads) >= 2
+    await tab.close()
