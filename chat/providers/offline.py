@@ -144,7 +144,7 @@ def _asked_by_the_last_line(request: ReplyRequest) -> tuple[int, ...]:
     last = next((turn for turn in reversed(request.messages) if turn["role"] == "assistant"), None)
     if last is None:
         return ()
-    text = "".join(block.get("text", "") for block in last["content"] if block["type"] == "text")
+    text = "".join(b.get("text", "") for b in last["content"] if b.get("type") == "text")
     at = next((at for at, line in enumerate(request.script) if line.strip() == text.strip()), None)
     if at is None or not asks_yes_or_no(request.script[at]):
         return ()
