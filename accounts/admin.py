@@ -338,10 +338,11 @@ def credentials_set_by_others(account: User, granting: User) -> list[LogEntry]:
 
 
 def _may_log_in_as_it(changes: list[LogEntry]) -> str:
+    # Not opening with the email: the admin capitalises a message's first letter.
     who = list(dict.fromkeys(change.user.email for change in changes))
     return (
-        f"{listed(who)} set this account's password or email in the admin (last on "
-        f"{admin_time(changes[0].action_time)}), and may know how to log in as it. Unless its "
+        f"This account's password or email was set in the admin by {listed(who)} (last on "
+        f"{admin_time(changes[0].action_time)}), who may know how to log in as it. Unless its "
         "owner has chosen a new password since, set one for it, or have them reset theirs."
     )
 

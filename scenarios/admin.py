@@ -23,6 +23,7 @@ from scenarios.models import (
     Goal,
     Scenario,
     Session,
+    both_ways,
     left_out_one_way,
 )
 from scenarios.prompts import character_prompt
@@ -80,12 +81,15 @@ def _script_too_short_for_the_goals(scenario: Scenario) -> str:
 
 
 def _left_out_one_way(goal: Goal, parts: list[str]) -> str:
+    """The example is staff's own part written both ways: a general one, pasted over
+    "(?!\\w*ärztin)", dropped its "\\w*" (a newcomer's recheck)."""
     parts_listed = listed([f"“{part}”" for part in parts])
+    rewritten = [f"“{both_ways(part)}”" for part in parts if both_ways(part)]
+    example = f"as {listed(rewritten)}" if rewritten else "e.g. (?:ä|ae) for “ä”"
     return (
         f"The goal “{goal.text}” leaves out {parts_listed} only as written with “ä”, “ö”, “ü” "
-        "or “ß”: "
-        "without an API key a learner who types “ae”, “oe”, “ue” or “ss” gets past it. Write "
-        "each both ways, e.g. (?!(?:ä|ae)rztin)."
+        "or “ß”: without an API key a learner who types “ae”, “oe”, “ue” or “ss” gets past "
+        f"it. Write {'it' if len(parts) == 1 else 'each'} both ways, {example}."
     )
 
 

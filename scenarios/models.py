@@ -360,6 +360,32 @@ def left_out_one_way(pattern: str) -> list[str]:
     return list(dict.fromkeys(parts))
 
 
+def both_ways(part: str) -> str:
+    """A part of a pattern with each "ä", "ö", "ü" or "ß" written typed too ("(?!\\w*ärztin)"
+    is "(?!\\w*(?:ä|ae)rztin)"), what the admin suggests; "" where one stands in a character
+    class ("[äa]"), which a group cannot go in."""
+    written, in_class, at = [], False, 0
+    while at < len(part):
+        char = part[at]
+        if char == "\\":
+            written.append(part[at : at + 2])
+            at += 2
+            continue
+        if char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char.lower() in _TYPED:
+            if in_class:
+                return ""
+            written.append(f"(?:{char}|{_TYPED[char.lower()]})")
+            at += 1
+            continue
+        written.append(char)
+        at += 1
+    return "".join(written)
+
+
 def pattern_matches(pattern: str, text: str) -> bool:
     """Offline goals: does the learner's `text`, as typed or with the umlauts a keyboard
     without them typed as "ae", "oe", "ue" and "ss", match the goal's pattern? A pattern that

@@ -29,6 +29,15 @@ def not_reached(goals) -> int:
 
 
 @register.filter
+def how_reached(report, number: int) -> str:
+    """What a written report says of how the goal went (the export listed the goals without
+    it: a newcomer's recheck); "" where it says nothing."""
+    content = report.content if report is not None and report.status == "ready" else None
+    goals = (content or {}).get("goals") or []
+    return next((goal.get("how") or "" for goal in goals if goal.get("goal") == number), "")
+
+
+@register.filter
 def not_kept(words: list[dict], kept) -> list[dict]:
     """A report's words the deck does not hold yet (what its "Keep all" keeps)."""
     return [word for word in words if word["german"] not in kept]

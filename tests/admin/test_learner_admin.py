@@ -159,13 +159,15 @@ def test_a_superuser_giving_staff_rights_back_is_told_who_set_the_password(staff
     given_back = {"email": colleague.email, "is_active": "on", "is_staff": "on"}
     response = superuser.post(url, given_back, follow=True)
     said = [str(message) for message in response.context["messages"]]
+    # Not opening with the email, which the admin capitalised (a newcomer's recheck).
     assert said[0].startswith(
-        "staff@example.com set this account's password or email in the admin (last on "
+        "This account's password or email was set in the admin by staff@example.com (last on "
     )
     assert said[0].endswith(
-        "and may know how to log in as it. Unless its owner has chosen a new password since, "
+        "who may know how to log in as it. Unless its owner has chosen a new password since, "
         "set one for it, or have them reset theirs."
     )
+    assert "Staff@example.com" not in response.content.decode()
     colleague.refresh_from_db()
     assert colleague.is_staff  # given all the same
     # Changes of the superuser's own are not told of.

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
-from scenarios.models import Goal, Scenario, left_out_one_way
+from scenarios.models import Goal, Scenario, both_ways, left_out_one_way
 from tests.conftest import as_staff_type_it, start_session
 
 LIST_FIELDS = ("vocabulary", "offline_lines", "offline_tips")
@@ -723,13 +723,17 @@ def test_a_goal_leaving_out_a_word_with_an_umlaut_only_as_written_is_warned_of(s
     assert said == [
         "The goal “Tell Lena your name” leaves out “(?!\\w*ärztin|koch)” only as written with "
         "“ä”, “ö”, “ü” or “ß”: without an API key a learner who types “ae”, “oe”, “ue” or “ss” "
-        "gets past it. Write each both ways, e.g. (?!(?:ä|ae)rztin)."
+        "gets past it. Write it both ways, as “(?!\\w*(?:ä|ae)rztin|koch)”."
     ]
+    # Staff's own part, rewritten: a general example pasted over it dropped its "\w*" (a
+    # newcomer's recheck); one in a character class has no such rewriting.
+    assert both_ways(r"(?!\w*[äa]rztin)") == ""
+    assert both_ways(r"(?!stra\ße|Ärztin)") == r"(?!stra\ße|(?:Ä|ae)rztin)"
     assert party.goals.get(position=1).offline_pattern == pattern
-    both_ways = r"ich bin (?!\w*(?:ä|ae)rztin|koch)\w+"
+    written_both_ways = r"ich bin (?!\w*(?:ä|ae)rztin|koch)\w+"
     party.refresh_from_db()
     response = staff_client.post(
-        url, edit_form(party, **{"goals-0-offline_pattern": both_ways}), follow=True
+        url, edit_form(party, **{"goals-0-offline_pattern": written_both_ways}), follow=True
     )
     assert not [m for m in response.context["messages"] if "leaves out" in str(m)]
 

@@ -206,6 +206,12 @@ async def test_a_reports_goals_are_those_the_chat_marked_each_of_them(alice, kio
     shown = await page(alice, f"/sessions/{session.pk}/")
     assert "You did not buy anything" not in shown
     assert shown.count("(not reached)") == 1
+    # The export says how too (it listed the goals without it: a newcomer's recheck).
+    exported = await page(alice, f"/history/{session.pk}/export.md")
+    goals = exported.split("## Goals\n", 1)[1].split("\n\n", 1)[0].strip().splitlines()
+    assert goals[0] == "- [x] Greet Herr Yilmaz — You said “Guten Morgen!”."
+    assert [goal[:6] for goal in goals] == ["- [x] ", "- [x] ", "- [ ] "]
+    assert " — " not in goals[1] + goals[2]
 
 
 async def test_a_malformed_report_is_asked_for_again_then_stored_as_failed(
