@@ -1,5 +1,5 @@
 from django.contrib import admin, messages
-from django.contrib.admin.models import CHANGE, DELETION, LogEntry
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import (
@@ -202,7 +202,7 @@ class LearnerAdmin(StaffModelAdmin, UserAdmin):
         the history's text passes over: a superuser who gives the account staff rights is
         told who else could know how to log in as it (`credentials_set_by_others`)."""
         message = super().construct_change_message(request, form, formsets, add)
-        if not add and SETS_CREDENTIALS & set(form.changed_data):
+        if SETS_CREDENTIALS & set(form.changed_data):  # an account added with a password too
             message.append({SETS_CREDENTIALS_MARK: True})
         return message
 
@@ -328,7 +328,7 @@ def credentials_set_by_others(account: User, granting: User) -> list[LogEntry]:
         LogEntry.objects.filter(
             content_type=ContentType.objects.get_for_model(User),
             object_id=str(account.pk),
-            action_flag=CHANGE,
+            action_flag__in=[ADDITION, CHANGE],
             change_message__contains=f'"{SETS_CREDENTIALS_MARK}": true',
         )
         .exclude(user_id__in=[account.pk, granting.pk])

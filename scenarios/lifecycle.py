@@ -345,7 +345,11 @@ def _abandon(learner_id, session_id) -> bool:
     )
     if deleted is None:
         return False
-    Session.objects.of(learner_id).active().filter(pk=session_id).delete()
+    # Confirmed in several requests at once, each read the row and logged its deletion; only
+    # the one whose delete took the row does (the attacker's recheck).
+    _, by_model = Session.objects.of(learner_id).active().filter(pk=session_id).delete()
+    if not by_model.get(Session._meta.label):
+        return False
     scenario_id, main_count, helper_count = deleted
     log_event(
         Event.SCENARIO_ABANDONED,

@@ -161,11 +161,17 @@ _YES = (
 )
 _YES_WITH = _YES + r"|bitte|danke|sehr|schön|toll|gut|warum nicht|das wäre"
 _BARE_YES = re.compile(
-    rf"^\W*(?:sehr\s+|na\s+)?(?:{_YES})\b(?:\W+(?:{_YES_WITH})\b)*\W*$", re.IGNORECASE
+    rf"^\W*(?:sehr\s+|na\s+(?!ja\b))?(?:{_YES})\b(?:\W+(?:{_YES_WITH})\b)*\W*$", re.IGNORECASE
 )
+# Not a question back ("Ja?", "Sicher?"), nor "na ja" (well…): both reached the goal (the
+# attacker's recheck); "Klar, warum nicht?" is a yes.
+_ASKS_BACK = re.compile(r"\?\W*$")
+_WHY_NOT = re.compile(r"warum nicht\W*$", re.IGNORECASE)
 
 
 def _is_a_bare_yes(text: str) -> bool:
+    if _ASKS_BACK.search(text) and not _WHY_NOT.search(text):
+        return False
     return any(_BARE_YES.match(spelling) for spelling in as_typed_and_with_umlauts(text))
 
 

@@ -16,6 +16,7 @@ from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.postgresql import base
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
+from psycopg_pool.base import AttemptWithBackoff
 
 
 def check_without_round_trip(connection: psycopg.Connection) -> None:
@@ -38,17 +39,35 @@ def _readable(fd: int) -> bool:
     return bool(select.select([fd], [], [], 0)[0])
 
 
+class CappedBackoff(AttemptWithBackoff):
+    """psycopg_pool tries a lost connection again after 1, 2, 4, 8, 16, 32 … s: after a 40 s
+    outage, the next try came 20 s after the database was back, and every request meanwhile
+    waited out the pool's timeout and failed (the attacker's recheck). At most MOST_DELAY
+    between tries."""
+
+    MOST_DELAY = 2.0
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, self.MOST_DELAY)
+
+
 class LastUsedFirstPool(ConnectionPool):
     """psycopg's pool hands out the connection idle longest, so at one chat each turn ran on a
     backend gone cold (its caches, its process) while warm ones waited: the turn's work before
     the model call took 7.4 ms against 6.0 handing out the last used (bench/chat_latency.py,
     1 chat, four runs each, interleaved). The pool still closes the one idle longest when it
-    shrinks. `_get_ready_connection` is psycopg_pool's own (pinned in requirements.txt)."""
+    shrinks. `_get_ready_connection` and `_add_connection` are psycopg_pool's own (pinned in
+    requirements.txt)."""
 
     def _get_ready_connection(self, timeout):
         if self._pool:
             self._pool.rotate(1)  # the last returned is first
         return super()._get_ready_connection(timeout)
+
+    def _add_connection(self, attempt, growing: bool = False) -> None:
+        attempt = attempt or CappedBackoff(timeout=self.reconnect_timeout)
+        return super()._add_connection(attempt, growing)
 
     def check(self) -> None:
         """psycopg's check puts the idle connections back in the reverse order: reversed

@@ -170,6 +170,21 @@ def test_a_superuser_giving_staff_rights_back_is_told_who_set_the_password(staff
     assert "Staff@example.com" not in response.content.decode()
     colleague.refresh_from_db()
     assert colleague.is_staff  # given all the same
+    # An account staff added with a password of theirs too (the attacker's recheck).
+    added = {
+        "email": "newbie@example.com",
+        "usable_password": "true",
+        "password1": "a-Long-pass-phrase-77",
+        "password2": "a-Long-pass-phrase-77",
+    }
+    assert staff_client.post(reverse("admin:accounts_user_add"), added).status_code == 302
+    newbie = User.objects.get(email="newbie@example.com")
+    url = reverse("admin:accounts_user_change", args=[newbie.pk])
+    given = {"email": newbie.email, "is_active": "on", "is_staff": "on"}
+    said = [str(m) for m in superuser.post(url, given, follow=True).context["messages"]]
+    assert said[0].startswith(
+        "This account's password or email was set in the admin by staff@example.com (last on "
+    )
     # Changes of the superuser's own are not told of.
     other = User.objects.create_user("other@example.com", PASSWORD, is_staff=True)
     url = reverse("admin:accounts_user_change", args=[other.pk])

@@ -247,6 +247,15 @@ def test_the_shipped_lines_that_ask_for_goals_are_marked_unless_staff_reworded_t
             ["Hallo, ich bin Sam!", "Ja.", "Ja, gerne!", *["Hm."] * 6, "Ja, gerne!"],
             [{1}, set(), set(), *[set()] * 6, {5}],
         ),
+        # A question back, or "na ja" (well…), is no yes (the attacker's recheck).
+        *(
+            (
+                "new_colleague",
+                ["Hallo, ich bin Sam!", "Ja.", "Ja, gerne!", *["Hm."] * 6, doubt],
+                [{1}, set(), set(), *[set()] * 6, set()],
+            )
+            for doubt in ("Sicher?", "Na ja.")
+        ),
         # A yes to "Haben Sie eine BahnCard?" says whether one has one.
         (
             "train_ticket",

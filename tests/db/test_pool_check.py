@@ -85,3 +85,21 @@ def test_the_order_holds_after_every_connection_is_checked():
         pool.check()
         with pool.connection() as pooled:
             assert pooled.info.backend_pid == pids[0]  # the last given back
+
+
+def test_a_lost_connection_is_tried_again_every_two_seconds_at_most(pool, monkeypatch):
+    """psycopg_pool tried again after 1, 2, 4, 8, 16, 32 … s: after a 40 s outage the next
+    try came 20 s after the database was back, and requests failed meanwhile (the attacker's
+    recheck)."""
+
+    def connect(*args, **kwargs):
+        raise psycopg.OperationalError("the database is away")
+
+    scheduled = []  # (the task that tries again, after how long)
+    monkeypatch.setattr(pool, "_connect", connect)
+    monkeypatch.setattr(pool, "schedule_task", lambda task, delay: scheduled.append((task, delay)))
+    pool._add_connection(None)
+    for _ in range(7):  # each try fails, and schedules the next
+        pool._add_connection(scheduled[-1][0].attempt)
+    delays = [delay for _, delay in scheduled]
+    assert len(delays) == 8 and all(0 < delay <= 2.0 for delay in delays), delays

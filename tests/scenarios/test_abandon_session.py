@@ -1,3 +1,5 @@
+import pytest
+
 from lib.rls import acting_as_staff
 from scenarios import lifecycle
 from scenarios.models import Session
@@ -64,3 +66,39 @@ def test_a_scene_can_be_ended_from_its_chat_page(client, alice, party):
         assert "That scene is finished" in response.content.decode()
     with acting_as_staff():
         assert Session.objects.filter(pk=session.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_deletion_confirmed_twice_at_once_is_logged_once(alice, party):
+    """Six confirmations at once each read the row, waited on the first one's delete, deleted
+    nothing and logged the deletion all the same: six `scenario_abandoned` (the attacker's
+    recheck)."""
+    import threading
+
+    from django.db import connection
+
+    from eventlog.models import Log
+    from tests.conftest import raw_connection, until_a_lock_is_awaited
+
+    session = lifecycle.start_session(alice.pk, party)
+    outcome = []
+
+    def abandon():
+        try:
+            outcome.append(lifecycle.abandon_session(alice.pk, session.pk))
+        finally:
+            connection.close()
+
+    with raw_connection() as first, raw_connection() as watcher:  # as the owner
+        watcher.autocommit = True
+        first.execute("SET ROLE maraum_staff")  # the owner sees no session (forced RLS)
+        deleted = first.execute("DELETE FROM sessions WHERE id = %s", [session.pk])
+        assert deleted.rowcount == 1  # not committed yet
+        second = threading.Thread(target=abandon)
+        second.start()
+        until_a_lock_is_awaited(watcher)  # the second waits on the first one's delete
+        first.commit()
+        second.join(15)
+    assert outcome == [False]
+    with acting_as_staff():
+        assert not Log.objects.filter(event_type="scenario_abandoned").exists()
