@@ -84,9 +84,7 @@ def chat_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
             pass  # completed, or not theirs: handled below
     shown = conversations.load(request.user.pk, session_id)
     if shown is None:
-        if lifecycle.was_ended_and_deleted(request.user.pk, session_id):
-            return render(request, "chat/deleted.html", status=410)
-        raise Http404("No such session.")
+        return _not_found(request, session_id)
     session = shown.session
     completion = None
     if session.is_completed:
@@ -118,6 +116,14 @@ def chat_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
             "focus_main_box": not session.is_completed,
         },
     )
+
+
+def _not_found(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    """A session the learner cannot open: "ended and deleted" (410) if they did that, as the
+    log says while it keeps the event, else not found, as for anyone else's."""
+    if lifecycle.was_ended_and_deleted(request.user.pk, session_id):
+        return render(request, "chat/deleted.html", status=410)
+    raise Http404("No such session.")
 
 
 @login_required
@@ -160,7 +166,7 @@ def transcript(request: HttpRequest, session_id: UUID) -> HttpResponse:
     """A completed session, both chats, read-only (an active one opens its chat instead)."""
     shown = conversations.load(request.user.pk, session_id, replies=False)
     if shown is None:
-        raise Http404("No such session.")
+        return _not_found(request, session_id)
     if not shown.session.is_completed:
         return redirect("session", session_id=session_id)
     found = tasks.report_of(request.user.pk, session_id)

@@ -28,12 +28,14 @@ def test_a_deleted_conversations_address_says_it_was_deleted(client, alice, bob,
     session = lifecycle.start_session(alice.pk, party)
     lifecycle.start_session(alice.pk, party, replacing=session.pk)  # "End it and start …"
     client.force_login(alice)
-    page = client.get(f"/sessions/{session.pk}/")
-    assert page.status_code == 410
-    assert "This conversation was ended and deleted" in page.content.decode()
+    # Its history address and export too (typed or bookmarked: no page links them).
+    for address in ("/sessions/{}/", "/history/{}/", "/history/{}/export.md"):
+        page = client.get(address.format(session.pk))
+        assert page.status_code == 410, address
+        assert "This conversation was ended and deleted" in page.content.decode()
     client.force_login(bob)
-    for address in (f"/sessions/{session.pk}/", f"/sessions/{session.pk}/abandon/"):
-        assert client.get(address).status_code == 404
+    for address in ("/sessions/{}/", "/sessions/{}/abandon/", "/history/{}/"):
+        assert client.get(address.format(session.pk)).status_code == 404
     assert client.post(f"/sessions/{session.pk}/abandon/").status_code == 404
 
 
