@@ -140,6 +140,15 @@ def _character_request(
         script_asks=tuple(
             (line - 1, state.number) for state in goals for line in state.goal.offline_asked_in
         ),
+        script_answers=tuple(
+            (
+                state.goal.offline_answered_in - 1,
+                state.number,
+                state.goal.offline_goes_on_after_answer,
+            )
+            for state in goals
+            if state.goal.offline_answered_in
+        ),
     )
 
 

@@ -65,13 +65,23 @@ def _script_too_short_for_the_goals(scenario: Scenario) -> str:
         return ""
     passed = scenario.offline_lines_passed_over()
     plural = len(passed) > 1
-    because = (
-        f" (line{'s' * plural} {', '.join(map(str, passed))} {'are' if plural else 'is'} passed "
-        f"over once {'their' if plural else 'its'} goal{'s' * plural} {'are' if plural else 'is'}"
-        " reached)"
-        if passed
-        else ""
-    )
+    reasons = []
+    if passed:
+        reasons.append(
+            f"line{'s' * plural} {', '.join(map(str, passed))} {'are' if plural else 'is'} "
+            f"passed over once {'their' if plural else 'its'} goal{'s' * plural} "
+            f"{'are' if plural else 'is'} reached"
+        )
+    if jumps := sorted(
+        goal.offline_answered_in
+        for goal in scenario.goals.all()
+        if goal.offline_goes_on_after_answer and goal.offline_answered_in
+    ):
+        reasons.append(
+            f"the script goes on after line{'s' * (len(jumps) > 1)} "
+            f"{', '.join(map(str, jumps))} when a goal answered there is reached"
+        )
+    because = f" ({'; '.join(reasons)})" if reasons else ""
     return (
         f"Without an API key, “{scenario.title}” can close after {at_least} learner "
         f"message{'s' * (at_least > 1)}{because}: fewer than its {goals} goals, so a learner "
@@ -253,16 +263,23 @@ def _check_the_asking_lines(forms_kept, script) -> None:
     script no longer has are left, and ask for nothing: emptying a draft's script had to
     clear every goal's lines first."""
     count = len(script) if isinstance(script, list) else 0
+    has = f"The offline script has {count} line{'' if count == 1 else 's'}"
     for form in forms_kept:
-        if "offline_asked_in" not in form.changed_data:
-            continue
-        wrong = [n for n in form.cleaned_data.get("offline_asked_in") or () if not 1 <= n <= count]
-        if wrong:
-            form.add_error(
-                "offline_asked_in",
-                f"The offline script has {count} line{'' if count == 1 else 's'}: "
-                f"there is no line {wrong[0]}.",
-            )
+        if "offline_asked_in" in form.changed_data:
+            asking = form.cleaned_data.get("offline_asked_in") or ()
+            if wrong := [n for n in asking if not 1 <= n <= count]:
+                form.add_error("offline_asked_in", f"{has}: there is no line {wrong[0]}.")
+        answer = form.cleaned_data.get("offline_answered_in")
+        if "offline_answered_in" in form.changed_data and answer is not None:
+            # The last line closes the scene: an answer there ended it at once.
+            if not 1 <= answer < count:
+                form.add_error(
+                    "offline_answered_in",
+                    f"{has}: the answer is one of lines 1 to {count - 1} (the last closes the "
+                    "scene)."
+                    if count > 1
+                    else f"{has}: it needs one to answer with before its closing line.",
+                )
 
 
 def _number_the_unnumbered(forms_kept, taken_elsewhere: set[int]) -> None:
@@ -290,7 +307,14 @@ class GoalInline(StaffTabularInline):
     formset = GoalFormSet
     extra = 3
     max_num = MAX_GOALS
-    fields = ("position", "text", "offline_pattern", "offline_asked_in")
+    fields = (
+        "position",
+        "text",
+        "offline_pattern",
+        "offline_asked_in",
+        "offline_answered_in",
+        "offline_goes_on_after_answer",
+    )
 
 
 def _deletion_refused(request, scenarios, error: Exception | None = None) -> None:
@@ -451,17 +475,26 @@ class ScenarioAdmin(StaffModelAdmin):
             goal_form.instance.pk
             for formset in formsets
             for goal_form in formset.forms
-            if "offline_asked_in" in goal_form.changed_data
+            if {"offline_asked_in", "offline_answered_in"} & set(goal_form.changed_data)
         }
-        for goal in form.instance.goals.exclude(pk__in=written_now).exclude(offline_asked_in=[]):
-            lost = goal.follow_the_script(before, after if isinstance(after, list) else [])
-            goal.save(update_fields=["offline_asked_in"])
+        goals = form.instance.goals.exclude(pk__in=written_now)
+        for goal in goals.exclude(offline_asked_in=[], offline_answered_in=None):
+            lost, lost_answer = goal.follow_the_script(
+                before, after if isinstance(after, list) else []
+            )
+            goal.save(update_fields=["offline_asked_in", "offline_answered_in"])
             if lost:
                 messages.warning(
                     request,
                     f"The goal “{goal.text}” was asked for in line"
                     f"{'s' if len(lost) > 1 else ''} {', '.join(map(str, lost))} of the offline "
                     "script, which it no longer has as it was: say again which lines ask for it.",
+                )
+            if lost_answer is not None:
+                messages.warning(
+                    request,
+                    f"The goal “{goal.text}” was answered in line {lost_answer} of the offline "
+                    "script, which it no longer has as it was: say again which line answers it.",
                 )
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):

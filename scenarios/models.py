@@ -147,9 +147,23 @@ class Scenario(models.Model):
 
     def offline_messages_at_least(self) -> int:
         """Without an API key, the fewest learner messages a role-play can have: one for each
-        line before the last that is never passed over, and one that the last line answers."""
+        line before the last that is never passed over, and one that the last line answers;
+        from an answer the script goes on after, reached at once, one for it and each such
+        line after it, and the last."""
         script = self.offline_lines if isinstance(self.offline_lines, list) else []
-        return max(len(script) - len(self.offline_lines_passed_over()), 1)
+        passed = set(self.offline_lines_passed_over())
+        jumps = [
+            1
+            + sum(
+                1 for line in range(goal.offline_answered_in + 1, len(script)) if line not in passed
+            )
+            + 1
+            for goal in self.goals.all()
+            if goal.offline_goes_on_after_answer
+            and goal.offline_answered_in is not None
+            and 1 <= goal.offline_answered_in < len(script)
+        ]
+        return max(min([len(script) - len(passed), *jumps]), 1)
 
     def missing_for_play(
         self, goal_count: int | None = None, unread: frozenset[str] = frozenset()
@@ -404,8 +418,9 @@ def pattern_matches(pattern: str, text: str) -> bool:
 class Goal(models.Model):
     """Something the learner came to do in a scene ("Ask what the strawberries cost"). The
     character marks it reached when the learner's own message achieves it; offline, the
-    learner's message matching `offline_pattern` does, and the script's lines that ask for it
-    (`offline_asked_in`) are skipped once it is."""
+    learner's message matching `offline_pattern` does, the script's lines that ask for it
+    (`offline_asked_in`) are skipped once it is, and the line that answers it
+    (`offline_answered_in`) is said then, in or out of the script's order."""
 
     scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="goals")
     position = models.PositiveSmallIntegerField(help_text="Goals are listed in this order.")
@@ -430,6 +445,24 @@ class Goal(models.Model):
             "goal, e.g. “2” or “2,3”; without an API key they are skipped once the learner has "
             "reached it, and a bare yes (“Ja, gerne!”) to the last of them reaches it if that "
             "line ends with a yes-or-no question (“Kommst du mit?”)."
+        ),
+    )
+    offline_answered_in = models.PositiveSmallIntegerField(
+        verbose_name="answered in offline line",
+        null=True,
+        blank=True,
+        help_text=(
+            "The offline script's line (1 for its first) that answers this goal, e.g. the "
+            "price for “Ask what it costs”; without an API key the character says it when "
+            "the learner reaches the goal, then goes on with the first line not yet said."
+        ),
+    )
+    offline_goes_on_after_answer = models.BooleanField(
+        verbose_name="then go on after it",
+        default=False,
+        help_text=(
+            "The script goes on from the line after the answer instead, leaving out the lines "
+            "before it that were not said: “Das ist alles” leads to the till."
         ),
     )
     # A session completed before a goal was added was not played with it (chat.goals).
@@ -463,32 +496,40 @@ class Goal(models.Model):
         """Offline: the learner's message achieves this goal."""
         return pattern_matches(self.offline_pattern, learner_text)
 
-    def follow_the_script(self, before: list, after: list) -> list[int]:
+    def follow_the_script(self, before: list, after: list) -> tuple[list[int], int | None]:
         """Staff edited the offline script from `before` to `after`: this goal's asking lines
-        follow their line to where it now stands (a line added above kept the old numbers, and
-        the line they named was asked again: the attacker's recheck). A line is followed by
-        aligning the two scripts, so a line the script has twice is told apart, and then, if
-        it moved, by its text where the new script has it once. Returns the numbers of those
-        the script no longer has, which ask for nothing now."""
+        and its answer line follow their line to where it now stands (a line added above kept
+        the old numbers, and the line they named was asked again: the attacker's recheck). A
+        line is followed by aligning the two scripts, so a line the script has twice is told
+        apart, and then, if it moved, by its text where the new script has it once. Returns
+        the numbers of the asking lines, and of the answer line, the script no longer has,
+        which ask for and answer nothing now."""
         aligned = {}
         matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
         for block in matcher.get_matching_blocks():
             for offset in range(block.size):
                 aligned[block.a + offset + 1] = block.b + offset + 1
         taken = set(aligned.values())
-        moved, lost = [], []
-        for number in self.offline_asked_in:
+
+        def followed(number: int) -> int | None:
             if number in aligned:
-                moved.append(aligned[number])
-                continue
+                return aligned[number]
             text = before[number - 1] if 1 <= number <= len(before) else None
             places = [at for at, line in enumerate(after, 1) if line == text and at not in taken]
-            if len(places) == 1:
-                moved.append(places[0])
-            else:
+            return places[0] if len(places) == 1 else None
+
+        moved, lost = [], []
+        for number in self.offline_asked_in:
+            if (now := followed(number)) is None:
                 lost.append(number)
+            else:
+                moved.append(now)
         self.offline_asked_in = moved
-        return lost
+        answer, lost_answer = self.offline_answered_in, None
+        if answer is not None:
+            self.offline_answered_in = followed(answer)
+            lost_answer = answer if self.offline_answered_in is None else None
+        return lost, lost_answer
 
 
 class SessionQuerySet(models.QuerySet):

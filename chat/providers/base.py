@@ -62,6 +62,8 @@ class ReplyRequest:
     script: tuple[str, ...] = ()
     # Which goal each line of the script asks for: (line index, goal number) pairs.
     script_asks: tuple[tuple[int, int], ...] = ()
+    # Which line answers which goal: (line index, goal number, go on after it) triples.
+    script_answers: tuple[tuple[int, int, bool], ...] = ()
     tips: tuple[str, ...] = ()
     vocabulary: tuple[tuple[str, str], ...] = ()  # the scene's word list: (german, gloss)
     tool_choice: dict | None = None  # e.g. the report: {"type": "tool", "name": "scene_report"}

@@ -17,12 +17,12 @@ class OfflineProvider:
     """A scripted partner for running without an API key: the same streaming, canned lines.
 
     The character plays the scenario's offline script in order, one line per learner turn
-    (passing over lines that ask for a goal already reached), and closes the scene with the
-    last line, early once every goal is reached or when the
-    scene's length says so (as the model is told to); a goal is reached when the learner's
-    message matches its pattern. The helper gives the scene's word list's meanings of the
-    words it was asked about, or else the scenario's next tip, after a note that it cannot
-    read what it was asked.
+    (passing over lines that ask for a goal already reached, and answering a goal reached
+    with the line that answers it), and closes the scene with the last line, early once every
+    goal is reached or when the scene's length says so (as the model is told to); a goal is
+    reached when the learner's message matches its pattern. The helper gives the scene's word
+    list's meanings of the words it was asked about, or else the scenario's next tip, after a
+    note that it cannot read what it was asked.
     """
 
     name = "offline"
@@ -35,14 +35,9 @@ class OfflineProvider:
             lines = request.script or (FALLBACK_LINE,)
             # Off the event loop: each pattern may take up to its time limit.
             goals = await asyncio.to_thread(_goals_reached, request)
-            # The scene's last goal reached (its goodbye, say), the character closes it: it
-            # played on to its script's end (a newcomer's walk).
-            last_goal = bool(request.open_goals) and len(goals) == len(request.open_goals)
-            if request.closing or last_goal:
-                index = len(lines) - 1
-            else:
-                index = _next_line(request, lines, goals)
-            text, ended = lines[index], index == len(lines) - 1
+            indexes = _lines_to_say(request, lines, goals)
+            text = " ".join(lines[index].strip() for index in indexes)
+            ended = indexes[-1] == len(lines) - 1
         else:
             # Off the event loop too: a phrase with a gap may scan a long question for a while.
             text, ended = await asyncio.to_thread(_helper_answer, request), False
@@ -53,33 +48,82 @@ class OfflineProvider:
         yield ReplyDone(ended=ended, usage={}, attempts=1, goals_reached=goals)
 
 
-def _next_line(request: ReplyRequest, lines: tuple[str, ...], reached_now) -> int:
-    """The script's line after the last one said, passing over lines that ask only for goals
-    the learner has reached (it asked for the kilo of tomatoes just ordered: the last note's
-    left item); the last line is never passed over. With none of its lines said yet after
-    the first turn (staff rewrote the script meanwhile), one line a learner message."""
-    said = [
+def _lines_to_say(request: ReplyRequest, lines: tuple[str, ...], reached_now) -> list[int]:
+    """The script's line (or lines) to reply with: the line that answers a goal reached just
+    now, if it has one not said yet ("Was kosten die Erdbeeren?" is answered with their price
+    wherever it is asked: the seller packed up what was never ordered); else the next line.
+    The last line closes the scene, after that answer: once the learner reaches the last open
+    goal (its goodbye, say: it played on to its script's end, a newcomer's walk), or when the
+    scene's length says so (as the model is told)."""
+    last = len(lines) - 1
+    said = _said(request, lines)
+    answers = sorted(
+        (line, goes_on)
+        for line, number, goes_on in request.script_answers
+        if number in reached_now and line < last and line not in said
+    )
+    # Of several, the last that goes on ("ein Kilo Tomaten, und das ist alles" goes to the
+    # till), else the first: the rest are said in their turn.
+    going_on = [line for line, goes_on in answers if goes_on]
+    answer = going_on[-1:] or [line for line, _ in answers[:1]]
+    # Every goal reached: closed at once, where the answer asks nothing back ("Würde Ihnen
+    # das passen?" is answered first).
+    all_reached = bool(request.goal_ids) and len(reached_now) == len(request.open_goals)
+    if request.closing or (all_reached and not (answer and _asks(lines[answer[0]]))):
+        return [*answer, last]
+    return answer or [_next_line(request, lines, reached_now, said)]
+
+
+def _asks(line: str) -> bool:
+    return line.rstrip().endswith("?")
+
+
+def _said(request: ReplyRequest, lines: tuple[str, ...]) -> list[int]:
+    """The script's lines the character has said, in the order said (a line the script has
+    twice is taken as the first not said yet after the one before)."""
+    texts = [
         block["text"].strip()
         for turn in request.messages
         if turn["role"] == "assistant"
         for block in turn["content"]
         if block.get("type") == "text"
     ]
-    after = 0
-    for text in said:
-        at = next((at for at in range(after, len(lines)) if lines[at].strip() == text), None)
-        if at is not None:
-            after = at + 1
-    if not after:  # one line a learner message answered
-        answered = request.turn - max(len(request.unanswered), 1)
-        after = max(min(answered, len(lines) - 1), 0)
+    said: list[int] = []
+    for text in texts:
+        places = [at for at, line in enumerate(lines) if line.strip() == text and at not in said]
+        after = [at for at in places if not said or at > said[-1]]
+        if places:
+            said.append((after or places)[0])
+    return said
+
+
+def _next_line(request: ReplyRequest, lines: tuple[str, ...], reached_now, said) -> int:
+    """The first line not said yet after the last one said in the script's order, passing over
+    lines that ask only for goals the learner has reached (it asked for the kilo of tomatoes
+    just ordered: the last note's left item); the last line is never passed over. An answer
+    said out of order is not in the script's order (the landlady goes on with her tour after
+    the deposit), unless its goal says to go on after it (the till after "Das ist alles").
+    With none of its lines said yet after the first turn (staff rewrote the script meanwhile),
+    one line a learner message."""
     open_numbers = {goal.number for goal in request.open_goals}
     reached = {number for number, _ in request.goal_ids} - open_numbers | set(reached_now)
     asks: dict[int, set[int]] = {}
     for line, number in request.script_asks:
         asks.setdefault(line, set()).add(number)
+
+    def to_say(line: int) -> bool:
+        return line not in said and not (line in asks and asks[line] <= reached)
+
+    stays = {line for line, _, goes_on in request.script_answers if not goes_on}
+    after = 0
+    for line in said:  # an answer said where the script had it anyway is in its order
+        if line not in stays or not any(map(to_say, range(after, line))):
+            after = line + 1
+    if not said:  # one line a learner message answered
+        answered = request.turn - max(len(request.unanswered), 1)
+        after = max(min(answered, len(lines) - 1), 0)
     last = len(lines) - 1
-    while after < last and after in asks and asks[after] <= reached:
+    while after < last and not to_say(after):
         after += 1
     return min(after, last)
 

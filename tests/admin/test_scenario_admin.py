@@ -54,8 +54,11 @@ def edit_form(scenario: Scenario, **changes) -> dict:
                 f"goals-{index}-text": goal.text,
                 f"goals-{index}-offline_pattern": goal.offline_pattern,
                 f"goals-{index}-offline_asked_in": ",".join(map(str, goal.offline_asked_in)),
+                f"goals-{index}-offline_answered_in": str(goal.offline_answered_in or ""),
             }
         )
+        if goal.offline_goes_on_after_answer:
+            data[f"goals-{index}-offline_goes_on_after_answer"] = "on"
     data.update(changes)
     return data
 
@@ -114,6 +117,65 @@ def test_the_lines_asking_for_a_goal_are_lines_of_the_script(staff_client, party
     party.refresh_from_db()
     assert len(party.offline_lines) == lines
     assert party.goals.get(position=1).offline_asked_in == []
+
+
+def test_the_line_answering_a_goal_is_a_line_of_the_script_before_its_last(staff_client, party):
+    """Offline, a goal reached is answered with the line staff name for it: one the script
+    has, and not its last, which closes the scene."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    lines = len(party.offline_lines)
+    for wrong in (lines, lines + 5):
+        response = staff_client.post(
+            url, edit_form(party, **{"goals-0-offline_answered_in": wrong})
+        )
+        assert response.status_code == 200
+        assert (
+            f"The offline script has {lines} lines: the answer is one of lines 1 to {lines - 1}"
+            in response.content.decode()
+        )
+    form = edit_form(party, **{"goals-0-offline_answered_in": "1"})
+    form["goals-0-offline_goes_on_after_answer"] = "on"
+    assert staff_client.post(url, form).status_code == 302
+    goal = party.goals.get(position=1)
+    assert (goal.offline_answered_in, goal.offline_goes_on_after_answer) == (1, True)
+
+
+def test_the_line_answering_a_goal_follows_the_script_as_staff_edit_it(staff_client, party):
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    lines = list(party.offline_lines)
+    answered = dict(party.goals.values_list("position", "offline_answered_in"))
+    assert answered == {1: None, 2: 2, 3: 4, 4: 7, 5: None}
+    edited = ["Hallo, schön, dass du da bist!", *lines]
+    edited[4] = "Ach so! Und wie lange wohnst du schon hier?"  # line 4 as shipped, reworded
+    form = edit_form(party)
+    form["offline_lines"] = "\n".join(edited)
+    response = staff_client.post(url, form, follow=True)
+    assert dict(party.goals.values_list("position", "offline_answered_in")) == {
+        1: None,
+        2: 3,
+        3: None,
+        4: 8,
+        5: None,
+    }
+    assert "was answered in line 4 of the offline script, which it no longer has" in (
+        response.content.decode().replace("&#x27;", "'")
+    )
+
+
+def test_a_script_that_goes_on_after_an_answer_near_its_end_warns_it_can_close_early(
+    staff_client, party
+):
+    """Reached at once, the goal skips the lines before its answer."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    form = edit_form(party, **{"goals-3-offline_answered_in": "10"})
+    form["goals-3-offline_goes_on_after_answer"] = "on"
+    response = staff_client.post(url, form, follow=True)
+    said = [str(message) for message in response.context["messages"]]
+    assert (
+        "Without an API key, “Party” can close after 3 learner messages (lines 1, 3, 6 are "
+        "passed over once their goals are reached; the script goes on after line 10 when a "
+        "goal answered there is reached): fewer than its 5 goals"
+    ) in " ".join(said)
 
 
 @pytest.mark.parametrize(

@@ -74,10 +74,13 @@ async def test_the_offline_character_closes_the_scene_once_every_goal_is_reached
     await tab.close()
     main = await stored(alice_session.pk, "main")
     assert main[-2:] == [("user", "Tschüss!"), ("scenario", lines[-1])]
-    # The second line asks how much; the learner had just said "ein Kilo": it is passed over.
+    # Each goal is answered with its line: the tomatoes packed up (the line asking how many
+    # passed over), the strawberries' price, and "das ist alles" leads to the till.
     assert [content for role, content in main if role == "scenario"][1:-1] == [
         lines[0],
-        *lines[2:5],
+        lines[2],
+        lines[3],
+        lines[8],
     ]
     assert (await session_row(alice_session.pk)).is_completed
     # The event log says the script closed it, not the model (the last note's left item).
@@ -91,8 +94,9 @@ async def test_the_offline_character_does_not_ask_for_what_the_learner_has_done(
     """Its lines that ask for a goal are passed over once the goal is reached, by an earlier
     message or by the one answered (it asked for a kilo of tomatoes just ordered, and whether
     that was all after "das ist alles": the last note's left item); a line the learner
-    answers is not taken back."""
+    answers is not taken back. Here the goals have no line that answers them."""
     settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    await database_sync_to_async(alice_session.scenario.goals.update)(offline_answered_in=None)
     lines = alice_session.scenario.offline_lines
     assert lines[1].endswith("ein Kilo oder lieber 500 Gramm?")
     assert lines[7].endswith("oder ist das dann alles?")
@@ -176,4 +180,71 @@ async def test_a_goal_in_a_message_left_unanswered_is_reached_with_the_next(
     await settle()
     await tab.close()
     assert "Goal reached: Order a kilo of tomatoes." in finished
-    assert (await stored(alice_session.pk, "main"))[-1] == ("scenario", lines[0])
+    assert (await stored(alice_session.pk, "main"))[-1] == ("scenario", lines[2])  # packed up
+
+
+async def replies_to(alice, session, said: list[str]) -> list[str]:
+    tab = Tab(alice, session.pk)
+    await tab.connect()
+    for text in said:
+        await tab.send(message=text)
+        await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+    main = await stored(session.pk, "main")
+    return [content for role, content in main[1:] if role == "scenario"]
+
+
+async def test_a_goal_reached_out_of_order_is_answered_and_the_script_goes_on_where_it_was(
+    alice, alice_session, offline, settings
+):
+    """Asked the strawberries' price first, the seller packed up what was never ordered (the
+    last note's left item): she says their price, then goes on with her first line."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    lines = alice_session.scenario.offline_lines
+    assert "Eine Schale kostet vier Euro." in lines[3]
+    said = ["Was kosten die Erdbeeren?", "Hm.", "Hm.", "Ein Kilo, bitte.", "Hm."]
+    assert await replies_to(alice, alice_session, said) == [
+        lines[3],
+        lines[0],
+        lines[1],
+        lines[2],  # the line answering "ein Kilo Tomaten" was the next anyway
+        lines[4],  # the price, said, is not said again
+    ]
+
+
+async def test_an_answer_the_script_goes_on_after_leaves_out_the_lines_before_it(
+    alice, alice_session, offline, settings
+):
+    """After "das ist alles" the seller went on selling potatoes (the last note's left item):
+    she adds it up, and goes on from there. Said with an order, the till wins."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    lines = alice_session.scenario.offline_lines
+    assert lines[8].startswith("Gut, dann rechne ich mal zusammen")
+    said = ["Guten Tag.", "Nein danke, das ist alles.", "Hier, bitte."]
+    assert await replies_to(alice, alice_session, said) == [lines[0], lines[8], lines[9]]
+
+
+async def test_an_order_and_that_is_all_in_one_message_go_to_the_till(
+    alice, alice_session, offline, settings
+):
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    lines = alice_session.scenario.offline_lines
+    said = ["Ein Kilo Tomaten, und das ist alles.", "Hier, bitte."]
+    assert await replies_to(alice, alice_session, said) == [lines[8], lines[9]]
+
+
+async def test_the_last_goal_reached_is_answered_before_the_scene_closes(
+    alice, alice_session, offline, settings
+):
+    """The strawberries' price asked last: she closed with her goodbye, the price never said.
+    She says it, and as it asks something back ("Wie wäre es damit?"), closes after the
+    learner's answer (an answer that asks nothing closes with the goodbye in one reply: the
+    shipped scenes' play)."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    lines = alice_session.scenario.offline_lines
+    said = ["Ein Kilo Tomaten, und das ist alles.", "Tschüss!", "Was kosten die Erdbeeren?"]
+    assert (await replies_to(alice, alice_session, said))[-1] == lines[3]
+    assert not (await session_row(alice_session.pk)).is_completed
+    assert (await replies_to(alice, alice_session, ["Nein danke."]))[-1] == lines[-1]
+    assert (await session_row(alice_session.pk)).is_completed

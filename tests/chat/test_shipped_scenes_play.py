@@ -125,31 +125,64 @@ def played(session_id):
         for goal in ReachedGoal.objects.filter(session_id=session_id).select_related("goal"):
             reached.setdefault(goal.message_id, set()).add(goal.goal.position)
         asks: dict[int, set[int]] = {}
+        answers: dict[int, tuple[int, bool]] = {}  # goal → (line index, goes on after it)
         for goal in session.scenario.goals.all():
             for line in goal.offline_asked_in:
                 asks.setdefault(line - 1, set()).add(goal.position)
+            if goal.offline_answered_in:
+                answers[goal.position] = (
+                    goal.offline_answered_in - 1,
+                    goal.offline_goes_on_after_answer,
+                )
     messages.sort(key=lambda m: (m.sent_at, m.id))
     turns = [
         (learner.content, reached.get(learner.id, set()), reply.content)
         for learner, reply in zip(messages[1::2], messages[2::2], strict=True)
     ]
-    return turns, asks
+    return turns, asks, answers
 
 
-def assert_the_script_was_followed(turns, asks, script):
-    """Each reply is the script's next line, but for lines asking only for goals reached by
-    then, which are passed over; the last reply is the script's last line."""
+def lines_said(turns, script) -> list[list[int]]:
+    """Each reply as the script's lines it is (1 for the first): one, or at the close an
+    answer and the last line."""
+    said = []
+    for _, _, reply in turns:
+        if reply in script:
+            said.append([script.index(reply) + 1])
+        else:
+            answer = next(line for line in script[:-1] if reply == f"{line} {script[-1]}")
+            said.append([script.index(answer) + 1, len(script)])
+    return said
+
+
+def assert_the_script_was_followed(turns, asks, answers, script):
+    """No line is said twice. A goal reached is answered with its line if that is not said
+    yet (of two, the one the script goes on after). The other lines come in the script's
+    order from the last of them or the last answer the script goes on after, passing over
+    only lines said already and lines that ask for goals reached by then. The scene closes
+    with the script's last line."""
+    said = lines_said(turns, script)
+    flat = [index - 1 for lines in said for index in lines]
+    assert len(flat) == len(set(flat)), said
+    assert said[-1][-1] == len(script)
     reached: set[int] = set()
-    before = -1
-    for _, reached_now, reply in turns:
+    before, earlier = -1, set()
+    for (_, reached_now, _), lines in zip(turns, said, strict=True):
         reached |= reached_now
-        at = script.index(reply, before + 1)
-        if at != len(script) - 1:  # the closing line may come early (length, last goal)
-            passed = range(before + 1, at)
-            assert all(asks.get(line) and asks[line] <= reached for line in passed), reply
-            assert not (asks.get(at) and asks[at] <= reached), reply
-        before = at
-    assert turns[-1][2] == script[-1]
+        at = lines[0] - 1
+        due = [answers[goal] for goal in reached_now if goal in answers]
+        due = [(line, on) for line, on in due if line not in earlier and line < len(script) - 1]
+        if due:
+            going_on = sorted(line for line, on in due if on)
+            assert at == (going_on[-1] if going_on else min(line for line, _ in due)), lines
+            if going_on:
+                before = at
+        elif at != len(script) - 1:  # the closing line may come early (length, last goal)
+            assert at > before, lines
+            passed = [line for line in range(before + 1, at) if line not in earlier]
+            assert all(asks.get(line) and asks[line] <= reached for line in passed), lines
+            before = at
+        earlier.update(index - 1 for index in lines)
 
 
 @pytest.mark.parametrize("code", SAYS)
@@ -169,14 +202,32 @@ async def test_every_shipped_scene_plays_offline_to_its_end(alice, offline, sett
         finished = await tab.until(FINISHED)
     await settle()
     await tab.close()
-    turns, asks = await played(session.pk)
-    assert_the_script_was_followed(turns, asks, script)
+    turns, asks, answers = await played(session.pk)
+    assert_the_script_was_followed(turns, asks, answers, script)
     assert goal_count == len(SAYS[code])
     assert await outcome(session.pk) == (True, goal_count - 1)
     # The script ran out, or the scene's length closed it.
     count = (await session_row(session.pk)).message_count_main
     assert count == 1 + 2 * len(turns) <= CONCLUDE_AT
     assert count == CONCLUDE_AT or len(turns) < (CONCLUDE_AT - 1) // 2
+
+
+# The lines each reply is (1 for the first) when the learner says SAYS: each goal is
+# answered where the script has a line for it, and the last closes the scene with its goodbye.
+EVERY_GOAL_REPLIES = {
+    "marketplace": [[3], [4], [9], [12]],  # packed up, the price, the till, goodbye
+    "party": [[1], [2], [4], [7], [12]],
+    "kebab": [[1], [4], [2], [7], [12]],  # "Mit allem?" was not asked yet
+    "bakery": [[1], [4], [7], [10], [12]],
+    "doctor_phone": [[1], [2], [3], [4], [9, 12]],
+    "train_ticket": [[1], [3], [4], [6], [11, 12]],
+    # "Würde Ihnen das passen?" is answered before she closes.
+    "flat_viewing": [[1], [6], [7], [8], [9], [12]],
+    "buergeramt": [[1], [3], [4], [10], [12]],
+    "restaurant": [[1], [3], [4], [9], [12]],
+    "pharmacy": [[1], [4], [5], [6], [10, 12]],
+    "new_colleague": [[1], [2], [6], [8], [10, 12]],
+}
 
 
 @pytest.mark.parametrize("code", SAYS)
@@ -190,11 +241,16 @@ async def test_every_shipped_scene_ends_offline_once_every_goal_is_reached(
     for message in SAYS[code]:
         await tab.send(message=message)
         finished = await tab.until(FINISHED)
+    if "Scene complete" not in finished:  # the answer asked something back
+        await tab.send(message="Ja, das passt gut.")
+        finished = await tab.until(FINISHED)
     await settle()
     await tab.close()
-    turns, asks = await played(session.pk)
-    assert_the_script_was_followed(turns, asks, script)
-    assert [reached for _, reached, _ in turns] == [{n} for n in range(1, goal_count + 1)]
+    turns, asks, answers = await played(session.pk)
+    assert_the_script_was_followed(turns, asks, answers, script)
+    assert lines_said(turns, script) == EVERY_GOAL_REPLIES[code]
+    reached = [{n} for n in range(1, goal_count + 1)]
+    assert [reached for _, reached, _ in turns] == reached + [set()] * (len(turns) - goal_count)
     assert await outcome(session.pk) == (True, goal_count)
     assert "Scene complete" in finished and finished.count("goal goal-reached") in (0, goal_count)
 
@@ -236,6 +292,33 @@ def test_the_shipped_lines_that_ask_for_goals_are_marked_unless_staff_reworded_t
         invitation.update(offline_asked_in=[])
         lunch.mark_the_invitation(apps, None)
         assert invitation.get().offline_asked_in == []
+
+
+def test_the_shipped_answering_lines_are_marked_unless_staff_reworded_them():
+    migration = importlib.import_module("scenarios.migrations.0029_offline_answer_lines")
+    with acting_as_staff():
+        goals = Goal.objects.filter(scenario__code="marketplace")
+        fields = ("position", "offline_answered_in", "offline_goes_on_after_answer")
+        assert list(goals.values_list(*fields)) == [
+            (1, 3, True),
+            (2, 4, False),
+            (3, 9, True),
+            (4, None, False),
+        ]
+        assert Goal.objects.exclude(offline_answered_in=None).count() == sum(
+            len(goals) for goals in migration.ANSWERED_IN.values()
+        )
+        scene = Scenario.objects.get(code="marketplace")
+        scene.offline_lines[3] = "Möchten Sie auch Erdbeeren?"
+        scene.save(update_fields=["offline_lines"])
+        goals.update(offline_answered_in=None, offline_goes_on_after_answer=False)
+        migration.mark_the_answering_lines(apps, None)
+        assert list(goals.values_list(*fields)) == [
+            (1, 3, True),
+            (2, None, False),
+            (3, 9, True),
+            (4, None, False),
+        ]
 
 
 @pytest.mark.parametrize(
@@ -280,6 +363,6 @@ async def test_a_bare_yes_answers_the_question_the_character_asked_for_a_goal(
         await tab.until(FINISHED)
     await settle()
     await tab.close()
-    turns, asks = await played(session.pk)
+    turns, asks, _ = await played(session.pk)
     assert [goals for _, goals, _ in turns] == reached
     assert asks.get(script.index(turns[-2][2]))  # the last yes answered a line that asks
