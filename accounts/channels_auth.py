@@ -1,6 +1,8 @@
 """Who a websocket belongs to: its login's Django session and user, loaded as maraum_auth
 (lib/rls.py), the one role with access to sessions and accounts."""
 
+import hashlib
+from dataclasses import dataclass
 from importlib import import_module
 
 from channels.auth import AuthMiddleware, get_user
@@ -29,6 +31,29 @@ class LoginSessionMiddleware:
 def _load_user(scope):
     with acting_as_auth():
         return get_user.func(scope)  # Channels' own lookup, without its thread hop
+
+
+@dataclass(frozen=True)
+class SocketLogin:
+    """A socket's login: its Django session's key and the account's password hash as the
+    handshake checked them. It holds while both do: a password set where no notice reaches
+    the server (the command line, a shell, SQL) left the other logins' sockets sending and
+    receiving (the attacker's replay)."""
+
+    session_key: str
+    password: str
+
+    @property
+    def digest(self) -> str:
+        """As `current_login_email_by_digest()` takes it (accounts 0011): a statement's text,
+        which a server may log, holds no credential."""
+        return ":".join(
+            hashlib.sha256(part.encode()).hexdigest() for part in (self.session_key, self.password)
+        )
+
+
+def login_digest(login: SocketLogin | None) -> str | None:
+    return login.digest if login else None
 
 
 def login_verified(session_key: str, user_id) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db import connection
 
 from accounts import channels_auth
+from accounts.channels_auth import SocketLogin, login_digest
 from chat.refusals import LoginEnded, Throttled
 from eventlog.events import Event, Level, log_event
 from lib.rls import acting_as_learner
@@ -29,10 +30,10 @@ class Allowance:
         MODEL_CALLS.give_back(self.email)
 
 
-def spend(learner_id, session_id, login_key: str | None) -> Allowance | Throttled:
+def spend(learner_id, session_id, login: SocketLogin | None) -> Allowance | Throttled:
     """Spend a message and a model call (both or neither), in the caller's learner transaction;
     a refusal is returned, not raised, so the caller can keep its log row (one per flood)."""
-    email = _current_login(learner_id, login_key)
+    email = _current_login(learner_id, login)
     verdict, refused_by = take_all(_throttles(learner_id, email))
     if refused_by is None:
         return Allowance(email, int(verdict.tokens_left))
@@ -72,7 +73,7 @@ def calls_left(email: str) -> int:
     return int(MODEL_CALLS.tokens_left(email))
 
 
-def login_holds(learner_id, login_key: str | None) -> bool:
+def login_holds(learner_id, login: SocketLogin | None) -> bool:
     """Whether the learner's login is still current (a socket's, checked again after messages
     to it may have been lost): as each turn checks it, and as Django checks a page's, its
     session's password hash the account's. A new password ends the other logins: a socket
@@ -80,16 +81,18 @@ def login_holds(learner_id, login_key: str | None) -> bool:
     attacker's recheck)."""
     with acting_as_learner(learner_id):
         try:
-            _current_login(learner_id, login_key)
+            _current_login(learner_id, login)
         except LoginEnded:
             return False
-    return login_key is None or channels_auth.login_verified(login_key, learner_id)
+    return login is None or channels_auth.login_verified(login.session_key, learner_id)
 
 
-def _current_login(learner_id, login_key: str | None) -> str:
+def _current_login(learner_id, login: SocketLogin | None) -> str:
     """The learner's email while their login holds (LoginEnded otherwise)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_login_email(%s, %s)", [learner_id, login_key])
+        cursor.execute(
+            "SELECT current_login_email_by_digest(%s, %s)", [learner_id, login_digest(login)]
+        )
         email = cursor.fetchone()[0]
     if email is None:
         raise LoginEnded

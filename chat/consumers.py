@@ -27,6 +27,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from accounts.channels_auth import SocketLogin
 from chat import allowance, conversations, fanout, frames, replies
 from chat.call_log import log_chat_event
 from chat.models import Message
@@ -178,7 +179,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.character = frames.character_of(session.scenario)
         groups = [replies.group_name(self.session_id), learner_group(self.learner_id)]
         session_key = getattr(self.scope.get("session"), "session_key", None)
-        self.login_key = session_key
+        # With the password the handshake checked the login against (Channels' get_user).
+        self.login = SocketLogin(session_key, user.password) if session_key else None
         if session_key:
             groups.append(login_group(session_key))
         self.groups_joined = tuple(groups)
@@ -277,7 +279,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         the page that chose it (Django gives it a new key): as for "password.changed", the
         page connects again and the handshake tells (4401 told that learner "You are logged
         out": the attacker's recheck)."""
-        if not await in_db(allowance.login_holds, self.learner_id, self.login_key):
+        if not await in_db(allowance.login_holds, self.learner_id, self.login):
             await self.close(code=4011)
             return
         await self._send_sync()
@@ -398,7 +400,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 chat,
                 incoming.content,
                 client_id,
-                self.login_key,
+                self.login,
                 self.email,
             )
         except SessionEnded:  # deleted where no message reached this socket (cleanup, say)
@@ -443,7 +445,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _retry(self, chat: str) -> None:
         try:
             prepared = await in_db(
-                prepare_retry, self.learner_id, self.session_id, chat, self.login_key
+                prepare_retry, self.learner_id, self.session_id, chat, self.login
             )
         except SessionEnded:  # deleted where no message reached this socket (cleanup, say)
             await self.close(code=4403)

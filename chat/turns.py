@@ -11,12 +11,12 @@ the step-by-step path, in a learner transaction: `accept_turn` 8 statements on t
 model and `store_reply` 4 after, plus a few when the reply reaches a goal or completes the
 session. Both ways a role-play line comes back with whether the learner's deck holds it."""
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 
 from django.db import connection
 
+from accounts.channels_auth import SocketLogin, login_digest
 from chat import allowance, claims, goals, messages, prompting, tasks
 from chat.call_log import log_model_event
 from chat.goals import GoalState
@@ -70,7 +70,7 @@ def accept_turn(
     chat: str,
     content: str,
     client_message_id: uuid.UUID,
-    login_key: str | None = None,
+    login: SocketLogin | None = None,
     email: str | None = None,
 ) -> AcceptedTurn:
     """Store the learner's message (once per client_message_id) and prepare the model request.
@@ -87,12 +87,12 @@ def accept_turn(
     """
     if email is not None:
         plain = _take_plain_turn(
-            learner_id, session, chat, content, client_message_id, login_key, email
+            learner_id, session, chat, content, client_message_id, login, email
         )
         if plain is not None:
             return plain
     with acting_as_learner(learner_id):
-        spent = allowance.spend(learner_id, session.pk, login_key)
+        spent = allowance.spend(learner_id, session.pk, login)
         if isinstance(spent, Throttled):
             refusal = _unless_session_gone(learner_id, session.pk, spent)
         else:
@@ -126,14 +126,8 @@ def _play_the_scene_as_it_is_now(session: Session, rows) -> None:
     session.scenario = Scenario.from_db("default", [f.attname for f in _SCENE_FIELDS], values)
 
 
-def login_digest(login_key: str | None) -> str | None:
-    """The login's session key as `current_login_email_by_digest()` takes it (accounts
-    migration 0006): a statement's text, which a server may log, holds no credential."""
-    return hashlib.sha256(login_key.encode()).hexdigest() if login_key else None
-
-
 def _take_plain_turn(
-    learner_id, session, chat, content, client_message_id, login_key, email
+    learner_id, session, chat, content, client_message_id, login, email
 ) -> AcceptedTurn | None:
     """The turn in one round trip: `take_plain_turn()`, then the history and the goals, read
     after the claim in the same transaction, and whether the deck holds the line. None when it
@@ -145,7 +139,7 @@ def _take_plain_turn(
                 TAKE_PLAIN_TURN,
                 [
                     learner_id,
-                    login_digest(login_key),
+                    login_digest(login),
                     *allowance.buckets(learner_id, email),
                     uuid.uuid4(),
                     session.pk,
@@ -285,13 +279,13 @@ _REFUSALS = {
 
 
 def prepare_retry(
-    learner_id, session_id, chat: str, login_key: str | None = None
+    learner_id, session_id, chat: str, login: SocketLogin | None = None
 ) -> tuple[ReplyRequest, int] | None:
     """The request for a reply that failed or was interrupted: only when the chat ends with
     the learner's turn, and only for the one caller that gets the chat's claim. It spends an
     allowance like a new message (its model call given back if there is nothing to retry)."""
     with acting_as_learner(learner_id):
-        spent = allowance.spend(learner_id, session_id, login_key)
+        spent = allowance.spend(learner_id, session_id, login)
         if isinstance(spent, Throttled):
             refusal = _unless_session_gone(learner_id, session_id, spent)
         else:

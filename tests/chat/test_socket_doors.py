@@ -120,6 +120,43 @@ async def test_losing_the_account_ends_every_socket(alice, alice_session, how):
         assert await closed_with(again) == 4401
 
 
+@pytest.mark.parametrize("how", ["update", "sql"])
+async def test_a_password_set_where_the_server_hears_nothing_ends_the_other_logins_at_their_turn(
+    alice, alice_session, fake_anthropic, how
+):
+    """`changepassword` run from the command line tells its own process only: the other
+    logins' open sockets went on sending, and the model answered, since each turn checked only
+    that the login's session existed (the attacker's replay). A turn checks the password too,
+    as Django's check of a page's login does."""
+    from accounts.models import User
+    from tests.conftest import run_sql
+
+    key = await logged_in(alice)
+    communicator = socket(alice_session.pk, key)
+    assert (await communicator.connect())[0]
+    await communicator.receive_from()
+    await communicator.send_to(text_data=json.dumps({"chat": "main", "message": "Hallo!"}))
+    while FINISHED not in await communicator.receive_from(5):
+        pass  # until the reply is done: the login held until then
+    assert fake_anthropic.request_count == 1
+
+    def set_password_silently():
+        new = User(pk=alice.pk)
+        new.set_password("a new and long passphrase")
+        if how == "update":
+            User.objects.filter(pk=alice.pk).update(password=new.password)  # no signal
+        else:
+            run_sql(
+                "UPDATE accounts_user SET password = %s WHERE id = %s", [new.password, alice.pk]
+            )
+
+    await sync_to_async(set_password_silently)()
+    await communicator.send_to(text_data=json.dumps({"chat": "main", "message": "Noch da?"}))
+    assert await closed_with(communicator) == 4401
+    assert "Noch da?" not in str(await stored(alice_session.pk))
+    assert fake_anthropic.request_count == 1
+
+
 async def test_a_new_password_chosen_on_the_account_page_keeps_that_login_only(
     alice, alice_session
 ):
