@@ -74,6 +74,11 @@ def _journey(page, url: str) -> None:
     page.get_by_role("link", name="Delete my account").click()
     expect(page.get_by_role("heading", name="Delete your account")).to_be_focused()
     page.get_by_label("Your password").fill(PASSWORD)
+    # Without the tick the browser asks for it, and the password stays (it came back empty).
+    page.get_by_role("button", name="Delete my account for good").click()
+    assert page.get_by_label("I understand").evaluate("box => box.validity.valueMissing")
+    expect(page.get_by_label("Your password")).to_have_value(PASSWORD)
+    expect(page.get_by_text("Tick this box")).to_have_count(0)  # nothing was posted
     page.get_by_label("I understand").check()
     page.get_by_role("button", name="Delete my account for good").click()
     expect(page.get_by_text("has been deleted")).to_be_visible()
