@@ -4,6 +4,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 
+import regex
 from django.conf import settings
 
 from chat.models import Message
@@ -38,6 +39,8 @@ class OfflineProvider:
             indexes = _lines_to_say(request, lines, goals)
             text = " ".join(lines[index].strip() for index in indexes)
             ended = indexes[-1] == len(lines) - 1
+            if not ended and not goals and (again := _not_understood(request, lines)):
+                text = again
         else:
             # Off the event loop too: a phrase with a gap may scan a long question for a while.
             text, ended = await asyncio.to_thread(_helper_answer, request), False
@@ -178,6 +181,87 @@ def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:
     return _asked_by_the_last_line(request)
 
 
+def _not_understood(request: ReplyRequest, lines: tuple[str, ...]) -> str:
+    """What the character says to a message that reached no goal where it cannot go on as if
+    understood: to one in English, that it speaks none ("hallo, I want to send a package"
+    was answered as if understood: a newcomer's walk); to an answer with a word of its last
+    line's question mistyped ("zum mitnemen bitte"), the question again, once, where that
+    line asks for a goal not reached (it went on, the goal left open for good: a newcomer's
+    walk). "" when it goes on with its script."""
+    text = " ".join(request.unanswered or (request.learner_text,))
+    at = _last_line(request)
+    question = _question_in(lines[at]) if at is not None else ""
+    if _looks_english(text):
+        return f"{NO_ENGLISH} {question}".strip()
+    if not question or _last_reply(request).startswith(ASK_AGAIN):
+        return ""
+    open_numbers = {goal.number for goal in request.open_goals}
+    if not any(line == at and number in open_numbers for line, number in request.script_asks):
+        return ""
+    return f"{ASK_AGAIN} {question}" if _mistypes_a_word_of(text, question) else ""
+
+
+def _mistypes_a_word_of(text: str, question: str) -> bool:
+    """Whether the learner's message has a word of the question (of five letters or more)
+    mistyped, "mitnemen" for "Mitnehmen", and none of them as it is: one letter wrong,
+    missing or extra (two in a word of eight or more), not the first, and no other form of
+    the word ("möchte" for "möchten")."""
+    asked = {word.lower() for word in re.findall(r"[^\W\d_]{5,}", question)}
+    typed = {
+        word.lower()
+        for spelling in as_typed_and_with_umlauts(text)
+        for word in re.findall(r"[^\W\d_]{4,}", spelling)
+    }
+    return not asked & typed and any(
+        _is_a_typo_of(word, asked_word) for word in typed for asked_word in asked
+    )
+
+
+def _is_a_typo_of(typed: str, word: str) -> bool:
+    if typed[0] != word[0] or typed.startswith(word) or word.startswith(typed):
+        return False
+    errors = 1 if len(word) < 8 else 2
+    return regex.fullmatch(rf"(?:{regex.escape(word)}){{e<={errors}}}", typed) is not None
+
+
+def _last_reply(request: ReplyRequest) -> str:
+    last = next((turn for turn in reversed(request.messages) if turn["role"] == "assistant"), None)
+    if last is None:
+        return ""
+    return "".join(b.get("text", "") for b in last["content"] if b.get("type") == "text").strip()
+
+
+def _last_line(request: ReplyRequest) -> int | None:
+    """The script's line the character said last, asked again or not; None after anything
+    else (its opening, say)."""
+    last = _last_reply(request)
+    if last.startswith((ASK_AGAIN, NO_ENGLISH)):
+        said = _said(request, request.script)
+        return said[-1] if said else None
+    return next((at for at, line in enumerate(request.script) if line.strip() == last), None)
+
+
+def _question_in(line: str) -> str:
+    """A line's last sentence if it is a question: "Zum Hieressen oder zum Mitnehmen?"."""
+    question = re.split(r"(?<=[.!?])\s+", line.strip())[-1]
+    return question if question.endswith("?") else ""
+
+
+# English and never German: "hallo, I want to send a package" has four.
+_ENGLISH = re.compile(
+    r"\b(?:i|i'm|i'd|you|your|the|a|an|want|would|like|please|what|how|where|why|is|are|do"
+    r"|does|don't|can|could|need|have|has|my|me|this|that|it|of|to|for|and|with|yes|thanks"
+    r"|thank|hello|sorry|which|much|many|some|get|buy|send|take|from)\b",
+    re.IGNORECASE,
+)
+
+
+def _looks_english(text: str) -> bool:
+    words = re.findall(r"[^\W\d_]+(?:'[a-z]+)?", text)
+    english = _ENGLISH.findall(text)
+    return len(english) >= 2 and len(english) * 5 >= len(words) * 2  # two, and 40 %
+
+
 def _asked_by_the_last_line(request: ReplyRequest) -> tuple[int, ...]:
     """The open goal the character's last line asks for when it ends with a question a yes
     answers ("Kommst du mit?"): "Ja, gerne!" to Tobias's lunch invitation reached no goal, as
@@ -185,11 +269,7 @@ def _asked_by_the_last_line(request: ReplyRequest) -> tuple[int, ...]:
     for more than one goal, for what a yes does not say ("Möchtest du etwas trinken?"), or
     for a goal a later line asks for again: the baker's "Brauchen Sie auch ein Brot?" goes on
     to which bread."""
-    last = next((turn for turn in reversed(request.messages) if turn["role"] == "assistant"), None)
-    if last is None:
-        return ()
-    text = "".join(b.get("text", "") for b in last["content"] if b.get("type") == "text")
-    at = next((at for at, line in enumerate(request.script) if line.strip() == text.strip()), None)
+    at = _last_line(request)
     if at is None or not asks_yes_or_no(request.script[at]):
         return ()
     open_numbers = {goal.number for goal in request.open_goals}
@@ -230,10 +310,12 @@ _NOT_ANSWERED_BY_YES = re.compile(
 
 def asks_yes_or_no(line: str) -> bool:
     """Whether a script line ends with a question a yes answers ("Kommst du mit?")."""
-    question = re.split(r"(?<=[.!?])\s+", line.strip())[-1]
-    return question.endswith("?") and not _NOT_ANSWERED_BY_YES.search(question)
+    question = _question_in(line)
+    return bool(question) and not _NOT_ANSWERED_BY_YES.search(question)
 
 
+ASK_AGAIN = "Wie bitte?"
+NO_ENGLISH = "Entschuldigung, ich spreche kein Englisch. Auf Deutsch, bitte!"
 ABOUT_A_LINE = (("Check my German:", "your line"), ("Explain this line:", "this line"))
 CANNOT_READ = "(Offline mode: without the model I cannot read {what}, so here is a tip instead.)"
 CANNOT_READ_LINE_WORDS = (

@@ -4,7 +4,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chat.prompting import CONCLUDE_AT
-from chat.providers.offline import CANNOT_READ
+from chat.providers.offline import ASK_AGAIN, CANNOT_READ, NO_ENGLISH
 from scenarios.models import Scenario
 from tests.chat.conftest import FINISHED, Tab, chat_db, events, session_row, settle, stored
 from tests.conftest import add_message
@@ -208,7 +208,7 @@ async def test_a_goal_reached_out_of_order_is_answered_and_the_script_goes_on_wh
         lines[3],
         lines[0],
         lines[1],
-        lines[2],  # the line answering "ein Kilo Tomaten" was the next anyway
+        lines[2],  # "Ein Kilo" names no tomatoes, and reaches no goal: the next line
         lines[4],  # the price, said, is not said again
     ]
 
@@ -248,3 +248,61 @@ async def test_the_last_goal_reached_is_answered_before_the_scene_closes(
     assert not (await session_row(alice_session.pk)).is_completed
     assert (await replies_to(alice, alice_session, ["Nein danke."]))[-1] == lines[-1]
     assert (await session_row(alice_session.pk)).is_completed
+
+
+async def test_a_mistyped_answer_to_a_question_asking_for_a_goal_is_asked_again_once(
+    alice, offline, settings
+):
+    """ "zum mitnemen bitte" reached no goal and the character went on to the drinks, the goal
+    left open for good (a newcomer's walk): it asks again, once; a right answer reaches the
+    goal, a second miss goes on."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    session = await start_scene(alice, "kebab")
+    lines = session.scenario.offline_lines
+    question = "Zum Hieressen oder zum Mitnehmen?"
+    assert lines[4].endswith(question)
+    said = ["Einen Döner, bitte.", "Im Brot.", "Ja.", "Mit Knoblauchsoße.", "Nein, danke."]
+    assert (await replies_to(alice, session, said))[-1] == lines[4]
+    again = await replies_to(alice, session, ["zum mitnemen bitte", "Zum Mitnehmen, bitte."])
+    assert again[-2:] == [f"{ASK_AGAIN} {question}", lines[5]]
+    assert await reached_goals(session) == [1, 2, 3]
+
+    other = await start_scene(alice, "kebab", replacing=session)
+    await replies_to(alice, other, said)
+    missed = await replies_to(alice, other, ["zum mitnemen bitte", "zum mitnemen!"])
+    assert missed[-2:] == [f"{ASK_AGAIN} {question}", lines[5]]  # on: not asked a third time
+
+
+async def test_a_message_in_english_is_told_to_be_in_german(
+    alice, alice_session, offline, settings
+):
+    """It was answered as if understood (a newcomer's walk)."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    lines = alice_session.scenario.offline_lines
+    replies = await replies_to(
+        alice, alice_session, ["Guten Tag.", "hallo, I want to send a package", "Ja, gerne."]
+    )
+    question = "Möchten Sie mal eine probieren?"
+    assert lines[0].endswith(question)
+    assert replies == [lines[0], f"{NO_ENGLISH} {question}", lines[1]]
+
+
+@database_sync_to_async
+def start_scene(user, code, replacing=None):
+    from scenarios import lifecycle
+
+    scene = Scenario.objects.get(code=code)
+    session = lifecycle.start_session(user.pk, scene, replacing=replacing.pk if replacing else None)
+    add_message(session, "scenario", "main", scene.initial_message_main)
+    session.scenario = scene
+    return session
+
+
+@database_sync_to_async
+def reached_goals(session) -> list[int]:
+    from chat.models import ReachedGoal
+    from lib.rls import acting_as_staff
+
+    with acting_as_staff():
+        found = ReachedGoal.objects.filter(session_id=session.pk).select_related("goal")
+        return sorted(reached.goal.position for reached in found)
