@@ -465,22 +465,25 @@ class ScenarioAdmin(StaffModelAdmin):
                 messages.warning(request, _left_out_one_way(goal, parts))
 
     def _follow_the_script(self, request, form, formsets, change) -> None:
-        """The goals' asking lines follow their lines to where staff moved them."""
+        """The goals' asking and answer lines follow their lines to where staff moved them."""
         before = getattr(form.instance, "_script_as_stored", None)
         after = form.instance.offline_lines
         if not change or before == after or not isinstance(before, list):
             return
-        # Goals whose lines staff wrote in this save named lines of the new script already.
+        # Lines staff wrote in this save named lines of the new script already.
         written_now = {
-            goal_form.instance.pk
+            goal_form.instance.pk: set(goal_form.changed_data)
             for formset in formsets
             for goal_form in formset.forms
-            if {"offline_asked_in", "offline_answered_in"} & set(goal_form.changed_data)
+            if goal_form.instance.pk
         }
-        goals = form.instance.goals.exclude(pk__in=written_now)
-        for goal in goals.exclude(offline_asked_in=[], offline_answered_in=None):
+        for goal in form.instance.goals.exclude(offline_asked_in=[], offline_answered_in=None):
+            written = written_now.get(goal.pk, set())
             lost, lost_answer = goal.follow_the_script(
-                before, after if isinstance(after, list) else []
+                before,
+                after if isinstance(after, list) else [],
+                asking="offline_asked_in" not in written,
+                answer="offline_answered_in" not in written,
             )
             goal.save(update_fields=["offline_asked_in", "offline_answered_in"])
             if lost:

@@ -496,14 +496,17 @@ class Goal(models.Model):
         """Offline: the learner's message achieves this goal."""
         return pattern_matches(self.offline_pattern, learner_text)
 
-    def follow_the_script(self, before: list, after: list) -> tuple[list[int], int | None]:
+    def follow_the_script(
+        self, before: list, after: list, asking: bool = True, answer: bool = True
+    ) -> tuple[list[int], int | None]:
         """Staff edited the offline script from `before` to `after`: this goal's asking lines
         and its answer line follow their line to where it now stands (a line added above kept
         the old numbers, and the line they named was asked again: the attacker's recheck). A
         line is followed by aligning the two scripts, so a line the script has twice is told
         apart, and then, if it moved, by its text where the new script has it once. Returns
         the numbers of the asking lines, and of the answer line, the script no longer has,
-        which ask for and answer nothing now."""
+        which ask for and answer nothing now (an answer that became the closing line too).
+        `asking` and `answer` say which to follow (not those staff wrote in the same save)."""
         aligned = {}
         matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
         for block in matcher.get_matching_blocks():
@@ -519,16 +522,18 @@ class Goal(models.Model):
             return places[0] if len(places) == 1 else None
 
         moved, lost = [], []
-        for number in self.offline_asked_in:
+        for number in self.offline_asked_in if asking else ():
             if (now := followed(number)) is None:
                 lost.append(number)
             else:
                 moved.append(now)
-        self.offline_asked_in = moved
-        answer, lost_answer = self.offline_answered_in, None
-        if answer is not None:
-            self.offline_answered_in = followed(answer)
-            lost_answer = answer if self.offline_answered_in is None else None
+        if asking:
+            self.offline_asked_in = moved
+        was, lost_answer = self.offline_answered_in, None
+        if answer and was is not None:
+            now = followed(was)
+            self.offline_answered_in = now if now is not None and now < len(after) else None
+            lost_answer = was if self.offline_answered_in is None else None
         return lost, lost_answer
 
 

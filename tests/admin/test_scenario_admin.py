@@ -162,6 +162,33 @@ def test_the_line_answering_a_goal_follows_the_script_as_staff_edit_it(staff_cli
     )
 
 
+def test_an_answer_line_follows_the_script_when_its_asking_lines_are_rewritten_in_the_same_save(
+    staff_client, party
+):
+    """A goal whose asking lines staff rewrote was not followed at all: its answer pointed
+    past a script shortened in the same save, or at the line that became the closing one
+    (the attacker's recheck)."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    lines = list(party.offline_lines)
+    form = edit_form(party, **{"goals-3-offline_asked_in": "2"})
+    form["offline_lines"] = "\n".join([*lines[:5], lines[-1]])
+    response = staff_client.post(url, form, follow=True)
+    goal = party.goals.get(position=4)
+    assert (goal.offline_asked_in, goal.offline_answered_in) == ([2], None)
+    assert "was answered in line 7 of the offline script, which it no longer has" in (
+        response.content.decode().replace("&#x27;", "'")
+    )
+    party.refresh_from_db()
+    party.goals.filter(position=2).update(offline_answered_in=5)
+    form = edit_form(party)
+    form["offline_lines"] = "\n".join(party.offline_lines[:-1])  # line 5 closes the scene now
+    response = staff_client.post(url, form, follow=True)
+    assert party.goals.get(position=2).offline_answered_in is None
+    assert "was answered in line 5 of the offline script" in (
+        response.content.decode().replace("&#x27;", "'")
+    )
+
+
 def test_a_script_that_goes_on_after_an_answer_near_its_end_warns_it_can_close_early(
     staff_client, party
 ):
