@@ -56,6 +56,18 @@ def login_digest(login: SocketLogin | None) -> str | None:
     return login.digest if login else None
 
 
+def password_replaced(user_id, login: SocketLogin | None) -> bool:
+    """Whether the account is active with a password other than the one `login` was checked
+    with."""
+    from accounts.models import User
+
+    if login is None:
+        return False
+    with acting_as_auth():
+        active = User.objects.filter(pk=user_id, is_active=True)
+        return active.exclude(password=login.password).exists()
+
+
 def login_verified(session_key: str, user_id) -> bool:
     """Whether the login `session_key` is still `user_id`'s as Django checks a page's: its
     session exists and holds the hash of the account's password as it is now (a session

@@ -27,8 +27,9 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from accounts import channels_auth
 from accounts.channels_auth import SocketLogin
-from chat import allowance, conversations, fanout, frames, replies
+from chat import allowance, conversations, fanout, frames, login_changes, replies
 from chat.call_log import log_chat_event
 from chat.models import Message
 from chat.refusals import LoginEnded, ReplyInFlight, SentWithOtherWords, SessionEnded, TurnRefused
@@ -48,6 +49,16 @@ UNSENDABLE = "Your message contains characters that cannot be sent. Remove them 
 
 # Per process: open sockets per learner (per session: chat.fanout's tabs).
 _sockets_by_learner: dict[str, set] = defaultdict(set)
+
+
+def _sockets_of(learner_id: str) -> set:
+    return _sockets_by_learner.get(learner_id, set())
+
+
+def _any_sockets() -> bool:
+    return bool(_sockets_by_learner)
+
+
 # A frame that draws a reply as streaming or on its way (chat/frames/slot.html).
 REPLY_IN_FLIGHT = re.compile(
     r'id="(?P<chat>main|helper)-live"[^>]*data-frame="slot"><article[^>]*'
@@ -172,6 +183,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=4429)
             return
         _sockets_by_learner[self.learner_id].add(self)
+        await login_changes.keep_listening(_sockets_of, _any_sockets)
         self.held = []
         self.joined = True
         await fanout.join(self.session_id, self)
@@ -220,6 +232,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             _sockets_by_learner[self.learner_id].discard(self)
             if not _sockets_by_learner[self.learner_id]:
                 del _sockets_by_learner[self.learner_id]
+            if not _sockets_by_learner:
+                login_changes.stop()
 
     def _frame_allowed(self) -> bool:
         """At most FRAMES_PER_SECOND frames a second from a page (FRAMES_AT_ONCE at once); the
@@ -338,7 +352,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             await self._handle(incoming)
         except LoginEnded:
-            await self.close(code=4401)
+            # A new password ends this login unless this page chose it (Django gave its
+            # session a new key): it connects again and the handshake tells, as after
+            # "password.changed" (4401 said "You are logged out" to the learner who had just
+            # chosen it: the attacker's recheck).
+            replaced = await in_db(channels_auth.password_replaced, self.learner_id, self.login)
+            await self.close(code=4011 if replaced else 4401)
         except Exception as error:  # the socket stays open; the learner is told
             logger.error("frame for session %s failed: %s", self.session_id, type(error).__name__)
             with contextlib.suppress(Exception):
@@ -377,6 +396,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if live and incoming.client_message_id and live.answers == incoming.client_message_id:
             if incoming.content != live.answers_words:
                 await self.send(frames.notice(chat, str(SentWithOtherWords())))
+            elif not await in_db(allowance.login_holds, self.learner_id, self.login):
+                raise LoginEnded  # it drew the whole conversation for an ended login
             else:  # a resend of the message being answered: show the stream
                 await self._redraw_for_resend(incoming.client_message_id)
             return

@@ -122,14 +122,21 @@ async def test_losing_the_account_ends_every_socket(alice, alice_session, how):
 
 @pytest.mark.parametrize("how", ["update", "sql"])
 async def test_a_password_set_where_the_server_hears_nothing_ends_the_other_logins_at_their_turn(
-    alice, alice_session, fake_anthropic, how
+    alice, alice_session, fake_anthropic, how, monkeypatch
 ):
     """`changepassword` run from the command line tells its own process only: the other
     logins' open sockets went on sending, and the model answered, since each turn checked only
     that the login's session existed (the attacker's replay). A turn checks the password too,
-    as Django's check of a page's login does."""
+    as Django's check of a page's login does, also with the database's word of the change
+    lost (its listener down, here)."""
     from accounts.models import User
+    from chat import login_changes
     from tests.conftest import run_sql
+
+    async def not_listening(*args):
+        pass
+
+    monkeypatch.setattr(login_changes, "keep_listening", not_listening)
 
     key = await logged_in(alice)
     communicator = socket(alice_session.pk, key)
@@ -152,9 +159,89 @@ async def test_a_password_set_where_the_server_hears_nothing_ends_the_other_logi
 
     await sync_to_async(set_password_silently)()
     await communicator.send_to(text_data=json.dumps({"chat": "main", "message": "Noch da?"}))
-    assert await closed_with(communicator) == 4401
+    # Connect again: the handshake tells this login it ended (4401 at once told the page that
+    # chose the password "You are logged out" too: the attacker's recheck).
+    assert await closed_with(communicator) == 4011
     assert "Noch da?" not in str(await stored(alice_session.pk))
     assert fake_anthropic.request_count == 1
+    again = socket(alice_session.pk, key)
+    assert (await again.connect())[0]
+    assert await closed_with(again) == 4401
+
+
+@pytest.mark.parametrize("change", ["password", "is_active"])
+async def test_a_login_changed_where_the_server_hears_nothing_closes_its_listening_sockets(
+    alice, alice_session, change
+):
+    """A password set by SQL (or `changepassword`, which tells only its own process): an
+    ended login's socket that only listened went on receiving the conversation, its turns
+    refused but none sent (the attacker's recheck). The database tells every process."""
+    from accounts.models import User
+    from tests.conftest import run_sql
+
+    key = await logged_in(alice)
+    communicator = socket(alice_session.pk, key)
+    assert (await communicator.connect())[0]
+    await communicator.receive_from()
+
+    def change_silently():
+        if change == "password":
+            new = User(pk=alice.pk)
+            new.set_password("a new and long passphrase")
+            run_sql(
+                "UPDATE accounts_user SET password = %s WHERE id = %s", [new.password, alice.pk]
+            )
+        else:
+            run_sql("UPDATE accounts_user SET is_active = false WHERE id = %s", [alice.pk])
+
+    await sync_to_async(change_silently)()
+    # A new password: connect again, and the handshake checks (4401 would have told the page
+    # that chose it "You are logged out"); no account: logged out.
+    assert await closed_with(communicator) == (4011 if change == "password" else 4401)
+    again = socket(alice_session.pk, key)
+    assert (await again.connect())[0]
+    assert await closed_with(again) == 4401
+
+
+async def test_an_ended_login_resending_the_message_being_answered_gets_no_redraw(
+    alice, alice_session, fake_anthropic, monkeypatch
+):
+    """A resend of the message another tab's reply answers drew the whole conversation for a
+    login a new password had ended, before any check (the attacker's recheck)."""
+    from accounts.models import User
+    from chat import login_changes
+    from tests.conftest import run_sql
+
+    async def not_listening(*args):
+        pass
+
+    monkeypatch.setattr(login_changes, "keep_listening", not_listening)  # its word lost
+    key = await logged_in(alice)
+    ended = socket(alice_session.pk, key)
+    assert (await ended.connect())[0]
+    await ended.receive_from()
+    client_id = str(uuid.uuid4())
+    tab = await mid_reply(
+        alice,
+        alice_session.pk,
+        fake_anthropic,
+        200,
+        word_delay=0.02,
+        message="Hallo!",
+        client_message_id=client_id,
+    )  # 4 s
+    new = User(pk=alice.pk)
+    new.set_password("a new and long passphrase")
+    await sync_to_async(run_sql)(
+        "UPDATE accounts_user SET password = %s WHERE id = %s", [new.password, alice.pk]
+    )
+    resend = {"chat": "main", "message": "Hallo!", "client_message_id": client_id}
+    await ended.send_to(text_data=json.dumps(resend))
+    while (output := await ended.receive_output(5))["type"] == "websocket.send":
+        assert 'data-frame="sync"' not in output.get("text", ""), "redrawn for an ended login"
+    assert output["type"] == "websocket.close" and output["code"] == 4011
+    await tab.until(FINISHED)
+    await tab.close()
 
 
 async def test_a_new_password_chosen_on_the_account_page_keeps_that_login_only(
@@ -372,9 +459,13 @@ async def test_a_password_changed_while_redis_was_away_closes_the_sockets_once_i
     recheck)."""
     from channels.layers import get_channel_layer
 
-    from chat import signals
+    from chat import login_changes, signals
     from chat.replies import group_name
 
+    async def not_listening(*args):
+        pass
+
+    monkeypatch.setattr(login_changes, "keep_listening", not_listening)  # its word lost too
     key = await logged_in(alice)
     communicator = socket(alice_session.pk, key)
     assert (await communicator.connect())[0]

@@ -1,0 +1,76 @@
+"""The database's word that a learner's password or active flag changed, wherever it was
+changed (accounts migration 0012): set from the command line, a shell or SQL, it reached no
+server, and another login's socket that only listened went on receiving the conversation
+(the attacker's recheck). Each server process listens on a connection of its own while it
+has chat sockets; that learner's sockets here close, as for the notices Django's own saves
+send: 4401 for an account deactivated, 4011 for a new password (they connect again, and the
+handshake checks their login as Django checks a page's)."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+
+import psycopg
+from django.db import connections
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "maraum_login_changes"
+READY_WAIT = 2.0  # a socket's handshake waits at most this long for the first LISTEN
+RECONNECT_AFTER = 2.0  # seconds, after the listening connection failed
+
+_listener: asyncio.Task | None = None
+_ready: asyncio.Event | None = None
+
+
+async def keep_listening(sockets_of: Callable[[str], Iterable], any_sockets: Callable[[], bool]):
+    """Listens from this process's first socket until its last has gone (`stop`); returns
+    once the database listens, so a change made after a socket opened is heard."""
+    global _listener, _ready
+    loop = asyncio.get_running_loop()
+    if (
+        _listener is None
+        or _listener.done()
+        or _listener.cancelling()  # stopped as the last socket went, just before this one came
+        or _listener.get_loop() is not loop
+    ):
+        _ready = asyncio.Event()
+        _listener = loop.create_task(_listen(sockets_of, any_sockets, _ready))
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(READY_WAIT):
+            await _ready.wait()
+
+
+def stop() -> None:
+    """The process's last socket has gone: its listening connection closes."""
+    if _listener is not None and not _listener.done():
+        _listener.cancel()
+
+
+async def _listen(sockets_of, any_sockets, ready: asyncio.Event) -> None:
+    while any_sockets():
+        try:
+            async with await psycopg.AsyncConnection.connect(_conninfo(), autocommit=True) as db:
+                await db.execute(f"LISTEN {CHANNEL}")
+                ready.set()
+                async for notice in db.notifies():
+                    learner_id, _, change = notice.payload.partition(":")
+                    for socket in list(sockets_of(learner_id)):
+                        if change == "deactivated":
+                            await socket.login_ended({})
+                        else:
+                            await socket.password_changed({})
+        except Exception as error:  # the database away: connects again, as the pool does
+            ready.set()  # handshakes go on meanwhile
+            logger.warning("listening for login changes failed: %s", type(error).__name__)
+            await asyncio.sleep(RECONNECT_AFTER)
+
+
+def _conninfo() -> str:
+    params = connections["default"].get_connection_params()
+    kept = {key: value for key, value in params.items() if key in _CONNINFO_KEYS and value}
+    return psycopg.conninfo.make_conninfo("", **kept)
+
+
+_CONNINFO_KEYS = {"dbname", "user", "password", "host", "port", "sslmode", "sslrootcert", "options"}
