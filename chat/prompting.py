@@ -220,6 +220,7 @@ def _helper_request(
         turn=earlier[1] + sum(1 for m in helper if m.from_learner),
         learner_text=helper[-1].content if helper and helper[-1].from_learner else "",
         tips=_texts(scenario.offline_tips),
+        character_line=next((m.content for m in reversed(main) if not m.from_learner), ""),
         vocabulary=_word_list(scenario.vocabulary),
     )
 

@@ -65,6 +65,7 @@ class ReplyRequest:
     # Which line answers which goal: (line index, goal number, go on after it) triples.
     script_answers: tuple[tuple[int, int, bool], ...] = ()
     tips: tuple[str, ...] = ()
+    character_line: str = ""  # the helper's: the role-play's last line, for the offline tip
     vocabulary: tuple[tuple[str, str], ...] = ()  # the scene's word list: (german, gloss)
     tool_choice: dict | None = None  # e.g. the report: {"type": "tool", "name": "scene_report"}
     max_tokens: int | None = None  # default: the chat's setting

@@ -154,8 +154,46 @@ def _helper_answer(request: ReplyRequest) -> str:
         # A line each: a word kept from one has no example, rather than the list.
         return "\n".join([note, *listed])
     tips = request.tips or (FALLBACK_TIP,)
-    tip = tips[(request.turn - 1) % len(tips)]
+    tip = _tip_for(request.character_line, tips) or tips[(request.turn - 1) % len(tips)]
     return f"{CANNOT_READ.format(what=what)} {tip}"
+
+
+def _tip_for(line: str, tips: tuple[str, ...]) -> str:
+    """The tip that quotes the character's last question, else the one that shares most words
+    with its last line ("Wechselgeld" when it hands the change), counting only words one tip
+    has, by their letters: tips came in turn, about a step long done (a newcomer's walk). ""
+    when none shares enough."""
+    question = _question_in(line).casefold()
+    if question and (quoting := [tip for tip in tips if question in tip.casefold()]):
+        return quoting[0]  # "Zum Hieressen oder zum Mitnehmen?" means …
+    words = [_words_of(tip) for tip in tips]
+    own = {word for word in set().union(*words) if sum(word in w for w in words) == 1}
+    said = _words_of(line) & own
+
+    def shared(at: int) -> int:  # a long word says more: "wechselgeld", not "danke"
+        return sum(map(len, words[at] & said))
+
+    best = max(range(len(tips)), key=lambda at: (shared(at), -at))
+    return tips[best] if shared(best) >= SHARED_ENOUGH else ""
+
+
+def _words_of(text: str) -> set[str]:
+    return {
+        word.lower()
+        for spelling in as_typed_and_with_umlauts(text)
+        for word in re.findall(r"[^\W\d_]{5,}", spelling)
+    } - _SAY_NOTHING
+
+
+# Words of five letters or more that say nothing of a step ("etwas" and "haben" took the
+# drinks to the tip for no meat).
+_SAY_NOTHING = frozenset(
+    "haben habe hast etwas möchten möchte bitte danke gerne heute schon immer alles einen "
+    "einem einer eines sagen sonst wirklich vielleicht dann denn noch diese dieser dieses "
+    "können kann sind wollen würde wäre gibt geben nehmen machen macht schön schöne schönen "
+    "guten gute hallo wenig viele vielen unser unsere ihnen ihren ihrer welche welchem welcher "
+    "welches".split()
+)
 
 
 def _as_quoted(text: str) -> str:
@@ -326,6 +364,7 @@ CANNOT_READ_QUESTION_WORDS = (
     "(Offline mode: without the model I cannot read {what}, but this is what the "
     "scene's word list says of the words in it.)"
 )
+SHARED_ENOUGH = 7  # letters: "Wechselgeld", or "Karte" and "zahlen", not "Ayran" alone
 MOST_LISTED = 8  # as many as an answer offers to keep (learning.deck.MOST_PHRASES)
 
 # Only for a scenario played while it lacks its script (an active one never does).

@@ -42,9 +42,12 @@ async def test_the_offline_partner_plays_its_script_until_the_scenes_length_clos
         *lines[: turns - 1],
         lines[-1],
     ]
+    # The tip on tasting, for the seller's "Möchten Sie mal eine probieren?".
+    tip = alice_session.scenario.offline_tips[6]
+    assert tip.startswith("Want to taste first?")
     assert (await stored(alice_session.pk, "helper"))[-1] == (
         "helper",
-        f"{CANNOT_READ.format(what='your question')} {alice_session.scenario.offline_tips[0]}",
+        f"{CANNOT_READ.format(what='your question')} {tip}",
     )
     session = await session_row(alice_session.pk)
     assert session.is_completed and session.message_count_main == CONCLUDE_AT
@@ -306,3 +309,32 @@ def reached_goals(session) -> list[int]:
     with acting_as_staff():
         found = ReachedGoal.objects.filter(session_id=session.pk).select_related("goal")
         return sorted(reached.goal.position for reached in found)
+
+
+@pytest.mark.parametrize(
+    ("code", "line", "tip"),
+    [
+        ("kebab", "Geht klar. Zum Hieressen oder zum Mitnehmen?", 4),  # it quotes the question
+        ("marketplace", "Danke schön! Hier ist Ihr Wechselgeld.", 7),  # its own long word
+        ("kebab", "Okay! Einen Moment, bitte – heute ist wirklich viel los.", None),  # in turn
+    ],
+)
+async def test_the_offline_helpers_tip_is_the_one_for_the_characters_last_line(
+    alice, offline, settings, code, line, tip
+):
+    """Tips came in turn, about a step long done: asked what to say next while Murat asked
+    "Zum Hieressen oder zum Mitnehmen?", the helper told of sauces (a newcomer's walk)."""
+    session = await start_scene(alice, code)
+    await database_sync_to_async(add_message)(session, "scenario", "main", line)
+    tab = Tab(alice, session.pk)
+    await tab.connect()
+    await tab.send(chat="helper", message="what should I say next?")
+    await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+    tips = session.scenario.offline_tips
+    expected = tips[tip if tip is not None else 0]  # in turn: the first question, the first
+    assert (await stored(session.pk, "helper"))[-1] == (
+        "helper",
+        f"{CANNOT_READ.format(what='your question')} {expected}",
+    )
