@@ -25,6 +25,18 @@ pytestmark = chat_db
 logged_in = sync_to_async(login_session_key)
 
 
+@pytest.fixture
+def database_word_lost(monkeypatch):
+    """The database's word of a login change (chat/login_changes.py) never heard: its
+    listener down, say."""
+    from chat import login_changes
+
+    async def not_listening(*args):
+        pass
+
+    monkeypatch.setattr(login_changes, "keep_listening", not_listening)
+
+
 def socket(session_id, session_key, origin=b"http://localhost:8000", host=b"localhost:8000"):
     return socket_to(
         application,
@@ -122,7 +134,7 @@ async def test_losing_the_account_ends_every_socket(alice, alice_session, how):
 
 @pytest.mark.parametrize("how", ["update", "sql"])
 async def test_a_password_set_where_the_server_hears_nothing_ends_the_other_logins_at_their_turn(
-    alice, alice_session, fake_anthropic, how, monkeypatch
+    alice, alice_session, fake_anthropic, how, database_word_lost
 ):
     """`changepassword` run from the command line tells its own process only: the other
     logins' open sockets went on sending, and the model answered, since each turn checked only
@@ -130,13 +142,7 @@ async def test_a_password_set_where_the_server_hears_nothing_ends_the_other_logi
     as Django's check of a page's login does, also with the database's word of the change
     lost (its listener down, here)."""
     from accounts.models import User
-    from chat import login_changes
     from tests.conftest import run_sql
-
-    async def not_listening(*args):
-        pass
-
-    monkeypatch.setattr(login_changes, "keep_listening", not_listening)
 
     key = await logged_in(alice)
     communicator = socket(alice_session.pk, key)
@@ -204,18 +210,13 @@ async def test_a_login_changed_where_the_server_hears_nothing_closes_its_listeni
 
 
 async def test_an_ended_login_resending_the_message_being_answered_gets_no_redraw(
-    alice, alice_session, fake_anthropic, monkeypatch
+    alice, alice_session, fake_anthropic, database_word_lost
 ):
     """A resend of the message another tab's reply answers drew the whole conversation for a
     login a new password had ended, before any check (the attacker's recheck)."""
     from accounts.models import User
-    from chat import login_changes
     from tests.conftest import run_sql
 
-    async def not_listening(*args):
-        pass
-
-    monkeypatch.setattr(login_changes, "keep_listening", not_listening)  # its word lost
     key = await logged_in(alice)
     ended = socket(alice_session.pk, key)
     assert (await ended.connect())[0]
@@ -451,7 +452,7 @@ async def test_a_session_deleted_while_redis_was_away_closes_its_socket_once_red
 
 
 async def test_a_password_changed_while_redis_was_away_closes_the_sockets_once_it_is_back(
-    alice, alice_session, monkeypatch
+    alice, alice_session, monkeypatch, database_word_lost
 ):
     """Its "password.changed" lost (Redis emptied), a login's sockets stayed open, sending and
     receiving, since the catch-up checked only that the login's session still existed; a new
@@ -459,13 +460,9 @@ async def test_a_password_changed_while_redis_was_away_closes_the_sockets_once_i
     recheck)."""
     from channels.layers import get_channel_layer
 
-    from chat import login_changes, signals
+    from chat import signals
     from chat.replies import group_name
 
-    async def not_listening(*args):
-        pass
-
-    monkeypatch.setattr(login_changes, "keep_listening", not_listening)  # its word lost too
     key = await logged_in(alice)
     communicator = socket(alice_session.pk, key)
     assert (await communicator.connect())[0]
