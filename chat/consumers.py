@@ -55,8 +55,8 @@ def _sockets_of(learner_id: str) -> set:
     return _sockets_by_learner.get(learner_id, set())
 
 
-def _any_sockets() -> bool:
-    return bool(_sockets_by_learner)
+def _learners_with_sockets() -> list[str]:
+    return list(_sockets_by_learner)
 
 
 # A frame that draws a reply as streaming or on its way (chat/frames/slot.html).
@@ -183,7 +183,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=4429)
             return
         _sockets_by_learner[self.learner_id].add(self)
-        await login_changes.keep_listening(_sockets_of, _any_sockets)
+        await login_changes.keep_listening(_sockets_of, _learners_with_sockets)
         self.held = []
         self.joined = True
         await fanout.join(self.session_id, self)
@@ -293,10 +293,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         the page that chose it (Django gives it a new key): as for "password.changed", the
         page connects again and the handshake tells (4401 told that learner "You are logged
         out": the attacker's recheck)."""
-        if not await in_db(allowance.login_holds, self.learner_id, self.login):
-            await self.close(code=4011)
-            return
-        await self._send_sync()
+        if await self.close_unless_login_holds():
+            await self._send_sync()
+
+    async def close_unless_login_holds(self) -> bool:
+        """Whether this socket's login still holds; if not, the socket closes with 4011."""
+        if await in_db(allowance.login_holds, self.learner_id, self.login):
+            return True
+        await self.close(code=4011)
+        return False
 
     async def groups_rewritten(self, event):
         """Redis had forgotten this socket's groups (maraum.redis_channel_layer)."""

@@ -24,7 +24,7 @@ _listener: asyncio.Task | None = None
 _ready: asyncio.Event | None = None
 
 
-async def keep_listening(sockets_of: Callable[[str], Iterable], any_sockets: Callable[[], bool]):
+async def keep_listening(sockets_of: Callable[[str], Iterable], learners: Callable[[], list]):
     """Listens from this process's first socket until its last has gone (`stop`); returns
     once the database listens, so a change made after a socket opened is heard."""
     global _listener, _ready
@@ -36,7 +36,7 @@ async def keep_listening(sockets_of: Callable[[str], Iterable], any_sockets: Cal
         or _listener.get_loop() is not loop
     ):
         _ready = asyncio.Event()
-        _listener = loop.create_task(_listen(sockets_of, any_sockets, _ready))
+        _listener = loop.create_task(_listen(sockets_of, learners, _ready))
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(READY_WAIT):
             await _ready.wait()
@@ -48,23 +48,45 @@ def stop() -> None:
         _listener.cancel()
 
 
-async def _listen(sockets_of, any_sockets, ready: asyncio.Event) -> None:
-    while any_sockets():
+async def _listen(sockets_of, learners, ready: asyncio.Event) -> None:
+    unheard = False  # a change may have been made while the connection was lost
+    while learners():
         try:
             async with await psycopg.AsyncConnection.connect(_conninfo(), autocommit=True) as db:
                 await db.execute(f"LISTEN {CHANNEL}")
                 ready.set()
+                if unheard:
+                    await _check_every_login(sockets_of, learners)
+                    unheard = False
                 async for notice in db.notifies():
                     learner_id, _, change = notice.payload.partition(":")
                     for socket in list(sockets_of(learner_id)):
-                        if change == "deactivated":
-                            await socket.login_ended({})
-                        else:
-                            await socket.password_changed({})
+                        await _close(socket, change)
         except Exception as error:  # the database away: connects again, as the pool does
             ready.set()  # handshakes go on meanwhile
+            unheard = True
             logger.warning("listening for login changes failed: %s", type(error).__name__)
             await asyncio.sleep(RECONNECT_AFTER)
+
+
+async def _check_every_login(sockets_of, learners) -> None:
+    """After the connection was lost: each socket here whose login no longer holds closes."""
+    for socket in [socket for learner in learners() for socket in list(sockets_of(learner))]:
+        try:
+            await socket.close_unless_login_holds()
+        except Exception as error:  # the next reconnect checks again
+            logger.warning("checking a socket's login failed: %s", type(error).__name__)
+
+
+async def _close(socket, change: str) -> None:
+    """As the notices Django's own saves send do (which may have closed it already)."""
+    try:
+        if change == "deactivated":
+            await socket.login_ended({})
+        else:
+            await socket.password_changed({})
+    except Exception as error:  # this socket only: the others are told, and the listening goes on
+        logger.warning("closing a socket for a login change failed: %s", type(error).__name__)
 
 
 def _conninfo() -> str:

@@ -245,6 +245,44 @@ async def test_an_ended_login_resending_the_message_being_answered_gets_no_redra
     await tab.close()
 
 
+async def test_a_login_change_made_while_no_process_listened_is_caught_up_on_reconnecting(
+    alice, alice_session, monkeypatch
+):
+    """The database's word goes to whoever listens then: a password set while a process's
+    listening connection was lost would be heard by none of its sockets."""
+    import psycopg
+
+    from accounts.models import User
+    from chat import login_changes
+    from tests.conftest import run_sql
+
+    monkeypatch.setattr(login_changes, "READY_WAIT", 0.1)
+    monkeypatch.setattr(login_changes, "RECONNECT_AFTER", 0.05)
+    changed, tries = asyncio.Event(), []
+    connect = psycopg.AsyncConnection.connect
+
+    async def lost_until_the_change(*args, **kwargs):
+        tries.append(1)
+        if len(tries) == 1:
+            await changed.wait()
+            raise psycopg.OperationalError("the database went away")
+        return await connect(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncConnection, "connect", lost_until_the_change)
+    key = await logged_in(alice)
+    communicator = socket(alice_session.pk, key)
+    assert (await communicator.connect())[0]
+    await communicator.receive_from()
+    new = User(pk=alice.pk)
+    new.set_password("a new and long passphrase")
+    await sync_to_async(run_sql)(
+        "UPDATE accounts_user SET password = %s WHERE id = %s", [new.password, alice.pk]
+    )
+    changed.set()
+    assert await closed_with(communicator) == 4011
+    assert len(tries) == 2
+
+
 async def test_a_new_password_chosen_on_the_account_page_keeps_that_login_only(
     alice, alice_session
 ):
