@@ -137,6 +137,12 @@ class Scenario(models.Model):
         lowest = min(self.suggested_levels, default="")
         return lowest if lowest > level else ""
 
+    def suggested_up_to_below(self, level: str) -> str:
+        """The highest level suggested for the scene when every one is below `level`, else "":
+        the picker said when a scene was above the learner, not when it was below."""
+        highest = max(self.suggested_levels, default="")
+        return highest if highest and highest < level else ""
+
     def offline_lines_passed_over(self) -> list[int]:
         """The script's lines (1 for its first), bar the last, that ask for a goal: without an
         API key each is passed over once its goals are reached, and the scene comes sooner to

@@ -138,3 +138,18 @@ def test_the_picker_says_when_a_scene_is_suggested_above_the_learners_level(clie
     assert said["pharmacy"] and not said["marketplace"] and not said["party"]
     levels.set_level(alice.pk, "A2")
     assert "a step up from your" not in client.get("/").content.decode()
+    assert "below your" not in client.get("/").content.decode()
+
+
+def test_the_picker_says_when_a_scene_is_suggested_below_the_learners_level(client, alice):
+    """It said when a scene was above the learner's level, not when below (the last note)."""
+    from accounts import levels
+
+    client.force_login(alice)
+    levels.set_level(alice.pk, "B1")
+    cards = client.get("/").content.decode().split('class="scenario-card"')[1:]
+    said = {
+        re.search(r'id="scene-([\w-]+)"', card)[1]: "Suggested up to A2, below your B1" in card
+        for card in cards
+    }
+    assert said["marketplace"] and not said["party"] and not said["pharmacy"]
