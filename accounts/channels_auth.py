@@ -2,6 +2,7 @@
 (lib/rls.py), the one role with access to sessions and accounts."""
 
 import hashlib
+import time
 from dataclasses import dataclass
 from importlib import import_module
 
@@ -25,7 +26,9 @@ class LoginSessionMiddleware:
 
     async def __call__(self, scope, receive, send):
         session_key = scope["cookies"].get(settings.SESSION_COOKIE_NAME)
-        return await self.inner(dict(scope, session=self.session_store(session_key)), receive, send)
+        # Before the login is read: a change heard after it is one this socket may have missed.
+        scope = dict(scope, session=self.session_store(session_key), login_read_at=time.monotonic())
+        return await self.inner(scope, receive, send)
 
 
 def _load_user(scope):

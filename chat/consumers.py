@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import re
 import time
 import uuid
@@ -184,6 +185,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         _sockets_by_learner[self.learner_id].add(self)
         await login_changes.keep_listening(_sockets_of, _learners_with_sockets)
+        if login_changes.changed_since(self.learner_id, self.scope.get("login_read_at", math.inf)):
+            await self.close(code=4011)  # connect again: the handshake reads the login anew
+            return
         self.held = []
         self.joined = True
         await fanout.join(self.session_id, self)

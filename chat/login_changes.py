@@ -9,6 +9,8 @@ handshake checks their login as Django checks a page's)."""
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections.abc import Callable, Iterable
 
 import psycopg
@@ -22,6 +24,23 @@ RECONNECT_AFTER = 2.0  # seconds, after the listening connection failed
 
 _listener: asyncio.Task | None = None
 _ready: asyncio.Event | None = None
+_heard_at: dict[str, float] = {}  # learner id → when this process last heard of a change
+REMEMBERED_FOR = 60.0  # seconds: longer than any handshake takes
+
+
+def changed_since(learner_id: str, moment: float) -> bool:
+    """Whether a change to the learner's login was heard at `moment` (time.monotonic()) or
+    later: a socket whose handshake read the login before a change it heard of while not yet
+    among the learner's sockets stayed open, receiving (the attacker's recheck)."""
+    return _heard_at.get(learner_id, -math.inf) >= moment
+
+
+def _heard(learner_id: str) -> None:
+    now = time.monotonic()
+    for learner, at in list(_heard_at.items()):
+        if at < now - REMEMBERED_FOR:
+            del _heard_at[learner]
+    _heard_at[learner_id] = now
 
 
 async def keep_listening(sockets_of: Callable[[str], Iterable], learners: Callable[[], list]):
@@ -60,6 +79,7 @@ async def _listen(sockets_of, learners, ready: asyncio.Event) -> None:
                     unheard = False
                 async for notice in db.notifies():
                     learner_id, _, change = notice.payload.partition(":")
+                    _heard(learner_id)
                     for socket in list(sockets_of(learner_id)):
                         await _close(socket, change)
         except Exception as error:  # the database away: connects again, as the pool does
@@ -90,9 +110,15 @@ async def _close(socket, change: str) -> None:
 
 
 def _conninfo() -> str:
+    """The server's own connection settings, all of them (a client certificate, a timeout,
+    several hosts: the attacker's recheck), but the driver's objects."""
     params = connections["default"].get_connection_params()
-    kept = {key: value for key, value in params.items() if key in _CONNINFO_KEYS and value}
+    kept = {
+        key: value
+        for key, value in params.items()
+        if isinstance(value, str | int) and key not in _DRIVER_SETTINGS
+    }
     return psycopg.conninfo.make_conninfo("", **kept)
 
 
-_CONNINFO_KEYS = {"dbname", "user", "password", "host", "port", "sslmode", "sslrootcert", "options"}
+_DRIVER_SETTINGS = {"cursor_factory", "context", "prepare_threshold", "server_side_binding"}

@@ -283,6 +283,51 @@ async def test_a_login_change_made_while_no_process_listened_is_caught_up_on_rec
     assert len(tries) == 2
 
 
+async def test_a_login_change_heard_while_a_socket_was_opening_closes_it(
+    alice, alice_session, monkeypatch
+):
+    """The handshake read the login, the change was heard before the socket was among the
+    learner's, and it stayed open, receiving (the attacker's recheck: a stolen cookie that
+    kept reconnecting survived the learner's new password)."""
+    from chat import consumers, login_changes
+
+    find_session = consumers.lifecycle.find_session
+
+    def heard_meanwhile(learner_id, session_id):
+        login_changes._heard(str(learner_id))  # as the listener does on the database's word
+        return find_session(learner_id, session_id)
+
+    key = await logged_in(alice)
+    monkeypatch.setattr(consumers.lifecycle, "find_session", heard_meanwhile)
+    communicator = socket(alice_session.pk, key)
+    assert (await communicator.connect())[0]
+    assert await closed_with(communicator) == 4011
+    monkeypatch.setattr(consumers.lifecycle, "find_session", find_session)
+    again = socket(alice_session.pk, key)  # read after the change: it holds (no new password)
+    assert (await again.connect())[0]
+    assert 'data-frame="sync"' in await again.receive_from(5)
+    await again.disconnect()
+
+
+def test_the_listener_connects_with_all_of_the_servers_connection_settings(settings):
+    """It kept eight and dropped the rest: a client certificate, a timeout, the hosts'
+    order (the attacker's recheck)."""
+    from django.db import connections
+
+    from chat import login_changes
+
+    options = {"sslcert": "/etc/client.crt", "connect_timeout": 5, "target_session_attrs": "any"}
+    database = connections["default"]
+    database.settings_dict["OPTIONS"] = {**database.settings_dict["OPTIONS"], **options}
+    try:
+        conninfo = login_changes._conninfo()
+    finally:
+        for option in options:
+            del database.settings_dict["OPTIONS"][option]
+    for option, value in options.items():
+        assert f"{option}={value}" in conninfo
+
+
 async def test_a_new_password_chosen_on_the_account_page_keeps_that_login_only(
     alice, alice_session
 ):
