@@ -37,7 +37,7 @@ class OfflineProvider:
             # Off the event loop: each pattern may take up to its time limit.
             goals = await asyncio.to_thread(_goals_reached, request)
             indexes = _lines_to_say(request, lines, goals)
-            text = " ".join(lines[index].strip() for index in indexes)
+            text = _joined([lines[index] for index in indexes])
             ended = indexes[-1] == len(lines) - 1
             if not ended and not goals and (again := _not_understood(request, lines)):
                 text = again
@@ -52,29 +52,43 @@ class OfflineProvider:
 
 
 def _lines_to_say(request: ReplyRequest, lines: tuple[str, ...], reached_now) -> list[int]:
-    """The script's line (or lines) to reply with: the line that answers a goal reached just
-    now, if it has one not said yet ("Was kosten die Erdbeeren?" is answered with their price
-    wherever it is asked: the seller packed up what was never ordered); else the next line.
-    The last line closes the scene, after that answer: once the learner reaches the last open
-    goal (its goodbye, say: it played on to its script's end, a newcomer's walk), or when the
-    scene's length says so (as the model is told)."""
+    """The script's lines to reply with: those that answer the goals reached just now, not
+    said yet, in the script's order ("Was kosten die Erdbeeren?" is answered with their price
+    wherever it is asked: the seller packed up what was never ordered; of rent, bills and
+    deposit asked at once only the rent was, and the rest never: a newcomer's recheck); else
+    the next line. The last line closes the scene, after those answers: once the learner
+    reaches the last open goal (its goodbye, say: it played on to its script's end, a
+    newcomer's walk), or when the scene's length says so (as the model is told)."""
     last = len(lines) - 1
     said = _said(request, lines)
     answers = sorted(
-        (line, goes_on)
-        for line, number, goes_on in request.script_answers
-        if number in reached_now and line < last and line not in said
+        {
+            line
+            for line, number, _ in request.script_answers
+            if number in reached_now and line < last and line not in said
+        }
     )
-    # Of several, the last that goes on ("ein Kilo Tomaten, und das ist alles" goes to the
-    # till), else the first: the rest are said in their turn.
-    going_on = [line for line, goes_on in answers if goes_on]
-    answer = going_on[-1:] or [line for line, _ in answers[:1]]
     # Every goal reached: closed at once, where the answer asks nothing back ("Würde Ihnen
     # das passen?" is answered first).
     all_reached = bool(request.goal_ids) and len(reached_now) == len(request.open_goals)
-    if request.closing or (all_reached and not (answer and _asks(lines[answer[0]]))):
-        return [*answer, last]
-    return answer or [_next_line(request, lines, reached_now, said)]
+    if request.closing or (all_reached and not (answers and _asks(lines[answers[-1]]))):
+        return [*answers, last]
+    return answers or [_next_line(request, lines, reached_now, said)]
+
+
+def _joined(lines: list[str]) -> str:
+    """Lines said in one reply, each but the last without its closing question: "Die Kaution
+    beträgt … 2.340 Euro." then "Die Wohnung ist ab dem ersten März frei. Würde Ihnen das
+    passen?", not "Was möchten Sie noch wissen?" between them."""
+    *before, last = [line.strip() for line in lines]
+    return " ".join([*map(_without_closing_question, before), last])
+
+
+def _without_closing_question(line: str) -> str:
+    sentences = re.split(r"(?<=[.!?…])\s+", line.strip())
+    if len(sentences) > 1 and sentences[-1].endswith("?"):
+        return " ".join(sentences[:-1])
+    return line.strip()
 
 
 def _asks(line: str) -> bool:
@@ -84,20 +98,42 @@ def _asks(line: str) -> bool:
 def _said(request: ReplyRequest, lines: tuple[str, ...]) -> list[int]:
     """The script's lines the character has said, in the order said (a line the script has
     twice is taken as the first not said yet after the one before)."""
-    texts = [
-        block["text"].strip()
+    said: list[int] = []
+    for text in _replies(request):
+        for places in _lines_in(text, lines):
+            places = [at for at in places if at not in said]
+            after = [at for at in places if not said or at > said[-1]]
+            if places:
+                said.append((after or places)[0])
+    return said
+
+
+def _replies(request: ReplyRequest) -> list[str]:
+    return [
+        "".join(block.get("text", "") for block in turn["content"] if block.get("type") == "text")
         for turn in request.messages
         if turn["role"] == "assistant"
-        for block in turn["content"]
-        if block.get("type") == "text"
     ]
-    said: list[int] = []
-    for text in texts:
-        places = [at for at, line in enumerate(lines) if line.strip() == text and at not in said]
-        after = [at for at in places if not said or at > said[-1]]
-        if places:
-            said.append((after or places)[0])
-    return said
+
+
+def _lines_in(text: str, lines: tuple[str, ...]) -> list[list[int]]:
+    """The script's lines a reply is made of, as `_joined` joined them: for each, the lines it
+    may be (a line the script has twice); none for a reply that is not the script's."""
+    forms = [
+        (at, form)
+        for at, line in enumerate(lines)
+        for form in {line.strip(), _without_closing_question(line)}
+        if form
+    ]
+    found, rest = [], text.strip()
+    while rest:
+        matches = [(len(form), at) for at, form in forms if rest.startswith(form)]
+        if not matches:
+            return []
+        longest = max(length for length, _ in matches)
+        found.append(sorted(at for length, at in matches if length == longest))
+        rest = rest[longest:].lstrip()
+    return found
 
 
 def _next_line(request: ReplyRequest, lines: tuple[str, ...], reached_now, said) -> int:
@@ -240,11 +276,12 @@ def _not_understood(request: ReplyRequest, lines: tuple[str, ...]) -> str:
 
 
 def _mistypes_a_word_of(text: str, question: str) -> bool:
-    """Whether the learner's message has a word of the question (of five letters or more)
+    """Whether the learner's message has a word of the question (of seven letters or more)
     mistyped, "mitnemen" for "Mitnehmen", and none of them as it is: one letter wrong,
-    missing or extra (two in a word of eight or more), not the first, and no other form of
-    the word ("möchte" for "möchten")."""
-    asked = {word.lower() for word in re.findall(r"[^\W\d_]{5,}", question)}
+    missing or extra, not the first, and no other form of the word ("möchte" for "möchten").
+    Shorter words, or two letters, took other words for typos: "fahre" for "Fahrt", "Mitnahme"
+    for "Mitnehmen" (a newcomer's recheck)."""
+    asked = {word.lower() for word in re.findall(r"[^\W\d_]{7,}", question)}
     typed = {
         word.lower()
         for spelling in as_typed_and_with_umlauts(text)
@@ -258,25 +295,22 @@ def _mistypes_a_word_of(text: str, question: str) -> bool:
 def _is_a_typo_of(typed: str, word: str) -> bool:
     if typed[0] != word[0] or typed.startswith(word) or word.startswith(typed):
         return False
-    errors = 1 if len(word) < 8 else 2
-    return regex.fullmatch(rf"(?:{regex.escape(word)}){{e<={errors}}}", typed) is not None
+    return regex.fullmatch(rf"(?:{regex.escape(word)}){{e<=1}}", typed) is not None
 
 
 def _last_reply(request: ReplyRequest) -> str:
-    last = next((turn for turn in reversed(request.messages) if turn["role"] == "assistant"), None)
-    if last is None:
-        return ""
-    return "".join(b.get("text", "") for b in last["content"] if b.get("type") == "text").strip()
+    replies = _replies(request)
+    return replies[-1].strip() if replies else ""
 
 
 def _last_line(request: ReplyRequest) -> int | None:
     """The script's line the character said last, asked again or not; None after anything
     else (its opening, say)."""
     last = _last_reply(request)
-    if last.startswith((ASK_AGAIN, NO_ENGLISH)):
-        said = _said(request, request.script)
-        return said[-1] if said else None
-    return next((at for at, line in enumerate(request.script) if line.strip() == last), None)
+    if not (last.startswith((ASK_AGAIN, NO_ENGLISH)) or _lines_in(last, request.script)):
+        return None
+    said = _said(request, request.script)
+    return said[-1] if said else None
 
 
 def _question_in(line: str) -> str:

@@ -234,7 +234,8 @@ async def test_an_order_and_that_is_all_in_one_message_go_to_the_till(
     settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
     lines = alice_session.scenario.offline_lines
     said = ["Ein Kilo Tomaten, und das ist alles.", "Hier, bitte."]
-    assert await replies_to(alice, alice_session, said) == [lines[8], lines[9]]
+    packed = lines[2].removesuffix(" Darf es sonst noch etwas sein?")  # not asked: all said
+    assert await replies_to(alice, alice_session, said) == [f"{packed} {lines[8]}", lines[9]]
 
 
 async def test_the_last_goal_reached_is_answered_before_the_scene_closes(
@@ -338,3 +339,42 @@ async def test_the_offline_helpers_tip_is_the_one_for_the_characters_last_line(
         "helper",
         f"{CANNOT_READ.format(what='your question')} {expected}",
     )
+
+
+async def test_every_goal_reached_in_one_message_is_answered(alice, offline, settings):
+    """Rent, bills, deposit and moving in asked at once: only the rent was answered, the
+    scene closed, and the rest never came (a newcomer's recheck). Each answer comes, in the
+    script's order, the questions they end with dropped but the last's, which the learner
+    answers before the goodbye."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    session = await start_scene(alice, "flat_viewing")
+    lines = session.scenario.offline_lines
+    asked = (
+        "Die Wohnung gefällt mir. Wie hoch sind die Miete, die Nebenkosten und die Kaution, "
+        "und ab wann ist sie frei?"
+    )
+    [reply] = await replies_to(alice, session, [asked])
+    deposit = lines[7].removesuffix(" Was möchten Sie noch wissen?")
+    assert reply == f"{lines[5]} {lines[6]} {deposit} {lines[8]}"
+    assert reply.endswith("Würde Ihnen das passen?")
+    assert not (await session_row(session.pk)).is_completed
+    replies = await replies_to(alice, session, ["Ja, das passt gut."])
+    assert replies[-1] == lines[-1]
+    assert (await session_row(session.pk)).is_completed
+
+
+@pytest.mark.parametrize(
+    ("said", "question", "mistyped"),
+    [
+        ("zum mitnemen bitte", "Zum Hieressen oder zum Mitnehmen?", True),
+        ("Hieresen, bitte.", "Zum Hieressen oder zum Mitnehmen?", True),
+        # Other words, not typos (a newcomer's recheck): "Wie bitte?" to right German.
+        ("Zur Mitnahme, bitte.", "Zum Hieressen oder zum Mitnehmen?", False),
+        ("Ich fahre nur hin.", "Brauchen Sie eine einfache Fahrt oder hin und zurück?", False),
+        ("Ich möchte ein Kilo.", "Möchten Sie mal eine probieren?", False),
+    ],
+)
+def test_a_word_is_taken_for_a_typo_of_the_questions_only_when_it_is_one(said, question, mistyped):
+    from chat.providers.offline import _mistypes_a_word_of
+
+    assert _mistypes_a_word_of(said, question) is mistyped
