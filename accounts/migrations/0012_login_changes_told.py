@@ -15,6 +15,7 @@ BEGIN
                     NEW.id::text || CASE WHEN NEW.is_active THEN ':password' ELSE ':deactivated' END);
   RETURN NULL;
 END $$;
+REVOKE EXECUTE ON FUNCTION tell_login_changed() FROM PUBLIC;
 
 CREATE TRIGGER accounts_user_login_changed
   AFTER UPDATE OF password, is_active ON accounts_user
