@@ -39,6 +39,10 @@ class OfflineProvider:
             indexes = _lines_to_say(request, lines, goals)
             text = _joined([lines[index] for index in indexes])
             ended = indexes[-1] == len(lines) - 1
+            answering = {line for line, number, _ in request.script_answers if number in goals}
+            if not ended and not set(indexes) & answering:
+                if (again := _said_before(request, lines, goals)) is not None:
+                    text = f"{AS_SAID} {lines[again].strip()}"
             if not ended and not goals and (again := _not_understood(request, lines)):
                 text = again
         else:
@@ -74,6 +78,19 @@ def _lines_to_say(request: ReplyRequest, lines: tuple[str, ...], reached_now) ->
     if request.closing or (all_reached and not (answers and _asks(lines[answers[-1]]))):
         return [*answers, last]
     return answers or [_next_line(request, lines, reached_now, said)]
+
+
+def _said_before(request: ReplyRequest, lines: tuple[str, ...], reached_now) -> int | None:
+    """The line answering a goal reached just now that the character said before, unasked
+    ("Beides ist rezeptfrei"): asked then, it went on with the next line, which answered
+    something else (a newcomer's recheck). It is said again."""
+    said = _said(request, lines)
+    again = [
+        line
+        for line, number, _ in request.script_answers
+        if number in reached_now and line in said and line < len(lines) - 1
+    ]
+    return min(again, default=None)
 
 
 def _joined(lines: list[str]) -> str:
@@ -307,7 +324,7 @@ def _last_line(request: ReplyRequest) -> int | None:
     """The script's line the character said last, asked again or not; None after anything
     else (its opening, say)."""
     last = _last_reply(request)
-    if not (last.startswith((ASK_AGAIN, NO_ENGLISH)) or _lines_in(last, request.script)):
+    if not (last.startswith((ASK_AGAIN, NO_ENGLISH, AS_SAID)) or _lines_in(last, request.script)):
         return None
     said = _said(request, request.script)
     return said[-1] if said else None
@@ -387,6 +404,7 @@ def asks_yes_or_no(line: str) -> bool:
 
 
 ASK_AGAIN = "Wie bitte?"
+AS_SAID = "Wie gesagt:"
 NO_ENGLISH = "Entschuldigung, ich spreche kein Englisch. Auf Deutsch, bitte!"
 ABOUT_A_LINE = (("Check my German:", "your line"), ("Explain this line:", "this line"))
 CANNOT_READ = "(Offline mode: without the model I cannot read {what}, so here is a tip instead.)"

@@ -4,7 +4,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chat.prompting import CONCLUDE_AT
-from chat.providers.offline import ASK_AGAIN, CANNOT_READ, NO_ENGLISH
+from chat.providers.offline import AS_SAID, ASK_AGAIN, CANNOT_READ, NO_ENGLISH
 from scenarios.models import Scenario
 from tests.chat.conftest import FINISHED, Tab, chat_db, events, session_row, settle, stored
 from tests.conftest import add_message
@@ -378,3 +378,16 @@ def test_a_word_is_taken_for_a_typo_of_the_questions_only_when_it_is_one(said, q
     from chat.providers.offline import _mistypes_a_word_of
 
     assert _mistypes_a_word_of(said, question) is mistyped
+
+
+async def test_a_goal_whose_answer_was_said_unasked_is_answered_again(alice, offline, settings):
+    """The pharmacist said "Beides ist rezeptfrei" in her turn; asked then whether it needs a
+    prescription, she went on with how often to take the tablets (a newcomer's recheck)."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    session = await start_scene(alice, "pharmacy")
+    lines = session.scenario.offline_lines
+    said = ["Ich habe Halsschmerzen.", "Seit gestern.", "Nein.", "Nein, keine.", "Danke."]
+    replies = await replies_to(alice, session, said)
+    assert replies[-1] == lines[4]  # "Beides ist rezeptfrei, …", unasked
+    replies = await replies_to(alice, session, ["Brauche ich dafür ein Rezept?", "Gut."])
+    assert replies[-2:] == [f"{AS_SAID} {lines[4]}", lines[5]]
