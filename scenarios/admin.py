@@ -270,6 +270,11 @@ def _check_the_asking_lines(forms_kept, script) -> None:
             if wrong := [n for n in asking if not 1 <= n <= count]:
                 form.add_error("offline_asked_in", f"{has}: there is no line {wrong[0]}.")
         answer = form.cleaned_data.get("offline_answered_in")
+        if form.cleaned_data.get("offline_goes_on_after_answer") and answer is None:
+            form.add_error(
+                "offline_goes_on_after_answer",
+                "Say which line answers the goal: the script goes on after that line.",
+            )
         if "offline_answered_in" in form.changed_data and answer is not None:
             # The last line closes the scene: an answer there ended it at once.
             if not 1 <= answer < count:
@@ -315,6 +320,11 @@ class GoalInline(StaffTabularInline):
         "offline_answered_in",
         "offline_goes_on_after_answer",
     )
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "offline_answered_in":  # "-1" was told "at least 0", which is none
+            kwargs["min_value"] = 1
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 def _deletion_refused(request, scenarios, error: Exception | None = None) -> None:
@@ -485,7 +495,13 @@ class ScenarioAdmin(StaffModelAdmin):
                 asking="offline_asked_in" not in written,
                 answer="offline_answered_in" not in written,
             )
-            goal.save(update_fields=["offline_asked_in", "offline_answered_in"])
+            goal.save(
+                update_fields=[
+                    "offline_asked_in",
+                    "offline_answered_in",
+                    "offline_goes_on_after_answer",
+                ]
+            )
             if lost:
                 messages.warning(
                     request,

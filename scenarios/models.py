@@ -540,6 +540,8 @@ class Goal(models.Model):
             now = followed(was)
             self.offline_answered_in = now if now is not None and now < len(after) else None
             lost_answer = was if self.offline_answered_in is None else None
+            if lost_answer is not None:  # it would go on after whatever line staff name next
+                self.offline_goes_on_after_answer = False
         return lost, lost_answer
 
 

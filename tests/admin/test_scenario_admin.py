@@ -133,6 +133,11 @@ def test_the_line_answering_a_goal_is_a_line_of_the_script_before_its_last(staff
             f"The offline script has {lines} lines: the answer is one of lines 1 to {lines - 1}"
             in response.content.decode()
         )
+    body = staff_client.post(url, edit_form(party, **{"goals-0-offline_answered_in": "-1"}))
+    assert "greater than or equal to 1" in body.content.decode()  # it said 0, also refused
+    form = edit_form(party)
+    form["goals-0-offline_goes_on_after_answer"] = "on"  # after no line
+    assert "Say which line answers the goal" in staff_client.post(url, form).content.decode()
     form = edit_form(party, **{"goals-0-offline_answered_in": "1"})
     form["goals-0-offline_goes_on_after_answer"] = "on"
     assert staff_client.post(url, form).status_code == 302
@@ -179,11 +184,14 @@ def test_an_answer_line_follows_the_script_when_its_asking_lines_are_rewritten_i
         response.content.decode().replace("&#x27;", "'")
     )
     party.refresh_from_db()
-    party.goals.filter(position=2).update(offline_answered_in=5)
+    party.goals.filter(position=2).update(offline_answered_in=5, offline_goes_on_after_answer=True)
     form = edit_form(party)
     form["offline_lines"] = "\n".join(party.offline_lines[:-1])  # line 5 closes the scene now
     response = staff_client.post(url, form, follow=True)
-    assert party.goals.get(position=2).offline_answered_in is None
+    goal = party.goals.get(position=2)
+    # Its "go on after it" goes too: it applied to the next line staff named (a newcomer's
+    # recheck).
+    assert (goal.offline_answered_in, goal.offline_goes_on_after_answer) == (None, False)
     assert "was answered in line 5 of the offline script" in (
         response.content.decode().replace("&#x27;", "'")
     )
