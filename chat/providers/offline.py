@@ -65,11 +65,18 @@ def _lines_to_say(request: ReplyRequest, lines: tuple[str, ...], reached_now) ->
     newcomer's walk), or when the scene's length says so (as the model is told)."""
     last = len(lines) - 1
     said = _said(request, lines)
+    still_open = {goal.number for goal in request.open_goals} - set(reached_now)
+    still_asked = {line for line, number in request.script_asks if number in still_open}
     answers = sorted(
         {
             line
-            for line, number, _ in request.script_answers
-            if number in reached_now and line < last and line not in said
+            for line, number, goes_on in request.script_answers
+            if number in reached_now
+            and line < last
+            and line not in said
+            # Not on past a line asking for what the learner has not done: "Das ist alles"
+            # first went to the till with nothing bought (a newcomer's recheck).
+            and not (goes_on and any(asking < line for asking in still_asked - set(said)))
         }
     )
     # Every goal reached: closed at once, where the answer asks nothing back ("Würde Ihnen

@@ -224,8 +224,8 @@ async def test_an_answer_the_script_goes_on_after_leaves_out_the_lines_before_it
     settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
     lines = alice_session.scenario.offline_lines
     assert lines[8].startswith("Gut, dann rechne ich mal zusammen")
-    said = ["Guten Tag.", "Nein danke, das ist alles.", "Hier, bitte."]
-    assert await replies_to(alice, alice_session, said) == [lines[0], lines[8], lines[9]]
+    said = ["Ein Kilo Tomaten, bitte.", "Nein danke, das ist alles.", "Hier, bitte."]
+    assert await replies_to(alice, alice_session, said) == [lines[2], lines[8], lines[9]]
 
 
 async def test_an_order_and_that_is_all_in_one_message_go_to_the_till(
@@ -391,3 +391,13 @@ async def test_a_goal_whose_answer_was_said_unasked_is_answered_again(alice, off
     assert replies[-1] == lines[4]  # "Beides ist rezeptfrei, …", unasked
     replies = await replies_to(alice, session, ["Brauche ich dafür ein Rezept?", "Gut."])
     assert replies[-2:] == [f"{AS_SAID} {lines[4]}", lines[5]]
+
+
+async def test_that_is_all_with_nothing_bought_does_not_go_to_the_till(
+    alice, alice_session, offline, settings
+):
+    """ "Das ist alles, danke." first: 11,20 Euro for nothing (a newcomer's recheck)."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    lines = alice_session.scenario.offline_lines
+    replies = await replies_to(alice, alice_session, ["Das ist alles, danke."])
+    assert replies == [lines[0]]
