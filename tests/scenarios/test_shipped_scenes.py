@@ -284,6 +284,14 @@ SAID_TO_GOALS = [
         ["Ich hätte gern einen Termin."],
     ),
     ("pharmacy", "symptoms", ["Ich huste viel.", "Ich fühle mich schlecht."], ["Guten Tag!"]),
+    # Said otherwise (a newcomer's recheck; scenarios 0030).
+    ("kebab", "take away", ["Zur Mitnahme, bitte.", "Zum Mitnehmen."], ["Mit Knoblauch."]),
+    (
+        "train_ticket",
+        "single or a return",
+        ["Ich fahre nur hin.", "Nur die Hinfahrt, bitte.", "Hin und zurück."],
+        ["Nach Berlin, bitte.", "Ich fahre morgen hin."],
+    ),
 ]
 
 
