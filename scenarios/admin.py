@@ -285,6 +285,13 @@ def _check_the_asking_lines(forms_kept, script) -> None:
                     if count > 1
                     else f"{has}: it needs one to answer with before its closing line.",
                 )
+        # Asking lines are skipped once the goal is reached, when its answer is said.
+        changed = [f for f in ("offline_answered_in", "offline_asked_in") if f in form.changed_data]
+        if changed and answer in (form.cleaned_data.get("offline_asked_in") or ()):
+            form.add_error(
+                changed[0],
+                f"Line {answer} asks for this goal: it cannot answer it too.",
+            )
 
 
 def _number_the_unnumbered(forms_kept, taken_elsewhere: set[int]) -> None:

@@ -145,6 +145,28 @@ def test_the_line_answering_a_goal_is_a_line_of_the_script_before_its_last(staff
     assert (goal.offline_answered_in, goal.offline_goes_on_after_answer) == (1, True)
 
 
+def test_a_goal_is_not_answered_in_a_line_that_asks_for_it(staff_client, party):
+    """Offline, a goal's asking lines are skipped once it is reached, and its answer said
+    then: a line that did both asked again for what the learner had just done (it was
+    accepted)."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    form = edit_form(
+        party, **{"goals-0-offline_asked_in": "2,3", "goals-0-offline_answered_in": "3"}
+    )
+    response = staff_client.post(url, form)
+    assert response.status_code == 200
+    assert "Line 3 asks for this goal: it cannot answer it too." in unescape(
+        response.content.decode()
+    )
+    assert party.goals.get(position=1).offline_answered_in is None
+    form = edit_form(party, **{"goals-1-offline_asked_in": "2"})  # it is answered in line 2
+    assert "Line 2 asks for this goal" in unescape(staff_client.post(url, form).content.decode())
+    form = edit_form(party, **{"goals-0-offline_asked_in": "2", "goals-0-offline_answered_in": "3"})
+    assert staff_client.post(url, form).status_code == 302
+    goal = party.goals.get(position=1)
+    assert (goal.offline_asked_in, goal.offline_answered_in) == ([2], 3)
+
+
 def test_the_line_answering_a_goal_follows_the_script_as_staff_edit_it(staff_client, party):
     url = reverse("admin:scenarios_scenario_change", args=[party.pk])
     lines = list(party.offline_lines)
