@@ -38,7 +38,7 @@ from chat.replies import in_db
 from chat.turns import AcceptedTurn, accept_turn, prepare_retry
 from eventlog.events import Event, Level
 from lib.ids import parse_uuid
-from lib.text import shows_something, unprintable, without_hidden_controls
+from lib.text import shows_something, unprintable, without_blank_edges, without_hidden_controls
 from scenarios import lifecycle
 
 logger = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def parse_frame(text_data: str | None) -> Incoming:
         client_id = None
     elif (client_id := parse_uuid(client_id)) is None:
         raise UnreadableFrame(unreadable, chat)
-    content = without_hidden_controls(message).strip()
+    content = without_blank_edges(without_hidden_controls(message))
     if not content:
         raise UnreadableFrame("Write a message first.", chat)
     if len(content) > settings.CHAT_MESSAGE_MAX_LENGTH:

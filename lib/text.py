@@ -70,6 +70,26 @@ _HIDDEN_TAGS = re.compile(
 )
 
 
+def _blank_at_an_edge(char: str) -> bool:
+    # Not a combining mark or variation selector ("❤️" ends in one), nor a flag's tags (those
+    # left are a flag's), nor what is refused (a noncharacter is not sent as if unseen).
+    if "\U000e0000" <= char <= "\U000e007f" or is_unsendable(char):
+        return False
+    return char.isspace() or char in _BLANK or unicodedata2.category(char) in ("Cf", "Cn")
+
+
+def without_blank_edges(text: str) -> str:
+    """`text` without the spaces and the characters that draw nothing before and after it:
+    "\u200bHallo\u2060" was stored as sent, and its blank edges read as part of its first and
+    last words (the last note's left item)."""
+    start, end = 0, len(text)
+    while start < end and _blank_at_an_edge(text[start]):
+        start += 1
+    while end > start and _blank_at_an_edge(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
 def without_hidden_controls(text: str) -> str:
     """A learner's message as sent, without the direction controls pasted text can carry
     (a phone number copied on Android comes in U+202A and U+202C): they draw nothing and

@@ -159,6 +159,28 @@ async def test_direction_controls_go_from_a_message_which_is_sent(alice, alice_s
     assert mine == ["Ich hätte gern ein Brot 0151 2345"]
 
 
+async def test_what_draws_nothing_goes_from_the_edges_of_a_message(alice, alice_session, offline):
+    """A zero-width space, word joiner or byte-order mark before or after a message was
+    stored with it (the last note's left item); inside it stays, and so do the marks that
+    end an emoji (a variation selector, a keycap's) and a flag's tags."""
+    england = "\U0001f3f4" + _tags("gbeng") + "\U000e007f"
+    sent = {
+        "\u200b\ufeff Ich hätte gern ein Brot\u200b\u2060 \u200d": "Ich hätte gern ein Brot",
+        "\u3164Zwei\u200bBrötchen\u00ad\n": "Zwei\u200bBrötchen",
+        "Danke \u2764\ufe0f\u200b": "Danke \u2764\ufe0f",
+        "Nummer 1\ufe0f\u20e3": "Nummer 1\ufe0f\u20e3",
+        f"Hallo {england}\u200b": f"Hallo {england}",
+    }
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    for message in sent:
+        await tab.send(message=message)
+        await tab.until(FINISHED)
+    await tab.close()
+    mine = [content for role, content in await stored(alice_session.pk) if role == "user"]
+    assert mine == list(sent.values())
+
+
 def _tags(text: str) -> str:
     return "".join(chr(0xE0000 + ord(char)) for char in text)
 
