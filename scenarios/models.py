@@ -450,7 +450,8 @@ class Goal(models.Model):
             "The offline script's lines (1 for its first) in which the character asks for this "
             "goal, e.g. “2” or “2,3”; without an API key they are skipped once the learner has "
             "reached it, and a bare yes (“Ja, gerne!”) to the last of them reaches it if that "
-            "line ends with a yes-or-no question (“Kommst du mit?”)."
+            "line ends with a yes-or-no question (“Kommst du mit?”); a bare no (“Nein, danke”) "
+            "to one passes over them and the goal's answer line."
         ),
     )
     offline_answered_in = models.PositiveSmallIntegerField(

@@ -170,12 +170,19 @@ def _next_line(request: ReplyRequest, lines: tuple[str, ...], reached_now, said)
     one line a learner message."""
     open_numbers = {goal.number for goal in request.open_goals}
     reached = {number for number, _ in request.goal_ids} - open_numbers | set(reached_now)
+    declined = _declined_now(request) - reached
     asks: dict[int, set[int]] = {}
+    answers: dict[int, set[int]] = {}
     for line, number in request.script_asks:
         asks.setdefault(line, set()).add(number)
+    for line, number, _ in request.script_answers:
+        answers.setdefault(line, set()).add(number)
+    passed = reached | declined
 
     def to_say(line: int) -> bool:
-        return line not in said and not (line in asks and asks[line] <= reached)
+        if line in said or (line in asks and asks[line] <= passed):
+            return False
+        return not (declined and line in answers and answers[line] <= declined)
 
     stays = {line for line, _, goes_on in request.script_answers if not goes_on}
     after = 0
@@ -374,6 +381,25 @@ def _asked_by_the_last_line(request: ReplyRequest) -> tuple[int, ...]:
     return tuple(asked) if len(asked) == 1 and not asked & asked_later else ()
 
 
+def _declined_now(request: ReplyRequest) -> set[int]:
+    """The open goals the learner just turned down: a bare no ("Nein, danke.") to the
+    character's last line, which asks for them. The lines that ask for them or answer them
+    are passed over: to "Brauchen Sie auch ein Brot?", "Nein, danke" was told which breads
+    there were (the last note's left item). Not a no to an either-or question ("Zum
+    Hieressen oder zum Mitnehmen?"), which declines neither."""
+    said = request.unanswered or (request.learner_text,)
+    if not any(_is_a_bare_no(text) for text in said):
+        return set()
+    at = _last_line(request)
+    if at is None:
+        return set()
+    questions = [q for q in re.split(r"(?<=[.!?])\s+", request.script[at]) if q.endswith("?")]
+    if not questions or any(re.search(r"\boder\b", q, re.IGNORECASE) for q in questions):
+        return set()
+    open_numbers = {goal.number for goal in request.open_goals}
+    return {number for line, number in request.script_asks if line == at} & open_numbers
+
+
 # A yes and nothing more: "Ja.", "Ja, gerne!", "Klar, warum nicht?", "Sehr gern, danke."
 _YES = (
     r"ja|jawohl|klar|gerne?|natürlich|sicher|okay|ok|super|prima|genau|logo|absolut|doch"
@@ -393,6 +419,21 @@ def _is_a_bare_yes(text: str) -> bool:
     if _ASKS_BACK.search(text) and not _WHY_NOT.search(text):
         return False
     return any(_BARE_YES.match(spelling) for spelling in as_typed_and_with_umlauts(text))
+
+
+# A no and nothing more: "Nein.", "Nein, danke!", "Nee, lieber nicht.", "Danke, nein."
+_NO = r"nein|nee|ne|nö"
+_NO_WITH = (
+    _NO + r"|danke|bitte|schön|vielen dank|lieber nicht|heute nicht|erst ?mal nicht"
+    r"|nicht nötig|brauche ich nicht|passt schon|das ist alles|das wär'?s"
+)
+_BARE_NO = re.compile(rf"^\W*(?:danke\W+)?(?:{_NO})\b(?:\W+(?:{_NO_WITH})\b)*\W*$", re.IGNORECASE)
+
+
+def _is_a_bare_no(text: str) -> bool:
+    if _ASKS_BACK.search(text):  # "Nein?"
+        return False
+    return any(_BARE_NO.match(spelling) for spelling in as_typed_and_with_umlauts(text))
 
 
 # A question a yes answers asks none of these: "Was …?", "… woher …?", "… etwas …?", "… oder

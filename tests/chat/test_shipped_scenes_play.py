@@ -305,9 +305,10 @@ def test_the_shipped_answering_lines_are_marked_unless_staff_reworded_them():
             (3, 9, True),
             (4, None, False),
         ]
-        assert Goal.objects.exclude(offline_answered_in=None).count() == sum(
-            len(goals) for goals in migration.ANSWERED_IN.values()
-        )
+        assert (
+            Goal.objects.exclude(offline_answered_in=None).count()
+            == sum(len(goals) for goals in migration.ANSWERED_IN.values()) + 1
+        )  # the baker's cut (scenarios 0031)
         scene = Scenario.objects.get(code="marketplace")
         scene.offline_lines[3] = "Möchten Sie auch Erdbeeren?"
         scene.save(update_fields=["offline_lines"])
@@ -366,3 +367,54 @@ async def test_a_bare_yes_answers_the_question_the_character_asked_for_a_goal(
     turns, asks, _ = await played(session.pk)
     assert [goals for _, goals, _ in turns] == reached
     assert asks.get(script.index(turns[-2][2]))  # the last yes answered a line that asks
+
+
+def test_the_bakers_cut_answers_the_bread_unless_staff_reworded_it():
+    migration = importlib.import_module("scenarios.migrations.0031_the_bakers_bread_answered")
+    with acting_as_staff():
+        bread = Goal.objects.filter(scenario__code="bakery", position=2)
+        assert bread.get().offline_answered_in == 4
+        bread.update(offline_answered_in=None)
+        scene = Scenario.objects.get(code="bakery")
+        scene.offline_lines[3] = "Soll ich es schneiden?"
+        scene.save(update_fields=["offline_lines"])
+        migration.mark_the_cut(apps, None)
+        assert bread.get().offline_answered_in is None
+
+
+@pytest.mark.parametrize(
+    ("code", "says", "replies"),
+    [
+        # "Nein, danke" to "Brauchen Sie auch ein Brot?": not which breads, nor the cut of one
+        # not bought, but "Darf es sonst noch etwas sein?"; and a bread asked for later is cut.
+        (
+            "bakery",
+            ["Vier Brötchen, bitte.", "Normale, bitte.", "Nein, danke.", "Doch, ein Brot."],
+            [1, 2, 5, 4],
+        ),
+        ("bakery", ["Vier Brötchen, bitte.", "Normale, bitte.", "Nee, lieber nicht!"], [1, 2, 5]),
+        # A question back is no no; nor is a no to an either-or question a no to either.
+        ("bakery", ["Vier Brötchen, bitte.", "Normale, bitte.", "Nein?"], [1, 2, 3]),
+        (
+            "kebab",
+            ["Einen Döner, bitte.", "Ja.", "Knoblauch.", "Nein, danke.", "Nein.", "Nein, danke."],
+            # No cheese: the till question; "Nein" to it: the drinks; no drink: not "Kommt
+            # sofort!", which answers one, but the wait.
+            [1, 2, 4, 5, 6, 8],
+        ),
+    ],
+)
+async def test_a_bare_no_passes_over_what_it_turned_down(
+    alice, offline, settings, code, says, replies
+):
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    session, script, _ = await start(alice, code)
+    tab = Tab(alice, session.pk)
+    await tab.connect()
+    for message in says:
+        await tab.send(message=message)
+        await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+    turns, _, _ = await played(session.pk)
+    assert [lines for lines in lines_said(turns, script)] == [[line] for line in replies]
