@@ -142,6 +142,20 @@ def played(session_id):
     return turns, asks, answers
 
 
+async def say_each(user, code, says):
+    """A new session of the scene `code` in which `user` says each of `says`, a reply after
+    each."""
+    session, script, _ = await start(user, code)
+    tab = Tab(user, session.pk)
+    await tab.connect()
+    for message in says:
+        await tab.send(message=message)
+        await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+    return session, script
+
+
 def lines_said(turns, script) -> list[list[int]]:
     """Each reply as the script's lines it is (1 for the first): one, or at the close an
     answer and the last line."""
@@ -356,14 +370,7 @@ async def test_a_bare_yes_answers_the_question_the_character_asked_for_a_goal(
     """Offline, "Ja, gerne!" to Tobias's lunch invitation reached no goal (a newcomer's walk):
     a yes reaches the goal of a line that asks for it with a yes-or-no question."""
     settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
-    session, script, _ = await start(alice, code)
-    tab = Tab(alice, session.pk)
-    await tab.connect()
-    for message in says:
-        await tab.send(message=message)
-        await tab.until(FINISHED)
-    await settle()
-    await tab.close()
+    session, script = await say_each(alice, code, says)
     turns, asks, _ = await played(session.pk)
     assert [goals for _, goals, _ in turns] == reached
     assert asks.get(script.index(turns[-2][2]))  # the last yes answered a line that asks
@@ -408,13 +415,6 @@ async def test_a_bare_no_passes_over_what_it_turned_down(
     alice, offline, settings, code, says, replies
 ):
     settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
-    session, script, _ = await start(alice, code)
-    tab = Tab(alice, session.pk)
-    await tab.connect()
-    for message in says:
-        await tab.send(message=message)
-        await tab.until(FINISHED)
-    await settle()
-    await tab.close()
+    session, script = await say_each(alice, code, says)
     turns, _, _ = await played(session.pk)
-    assert [lines for lines in lines_said(turns, script)] == [[line] for line in replies]
+    assert lines_said(turns, script) == [[line] for line in replies]
