@@ -292,6 +292,13 @@ SAID_TO_GOALS = [
         ["Ich fahre nur hin.", "Nur die Hinfahrt, bitte.", "Hin und zurück."],
         ["Nach Berlin, bitte.", "Ich fahre morgen hin."],
     ),
+    # Asking Tobias how long he has worked there says nothing of one's own job (scenarios 0032).
+    (
+        "new_colleague",
+        "your job",
+        ["Ich arbeite im Marketing.", "Ich bin im Vertrieb.", "Ich arbeite als Designerin."],
+        ["Wie lange arbeitest du schon hier?", "Arbeitest du gern hier?"],
+    ),
 ]
 
 
