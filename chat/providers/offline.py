@@ -275,7 +275,11 @@ _SINGLE_QUOTES = str.maketrans(dict.fromkeys(deck.QUOTE_MARKS, "'"))
 
 
 def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:
-    said = request.unanswered or (request.learner_text,)
+    """The open goals the learner's message reaches: in German, not "I want a Döner, please",
+    which went on as if said in German (the last note's left item)."""
+    said = [
+        text for text in request.unanswered or (request.learner_text,) if not _looks_english(text)
+    ]
     reached = tuple(
         goal.number
         for goal in request.open_goals

@@ -291,6 +291,19 @@ async def test_a_message_in_english_is_told_to_be_in_german(
     assert replies == [lines[0], f"{NO_ENGLISH} {question}", lines[1]]
 
 
+async def test_a_message_in_english_reaches_no_goal(alice, offline, settings):
+    """ "I want a Döner, please" ticked the order and the character went on as if it had been
+    said in German (the last note's left item): the goals are for saying it in German."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    session = await start_scene(alice, "kebab")
+    replies = await replies_to(alice, session, ["I want a Döner, please"])
+    assert replies == [NO_ENGLISH]
+    assert await reached_goals(session) == []
+    replies = await replies_to(alice, session, ["Einen Döner mit Knoblauch, please."])
+    assert not replies[-1].startswith(NO_ENGLISH)  # one English word is German still
+    assert await reached_goals(session) == [1, 2]
+
+
 @database_sync_to_async
 def start_scene(user, code, replacing=None):
     from scenarios import lifecycle
