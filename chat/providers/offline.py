@@ -285,9 +285,21 @@ def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:
         for goal in request.open_goals
         if any(pattern_matches(goal.pattern, text) for text in said)
     )
-    if reached or not any(_is_a_bare_yes(text) for text in said):
+    if reached:
         return reached
-    return _asked_by_the_last_line(request)
+    if any(_is_a_bare_yes(text) for text in said):
+        return _asked_by_the_last_line(request)
+    if any(_is_a_bare_no(text) for text in said):
+        # A no answers a question whose goal takes a no ("Haben Sie eine BahnCard?": "Nein."
+        # reached nothing, the last note's left item), as its pattern says; it turns down one
+        # whose goal does not (`_declined_now`).
+        patterns = {goal.number: goal.pattern for goal in request.open_goals}
+        return tuple(
+            number
+            for number in _asked_by_the_last_line(request)
+            if any(pattern_matches(patterns[number], refusal) for refusal in _REFUSALS)
+        )
+    return ()
 
 
 def _not_understood(request: ReplyRequest, lines: tuple[str, ...]) -> str:
@@ -432,6 +444,11 @@ _NO_WITH = (
     r"|nicht nötig|brauche ich nicht|passt schon|das ist alles|das wär'?s"
 )
 _BARE_NO = re.compile(rf"^\W*(?:danke\W+)?(?:{_NO})\b(?:\W+(?:{_NO_WITH})\b)*\W*$", re.IGNORECASE)
+
+
+# How a goal's pattern says a no reaches it: the BahnCard's takes "ich habe keine", the lunch
+# invitation's "leider".
+_REFUSALS = ("Nein, leider nicht.", "Nein, ich habe keine.", "Nein, ich habe keinen.")
 
 
 def _is_a_bare_no(text: str) -> bool:

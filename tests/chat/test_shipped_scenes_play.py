@@ -376,6 +376,40 @@ async def test_a_bare_yes_answers_the_question_the_character_asked_for_a_goal(
     assert asks.get(script.index(turns[-2][2]))  # the last yes answered a line that asks
 
 
+@pytest.mark.parametrize(
+    ("code", "says", "reached"),
+    [
+        # "Nein." to "Haben Sie eine BahnCard?" says whether one has one, as "Ja." does.
+        (
+            "train_ticket",
+            ["Nach Berlin, bitte.", "Morgen früh.", "Einfach.", "Gut.", "Okay.", "Nein."],
+            [{1}, set(), {2}, set(), set(), {4}],
+        ),
+        # "Nein, danke." to the lunch invitation replies to it; to the coffee, to nothing.
+        (
+            "new_colleague",
+            ["Hallo, ich bin Sam!", "Nein, danke.", "Ja.", *["Hm."] * 6, "Nein, danke."],
+            [{1}, set(), set(), *[set()] * 6, {5}],
+        ),
+        # "Nein, danke" to the baker's bread buys none.
+        (
+            "bakery",
+            ["Vier Brötchen, bitte.", "Normale, bitte.", "Nein, danke."],
+            [{1}, set(), set()],
+        ),
+    ],
+)
+async def test_a_bare_no_answers_a_question_whose_goal_a_no_reaches(
+    alice, offline, settings, code, says, reached
+):
+    """ "Nein." to "Haben Sie eine BahnCard?" reached nothing (the last note's left item): a no
+    reaches the goal a yes would, where the goal's pattern takes a no ("ich habe keine")."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    session, _ = await say_each(alice, code, says)
+    turns, _, _ = await played(session.pk)
+    assert [goals for _, goals, _ in turns] == reached
+
+
 def test_the_bakers_cut_answers_the_bread_unless_staff_reworded_it():
     migration = importlib.import_module("scenarios.migrations.0031_the_bakers_bread_answered")
     with acting_as_staff():
