@@ -1,3 +1,4 @@
+import copy
 import json
 
 from django import forms
@@ -218,7 +219,8 @@ class GoalFormSet(forms.BaseInlineFormSet):
             )
         super().clean()
         scenario = self.instance
-        _check_the_asking_lines(kept, scenario.offline_lines)
+        before = getattr(scenario, "_script_as_stored", None)
+        _check_the_asking_lines(kept, scenario.offline_lines, before)
         if len(kept) + len(elsewhere) > MAX_GOALS:
             raise ValidationError(f"A scene has at most {MAX_GOALS} goals.")
         if not scenario.is_active:
@@ -257,7 +259,7 @@ class GoalFormSet(forms.BaseInlineFormSet):
 POSITION_MOST = 32767  # a PositiveSmallIntegerField's
 
 
-def _check_the_asking_lines(forms_kept, script) -> None:
+def _check_the_asking_lines(forms_kept, script, before=None) -> None:
     """A goal's asking lines, as staff change them, are lines the offline script has (the
     script as saved with them: the form's own is on the instance by now). Lines a shortened
     script no longer has are left, and ask for nothing: emptying a draft's script had to
@@ -269,6 +271,9 @@ def _check_the_asking_lines(forms_kept, script) -> None:
             asking = form.cleaned_data.get("offline_asked_in") or ()
             if wrong := [n for n in asking if not 1 <= n <= count]:
                 form.add_error("offline_asked_in", f"{has}: there is no line {wrong[0]}.")
+            elif len(set(asking)) < len(asking):  # "2,2" was saved so
+                form.cleaned_data["offline_asked_in"] = list(dict.fromkeys(asking))
+                form.instance.offline_asked_in = form.cleaned_data["offline_asked_in"]
         answer = form.cleaned_data.get("offline_answered_in")
         if form.cleaned_data.get("offline_goes_on_after_answer") and answer is None:
             form.add_error(
@@ -285,13 +290,31 @@ def _check_the_asking_lines(forms_kept, script) -> None:
                     if count > 1
                     else f"{has}: it needs one to answer with before its closing line.",
                 )
-        # Asking lines are skipped once the goal is reached, when its answer is said.
-        changed = [f for f in ("offline_answered_in", "offline_asked_in") if f in form.changed_data]
-        if changed and answer in (form.cleaned_data.get("offline_asked_in") or ()):
-            form.add_error(
-                changed[0],
-                f"Line {answer} asks for this goal: it cannot answer it too.",
-            )
+        _check_it_is_not_answered_where_asked(form, before, script)
+
+
+def _check_it_is_not_answered_where_asked(form, before, script) -> None:
+    """Asking lines are passed over once the goal is reached, when its answer is said: one
+    line that did both asked again for what the learner had just done. Checked as the goal
+    will be saved, the lines staff did not write followed to where the script moved them: a
+    line written and one moved onto it were saved both (the attacker's replay)."""
+    changed = [f for f in ("offline_answered_in", "offline_asked_in") if f in form.changed_data]
+    if not changed or form.errors:
+        return
+    goal = copy.copy(form.instance)  # as cleaned: the fields written, the others as stored
+    goal.offline_asked_in = list(goal.offline_asked_in or ())
+    if form.instance.pk and isinstance(before, list) and before != script:
+        goal.follow_the_script(
+            before,
+            script if isinstance(script, list) else [],
+            asking="offline_asked_in" not in changed,
+            answer="offline_answered_in" not in changed,
+        )
+    if goal.offline_answered_in is not None and goal.offline_answered_in in goal.offline_asked_in:
+        form.add_error(
+            changed[0],
+            f"Line {goal.offline_answered_in} asks for this goal: it cannot answer it too.",
+        )
 
 
 def _number_the_unnumbered(forms_kept, taken_elsewhere: set[int]) -> None:

@@ -167,6 +167,40 @@ def test_a_goal_is_not_answered_in_a_line_that_asks_for_it(staff_client, party):
     assert (goal.offline_asked_in, goal.offline_answered_in) == ([2], 3)
 
 
+def test_a_goal_is_not_answered_where_it_is_asked_for_once_the_script_moved(staff_client, party):
+    """Checked against the answer line as it was: a line added at the top, and the asking
+    line set to where the answer moved, saved both in one line; and the asking line set to
+    where the answer was, which it no longer is, was refused (the attacker's replay)."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    party.goals.filter(position=1).update(offline_asked_in=[], offline_answered_in=3)
+    script = "\n".join(["Hallo, schön, dass du da bist!", *party.offline_lines])
+    form = edit_form(party, **{"goals-0-offline_asked_in": "4"})  # where line 3 goes
+    form["offline_lines"] = script
+    response = staff_client.post(url, form)
+    assert "Line 4 asks for this goal: it cannot answer it too." in unescape(
+        response.content.decode()
+    )
+    goal = party.goals.get(position=1)
+    assert (goal.offline_asked_in, goal.offline_answered_in) == ([], 3)
+    # The other way: the answer written onto the line an asking line moves to.
+    party.goals.filter(position=1).update(offline_asked_in=[2], offline_answered_in=None)
+    form = edit_form(party, **{"goals-0-offline_answered_in": "3"})  # where line 2 goes
+    form["offline_lines"] = script
+    assert "Line 3 asks for this goal" in unescape(staff_client.post(url, form).content.decode())
+    # A line named twice is saved once (the attacker's replay).
+    form = edit_form(party, **{"goals-1-offline_asked_in": "3,1,3"})
+    assert staff_client.post(url, form).status_code == 302
+    assert party.goals.get(position=2).offline_asked_in == [3, 1]
+    party.refresh_from_db()
+    # The asking line set where the answer was: the answer moves on, and that is no clash.
+    party.goals.filter(position=1).update(offline_asked_in=[], offline_answered_in=3)
+    form = edit_form(party, **{"goals-0-offline_asked_in": "3"})
+    form["offline_lines"] = script
+    assert staff_client.post(url, form).status_code == 302
+    goal = party.goals.get(position=1)
+    assert (goal.offline_asked_in, goal.offline_answered_in) == ([3], 4)
+
+
 def test_the_line_answering_a_goal_follows_the_script_as_staff_edit_it(staff_client, party):
     url = reverse("admin:scenarios_scenario_change", args=[party.pk])
     lines = list(party.offline_lines)
