@@ -36,6 +36,27 @@ def _load_user(scope):
         return get_user.func(scope)  # Channels' own lookup, without its thread hop
 
 
+def _load_user_and_expiry(scope):
+    """The socket's user, and when its login expires (seconds since the epoch; None without
+    one): its sockets check it again then (chat.consumers)."""
+    user = _load_user(scope)
+    session_key = getattr(scope.get("session"), "session_key", None)
+    if not (user.is_authenticated and session_key):
+        return user, None
+    return user, login_expires_at(SocketLogin(session_key, user.password))
+
+
+def login_expires_at(login: "SocketLogin | None") -> float | None:
+    from django.contrib.sessions.models import Session as Login
+
+    if login is None:
+        return None
+    with acting_as_auth():
+        found = Login.objects.filter(session_key=login.session_key).values_list("expire_date")
+        expires = found.first()
+    return expires[0].timestamp() if expires else None
+
+
 @dataclass(frozen=True)
 class SocketLogin:
     """A socket's login: its Django session's key and the account's password hash as the
@@ -82,12 +103,12 @@ def login_verified(session_key: str, user_id) -> bool:
 
 # On a pool thread, as chat.replies.in_db: the default (one thread shared by every socket)
 # queued each handshake behind all the others, and under load they timed out unanswered.
-_user_of = database_sync_to_async(_load_user, thread_sensitive=False)
+_user_and_expiry_of = database_sync_to_async(_load_user_and_expiry, thread_sensitive=False)
 
 
 class AuthRoleMiddleware(AuthMiddleware):
     async def resolve_scope(self, scope):
-        scope["user"]._wrapped = await _user_of(scope)
+        scope["user"]._wrapped, scope["login_expires_at"] = await _user_and_expiry_of(scope)
 
 
 def SessionAuthMiddlewareStack(inner):

@@ -48,12 +48,17 @@ _CHAT_NAMED = re.compile(r'[{,]\s*"chat"\s*:\s*"(main|helper)"')
 CHATS = tuple(Message.ChatType.values)
 UNSENDABLE = "Your message contains characters that cannot be sent. Remove them and try again."
 
-# Per process: open sockets per learner (per session: chat.fanout's tabs).
+# Per process: open sockets per learner (per session: chat.fanout's tabs), and per login
+# (by its group's name: login_group).
 _sockets_by_learner: dict[str, set] = defaultdict(set)
+_sockets_by_login: dict[str, set] = defaultdict(set)
 
 
-def _sockets_of(learner_id: str) -> set:
-    return _sockets_by_learner.get(learner_id, set())
+def _sockets_of(learner_or_login: str) -> set:
+    """A learner's sockets here, or a login's (a name from login_group())."""
+    if learner_or_login.startswith("login-"):
+        return _sockets_by_login.get(learner_or_login, set())
+    return _sockets_by_learner.get(learner_or_login, set())
 
 
 def _learners_with_sockets() -> list[str]:
@@ -142,6 +147,8 @@ def parse_frame(text_data: str | None) -> Incoming:
     return Incoming(chat, "send", content, client_id)
 
 
+LOGIN_EXPIRY_SLACK = 0.5  # seconds after a login's expiry that its sockets check it
+
 FRAMES_PER_SECOND = 5  # from one page, at most (sustained)
 FRAMES_AT_ONCE = 20  # ...and in a burst
 TOO_MANY_FRAMES = "This page is sending very quickly: what it sent just now was not taken."
@@ -150,6 +157,8 @@ TOO_MANY_FRAMES = "This page is sending very quickly: what it sent just now was 
 class ChatConsumer(AsyncWebsocketConsumer):
     groups_joined: tuple[str, ...] = ()
     watching: asyncio.Task | None = None
+    expiry: asyncio.TimerHandle | None = None
+    login_name: str | None = None
     # The message whose resend last redrew this socket's page: a resend redraws it once. Each
     # read and queued the whole conversation, and a socket that never read, resending its
     # message, grew the process by hundreds of MB (the ops replay and its recheck).
@@ -183,9 +192,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
         ):
             await self.close(code=4429)
             return
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        # With the password the handshake checked the login against (Channels' get_user).
+        self.login = SocketLogin(session_key, user.password) if session_key else None
+        self.login_name = login_group(session_key) if session_key else None
         _sockets_by_learner[self.learner_id].add(self)
+        if self.login_name:
+            _sockets_by_login[self.login_name].add(self)
         await login_changes.keep_listening(_sockets_of, _learners_with_sockets)
-        if login_changes.changed_since(self.learner_id, self.scope.get("login_read_at", math.inf)):
+        read_at = self.scope.get("login_read_at", math.inf)
+        if any(
+            login_changes.changed_since(name, read_at)
+            for name in (self.learner_id, self.login_name)
+            if name
+        ):
             await self.close(code=4011)  # connect again: the handshake reads the login anew
             return
         self.held = []
@@ -194,12 +214,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.session = session
         self.character = frames.character_of(session.scenario)
         groups = [replies.group_name(self.session_id), learner_group(self.learner_id)]
-        session_key = getattr(self.scope.get("session"), "session_key", None)
-        # With the password the handshake checked the login against (Channels' get_user).
-        self.login = SocketLogin(session_key, user.password) if session_key else None
-        if session_key:
-            groups.append(login_group(session_key))
+        if self.login_name:
+            groups.append(self.login_name)
         self.groups_joined = tuple(groups)
+        self._close_when_the_login_expires(self.scope.get("login_expires_at"))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self._send_sync(joined_now=True)
@@ -230,14 +248,42 @@ class ChatConsumer(AsyncWebsocketConsumer):
     def _leave(self) -> None:
         if self.watching:
             self.watching.cancel()
+        if self.expiry:
+            self.expiry.cancel()
         if self.joined:
             self.joined = False
             fanout.leave(self.session_id, self)
-            _sockets_by_learner[self.learner_id].discard(self)
-            if not _sockets_by_learner[self.learner_id]:
-                del _sockets_by_learner[self.learner_id]
+        learner_id = getattr(self, "learner_id", None)
+        if self in _sockets_by_learner.get(learner_id, ()):  # registered, joined or not
+            _sockets_by_learner[learner_id].discard(self)
+            if not _sockets_by_learner[learner_id]:
+                del _sockets_by_learner[learner_id]
             if not _sockets_by_learner:
                 login_changes.stop()
+        if self in _sockets_by_login.get(self.login_name, ()):
+            _sockets_by_login[self.login_name].discard(self)
+            if not _sockets_by_login[self.login_name]:
+                del _sockets_by_login[self.login_name]
+
+    def _close_when_the_login_expires(self, expires_at: float | None) -> None:
+        """Checks the login again when it expires (and closes the socket if it has): an
+        expired login's socket that only listened went on receiving the conversation (the
+        attacker's replay). A login kept alive meanwhile is checked again at its new expiry."""
+        if expires_at is None:
+            return
+        loop = asyncio.get_running_loop()
+        self.expiry = loop.call_at(
+            loop.time() + max(expires_at - time.time(), 0) + LOGIN_EXPIRY_SLACK,
+            lambda: asyncio.ensure_future(self._at_login_expiry()),
+        )
+
+    async def _at_login_expiry(self) -> None:
+        try:
+            if await self.close_unless_login_holds():
+                expires_at = await in_db(channels_auth.login_expires_at, self.login)
+                self._close_when_the_login_expires(expires_at)
+        except Exception as error:  # the database away: the next turn checks the login
+            logger.warning("checking an expired login failed: %s", type(error).__name__)
 
     def _frame_allowed(self) -> bool:
         """At most FRAMES_PER_SECOND frames a second from a page (FRAMES_AT_ONCE at once); the

@@ -4,7 +4,9 @@ server, and another login's socket that only listened went on receiving the conv
 (the attacker's recheck). Each server process listens on a connection of its own while it
 has chat sockets; that learner's sockets here close, as for the notices Django's own saves
 send: 4401 for an account deactivated, 4011 for a new password (they connect again, and the
-handshake checks their login as Django checks a page's)."""
+handshake checks their login as Django checks a page's). A login deleted before it expired
+(accounts migration 0013: a log-out, a new key, SQL) closes its own sockets if it no longer
+holds, with 4011 too."""
 
 import asyncio
 import contextlib
@@ -24,23 +26,24 @@ RECONNECT_AFTER = 2.0  # seconds, after the listening connection failed
 
 _listener: asyncio.Task | None = None
 _ready: asyncio.Event | None = None
-_heard_at: dict[str, float] = {}  # learner id → when this process last heard of a change
+_heard_at: dict[str, float] = {}  # learner id or login name → when last heard of a change
 REMEMBERED_FOR = 60.0  # seconds: longer than any handshake takes
 
 
-def changed_since(learner_id: str, moment: float) -> bool:
-    """Whether a change to the learner's login was heard at `moment` (time.monotonic()) or
-    later: a socket whose handshake read the login before a change it heard of while not yet
-    among the learner's sockets stayed open, receiving (the attacker's recheck)."""
-    return _heard_at.get(learner_id, -math.inf) >= moment
+def changed_since(whose: str, moment: float) -> bool:
+    """Whether a change to a learner's login (or to one login, by its name) was heard at
+    `moment` (time.monotonic()) or later: a socket whose handshake read the login before a
+    change it heard of while not yet among the learner's sockets stayed open, receiving (the
+    attacker's recheck)."""
+    return _heard_at.get(whose, -math.inf) >= moment
 
 
-def _heard(learner_id: str) -> None:
+def _heard(whose: str) -> None:
     now = time.monotonic()
-    for learner, at in list(_heard_at.items()):
+    for earlier, at in list(_heard_at.items()):
         if at < now - REMEMBERED_FOR:
-            del _heard_at[learner]
-    _heard_at[learner_id] = now
+            del _heard_at[earlier]
+    _heard_at[whose] = now
 
 
 async def keep_listening(sockets_of: Callable[[str], Iterable], learners: Callable[[], list]):
@@ -78,9 +81,10 @@ async def _listen(sockets_of, learners, ready: asyncio.Event) -> None:
                     await _check_every_login(sockets_of, learners)
                     unheard = False
                 async for notice in db.notifies():
-                    learner_id, _, change = notice.payload.partition(":")
-                    _heard(learner_id)
-                    for socket in list(sockets_of(learner_id)):
+                    # A learner's id, or a login's name (chat.consumers.login_group).
+                    whose, _, change = notice.payload.partition(":")
+                    _heard(whose)
+                    for socket in list(sockets_of(whose)):
                         await _close(socket, change)
         except Exception as error:  # the database away: connects again, as the pool does
             ready.set()  # handshakes go on meanwhile
@@ -99,10 +103,14 @@ async def _check_every_login(sockets_of, learners) -> None:
 
 
 async def _close(socket, change: str) -> None:
-    """As the notices Django's own saves send do (which may have closed it already)."""
+    """As the notices Django's own saves send do (which may have closed it already). A login
+    deleted (accounts 0013) may be the key a log-in or a new password replaced, on the page
+    that chose it: the socket closes if its login no longer holds, and connects again."""
     try:
         if change == "deactivated":
             await socket.login_ended({})
+        elif change == "ended":
+            await socket.close_unless_login_holds()
         else:
             await socket.password_changed({})
     except Exception as error:  # this socket only: the others are told, and the listening goes on

@@ -49,6 +49,23 @@ def socket(session_id, session_key, origin=b"http://localhost:8000", host=b"loca
     )
 
 
+async def refused_at_the_handshake(session_id, session_key) -> bool:
+    """Whether a socket of that login is refused as logged out."""
+    again = socket(session_id, session_key)
+    assert (await again.connect())[0]
+    return await closed_with(again) == 4401
+
+
+async def two_logins_open(user, session_id):
+    """The first of two logins of `user`'s, and a socket of each open on the session."""
+    key, other_device = await logged_in(user), await logged_in(user)
+    this, other = socket(session_id, key), socket(session_id, other_device)
+    for communicator in (this, other):
+        assert (await communicator.connect())[0]
+        await communicator.receive_from()  # sync
+    return key, this, other
+
+
 async def closed_with(communicator) -> int:
     while True:
         output = await communicator.receive_output(5)
@@ -84,11 +101,7 @@ async def test_the_sites_own_origin_and_trusted_ones_are_welcome(alice, alice_se
 
 
 async def test_logging_out_ends_the_sockets_of_that_login(alice, alice_session):
-    key, other_device = await logged_in(alice), await logged_in(alice)
-    this, other = socket(alice_session.pk, key), socket(alice_session.pk, other_device)
-    for communicator in (this, other):
-        assert (await communicator.connect())[0]
-        await communicator.receive_from()  # sync
+    key, this, other = await two_logins_open(alice, alice_session.pk)
     client = Client()
     client.cookies["sessionid"] = key
     await sync_to_async(client.post)("/logout/")
@@ -127,9 +140,7 @@ async def test_losing_the_account_ends_every_socket(alice, alice_session, how):
         assert await closed_with(communicator) == expected
     # A new password: each page connects again, and no login holds.
     for key in keys:
-        again = socket(alice_session.pk, key)
-        assert (await again.connect())[0]
-        assert await closed_with(again) == 4401
+        assert await refused_at_the_handshake(alice_session.pk, key)
 
 
 @pytest.mark.parametrize("how", ["update", "sql"])
@@ -170,9 +181,7 @@ async def test_a_password_set_where_the_server_hears_nothing_ends_the_other_logi
     assert await closed_with(communicator) == 4011
     assert "Noch da?" not in str(await stored(alice_session.pk))
     assert fake_anthropic.request_count == 1
-    again = socket(alice_session.pk, key)
-    assert (await again.connect())[0]
-    assert await closed_with(again) == 4401
+    assert await refused_at_the_handshake(alice_session.pk, key)
 
 
 @pytest.mark.parametrize("change", ["password", "is_active"])
@@ -204,9 +213,7 @@ async def test_a_login_changed_where_the_server_hears_nothing_closes_its_listeni
     # A new password: connect again, and the handshake checks (4401 would have told the page
     # that chose it "You are logged out"); no account: logged out.
     assert await closed_with(communicator) == (4011 if change == "password" else 4401)
-    again = socket(alice_session.pk, key)
-    assert (await again.connect())[0]
-    assert await closed_with(again) == 4401
+    assert await refused_at_the_handshake(alice_session.pk, key)
 
 
 async def test_an_ended_login_resending_the_message_being_answered_gets_no_redraw(
@@ -307,6 +314,69 @@ async def test_a_login_change_heard_while_a_socket_was_opening_closes_it(
     assert (await again.connect())[0]
     assert 'data-frame="sync"' in await again.receive_from(5)
     await again.disconnect()
+
+
+async def test_a_login_deleted_where_the_server_hears_nothing_closes_its_sockets(
+    alice, alice_session
+):
+    """A session deleted by SQL (or `clearsessions`, a script) left its sockets receiving the
+    conversation (the attacker's replay). The database tells every process; that login's
+    sockets connect again and are refused, another login's stay."""
+    key, this, other = await two_logins_open(alice, alice_session.pk)
+    await sync_to_async(_forget_login)(key)
+    assert await closed_with(this) == 4011  # connect again: the handshake tells
+    assert await refused_at_the_handshake(alice_session.pk, key)
+    assert await other.receive_nothing(0.2)  # still open
+    await other.disconnect()
+
+
+def _expire_login(session_key: str, seconds: float) -> None:
+    from lib.rls import acting_as_auth
+    from tests.conftest import run_sql
+
+    with acting_as_auth():
+        run_sql(
+            "UPDATE django_session SET expire_date = now() + make_interval(secs => %s)"
+            " WHERE session_key = %s",
+            [seconds, session_key],
+        )
+
+
+async def test_a_socket_closes_when_its_login_expires(alice, alice_session):
+    """An expired login's socket that only listened went on receiving the conversation, for
+    good (the attacker's replay: Django does not save a session on each request, so a login
+    expires two weeks after it began)."""
+    key = await logged_in(alice)
+    await sync_to_async(_expire_login)(key, 0.5)
+    communicator = socket(alice_session.pk, key)
+    assert (await communicator.connect())[0]
+    await communicator.receive_from()
+    assert await closed_with(communicator) == 4011
+    assert await refused_at_the_handshake(alice_session.pk, key)
+
+
+async def test_a_login_kept_alive_is_checked_again_at_its_new_expiry(
+    alice, alice_session, monkeypatch
+):
+    from chat import consumers
+
+    key = await logged_in(alice)
+    await sync_to_async(_expire_login)(key, 0.3)
+    checked = asyncio.Event()
+    at_expiry = consumers.ChatConsumer._at_login_expiry
+
+    async def noted(consumer):
+        await at_expiry(consumer)
+        checked.set()
+
+    monkeypatch.setattr(consumers.ChatConsumer, "_at_login_expiry", noted)
+    communicator = socket(alice_session.pk, key)
+    assert (await communicator.connect())[0]
+    await communicator.receive_from()
+    await sync_to_async(_expire_login)(key, 3600)  # a page of the login saved its session
+    await asyncio.wait_for(checked.wait(), 5)
+    assert await communicator.receive_nothing(0.2)  # open: checked again in an hour
+    await communicator.disconnect()
 
 
 def test_the_listener_connects_with_all_of_the_servers_connection_settings(settings):
@@ -484,7 +554,7 @@ def _forget_login(session_key: str) -> None:
 
 
 async def test_a_log_out_lost_while_redis_was_away_closes_the_socket_once_redis_is_back(
-    alice, alice_session
+    alice, alice_session, database_word_lost
 ):
     """The channel layer tells a socket whose groups Redis had forgotten; a log-out sent
     meanwhile had left the page open, still receiving the session's messages (found by the
@@ -493,11 +563,7 @@ async def test_a_log_out_lost_while_redis_was_away_closes_the_socket_once_redis_
 
     from chat.replies import group_name
 
-    key, other_device = await logged_in(alice), await logged_in(alice)
-    this, other = socket(alice_session.pk, key), socket(alice_session.pk, other_device)
-    for communicator in (this, other):
-        assert (await communicator.connect())[0]
-        await communicator.receive_from()  # sync
+    key, this, other = await two_logins_open(alice, alice_session.pk)
     await sync_to_async(_forget_login)(key)
     assert await this.receive_nothing(0.2)
 
@@ -505,9 +571,7 @@ async def test_a_log_out_lost_while_redis_was_away_closes_the_socket_once_redis_
     assert await closed_with(this) == 4011  # connect again: the handshake tells
     assert 'data-frame="sync"' in await other.receive_from(5)  # drawn again, still open
     await other.disconnect()
-    again = socket(alice_session.pk, key)
-    assert (await again.connect())[0]
-    assert await closed_with(again) == 4401
+    assert await refused_at_the_handshake(alice_session.pk, key)
 
 
 async def test_a_session_deleted_while_redis_was_away_closes_its_socket_once_redis_is_back(
@@ -574,7 +638,7 @@ async def test_a_password_changed_while_redis_was_away_closes_the_sockets_once_i
 
 
 async def test_a_log_out_not_sent_while_redis_hung_is_sent_again_until_it_goes_through(
-    alice, alice_session, monkeypatch
+    alice, alice_session, monkeypatch, database_word_lost
 ):
     """A Redis that hung (not restarted: it forgot nothing) made the log-out's message time
     out, and the logged-out pages stayed open, still receiving the session's messages (found
