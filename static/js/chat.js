@@ -121,7 +121,21 @@
     document.querySelectorAll(".chat-end").forEach(function (link) { link.hidden = true; });
   }
 
+  // The account was deleted (in another tab): said for good. A Keep pressed afterwards was
+  // answered "log in", and the page said "You are logged out. Log in again to go on with
+  // this scene", of an account there is no more (a newcomer's walk); its buttons are off.
+  var accountGone = false;
+  function showAccountGone() {
+    accountGone = true;
+    setConnection("closed", "Your account has been deleted, and this conversation with it.", {href: "/", text: "Maraum's home page"});
+    endGone();
+    page.querySelectorAll(".keep-form button, button[hx-get], button[hx-post], [hx-get] > button").forEach(function (button) {
+      button.disabled = true;
+    });
+  }
+
   function showLoggedOut() {
+    if (accountGone) return showAccountGone();
     setConnection("closed", "You are logged out.", {
       href: "/login/?next=" + encodeURIComponent(location.pathname),
       text: "Log in again to go on with this scene.",
@@ -586,8 +600,7 @@
         endGone();
       } else if (code === 4410) {
         socket.queue.length = 0;
-        setConnection("closed", "Your account has been deleted, and this conversation with it.", {href: "/", text: "Maraum's home page"});
-        endGone();
+        showAccountGone();
       } else if (code === 4429) {
         // Over the limit, a tab tries again now and then: a rolling restart brings another
         // process's tabs here, and the last few stayed closed until a reload (the attacker's
@@ -748,6 +761,12 @@
       if (!to || to.indexOf("/login/") !== 0) return;
       event.preventDefault();
       showLoggedOut();
+    });
+    // Nor is anything asked of the server for an account deleted (a report drawn since).
+    page.addEventListener("htmx:beforeRequest", function (event) {
+      if (!accountGone) return;
+      event.preventDefault();
+      showAccountGone();
     });
 
     // "Show earlier": the message that was first in view stays where it was, and keeps the

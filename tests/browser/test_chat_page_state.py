@@ -617,6 +617,51 @@ def test_deleting_the_account_elsewhere_says_so(daphne_server, browser):
     page.context.close()
 
 
+def test_a_report_word_kept_after_the_account_went_elsewhere_does_not_ask_to_log_in(
+    daphne_server, browser
+):
+    """A Keep pressed in a deleted account's report changed nothing beside it, and the page
+    said "You are logged out. Log in again to go on with this scene", of an account there
+    is no more (a newcomer's walk)."""
+    from playwright.sync_api import expect
+
+    from chat.models import SceneReport
+    from lib.rls import acting_as_staff
+    from scenarios import lifecycle
+
+    user = User.objects.create_user("edda@example.com", "a long enough passphrase")
+    session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
+    lifecycle.complete_session(user.pk, session.pk, main_messages=16, ended_by="model")
+    words = [{"german": "das Brötchen", "gloss": "the bread roll"}]
+    with acting_as_staff():
+        SceneReport.objects.update_or_create(
+            session_id=session.pk,
+            defaults={"status": "ready", "kind": "offline", "content": {"words": words}},
+        )
+    context = browser.new_context()
+    context.add_cookies(
+        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
+    )
+    page = context.new_page()
+    page.goto(f"{daphne_server}/sessions/{session.pk}/")
+    keep = page.locator(".report-words li").first.get_by_role("button")
+    expect(keep).to_be_enabled()
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    other = context.new_page()
+    other.goto(f"{daphne_server}/account/delete/")
+    other.get_by_label("Your password").fill("a long enough passphrase")
+    other.get_by_label("I understand").check()
+    other.get_by_role("button", name="Delete my account for good").click()
+    expect(other.locator("main")).to_contain_text("everything in it has been deleted")
+    gone = "Your account has been deleted, and this conversation with it."
+    expect(page.locator("#connection")).to_contain_text(gone)
+    expect(keep).to_be_disabled()
+    keep.evaluate("button => button.form.requestSubmit()")  # as if still pressed
+    expect(page.locator("#connection")).to_contain_text(gone)
+    expect(page.get_by_role("link", name="Log in again")).to_have_count(0)
+    context.close()
+
+
 def test_a_conversation_deleted_in_another_tab_says_so_there_and_at_its_address(
     daphne_server, browser
 ):
