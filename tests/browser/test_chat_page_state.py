@@ -37,6 +37,17 @@ new MutationObserver(function () {
 """
 
 
+def _report_ready(session, words) -> None:
+    from chat.models import SceneReport
+    from lib.rls import acting_as_staff
+
+    with acting_as_staff():
+        SceneReport.objects.update_or_create(
+            session_id=session.pk,
+            defaults={"status": "ready", "kind": "offline", "content": {"words": words}},
+        )
+
+
 def _open_chat(browser, url, viewport=None):
     user = User.objects.create_user("dora@example.com", None)
     session = conversations.start(user.pk, Scenario.objects.get(code="marketplace"))
@@ -625,19 +636,12 @@ def test_a_report_word_kept_after_the_account_went_elsewhere_does_not_ask_to_log
     is no more (a newcomer's walk)."""
     from playwright.sync_api import expect
 
-    from chat.models import SceneReport
-    from lib.rls import acting_as_staff
     from scenarios import lifecycle
 
     user = User.objects.create_user("edda@example.com", "a long enough passphrase")
     session = conversations.start(user.pk, Scenario.objects.get(code="bakery"))
     lifecycle.complete_session(user.pk, session.pk, main_messages=16, ended_by="model")
-    words = [{"german": "das Brötchen", "gloss": "the bread roll"}]
-    with acting_as_staff():
-        SceneReport.objects.update_or_create(
-            session_id=session.pk,
-            defaults={"status": "ready", "kind": "offline", "content": {"words": words}},
-        )
+    _report_ready(session, [{"german": "das Brötchen", "gloss": "the bread roll"}])
     context = browser.new_context()
     context.add_cookies(
         [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
@@ -1352,18 +1356,11 @@ def test_a_reconnect_leaves_a_completed_scenes_panel_as_it_was(daphne_server, br
 
     from playwright.sync_api import expect
 
-    from chat.models import SceneReport
-    from lib.rls import acting_as_staff
     from scenarios import lifecycle
 
     page, session = _long_helper_chat(browser, daphne_server, questions=0)
     lifecycle.complete_session(session.user_id, session.pk, main_messages=16, ended_by="model")
-    words = [{"german": "das Brötchen", "gloss": "the bread roll"}]
-    with acting_as_staff():
-        SceneReport.objects.update_or_create(
-            session_id=session.pk,
-            defaults={"status": "ready", "kind": "offline", "content": {"words": words}},
-        )
+    _report_ready(session, [{"german": "das Brötchen", "gloss": "the bread roll"}])
     sockets, held = _closable_sockets_counting_syncs(page), []
     page.route(re.compile(r"/deck/keep/"), lambda route: held.append(route))
     page.goto(f"{daphne_server}/sessions/{session.pk}/")
