@@ -232,7 +232,7 @@ EVERY_GOAL_REPLIES = {
     "marketplace": [[3], [4], [9], [12]],  # packed up, the price, the till, goodbye
     "party": [[1], [2], [4], [7], [12]],
     "kebab": [[1], [4], [2], [7], [12]],  # "Mit allem?" was not asked yet
-    "bakery": [[1], [4], [7], [10], [12]],
+    "bakery": [[1], [4], [7], [8], [12]],  # her prices (scenarios 0033), not the till
     "doctor_phone": [[1], [2], [3], [4], [9, 12]],
     "train_ticket": [[1], [3], [4], [6], [11, 12]],
     # "Würde Ihnen das passen?" is answered before she closes.

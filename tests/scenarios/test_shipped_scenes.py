@@ -359,14 +359,38 @@ def test_every_shipped_offline_script_plays_whole_within_the_scenes_length(db, c
     assert len(Scenario.objects.get(code=code).offline_lines) <= (CONCLUDE_AT - 1) // 2
 
 
+def test_the_bakers_prices_answer_what_things_cost_unless_staff_reworded_her_line(db):
+    """ "Was kostet das Brot?" mid-order was answered with the till and its total (a
+    newcomer's walk)."""
+    import importlib
+
+    from django.apps import apps
+
+    prices = importlib.import_module("scenarios.migrations.0033_the_bakers_prices")
+    bakery = Scenario.objects.get(code="bakery")
+    price = bakery.goals.get(position=4)
+    assert bakery.offline_lines[prices.LINE - 1] == prices.PRICES
+    assert price.offline_answered_in == prices.LINE
+    prices.backward(apps, None)
+    bakery.refresh_from_db()
+    bakery.offline_lines[prices.LINE - 1] = "Sagen Sie mal, frühstücken Sie heute gemütlich?"
+    bakery.save()
+    prices.forward(apps, None)
+    bakery.refresh_from_db()
+    assert prices.PRICES not in bakery.offline_lines
+    assert bakery.goals.get(position=4).offline_answered_in == prices.TILL
+
+
 def test_a_database_with_the_14_line_scripts_has_them_cut_unless_staff_edited_them(db):
     import importlib
 
     from django.apps import apps
 
     cut = importlib.import_module("scenarios.migrations.0010_offline_scripts_fit_the_scene_length")
+    prices = importlib.import_module("scenarios.migrations.0033_the_bakers_prices")
     bakery, kebab = Scenario.objects.get(code="bakery"), Scenario.objects.get(code="kebab")
     shipped_now = list(bakery.offline_lines)
+    prices.backward(apps, None)  # the baker's line as 0010 left it
     cut.backward(apps, None)  # the scripts as shipped before
     bakery.refresh_from_db()
     assert len(bakery.offline_lines) == 14
@@ -375,6 +399,7 @@ def test_a_database_with_the_14_line_scripts_has_them_cut_unless_staff_edited_th
     kebab.offline_lines[0] = "Gern! Im Brot oder als Dürüm?"  # staff's edit
     kebab.save()
     cut.forward(apps, None)
+    prices.forward(apps, None)
     bakery.refresh_from_db()
     kebab.refresh_from_db()
     assert bakery.offline_lines == shipped_now
