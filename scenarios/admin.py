@@ -293,6 +293,19 @@ def _check_the_asking_lines(forms_kept, script, before=None) -> None:
         _check_it_is_not_answered_where_asked(form, before, script)
 
 
+def _asks_or_answers(goal: Goal, lines: list[int]) -> str:
+    asks = any(line in goal.offline_asked_in for line in lines)
+    answers = goal.offline_answered_in in lines
+    s = "" if len(lines) > 1 else "s"
+    return (
+        f"ask{s} for and answer{s}"
+        if asks and answers
+        else f"answer{s}"
+        if answers
+        else f"ask{s} for"
+    )
+
+
 def _check_it_is_not_answered_where_asked(form, before, script) -> None:
     """Asking lines are passed over once the goal is reached, when its answer is said: one
     line that did both asked again for what the learner had just done. Checked as the goal
@@ -519,7 +532,7 @@ class ScenarioAdmin(StaffModelAdmin):
         }
         for goal in form.instance.goals.exclude(offline_asked_in=[], offline_answered_in=None):
             written = written_now.get(goal.pk, set())
-            lost, lost_answer = goal.follow_the_script(
+            lost, lost_answer, reworded = goal.follow_the_script(
                 before,
                 after if isinstance(after, list) else [],
                 asking="offline_asked_in" not in written,
@@ -544,6 +557,15 @@ class ScenarioAdmin(StaffModelAdmin):
                     request,
                     f"The goal “{goal.text}” was answered in line {lost_answer} of the offline "
                     "script, which it no longer has as it was: say again which line answers it.",
+                )
+            named = {*goal.offline_asked_in, goal.offline_answered_in}
+            if reworded := sorted(set(reworded) & named):
+                lines = ", ".join(map(str, reworded))
+                messages.info(
+                    request,
+                    f"Line{'s' if len(reworded) > 1 else ''} {lines} of the offline script, "
+                    f"reworded, still {_asks_or_answers(goal, reworded)} the goal “{goal.text}”: "
+                    "change its lines below if that is no longer so.",
                 )
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):

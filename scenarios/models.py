@@ -505,25 +505,36 @@ class Goal(models.Model):
 
     def follow_the_script(
         self, before: list, after: list, asking: bool = True, answer: bool = True
-    ) -> tuple[list[int], int | None]:
+    ) -> tuple[list[int], int | None, list[int]]:
         """Staff edited the offline script from `before` to `after`: this goal's asking lines
         and its answer line follow their line to where it now stands (a line added above kept
         the old numbers, and the line they named was asked again: the attacker's recheck). A
         line is followed by aligning the two scripts, so a line the script has twice is told
-        apart, and then, if it moved, by its text where the new script has it once. Returns
-        the numbers of the asking lines, and of the answer line, the script no longer has,
-        which ask for and answer nothing now (an answer that became the closing line too).
-        `asking` and `answer` say which to follow (not those staff wrote in the same save)."""
-        aligned = {}
+        apart; a line reworded where it stood (as many lines in its place) is followed there
+        (correcting "süß." to "süß!" dropped the goal's answer: a newcomer's walk); and then,
+        if it moved, by its text where the new script has it once. Returns the numbers of the
+        asking lines, and of the answer line, the script no longer has, which ask for and
+        answer nothing now (an answer that became the closing line too), and the new numbers
+        of those it followed reworded. `asking` and `answer` say which to follow (not those
+        staff wrote in the same save)."""
+        aligned, in_place = {}, {}
         matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
         for block in matcher.get_matching_blocks():
             for offset in range(block.size):
                 aligned[block.a + offset + 1] = block.b + offset + 1
-        taken = set(aligned.values())
+        for tag, start, end, new_start, new_end in matcher.get_opcodes():
+            if tag == "replace" and end - start == new_end - new_start:
+                for offset in range(end - start):
+                    in_place[start + offset + 1] = new_start + offset + 1
+        taken = set(aligned.values()) | set(in_place.values())
+        reworded: list[int] = []
 
         def followed(number: int) -> int | None:
             if number in aligned:
                 return aligned[number]
+            if number in in_place:
+                reworded.append(in_place[number])
+                return in_place[number]
             text = before[number - 1] if 1 <= number <= len(before) else None
             places = [at for at, line in enumerate(after, 1) if line == text and at not in taken]
             return places[0] if len(places) == 1 else None
@@ -543,7 +554,7 @@ class Goal(models.Model):
             lost_answer = was if self.offline_answered_in is None else None
             if lost_answer is not None:  # it would go on after whatever line staff name next
                 self.offline_goes_on_after_answer = False
-        return lost, lost_answer
+        return lost, lost_answer, [number for number in reworded if number <= len(after)]
 
 
 class SessionQuerySet(models.QuerySet):

@@ -211,15 +211,24 @@ def test_the_line_answering_a_goal_follows_the_script_as_staff_edit_it(staff_cli
     form = edit_form(party)
     form["offline_lines"] = "\n".join(edited)
     response = staff_client.post(url, form, follow=True)
+    # Reworded where it stood, it still answers (it was dropped: a newcomer's walk).
     assert dict(party.goals.values_list("position", "offline_answered_in")) == {
         1: None,
         2: 3,
-        3: None,
+        3: 5,
         4: 8,
         5: None,
     }
-    assert "was answered in line 4 of the offline script, which it no longer has" in (
-        response.content.decode().replace("&#x27;", "'")
+    assert "Line 5 of the offline script, reworded, still answers the goal" in unescape(
+        response.content.decode()
+    )
+    party.refresh_from_db()
+    form = edit_form(party)
+    form["offline_lines"] = "\n".join(edited[:4] + edited[5:])  # and removed
+    response = staff_client.post(url, form, follow=True)
+    assert party.goals.get(position=3).offline_answered_in is None
+    assert "was answered in line 5 of the offline script, which it no longer has" in unescape(
+        response.content.decode()
     )
 
 
@@ -308,8 +317,9 @@ def _asked_in(scene) -> dict[int, list[int]]:
 def test_the_lines_asking_for_goals_follow_the_script_as_staff_edit_it(staff_client, party):
     """A line added at the top of the script left the goals naming the old numbers: the line
     asking for one was asked again, and another passed over (the attacker's recheck). A line
-    reworded or removed asks for nothing, and staff are told; lines staff write in the same
-    save name the new script's."""
+    reworded where it stood still asks (a newcomer's walk: it asked for nothing), a line
+    removed asks for nothing, and staff are told either; lines staff write in the same save
+    name the new script's."""
     url = reverse("admin:scenarios_scenario_change", args=[party.pk])
     lines = list(party.offline_lines)
     assert _asked_in(party) == {1: [], 2: [1], 3: [3], 4: [6], 5: []}
@@ -319,10 +329,15 @@ def test_the_lines_asking_for_goals_follow_the_script_as_staff_edit_it(staff_cli
     form["offline_lines"] = "\n".join(edited)
     response = staff_client.post(url, form, follow=True)
     assert response.status_code == 200
-    assert _asked_in(party) == {1: [], 2: [2], 3: [], 4: [7], 5: []}
-    assert "asked for in line 3 of the offline script, which it no longer has" in (
-        response.content.decode().replace("&#x27;", "'")
-    )
+    assert _asked_in(party) == {1: [], 2: [2], 3: [4], 4: [7], 5: []}
+    page = unescape(response.content.decode())
+    assert "Line 4 of the offline script, reworded, still asks for the goal" in page
+    party.refresh_from_db()
+    form = edit_form(party)
+    form["offline_lines"] = "\n".join(edited[:3] + edited[4:])  # line 4 removed
+    page = unescape(staff_client.post(url, form, follow=True).content.decode())
+    assert _asked_in(party) == {1: [], 2: [2], 3: [], 4: [6], 5: []}
+    assert "asked for in line 4 of the offline script, which it no longer has" in page
 
 
 def test_asking_lines_follow_the_right_copy_of_a_line(staff_client, party):
