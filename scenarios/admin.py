@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.actions import delete_selected
+from django.contrib.postgres.forms import SimpleArrayField
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
@@ -350,6 +351,26 @@ class ScenarioForm(forms.ModelForm):
         self.instance._unread_fields = frozenset(self.errors)  # for the goals' check
 
 
+class LineNumbersField(SimpleArrayField):
+    """A goal's asking lines as staff type them: "six" was told "Item 1 in the array did not
+    validate: Enter a whole number." (a newcomer's walk)."""
+
+    def clean(self, value):
+        try:
+            numbers = super().clean(value)
+        except ValidationError as error:
+            raise ValidationError(
+                "Write the lines' numbers (1 for the script's first) with commas between "
+                "them, e.g. “2” or “2,3”.",
+                code="invalid",
+            ) from error
+        # Past what the column holds the model's check said "Item 1 in the array did not
+        # validate:" and no more; lines the script lacks are told with its length (the formset).
+        if too_far := [number for number in numbers if number > POSITION_MOST]:
+            raise ValidationError(f"There is no line {too_far[0]}.", code="invalid")
+        return numbers
+
+
 class GoalInline(StaffTabularInline):
     model = Goal
     formset = GoalFormSet
@@ -367,6 +388,8 @@ class GoalInline(StaffTabularInline):
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "offline_answered_in":  # "-1" was told "at least 0", which is none
             kwargs["min_value"] = 1
+        if db_field.name == "offline_asked_in":
+            kwargs["form_class"] = LineNumbersField
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 

@@ -145,6 +145,27 @@ def test_the_line_answering_a_goal_is_a_line_of_the_script_before_its_last(staff
     assert (goal.offline_answered_in, goal.offline_goes_on_after_answer) == (1, True)
 
 
+@pytest.mark.parametrize(
+    ("typed", "told"),
+    [
+        *(
+            (typed, "Write the lines' numbers (1 for the script's first) with commas between them")
+            for typed in ("six", "2, drei", "2,,3", "-1")
+        ),
+        ("99999", "There is no line 99999."),  # (the attacker's replay: said after a colon)
+        ("2,40", "The offline script has 12 lines: there is no line 40."),
+    ],
+)
+def test_asking_lines_typed_wrong_are_told_how_to_write_them(staff_client, party, typed, told):
+    """ "six" was told "Item 1 in the array did not validate: Enter a whole number." (a
+    newcomer's walk)."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    response = staff_client.post(url, edit_form(party, **{"goals-0-offline_asked_in": typed}))
+    page = unescape(response.content.decode())
+    assert told in page
+    assert "in the array" not in page
+
+
 def test_a_goal_is_not_answered_in_a_line_that_asks_for_it(staff_client, party):
     """Offline, a goal's asking lines are skipped once it is reached, and its answer said
     then: a line that did both asked again for what the learner had just done (it was
