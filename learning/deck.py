@@ -1163,7 +1163,8 @@ def _cell(text: str) -> str:
 def as_anki(cards: list[Card]) -> str:
     """Anki's plain-text import: front (German) and back (the gloss, or that there is none,
     then the example), tab separated, with the header lines Anki reads."""
-    lines = ["#separator:tab", "#html:false", "#columns:German\tBack\tTags"]
+    # "#tags column" tells Anki the third column is tags, not a field (a newcomer's walk).
+    lines = ["#separator:tab", "#html:false", "#columns:German\tBack\tTags", "#tags column:3"]
     for card in cards:
         # Said when there is none: the example alone read as the meaning ("frisches" — "Heute
         # habe ich ganz frisches Obst…": a newcomer's walk), and a whole line had no back.

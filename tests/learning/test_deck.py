@@ -475,7 +475,12 @@ def test_the_deck_exports_as_csv_and_for_anki(client, alice, marketplace):
     anki = client.get("/deck/export.txt")
     assert anki["Content-Disposition"] == 'attachment; filename="maraum-deck-anki.txt"'
     lines = anki.content.decode().splitlines()
-    assert lines[:2] == ["#separator:tab", "#html:false"]
+    assert lines[:4] == [
+        "#separator:tab",
+        "#html:false",
+        "#columns:German\tBack\tTags",
+        "#tags column:3",  # (Anki took it for a field: a newcomer's walk)
+    ]
     assert lines[-1].split("\t") == [
         '"die Schale"',
         '"punnet — Eine Schale Erdbeeren, bitte."',
@@ -586,7 +591,7 @@ def test_a_card_without_a_meaning_says_so_before_its_line_on_its_back_in_anki(cl
     deck.keep(alice.pk, "halb", example="Das Brot gibt es auch halb.")
     client.force_login(alice)
     lines = client.get("/deck/export.txt").content.decode().splitlines()
-    assert lines[3:] == ['"halb"\t"(no meaning saved) \u2014 Das Brot gibt es auch halb."\t""']
+    assert lines[4:] == ['"halb"\t"(no meaning saved) \u2014 Das Brot gibt es auch halb."\t""']
 
 
 def test_a_card_starting_with_a_hash_or_quote_stays_a_card_in_anki(client, alice):
@@ -594,7 +599,7 @@ def test_a_card_starting_with_a_hash_or_quote_stays_a_card_in_anki(client, alice
     deck.keep(alice.pk, '"Hallo', "with a quote")
     client.force_login(alice)
     lines = client.get("/deck/export.txt").content.decode().splitlines()
-    assert lines[3:] == [
+    assert lines[4:] == [
         '"""Hallo"\t"with a quote"\t""',
         '"#separator:comma"\t"not a setting"\t""',
     ]
@@ -1478,7 +1483,7 @@ def test_a_whole_line_kept_without_a_meaning_says_so_on_its_back_in_anki(client,
     deck.keep(alice.pk, "Was darf es sein?", example="Was darf es sein?")
     client.force_login(alice)
     lines = client.get("/deck/export.txt").content.decode().splitlines()
-    assert lines[3:] == ['"Was darf es sein?"\t"(no meaning saved)"\t""']
+    assert lines[4:] == ['"Was darf es sein?"\t"(no meaning saved)"\t""']
 
 
 ANSWER = (
