@@ -376,6 +376,8 @@ class GoalInline(StaffTabularInline):
     formset = GoalFormSet
     extra = 3
     max_num = MAX_GOALS
+    # "Add another Goal" went at the fifth with no word why (a newcomer's walk).
+    verbose_name_plural = f"goals (at most {MAX_GOALS})"
     fields = (
         "position",
         "text",

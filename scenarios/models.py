@@ -469,7 +469,9 @@ class Goal(models.Model):
         default=False,
         help_text=(
             "The script goes on from the line after the answer instead, leaving out the lines "
-            "before it that were not said: “Das ist alles” leads to the till."
+            "before it that were not said: “Das ist alles” leads to the till. The answer then "
+            "waits while a line before it asks for a goal not reached yet: nothing bought, no "
+            "till."
         ),
     )
     # A session completed before a goal was added was not played with it (chat.goals).

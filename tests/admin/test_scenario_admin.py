@@ -145,6 +145,12 @@ def test_the_line_answering_a_goal_is_a_line_of_the_script_before_its_last(staff
     assert (goal.offline_answered_in, goal.offline_goes_on_after_answer) == (1, True)
 
 
+def test_the_goals_say_how_many_a_scene_may_have(staff_client, party):
+    """At the fifth, "Add another Goal" went with no word why (a newcomer's walk)."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    assert "Goals (at most 5)" in staff_client.get(url).content.decode()
+
+
 @pytest.mark.parametrize(
     ("typed", "told"),
     [
