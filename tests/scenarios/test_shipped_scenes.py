@@ -292,6 +292,18 @@ SAID_TO_GOALS = [
         ["Ich fahre nur hin.", "Nur die Hinfahrt, bitte.", "Hin und zurück."],
         ["Nach Berlin, bitte.", "Ich fahre morgen hin."],
     ),
+    # Asking what it costs buys nothing (a newcomer's recheck; scenarios 0035).
+    (
+        "bakery",
+        "loaf",
+        ["Ein Roggenbrot, bitte. Was kostet das?", "Was kostet das? Ich nehme ein Brot."],
+        ["Was kostet das Brot?", "Wie viel kosten die Brote?", "Wie teuer ist ein Brot?"],
+    ),
+    ("bakery", "cake", ["Ein Stück Apfelkuchen, bitte."], ["Was kostet der Apfelkuchen?"]),
+    ("bakery", "rolls", ["Vier Brötchen, bitte."], ["Was kostet ein Broetchen?"]),
+    ("kebab", "Döner", ["Einen Döner, bitte."], ["Was kostet der Döner?"]),
+    ("marketplace", "tomatoes", ["Ein Kilo Tomaten, bitte."], ["Was kostet ein Kilo Tomaten?"]),
+    ("restaurant", "main course", ["Das Schnitzel, bitte."], ["Was macht das Schnitzel?"]),
     # Asking Tobias how long he has worked there says nothing of one's own job (scenarios 0032).
     (
         "new_colleague",
