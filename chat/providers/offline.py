@@ -276,9 +276,13 @@ _SINGLE_QUOTES = str.maketrans(dict.fromkeys(deck.QUOTE_MARKS, "'"))
 
 def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:
     """The open goals the learner's message reaches: in German, not "I want a Döner, please",
-    which went on as if said in German (the last note's left item)."""
+    which went on as if said in German (the last note's left item); by its sentences in
+    German, where others are in English ("Zum Mitnehmen. And a Cola to go, please." was
+    told to say it in German: a newcomer's recheck)."""
     said = [
-        text for text in request.unanswered or (request.learner_text,) if not _looks_english(text)
+        german
+        for text in request.unanswered or (request.learner_text,)
+        if (german := _in_german(text))
     ]
     reached = tuple(
         goal.number
@@ -373,6 +377,12 @@ _ENGLISH = re.compile(
     r"|thank|hello|sorry|which|much|many|some|get|buy|send|take|from)\b",
     re.IGNORECASE,
 )
+
+
+def _in_german(text: str) -> str:
+    """The sentences of `text` that are not in English."""
+    sentences = re.split(r"(?<=[.!?])\s+", text.strip())
+    return " ".join(sentence for sentence in sentences if not _looks_english(sentence))
 
 
 def _looks_english(text: str) -> bool:

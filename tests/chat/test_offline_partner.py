@@ -302,6 +302,11 @@ async def test_a_message_in_english_reaches_no_goal(alice, offline, settings):
     replies = await replies_to(alice, session, ["Einen Döner mit Knoblauch, please."])
     assert not replies[-1].startswith(NO_ENGLISH)  # one English word is German still
     assert await reached_goals(session) == [1, 2]
+    # A sentence in German among others in English reaches its goal (a newcomer's recheck:
+    # it was told to say it in German), the English one nothing.
+    replies = await replies_to(alice, session, ["Zum Mitnehmen. And a Cola to go, please."])
+    assert not replies[-1].startswith(NO_ENGLISH)
+    assert await reached_goals(session) == [1, 2, 3]
 
 
 @database_sync_to_async
