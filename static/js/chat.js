@@ -129,9 +129,12 @@
     accountGone = true;
     setConnection("closed", "Your account has been deleted, and this conversation with it.", {href: "/", text: "Maraum's home page"});
     endGone();
-    page.querySelectorAll(".keep-form button, button[hx-get], button[hx-post], [hx-get] > button").forEach(function (button) {
-      button.disabled = true;
+    // All but the pane tabs and the boxes', which say that nothing can be sent any more;
+    // nor the week's scenes left of an account there is no more.
+    page.querySelectorAll("button").forEach(function (button) {
+      if (!button.closest(".chat-tabs, form.compose")) button.disabled = true;
     });
+    page.querySelectorAll(".scenes-left").forEach(function (left) { left.hidden = true; });
   }
 
   function showLoggedOut() {

@@ -25,7 +25,7 @@ def test_the_transcript_shows_both_chats_read_only(
     assert "<textarea" not in body and 'method="post" action="/sessions' not in body
     # Where a finished scene goes, since "End and delete" is only for one not finished (a
     # newcomer's walk asked).
-    assert "A finished scene stays in your history" in body and 'href="/account/delete/"' in body
+    assert "one cannot be deleted on its own" in body and 'href="/account/delete/"' in body
 
 
 def test_another_learners_transcript_is_404(client, alice, bob, marketplace):
