@@ -294,6 +294,19 @@ def _check_the_asking_lines(forms_kept, script, before=None) -> None:
         _check_it_is_not_answered_where_asked(form, before, script)
 
 
+def _lines_moved(goal: Goal, was: tuple, lost: list[int], lost_answer: int | None) -> str:
+    """What became of the goal's line numbers that followed their lines elsewhere: "“Order a
+    drink” is asked for in 7 (was 6)"; "" where none moved."""
+    asked_before = [number for number in was[0] if number not in lost]
+    said = []
+    if asked_before and asked_before != goal.offline_asked_in:
+        now, then = (", ".join(map(str, lines)) for lines in (goal.offline_asked_in, asked_before))
+        said.append(f"asked for in {now} (was {then})")
+    if was[1] is not None and lost_answer is None and was[1] != goal.offline_answered_in:
+        said.append(f"answered in {goal.offline_answered_in} (was {was[1]})")
+    return f"“{goal.text}” is {' and '.join(said)}" if said else ""
+
+
 def _asks_or_answers(goal: Goal, lines: list[int]) -> str:
     asks = any(line in goal.offline_asked_in for line in lines)
     answers = goal.offline_answered_in in lines
@@ -356,6 +369,8 @@ class LineNumbersField(SimpleArrayField):
     validate: Enter a whole number." (a newcomer's walk)."""
 
     def clean(self, value):
+        if isinstance(value, str):  # "6," or "2,,3": the numbers typed, not empty items
+            value = ",".join(part for part in value.split(",") if part.strip())
         try:
             numbers = super().clean(value)
         except ValidationError as error:
@@ -555,14 +570,18 @@ class ScenarioAdmin(StaffModelAdmin):
             for goal_form in formset.forms
             if goal_form.instance.pk
         }
+        moved = []
         for goal in form.instance.goals.exclude(offline_asked_in=[], offline_answered_in=None):
             written = written_now.get(goal.pk, set())
+            was = (list(goal.offline_asked_in), goal.offline_answered_in)
             lost, lost_answer, reworded = goal.follow_the_script(
                 before,
                 after if isinstance(after, list) else [],
                 asking="offline_asked_in" not in written,
                 answer="offline_answered_in" not in written,
             )
+            if said := _lines_moved(goal, was, lost, lost_answer):
+                moved.append(said)
             goal.save(
                 update_fields=[
                     "offline_asked_in",
@@ -586,12 +605,19 @@ class ScenarioAdmin(StaffModelAdmin):
             named = {*goal.offline_asked_in, goal.offline_answered_in}
             if reworded := sorted(set(reworded) & named):
                 lines = ", ".join(map(str, reworded))
-                messages.info(
+                messages.warning(
                     request,
                     f"Line{'s' if len(reworded) > 1 else ''} {lines} of the offline script, "
                     f"reworded, still {_asks_or_answers(goal, reworded)} the goal “{goal.text}”: "
                     "change its lines below if that is no longer so.",
                 )
+        if moved:  # staff typed 7 and saw 8 (a newcomer's recheck)
+            messages.info(
+                request,
+                "The offline script's lines moved, and the goals' line numbers with them: "
+                + "; ".join(moved)
+                + ".",
+            )
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name in ONE_PER_LINE:

@@ -156,7 +156,7 @@ def test_the_goals_say_how_many_a_scene_may_have(staff_client, party):
     [
         *(
             (typed, "Write the lines' numbers (1 for the script's first) with commas between them")
-            for typed in ("six", "2, drei", "2,,3", "-1")
+            for typed in ("six", "2, drei", "2;3", "-1")
         ),
         ("99999", "There is no line 99999."),  # (the attacker's replay: said after a colon)
         ("2,40", "The offline script has 12 lines: there is no line 40."),
@@ -214,8 +214,8 @@ def test_a_goal_is_not_answered_where_it_is_asked_for_once_the_script_moved(staf
     form = edit_form(party, **{"goals-0-offline_answered_in": "3"})  # where line 2 goes
     form["offline_lines"] = script
     assert "Line 3 asks for this goal" in unescape(staff_client.post(url, form).content.decode())
-    # A line named twice is saved once (the attacker's replay).
-    form = edit_form(party, **{"goals-1-offline_asked_in": "3,1,3"})
+    # A line named twice is saved once (the attacker's replay); an empty item is none.
+    form = edit_form(party, **{"goals-1-offline_asked_in": "3,1,3,"})
     assert staff_client.post(url, form).status_code == 302
     assert party.goals.get(position=2).offline_asked_in == [3, 1]
     party.refresh_from_db()
@@ -359,6 +359,11 @@ def test_the_lines_asking_for_goals_follow_the_script_as_staff_edit_it(staff_cli
     assert _asked_in(party) == {1: [], 2: [2], 3: [4], 4: [7], 5: []}
     page = unescape(response.content.decode())
     assert "Line 4 of the offline script, reworded, still asks for the goal" in page
+    # Staff are told the numbers they see moved (a newcomer's recheck: 7 typed, 8 saved).
+    goal_2, goal_3 = party.goals.get(position=2).text, party.goals.get(position=3).text
+    assert "The offline script's lines moved, and the goals' line numbers with them: " in page
+    assert f"“{goal_2}” is asked for in 2 (was 1) and answered in 3 (was 2)" in page
+    assert f"“{goal_3}” is asked for in 4 (was 3) and answered in 5 (was 4)" in page
     party.refresh_from_db()
     form = edit_form(party)
     form["offline_lines"] = "\n".join(edited[:3] + edited[4:])  # line 4 removed
