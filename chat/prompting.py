@@ -135,6 +135,9 @@ def _character_request(
             for state in goals
             if not state.reached
         ),
+        reached_goals=tuple(
+            OpenGoal(state.number, state.goal.offline_pattern) for state in goals if state.reached
+        ),
         goal_ids=tuple((state.number, state.goal.pk) for state in goals),
         script=_texts(scenario.offline_lines),
         script_asks=tuple(

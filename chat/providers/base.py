@@ -34,7 +34,8 @@ GOAL_TOOL = {
 
 @dataclass(frozen=True)
 class OpenGoal:
-    """A goal not reached yet: its number, and the pattern the offline partner matches."""
+    """A goal (one not reached yet, in `open_goals`): its number, and the pattern the offline
+    partner matches."""
 
     number: int
     pattern: str
@@ -56,6 +57,7 @@ class ReplyRequest:
     learner_text: str = ""
     unanswered: tuple[str, ...] = ()
     open_goals: tuple[OpenGoal, ...] = ()
+    reached_goals: tuple[OpenGoal, ...] = ()  # asked again, their answer is said again
     # Which goal each number meant when this request was built (number → goal id): a goal
     # staff delete meanwhile must not shift the numbers of the others.
     goal_ids: tuple[tuple[int, int], ...] = ()

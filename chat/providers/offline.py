@@ -41,7 +41,8 @@ class OfflineProvider:
             ended = indexes[-1] == len(lines) - 1
             answering = {line for line, number, _ in request.script_answers if number in goals}
             if not ended and not set(indexes) & answering:
-                if (again := _said_before(request, lines, goals)) is not None:
+                asked = (*goals, *await asyncio.to_thread(_asked_again, request))
+                if (again := _said_before(request, lines, asked)) is not None:
                     text = f"{AS_SAID} {lines[again].strip()}"
             if not ended and not goals and (again := _not_understood(request, lines)):
                 text = again
@@ -98,6 +99,22 @@ def _said_before(request: ReplyRequest, lines: tuple[str, ...], reached_now) -> 
         if number in reached_now and line in said and line < len(lines) - 1
     ]
     return min(again, default=None)
+
+
+def _asked_again(request: ReplyRequest) -> tuple[int, ...]:
+    """The goals reached before that a question in this message asks for again: "Was kostet
+    der Apfelkuchen?" once the prices were asked went on with the script, no price said (a
+    newcomer's recheck). Their answers, said before, are said again (`_said_before`)."""
+    questions = [
+        german
+        for text in request.unanswered or (request.learner_text,)
+        if "?" in text and (german := _in_german(text))
+    ]
+    return tuple(
+        goal.number
+        for goal in request.reached_goals
+        if any(pattern_matches(goal.pattern, question) for question in questions)
+    )
 
 
 def _joined(lines: list[str]) -> str:

@@ -410,6 +410,20 @@ async def test_a_bare_no_answers_a_question_whose_goal_a_no_reaches(
     assert [goals for _, goals, _ in turns] == reached
 
 
+async def test_a_question_asked_again_is_answered_again(alice, offline, settings):
+    """Once the prices were asked, "Was kostet der Apfelkuchen?" went on with the script, no
+    price said (a newcomer's recheck); and asking it bought the cake (scenarios 0035)."""
+    from chat.providers.offline import AS_SAID
+
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    says = ["Vier Brötchen, bitte.", "Was kostet das Brot?", "Und was kostet der Apfelkuchen?"]
+    session, script = await say_each(alice, "bakery", says)
+    turns, _, _ = await played(session.pk)
+    assert [goals for _, goals, _ in turns] == [{1}, {4}, set()]
+    prices = script[7]
+    assert [reply for _, _, reply in turns][1:] == [prices, f"{AS_SAID} {prices}"]
+
+
 def test_the_bakers_cut_answers_the_bread_unless_staff_reworded_it():
     migration = importlib.import_module("scenarios.migrations.0031_the_bakers_bread_answered")
     with acting_as_staff():
