@@ -208,6 +208,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         ):
             await self.close(code=4011)  # connect again: the handshake reads the login anew
             return
+        if not login_changes.heard_everything_since(read_at):
+            if not await self.close_unless_login_holds():
+                return
         self.held = []
         self.joined = True
         await fanout.join(self.session_id, self)

@@ -26,6 +26,7 @@ RECONNECT_AFTER = 2.0  # seconds, after the listening connection failed
 
 _listener: asyncio.Task | None = None
 _ready: asyncio.Event | None = None
+_listening_since: float | None = None  # time.monotonic() once LISTEN took hold; None meanwhile
 _heard_at: dict[str, float] = {}  # learner id or login name → when last heard of a change
 REMEMBERED_FOR = 60.0  # seconds: longer than any handshake takes
 
@@ -36,6 +37,14 @@ def changed_since(whose: str, moment: float) -> bool:
     change it heard of while not yet among the learner's sockets stayed open, receiving (the
     attacker's recheck)."""
     return _heard_at.get(whose, -math.inf) >= moment
+
+
+def heard_everything_since(moment: float) -> bool:
+    """Whether this process has listened since `moment` (time.monotonic()) without a break: a
+    socket whose handshake read its login before then may have missed a change made between
+    (the process's first socket, whose login was deleted as it opened, stayed open receiving:
+    the attacker's recheck), and checks its login itself."""
+    return _listening_since is not None and _listening_since <= moment
 
 
 def _heard(whose: str) -> None:
@@ -71,26 +80,36 @@ def stop() -> None:
 
 
 async def _listen(sockets_of, learners, ready: asyncio.Event) -> None:
+    global _listening_since
     unheard = False  # a change may have been made while the connection was lost
-    while learners():
-        try:
-            async with await psycopg.AsyncConnection.connect(_conninfo(), autocommit=True) as db:
-                await db.execute(f"LISTEN {CHANNEL}")
-                ready.set()
-                if unheard:
-                    await _check_every_login(sockets_of, learners)
-                    unheard = False
-                async for notice in db.notifies():
-                    # A learner's id, or a login's name (chat.consumers.login_group).
-                    whose, _, change = notice.payload.partition(":")
-                    _heard(whose)
-                    for socket in list(sockets_of(whose)):
-                        await _close(socket, change)
-        except Exception as error:  # the database away: connects again, as the pool does
-            ready.set()  # handshakes go on meanwhile
+    try:
+        while learners():
+            await _listen_once(sockets_of, learners, ready, unheard)
             unheard = True
-            logger.warning("listening for login changes failed: %s", type(error).__name__)
-            await asyncio.sleep(RECONNECT_AFTER)
+    finally:
+        _listening_since = None
+
+
+async def _listen_once(sockets_of, learners, ready: asyncio.Event, unheard: bool) -> None:
+    global _listening_since
+    try:
+        async with await psycopg.AsyncConnection.connect(_conninfo(), autocommit=True) as db:
+            await db.execute(f"LISTEN {CHANNEL}")
+            _listening_since = time.monotonic()
+            ready.set()
+            if unheard:
+                await _check_every_login(sockets_of, learners)
+            async for notice in db.notifies():
+                # A learner's id, or a login's name (chat.consumers.login_group).
+                whose, _, change = notice.payload.partition(":")
+                _heard(whose)
+                for socket in list(sockets_of(whose)):
+                    await _close(socket, change)
+    except Exception as error:  # the database away: connects again, as the pool does
+        _listening_since = None
+        ready.set()  # handshakes go on meanwhile
+        logger.warning("listening for login changes failed: %s", type(error).__name__)
+        await asyncio.sleep(RECONNECT_AFTER)
 
 
 async def _check_every_login(sockets_of, learners) -> None:

@@ -330,6 +330,32 @@ async def test_a_login_deleted_where_the_server_hears_nothing_closes_its_sockets
     await other.disconnect()
 
 
+async def test_a_login_deleted_as_the_first_socket_opens_closes_it(
+    alice, alice_session, monkeypatch
+):
+    """The process's first socket: a login deleted after its handshake read it, and before
+    the process listened, was told to no one, and the socket stayed open receiving the
+    conversation (the attacker's recheck, 12 tries in 60)."""
+    from chat import login_changes
+
+    if login_changes._listener is not None:  # none listens: this socket is the first
+        login_changes._listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await login_changes._listener
+    key = await logged_in(alice)
+    listen = login_changes.keep_listening
+
+    async def deleted_first(*args):
+        await sync_to_async(_forget_login)(key)
+        await listen(*args)
+
+    monkeypatch.setattr(login_changes, "keep_listening", deleted_first)
+    communicator = socket(alice_session.pk, key)
+    assert (await communicator.connect())[0]
+    assert await closed_with(communicator) == 4011
+    assert await refused_at_the_handshake(alice_session.pk, key)
+
+
 def _expire_login(session_key: str, seconds: float) -> None:
     from lib.rls import acting_as_auth
     from tests.conftest import run_sql
