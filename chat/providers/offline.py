@@ -93,10 +93,15 @@ def _said_before(request: ReplyRequest, lines: tuple[str, ...], reached_now) -> 
     ("Beides ist rezeptfrei"): asked then, it went on with the next line, which answered
     something else (a newcomer's recheck). It is said again."""
     said = _said(request, lines)
+    # Not the line just said unless asked about: the learner answered it ("Zwei Brötchen,
+    # bitte." to "Möchten Sie normale Brötchen oder Körnerbrötchen?" was told it again: the
+    # attacker's recheck); "Brauche ich dafür ein Rezept?" to "Beides ist rezeptfrei" is.
+    asked = any("?" in text for text in request.unanswered or (request.learner_text,))
+    last = said[-1] if said and not asked else None
     again = [
         line
         for line, number, _ in request.script_answers
-        if number in reached_now and line in said and line < len(lines) - 1
+        if number in reached_now and line in said and line < len(lines) - 1 and line != last
     ]
     return min(again, default=None)
 

@@ -424,6 +424,19 @@ async def test_a_question_asked_again_is_answered_again(alice, offline, settings
     assert [reply for _, _, reply in turns][1:] == [prices, f"{AS_SAID} {prices}"]
 
 
+async def test_an_answer_just_said_is_not_said_again_to_the_learners_reply(
+    alice, offline, settings
+):
+    """ "Ich möchte zwei Brötchen, bitte." to the baker's question which rolls (her answer to
+    the rolls, said in the script's order) was told "Wie gesagt:" and the question again (the
+    attacker's recheck)."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    session, script = await say_each(alice, "bakery", ["Guten Morgen!", "Zwei Brötchen, bitte."])
+    turns, _, _ = await played(session.pk)
+    assert [goals for _, goals, _ in turns] == [set(), {1}]
+    assert lines_said(turns, script) == [[1], [2]]
+
+
 def test_the_bakers_cut_answers_the_bread_unless_staff_reworded_it():
     migration = importlib.import_module("scenarios.migrations.0031_the_bakers_bread_answered")
     with acting_as_staff():
