@@ -282,11 +282,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def _at_login_expiry(self) -> None:
         try:
-            if await self.close_unless_login_holds():
-                expires_at = await in_db(channels_auth.login_expires_at, self.login)
-                self._close_when_the_login_expires(expires_at)
+            await self.recheck_login()
         except Exception as error:  # the database away: the next turn checks the login
             logger.warning("checking an expired login failed: %s", type(error).__name__)
+
+    async def recheck_login(self) -> None:
+        """The login expired, was deleted or will expire sooner: the socket closes (4011) if
+        it no longer holds, else waits for its expiry as it stands now."""
+        if await self.close_unless_login_holds():
+            if self.expiry:
+                self.expiry.cancel()
+            expires_at = await in_db(channels_auth.login_expires_at, self.login)
+            self._close_when_the_login_expires(expires_at)
 
     def _frame_allowed(self) -> bool:
         """At most FRAMES_PER_SECOND frames a second from a page (FRAMES_AT_ONCE at once); the

@@ -128,8 +128,8 @@ async def _close(socket, change: str) -> None:
     try:
         if change == "deactivated":
             await socket.login_ended({})
-        elif change == "ended":
-            await socket.close_unless_login_holds()
+        elif change == "ended":  # or ends sooner (accounts 0014)
+            await socket.recheck_login()
         else:
             await socket.password_changed({})
     except Exception as error:  # this socket only: the others are told, and the listening goes on

@@ -381,6 +381,20 @@ async def test_a_socket_closes_when_its_login_expires(alice, alice_session):
     assert await refused_at_the_handshake(alice_session.pk, key)
 
 
+async def test_a_login_whose_expiry_is_brought_forward_closes_its_sockets_then(
+    alice, alice_session
+):
+    """Its sockets kept the expiry read at the handshake (two weeks on), and went on receiving
+    past the new one (the attacker's recheck)."""
+    key = await logged_in(alice)
+    communicator = socket(alice_session.pk, key)
+    assert (await communicator.connect())[0]
+    await communicator.receive_from()
+    await sync_to_async(_expire_login)(key, 0.5)
+    assert await closed_with(communicator) == 4011
+    assert await refused_at_the_handshake(alice_session.pk, key)
+
+
 async def test_a_login_kept_alive_is_checked_again_at_its_new_expiry(
     alice, alice_session, monkeypatch
 ):
