@@ -78,15 +78,28 @@ def _blank_at_an_edge(char: str) -> bool:
     return char.isspace() or char in _BLANK or unicodedata2.category(char) in ("Cf", "Cn")
 
 
+def _marks(char: str) -> bool:
+    return unicodedata2.category(char)[0] == "M"
+
+
 def without_blank_edges(text: str) -> str:
     """`text` without the spaces and the characters that draw nothing before and after it:
     "\u200bHallo\u2060" was stored as sent, and its blank edges read as part of its first and
-    last words (the last note's left item)."""
+    last words (the last note's left item). Combining marks go with them where they mark
+    nothing: first, or after a blank ("Hallo \u034f" kept its space: the attacker's recheck)."""
     start, end = 0, len(text)
-    while start < end and _blank_at_an_edge(text[start]):
+    while start < end and (_blank_at_an_edge(text[start]) or _marks(text[start])):
         start += 1
-    while end > start and _blank_at_an_edge(text[end - 1]):
-        end -= 1
+    while end > start:
+        if _blank_at_an_edge(text[end - 1]):
+            end -= 1
+            continue
+        base = end
+        while base > start and _marks(text[base - 1]):
+            base -= 1
+        if base == end or (base > start and not _blank_at_an_edge(text[base - 1])):
+            break  # a character that shows, or one that marks it ("❤️")
+        end = base
     return text[start:end]
 
 

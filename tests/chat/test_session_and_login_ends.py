@@ -170,6 +170,10 @@ async def test_what_draws_nothing_goes_from_the_edges_of_a_message(alice, alice_
         "Danke \u2764\ufe0f\u200b": "Danke \u2764\ufe0f",
         "Nummer 1\ufe0f\u20e3": "Nummer 1\ufe0f\u20e3",
         f"Hallo {england}\u200b": f"Hallo {england}",
+        # Combining marks that mark nothing go too (the attacker's recheck).
+        "Hallo \u034f": "Hallo",
+        "\ufe0f\u0301Hallo": "Hallo",
+        "Caf\u0065\u0301 \u200b\u0308 ": "Caf\u0065\u0301",
     }
     tab = Tab(alice, alice_session.pk)
     await tab.connect()
