@@ -92,6 +92,13 @@ def password_replaced(user_id, login: SocketLogin | None) -> bool:
         return active.exclude(password=login.password).exists()
 
 
+def account_exists(user_id) -> bool:
+    from accounts.models import User
+
+    with acting_as_auth():
+        return User.objects.filter(pk=user_id).exists()
+
+
 def login_verified(session_key: str, user_id) -> bool:
     """Whether the login `session_key` is still `user_id`'s as Django checks a page's: its
     session exists and holds the hash of the account's password as it is now (a session

@@ -357,10 +357,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._send_sync()
 
     async def close_unless_login_holds(self) -> bool:
-        """Whether this socket's login still holds; if not, the socket closes with 4011."""
+        """Whether this socket's login still holds; if not, the socket closes with 4011, or as
+        for a deleted account when the account is gone: the database's word that its logins
+        were deleted with it could come before "account.deleted", and the page said "You are
+        logged out" of an account there is no more."""
         if await in_db(allowance.login_holds, self.learner_id, self.login):
             return True
-        await self.close(code=4011)
+        if not await in_db(channels_auth.account_exists, self.learner_id):
+            await self.account_deleted({})
+        else:
+            await self.close(code=4011)
         return False
 
     async def groups_rewritten(self, event):

@@ -135,6 +135,8 @@
       if (!button.closest(".chat-tabs, form.compose")) button.disabled = true;
     });
     page.querySelectorAll(".scenes-left").forEach(function (left) { left.hidden = true; });
+    // Nor the account's links: "Log out" said "You are logged out. Bis bald!" (the recheck).
+    document.querySelectorAll(".site-header .nav-list > li").forEach(function (item) { item.hidden = true; });
   }
 
   function showLoggedOut() {

@@ -665,6 +665,8 @@ def test_a_report_word_kept_after_the_account_went_elsewhere_does_not_ask_to_log
     live = page.locator("#chat button:enabled:not(.chat-tabs button):not(form.compose button)")
     expect(live).to_have_count(0)
     expect(page.locator(".scenes-left")).to_be_hidden()
+    expect(page.get_by_role("button", name="Log out")).to_be_hidden()
+    expect(page.get_by_role("link", name="Account")).to_be_hidden()
     keep.evaluate("button => button.form.requestSubmit()")  # as if still pressed
     expect(page.locator("#connection")).to_contain_text(gone)
     expect(page.get_by_role("link", name="Log in again")).to_have_count(0)

@@ -356,6 +356,29 @@ async def test_a_login_deleted_as_the_first_socket_opens_closes_it(
     assert await refused_at_the_handshake(alice_session.pk, key)
 
 
+async def test_an_account_deleted_is_said_so_when_the_database_tells_first(
+    alice, alice_session, monkeypatch
+):
+    """The database's word that the deleting tab's login was deleted (accounts 0013: the
+    account page logs it out) could come before "account.deleted" to another tab of that
+    login: it closed with 4011, reconnected and said "You are logged out" of an account there
+    is no more (the suite, under load)."""
+    from chat import signals
+
+    monkeypatch.setattr(signals, "_tell_on_commit", lambda group, message: None)  # not yet
+    key = await logged_in(alice)
+    communicator = socket(alice_session.pk, key)
+    assert (await communicator.connect())[0]
+    await communicator.receive_from()
+
+    def delete_and_log_out():  # as the account page does, in the tab that deleted it
+        delete_account(alice)
+        _forget_login(key)
+
+    await sync_to_async(delete_and_log_out)()
+    assert await closed_with(communicator) == 4410
+
+
 def _expire_login(session_key: str, seconds: float) -> None:
     from lib.rls import acting_as_auth
     from tests.conftest import run_sql
