@@ -539,7 +539,12 @@ class Goal(models.Model):
                 return in_place[number]
             text = before[number - 1] if 1 <= number <= len(before) else None
             places = [at for at, line in enumerate(after, 1) if line == text and at not in taken]
-            return places[0] if len(places) == 1 else None
+            if len(places) != 1:
+                return None
+            # Taken once: two lines of the same text moved to one place both followed it, and
+            # the goal was asked for and answered there (the attacker's recheck).
+            taken.add(places[0])
+            return places[0]
 
         moved, lost = [], []
         for number in self.offline_asked_in if asking else ():
@@ -548,7 +553,7 @@ class Goal(models.Model):
             else:
                 moved.append(now)
         if asking:
-            self.offline_asked_in = moved
+            self.offline_asked_in = sorted(moved)  # "3, 2" after two lines swapped
         was, lost_answer = self.offline_answered_in, None
         if answer and was is not None:
             now = followed(was)

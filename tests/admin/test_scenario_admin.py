@@ -387,6 +387,23 @@ def test_asking_lines_follow_the_right_copy_of_a_line(staff_client, party):
     assert _asked_in(party) == {1: [], 2: [2], 3: [4], 4: [], 5: []}
 
 
+def test_two_lines_of_one_text_moved_to_one_place_do_not_both_follow_it(staff_client, party):
+    """A goal asked for in one copy of a line and answered in another: both copies removed and
+    the text written once elsewhere, it was saved asked for and answered there (the
+    attacker's recheck). One follows it; the other is lost, with a warning."""
+    url = reverse("admin:scenarios_scenario_change", args=[party.pk])
+    party.offline_lines = ["Und was noch?", "Gut.", "Und was noch?", "Fünf.", "Ja.", "Tschüss."]
+    party.save()
+    party.goals.exclude(position=2).update(offline_asked_in=[], offline_answered_in=None)
+    party.goals.filter(position=2).update(offline_asked_in=[1], offline_answered_in=3)
+    form = edit_form(party)
+    form["offline_lines"] = "\n".join(["Gut.", "Fünf.", "Und was noch?", "Ja.", "Tschüss."])
+    page = unescape(staff_client.post(url, form, follow=True).content.decode())
+    goal = party.goals.get(position=2)
+    assert (goal.offline_asked_in, goal.offline_answered_in) == ([3], None)
+    assert "was answered in line 3 of the offline script, which it no longer has" in page
+
+
 def test_asking_lines_follow_a_script_saved_in_another_tab_meanwhile(
     staff_client, party, monkeypatch
 ):
