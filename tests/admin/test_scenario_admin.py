@@ -397,10 +397,10 @@ def test_two_lines_of_one_text_moved_to_one_place_do_not_both_follow_it(staff_cl
     party.goals.exclude(position=2).update(offline_asked_in=[], offline_answered_in=None)
     party.goals.filter(position=2).update(offline_asked_in=[1], offline_answered_in=3)
     form = edit_form(party)
-    form["offline_lines"] = "\n".join(["Gut.", "Fünf.", "Und was noch?", "Ja.", "Tschüss."])
+    form["offline_lines"] = "\n".join(["Gut.", "Fünf.", "Ja.", "Und was noch?", "Tschüss."])
     page = unescape(staff_client.post(url, form, follow=True).content.decode())
     goal = party.goals.get(position=2)
-    assert (goal.offline_asked_in, goal.offline_answered_in) == ([3], None)
+    assert (goal.offline_asked_in, goal.offline_answered_in) == ([4], None)
     assert "was answered in line 3 of the offline script, which it no longer has" in page
 
 
