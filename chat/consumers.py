@@ -203,7 +203,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         read_at = self.scope.get("login_read_at", math.inf)
         if any(
             login_changes.changed_since(name, read_at)
-            for name in (self.learner_id, self.login_name)
+            for name in (self.learner_id, self.login_name, login_changes.EVERY_LOGIN)
             if name
         ):
             await self.close(code=4011)  # connect again: the handshake reads the login anew

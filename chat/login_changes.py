@@ -21,6 +21,7 @@ from django.db import connections
 logger = logging.getLogger(__name__)
 
 CHANNEL = "maraum_login_changes"
+EVERY_LOGIN = "*"
 READY_WAIT = 2.0  # a socket's handshake waits at most this long for the first LISTEN
 RECONNECT_AFTER = 2.0  # seconds, after the listening connection failed
 
@@ -100,9 +101,12 @@ async def _listen_once(sockets_of, learners, ready: asyncio.Event, unheard: bool
             if unheard:
                 await _check_every_login(sockets_of, learners)
             async for notice in db.notifies():
-                # A learner's id, or a login's name (chat.consumers.login_group).
+                # A learner's id, a login's name (chat.consumers.login_group), or every
+                # login ("*": the logins emptied, accounts 0015).
                 whose, _, change = notice.payload.partition(":")
                 _heard(whose)
+                if whose == EVERY_LOGIN:
+                    await _check_every_login(sockets_of, learners)
                 for socket in list(sockets_of(whose)):
                     await _close(socket, change)
     except Exception as error:  # the database away: connects again, as the pool does
@@ -113,7 +117,8 @@ async def _listen_once(sockets_of, learners, ready: asyncio.Event, unheard: bool
 
 
 async def _check_every_login(sockets_of, learners) -> None:
-    """After the connection was lost: each socket here whose login no longer holds closes."""
+    """After the connection was lost, or every login went: each socket here whose login no
+    longer holds closes."""
     for socket in [socket for learner in learners() for socket in list(sockets_of(learner))]:
         try:
             await socket.close_unless_login_holds()

@@ -379,6 +379,34 @@ async def test_an_account_deleted_is_said_so_when_the_database_tells_first(
     assert await closed_with(communicator) == 4410
 
 
+@pytest.mark.parametrize("how", ["emptied", "rekeyed"])
+async def test_logins_emptied_or_rekeyed_by_sql_close_their_sockets(alice, alice_session, how):
+    """TRUNCATE django_session (a common way to log everyone out) fires no DELETE trigger,
+    and a key changed by SQL deletes no row: the sockets stayed open, receiving the
+    conversation (the attacker's recheck)."""
+    from tests.conftest import run_sql
+
+    key, this, other = await two_logins_open(alice, alice_session.pk)
+
+    def by_sql():  # as the tables' owner, say an operator in psql
+        if how == "emptied":
+            run_sql("TRUNCATE django_session")
+        else:
+            run_sql(
+                "UPDATE django_session SET session_key = %s WHERE session_key = %s",
+                ["x" * 32, key],
+            )
+
+    await sync_to_async(by_sql)()
+    assert await closed_with(this) == 4011
+    assert await refused_at_the_handshake(alice_session.pk, key)
+    if how == "emptied":
+        assert await closed_with(other) == 4011
+    else:
+        assert await other.receive_nothing(0.2)  # another login's: still open
+        await other.disconnect()
+
+
 def _expire_login(session_key: str, seconds: float) -> None:
     from lib.rls import acting_as_auth
     from tests.conftest import run_sql
