@@ -31,6 +31,14 @@ STEERING = {
         "[Note from the app, not from the learner: the conversation has gone on for a while. "
         "Start steering towards a natural ending over the next few turns. Stay in role.]"
     ),
+    # From the soft cap with goals still open, the character first gives the learner a way to
+    # them: "start steering towards an ending" alone closed scenes at 15 that a learner could
+    # have finished (a newcomer's walk).
+    "soft_goals_open": (
+        "[Note from the app, not from the learner: the conversation has gone on for a while. "
+        "Over the next few turns, give the learner a natural opening for the open goals, then "
+        "steer towards an ending. Stay in role.]"
+    ),
     "conclude": (
         "[Note from the app: bring the scene to its close now: wrap up, say goodbye in role, "
         f"and call the {END_TOOL['name']} tool.]"
@@ -95,8 +103,10 @@ def _character_request(
     prompt = character_prompt(scenario, level, [state.goal for state in goals])
     system = [{"type": "text", "text": prompt, "cache_control": CACHED}]
     steering = stage(len(main))  # the learner's message included
-    if steering is None and all_reached(goals):
-        steering = "goals_done"
+    if steering in (None, "soft") and all_reached(goals):
+        steering = "goals_done"  # the stronger of the two: every goal is reached
+    elif steering == "soft" and goals:
+        steering = "soft_goals_open"
     if steering:
         system.append({"type": "text", "text": STEERING[steering]})
     turns = _cache_prefix(_as_turns(main, "(The learner walks up.)"), -1)

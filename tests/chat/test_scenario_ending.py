@@ -5,6 +5,9 @@ import pytest
 from channels.db import database_sync_to_async
 
 from accounts.models import Profile
+from chat.goals import GoalState
+from chat.models import Message
+from chat.prompting import CONCLUDE_AT, SOFT_CAP, STEERING, build_request
 from lib.rls import acting_as_staff
 from scenarios import lifecycle
 from scenarios.models import Session
@@ -35,8 +38,9 @@ def _notes(fake) -> str:
     ("before", "note"),
     [
         (12, None),
-        (14, "steering towards a natural ending"),
-        (22, "steering towards a natural ending"),
+        # The marketplace's goals are open: the character first gives the learner a way to them.
+        (14, "natural opening for the open goals, then steer towards an ending"),
+        (22, "natural opening for the open goals, then steer towards an ending"),
         # The learner's 24th: the reply, the 25th, closes (it was told from the 26th).
         (23, "bring the scene to its close"),
         (24, "bring the scene to its close"),
@@ -53,6 +57,32 @@ async def test_the_character_is_steered_by_message_count(
         assert _notes(fake_anthropic) == ""
     else:
         assert note in _notes(fake_anthropic).lower()
+
+
+def _steering_at(scene, count: int, reached: set[int]) -> str:
+    """The notes after the cached prompt for the learner's message number `count`, with the
+    goals at `reached` positions reached."""
+    said = [
+        Message(role="user" if index % 2 == 0 else "scenario", chat_type="main", content="Ja.")
+        for index in range(1, count + 1)
+    ]
+    with acting_as_staff():
+        goals = list(scene.goals.order_by("position"))
+    states = [GoalState(goal.position, goal, goal.position in reached) for goal in goals]
+    request = build_request(scene, "main", said, level="A1", goals=states)
+    return " ".join(block["text"] for block in request.system[1:])
+
+
+@pytest.mark.parametrize("count", [SOFT_CAP, CONCLUDE_AT - 2])
+def test_from_the_soft_cap_the_steering_minds_the_goals(marketplace, count):
+    assert "natural opening for the open goals" in _steering_at(marketplace, count, {1})
+    # Every goal reached: the stronger note, to end within a turn or two.
+    every = _steering_at(marketplace, count, {1, 2, 3, 4, 5})
+    assert every == STEERING["goals_done"]
+    # A scene without goals is steered towards its ending only.
+    marketplace.goals.all().delete()
+    assert _steering_at(marketplace, count, set()) == STEERING["soft"]
+    assert _steering_at(marketplace, SOFT_CAP - 1, set()) == ""
 
 
 async def test_the_model_ends_the_scene_with_its_tool(alice, alice_session, fake_anthropic):
