@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
 
 from chat import conversations, messages
+from chat.goals import record_reached
 from eventlog.models import Log
 from lib.rls import acting_as_learner, acting_as_staff
 from tests.conftest import add_message, complete
@@ -82,11 +83,25 @@ def test_anonymous_visitors_are_sent_to_log_in(client, alice, marketplace):
     assert response.status_code == 302 and "login" in response["Location"]
 
 
+def test_a_completed_scene_with_a_goal_reached_is_cheered(client, alice, marketplace):
+    session = conversations.start(alice.pk, marketplace)
+    said = add_message(session, "user", "main", "Guten Tag!")
+    with acting_as_staff():
+        first = marketplace.goals.order_by("position").first()
+    with acting_as_learner(alice.pk):
+        assert record_reached(session.pk, [first.pk], said.pk)
+    complete(session)
+    client.force_login(alice)
+    body = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "<h2>Geschafft! Scene complete 🎉</h2>" in body
+    assert "with 3 goals not reached" in body
+
+
 def test_a_completed_session_keeps_its_helper_open(client, alice, marketplace):
     session = complete(conversations.start(alice.pk, marketplace))
     client.force_login(alice)
     body = client.get(f"/sessions/{session.pk}/").content.decode()
-    assert "Geschafft" in body and f'href="/history/{session.pk}/"' in body
+    assert "<h2>Scene complete</h2>" in body and f'href="/history/{session.pk}/"' in body
     assert 'id="main-input"' not in body and "The role-play is over" in body
     assert 'id="helper-input"' in body  # questions about the scene are still welcome
     assert "Scene complete · 1 message<" in body and 'value="30"' in body

@@ -94,8 +94,9 @@ async def test_the_model_ends_the_scene_with_its_tool(alice, alice_session, fake
     assert session.message_count_main == 19
     [(_, _, completed)] = await events("scenario_completed")
     assert completed["ended_by"] == "model"
-    assert "Geschafft" in frame and "2 conversations left this week" in frame
-    assert f"/history/{alice_session.pk}/" in frame
+    assert "2 conversations left this week" in frame and f"/history/{alice_session.pk}/" in frame
+    # No goal reached: the scene is complete, not cheered ("Geschafft!", made it).
+    assert "<h2>Scene complete</h2>" in frame and "Geschafft" not in frame
     # The goals not ticked are said (the scene closed with "Say goodbye" open, without a word
     # why: a newcomer's recheck).
     assert "come to its end with 4 goals not reached: they are there to try" in frame
@@ -117,7 +118,8 @@ async def test_the_session_completes_at_thirty_whatever_the_model_does(
     session = await session_row(alice_session.pk)
     assert session.message_count_main == 30 and session.is_completed
     assert fake_anthropic.request_count == 1
-    assert "Scene complete · 30 messages" in frame and "Geschafft" in frame
+    assert "Scene complete · 30 messages" in frame
+    assert "<h2>Geschafft! Scene complete 🎉</h2>" in frame  # "Tschüss!" reached "Say goodbye"
 
 
 async def test_a_reply_that_makes_thirty_completes_the_session(
