@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
@@ -38,6 +39,9 @@ from lib.throttles import take_all
 # static/js/drafts.js).
 FORGET_DRAFTS = "forget-drafts"
 FORGET_DRAFTS_OF_DELETED = "forget-drafts account-deleted"
+# Set for a day by deleting an account: another tab of it reloaded came to a bare login page,
+# which did not say that the account was gone (a newcomer's walk). It names no one.
+ACCOUNT_DELETED_COOKIE = "maraum_account_deleted"
 
 
 @with_auth_role
@@ -70,7 +74,9 @@ def signup(request: HttpRequest) -> HttpResponse:
                 # greys every Start, and the picker says so (a newcomer's walk).
                 messages.success(request, "Welcome to Maraum!")
                 # The picker opens at the scene the visitor clicked on the landing page.
-                return redirect(reverse("home") + (f"#scene-{scene}" if scene else ""))
+                response = redirect(reverse("home") + (f"#scene-{scene}" if scene else ""))
+                response.delete_cookie(ACCOUNT_DELETED_COOKIE)
+                return response
             form.add_error("email", form.email_in_use())
     return render(request, "accounts/signup.html", {"form": form, "scene": scene})
 
@@ -112,9 +118,28 @@ def login_view(request: HttpRequest) -> HttpResponse:
             login(request, attempt.user)
             response = redirect(next_url or "home")
             logins.remember_device(response, attempt.user, request)
+            response.delete_cookie(ACCOUNT_DELETED_COOKIE)
             return response
         form.refuse(attempt.refused or "That email and password do not match an account.")
-    return render(request, "accounts/login.html", {"form": form, "next": next_url})
+    why = _why_log_in(request, next_url) if request.method == "GET" else ""
+    return render(request, "accounts/login.html", {"form": form, "next": next_url, "why": why})
+
+
+def _why_log_in(request: HttpRequest, next_url: str) -> str:
+    """What the login page says of why it is shown: a login that ended where this browser did
+    not end it (its session cookie outlived the session) or an account deleted here were
+    sent to a bare form (a newcomer's walk)."""
+    if request.COOKIES.get(ACCOUNT_DELETED_COOKIE):
+        return (
+            "The account this browser was logged in to has been deleted, with everything in it."
+            " To practise again, sign up."
+        )
+    if settings.SESSION_COOKIE_NAME in request.COOKIES:
+        return (
+            "Your login has ended: the password was changed, the account was closed, or you "
+            "were logged out from elsewhere. Log in again to go on."
+        )
+    return "Log in to see that page." if next_url else ""
 
 
 def admin_login(request: HttpRequest) -> HttpResponse:
@@ -233,7 +258,16 @@ def delete_account_view(request: HttpRequest) -> HttpResponse:
                 "Your account and everything in it has been deleted.",
                 extra_tags=FORGET_DRAFTS_OF_DELETED,
             )
-            return redirect("home")
+            response = redirect("home")
+            response.set_cookie(
+                ACCOUNT_DELETED_COOKIE,
+                "1",
+                max_age=24 * 3600,
+                secure=settings.SESSION_COOKIE_SECURE,
+                httponly=True,
+                samesite="Lax",
+            )
+            return response
     # Said before the password is asked for (it was said only after: the attacker's recheck).
     kept = keeps_admin_history(request.user) and KEEPS_ADMIN_HISTORY
     return render(request, "accounts/delete_account.html", {"form": form, "kept": kept})

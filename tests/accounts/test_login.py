@@ -1,9 +1,11 @@
 import re
+from html import unescape
 
 import pytest
 from django.test import Client
 
-from tests.conftest import PASSWORD
+from accounts.models import User
+from tests.conftest import PASSWORD, run_sql
 from tests.journey_helpers import all_log_text, events_for
 
 
@@ -79,3 +81,36 @@ def test_learner_pages_require_login(client, db):
     for url in ("/history/", "/account/", "/account/delete/"):
         response = client.get(url)
         assert response.status_code == 302 and response.url.startswith("/login/?next=")
+
+
+def _why(response) -> str:
+    found = re.search(r'<p class="flash" role="status">([^<]*)</p>', response.content.decode())
+    return unescape(found.group(1)) if found else ""
+
+
+def test_the_login_page_says_why_it_is_shown(client, alice):
+    assert _why(client.get("/login/")) == ""  # asked for: nothing to explain
+    sent = client.get("/history/", follow=True)
+    assert _why(sent) == "Log in to see that page."
+    # A login ended where this browser did not end it (the password changed in another
+    # browser, the account closed, a log-out elsewhere): its cookie outlived the session.
+    client.force_login(alice)
+    run_sql("DELETE FROM django_session")
+    ended = client.get("/history/", follow=True)
+    assert _why(ended).startswith("Your login has ended")
+    # Its form refused says only what went wrong.
+    refused = client.post("/login/", {"email": "alice@example.com", "password": "wrong"})
+    assert _why(refused) == "" and "do not match" in refused.content.decode()
+
+
+def test_another_tab_of_a_deleted_account_is_told_it_is_gone(client, alice):
+    client.force_login(alice)
+    response = client.post("/account/delete/", {"password": PASSWORD, "confirm": "on"})
+    assert response.status_code == 302
+    reloaded = client.get("/history/", follow=True)
+    assert _why(reloaded).startswith("The account this browser was logged in to has been deleted")
+    # Once someone logs in or signs up here, it is not said again.
+    User.objects.create_user("carol@example.com", PASSWORD)
+    client.post("/login/", {"email": "carol@example.com", "password": PASSWORD})
+    client.logout()
+    assert _why(client.get("/history/", follow=True)) == "Log in to see that page."
