@@ -40,8 +40,9 @@ STEERING = {
         "steer towards an ending. Stay in role.]"
     ),
     "conclude": (
-        "[Note from the app: bring the scene to its close now: wrap up, say goodbye in role, "
-        f"and call the {END_TOOL['name']} tool.]"
+        "[Note from the app: bring the scene to its close now: wrap up and say goodbye in "
+        f"role. Call the {END_TOOL['name']} tool with your goodbye if the learner has said "
+        "goodbye already; else leave them the last word, and call it in your next reply.]"
     ),
     "goals_done": (
         "[Note from the app: the learner has reached every goal of the scene. Steer to a "
@@ -137,6 +138,7 @@ def _character_request(
         messages=turns,
         turn=sum(1 for m in main if m.from_learner),
         closing=steering in ("conclude", "final"),
+        last_reply=steering == "final",
         tools=[END_TOOL, GOAL_TOOL],
         learner_text=learner_text,
         unanswered=tuple(unanswered),

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 END_TOOL = {
     "name": "end_scenario",
     "description": (
-        "Call this when the scene has reached its natural end (after your goodbye). "
-        "The app then closes the role-play."
+        "Call this when the scene has reached its natural end: with your last word, once the "
+        "learner has answered your goodbye or said goodbye first. The app then closes the "
+        "role-play."
     ),
     "input_schema": {
         "type": "object",
@@ -51,6 +52,7 @@ class ReplyRequest:
     messages: list[dict]
     turn: int  # learner messages so far in this chat, this one included
     closing: bool = False  # the scene's length says this reply closes it (prompting.stage)
+    last_reply: bool = False  # ...and that no full exchange fits after it ("final")
     tools: list[dict] = field(default_factory=list)
     # For the offline partner: the learner's message (and, in the role-play, every one since
     # the character's last line), the scene's open goals and its script.

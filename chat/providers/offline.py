@@ -20,10 +20,11 @@ class OfflineProvider:
     The character plays the scenario's offline script in order, one line per learner turn
     (passing over lines that ask for a goal already reached, and answering a goal reached
     with the line that answers it), and closes the scene with the last line, early once every
-    goal is reached or when the scene's length says so (as the model is told to); a goal is
-    reached when the learner's message matches its pattern. The helper gives the scene's word
-    list's meanings of the words it was asked about, or else the scenario's next tip, after a
-    note that it cannot read what it was asked.
+    goal is reached or when the scene's length says so (as the model is told to); with a goal
+    still open, the learner answers that goodbye and the character's last word closes the
+    scene. A goal is reached when the learner's message matches its pattern. The helper
+    gives the scene's word list's meanings of the words it was asked about, or else the
+    scenario's next tip, after a note that it cannot read what it was asked.
     """
 
     name = "offline"
@@ -36,16 +37,21 @@ class OfflineProvider:
             lines = request.script or (FALLBACK_LINE,)
             # Off the event loop: each pattern may take up to its time limit.
             goals = await asyncio.to_thread(_goals_reached, request)
-            indexes = _lines_to_say(request, lines, goals)
-            text = _joined([lines[index] for index in indexes])
-            ended = indexes[-1] == len(lines) - 1
-            answering = {line for line, number, _ in request.script_answers if number in goals}
-            if not ended and not set(indexes) & answering:
-                asked = (*goals, *await asyncio.to_thread(_asked_again, request))
-                if (again := _said_before(request, lines, asked)) is not None:
-                    text = f"{AS_SAID} {lines[again].strip()}"
-            if not ended and not goals and (again := _not_understood(request, lines)):
-                text = again
+            if _answers_the_goodbye(request):
+                text, ended = _last_word(request, goals), True
+            else:
+                indexes = _lines_to_say(request, lines, goals)
+                text = _joined([lines[index] for index in indexes])
+                ended = indexes[-1] == len(lines) - 1
+                answering = {line for line, number, _ in request.script_answers if number in goals}
+                if not ended and not set(indexes) & answering:
+                    asked = (*goals, *await asyncio.to_thread(_asked_again, request))
+                    if (again := _said_before(request, lines, asked)) is not None:
+                        text = f"{AS_SAID} {lines[again].strip()}"
+                if not ended and not goals and (again := _not_understood(request, lines)):
+                    text = again
+                if ended and _leaves_the_last_word(request, goals):
+                    ended = False
         else:
             # Off the event loop too: a phrase with a gap may scan a long question for a while.
             text, ended = await asyncio.to_thread(_helper_answer, request), False
@@ -86,6 +92,39 @@ def _lines_to_say(request: ReplyRequest, lines: tuple[str, ...], reached_now) ->
     if request.closing or (all_reached and not (answers and _asks(lines[answers[-1]]))):
         return [*answers, last]
     return answers or [_next_line(request, lines, reached_now, said)]
+
+
+def _leaves_the_last_word(request: ReplyRequest, reached_now) -> bool:
+    """Whether the character's goodbye leaves the scene open for the learner's answer: with a
+    goal still open ("Say goodbye", above all), unless this is the scene's last reply. The
+    goodbye closed the scene, and "Say goodbye" could be reached only by saying it first,
+    which nothing told (a newcomer's walk)."""
+    still_open = {goal.number for goal in request.open_goals} - set(reached_now)
+    return bool(request.script and still_open) and not request.last_reply
+
+
+def _answers_the_goodbye(request: ReplyRequest) -> bool:
+    """The character's latest line is the script's closing line, which left the last word to
+    the learner: this is their answer, and the character's last word closes the scene."""
+    return bool(request.script) and _last_line(request) == len(request.script) - 1
+
+
+def _last_word(request: ReplyRequest, reached_now) -> str:
+    """The character's last word after the learner's answer to its goodbye: the answers to
+    goals this message reached ("Was kostet das?"), then the closing line's last sentence
+    ("Auf Wiedersehen!")."""
+    lines = request.script
+    last = len(lines) - 1
+    said = _said(request, lines)
+    answers = sorted(
+        {
+            line
+            for line, number, _ in request.script_answers
+            if number in reached_now and line < last and line not in said
+        }
+    )
+    farewell = re.split(r"(?<=[.!?…])\s+", lines[last].strip())[-1]
+    return _joined([*(lines[line] for line in answers), farewell])
 
 
 def _said_before(request: ReplyRequest, lines: tuple[str, ...], reached_now) -> int | None:

@@ -17,7 +17,8 @@ async def test_the_offline_partner_plays_its_script_until_the_scenes_length_clos
     alice, alice_session, offline, settings, staff_lines
 ):
     """A shipped script plays whole; one staff made longer is closed with its last line by
-    the reply that would be message 25, as the model is told to close there."""
+    the reply that would be message 25, as the model is told to close there. With goals still
+    open, the learner answers that goodbye, and the character's last word ends the scene."""
     settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"  # a scene in a second
     shipped = alice_session.scenario.offline_lines
     lines = [*shipped[:-1], *(f"Noch etwas, Nummer {n}?" for n in range(staff_lines)), shipped[-1]]
@@ -35,13 +36,19 @@ async def test_the_offline_partner_plays_its_script_until_the_scenes_length_clos
             await tab.send(chat="helper", message="What does 'Ofen' mean?")
             await tab.until(FINISHED)
     await settle()
+    assert not (await session_row(alice_session.pk)).is_completed  # the learner's word is left
+    await tab.send(message="Tschüss!")
+    await tab.until(FINISHED)
+    await settle()
     await tab.close()
 
     main = await stored(alice_session.pk, "main")
     assert [content for role, content in main if role == "scenario"][1:] == [
         *lines[: turns - 1],
         lines[-1],
+        "Bis nächsten Samstag!",  # the closing line's last sentence
     ]
+    assert ("user", "Tschüss!") in main
     # The tip on tasting, for the seller's "Möchten Sie mal eine probieren?".
     tip = alice_session.scenario.offline_tips[6]
     assert tip.startswith("Want to taste first?")
@@ -50,7 +57,8 @@ async def test_the_offline_partner_plays_its_script_until_the_scenes_length_clos
         f"{CANNOT_READ.format(what='your question')} {tip}",
     )
     session = await session_row(alice_session.pk)
-    assert session.is_completed and session.message_count_main == CONCLUDE_AT
+    assert session.is_completed and session.message_count_main == CONCLUDE_AT + 2
+    assert await reached_goals(alice_session) == [4]  # "Say goodbye"
 
 
 async def test_the_offline_character_closes_the_scene_once_every_goal_is_reached(

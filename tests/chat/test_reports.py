@@ -68,7 +68,8 @@ def kiosk_session(user, kiosk):
 
 
 async def play_to_the_end(user, session, *, plans=None, fake=None):
-    """The learner greets, asks the helper, buys a paper; the character closes the scene."""
+    """The learner greets, asks the helper, buys a paper; the character closes the scene
+    (offline, its goodbye, with a goal open, leaves the learner the last word: a thank-you)."""
     if fake is not None:
         fake.enqueue(  # the greeting and the paper reach goals 1 and 2, as GOOD_REPORT says
             PlannedResponse(text="Guten Morgen!", tool_use=ToolUse("reach_goal", {"goal": 1})),
@@ -86,6 +87,7 @@ async def play_to_the_end(user, session, *, plans=None, fake=None):
         ("main", "Guten Morgen!"),
         ("helper", "What is a Zeitung?"),
         ("main", "Ich will Zeitung."),
+        *([("main", "Danke schön.")] if fake is None else []),
     ]:
         await tab.send(chat=chat, message=message)
         await tab.until(FINISHED)

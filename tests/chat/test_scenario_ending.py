@@ -43,7 +43,8 @@ def _notes(fake) -> str:
         (22, "natural opening for the open goals, then steer towards an ending"),
         # The learner's 24th: the reply, the 25th, closes (it was told from the 26th).
         (23, "bring the scene to its close"),
-        (24, "bring the scene to its close"),
+        # ...leaving the learner the last word ("Say goodbye" may be a goal).
+        (24, "leave them the last word, and call it in your next reply"),
         (26, "bring the scene to its close"),
         (27, "this is your last reply"),
     ],
@@ -83,6 +84,20 @@ def test_from_the_soft_cap_the_steering_minds_the_goals(marketplace, count):
     marketplace.goals.all().delete()
     assert _steering_at(marketplace, count, set()) == STEERING["soft"]
     assert _steering_at(marketplace, SOFT_CAP - 1, set()) == ""
+
+
+@pytest.mark.parametrize(("before", "completed"), [(23, False), (27, True)])
+async def test_offline_the_goodbye_leaves_the_last_word_unless_it_is_the_last_reply(
+    alice, alice_session, offline, before, completed
+):
+    """With goals open, the closing line by the scene's length leaves the learner an answer;
+    the reply that is message 29 closes the scene all the same (no exchange fits after it)."""
+    await fill_main_chat(alice_session, before)
+    frame = await one_turn(alice, alice_session.pk, "Danke schön!")
+    session = await session_row(alice_session.pk)
+    assert session.is_completed == completed and session.message_count_main == before + 2
+    assert ("Scene complete" in frame) == completed
+    assert alice_session.scenario.offline_lines[-1] in frame
 
 
 async def test_the_model_ends_the_scene_with_its_tool(alice, alice_session, fake_anthropic):

@@ -12,7 +12,7 @@ from chat.prompting import CONCLUDE_AT
 from lib.rls import acting_as_staff
 from scenarios import lifecycle
 from scenarios.models import Goal, Scenario, Session
-from tests.chat.conftest import FINISHED, Tab, chat_db, session_row, settle
+from tests.chat.conftest import FINISHED, Tab, chat_db, session_row, settle, stored
 from tests.conftest import add_message
 
 pytestmark = chat_db
@@ -204,26 +204,31 @@ async def test_every_shipped_scene_plays_offline_to_its_end(alice, offline, sett
     """Every goal but the last, then small talk: the script, line by line but for lines that
     ask for what the learner has done, until the reply that is message 25 closes the scene
     with its last line (the whole script was played, to 29 messages, where the page says
-    "about 15 to 25": a newcomer's walk)."""
+    "about 15 to 25": a newcomer's walk). That goodbye leaves the learner the last word,
+    which reaches the last goal ("Say goodbye" could be reached only before the goodbye: a
+    newcomer's walk), and the character's last word ends the scene."""
     settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"  # a learner who types fast
     session, script, goal_count = await start(alice, code)
     tab = Tab(alice, session.pk)
     await tab.connect()
     says = iter([*SAYS[code][:-1], *["Hm."] * CONCLUDE_AT])
-    finished = ""
-    while "Scene complete" not in finished:
+    while not (await stored(session.pk, "main"))[-1][1].endswith(script[-1]):
         await tab.send(message=next(says))
-        finished = await tab.until(FINISHED)
+        assert "Scene complete" not in await tab.until(FINISHED)
+    await tab.send(message=SAYS[code][-1])
+    assert "Scene complete" in await tab.until(FINISHED)
     await settle()
     await tab.close()
     turns, asks, answers = await played(session.pk)
-    assert_the_script_was_followed(turns, asks, answers, script)
+    *to_the_goodbye, (_, reached_last, last_word) = turns
+    assert_the_script_was_followed(to_the_goodbye, asks, answers, script)
+    assert reached_last == {goal_count} and last_word.endswith(script[-1].split()[-1])
     assert goal_count == len(SAYS[code])
-    assert await outcome(session.pk) == (True, goal_count - 1)
-    # The script ran out, or the scene's length closed it.
+    assert await outcome(session.pk) == (True, goal_count)
+    # The script ran out, or the scene's length closed it; then the two last words.
     count = (await session_row(session.pk)).message_count_main
-    assert count == 1 + 2 * len(turns) <= CONCLUDE_AT
-    assert count == CONCLUDE_AT or len(turns) < (CONCLUDE_AT - 1) // 2
+    assert count == 1 + 2 * len(turns) <= CONCLUDE_AT + 2
+    assert count == CONCLUDE_AT + 2 or len(to_the_goodbye) < (CONCLUDE_AT - 1) // 2
 
 
 # The lines each reply is (1 for the first) when the learner says SAYS: each goal is
