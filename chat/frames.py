@@ -166,6 +166,7 @@ def turn_completed(turn, character: str) -> str:
         character=character,
         progress=progress(turn.main_count, True),
         completion=completion(turn.message.session_id, turn.week),
+        goals=turn.goals,
     )
 
 

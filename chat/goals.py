@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from django.db import connection
 
 from chat.models import ReachedGoal
-from scenarios.models import Goal
+from scenarios.models import Goal, pattern_matches
 
 
 @dataclass(frozen=True)
@@ -67,3 +67,16 @@ def record_reached(session_id, goal_ids, message_id) -> list[GoalState] | None:
         replace(state, reached=True, just_reached=True) if state in new else state
         for state in states
     ]
+
+
+def reached_by_the_last_word(session_id, message) -> list[GoalState]:
+    """The session's goal states after the learner's message that fills the scene: no reply
+    judges it, so the goals' patterns do, as offline ("Tschüss!" at 30 left "Say goodbye"
+    open, and the panel said nothing of the goals: a review of the completion panel)."""
+    states = goal_states(session_id)
+    reached = {
+        state.goal.pk
+        for state in states
+        if not state.reached and pattern_matches(state.goal.offline_pattern, message.content)
+    }
+    return (reached and record_reached(session_id, reached, message.pk)) or states

@@ -51,6 +51,7 @@ class AcceptedTurn:
     week: lifecycle.WeeklyAllowance | None = None  # when the learner's message completed it
     calls_left: int | None = None  # model calls left today, after this one
     kept: bool = False  # a new role-play line the learner's deck holds already
+    goals: list[GoalState] | None = None  # the session's goals, when the message completed it
 
 
 @dataclass(frozen=True)
@@ -249,13 +250,16 @@ def _take_turn(
     if created and chat == Message.ChatType.MAIN and prompting.fills_the_scene(main_count - 1):
         claims.release(session.pk, chat)  # the learner's message filled the scene
         spent.give_back_call()
+        states = goals.reached_by_the_last_word(session.pk, message)
         week = lifecycle.complete_session(
             learner_id, session.pk, main_messages=main_count - 1, ended_by="cap"
         )
         if week is not None:
             tasks.request_report(session.pk)
         kept = _kept(learner_id, chat, content)
-        return AcceptedTurn(message, created, None, main_count - 1, True, week, kept=kept)
+        return AcceptedTurn(
+            message, created, None, main_count - 1, True, week, kept=kept, goals=states
+        )
     # A resend whose reply never came (a failure, a restart) is answered now, unless a reply
     # to it is already on its way (the claim is another's) or came meanwhile.
     if not claimed or messages.answered(history, message):
