@@ -163,6 +163,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # read and queued the whole conversation, and a socket that never read, resending its
     # message, grew the process by hundreds of MB (the ops replay and its recheck).
     redrawn_for_resend: uuid.UUID | None = None
+    # "Try again" with nothing to retry redraws the page once, until a frame draws anything
+    # new: each redrew the whole conversation, bounded only by the message rate (the
+    # attacker's replay: 33 KB and a full read a time).
+    redrawn_for_retry = False
     told_to_slow_down = False
     joined = False
     # Frames pushed while the page's snapshot is being read and sent wait here, then follow
@@ -337,6 +341,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _draw(self, html: str) -> None:
         """Send a pushed frame, noting the slots it draws in flight or not."""
         await self.send(text_data=html)
+        self.redrawn_for_retry = False
         if html.startswith("{"):
             return
         drawn = {match["chat"] for match in SLOT_DRAWN.finditer(html)}
@@ -550,7 +555,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             replies.start_reply(
                 self.learner_id, self.session_id, chat, request, main_count, self.character
             )
-        else:  # nothing to retry, or another tab's retry got there first
+        elif not self.redrawn_for_retry:  # nothing to retry, or another tab's retry was first
+            self.redrawn_for_retry = True
             await self._send_sync()
 
     async def _send_sync(self, joined_now: bool = False) -> None:

@@ -797,6 +797,33 @@ async def test_resends_of_a_message_answered_already_redraw_the_page_once(
     assert sum('data-frame="sync"' in frame for frame in tab.frames[before:]) == 1
 
 
+async def test_try_again_with_nothing_to_retry_redraws_the_page_once(
+    alice, alice_session, settings
+):
+    """Each redrew the whole conversation, bounded only by the message rate (the attacker's
+    replay: 33 KB and a full read a time); once something new is drawn, it may again."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    settings.OFFLINE_TOKEN_DELAY = 0
+    settings.ANTHROPIC_API_KEY = ""
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    await tab.until('data-frame="sync"')
+
+    async def syncs_after_retries() -> int:
+        before = len(tab.frames)
+        for _ in range(4):
+            await tab.send(chat="helper", action="retry")
+        await tab.communicator.send_to(text_data="not a frame")  # answered after the retries
+        await tab.until('data-frame="notice"')
+        return sum('data-frame="sync"' in frame for frame in tab.frames[before:])
+
+    assert await syncs_after_retries() == 1
+    await tab.send(chat="helper", message="Eins")
+    await tab.until(FINISHED)
+    assert await syncs_after_retries() == 1
+    await tab.close()
+
+
 async def test_a_flood_of_frames_is_dropped_before_any_work(alice, alice_session):
     """A client sending thousands of frames a second had each read, queued and answered in
     turn, and its consumer outlived it by 10 s (the ops replay's recheck)."""
