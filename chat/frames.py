@@ -21,7 +21,7 @@ from chat import messages, prompting
 from chat.conversations import ON_PAGE_AT_MOST
 from chat.models import Message
 from chat.providers import is_offline
-from lib.text import without_hidden_controls
+from lib.text import UNSENDABLE, without_hidden_controls
 from scenarios.lifecycle import WeeklyAllowance
 
 CHATS = (Message.ChatType.MAIN, Message.ChatType.HELPER)
@@ -244,6 +244,9 @@ def put_back_unsent(panes: list[dict], chat, text) -> None:
     if not isinstance(text, str) or not text.strip():
         return
     text = without_hidden_controls(text)  # as the socket would take it: they turn the page
+    # Nor control characters (NUL, ESC), which the socket refuses: they came back raw in the
+    # page's HTML (the attacker's replay).
+    text = UNSENDABLE.sub("", text)
     for pane in panes:
         if pane["chat"] == chat:
             pane["unsent"] = text

@@ -156,6 +156,9 @@ def test_a_message_posted_before_the_scripts_ran_comes_back_in_its_box(
     body = client.post(address, {"chat": "main", "message": typed}).content.decode()
     assert "Not sent: the role-play is over. What you wrote:" in body
     assert escape(typed[:-1]) in body and "\u202e" not in body
+    # Nor do control characters, which the socket refuses, come back raw in the page.
+    body = client.post(address, {"chat": "helper", "message": "a\x00b\x1bc"}).content.decode()
+    assert ">\nabc</textarea>" in body and "\x00" not in body and "\x1b" not in body
     client.force_login(bob)
     assert client.post(address, {"chat": "main", "message": typed}).status_code == 404
 
