@@ -23,12 +23,17 @@ class GoalState:
 # as SQL (the ORM's join-and-Exists form cost more CPU to build than to run), with the model's
 # columns in its order, as Goal.from_db() takes them. A completed session's are the goals its
 # scene had then: one staff add later was not played (a newcomer's walk).
+# Its texts are those it was played with (`sessions.goals_played`, scenarios 0036): staff
+# rewording a goal rewrote finished scenes' history (a newcomer's walk).
 _COLUMNS = [field.column for field in Goal._meta.concrete_fields]
+_PLAYED_TEXT = "coalesce(s.goals_played ->> g.id::text, g.text)"
 STATES = (  # the model's own column names
-    f"SELECT {', '.join('g.' + column for column in _COLUMNS)},"  # noqa: S608
-    " EXISTS (SELECT 1 FROM reached_goals r WHERE r.session_id = s.id AND r.goal_id = g.id)"
+    "SELECT "  # noqa: S608
+    + ", ".join(_PLAYED_TEXT if column == "text" else f"g.{column}" for column in _COLUMNS)
+    + ", EXISTS (SELECT 1 FROM reached_goals r WHERE r.session_id = s.id AND r.goal_id = g.id)"
     " FROM scenario_goals g JOIN sessions s ON s.scenario_id = g.scenario_id"
     " WHERE s.id = %s AND (s.completed_at IS NULL OR g.created_at <= s.completed_at)"
+    " AND (s.goals_played IS NULL OR s.goals_played ? g.id::text)"
     " ORDER BY g.position, g.id"
 )
 

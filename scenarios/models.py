@@ -598,6 +598,9 @@ class Session(models.Model):
     message_count_helper = models.IntegerField(default=0, db_default=0)
     duration_seconds = models.IntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(db_default=Now())
+    # The goals' texts as the scene had them when it was completed ({goal id: text}), set by
+    # the database: a goal staff reword later is not what this learner played.
+    goals_played = models.JSONField(null=True, blank=True, editable=False)
 
     objects = SessionQuerySet.as_manager()
 

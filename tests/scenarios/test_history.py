@@ -1,8 +1,10 @@
 from datetime import UTC, datetime, timedelta
+from html import unescape
 
 import pytest
+from django.db import DatabaseError
 
-from lib.rls import acting_as_staff
+from lib.rls import acting_as_learner, acting_as_staff
 from scenarios.history import PAGE_SIZE
 from tests.conftest import run_sql, start_session
 
@@ -204,3 +206,38 @@ def test_a_goal_added_later_is_not_one_of_the_scenes_finished_before(
     assert "Pay by card" not in client.get(f"/history/{finished.pk}/export.md").content.decode()
     assert len(load(alice.pk, finished.pk).goals) == goals
     assert [state.goal.text for state in load(bob.pk, going_on.pk).goals][-1] == "Pay by card"
+
+
+def test_a_finished_scene_keeps_the_goal_texts_it_was_played_with(client, alice, bob, marketplace):
+    """Staff reworded a goal: every learner's finished scene, its transcript and its Markdown
+    listed the new goal, which they never had (a newcomer's walk). A scene going on has it."""
+    from chat.conversations import load
+    from chat.goals import record_reached
+    from scenarios import lifecycle
+    from tests.conftest import add_message
+
+    session = start_session(alice, marketplace)
+    said = add_message(session, "user", "main", "Ein Kilo Tomaten, bitte.")
+    with acting_as_staff():
+        first = marketplace.goals.order_by("position").first()
+    with acting_as_learner(alice.pk):
+        record_reached(session.pk, [first.pk], said.pk)
+    lifecycle.complete_session(alice.pk, session.pk, main_messages=2, ended_by="model")
+    played = first.text
+    with acting_as_staff():
+        first.text = "Ask when the market closes"
+        first.save()
+    going_on = start_session(bob, marketplace)
+    client.force_login(alice)
+    for page in (f"/history/{session.pk}/", f"/history/{session.pk}/export.md"):
+        body = unescape(client.get(page).content.decode())
+        assert played in body and "Ask when the market closes" not in body
+    [kept, *_] = load(alice.pk, session.pk).goals
+    assert (kept.goal.text, kept.reached) == (played, True)
+    assert load(bob.pk, going_on.pk).goals[0].goal.text == "Ask when the market closes"
+    # Learners cannot write what they played (their UPDATE grant names two columns).
+    with pytest.raises(DatabaseError, match="permission denied"), acting_as_learner(alice.pk):
+        run_sql(
+            "UPDATE sessions SET goals_played = '{}' WHERE id = %s",
+            [start_session(alice, marketplace).pk],
+        )
