@@ -31,6 +31,7 @@ with contextlib.suppress(ImportError):
 
 import daphne.http_protocol
 import daphne.ws_protocol
+import twisted.web.http
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 
@@ -45,10 +46,14 @@ logger = logging.getLogger("maraum.serve")
 # the pool). Commands and tests, short-lived, connect without one (maraum/settings.py).
 os.environ.setdefault("DATABASE_POOL", "true")
 
-TOO_LARGE = (
-    b"HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
-    b"Content-Length: 26\r\nConnection: close\r\n\r\nThat request is too large.\n"
-)
+
+def _plain_response(status: bytes, text: bytes) -> bytes:
+    """A whole response, written before the connection closes."""
+    head = b"HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\n" % status
+    return head + b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(text), text)
+
+
+TOO_LARGE = _plain_response(b"413 Content Too Large", b"That request is too large.\n")
 
 
 class BoundedWebRequest(daphne.http_protocol.WebRequest):
@@ -89,6 +94,25 @@ class BoundedWebRequest(daphne.http_protocol.WebRequest):
 
 
 daphne.http_protocol.WebRequest = BoundedWebRequest  # what HTTPFactory builds requests with
+
+URI_TOO_LONG = _plain_response(b"414 URI Too Long", b"That address is too long.\n")
+HEADERS_TOO_LARGE = _plain_response(
+    b"431 Request Header Fields Too Large", b"That request's headers are too large.\n"
+)
+
+
+class BoundedHTTPChannel(twisted.web.http.HTTPChannel):
+    """A request line or a header over Twisted's 16 KB is answered (414, 431) before the
+    connection closes: Twisted closed it without a word, and a client could not tell why (the
+    attacker's replay). Headers over 16 KB together get Twisted's own 400."""
+
+    def lineLengthExceeded(self, line):
+        first = getattr(self, "_HTTPChannel__first_line", False)
+        self.transport.write(URI_TOO_LONG if first else HEADERS_TOO_LARGE)
+        self.loseConnection()
+
+
+daphne.http_protocol.HTTPFactory.protocol = BoundedHTTPChannel
 
 
 # What Daphne's factory builds websockets with (maraum/socket_limits.py).

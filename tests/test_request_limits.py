@@ -2,6 +2,8 @@
 the process does not grow with what an anonymous client sends."""
 
 import http.client
+import re
+import socket
 
 import psutil
 import pytest
@@ -65,6 +67,26 @@ def test_a_chunked_large_body_is_refused_as_it_passes_the_limit(server):
     status = _post(port, "/login/", {"Transfer-Encoding": "chunked"}, chunked)
     assert status == 413
     assert process.memory_info().rss - before < 20 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("request_head", "status"),
+    [
+        (b"GET /login/?q=" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", b"414"),
+        (b"GET /login/ HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n", b"431"),
+    ],
+)
+def test_a_request_line_or_header_too_long_is_answered(server, request_head, status):
+    """Twisted closed the connection without a word (the attacker's replay)."""
+    _, port, _ = server
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+        client.sendall(request_head)
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 " + status)
+    assert int(re.search(rb"Content-Length: (\d+)", head)[1]) == len(body) > 0
 
 
 def test_an_ordinary_form_still_goes_through(server):
