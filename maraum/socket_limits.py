@@ -18,6 +18,12 @@ class BoundedWebSocketProtocol(daphne.ws_protocol.WebSocketProtocol):
     dropped = False
     largest_frame = 0
 
+    def connectionMade(self):
+        super().connectionMade()  # copies the factory's options
+        # A frame over Daphne's 1 MB or not in UTF-8 closes the socket with its code (1009,
+        # 1007), not by dropping the connection without a word (the attacker's replay).
+        self.failByDrop = False
+
     def serverSend(self, content, binary=False):
         from django.conf import settings
 

@@ -86,6 +86,27 @@ async def test_a_socket_whose_client_stops_reading_is_dropped(alice, alice_sessi
     assert LONG not in log.read_text()
 
 
+async def test_a_frame_too_large_or_not_in_utf8_closes_with_its_code(alice, alice_session):
+    """Autobahn dropped the connection without a close frame: the page could not tell why
+    (the attacker's replay)."""
+    cookie = await login_cookie(alice)
+    with daphne(database_url(), {"ANTHROPIC_API_KEY": ""}) as (_, port):
+        for frame, code in [
+            ("x" * (2 * 1024 * 1024), 1009),  # over Daphne's 1 MB
+            (b'{"chat": "helper", "message": "\xff"}', 1007),
+        ]:
+            async with websockets.connect(
+                f"ws://127.0.0.1:{port}/ws/sessions/{alice_session.pk}/",
+                additional_headers={"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"},
+            ) as tab:
+                assert 'data-frame="sync"' in await tab.recv()
+                await tab.send(frame, text=True)
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    while True:
+                        await tab.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == code
+
+
 class _Transport:
     """What Twisted's TCP transport holds for its peer, unsent (a client not reading)."""
 
