@@ -75,15 +75,20 @@ def slot_for(chat: str, conversation, live: dict) -> Slot:
 INTERRUPTED = "The server restarted before the reply was finished."
 
 
+# "Closing the scene" read as over already, at the goodbye the learner may answer (which
+# may be a goal: a newcomer's recheck).
 STAGE_LABELS = {
     "soft": "wrapping up",
-    "conclude": "closing the scene",
-    "final": "closing the scene",
+    "conclude": "time to say goodbye",
+    "final": "time to say goodbye",
 }
+# Offline, the script's goodbye comes by message 25; with a goal open, the learner's answer to
+# it and the character's last word follow ("ends by 25" beside scenes of 27: the recheck).
+OFFLINE_ENDS_BY = prompting.CONCLUDE_AT + 2
 
 
 def progress(main_count: int, completed: bool = False) -> dict:
-    # What the next message meets: "closing the scene" shows before the learner's last
+    # What the next message meets: "time to say goodbye" shows before the learner's last
     # message, not only as the goodbye streams (a newcomer's recheck).
     stage = None if completed else prompting.stage(main_count + 1)
     return {
@@ -99,14 +104,14 @@ def progress(main_count: int, completed: bool = False) -> dict:
         # the offline banner's words ("scripted lines"), not "offline when the script ends"
         # (developers' words: a newcomer's walk).
         "hint": f"the scene ends when its scripted lines run out or every goal is reached, by"
-        f" message {prompting.CONCLUDE_AT}"
+        f" message {OFFLINE_ENDS_BY}"
         if is_offline()
         else f"scenes end after about {prompting.SOFT_CAP}–{prompting.CONCLUDE_AT} messages"
         f" ({prompting.HARD_CAP} at most)",
         # A phone's one line has room for this only (without it, 30 read as the scene's length;
         # "ends with its script" said nothing to a learner: a newcomer's walk). Offline, the
-        # script closes the scene at its last line, by the 25th message.
-        "short_hint": f"ends by {prompting.CONCLUDE_AT}"
+        # script closes the scene at its last line, by the 27th message.
+        "short_hint": f"ends by {OFFLINE_ENDS_BY}"
         if is_offline()
         else f"ends at {prompting.SOFT_CAP}–{prompting.CONCLUDE_AT}",
     }

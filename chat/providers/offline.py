@@ -350,6 +350,16 @@ def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:
         for goal in request.open_goals
         if any(pattern_matches(goal.pattern, text) for text in said)
     )
+    if said and _answers_the_goodbye(request) and not any("?" in text for text in said):
+        # An answer to the character's goodbye says goodbye: "Danke, Ihnen auch!", as the
+        # scene's tip says to answer "Schönes Wochenende!", left "Say goodbye" open (a
+        # newcomer's recheck). Goals whose pattern takes the character's goodbye are goodbyes.
+        goodbye = request.script[-1]
+        reached += tuple(
+            goal.number
+            for goal in request.open_goals
+            if goal.number not in reached and pattern_matches(goal.pattern, goodbye)
+        )
     if reached:
         return reached
     if any(_is_a_bare_yes(text) for text in said):

@@ -239,7 +239,7 @@ def test_the_phone_layout_keeps_the_text_box_on_screen(daphne_server, browser):
     # "9 of 30 messages · ends by 25", two lengths: a newcomer's walk), and what offline
     # means (it said "Offline mode." alone: a newcomer's walk).
     expect(page.locator(".progress-note")).to_have_text(
-        "9 messages · ends by 25", use_inner_text=True
+        "9 messages · ends by 27", use_inner_text=True
     )
     offline = page.locator(".banner-offline")
     expect(offline).to_have_text("Offline mode: scripted lines, no AI.", use_inner_text=True)

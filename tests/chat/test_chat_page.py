@@ -244,11 +244,12 @@ def test_earlier_messages_are_the_learners_own_and_in_the_chat_asked(
 
 @pytest.mark.parametrize(
     ("main_count", "said"),
-    [(13, ""), (14, "wrapping up"), (22, "wrapping up"), (23, "closing the scene")],
+    [(13, ""), (14, "wrapping up"), (22, "wrapping up"), (23, "time to say goodbye")],
 )
 def test_the_progress_says_what_the_next_message_meets(main_count, said):
     """After the character's 23rd message the learner's next one gets the goodbye: the bar
-    said "closing the scene" only as the goodbye streamed (a newcomer's recheck)."""
+    said "closing the scene" only as the goodbye streamed (a newcomer's recheck), and then,
+    at the goodbye the learner may answer, as if the scene were over (the next recheck)."""
     from chat import frames
 
     assert frames.progress(main_count)["stage"] == said
@@ -261,13 +262,14 @@ def test_the_progress_says_what_the_next_message_meets(main_count, said):
         (
             "",
             "the scene ends when its scripted lines run out or every goal is reached, by",
-            "ends by 25",
+            "ends by 27",
         ),
     ],
 )
 def test_the_progress_says_one_length(settings, api_key, hint, short):
     """Offline, the wide line said "30 at most" where the narrow one says "ends by 25": the
-    script closes the scene by the 25th message (the recheck)."""
+    script says its goodbye by the 25th message (the recheck), and the learner's answer and
+    the character's last word follow (it said "ends by 25" of scenes of 27: the next)."""
     from chat import frames
 
     settings.ANTHROPIC_API_KEY = api_key

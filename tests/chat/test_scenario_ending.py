@@ -6,7 +6,7 @@ from channels.db import database_sync_to_async
 
 from accounts.models import Profile
 from chat.goals import GoalState
-from chat.models import Message
+from chat.models import Message, ReachedGoal
 from chat.prompting import CONCLUDE_AT, SOFT_CAP, STEERING, build_request
 from lib.rls import acting_as_staff
 from scenarios import lifecycle
@@ -98,6 +98,28 @@ async def test_offline_the_goodbye_leaves_the_last_word_unless_it_is_the_last_re
     assert session.is_completed == completed and session.message_count_main == before + 2
     assert ("Scene complete" in frame) == completed
     assert alice_session.scenario.offline_lines[-1] in frame
+
+
+@pytest.mark.parametrize(
+    ("answer", "goodbye_reached"),
+    [("Danke, gleichfalls!", True), ("Tschüss!", True), ("Was kostet das?", False)],
+)
+async def test_offline_an_answer_to_the_goodbye_says_goodbye(
+    alice, alice_session, offline, answer, goodbye_reached
+):
+    """ "Danke, Ihnen auch!", as the bakery's tip says to answer "Schönes Wochenende!", left
+    "Say goodbye" open (a newcomer's recheck); a question is no goodbye."""
+    await fill_main_chat(alice_session, 23)
+    await one_turn(alice, alice_session.pk, "Danke schön!")  # the goodbye, as message 25
+    frame = await one_turn(alice, alice_session.pk, answer)
+    assert "Scene complete" in frame
+    assert await said_goodbye(alice_session.pk) == goodbye_reached
+
+
+@database_sync_to_async
+def said_goodbye(session_id) -> bool:
+    with acting_as_staff():
+        return ReachedGoal.objects.filter(session_id=session_id, goal__text="Say goodbye").exists()
 
 
 async def test_the_model_ends_the_scene_with_its_tool(alice, alice_session, fake_anthropic):
