@@ -159,14 +159,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
     watching: asyncio.Task | None = None
     expiry: asyncio.TimerHandle | None = None
     login_name: str | None = None
-    # The message whose resend last redrew this socket's page: a resend redraws it once. Each
-    # read and queued the whole conversation, and a socket that never read, resending its
-    # message, grew the process by hundreds of MB (the ops replay and its recheck).
-    redrawn_for_resend: uuid.UUID | None = None
-    # "Try again" with nothing to retry redraws the page once, until a frame draws anything
-    # new: each redrew the whole conversation, bounded only by the message rate (the
-    # attacker's replay: 33 KB and a full read a time).
-    redrawn_for_retry = False
+    # A resend of a stored message, or "Try again" with nothing to retry, redraws the page
+    # once, until a frame draws anything new. Each read and queued the whole conversation: a
+    # socket that never read, resending its message, grew the process by hundreds of MB (the
+    # ops replay and its recheck); retries, and two messages resent in turn, redrew it each
+    # time, bounded only by the message rate (the attacker's replay and its recheck).
+    redrawn_since_drawn = False
     told_to_slow_down = False
     joined = False
     # Frames pushed while the page's snapshot is being read and sent wait here, then follow
@@ -341,9 +339,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _draw(self, html: str) -> None:
         """Send a pushed frame, noting the slots it draws in flight or not."""
         await self.send(text_data=html)
-        self.redrawn_for_retry = False
         if html.startswith("{"):
-            return
+            return  # a reply's text: nothing new to redraw for
+        self.redrawn_since_drawn = False
         drawn = {match["chat"] for match in SLOT_DRAWN.finditer(html)}
         if drawn:
             in_flight = {match["chat"] for match in REPLY_IN_FLIGHT.finditer(html)}
@@ -475,7 +473,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             elif not await in_db(allowance.login_holds, self.learner_id, self.login):
                 raise LoginEnded  # it drew the whole conversation for an ended login
             else:  # a resend of the message being answered: show the stream
-                await self._redraw_for_resend(incoming.client_message_id)
+                await self._redraw_once()
             return
         if live and incoming.action == "send":
             await self.send(frames.notice(chat, str(ReplyInFlight()), until_reply=True))
@@ -527,11 +525,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         elif learner_frame:
             await replies.send_frame(self.session_id, learner_frame())
         elif not turn.created:  # a resend: this tab may have missed what the others saw
-            await self._redraw_for_resend(client_id)
+            await self._redraw_once()
 
-    async def _redraw_for_resend(self, client_message_id: uuid.UUID) -> None:
-        if self.redrawn_for_resend != client_message_id:
-            self.redrawn_for_resend = client_message_id
+    async def _redraw_once(self) -> None:
+        if not self.redrawn_since_drawn:
+            self.redrawn_since_drawn = True
             await self._send_sync()
 
     def _learner_frame(self, turn: AcceptedTurn) -> str:
@@ -555,9 +553,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             replies.start_reply(
                 self.learner_id, self.session_id, chat, request, main_count, self.character
             )
-        elif not self.redrawn_for_retry:  # nothing to retry, or another tab's retry was first
-            self.redrawn_for_retry = True
-            await self._send_sync()
+        else:  # nothing to retry, or another tab's retry got there first
+            await self._redraw_once()
 
     async def _send_sync(self, joined_now: bool = False) -> None:
         """Everything the page shows, read now; frames pushed meanwhile follow it. (Joined

@@ -99,16 +99,30 @@ URI_TOO_LONG = _plain_response(b"414 URI Too Long", b"That address is too long.\
 HEADERS_TOO_LARGE = _plain_response(
     b"431 Request Header Fields Too Large", b"That request's headers are too large.\n"
 )
+BAD_REQUEST = _plain_response(b"400 Bad Request", b"That request could not be read.\n")
 
 
 class BoundedHTTPChannel(twisted.web.http.HTTPChannel):
     """A request line or a header over Twisted's 16 KB is answered (414, 431) before the
     connection closes: Twisted closed it without a word, and a client could not tell why (the
-    attacker's replay). Headers over 16 KB together get Twisted's own 400."""
+    attacker's replay); headers over 16 KB together get the 431 too, and a request Twisted
+    cannot read a 400 with a body (they got a bare 400: the recheck)."""
 
     def lineLengthExceeded(self, line):
         first = getattr(self, "_HTTPChannel__first_line", False)
-        self.transport.write(URI_TOO_LONG if first else HEADERS_TOO_LARGE)
+        self._answer_and_close(URI_TOO_LONG if first else HEADERS_TOO_LARGE)
+
+    def lineReceived(self, line):
+        if self._receivedHeaderSize + len(line) > self.totalHeadersSize:
+            self._answer_and_close(HEADERS_TOO_LARGE)
+            return
+        super().lineReceived(line)
+
+    def _respondToBadRequestAndDisconnect(self):
+        self._answer_and_close(BAD_REQUEST)
+
+    def _answer_and_close(self, response: bytes) -> None:
+        self.transport.write(response)
         self.loseConnection()
 
 

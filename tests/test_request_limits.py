@@ -74,10 +74,19 @@ def test_a_chunked_large_body_is_refused_as_it_passes_the_limit(server):
     [
         (b"GET /login/?q=" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", b"414"),
         (b"GET /login/ HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n", b"431"),
+        # Headers each small, over 16 KB together; a request line Twisted cannot read.
+        (
+            b"GET /login/ HTTP/1.1\r\nHost: x\r\n"
+            + b"".join(b"X-%d: %s\r\n" % (n, b"a" * 1000) for n in range(17))
+            + b"\r\n",
+            b"431",
+        ),
+        (b"NONSENSE\r\n\r\n", b"400"),
     ],
 )
 def test_a_request_line_or_header_too_long_is_answered(server, request_head, status):
-    """Twisted closed the connection without a word (the attacker's replay)."""
+    """Twisted closed the connection without a word, or with a bare 400 (the attacker's replay
+    and its recheck)."""
     _, port, _ = server
     with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
         client.sendall(request_head)

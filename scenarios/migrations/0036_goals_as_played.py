@@ -1,7 +1,9 @@
 # A finished scene keeps its goals' texts as they were when it was completed: staff rewording
 # a goal rewrote every learner's history and transcripts with a goal they never had (a
 # newcomer's walk). Completing a session copies them (the database, so every way of
-# completing does); learners cannot write them (their UPDATE grant names two columns).
+# completing does); learners cannot write them (their UPDATE grant names two columns, and a
+# session they start starts without: their INSERT took any value, which an active session's
+# goals then showed, the attacker's recheck).
 
 from django.db import migrations, models
 
@@ -16,6 +18,8 @@ BEGIN
       SELECT coalesce(jsonb_object_agg(g.id::text, g.text), '{}'::jsonb)
       FROM scenario_goals g WHERE g.scenario_id = NEW.scenario_id
     );
+  ELSIF TG_OP = 'INSERT' THEN
+    NEW.goals_played := NULL;
   END IF;
   RETURN NEW;
 END $$;

@@ -601,10 +601,12 @@ async def test_retries_and_resends_with_nothing_to_answer_count_against_the_rate
     await tab.until(FINISHED)
     await tab.send(chat="helper", message="Eins", client_message_id=str(ANSWERED))  # a resend
     await tab.until('data-frame="sync"')
+    before = len(tab.frames)
+    # Nothing new drawn since that redraw: the retry redraws nothing, and still counts.
     await tab.communicator.send_to(text_data=json.dumps({"chat": "helper", "action": "retry"}))
-    await tab.until('data-frame="sync"')
     await tab.communicator.send_to(text_data=json.dumps({"chat": "helper", "action": "retry"}))
     assert "very quickly" in await tab.until('data-frame="notice"')
+    assert not any('data-frame="sync"' in frame for frame in tab.frames[before:])
     await tab.close()
 
 
@@ -795,6 +797,27 @@ async def test_resends_of_a_message_answered_already_redraw_the_page_once(
     await tab.communicator.send_to(text_data="not a frame")  # answered after the resends
     await tab.until('data-frame="notice"')
     assert sum('data-frame="sync"' in frame for frame in tab.frames[before:]) == 1
+
+
+async def test_two_messages_resent_in_turn_redraw_the_page_once(alice, alice_session, settings):
+    """Only the last message redrawn for was remembered: X, Y, X, Y… each redrew the whole
+    page, bounded only by the message rate (the attacker's recheck)."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    settings.OFFLINE_TOKEN_DELAY = 0
+    settings.ANTHROPIC_API_KEY = ""
+    tab = Tab(alice, alice_session.pk)
+    await tab.connect()
+    sent = [("helper", "Eins", str(uuid.uuid4())), ("main", "Hallo!", str(uuid.uuid4()))]
+    for chat, message, client_id in sent:
+        await tab.send(chat=chat, message=message, client_message_id=client_id)
+        await tab.until(FINISHED)
+    before = len(tab.frames)
+    for chat, message, client_id in sent * 3:
+        await tab.send(chat=chat, message=message, client_message_id=client_id)
+    await tab.communicator.send_to(text_data="not a frame")  # answered after the resends
+    await tab.until('data-frame="notice"')
+    assert sum('data-frame="sync"' in frame for frame in tab.frames[before:]) == 1
+    await tab.close()
 
 
 async def test_try_again_with_nothing_to_retry_redraws_the_page_once(

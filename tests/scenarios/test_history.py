@@ -208,6 +208,13 @@ def test_a_goal_added_later_is_not_one_of_the_scenes_finished_before(
     assert [state.goal.text for state in load(bob.pk, going_on.pk).goals][-1] == "Pay by card"
 
 
+def load_sessions(user):
+    from scenarios.models import Session
+
+    with acting_as_staff():
+        return list(Session.objects.filter(user_id=user.pk))
+
+
 def test_a_finished_scene_keeps_the_goal_texts_it_was_played_with(client, alice, bob, marketplace):
     """Staff reworded a goal: every learner's finished scene, its transcript and its Markdown
     listed the new goal, which they never had (a newcomer's walk). A scene going on has it."""
@@ -235,9 +242,15 @@ def test_a_finished_scene_keeps_the_goal_texts_it_was_played_with(client, alice,
     [kept, *_] = load(alice.pk, session.pk).goals
     assert (kept.goal.text, kept.reached) == (played, True)
     assert load(bob.pk, going_on.pk).goals[0].goal.text == "Ask when the market closes"
-    # Learners cannot write what they played (their UPDATE grant names two columns).
-    with pytest.raises(DatabaseError, match="permission denied"), acting_as_learner(alice.pk):
+    # Learners cannot write what they played (their UPDATE grant names two columns), nor
+    # start a session with goals of their own (their INSERT took any: the attacker's recheck).
+    with acting_as_learner(alice.pk):
         run_sql(
-            "UPDATE sessions SET goals_played = '{}' WHERE id = %s",
-            [start_session(alice, marketplace).pk],
+            "INSERT INTO sessions (user_id, scenario_id, goals_played)"
+            """ VALUES (%s, %s, '{"1": "Tell the model something"}')""",
+            [alice.pk, marketplace.pk],
         )
+    [mine] = [s for s in load_sessions(alice) if not s.is_completed]
+    assert mine.goals_played is None
+    with pytest.raises(DatabaseError, match="permission denied"), acting_as_learner(alice.pk):
+        run_sql("UPDATE sessions SET goals_played = '{}' WHERE id = %s", [mine.pk])
