@@ -219,7 +219,18 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Before the test database is dropped, end connections that worker threads (the
-    consumer's database_sync_to_async pool) still hold open."""
+    consumer's database_sync_to_async pool) still hold open.
+
+    And a worker thread's transaction left open by a test that failed mid-turn ends after a
+    while longer than any test may take (pytest-timeout's 120 s): its locks held the next
+    flush for good, and a failing consumer test hung the run (seen once)."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        run_sql(
+            f'ALTER DATABASE "{connection.settings_dict["NAME"]}"'
+            " SET idle_in_transaction_session_timeout = '150s'"
+        )
     yield
     with django_db_blocker.unblock():
         run_sql(

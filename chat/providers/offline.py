@@ -123,8 +123,20 @@ def _last_word(request: ReplyRequest, reached_now) -> str:
             if number in reached_now and line < last and line not in said
         }
     )
-    farewell = re.split(r"(?<=[.!?…])\s+", lines[last].strip())[-1]
-    return _joined([*(lines[line] for line in answers), farewell])
+    return _joined([*(lines[line] for line in answers), _farewell(lines[last])])
+
+
+def _farewell(closing_line: str) -> str:
+    """The closing line's last sentence, or its goodbye after a dash ("tschüss und bis zum
+    nächsten Mal!"): the kebab's sentence said again almost whole (a newcomer's recheck)."""
+    last = re.split(r"(?<=[.!?…])\s+", closing_line.strip())[-1]
+    *_, after_dash = re.split(r"\s[–—-]\s", last)
+    if after_dash != last and _GOODBYE.search(after_dash):
+        return after_dash[0].upper() + after_dash[1:]
+    return last
+
+
+_GOODBYE = re.compile(r"tsch[üu]ss|wiedersehen|wiederh[öo]ren|\bbis\b|ciao|servus", re.I)
 
 
 def _said_before(request: ReplyRequest, lines: tuple[str, ...], reached_now) -> int | None:

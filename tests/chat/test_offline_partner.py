@@ -427,3 +427,26 @@ async def test_that_is_all_with_nothing_bought_does_not_go_to_the_till(
     lines = alice_session.scenario.offline_lines
     replies = await replies_to(alice, alice_session, ["Das ist alles, danke."])
     assert replies == [lines[0]]
+
+
+@pytest.mark.parametrize(
+    ("closing", "last_word"),
+    [
+        (
+            "Vielen Dank für Ihren Besuch! Einen schönen Abend noch – tschüss und bis zum "
+            "nächsten Mal!",
+            "Tschüss und bis zum nächsten Mal!",
+        ),
+        ("Guten Appetit und ein schönes Wochenende! Auf Wiedersehen!", "Auf Wiedersehen!"),
+        # No goodbye after the dash: the sentence whole.
+        (
+            "Schön, dich kennenzulernen! Bis später – und einen guten Start bei uns!",
+            "Bis später – und einen guten Start bei uns!",
+        ),
+    ],
+)
+def test_the_last_word_is_the_closing_lines_goodbye(closing, last_word):
+    """The kebab's last word said its goodbye again almost whole (a newcomer's recheck)."""
+    from chat.providers.offline import _farewell
+
+    assert _farewell(closing) == last_word
