@@ -50,29 +50,42 @@ def _logged(log, text: str, timeout: float = 15.0) -> None:
 
 
 async def test_a_socket_whose_client_stops_reading_is_dropped(alice, alice_session, tmp_path):
-    """Each resend of a stored message redraws the page once: twenty of them, about 6 MB, to a
-    client that reads nothing (the kernel's buffers take up to 4 MB of it). Before, the server
-    held the rest, whatever its size."""
+    """A resend of a stored message redraws the page once after each new frame: twenty of
+    them, each after another tab's question, about 6 MB, to a client that reads nothing (the
+    kernel's buffers take up to 4 MB of it). Before, the server held the rest, whatever its
+    size."""
     asked = await sync_to_async(_long_helper_chat)(alice_session)
     cookie = await login_cookie(alice)
     log = tmp_path / "daphne.log"
     env = {
         "ANTHROPIC_API_KEY": "",
+        "OFFLINE_TOKEN_DELAY": "0",
         "CHAT_MESSAGES_PER_LEARNER": "100/minute",
         "MAX_UNSENT_SOCKET_BYTES": str(64 * 1024),
     }
     with daphne(database_url(), env, log_path=log) as (_, port):
+        address = f"ws://127.0.0.1:{port}/ws/sessions/{alice_session.pk}/"
+        headers = {"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"}
         slow_reader = socket.socket()
         slow_reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window
         slow_reader.connect(("127.0.0.1", port))
-        async with websockets.connect(
-            f"ws://127.0.0.1:{port}/ws/sessions/{alice_session.pk}/",
-            sock=slow_reader,
-            additional_headers={"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"},
-            max_queue=1,  # the client library stops reading too
-        ) as tab:
+        async with (
+            websockets.connect(
+                address,
+                sock=slow_reader,
+                additional_headers=headers,
+                max_queue=1,  # the client library stops reading too
+            ) as tab,
+            websockets.connect(address, additional_headers=headers, max_size=None) as other,
+        ):
             assert 'data-frame="sync"' in await tab.recv()
-            for client_message_id in asked[-20:]:  # the frames a page may send at once: 6 MB
+            assert 'data-frame="sync"' in await other.recv()
+            for client_message_id in asked[-20:]:
+                # Something new drawn in every tab (another tab's question and its answer),
+                # then this tab resends a stored message: its page is drawn again, 300 KB.
+                await other.send(json.dumps({"chat": "helper", "message": "Was heißt das?"}))
+                while 'data-frame="reply-finished"' not in await other.recv():
+                    pass
                 resend = {
                     "chat": "helper",
                     "message": LONG,
