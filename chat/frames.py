@@ -87,14 +87,20 @@ STAGE_LABELS = {
 OFFLINE_ENDS_BY = prompting.CONCLUDE_AT + 2
 
 
-def progress(main_count: int, completed: bool = False) -> dict:
+# The character has said goodbye and the learner's answer ends the scene.
+AWAITS_THE_LAST_WORD = "answer the goodbye to finish the scene"
+
+
+def progress(main_count: int, completed: bool = False, awaits_last_word: bool = False) -> dict:
     # What the next message meets: "time to say goodbye" shows before the learner's last
     # message, not only as the goodbye streams (a newcomer's recheck).
     stage = None if completed else prompting.stage(main_count + 1)
     return {
         "count": main_count,
         "cap": prompting.HARD_CAP,
-        "stage": STAGE_LABELS.get(stage, ""),
+        "stage": AWAITS_THE_LAST_WORD
+        if awaits_last_word and not completed
+        else STAGE_LABELS.get(stage, ""),
         "complete": completed,
         # "N messages", not "N of 30 messages": "1 of 30 messages · ends by 25" said two
         # lengths (a newcomer's walk); the hard cap is said on the wide line only.
@@ -153,7 +159,7 @@ def reply_finished(reply, stored, character: str) -> str:
         kept_phrases=stored.kept_phrases,
         character=character,
         completed=stored.completed,
-        progress=progress(stored.main_count, stored.completed)
+        progress=progress(stored.main_count, stored.completed, stored.awaits_last_word)
         if reply.chat == Message.ChatType.MAIN
         else None,
         completion=completion(reply.session_id, stored.week) if stored.completed else None,
@@ -271,7 +277,17 @@ def earlier(session_id, chat: str, shown: list, count: int) -> dict | None:
 
 
 def page_progress(conversation) -> dict:
-    return progress(conversation.main_count, conversation.session.is_completed)
+    session = conversation.session
+    main = conversation.in_chat(Message.ChatType.MAIN)
+    awaits = bool(main) and not main[-1].from_learner and not session.is_completed
+    return progress(
+        conversation.main_count,
+        session.is_completed,
+        awaits
+        and prompting.awaits_the_last_word(
+            conversation.main_count, main[-1].content, prompting.script_of(session.scenario)
+        ),
+    )
 
 
 def sync(conversation, live: dict, week: WeeklyAllowance | None) -> str:

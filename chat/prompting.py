@@ -71,6 +71,17 @@ def stage(main_count: int) -> str | None:
     return None
 
 
+def awaits_the_last_word(main_count: int, reply: str, script: tuple[str, ...]) -> bool:
+    """Whether the character's newest line, `reply` (the scene open, `main_count` main-chat
+    messages), was its goodbye, which leaves the learner the last word: the reply told to close
+    the scene (CONCLUDE_AT on), or offline the script's closing line, said sooner with a goal
+    open. The bar said only "time to say goodbye" there (a newcomer's walk)."""
+    closing_line = script[-1].strip() if script else ""
+    return main_count >= CONCLUDE_AT or (
+        bool(closing_line) and reply.strip().endswith(closing_line)
+    )
+
+
 def fills_the_scene(main_count: int) -> bool:
     """A main chat of `main_count` messages is full: the session completes."""
     return main_count >= HARD_CAP
@@ -151,7 +162,7 @@ def _character_request(
             OpenGoal(state.number, state.goal.offline_pattern) for state in goals if state.reached
         ),
         goal_ids=tuple((state.number, state.goal.pk) for state in goals),
-        script=_texts(scenario.offline_lines),
+        script=script_of(scenario),
         script_asks=tuple(
             (line - 1, state.number) for state in goals for line in state.goal.offline_asked_in
         ),
@@ -165,6 +176,11 @@ def _character_request(
             if state.goal.offline_answered_in
         ),
     )
+
+
+def script_of(scenario: Scenario) -> tuple[str, ...]:
+    """The scene's offline script: the lines the offline partner plays, in order."""
+    return _texts(scenario.offline_lines)
 
 
 def _texts(value) -> tuple[str, ...]:

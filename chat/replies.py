@@ -201,6 +201,7 @@ async def _run(
             main_count,
             round((time.monotonic() - started) * 1000),
             request.goal_ids,
+            request.script,
         )
         await send_frame(reply.session_id, frames.reply_finished(reply, stored, reply.character))
     except asyncio.CancelledError:  # the server is shutting down, or the session is gone

@@ -12,7 +12,7 @@ model and `store_reply` 4 after, plus a few when the reply reaches a goal or com
 session. Both ways a role-play line comes back with whether the learner's deck holds it."""
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import connection
 
@@ -63,6 +63,7 @@ class StoredReply:
     goals: list[GoalState] | None = None  # the session's goals: some reached, or it completed
     kept: bool = False  # a role-play line the learner's deck holds already
     kept_phrases: frozenset = frozenset()  # the phrases of a helper answer it holds
+    awaits_last_word: bool = False  # the character's goodbye: the learner's answer ends it
 
 
 def accept_turn(
@@ -357,16 +358,26 @@ def store_reply(
     main_count: int,
     latency_ms: int,
     goal_ids: tuple[tuple[int, int], ...] = (),
+    script: tuple[str, ...] = (),
 ) -> StoredReply:
-    """Store a complete reply; complete the session when the scene ended or is full.
+    """Store a complete reply; complete the session when the scene ended or is full. `script`
+    is the scene's offline script, whose closing line may leave the learner the last word.
 
     Raises ClaimLost (and stores nothing) if this process no longer holds the chat's claim, and
     SessionGone if the session was deleted meanwhile.
     """
     reaches_goals = chat == Message.ChatType.MAIN and done.goals_reached
     ends = chat == Message.ChatType.MAIN and (done.ended or prompting.fills_the_scene(main_count))
+    awaits = (
+        chat == Message.ChatType.MAIN
+        and not ends
+        and prompting.awaits_the_last_word(main_count, text, script)
+    )
     if not (reaches_goals or ends):
-        return _store_plain_reply(learner_id, session_id, chat, text, done, main_count, latency_ms)
+        stored = _store_plain_reply(
+            learner_id, session_id, chat, text, done, main_count, latency_ms
+        )
+        return replace(stored, awaits_last_word=awaits)
     with acting_as_learner(learner_id):
         message = messages.add_reply(session_id, chat, text)  # and gives up the claim
         log_event(
@@ -398,7 +409,15 @@ def store_reply(
                 if reached is None:  # for the completion to say which are left open
                     reached = goals.goal_states(session_id)
         kept = _kept(learner_id, chat, text)
-        return StoredReply(message, main_count, week is not None, week, reached, kept)
+        return StoredReply(
+            message,
+            main_count,
+            week is not None,
+            week,
+            reached,
+            kept,
+            awaits_last_word=awaits,
+        )
 
 
 STORE_PLAIN_REPLY = "SELECT * FROM store_plain_reply(%s, %s, %s, %s, %s, %s, %s, %s, %s)"

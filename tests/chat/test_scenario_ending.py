@@ -2,9 +2,11 @@
 model's end_scenario call; the learner then sees a completion screen."""
 
 import pytest
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 
 from accounts.models import Profile
+from chat.frames import AWAITS_THE_LAST_WORD
 from chat.goals import GoalState
 from chat.models import Message, ReachedGoal
 from chat.prompting import CONCLUDE_AT, SOFT_CAP, STEERING, build_request
@@ -98,6 +100,57 @@ async def test_offline_the_goodbye_leaves_the_last_word_unless_it_is_the_last_re
     assert session.is_completed == completed and session.message_count_main == before + 2
     assert ("Scene complete" in frame) == completed
     assert alice_session.scenario.offline_lines[-1] in frame
+    # The bar says what the goodbye asks of the learner (it said "time to say goodbye" only).
+    assert (AWAITS_THE_LAST_WORD in frame) == (not completed)
+
+
+async def test_offline_a_short_script_s_goodbye_awaits_the_answer(alice, alice_session, offline):
+    """A script that runs out before the scene's length: its closing line, with goals open,
+    leaves the last word too, and the bar says so."""
+    await set_script(alice_session.scenario, ["Hallo! Was darf es sein?", "Tschüss!"])
+    first = await one_turn(alice, alice_session.pk, "Guten Tag!")
+    assert "Was darf es sein?" in first and AWAITS_THE_LAST_WORD not in first
+    goodbye = await one_turn(alice, alice_session.pk, "Ich hätte gern Tomaten.")
+    assert "Tschüss!" in goodbye and AWAITS_THE_LAST_WORD in goodbye
+    last = await one_turn(alice, alice_session.pk, "Tschüss!")
+    assert "Scene complete" in last and AWAITS_THE_LAST_WORD not in last
+
+
+@database_sync_to_async
+def set_script(scenario, lines):
+    with acting_as_staff():
+        scenario.offline_lines = lines
+        scenario.save(update_fields=["offline_lines"])
+
+
+@pytest.mark.parametrize(("before", "awaits"), [(21, False), (23, True), (25, True)])
+async def test_the_model_s_goodbye_awaits_the_answer(
+    alice, alice_session, fake_anthropic, before, awaits
+):
+    """The reply told to close the scene (the 25th on) and not ending it leaves the learner
+    the last word, and the bar says so; one that ends it does not."""
+    await fill_main_chat(alice_session, before)
+    fake_anthropic.enqueue(PlannedResponse(text="Auf Wiedersehen!"))
+    frame = await one_turn(alice, alice_session.pk, "Danke schön!")
+    assert (AWAITS_THE_LAST_WORD in frame) == awaits
+    fake_anthropic.enqueue(PlannedResponse(text="Tschüss!", tool_use=END))
+    last = await one_turn(alice, alice_session.pk, "Tschüss!")
+    assert "Scene complete" in last and AWAITS_THE_LAST_WORD not in last
+
+
+@pytest.mark.parametrize(
+    ("latest", "awaits"),
+    [("scenario", True), ("user", False)],
+)
+def test_the_chat_page_says_the_goodbye_awaits_the_answer(
+    client, alice, alice_session, latest, awaits
+):
+    """Reloaded, the page's bar says it too: the character's goodbye is its newest line."""
+    async_to_sync(fill_main_chat)(alice_session, 24)
+    add_message(alice_session, latest, "main", "Auf Wiedersehen!")
+    client.force_login(alice)
+    page = client.get(f"/sessions/{alice_session.pk}/").content.decode()
+    assert (AWAITS_THE_LAST_WORD in page) == awaits
 
 
 @pytest.mark.parametrize(
