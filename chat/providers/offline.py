@@ -37,7 +37,7 @@ class OfflineProvider:
             lines = request.script or (FALLBACK_LINE,)
             # Off the event loop: each pattern may take up to its time limit.
             goals = await asyncio.to_thread(_goals_reached, request)
-            if _answers_the_goodbye(request):
+            if _answers_the_goodbye(request) or _leaves_early(request, goals):
                 text, ended = _last_word(request, goals), True
             else:
                 indexes = _lines_to_say(request, lines, goals)
@@ -100,7 +100,40 @@ def _leaves_the_last_word(request: ReplyRequest, reached_now) -> bool:
     goodbye closed the scene, and "Say goodbye" could be reached only by saying it first,
     which nothing told (a newcomer's walk)."""
     still_open = {goal.number for goal in request.open_goals} - set(reached_now)
-    return bool(request.script and still_open) and not request.last_reply
+    return (
+        bool(request.script and still_open)
+        and not request.last_reply
+        and not _takes_leave(request)  # who said goodbye first has had their word
+    )
+
+
+def _leaves_early(request: ReplyRequest, reached_now) -> bool:
+    """The learner says goodbye before the scene's end: the character answers what it reached,
+    says its goodbye (not the closing line, which may sum up what was not done) and the scene
+    ends. With every goal reached, or the scene's length closing it, the closing line does."""
+    every_goal = bool(request.goal_ids) and len(reached_now) == len(request.open_goals)
+    return not request.closing and not every_goal and _takes_leave(request)
+
+
+def _takes_leave(request: ReplyRequest) -> bool:
+    """The learner says goodbye, in German and not asking ("Danke, tschüss!", not "Was heißt
+    tschüss?"): the character says its goodbye and the scene ends, as the model is told. The
+    character carried on with its script after it (a newcomer's walk)."""
+    return any(
+        not sentence.endswith("?")
+        and any(_LEAVE.search(form) for form in as_typed_and_with_umlauts(sentence))
+        for text in request.unanswered or (request.learner_text,)
+        for sentence in re.split(r"(?<=[.!?])\s+", _in_german(text).strip())
+    )
+
+
+# Words that only take leave: not "bis morgen" ("Ich brauche es bis morgen."), nor "ciao" or
+# "servus", which greet too.
+_LEAVE = re.compile(
+    r"\b(?:tsch[üu](?:ss|ß|s)|auf wiederseh[e]?n|auf wiederschau[e]?n|auf wiederhören"
+    r"|bis bald|bis später|mach[’']?s gut)\b",
+    re.IGNORECASE,
+)
 
 
 def _answers_the_goodbye(request: ReplyRequest) -> bool:
@@ -133,6 +166,12 @@ def _farewell(closing_line: str) -> str:
     *_, after_dash = re.split(r"\s[–—-]\s", last)
     if after_dash != last and _GOODBYE.search(after_dash):
         return after_dash[0].upper() + after_dash[1:]
+    if last == closing_line.strip():
+        # A closing line of one sentence was said again word for word ("Schönen Tag noch,
+        # tschüss!" twice: a newcomer's walk): its goodbye after the comma.
+        *_, after_comma = re.split(r",\s+", last)
+        if after_comma != last and _GOODBYE.search(after_comma):
+            return after_comma[0].upper() + after_comma[1:]
     return last
 
 
@@ -362,10 +401,11 @@ def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:
         for goal in request.open_goals
         if any(pattern_matches(goal.pattern, text) for text in said)
     )
-    if said and _answers_the_goodbye(request) and not any("?" in text for text in said):
-        # An answer to the character's goodbye says goodbye: "Danke, Ihnen auch!", as the
-        # scene's tip says to answer "Schönes Wochenende!", left "Say goodbye" open (a
-        # newcomer's recheck). Goals whose pattern takes the character's goodbye are goodbyes.
+    if _answers_the_goodbye(request) and any(map(_returns_the_wish, said)):
+        # An answer to the character's goodbye that wishes it back says goodbye: "Danke, Ihnen
+        # auch!", as the scene's tip says to answer "Schönes Wochenende!", left "Say goodbye"
+        # open (a newcomer's recheck); "Danke!" or "Okay." did too (the next walk). Goals
+        # whose pattern takes the character's goodbye are goodbyes.
         goodbye = request.script[-1]
         reached += tuple(
             goal.number
@@ -387,6 +427,17 @@ def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:
             if any(pattern_matches(patterns[number], refusal) for refusal in _REFUSALS)
         )
     return ()
+
+
+# A wish returned: "Ihnen auch!", "Gleichfalls!", "Dir auch, Lena!"
+_WISH_BACK = re.compile(r"\b(?:ihnen|dir|euch) auch\b|\bgleichfalls\b|\bebenfalls\b", re.I)
+
+
+def _returns_the_wish(text: str) -> bool:
+    return any(
+        not sentence.endswith("?") and _WISH_BACK.search(sentence)
+        for sentence in re.split(r"(?<=[.!?])\s+", text.strip())
+    )
 
 
 def _not_understood(request: ReplyRequest, lines: tuple[str, ...]) -> str:

@@ -255,7 +255,12 @@ async def test_the_last_goal_reached_is_answered_before_the_scene_closes(
     shipped scenes' play)."""
     settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
     lines = alice_session.scenario.offline_lines
-    said = ["Ein Kilo Tomaten, und das ist alles.", "Tschüss!", "Was kosten die Erdbeeren?"]
+    # "Say goodbye" reached by a wish that takes no leave ("Tschüss!" would end the scene).
+    said = [
+        "Ein Kilo Tomaten, und das ist alles.",
+        "Schönes Wochenende!",
+        "Was kosten die Erdbeeren?",
+    ]
     assert (await replies_to(alice, alice_session, said))[-1] == lines[3]
     assert not (await session_row(alice_session.pk)).is_completed
     assert (await replies_to(alice, alice_session, ["Nein danke."]))[-1] == lines[-1]
@@ -438,6 +443,9 @@ async def test_that_is_all_with_nothing_bought_does_not_go_to_the_till(
             "Tschüss und bis zum nächsten Mal!",
         ),
         ("Guten Appetit und ein schönes Wochenende! Auf Wiedersehen!", "Auf Wiedersehen!"),
+        # One sentence: not said again whole, its goodbye after the comma (a newcomer's walk).
+        ("Schönen Tag noch, tschüss!", "Tschüss!"),
+        ("Auf Wiedersehen!", "Auf Wiedersehen!"),
         # No goodbye after the dash: the sentence whole.
         (
             "Schön, dich kennenzulernen! Bis später – und einen guten Start bei uns!",
@@ -450,3 +458,59 @@ def test_the_last_word_is_the_closing_lines_goodbye(closing, last_word):
     from chat.providers.offline import _farewell
 
     assert _farewell(closing) == last_word
+
+
+@pytest.mark.parametrize(
+    ("said", "ends"),
+    [
+        ("Tschüss!", True),
+        ("Ein Kilo Tomaten, bitte. Auf Wiedersehen!", True),
+        ("Danke, tschuess und mach's gut!", True),
+        ("Was heißt tschüss?", False),  # asked about, not said
+        ("Ich brauche die Tomaten bis morgen.", False),  # "bis morgen" is no goodbye here
+        ("Bye!", False),  # English: told to say it in German
+    ],
+)
+async def test_a_learners_early_goodbye_closes_the_scene(
+    alice, alice_session, offline, settings, said, ends
+):
+    """Offline, an early "Auf Wiedersehen!" ticked "Say goodbye", and the seller carried on
+    with her script (the last note's left item): she says her goodbye, after answering what
+    the message reached, and the scene ends (as the model is told to close politely)."""
+    lines = alice_session.scenario.offline_lines
+    replies = await replies_to(alice, alice_session, [said])
+    session = await session_row(alice_session.pk)
+    assert session.is_completed == ends
+    if ends:
+        assert 4 in await reached_goals(alice_session)  # "Say goodbye"
+        assert replies[-1].endswith("Bis nächsten Samstag!")
+        assert lines[11] not in replies[-1]  # its goodbye, not its whole closing line
+        packed = "Gern, ich packe Ihnen das ein."  # the order answered, its question left out
+        assert replies[-1].startswith(packed) == ("Tomaten" in said)
+    else:
+        assert "Bis nächsten Samstag!" not in replies[-1]
+
+
+async def test_a_goodbye_to_the_closing_line_ends_at_once(alice, alice_session, offline, settings):
+    """Said before the character's goodbye, the learner's goodbye has had its word: the
+    closing line ends the scene, though a goal is open."""
+    await fill(alice_session, 23)  # the learner's message is the 24th: the reply closes
+    replies = await replies_to(alice, alice_session, ["Danke, tschüss!"])
+    session = await session_row(alice_session.pk)
+    assert replies[-1] == alice_session.scenario.offline_lines[-1]
+    assert session.is_completed and 1 in await open_goals(alice_session)
+
+
+@database_sync_to_async
+def fill(session, total: int):
+    for index in range(2, total + 1):
+        add_message(session, "user" if index % 2 == 0 else "scenario", "main", f"Satz {index}")
+
+
+@database_sync_to_async
+def open_goals(session) -> list[int]:
+    from chat.goals import goal_states
+    from lib.rls import acting_as_staff
+
+    with acting_as_staff():
+        return [state.number for state in goal_states(session.pk) if not state.reached]

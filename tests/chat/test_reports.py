@@ -69,7 +69,7 @@ def kiosk_session(user, kiosk):
 
 async def play_to_the_end(user, session, *, plans=None, fake=None):
     """The learner greets, asks the helper, buys a paper; the character closes the scene
-    (offline, its goodbye, with a goal open, leaves the learner the last word: a thank-you)."""
+    (offline, its goodbye, with a goal open, leaves the learner the last word: a wish returned)."""
     if fake is not None:
         fake.enqueue(  # the greeting and the paper reach goals 1 and 2, as GOOD_REPORT says
             PlannedResponse(text="Guten Morgen!", tool_use=ToolUse("reach_goal", {"goal": 1})),
@@ -87,7 +87,7 @@ async def play_to_the_end(user, session, *, plans=None, fake=None):
         ("main", "Guten Morgen!"),
         ("helper", "What is a Zeitung?"),
         ("main", "Ich will Zeitung."),
-        *([("main", "Danke schön.")] if fake is None else []),
+        *([("main", "Danke, Ihnen auch.")] if fake is None else []),
     ]:
         await tab.send(chat=chat, message=message)
         await tab.until(FINISHED)
@@ -129,8 +129,8 @@ async def test_offline_a_simple_report_is_queued_and_written(alice, kiosk, offli
     # a mistake, a newcomer's recheck).
     assert report.content["words"] == [{"german": "die Zeitung", "gloss": "newspaper"}]
     assert report.content["questions"] == ["What is a Zeitung?"]
-    # The thank-you answering the goodbye says goodbye (offline, the pattern of the goal
-    # that takes the character's goodbye).
+    # The wish returned to the goodbye says goodbye (offline, the pattern of the goal that
+    # takes the character's goodbye).
     assert [g["reached"] for g in report.content["goals"]] == [True, True, True]
     shown = await page(alice, f"/sessions/{session.pk}/report/")
     assert "A simple report" in shown and "hx-trigger" not in shown  # done: no more polling

@@ -155,13 +155,20 @@ def test_the_chat_page_says_the_goodbye_awaits_the_answer(
 
 @pytest.mark.parametrize(
     ("answer", "goodbye_reached"),
-    [("Danke, gleichfalls!", True), ("Tschüss!", True), ("Was kostet das?", False)],
+    [
+        ("Danke, gleichfalls!", True),
+        ("Tschüss!", True),
+        ("Was kostet das?", False),
+        # Nor is a thanks or an okay: "Say goodbye" was ticked for them (a newcomer's walk).
+        ("Danke!", False),
+        ("Okay.", False),
+    ],
 )
 async def test_offline_an_answer_to_the_goodbye_says_goodbye(
     alice, alice_session, offline, answer, goodbye_reached
 ):
     """ "Danke, Ihnen auch!", as the bakery's tip says to answer "Schönes Wochenende!", left
-    "Say goodbye" open (a newcomer's recheck); a question is no goodbye."""
+    "Say goodbye" open (a newcomer's recheck); a question, a thanks alone, are no goodbye."""
     await fill_main_chat(alice_session, 23)
     await one_turn(alice, alice_session.pk, "Danke schön!")  # the goodbye, as message 25
     frame = await one_turn(alice, alice_session.pk, answer)
