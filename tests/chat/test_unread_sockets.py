@@ -42,6 +42,9 @@ def _long_helper_chat(session) -> list[uuid.UUID]:
     return ids
 
 
+DROPPED = "dropped a websocket whose client stopped reading"
+
+
 def _logged(log, text: str, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while text not in log.read_text():
@@ -50,8 +53,8 @@ def _logged(log, text: str, timeout: float = 15.0) -> None:
 
 
 async def test_a_socket_whose_client_stops_reading_is_dropped(alice, alice_session, tmp_path):
-    """A resend of a stored message redraws the page once after each new frame: twenty of
-    them, each after another tab's question, about 6 MB, to a client that reads nothing (the
+    """A resend of a stored message redraws the page once after each new frame: about twenty
+    of them, each after another tab's question, about 6 MB, to a client that reads nothing (the
     kernel's buffers take up to 4 MB of it). Before, the server held the rest, whatever its
     size."""
     asked = await sync_to_async(_long_helper_chat)(alice_session)
@@ -60,7 +63,7 @@ async def test_a_socket_whose_client_stops_reading_is_dropped(alice, alice_sessi
     env = {
         "ANTHROPIC_API_KEY": "",
         "OFFLINE_TOKEN_DELAY": "0",
-        "CHAT_MESSAGES_PER_LEARNER": "100/minute",
+        "CHAT_MESSAGES_PER_LEARNER": "1000/minute",
         "MAX_UNSENT_SOCKET_BYTES": str(64 * 1024),
     }
     with daphne(database_url(), env, log_path=log) as (_, port):
@@ -80,7 +83,11 @@ async def test_a_socket_whose_client_stops_reading_is_dropped(alice, alice_sessi
         ):
             assert 'data-frame="sync"' in await tab.recv()
             assert 'data-frame="sync"' in await other.recv()
-            for client_message_id in asked[-20:]:
+            # About twenty do it; on a busy machine a resend may come before this tab has drawn
+            # the other tab's frames, and is not redrawn: so on until it is dropped.
+            for client_message_id in asked:
+                if DROPPED in log.read_text():
+                    break
                 # Something new drawn in every tab (another tab's question and its answer),
                 # then this tab resends a stored message: its page is drawn again, 300 KB.
                 await other.send(json.dumps({"chat": "helper", "message": "Was heißt das?"}))
@@ -95,7 +102,7 @@ async def test_a_socket_whose_client_stops_reading_is_dropped(alice, alice_sessi
                     await tab.send(json.dumps(resend))
                 except (ConnectionError, websockets.ConnectionClosed):
                     break  # dropped already: the point
-            await sync_to_async(_logged)(log, "dropped a websocket whose client stopped reading")
+            await sync_to_async(_logged)(log, DROPPED)
             with pytest.raises(websockets.ConnectionClosedError):
                 while True:
                     await tab.recv()
