@@ -87,20 +87,22 @@ STAGE_LABELS = {
 OFFLINE_ENDS_BY = prompting.CONCLUDE_AT + 2
 
 
-# The character has said goodbye and the learner's answer ends the scene.
-AWAITS_THE_LAST_WORD = "answer the goodbye to finish the scene"
+# The character has said goodbye and the learner's answer ends the scene (a phone's line has
+# room for the short one only).
+AWAITS_THE_LAST_WORD = "say goodbye back to finish"
+AWAITS_THE_LAST_WORD_SHORT = "say goodbye back"
 
 
 def progress(main_count: int, completed: bool = False, awaits_last_word: bool = False) -> dict:
     # What the next message meets: "time to say goodbye" shows before the learner's last
     # message, not only as the goodbye streams (a newcomer's recheck).
     stage = None if completed else prompting.stage(main_count + 1)
+    awaits = awaits_last_word and not completed
     return {
         "count": main_count,
         "cap": prompting.HARD_CAP,
-        "stage": AWAITS_THE_LAST_WORD
-        if awaits_last_word and not completed
-        else STAGE_LABELS.get(stage, ""),
+        "stage": AWAITS_THE_LAST_WORD if awaits else STAGE_LABELS.get(stage, ""),
+        "short_stage": AWAITS_THE_LAST_WORD_SHORT if awaits else STAGE_LABELS.get(stage, ""),
         "complete": completed,
         # "N messages", not "N of 30 messages": "1 of 30 messages · ends by 25" said two
         # lengths (a newcomer's walk); the hard cap is said on the wide line only.

@@ -136,15 +136,21 @@
     });
     page.querySelectorAll(".scenes-left").forEach(function (left) { left.hidden = true; });
     // Nor the account's links: "Log out" said "You are logged out. Bis bald!" (the recheck).
-    document.querySelectorAll(".site-header .nav-list > li").forEach(function (item) { item.hidden = true; });
+    showAccountLinks(false);
+  }
+  function showAccountLinks(shown) {
+    document.querySelectorAll(".site-header .nav-list > li").forEach(function (item) { item.hidden = !shown; });
   }
 
+  // Logged out, the header's links (Practise … Log out) were those of a login there is no
+  // more (a newcomer's walk); they come back with a login in another tab.
   function showLoggedOut() {
     if (accountGone) return showAccountGone();
     setConnection("closed", "You are logged out.", {
       href: "/login/?next=" + encodeURIComponent(location.pathname),
       text: "Log in again to go on with this scene.",
     });
+    showAccountLinks(false);
   }
 
   // Keep a chat scrolled to its newest message, unless the learner scrolled up to read.
@@ -588,6 +594,7 @@
     var loggedOut = null;  // the socket a login's end closed, to open again at the next
     document.addEventListener("maraum:signed-in", function () {  // (static/js/drafts.js)
       if (!loggedOut || state() !== "closed") return;
+      showAccountLinks(true);
       setConnection("connecting", "Connecting\u2026");
       loggedOut.reconnect();
       loggedOut = null;

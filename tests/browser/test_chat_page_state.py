@@ -747,6 +747,9 @@ def test_logging_out_elsewhere_says_so_and_sends_nothing(daphne_server, browser)
     expect(page.locator("#connection")).to_contain_text("You are logged out.")
     expect(page.locator("#main-input")).to_have_value("")  # test_logging_out_forgets_…
     expect(page.get_by_role("link", name="Log in again")).to_be_visible()
+    # Nor the links of a login there is no more (a newcomer's walk).
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link")).to_have_count(0)
+    expect(page.get_by_role("button", name="Log out")).to_have_count(0)
     _send(page, "main", "Hallo?")
     expect(page.locator("#main-error")).to_contain_text("cannot send")
     expect(page.locator("#main-error").get_by_role("link", name="Log in again")).to_be_visible()
@@ -777,6 +780,7 @@ def test_logging_in_again_elsewhere_connects_a_page_the_log_out_closed(daphne_se
     other.get_by_role("button", name="Log in").click()
     expect(other.get_by_role("link", name="Log out")).to_have_count(0)  # (a button)
     expect(page.locator("#connection")).to_contain_text("Connected")
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()  # its links are back
     _send(page, "helper", "Was hei\u00dft Apfel?")
     expect(page.locator("#helper-messages .msg-user")).to_contain_text("Was hei\u00dft Apfel?")
     page.context.close()
