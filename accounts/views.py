@@ -42,6 +42,27 @@ FORGET_DRAFTS_OF_DELETED = "forget-drafts account-deleted"
 # Set for a day by deleting an account: another tab of it reloaded came to a bare login page,
 # which did not say that the account was gone (a newcomer's walk). It names no one.
 ACCOUNT_DELETED_COOKIE = "maraum_account_deleted"
+# Likewise for a log-out: another tab reloaded said only "Log in to see that page" (the log-out
+# deleted the session cookie: a newcomer's walk).
+LOGGED_OUT_COOKIE = "maraum_logged_out"
+
+
+def _say_how_it_ended(response: HttpResponse, cookie: str) -> None:
+    """For a day, the login page of this browser says the login ended here, and how."""
+    response.set_cookie(
+        cookie,
+        "1",
+        max_age=24 * 3600,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def _forget_how_it_ended(response: HttpResponse) -> None:
+    """Once someone logs in or signs up here, it is not said again."""
+    response.delete_cookie(ACCOUNT_DELETED_COOKIE)
+    response.delete_cookie(LOGGED_OUT_COOKIE)
 
 
 @with_auth_role
@@ -75,7 +96,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "Welcome to Maraum!")
                 # The picker opens at the scene the visitor clicked on the landing page.
                 response = redirect(reverse("home") + (f"#scene-{scene}" if scene else ""))
-                response.delete_cookie(ACCOUNT_DELETED_COOKIE)
+                _forget_how_it_ended(response)
                 return response
             form.add_error("email", form.email_in_use())
     return render(request, "accounts/signup.html", {"form": form, "scene": scene})
@@ -118,7 +139,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             login(request, attempt.user)
             response = redirect(next_url or "home")
             logins.remember_device(response, attempt.user, request)
-            response.delete_cookie(ACCOUNT_DELETED_COOKIE)
+            _forget_how_it_ended(response)
             return response
         form.refuse(attempt.refused or "That email and password do not match an account.")
     why = _why_log_in(request, next_url) if request.method == "GET" else ""
@@ -127,12 +148,19 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 def _why_log_in(request: HttpRequest, next_url: str) -> str:
     """What the login page says of why it is shown: a login that ended where this browser did
-    not end it (its session cookie outlived the session) or an account deleted here were
-    sent to a bare form (a newcomer's walk)."""
+    not end it (its session cookie outlived the session), an account deleted here or a log-out
+    here were sent to a bare form (newcomers' walks)."""
     if request.COOKIES.get(ACCOUNT_DELETED_COOKIE):
         return (
             "The account this browser was logged in to has been deleted, with everything in it."
             " To practise again, sign up."
+        )
+    if request.COOKIES.get(LOGGED_OUT_COOKIE):  # no login since: none ended elsewhere
+        return (
+            "You logged out in this browser (in this tab or another). Log in again to see that"
+            " page."
+            if next_url
+            else ""
         )
     if settings.SESSION_COOKIE_NAME in request.COOKIES:
         return (
@@ -159,7 +187,9 @@ def logout_view(request: HttpRequest) -> HttpResponse:
         log_event(Event.USER_LOGOUT, user_id=request.user.pk)
     logout(request)
     messages.info(request, "You are logged out. Bis bald!", extra_tags=FORGET_DRAFTS)
-    return redirect("home")
+    response = redirect("home")
+    _say_how_it_ended(response, LOGGED_OUT_COOKIE)
+    return response
 
 
 @method_decorator(with_auth_role, name="dispatch")
@@ -259,14 +289,7 @@ def delete_account_view(request: HttpRequest) -> HttpResponse:
                 extra_tags=FORGET_DRAFTS_OF_DELETED,
             )
             response = redirect("home")
-            response.set_cookie(
-                ACCOUNT_DELETED_COOKIE,
-                "1",
-                max_age=24 * 3600,
-                secure=settings.SESSION_COOKIE_SECURE,
-                httponly=True,
-                samesite="Lax",
-            )
+            _say_how_it_ended(response, ACCOUNT_DELETED_COOKIE)
             return response
     # Said before the password is asked for (it was said only after: the attacker's recheck).
     kept = keeps_admin_history(request.user) and KEEPS_ADMIN_HISTORY

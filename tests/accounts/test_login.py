@@ -114,3 +114,17 @@ def test_another_tab_of_a_deleted_account_is_told_it_is_gone(client, alice):
     client.post("/login/", {"email": "carol@example.com", "password": PASSWORD})
     client.logout()
     assert _why(client.get("/history/", follow=True)) == "Log in to see that page."
+
+
+def test_another_tab_after_a_log_out_here_is_told_so(client, alice):
+    """It said only "Log in to see that page": the log-out had deleted the session cookie (a
+    newcomer's walk)."""
+    client.force_login(alice)
+    assert client.post("/logout/").status_code == 302
+    reloaded = client.get("/history/", follow=True)
+    assert _why(reloaded).startswith("You logged out in this browser")
+    assert _why(client.get("/login/")) == ""  # asked for: nothing to explain
+    # Once someone logs in here, it is not said again.
+    client.post("/login/", {"email": "alice@example.com", "password": PASSWORD})
+    client.logout()
+    assert _why(client.get("/history/", follow=True)) == "Log in to see that page."
