@@ -114,6 +114,11 @@ def chat_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
             # The learner came to talk (Start, Continue, a reload): the focus waits in the
             # role-play's box; arriving by Continue it stayed on the page (the last note).
             "focus_main_box": not session.is_completed,
+            # A phone shows one chat: the helper's greeting, with the first tip, sat unseen
+            # behind its tab (a newcomer's walk). Its tab says "new" until it is asked.
+            "helper_unread": not any(
+                message.from_learner for message in shown.in_chat(Message.ChatType.HELPER)
+            ),
         },
     )
 

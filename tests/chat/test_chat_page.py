@@ -365,3 +365,19 @@ def test_the_page_and_a_sync_read_only_each_chats_newest_messages(
     assert len(built) <= conversations.ON_PAGE_AT_MOST + 2
     assert shown.before_page("helper") == 151 and shown.before_page("main") == 0
     assert [m.content for m in shown.on_page("helper")][:1] == ["Frage 150"]
+
+
+def test_the_helper_tab_says_new_until_the_helper_is_asked(client, alice, marketplace):
+    """A phone shows one chat: the helper's greeting, with the scene's first tip, sat unseen
+    behind its tab (a newcomer's walk)."""
+    session = conversations.start(alice.pk, marketplace)
+    client.force_login(alice)
+    unread = re.compile(r'Helper<span class="unread"( hidden)?> · new')
+
+    def helper_tab_hidden() -> bool:
+        page = client.get(f"/sessions/{session.pk}/").content.decode()
+        return bool(unread.search(page).group(1))
+
+    assert not helper_tab_hidden()
+    add_message(session, "user", "helper", "What does Tomate mean?")
+    assert helper_tab_hidden()
