@@ -1,5 +1,6 @@
 import copy
 import json
+import re
 
 from django import forms
 from django.contrib import admin, messages
@@ -364,6 +365,18 @@ class ScenarioForm(forms.ModelForm):
         self.instance._unread_fields = frozenset(self.errors)  # for the goals' check
 
 
+_ASCII_NUMBERS = re.compile(r"\s*(?:[0-9]+\s*(?:,\s*[0-9]+\s*)*)?")
+
+
+class LineNumberField(forms.IntegerField):
+    """The line answering a goal, in the digits 0 to 9 (int() took an Arabic-Indic "٣" as 3)."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and value.strip() and not value.strip().isascii():
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
 class LineNumbersField(SimpleArrayField):
     """A goal's asking lines as staff type them: "six" was told "Item 1 in the array did not
     validate: Enter a whole number." (a newcomer's walk)."""
@@ -372,6 +385,9 @@ class LineNumbersField(SimpleArrayField):
         if isinstance(value, str):  # "6," or "2,,3": the numbers typed, not empty items
             value = ",".join(part for part in value.split(",") if part.strip())
         try:
+            # In the digits 0 to 9: int() took an Arabic-Indic "٣" as line 3.
+            if isinstance(value, str) and not _ASCII_NUMBERS.fullmatch(value):
+                raise ValidationError("not written in digits 0 to 9")
             numbers = super().clean(value)
         except ValidationError as error:
             raise ValidationError(
@@ -405,6 +421,7 @@ class GoalInline(StaffTabularInline):
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "offline_answered_in":  # "-1" was told "at least 0", which is none
             kwargs["min_value"] = 1
+            kwargs["form_class"] = LineNumberField
         if db_field.name == "offline_asked_in":
             kwargs["form_class"] = LineNumbersField
         return super().formfield_for_dbfield(db_field, request, **kwargs)

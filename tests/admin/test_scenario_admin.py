@@ -135,6 +135,10 @@ def test_the_line_answering_a_goal_is_a_line_of_the_script_before_its_last(staff
         )
     body = staff_client.post(url, edit_form(party, **{"goals-0-offline_answered_in": "-1"}))
     assert "greater than or equal to 1" in body.content.decode()  # it said 0, also refused
+    # In the digits 0 to 9: an Arabic-Indic "٣" was taken as line 3.
+    body = staff_client.post(url, edit_form(party, **{"goals-0-offline_answered_in": "\u0663"}))
+    assert "Enter a whole number." in body.content.decode()
+    assert party.goals.get(position=1).offline_answered_in is None
     form = edit_form(party)
     form["goals-0-offline_goes_on_after_answer"] = "on"  # after no line
     assert "Say which line answers the goal" in staff_client.post(url, form).content.decode()
@@ -156,7 +160,8 @@ def test_the_goals_say_how_many_a_scene_may_have(staff_client, party):
     [
         *(
             (typed, "Write the lines' numbers (1 for the script's first) with commas between them")
-            for typed in ("six", "2, drei", "2;3", "-1")
+            # Nor in other digits: an Arabic-Indic "٣" was taken as line 3.
+            for typed in ("six", "2, drei", "2;3", "-1", "\u0663", "2,\uff13")
         ),
         ("99999", "There is no line 99999."),  # (the attacker's replay: said after a colon)
         ("2,40", "The offline script has 12 lines: there is no line 40."),
