@@ -38,7 +38,8 @@ class OfflineProvider:
             # Off the event loop: each pattern may take up to its time limit.
             goals = await asyncio.to_thread(_goals_reached, request)
             if _answers_the_goodbye(request) or _leaves_early(request, goals):
-                text, ended = _last_word(request, goals), True
+                asked = await asyncio.to_thread(_asked_again, request)
+                text, ended = _last_word(request, goals, asked), True
             else:
                 indexes = _lines_to_say(request, lines, goals)
                 text = _joined([lines[index] for index in indexes])
@@ -116,23 +117,45 @@ def _leaves_early(request: ReplyRequest, reached_now) -> bool:
 
 
 def _takes_leave(request: ReplyRequest) -> bool:
-    """The learner says goodbye, in German and not asking ("Danke, tschüss!", not "Was heißt
-    tschüss?"): the character says its goodbye and the scene ends, as the model is told. The
-    character carried on with its script after it (a newcomer's walk)."""
-    return any(
-        not sentence.endswith("?")
-        and any(_LEAVE.search(form) for form in as_typed_and_with_umlauts(sentence))
+    """The learner says goodbye, in German: a sentence that is a goodbye ("Danke, tschüss!",
+    "Bis bald, Lena!", "Ich muss jetzt los."), in a message that asks nothing. The character
+    then says its goodbye and the scene ends, as the model is told; it carried on with its
+    script (a newcomer's walk). A sentence about a goodbye ("Tschüss ist ein schönes Wort.",
+    "Was heißt tschüss", "Ich hole es bis später ab.") is none: those ended scenes (the
+    recheck), a question mark or not."""
+    sentences = [
+        sentence
         for text in request.unanswered or (request.learner_text,)
         for sentence in re.split(r"(?<=[.!?])\s+", _in_german(text).strip())
+    ]
+    if any(sentence.rstrip().endswith("?") for sentence in sentences):
+        return False
+    return any(
+        _A_GOODBYE.match(form)
+        for sentence in sentences
+        for form in as_typed_and_with_umlauts(sentence)
     )
 
 
-# Words that only take leave: not "bis morgen" ("Ich brauche es bis morgen."), nor "ciao" or
-# "servus", which greet too.
-_LEAVE = re.compile(
-    r"\b(?:tsch[üu](?:ss|ß|s)|auf wiederseh[e]?n|auf wiederschau[e]?n|auf wiederhören"
-    r"|bis bald|bis später|mach[’']?s gut)\b",
-    re.IGNORECASE,
+# A sentence that is a goodbye: after a thanks or an "okay", a goodbye, or a wish that ends a
+# visit, maybe with a name ("Tschüss, Lena!"), and then anything after a comma or a dash
+# ("Tschüs, ich muss gehen"); or "Ich muss (jetzt) los/gehen". Not "ciao" nor "servus",
+# which greet too.
+_LEAVE_WORDS = (
+    r"tsch[üu](?:ss|ß|s)|(?:auf )?wiederseh[e]?n|auf wiederschau[e]?n|auf wiederhören"
+    r"|bis (?:bald|später|dann|morgen|gleich|zum nächsten mal|nächste woche)"
+    r"|mach[’']?s gut|mach es gut|(?:einen )?schönen (?:tag|abend)(?: noch)?"
+    r"|(?:ein )?schönes wochenende"
+)
+_BEFORE_LEAVING = (
+    r"danke(?: schön| sehr)?|vielen dank|ok(?:ay)?|also|gut|so|dann|ja|na dann|alles klar"
+    r"|super|prima|bye|das w[äa]r[’']?s|das ist alles"
+)
+_A_GOODBYE = re.compile(
+    rf"\W*(?i:(?:(?:{_BEFORE_LEAVING})(?:\W+und)?\W+)*(?:(?:{_LEAVE_WORDS})(?:\W+und\W+|\W*,\W*)?)+)"
+    r"(?:\s+[A-ZÄÖÜ][\w-]*(?:\s+[A-ZÄÖÜ][\w-]*)?)?\s*(?:[,;:.!…–—-]|$)"
+    rf"|\W*(?i:(?:(?:{_BEFORE_LEAVING})(?:\W+und)?\W+)*ich muss (?:\w+\s+){{0,3}}(?:los|gehen|weg|weiter))"
+    r"\W*$"
 )
 
 
@@ -142,21 +165,27 @@ def _answers_the_goodbye(request: ReplyRequest) -> bool:
     return bool(request.script) and _last_line(request) == len(request.script) - 1
 
 
-def _last_word(request: ReplyRequest, reached_now) -> str:
+def _last_word(request: ReplyRequest, reached_now, asked_again=()) -> str:
     """The character's last word after the learner's answer to its goodbye: the answers to
-    goals this message reached ("Was kostet das?"), then the closing line's last sentence
-    ("Auf Wiedersehen!")."""
+    goals this message reached ("Was kostet das?"), or to one it asks for again ("Wie gesagt:
+    …": "Was kostet ein Croissant?" went unanswered, a newcomer's recheck), then the closing
+    line's last sentence ("Auf Wiedersehen!")."""
     lines = request.script
     last = len(lines) - 1
     said = _said(request, lines)
-    answers = sorted(
-        {
-            line
-            for line, number, _ in request.script_answers
-            if number in reached_now and line < last and line not in said
-        }
-    )
-    return _joined([*(lines[line] for line in answers), _farewell(lines[last])])
+    answers = [
+        lines[line]
+        for line in sorted(
+            {
+                line
+                for line, number, _ in request.script_answers
+                if number in reached_now and line < last and line not in said
+            }
+        )
+    ]
+    if not answers and (again := _said_before(request, lines, asked_again)) is not None:
+        answers = [f"{AS_SAID} {lines[again].strip()}"]
+    return _joined([*answers, _farewell(lines[last])])
 
 
 def _farewell(closing_line: str) -> str:

@@ -255,12 +255,9 @@ async def test_the_last_goal_reached_is_answered_before_the_scene_closes(
     shipped scenes' play)."""
     settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
     lines = alice_session.scenario.offline_lines
-    # "Say goodbye" reached by a wish that takes no leave ("Tschüss!" would end the scene).
-    said = [
-        "Ein Kilo Tomaten, und das ist alles.",
-        "Schönes Wochenende!",
-        "Was kosten die Erdbeeren?",
-    ]
+    # "Say goodbye" reached by a word that greets too, and takes no leave ("Tschüss!" would
+    # end the scene).
+    said = ["Ein Kilo Tomaten, und das ist alles.", "Servus!", "Was kosten die Erdbeeren?"]
     assert (await replies_to(alice, alice_session, said))[-1] == lines[3]
     assert not (await session_row(alice_session.pk)).is_completed
     assert (await replies_to(alice, alice_session, ["Nein danke."]))[-1] == lines[-1]
@@ -466,9 +463,17 @@ def test_the_last_word_is_the_closing_lines_goodbye(closing, last_word):
         ("Tschüss!", True),
         ("Ein Kilo Tomaten, bitte. Auf Wiedersehen!", True),
         ("Danke, tschuess und mach's gut!", True),
+        ("Ich muss jetzt leider los.", True),  # (no goodbye said: the goal stays open)
+        ("Bis dann, Frau Schmidt!", True),
         ("Was heißt tschüss?", False),  # asked about, not said
         ("Ich brauche die Tomaten bis morgen.", False),  # "bis morgen" is no goodbye here
         ("Bye!", False),  # English: told to say it in German
+        # Sentences about a goodbye, a question mark or not, ended scenes (the recheck).
+        ("Was heißt tschüss", False),
+        ("Tschüss ist ein schönes Wort.", False),
+        ("Ich sage noch nicht tschüss.", False),
+        ("Ich hole die Tomaten bis später ab.", False),
+        ("Tschüss! Oder sagt man Auf Wiedersehen?", False),
     ],
 )
 async def test_a_learners_early_goodbye_closes_the_scene(
@@ -482,7 +487,7 @@ async def test_a_learners_early_goodbye_closes_the_scene(
     session = await session_row(alice_session.pk)
     assert session.is_completed == ends
     if ends:
-        assert 4 in await reached_goals(alice_session)  # "Say goodbye"
+        assert (4 in await reached_goals(alice_session)) == ("los" not in said)  # "Say goodbye"
         assert replies[-1].endswith("Bis nächsten Samstag!")
         assert lines[11] not in replies[-1]  # its goodbye, not its whole closing line
         packed = "Gern, ich packe Ihnen das ein."  # the order answered, its question left out
@@ -502,8 +507,8 @@ async def test_a_goodbye_to_the_closing_line_ends_at_once(alice, alice_session, 
 
 
 @database_sync_to_async
-def fill(session, total: int):
-    for index in range(2, total + 1):
+def fill(session, total: int, first: int = 2):
+    for index in range(first, total + 1):
         add_message(session, "user" if index % 2 == 0 else "scenario", "main", f"Satz {index}")
 
 
@@ -514,3 +519,19 @@ def open_goals(session) -> list[int]:
 
     with acting_as_staff():
         return [state.number for state in goal_states(session.pk) if not state.reached]
+
+
+async def test_a_question_answering_the_goodbye_is_answered_again(
+    alice, alice_session, offline, settings
+):
+    """After the character's goodbye, "Was kostet ein Croissant?", asked before, got only
+    "Auf Wiedersehen!" (a newcomer's recheck): its answer is said again, then the goodbye."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    lines = alice_session.scenario.offline_lines
+    await replies_to(alice, alice_session, ["Was kosten die Erdbeeren?"])
+    await fill(alice_session, 23, first=4)
+    goodbye = await replies_to(alice, alice_session, ["Danke."])  # the 24th: the reply closes
+    assert goodbye[-1] == lines[-1]
+    last = (await replies_to(alice, alice_session, ["Was kosten die Erdbeeren?"]))[-1]
+    assert last == f"{AS_SAID} {lines[3].removesuffix(' Wie wäre es damit?')} Bis nächsten Samstag!"
+    assert (await session_row(alice_session.pk)).is_completed
