@@ -151,11 +151,11 @@ _BEFORE_LEAVING = (
     r"danke(?: schön| sehr)?|vielen dank|ok(?:ay)?|also|gut|so|dann|ja|na dann|alles klar"
     r"|super|prima|bye|das w[äa]r[’']?s|das ist alles"
 )
+_LEAD_IN = rf"\W*(?i:(?:(?:{_BEFORE_LEAVING})(?:\W+und)?\W+)*)"
 _A_GOODBYE = re.compile(
-    rf"\W*(?i:(?:(?:{_BEFORE_LEAVING})(?:\W+und)?\W+)*(?:(?:{_LEAVE_WORDS})(?:\W+und\W+|\W*,\W*)?)+)"
+    rf"{_LEAD_IN}(?i:(?:(?:{_LEAVE_WORDS})(?:\W+und\W+|\W*,\W*)?)+)"
     r"(?:\s+[A-ZÄÖÜ][\w-]*(?:\s+[A-ZÄÖÜ][\w-]*)?)?\s*(?:[,;:.!…–—-]|$)"
-    rf"|\W*(?i:(?:(?:{_BEFORE_LEAVING})(?:\W+und)?\W+)*ich muss (?:\w+\s+){{0,3}}(?:los|gehen|weg|weiter))"
-    r"\W*$"
+    rf"|{_LEAD_IN}(?i:ich muss (?:\w+\s+){{0,3}}(?:los|gehen|weg|weiter))\W*$"
 )
 
 
