@@ -29,6 +29,14 @@ def not_reached(goals) -> int:
 
 
 @register.filter
+def goals_not_reached(goals) -> str:
+    """The goals not reached, named: “Say goodbye” or “A”, “B” and “C” (the completion said
+    only how many: a newcomer's recheck)."""
+    named = [f"“{state.goal.text}”" for state in goals or () if not state.reached]
+    return " and ".join(filter(None, [", ".join(named[:-1]), *named[-1:]]))
+
+
+@register.filter
 def how_reached(report, number: int) -> str:
     """What a written report says of how the goal went (the export listed the goals without
     it: a newcomer's recheck); "" where it says nothing."""

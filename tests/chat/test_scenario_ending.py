@@ -196,7 +196,12 @@ async def test_the_model_ends_the_scene_with_its_tool(alice, alice_session, fake
     assert "<h2>Scene complete</h2>" in frame and "Geschafft" not in frame
     # The goals not ticked are said (the scene closed with "Say goodbye" open, without a word
     # why: a newcomer's recheck).
-    assert "come to its end with 4 goals not reached: they are there to try" in frame
+    # Named (the count alone did not say which: the next recheck).
+    assert (
+        "come to its end with 4 goals not reached, “Order a kilo of tomatoes”, “Ask what the"
+        " strawberries cost”, “Say that&#x27;s everything” and “Say goodbye”: they are there"
+        " to try" in frame
+    )
 
 
 async def test_the_session_completes_at_thirty_whatever_the_model_does(
