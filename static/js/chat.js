@@ -137,9 +137,27 @@
     page.querySelectorAll(".scenes-left").forEach(function (left) { left.hidden = true; });
     // Nor the account's links: "Log out" said "You are logged out. Bis bald!" (the recheck).
     showAccountLinks(false);
+    showLogIn(false);
   }
   function showAccountLinks(shown) {
     document.querySelectorAll(".site-header .nav-list > li").forEach(function (item) { item.hidden = !shown; });
+  }
+  // Logged out, the header had nothing on its right (the recheck): a "Log in", back here.
+  function showLogIn(shown) {
+    var list = document.querySelector(".site-header .nav-list");
+    var item = list && list.querySelector("li[data-log-in]");
+    if (!shown) {
+      if (item) item.remove();
+      return;
+    }
+    if (!list || item) return;
+    item = document.createElement("li");
+    item.dataset.logIn = "";
+    var link = document.createElement("a");
+    link.href = "/login/?next=" + encodeURIComponent(location.pathname);
+    link.textContent = "Log in";
+    item.append(link);
+    list.append(item);
   }
 
   // Logged out, the header's links (Practise … Log out) were those of a login there is no
@@ -151,6 +169,7 @@
       text: "Log in again to go on with this scene.",
     });
     showAccountLinks(false);
+    showLogIn(true);
   }
 
   // Keep a chat scrolled to its newest message, unless the learner scrolled up to read.
@@ -594,6 +613,7 @@
     var loggedOut = null;  // the socket a login's end closed, to open again at the next
     document.addEventListener("maraum:signed-in", function () {  // (static/js/drafts.js)
       if (!loggedOut || state() !== "closed") return;
+      showLogIn(false);
       showAccountLinks(true);
       setConnection("connecting", "Connecting\u2026");
       loggedOut.reconnect();

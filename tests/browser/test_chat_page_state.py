@@ -4,6 +4,7 @@ other chat's new messages, and what a screen reader hears."""
 
 import re
 import uuid
+from urllib.parse import quote, urlparse
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -753,8 +754,12 @@ def test_logging_out_elsewhere_says_so_and_sends_nothing(daphne_server, browser)
     expect(page.locator("#connection")).to_contain_text("You are logged out.")
     expect(page.locator("#main-input")).to_have_value("")  # test_logging_out_forgets_…
     expect(page.get_by_role("link", name="Log in again")).to_be_visible()
-    # Nor the links of a login there is no more (a newcomer's walk).
-    expect(page.get_by_role("navigation", name="Main").get_by_role("link")).to_have_count(0)
+    # Nor the links of a login there is no more (a newcomer's walk): a "Log in", back here.
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link")).to_have_count(1)
+    expect(nav.get_by_role("link", name="Log in")).to_have_attribute(
+        "href", f"/login/?next={quote(urlparse(page.url).path, safe='')}"
+    )
     expect(page.get_by_role("button", name="Log out")).to_have_count(0)
     _send(page, "main", "Hallo?")
     expect(page.locator("#main-error")).to_contain_text("cannot send")
@@ -787,6 +792,9 @@ def test_logging_in_again_elsewhere_connects_a_page_the_log_out_closed(daphne_se
     expect(other.get_by_role("link", name="Log out")).to_have_count(0)  # (a button)
     expect(page.locator("#connection")).to_contain_text("Connected")
     expect(page.get_by_role("button", name="Log out")).to_be_visible()  # its links are back
+    expect(
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Log in")
+    ).to_have_count(0)
     _send(page, "helper", "Was hei\u00dft Apfel?")
     expect(page.locator("#helper-messages .msg-user")).to_contain_text("Was hei\u00dft Apfel?")
     page.context.close()
