@@ -117,12 +117,12 @@ def _leaves_early(request: ReplyRequest, reached_now) -> bool:
 
 
 def _takes_leave(request: ReplyRequest) -> bool:
-    """The learner says goodbye, in German: a sentence that is a goodbye ("Danke, tschüss!",
-    "Bis bald, Lena!", "Ich muss jetzt los."), in a message that asks nothing. The character
-    then says its goodbye and the scene ends, as the model is told; it carried on with its
-    script (a newcomer's walk). A sentence about a goodbye ("Tschüss ist ein schönes Wort.",
-    "Was heißt tschüss", "Ich hole es bis später ab.") is none: those ended scenes (the
-    recheck), a question mark or not."""
+    """The learner says goodbye, in German: a sentence made of a goodbye and only what goes
+    with one ("Danke, tschüss!", "Bis bald, Lena!", "Ich muss los, tschüss 👋"), in a message
+    that asks nothing. The character then says its goodbye and the scene ends, as the model is
+    told; it carried on with its script (a newcomer's walk). A sentence about a goodbye
+    ("Tschüss ist ein schönes Wort.", "Was heißt tschüss", "Bis später, bitte.", "Ich muss
+    morgen zur Arbeit gehen.") is none: those ended scenes (the rechecks)."""
     sentences = [
         sentence
         for text in request.unanswered or (request.learner_text,)
@@ -131,31 +131,46 @@ def _takes_leave(request: ReplyRequest) -> bool:
     if any(sentence.rstrip().endswith("?") for sentence in sentences):
         return False
     return any(
-        _A_GOODBYE.match(form)
-        for sentence in sentences
-        for form in as_typed_and_with_umlauts(sentence)
+        is_a_goodbye(form) for sentence in sentences for form in as_typed_and_with_umlauts(sentence)
     )
 
 
-# A sentence that is a goodbye: after a thanks or an "okay", a goodbye, or a wish that ends a
-# visit, maybe with a name ("Tschüss, Lena!"), and then anything after a comma or a dash
-# ("Tschüs, ich muss gehen"); or "Ich muss (jetzt) los/gehen". Not "ciao" nor "servus",
-# which greet too.
-_LEAVE_WORDS = (
-    r"tsch[üu](?:ss|ß|s)|(?:auf )?wiederseh[e]?n|auf wiederschau[e]?n|auf wiederhören"
-    r"|bis (?:bald|später|dann|morgen|gleich|zum nächsten mal|nächste woche)"
-    r"|mach[’']?s gut|mach es gut|(?:einen )?schönen (?:tag|abend)(?: noch)?"
-    r"|(?:ein )?schönes wochenende"
+def is_a_goodbye(sentence: str) -> bool:
+    """Whether `sentence` is a goodbye: its parts (between commas, dashes and "und") are each a
+    goodbye (maybe with a name), a thanks or the like, or a name, and one is a goodbye."""
+    words = _NOT_A_WORD.sub(" ", sentence)  # emoji and marks: "Tschüss 😊" ("Tschüss <3")
+    parts = [part.strip() for part in _BETWEEN_PARTS.split(words) if part.strip()]
+    if not parts or not all(_GOES_WITH_A_GOODBYE.fullmatch(part) for part in parts):
+        return False
+    return any(_SAYS_GOODBYE.fullmatch(part) for part in parts)
+
+
+_NOT_A_WORD = re.compile(r"<3|[^\w\s,;:.!…–—'’-]|_")
+_BETWEEN_PARTS = re.compile(r"\s*(?:[,;:.!…–—]|\s-\s)+\s*|\s+und\s+", re.IGNORECASE)
+_LEAVE = (
+    r"tsch[üu](?:ss|ß|s)(?:i|le)?|(?:auf\s*)?wi(?:e)?d(?:e)?rseh(?:e)?n|auf\s*wiederschau(?:e)?n"
+    r"|auf\s*wiederh[öo]ren|bis\s+(?:bald|später|dann|morgen|gleich|nachher|zum\s+nächsten\s+mal"
+    r"|(?:nächste[nrs]?\s+)?(?:woche|montag|dienstag|mittwoch|donnerstag|freitag|samstag"
+    r"|sonntag|wochenende|jahr|mal))|mach[’']?s\s+gut|mach\s+es\s+gut|gute\s+nacht"
+    r"|wir\s+sehen\s+uns(?:\s+\w+)?|(?:einen\s+)?schönen\s+(?:tag|abend|feierabend)(?:\s+noch)?"
+    r"|(?:ein\s+)?schönes\s+wochenende(?:\s+noch)?"
+    r"|ich\s+muss(?:\s+(?:jetzt|leider|dann|schon|wirklich|langsam|nun|gleich))*\s+(?:los|gehen|weg)"
+    r"|ich\s+geh(?:e)?\s+(?:jetzt|dann)"
 )
-_BEFORE_LEAVING = (
-    r"danke(?: schön| sehr)?|vielen dank|ok(?:ay)?|also|gut|so|dann|ja|na dann|alles klar"
-    r"|super|prima|bye|das w[äa]r[’']?s|das ist alles"
+# A name after a goodbye, or on its own between commas: capitalised words, or a title first.
+_NAME = (
+    r"(?:(?i:herr|frau|dr|doktor)\.?\s+)+[\w-]+(?:\s+[\w-]+)?"
+    r"|[A-ZÄÖÜ][\w-]*(?:\s+[A-ZÄÖÜ][\w-]*){0,2}"
 )
-_LEAD_IN = rf"\W*(?i:(?:(?:{_BEFORE_LEAVING})(?:\W+und)?\W+)*)"
-_A_GOODBYE = re.compile(
-    rf"{_LEAD_IN}(?i:(?:(?:{_LEAVE_WORDS})(?:\W+und\W+|\W*,\W*)?)+)"
-    r"(?:\s+[A-ZÄÖÜ][\w-]*(?:\s+[A-ZÄÖÜ][\w-]*)?)?\s*(?:[,;:.!…–—-]|$)"
-    rf"|{_LEAD_IN}(?i:ich muss (?:\w+\s+){{0,3}}(?:los|gehen|weg|weiter))\W*$"
+_WITH_IT = (
+    r"(?:(?:vielen\s+)?(?:lieben\s+)?dank(?:e)?(?:\s*schön|\s+sehr|\s+für\s+alles)?|thanks"
+    r"|ok(?:ay)?|also|gut|so|dann|ja|nein|na\s+dann|alles\s+klar|super|prima|bye|ciao|servus"
+    r"|das\s+w[äa]r[’']?s|das\s+ist\s+alles|ebenso|gleichfalls|ebenfalls"
+    r"|(?:ihnen|dir|euch|du)\s+auch|bis\s+dann)"
+)
+_SAYS_GOODBYE = re.compile(rf"(?i:(?:{_WITH_IT}\s+)*(?:{_LEAVE}))(?:\s+(?:{_NAME}))?")
+_GOES_WITH_A_GOODBYE = re.compile(
+    rf"{_SAYS_GOODBYE.pattern}|(?i:{_WITH_IT}(?:\s+{_WITH_IT})*)|(?:{_NAME})"
 )
 
 
@@ -173,19 +188,19 @@ def _last_word(request: ReplyRequest, reached_now, asked_again=()) -> str:
     lines = request.script
     last = len(lines) - 1
     said = _said(request, lines)
-    answers = [
-        lines[line]
-        for line in sorted(
-            {
-                line
-                for line, number, _ in request.script_answers
-                if number in reached_now and line < last and line not in said
-            }
-        )
-    ]
-    if not answers and (again := _said_before(request, lines, asked_again)) is not None:
-        answers = [f"{AS_SAID} {lines[again].strip()}"]
-    return _joined([*answers, _farewell(lines[last])])
+    # Without their questions: a goodbye that asks "Möchten Sie normale Brötchen oder
+    # Körnerbrötchen?" waits for an answer it will not get (the recheck).
+    answering = sorted(
+        {
+            line
+            for line, number, _ in request.script_answers
+            if number in reached_now and line < last and line not in said
+        }
+    )
+    answers = [_without_questions(lines[line]) for line in answering]
+    if not answering and (again := _said_before(request, lines, asked_again)) is not None:
+        answers = [f"{AS_SAID} {_without_questions(lines[again])}"]
+    return _joined([*filter(None, answers), _farewell(lines[last])])
 
 
 def _farewell(closing_line: str) -> str:
@@ -247,6 +262,11 @@ def _joined(lines: list[str]) -> str:
     passen?", not "Was möchten Sie noch wissen?" between them."""
     *before, last = [line.strip() for line in lines]
     return " ".join([*map(_without_closing_question, before), last])
+
+
+def _without_questions(line: str) -> str:
+    sentences = re.split(r"(?<=[.!?…])\s+", line.strip())
+    return " ".join(sentence for sentence in sentences if not sentence.endswith("?"))
 
 
 def _without_closing_question(line: str) -> str:
@@ -459,7 +479,9 @@ def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:
 
 
 # A wish returned: "Ihnen auch!", "Gleichfalls!", "Dir auch, Lena!"
-_WISH_BACK = re.compile(r"\b(?:ihnen|dir|euch) auch\b|\bgleichfalls\b|\bebenfalls\b", re.I)
+_WISH_BACK = re.compile(
+    r"\b(?:ihnen|dir|euch|du) auch\b|\bgleichfalls\b|\bebenfalls\b|\bebenso\b", re.I
+)
 
 
 def _returns_the_wish(text: str) -> bool:

@@ -535,3 +535,46 @@ async def test_a_question_answering_the_goodbye_is_answered_again(
     last = (await replies_to(alice, alice_session, ["Was kosten die Erdbeeren?"]))[-1]
     assert last == f"{AS_SAID} {lines[3].removesuffix(' Wie wäre es damit?')} Bis nächsten Samstag!"
     assert (await session_row(alice_session.pk)).is_completed
+
+
+def test_a_goodbye_is_told_from_a_sentence_about_one():
+    """The recheck's messages: those that ended scenes though no goodbye, and goodbyes that
+    did not end them."""
+    from chat.providers.offline import is_a_goodbye
+
+    goodbyes = [
+        "Tschüss 😊",
+        "Ok tschüss 👍",
+        "Ich muss los, tschüss!",
+        "Gute Nacht, Lena!",
+        "Nein danke, tschüss!",
+        "Vielen lieben Dank, tschüss!",
+        "Bis Montag!",
+        "Bis nächsten Samstag!",
+        "Auf Wiedersehen Herr Doktor Müller!",
+        "Auf wiedersehen herr wagner",
+        "Aufwiedersehen",
+        "Wir sehen uns!",
+    ]
+    not_goodbyes = [
+        "Ich muss morgen zur Arbeit gehen.",
+        "Ich muss um 8 Uhr los.",
+        "Bis nächste Woche, dann ziehe ich um.",
+        "Bis später, bitte.",
+        "Was heißt tschüss",
+        "Tschüss ist ein schönes Wort.",
+        "Ich hole die Tomaten bis später ab.",
+        "Servus!",
+        "Danke, Lena!",
+    ]
+    assert [said for said in goodbyes if not is_a_goodbye(said)] == []
+    assert [said for said in not_goodbyes if is_a_goodbye(said)] == []
+
+
+async def test_an_early_goodbye_answers_without_asking(alice, offline, settings):
+    """ "Zwei Brötchen und ein Brot, bitte. Tschüss!" was answered "… Möchten Sie normale
+    Brötchen oder Körnerbrötchen? … Auf Wiedersehen!": a question no one would answer."""
+    session = await start_scene(alice, "bakery")
+    replies = await replies_to(alice, session, ["Zwei Brötchen und ein Brot, bitte. Tschüss!"])
+    assert "?" not in replies[-1] and replies[-1].endswith("Auf Wiedersehen!")
+    assert (await session_row(session.pk)).is_completed

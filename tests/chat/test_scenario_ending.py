@@ -157,6 +157,7 @@ def test_the_chat_page_says_the_goodbye_awaits_the_answer(
     ("answer", "goodbye_reached"),
     [
         ("Danke, gleichfalls!", True),
+        ("Danke, du auch!", True),  # was not counted (the recheck)
         ("Tschüss!", True),
         ("Was kostet das?", False),
         # Nor is a thanks or an okay: "Say goodbye" was ticked for them (a newcomer's walk).
