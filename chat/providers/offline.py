@@ -439,11 +439,12 @@ def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:
     """The open goals the learner's message reaches: in German, not "I want a Döner, please",
     which went on as if said in German (the last note's left item); by its sentences in
     German, where others are in English ("Zum Mitnehmen. And a Cola to go, please." was
-    told to say it in German: a newcomer's recheck)."""
+    told to say it in German: a newcomer's recheck); not by a sentence asking what a word
+    means ("Was heißt tschüss" ticked "Say goodbye", and closed a scene: the recheck)."""
     said = [
         german
         for text in request.unanswered or (request.learner_text,)
-        if (german := _in_german(text))
+        if (german := _in_german(_without_word_questions(text)))
     ]
     reached = tuple(
         goal.number
@@ -489,6 +490,17 @@ def _returns_the_wish(text: str) -> bool:
         not sentence.endswith("?") and _WISH_BACK.search(sentence)
         for sentence in re.split(r"(?<=[.!?])\s+", text.strip())
     )
+
+
+# "Was heißt …", "Was bedeutet …", "Wie sagt man …": a question about a word, not its use.
+_ASKS_ABOUT_A_WORD = re.compile(
+    r"^\W*(?:was\s+(?:heißt|heisst|bedeutet)|wie\s+sagt\s+man)\b", re.IGNORECASE
+)
+
+
+def _without_word_questions(text: str) -> str:
+    sentences = re.split(r"(?<=[.!?])\s+", text.strip())
+    return " ".join(sentence for sentence in sentences if not _ASKS_ABOUT_A_WORD.search(sentence))
 
 
 def _not_understood(request: ReplyRequest, lines: tuple[str, ...]) -> str:

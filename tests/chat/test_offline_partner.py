@@ -578,3 +578,12 @@ async def test_an_early_goodbye_answers_without_asking(alice, offline, settings)
     replies = await replies_to(alice, session, ["Zwei Brötchen und ein Brot, bitte. Tschüss!"])
     assert "?" not in replies[-1] and replies[-1].endswith("Auf Wiedersehen!")
     assert (await session_row(session.pk)).is_completed
+
+
+@pytest.mark.parametrize("asked", ["Was heißt tschüss", "Was bedeutet ein Kilo Tomaten?"])
+async def test_asking_what_a_word_means_reaches_no_goal(alice, alice_session, offline, asked):
+    """ "Was heißt tschüss" ticked "Say goodbye", and, its last open goal, closed the scene
+    (the recheck)."""
+    await replies_to(alice, alice_session, [asked])
+    assert await reached_goals(alice_session) == []
+    assert not (await session_row(alice_session.pk)).is_completed
