@@ -125,7 +125,7 @@ def _takes_leave(request: ReplyRequest) -> bool:
     morgen zur Arbeit gehen.") is none: those ended scenes (the rechecks)."""
     sentences = [
         sentence
-        for text in request.unanswered or (request.learner_text,)
+        for text in _messages(request)
         for sentence in re.split(r"(?<=[.!?])\s+", _in_german(text).strip())
     ]
     if any(sentence.rstrip().endswith("?") for sentence in sentences):
@@ -133,6 +133,19 @@ def _takes_leave(request: ReplyRequest) -> bool:
     return any(
         is_a_goodbye(form) for sentence in sentences for form in as_typed_and_with_umlauts(sentence)
     )
+
+
+def _messages(request: ReplyRequest) -> list[str]:
+    """The learner's messages since the character's last line, for what they say: a "Servus"
+    or "Ciao" opening their first message of the scene greets, and is left out ("Servus! Ich
+    heiße Sam." ticked "Say goodbye", whose pattern takes both: the last note's left item)."""
+    texts = list(request.unanswered or (request.learner_text,))
+    if request.turn == len(texts):
+        texts[0] = _OPENING_GREETING.sub("", texts[0])
+    return texts
+
+
+_OPENING_GREETING = re.compile(r"^\W*(?:servus|ciao)\b[\s,.!]*", re.IGNORECASE)
 
 
 def is_a_goodbye(sentence: str) -> bool:
@@ -443,7 +456,7 @@ def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:
     means ("Was heißt tschüss" ticked "Say goodbye", and closed a scene: the recheck)."""
     said = [
         german
-        for text in request.unanswered or (request.learner_text,)
+        for text in _messages(request)
         if (german := _in_german(_without_word_questions(text)))
     ]
     reached = tuple(

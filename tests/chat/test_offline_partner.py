@@ -587,3 +587,15 @@ async def test_asking_what_a_word_means_reaches_no_goal(alice, alice_session, of
     await replies_to(alice, alice_session, [asked])
     assert await reached_goals(alice_session) == []
     assert not (await session_row(alice_session.pk)).is_completed
+
+
+@pytest.mark.parametrize("greeting", ["Servus! Ich heiße Sam.", "Ciao, ich bin Sam!", "Servus"])
+async def test_a_word_that_greets_as_well_greets_in_the_first_message(
+    alice, alice_session, offline, greeting
+):
+    """ "Servus! Ich heiße Sam." as the learner's first message ticked "Say goodbye": the
+    pattern takes "servus" and "ciao", which say hello as much as goodbye (the last note's
+    left item). Opening the learner's first message, they greet."""
+    await replies_to(alice, alice_session, [greeting])
+    assert await reached_goals(alice_session) == []
+    assert not (await session_row(alice_session.pk)).is_completed
