@@ -22,6 +22,7 @@ from django.contrib.sessions.models import Session as Login
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import throttles
 from accounts.models import User
@@ -37,6 +38,16 @@ _DEVICE_SALT = "maraum.login-device"
 class LoginAttempt:
     user: User | None
     refused: str = ""  # why the attempt was not even checked (a throttle), for the learner
+
+
+def page_owner(user: User) -> str:
+    """Who a page was drawn for, as the page can carry it (its websocket's address): an
+    opaque tag of the account, which names no one and cannot be made up for another."""
+    return salted_hmac("maraum.page-owner", str(user.pk)).hexdigest()[:20]
+
+
+def is_page_owner(user: User, tag: str) -> bool:
+    return constant_time_compare(page_owner(user), tag)
 
 
 def client_address(request: HttpRequest) -> str:

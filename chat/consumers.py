@@ -4,8 +4,9 @@ The consumer only validates and routes; turns are stored by chat.turns and repli
 chat.replies, in a task of their own, so a reply outlives the socket that asked for it.
 
 Close codes the page acts on (the socket is accepted first, so the browser sees them):
-4401 not logged in (or logged out since), 4403 not this learner's session, 4410 the account was
-deleted, 4429 too many open sockets; 4012 the server is restarting (the page reconnects:
+4401 not logged in (or logged out since), 4403 not this learner's session, 4409 the page was
+drawn for another account than the one logged in now, 4410 the account was deleted, 4429 too
+many open sockets; 4012 the server is restarting (the page reconnects:
 autobahn allows no 1012); 4011 the password changed (the page reconnects, and hears 4401 if
 its login ended with it).
 """
@@ -22,6 +23,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import partial
+from urllib.parse import parse_qs
 
 from autobahn.exception import Disconnected as WebSocketClosing  # Daphne's websocket library
 from channels.consumer import get_handler_name
@@ -30,6 +32,7 @@ from django.conf import settings
 
 from accounts import channels_auth
 from accounts.channels_auth import SocketLogin
+from accounts.logins import is_page_owner
 from chat import allowance, conversations, fanout, frames, login_changes, replies
 from chat.call_log import log_chat_event
 from chat.models import Message
@@ -175,12 +178,25 @@ class ChatConsumer(AsyncWebsocketConsumer):
     drawn_in_flight: frozenset[str] = frozenset()
     drawn_messages: set[str] | None = None
 
+    def _page_owner(self) -> str:
+        """The account the page was drawn for (`?for=`, accounts.logins.page_owner), if it
+        says: a page drawn before it did, and the tests' sockets, do not. Not a guard: the
+        session's owner is checked all the same."""
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        return query.get("for", [""])[0]
+
     async def connect(self):
         user = self.scope.get("user")
         self.session_id = str(self.scope["url_route"]["kwargs"]["session_id"])
         await self.accept()
         if not (user and user.is_authenticated and user.is_active):
             await self.close(code=4401)
+            return
+        owner = self._page_owner()
+        if owner and not is_page_owner(user, owner):
+            # Another account logged in in this browser since the page was drawn: it said
+            # "This conversation is no longer available" (the last note's left item).
+            await self.close(code=4409)
             return
         self.learner_id = str(user.pk)
         self.email = user.email  # whose daily model budget the turns spend

@@ -10,6 +10,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import levels
+from accounts.logins import page_owner
 from accounts.models import GermanLevel
 from chat import allowance, conversations, frames, reports, tasks
 from chat.models import Message
@@ -101,6 +102,7 @@ def chat_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
         "chat/session.html",
         {
             "session": session,
+            "page_owner": page_owner(request.user),
             "character": frames.character_of(session.scenario),
             "panes": panes,
             "goals": shown.goals,

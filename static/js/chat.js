@@ -630,6 +630,15 @@
         socket.queue.length = 0;
         setConnection("closed", "This conversation is no longer available.", {href: "/", text: "Back to scenes"});
         endGone();
+      } else if (code === 4409) {
+        // Another account logged in in this browser: this conversation is not theirs (it said
+        // "no longer available", of a conversation that is there: the last note's left item).
+        socket.queue.length = 0;
+        loggedOut = socket;  // logging in again as its learner connects it again
+        setConnection("closed", "You are logged in as another account in this browser now; this conversation belongs to the account this page was opened with.", {
+          href: "/login/?next=" + encodeURIComponent(location.pathname),
+          text: "Log in with that account to go on.",
+        });
       } else if (code === 4410) {
         socket.queue.length = 0;
         showAccountGone();

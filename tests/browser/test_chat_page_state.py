@@ -767,20 +767,26 @@ def test_logging_out_elsewhere_says_so_and_sends_nothing(daphne_server, browser)
     expect(page.locator("#main-input")).to_have_value("Hallo?")
 
 
+def _chat_of(browser, url, user):
+    """`user`'s marketplace scene, connected, in a browser logged in as them."""
+    from playwright.sync_api import expect
+
+    session = conversations.start(user.pk, Scenario.objects.get(code="marketplace"))
+    context = browser.new_context()
+    context.add_cookies([{"name": "sessionid", "value": login_session_key(user), "url": url}])
+    page = context.new_page()
+    page.goto(f"{url}/sessions/{session.pk}/")
+    expect(page.locator("#connection")).to_contain_text("Connected")
+    return page
+
+
 def test_logging_in_again_elsewhere_connects_a_page_the_log_out_closed(daphne_server, browser):
     """Logged in again in another tab, a chat page still said "You are logged out" until its
     link was followed (a newcomer's walk): it connects again, and sends."""
     from playwright.sync_api import expect
 
     user = User.objects.create_user("dora@example.com", "eine lange Passphrase")
-    session = conversations.start(user.pk, Scenario.objects.get(code="marketplace"))
-    context = browser.new_context()
-    context.add_cookies(
-        [{"name": "sessionid", "value": login_session_key(user), "url": daphne_server}]
-    )
-    page = context.new_page()
-    page.goto(f"{daphne_server}/sessions/{session.pk}/")
-    expect(page.locator("#connection")).to_contain_text("Connected")
+    page = _chat_of(browser, daphne_server, user)
     other = page.context.new_page()
     other.goto(daphne_server)
     other.get_by_role("button", name="Log out").click()
@@ -795,6 +801,41 @@ def test_logging_in_again_elsewhere_connects_a_page_the_log_out_closed(daphne_se
     expect(
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Log in")
     ).to_have_count(0)
+    _send(page, "helper", "Was hei\u00dft Apfel?")
+    expect(page.locator("#helper-messages .msg-user")).to_contain_text("Was hei\u00dft Apfel?")
+    page.context.close()
+
+
+def test_another_account_logged_in_elsewhere_is_told_apart_from_a_conversation_gone(
+    daphne_server, browser
+):
+    """Logged out and in as another learner in another tab, the chat page said "This
+    conversation is no longer available", of a conversation that is there (the last note's
+    left item). It says another account is logged in; its learner logging in again goes on."""
+    from playwright.sync_api import expect
+
+    for email in ("dora@example.com", "emil@example.com"):
+        User.objects.create_user(email, "eine lange Passphrase")
+    page = _chat_of(browser, daphne_server, User.objects.get(email="dora@example.com"))
+    other = page.context.new_page()
+
+    def log_in_as(email):
+        other.goto(daphne_server)
+        other.get_by_role("button", name="Log out").click()
+        other.goto(f"{daphne_server}/login/")
+        other.get_by_label("Email").fill(email)
+        other.get_by_label("Password").fill("eine lange Passphrase")
+        other.get_by_role("button", name="Log in").click()
+        expect(other.get_by_role("button", name="Log out")).to_be_visible()
+
+    log_in_as("emil@example.com")
+    expect(page.locator("#connection")).to_contain_text(
+        "You are logged in as another account in this browser now"
+    )
+    expect(page.locator("#connection")).not_to_contain_text("no longer available")
+    expect(page.get_by_role("link", name="End and delete…")).to_be_visible()
+    log_in_as("dora@example.com")
+    expect(page.locator("#connection")).to_contain_text("Connected")
     _send(page, "helper", "Was hei\u00dft Apfel?")
     expect(page.locator("#helper-messages .msg-user")).to_contain_text("Was hei\u00dft Apfel?")
     page.context.close()

@@ -9,6 +9,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
 
+from accounts.logins import page_owner
 from chat import conversations, messages
 from chat.goals import record_reached
 from eventlog.models import Log
@@ -24,7 +25,7 @@ def test_the_chat_page_shows_both_chats_and_the_socket(client, alice, marketplac
     body = response.content.decode()
     assert escape(marketplace.initial_message_main) in body
     assert escape(marketplace.initial_message_helper) in body
-    assert f'ws-connect="/ws/sessions/{session.pk}/"' in body
+    assert f'ws-connect="/ws/sessions/{session.pk}/?for={page_owner(alice)}"' in body
     assert 'data-max-length="1000"' in body  # the page's limit, from settings
     assert "<script>" not in body  # no inline scripts: CSP-ready
 

@@ -480,3 +480,36 @@ async def test_a_tab_watching_a_reply_elsewhere_looks_again_after_a_database_err
     await watcher
     assert len(loads) >= 2
     await tab.close()
+
+
+async def test_a_page_drawn_for_another_account_than_the_one_logged_in_says_so(
+    alice, alice_session, offline
+):
+    """Logged in as another learner in another tab, the chat page reconnected and said "This
+    conversation is no longer available", of a conversation that is there (the last note's
+    left item). The page says whom it was drawn for; the socket tells the two apart."""
+    from accounts.logins import page_owner
+
+    bob = await sync_to_async(User.objects.create_user)(email="bob@example.com", password="x")
+    path = f"/ws/sessions/{alice_session.pk}/?for={page_owner(alice)}"
+    as_bob = socket_to(_sockets(), path)
+    as_bob.scope["user"] = bob
+    await as_bob.connect()
+    assert (await as_bob.receive_output(5))["code"] == 4409
+    as_alice = socket_to(_sockets(), path)
+    as_alice.scope["user"] = alice
+    await as_alice.connect()
+    assert 'data-frame="sync"' in await as_alice.receive_from(5)  # her page connects as before
+    # Another's session asked for with the tag of the one logged in is refused as before.
+    of_bob = socket_to(_sockets(), f"/ws/sessions/{alice_session.pk}/?for={page_owner(bob)}")
+    of_bob.scope["user"] = bob
+    await of_bob.connect()
+    assert (await of_bob.receive_output(5))["code"] == 4403
+
+
+def _sockets():
+    from channels.routing import URLRouter
+
+    from chat.routing import websocket_urlpatterns
+
+    return URLRouter(websocket_urlpatterns)
