@@ -40,6 +40,8 @@ class OfflineProvider:
             if _answers_the_goodbye(request) or _leaves_early(request, goals):
                 asked = await asyncio.to_thread(_asked_again, request)
                 text, ended = _last_word(request, goals, asked), True
+            elif not goals and (greeting := _greeting_back(request)):
+                text, ended = greeting, False
             else:
                 indexes = _lines_to_say(request, lines, goals)
                 text = _joined([lines[index] for index in indexes])
@@ -133,6 +135,57 @@ def _takes_leave(request: ReplyRequest) -> bool:
     return any(
         is_a_goodbye(form) for sentence in sentences for form in as_typed_and_with_umlauts(sentence)
     )
+
+
+def _greeting_back(request: ReplyRequest) -> str:
+    """The character's answer to a learner's first message that only greets ("Servus!",
+    "Hallo Lena, wie geht's?"): the greeting back, and its opening's question again. The
+    script's first line answers an order or a name, and was said to a bare "Hallo!"
+    ("Gern! Möchten Sie das im Brot oder lieber als Dürüm?": a newcomer's walk). "" for
+    any other message."""
+    texts = request.unanswered or (request.learner_text,)
+    if request.turn != len(texts) or not (greeting := _only_greets(texts)):
+        return ""
+    word, asks_how = greeting
+    back = " ".join(w if w in ("dich", "euch") else w[0].upper() + w[1:] for w in word.split())
+    *_, question = re.split(r"\s[–—-]\s", _question_in(_last_reply(request)))
+    answer = [f"{back}!", "Gut, danke!" if asks_how else "", question[:1].upper() + question[1:]]
+    return " ".join(filter(None, answer))
+
+
+def _greeted_back(request: ReplyRequest) -> bool:
+    """Whether the learner's first turn, answered, only greeted (and was greeted back)."""
+    turns = request.messages  # the walk-up, the opening, the learner's first turn, its reply
+    return len(turns) > 3 and bool(
+        _only_greets([block.get("text", "") for block in turns[2]["content"]])
+    )
+
+
+def _only_greets(texts) -> tuple[str, bool] | None:
+    """The greeting ("guten tag") of messages that say nothing else, and whether they ask how
+    the character is; None for messages that say more."""
+    parts = [
+        part.strip()
+        for text in texts
+        for part in _BETWEEN_PARTS.split(_NOT_A_WORD.sub(" ", text))
+        if part.strip()
+    ]
+    greetings = [match for part in parts if (match := _GREETS.fullmatch(part))]
+    asks_how = [part for part in parts if _HOW_ARE_YOU.fullmatch(part)]
+    if not greetings or len(greetings) + len(asks_how) != len(parts):
+        return None
+    return greetings[0].group("greeting"), bool(asks_how)
+
+
+_GREETS = re.compile(
+    r"(?P<greeting>(?i:hallo|hallöchen|hi|hey|guten\s+(?:morgen|tag|abend)|morgen|tag"
+    r"|n[’']?abend|servus|moin(?:\s+moin)?|grüß\s+(?:gott|dich|euch|sie)|grüezi|ciao))"
+    r"(?:\s+(?:[A-ZÄÖÜ][\w-]*(?:\s+[A-ZÄÖÜ][\w-]*)?|(?i:zusammen|alle)))?"
+)
+_HOW_ARE_YOU = re.compile(
+    r"(?i:(?:und\s+)?wie\s+geht[’']?s(?:\s+(?:dir|ihnen|euch))?|wie\s+geht\s+es"
+    r"(?:\s+(?:dir|ihnen|euch))?)"
+)
 
 
 def _messages(request: ReplyRequest) -> list[str]:
@@ -363,8 +416,8 @@ def _next_line(request: ReplyRequest, lines: tuple[str, ...], reached_now, said)
     for line in said:  # an answer said where the script had it anyway is in its order
         if line not in stays or not any(map(to_say, range(after, line))):
             after = line + 1
-    if not said:  # one line a learner message answered
-        answered = request.turn - max(len(request.unanswered), 1)
+    if not said:  # one line a learner message answered (but a greeting: `_greeting_back`)
+        answered = request.turn - max(len(request.unanswered), 1) - _greeted_back(request)
         after = max(min(answered, len(lines) - 1), 0)
     last = len(lines) - 1
     while after < last and not to_say(after):
@@ -462,7 +515,10 @@ def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:
     reached = tuple(
         goal.number
         for goal in request.open_goals
-        if any(pattern_matches(goal.pattern, text) for text in said)
+        if any(
+            pattern_matches(goal.pattern, text if _takes_a_no(goal) else _ordered_in(text))
+            for text in said
+        )
     )
     if _answers_the_goodbye(request) and any(map(_returns_the_wish, said)):
         # An answer to the character's goodbye that wishes it back says goodbye: "Danke, Ihnen
@@ -483,13 +539,27 @@ def _goals_reached(request: ReplyRequest) -> tuple[int, ...]:
         # A no answers a question whose goal takes a no ("Haben Sie eine BahnCard?": "Nein."
         # reached nothing, the last note's left item), as its pattern says; it turns down one
         # whose goal does not (`_declined_now`).
-        patterns = {goal.number: goal.pattern for goal in request.open_goals}
+        goals = {goal.number: goal for goal in request.open_goals}
         return tuple(
-            number
-            for number in _asked_by_the_last_line(request)
-            if any(pattern_matches(patterns[number], refusal) for refusal in _REFUSALS)
+            number for number in _asked_by_the_last_line(request) if _takes_a_no(goals[number])
         )
     return ()
+
+
+def _ordered_in(text: str) -> str:
+    """`text` without what it turns down: "Nein, kein Brot." ticked "Buy a loaf of bread" (a
+    newcomer's walk)."""
+    return _TURNED_DOWN.sub(" ", text)
+
+
+# "kein Brot", "keine frischen Tomaten", "keinen Kaffee"
+_TURNED_DOWN = re.compile(r"\bkein(?:e[nmrs]?)?\s+(?:\w+(?:e|en|em|er|es)\s+)?\w+", re.IGNORECASE)
+
+
+def _takes_a_no(goal) -> bool:
+    """Whether a goal's pattern says a no reaches it (`_REFUSALS`): "Ich habe keine
+    BahnCard" says whether the learner has one."""
+    return any(pattern_matches(goal.pattern, refusal) for refusal in _REFUSALS)
 
 
 # A wish returned: "Ihnen auch!", "Gleichfalls!", "Dir auch, Lena!"
@@ -624,7 +694,11 @@ def _declined_now(request: ReplyRequest) -> set[int]:
     there were (the last note's left item). Not a no to an either-or question ("Zum
     Hieressen oder zum Mitnehmen?"), which declines neither."""
     said = request.unanswered or (request.learner_text,)
-    if not any(_is_a_bare_no(text) for text in said):
+    # "Nein, kein Brot." is a no, and so is the first sentence of "Nein. Ich nehme Kuchen."
+    sentences = [
+        sentence for text in said for sentence in re.split(r"(?<=[.!?])\s+", _ordered_in(text))
+    ]
+    if not any(_is_a_bare_no(sentence) for sentence in sentences):
         return set()
     at = _last_line(request)
     if at is None:

@@ -124,6 +124,6 @@ async def test_an_edit_of_the_scene_plays_from_the_next_turn_in_tabs_already_ope
             )
 
     await staff_edit()
-    await tab.send(message="Hallo!")
+    await tab.send(message="Hallo, ich schaue mal.")
     finished = await tab.until(FINISHED)
     assert "Ganz neu: Guten Tag!" in finished and "Frau Neu" in finished

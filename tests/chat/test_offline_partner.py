@@ -85,10 +85,11 @@ async def test_the_offline_character_closes_the_scene_once_every_goal_is_reached
     await tab.close()
     main = await stored(alice_session.pk, "main")
     assert main[-2:] == [("user", "Tschüss!"), ("scenario", lines[-1])]
-    # Each goal is answered with its line: the tomatoes packed up (the line asking how many
-    # passed over), the strawberries' price, and "das ist alles" leads to the till.
+    # The greeting greeted back; each goal answered with its line: the tomatoes packed up
+    # (the line asking how many passed over), the strawberries' price, and "das ist alles"
+    # leads to the till.
     assert [content for role, content in main if role == "scenario"][1:-1] == [
-        lines[0],
+        "Guten Tag! Was darf es sein?",
         lines[2],
         lines[3],
         lines[8],
@@ -148,7 +149,13 @@ async def test_a_line_that_asks_is_said_when_the_goal_is_open(
     lines = alice_session.scenario.offline_lines
     tab = Tab(alice, alice_session.pk)
     await tab.connect()
-    for text in ["Guten Tag.", "Tomaten, bitte.", "Ein Kilo, bitte. Ein Kilo Tomaten.", "Ja."]:
+    said = [
+        "Hallo, ich schaue nur.",
+        "Tomaten, bitte.",
+        "Ein Kilo, bitte. Ein Kilo Tomaten.",
+        "Ja.",
+    ]
+    for text in said:
         await tab.send(message=text)
         await tab.until(FINISHED)
     await settle()
@@ -294,7 +301,7 @@ async def test_a_message_in_english_is_told_to_be_in_german(
     settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
     lines = alice_session.scenario.offline_lines
     replies = await replies_to(
-        alice, alice_session, ["Guten Tag.", "hallo, I want to send a package", "Ja, gerne."]
+        alice, alice_session, ["Ich schaue nur.", "hallo, I want to send a package", "Ja, gerne."]
     )
     question = "Möchten Sie mal eine probieren?"
     assert lines[0].endswith(question)
@@ -599,3 +606,54 @@ async def test_a_word_that_greets_as_well_greets_in_the_first_message(
     await replies_to(alice, alice_session, [greeting])
     assert await reached_goals(alice_session) == []
     assert not (await session_row(alice_session.pk)).is_completed
+
+
+@pytest.mark.parametrize(
+    ("code", "greeting", "answer"),
+    [
+        ("marketplace", "Servus!", "Servus! Was darf es sein?"),
+        ("kebab", "Hallo!", "Hallo! Was darf es sein?"),
+        ("buergeramt", "Servus!", "Servus! Was kann ich für Sie tun?"),
+        ("train_ticket", "guten tag", "Guten Tag! Wohin möchten Sie fahren?"),
+        ("pharmacy", "Hallo, wie geht's?", "Hallo! Gut, danke! Wie kann ich Ihnen helfen?"),
+        ("party", "Hi Lena! 👋", "Hi! Ich bin Lena, und wie heißt du?"),
+        ("new_colleague", "Moin!", "Moin! Und wie heißt du?"),
+    ],
+)
+async def test_a_first_message_that_only_greets_is_greeted_back_and_asked_again(
+    alice, offline, settings, code, greeting, answer
+):
+    """A bare "Hallo!" got the script's first line, which answers an order or a name: "Gern!
+    Möchten Sie das im Brot oder lieber als Dürüm?", "Oh, das tut mir leid. Seit wann haben
+    Sie die Beschwerden?" (a newcomer's walk). The scene then goes on as it would have."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    session = await start_scene(alice, code)
+    lines = session.scenario.offline_lines
+    assert await replies_to(alice, session, [greeting]) == [answer]
+    assert (await replies_to(alice, session, ["Ich weiß nicht."]))[-1] == lines[0]
+
+
+@pytest.mark.parametrize("said", ["Hallo, ein Kilo Tomaten bitte.", "Hallo, ich heiße Sam."])
+async def test_a_greeting_with_more_gets_the_script(alice, alice_session, offline, said):
+    [reply] = await replies_to(alice, alice_session, [said])
+    assert not reply.startswith("Hallo!")
+
+
+async def test_what_the_learner_turns_down_is_not_ordered(alice, offline, settings):
+    """ "Nein, kein Brot. Haben Sie Kuchen?" to "Brauchen Sie auch ein Brot?" ticked "Buy a
+    loaf of bread" (a newcomer's walk). "kein Brot" turns the bread down: the baker goes on
+    to the cake, and no more bread. A goal that takes a no ("Ich habe keine BahnCard") is
+    reached by one still."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    session = await start_scene(alice, "bakery")
+    lines = session.scenario.offline_lines
+    said = ["Zwei Brötchen, bitte.", "Normale, bitte.", "Nein, kein Brot. Haben Sie Kuchen?"]
+    replies = await replies_to(alice, session, said)
+    assert replies[1] == lines[1]  # "Brauchen Sie auch ein Brot?"
+    assert await reached_goals(session) == [1, 3]
+    assert not any(line in replies[2] for line in lines[2:4])  # no breads, no cut
+    assert lines[6] in replies[2]  # the cake's answer
+
+    train = await start_scene(alice, "train_ticket", replacing=session)
+    await replies_to(alice, train, ["Nach Berlin, bitte. Ich habe keine BahnCard."])
+    assert 4 in await reached_goals(train)

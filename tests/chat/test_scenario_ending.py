@@ -108,7 +108,7 @@ async def test_offline_a_short_script_s_goodbye_awaits_the_answer(alice, alice_s
     """A script that runs out before the scene's length: its closing line, with goals open,
     leaves the last word too, and the bar says so."""
     await set_script(alice_session.scenario, ["Hallo! Was darf es sein?", "Tschüss!"])
-    first = await one_turn(alice, alice_session.pk, "Guten Tag!")
+    first = await one_turn(alice, alice_session.pk, "Guten Tag, ich schaue mal.")
     assert "Was darf es sein?" in first and AWAITS_THE_LAST_WORD not in first
     goodbye = await one_turn(alice, alice_session.pk, "Ich hätte gern Tomaten.")
     assert "Tschüss!" in goodbye and AWAITS_THE_LAST_WORD in goodbye

@@ -436,7 +436,9 @@ async def test_an_answer_just_said_is_not_said_again_to_the_learners_reply(
     the rolls, said in the script's order) was told "Wie gesagt:" and the question again (the
     attacker's recheck)."""
     settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
-    session, script = await say_each(alice, "bakery", ["Guten Morgen!", "Zwei Brötchen, bitte."])
+    session, script = await say_each(
+        alice, "bakery", ["Guten Morgen, ich schaue mal.", "Zwei Brötchen, bitte."]
+    )
     turns, _, _ = await played(session.pk)
     assert [goals for _, goals, _ in turns] == [set(), {1}]
     assert lines_said(turns, script) == [[1], [2]]
