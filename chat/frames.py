@@ -100,7 +100,9 @@ def progress(main_count: int, completed: bool = False, awaits_last_word: bool = 
     awaits = awaits_last_word and not completed
     return {
         "count": main_count,
-        "cap": prompting.HARD_CAP,
+        # The bar fills to the length the line says: offline it was "1 of 30" beside "ends by
+        # 27" (a newcomer's walk).
+        "cap": OFFLINE_ENDS_BY if is_offline() else prompting.HARD_CAP,
         "stage": AWAITS_THE_LAST_WORD if awaits else STAGE_LABELS.get(stage, ""),
         "short_stage": AWAITS_THE_LAST_WORD_SHORT if awaits else STAGE_LABELS.get(stage, ""),
         "complete": completed,

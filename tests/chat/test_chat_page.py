@@ -105,7 +105,9 @@ def test_a_completed_session_keeps_its_helper_open(client, alice, marketplace):
     assert "<h2>Scene complete</h2>" in body and f'href="/history/{session.pk}/"' in body
     assert 'id="main-input"' not in body and "The role-play is over" in body
     assert 'id="helper-input"' in body  # questions about the scene are still welcome
-    assert "Scene complete · 1 message<" in body and 'value="30"' in body
+    assert (
+        "Scene complete · 1 message<" in body and 'max="27" value="27"' in body
+    )  # full (offline here)
 
 
 def test_an_unanswered_message_offers_to_try_again_after_a_reload(client, alice, marketplace):
@@ -277,6 +279,7 @@ def test_the_progress_says_one_length(settings, api_key, hint, short):
     said = frames.progress(3)
     assert said["hint"].startswith(hint) and said["short_hint"] == short
     assert ("30" in said["hint"]) == bool(api_key)
+    assert said["cap"] == (30 if api_key else 27)  # the bar's length: "1 of 30" beside "by 27"
 
 
 def test_a_role_play_lines_words_are_listed_to_keep_each(client, alice, bob, marketplace):
