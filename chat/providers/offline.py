@@ -441,15 +441,42 @@ def _helper_answer(request: ReplyRequest) -> str:
     for german, gloss in request.vocabulary:
         if where := next(filter(None, (deck.found_in(german, text) for text in spellings)), None):
             found[f"„{_as_quoted(german)}“ ({_as_quoted(gloss)})"] = where.start()
+    note = CANNOT_READ_QUESTION_WORDS if what == "your question" else CANNOT_READ_LINE_WORDS
+    if not found and what == "your question":
+        found = _meant_in(request.learner_text, request.vocabulary)
+        note = CANNOT_READ_QUESTION_MEANINGS
     if found:
         listed = sorted(found, key=found.get)[:MOST_LISTED]  # in the order asked about
-        note = CANNOT_READ_QUESTION_WORDS if what == "your question" else CANNOT_READ_LINE_WORDS
         note = note.format(what=what)
         # A line each: a word kept from one has no example, rather than the list.
         return "\n".join([note, *listed])
     tips = request.tips or (FALLBACK_TIP,)
     tip = _tip_for(request.character_line, tips) or tips[(request.turn - 1) % len(tips)]
     return f"{CANNOT_READ.format(what=what)} {tip}"
+
+
+def _meant_in(question: str, vocabulary) -> dict[str, int]:
+    """The scene's words whose meaning the question names in English, by where it names them:
+    "How do I say 'appointment'?" got a tip about something else (a newcomer's walk), where
+    the word list has „der Termin“ (appointment)."""
+    found: dict[str, int] = {}
+    for german, gloss in vocabulary:
+        for meaning in _meanings(gloss):
+            words = r"\s+".join(map(re.escape, meaning))
+            if named := re.search(rf"(?<!\w){words}(?!\w)", question, re.IGNORECASE):
+                found.setdefault(f"„{_as_quoted(german)}“ ({_as_quoted(gloss)})", named.start())
+    return found
+
+
+def _meanings(gloss: str):
+    """A gloss's meanings that name something, as words: "complaints, symptoms (plural)" has
+    two, "to spell" one ("spell"); "The bill, please!" one ("bill"), not "please"."""
+    for part in re.split(r"[,;]", re.sub(r"\([^)]*\)", " ", gloss)):
+        words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", part.lower())
+        while words and words[0] in ("to", "a", "an", "the"):
+            words.pop(0)
+        if any(len(word) >= 4 and not _ENGLISH.fullmatch(word) for word in words):
+            yield words
 
 
 def _tip_for(line: str, tips: tuple[str, ...]) -> str:
@@ -778,6 +805,10 @@ CANNOT_READ_LINE_WORDS = (
 CANNOT_READ_QUESTION_WORDS = (
     "(Offline mode: without the model I cannot read {what}, but this is what the "
     "scene's word list says of the words in it.)"
+)
+CANNOT_READ_QUESTION_MEANINGS = (
+    "(Offline mode: without the model I cannot read {what}, but this is what the "
+    "scene's word list has for the meanings it names.)"
 )
 SHARED_ENOUGH = 7  # letters: "Wechselgeld", or "Karte" and "zahlen", not "Ayran" alone
 MOST_LISTED = 8  # as many as an answer offers to keep (learning.deck.MOST_PHRASES)

@@ -657,3 +657,41 @@ async def test_what_the_learner_turns_down_is_not_ordered(alice, offline, settin
     train = await start_scene(alice, "train_ticket", replacing=session)
     await replies_to(alice, train, ["Nach Berlin, bitte. Ich habe keine BahnCard."])
     assert 4 in await reached_goals(train)
+
+
+@pytest.mark.parametrize(
+    ("code", "asked", "listed"),
+    [
+        ("doctor_phone", "How do I say 'appointment'?", ["„der Termin“ (appointment)"]),
+        ("restaurant", "How do I ask for the bill?", ["„Zahlen, bitte!“ (The bill, please!)"]),
+        (
+            "doctor_phone",
+            "what are symptoms and fever?",
+            [
+                "„die Beschwerden“ (complaints, symptoms (plural))",
+                "„das Fieber“ (fever, temperature)",
+            ],
+        ),
+        ("party", "What do I say for 'please'?", None),  # a word that names nothing of its own
+    ],
+)
+async def test_the_offline_helper_finds_words_by_the_meaning_asked_for(
+    alice, offline, code, asked, listed
+):
+    """ "How do I say 'appointment'?" got a tip about something else (a newcomer's walk): the
+    scene's word list has „der Termin“ (appointment)."""
+    from chat.providers.offline import CANNOT_READ_QUESTION_MEANINGS
+
+    session = await start_scene(alice, code)
+    tab = Tab(alice, session.pk)
+    await tab.connect()
+    await tab.send(chat="helper", message=asked)
+    await tab.until(FINISHED)
+    await settle()
+    await tab.close()
+    _, answer = (await stored(session.pk, "helper"))[-1]
+    if listed is None:
+        assert answer.startswith(CANNOT_READ.format(what="your question"))
+    else:
+        note = CANNOT_READ_QUESTION_MEANINGS.format(what="your question")
+        assert answer.split("\n") == [note, *listed]
