@@ -681,15 +681,9 @@ async def test_the_offline_helper_finds_words_by_the_meaning_asked_for(
     """ "How do I say 'appointment'?" got a tip about something else (a newcomer's walk): the
     scene's word list has „der Termin“ (appointment)."""
     from chat.providers.offline import CANNOT_READ_QUESTION_MEANINGS
+    from tests.chat.test_ask_the_helper import helper_answer
 
-    session = await start_scene(alice, code)
-    tab = Tab(alice, session.pk)
-    await tab.connect()
-    await tab.send(chat="helper", message=asked)
-    await tab.until(FINISHED)
-    await settle()
-    await tab.close()
-    _, answer = (await stored(session.pk, "helper"))[-1]
+    answer = await helper_answer(alice, await start_scene(alice, code), asked)
     if listed is None:
         assert answer.startswith(CANNOT_READ.format(what="your question"))
     else:
