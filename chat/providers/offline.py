@@ -37,11 +37,15 @@ class OfflineProvider:
             lines = request.script or (FALLBACK_LINE,)
             # Off the event loop: each pattern may take up to its time limit.
             goals = await asyncio.to_thread(_goals_reached, request)
-            if _answers_the_goodbye(request) or _leaves_early(request, goals):
+            # "Wie bitte?" to the goodbye is told it again, and leaves the last word still.
+            answers = _answers_the_goodbye(request) and not _asks_to_repeat(request)
+            if answers or _leaves_early(request, goals):
                 asked = await asyncio.to_thread(_asked_again, request)
                 text, ended = _last_word(request, goals, asked), True
             elif not goals and (greeting := _greeting_back(request)):
                 text, ended = greeting, False
+            elif not goals and not request.last_reply and (again := _said_again(request)):
+                text, ended = again, False
             else:
                 indexes = _lines_to_say(request, lines, goals)
                 text = _joined([lines[index] for index in indexes])
@@ -135,6 +139,40 @@ def _takes_leave(request: ReplyRequest) -> bool:
     return any(
         is_a_goodbye(form) for sentence in sentences for form in as_typed_and_with_umlauts(sentence)
     )
+
+
+def _said_again(request: ReplyRequest) -> str:
+    """The character's last line again, for a learner who asks for it ("Wie bitte?", "Können
+    Sie das wiederholen?"): the pharmacist went on to the dosage (a newcomer's walk). "" for
+    any other message."""
+    last = _last_reply(request)
+    if not last or not _asks_to_repeat(request):
+        return ""
+    return f"{SAID_AGAIN} {last.removeprefix(SAID_AGAIN).strip()}"
+
+
+def _asks_to_repeat(request: ReplyRequest) -> bool:
+    texts = request.unanswered or (request.learner_text,)
+    return all(
+        any(_REPEAT.fullmatch(spelling) for spelling in as_typed_and_with_umlauts(text.strip()))
+        for text in texts
+    )
+
+
+_PLEASE = r"(?:\W+(?:bitte|danke|sorry))*"
+_REPEAT = re.compile(
+    rf"\W*(?:(?:entschuldigung|entschuldigen\s+sie|sorry|verzeihung|tut\s+mir\s+leid){_PLEASE}\W+)?"
+    r"(?:wie\s+bitte|was\s+bitte|bitte\s+was|wie|was"
+    r"|(?:können|könnten|kannst|könntest)\s+(?:sie|du)\s+(?:das\s+)?(?:bitte\s+)?"
+    r"(?:(?:noch\s+(?:ein)?mal\s+)?wiederholen|(?:noch\s+(?:ein)?mal|langsamer)\s+sagen"
+    r"|langsamer\s+sprechen)"
+    r"|(?:bitte\s+)?noch\s+(?:ein)?mal|(?:bitte\s+)?langsamer|(?:bitte\s+)?wiederholen"
+    r"|ich\s+(?:habe\s+)?(?:das\s+|sie\s+|dich\s+)?nicht\s+verstanden"
+    r"|ich\s+verstehe\s+(?:das\s+|sie\s+|dich\s+)?nicht"
+    r"|was\s+(?:haben\s+sie|hast\s+du)\s+gesagt)"
+    rf"{_PLEASE}\W*",
+    re.IGNORECASE,
+)
 
 
 def _greeting_back(request: ReplyRequest) -> str:
@@ -795,6 +833,7 @@ def asks_yes_or_no(line: str) -> bool:
 
 ASK_AGAIN = "Wie bitte?"
 AS_SAID = "Wie gesagt:"
+SAID_AGAIN = "Ich sage es noch einmal:"
 NO_ENGLISH = "Entschuldigung, ich spreche kein Englisch. Auf Deutsch, bitte!"
 ABOUT_A_LINE = (("Check my German:", "your line"), ("Explain this line:", "this line"))
 CANNOT_READ = "(Offline mode: without the model I cannot read {what}, so here is a tip instead.)"

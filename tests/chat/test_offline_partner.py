@@ -689,3 +689,47 @@ async def test_the_offline_helper_finds_words_by_the_meaning_asked_for(
     else:
         note = CANNOT_READ_QUESTION_MEANINGS.format(what="your question")
         assert answer.split("\n") == [note, *listed]
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        "Wie bitte?",
+        "Können Sie das bitte wiederholen?",
+        "Entschuldigung, noch einmal bitte.",
+        "Ich habe das nicht verstanden.",
+        "koennen Sie das langsamer sagen?",
+    ],
+)
+async def test_asked_to_say_it_again_the_character_says_its_line_again(
+    alice, alice_session, offline, settings, asked
+):
+    """ "Wie bitte?" and "Können Sie das wiederholen?" were passed over: the pharmacist went
+    on to the dosage (a newcomer's walk). The line is said again, and a yes answers it."""
+    from chat.providers.offline import SAID_AGAIN
+
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    lines = alice_session.scenario.offline_lines
+    said = ["Ich schaue nur.", asked, asked, "Ja, gerne."]
+    replies = await replies_to(alice, alice_session, said)
+    assert replies == [lines[0], f"{SAID_AGAIN} {lines[0]}", f"{SAID_AGAIN} {lines[0]}", lines[1]]
+
+
+async def test_asked_to_say_its_goodbye_again_the_character_leaves_the_last_word_still(
+    alice, offline
+):
+    from chat.providers.offline import SAID_AGAIN
+
+    session = await start_scene(alice, "kebab")
+    await database_sync_to_async(add_message)(
+        session, "user", "main", "Einen Döner zum Mitnehmen, bitte."
+    )
+    goodbye = session.scenario.offline_lines[-1]
+    await database_sync_to_async(add_message)(session, "scenario", "main", goodbye)
+    assert await replies_to(alice, session, ["Wie bitte?"]) == [
+        goodbye,
+        f"{SAID_AGAIN} {goodbye}",
+    ]
+    assert not (await session_row(session.pk)).is_completed
+    await replies_to(alice, session, ["Tschüss!"])
+    assert (await session_row(session.pk)).is_completed
