@@ -196,11 +196,45 @@ def words_of(line: str) -> list[str]:
     what its "Keep words" offers, so that a learner without a mouse can keep a word of a line
     (only a selection could: the last note's left item)."""
     words: dict[str, str] = {}
-    for word in WORD.findall(as_word(line[: 2 * MAX_EXAMPLE_LENGTH])):
+    text = as_word(line[: 2 * MAX_EXAMPLE_LENGTH])
+    for found in WORD.finditer(text):
+        word = found.group()
         has_a_letter = any(unicodedata2.category(char)[0] == "L" for char in word)
         if has_a_letter and keepable(word) and len(word) <= MAX_WORD_LENGTH:
-            words.setdefault(word.lower(), word)
+            words.setdefault(word.lower(), _as_written_alone(word, text, found.start()))
     return list(words.values())  # all of them: 20 left a long line's last words out
+
+
+def _as_written_alone(word: str, text: str, at: int) -> str:
+    """A word of `text` (at `at`) as written on its own: small if it is one written small
+    but for its place at a sentence's start ("Auf Deutsch, bitte!" offered „Auf“: a
+    newcomer's walk)."""
+    before = text[:at].rstrip(" „“\"'‚‘»«›‹–—-(")
+    if word.lower() in NEVER_CAPITALISED and (not before or before[-1] in ".!?…:"):
+        return word.lower()
+    return word
+
+
+# Words written small but at a sentence's start: pronouns (not "Sie"), articles, prepositions,
+# conjunctions, particles and the verbs learners meet first. Others keep their capital, which
+# in German may be a noun's.
+NEVER_CAPITALISED = frozenset(
+    """
+    ich du er es wir ihr man mich dich mir dir uns euch sich mein meine dein deine unser
+    der die das den dem des ein eine einen einem einer eines kein keine keinen keinem keiner
+    dieser diese dieses diesen jeder jede jedes alle alles viel viele etwas nichts
+    auf an in im am ans ins zu zum zur mit nach von vom bei beim aus für über unter vor hinter
+    neben zwischen durch gegen ohne um bis seit ab
+    und oder aber denn weil dass wenn als ob doch sondern also dann sonst noch schon
+    ja nein nicht auch nur sehr gern gerne hier da dort jetzt immer oft nie heute gestern
+    wie was wer wen wem wo wann warum wieso woher wohin welche welcher welches welchen
+    bitte danke so gut klar natürlich vielleicht leider übrigens genau prima super okay
+    bin bist ist sind seid war waren habe hast hat haben hatte kann kannst können möchte
+    möchtest möchten will willst wollen muss musst müssen darf darfst dürfen soll sollen
+    werde wirst wird werden würde würden wäre gibt geht gehen komm kommt kommen
+    eins zwei drei vier fünf sechs sieben acht neun zehn elf zwölf
+    """.split()
+)
 
 
 def words_in_line(typed: str, line: str) -> str | None:
@@ -236,6 +270,8 @@ def words_in_line(typed: str, line: str) -> str | None:
         )
     if run is None:
         return None
+    if window == 1:  # a word, as its line's "Keep words" lists it
+        return _as_written_alone(found[run].group(), line, found[run].start())
     last = found[run + window - 1]
     return " ".join(line[found[run].start() : last.end()].split())
 

@@ -532,11 +532,11 @@ def test_a_word_of_a_role_play_line_can_be_kept_from_the_keyboard(daphne_server,
     expect(keep_words).to_have_attribute("aria-expanded", "true")
     words = message.get_by_role("group", name=re.compile("^Its words"))
     # Each once, whatever its case; one in the deck says so.
-    names = ["Keep „Zwei“", "Keep „bitte“", "Keep „Und“", "Keep „Brezeln“"]
+    names = ["Keep „zwei“", "Keep „bitte“", "Keep „und“", "Keep „Brezeln“"]
     names.append(re.compile("^Keep them, from “Zwei Brötchen, bitte! Und zwei Brezeln.”, in"))
     expect(words.get_by_role("button")).to_have_text(names)
     expect(words.locator(".kept")).to_have_text("„Brötchen“ in your deck ✓")
-    expect(words.get_by_role("button", name="Keep „Zwei“")).to_be_focused()
+    expect(words.get_by_role("button", name="Keep „zwei“")).to_be_focused()
     page.keyboard.press("Tab")
     page.keyboard.press("Tab")
     page.keyboard.press("Tab")
@@ -614,7 +614,7 @@ def test_words_of_a_line_side_by_side_can_be_kept_from_the_keyboard(daphne_serve
     message.get_by_role("button", name=re.compile("^Keep words of “Zwei")).focus()
     page.keyboard.press("Enter")
     words = message.get_by_role("group", name=re.compile("^Its words"))
-    expect(words.get_by_role("button", name="Keep „Zwei“")).to_be_focused()
+    expect(words.get_by_role("button", name="Keep „zwei“")).to_be_focused()
     typed = words.get_by_role("textbox", name="Or type several, as they stand together:")
     for _ in range(6):  # past the line's six words ("darf's" is one)
         page.keyboard.press("Tab")
@@ -647,15 +647,15 @@ def test_words_of_a_line_side_by_side_can_be_kept_from_the_keyboard(daphne_serve
     expect(typed).not_to_have_attribute("aria-invalid", "true")
     expect(words.get_by_role("alert")).to_have_count(0)
 
-    # One word typed is the listed one: the list marks it kept.
-    typed.fill("zwei")
+    # One word typed is the listed one, written small as listed: the list marks it kept.
+    typed.fill("ZWEI")
     page.keyboard.press("Enter")
-    expect(words.locator(".kept-words")).to_have_text("Kept „Zwei“ ✓")
+    expect(words.locator(".kept-words")).to_have_text("Kept „zwei“ ✓")
     expect(words.get_by_role("alert")).to_have_count(0)
     expect(typed).not_to_have_attribute("aria-invalid", "true")
-    expect(words.locator("> .kept")).to_have_text("„Zwei“ in your deck ✓")
+    expect(words.locator("> .kept")).to_have_text("„zwei“ in your deck ✓")
     kept = sorted(card.german for card in deck.all_cards(user.pk))
-    assert kept == ["Brötchen, bitte", "Zwei"]
+    assert kept == ["Brötchen, bitte", "zwei"]
     assert [p for p in problems if "400" not in p] == []
 
 

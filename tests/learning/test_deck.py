@@ -2225,3 +2225,23 @@ def test_a_card_comes_back_in_the_days_its_button_said(alice):
         answered = deck.review(alice.pk, card.pk, "easy", at=when).card
         assert said.endswith(" d")
         assert deck.interval_label(answered.due - when) == said
+
+
+@pytest.mark.parametrize(
+    ("line", "offered"),
+    [
+        (
+            "Entschuldigung, ich spreche kein Englisch. Auf Deutsch, bitte!",
+            ["Entschuldigung", "ich", "spreche", "kein", "Englisch", "auf", "Deutsch", "bitte"],
+        ),
+        (
+            "Sie kommen wegen der Wohnung? „Ja, genau.“",
+            ["Sie", "kommen", "wegen", "der", "Wohnung", "ja", "genau"],
+        ),
+        ("Brot? Ja. Brot ist gut.", ["Brot", "ja", "ist", "gut"]),
+    ],
+)
+def test_a_line_offers_a_small_word_small_at_a_sentences_start(line, offered):
+    """ "Keep words" offered „Auf“ of "Auf Deutsch, bitte!", a card with a capital no German
+    writes it with (a newcomer's walk); a noun keeps its capital, and so does "Sie"."""
+    assert deck.words_of(line) == offered
