@@ -207,6 +207,10 @@ def report(request: HttpRequest, session_id: UUID) -> HttpResponse:
     found = tasks.report_of(request.user.pk, session_id)
     if found is None:
         raise Http404("No report for this session.")
+    if request.headers.get("Sec-Fetch-Dest") == "document":
+        # Opened as a page, it was the bare section the chat page swaps in (a newcomer's
+        # walk): the scene's history page shows it whole.
+        return redirect(reverse("transcript", args=[session_id]) + "#report")
     context = {"report": found, "kept": _kept_from(request.user.pk, found)}
     return render(request, "chat/partials/report.html", context)
 

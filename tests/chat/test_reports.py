@@ -688,3 +688,17 @@ def test_a_report_word_whose_meaning_a_card_cannot_hold_is_offered_without_it(al
     assert client.post("/deck/keep/", form).status_code == 302
     kept = {card.german: card.gloss for card in deck.all_cards(alice.pk)}
     assert kept == {"scharf": "", "die Wurst": "", "die Zeitung": "the newspaper"}
+
+
+def test_a_report_opened_as_a_page_shows_in_the_scenes_history(alice, kiosk):
+    """Its address opened in the browser was the bare section the chat page swaps in, with no
+    page around it (a newcomer's walk)."""
+    session = _completed_without_a_report(alice, kiosk)
+    client = Client()
+    client.force_login(alice)
+    address = f"/sessions/{session.pk}/report/"
+    opened = client.get(address, headers={"Sec-Fetch-Dest": "document"})
+    assert opened.status_code == 302 and opened["Location"] == f"/history/{session.pk}/#report"
+    assert 'id="report"' in client.get(opened["Location"]).content.decode()
+    swapped = client.get(address, headers={"Sec-Fetch-Dest": "empty", "HX-Request": "true"})
+    assert swapped.content.decode().startswith('<div id="report"')
