@@ -37,15 +37,18 @@ class OfflineProvider:
             lines = request.script or (FALLBACK_LINE,)
             # Off the event loop: each pattern may take up to its time limit.
             goals = await asyncio.to_thread(_goals_reached, request)
-            # "Wie bitte?" to the goodbye is told it again, and leaves the last word still.
-            answers = _answers_the_goodbye(request) and not _asks_to_repeat(request)
-            if answers or _leaves_early(request, goals):
+            texts = request.unanswered or (request.learner_text,)
+            repeat = not goals and _asks_to_repeat(texts)
+            after_goodbye = _answers_the_goodbye(request)
+            if (after_goodbye and not repeat) or _leaves_early(request, goals):
                 asked = await asyncio.to_thread(_asked_again, request)
                 text, ended = _last_word(request, goals, asked), True
             elif not goals and (greeting := _greeting_back(request)):
                 text, ended = greeting, False
-            elif not goals and not request.last_reply and (again := _said_again(request)):
-                text, ended = again, False
+            elif repeat and (after_goodbye or not request.closing) and _last_reply(request):
+                # "Wie bitte?" to the goodbye is told it again, and leaves the last word still,
+                # but once the scene's length is up (the 27th): it ended at 29 (the recheck).
+                text, ended = _said_again(request), after_goodbye and request.closing
             else:
                 indexes = _lines_to_say(request, lines, goals)
                 text = _joined([lines[index] for index in indexes])
@@ -143,16 +146,11 @@ def _takes_leave(request: ReplyRequest) -> bool:
 
 def _said_again(request: ReplyRequest) -> str:
     """The character's last line again, for a learner who asks for it ("Wie bitte?", "Können
-    Sie das wiederholen?"): the pharmacist went on to the dosage (a newcomer's walk). "" for
-    any other message."""
-    last = _last_reply(request)
-    if not last or not _asks_to_repeat(request):
-        return ""
-    return f"{SAID_AGAIN} {last.removeprefix(SAID_AGAIN).strip()}"
+    Sie das wiederholen?"): the pharmacist went on to the dosage (a newcomer's walk)."""
+    return f"{SAID_AGAIN} {_last_reply(request).removeprefix(SAID_AGAIN).strip()}"
 
 
-def _asks_to_repeat(request: ReplyRequest) -> bool:
-    texts = request.unanswered or (request.learner_text,)
+def _asks_to_repeat(texts) -> bool:
     return all(
         any(_REPEAT.fullmatch(spelling) for spelling in as_typed_and_with_umlauts(text.strip()))
         for text in texts
@@ -176,27 +174,43 @@ _REPEAT = re.compile(
 
 
 def _greeting_back(request: ReplyRequest) -> str:
-    """The character's answer to a learner's first message that only greets ("Servus!",
-    "Hallo Lena, wie geht's?"): the greeting back, and its opening's question again. The
-    script's first line answers an order or a name, and was said to a bare "Hallo!"
-    ("Gern! Möchten Sie das im Brot oder lieber als Dürüm?": a newcomer's walk). "" for
-    any other message."""
-    texts = request.unanswered or (request.learner_text,)
-    if request.turn != len(texts) or not (greeting := _only_greets(texts)):
+    """The character's answer to a message that only greets ("Servus!", "Hallo Lena, wie
+    geht's?"): the greeting back, and its last question again. The script's first line
+    answers an order or a name, and was said to a bare "Hallo!" ("Gern! Möchten Sie das im
+    Brot oder lieber als Dürüm?": a newcomer's walk). "" for any other message."""
+    if not (greeting := _only_greets(request.unanswered or (request.learner_text,))):
         return ""
     word, asks_how = greeting
+    opening = _replies(request)[0] if _replies(request) else ""
+    if _OF_THE_DAY.fullmatch(word) and (own := _OF_THE_DAY.search(opening)):
+        word = own.group()  # "Guten Abend!" to "Guten Morgen!" in the evening (the recheck)
     back = " ".join(w if w in ("dich", "euch") else w[0].upper() + w[1:] for w in word.split())
-    *_, question = re.split(r"\s[–—-]\s", _question_in(_last_reply(request)))
-    answer = [f"{back}!", "Gut, danke!" if asks_how else "", question[:1].upper() + question[1:]]
-    return " ".join(filter(None, answer))
-
-
-def _greeted_back(request: ReplyRequest) -> bool:
-    """Whether the learner's first turn, answered, only greeted (and was greeted back)."""
-    turns = request.messages  # the walk-up, the opening, the learner's first turn, its reply
-    return len(turns) > 3 and bool(
-        _only_greets([block.get("text", "") for block in turns[2]["content"]])
+    if asks_how:  # it did not ask back (the recheck)
+        formal = any(_SIE.search(line) for line in (opening, *request.script))
+        back += "! Gut, danke! Und " + ("Ihnen" if formal else "dir") + "?"
+    question = _question_in(_last_reply(request).removeprefix(SAID_AGAIN).strip())
+    *_, question = re.split(r"\s[–—-]\s", question)
+    first, _, rest = question.partition(", ")
+    if rest and _GREETS.fullmatch(first):  # "Guten Morgen, was kann ich für Sie tun?"
+        question = rest
+    return " ".join(
+        filter(None, [back + ("" if asks_how else "!"), question[:1].upper() + question[1:]])
     )
+
+
+_OF_THE_DAY = re.compile(r"(?i:guten\s+(?:morgen|tag|abend)|morgen|tag|n[’']?abend)")
+_SIE = re.compile(r"(?<![.!?]\s)(?<!^)\bSie\b|\bIhnen\b")
+
+
+def _answered_by_the_script(request: ReplyRequest) -> int:
+    """How many of the learner's turns before this one the script answered: not those that
+    only greeted, or asked for the last line again."""
+    turns = request.messages  # the walk-up, the opening, then the learner's and the replies
+    learner_turns = [
+        [block.get("text", "") for block in turn["content"] if block.get("type") == "text"]
+        for turn in turns[2:-1:2]
+    ]
+    return sum(not (_only_greets(t) or _asks_to_repeat(t)) for t in learner_turns)
 
 
 def _only_greets(texts) -> tuple[str, bool] | None:
@@ -454,8 +468,8 @@ def _next_line(request: ReplyRequest, lines: tuple[str, ...], reached_now, said)
     for line in said:  # an answer said where the script had it anyway is in its order
         if line not in stays or not any(map(to_say, range(after, line))):
             after = line + 1
-    if not said:  # one line a learner message answered (but a greeting: `_greeting_back`)
-        answered = request.turn - max(len(request.unanswered), 1) - _greeted_back(request)
+    if not said:  # one line a learner turn (not a greeting, nor "Wie bitte?")
+        answered = _answered_by_the_script(request)
         after = max(min(answered, len(lines) - 1), 0)
     last = len(lines) - 1
     while after < last and not to_say(after):

@@ -89,7 +89,7 @@ async def test_the_offline_character_closes_the_scene_once_every_goal_is_reached
     # (the line asking how many passed over), the strawberries' price, and "das ist alles"
     # leads to the till.
     assert [content for role, content in main if role == "scenario"][1:-1] == [
-        "Guten Tag! Was darf es sein?",
+        "Guten Morgen! Was darf es sein?",  # the greeting of the character's opening
         lines[2],
         lines[3],
         lines[8],
@@ -615,7 +615,20 @@ async def test_a_word_that_greets_as_well_greets_in_the_first_message(
         ("kebab", "Hallo!", "Hallo! Was darf es sein?"),
         ("buergeramt", "Servus!", "Servus! Was kann ich für Sie tun?"),
         ("train_ticket", "guten tag", "Guten Tag! Wohin möchten Sie fahren?"),
-        ("pharmacy", "Hallo, wie geht's?", "Hallo! Gut, danke! Wie kann ich Ihnen helfen?"),
+        (
+            "pharmacy",
+            "Hallo, wie geht's?",
+            "Hallo! Gut, danke! Und Ihnen? Wie kann ich Ihnen helfen?",
+        ),
+        (
+            "party",
+            "Hallo, wie geht's?",
+            "Hallo! Gut, danke! Und dir? Ich bin Lena, und wie heißt du?",
+        ),
+        # Not a greeting twice ("Grüß Gott! Guten Morgen, was kann ich …"), nor one of another
+        # time of day ("Guten Morgen!" at the kebab shop in the evening): the recheck.
+        ("doctor_phone", "Grüß Gott!", "Grüß Gott! Was kann ich für Sie tun?"),
+        ("kebab", "Guten Morgen!", "Guten Abend! Was darf es sein?"),
         ("party", "Hi Lena! 👋", "Hi! Ich bin Lena, und wie heißt du?"),
         ("new_colleague", "Moin!", "Moin! Und wie heißt du?"),
     ],
@@ -733,3 +746,50 @@ async def test_asked_to_say_its_goodbye_again_the_character_leaves_the_last_word
     assert not (await session_row(session.pk)).is_completed
     await replies_to(alice, session, ["Tschüss!"])
     assert (await session_row(session.pk)).is_completed
+
+
+@pytest.mark.parametrize(
+    ("code", "first", "greeted", "then"),
+    [
+        (
+            "marketplace",
+            ["Wie bitte?", "Guten Morgen!"],
+            "Guten Morgen! Was darf es sein?",
+            "Ein Kilo Tomaten, bitte.",
+        ),
+        (
+            "train_ticket",
+            ["Guten Tag!", "Guten Tag!"],
+            "Guten Tag! Wohin möchten Sie fahren?",
+            "Nach Berlin, bitte.",
+        ),
+    ],
+)
+async def test_a_greeting_or_a_wie_bitte_before_the_script_starts_does_not_move_it_on(
+    alice, offline, settings, code, first, greeted, then
+):
+    """ "Wie bitte?" then "Guten Morgen!" got „Alles klar. Wie viel darf es denn sein?" of
+    nothing named, and a second "Guten Tag!" "An welchem Tag möchten Sie fahren?" (the
+    recheck): a greeting anywhere is greeted back, and the script starts where it would."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    session = await start_scene(alice, code)
+    replies = await replies_to(alice, session, [*first, then])
+    assert replies[1] == greeted
+    fresh = await start_scene(alice, code, replacing=session)
+    assert replies[-1] == (await replies_to(alice, fresh, [then]))[-1]
+
+
+async def test_wie_bitte_to_the_goodbye_once_the_scenes_length_is_up_ends_it(alice, offline):
+    """Asked again after the goodbye said at the 25th message, the character said it again
+    and the scene went on to 29, past the "ends by 27" its bar said (the recheck)."""
+    from chat.providers.offline import SAID_AGAIN
+
+    session = await start_scene(alice, "kebab")
+    lines = session.scenario.offline_lines
+    for line in [*lines[:11], lines[-1]]:
+        await database_sync_to_async(add_message)(session, "user", "main", "Hm.")
+        await database_sync_to_async(add_message)(session, "scenario", "main", line)
+    assert len(await stored(session.pk, "main")) == 25
+    assert (await replies_to(alice, session, ["Wie bitte?"]))[-1] == f"{SAID_AGAIN} {lines[-1]}"
+    row = await session_row(session.pk)
+    assert row.is_completed and len(await stored(session.pk, "main")) == 27
