@@ -510,24 +510,62 @@ def _helper_answer(request: ReplyRequest) -> str:
 def _meant_in(question: str, vocabulary) -> dict[str, int]:
     """The scene's words whose meaning the question names in English, by where it names them:
     "How do I say 'appointment'?" got a tip about something else (a newcomer's walk), where
-    the word list has „der Termin“ (appointment)."""
+    the word list has „der Termin“ (appointment). A meaning named whole, or a part of one
+    asked for ("How do I say 'sore throat'?": "I have a sore throat.")."""
+    asked = [
+        (words, at)
+        for phrase, at in _asked_for(question)
+        if (words := _naming_words(phrase, or_at_least=3))
+    ]
     found: dict[str, int] = {}
     for german, gloss in vocabulary:
+        listed = f"„{_as_quoted(german)}“ ({_as_quoted(gloss)})"
         for meaning in _meanings(gloss):
-            words = r"\s+".join(map(re.escape, meaning))
-            if named := re.search(rf"(?<!\w){words}(?!\w)", question, re.IGNORECASE):
-                found.setdefault(f"„{_as_quoted(german)}“ ({_as_quoted(gloss)})", named.start())
+            pattern = r"\s+".join(map(re.escape, meaning))
+            if named := re.search(rf"(?<!\w){pattern}(?!\w)", question, re.IGNORECASE):
+                found.setdefault(listed, named.start())
+        whole = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.sub(r"\([^)]*\)", " ", gloss).lower())
+        for words, at in asked:
+            if any(whole[i : i + len(words)] == words for i in range(len(whole))):
+                found.setdefault(listed, at)
     return found
+
+
+def _asked_for(question: str) -> list[tuple[str, int]]:
+    """What a question asks the German for, and where: its quotations ("'sore throat'"), or
+    what follows "How do I say" ("How do I say I have to go?")."""
+    quoted = [
+        (m.group(1), m.start(1))
+        for m in re.finditer(r"(?<!\w)['\"‘“„«](.+?)['\"’”“»](?!\w)", question)
+    ]
+    if quoted:
+        return quoted
+    said = _HOW_TO_SAY.search(question)
+    return [(said.group(1), said.start(1))] if said else []
+
+
+_HOW_TO_SAY = re.compile(
+    r"\b(?:how\s+(?:do|can|would|should)\s+(?:i|you|we)\s+say|what(?:'s|\s+is)\s+(?:the\s+german"
+    r"\s+(?:word\s+)?for\s+)?|german\s+for)\s+(.+?)(?:\s+in\s+german)?\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def _naming_words(phrase: str, or_at_least: int = 0) -> list[str]:
+    """A phrase's words, without a leading article or "to", if one of them names something
+    (or, given `or_at_least`, there are that many: "I have to go")."""
+    words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", phrase.lower())
+    while words and words[0] in ("to", "a", "an", "the"):
+        words.pop(0)
+    names = any(len(w) >= 3 and not _ENGLISH.fullmatch(w) for w in words)
+    return words if names or (or_at_least and len(words) >= or_at_least) else []
 
 
 def _meanings(gloss: str):
     """A gloss's meanings that name something, as words: "complaints, symptoms (plural)" has
     two, "to spell" one ("spell"); "The bill, please!" one ("bill"), not "please"."""
     for part in re.split(r"[,;]", re.sub(r"\([^)]*\)", " ", gloss)):
-        words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", part.lower())
-        while words and words[0] in ("to", "a", "an", "the"):
-            words.pop(0)
-        if any(len(word) >= 4 and not _ENGLISH.fullmatch(word) for word in words):
+        if words := _naming_words(part):
             yield words
 
 

@@ -686,6 +686,18 @@ async def test_what_the_learner_turns_down_is_not_ordered(alice, offline, settin
             ],
         ),
         ("party", "What do I say for 'please'?", None),  # a word that names nothing of its own
+        # A short meaning, and a part of one asked for, missed (the recheck).
+        ("party", "What is 'job' in German?", ["„der Beruf“ (job, profession)"]),
+        (
+            "party",
+            "How do I say I have to go?",
+            ["„Ich muss leider los.“ (I'm afraid I have to go.)"],
+        ),
+        (
+            "doctor_phone",
+            "How do I say 'sore throat'?",
+            ["„Ich habe Halsschmerzen.“ (I have a sore throat.)"],
+        ),
     ],
 )
 async def test_the_offline_helper_finds_words_by_the_meaning_asked_for(
