@@ -51,7 +51,17 @@ class OfflineProvider:
                 text, ended = _said_again(request), after_goodbye and request.closing
             else:
                 indexes = _lines_to_say(request, lines, goals)
-                text = _joined([lines[index] for index in indexes])
+                turned_down = _turned_down(request)
+                text = _joined(
+                    # An answer that offers what was turned down, without its offer ("Gern.
+                    # Möchten Sie vielleicht auch einen Kaffee?" after "Keinen Kaffee").
+                    [
+                        _without_questions(lines[i]) or lines[i]
+                        if _offers(lines[i], turned_down)
+                        else lines[i]
+                        for i in indexes
+                    ]
+                )
                 ended = indexes[-1] == len(lines) - 1
                 answering = {line for line, number, _ in request.script_answers if number in goals}
                 if not ended and not set(indexes) & answering:
@@ -458,8 +468,12 @@ def _next_line(request: ReplyRequest, lines: tuple[str, ...], reached_now, said)
         answers.setdefault(line, set()).add(number)
     passed = reached | declined
 
+    turned_down = _turned_down(request)
+
     def to_say(line: int) -> bool:
         if line in said or (line in asks and asks[line] <= passed):
+            return False
+        if turned_down and _offers(lines[line], turned_down):
             return False
         return not (declined and line in answers and answers[line] <= declined)
 
@@ -811,20 +825,55 @@ def _declined_now(request: ReplyRequest) -> set[int]:
     there were (the last note's left item). Not a no to an either-or question ("Zum
     Hieressen oder zum Mitnehmen?"), which declines neither."""
     said = request.unanswered or (request.learner_text,)
+    # And whatever it turns down by name: "Nein danke, ich brauche keine Brötchen." was asked
+    # which rolls (the recheck).
+    turned_down = [found.group() for text in said for found in _TURNED_DOWN.finditer(text)]
+    by_name = {
+        goal.number
+        for goal in request.open_goals
+        if not _takes_a_no(goal)
+        and any(pattern_matches(goal.pattern, phrase) for phrase in turned_down)
+    }
     # "Nein, kein Brot." is a no, and so is the first sentence of "Nein. Ich nehme Kuchen."
     sentences = [
         sentence for text in said for sentence in re.split(r"(?<=[.!?])\s+", _ordered_in(text))
     ]
     if not any(_is_a_bare_no(sentence) for sentence in sentences):
-        return set()
+        return by_name
     at = _last_line(request)
     if at is None:
-        return set()
+        return by_name
     questions = [q for q in re.split(r"(?<=[.!?])\s+", request.script[at]) if q.endswith("?")]
     if not questions or any(re.search(r"\boder\b", q, re.IGNORECASE) for q in questions):
-        return set()
+        return by_name
     open_numbers = {goal.number for goal in request.open_goals}
-    return {number for line, number in request.script_asks if line == at} & open_numbers
+    return by_name | {number for line, number in request.script_asks if line == at} & open_numbers
+
+
+def _turned_down(request: ReplyRequest) -> set[str]:
+    """What the learner has turned down by name in the scene ("keinen Kaffee": "kaffee")."""
+    said = [
+        block.get("text", "")
+        for turn in request.messages[2::2]  # the learner's turns, after the walk-up
+        for block in turn["content"]
+        if block.get("type") == "text" and not block.get("text", "").startswith("[Note")
+    ]
+    return {
+        found.group().split()[-1].lower()
+        for text in [*said, *(request.unanswered or (request.learner_text,))]
+        for found in _TURNED_DOWN.finditer(text)
+    }
+
+
+def _offers(line: str, things: set[str]) -> bool:
+    """Whether a line asks about one of `things`: "Möchten Sie vielleicht auch einen Kaffee
+    zum Mitnehmen?" after "Keinen Kaffee, danke." (the recheck)."""
+    questions = [q for q in re.split(r"(?<=[.!?])\s+", line) if q.endswith("?")]
+    return any(
+        re.search(rf"(?<!\w){re.escape(thing)}(?!\w)", question, re.IGNORECASE)
+        for question in questions
+        for thing in things
+    )
 
 
 # A yes and nothing more: "Ja.", "Ja, gerne!", "Klar, warum nicht?", "Sehr gern, danke."

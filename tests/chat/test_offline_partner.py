@@ -805,3 +805,25 @@ async def test_wie_bitte_to_the_goodbye_once_the_scenes_length_is_up_ends_it(ali
     assert (await replies_to(alice, session, ["Wie bitte?"]))[-1] == f"{SAID_AGAIN} {lines[-1]}"
     row = await session_row(session.pk)
     assert row.is_completed and len(await stored(session.pk, "main")) == 27
+
+
+async def test_what_the_learner_turned_down_is_not_offered_again(alice, offline, settings):
+    """ "Nein danke, ich brauche keine Brötchen." was asked which rolls; "Nein, kein Brot." to
+    which rolls was asked "Brauchen Sie auch ein Brot?"; "Keinen Kaffee, danke." was offered
+    a coffee a few lines on (the recheck)."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    session = await start_scene(alice, "bakery")
+    lines = session.scenario.offline_lines
+    [reply] = await replies_to(alice, session, ["Nein danke, ich brauche keine Brötchen."])
+    assert "Körnerbrötchen" not in reply
+
+    session = await start_scene(alice, "bakery", replacing=session)
+    replies = await replies_to(alice, session, ["Vier Brötchen, bitte.", "Nein, kein Brot."])
+    assert replies[0] == lines[0] and "Brot?" not in replies[1]
+
+    fillers = ["Zwei Brötchen, bitte.", "Normale.", "Ja, ein Roggenbrot.", "Ja, bitte.", "Hm."]
+    control = await start_scene(alice, "bakery", replacing=session)
+    assert lines[6] in await replies_to(alice, control, [*fillers, "Hm.", "Hm."])
+    session = await start_scene(alice, "bakery", replacing=control)
+    replies = await replies_to(alice, session, ["Keinen Kaffee, danke.", *fillers, "Hm."])
+    assert lines[6] not in replies and lines[7] in replies
