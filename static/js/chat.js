@@ -125,6 +125,8 @@
   // answered "log in", and the page said "You are logged out. Log in again to go on with
   // this scene", of an account there is no more (a newcomer's walk); its buttons are off.
   var accountGone = false;
+  var loggedOut = null;  // the socket a login's end closed, to open again at the next login
+  var otherAccount = false;  // ...closed for another account than the page's (4409)
   function showAccountGone() {
     accountGone = true;
     setConnection("closed", "Your account has been deleted, and this conversation with it.", {href: "/", text: "Maraum's home page"});
@@ -270,7 +272,8 @@
       // "Write a message first.", which asked for a message this page can never send (a
       // newcomer's walk).
       var note = connection.querySelector(".connection-text").cloneNode(true);
-      showError(chat, "This page cannot send any more. ");
+      // Not "any more" where a login sends it again (the recheck: it sent after one).
+      showError(chat, loggedOut ? "Not sent. " : "This page cannot send any more. ");
       document.getElementById(chat + "-error").append(...note.childNodes);
       return;
     }
@@ -328,6 +331,11 @@
     // and the page says so (it went without a word: a newcomer's walk).
     document.addEventListener("maraum:drafts-forgotten", function (event) {
       var said = false, cleared = CLEARED[event.detail && event.detail.why] || CLEARED["log-out"];
+      // The other account logged out too: it still said that one was logged in (the recheck).
+      if (otherAccount && state() === "closed") {
+        otherAccount = false;
+        showLoggedOut();
+      }
       document.querySelectorAll("form.compose").forEach(function (form) {
         var box = form.querySelector("textarea");
         // Said in full once: a screen reader heard the same alert from both chats (a
@@ -610,9 +618,9 @@
         follow(scroller, first || atBottom(scroller));
       });
     }
-    var loggedOut = null;  // the socket a login's end closed, to open again at the next
     document.addEventListener("maraum:signed-in", function () {  // (static/js/drafts.js)
       if (!loggedOut || state() !== "closed") return;
+      otherAccount = false;
       showLogIn(false);
       showAccountLinks(true);
       setConnection("connecting", "Connecting\u2026");
@@ -635,6 +643,7 @@
         // "no longer available", of a conversation that is there: the last note's left item).
         socket.queue.length = 0;
         loggedOut = socket;  // logging in again as its learner connects it again
+        otherAccount = true;
         setConnection("closed", "You are logged in as another account in this browser now; this conversation belongs to the account this page was opened with.", {
           href: "/login/?next=" + encodeURIComponent(location.pathname),
           text: "Log in with that account to go on.",

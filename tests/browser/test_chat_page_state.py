@@ -819,21 +819,30 @@ def test_another_account_logged_in_elsewhere_is_told_apart_from_a_conversation_g
     page = _chat_of(browser, daphne_server, User.objects.get(email="dora@example.com"))
     other = page.context.new_page()
 
-    def log_in_as(email):
+    def log_out():
         other.goto(daphne_server)
         other.get_by_role("button", name="Log out").click()
+        expect(other.get_by_role("button", name="Log out")).to_have_count(0)
+
+    def log_in_as(email):
         other.goto(f"{daphne_server}/login/")
         other.get_by_label("Email").fill(email)
         other.get_by_label("Password").fill("eine lange Passphrase")
         other.get_by_role("button", name="Log in").click()
         expect(other.get_by_role("button", name="Log out")).to_be_visible()
 
+    log_out()
     log_in_as("emil@example.com")
     expect(page.locator("#connection")).to_contain_text(
         "You are logged in as another account in this browser now"
     )
     expect(page.locator("#connection")).not_to_contain_text("no longer available")
     expect(page.get_by_role("link", name="End and delete…")).to_be_visible()
+    # That one logging out too, the page says so; a message is not sent, not "any more".
+    log_out()
+    expect(page.locator("#connection")).to_contain_text("You are logged out.")
+    _send(page, "helper", "Hallo?")
+    expect(page.locator("#helper-error")).to_contain_text("Not sent. You are logged out.")
     log_in_as("dora@example.com")
     expect(page.locator("#connection")).to_contain_text("Connected")
     _send(page, "helper", "Was hei\u00dft Apfel?")
