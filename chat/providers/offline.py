@@ -157,7 +157,19 @@ def _takes_leave(request: ReplyRequest) -> bool:
 def _said_again(request: ReplyRequest) -> str:
     """The character's last line again, for a learner who asks for it ("Wie bitte?", "Können
     Sie das wiederholen?"): the pharmacist went on to the dosage (a newcomer's walk)."""
-    return f"{SAID_AGAIN} {_last_reply(request).removeprefix(SAID_AGAIN).strip()}"
+    last = _last_reply(request).removeprefix(SAID_AGAIN).strip()
+    # Not the greeting again: "Ich sage es noch einmal: Guten Abend! …" (the recheck).
+    return f"{SAID_AGAIN} {_without_greetings(last) or last}"
+
+
+def _without_greetings(line: str) -> str:
+    """A line without the greetings it starts with ("Guten Abend! Gut, danke! Und Ihnen?")."""
+    sentences = re.split(r"(?<=[.!?…])\s+", line.strip())
+    while sentences and (
+        _only_greets([sentences[0]]) or sentences[0] in ("Gut, danke!", "Und Ihnen?", "Und dir?")
+    ):
+        sentences.pop(0)
+    return " ".join(sentences)
 
 
 def _asks_to_repeat(texts) -> bool:
@@ -198,8 +210,11 @@ def _greeting_back(request: ReplyRequest) -> str:
     if asks_how:  # it did not ask back (the recheck)
         formal = any(_SIE.search(line) for line in (opening, *request.script))
         back += "! Gut, danke! Und " + ("Ihnen" if formal else "dir") + "?"
-    question = _question_in(_last_reply(request).removeprefix(SAID_AGAIN).strip())
-    *_, question = re.split(r"\s[–—-]\s", question)
+    last = _without_greetings(_last_reply(request).removeprefix(SAID_AGAIN).strip())
+    asked = [q for q in re.split(r"(?<=[.!?…])\s+", last) if q.endswith("?")]
+    # Its last question, wherever it stands ("Wie wäre es mit Kuchen? Heute haben wir …" was
+    # greeted back with no question: the recheck).
+    *_, question = re.split(r"\s[–—-]\s", asked[-1] if asked else "")
     first, _, rest = question.partition(", ")
     if rest and _GREETS.fullmatch(first):  # "Guten Morgen, was kann ich für Sie tun?"
         question = rest
@@ -825,9 +840,12 @@ def _declined_now(request: ReplyRequest) -> set[int]:
     there were (the last note's left item). Not a no to an either-or question ("Zum
     Hieressen oder zum Mitnehmen?"), which declines neither."""
     said = request.unanswered or (request.learner_text,)
-    # And whatever it turns down by name: "Nein danke, ich brauche keine Brötchen." was asked
-    # which rolls (the recheck).
-    turned_down = [found.group() for text in said for found in _TURNED_DOWN.finditer(text)]
+    # And whatever the learner turned down by name in the scene: "Nein danke, ich brauche
+    # keine Brötchen." was asked which rolls, and "Nein, kein Brot." told of the breads a
+    # turn later (the rechecks).
+    turned_down = [
+        found.group() for text in _learner_texts(request) for found in _TURNED_DOWN.finditer(text)
+    ]
     by_name = {
         goal.number
         for goal in request.open_goals
@@ -850,27 +868,32 @@ def _declined_now(request: ReplyRequest) -> set[int]:
     return by_name | {number for line, number in request.script_asks if line == at} & open_numbers
 
 
+def _learner_texts(request: ReplyRequest) -> list[str]:
+    """Everything the learner has said in the role-play, this message included."""
+    earlier = [
+        block.get("text", "")
+        for turn in request.messages[2:-1:2]  # the learner's turns answered, after the walk-up
+        for block in turn["content"]
+        if block.get("type") == "text"
+    ]
+    return [*earlier, *(request.unanswered or (request.learner_text,))]
+
+
 def _turned_down(request: ReplyRequest) -> set[str]:
     """What the learner has turned down by name in the scene ("keinen Kaffee": "kaffee")."""
-    said = [
-        block.get("text", "")
-        for turn in request.messages[2::2]  # the learner's turns, after the walk-up
-        for block in turn["content"]
-        if block.get("type") == "text" and not block.get("text", "").startswith("[Note")
-    ]
     return {
         found.group().split()[-1].lower()
-        for text in [*said, *(request.unanswered or (request.learner_text,))]
+        for text in _learner_texts(request)
         for found in _TURNED_DOWN.finditer(text)
     }
 
 
 def _offers(line: str, things: set[str]) -> bool:
-    """Whether a line asks about one of `things`: "Möchten Sie vielleicht auch einen Kaffee
-    zum Mitnehmen?" after "Keinen Kaffee, danke." (the recheck)."""
+    """Whether a line asks about one of `things`, or a kind of one: "Möchten Sie vielleicht
+    auch einen Kaffee zum Mitnehmen?" after "Keinen Kaffee, danke." (the recheck)."""
     questions = [q for q in re.split(r"(?<=[.!?])\s+", line) if q.endswith("?")]
     return any(
-        re.search(rf"(?<!\w){re.escape(thing)}(?!\w)", question, re.IGNORECASE)
+        re.search(rf"{re.escape(thing)}(?!\w)", question, re.IGNORECASE)  # "Roggenbrot"
         for question in questions
         for thing in things
     )

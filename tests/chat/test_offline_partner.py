@@ -827,3 +827,27 @@ async def test_what_the_learner_turned_down_is_not_offered_again(alice, offline,
     session = await start_scene(alice, "bakery", replacing=control)
     replies = await replies_to(alice, session, ["Keinen Kaffee, danke.", *fillers, "Hm."])
     assert lines[6] not in replies and lines[7] in replies
+
+
+async def test_bread_turned_down_is_not_told_of_a_turn_later(alice, offline, settings):
+    """ "Nein, kein Brot. Ich möchte vier Brötchen, bitte." then "Normale Brötchen, bitte."
+    was told "Wir haben Roggenbrot, Vollkornbrot und Weißbrot." (the recheck)."""
+    settings.CHAT_MESSAGES_PER_LEARNER = "100/minute"
+    session = await start_scene(alice, "bakery")
+    lines = session.scenario.offline_lines
+    said = ["Guten Morgen!", "Nein, kein Brot. Ich möchte vier Brötchen, bitte.", "Normale."]
+    replies = await replies_to(alice, session, said)
+    assert replies[1] == lines[0] and not any("brot" in r.lower() for r in replies[2:])
+
+
+async def test_a_greeting_mid_scene_asks_the_last_question_again_wherever_it_stands(alice, offline):
+    from chat.providers.offline import SAID_AGAIN
+
+    session = await start_scene(alice, "bakery")
+    cake = session.scenario.offline_lines[5]  # "Wie wäre es mit Kuchen …? Heute haben wir …"
+    await database_sync_to_async(add_message)(session, "user", "main", "Zwei Brötchen, bitte.")
+    await database_sync_to_async(add_message)(session, "scenario", "main", cake)
+    replies = await replies_to(alice, session, ["Grüß Gott!", "Wie bitte?"])
+    question = "Wie wäre es mit Kuchen für den Nachmittag?"
+    # Said again, the greeting is not (it said "Guten Abend!" again each time: the recheck).
+    assert replies[1:] == [f"Grüß Gott! {question}", f"{SAID_AGAIN} {question}"]
