@@ -762,7 +762,8 @@ def test_logging_out_elsewhere_says_so_and_sends_nothing(daphne_server, browser)
     )
     expect(page.get_by_role("button", name="Log out")).to_have_count(0)
     _send(page, "main", "Hallo?")
-    expect(page.locator("#main-error")).to_contain_text("cannot send")
+    # Not "cannot send any more": a login sends it (the recheck).
+    expect(page.locator("#main-error")).to_contain_text("Not sent. You are logged out.")
     expect(page.locator("#main-error").get_by_role("link", name="Log in again")).to_be_visible()
     expect(page.locator("#main-input")).to_have_value("Hallo?")
 
